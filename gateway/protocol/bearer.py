@@ -1,0 +1,150 @@
+"""Bearer JWTs that authorise every partner request (PROTOCOL.md §4.1), made and read with PyJWT.
+
+Times are checked here against the injected clock (PyJWT's own checks read the wall clock), with
+60 s of skew and at most 300 s between ``iat`` and ``exp``. Replays are refused through a cache
+the caller provides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Protocol
+
+import jwt
+
+from gateway.protocol import ids
+from gateway.protocol.envelope import new_message_id
+from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, SigningKey
+from gateway.protocol.problems import Problem
+
+MAX_LIFETIME_S: Final = 300
+CLOCK_SKEW_S: Final = 60
+DEFAULT_LIFETIME_S: Final = 120
+
+
+class ReplayCache(Protocol):
+    """Remembers token ids until they expire."""
+
+    def remember(self, issuer: str, jti: str, expires: int) -> bool:
+        """Record ``jti`` of ``issuer``; False if it was seen before (a replay)."""
+
+
+class KeyLookup(Protocol):
+    """Finds a partner's pinned key by node id and key id, or None."""
+
+    def __call__(self, node_id: str, kid: str) -> PinnedKey | None:
+        """The pinned key ``kid`` of partner ``node_id``, or None if not pinned."""
+
+
+@dataclass(frozen=True)
+class BearerClaims:
+    """The verified claims of a bearer token."""
+
+    issuer: str
+    audience: str
+    jti: str
+    issued_at: int
+    expires: int
+
+
+def issue_bearer(key: SigningKey, issuer: str, audience: str, now: datetime,
+                 lifetime_s: int = DEFAULT_LIFETIME_S) -> str:
+    """A fresh bearer JWT from ``issuer`` to ``audience``, signed with this node's key."""
+    if not 0 < lifetime_s <= MAX_LIFETIME_S:
+        raise ValueError("a bearer token lives between 1 and 300 seconds")
+    iat = int(now.timestamp())
+    claims = {"iss": issuer, "sub": issuer, "aud": audience, "iat": iat,
+              "exp": iat + lifetime_s, "jti": new_message_id()}
+    return jwt.encode(claims, key.private_key, algorithm=key.alg,
+                      headers={"kid": key.kid, "typ": "JWT"})
+
+
+def _refuse(detail: str) -> Problem:
+    return Problem("unauthenticated", detail)
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <JWT>`` header value, or None if there is none."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
+                  replay: ReplayCache, clock: Callable[[], datetime]) -> BearerClaims:
+    """Check a bearer JWT (the token, without ``Bearer``); raises ``unauthenticated``."""
+    if not token:
+        raise _refuse("Authorization: Bearer token missing")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise _refuse(f"bearer token is not a JWT: {exc}") from exc
+    alg, kid = header.get("alg"), header.get("kid")
+    if alg not in ALLOWED_ALGS:
+        raise _refuse(f"bearer token algorithm {alg!r} is not allowed")
+    node = kid_node = ids.kid_node(kid) if isinstance(kid, str) else None
+    if kid_node is None:
+        raise _refuse("bearer token has no valid 'kid'")
+    assert isinstance(kid, str)
+    pinned = keys(node, kid)
+    now = clock()
+    if pinned is None or not pinned.usable_at(now):
+        raise _refuse(f"bearer token key {kid!r} is not pinned, not yet valid, expired or revoked")
+    if pinned.alg != alg:
+        raise _refuse(f"bearer token algorithm {alg!r} does not match key {kid!r}")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, pinned.public_key, algorithms=[pinned.alg], audience=audience,
+            options={"require": ["iss", "sub", "aud", "iat", "exp", "jti"],
+                     "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+    except jwt.PyJWTError as exc:
+        raise _refuse(f"bearer token refused: {exc}") from exc
+    return _check_claims(claims, node, now, replay)
+
+
+def _check_claims(claims: dict[str, Any], node: str, now: datetime,
+                  replay: ReplayCache) -> BearerClaims:
+    iss, sub, jti = claims["iss"], claims["sub"], claims["jti"]
+    if iss != node or sub != node:
+        raise _refuse("bearer token 'iss' and 'sub' must name the node of its 'kid'")
+    iat, exp = claims["iat"], claims["exp"]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (iat, exp)):
+        raise _refuse("bearer token 'iat' and 'exp' must be integers")
+    if not isinstance(jti, str) or not 0 < len(jti) <= 200:
+        raise _refuse("bearer token 'jti' must be a non-empty string")
+    if exp - iat > MAX_LIFETIME_S or exp <= iat:
+        raise _refuse("bearer token lifetime must be at most 300 s")
+    stamp = int(now.timestamp())
+    if iat > stamp + CLOCK_SKEW_S:
+        raise _refuse("bearer token issued in the future")
+    if exp < stamp - CLOCK_SKEW_S:
+        raise _refuse("bearer token expired")
+    if not replay.remember(iss, jti, exp + CLOCK_SKEW_S):
+        raise _refuse("bearer token replayed")
+    aud = claims["aud"]
+    return BearerClaims(issuer=iss, audience=aud if isinstance(aud, str) else str(aud),
+                        jti=jti, issued_at=iat, expires=exp)
+
+
+class MemoryReplayCache:
+    """A replay cache in memory, for one process (the node keeps its own in the database)."""
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._seen: dict[tuple[str, str], int] = {}
+
+    def remember(self, issuer: str, jti: str, expires: int) -> bool:
+        """Record a token id; False if it is still remembered from before."""
+        now = int(self._clock().timestamp())
+        if len(self._seen) > 10_000:
+            self._seen = {k: v for k, v in self._seen.items() if v >= now}
+        key = (issuer, jti)
+        if self._seen.get(key, -1) >= now:
+            return False
+        self._seen[key] = expires
+        return True

@@ -1,0 +1,72 @@
+"""Strict base64url and JSON as BX/1 needs them.
+
+Lenient decoders are an attack surface: ``base64.urlsafe_b64decode`` skips characters it does
+not know, and ``json.loads`` keeps the last of two equal member names. Both would let two
+different byte strings mean the same message, so every decoder here refuses such input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class EncodingError(ValueError):
+    """Input that is not canonical base64url or not strict JSON."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Base64url without padding (RFC 7515 §2)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode canonical base64url without padding; anything else raises :class:`EncodingError`."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise EncodingError("not base64url without padding")
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as exc:
+        raise EncodingError("not base64url") from exc
+    if b64url_encode(data) != text:
+        raise EncodingError("not canonical base64url (stray bits)")
+    return data
+
+
+def b64url_decoded_length(text: str) -> int:
+    """The length the base64url text decodes to, without decoding it (for size limits)."""
+    return (len(text) * 3) // 4
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise EncodingError(f"duplicate member {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise EncodingError(f"non-standard JSON value {name}")
+
+
+def strict_json_loads(data: bytes | str) -> Any:
+    """Parse JSON refusing duplicate member names, NaN/Infinity and invalid UTF-8."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except UnicodeDecodeError as exc:
+        raise EncodingError("not UTF-8") from exc
+    except json.JSONDecodeError as exc:
+        raise EncodingError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+
+
+def canonical_json(value: Any) -> bytes:
+    """Compact JSON with sorted keys, UTF-8: the form we sign and the form we hash."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()

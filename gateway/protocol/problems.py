@@ -1,0 +1,88 @@
+"""The one error type of the protocol and the one table that maps its codes to HTTP statuses.
+
+PROTOCOL.md §4.2: a rejection is an RFC 9457 problem with ``type`` ``urn:bx:problem:<code>``.
+Nothing else in the code base decides a status code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+#: code -> (HTTP status, English title). Titles are translated by the catalogs.
+PROBLEMS: Final[dict[str, tuple[int, str]]] = {
+    "malformed": (400, "Malformed message"),
+    "unauthenticated": (401, "Not authenticated"),
+    "bad-signature": (401, "Signature not accepted"),
+    "unknown-sender": (403, "Unknown sender"),
+    "not-permitted": (403, "Not permitted"),
+    "conflict": (409, "Conflicting duplicate"),
+    "too-large": (413, "Too large"),
+    "wrong-recipient": (421, "Wrong recipient"),
+    "stale": (422, "Message too old"),
+    "future": (422, "Message from the future"),
+    "unsupported-type": (422, "Unsupported document type"),
+    "attachment-mismatch": (422, "Attachment mismatch"),
+    "schema-invalid": (422, "Document not valid"),
+    "rate-limited": (429, "Too many requests"),
+}
+
+PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation error located in a document (line and column are 1-based)."""
+
+    line: int
+    column: int
+    path: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``errors`` entry of a ``schema-invalid`` problem."""
+        return {"line": self.line, "column": self.column, "path": self.path,
+                "message": self.message}
+
+
+@dataclass
+class Problem(Exception):  # noqa: N818 - the protocol calls it a problem
+    """A refusal with a BX/1 problem code; ``status`` and ``title`` come from :data:`PROBLEMS`."""
+
+    code: str
+    detail: str
+    errors: list[FieldError] = field(default_factory=list)
+    retry_after: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.code not in PROBLEMS:
+            raise ValueError(f"unknown problem code {self.code!r}")
+        super().__init__(f"{self.code}: {self.detail}")
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of this problem code."""
+        return PROBLEMS[self.code][0]
+
+    @property
+    def title(self) -> str:
+        """The English title of this problem code."""
+        return PROBLEMS[self.code][1]
+
+    @property
+    def type_uri(self) -> str:
+        """``urn:bx:problem:<code>``."""
+        return f"urn:bx:problem:{self.code}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The RFC 9457 body."""
+        body: dict[str, Any] = {"type": self.type_uri, "title": self.title,
+                                "status": self.status, "detail": self.detail}
+        if self.code == "schema-invalid":
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+    def to_json(self) -> bytes:
+        """The RFC 9457 body as UTF-8 JSON bytes."""
+        return json.dumps(self.as_dict(), ensure_ascii=False).encode()

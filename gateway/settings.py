@@ -1,0 +1,107 @@
+"""The node's settings: one pydantic-settings class, read once from ``BX_*`` and ``.env``.
+
+NODE.md is normative for the names and defaults. A missing or wrong value stops the program
+with one line that names the variable (:class:`SettingsError`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Final
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The repository holds the schemas and the partner profiles beside the package.
+REPOSITORY: Final = Path(__file__).resolve().parent.parent
+NODE_ID_PATTERN: Final = r"^[a-z]{2}\.[a-z0-9-]{2,40}$"
+
+
+class SettingsError(Exception):
+    """A setting that is missing or wrong; ``str()`` is one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Every ``BX_`` variable of NODE.md, with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="BX_", env_file=".env",
+                                      env_file_encoding="utf-8", extra="ignore",
+                                      validate_default=True)
+
+    node_id: Annotated[str, Field(pattern=NODE_ID_PATTERN)]
+    data_dir: Path | None = None
+    database_url: str | None = None
+    key_file: Path | None = None
+    partners_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8600
+    public_url: str | None = None
+    secret_key_file: Path | None = None
+    #: Not in NODE.md: where the document schemas and partner profiles are read from.
+    schemas_dir: Path = REPOSITORY / "schemas"
+    profiles_dir: Path = REPOSITORY / "partners"
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite+aiosqlite://",
+                                                        "postgresql+asyncpg://")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if self.data_dir is None:
+            self.data_dir = Path("var") / self.node_id
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'gateway.db'}"
+        if self.key_file is None:
+            self.key_file = self.data_dir / "keys" / "signing.pem"
+        if self.partners_dir is None:
+            self.partners_dir = self.data_dir / "partners"
+        if self.public_url is None:
+            self.public_url = f"http://{self.host}:{self.port}/bx/v1"
+        if self.secret_key_file is None:
+            self.secret_key_file = self.data_dir / "keys" / "secret.key"
+        return self
+
+    # The defaults are filled in by the validator, so these are never None afterwards.
+    @property
+    def data_path(self) -> Path:
+        """``BX_DATA_DIR`` after defaults."""
+        assert self.data_dir is not None
+        return self.data_dir
+
+    @property
+    def key_path(self) -> Path:
+        """``BX_KEY_FILE`` after defaults."""
+        assert self.key_file is not None
+        return self.key_file
+
+    @property
+    def partners_path(self) -> Path:
+        """``BX_PARTNERS_DIR`` after defaults."""
+        assert self.partners_dir is not None
+        return self.partners_dir
+
+
+def _variable(loc: tuple[int | str, ...]) -> str:
+    field = str(loc[0]) if loc else ""
+    return f"BX_{field.upper()}" if field else "BX_* settings"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise :class:`SettingsError` naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        what = "is required" if first["type"] == "missing" else f"is wrong: {first['msg']}"
+        raise SettingsError(f"setting {_variable(first['loc'])} {what}") from exc

@@ -1,0 +1,181 @@
+"""This node's signing keys: generate, load, publish as a JWK Set, rotate and retire.
+
+The private key that signs lives in ``BX_KEY_FILE`` (PEM, PKCS#8, mode 0600). Beside it,
+``keyring.json`` lists every published public key with its ``kid``; the entry whose public key
+matches the private key is the one that signs. Old private keys are not kept: after a rotation
+nothing can sign with the old key, but partners can still verify what it signed until it is
+retired.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from gateway.protocol.ids import make_kid
+from gateway.protocol.jose import (
+    KeyError_,
+    PrivateKey,
+    SigningKey,
+    alg_of,
+    jwk_to_public_key,
+    public_jwk,
+    thumbprint,
+)
+from gateway.trust.files import write_atomically
+
+KeyAlg = Literal["EdDSA", "ES256"]
+
+
+class KeyStoreError(Exception):
+    """A key operation that was refused; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class PublishedKey:
+    """A public key in the keyring."""
+
+    kid: str
+    jwk: dict[str, str]
+    created: str
+
+    @property
+    def thumbprint(self) -> str:
+        """RFC 7638 thumbprint."""
+        return thumbprint(self.jwk)
+
+    @property
+    def alg(self) -> str:
+        """JWS algorithm."""
+        return alg_of(jwk_to_public_key(self.jwk))
+
+    def as_jwk(self) -> dict[str, str]:
+        """The JWK as published: key members plus ``kid``, ``use`` and ``alg``."""
+        return {**self.jwk, "kid": self.kid, "use": "sig", "alg": self.alg}
+
+
+def _new_private_key(alg: KeyAlg) -> PrivateKey:
+    if alg == "EdDSA":
+        return ed25519.Ed25519PrivateKey.generate()
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _pem(key: PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+class KeyStore:
+    """The signing keys of one node, in ``key_file`` and ``keyring.json`` beside it."""
+
+    def __init__(self, key_file: Path, node_id: str) -> None:
+        self.key_file = key_file
+        self.node_id = node_id
+        self.ring_file = key_file.with_name("keyring.json")
+
+    def exists(self) -> bool:
+        """True once a key has been generated."""
+        return self.key_file.exists()
+
+    def _read_ring(self) -> list[PublishedKey]:
+        if not self.ring_file.exists():
+            return []
+        try:
+            data = json.loads(self.ring_file.read_text(encoding="utf-8"))
+            return [PublishedKey(k["kid"], dict(k["jwk"]), k["created"]) for k in data["keys"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyStoreError(f"{self.ring_file}: keyring is damaged ({exc})") from exc
+
+    def _write_ring(self, keys: list[PublishedKey]) -> None:
+        data = {"node": self.node_id,
+                "keys": [{"kid": k.kid, "jwk": k.jwk, "created": k.created} for k in keys]}
+        write_atomically(self.ring_file, json.dumps(data, indent=2).encode() + b"\n", 0o644)
+
+    def published(self) -> list[PublishedKey]:
+        """Every key partners may verify with, oldest first."""
+        return self._read_ring()
+
+    def _load_private(self) -> PrivateKey:
+        if not self.key_file.exists():
+            raise KeyStoreError(f"{self.key_file}: no signing key; run 'gateway keys generate'")
+        mode = stat.S_IMODE(self.key_file.stat().st_mode)
+        if mode & 0o077:
+            raise KeyStoreError(f"{self.key_file}: mode {mode:o} lets others read the private "
+                                "key; run 'chmod 600' on it")
+        try:
+            key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
+        except ValueError as exc:
+            raise KeyStoreError(f"{self.key_file}: not an unencrypted PKCS#8 PEM key") from exc
+        if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
+            raise KeyStoreError(f"{self.key_file}: only Ed25519 and P-256 keys are allowed")
+        try:
+            alg_of(key)
+        except KeyError_ as exc:
+            raise KeyStoreError(f"{self.key_file}: {exc}") from exc
+        return key
+
+    def signing_key(self) -> SigningKey:
+        """The key that signs now, with its ``kid``."""
+        private = self._load_private()
+        mine = thumbprint(public_jwk(private.public_key()))
+        for entry in self._read_ring():
+            if entry.thumbprint == mine:
+                return SigningKey(entry.kid, private)
+        raise KeyStoreError(f"{self.ring_file}: the key in {self.key_file} is not in the keyring")
+
+    def _unique_kid(self, label: str | None, now: datetime, taken: set[str]) -> str:
+        base = label or now.strftime("%Y-%m")
+        try:
+            kid = make_kid(self.node_id, base)
+        except ValueError as exc:
+            raise KeyStoreError(str(exc)) from exc
+        if kid not in taken:
+            return kid
+        if label:
+            raise KeyStoreError(f"key id {kid} exists already; choose another --label")
+        suffix = 2
+        while make_kid(self.node_id, f"{base}.{suffix}") in taken:
+            suffix += 1
+        return make_kid(self.node_id, f"{base}.{suffix}")
+
+    def _install(self, alg: KeyAlg, label: str | None, now: datetime) -> SigningKey:
+        ring = self._read_ring()
+        kid = self._unique_kid(label, now, {k.kid for k in ring})
+        private = _new_private_key(alg)
+        entry = PublishedKey(kid, public_jwk(private.public_key()),
+                             now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        # Publish first, then switch: a crash in between leaves the old key signing.
+        self._write_ring([*ring, entry])
+        write_atomically(self.key_file, _pem(private), 0o600)
+        return SigningKey(kid, private)
+
+    def generate(self, alg: KeyAlg, label: str | None, now: datetime) -> SigningKey:
+        """Create the first signing key; refuses to overwrite an existing one."""
+        if self.key_file.exists():
+            raise KeyStoreError(f"{self.key_file} exists; use 'gateway keys rotate' instead")
+        return self._install(alg, label, now)
+
+    def rotate(self, label: str | None, now: datetime, alg: KeyAlg | None = None) -> SigningKey:
+        """Add a new key and make it the one that signs; the old one stays published."""
+        current = self.signing_key()
+        return self._install(alg or current.alg, label, now)
+
+    def retire(self, kid: str) -> None:
+        """Stop publishing ``kid``; the key that signs cannot be retired."""
+        ring = self._read_ring()
+        if kid not in {k.kid for k in ring}:
+            raise KeyStoreError(f"no published key {kid}")
+        if self.signing_key().kid == kid:
+            raise KeyStoreError(f"{kid} is the key that signs; rotate first")
+        self._write_ring([k for k in ring if k.kid != kid])
+
+    def jwks(self) -> dict[str, Any]:
+        """The public JWK Set served at ``/.well-known/jwks.json``."""
+        return {"keys": [k.as_jwk() for k in self._read_ring()]}

@@ -1,0 +1,328 @@
+"""The partner directory: one TOML file per partner (NODE.md), checked so that trust fails closed.
+
+At start, any bad file stops the node. On reload (SIGHUP or the admin API) the good files take
+effect and a partner whose file has gone bad is dropped, so its messages are refused until an
+operator mends it: a revocation never waits for a restart, and a typo never widens trust.
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from gateway.protocol import ids
+from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_utc
+from gateway.protocol.inbound import PartnerPolicy
+from gateway.protocol.jose import KeyError_, PinnedKey, jwk_to_public_key, thumbprint
+from gateway.trust.files import write_atomically
+
+NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
+
+
+class PartnerFileError(Exception):
+    """Partner files that cannot be trusted; ``problems`` has one line per fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            raise ValueError("a time needs a zone (use Z for UTC)")
+        return value
+    if isinstance(value, str):
+        return parse_rfc3339_utc(value)
+    raise ValueError("must be an RFC 3339 UTC time such as 2026-11-01T00:00:00Z")
+
+
+class KeyEntry(BaseModel):
+    """One ``[[keys]]`` table: a pinned public key and its state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kid: str
+    thumbprint: str
+    jwk: dict[str, str]
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    revoked: bool = False
+
+    _times = field_validator("not_before", "not_after", mode="before")(
+        lambda value: _as_datetime(value))
+
+    def pinned(self) -> PinnedKey:
+        """The key as the protocol checks it."""
+        return PinnedKey(self.kid, jwk_to_public_key(self.jwk), self.not_before,
+                         self.not_after, self.revoked)
+
+
+class PartnerFile(BaseModel):
+    """The content of ``<partners dir>/<id>.toml``; a profile is the same without keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: NodeId
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+    languages: Annotated[list[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]],
+                         Field(min_length=1)]
+    delivery: Literal["push", "pull"] = "push"
+    endpoint: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = None
+    max_age_days: Annotated[int, Field(ge=1, le=365)] = 30
+    deadline_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 72
+    rate_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 6000
+    may_send: list[str] = Field(default_factory=list)
+    name: dict[str, str]
+    keys: list[KeyEntry] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A partner as the node uses it."""
+
+    file: PartnerFile
+    path: Path
+
+    @property
+    def node_id(self) -> str:
+        """The partner's node id."""
+        return self.file.id
+
+    def policy(self) -> PartnerPolicy:
+        """What the inbound checks need."""
+        return PartnerPolicy(node_id=self.file.id,
+                             keys={k.kid: k.pinned() for k in self.file.keys},
+                             may_send=frozenset(self.file.may_send),
+                             max_age=timedelta(days=self.file.max_age_days))
+
+    def key_states(self, now: datetime) -> list[tuple[str, str]]:
+        """``(kid, state)`` for each key: ``valid``, ``revoked``, ``expired`` or ``not-yet-valid``."""
+        states = []
+        for key in self.file.keys:
+            if key.revoked:
+                state = "revoked"
+            elif key.not_after is not None and now > key.not_after:
+                state = "expired"
+            elif key.not_before is not None and now < key.not_before:
+                state = "not-yet-valid"
+            else:
+                state = "valid"
+            states.append((key.kid, state))
+        return states
+
+
+def _problems_of(data: PartnerFile, expected_id: str, known_types: Collection[str], *,
+                 profile: bool) -> list[str]:
+    problems = []
+    if data.id != expected_id:
+        problems.append(f"id {data.id!r} differs from the file name {expected_id!r}")
+    for lang in ("vi", "en"):
+        if lang not in data.name:
+            problems.append(f"name.{lang} is missing")
+    unknown = sorted(set(data.may_send) - set(known_types))
+    if unknown:
+        problems.append(f"may_send names unknown document types: {', '.join(unknown)}")
+    if not profile and data.delivery == "push" and not data.endpoint:
+        problems.append("delivery is 'push' but no endpoint is given")
+    seen: set[str] = set()
+    for index, key in enumerate(data.keys):
+        where = f"keys[{index}] ({key.kid})"
+        if ids.kid_node(key.kid) != data.id:
+            problems.append(f"{where}: kid names another node than {data.id}")
+        if key.kid in seen:
+            problems.append(f"{where}: kid appears twice")
+        seen.add(key.kid)
+        try:
+            jwk_to_public_key(key.jwk)
+            actual = thumbprint(key.jwk)
+        except KeyError_ as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if actual != key.thumbprint:
+            problems.append(f"{where}: thumbprint does not match the jwk (jwk gives {actual})")
+        if key.not_before and key.not_after and key.not_after <= key.not_before:
+            problems.append(f"{where}: not_after is not after not_before")
+    return problems
+
+
+def read_partner_file(path: Path, known_types: Collection[str], *,
+                      profile: bool = False) -> PartnerFile:
+    """Read and check one partner file (or profile); raise :class:`PartnerFileError`."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PartnerFileError([f"{path}: cannot read: {exc}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PartnerFileError([f"{path}: not TOML: {exc}"]) from exc
+    try:
+        data = PartnerFile.model_validate(raw)
+    except ValidationError as exc:
+        raise PartnerFileError([f"{path}: {describe_validation_error('field', exc)}"]) from exc
+    problems = _problems_of(data, path.stem, known_types, profile=profile)
+    if problems:
+        raise PartnerFileError([f"{path}: {p}" for p in problems])
+    return data
+
+
+def check_partner_files(directory: Path, known_types: Collection[str]
+                        ) -> tuple[dict[str, Partner], list[str]]:
+    """Read every ``*.toml`` in ``directory``: the good partners and one line per problem."""
+    partners: dict[str, Partner] = {}
+    problems: list[str] = []
+    if not directory.is_dir():
+        return partners, problems
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            partners[path.stem] = Partner(read_partner_file(path, known_types), path)
+        except PartnerFileError as exc:
+            problems.extend(exc.problems)
+    return partners, problems
+
+
+class PartnerDirectory:
+    """The partners of this node, re-readable while the node runs."""
+
+    def __init__(self, directory: Path, known_types: Collection[str],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.directory = directory
+        self._known_types = frozenset(known_types)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._partners: dict[str, Partner] = {}
+        self._policies: dict[str, PartnerPolicy] = {}
+
+    @classmethod
+    def load(cls, directory: Path, known_types: Collection[str],
+             clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> PartnerDirectory:
+        """Read the directory at start; any bad file raises :class:`PartnerFileError`."""
+        directory_ = cls(directory, known_types, clock)
+        problems = directory_.reload()
+        if problems:
+            raise PartnerFileError(problems)
+        return directory_
+
+    def reload(self) -> list[str]:
+        """Re-read every file; bad partners are dropped (fail closed). Returns the problems."""
+        partners, problems = check_partner_files(self.directory, self._known_types)
+        policies = {node: p.policy() for node, p in partners.items()}
+        with self._lock:
+            self._partners, self._policies = partners, policies
+        return problems
+
+    def get(self, node_id: str) -> Partner | None:
+        """The partner ``node_id``, or None."""
+        return self._partners.get(node_id)
+
+    def policy(self, node_id: str) -> PartnerPolicy | None:
+        """The inbound policy of ``node_id``, or None if it is not a partner."""
+        return self._policies.get(node_id)
+
+    def all(self) -> list[Partner]:
+        """Every partner, by node id."""
+        return [self._partners[k] for k in sorted(self._partners)]
+
+    def pinned(self, node_id: str, kid: str) -> PinnedKey | None:
+        """A pinned key of a partner, or None."""
+        policy = self._policies.get(node_id)
+        return policy.key(kid) if policy else None
+
+
+def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str]
+                ) -> list[KeyEntry]:
+    """The keys of a fetched JWK Set whose thumbprints were handed over out of band.
+
+    Every thumbprint must match exactly one key of the set; otherwise nothing is pinned.
+    """
+    wanted = list(dict.fromkeys(thumbprints))
+    if not wanted:
+        raise PartnerFileError(["at least one --thumbprint is needed"])
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list):
+        raise PartnerFileError(["the JWK Set has no 'keys' array"])
+    chosen: dict[str, KeyEntry] = {}
+    for jwk in keys:
+        if not isinstance(jwk, dict):
+            continue
+        try:
+            public = {k: str(v) for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+            jwk_to_public_key(public)
+            actual = thumbprint(public)
+        except KeyError_:
+            continue
+        if actual not in wanted:
+            continue
+        kid = jwk.get("kid")
+        problems = []
+        if not isinstance(kid, str) or ids.kid_node(kid) != partner_id:
+            problems.append(f"key {actual}: kid {kid!r} is not a key id of {partner_id}")
+        if jwk.get("use", "sig") != "sig":
+            problems.append(f"key {actual}: use is {jwk.get('use')!r}, not 'sig'")
+        if "d" in jwk:
+            problems.append(f"key {actual}: the JWK Set carries a private key; refusing it")
+        if problems:
+            raise PartnerFileError(problems)
+        assert isinstance(kid, str)
+        chosen[actual] = KeyEntry(kid=kid, thumbprint=actual, jwk=public)
+    missing = [t for t in wanted if t not in chosen]
+    if missing:
+        raise PartnerFileError([f"thumbprint {t} matches no key in the JWK Set" for t in missing])
+    return list(chosen.values())
+
+
+def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collection[str],
+                  keys: list[KeyEntry], endpoint: str | None,
+                  delivery: Literal["push", "pull"] | None = None) -> Path:
+    """Write ``<partners dir>/<id>.toml`` from a profile plus pinned keys; return its path.
+
+    A partner enrolled before keeps its keys; a new key is added; a kid that comes back with
+    another key is refused (that is a key substitution, not a rotation).
+    """
+    profile = read_partner_file(profile_path, known_types, profile=True)
+    target = partners_dir / f"{profile.id}.toml"
+    existing = read_partner_file(target, known_types) if target.exists() else None
+    merged = {k.kid: k for k in (existing.keys if existing else [])}
+    for key in keys:
+        old = merged.get(key.kid)
+        if old is not None and old.thumbprint != key.thumbprint:
+            raise PartnerFileError([f"{key.kid} is pinned with another key "
+                                    f"({old.thumbprint}); revoke and re-enrol deliberately"])
+        merged.setdefault(key.kid, key)
+    data = profile.model_dump(exclude_none=True, exclude={"keys"})
+    data["delivery"] = delivery or (existing.delivery if existing else profile.delivery)
+    if endpoint:
+        data["endpoint"] = endpoint.rstrip("/")
+    elif existing and existing.endpoint:
+        data["endpoint"] = existing.endpoint
+    data["keys"] = [k.model_dump(exclude_none=True) for k in merged.values()]
+    candidate = PartnerFile.model_validate(data)
+    problems = _problems_of(candidate, profile.id, known_types, profile=False)
+    if problems:
+        raise PartnerFileError([f"{target}: {p}" for p in problems])
+    write_atomically(target, tomli_w.dumps(_toml_ready(data)).encode(), 0o644)
+    return target
+
+
+def _toml_ready(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, dict):
+        return {k: _toml_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_toml_ready(v) for v in value]
+    return value

@@ -1,0 +1,78 @@
+"""Safe XML parsing (PROTOCOL.md §3.3)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.documents.xml import MAX_DEPTH, parse_safely
+from gateway.protocol.problems import Problem
+
+
+def refused(document: bytes) -> Problem:
+    with pytest.raises(Problem) as caught:
+        parse_safely(document)
+    assert caught.value.code == "schema-invalid"
+    assert caught.value.errors, "every refusal names a place"
+    return caught.value
+
+
+def nested(depth: int) -> bytes:
+    return b"<a>" * depth + b"</a>" * depth
+
+
+def test_nesting_up_to_64_is_accepted_and_65_refused() -> None:
+    assert parse_safely(nested(MAX_DEPTH)).getroot().tag == "a"
+    assert "deeper" in refused(nested(MAX_DEPTH + 1)).detail
+
+
+@pytest.mark.parametrize("document", [
+    b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><r>&c;</r>',          # billion laughs
+    b'<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',  # external entity
+    b'<!DOCTYPE r SYSTEM "http://127.0.0.1:9/evil.dtd"><r/>',             # external DTD
+    b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:9/p">%p;]><r/>',  # parameter entity
+    b"<!DOCTYPE r><r/>",
+])
+def test_any_doctype_is_refused(document: bytes) -> None:
+    assert "DOCTYPE" in refused(document).detail
+
+
+def test_doctype_is_located_by_line() -> None:
+    assert refused(b"<?xml version='1.0'?>\n\n<!DOCTYPE r><r/>").errors[0].line == 3
+
+
+def test_over_one_mib_is_refused() -> None:
+    assert "limit" in refused(b"<a>" + b"x" * (1024 * 1024) + b"</a>").detail
+
+
+@pytest.mark.parametrize("document", [
+    "<a>é</a>".encode("latin-1"),
+    '<?xml version="1.0" encoding="ISO-8859-1"?><a/>'.encode(),
+    '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode(),
+])
+def test_only_utf8_is_accepted(document: bytes) -> None:
+    refused(document)
+
+
+def test_not_well_formed_is_located() -> None:
+    problem = refused(b"<a>\n  <b>\n</a>")
+    assert problem.errors[0].line == 3
+    assert "well-formed" in problem.detail
+
+
+def test_xinclude_is_not_processed() -> None:
+    document = (b'<r xmlns:xi="http://www.w3.org/2001/XInclude">'
+                b'<xi:include href="/etc/passwd" parse="text"/></r>')
+    tree = parse_safely(document)
+    assert b"root:" not in __import__("lxml.etree", fromlist=["tostring"]).tostring(tree)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=400))
+def test_arbitrary_bytes_give_a_problem_or_a_tree(document: bytes) -> None:
+    try:
+        parse_safely(document)
+    except Problem as problem:
+        assert problem.code == "schema-invalid"

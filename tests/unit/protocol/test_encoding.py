@@ -1,0 +1,44 @@
+"""Strict base64url and JSON."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.protocol.encoding import (
+    EncodingError,
+    b64url_decode,
+    b64url_decoded_length,
+    b64url_encode,
+    strict_json_loads,
+)
+
+
+@given(st.binary(max_size=300))
+def test_base64url_round_trips_and_predicts_length(data: bytes) -> None:
+    text = b64url_encode(data)
+    assert "=" not in text
+    assert b64url_decode(text) == data
+    assert b64url_decoded_length(text) == len(data)
+
+
+@pytest.mark.parametrize("text", ["AA==", "A", "AB+/", "A B", "AB\n", "AB", "QR"])
+def test_non_canonical_base64url_is_refused(text: str) -> None:
+    # "AB" and "QR" carry stray bits in their last character.
+    with pytest.raises(EncodingError):
+        b64url_decode(text)
+
+
+@pytest.mark.parametrize("raw", [b'{"a":1,"a":2}', b'{"a":NaN}', b"\xff", b"{"])
+def test_strict_json_refuses(raw: bytes) -> None:
+    with pytest.raises(EncodingError):
+        strict_json_loads(raw)
+
+
+@given(st.binary(max_size=200))
+def test_strict_json_never_raises_anything_else(raw: bytes) -> None:
+    try:
+        strict_json_loads(raw)
+    except EncodingError:
+        pass

@@ -1,0 +1,122 @@
+"""Receipts: built and verified as PROTOCOL.md §4.3 says, digest over the bytes as received."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from jwcrypto import jwk as jw_jwk
+from jwcrypto import jws as jw_jws
+
+from gateway.protocol.encoding import b64url_decode, b64url_encode
+from gateway.protocol.inbound import verify_message
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import build_receipt, verify_receipt
+from tests.conftest import World, make_key, pin
+
+
+def _receipt_for(world: World, raw: bytes) -> bytes:
+    verified = verify_message(raw, world.bearer(), world.ctx)
+    return build_receipt(world.receiver_key, world.receiver, verified.sender,
+                         verified.message_id, verified.digest, world.now)
+
+
+def _sender_view(world: World) -> World:
+    """The same two keys, seen from the sender: kh.ahtjp's key is pinned."""
+    world.set_policy(world.receiver, [pin(world.receiver_key)])
+    return world
+
+
+def test_receipt_round_trip(world: World) -> None:
+    raw = world.message()
+    receipt_raw = _receipt_for(world, raw)
+    body = json.loads(raw)
+    digest = "sha256:" + hashlib.sha256(
+        f"{body['protected']}.{body['payload']}".encode()).hexdigest()
+    _sender_view(world)
+    receipt = verify_receipt(receipt_raw, world.ctx.pinned, world.now, signer="kh.ahtjp",
+                             recipient="vn.c02", message_id=header_id(raw), digest=digest)
+    assert receipt.payload.status == "accepted"
+    assert receipt.payload.received == "2026-11-24T08:00:00Z"
+    header = json.loads(b64url_decode(json.loads(receipt_raw)["protected"]))
+    assert (header["typ"], header["cty"]) == ("bx-receipt+jws", "application/json")
+
+
+def header_id(raw: bytes) -> str:
+    header = json.loads(b64url_decode(json.loads(raw)["protected"]))
+    return str(header["bx"]["id"])
+
+
+def test_digest_is_over_the_signing_input_exactly_as_received(world: World) -> None:
+    # A sender whose JSON is not canonical (spaces, other member order) is digested as sent.
+    header = {"kid": world.sender_key.kid, "alg": "EdDSA", "typ": "bx+jws",
+              "cty": "application/xml",
+              "bx": {"v": 1, "id": "5d1f0c7e-8a2b-4c3d-9e4f-0a1b2c3d4e5f",
+                     "type": "alert", "version": "1.0", "from": "vn.c02", "to": "kh.ahtjp",
+                     "created": "2026-11-24T07:00:00.123Z",
+                     "conversation": "5d1f0c7e-8a2b-4c3d-9e4f-0a1b2c3d4e5f",
+                     "priority": "immediate", "handling": "H2", "lang": "vi"}}
+    from tests.conftest import example
+
+    token = jw_jws.JWS(example("alert"))
+    token.add_signature(jw_jwk.JWK.from_pyca(world.sender_key.private_key), None,
+                        json.dumps(header, indent=1))
+    raw = token.serialize(compact=False).encode()
+    verified = verify_message(raw, world.bearer(), world.ctx)
+    body = json.loads(raw)
+    as_received = f"{body['protected']}.{body['payload']}".encode()
+    assert verified.digest == "sha256:" + hashlib.sha256(as_received).hexdigest()
+
+
+def test_receipt_with_wrong_digest_or_message_is_a_conflict(world: World) -> None:
+    raw = world.message()
+    receipt_raw = _receipt_for(world, raw)
+    _sender_view(world)
+    for kwargs in ({"digest": "sha256:" + "1" * 64},
+                   {"message_id": "00000000-0000-4000-8000-000000000000"}):
+        with pytest.raises(Problem) as caught:
+            verify_receipt(receipt_raw, world.ctx.pinned, world.now, signer="kh.ahtjp",
+                           recipient="vn.c02", **kwargs)
+        assert caught.value.code == "conflict"
+
+
+def test_receipt_signed_by_another_key_is_bad_signature(world: World) -> None:
+    raw = world.message()
+    forged = build_receipt(make_key("kh.ahtjp", "forged"), "kh.ahtjp", "vn.c02",
+                           header_id(raw), "sha256:" + "0" * 64, world.now)
+    _sender_view(world)
+    with pytest.raises(Problem) as caught:
+        verify_receipt(forged, world.ctx.pinned, world.now, signer="kh.ahtjp",
+                       recipient="vn.c02")
+    assert caught.value.code == "bad-signature"
+
+
+def test_tampered_receipt_is_bad_signature(world: World) -> None:
+    receipt_raw = _receipt_for(world, world.message())
+    body = json.loads(receipt_raw)
+    payload = json.loads(b64url_decode(body["payload"]))
+    payload["received"] = "2026-11-20T00:00:00Z"
+    body["payload"] = b64url_encode(json.dumps(payload).encode())
+    _sender_view(world)
+    with pytest.raises(Problem) as caught:
+        verify_receipt(json.dumps(body).encode(), world.ctx.pinned, world.now,
+                       signer="kh.ahtjp", recipient="vn.c02")
+    assert caught.value.code == "bad-signature"
+
+
+def test_receipt_for_someone_else_is_refused(world: World) -> None:
+    receipt_raw = _receipt_for(world, world.message())
+    _sender_view(world)
+    with pytest.raises(Problem) as caught:
+        verify_receipt(receipt_raw, world.ctx.pinned, world.now, signer="kh.ahtjp",
+                       recipient="la.atd")
+    assert caught.value.code == "malformed"
+
+
+def test_receipt_verifies_with_jwcrypto(world: World) -> None:
+    receipt_raw = _receipt_for(world, world.message())
+    token = jw_jws.JWS()
+    token.deserialize(receipt_raw.decode(),
+                      key=jw_jwk.JWK.from_pyca(world.receiver_key.public_key()))
+    assert json.loads(token.payload)["status"] == "accepted"
