@@ -100,7 +100,7 @@ def keys_generate(
     """Create this node's signing key (refuses to overwrite one)."""
     store = _keystore(_settings())
     try:
-        key = store.generate(alg.value, label, _now())  # type: ignore[arg-type]
+        key = store.generate(alg.value, label, _now())
     except KeyStoreError as exc:
         _fail(str(exc))
     entry = next(k for k in store.published() if k.kid == key.kid)
@@ -135,7 +135,7 @@ def keys_rotate(
     """Add a new key and make it the one that signs; the old one stays published."""
     store = _keystore(_settings())
     try:
-        key = store.rotate(label, _now(), alg.value if alg else None)  # type: ignore[arg-type]
+        key = store.rotate(label, _now(), alg.value if alg else None)
     except KeyStoreError as exc:
         _fail(str(exc))
     entry = next(k for k in store.published() if k.kid == key.kid)
@@ -235,7 +235,7 @@ def partners_enrol(
     try:
         keys = select_keys(partner_id, document, thumbprint)
         path = enrol_partner(profile, settings.partners_path, types, keys, endpoint,
-                             delivery.value if delivery else None)  # type: ignore[arg-type]
+                             delivery.value if delivery else None)
     except PartnerFileError as exc:
         _fail(str(exc))
     for key in keys:

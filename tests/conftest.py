@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.documents.registry import SchemaRegistry
 from gateway.protocol.bearer import MemoryReplayCache, issue_bearer
-from gateway.protocol.encoding import b64url_encode
+from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import Attachment, MessageDraft, compose_message
 from gateway.protocol.inbound import InboundContext, PartnerPolicy
-from gateway.protocol.jose import PinnedKey, SigningKey
+from gateway.protocol.jose import PinnedKey, SigningKey, sign_bytes
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "schemas"
@@ -101,9 +101,6 @@ def resign(key: SigningKey, body: dict[str, Any], header: dict[str, Any] | None 
            payload: bytes | None = None, alg: str | None = None,
            sign: Callable[[bytes], bytes] | None = None) -> bytes:
     """Re-build a message body with a changed header or payload, signed as the test wants."""
-    from gateway.protocol.encoding import b64url_decode
-    from gateway.protocol.jose import sign_bytes
-
     old_header = json.loads(b64url_decode(body["protected"]))
     new_header = header if header is not None else old_header
     if alg is not None:

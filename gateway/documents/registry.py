@@ -59,7 +59,7 @@ def _readable_path(tree: etree._ElementTree, xpath: str | None) -> str:
         found = tree.xpath(xpath)
     except etree.XPathError:
         return xpath
-    if not found or not isinstance(found[0], etree._Element):
+    if not isinstance(found, list) or not found or not isinstance(found[0], etree._Element):
         return xpath
     parts = []
     node: etree._Element | None = found[0]

@@ -6,7 +6,6 @@ the network or the disk, the document is at most 1 MiB, UTF-8, and nests at most
 
 from __future__ import annotations
 
-import io
 import re
 from typing import Final
 
@@ -39,31 +38,20 @@ def parse_safely(document: bytes) -> etree._ElementTree:
         # Refused before libxml2 sees an internal subset at all (entities, parameter entities).
         line = document[: document.index(b"<!DOCTYPE")].count(b"\n") + 1
         raise _invalid("a DOCTYPE is not allowed", line)
-    depth = 0
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=False, collect_ids=False)
     try:
-        events = etree.iterparse(io.BytesIO(document), events=("start", "end"),
-                                 resolve_entities=False, no_network=True, load_dtd=False,
-                                 huge_tree=False)
-        root = None
-        for event, element in events:
-            if event == "start":
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise _invalid(f"document nests deeper than {MAX_DEPTH} elements",
-                                   element.sourceline or 1)
-                if root is None:
-                    root = element
-            else:
-                depth -= 1
+        root = etree.fromstring(document, parser)
     except etree.XMLSyntaxError as exc:
         line, column = exc.position if exc.position else (1, 1)
         raise _invalid(f"not well-formed XML: {exc.msg}", line, column + 1) from exc
-    if root is None:
-        raise _invalid("document has no root element")
-    tree = root.getroottree()
+    # An element exists at depth MAX_DEPTH + 1 exactly when the document nests too deep.
+    too_deep = root.xpath("/*" * (MAX_DEPTH + 1))
+    if isinstance(too_deep, list) and too_deep:
+        where = too_deep[0]
+        line = where.sourceline if isinstance(where, etree._Element) else None
+        raise _invalid(f"document nests deeper than {MAX_DEPTH} elements", line or 1)
+    tree: etree._ElementTree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise _invalid("a DOCTYPE is not allowed")
-    for node in root.iter():
-        if isinstance(node, etree._Entity):
-            raise _invalid("entity references are not allowed", node.sourceline or 1)
     return tree

@@ -42,6 +42,7 @@ _Uuid = Annotated[str, StringConstraints(pattern=f"^{ids.UUID.pattern}$")]
 _NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
 _Created = Annotated[str, StringConstraints(pattern=f"^{ids.RFC3339_UTC.pattern}$")]
 #: Attachment names become file names in bundles and exports: no paths, no surprises.
+_VERSION = r"^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$"
 _AttachmentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
 
 
@@ -64,7 +65,7 @@ class BxHeader(BaseModel):
     v: Annotated[int, Field(strict=True, ge=1, le=1)]
     id: _Uuid
     type: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{1,63}$")]
-    version: Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,3})\.(0|[1-9][0-9]{0,3})$")]
+    version: Annotated[str, StringConstraints(pattern=_VERSION)]
     from_: _NodeId = Field(alias="from")
     to: _NodeId
     created: _Created
@@ -105,6 +106,7 @@ class Envelope:
     protected: str
     payload: str
     signature: bytes
+    document: bytes
     header: ProtectedHeader
     attachments: dict[str, str]  # name -> base64url data, as received
 
@@ -178,7 +180,7 @@ def parse_envelope(body: dict[str, Any]) -> Envelope:
         members[name] = value
     try:
         header_bytes = b64url_decode(members["protected"])
-        b64url_decode(members["payload"])
+        document = b64url_decode(members["payload"])
         signature = b64url_decode(members["signature"])
     except EncodingError as exc:
         raise _malformed(f"body: {exc}") from exc
@@ -202,7 +204,7 @@ def parse_envelope(body: dict[str, Any]) -> Envelope:
     if len({a.name for a in declared}) != len(declared):
         raise _malformed("protected header: bx.attachments: names must be unique")
     return Envelope(protected=members["protected"], payload=members["payload"],
-                    signature=signature, header=header,
+                    signature=signature, document=document, header=header,
                     attachments=_parse_attachments(body.get("attachments")))
 
 

@@ -111,10 +111,10 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
     ``bundle=True`` is the offline-bundle import of §4.6: every check but the JWT.
     """
     received = ctx.clock()
-    _check_sizes(raw)
+    body = _check_sizes(raw)
     claims = None if bundle else verify_bearer(bearer, ctx.node_id, ctx.pinned, ctx.replay,
                                                ctx.clock)
-    envelope = parse_envelope(parse_body(raw))
+    envelope = parse_envelope(body if body is not None else parse_body(raw))
     bx = envelope.header.bx
     if envelope.header.alg not in ALLOWED_ALGS:
         raise Problem("bad-signature", f"algorithm {envelope.header.alg!r} is not allowed")
@@ -127,20 +127,23 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
         raise Problem("wrong-recipient", f"message is addressed to {bx.to}, this is {ctx.node_id}")
     _check_time(envelope, partner, received)
     attachments = _check_attachments(envelope)
-    document = b64url_decode(envelope.payload)
-    ctx.documents.check(bx.type, bx.version, document)
-    return VerifiedMessage(raw=raw, envelope=envelope, document=document,
+    ctx.documents.check(bx.type, bx.version, envelope.document)
+    return VerifiedMessage(raw=raw, envelope=envelope, document=envelope.document,
                            attachments=attachments, received=received, bearer=claims)
 
 
-def _check_sizes(raw: bytes) -> None:
-    """Step 1: the body, and once decoded, the document and each attachment."""
+def _check_sizes(raw: bytes) -> dict[str, Any] | None:
+    """Step 1: the body, and once decoded, the document and each attachment.
+
+    Returns the parsed body for the later steps, or None if it is not a JSON object (the
+    structure check reports that, after the JWT).
+    """
     if len(raw) > MAX_MESSAGE_BYTES:
         raise Problem("too-large", f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     try:
-        body: Any = parse_body(raw)
+        body = parse_body(raw)
     except Problem:
-        return  # not JSON: the structure check reports it after the JWT
+        return None
     payload = body.get("payload")
     if isinstance(payload, str) and b64url_decoded_length(payload) > MAX_DOCUMENT_BYTES:
         raise Problem("too-large", f"document is larger than {MAX_DOCUMENT_BYTES} bytes")
@@ -149,6 +152,7 @@ def _check_sizes(raw: bytes) -> None:
         data = item.get("data") if isinstance(item, dict) else None
         if isinstance(data, str) and b64url_decoded_length(data) > MAX_ATTACHMENT_BYTES:
             raise Problem("too-large", f"an attachment is larger than {MAX_ATTACHMENT_BYTES} bytes")
+    return body
 
 
 def _check_sender(envelope: Envelope, ctx: InboundContext) -> PartnerPolicy:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.protocol.encoding import EncodingError, b64url_decode, b64url_encode, canonical_json
 
@@ -32,7 +33,7 @@ PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 _P256_BYTES: Final = 32
 
 
-class KeyError_(ValueError):  # noqa: N801 - avoid shadowing the builtin KeyError
+class JwkError(ValueError):
     """A key or JWK that BX/1 does not accept."""
 
 
@@ -43,15 +44,13 @@ def alg_of(key: PublicKey | PrivateKey) -> Alg:
     if isinstance(key, ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey):
         if isinstance(key.curve, ec.SECP256R1):
             return "ES256"
-        raise KeyError_(f"EC curve {key.curve.name} is not allowed (P-256 only)")
-    raise KeyError_("only Ed25519 and P-256 keys are allowed")
+        raise JwkError(f"EC curve {key.curve.name} is not allowed (P-256 only)")
+    raise JwkError("only Ed25519 and P-256 keys are allowed")
 
 
 def public_jwk(key: PublicKey) -> dict[str, str]:
     """The required members of the public JWK of a key (no ``kid``, ``use`` or ``alg``)."""
     if isinstance(key, ed25519.Ed25519PublicKey):
-        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
         raw = key.public_bytes(Encoding.Raw, PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
     alg_of(key)
@@ -64,43 +63,44 @@ def public_jwk(key: PublicKey) -> dict[str, str]:
 def jwk_to_public_key(jwk: Mapping[str, Any]) -> PublicKey:
     """Build a public key from a JWK; refuses private members, other key types and curves."""
     if "d" in jwk:
-        raise KeyError_("a private key was given where a public JWK belongs")
+        raise JwkError("a private key was given where a public JWK belongs")
     kty, crv = jwk.get("kty"), jwk.get("crv")
     try:
         if kty == "OKP" and crv == "Ed25519":
             raw = b64url_decode(str(jwk["x"]))
             if len(raw) != 32:
-                raise KeyError_("Ed25519 x must be 32 bytes")
+                raise JwkError("Ed25519 x must be 32 bytes")
             return ed25519.Ed25519PublicKey.from_public_bytes(raw)
         if kty == "EC" and crv == "P-256":
             x, y = b64url_decode(str(jwk["x"])), b64url_decode(str(jwk["y"]))
             if len(x) != _P256_BYTES or len(y) != _P256_BYTES:
-                raise KeyError_("P-256 x and y must be 32 bytes each")
+                raise JwkError("P-256 x and y must be 32 bytes each")
             numbers = ec.EllipticCurvePublicNumbers(
                 int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1())
             return numbers.public_key()
     except (KeyError, EncodingError) as exc:
-        raise KeyError_(f"JWK member missing or not base64url: {exc}") from exc
+        raise JwkError(f"JWK member missing or not base64url: {exc}") from exc
     except ValueError as exc:
-        if isinstance(exc, KeyError_):
+        if isinstance(exc, JwkError):
             raise
-        raise KeyError_(f"JWK is not a valid point: {exc}") from exc
-    raise KeyError_(f"key type {kty!r}/{crv!r} is not allowed (OKP/Ed25519 or EC/P-256)")
+        raise JwkError(f"JWK is not a valid point: {exc}") from exc
+    raise JwkError(f"key type {kty!r}/{crv!r} is not allowed (OKP/Ed25519 or EC/P-256)")
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order."""
     kty = jwk.get("kty")
+    members: tuple[str, ...]
     if kty == "OKP":
         members = ("crv", "kty", "x")
     elif kty == "EC":
         members = ("crv", "kty", "x", "y")
     else:
-        raise KeyError_(f"no thumbprint for key type {kty!r}")
+        raise JwkError(f"no thumbprint for key type {kty!r}")
     try:
         required = {m: str(jwk[m]) for m in members}
     except KeyError as exc:
-        raise KeyError_(f"JWK member {exc} missing") from exc
+        raise JwkError(f"JWK member {exc} missing") from exc
     return b64url_encode(hashlib.sha256(canonical_json(required)).digest())
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from gateway.protocol import ids
+from gateway.protocol.bearer import KeyLookup
 from gateway.protocol.encoding import (
     EncodingError,
     b64url_decode,
@@ -17,7 +18,6 @@ from gateway.protocol.encoding import (
 )
 from gateway.protocol.envelope import describe_validation_error, format_rfc3339_utc, parse_body
 from gateway.protocol.jose import ALLOWED_ALGS, SigningKey, flattened_jws, verify_bytes
-from gateway.protocol.bearer import KeyLookup
 from gateway.protocol.problems import Problem
 
 RECEIPT_TYP: Final = "bx-receipt+jws"

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.protocol.ids import make_kid
 from gateway.protocol.jose import (
-    KeyError_,
+    JwkError,
     PrivateKey,
     SigningKey,
     alg_of,
@@ -117,7 +117,7 @@ class KeyStore:
             raise KeyStoreError(f"{self.key_file}: only Ed25519 and P-256 keys are allowed")
         try:
             alg_of(key)
-        except KeyError_ as exc:
+        except JwkError as exc:
             raise KeyStoreError(f"{self.key_file}: {exc}") from exc
         return key
 

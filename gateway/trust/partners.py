@@ -28,7 +28,7 @@ from pydantic import (
 from gateway.protocol import ids
 from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_utc
 from gateway.protocol.inbound import PartnerPolicy
-from gateway.protocol.jose import KeyError_, PinnedKey, jwk_to_public_key, thumbprint
+from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
 from gateway.trust.files import write_atomically
 
 NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
@@ -65,7 +65,7 @@ class KeyEntry(BaseModel):
     revoked: bool = False
 
     _times = field_validator("not_before", "not_after", mode="before")(
-        lambda value: _as_datetime(value))
+        _as_datetime)
 
     def pinned(self) -> PinnedKey:
         """The key as the protocol checks it."""
@@ -112,7 +112,7 @@ class Partner:
                              max_age=timedelta(days=self.file.max_age_days))
 
     def key_states(self, now: datetime) -> list[tuple[str, str]]:
-        """``(kid, state)`` for each key: ``valid``, ``revoked``, ``expired`` or ``not-yet-valid``."""
+        """``(kid, state)`` per key: ``valid``, ``revoked``, ``expired`` or ``not-yet-valid``."""
         states = []
         for key in self.file.keys:
             if key.revoked:
@@ -132,9 +132,7 @@ def _problems_of(data: PartnerFile, expected_id: str, known_types: Collection[st
     problems = []
     if data.id != expected_id:
         problems.append(f"id {data.id!r} differs from the file name {expected_id!r}")
-    for lang in ("vi", "en"):
-        if lang not in data.name:
-            problems.append(f"name.{lang} is missing")
+    problems.extend(f"name.{lang} is missing" for lang in ("vi", "en") if lang not in data.name)
     unknown = sorted(set(data.may_send) - set(known_types))
     if unknown:
         problems.append(f"may_send names unknown document types: {', '.join(unknown)}")
@@ -151,7 +149,7 @@ def _problems_of(data: PartnerFile, expected_id: str, known_types: Collection[st
         try:
             jwk_to_public_key(key.jwk)
             actual = thumbprint(key.jwk)
-        except KeyError_ as exc:
+        except JwkError as exc:
             problems.append(f"{where}: {exc}")
             continue
         if actual != key.thumbprint:
@@ -263,7 +261,7 @@ def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str
             public = {k: str(v) for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
             jwk_to_public_key(public)
             actual = thumbprint(public)
-        except KeyError_:
+        except JwkError:
             continue
         if actual not in wanted:
             continue

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 
 from gateway.protocol.encoding import b64url_decode, b64url_encode
@@ -100,7 +102,8 @@ def test_duplicate_header_member_is_malformed(world: World) -> None:
     raw = resign(world.sender_key, body, header=None)
     body["protected"] = b64url_encode(doubled.encode())
     problem = refused(world, json.dumps(body).encode())
-    assert raw and problem.code == "malformed"
+    assert raw
+    assert problem.code == "malformed"
     assert "duplicate" in problem.detail
 
 
@@ -161,8 +164,6 @@ def test_bearer_signed_by_unpinned_key_is_unauthenticated(world: World) -> None:
 
 
 def test_bearer_living_longer_than_300_s_is_unauthenticated(world: World) -> None:
-    import jwt as pyjwt
-
     now = int(world.now.timestamp())
     token = pyjwt.encode({"iss": "vn.c02", "sub": "vn.c02", "aud": "kh.ahtjp", "iat": now,
                           "exp": now + 301, "jti": "x"}, world.sender_key.private_key,
@@ -427,6 +428,7 @@ def test_bundles_skip_only_the_bearer(world: World) -> None:
 
 
 def test_every_problem_code_is_produced_by_a_test_here() -> None:
-    source = open(__file__, encoding="utf-8").read()
-    missing = [code for code in PROBLEMS if f'"{code}"' not in source.split("def test_every_problem_code")[0]]
+    source = Path(__file__).read_text(encoding="utf-8")
+    tests = source.split("def test_every_problem_code")[0]
+    missing = [code for code in PROBLEMS if f'"{code}"' not in tests]
     assert missing == []

@@ -13,7 +13,7 @@ from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.inbound import verify_message
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt, verify_receipt
-from tests.conftest import World, make_key, pin
+from tests.conftest import World, example, make_key, pin
 
 
 def _receipt_for(world: World, raw: bytes) -> bytes:
@@ -57,8 +57,6 @@ def test_digest_is_over_the_signing_input_exactly_as_received(world: World) -> N
                      "created": "2026-11-24T07:00:00.123Z",
                      "conversation": "5d1f0c7e-8a2b-4c3d-9e4f-0a1b2c3d4e5f",
                      "priority": "immediate", "handling": "H2", "lang": "vi"}}
-    from tests.conftest import example
-
     token = jw_jws.JWS(example("alert"))
     token.add_signature(jw_jwk.JWK.from_pyca(world.sender_key.private_key), None,
                         json.dumps(header, indent=1))

@@ -1,0 +1,1 @@
+"""Users, roles, sessions, the permission matrix."""

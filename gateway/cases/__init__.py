@@ -1,0 +1,1 @@
+"""Cases, persons, tasks, lifecycles, deadlines and calendars, hotline tips and triage."""

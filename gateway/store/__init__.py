@@ -1,0 +1,1 @@
+"""Tables (SQLAlchemy Core), migrations (Alembic), repositories, encryption of sensitive columns."""

@@ -1,0 +1,167 @@
+"""The ``gateway`` command as operators run it: real processes, real files, real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+GATEWAY = Path(sys.executable).with_name("gateway")
+
+
+def run(cwd: Path, *args: str, node: str | None = "vn.c02", stdin: str | None = None,
+        **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("BX_")}
+    if node:
+        environment["BX_NODE_ID"] = node
+    environment.update(env)
+    return subprocess.run([str(GATEWAY), *args], cwd=cwd, env=environment, text=True,
+                          capture_output=True, input=stdin or "", timeout=60, check=False)
+
+
+def test_missing_node_id_stops_with_one_line(tmp_path: Path) -> None:
+    result = run(tmp_path, "keys", "show", node=None)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "BX_NODE_ID" in result.stderr
+
+
+def test_usage_error_exits_2(tmp_path: Path) -> None:
+    assert run(tmp_path, "keys", "generate", "--alg", "RS256").returncode == 2
+    assert run(tmp_path, "no-such-command").returncode == 2
+
+
+def test_key_life_cycle(tmp_path: Path) -> None:
+    generated = run(tmp_path, "keys", "generate", "--label", "2026-11")
+    assert generated.returncode == 0, generated.stderr
+    assert "kid: vn.c02#2026-11" in generated.stdout
+    assert "PRIVATE KEY" not in generated.stdout + generated.stderr
+    again = run(tmp_path, "keys", "generate")
+    assert again.returncode == 1
+    assert "exists" in again.stderr
+
+    jwks = json.loads(run(tmp_path, "keys", "show", "--jwks-only").stdout)
+    assert {(k["kid"], k["use"], k["alg"]) for k in jwks["keys"]} == {
+        ("vn.c02#2026-11", "sig", "EdDSA")}
+    shown = run(tmp_path, "keys", "show")
+    assert "vn.c02#2026-11  EdDSA" in shown.stdout
+    assert "PRIVATE" not in shown.stdout
+
+    rotated = run(tmp_path, "keys", "rotate", "--label", "2026-12", "--alg", "ES256")
+    assert rotated.returncode == 0, rotated.stderr
+    assert len(json.loads(run(tmp_path, "keys", "show", "--jwks-only").stdout)["keys"]) == 2
+    refused = run(tmp_path, "keys", "retire", "vn.c02#2026-11")
+    assert refused.returncode == 1
+    assert "--yes" in refused.stderr
+    assert run(tmp_path, "keys", "retire", "vn.c02#2026-12", "--yes").returncode == 1
+    assert run(tmp_path, "keys", "retire", "vn.c02#2026-11", "--yes").returncode == 0
+    kids = [k["kid"] for k in json.loads(run(tmp_path, "keys", "show",
+                                             "--jwks-only").stdout)["keys"]]
+    assert kids == ["vn.c02#2026-12"]
+    key_file = tmp_path / "var" / "vn.c02" / "keys" / "signing.pem"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.fixture
+def partner_node(tmp_path: Path) -> tuple[Path, dict[str, object], str]:
+    """kh.ahtjp with a key: its folder, its JWK Set and its thumbprint."""
+    home = tmp_path / "kh"
+    home.mkdir()
+    out = run(home, "keys", "generate", node="kh.ahtjp").stdout
+    thumbprint = out.split("thumbprint: ")[1].strip()
+    jwks = json.loads(run(home, "keys", "show", "--jwks-only", node="kh.ahtjp").stdout)
+    return home, jwks, thumbprint
+
+
+@pytest.fixture
+def jwks_server(partner_node: tuple[Path, dict[str, object], str]) -> Iterator[str]:
+    body = json.dumps(partner_node[1]).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            ok = self.path == "/bx/v1/.well-known/jwks.json"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body if ok else b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/bx/v1"
+    server.shutdown()
+
+
+def test_enrol_from_a_file_then_list_and_check(
+        tmp_path: Path, partner_node: tuple[Path, dict[str, object], str]) -> None:
+    _, jwks, thumbprint = partner_node
+    jwks_file = tmp_path / "kh-jwks.json"
+    jwks_file.write_text(json.dumps(jwks))
+    home = tmp_path / "vn"
+    home.mkdir()
+    result = run(home, "partners", "enrol", "kh.ahtjp", "--endpoint",
+                 "https://gw.example.kh/bx/v1", "--thumbprint", thumbprint,
+                 "--jwks", str(jwks_file))
+    assert result.returncode == 0, result.stderr
+    assert "pinned kh.ahtjp#" in result.stdout
+    listed = run(home, "partners", "list")
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("kh.ahtjp  push  https://gw.example.kh/bx/v1  kh.ahtjp#")
+    assert "(valid)" in listed.stdout
+    checked = run(home, "partners", "check")
+    assert (checked.returncode, checked.stdout.strip()) == (0, "1 partner files OK")
+
+
+def test_enrol_by_fetching_over_http(
+        tmp_path: Path, jwks_server: str,
+        partner_node: tuple[Path, dict[str, object], str]) -> None:
+    result = run(tmp_path, "partners", "enrol", "kh.ahtjp", "--endpoint", jwks_server,
+                 "--thumbprint", partner_node[2], "--fetch", "--delivery", "pull")
+    assert result.returncode == 0, result.stderr
+    text = (tmp_path / "var/vn.c02/partners/kh.ahtjp.toml").read_text()
+    assert 'delivery = "pull"' in text
+
+
+def test_enrol_with_a_wrong_thumbprint_writes_nothing(
+        tmp_path: Path, jwks_server: str) -> None:
+    result = run(tmp_path, "partners", "enrol", "kh.ahtjp", "--endpoint", jwks_server,
+                 "--thumbprint", "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k", "--fetch")
+    assert result.returncode == 1
+    assert "matches no key" in result.stderr
+    assert not (tmp_path / "var/vn.c02/partners/kh.ahtjp.toml").exists()
+
+
+def test_enrol_without_a_profile_or_with_both_sources_is_refused(tmp_path: Path) -> None:
+    no_profile = run(tmp_path, "partners", "enrol", "th.dsi", "--thumbprint", "x", "--fetch",
+                     "--endpoint", "http://127.0.0.1:9/bx/v1")
+    assert no_profile.returncode == 1
+    assert "no profile" in no_profile.stderr
+    both = run(tmp_path, "partners", "enrol", "kh.ahtjp", "--thumbprint", "x", "--fetch",
+               "--jwks", "x.json")
+    assert both.returncode == 1
+    assert "exactly one" in both.stderr
+
+
+def test_partners_check_reports_one_line_per_problem(tmp_path: Path) -> None:
+    partners = tmp_path / "var/vn.c02/partners"
+    partners.mkdir(parents=True)
+    (partners / "kh.ahtjp.toml").write_text(
+        'id = "kh.ahtjp"\ncountry = "KH"\nlanguages = ["km"]\nmay_send = ["visa"]\n'
+        '[name]\nvi = "x"\nen = "y"\n')
+    (partners / "la.atd.toml").write_text("not toml at all = = =")
+    result = run(tmp_path, "partners", "check")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 3  # unknown type, push without endpoint, and the broken file
+    assert any("visa" in line for line in lines)
+    assert any("la.atd.toml: not TOML" in line for line in lines)

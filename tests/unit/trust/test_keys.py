@@ -1,0 +1,88 @@
+"""This node's keys: files, modes, JWKS, rotation and retirement."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from gateway.protocol.jose import public_jwk, thumbprint
+from gateway.trust.keys import KeyStore, KeyStoreError
+from tests.conftest import NOW
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> KeyStore:
+    return KeyStore(tmp_path / "keys" / "signing.pem", "vn.c02")
+
+
+@pytest.mark.parametrize("alg", ["EdDSA", "ES256"])
+def test_generate_writes_a_0600_pkcs8_key_and_publishes_it(store: KeyStore, alg: str) -> None:
+    key = store.generate(alg, None, NOW)  # type: ignore[arg-type]
+    assert key.kid == "vn.c02#2026-11"
+    assert key.alg == alg
+    assert stat.S_IMODE(store.key_file.stat().st_mode) == 0o600
+    assert store.key_file.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
+    jwks = store.jwks()
+    assert [k["kid"] for k in jwks["keys"]] == ["vn.c02#2026-11"]
+    published = jwks["keys"][0]
+    assert (published["use"], published["alg"]) == ("sig", alg)
+    assert "d" not in published
+    assert thumbprint(published) == thumbprint(public_jwk(key.public_key()))
+    assert store.signing_key().kid == key.kid
+
+
+def test_generate_refuses_to_overwrite(store: KeyStore) -> None:
+    store.generate("EdDSA", "first", NOW)
+    before = store.key_file.read_bytes()
+    with pytest.raises(KeyStoreError, match="exists"):
+        store.generate("EdDSA", "second", NOW)
+    assert store.key_file.read_bytes() == before
+
+
+def test_bad_label_is_refused(store: KeyStore) -> None:
+    with pytest.raises(KeyStoreError, match="label"):
+        store.generate("EdDSA", "no spaces allowed", NOW)
+    assert not store.key_file.exists()
+
+
+def test_rotate_makes_the_new_key_sign_and_keeps_the_old_published(store: KeyStore) -> None:
+    old = store.generate("EdDSA", None, NOW)
+    new = store.rotate(None, NOW)
+    assert new.kid == "vn.c02#2026-11.2"
+    assert store.signing_key().kid == new.kid
+    assert [k.kid for k in store.published()] == [old.kid, new.kid]
+    with pytest.raises(KeyStoreError, match="exists already"):
+        store.rotate("2026-11", NOW)
+
+
+def test_retire_removes_an_old_key_but_never_the_signing_one(store: KeyStore) -> None:
+    old = store.generate("EdDSA", "a", NOW)
+    new = store.rotate("b", NOW)
+    with pytest.raises(KeyStoreError, match="rotate first"):
+        store.retire(new.kid)
+    store.retire(old.kid)
+    assert [k["kid"] for k in store.jwks()["keys"]] == [new.kid]
+    with pytest.raises(KeyStoreError, match="no published key"):
+        store.retire(old.kid)
+
+
+def test_a_key_file_readable_by_others_is_refused(store: KeyStore) -> None:
+    store.generate("EdDSA", None, NOW)
+    store.key_file.chmod(0o644)
+    with pytest.raises(KeyStoreError, match="chmod 600"):
+        store.signing_key()
+
+
+def test_a_key_missing_from_the_keyring_is_refused(store: KeyStore) -> None:
+    store.generate("EdDSA", None, NOW)
+    store.ring_file.write_text(json.dumps({"node": "vn.c02", "keys": []}))
+    with pytest.raises(KeyStoreError, match="not in the keyring"):
+        store.signing_key()
+
+
+def test_missing_key_says_how_to_make_one(store: KeyStore) -> None:
+    with pytest.raises(KeyStoreError, match="keys generate"):
+        store.signing_key()
