@@ -15,13 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.protocol.bearer import verify_bearer  # noqa: E402
-from gateway.protocol.encoding import b64url_decode  # noqa: E402
-from gateway.protocol.envelope import parse_body, parse_envelope  # noqa: E402
-from gateway.protocol.inbound import verify_message  # noqa: E402
-from tests.conftest import SCHEMAS, World  # noqa: E402
-
-from gateway.documents.registry import SchemaRegistry  # noqa: E402
+from gateway.documents.registry import SchemaRegistry
+from gateway.protocol.bearer import verify_bearer
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.envelope import parse_body, parse_envelope
+from gateway.protocol.inbound import verify_message
+from tests.conftest import SCHEMAS, World
 
 DOCUMENT = SCHEMAS / "verification-request" / "examples" / "kh-bavet-presumed-child.xml"
 ROUNDS = 5

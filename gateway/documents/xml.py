@@ -49,8 +49,8 @@ def parse_safely(document: bytes) -> etree._ElementTree:
     too_deep = root.xpath("/*" * (MAX_DEPTH + 1))
     if isinstance(too_deep, list) and too_deep:
         where = too_deep[0]
-        line = where.sourceline if isinstance(where, etree._Element) else None
-        raise _invalid(f"document nests deeper than {MAX_DEPTH} elements", line or 1)
+        at = where.sourceline if isinstance(where, etree._Element) else None
+        raise _invalid(f"document nests deeper than {MAX_DEPTH} elements", at or 1)
     tree: etree._ElementTree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise _invalid("a DOCTYPE is not allowed")

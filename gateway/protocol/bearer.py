@@ -1,8 +1,8 @@
 """Bearer JWTs that authorise every partner request (PROTOCOL.md §4.1).
 
 PyJWT makes them; they are read here with ``cryptography`` behind the algorithm allow-list.
-Times are checked against the injected clock, with 60 s of skew and at most 300 s between ``iat`` and ``exp``. Replays are refused through a cache
-the caller provides.
+Times are checked against the injected clock, with 60 s of skew and at most 300 s between
+``iat`` and ``exp``. Replays are refused through a cache the caller provides.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any, Final, Protocol
 import jwt
 
 from gateway.protocol import ids
-from gateway.protocol.envelope import new_message_id
 from gateway.protocol.encoding import EncodingError, b64url_decode, strict_json_loads
+from gateway.protocol.envelope import new_message_id
 from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, SigningKey, verify_bytes
 from gateway.protocol.problems import Problem
 

@@ -427,6 +427,14 @@ def test_bundles_skip_only_the_bearer(world: World) -> None:
         == "wrong-recipient"
 
 
+def test_algorithm_is_judged_before_the_sender(world: World) -> None:
+    stranger = make_key("la.atd")
+    raw = resign(stranger, json.loads(world.message(key=stranger, sender="la.atd")),
+                 alg="none", sign=lambda _: b"")
+    assert refused(world, raw, bundle=True).code == "bad-signature"
+
+
+
 def test_every_problem_code_is_produced_by_a_test_here() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     tests = source.split("def test_every_problem_code")[0]
