@@ -7,6 +7,8 @@ may be trusted is decided by :func:`gateway.protocol.inbound.verify_message`.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -283,3 +285,34 @@ def compose_message(key: SigningKey, sender: str, draft: MessageDraft, document:
         body["attachments"] = [{"name": a.name, "data": b64url_encode(a.data)}
                                for a in attachments]
     return canonical_json(body)
+
+
+_MAILBOX_START = re.compile(r'\s*\{\s*"messages"\s*:\s*\[')
+
+
+def mailbox_body(raws: Sequence[bytes]) -> bytes:
+    """The answer to a pull: ``{"messages": [...]}`` with each message's bytes as stored."""
+    return b'{"messages":[' + b",".join(raws) + b"]}"
+
+
+def mailbox_messages(body: bytes) -> list[bytes]:
+    """The messages of a pull answer, each exactly as the partner sent its bytes.
+
+    The array is walked with the JSON decoder's positions, so every message is cut out of the
+    answer unchanged (bytes are sacred); the whole answer is also checked as strict JSON.
+    """
+    parsed = strict_json_loads(body)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("messages"), list):
+        raise EncodingError("a pull answer is {\"messages\": [...]}")
+    text = body.decode("utf-8")
+    start = _MAILBOX_START.match(text)
+    if start is None:
+        raise EncodingError("a pull answer must start with {\"messages\": [")
+    decoder, position, result = json.JSONDecoder(), start.end(), []
+    for _ in parsed["messages"]:
+        while text[position] in " \t\r\n,":
+            position += 1
+        _, end = decoder.raw_decode(text, position)
+        result.append(text[position:end].encode("utf-8"))
+        position = end
+    return result

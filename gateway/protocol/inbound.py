@@ -65,6 +65,8 @@ class InboundContext:
     documents: DocumentChecker
     replay: ReplayCache
     clock: Callable[[], datetime]
+    #: Called with the authenticated caller right after the JWT; raises ``rate-limited``.
+    rate_limit: Callable[[str], None] | None = None
 
     def pinned(self, node_id: str, kid: str) -> PinnedKey | None:
         """A partner's pinned key, for bearer and receipt verification."""
@@ -114,6 +116,8 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
     body = _check_sizes(raw)
     claims = None if bundle else verify_bearer(bearer, ctx.node_id, ctx.pinned, ctx.replay,
                                                ctx.clock)
+    if claims is not None and ctx.rate_limit is not None:
+        ctx.rate_limit(claims.issuer)
     envelope = parse_envelope(body if body is not None else parse_body(raw))
     bx = envelope.header.bx
     if envelope.header.alg not in ALLOWED_ALGS:

@@ -26,7 +26,14 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "attachment-mismatch": (422, "Attachment mismatch"),
     "schema-invalid": (422, "Document not valid"),
     "rate-limited": (429, "Too many requests"),
+    # Not on the wire: answers of the local API (/api) to this node's own users.
+    "invalid-request": (422, "Request not valid"),
+    "not-found": (404, "Not found"),
+    "forbidden": (403, "Forbidden"),
 }
+
+#: The codes of PROTOCOL.md §4.2; the others belong to the local API.
+PROTOCOL_CODES: Final = frozenset(list(PROBLEMS)[:14])
 
 PROBLEM_MEDIA_TYPE: Final = "application/problem+json"
 

@@ -87,6 +87,8 @@ class PartnerFile(BaseModel):
     max_age_days: Annotated[int, Field(ge=1, le=365)] = 30
     deadline_hours: Annotated[int, Field(ge=1, le=24 * 365)] = 72
     rate_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 6000
+    #: Not in NODE.md's example: fetch what waits for us at this partner every N s (0: never).
+    poll_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
     may_send: list[str] = Field(default_factory=list)
     name: dict[str, str]
     keys: list[KeyEntry] = Field(default_factory=list)
@@ -285,7 +287,8 @@ def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str
 
 def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collection[str],
                   keys: list[KeyEntry], endpoint: str | None,
-                  delivery: Literal["push", "pull"] | None = None) -> Path:
+                  delivery: Literal["push", "pull"] | None = None,
+                  poll_seconds: int | None = None) -> Path:
     """Write ``<partners dir>/<id>.toml`` from a profile plus pinned keys; return its path.
 
     A partner enrolled before keeps its keys; a new key is added; a kid that comes back with
@@ -307,6 +310,10 @@ def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collectio
         data["endpoint"] = endpoint.rstrip("/")
     elif existing and existing.endpoint:
         data["endpoint"] = existing.endpoint
+    if poll_seconds is not None:
+        data["poll_seconds"] = poll_seconds
+    elif existing is not None:
+        data["poll_seconds"] = existing.poll_seconds
     data["keys"] = [k.model_dump(exclude_none=True) for k in merged.values()]
     candidate = PartnerFile.model_validate(data)
     problems = _problems_of(candidate, profile.id, known_types, profile=False)

@@ -1,0 +1,89 @@
+"""The audit log: every message in or out, every rejection, receipt, key and partner change.
+
+Entries are hash-chained: each holds the SHA-256 of the previous entry and of its own
+canonical content, so an altered, inserted or deleted entry breaks the chain at that point.
+Appends lock the single ``audit_head`` row (``SELECT ... FOR UPDATE``), so concurrent
+transactions queue and the chain never forks. No payload and no personal data goes in:
+callers pass ids, types, partners and problem codes only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.protocol.envelope import format_rfc3339_utc
+from gateway.store.tables import audit_head, audit_log
+
+GENESIS: Final = "0" * 64
+
+
+def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
+               subject: str | None, detail: str) -> str:
+    """SHA-256 over the previous hash and the entry's canonical content."""
+    content = json.dumps([seq, at, actor, action, subject, detail], ensure_ascii=False,
+                         separators=(",", ":"))
+    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+
+
+async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
+                 action: str, subject: str | None = None,
+                 detail: dict[str, Any] | None = None) -> int:
+    """Add one entry in the caller's transaction; returns its sequence number."""
+    head = (await conn.execute(
+        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+        .with_for_update())).one()
+    seq = int(head.seq) + 1
+    at = format_rfc3339_utc(clock())
+    detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True,
+                             separators=(",", ":"))
+    digest = entry_hash(head.hash, seq, at, actor, action, subject, detail_text)
+    await conn.execute(audit_log.insert().values(
+        seq=seq, at=at, actor=actor, action=action, subject=subject, detail=detail_text,
+        prev_hash=head.hash, hash=digest))
+    await conn.execute(audit_head.update().where(audit_head.c.id == 1)
+                       .values(seq=seq, hash=digest))
+    return seq
+
+
+@dataclass(frozen=True)
+class ChainVerdict:
+    """The result of re-computing the chain."""
+
+    entries: int
+    broken_at: int | None = None
+    reason: str | None = None
+
+    @property
+    def intact(self) -> bool:
+        """True if every entry and the head agree."""
+        return self.broken_at is None
+
+
+async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
+    """Re-compute every hash; name the first entry that was altered, inserted or removed."""
+    prev, expected_seq, count = GENESIS, 1, 0
+    rows = await conn.stream(sa.select(audit_log).order_by(audit_log.c.seq))
+    async for row in rows:
+        if row.seq != expected_seq:
+            return ChainVerdict(count, expected_seq, f"entry {expected_seq} is missing")
+        if row.prev_hash != prev:
+            return ChainVerdict(count, row.seq, f"entry {row.seq} does not follow entry "
+                                                f"{row.seq - 1}")
+        digest = entry_hash(prev, row.seq, row.at, row.actor, row.action, row.subject,
+                            row.detail)
+        if digest != row.hash:
+            return ChainVerdict(count, row.seq, f"entry {row.seq} was altered")
+        prev, expected_seq, count = row.hash, row.seq + 1, count + 1
+    head = (await conn.execute(sa.select(audit_head).where(audit_head.c.id == 1))).one()
+    if head.seq != count or head.hash != prev:
+        return ChainVerdict(count, count + 1, f"entries after {count} are missing "
+                                              f"(the head records {head.seq})")
+    return ChainVerdict(count)

@@ -1,0 +1,245 @@
+"""``gateway serve``, ``send``, ``messages``, ``bundle``, ``audit`` and ``backup``."""
+
+from __future__ import annotations
+
+import mimetypes
+import sqlite3
+from gettext import gettext as _
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+import uvicorn
+from rich.progress import Progress
+
+from gateway.audit.log import ChainVerdict, verify_chain
+from gateway.cli import (
+    app,
+    audit_app,
+    bundle_app,
+    fail,
+    messages_app,
+    migrate_or_exit,
+    run,
+    settings_or_exit,
+    with_node,
+)
+from gateway.exchange.bundles import BundleError, ImportReport, export_bundle, import_bundle
+from gateway.exchange.delivery import DeliveryWorker
+from gateway.exchange.node import Node, NodeError, load_parts, open_database
+from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
+from gateway.logs import configure_logging
+from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.protocol.problems import Problem
+from gateway.store import messages as repo
+
+
+@app.command("serve")
+def serve() -> None:
+    """Run the node: partner API, local API, console and delivery worker."""
+    settings = settings_or_exit()
+    configure_logging(settings.node_id)
+    try:
+        load_parts(settings)
+    except NodeError as exc:
+        fail(str(exc))
+    migrate_or_exit(settings)
+    # By name: nothing imports the web layer (ARCHITECTURE.md); uvicorn loads it.
+    uvicorn.run("gateway.web.app:app_from_environment", factory=True, host=settings.host,
+                port=settings.port, log_config=None, access_log=False,
+                timeout_graceful_shutdown=25)
+
+
+def _print_problem(problem: Problem) -> None:
+    typer.echo(f"gateway: {problem.code}: {problem.detail}", err=True)
+    for error in problem.errors[1:10]:
+        typer.echo(f"  line {error.line}, {error.path}: {error.message}", err=True)
+
+
+@app.command("send")
+def send(
+    document: Annotated[Path, typer.Argument(metavar="FILE.xml", exists=True, dir_okay=False,
+                                             help=_("The document to send."))],
+    to: Annotated[str, typer.Option("--to", help=_("Recipient node id."))],
+    doc_type: Annotated[str, typer.Option("--type", help=_("Document type."))],
+    version: Annotated[str, typer.Option(help=_("Document schema version."))] = "1.0",
+    conversation: Annotated[str | None, typer.Option(help=_("Conversation id."))] = None,
+    ref: Annotated[str | None, typer.Option(help=_("Id of the message answered."))] = None,
+    priority: Annotated[str, typer.Option(help=_("routine, urgent or immediate."))] = "routine",
+    handling: Annotated[str, typer.Option(help=_("H0, H1, H2 or H3."))] = "H0",
+    lang: Annotated[str, typer.Option(help=_("Language of the free text."))] = "vi",
+    attach: Annotated[list[Path] | None, typer.Option(
+        exists=True, dir_okay=False, help=_("A file to attach (JPEG, PNG or PDF).")),
+    ] = None,
+) -> None:
+    """Sign a document and queue it for delivery; prints the message id."""
+    files = []
+    for path in attach or []:
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        files.append(Attachment(path.name, media_type, path.read_bytes()))
+    try:
+        draft = MessageDraft(type=doc_type, version=version, to=to, conversation=conversation,
+                             ref=ref, priority=priority, handling=handling, lang=lang)  # type: ignore[arg-type]
+    except ValueError as exc:
+        fail(str(exc))
+    content = document.read_bytes()
+
+    async def use(node: Node) -> str:
+        return await send_message(node, draft, content, files)
+
+    try:
+        message_id = with_node(settings_or_exit(), use)
+    except Problem as problem:
+        _print_problem(problem)
+        raise typer.Exit(1) from problem
+    except (OutboundError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(message_id)
+
+
+@messages_app.callback(invoke_without_command=True)
+def messages(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(
+        help=_("queued, waiting, delivered, dead or accepted."))] = None,
+    partner: Annotated[str | None, typer.Option(help=_("Only this partner."))] = None,
+) -> None:
+    """List messages and their delivery state (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+
+    async def use(node: Node) -> list[str]:
+        async with node.engine.connect() as conn:
+            rows = await repo.list_messages(conn, status, partner)
+            await conn.rollback()
+        return [f"{r.message_id}  {r.direction:3}  {r.sender} -> {r.recipient}  "
+                f"{r.doc_type}  {r.state}  attempts={r.attempts}"
+                + (f"  error={r.last_error}" if r.last_error else "") for r in rows]
+
+    for line in with_node(settings_or_exit(), use):
+        typer.echo(line)
+
+
+@messages_app.command("retry")
+def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Re-queue a dead-lettered message with a fresh deadline."""
+    async def use(node: Node) -> None:
+        await retry_dead_letter(node, message_id)
+
+    try:
+        with_node(settings_or_exit(), use)
+    except OutboundError as exc:
+        fail(str(exc))
+    typer.echo(_("re-queued {id}").format(id=message_id))
+
+
+@messages_app.command("drain")
+def messages_drain() -> None:
+    """Deliver everything that is due now, then stop (for scripts and offline sites)."""
+    async def use(node: Node) -> int:
+        async with httpx.AsyncClient(timeout=30) as client:
+            worker = DeliveryWorker(node, client)
+            tried = await worker.drain()
+            await worker.poll_partners()
+            return tried
+
+    typer.echo(_("{count} delivery attempts").format(count=with_node(settings_or_exit(), use)))
+
+
+def _progress(label: str) -> tuple[Progress, object]:
+    progress = Progress(transient=False)
+    return progress, progress.add_task(label, total=None)
+
+
+@bundle_app.command("export")
+def bundle_export(
+    to: Annotated[str, typer.Option("--to", help=_("The partner the bundle is for."))],
+    target: Annotated[Path, typer.Argument(metavar="FILE.zip")],
+) -> None:
+    """Write every undelivered message for a partner to a bundle."""
+    if target.exists():
+        fail(_("{path} exists; choose another file name").format(path=target))
+    progress, task = _progress(_("exporting"))
+
+    async def use(node: Node) -> int:
+        with progress:
+            return await export_bundle(node, to, target, lambda done, total: progress.update(
+                task, completed=done, total=total))  # type: ignore[arg-type]
+
+    try:
+        count = with_node(settings_or_exit(), use)
+    except BundleError as exc:
+        fail(str(exc))
+    typer.echo(_("{count} messages written to {path}").format(count=count, path=target))
+
+
+@bundle_app.command("import")
+def bundle_import(
+    source: Annotated[Path, typer.Argument(metavar="FILE.zip", exists=True, dir_okay=False)],
+    receipts: Annotated[Path | None, typer.Option(
+        help=_("Where to write the reply bundle of receipts."))] = None,
+) -> None:
+    """Import a bundle (messages, or a reply of receipts); report each refused message."""
+    if receipts is not None and receipts.exists():
+        fail(_("{path} exists; choose another file name").format(path=receipts))
+    progress, task = _progress(_("importing"))
+
+    async def use(node: Node) -> ImportReport:
+        with progress:
+            return await import_bundle(node, source, receipts, lambda done, total: progress.update(
+                task, completed=done, total=total))  # type: ignore[arg-type]
+
+    try:
+        report = with_node(settings_or_exit(), use)
+    except BundleError as exc:
+        fail(str(exc))
+    typer.echo(_("accepted {a}, already had {d}, receipts applied {r}, refused {x}").format(
+        a=len(report.accepted), d=len(report.duplicates), r=len(report.receipts_applied),
+        x=len(report.refused)))
+    for message_id, code, detail in report.refused:
+        typer.echo(f"refused {message_id}: {code}: {detail}", err=True)
+    if report.reply:
+        typer.echo(_("receipts written to {path}").format(path=report.reply))
+    if report.refused:
+        raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Re-compute the audit chain; exit 1 naming the first broken entry."""
+    async def work() -> ChainVerdict:
+        engine = await open_database(settings_or_exit())
+        try:
+            async with engine.connect() as conn:
+                return await verify_chain(conn)
+        finally:
+            await engine.dispose()
+
+    verdict = run(work())
+    if not verdict.intact:
+        fail(_("audit chain broken at entry {seq}: {reason}").format(seq=verdict.broken_at,
+                                                                     reason=verdict.reason))
+    typer.echo(_("audit chain intact: {count} entries").format(count=verdict.entries))
+
+
+@app.command("backup")
+def backup(target: Annotated[Path, typer.Argument(metavar="OUT.db")]) -> None:
+    """Take a consistent online copy of the SQLite database (the node may keep running)."""
+    settings = settings_or_exit()
+    url = settings.database_url or ""
+    if not url.startswith("sqlite+aiosqlite:///"):
+        fail(_("backup copies SQLite databases; use pg_dump for PostgreSQL"))
+    source = Path(url.removeprefix("sqlite+aiosqlite:///"))
+    if not source.exists():
+        fail(_("no database at {path}").format(path=source))
+    if target.exists():
+        fail(_("{path} exists; choose another file name").format(path=target))
+    migrate_or_exit(settings)
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    dst.close()
+    src.close()
+    target.chmod(0o600)
+    typer.echo(_("backup written to {path}").format(path=target))
+

@@ -1,0 +1,114 @@
+"""``gateway partners``: the partner directory."""
+
+from __future__ import annotations
+
+from gettext import gettext as _
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from gateway.cli import (
+    DeliveryChoice,
+    audit_change,
+    fail,
+    now,
+    partners_app,
+    registry_or_exit,
+    run,
+    settings_or_exit,
+)
+from gateway.protocol.encoding import EncodingError, strict_json_loads
+from gateway.trust.partners import (
+    PartnerFileError,
+    check_partner_files,
+    enrol_partner,
+    select_keys,
+)
+
+
+@partners_app.command("list")
+def partners_list() -> None:
+    """The partner directory, one line per partner with delivery mode and key state."""
+    settings = settings_or_exit()
+    partners, problems = check_partner_files(settings.partners_path,
+                                             registry_or_exit(settings).types())
+    moment = now()
+    for partner in partners.values():
+        keys = ", ".join(f"{kid} ({state})" for kid, state in partner.key_states(moment))
+        typer.echo(f"{partner.node_id}  {partner.file.delivery}  "
+                   f"{partner.file.endpoint or '-'}  {keys or _('no keys')}")
+    for problem in problems:
+        typer.echo(f"gateway: {problem}", err=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+@partners_app.command("check")
+def partners_check() -> None:
+    """Validate every partner file; exit 1 with one line per problem."""
+    settings = settings_or_exit()
+    partners, problems = check_partner_files(settings.partners_path,
+                                             registry_or_exit(settings).types())
+    for problem in problems:
+        typer.echo(problem, err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(_("{count} partner files OK").format(count=len(partners)))
+
+
+def _load_jwks(jwks: Path | None, fetch: bool, endpoint: str | None) -> dict[str, Any]:
+    if (jwks is None) == (not fetch):
+        fail(_("give exactly one of --jwks FILE or --fetch"))
+    try:
+        if jwks is not None:
+            document = strict_json_loads(jwks.read_bytes())
+        else:
+            if not endpoint:
+                fail(_("--fetch needs --endpoint"))
+            response = httpx.get(f"{endpoint.rstrip('/')}/.well-known/jwks.json", timeout=10)
+            response.raise_for_status()
+            document = strict_json_loads(response.content)
+    except (OSError, EncodingError, httpx.HTTPError) as exc:
+        fail(_("cannot read the JWK Set: {error}").format(error=exc))
+    if not isinstance(document, dict):
+        fail(_("the JWK Set is not a JSON object"))
+    return document
+
+
+@partners_app.command("enrol")
+def partners_enrol(
+    partner_id: Annotated[str, typer.Argument(metavar="ID", help=_("The partner's node id."))],
+    thumbprint: Annotated[list[str], typer.Option(
+        "--thumbprint", help=_("RFC 7638 thumbprint handed over out of band (repeatable)."))],
+    endpoint: Annotated[str | None, typer.Option(
+        help=_("The partner's base URL, e.g. https://gw.example/bx/v1."))] = None,
+    jwks: Annotated[Path | None, typer.Option(help=_("Read the JWK Set from a file."))] = None,
+    fetch: Annotated[bool, typer.Option(
+        "--fetch", help=_("Fetch the JWK Set from the endpoint."))] = False,
+    delivery: Annotated[DeliveryChoice | None, typer.Option(
+        help=_("push: we call it; pull: it fetches from us."))] = None,
+    poll_seconds: Annotated[int | None, typer.Option(
+        min=0, max=86400, help=_("Fetch what waits for us there every N seconds (0: never)."))
+    ] = None,
+) -> None:
+    """Pin a partner's keys after checking their thumbprints; write its partner file."""
+    settings = settings_or_exit()
+    types = registry_or_exit(settings).types()
+    profile = settings.profiles_dir / f"{partner_id}.toml"
+    if not profile.exists():
+        fail(_("no profile for {id} in {dir}").format(id=partner_id, dir=settings.profiles_dir))
+    document = _load_jwks(jwks, fetch, endpoint)
+    try:
+        keys = select_keys(partner_id, document, thumbprint)
+        path = enrol_partner(profile, settings.partners_path, types, keys, endpoint,
+                             delivery.value if delivery else None, poll_seconds)
+    except PartnerFileError as exc:
+        fail(str(exc))
+    run(audit_change(settings, "partner.enrolled", partner_id,
+                thumbprints=[k.thumbprint for k in keys]))
+    for key in keys:
+        typer.echo(_("pinned {kid} ({thumbprint})").format(kid=key.kid,
+                                                           thumbprint=key.thumbprint))
+    typer.echo(_("wrote {path}").format(path=path))

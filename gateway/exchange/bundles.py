@@ -1,0 +1,186 @@
+"""Offline bundles (PROTOCOL.md §4.6): messages carried on a removable medium.
+
+A bundle is a ZIP with ``manifest.json`` and ``messages/<id>.json`` (or, for the reply,
+``receipts/<id>.json``). Import applies every check of §4.2 but the JWT to each message,
+imports the good ones, reports each bad one by id and problem code, and writes a reply bundle
+of receipts. Importing the same bundle twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.exchange.delivery import store_receipt
+from gateway.exchange.inbound import accept_message
+from gateway.exchange.node import Node
+from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
+from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import verify_receipt
+from gateway.store import messages as repo
+from gateway.trust.files import write_atomically
+
+Progress = Callable[[int, int], None]
+_MEMBER = re.compile(r"(messages|receipts)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                     r"[0-9a-f]{12})\.json")
+MAX_MEMBERS = 100_000
+MAX_RECEIPT_BYTES = 64 * 1024
+
+
+class BundleError(Exception):
+    """A bundle that cannot be read at all; the message says why."""
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)  # id, code, detail
+    receipts_applied: list[str] = field(default_factory=list)
+    reply: Path | None = None
+
+
+def _manifest(sender: str, recipient: str, created: str, count: int) -> bytes:
+    return canonical_json({"bx_bundle": 1, "from": sender, "to": recipient, "created": created,
+                           "count": count})
+
+
+def _zip_bytes(manifest: bytes, members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("manifest.json", manifest)
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def export_bundle(node: Node, partner_id: str, target: Path,
+                        progress: Progress | None = None) -> int:
+    """Write every undelivered message for ``partner_id`` to a bundle; returns the count."""
+    if node.partners.get(partner_id) is None:
+        raise BundleError(f"{partner_id} is not in the partner directory")
+    async with node.engine.connect() as conn:
+        rows = await repo.undelivered_for(conn, partner_id)
+        await conn.rollback()
+    members = []
+    for index, row in enumerate(rows, 1):
+        members.append((f"messages/{row.message_id}.json", bytes(row.raw)))
+        if progress:
+            progress(index, len(rows))
+    created = format_rfc3339_utc(node.clock())
+    data = _zip_bytes(_manifest(node.node_id, partner_id, created, len(rows)), members)
+    write_atomically(target, data, 0o600)
+    await node.audit("operator", "bundle.exported", None, to=partner_id, count=len(rows))
+    return len(rows)
+
+
+def _read_members(path: Path) -> tuple[dict[str, Any], list[tuple[str, str, bytes]]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{path}: not a readable ZIP file ({exc})") from exc
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise BundleError(f"{path}: more than {MAX_MEMBERS} files")
+        names = {info.filename for info in infos}
+        if "manifest.json" not in names:
+            raise BundleError(f"{path}: manifest.json is missing")
+        members: list[tuple[str, str, bytes]] = []
+        manifest: Any = None
+        for info in infos:
+            if info.is_dir():
+                continue
+            if info.file_size > MAX_MESSAGE_BYTES:
+                raise BundleError(f"{path}: {info.filename} is larger than a message may be")
+            if info.filename == "manifest.json":
+                try:
+                    manifest = strict_json_loads(archive.read(info))
+                except EncodingError as exc:
+                    raise BundleError(f"{path}: manifest.json: {exc}") from exc
+                continue
+            match = _MEMBER.fullmatch(info.filename)
+            if match is None:
+                raise BundleError(f"{path}: unexpected file {info.filename!r}")
+            members.append((match[1], match[2], archive.read(info)))
+    if not isinstance(manifest, dict) or manifest.get("bx_bundle") != 1:
+        raise BundleError(f"{path}: manifest.json is not a BX bundle manifest (bx_bundle: 1)")
+    if manifest.get("count") != len(members):
+        raise BundleError(f"{path}: manifest counts {manifest.get('count')} files, "
+                          f"the bundle holds {len(members)}")
+    return manifest, members
+
+
+async def import_bundle(node: Node, source: Path, receipts_out: Path | None = None,
+                        progress: Progress | None = None) -> ImportReport:
+    """Import a bundle of messages (writing the reply) or a reply bundle of receipts."""
+    manifest, members = _read_members(source)
+    if manifest.get("to") != node.node_id:
+        raise BundleError(f"{source}: the bundle is for {manifest.get('to')}, "
+                          f"this is {node.node_id}")
+    sender = str(manifest.get("from"))
+    if node.partners.get(sender) is None:
+        raise BundleError(f"{source}: {sender} is not in the partner directory")
+    report = ImportReport()
+    replies: list[tuple[str, bytes]] = []
+    for index, (kind, message_id, data) in enumerate(members, 1):
+        if kind == "messages":
+            await _import_message(node, message_id, data, report, replies)
+        else:
+            await _import_receipt(node, sender, message_id, data, report)
+        if progress:
+            progress(index, len(members))
+    if replies and receipts_out is not None:
+        created = format_rfc3339_utc(node.clock())
+        write_atomically(receipts_out, _zip_bytes(
+            _manifest(node.node_id, sender, created, len(replies)), replies), 0o600)
+        report.reply = receipts_out
+    await node.audit("operator", "bundle.imported", None, source=sender,
+                     accepted=len(report.accepted), duplicates=len(report.duplicates),
+                     refused=len(report.refused), receipts=len(report.receipts_applied))
+    return report
+
+
+async def _import_message(node: Node, message_id: str, data: bytes, report: ImportReport,
+                          replies: list[tuple[str, bytes]]) -> None:
+    try:
+        acceptance = await accept_message(node, data, None, bundle=True)
+    except Problem as problem:
+        report.refused.append((message_id, problem.code, problem.detail))
+        return
+    if acceptance.message.message_id != message_id:
+        report.refused.append((message_id, "malformed",
+                               f"file name differs from the message id "
+                               f"{acceptance.message.message_id}"))
+        return
+    (report.accepted if acceptance.status == 202 else report.duplicates).append(message_id)
+    replies.append((f"receipts/{message_id}.json", acceptance.receipt))
+
+
+async def _import_receipt(node: Node, signer: str, message_id: str, data: bytes,
+                          report: ImportReport) -> None:
+    try:
+        if len(data) > MAX_RECEIPT_BYTES:
+            raise Problem("too-large", "a receipt is at most 64 KiB")
+        async with node.engine.connect() as conn:
+            row = await repo.find_outbound(conn, message_id)
+            await conn.rollback()
+        if row is None or row.recipient != signer:
+            raise Problem("conflict", f"no message {message_id} was sent to {signer}")
+        receipt = verify_receipt(data, node.partners.pinned, node.clock(), signer=signer,
+                                 recipient=node.node_id, message_id=message_id,
+                                 digest=row.digest)
+    except Problem as problem:
+        report.refused.append((message_id, problem.code, problem.detail))
+        await node.audit(signer, "receipt.rejected", message_id, code=problem.code)
+        return
+    if await store_receipt(node, row, receipt.raw, receipt.payload.received, None):
+        report.receipts_applied.append(message_id)

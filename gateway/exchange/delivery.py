@@ -1,0 +1,271 @@
+"""The delivery worker: push queued messages, verify receipts, retry, dead-letter.
+
+Transient failures (network errors, timeouts, 5xx, 429) back off exponentially with jitter,
+from 1 s doubling to 1 h, honouring ``Retry-After``; permanent refusals (other 4xx, 409) go
+straight to dead letter; a message whose deadline passes is dead-lettered. A message is marked
+delivered only once a valid receipt for exactly its digest is held (PROTOCOL.md §4.3, §4.5).
+A worker killed mid-flight leaves the message queued; the receiver's deduplication turns the
+retry into the original receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from gateway.audit import log as audit
+from gateway.exchange.inbound import accept_message
+from gateway.exchange.node import Node
+from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.encoding import EncodingError, strict_json_loads
+from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import verify_receipt
+from gateway.store import messages as repo
+
+log = logging.getLogger("gateway.delivery")
+MAX_BACKOFF_S = 3600.0
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def backoff(attempts: int, jitter: float, retry_after: int | None = None) -> float:
+    """Seconds until the next try after ``attempts`` failures: 1, 2, 4 ... 3600, jittered
+    into the upper half, and never sooner than ``Retry-After``."""
+    base = min(MAX_BACKOFF_S, 2.0 ** attempts)
+    delay = max(1.0, base * (0.5 + jitter / 2))
+    return max(delay, float(retry_after or 0))
+
+
+def _problem_code(response: httpx.Response) -> str:
+    try:
+        body = strict_json_loads(response.content)
+    except EncodingError:
+        return f"HTTP {response.status_code}"
+    kind = body.get("type") if isinstance(body, dict) else None
+    return str(kind).removeprefix("urn:bx:problem:") if kind else f"HTTP {response.status_code}"
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("Retry-After", "")
+    return int(value) if value.isdigit() else None
+
+
+class DeliveryWorker:
+    """Delivers this node's outbox; ``run`` inside ``gateway serve``, ``drain`` for a burst."""
+
+    def __init__(self, node: Node, client: httpx.AsyncClient, *, batch: int = 64,
+                 concurrency: int = 16) -> None:
+        self.node = node
+        self.client = client
+        self.batch = batch
+        self._slots = asyncio.Semaphore(concurrency)
+        self._stopping = asyncio.Event()
+        self._last_poll: dict[str, datetime] = {}
+
+    def stop(self) -> None:
+        """Take no new work; deliveries in flight finish."""
+        self._stopping.set()
+        self.node.outbox_signal.set()
+
+    async def run(self, idle_seconds: float = 1.0) -> None:
+        """Deliver until stopped, waking on new messages or every ``idle_seconds``."""
+        while not self._stopping.is_set():
+            try:
+                await self.run_once()
+                await self.poll_partners()
+            except Exception:  # a bad round must not stop delivery for good
+                log.exception("delivery round failed")
+            self.node.outbox_signal.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.node.outbox_signal.wait(), idle_seconds)
+
+    async def drain(self, max_rounds: int = 1000) -> int:
+        """Deliver everything due now (arq's burst mode); returns how many were tried."""
+        total = 0
+        for _ in range(max_rounds):
+            done = await self.run_once()
+            total += done
+            if done == 0:
+                break
+        return total
+
+    async def run_once(self) -> int:
+        """One round: dead-letter what is past its deadline, deliver what is due."""
+        now = self.node.clock()
+        await self._expire(now)
+        push = [p.node_id for p in self.node.partners.all() if p.file.delivery == "push"]
+        async with self.node.engine.connect() as conn:
+            rows = await repo.due_outbound(conn, now, push, self.batch)
+            await conn.rollback()
+        if self._stopping.is_set():
+            return 0
+        await asyncio.gather(*(self._guarded(row) for row in rows))
+        await self.refresh_gauges()
+        return len(rows)
+
+    async def _guarded(self, row: Any) -> None:
+        async with self._slots:
+            await self.deliver(row)
+
+    async def _expire(self, now: datetime) -> None:
+        async with self.node.engine.begin() as conn:
+            for row in await repo.overdue_outbound(conn, now):
+                await self._dead(conn, row, "delivery deadline passed", None)
+
+    async def _dead(self, conn: Any, row: Any, error: str, status: int | None) -> None:
+        await repo.mark_dead(conn, row.id, error)
+        await repo.record_attempt(conn, row.id, self.node.clock(), "dead", status, error)
+        await audit.append(conn, self.node.clock, "delivery", "message.dead", row.message_id,
+                           {"to": row.recipient, "error": error})
+        self.node.metrics.dead_letters.labels(row.recipient).inc()
+        log.warning("dead letter", extra={"message_id": row.message_id, "to": row.recipient,
+                                          "error": error})
+
+    async def deliver(self, row: Any) -> None:
+        """One attempt to push one message."""
+        node = self.node
+        partner = node.partners.get(row.recipient)
+        if partner is None or not partner.file.endpoint:
+            async with node.engine.begin() as conn:
+                await self._dead(conn, row, f"{row.recipient} has no push endpoint", None)
+            return
+        now = node.clock()
+        token = issue_bearer(node.signing_key, node.node_id, row.recipient, now)
+        try:
+            response = await self.client.post(
+                f"{partner.file.endpoint}/messages", content=bytes(row.raw),
+                headers={"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}"})
+        except httpx.HTTPError as exc:
+            await self._retry(row, f"{type(exc).__name__}", None, None)
+            return
+        if response.status_code in (200, 202):
+            await self._receipt(row, response)
+        elif response.status_code in TRANSIENT_STATUSES:
+            await self._retry(row, _problem_code(response), response.status_code,
+                              _retry_after(response))
+        else:
+            async with node.engine.begin() as conn:
+                await self._dead(conn, row, _problem_code(response), response.status_code)
+
+    async def _receipt(self, row: Any, response: httpx.Response) -> None:
+        node = self.node
+        try:
+            receipt = verify_receipt(response.content, node.partners.pinned, node.clock(),
+                                     signer=row.recipient, recipient=node.node_id,
+                                     message_id=row.message_id, digest=row.digest)
+        except Problem as problem:
+            await self._retry(row, f"receipt refused: {problem.code}", response.status_code,
+                              None)
+            return
+        await store_receipt(node, row, receipt.raw, receipt.payload.received,
+                            response.status_code)
+
+    async def _retry(self, row: Any, error: str, status: int | None,
+                     retry_after: int | None) -> None:
+        node = self.node
+        delay = backoff(row.attempts, node.rng.random(), retry_after)
+        now = node.clock()
+        async with node.engine.begin() as conn:
+            await repo.schedule_retry(conn, row.id, now + timedelta(seconds=delay), error)
+            await repo.record_attempt(conn, row.id, now, "retry", status, error)
+        log.info("delivery will be retried", extra={"message_id": row.message_id,
+                                                    "to": row.recipient, "error": error,
+                                                    "delay_s": round(delay, 1)})
+
+    async def refresh_gauges(self) -> None:
+        """Outbox depth and age per partner, days until each pinned key expires."""
+        node = self.node
+        now = node.clock()
+        async with node.engine.connect() as conn:
+            stats = await repo.outbox_stats(conn)
+            await conn.rollback()
+        seen = set()
+        for stat in stats:
+            seen.add(stat.recipient)
+            node.metrics.outbox_depth.labels(stat.recipient).set(stat.depth)
+            node.metrics.outbox_oldest.labels(stat.recipient).set(
+                (now - _aware(stat.oldest)).total_seconds())
+        for partner in node.partners.all():
+            if partner.node_id not in seen:
+                node.metrics.outbox_depth.labels(partner.node_id).set(0)
+                node.metrics.outbox_oldest.labels(partner.node_id).set(0)
+            for key in partner.file.keys:
+                if key.not_after is not None:
+                    node.metrics.key_expiry.labels(partner.node_id, key.kid).set(
+                        (key.not_after - now).total_seconds() / 86400)
+
+    async def poll_partners(self) -> int:
+        """Fetch what waits for us at partners we poll (``poll_seconds``), acknowledge it."""
+        node, fetched = self.node, 0
+        for partner in node.partners.all():
+            every = partner.file.poll_seconds
+            if not every or not partner.file.endpoint:
+                continue
+            now = node.clock()
+            last = self._last_poll.get(partner.node_id)
+            if last is not None and (now - last).total_seconds() < every:
+                continue
+            self._last_poll[partner.node_id] = now
+            fetched += await self.pull_from(partner.node_id, partner.file.endpoint)
+        return fetched
+
+    async def pull_from(self, partner_id: str, endpoint: str, limit: int = 50) -> int:
+        """One pull (PROTOCOL.md §4.4): accept each message, then post its receipt."""
+        node = self.node
+        token = issue_bearer(node.signing_key, node.node_id, partner_id, node.clock())
+        try:
+            response = await self.client.get(f"{endpoint}/messages", params={"limit": limit},
+                                             headers={"Authorization": f"Bearer {token}"})
+            response.raise_for_status()
+            listed = mailbox_messages(response.content)
+        except (httpx.HTTPError, EncodingError) as exc:
+            log.warning("pull failed", extra={"partner": partner_id, "error": str(exc)})
+            return 0
+        accepted = 0
+        for raw in listed:
+            try:
+                acceptance = await accept_message(node, raw, None, bundle=True)
+            except Problem as problem:
+                log.warning("pulled message refused", extra={"partner": partner_id,
+                                                             "code": problem.code})
+                continue
+            token = issue_bearer(node.signing_key, node.node_id, partner_id, node.clock())
+            try:
+                ack = await self.client.post(f"{endpoint}/receipts", content=acceptance.receipt,
+                                             headers={"Content-Type": MEDIA_TYPE,
+                                                      "Authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                log.warning("acknowledgement failed", extra={"partner": partner_id,
+                                                             "error": str(exc)})
+                continue
+            if ack.status_code == 204:
+                accepted += 1
+        return accepted
+
+
+async def store_receipt(node: Node, row: Any, raw: bytes, received: str,
+                        status: int | None) -> bool:
+    """Keep a verified receipt and mark the message delivered (once)."""
+    now = node.clock()
+    async with node.engine.begin() as conn:
+        if not await repo.mark_delivered(conn, row.id, now):
+            return False
+        await repo.insert_receipt(conn, row.id, row.recipient, raw, received, now)
+        await repo.record_attempt(conn, row.id, now, "delivered", status, None)
+        await audit.append(conn, node.clock, row.recipient, "receipt.received", row.message_id,
+                           {"to": row.recipient, "type": row.doc_type})
+    node.metrics.messages_out.labels(row.doc_type, row.recipient).inc()
+    node.metrics.delivery_latency.observe(max(0.0, (now - _aware(row.stored_at)).total_seconds()))
+    log.info("delivered", extra={"message_id": row.message_id, "to": row.recipient})
+    return True
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+

@@ -1,0 +1,158 @@
+"""The inbound pipeline: verify (PROTOCOL.md §4.2), deduplicate, store, receipt, audit.
+
+"Stored" means committed before the answer: the receipt is signed and kept in the same
+transaction as the message, so a retry after a crash gets the original receipt byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.audit import log as audit
+from gateway.documents.registry import SchemaRegistry
+from gateway.exchange.node import Node
+from gateway.protocol.encoding import EncodingError, b64url_decode, strict_json_loads
+from gateway.protocol.envelope import parse_body, parse_envelope
+from gateway.protocol.inbound import (
+    InboundContext,
+    VerifiedMessage,
+    check_duplicate,
+    verify_message,
+)
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import build_receipt
+from gateway.store import messages as repo
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """What to answer: 202 with a new receipt, or 200 with the original one."""
+
+    status: int
+    receipt: bytes
+    message: VerifiedMessage
+
+
+class _TokenLedger:
+    """The replay cache :func:`verify_message` sees: answers from a pre-read of the database
+    and remembers the token so that the caller can store it in its transaction."""
+
+    def __init__(self, seen: bool) -> None:
+        self.seen = seen
+        self.token: tuple[str, str, int] | None = None
+
+    def remember(self, issuer: str, jti: str, expires: int) -> bool:
+        if self.seen:
+            return False
+        self.token = (issuer, jti, expires)
+        return True
+
+
+def peek_token(bearer: str | None) -> tuple[str, str] | None:
+    """The unverified ``iss`` and ``jti`` of a bearer token, to look up the replay cache."""
+    if not bearer or bearer.count(".") != 2:
+        return None
+    try:
+        claims = strict_json_loads(b64url_decode(bearer.split(".")[1]))
+    except EncodingError:
+        return None
+    if isinstance(claims, dict) and isinstance(claims.get("iss"), str) \
+            and isinstance(claims.get("jti"), str):
+        return claims["iss"], claims["jti"]
+    return None
+
+
+def peek_message(raw: bytes) -> tuple[str | None, str | None]:
+    """The claimed sender and id of a message, for the audit line of a rejection."""
+    try:
+        bx = parse_envelope(parse_body(raw)).header.bx
+    except Problem:
+        return None, None
+    return bx.from_, bx.id
+
+
+async def token_ledger(node: Node, bearer: str | None) -> _TokenLedger:
+    """A ledger primed with whether the presented token id was seen before."""
+    peeked = peek_token(bearer)
+    if peeked is None:
+        return _TokenLedger(seen=False)
+    async with node.engine.connect() as conn:
+        seen = await repo.token_seen(conn, peeked[0], peeked[1], int(node.clock().timestamp()))
+    return _TokenLedger(seen=seen)
+
+
+def inbound_context(node: Node, ledger: Any) -> InboundContext:
+    """The protocol's view of this node."""
+    registry: SchemaRegistry = node.registry
+
+    def rate_limit(caller: str) -> None:
+        partner = node.partners.get(caller)
+        if partner is not None:
+            node.limiter.take(caller, partner.file.rate_per_minute)
+
+    return InboundContext(node_id=node.node_id, partners=node.partners.policy,
+                          documents=registry, replay=ledger, clock=node.clock,
+                          rate_limit=rate_limit)
+
+
+async def _spend_token(node: Node, conn: Any, ledger: _TokenLedger) -> None:
+    if ledger.token is None:
+        return
+    issuer, jti, expires = ledger.token
+    if not await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp())):
+        raise Problem("unauthenticated", "bearer token replayed")
+
+
+async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
+                           ledger: _TokenLedger | None, action: str = "message.rejected",
+                           ) -> None:
+    """The one trace a rejected request leaves: an audit line (and a spent token)."""
+    sender, message_id = peek_message(raw) if raw else (None, None)
+    async with node.engine.begin() as conn:
+        if ledger is not None and ledger.token is not None:
+            issuer, jti, expires = ledger.token
+            await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp()))
+        await audit.append(conn, node.clock, sender or "unknown", action, message_id,
+                           {"code": problem.code, "claimed_from": sender})
+    node.metrics.rejections.labels(problem.code).inc()
+
+
+async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
+                         bundle: bool = False) -> Acceptance:
+    """Verify and store one message; raises :class:`Problem` after auditing the refusal."""
+    ledger = await token_ledger(node, None if bundle else bearer)
+    try:
+        verified = verify_message(raw, bearer, inbound_context(node, ledger), bundle=bundle)
+        async with node.engine.begin() as conn:
+            await _spend_token(node, conn, ledger)
+            acceptance = await _store(node, conn, verified, bundle)
+    except Problem as problem:
+        await record_rejection(node, problem, raw, ledger)
+        raise
+    if acceptance.status == 202:
+        node.metrics.messages_in.labels(verified.header.bx.type, verified.sender).inc()
+    return acceptance
+
+
+async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool) -> Acceptance:
+    bx = verified.header.bx
+    existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
+    if existing is not None:
+        check_duplicate(verified, existing.digest)
+        original = await repo.receipt_of(conn, existing.id)
+        assert original is not None, "an accepted message always has its receipt"
+        await audit.append(conn, node.clock, verified.sender, "message.duplicate",
+                           verified.message_id, {"type": bx.type})
+        return Acceptance(200, original.raw, verified)
+    pk = await repo.insert_message(conn, verified.envelope, verified.raw, direction="in",
+                                   state="accepted", now=verified.received)
+    receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
+                            verified.message_id, verified.digest, verified.received)
+    await repo.insert_receipt(conn, pk, node.node_id, receipt,
+                              verified.received.isoformat(), verified.received)
+    await audit.append(conn, node.clock, verified.sender, "message.received",
+                       verified.message_id,
+                       {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
+                        "via": "bundle" if bundle else "push", "digest": verified.digest})
+    return Acceptance(202, receipt, verified)

@@ -1,0 +1,72 @@
+"""The pull mailbox (PROTOCOL.md §4.4): partners that cannot be reached fetch their messages
+and acknowledge each one with a receipt."""
+
+from __future__ import annotations
+
+from gateway.exchange.delivery import store_receipt
+from gateway.exchange.inbound import record_rejection, token_ledger
+from gateway.exchange.node import Node
+from gateway.protocol.bearer import BearerClaims, verify_bearer
+from gateway.protocol.envelope import mailbox_body
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import verify_receipt
+from gateway.store import messages as repo
+
+MAX_PULL = 500
+DEFAULT_PULL = 50
+
+
+async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
+    """Verify a caller's bearer token, spend it, and apply its rate limit."""
+    ledger = await token_ledger(node, bearer)
+    try:
+        claims = verify_bearer(bearer, node.node_id, node.partners.pinned, ledger, node.clock)
+        partner = node.partners.get(claims.issuer)
+        if partner is None:
+            raise Problem("unknown-sender", f"{claims.issuer} is not a partner")
+        node.limiter.take(claims.issuer, partner.file.rate_per_minute)
+        if ledger.token is not None:
+            issuer, jti, expires = ledger.token
+            async with node.engine.begin() as conn:
+                if not await repo.remember_token(conn, issuer, jti, expires,
+                                                 int(node.clock().timestamp())):
+                    raise Problem("unauthenticated", "bearer token replayed")
+    except Problem as problem:
+        await record_rejection(node, problem, None, ledger, action="request.rejected")
+        raise
+    return claims
+
+
+async def pull(node: Node, bearer: str | None, limit: int) -> bytes:
+    """The messages waiting for the caller, oldest first, as ``{"messages": [...]}``."""
+    claims = await authenticate(node, bearer)
+    async with node.engine.connect() as conn:
+        rows = await repo.mailbox(conn, claims.issuer, limit)
+        await conn.rollback()
+    if rows:
+        await node.audit(claims.issuer, "mailbox.pulled", None, count=len(rows))
+    return mailbox_body([bytes(row.raw) for row in rows])
+
+
+async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> None:
+    """Accept a puller's receipt for one message; repeating it changes nothing."""
+    claims = await authenticate(node, bearer)
+    caller = claims.issuer
+    try:
+        receipt = verify_receipt(raw_receipt, node.partners.pinned, node.clock(),
+                                 signer=caller, recipient=node.node_id)
+        async with node.engine.connect() as conn:
+            row = await repo.find_outbound(conn, receipt.payload.message)
+            await conn.rollback()
+        if row is None or row.recipient != caller:
+            raise Problem("conflict", f"no message {receipt.payload.message} was sent to "
+                                      f"{caller}")
+        if row.digest != receipt.payload.digest:
+            raise Problem("conflict", "receipt digest does not match the message as sent")
+    except Problem as problem:
+        await record_rejection(node, problem, None, None, action="receipt.rejected")
+        raise
+    await store_receipt(node, row, receipt.raw, receipt.payload.received, None)
+
+
+__all__ = ["DEFAULT_PULL", "MAX_PULL", "acknowledge", "pull"]

@@ -1,0 +1,77 @@
+"""Outbound: validate, sign, store, and only then queue (PROTOCOL.md §4.5)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from gateway.audit import log as audit
+from gateway.exchange.node import Node
+from gateway.protocol.envelope import (
+    Attachment,
+    MessageDraft,
+    compose_message,
+    parse_body,
+    parse_envelope,
+)
+from gateway.protocol.problems import Problem
+from gateway.store import messages as repo
+
+
+class OutboundError(Exception):
+    """A message this node will not send; the message says why."""
+
+
+async def send_message(node: Node, draft: MessageDraft, document: bytes,
+                       attachments: Sequence[Attachment] = (), actor: str = "operator") -> str:
+    """Sign ``document`` for ``draft.to`` and queue it; returns the message id.
+
+    Raises :class:`Problem` (``schema-invalid``, ``unsupported-type``) for a document that a
+    partner would refuse, and :class:`OutboundError` for an unknown recipient.
+    """
+    partner = node.partners.get(draft.to)
+    if partner is None:
+        raise OutboundError(f"{draft.to} is not in the partner directory")
+    node.registry.validate(draft.type, draft.version, document)
+    for attachment in attachments:
+        if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):
+            raise OutboundError(f"attachment {attachment.name}: media type "
+                                f"{attachment.media_type} is not allowed")
+    now = node.clock()
+    raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
+                          created=now)
+    envelope = parse_envelope(parse_body(raw))
+    pull = partner.file.delivery == "pull"
+    async with node.engine.begin() as conn:
+        await repo.insert_message(
+            conn, envelope, raw, direction="out", state="waiting" if pull else "queued",
+            now=now, deadline=now + timedelta(hours=partner.file.deadline_hours),
+            next_attempt=None if pull else now)
+        await audit.append(conn, node.clock, actor, "message.queued", envelope.header.bx.id,
+                           {"type": draft.type, "to": draft.to, "priority": draft.priority,
+                            "mode": "pull" if pull else "push"})
+    node.outbox_signal.set()
+    return envelope.header.bx.id
+
+
+async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:
+    """Put a dead-lettered message back in the queue with a fresh deadline."""
+    async with node.engine.begin() as conn:
+        row = await repo.find_outbound(conn, message_id)
+        if row is None:
+            raise OutboundError(f"no outbound message {message_id}")
+        if row.state != "dead":
+            raise OutboundError(f"message {message_id} is {row.state}, not dead")
+        partner = node.partners.get(row.recipient)
+        if partner is None:
+            raise OutboundError(f"{row.recipient} is no longer in the partner directory")
+        now = node.clock()
+        await repo.requeue(conn, row.id, now,
+                           now + timedelta(hours=partner.file.deadline_hours),
+                           "waiting" if partner.file.delivery == "pull" else "queued")
+        await audit.append(conn, node.clock, actor, "message.requeued", message_id,
+                           {"to": row.recipient})
+    node.outbox_signal.set()
+
+
+__all__ = ["OutboundError", "Problem", "retry_dead_letter", "send_message"]

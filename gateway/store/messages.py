@@ -1,0 +1,208 @@
+"""Reading and writing messages, receipts, attempts and token ids. Never commits: the caller's
+transaction is the unit of work (ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.protocol.envelope import Envelope
+from gateway.store.tables import attachments, delivery_attempts, messages, receipts, replay_cache
+
+
+@dataclass(frozen=True)
+class StoredReceipt:
+    """A receipt row: the exact bytes and who signed it."""
+
+    raw: bytes
+    signer: str
+
+
+def _header_columns(envelope: Envelope) -> dict[str, Any]:
+    bx = envelope.header.bx
+    return {"message_id": bx.id, "sender": bx.from_, "recipient": bx.to, "doc_type": bx.type,
+            "doc_version": bx.version, "conversation": bx.conversation, "ref": bx.ref,
+            "priority": bx.priority, "handling": bx.handling, "created": bx.created,
+            "digest": envelope.digest,
+            "header": envelope.header.model_dump_json(by_alias=True)}
+
+
+async def insert_message(conn: AsyncConnection, envelope: Envelope, raw: bytes, *,
+                         direction: str, state: str, now: datetime,
+                         deadline: datetime | None = None,
+                         next_attempt: datetime | None = None) -> int:
+    """Store a message with its exact bytes; returns its row id."""
+    result = await conn.execute(messages.insert().values(
+        **_header_columns(envelope), raw=raw, direction=direction, state=state, stored_at=now,
+        deadline_at=deadline, next_attempt_at=next_attempt, attempts=0))
+    key = result.inserted_primary_key
+    assert key is not None
+    pk = int(key[0])
+    for info in envelope.header.bx.attachments or []:
+        await conn.execute(attachments.insert().values(
+            message_pk=pk, name=info.name, media_type=info.media_type, size=info.size,
+            sha256=info.sha256))
+    return pk
+
+
+async def find_message(conn: AsyncConnection, direction: str, sender: str,
+                       message_id: str) -> Any:
+    """The row of a message by its identity, or None."""
+    return (await conn.execute(sa.select(messages).where(
+        messages.c.direction == direction, messages.c.sender == sender,
+        messages.c.message_id == message_id))).first()
+
+
+async def find_outbound(conn: AsyncConnection, message_id: str) -> Any:
+    """An outbound message by id (we are the only sender of our outbound messages)."""
+    return (await conn.execute(sa.select(messages).where(
+        messages.c.direction == "out", messages.c.message_id == message_id))).first()
+
+
+async def insert_receipt(conn: AsyncConnection, message_pk: int, signer: str, raw: bytes,
+                         received: str, now: datetime) -> None:
+    """Keep a receipt's exact bytes."""
+    await conn.execute(receipts.insert().values(message_pk=message_pk, signer=signer, raw=raw,
+                                                received=received, stored_at=now))
+
+
+async def receipt_of(conn: AsyncConnection, message_pk: int) -> StoredReceipt | None:
+    """The receipt kept for a message, or None."""
+    row = (await conn.execute(sa.select(receipts.c.raw, receipts.c.signer)
+                              .where(receipts.c.message_pk == message_pk))).first()
+    return StoredReceipt(bytes(row.raw), row.signer) if row else None
+
+
+async def due_outbound(conn: AsyncConnection, now: datetime, recipients: Sequence[str],
+                       limit: int) -> list[Any]:
+    """Queued messages for push partners whose next attempt is due, oldest first."""
+    if not recipients:
+        return []
+    return list((await conn.execute(
+        sa.select(messages).where(
+            messages.c.direction == "out", messages.c.state == "queued",
+            messages.c.recipient.in_(list(recipients)),
+            sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
+        .order_by(messages.c.id).limit(limit))).all())
+
+
+async def overdue_outbound(conn: AsyncConnection, now: datetime) -> list[Any]:
+    """Undelivered outbound messages whose delivery deadline has passed."""
+    return list((await conn.execute(sa.select(messages).where(
+        messages.c.direction == "out", messages.c.state.in_(("queued", "waiting")),
+        messages.c.deadline_at < now))).all())
+
+
+async def undelivered_for(conn: AsyncConnection, recipient: str) -> list[Any]:
+    """Every outbound message for ``recipient`` that holds no receipt yet, oldest first."""
+    return list((await conn.execute(sa.select(messages.c.message_id, messages.c.raw).where(
+        messages.c.direction == "out", messages.c.recipient == recipient,
+        messages.c.state.in_(("queued", "waiting"))).order_by(messages.c.id))).all())
+
+
+async def record_attempt(conn: AsyncConnection, message_pk: int, now: datetime, outcome: str,
+                         status_code: int | None, error: str | None) -> None:
+    """One line of delivery history."""
+    await conn.execute(delivery_attempts.insert().values(
+        message_pk=message_pk, at=now, outcome=outcome, status_code=status_code, error=error))
+
+
+async def mark_delivered(conn: AsyncConnection, message_pk: int, now: datetime) -> bool:
+    """Mark a message delivered; False if it was already (so a receipt is kept once)."""
+    result = await conn.execute(messages.update().where(
+        messages.c.id == message_pk, messages.c.state.in_(("queued", "waiting", "dead")))
+        .values(state="delivered", delivered_at=now, last_error=None,
+                attempts=messages.c.attempts + 1))
+    return result.rowcount == 1
+
+
+async def schedule_retry(conn: AsyncConnection, message_pk: int, next_attempt: datetime,
+                         error: str) -> None:
+    """Count a failed attempt and set the next one."""
+    await conn.execute(messages.update().where(messages.c.id == message_pk).values(
+        attempts=messages.c.attempts + 1, next_attempt_at=next_attempt, last_error=error))
+
+
+async def mark_dead(conn: AsyncConnection, message_pk: int, error: str) -> None:
+    """Dead-letter a message: shown to operators, never dropped."""
+    await conn.execute(messages.update().where(messages.c.id == message_pk).values(
+        state="dead", attempts=messages.c.attempts + 1, last_error=error, next_attempt_at=None))
+
+
+async def requeue(conn: AsyncConnection, message_pk: int, now: datetime,
+                  deadline: datetime, state: str) -> None:
+    """Put a dead letter back in the queue with a fresh deadline."""
+    await conn.execute(messages.update().where(messages.c.id == message_pk).values(
+        state=state, attempts=0, next_attempt_at=now, deadline_at=deadline, last_error=None))
+
+
+async def mailbox(conn: AsyncConnection, recipient: str, limit: int) -> list[Any]:
+    """Messages waiting for a pull partner and not yet acknowledged, oldest first."""
+    return list((await conn.execute(
+        sa.select(messages.c.id, messages.c.raw).where(
+            messages.c.direction == "out", messages.c.recipient == recipient,
+            messages.c.state == "waiting").order_by(messages.c.id).limit(limit))).all())
+
+
+async def list_messages(conn: AsyncConnection, status: str | None = None,
+                        partner: str | None = None, limit: int = 1000) -> list[Any]:
+    """Messages in and out, newest first, optionally by state and partner."""
+    query = sa.select(messages.c.id, messages.c.message_id, messages.c.direction,
+                      messages.c.sender, messages.c.recipient, messages.c.doc_type,
+                      messages.c.state, messages.c.attempts, messages.c.created,
+                      messages.c.last_error, messages.c.priority)
+    if status:
+        query = query.where(messages.c.state == status)
+    if partner:
+        query = query.where(sa.or_(messages.c.sender == partner, messages.c.recipient == partner))
+    return list((await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all())
+
+
+async def outbox_stats(conn: AsyncConnection) -> list[Any]:
+    """Per recipient: undelivered count and the oldest storage time."""
+    return list((await conn.execute(
+        sa.select(messages.c.recipient, sa.func.count().label("depth"),
+                  sa.func.min(messages.c.stored_at).label("oldest"))
+        .where(messages.c.direction == "out", messages.c.state.in_(("queued", "waiting")))
+        .group_by(messages.c.recipient))).all())
+
+
+async def token_seen(conn: AsyncConnection, issuer: str, jti: str, now: int) -> bool:
+    """True if a bearer token id is remembered and not yet expired."""
+    row = (await conn.execute(sa.select(replay_cache.c.expires).where(
+        replay_cache.c.issuer == issuer, replay_cache.c.jti == jti))).first()
+    return row is not None and row.expires >= now
+
+
+async def remember_token(conn: AsyncConnection, issuer: str, jti: str, expires: int,
+                         now: int) -> bool:
+    """Remember a token id; False if it was already there (a replay that raced us)."""
+    await conn.execute(replay_cache.delete().where(replay_cache.c.issuer == issuer,
+                                                   replay_cache.c.jti == jti,
+                                                   replay_cache.c.expires < now))
+    try:
+        async with conn.begin_nested():
+            await conn.execute(replay_cache.insert().values(issuer=issuer, jti=jti,
+                                                            expires=expires))
+    except IntegrityError:
+        return False
+    return True
+
+
+async def purge_tokens(conn: AsyncConnection, now: int) -> int:
+    """Forget expired token ids; returns how many."""
+    result = await conn.execute(replay_cache.delete().where(replay_cache.c.expires < now))
+    return int(result.rowcount)
+
+
+def header_json(row: Any) -> dict[str, Any]:
+    """The stored protected header of a message row."""
+    header: dict[str, Any] = json.loads(row.header)
+    return header

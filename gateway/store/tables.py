@@ -1,0 +1,114 @@
+"""The tables of a node (SQLAlchemy Core). Portable SQL: the same code runs on PostgreSQL.
+
+Messages keep their exact bytes as received or sent; receipts keep theirs. Nothing here
+decides anything: repositories read and write rows inside a transaction the caller owns.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+UTC_TIME = sa.DateTime(timezone=True)
+
+#: One row per message in or out. ``raw`` is the exact JWS bytes; ``header`` the parsed
+#: protected header as JSON (for queries; never re-serialised for digests).
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("direction", sa.String(3), nullable=False),  # "in" | "out"
+    sa.Column("sender", sa.String(48), nullable=False),
+    sa.Column("recipient", sa.String(48), nullable=False),
+    sa.Column("doc_type", sa.String(64), nullable=False),
+    sa.Column("doc_version", sa.String(16), nullable=False),
+    sa.Column("conversation", sa.String(36), nullable=False),
+    sa.Column("ref", sa.String(36), nullable=True),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("handling", sa.String(4), nullable=False),
+    sa.Column("created", sa.String(40), nullable=False),
+    sa.Column("digest", sa.String(71), nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("header", sa.Text, nullable=False),
+    # out: queued | waiting (pull mailbox) | delivered | dead; in: accepted
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("stored_at", UTC_TIME, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTC_TIME, nullable=True),
+    sa.Column("deadline_at", UTC_TIME, nullable=True),
+    sa.Column("delivered_at", UTC_TIME, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.UniqueConstraint("direction", "sender", "message_id", name="uq_messages_identity"),
+    sa.Index("ix_messages_outbox", "direction", "state", "next_attempt_at"),
+    sa.Index("ix_messages_mailbox", "recipient", "state", "id"),
+    sa.Index("ix_messages_conversation", "conversation"),
+)
+
+#: The receipt of a message: the one we issued (in) or the one we hold (out), byte for byte.
+receipts = sa.Table(
+    "receipts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False,
+              unique=True),
+    sa.Column("signer", sa.String(48), nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Column("received", sa.String(40), nullable=False),
+    sa.Column("stored_at", UTC_TIME, nullable=False),
+)
+
+attachments = sa.Table(
+    "attachments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("media_type", sa.String(64), nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.UniqueConstraint("message_pk", "name", name="uq_attachments_message_name"),
+)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_pk", sa.Integer, sa.ForeignKey("messages.id"), nullable=False,
+              index=True),
+    sa.Column("at", UTC_TIME, nullable=False),
+    sa.Column("outcome", sa.String(16), nullable=False),  # delivered | retry | dead
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+#: Bearer token ids seen, kept until they expire (PROTOCOL.md §4.1).
+replay_cache = sa.Table(
+    "replay_cache", metadata,
+    sa.Column("issuer", sa.String(48), primary_key=True),
+    sa.Column("jti", sa.String(200), primary_key=True),
+    sa.Column("expires", sa.BigInteger, nullable=False, index=True),
+)
+
+#: The hash-chained audit log; ``audit_head`` serialises appends (one row, locked FOR UPDATE).
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(120), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+audit_head = sa.Table(
+    "audit_head", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)

@@ -1,0 +1,85 @@
+"""The FastAPI application factory: one node, its delivery worker, its routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.exchange.delivery import DeliveryWorker
+from gateway.exchange.node import Node, open_node, utc_now
+from gateway.settings import Settings, load_settings
+from gateway.trust.files import write_atomically
+from gateway.web import local_api, partner_api, problems
+
+log = logging.getLogger("gateway.web")
+SHUTDOWN_GRACE_S = 20.0
+
+
+def api_token(settings: Settings) -> str:
+    """The local API token, created (mode 0600) on first use."""
+    path = settings.data_path / "keys" / "api.token"
+    if not path.exists():
+        write_atomically(path, secrets.token_urlsafe(32).encode() + b"\n", 0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
+               run_worker: bool = True) -> FastAPI:
+    """Build the app; the node is opened in the lifespan, not at import."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        node = await open_node(settings, clock)
+        app.state.node = node
+        app.state.api_token = api_token(settings)
+        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        worker = DeliveryWorker(node, client)
+        app.state.worker = worker
+        task = asyncio.create_task(worker.run()) if run_worker else None
+        if threading.current_thread() is threading.main_thread():
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(
+                    signal.SIGHUP, lambda: log.info(
+                        "partners reloaded", extra={"count": len(node.reload_partners())}))
+        log.info("node started", extra={"node": node.node_id,
+                                        "url": settings.public_url})
+        try:
+            yield
+        finally:
+            worker.stop()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
+                except TimeoutError:
+                    log.warning("deliveries still in flight at shutdown stay queued")
+            await client.aclose()
+            await node.close()
+
+    app = FastAPI(title="Border Exchange Gateway", lifespan=lifespan,
+                  openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
+    problems.install(app)
+    app.include_router(partner_api.router)
+    app.include_router(local_api.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        node: Node = request.app.state.node
+        return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of ``gateway serve``: settings from ``BX_*`` and ``.env``."""
+    return create_app(load_settings())

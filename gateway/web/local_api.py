@@ -1,0 +1,120 @@
+"""The local API under ``/api``: this node's own operators send and watch messages.
+
+Until user accounts arrive (the cases issue), every call needs the node's API token
+(``<data dir>/keys/api.token``, created at first start, mode 0600) as a bearer token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.exchange.node import Node
+from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
+from gateway.protocol.bearer import bearer_token
+from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.protocol.problems import Problem
+from gateway.store import messages as repo
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+def require_token(request: Request,
+                  authorization: Annotated[str | None, Header()] = None) -> None:
+    """Refuse a call without the node's API token."""
+    expected: str = request.app.state.api_token
+    presented = bearer_token(authorization) or ""
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Problem("unauthenticated", "the local API needs the node's API token")
+
+
+router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+
+
+class AttachmentIn(BaseModel):
+    """An attachment to send, base64 encoded."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    media_type: Literal["image/jpeg", "image/png", "application/pdf"]
+    data: str
+
+
+class SendRequest(BaseModel):
+    """A document to sign and queue."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: str
+    type: str
+    version: str = "1.0"
+    document: str = Field(description="The XML document, UTF-8 text")
+    conversation: str | None = None
+    ref: str | None = None
+    priority: Literal["routine", "urgent", "immediate"] = "routine"
+    handling: Literal["H0", "H1", "H2", "H3"] = "H0"
+    lang: Literal["vi", "km", "lo", "en"] = "vi"
+    attachments: list[AttachmentIn] = Field(default_factory=list)
+
+
+@router.post("/messages", status_code=202)
+async def send(request: Request, body: SendRequest) -> JSONResponse:
+    """Validate, sign, store and queue a document; answers its message id."""
+    try:
+        files = [Attachment(a.name, a.media_type, base64.b64decode(a.data, validate=True))
+                 for a in body.attachments]
+    except binascii.Error as exc:
+        raise Problem("invalid-request", f"attachments: data is not base64: {exc}") from exc
+    draft = MessageDraft(type=body.type, version=body.version, to=body.to,
+                         conversation=body.conversation, ref=body.ref, priority=body.priority,
+                         handling=body.handling, lang=body.lang)
+    try:
+        message_id = await send_message(_node(request), draft, body.document.encode(), files,
+                                        actor="api")
+    except OutboundError as exc:
+        raise Problem("invalid-request", str(exc)) from exc
+    except ValueError as exc:  # a header value the protocol refuses (e.g. a bad ref)
+        raise Problem("invalid-request", str(exc)) from exc
+    return JSONResponse({"id": message_id}, status_code=202)
+
+
+@router.get("/messages")
+async def list_messages(request: Request, status: str | None = None,
+                        partner: str | None = None) -> JSONResponse:
+    """Messages in and out with their delivery state, newest first."""
+    node = _node(request)
+    async with node.engine.connect() as conn:
+        rows = await repo.list_messages(conn, status, partner)
+        await conn.rollback()
+    return JSONResponse({"messages": [
+        {"id": r.message_id, "direction": r.direction, "from": r.sender, "to": r.recipient,
+         "type": r.doc_type, "state": r.state, "attempts": r.attempts, "created": r.created,
+         "priority": r.priority, "error": r.last_error} for r in rows]})
+
+
+@router.post("/messages/{message_id}/retry", status_code=202)
+async def retry(request: Request, message_id: str) -> JSONResponse:
+    """Re-queue a dead letter."""
+    try:
+        await retry_dead_letter(_node(request), message_id, actor="api")
+    except OutboundError as exc:
+        raise Problem("invalid-request", str(exc)) from exc
+    return JSONResponse({"id": message_id, "state": "queued"}, status_code=202)
+
+
+@router.post("/admin/partners/reload")
+async def reload_partners(request: Request) -> JSONResponse:
+    """Re-read the partner files now (as SIGHUP does)."""
+    node = _node(request)
+    problems = node.reload_partners()
+    await node.audit("api", "partners.reloaded", None, problems=len(problems))
+    return JSONResponse({"partners": [p.node_id for p in node.partners.all()],
+                         "problems": problems})

@@ -1,0 +1,80 @@
+"""The partner API under ``/bx/v1`` (PROTOCOL.md §4). Thin: read, call one flow, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from gateway.exchange import mailbox
+from gateway.exchange.inbound import accept_message, record_rejection
+from gateway.exchange.node import Node
+from gateway.protocol.bearer import bearer_token
+from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
+from gateway.protocol.problems import Problem
+
+router = APIRouter(prefix="/bx/v1")
+MAX_RECEIPT_BYTES = 64 * 1024
+
+
+def _node(request: Request) -> Node:
+    node: Node = request.app.state.node
+    return node
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused as ``too-large`` before it is read whole."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem("too-large", f"body of {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem("too-large", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/messages")
+async def post_message(request: Request,
+                       authorization: Annotated[str | None, Header()] = None) -> Response:
+    """Push: accept one message (202 with a receipt, 200 with the original receipt)."""
+    node = _node(request)
+    try:
+        raw = await read_limited(request, MAX_MESSAGE_BYTES)
+    except Problem as problem:
+        await record_rejection(node, problem, None, None)
+        raise
+    acceptance = await accept_message(node, raw, bearer_token(authorization))
+    return Response(acceptance.receipt, status_code=acceptance.status, media_type=MEDIA_TYPE)
+
+
+@router.get("/messages")
+async def get_messages(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                       authorization: Annotated[str | None, Header()] = None) -> Response:
+    """Pull: the caller's waiting messages, oldest first."""
+    body = await mailbox.pull(_node(request), bearer_token(authorization), limit)
+    return Response(body, media_type="application/json")
+
+
+@router.post("/receipts", status_code=204)
+async def post_receipt(request: Request,
+                       authorization: Annotated[str | None, Header()] = None) -> Response:
+    """Pull: acknowledge one message with a receipt (204, also when repeated)."""
+    raw = await read_limited(request, MAX_RECEIPT_BYTES)
+    await mailbox.acknowledge(_node(request), bearer_token(authorization), raw)
+    return Response(status_code=204)
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> JSONResponse:
+    """This node's public keys (no auth)."""
+    return JSONResponse(_node(request).keystore.jwks())
+
+
+@router.get("/health")
+async def health(request: Request) -> JSONResponse:
+    """Liveness (no auth)."""
+    return JSONResponse({"status": "ok", "node": _node(request).node_id, "protocol": [1]})

@@ -1,0 +1,30 @@
+"""The one exception handler: a :class:`Problem` becomes ``application/problem+json``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, Problem
+
+
+def problem_response(problem: Problem) -> Response:
+    """The HTTP answer for a problem, with ``Retry-After`` when rate-limited."""
+    headers = {"Retry-After": str(problem.retry_after)} if problem.retry_after else None
+    return Response(problem.to_json(), status_code=problem.status,
+                    media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(Problem)
+    async def _problem(_request: Request, exc: Problem) -> Response:
+        return problem_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        return problem_response(Problem("invalid-request", f"{where}: {first.get('msg')}"))

@@ -1,0 +1,145 @@
+"""Real nodes for end-to-end tests: each a ``gateway serve`` process on loopback with its own
+data folder, keys made and pinned through the CLI as operators do."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+GATEWAY = str(Path(sys.executable).with_name("gateway"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class NodeProcess:
+    """One node: its folder, its port, and (while serving) its process."""
+
+    node_id: str
+    home: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bx/v1"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def log_path(self) -> Path:
+        return self.home / "node.log"
+
+    def env(self) -> dict[str, str]:
+        environment = {k: v for k, v in os.environ.items() if not k.startswith("BX_")}
+        environment.update(BX_NODE_ID=self.node_id, BX_DATA_DIR=str(self.data_dir),
+                           BX_PORT=str(self.port), **self.extra_env)
+        return environment
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 120
+            ) -> subprocess.CompletedProcess[str]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([GATEWAY, *args], cwd=self.home, env=self.env(), text=True,
+                                capture_output=True, timeout=timeout, check=False)
+        if check and result.returncode != 0:
+            raise AssertionError(f"gateway {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    def generate_key(self) -> str:
+        out = self.cli("keys", "generate").stdout
+        return out.split("thumbprint: ")[1].strip()
+
+    def thumbprint(self) -> str:
+        line = self.cli("keys", "show").stdout.splitlines()[0]
+        return line.split()[2]
+
+    def enrol(self, other: NodeProcess, delivery: str = "push", poll_seconds: int = 0) -> None:
+        self.cli("partners", "enrol", other.node_id, "--thumbprint", other.thumbprint(),
+                 "--endpoint", other.url, "--fetch", "--delivery", delivery,
+                 "--poll-seconds", str(poll_seconds))
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen([GATEWAY, "serve"], cwd=self.home, env=self.env(),
+                                        stdout=log, stderr=log)
+        log.close()
+        self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"{self.node_id} exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.node_id} did not become healthy")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        code = self.process.returncode
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def api_token(self) -> str:
+        return (self.data_dir / "keys" / "api.token").read_text().strip()
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api",
+                            headers={"Authorization": f"Bearer {self.api_token()}"}, timeout=30)
+
+    def messages(self, status: str | None = None) -> list[str]:
+        args = ["messages"] + (["--status", status] if status else [])
+        return [line for line in self.cli(*args).stdout.splitlines() if line.strip()]
+
+
+def make_federation(root: Path, specs: dict[str, str]) -> dict[str, NodeProcess]:
+    """Running nodes with keys, each enrolled at every other one as the operators would.
+
+    ``specs`` maps node id to its delivery mode in the others' directories; a node that is
+    ``pull`` for the others polls them every second.
+    """
+    nodes = {node_id: NodeProcess(node_id, root / node_id) for node_id in specs}
+    for node in nodes.values():
+        node.generate_key()
+        node.start()
+    for node in nodes.values():
+        for other in nodes.values():
+            if other is not node:
+                poll = specs[node.node_id] == "pull"
+                node.enrol(other, delivery=specs[other.node_id], poll_seconds=1 if poll else 0)
+    for node in nodes.values():
+        with node.api() as api:
+            assert api.post("/admin/partners/reload").status_code == 200
+    return nodes
