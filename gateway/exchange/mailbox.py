@@ -20,10 +20,10 @@ async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
     """Verify a caller's bearer token, spend it, and apply its rate limit."""
     ledger = await token_ledger(node, bearer)
     try:
-        claims = verify_bearer(bearer, node.node_id, node.partners.pinned, ledger, node.clock)
+        claims = verify_bearer(bearer, node.node_id, node.partners.pinned, ledger, node.clock,
+                               known=lambda caller: node.partners.get(caller) is not None)
         partner = node.partners.get(claims.issuer)
-        if partner is None:
-            raise Problem("unknown-sender", f"{claims.issuer} is not a partner")
+        assert partner is not None
         node.limiter.take(claims.issuer, partner.file.rate_per_minute)
         if ledger.token is not None:
             issuer, jti, expires = ledger.token

@@ -93,7 +93,8 @@ def _decode_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, 
 
 
 def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
-                  replay: ReplayCache, clock: Callable[[], datetime]) -> BearerClaims:
+                  replay: ReplayCache, clock: Callable[[], datetime],
+                  known: Callable[[str], bool] | None = None) -> BearerClaims:
     """Check a bearer JWT (the token, without ``Bearer``); raises ``unauthenticated``.
 
     Verified with ``cryptography`` behind the same allow-list as messages: PyJWT's decode
@@ -110,6 +111,8 @@ def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
     node = ids.kid_node(kid) if isinstance(kid, str) else None
     if node is None or not isinstance(kid, str):
         raise _refuse("bearer token has no valid 'kid'")
+    if known is not None and not known(node):
+        raise Problem("unknown-sender", f"{node} is not in this node's partner directory")
     pinned = keys(node, kid)
     now = clock()
     if pinned is None or not pinned.usable_at(now):

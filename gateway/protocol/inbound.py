@@ -114,8 +114,9 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
     """
     received = ctx.clock()
     body = _check_sizes(raw)
-    claims = None if bundle else verify_bearer(bearer, ctx.node_id, ctx.pinned, ctx.replay,
-                                               ctx.clock)
+    claims = None if bundle else verify_bearer(
+        bearer, ctx.node_id, ctx.pinned, ctx.replay, ctx.clock,
+        known=lambda node: ctx.partners(node) is not None)
     if claims is not None and ctx.rate_limit is not None:
         ctx.rate_limit(claims.issuer)
     envelope = parse_envelope(body if body is not None else parse_body(raw))

@@ -215,6 +215,9 @@ def test_unknown_sender(world: World) -> None:
     stranger = make_key("la.atd")
     raw = world.message(key=stranger, sender="la.atd")
     assert refused(world, raw, bundle=True).code == "unknown-sender"
+    # Pushed, the stranger's own bearer token already names an unknown node.
+    token = world.bearer(key=stranger, issuer="la.atd")
+    assert refused(world, raw, bearer=token).code == "unknown-sender"
 
 
 def test_type_the_partner_may_not_send(world: World) -> None:

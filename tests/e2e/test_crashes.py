@@ -1,0 +1,140 @@
+"""Exactly-once effect under crashes, with real processes and SIGKILL (PROTOCOL.md §4.5)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from gateway.protocol.jose import PinnedKey, jwk_to_public_key
+from gateway.protocol.receipts import verify_receipt
+from tests.conftest import SCHEMAS
+from tests.e2e.federation import NodeProcess, make_federation
+
+pytestmark = pytest.mark.e2e
+DOCUMENT = (SCHEMAS / "alert" / "examples" / "vn-hotline-child-imminent.xml").read_text()
+
+
+def query(node: NodeProcess, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(node.data_dir / "gateway.db") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def count(node: NodeProcess, sql: str) -> int:
+    value = query(node, sql)[0][0]
+    assert isinstance(value, int)
+    return value
+
+
+def pinned_keys(node: NodeProcess) -> dict[str, PinnedKey]:
+    ring = json.loads((node.data_dir / "keys" / "keyring.json").read_text())
+    return {k["kid"]: PinnedKey(k["kid"], jwk_to_public_key(k["jwk"])) for k in ring["keys"]}
+
+
+def wait_for(predicate: object, timeout: float = 120, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def queue(node: NodeProcess, to: str, how_many: int) -> list[str]:
+    ids = []
+    with node.api() as api:
+        for _ in range(how_many):
+            response = api.post("/messages", json={"to": to, "type": "alert",
+                                                   "document": DOCUMENT,
+                                                   "priority": "immediate"})
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["id"])
+    return ids
+
+
+def assert_exactly_once(sender: NodeProcess, receiver: NodeProcess, ids: list[str]) -> None:
+    accepted = query(receiver, "SELECT message_id FROM messages WHERE direction = 'in'")
+    assert sorted(row[0] for row in accepted) == sorted(ids)  # each once, none twice
+    processed = count(receiver, "SELECT count(*) FROM audit_log "
+                                "WHERE action = 'message.received'")
+    assert processed == len(ids)
+    keys = pinned_keys(receiver)
+    rows = query(sender, "SELECT m.message_id, m.digest, r.raw FROM messages m JOIN receipts r "
+                         "ON r.message_pk = m.id WHERE m.direction = 'out' "
+                         "AND m.state = 'delivered'")
+    assert sorted(row[0] for row in rows) == sorted(ids)
+    for message_id, digest, raw in rows:
+        assert isinstance(raw, bytes)
+        verify_receipt(raw, lambda _n, kid: keys.get(kid), _now(), signer=receiver.node_id,
+                       recipient=sender.node_id, message_id=str(message_id),
+                       digest=str(digest))
+
+
+def _now() -> object:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def test_sender_killed_while_delivering_500_messages(tmp_path: Path) -> None:
+    nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
+    sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
+    try:
+        receiver.stop()  # let the outbox fill first
+        ids = queue(sender, "kh.ahtjp", 500)
+        receiver.start()
+        wait_for(lambda: count(receiver, "SELECT count(*) FROM messages") >= 60,
+                 what="the stream to start")
+        sender.kill()  # SIGKILL, mid-stream
+        delivered = count(sender, "SELECT count(*) FROM messages WHERE state = 'delivered'")
+        assert delivered < 500, "the kill must land while messages are still undelivered"
+        sender.start()
+        wait_for(lambda: count(sender, "SELECT count(*) FROM messages "
+                                       "WHERE state = 'delivered'") == 500,
+                 what="every message to be delivered")
+        assert_exactly_once(sender, receiver, ids)
+        assert "intact" in receiver.cli("audit", "verify").stdout
+        assert "intact" in sender.cli("audit", "verify").stdout
+    finally:
+        for node in nodes.values():
+            node.stop()
+
+
+def test_receiver_killed_between_commit_and_answer(tmp_path: Path) -> None:
+    nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
+    sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
+    marker = tmp_path / "crashed"
+    try:
+        receiver.stop()
+        log = receiver.log_path.open("ab")
+        receiver.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("crash_after_commit.py")),
+             str(marker)], cwd=receiver.home, env=receiver.env(), stdout=log, stderr=log)
+        log.close()
+        receiver.wait_healthy()
+        ids = queue(sender, "kh.ahtjp", 1)
+        wait_for(marker.exists, what="the receiver to crash after its commit")
+        receiver.process.wait(30)
+        assert receiver.process.returncode == -9
+        receiver.process = None
+        # Committed, but the sender never saw the answer.
+        assert count(receiver, "SELECT count(*) FROM messages") == 1
+        assert count(sender, "SELECT count(*) FROM messages WHERE state = 'delivered'") == 0
+        original = query(receiver, "SELECT raw FROM receipts")[0][0]
+        receiver.start()
+        wait_for(lambda: count(sender, "SELECT count(*) FROM messages "
+                                       "WHERE state = 'delivered'") == 1,
+                 what="the retry to be answered")
+        held = query(sender, "SELECT raw FROM receipts")[0][0]
+        assert held == original  # the original receipt, byte for byte
+        assert count(receiver, "SELECT count(*) FROM audit_log "
+                               "WHERE action = 'message.duplicate'") == 1
+        assert_exactly_once(sender, receiver, ids)
+    finally:
+        for node in nodes.values():
+            node.stop()

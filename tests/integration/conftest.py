@@ -1,0 +1,89 @@
+"""The app in-process over a real SQLite file, with a partner whose keys the test holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import tomli_w
+from fastapi import FastAPI
+
+from gateway.protocol.jose import SigningKey, public_jwk, thumbprint
+from gateway.settings import Settings, load_settings
+from gateway.trust.keys import KeyStore
+from gateway.web.app import create_app
+from tests.conftest import ALL_TYPES, NOW, REPO, World
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def write_partner(directory: Path, node: str, key: SigningKey, **changes: Any) -> None:
+    """A partner file pinning ``key``, built from the repository's profile."""
+    import tomllib
+
+    profile = tomllib.loads((REPO / "partners" / f"{node}.toml").read_text(encoding="utf-8"))
+    jwk = public_jwk(key.public_key())
+    profile.update(endpoint="http://127.0.0.1:9/bx/v1", may_send=sorted(ALL_TYPES),
+                   keys=[{"kid": key.kid, "thumbprint": thumbprint(jwk), "jwk": jwk}])
+    profile.update(changes)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{node}.toml").write_text(tomli_w.dumps(profile), encoding="utf-8")
+
+
+@dataclass
+class Receiver:
+    """``kh.ahtjp`` running in-process; ``world`` signs as ``vn.c02``."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: Settings
+    world: World
+
+    @property
+    def db(self) -> Path:
+        return self.settings.data_path / "gateway.db"
+
+    def count(self, table: str, where: str = "1=1") -> int:
+        with sqlite3.connect(self.db) as conn:
+            value: int = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()[0]
+        return value
+
+    async def post(self, raw: bytes, bearer: str | None = "") -> httpx.Response:
+        token = self.world.bearer() if bearer == "" else bearer
+        headers = {"Content-Type": "application/jose+json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return await self.client.post("/bx/v1/messages", content=raw, headers=headers)
+
+
+async def start_receiver(tmp_path: Path, world: World, **partner_changes: Any
+                         ) -> AsyncIterator[Receiver]:
+    settings = load_settings(node_id="kh.ahtjp", data_dir=tmp_path / "kh.ahtjp")
+    store = KeyStore(settings.key_path, settings.node_id)
+    generated = store.generate("EdDSA", "2026-11", NOW)
+    world.receiver_key = generated
+    write_partner(settings.partners_path, "vn.c02", world.sender_key, **partner_changes)
+    app = create_app(settings, clock=world.clock, run_worker=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+            yield Receiver(app, client, settings, world)
+
+
+@pytest.fixture
+async def receiver(tmp_path: Path, world: World) -> AsyncIterator[Receiver]:
+    async for running in start_receiver(tmp_path, world):
+        yield running
+
+
+def fixed(now: datetime) -> Any:
+    return lambda: now

@@ -1,0 +1,167 @@
+"""The partner API against the app and a real SQLite file: outcomes, rejections, metrics."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from gateway.protocol.encoding import b64url_decode, b64url_encode
+from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
+from gateway.protocol.receipts import verify_receipt
+from tests.conftest import World, example, make_key, pin, resign
+from tests.integration.conftest import Receiver, start_receiver
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_accepted_message_gets_a_receipt_after_commit(receiver: Receiver) -> None:
+    raw = receiver.world.message()
+    response = await receiver.post(raw)
+    assert response.status_code == 202
+    assert response.headers["content-type"] == "application/jose+json"
+    receiver.world.set_policy("kh.ahtjp", [pin(receiver.world.receiver_key)])
+    receipt = verify_receipt(response.content, receiver.world.ctx.pinned, receiver.world.now,
+                             signer="kh.ahtjp", recipient="vn.c02")
+    assert receipt.payload.status == "accepted"
+    assert receiver.count("messages", "direction = 'in'") == 1
+    assert receiver.count("receipts") == 1
+
+
+async def test_duplicate_gets_the_original_receipt_byte_for_byte(receiver: Receiver) -> None:
+    raw = receiver.world.message()
+    first = await receiver.post(raw)
+    receiver.world.now += timedelta(seconds=5)
+    again = await receiver.post(raw)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.content == first.content
+    assert receiver.count("messages") == 1
+
+
+async def test_same_id_with_another_digest_is_a_conflict(receiver: Receiver) -> None:
+    world = receiver.world
+    raw = world.message()
+    assert (await receiver.post(raw)).status_code == 202
+    body = json.loads(raw)
+    header = json.loads(b64url_decode(body["protected"]))
+    other = resign(world.sender_key, body, header=header,
+                   payload=example("verification-response", 1))
+    response = await receiver.post(other)
+    assert response.status_code == 409
+    assert response.json()["type"] == "urn:bx:problem:conflict"
+    assert receiver.count("messages") == 1
+
+
+STRANGER = make_key("la.atd")
+
+
+def _tamper_signature(raw: bytes) -> bytes:
+    body = json.loads(raw)
+    signature = bytearray(b64url_decode(body["signature"]))
+    signature[5] ^= 0x10
+    body["signature"] = b64url_encode(bytes(signature))
+    return json.dumps(body).encode()
+
+
+REJECTIONS = {
+    "malformed": (400, lambda w: b"{not json"),
+    "bad-signature": (401, lambda w: _tamper_signature(w.message())),
+    "unknown-sender": (403, lambda w: w.message(key=STRANGER, sender="la.atd")),
+    "not-permitted": (403, lambda w: w.message("suspect-notice")),
+    "wrong-recipient": (421, lambda w: w.message(to="la.atd")),
+    "stale": (422, lambda w: w.message(created=w.now - timedelta(days=31))),
+    "future": (422, lambda w: w.message(created=w.now + timedelta(minutes=6))),
+    "unsupported-type": (422, lambda w: w.message(version="2.0")),
+    "attachment-mismatch": (422, lambda w: w.message(
+        "verification-request", attachments=(Attachment("a.png", "image/png", b"x"),)
+    ).replace(b'"data":"eA"', b'"data":"eQ"')),
+    "schema-invalid": (422, lambda w: w.message(document=example("alert"))),
+}
+
+
+@pytest.mark.parametrize("code", sorted(REJECTIONS))
+async def test_every_rejection_answers_its_problem_and_stores_nothing(
+        tmp_path: Path, world: World, code: str) -> None:
+    async for receiver in start_receiver(tmp_path, world, may_send=sorted(
+            {"verification-request", "verification-response", "alert"})):
+        status, build = REJECTIONS[code]
+        bearer = world.bearer(key=STRANGER, issuer="la.atd") if code == "unknown-sender" else ""
+        response = await receiver.post(build(world), bearer=bearer)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["type"] == f"urn:bx:problem:{code}"
+        assert problem["status"] == status
+        assert problem["title"] and problem["detail"]
+        if code == "schema-invalid":
+            assert problem["errors"][0]["line"] >= 1
+            assert problem["errors"][0]["path"]
+        assert receiver.count("messages") == 0
+        assert receiver.count("receipts") == 0
+        assert receiver.count("audit_log", "action = 'message.rejected'") == 1
+        # The node keeps serving.
+        assert (await receiver.post(world.message())).status_code == 202
+
+
+async def test_missing_expired_and_replayed_tokens_are_unauthenticated(
+        receiver: Receiver) -> None:
+    world = receiver.world
+    assert (await receiver.post(world.message(), bearer=None)).status_code == 401
+    old = world.bearer(now=world.now - timedelta(minutes=5))
+    assert (await receiver.post(world.message(), bearer=old)).status_code == 401
+    token = world.bearer()
+    assert (await receiver.post(world.message(), bearer=token)).status_code == 202
+    replay = await receiver.post(world.message(), bearer=token)
+    assert replay.status_code == 401
+    assert "replayed" in replay.json()["detail"]
+    assert receiver.count("messages") == 1
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(receiver: Receiver) -> None:
+    async def endless() -> object:
+        chunk = b"x" * (1024 * 1024)
+        for _ in range(64):
+            yield chunk
+
+    response = await receiver.client.post("/bx/v1/messages", content=endless(),
+                                          headers={"Authorization": "Bearer x"})
+    assert response.status_code == 413
+    declared = await receiver.client.post(
+        "/bx/v1/messages", content=b"{}",
+        headers={"Content-Length": str(MAX_MESSAGE_BYTES + 1)})
+    assert declared.status_code == 413
+    assert receiver.count("messages") == 0
+
+
+async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, world: World) -> None:
+    async for receiver in start_receiver(tmp_path, world, rate_per_minute=2):
+        assert (await receiver.post(world.message())).status_code == 202
+        assert (await receiver.post(world.message())).status_code == 202
+        limited = await receiver.post(world.message())
+        assert limited.status_code == 429
+        assert limited.json()["type"] == "urn:bx:problem:rate-limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert receiver.count("messages") == 2
+
+
+async def test_jwks_health_and_metrics(receiver: Receiver) -> None:
+    jwks = (await receiver.client.get("/bx/v1/.well-known/jwks.json")).json()
+    assert jwks["keys"][0]["kid"] == "kh.ahtjp#2026-11"
+    assert {"use", "alg"} <= set(jwks["keys"][0])
+    health = (await receiver.client.get("/bx/v1/health")).json()
+    assert health == {"status": "ok", "node": "kh.ahtjp", "protocol": [1]}
+    await receiver.post(receiver.world.message())
+    await receiver.post(b"nope")
+    metrics = (await receiver.client.get("/metrics")).text
+    assert 'bx_messages_in_total{partner="vn.c02",type="verification-response"} 1.0' in metrics
+    assert 'bx_rejections_total{code="malformed"} 1.0' in metrics
+
+
+async def test_local_api_needs_the_token(receiver: Receiver) -> None:
+    assert (await receiver.client.get("/api/messages")).status_code == 401
+    token = receiver.app.state.api_token
+    ok = await receiver.client.get("/api/messages",
+                                   headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
