@@ -25,7 +25,7 @@ from gateway.exchange.node import Node, NodeError, open_database, open_node
 from gateway.settings import Settings, SettingsError, load_settings
 from gateway.trust.keys import KeyStore
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help=_("Border Exchange Gateway: signed case exchange between agencies (BX/1)."))
 keys_app = typer.Typer(no_args_is_help=True, help=_("This node's signing keys."))
 partners_app = typer.Typer(no_args_is_help=True, help=_("The partner directory."))

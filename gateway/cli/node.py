@@ -25,6 +25,7 @@ from gateway.cli import (
     settings_or_exit,
     with_node,
 )
+from gateway.demo import DemoError, run_demo
 from gateway.exchange.bundles import BundleError, ImportReport, export_bundle, import_bundle
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.node import Node, NodeError, load_parts, open_database
@@ -33,6 +34,21 @@ from gateway.logs import configure_logging
 from gateway.protocol.envelope import Attachment, MessageDraft
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
+from gateway.store.database import reading
+
+
+@app.command("demo")
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help=_("Where the demo nodes live."))] = Path(
+        "var/demo"),
+    base_port: Annotated[int, typer.Option(min=1024, max=65000,
+                                           help=_("Port of the first node."))] = 8601,
+) -> None:
+    """A local federation on loopback playing a scripted repatriation; serves until Ctrl-C."""
+    try:
+        run_demo(directory, base_port, typer.echo)
+    except DemoError as exc:
+        fail(str(exc))
 
 
 @app.command("serve")
@@ -110,9 +126,8 @@ def messages(
         return
 
     async def use(node: Node) -> list[str]:
-        async with node.engine.connect() as conn:
+        async with reading(node.engine) as conn:
             rows = await repo.list_messages(conn, status, partner)
-            await conn.rollback()
         return [f"{r.message_id}  {r.direction:3}  {r.sender} -> {r.recipient}  "
                 f"{r.doc_type}  {r.state}  attempts={r.attempts}"
                 + (f"  error={r.last_error}" if r.last_error else "") for r in rows]
@@ -211,7 +226,7 @@ def audit_verify() -> None:
     async def work() -> ChainVerdict:
         engine = await open_database(settings_or_exit())
         try:
-            async with engine.connect() as conn:
+            async with reading(engine) as conn:
                 return await verify_chain(conn)
         finally:
             await engine.dispose()

@@ -24,6 +24,7 @@ from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
 from gateway.store import messages as repo
+from gateway.store.database import reading
 from gateway.trust.files import write_atomically
 
 Progress = Callable[[int, int], None]
@@ -67,9 +68,8 @@ async def export_bundle(node: Node, partner_id: str, target: Path,
     """Write every undelivered message for ``partner_id`` to a bundle; returns the count."""
     if node.partners.get(partner_id) is None:
         raise BundleError(f"{partner_id} is not in the partner directory")
-    async with node.engine.connect() as conn:
+    async with reading(node.engine) as conn:
         rows = await repo.undelivered_for(conn, partner_id)
-        await conn.rollback()
     members = []
     for index, row in enumerate(rows, 1):
         members.append((f"messages/{row.message_id}.json", bytes(row.raw)))
@@ -170,9 +170,8 @@ async def _import_receipt(node: Node, signer: str, message_id: str, data: bytes,
     try:
         if len(data) > MAX_RECEIPT_BYTES:
             raise Problem("too-large", "a receipt is at most 64 KiB")
-        async with node.engine.connect() as conn:
+        async with reading(node.engine) as conn:
             row = await repo.find_outbound(conn, message_id)
-            await conn.rollback()
         if row is None or row.recipient != signer:
             raise Problem("conflict", f"no message {message_id} was sent to {signer}")
         receipt = verify_receipt(data, node.partners.pinned, node.clock(), signer=signer,

@@ -27,6 +27,7 @@ from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
 from gateway.store import messages as repo
+from gateway.store.database import reading
 
 log = logging.getLogger("gateway.delivery")
 MAX_BACKOFF_S = 3600.0
@@ -99,9 +100,8 @@ class DeliveryWorker:
         now = self.node.clock()
         await self._expire(now)
         push = [p.node_id for p in self.node.partners.all() if p.file.delivery == "push"]
-        async with self.node.engine.connect() as conn:
+        async with reading(self.node.engine) as conn:
             rows = await repo.due_outbound(conn, now, push, self.batch)
-            await conn.rollback()
         if self._stopping.is_set():
             return 0
         await asyncio.gather(*(self._guarded(row) for row in rows))
@@ -181,9 +181,8 @@ class DeliveryWorker:
         """Outbox depth and age per partner, days until each pinned key expires."""
         node = self.node
         now = node.clock()
-        async with node.engine.connect() as conn:
+        async with reading(node.engine) as conn:
             stats = await repo.outbox_stats(conn)
-            await conn.rollback()
         seen = set()
         for stat in stats:
             seen.add(stat.recipient)

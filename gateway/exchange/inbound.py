@@ -23,6 +23,7 @@ from gateway.protocol.inbound import (
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
 from gateway.store import messages as repo
+from gateway.store.database import reading
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ async def token_ledger(node: Node, bearer: str | None) -> _TokenLedger:
     peeked = peek_token(bearer)
     if peeked is None:
         return _TokenLedger(seen=False)
-    async with node.engine.connect() as conn:
+    async with reading(node.engine) as conn:
         seen = await repo.token_seen(conn, peeked[0], peeked[1], int(node.clock().timestamp()))
     return _TokenLedger(seen=seen)
 

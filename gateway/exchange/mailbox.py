@@ -11,6 +11,7 @@ from gateway.protocol.envelope import mailbox_body
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
 from gateway.store import messages as repo
+from gateway.store.database import reading
 
 MAX_PULL = 500
 DEFAULT_PULL = 50
@@ -40,9 +41,8 @@ async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
 async def pull(node: Node, bearer: str | None, limit: int) -> bytes:
     """The messages waiting for the caller, oldest first, as ``{"messages": [...]}``."""
     claims = await authenticate(node, bearer)
-    async with node.engine.connect() as conn:
+    async with reading(node.engine) as conn:
         rows = await repo.mailbox(conn, claims.issuer, limit)
-        await conn.rollback()
     if rows:
         await node.audit(claims.issuer, "mailbox.pulled", None, count=len(rows))
     return mailbox_body([bytes(row.raw) for row in rows])
@@ -55,9 +55,8 @@ async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> Non
     try:
         receipt = verify_receipt(raw_receipt, node.partners.pinned, node.clock(),
                                  signer=caller, recipient=node.node_id)
-        async with node.engine.connect() as conn:
+        async with reading(node.engine) as conn:
             row = await repo.find_outbound(conn, receipt.payload.message)
-            await conn.rollback()
         if row is None or row.recipient != caller:
             raise Problem("conflict", f"no message {receipt.payload.message} was sent to "
                                       f"{caller}")

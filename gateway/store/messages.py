@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.protocol.envelope import Envelope
@@ -184,16 +184,14 @@ async def token_seen(conn: AsyncConnection, issuer: str, jti: str, now: int) -> 
 async def remember_token(conn: AsyncConnection, issuer: str, jti: str, expires: int,
                          now: int) -> bool:
     """Remember a token id; False if it was already there (a replay that raced us)."""
-    await conn.execute(replay_cache.delete().where(replay_cache.c.issuer == issuer,
-                                                   replay_cache.c.jti == jti,
-                                                   replay_cache.c.expires < now))
-    try:
-        async with conn.begin_nested():
-            await conn.execute(replay_cache.insert().values(issuer=issuer, jti=jti,
-                                                            expires=expires))
-    except IntegrityError:
-        return False
-    return True
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+    statement = insert(replay_cache).values(issuer=issuer, jti=jti, expires=expires)
+    # One statement: a new id is inserted, an expired one renewed, a live one left alone.
+    result = await conn.execute(statement.on_conflict_do_update(
+        index_elements=[replay_cache.c.issuer, replay_cache.c.jti],
+        set_={"expires": statement.excluded.expires},
+        where=replay_cache.c.expires < now))
+    return bool(result.rowcount == 1)
 
 
 async def purge_tokens(conn: AsyncConnection, now: int) -> int:

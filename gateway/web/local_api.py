@@ -21,6 +21,7 @@ from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import Attachment, MessageDraft
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
+from gateway.store.database import reading
 
 
 def _node(request: Request) -> Node:
@@ -91,9 +92,8 @@ async def list_messages(request: Request, status: str | None = None,
                         partner: str | None = None) -> JSONResponse:
     """Messages in and out with their delivery state, newest first."""
     node = _node(request)
-    async with node.engine.connect() as conn:
+    async with reading(node.engine) as conn:
         rows = await repo.list_messages(conn, status, partner)
-        await conn.rollback()
     return JSONResponse({"messages": [
         {"id": r.message_id, "direction": r.direction, "from": r.sender, "to": r.recipient,
          "type": r.doc_type, "state": r.state, "attempts": r.attempts, "created": r.created,

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -75,9 +76,7 @@ def assert_exactly_once(sender: NodeProcess, receiver: NodeProcess, ids: list[st
                        digest=str(digest))
 
 
-def _now() -> object:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,8 +29,6 @@ def anyio_backend() -> str:
 
 def write_partner(directory: Path, node: str, key: SigningKey, **changes: Any) -> None:
     """A partner file pinning ``key``, built from the repository's profile."""
-    import tomllib
-
     profile = tomllib.loads((REPO / "partners" / f"{node}.toml").read_text(encoding="utf-8"))
     jwk = public_jwk(key.public_key())
     profile.update(endpoint="http://127.0.0.1:9/bx/v1", may_send=sorted(ALL_TYPES),

@@ -94,7 +94,8 @@ async def test_every_rejection_answers_its_problem_and_stores_nothing(
         problem = response.json()
         assert problem["type"] == f"urn:bx:problem:{code}"
         assert problem["status"] == status
-        assert problem["title"] and problem["detail"]
+        assert problem["title"]
+        assert problem["detail"]
         if code == "schema-invalid":
             assert problem["errors"][0]["line"] >= 1
             assert problem["errors"][0]["path"]

@@ -1,0 +1,49 @@
+"""``gateway demo`` (what ``make run`` runs) plays the scripted exchange and serves."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.federation import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path) -> None:
+    base = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"),
+         "--base-port", str(base)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path)
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if line.startswith("Serving."):
+            break
+    output = "\n".join(lines)
+    try:
+        assert "Serving. Press Ctrl-C to stop." in output, output
+        for doc_type in ("verification-request", "verification-response",
+                         "repatriation-request", "repatriation-response", "handover-record"):
+            assert any(doc_type in line and "receipt verified" in line for line in lines), doc_type
+        assert "pulled by kh.blo-bavet" in output
+        for offset in range(5):
+            health = httpx.get(f"http://127.0.0.1:{base + offset}/bx/v1/health", timeout=5)
+            assert health.json()["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{base}/bx/v1/health", timeout=2)

@@ -1,0 +1,76 @@
+"""The same store code on a real PostgreSQL (127.0.0.1:5432, database ``test``)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.audit.log import verify_chain
+from gateway.exchange.inbound import accept_message
+from gateway.exchange.node import Node, open_node
+from gateway.exchange.outbound import send_message
+from gateway.protocol.envelope import MessageDraft
+from gateway.protocol.problems import Problem
+from gateway.settings import load_settings
+from gateway.store import messages as repo
+from gateway.store.database import migrate
+from gateway.trust.keys import KeyStore
+from tests.conftest import NOW, World, example
+from tests.integration.conftest import write_partner
+
+pytestmark = pytest.mark.anyio
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+async def pg_node(tmp_path: Path, world: World) -> AsyncIterator[Node]:
+    name = f"bx_test_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{SERVER}/test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        settings = load_settings(node_id="kh.ahtjp", data_dir=tmp_path / "kh",
+                                 database_url=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+        world.receiver_key = KeyStore(settings.key_path, "kh.ahtjp").generate("EdDSA", None, NOW)
+        write_partner(settings.partners_path, "vn.c02", world.sender_key)
+        node = await open_node(settings, clock=world.clock)
+        try:
+            yield node
+        finally:
+            await node.close()
+    finally:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_inbound_outbound_and_audit_on_postgresql(pg_node: Node, world: World) -> None:
+    raw = world.message()
+    first = await accept_message(pg_node, raw, world.bearer())
+    again = await accept_message(pg_node, raw, world.bearer())
+    assert (first.status, again.status) == (202, 200)
+    assert again.receipt == first.receipt
+    token = world.bearer()
+    await accept_message(pg_node, world.message(), token)
+    with pytest.raises(Problem) as caught:
+        await accept_message(pg_node, world.message(), token)
+    assert caught.value.code == "unauthenticated"
+    message_id = await send_message(pg_node, MessageDraft("alert", "1.0", "vn.c02"),
+                                    example("alert"))
+    async with pg_node.engine.connect() as conn:
+        rows = await repo.list_messages(conn)
+        due = await repo.due_outbound(conn, world.now, ["vn.c02"], 10)
+        stats = await repo.outbox_stats(conn)
+        verdict = await verify_chain(conn)
+    assert len(rows) == 3
+    assert [r.message_id for r in due] == [message_id]
+    assert stats[0].depth == 1
+    assert verdict.intact
+    assert verdict.entries >= 5
+
+
+async def test_migrations_are_idempotent_on_postgresql(pg_node: Node) -> None:
+    await migrate(pg_node.engine)
+    await migrate(pg_node.engine)
