@@ -23,6 +23,10 @@ from gateway.protocol.envelope import format_rfc3339_utc
 from gateway.store.tables import audit_head, audit_log
 
 GENESIS: Final = "0" * 64
+_LOCK_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(
+    audit_head.c.id == 1).with_for_update()
+_INSERT_ENTRY = audit_log.insert()
+_MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1)
 
 
 def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
@@ -37,19 +41,16 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
                  action: str, subject: str | None = None,
                  detail: dict[str, Any] | None = None) -> int:
     """Add one entry in the caller's transaction; returns its sequence number."""
-    head = (await conn.execute(
-        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
-        .with_for_update())).one()
+    head = (await conn.execute(_LOCK_HEAD)).one()
     seq = int(head.seq) + 1
     at = format_rfc3339_utc(clock())
     detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True,
                              separators=(",", ":"))
     digest = entry_hash(head.hash, seq, at, actor, action, subject, detail_text)
-    await conn.execute(audit_log.insert().values(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, detail=detail_text,
-        prev_hash=head.hash, hash=digest))
-    await conn.execute(audit_head.update().where(audit_head.c.id == 1)
-                       .values(seq=seq, hash=digest))
+    await conn.execute(_INSERT_ENTRY, {
+        "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
+        "detail": detail_text, "prev_hash": head.hash, "hash": digest})
+    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
     return seq
 
 

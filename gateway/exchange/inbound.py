@@ -12,7 +12,7 @@ from typing import Any
 from gateway.audit import log as audit
 from gateway.documents.registry import SchemaRegistry
 from gateway.exchange.node import Node
-from gateway.protocol.encoding import EncodingError, b64url_decode, strict_json_loads
+from gateway.protocol.bearer import ReplayCache
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.protocol.inbound import (
     InboundContext,
@@ -23,7 +23,6 @@ from gateway.protocol.inbound import (
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
 from gateway.store import messages as repo
-from gateway.store.database import reading
 
 
 @dataclass(frozen=True)
@@ -36,32 +35,23 @@ class Acceptance:
 
 
 class _TokenLedger:
-    """The replay cache :func:`verify_message` sees: answers from a pre-read of the database
-    and remembers the token so that the caller can store it in its transaction."""
+    """The replay cache :func:`verify_message` sees.
 
-    def __init__(self, seen: bool) -> None:
-        self.seen = seen
+    It answers from this process's memory of recent tokens (so a replay is refused in the
+    order of §4.2 without a database round trip) and keeps the token, which the caller then
+    writes in its own transaction: the replay table is what catches a token replayed to
+    another process or after a restart (``remember_token`` finds it there).
+    """
+
+    def __init__(self, recent: ReplayCache) -> None:
+        self.recent = recent
         self.token: tuple[str, str, int] | None = None
 
     def remember(self, issuer: str, jti: str, expires: int) -> bool:
-        if self.seen:
+        if not self.recent.remember(issuer, jti, expires):
             return False
         self.token = (issuer, jti, expires)
         return True
-
-
-def peek_token(bearer: str | None) -> tuple[str, str] | None:
-    """The unverified ``iss`` and ``jti`` of a bearer token, to look up the replay cache."""
-    if not bearer or bearer.count(".") != 2:
-        return None
-    try:
-        claims = strict_json_loads(b64url_decode(bearer.split(".")[1]))
-    except EncodingError:
-        return None
-    if isinstance(claims, dict) and isinstance(claims.get("iss"), str) \
-            and isinstance(claims.get("jti"), str):
-        return claims["iss"], claims["jti"]
-    return None
 
 
 def peek_message(raw: bytes) -> tuple[str | None, str | None]:
@@ -73,14 +63,9 @@ def peek_message(raw: bytes) -> tuple[str | None, str | None]:
     return bx.from_, bx.id
 
 
-async def token_ledger(node: Node, bearer: str | None) -> _TokenLedger:
-    """A ledger primed with whether the presented token id was seen before."""
-    peeked = peek_token(bearer)
-    if peeked is None:
-        return _TokenLedger(seen=False)
-    async with reading(node.engine) as conn:
-        seen = await repo.token_seen(conn, peeked[0], peeked[1], int(node.clock().timestamp()))
-    return _TokenLedger(seen=seen)
+def token_ledger(node: Node) -> _TokenLedger:
+    """A ledger over this node's memory of recent tokens."""
+    return _TokenLedger(node.recent_tokens)
 
 
 def inbound_context(node: Node, ledger: Any) -> InboundContext:
@@ -122,7 +107,7 @@ async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
 async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
                          bundle: bool = False) -> Acceptance:
     """Verify and store one message; raises :class:`Problem` after auditing the refusal."""
-    ledger = await token_ledger(node, None if bundle else bearer)
+    ledger = token_ledger(node)
     try:
         verified = verify_message(raw, bearer, inbound_context(node, ledger), bundle=bundle)
         async with node.engine.begin() as conn:
@@ -138,16 +123,16 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
 
 async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool) -> Acceptance:
     bx = verified.header.bx
-    existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
-    if existing is not None:
+    pk = await repo.insert_message(conn, verified.envelope, verified.raw, direction="in",
+                                   state="accepted", now=verified.received)
+    if pk is None:  # the same sender and id were accepted before
+        existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
         check_duplicate(verified, existing.digest)
         original = await repo.receipt_of(conn, existing.id)
         assert original is not None, "an accepted message always has its receipt"
         await audit.append(conn, node.clock, verified.sender, "message.duplicate",
                            verified.message_id, {"type": bx.type})
         return Acceptance(200, original.raw, verified)
-    pk = await repo.insert_message(conn, verified.envelope, verified.raw, direction="in",
-                                   state="accepted", now=verified.received)
     receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
                             verified.message_id, verified.digest, verified.received)
     await repo.insert_receipt(conn, pk, node.node_id, receipt,

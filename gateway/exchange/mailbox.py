@@ -19,7 +19,7 @@ DEFAULT_PULL = 50
 
 async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
     """Verify a caller's bearer token, spend it, and apply its rate limit."""
-    ledger = await token_ledger(node, bearer)
+    ledger = token_ledger(node)
     try:
         claims = verify_bearer(bearer, node.node_id, node.partners.pinned, ledger, node.clock,
                                known=lambda caller: node.partners.get(caller) is not None)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.audit import log as audit
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.metrics import Metrics
+from gateway.protocol.bearer import MemoryReplayCache
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -47,6 +48,7 @@ class Node:
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock)
+        self.recent_tokens = MemoryReplayCache(self.clock)
 
     @property
     def node_id(self) -> str:

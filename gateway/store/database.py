@@ -51,7 +51,10 @@ def create_engine(url: str) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection: the node's own requests queue in the pool (no busy-wait sleeps);
+        # other processes (a CLI command beside `gateway serve`) wait on busy_timeout.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
+                                     max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

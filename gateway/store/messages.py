@@ -17,6 +17,30 @@ from gateway.protocol.envelope import Envelope
 from gateway.store.tables import attachments, delivery_attempts, messages, receipts, replay_cache
 
 
+# The statements of the inbound hot path are built once: building and cache-keying a new
+# statement object per call costs more than executing it (bench/ingest.py).
+def _per_dialect(build: Any) -> dict[str, Any]:
+    return {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+
+
+_INSERT_MESSAGE = _per_dialect(lambda insert: insert(messages).on_conflict_do_nothing(
+    index_elements=[messages.c.direction, messages.c.sender, messages.c.message_id],
+).returning(messages.c.id))
+
+
+def _renew_expired(insert: Any) -> Any:
+    statement = insert(replay_cache)
+    return statement.on_conflict_do_update(
+        index_elements=[replay_cache.c.issuer, replay_cache.c.jti],
+        set_={"expires": statement.excluded.expires},
+        where=replay_cache.c.expires < sa.bindparam("now"))
+
+
+_REMEMBER_TOKEN = _per_dialect(_renew_expired)
+_INSERT_RECEIPT = receipts.insert()
+_INSERT_ATTACHMENT = attachments.insert()
+
+
 @dataclass(frozen=True)
 class StoredReceipt:
     """A receipt row: the exact bytes and who signed it."""
@@ -37,18 +61,23 @@ def _header_columns(envelope: Envelope) -> dict[str, Any]:
 async def insert_message(conn: AsyncConnection, envelope: Envelope, raw: bytes, *,
                          direction: str, state: str, now: datetime,
                          deadline: datetime | None = None,
-                         next_attempt: datetime | None = None) -> int:
-    """Store a message with its exact bytes; returns its row id."""
-    result = await conn.execute(messages.insert().values(
-        **_header_columns(envelope), raw=raw, direction=direction, state=state, stored_at=now,
-        deadline_at=deadline, next_attempt_at=next_attempt, attempts=0))
-    key = result.inserted_primary_key
-    assert key is not None
-    pk = int(key[0])
-    for info in envelope.header.bx.attachments or []:
-        await conn.execute(attachments.insert().values(
-            message_pk=pk, name=info.name, media_type=info.media_type, size=info.size,
-            sha256=info.sha256))
+                         next_attempt: datetime | None = None) -> int | None:
+    """Store a message with its exact bytes; its row id, or None if its sender, direction and
+    id are stored already (one statement either way)."""
+    result = await conn.execute(_INSERT_MESSAGE[conn.dialect.name], {
+        **_header_columns(envelope), "raw": raw, "direction": direction, "state": state,
+        "stored_at": now, "deadline_at": deadline, "next_attempt_at": next_attempt,
+        "attempts": 0, "ref": envelope.header.bx.ref, "delivered_at": None,
+        "last_error": None})
+    row = result.first()
+    if row is None:
+        return None
+    pk = int(row.id)
+    infos = envelope.header.bx.attachments or []
+    if infos:
+        await conn.execute(_INSERT_ATTACHMENT, [
+            {"message_pk": pk, "name": i.name, "media_type": i.media_type, "size": i.size,
+             "sha256": i.sha256} for i in infos])
     return pk
 
 
@@ -69,8 +98,8 @@ async def find_outbound(conn: AsyncConnection, message_id: str) -> Any:
 async def insert_receipt(conn: AsyncConnection, message_pk: int, signer: str, raw: bytes,
                          received: str, now: datetime) -> None:
     """Keep a receipt's exact bytes."""
-    await conn.execute(receipts.insert().values(message_pk=message_pk, signer=signer, raw=raw,
-                                                received=received, stored_at=now))
+    await conn.execute(_INSERT_RECEIPT, {"message_pk": message_pk, "signer": signer, "raw": raw,
+                                         "received": received, "stored_at": now})
 
 
 async def receipt_of(conn: AsyncConnection, message_pk: int) -> StoredReceipt | None:
@@ -184,13 +213,9 @@ async def token_seen(conn: AsyncConnection, issuer: str, jti: str, now: int) -> 
 async def remember_token(conn: AsyncConnection, issuer: str, jti: str, expires: int,
                          now: int) -> bool:
     """Remember a token id; False if it was already there (a replay that raced us)."""
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
-    statement = insert(replay_cache).values(issuer=issuer, jti=jti, expires=expires)
     # One statement: a new id is inserted, an expired one renewed, a live one left alone.
-    result = await conn.execute(statement.on_conflict_do_update(
-        index_elements=[replay_cache.c.issuer, replay_cache.c.jti],
-        set_={"expires": statement.excluded.expires},
-        where=replay_cache.c.expires < now))
+    result = await conn.execute(_REMEMBER_TOKEN[conn.dialect.name],
+                                {"issuer": issuer, "jti": jti, "expires": expires, "now": now})
     return bool(result.rowcount == 1)
 
 
