@@ -19,7 +19,16 @@ from gateway.cli import (
     run,
     settings_or_exit,
 )
-from gateway.trust.keys import KeyStoreError
+from gateway.settings import Settings
+from gateway.trust.keys import KeyStore, KeyStoreError
+
+
+def _announce(settings: Settings, store: KeyStore, kid: str, action: str) -> None:
+    """Audit a new key and print its id and the thumbprint to hand to partners."""
+    entry = next(k for k in store.published() if k.kid == kid)
+    run(audit_change(settings, action, kid, thumbprint=entry.thumbprint))
+    typer.echo(f"kid: {kid}")
+    typer.echo(f"thumbprint: {entry.thumbprint}")
 
 
 @keys_app.command("generate")
@@ -34,10 +43,7 @@ def keys_generate(
         key = store.generate(alg.value, label, now())
     except KeyStoreError as exc:
         fail(str(exc))
-    entry = next(k for k in store.published() if k.kid == key.kid)
-    run(audit_change(settings, "key.generated", key.kid, thumbprint=entry.thumbprint))
-    typer.echo(f"kid: {key.kid}")
-    typer.echo(f"thumbprint: {entry.thumbprint}")
+    _announce(settings, store, key.kid, "key.generated")
 
 
 @keys_app.command("show")
@@ -71,10 +77,7 @@ def keys_rotate(
         key = store.rotate(label, now(), alg.value if alg else None)
     except KeyStoreError as exc:
         fail(str(exc))
-    entry = next(k for k in store.published() if k.kid == key.kid)
-    run(audit_change(settings, "key.rotated", key.kid, thumbprint=entry.thumbprint))
-    typer.echo(f"kid: {key.kid}")
-    typer.echo(f"thumbprint: {entry.thumbprint}")
+    _announce(settings, store, key.kid, "key.rotated")
     typer.echo(_("Hand the new thumbprint to every partner; retire the old key once they "
                  "have pinned the new one."))
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import mimetypes
 import sqlite3
+from collections.abc import Callable, Coroutine
 from gettext import gettext as _
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -26,7 +27,13 @@ from gateway.cli import (
     with_node,
 )
 from gateway.demo import DemoError, run_demo
-from gateway.exchange.bundles import BundleError, ImportReport, export_bundle, import_bundle
+from gateway.exchange.bundles import (
+    BundleError,
+    ImportReport,
+    export_bundle,
+    import_bundle,
+)
+from gateway.exchange.bundles import Progress as BundleProgress
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.node import Node, NodeError, load_parts, open_database
 from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
@@ -35,6 +42,8 @@ from gateway.protocol.envelope import Attachment, MessageDraft
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 from gateway.store.database import reading
+
+T = TypeVar("T")
 
 
 @app.command("demo")
@@ -162,9 +171,21 @@ def messages_drain() -> None:
     typer.echo(_("{count} delivery attempts").format(count=with_node(settings_or_exit(), use)))
 
 
-def _progress(label: str) -> tuple[Progress, object]:
+def _with_progress(label: str, work: Callable[[Node, BundleProgress], Coroutine[Any, Any, T]]
+                   ) -> T:
+    """Run a bundle job on the node with a progress bar; a refused bundle is one line."""
     progress = Progress(transient=False)
-    return progress, progress.add_task(label, total=None)
+    task = progress.add_task(label, total=None)
+
+    async def use(node: Node) -> T:
+        with progress:
+            return await work(node, lambda done, total: progress.update(
+                task, completed=done, total=total))
+
+    try:
+        return with_node(settings_or_exit(), use)
+    except BundleError as exc:
+        fail(str(exc))
 
 
 @bundle_app.command("export")
@@ -175,17 +196,8 @@ def bundle_export(
     """Write every undelivered message for a partner to a bundle."""
     if target.exists():
         fail(_("{path} exists; choose another file name").format(path=target))
-    progress, task = _progress(_("exporting"))
-
-    async def use(node: Node) -> int:
-        with progress:
-            return await export_bundle(node, to, target, lambda done, total: progress.update(
-                task, completed=done, total=total))  # type: ignore[arg-type]
-
-    try:
-        count = with_node(settings_or_exit(), use)
-    except BundleError as exc:
-        fail(str(exc))
+    count = _with_progress(_("exporting"), lambda node, step: export_bundle(
+        node, to, target, step))
     typer.echo(_("{count} messages written to {path}").format(count=count, path=target))
 
 
@@ -198,17 +210,8 @@ def bundle_import(
     """Import a bundle (messages, or a reply of receipts); report each refused message."""
     if receipts is not None and receipts.exists():
         fail(_("{path} exists; choose another file name").format(path=receipts))
-    progress, task = _progress(_("importing"))
-
-    async def use(node: Node) -> ImportReport:
-        with progress:
-            return await import_bundle(node, source, receipts, lambda done, total: progress.update(
-                task, completed=done, total=total))  # type: ignore[arg-type]
-
-    try:
-        report = with_node(settings_or_exit(), use)
-    except BundleError as exc:
-        fail(str(exc))
+    report: ImportReport = _with_progress(_("importing"), lambda node, step: import_bundle(
+        node, source, receipts, step))
     typer.echo(_("accepted {a}, already had {d}, receipts applied {r}, refused {x}").format(
         a=len(report.accepted), d=len(report.duplicates), r=len(report.receipts_applied),
         x=len(report.refused)))

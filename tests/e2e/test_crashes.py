@@ -137,3 +137,31 @@ def test_receiver_killed_between_commit_and_answer(tmp_path: Path) -> None:
     finally:
         for node in nodes.values():
             node.stop()
+
+
+def test_sigterm_lets_deliveries_finish_or_stay_queued(tmp_path: Path) -> None:
+    nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
+    sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
+    try:
+        receiver.stop()
+        ids = queue(sender, "kh.ahtjp", 200)
+        receiver.start()
+        wait_for(lambda: count(receiver, "SELECT count(*) FROM messages") >= 20,
+                 what="the stream to start")
+        # SIGTERM: uvicorn shuts the app down, then re-raises the signal for the exit status.
+        assert sender.stop() in (0, -15)
+        assert "Application shutdown complete" in sender.log_path.read_text()
+        # Nothing is half-marked: delivered means a receipt is held.
+        assert count(sender, "SELECT count(*) FROM messages m WHERE m.state = 'delivered' "
+                             "AND NOT EXISTS (SELECT 1 FROM receipts r "
+                             "WHERE r.message_pk = m.id)") == 0
+        assert count(sender, "SELECT count(*) FROM messages "
+                             "WHERE state NOT IN ('delivered', 'queued')") == 0
+        sender.start()
+        wait_for(lambda: count(sender, "SELECT count(*) FROM messages "
+                                       "WHERE state = 'delivered'") == 200,
+                 what="the rest to be delivered after the restart")
+        assert_exactly_once(sender, receiver, ids)
+    finally:
+        for node in nodes.values():
+            node.stop()

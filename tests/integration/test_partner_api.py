@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -166,3 +167,43 @@ async def test_local_api_needs_the_token(receiver: Receiver) -> None:
     ok = await receiver.client.get("/api/messages",
                                    headers={"Authorization": f"Bearer {token}"})
     assert ok.status_code == 200
+
+
+async def test_outbox_and_key_gauges(tmp_path: Path, world: World) -> None:
+    async for receiver in start_receiver(tmp_path, world, delivery="push"):
+        node = receiver.app.state.node
+        partner_file = receiver.settings.partners_path / "vn.c02.toml"
+        text = partner_file.read_text()
+        partner_file.write_text(text.replace("[[keys]]", "[[keys]]\nnot_after = "
+                                             "\"2026-12-24T08:00:00Z\"", 1))
+        assert node.reload_partners() == []
+        token = receiver.app.state.api_token
+        sent = await receiver.client.post(
+            "/api/messages", headers={"Authorization": f"Bearer {token}"},
+            json={"to": "vn.c02", "type": "alert", "document": example("alert").decode()})
+        assert sent.status_code == 202, sent.text
+        world.now += timedelta(minutes=10)
+        await receiver.app.state.worker.refresh_gauges()
+        metrics = (await receiver.client.get("/metrics")).text
+        assert 'bx_outbox_depth{partner="vn.c02"} 1.0' in metrics
+        assert 'bx_outbox_oldest_age_seconds{partner="vn.c02"} 600.0' in metrics
+        assert 'bx_pinned_key_expiry_days{kid="vn.c02#k1",partner="vn.c02"}' in metrics
+
+
+async def test_local_api_refuses_an_invalid_document_and_stores_nothing(
+        receiver: Receiver) -> None:
+    token = receiver.app.state.api_token
+    bad = re.sub(r"<danger>[^<]*</danger>", "<danger>soon</danger>", example("alert").decode())
+    response = await receiver.client.post(
+        "/api/messages", headers={"Authorization": f"Bearer {token}"},
+        json={"to": "vn.c02", "type": "alert", "document": bad})
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "urn:bx:problem:schema-invalid"
+    assert problem["errors"][0]["path"] == "/alert/danger"
+    unknown = await receiver.client.post(
+        "/api/messages", headers={"Authorization": f"Bearer {token}"},
+        json={"to": "th.dsi", "type": "alert", "document": example("alert").decode()})
+    assert unknown.status_code == 422
+    assert "not in the partner directory" in unknown.json()["detail"]
+    assert receiver.count("messages") == 0
