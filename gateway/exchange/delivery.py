@@ -76,12 +76,12 @@ class DeliveryWorker:
     async def run(self, idle_seconds: float = 1.0) -> None:
         """Deliver until stopped, waking on new messages or every ``idle_seconds``."""
         while not self._stopping.is_set():
+            self.node.outbox_signal.clear()  # a message queued during the round wakes the next
             try:
                 await self.run_once()
                 await self.poll_partners()
             except Exception:  # a bad round must not stop delivery for good
                 log.exception("delivery round failed")
-            self.node.outbox_signal.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.node.outbox_signal.wait(), idle_seconds)
 
@@ -113,6 +113,10 @@ class DeliveryWorker:
             await self.deliver(row)
 
     async def _expire(self, now: datetime) -> None:
+        async with reading(self.node.engine) as conn:
+            overdue = await repo.overdue_outbound(conn, now)
+        if not overdue:
+            return  # the common case takes no write lock
         async with self.node.engine.begin() as conn:
             for row in await repo.overdue_outbound(conn, now):
                 await self._dead(conn, row, "delivery deadline passed", None)
@@ -159,6 +163,8 @@ class DeliveryWorker:
                                      signer=row.recipient, recipient=node.node_id,
                                      message_id=row.message_id, digest=row.digest)
         except Problem as problem:
+            await node.audit(row.recipient, "receipt.rejected", row.message_id,
+                             code=problem.code)
             await self._retry(row, f"receipt refused: {problem.code}", response.status_code,
                               None)
             return

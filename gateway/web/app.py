@@ -47,11 +47,22 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         worker = DeliveryWorker(node, client)
         app.state.worker = worker
         task = asyncio.create_task(worker.run()) if run_worker else None
+        reloads: set[asyncio.Task[None]] = set()
+
+        async def reload_on_hangup() -> None:
+            problems = node.reload_partners()
+            await node.audit("operator", "partners.reloaded", None, problems=len(problems),
+                             via="SIGHUP")
+            log.info("partners reloaded", extra={"count": len(problems)})
+
+        def hangup() -> None:
+            task = asyncio.create_task(reload_on_hangup())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
         if threading.current_thread() is threading.main_thread():
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(
-                    signal.SIGHUP, lambda: log.info(
-                        "partners reloaded", extra={"count": len(node.reload_partners())}))
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
         log.info("node started", extra={"node": node.node_id,
                                         "url": settings.public_url})
         try:

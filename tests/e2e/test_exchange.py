@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import time
 
@@ -83,3 +84,29 @@ def test_logs_carry_no_personal_data_and_no_payload(federation: dict[str, NodePr
         for secret in ("Nguyễn Thị Hoa", "NGUYEN Thi Hoa", "Lê Thị Thu", "+84 912 345 678",
                        "PHNlcnNvbg", "karaoke"):
             assert secret not in text, f"{secret!r} leaked into the log of {node.node_id}"
+
+
+def test_sighup_reloads_partners_so_a_revocation_takes_effect(
+        federation: dict[str, NodeProcess]) -> None:
+    c02, ahtjp = federation["vn.c02"], federation["kh.ahtjp"]
+    partner = c02.data_dir / "partners" / "kh.ahtjp.toml"
+    text = partner.read_text()
+    assert "revoked = false" in text
+    partner.write_text(text.replace("revoked = false", "revoked = true"))
+    assert c02.process is not None
+    c02.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: _audited(c02, "partners.reloaded"))
+    with ahtjp.api() as api:
+        document = sorted((SCHEMAS / "alert" / "examples").glob("*.xml"))[0].read_text()
+        message = api.post("/messages", json={"to": "vn.c02", "type": "alert",
+                                              "document": document}).json()["id"]
+    wait_for(lambda: any(message in line and "unauthenticated" in line
+                         for line in ahtjp.messages()))
+    assert message not in states(c02, "in")
+
+
+def _audited(node: NodeProcess, action: str) -> bool:
+    with sqlite3.connect(node.data_dir / "gateway.db") as conn:
+        found = conn.execute("SELECT count(*) FROM audit_log WHERE action = ?",
+                             (action,)).fetchone()[0]
+    return bool(found)
