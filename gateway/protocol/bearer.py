@@ -157,12 +157,14 @@ class MemoryReplayCache:
     def __init__(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
         self._seen: dict[tuple[str, str], int] = {}
+        self._next_purge = 0
 
     def remember(self, issuer: str, jti: str, expires: int) -> bool:
         """Record a token id; False if it is still remembered from before."""
         now = int(self._clock().timestamp())
-        if len(self._seen) > 10_000:
+        if now >= self._next_purge:  # forget expired ids at most every 30 s, not per call
             self._seen = {k: v for k, v in self._seen.items() if v >= now}
+            self._next_purge = now + 30
         key = (issuer, jti)
         if self._seen.get(key, -1) >= now:
             return False

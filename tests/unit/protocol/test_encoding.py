@@ -42,3 +42,4 @@ def test_strict_json_refuses(raw: bytes) -> None:
 def test_strict_json_never_raises_anything_else(raw: bytes) -> None:
     with contextlib.suppress(EncodingError):
         strict_json_loads(raw)
+
