@@ -67,5 +67,3 @@ async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> Non
         raise
     await store_receipt(node, row, receipt.raw, receipt.payload.received, None)
 
-
-__all__ = ["DEFAULT_PULL", "MAX_PULL", "acknowledge", "pull"]

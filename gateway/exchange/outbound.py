@@ -14,7 +14,6 @@ from gateway.protocol.envelope import (
     parse_body,
     parse_envelope,
 )
-from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 
 
@@ -26,7 +25,7 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
                        attachments: Sequence[Attachment] = (), actor: str = "operator") -> str:
     """Sign ``document`` for ``draft.to`` and queue it; returns the message id.
 
-    Raises :class:`Problem` (``schema-invalid``, ``unsupported-type``) for a document that a
+    Raises ``Problem`` (``schema-invalid``, ``unsupported-type``) for a document that a
     partner would refuse, and :class:`OutboundError` for an unknown recipient.
     """
     partner = node.partners.get(draft.to)
@@ -73,5 +72,3 @@ async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator"
                            {"to": row.recipient})
     node.outbox_signal.set()
 
-
-__all__ = ["OutboundError", "Problem", "retry_dead_letter", "send_message"]

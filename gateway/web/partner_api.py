@@ -52,7 +52,8 @@ async def post_message(request: Request,
 
 
 @router.get("/messages")
-async def get_messages(request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+async def get_messages(request: Request, limit: Annotated[
+                           int, Query(ge=1, le=mailbox.MAX_PULL)] = mailbox.DEFAULT_PULL,
                        authorization: Annotated[str | None, Header()] = None) -> Response:
     """Pull: the caller's waiting messages, oldest first."""
     body = await mailbox.pull(_node(request), bearer_token(authorization), limit)
