@@ -31,6 +31,7 @@ from gateway.store.database import reading
 
 log = logging.getLogger("gateway.delivery")
 MAX_BACKOFF_S = 3600.0
+TOKEN_PURGE_INTERVAL = timedelta(minutes=10)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -67,6 +68,7 @@ class DeliveryWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._last_poll: dict[str, datetime] = {}
+        self._next_token_purge: datetime | None = None
 
     def stop(self) -> None:
         """Take no new work; deliveries in flight finish."""
@@ -99,6 +101,7 @@ class DeliveryWorker:
         """One round: dead-letter what is past its deadline, deliver what is due."""
         now = self.node.clock()
         await self._expire(now)
+        await self._forget_expired_tokens(now)
         push = [p.node_id for p in self.node.partners.all() if p.file.delivery == "push"]
         async with reading(self.node.engine) as conn:
             rows = await repo.due_outbound(conn, now, push, self.batch)
@@ -111,6 +114,14 @@ class DeliveryWorker:
     async def _guarded(self, row: Any) -> None:
         async with self._slots:
             await self.deliver(row)
+
+    async def _forget_expired_tokens(self, now: datetime) -> None:
+        """Drop spent bearer token ids once they expire, every 10 minutes."""
+        if self._next_token_purge is not None and now < self._next_token_purge:
+            return
+        self._next_token_purge = now + TOKEN_PURGE_INTERVAL
+        async with self.node.engine.begin() as conn:
+            await repo.purge_tokens(conn, int(now.timestamp()))
 
     async def _expire(self, now: datetime) -> None:
         async with reading(self.node.engine) as conn:

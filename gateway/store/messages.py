@@ -3,7 +3,6 @@ transaction is the unit of work (ARCHITECTURE.md)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -203,13 +202,6 @@ async def outbox_stats(conn: AsyncConnection) -> list[Any]:
         .group_by(messages.c.recipient))).all())
 
 
-async def token_seen(conn: AsyncConnection, issuer: str, jti: str, now: int) -> bool:
-    """True if a bearer token id is remembered and not yet expired."""
-    row = (await conn.execute(sa.select(replay_cache.c.expires).where(
-        replay_cache.c.issuer == issuer, replay_cache.c.jti == jti))).first()
-    return row is not None and row.expires >= now
-
-
 async def remember_token(conn: AsyncConnection, issuer: str, jti: str, expires: int,
                          now: int) -> bool:
     """Remember a token id; False if it was already there (a replay that raced us)."""
@@ -224,8 +216,3 @@ async def purge_tokens(conn: AsyncConnection, now: int) -> int:
     result = await conn.execute(replay_cache.delete().where(replay_cache.c.expires < now))
     return int(result.rowcount)
 
-
-def header_json(row: Any) -> dict[str, Any]:
-    """The stored protected header of a message row."""
-    header: dict[str, Any] = json.loads(row.header)
-    return header

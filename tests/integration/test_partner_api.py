@@ -207,3 +207,14 @@ async def test_local_api_refuses_an_invalid_document_and_stores_nothing(
     assert unknown.status_code == 422
     assert "not in the partner directory" in unknown.json()["detail"]
     assert receiver.count("messages") == 0
+
+
+async def test_spent_token_ids_are_forgotten_once_expired(receiver: Receiver) -> None:
+    assert (await receiver.post(receiver.world.message())).status_code == 202
+    assert receiver.count("replay_cache") == 1
+    worker = receiver.app.state.worker
+    await worker.run_once()
+    assert receiver.count("replay_cache") == 1  # still live
+    receiver.world.now += timedelta(minutes=11)
+    await worker.run_once()
+    assert receiver.count("replay_cache") == 0
