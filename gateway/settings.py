@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     #: Not in NODE.md: where the document schemas and partner profiles are read from.
     schemas_dir: Path = REPOSITORY / "schemas"
     profiles_dir: Path = REPOSITORY / "partners"
+    #: Not in NODE.md: public holidays shipped per country and year (``calendars/<CC>/``).
+    calendars_dir: Path = REPOSITORY / "calendars"
 
     @field_validator("database_url")
     @classmethod
@@ -84,6 +86,12 @@ class Settings(BaseSettings):
         """``BX_KEY_FILE`` after defaults."""
         assert self.key_file is not None
         return self.key_file
+
+    @property
+    def secret_key_path(self) -> Path:
+        """``BX_SECRET_KEY_FILE`` after defaults."""
+        assert self.secret_key_file is not None
+        return self.secret_key_file
 
     @property
     def partners_path(self) -> Path:

@@ -88,3 +88,21 @@ async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
         return ChainVerdict(count, count + 1, f"entries after {count} are missing "
                                               f"(the head records {head.seq})")
     return ChainVerdict(count)
+
+
+async def entries(conn: AsyncConnection, *, actor: str | None = None,
+                  action: str | None = None, subject: str | None = None,
+                  before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Entries newest first, filtered; ``before`` pages back by sequence number."""
+    query = sa.select(audit_log)
+    if actor:
+        query = query.where(audit_log.c.actor == actor)
+    if action:
+        query = query.where(audit_log.c.action.startswith(action, autoescape=True))
+    if subject:
+        query = query.where(audit_log.c.subject == subject)
+    if before:
+        query = query.where(audit_log.c.seq < before)
+    rows = await conn.execute(query.order_by(audit_log.c.seq.desc()).limit(limit))
+    return [{"seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action,
+             "subject": r.subject, "detail": json.loads(r.detail)} for r in rows]

@@ -20,6 +20,8 @@ import typer
 
 from gateway import __version__
 from gateway.audit import log as audit
+from gateway.cases.effects import install as install_case_hook
+from gateway.cases.work import open_case_work
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.node import Node, NodeError, open_database, open_node
 from gateway.settings import Settings, SettingsError, load_settings
@@ -32,11 +34,13 @@ partners_app = typer.Typer(no_args_is_help=True, help=_("The partner directory."
 messages_app = typer.Typer(help=_("Messages in and out, and their delivery."))
 bundle_app = typer.Typer(no_args_is_help=True, help=_("Offline bundles on removable media."))
 audit_app = typer.Typer(no_args_is_help=True, help=_("The hash-chained audit log."))
+users_app = typer.Typer(no_args_is_help=True, help=_("The people who use this node."))
 app.add_typer(keys_app, name="keys")
 app.add_typer(partners_app, name="partners")
 app.add_typer(messages_app, name="messages")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 
 T = TypeVar("T")
@@ -113,6 +117,7 @@ def migrate_or_exit(settings: Settings) -> None:
 def with_node(settings: Settings, use: Callable[[Node], Coroutine[Any, Any, T]]) -> T:
     async def work() -> T:
         opened = await open_node(settings)
+        install_case_hook(open_case_work(opened))
         try:
             return await use(opened)
         finally:
@@ -141,4 +146,4 @@ def main() -> None:
 
 
 # The command modules register themselves on the apps above.
-from gateway.cli import keys, node, partners  # noqa: E402, F401
+from gateway.cli import keys, node, partners, users  # noqa: E402, F401

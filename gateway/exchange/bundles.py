@@ -72,7 +72,8 @@ async def export_bundle(node: Node, partner_id: str, target: Path,
         rows = await repo.undelivered_for(conn, partner_id)
     members = []
     for index, row in enumerate(rows, 1):
-        members.append((f"messages/{row.message_id}.json", bytes(row.raw)))
+        members.append((f"messages/{row.message_id}.json",
+                        node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
         if progress:
             progress(index, len(rows))
     created = format_rfc3339_utc(node.clock())

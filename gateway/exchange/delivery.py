@@ -153,7 +153,8 @@ class DeliveryWorker:
         token = issue_bearer(node.signing_key, node.node_id, row.recipient, now)
         try:
             response = await self.client.post(
-                f"{partner.file.endpoint}/messages", content=bytes(row.raw),
+                f"{partner.file.endpoint}/messages",
+                content=node.sealer.open(bytes(row.raw), repo.RAW_COLUMN),
                 headers={"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             await self._retry(row, f"{type(exc).__name__}", None, None)

@@ -6,6 +6,7 @@ transaction as the message, so a retry after a crash gets the original receipt b
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from gateway.protocol.inbound import (
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
 from gateway.store import messages as repo
+
+log = logging.getLogger("gateway.inbound")
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
 
 async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool) -> Acceptance:
     bx = verified.header.bx
-    pk = await repo.insert_message(conn, verified.envelope, verified.raw, direction="in",
+    pk = await repo.insert_message(conn, verified.envelope,
+                                   node.sealer.seal(verified.raw, repo.RAW_COLUMN), direction="in",
                                    state="accepted", now=verified.received)
     if pk is None:  # the same sender and id were accepted before
         existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
@@ -141,4 +145,20 @@ async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool)
                        verified.message_id,
                        {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
                         "via": "bundle" if bundle else "push", "digest": verified.digest})
+    await _run_hooks(node, conn, verified)
     return Acceptance(202, receipt, verified)
+
+
+async def _run_hooks(node: Node, conn: Any, verified: VerifiedMessage) -> None:
+    """Let the case work attach the message. A failure there must never lose the message:
+    the hook runs in a savepoint, and if it fails the message is kept and the failure
+    audited for an operator to look at."""
+    for hook in node.inbound_hooks:
+        try:
+            async with conn.begin_nested():
+                await hook(conn, verified)
+        except Exception as exc:
+            log.exception("case work could not attach a message",
+                          extra={"message_id": verified.message_id})
+            await audit.append(conn, node.clock, "system", "case.attach-failed",
+                               verified.message_id, {"error": type(exc).__name__})

@@ -45,7 +45,7 @@ async def pull(node: Node, bearer: str | None, limit: int) -> bytes:
         rows = await repo.mailbox(conn, claims.issuer, limit)
     if rows:
         await node.audit(claims.issuer, "mailbox.pulled", None, count=len(rows))
-    return mailbox_body([bytes(row.raw) for row in rows])
+    return mailbox_body([node.sealer.open(bytes(row.raw), repo.RAW_COLUMN) for row in rows])
 
 
 async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> None:

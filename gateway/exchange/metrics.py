@@ -30,3 +30,6 @@ class Metrics:
         self.key_expiry = Gauge("bx_pinned_key_expiry_days",
                                 "Days until each pinned partner key expires",
                                 ["partner", "kid"], registry=self.registry)
+        self.deadlines_overdue = Gauge("bx_deadlines_overdue",
+                                       "Open tasks and deadlines past their due time, per unit",
+                                       ["unit"], registry=self.registry)

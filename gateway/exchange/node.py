@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.audit import log as audit
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.metrics import Metrics
 from gateway.protocol.bearer import MemoryReplayCache
+from gateway.protocol.inbound import VerifiedMessage
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.store.crypto import Sealer, SecretKeyError, load_secret_key
 from gateway.store.database import DatabaseError, create_engine, migrate
 from gateway.trust.keys import KeyStore, KeyStoreError
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
+
+#: Called inside the transaction that stores an accepted message (the case work attaches it).
+InboundHook = Callable[[AsyncConnection, VerifiedMessage], Awaitable[None]]
 
 
 class NodeError(Exception):
@@ -41,10 +46,12 @@ class Node:
     signing_key: SigningKey
     partners: PartnerDirectory
     registry: SchemaRegistry
+    sealer: Sealer
     clock: Callable[[], datetime] = utc_now
     metrics: Metrics = field(default_factory=Metrics)
     rng: random.Random = field(default_factory=random.Random)
     outbox_signal: asyncio.Event = field(default_factory=asyncio.Event)
+    inbound_hooks: list[InboundHook] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock)
@@ -102,6 +109,10 @@ async def open_database(settings: Settings) -> AsyncEngine:
 async def open_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
     """Build a node: files checked (fail closed), database migrated."""
     registry, keystore, signing_key, partners = load_parts(settings, clock)
+    try:
+        sealer = Sealer(load_secret_key(settings.secret_key_path))
+    except SecretKeyError as exc:
+        raise NodeError(str(exc)) from exc
     engine = await open_database(settings)
     return Node(settings=settings, engine=engine, keystore=keystore, signing_key=signing_key,
-                partners=partners, registry=registry, clock=clock)
+                partners=partners, registry=registry, sealer=sealer, clock=clock)

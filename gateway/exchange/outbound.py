@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.audit import log as audit
 from gateway.exchange.node import Node
 from gateway.protocol.envelope import (
     Attachment,
+    Envelope,
     MessageDraft,
     compose_message,
     parse_body,
@@ -28,6 +31,17 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
     Raises ``Problem`` (``schema-invalid``, ``unsupported-type``) for a document that a
     partner would refuse, and :class:`OutboundError` for an unknown recipient.
     """
+    async with node.engine.begin() as conn:
+        envelope = await queue_message(conn, node, draft, document, attachments, actor)
+    node.outbox_signal.set()
+    return envelope.header.bx.id
+
+
+async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
+                        document: bytes, attachments: Sequence[Attachment] = (),
+                        actor: str = "operator") -> Envelope:
+    """:func:`send_message` inside the caller's transaction (a case's use case), which must
+    set ``node.outbox_signal`` once it has committed."""
     partner = node.partners.get(draft.to)
     if partner is None:
         raise OutboundError(f"{draft.to} is not in the partner directory")
@@ -41,16 +55,15 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
                           created=now)
     envelope = parse_envelope(parse_body(raw))
     pull = partner.file.delivery == "pull"
-    async with node.engine.begin() as conn:
-        await repo.insert_message(
-            conn, envelope, raw, direction="out", state="waiting" if pull else "queued",
-            now=now, deadline=now + timedelta(hours=partner.file.deadline_hours),
-            next_attempt=None if pull else now)
-        await audit.append(conn, node.clock, actor, "message.queued", envelope.header.bx.id,
-                           {"type": draft.type, "to": draft.to, "priority": draft.priority,
-                            "mode": "pull" if pull else "push"})
-    node.outbox_signal.set()
-    return envelope.header.bx.id
+    await repo.insert_message(
+        conn, envelope, node.sealer.seal(raw, repo.RAW_COLUMN), direction="out",
+        state="waiting" if pull else "queued", now=now,
+        deadline=now + timedelta(hours=partner.file.deadline_hours),
+        next_attempt=None if pull else now)
+    await audit.append(conn, node.clock, actor, "message.queued", envelope.header.bx.id,
+                       {"type": draft.type, "to": draft.to, "priority": draft.priority,
+                        "mode": "pull" if pull else "push"})
+    return envelope
 
 
 async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:

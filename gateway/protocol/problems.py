@@ -30,6 +30,8 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "invalid-request": (422, "Request not valid"),
     "not-found": (404, "Not found"),
     "forbidden": (403, "Forbidden"),
+    "state-conflict": (409, "Not allowed in the current state"),
+    "locked": (423, "Account locked"),
 }
 
 #: The codes of PROTOCOL.md §4.2; the others belong to the local API.
@@ -86,7 +88,7 @@ class Problem(Exception):  # noqa: N818 - the protocol calls it a problem
         """The RFC 9457 body."""
         body: dict[str, Any] = {"type": self.type_uri, "title": self.title,
                                 "status": self.status, "detail": self.detail}
-        if self.code == "schema-invalid":
+        if self.code == "schema-invalid" or self.errors:
             body["errors"] = [e.as_dict() for e in self.errors]
         return body
 

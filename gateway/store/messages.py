@@ -27,6 +27,9 @@ _INSERT_MESSAGE = _per_dialect(lambda insert: insert(messages).on_conflict_do_no
 ).returning(messages.c.id))
 
 
+#: Message bytes are sealed at rest (AES-GCM, :mod:`gateway.store.crypto`) under this name.
+RAW_COLUMN = "messages.raw"
+
 def _renew_expired(insert: Any) -> Any:
     statement = insert(replay_cache)
     return statement.on_conflict_do_update(

@@ -90,6 +90,12 @@ class PartnerFile(BaseModel):
     #: Not in NODE.md's example: fetch what waits for us at this partner every N s (0: never).
     poll_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
     may_send: list[str] = Field(default_factory=list)
+    #: Not in NODE.md's example: answer deadlines in working days per document type, where
+    #: an agreement with this partner differs from MESSAGES.md's defaults.
+    answer_working_days: dict[str, Annotated[int, Field(ge=1, le=365)]] = Field(
+        default_factory=dict)
+    urgent_answer_working_days: dict[str, Annotated[int, Field(ge=1, le=365)]] = Field(
+        default_factory=dict)
     name: dict[str, str]
     keys: list[KeyEntry] = Field(default_factory=list)
 

@@ -16,11 +16,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.cases.effects import install as install_case_hook
+from gateway.cases.housekeeping import Housekeeper
+from gateway.cases.work import open_case_work
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.node import Node, open_node, utc_now
 from gateway.settings import Settings, load_settings
 from gateway.trust.files import write_atomically
-from gateway.web import local_api, partner_api, problems
+from gateway.web import (
+    api_admin,
+    api_cases,
+    api_drafts,
+    api_hotline,
+    api_session,
+    local_api,
+    partner_api,
+    problems,
+)
 
 log = logging.getLogger("gateway.web")
 SHUTDOWN_GRACE_S = 20.0
@@ -43,10 +55,15 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         node = await open_node(settings, clock)
         app.state.node = node
         app.state.api_token = api_token(settings)
+        cases = open_case_work(node)
+        app.state.cases = cases
+        install_case_hook(cases)
+        housekeeper = Housekeeper(cases)
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         worker = DeliveryWorker(node, client)
         app.state.worker = worker
         task = asyncio.create_task(worker.run()) if run_worker else None
+        housekeeping = asyncio.create_task(housekeeper.run()) if run_worker else None
         reloads: set[asyncio.Task[None]] = set()
 
         async def reload_on_hangup() -> None:
@@ -69,6 +86,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             yield
         finally:
             worker.stop()
+            housekeeper.stop()
+            if housekeeping is not None:
+                await housekeeping
             if task is not None:
                 try:
                     await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
@@ -81,7 +101,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
     problems.install(app)
     app.include_router(partner_api.router)
-    app.include_router(local_api.router)
+    for module in (api_session, api_cases, api_drafts, api_hotline, api_admin, local_api):
+        app.include_router(module.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

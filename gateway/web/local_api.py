@@ -1,27 +1,27 @@
-"""The local API under ``/api``: this node's own operators send and watch messages.
+"""The node's message operations under ``/api/messages``: the outbox and its dead letters.
 
-Until user accounts arrive (the cases issue), every call needs the node's API token
-(``<data dir>/keys/api.token``, created at first start, mode 0600) as a bearer token.
+Raw XML goes out only with the node's API token (role ``machine``: scripts on the host, like
+the CLI's ``gateway send``); people send through cases, where drafts need a second person.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.access.sessions import Principal
 from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
-from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import Attachment, MessageDraft
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 from gateway.store.database import reading
+from gateway.web.auth import permit
 
 
 def _node(request: Request) -> Node:
@@ -29,16 +29,7 @@ def _node(request: Request) -> Node:
     return node
 
 
-def require_token(request: Request,
-                  authorization: Annotated[str | None, Header()] = None) -> None:
-    """Refuse a call without the node's API token."""
-    expected: str = request.app.state.api_token
-    presented = bearer_token(authorization) or ""
-    if not hmac.compare_digest(presented.encode(), expected.encode()):
-        raise Problem("unauthenticated", "the local API needs the node's API token")
-
-
-router = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/api", tags=["messages"])
 
 
 class AttachmentIn(BaseModel):
@@ -67,7 +58,8 @@ class SendRequest(BaseModel):
 
 
 @router.post("/messages", status_code=202)
-async def send(request: Request, body: SendRequest) -> JSONResponse:
+async def send(request: Request, body: SendRequest,
+               principal: Annotated[Principal, permit("messages.send-raw")]) -> JSONResponse:
     """Validate, sign, store and queue a document; answers its message id."""
     try:
         files = [Attachment(a.name, a.media_type, base64.b64decode(a.data, validate=True))
@@ -79,7 +71,7 @@ async def send(request: Request, body: SendRequest) -> JSONResponse:
                          handling=body.handling, lang=body.lang)
     try:
         message_id = await send_message(_node(request), draft, body.document.encode(), files,
-                                        actor="api")
+                                        actor=principal.actor)
     except OutboundError as exc:
         raise Problem("invalid-request", str(exc)) from exc
     except ValueError as exc:  # a header value the protocol refuses (e.g. a bad ref)
@@ -88,7 +80,10 @@ async def send(request: Request, body: SendRequest) -> JSONResponse:
 
 
 @router.get("/messages")
-async def list_messages(request: Request, status: str | None = None,
+async def list_messages(request: Request,
+                        _: Annotated[Principal, permit("messages.read")],
+                        status: Literal["queued", "waiting", "delivered", "dead",
+                                        "accepted"] | None = None,
                         partner: str | None = None) -> JSONResponse:
     """Messages in and out with their delivery state, newest first."""
     node = _node(request)
@@ -101,20 +96,23 @@ async def list_messages(request: Request, status: str | None = None,
 
 
 @router.post("/messages/{message_id}/retry", status_code=202)
-async def retry(request: Request, message_id: str) -> JSONResponse:
+async def retry(request: Request, message_id: str,
+                principal: Annotated[Principal, permit("messages.retry")]) -> JSONResponse:
     """Re-queue a dead letter."""
     try:
-        await retry_dead_letter(_node(request), message_id, actor="api")
+        await retry_dead_letter(_node(request), message_id, actor=principal.actor)
     except OutboundError as exc:
         raise Problem("invalid-request", str(exc)) from exc
     return JSONResponse({"id": message_id, "state": "queued"}, status_code=202)
 
 
 @router.post("/admin/partners/reload")
-async def reload_partners(request: Request) -> JSONResponse:
+async def reload_partners(request: Request,
+                          principal: Annotated[Principal, permit("partners.reload")]
+                          ) -> JSONResponse:
     """Re-read the partner files now (as SIGHUP does)."""
     node = _node(request)
     problems = node.reload_partners()
-    await node.audit("api", "partners.reloaded", None, problems=len(problems))
+    await node.audit(principal.actor, "partners.reloaded", None, problems=len(problems))
     return JSONResponse({"partners": [p.node_id for p in node.partners.all()],
                          "problems": problems})

@@ -6,7 +6,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.cases.work import CaseError
+from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem
 
 
 def problem_response(problem: Problem) -> Response:
@@ -23,8 +24,16 @@ def install(app: FastAPI) -> None:
     async def _problem(_request: Request, exc: Problem) -> Response:
         return problem_response(exc)
 
+    @app.exception_handler(CaseError)
+    async def _case(_request: Request, exc: CaseError) -> Response:
+        errors = [FieldError(1, 1, exc.field, str(exc))] if exc.field else []
+        return problem_response(Problem(exc.code, str(exc), errors=errors))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
-        where = ".".join(str(part) for part in first.get("loc", ()))
-        return problem_response(Problem("invalid-request", f"{where}: {first.get('msg')}"))
+        found = list(exc.errors()) or [{"loc": (), "msg": "invalid"}]
+        errors = [FieldError(1, 1, ".".join(str(p) for p in e.get("loc", ())),
+                             str(e.get("msg"))) for e in found]
+        first = errors[0]
+        return problem_response(Problem("invalid-request", f"{first.path}: {first.message}",
+                                        errors=errors))

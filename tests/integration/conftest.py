@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pytest
 import tomli_w
 from fastapi import FastAPI
 
+from gateway.access import users
 from gateway.protocol.jose import SigningKey, public_jwk, thumbprint
 from gateway.settings import Settings, load_settings
 from gateway.trust.keys import KeyStore
@@ -86,3 +87,57 @@ async def receiver(tmp_path: Path, world: World) -> AsyncIterator[Receiver]:
 
 def fixed(now: datetime) -> Any:
     return lambda: now
+
+
+@dataclass
+class Desk:
+    """People at ``kh.ahtjp`` using the local API with their own sessions."""
+
+    receiver: Receiver
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    passwords: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        return self.receiver.client
+
+    async def add_user(self, username: str, role: str, unit: str = "kh.ahtjp",
+                       password: str = "a long enough password") -> dict[str, str]:
+        """Create an account and log it in; answers the headers of its session."""
+        cw = self.receiver.app.state.cases
+        async with cw.node.engine.begin() as conn:
+            await users.add_user(conn, cw.clock, "test", username=username,
+                                 display_name=username.title(), role=role, unit=unit,
+                                 password=password)
+        self.passwords[username] = password
+        return await self.login(username)
+
+    async def login(self, username: str) -> dict[str, str]:
+        response = await self.client.post("/api/session", json={
+            "username": username, "password": self.passwords[username]})
+        assert response.status_code == 200, response.text
+        self.headers[username] = {"Authorization": f"Bearer {response.json()['token']}"}
+        return self.headers[username]
+
+    async def later(self, delta: timedelta) -> None:
+        """Move the node's clock on; sessions lapse, so everyone logs in again."""
+        self.receiver.world.now += delta
+        for username in list(self.headers):
+            await self.login(username)
+
+    async def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.request(method, path, headers=self.headers[who], **kwargs)
+
+    async def ok(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self.call(who, method, path, **kwargs)
+        assert response.status_code < 300, f"{method} {path}: {response.text}"
+        return response.json()
+
+
+@pytest.fixture
+async def desk(receiver: Receiver) -> Desk:
+    """A BLO officer and a supervisor of ``kh.ahtjp``, logged in."""
+    made = Desk(receiver)
+    await made.add_user("officer", "blo-officer")
+    await made.add_user("chief", "supervisor")
+    return made

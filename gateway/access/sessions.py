@@ -1,0 +1,122 @@
+"""Sessions: a short-lived signed token (cookie for the console, bearer for the API) over a
+revocable row that carries the idle clock.
+
+The token is a JWT (HS256, PyJWT) under the session key derived from the node's secret key;
+it names the session row and expires at the absolute time-out. The row ends at logout, at a
+password change or when the account is disabled, and lapses after :data:`IDLE` without use.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+import jwt
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.users import User
+from gateway.audit import log as audit
+from gateway.store.case_tables import sessions, users
+
+IDLE: Final = timedelta(minutes=30)
+ABSOLUTE: Final = timedelta(hours=12)
+#: The idle clock is written at most this often, not on every request.
+TOUCH_EVERY: Final = timedelta(seconds=60)
+_ALG: Final = "HS256"
+
+
+class SessionError(Exception):
+    """No valid session: expired, ended, forged or absent."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user through a session, or the node's own API token."""
+
+    username: str
+    role: str
+    unit: str
+    session_id: str | None = None
+    csrf: str | None = None
+    display_name: str = ""
+
+    @property
+    def actor(self) -> str:
+        """The name written in the audit log."""
+        return self.username
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A new session: the token to hand out and its times."""
+
+    token: str
+    session_id: str
+    csrf: str
+    expires_at: datetime
+
+
+async def open_session(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
+                       user: User) -> Opened:
+    """Start a session for an authenticated user."""
+    now = clock()
+    session_id = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    expires = now + ABSOLUTE
+    await conn.execute(sa.insert(sessions).values(
+        id=session_id, user_id=user.id, created_at=now, last_seen_at=now, expires_at=expires,
+        csrf=csrf))
+    await audit.append(conn, clock, user.username, "login", user.username,
+                       {"role": user.role, "unit": user.unit})
+    token = jwt.encode({"sid": session_id, "sub": user.username, "iat": int(now.timestamp()),
+                        "exp": int(expires.timestamp())}, key, algorithm=_ALG)
+    return Opened(token, session_id, csrf, expires)
+
+
+def _session_id(token: str, key: bytes, now: datetime) -> str:
+    try:
+        claims = jwt.decode(token, key, algorithms=[_ALG], options={
+            "require": ["sid", "sub", "exp", "iat"], "verify_exp": False,
+            "verify_iat": False, "verify_nbf": False})  # times: the injected clock, below
+    except jwt.PyJWTError as exc:
+        raise SessionError("session token not valid") from exc
+    if int(claims["exp"]) <= int(now.timestamp()):
+        raise SessionError("session expired")
+    return str(claims["sid"])
+
+
+async def resolve(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
+                  token: str) -> Principal:
+    """The principal of a token, touching its idle clock; :class:`SessionError` if none."""
+    now = clock()
+    session_id = _session_id(token, key, now)
+    row = (await conn.execute(
+        sa.select(sessions, users.c.username, users.c.role, users.c.unit, users.c.disabled,
+                  users.c.display_name)
+        .join(users, users.c.id == sessions.c.user_id)
+        .where(sessions.c.id == session_id))).first()
+    if row is None or row.ended_at is not None or row.disabled:
+        raise SessionError("session ended")
+    if row.expires_at <= now:
+        raise SessionError("session expired")
+    if now - row.last_seen_at > IDLE:
+        await conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
+                           .values(ended_at=now))
+        await audit.append(conn, clock, row.username, "session.idle-timeout", row.username, {})
+        raise SessionError("session timed out after inactivity")
+    if now - row.last_seen_at >= TOUCH_EVERY:
+        await conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
+                           .values(last_seen_at=now))
+    return Principal(row.username, row.role, row.unit, session_id, row.csrf, row.display_name)
+
+
+async def end_session(conn: AsyncConnection, clock: Callable[[], datetime],
+                      principal: Principal) -> None:
+    """Log out."""
+    await conn.execute(sa.update(sessions).where(sessions.c.id == principal.session_id)
+                       .values(ended_at=clock()))
+    await audit.append(conn, clock, principal.username, "logout", principal.username, {})

@@ -1,0 +1,179 @@
+"""Local users: accounts, passwords (Argon2id), lock-out after repeated failures.
+
+Passwords are hashed with argon2-cffi's defaults (Argon2id, memory-hard). An unknown user
+name costs the same hash as a wrong password, so the answer time does not tell which.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.roles import HUMAN_ROLES
+from gateway.audit import log as audit
+from gateway.store.case_tables import sessions, users
+
+MAX_FAILURES: Final = 5
+LOCK_FOR: Final = timedelta(minutes=15)
+MIN_PASSWORD: Final = 12
+USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,63}")
+UNIT: Final = re.compile(r"[a-z]{2}\.[a-z0-9-]{2,40}")
+
+_hasher = PasswordHasher()
+_DUMMY_HASH: Final = _hasher.hash("not a password of anyone")
+
+
+class UserError(Exception):
+    """A refused account operation; the message says why (for the CLI and the API)."""
+
+
+class AccountLocked(UserError):  # noqa: N818 - reads as the state it reports
+    """Too many failed logins: the account waits until ``locked_until``."""
+
+
+@dataclass(frozen=True)
+class User:
+    """An account as the rest of the code sees it (no hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    unit: str
+    disabled: bool
+    locked_until: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> User:
+        """From a ``users`` row."""
+        return cls(row.id, row.username, row.display_name, row.role, row.unit,
+                   bool(row.disabled), row.locked_until)
+
+
+def check_password(password: str) -> None:
+    """Refuse a password too short to resist guessing."""
+    if len(password) < MIN_PASSWORD:
+        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+
+
+async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: str, *,
+                   username: str, display_name: str, role: str, unit: str,
+                   password: str) -> User:
+    """Create an account; refuses a taken name, an unknown role, a short password."""
+    if not USERNAME.fullmatch(username):
+        raise UserError("username: 3-64 lower-case letters, digits, '.', '_' or '-', "
+                        "starting with a letter")
+    if role not in HUMAN_ROLES:
+        raise UserError(f"role must be one of: {', '.join(HUMAN_ROLES)}")
+    if not UNIT.fullmatch(unit):
+        raise UserError("unit must look like a node id, e.g. vn.blo-mocbai or vn.hotline-111")
+    if not display_name.strip():
+        raise UserError("display name is required")
+    check_password(password)
+    if await find(conn, username) is not None:
+        raise UserError(f"user {username} exists already")
+    now = clock()
+    result = await conn.execute(sa.insert(users).values(
+        username=username, display_name=display_name.strip(), role=role, unit=unit,
+        password_hash=_hasher.hash(password), created_at=now, password_set_at=now,
+        disabled=False, failed_logins=0).returning(users.c.id))
+    await audit.append(conn, clock, actor, "user.added", username, {"role": role, "unit": unit})
+    user = await find(conn, username)
+    assert user is not None
+    assert user.id == result.scalar_one()
+    return user
+
+
+async def find(conn: AsyncConnection, username: str) -> User | None:
+    """An account by name."""
+    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
+    return User.of(row) if row else None
+
+
+async def list_users(conn: AsyncConnection) -> list[User]:
+    """All accounts, by name."""
+    rows = await conn.execute(sa.select(users).order_by(users.c.username))
+    return [User.of(r) for r in rows]
+
+
+async def set_disabled(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
+                       username: str, disabled: bool = True) -> None:
+    """Disable (or enable) an account; a disabled account's sessions end at once."""
+    user = await find(conn, username)
+    if user is None:
+        raise UserError(f"no user {username}")
+    await conn.execute(sa.update(users).where(users.c.id == user.id).values(disabled=disabled))
+    if disabled:
+        await conn.execute(sa.update(sessions).where(
+            sessions.c.user_id == user.id, sessions.c.ended_at.is_(None)
+        ).values(ended_at=clock()))
+    await audit.append(conn, clock, actor, "user.disabled" if disabled else "user.enabled",
+                       username, {})
+
+
+async def set_password(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
+                       username: str, password: str) -> None:
+    """Set a new password, clear any lock-out and end the user's sessions."""
+    check_password(password)
+    user = await find(conn, username)
+    if user is None:
+        raise UserError(f"no user {username}")
+    now = clock()
+    await conn.execute(sa.update(users).where(users.c.id == user.id).values(
+        password_hash=_hasher.hash(password), password_set_at=now, failed_logins=0,
+        locked_until=None))
+    await conn.execute(sa.update(sessions).where(
+        sessions.c.user_id == user.id, sessions.c.ended_at.is_(None)).values(ended_at=now))
+    await audit.append(conn, clock, actor, "user.password-set", username, {})
+
+
+async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
+                       password: str) -> User:
+    """The account if the password is right; counts failures and locks after five.
+
+    Raises :class:`UserError` with a message that does not say whether the name exists.
+    """
+    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
+    now = clock()
+    if row is None:
+        _verify(_DUMMY_HASH, password)
+        await audit.append(conn, clock, "unknown", "login.failed", None, {"reason": "credentials"})
+        raise UserError("user name or password is wrong")
+    if row.locked_until is not None and row.locked_until > now:
+        await audit.append(conn, clock, username, "login.failed", username, {"reason": "locked"})
+        raise AccountLocked("account locked after repeated failures; try again later or ask "
+                        "an administrator")
+    if not _verify(row.password_hash, password) or row.disabled:
+        failures = row.failed_logins + 1
+        values: dict[str, Any] = {"failed_logins": failures}
+        if failures >= MAX_FAILURES:
+            values = {"failed_logins": 0, "locked_until": now + LOCK_FOR}
+            await audit.append(conn, clock, username, "user.locked", username,
+                               {"failures": failures})
+        await conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
+        await audit.append(conn, clock, username, "login.failed", username,
+                           {"reason": "disabled" if row.disabled else "credentials"})
+        raise UserError("user name or password is wrong")
+    if row.failed_logins or row.locked_until is not None:
+        await conn.execute(sa.update(users).where(users.c.id == row.id).values(
+            failed_logins=0, locked_until=None))
+    if _hasher.check_needs_rehash(row.password_hash):
+        await conn.execute(sa.update(users).where(users.c.id == row.id).values(
+            password_hash=_hasher.hash(password)))
+    return User.of(row)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+

@@ -1,0 +1,291 @@
+"""Sending through a case: drafts, four-eyes release, and the outbound path (MESSAGES.md,
+handling rules).
+
+An officer drafts a document as JSON; our code builds the XML and validates it against the
+same schema a partner will. A draft carrying ``personal`` or ``special`` data waits for a
+supervisor of the same unit, who cannot be its author. An ``alert`` with priority
+``immediate`` is the exception: its author releases it alone and the unit's supervisors get a
+task at once. Release, signing, queueing and the case's move happen in one transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases import effects, service
+from gateway.cases.work import CaseError, CaseWork
+from gateway.documents.convert import highest_sensitivity, json_to_xml
+from gateway.exchange.outbound import OutboundError, queue_message
+from gateway.protocol.envelope import Attachment, MessageDraft, new_message_id
+from gateway.protocol.problems import Problem
+from gateway.store.case_tables import case_conversations, drafts
+from gateway.store.tables import messages
+
+MEDIA_TYPES: Final = ("image/jpeg", "image/png", "application/pdf")
+MAX_ATTACHMENT: Final = 5 * 1024 * 1024
+ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_MAGIC: Final = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n",
+                 "application/pdf": b"%PDF-"}
+PRIORITIES: Final = ("routine", "urgent", "immediate")
+HANDLING: Final = ("H0", "H1", "H2", "H3")
+LANGS: Final = ("vi", "km", "lo", "en")
+
+
+def _attachments(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Check attachments (name, type by content, size) and keep them as base64."""
+    names: set[str] = set()
+    out = []
+    for index, item in enumerate(items, start=1):
+        where = f"attachments[{index}]"
+        name, media_type = str(item.get("name", "")), str(item.get("media_type", ""))
+        if not ATTACHMENT_NAME.fullmatch(name) or name in names:
+            raise CaseError("invalid-request", f"{where}.name: a unique file name of letters, "
+                            "digits, '.', '_' or '-'", f"{where}.name")
+        if media_type not in MEDIA_TYPES:
+            raise CaseError("invalid-request", f"{where}.media_type must be one of "
+                            f"{', '.join(MEDIA_TYPES)}", f"{where}.media_type")
+        try:
+            data = base64.b64decode(str(item.get("data", "")), validate=True)
+        except binascii.Error as exc:
+            raise CaseError("invalid-request", f"{where}.data is not base64",
+                            f"{where}.data") from exc
+        if not data or len(data) > MAX_ATTACHMENT:
+            raise CaseError("invalid-request", f"{where}: a file of 1 byte to 5 MiB",
+                            f"{where}.data")
+        if not data.startswith(_MAGIC[media_type]):
+            raise CaseError("invalid-request", f"{where}: the content is not {media_type}",
+                            f"{where}.data")
+        names.add(name)
+        out.append({"name": name, "media_type": media_type,
+                    "data": base64.b64encode(data).decode()})
+    return out
+
+
+async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
+                       ) -> None:
+    if values["doc_type"] == "verification-request" and case.state == "victim-objects":
+        raise CaseError("state-conflict", "the victim objects to the partner being notified: "
+                        "no verification-request may be sent", "type")
+    if cw.node.partners.get(values["recipient"]) is None:
+        raise CaseError("invalid-request", f"{values['recipient']} is not in the partner "
+                        "directory", "to")
+    if values["ref"]:
+        source = (await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
+            messages.c.message_id == values["ref"], messages.c.direction == "in"))).first()
+        if source is not None and source.handling == "H2" \
+                and source.sender != values["recipient"]:
+            raise CaseError("forbidden", "the referenced message is H2: it cannot be "
+                            "forwarded to another partner", "to")
+
+
+async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: dict[str, Any]
+                  ) -> dict[str, Any]:
+    doc_type, version = str(body.get("type", "")), str(body.get("version", "1.0"))
+    try:
+        model = cw.forms.model(doc_type, version)
+    except Problem as exc:
+        raise CaseError("invalid-request", exc.detail, "type") from exc
+    for name, allowed in (("priority", PRIORITIES), ("handling", HANDLING), ("lang", LANGS)):
+        if body.get(name) is not None and body[name] not in allowed:
+            raise CaseError("invalid-request", f"{name} must be one of {', '.join(allowed)}",
+                            name)
+    document = body.get("document")
+    if not isinstance(document, dict):
+        raise CaseError("invalid-request", "document must be a JSON object", "document")
+    schema = cw.forms.registry.resolve(doc_type, version)
+    json_to_xml(model, schema.namespace, document)  # shape only: a draft may be incomplete
+    values = {"doc_type": doc_type, "version": version, "recipient": str(body.get("to", "")),
+              "ref": body.get("ref"), "priority": body.get("priority") or "routine",
+              "handling": body.get("handling") or "H0", "lang": body.get("lang") or "vi",
+              "sensitivity": highest_sensitivity(model, document)}
+    await _check_rules(conn, cw, case, values)
+    values["document_sealed"] = cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
+                                               "drafts.document")
+    values["attachments_sealed"] = cw.sealer.seal(
+        json.dumps(_attachments(list(body.get("attachments") or []))).encode(),
+        "drafts.attachments")
+    return values
+
+
+async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       case_id: int, body: dict[str, Any]) -> int:
+    """Save a draft on a case (its document may still be incomplete)."""
+    case = await service.load_case(conn, principal, case_id)
+    values = await _values(conn, cw, case, body)
+    now = cw.clock()
+    result = await conn.execute(sa.insert(drafts).values(
+        case_id=case.id, state="draft", author=principal.actor, author_unit=principal.unit,
+        created_at=now, updated_at=now, **values).returning(drafts.c.id))
+    draft_id = int(result.scalar_one())
+    await audit.append(conn, cw.clock, principal.actor, "draft.saved", case.reference,
+                       {"draft": draft_id, "type": values["doc_type"],
+                        "to": values["recipient"]})
+    return draft_id
+
+
+async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> tuple[Any, Any]:
+    row = (await conn.execute(sa.select(drafts).where(drafts.c.id == draft_id))).first()
+    if row is None:
+        raise CaseError("not-found", f"no draft {draft_id}")
+    case = await service.load_case(conn, principal, row.case_id)
+    return row, case
+
+
+async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       draft_id: int, body: dict[str, Any]) -> None:
+    """Change a draft (its author, while it is a draft or was sent back)."""
+    row, case = await _load(conn, principal, draft_id)
+    if row.author != principal.actor:
+        raise CaseError("forbidden", "only the author changes a draft")
+    if row.state not in ("draft", "returned"):
+        raise CaseError("state-conflict", f"the draft is {row.state}; it cannot change now")
+    values = await _values(conn, cw, case, body)
+    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
+        state="draft", updated_at=cw.clock(), **values))
+    await audit.append(conn, cw.clock, principal.actor, "draft.saved", case.reference,
+                       {"draft": row.id})
+
+
+def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
+    """A draft for the API; the document and attachments only when asked (and audited)."""
+    view: dict[str, Any] = {
+        "id": row.id, "case_id": row.case_id, "type": row.doc_type, "version": row.version,
+        "to": row.recipient, "ref": row.ref, "priority": row.priority,
+        "handling": row.handling, "lang": row.lang, "sensitivity": row.sensitivity,
+        "state": row.state, "author": row.author, "unit": row.author_unit,
+        "released_by": row.released_by, "return_reason": row.return_reason,
+        "message_id": row.message_id, "updated_at": row.updated_at.isoformat()}
+    if with_content:
+        view["document"] = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
+        files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
+        view["attachments"] = [{"name": f["name"], "media_type": f["media_type"],
+                                "size": len(base64.b64decode(f["data"]))} for f in files]
+    return view
+
+
+async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                     draft_id: int) -> dict[str, Any]:
+    """A draft with its content (the release preview); audited as a read of its data."""
+    row, case = await _load(conn, principal, draft_id)
+    await audit.append(conn, cw.clock, principal.actor, "draft.read", case.reference,
+                       {"draft": row.id, "sensitivity": row.sensitivity})
+    return draft_view(cw, row, with_content=True)
+
+
+async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                      state: str | None) -> list[dict[str, Any]]:
+    """Drafts of the principal's unit (the release queue with ``state=submitted``)."""
+    query = sa.select(drafts).where(drafts.c.author_unit == principal.unit)
+    if state:
+        query = query.where(drafts.c.state == state)
+    rows = await conn.execute(query.order_by(drafts.c.updated_at))
+    return [draft_view(cw, r, with_content=False) for r in rows]
+
+
+async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       draft_id: int) -> dict[str, Any]:
+    """Validate a draft fully and ask for release; sends at once where no second person is
+    needed (operational data only, or an immediate alert)."""
+    row, case = await _load(conn, principal, draft_id)
+    if row.author != principal.actor:
+        raise CaseError("forbidden", "only the author submits a draft")
+    if row.state not in ("draft", "returned"):
+        raise CaseError("state-conflict", f"the draft is {row.state}")
+    document = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
+    cw.forms.build(row.doc_type, row.version, document)  # schema-invalid with paths
+    await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
+                                        "ref": row.ref})
+    alone = row.sensitivity == "operational" or (
+        row.doc_type == "alert" and row.priority == "immediate")
+    if alone:
+        message_id = await _send(conn, cw, row, case, principal)
+        if row.sensitivity != "operational":
+            await service.add_task(conn, cw, kind="review-immediate-release",
+                                   owner_unit=row.author_unit, case_id=case.id,
+                                   due_at=cw.clock() + timedelta(hours=2),
+                                   message_id=message_id, title=row.doc_type)
+            await audit.append(conn, cw.clock, principal.actor, "supervisors.notified",
+                               case.reference, {"draft": row.id, "message": message_id})
+        return {"state": "sent", "message_id": message_id}
+    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
+        state="submitted", updated_at=cw.clock(), return_reason=None))
+    await audit.append(conn, cw.clock, principal.actor, "draft.submitted", case.reference,
+                       {"draft": row.id})
+    return {"state": "submitted", "message_id": None}
+
+
+async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                        draft_id: int) -> str:
+    """A supervisor of the author's unit, not the author, releases: sign, queue, move."""
+    row, case = await _load(conn, principal, draft_id)
+    if row.state != "submitted":
+        raise CaseError("state-conflict", f"the draft is {row.state}, not submitted")
+    if row.author == principal.actor:
+        raise CaseError("forbidden", "four eyes: the author cannot release their own draft")
+    if row.author_unit != principal.unit:
+        raise CaseError("forbidden", "only a supervisor of the author's unit releases")
+    await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
+                                        "ref": row.ref})
+    return await _send(conn, cw, row, case, principal)
+
+
+async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       draft_id: int, reason: str) -> None:
+    """Send a submitted draft back to its author with a reason."""
+    if not reason.strip():
+        raise CaseError("invalid-request", "say why the draft goes back", "reason")
+    row, case = await _load(conn, principal, draft_id)
+    if row.state != "submitted":
+        raise CaseError("state-conflict", f"the draft is {row.state}, not submitted")
+    if row.author_unit != principal.unit:
+        raise CaseError("forbidden", "only a supervisor of the author's unit sends it back")
+    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
+        state="returned", return_reason=reason.strip()[:500], updated_at=cw.clock()))
+    await audit.append(conn, cw.clock, principal.actor, "draft.returned", case.reference,
+                       {"draft": row.id})
+
+
+async def _conversation(conn: AsyncConnection, case_id: int, partner: str) -> str:
+    found = (await conn.execute(sa.select(case_conversations.c.conversation).where(
+        case_conversations.c.case_id == case_id, case_conversations.c.partner == partner)
+        .order_by(case_conversations.c.conversation).limit(1))).scalar()
+    return str(found) if found else new_message_id()
+
+
+async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
+                releaser: Principal) -> str:
+    document = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
+    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
+    xml = cw.forms.build(row.doc_type, row.version, document)
+    conversation = await _conversation(conn, case.id, row.recipient)
+    draft = MessageDraft(type=row.doc_type, version=row.version, to=row.recipient,
+                         conversation=conversation, ref=row.ref, priority=row.priority,
+                         handling=row.handling, lang=row.lang)
+    attachments = [Attachment(f["name"], f["media_type"], base64.b64decode(f["data"]))
+                   for f in files]
+    try:
+        envelope = await queue_message(conn, cw.node, draft, xml, attachments,
+                                       actor=releaser.actor)
+    except OutboundError as exc:
+        raise CaseError("invalid-request", str(exc), "to") from exc
+    message_id = envelope.header.bx.id
+    await effects.link_conversation(conn, case.id, conversation, row.recipient)
+    facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,
+                                 row.handling, row.ref, conversation, document)
+    await effects.apply(conn, cw, case, facts, actor=releaser.actor, strict=True)
+    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
+        state="sent", released_by=releaser.actor, released_at=cw.clock(),
+        message_id=message_id, updated_at=cw.clock()))
+    await audit.append(conn, cw.clock, releaser.actor, "draft.released", case.reference,
+                       {"draft": row.id, "message": message_id, "author": row.author})
+    return message_id

@@ -1,0 +1,100 @@
+"""The node's daily case housekeeping: deadlines that passed, and retention.
+
+A deadline that passes puts its case on the overdue lists, is written once in the audit log,
+and counts in ``bx_deadlines_overdue`` (MESSAGES.md). Personal fields of persons past their
+retention date are purged (names, details, search terms), leaving an audit line; the case and
+the fact that a person was in it remain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import sqlalchemy as sa
+
+from gateway.audit import log as audit
+from gateway.cases.work import CaseWork
+from gateway.store.case_tables import cases, persons, search_terms, tasks
+
+log = logging.getLogger("gateway.cases")
+#: "Daily" at the latest; checked every hour so that a node restarted at the wrong time or a
+#: 2-hour alert deadline shows in the metric without waiting a day.
+INTERVAL: Final = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Housekept:
+    """What one round found and did."""
+
+    overdue: int
+    newly_overdue: int
+    purged: int
+
+
+async def run_once(cw: CaseWork) -> Housekept:
+    """One round: note newly overdue deadlines, refresh the gauge, purge expired data."""
+    now = cw.clock()
+    async with cw.node.engine.begin() as conn:
+        fresh = (await conn.execute(
+            sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, cases.c.reference)
+            .select_from(tasks.outerjoin(cases, cases.c.id == tasks.c.case_id))
+            .where(tasks.c.done_at.is_(None), tasks.c.due_at < now,
+                   tasks.c.overdue_noted_at.is_(None)))).all()
+        for task in fresh:
+            await audit.append(conn, cw.clock, "system", "deadline.overdue",
+                               task.reference, {"task": task.id, "kind": task.kind,
+                                                "unit": task.owner_unit})
+        if fresh:
+            await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t.id for t in fresh]))
+                               .values(overdue_noted_at=now))
+        per_unit = (await conn.execute(
+            sa.select(tasks.c.owner_unit, sa.func.count()).where(
+                tasks.c.done_at.is_(None), tasks.c.due_at < now)
+            .group_by(tasks.c.owner_unit))).all()
+        expired = (await conn.execute(
+            sa.select(persons.c.id, persons.c.role, cases.c.reference)
+            .join(cases, cases.c.id == persons.c.case_id)
+            .where(persons.c.retention_until < now.date(), persons.c.purged_at.is_(None))
+        )).all()
+        for person in expired:
+            await conn.execute(sa.update(persons).where(persons.c.id == person.id).values(
+                name_native_sealed=None, name_latin_sealed=None, details_sealed=None,
+                purged_at=now))
+            await conn.execute(sa.delete(search_terms)
+                               .where(search_terms.c.person_id == person.id))
+            await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
+                               {"person": person.id, "role": person.role})
+    gauge = cw.node.metrics.deadlines_overdue
+    gauge.clear()
+    for unit, count in per_unit:
+        gauge.labels(unit).set(count)
+    return Housekept(sum(c for _, c in per_unit), len(fresh), len(expired))
+
+
+class Housekeeper:
+    """Runs :func:`run_once` at start and then every :data:`INTERVAL` until stopped."""
+
+    def __init__(self, cw: CaseWork) -> None:
+        self.cw = cw
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """The loop; a failed round is logged and the next one tried."""
+        while not self._stopping.is_set():
+            try:
+                done = await run_once(self.cw)
+                log.info("housekeeping", extra={"overdue": done.overdue,
+                                                "purged": done.purged})
+            except Exception:
+                log.exception("housekeeping round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), INTERVAL.total_seconds())

@@ -1,0 +1,142 @@
+"""Case kinds, origins and lifecycles as an explicit state machine (MESSAGES.md, cases).
+
+Pure: no I/O. :func:`check_transition` says whether a case may move to a state and why not;
+the services call it before every change, whether a user asks for it or a message causes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+KINDS: Final = ("repatriation", "verification", "investigation", "hotline")
+ORIGINS: Final = ("hotline", "blo", "partner", "investigation")
+PERSON_ROLES: Final = ("victim", "suspect", "witness", "relative")
+IDENTITY_STATUSES: Final = ("unverified", "verified", "not-national", "unable-to-verify")
+
+#: The repatriation lifecycle (also used by verification and hotline cases).
+MAIN_STATES: Final = ("detected", "screening", "verification-requested", "verified",
+                      "not-national", "unable-to-verify", "repatriation-planned", "handed-over",
+                      "received-and-referred", "follow-up", "closed")
+#: Side states: entered from any open state, left back to where the case was.
+SIDE_STATES: Final = ("on-hold-proceedings", "best-interests-review", "victim-objects")
+TERMINAL: Final = frozenset({"closed", "withdrawn"})
+#: Joint investigations have a shorter life.
+INVESTIGATION_STATES: Final = ("open", "active", "on-hold-proceedings", "closed", "withdrawn")
+
+_FORWARD: Final[dict[str, frozenset[str]]] = {
+    "detected": frozenset({"screening"}),
+    "screening": frozenset({"verification-requested", "closed"}),
+    "verification-requested": frozenset({"verified", "not-national", "unable-to-verify"}),
+    "verified": frozenset({"repatriation-planned", "closed"}),
+    "not-national": frozenset({"screening", "closed"}),
+    "unable-to-verify": frozenset({"verification-requested", "closed"}),
+    "repatriation-planned": frozenset({"handed-over"}),
+    "handed-over": frozenset({"received-and-referred"}),
+    "received-and-referred": frozenset({"follow-up", "closed"}),
+    "follow-up": frozenset({"closed"}),
+    "closed": frozenset(),
+    "withdrawn": frozenset(),
+}
+_INVESTIGATION: Final[dict[str, frozenset[str]]] = {
+    "open": frozenset({"active", "on-hold-proceedings", "closed", "withdrawn"}),
+    "active": frozenset({"on-hold-proceedings", "closed", "withdrawn"}),
+    "on-hold-proceedings": frozenset({"active", "closed", "withdrawn"}),
+    "closed": frozenset(),
+    "withdrawn": frozenset(),
+}
+
+
+def initial_state(kind: str) -> str:
+    """Where a new case of ``kind`` starts."""
+    return "open" if kind == "investigation" else "detected"
+
+
+def states_of(kind: str) -> tuple[str, ...]:
+    """Every state a case of ``kind`` can be in."""
+    if kind == "investigation":
+        return INVESTIGATION_STATES
+    return (*MAIN_STATES, *SIDE_STATES, "withdrawn")
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What the rules need to know about a case."""
+
+    kind: str
+    state: str
+    resume_state: str | None = None
+    presumed_child: bool = False
+    best_interests_recorded: bool = False
+    verified_victims: int = 0
+
+
+class TransitionRefused(Exception):  # noqa: N818 - a refusal, as the API reports it
+    """The move is not allowed; the message says why."""
+
+
+def next_states(facts: CaseFacts) -> list[str]:
+    """The states a case may move to now (the rules of :func:`check_transition` applied)."""
+    out = []
+    for state in states_of(facts.kind):
+        try:
+            check_transition(facts, state)
+        except TransitionRefused:
+            continue
+        out.append(state)
+    return out
+
+
+def check_transition(facts: CaseFacts, to: str) -> None:
+    """Raise :class:`TransitionRefused` unless ``facts.state -> to`` is allowed now."""
+    if to not in states_of(facts.kind):
+        raise TransitionRefused(f"{to!r} is not a state of a {facts.kind} case")
+    if facts.state in TERMINAL:
+        raise TransitionRefused(f"the case is {facts.state}; it cannot change any more")
+    if to == facts.state:
+        raise TransitionRefused(f"the case is already {to}")
+    if facts.kind == "investigation":
+        if to not in _INVESTIGATION[facts.state]:
+            raise TransitionRefused(f"an investigation cannot go from {facts.state} to {to}")
+        return
+    if to == "withdrawn":
+        return
+    if facts.state in SIDE_STATES:
+        _leave_side_state(facts, to)
+    elif to in SIDE_STATES:
+        if to == "best-interests-review" and not facts.presumed_child:
+            raise TransitionRefused("a best-interests review is for a (presumed) child")
+    elif to not in _FORWARD[facts.state]:
+        raise TransitionRefused(f"a case cannot go from {facts.state} to {to}")
+    _requirements(facts, to)
+
+
+def _leave_side_state(facts: CaseFacts, to: str) -> None:
+    if facts.state == "best-interests-review" and not facts.best_interests_recorded:
+        raise TransitionRefused("a supervisor must first record that return is in the "
+                                "child's best interests")
+    allowed = {facts.resume_state, "closed"} - {None}
+    if facts.resume_state is not None:
+        allowed |= _FORWARD.get(facts.resume_state, frozenset())
+    if facts.state == "victim-objects":
+        allowed.discard("verification-requested")
+    if to not in allowed:
+        raise TransitionRefused(f"from {facts.state} the case can return to "
+                                f"{facts.resume_state or 'its previous state'}, be closed or "
+                                "withdrawn")
+
+
+def _requirements(facts: CaseFacts, to: str) -> None:
+    if to == "repatriation-planned":
+        if facts.verified_victims < 1:
+            raise TransitionRefused("repatriation needs a victim whose identity is verified")
+        if facts.presumed_child and not facts.best_interests_recorded:
+            raise TransitionRefused("a (presumed) child: a supervisor must first record that "
+                                    "return is in the child's best interests")
+
+
+def after(facts: CaseFacts, to: str) -> tuple[str, str | None]:
+    """The new ``(state, resume_state)`` once a move to ``to`` is allowed."""
+    if to in SIDE_STATES and facts.state not in SIDE_STATES and facts.kind != "investigation":
+        return to, facts.state
+    return to, None

@@ -1,0 +1,287 @@
+"""Plain operations on cases: create, move through the lifecycle, persons, tasks, notes.
+
+Every function takes the caller's connection and never commits: the use case (an API call, an
+inbound message) owns the transaction. Every change leaves an audit line and, where it
+concerns the case's story, a case event.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.roles import sees_all_cases
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases import lifecycle
+from gateway.cases.calendars import LOCAL_TIME
+from gateway.cases.people import PersonFacts, reference_terms, terms_of
+from gateway.cases.work import CaseError, CaseWork
+from gateway.store.case_tables import (
+    case_events,
+    cases,
+    notes,
+    persons,
+    reference_counters,
+    search_terms,
+    tasks,
+)
+
+PRIORITIES = ("routine", "urgent", "immediate")
+
+
+def visible(principal: Principal) -> sa.ColumnElement[bool]:
+    """The cases a principal may see: its unit's, or all for C02's investigators."""
+    if sees_all_cases(principal.role):
+        return sa.true()
+    return cases.c.owner_unit == principal.unit
+
+
+async def new_reference(conn: AsyncConnection, prefix: str) -> str:
+    """The next human reference under ``prefix`` (``VN-BLO-MOCBAI-2026-00001``)."""
+    updated = await conn.execute(sa.update(reference_counters)
+                                 .where(reference_counters.c.prefix == prefix)
+                                 .values(last=reference_counters.c.last + 1)
+                                 .returning(reference_counters.c.last))
+    number = updated.scalar()
+    if number is None:
+        await conn.execute(sa.insert(reference_counters).values(prefix=prefix, last=1))
+        number = 1
+    return f"{prefix}-{number:05d}"
+
+
+def reference_prefix(unit: str, now: datetime) -> str:
+    """``vn.blo-mocbai`` in 2026 -> ``VN-BLO-MOCBAI-2026``."""
+    country, _, name = unit.partition(".")
+    return f"{country.upper()}-{name.upper()}-{now.year}"
+
+
+async def load_case(conn: AsyncConnection, principal: Principal, case_id: int) -> Any:
+    """A case the principal may see; ``not-found`` otherwise (not ``forbidden``: whether a
+    case exists in another unit is itself not the caller's to know)."""
+    row = (await conn.execute(sa.select(cases).where(cases.c.id == case_id,
+                                                     visible(principal)))).first()
+    if row is None:
+        raise CaseError("not-found", f"no case {case_id}")
+    return row
+
+
+async def create_case(conn: AsyncConnection, cw: CaseWork, actor: str, *, kind: str,
+                      origin: str, owner_unit: str, partner: str | None = None,
+                      priority: str = "routine", summary: str | None = None) -> int:
+    """Open a case in its kind's first state."""
+    if kind not in lifecycle.KINDS:
+        raise CaseError("invalid-request", f"kind must be one of {', '.join(lifecycle.KINDS)}",
+                        "kind")
+    if origin not in lifecycle.ORIGINS:
+        raise CaseError("invalid-request",
+                        f"origin must be one of {', '.join(lifecycle.ORIGINS)}", "origin")
+    if priority not in PRIORITIES:
+        raise CaseError("invalid-request", f"priority must be one of {', '.join(PRIORITIES)}",
+                        "priority")
+    if partner is not None and cw.node.partners.get(partner) is None:
+        raise CaseError("invalid-request", f"{partner} is not in the partner directory",
+                        "partner")
+    now = cw.clock()
+    reference = await new_reference(conn, reference_prefix(owner_unit, now))
+    state = lifecycle.initial_state(kind)
+    result = await conn.execute(sa.insert(cases).values(
+        reference=reference, kind=kind, origin=origin, state=state, owner_unit=owner_unit,
+        partner=partner, priority=priority, created_by=actor, created_at=now, updated_at=now,
+        summary_sealed=cw.sealer.seal_text(summary, "cases.summary"),
+        presumed_child=False).returning(cases.c.id))
+    case_id = int(result.scalar_one())
+    await conn.execute(sa.insert(search_terms), [
+        {"term": cw.sealer.index_term(t), "case_id": case_id, "person_id": None}
+        for t in reference_terms(reference)])
+    await record_event(conn, cw, case_id, actor, "opened", None, state)
+    await audit.append(conn, cw.clock, actor, "case.opened", reference,
+                       {"kind": kind, "origin": origin, "unit": owner_unit})
+    return case_id
+
+
+async def record_event(conn: AsyncConnection, cw: CaseWork, case_id: int, actor: str, event: str,
+                 from_state: str | None = None, to_state: str | None = None,
+                 message_id: str | None = None) -> None:
+    """One line of a case's story."""
+    await conn.execute(sa.insert(case_events).values(
+        case_id=case_id, at=cw.clock(), actor=actor, event=event, from_state=from_state,
+        to_state=to_state, message_id=message_id))
+
+
+async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
+    """What the lifecycle rules need to know about a case row."""
+    verified = (await conn.execute(sa.select(sa.func.count()).select_from(persons).where(
+        persons.c.case_id == row.id, persons.c.role == "victim",
+        persons.c.identity_status == "verified"))).scalar_one()
+    return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
+                               presumed_child=bool(row.presumed_child),
+                               best_interests_recorded=row.best_interests_at is not None,
+                               verified_victims=int(verified))
+
+
+async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: str, *,
+               message_id: str | None = None, reason: str | None = None) -> None:
+    """Move a case to ``to`` if the lifecycle allows it; :class:`CaseError` if not."""
+    facts = await facts_of(conn, row)
+    try:
+        lifecycle.check_transition(facts, to)
+    except lifecycle.TransitionRefused as exc:
+        raise CaseError("state-conflict", str(exc), "to") from exc
+    state, resume = lifecycle.after(facts, to)
+    await conn.execute(sa.update(cases).where(cases.c.id == row.id).values(
+        state=state, resume_state=resume, updated_at=cw.clock()))
+    await record_event(conn, cw, row.id, actor, "state", row.state, state, message_id)
+    await audit.append(conn, cw.clock, actor, "case.state", row.reference,
+                       {"from": row.state, "to": state, "message": message_id,
+                        "reason_given": bool(reason)})
+
+
+async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                     to: str, reason: str | None) -> str:
+    """A user's request to move a case; answers the new state."""
+    row = await load_case(conn, principal, case_id)
+    await move(conn, cw, row, to, principal.actor, reason=reason)
+    return to
+
+
+async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                                case_id: int, note: str) -> None:
+    """A supervisor records that return is in the child's best interests (MESSAGES.md)."""
+    if not note.strip():
+        raise CaseError("invalid-request", "the best-interests record needs its reasons",
+                        "note")
+    row = await load_case(conn, principal, case_id)
+    await conn.execute(sa.update(cases).where(cases.c.id == row.id).values(
+        best_interests_by=principal.actor, best_interests_at=cw.clock(),
+        best_interests_sealed=cw.sealer.seal_text(note, "cases.best_interests"),
+        updated_at=cw.clock()))
+    await record_event(conn, cw, row.id, principal.actor, "best-interests")
+    await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference, {})
+
+
+async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
+                        facts: PersonFacts, actor: str) -> int:
+    """Add a person to a case, or refresh the one with the same ``person-id`` and role.
+
+    A victim and a suspect are never the same row, whatever their ids (MESSAGES.md).
+    """
+    seal = cw.sealer.seal_text
+    values = {
+        "name_native_sealed": seal(facts.native, "persons.name_native"),
+        "name_latin_sealed": seal(facts.latin, "persons.name_latin"),
+        "sex": facts.sex, "nationality": facts.nationality,
+        "presumed_child": facts.presumed_child,
+        "details_sealed": seal(json.dumps(facts.details, ensure_ascii=False),
+                               "persons.details"),
+        "retention_until": facts.retention_until}
+    existing = (await conn.execute(sa.select(persons.c.id).where(
+        persons.c.case_id == case_id, persons.c.person_ref == facts.person_ref,
+        persons.c.role == facts.role))).scalar()
+    if existing is None:
+        result = await conn.execute(sa.insert(persons).values(
+            case_id=case_id, person_ref=facts.person_ref, role=facts.role,
+            identity_status="unverified", created_at=cw.clock(), **values
+        ).returning(persons.c.id))
+        person_id = int(result.scalar_one())
+        await record_event(conn, cw, case_id, actor, f"person-added:{facts.role}")
+    else:
+        person_id = int(existing)
+        await conn.execute(sa.update(persons).where(persons.c.id == person_id).values(**values))
+        await conn.execute(sa.delete(search_terms).where(search_terms.c.person_id == person_id))
+    terms = terms_of(facts)
+    if terms:
+        await conn.execute(sa.insert(search_terms), [
+            {"term": cw.sealer.index_term(t), "case_id": case_id, "person_id": person_id}
+            for t in sorted(terms)])
+    if facts.presumed_child and facts.role == "victim":
+        await conn.execute(sa.update(cases).where(cases.c.id == case_id)
+                           .values(presumed_child=True))
+    return person_id
+
+
+async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
+                              status: str) -> int:
+    """Mark the case's victim(s) (one by ``person-id``, or all) with a verification result."""
+    where: list[sa.ColumnElement[bool]] = [persons.c.case_id == case_id,
+                                           persons.c.role == "victim"]
+    if person_ref is not None:
+        where.append(persons.c.person_ref == person_ref)
+    result = await conn.execute(sa.update(persons).where(*where)
+                                .values(identity_status=status))
+    return int(result.rowcount)
+
+
+async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit: str,
+                   due_at: datetime, case_id: int | None = None, tip_id: int | None = None,
+                   title: str | None = None, owner_user: str | None = None,
+                   partner: str | None = None, message_id: str | None = None) -> int:
+    """Record something due."""
+    result = await conn.execute(sa.insert(tasks).values(
+        case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
+        owner_user=owner_user, partner=partner, message_id=message_id, due_at=due_at,
+        created_at=cw.clock()).returning(tasks.c.id))
+    return int(result.scalar_one())
+
+
+async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, ...],
+                      case_id: int | None = None, tip_id: int | None = None,
+                      message_id: str | None = None) -> int:
+    """Mark open tasks done (an answer arrived, a tip was classified...)."""
+    where: list[sa.ColumnElement[bool]] = [tasks.c.done_at.is_(None),
+                                           tasks.c.kind.in_(kinds)]
+    if case_id is not None:
+        where.append(tasks.c.case_id == case_id)
+    if tip_id is not None:
+        where.append(tasks.c.tip_id == tip_id)
+    if message_id is not None:
+        where.append(tasks.c.message_id == message_id)
+    result = await conn.execute(sa.update(tasks).where(*where).values(done_at=cw.clock()))
+    return int(result.rowcount)
+
+
+async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                    title: str, due: date, owner_user: str | None) -> int:
+    """A task a user sets on a case."""
+    row = await load_case(conn, principal, case_id)
+    if not title.strip():
+        raise CaseError("invalid-request", "a task needs a title", "title")
+    due_at = datetime.combine(due, time(23, 59, 59), LOCAL_TIME)
+    task_id = await add_task(conn, cw, kind="task", owner_unit=row.owner_unit, due_at=due_at,
+                             case_id=row.id, title=title.strip(), owner_user=owner_user)
+    await audit.append(conn, cw.clock, principal.actor, "task.added", row.reference,
+                       {"task": task_id})
+    return task_id
+
+
+async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                        task_id: int) -> None:
+    """Mark a task of a visible case (or of the user's unit) done."""
+    row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).first()
+    if row is None or (row.case_id is None and row.owner_unit != principal.unit):
+        raise CaseError("not-found", f"no task {task_id}")
+    if row.case_id is not None:
+        await load_case(conn, principal, row.case_id)
+    if row.done_at is not None:
+        raise CaseError("state-conflict", f"task {task_id} is done already")
+    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id)
+                       .values(done_at=cw.clock()))
+    await audit.append(conn, cw.clock, principal.actor, "task.done", str(task_id),
+                       {"kind": row.kind})
+
+
+async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                   text: str) -> int:
+    """A note on a case (sealed: notes often name people)."""
+    row = await load_case(conn, principal, case_id)
+    if not text.strip():
+        raise CaseError("invalid-request", "the note is empty", "text")
+    result = await conn.execute(sa.insert(notes).values(
+        case_id=row.id, author=principal.actor, at=cw.clock(),
+        text_sealed=cw.sealer.seal_text(text, "notes.text")).returning(notes.c.id))
+    await audit.append(conn, cw.clock, principal.actor, "note.added", row.reference, {})
+    return int(result.scalar_one())

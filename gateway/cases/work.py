@@ -1,0 +1,58 @@
+"""The case work of one node: the parts every case service needs, built once and handed down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.cases.calendars import Calendars
+from gateway.documents.convert import DocumentForms
+from gateway.exchange.node import Node
+from gateway.store.crypto import Sealer
+
+
+class CaseError(Exception):
+    """A refused case operation. ``code`` is a problem code of ``protocol.problems``
+    (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``); the message says
+    what was wrong, naming the field where there is one."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.field = field
+
+
+@dataclass
+class CaseWork:
+    """A node with its document forms and calendars."""
+
+    node: Node
+    forms: DocumentForms
+    calendars: Calendars
+
+    @property
+    def sealer(self) -> Sealer:
+        """The node's sealer (encryption at rest, blind index)."""
+        return self.node.sealer
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The node's clock."""
+        return self.node.clock
+
+    @property
+    def country(self) -> str:
+        """This node's country (``vn.blo-mocbai`` -> ``VN``)."""
+        return self.node.node_id.split(".")[0].upper()
+
+    def partner_country(self, partner: str) -> str:
+        """A partner's country, from its file (else from its id)."""
+        found = self.node.partners.get(partner)
+        return found.file.country if found else partner.split(".", maxsplit=1)[0].upper()
+
+
+def open_case_work(node: Node) -> CaseWork:
+    """Case work over an opened node: forms from its registry, calendars shipped and local."""
+    return CaseWork(node, DocumentForms(node.registry),
+                    Calendars(node.settings.calendars_dir, node.settings.data_path / "calendars"))

@@ -1,0 +1,94 @@
+"""``gateway users``: accounts of the people who use this node."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Coroutine
+from gettext import gettext as _
+from typing import Annotated, Any, TypeVar
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access import users
+from gateway.access.roles import HUMAN_ROLES
+from gateway.cli import fail, now, run, settings_or_exit, users_app
+from gateway.exchange.node import open_database
+
+T = TypeVar("T")
+
+
+def _in_database(use: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    settings = settings_or_exit()
+
+    async def work() -> T:
+        engine = await open_database(settings)
+        try:
+            async with engine.begin() as conn:
+                return await use(conn)
+        finally:
+            await engine.dispose()
+
+    try:
+        return run(work())
+    except users.UserError as exc:
+        fail(str(exc))
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help=_("One of: {roles}.").format(
+        roles=", ".join(HUMAN_ROLES)))],
+    unit: Annotated[str, typer.Option(help=_("The user's unit, e.g. vn.blo-mocbai."))],
+    name: Annotated[str, typer.Option("--name", help=_("The name shown to colleagues."))],
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help=_("Read the password from standard input."))] = False,
+) -> None:
+    """Create an account (asks for the password twice)."""
+    password = _password(password_stdin)
+    _in_database(lambda conn: users.add_user(conn, now, "operator", username=username,
+                                             display_name=name, role=role, unit=unit,
+                                             password=password))
+    typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role, unit=unit))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account: name, role, unit, state."""
+    for user in _in_database(users.list_users):
+        state = "disabled" if user.disabled else (
+            f"locked until {user.locked_until:%Y-%m-%d %H:%M}Z" if user.locked_until
+            and user.locked_until > now() else "active")
+        typer.echo(f"{user.username:24} {user.role:17} {user.unit:24} {state}")
+
+
+@users_app.command("disable")
+def users_disable(
+    username: str,
+    yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask for confirmation."))] = False,
+) -> None:
+    """Disable an account; its sessions end at once."""
+    if not yes and not typer.confirm(_("Disable {user}? Their sessions end now.").format(
+            user=username)):
+        fail(_("nothing changed"))
+    _in_database(lambda conn: users.set_disabled(conn, now, "operator", username))
+    typer.echo(_("disabled {user}").format(user=username))
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(
+        "--password-stdin", help=_("Read the password from standard input."))] = False,
+) -> None:
+    """Set a new password; clears a lock-out and ends the user's sessions."""
+    password = _password(password_stdin)
+    _in_database(lambda conn: users.set_password(conn, now, "operator", username, password))
+    typer.echo(_("password set for {user}").format(user=username))

@@ -1,0 +1,212 @@
+"""The tables of case work: users and sessions, cases, persons, tasks, drafts, hotline tips.
+
+Columns ending in ``_sealed`` hold AES-GCM ciphertext (:mod:`gateway.store.crypto`), sealed
+with the column's name as associated data; they carry the ``personal`` and ``special`` fields
+of MESSAGES.md. Search over them goes through ``search_terms`` (a blind index), never through
+clear text.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from gateway.store.tables import UTC_TIME, metadata
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(120), nullable=False),
+    sa.Column("role", sa.String(24), nullable=False),
+    sa.Column("unit", sa.String(48), nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", UTC_TIME, nullable=True),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Column("password_set_at", UTC_TIME, nullable=False),
+)
+
+#: A login. The token the user holds is signed; this row is what makes it revocable and
+#: carries the idle clock.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(43), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Column("last_seen_at", UTC_TIME, nullable=False),
+    sa.Column("expires_at", UTC_TIME, nullable=False),
+    sa.Column("ended_at", UTC_TIME, nullable=True),
+    sa.Column("csrf", sa.String(43), nullable=False),
+)
+
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(48), nullable=False, unique=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("origin", sa.String(24), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("resume_state", sa.String(32), nullable=True),  # where a side state returns to
+    sa.Column("owner_unit", sa.String(48), nullable=False),
+    sa.Column("partner", sa.String(48), nullable=True),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("summary_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("presumed_child", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("best_interests_by", sa.String(64), nullable=True),
+    sa.Column("best_interests_at", UTC_TIME, nullable=True),
+    sa.Column("best_interests_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Column("updated_at", UTC_TIME, nullable=False),
+    sa.Index("ix_cases_owner_state", "owner_unit", "state"),
+    sa.Index("ix_cases_kind_state", "kind", "state"),
+)
+
+#: The conversations of a case (PROTOCOL.md ``bx.conversation``), one partner each.
+case_conversations = sa.Table(
+    "case_conversations", metadata,
+    sa.Column("conversation", sa.String(36), primary_key=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("partner", sa.String(48), nullable=False),
+)
+
+persons = sa.Table(
+    "persons", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("person_ref", sa.String(40), nullable=False),  # person-id in the documents
+    sa.Column("role", sa.String(16), nullable=False),  # victim | suspect | witness | relative
+    sa.Column("name_native_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("name_latin_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("sex", sa.String(16), nullable=True),
+    sa.Column("nationality", sa.String(2), nullable=True),
+    sa.Column("presumed_child", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("identity_status", sa.String(24), nullable=False),
+    sa.Column("details_sealed", sa.LargeBinary, nullable=True),  # the document's person, JSON
+    sa.Column("retention_until", sa.Date, nullable=True),
+    sa.Column("purged_at", UTC_TIME, nullable=True),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.UniqueConstraint("case_id", "person_ref", "role", name="uq_persons_case_ref_role"),
+)
+
+#: Blind index over names, identifiers and phone numbers (``Sealer.index_term``).
+search_terms = sa.Table(
+    "search_terms", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("term", sa.String(32), nullable=False),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=True),
+    sa.Index("ix_search_terms_term", "term", "case_id"),
+    sa.Index("ix_search_terms_person", "person_id"),
+)
+
+#: Tasks and deadlines. ``kind`` names what is due (MESSAGES.md deadlines table).
+tasks = sa.Table(
+    "tasks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True, index=True),
+    sa.Column("tip_id", sa.Integer, nullable=True, index=True),
+    sa.Column("kind", sa.String(48), nullable=False),
+    sa.Column("title", sa.String(200), nullable=True),
+    sa.Column("owner_unit", sa.String(48), nullable=False),
+    sa.Column("owner_user", sa.String(64), nullable=True),
+    sa.Column("partner", sa.String(48), nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("due_at", UTC_TIME, nullable=False),
+    sa.Column("done_at", UTC_TIME, nullable=True),
+    sa.Column("overdue_noted_at", UTC_TIME, nullable=True),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Index("ix_tasks_open_due", "done_at", "due_at"),
+)
+
+notes = sa.Table(
+    "notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("at", UTC_TIME, nullable=False),
+    sa.Column("text_sealed", sa.LargeBinary, nullable=False),
+)
+
+#: What happened to a case: state changes, persons added, messages attached.
+case_events = sa.Table(
+    "case_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("at", UTC_TIME, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column("from_state", sa.String(32), nullable=True),
+    sa.Column("to_state", sa.String(32), nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+)
+
+drafts = sa.Table(
+    "drafts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("doc_type", sa.String(64), nullable=False),
+    sa.Column("version", sa.String(16), nullable=False),
+    sa.Column("recipient", sa.String(48), nullable=False),
+    sa.Column("ref", sa.String(36), nullable=True),
+    sa.Column("priority", sa.String(16), nullable=False),
+    sa.Column("handling", sa.String(4), nullable=False),
+    sa.Column("lang", sa.String(4), nullable=False),
+    sa.Column("sensitivity", sa.String(16), nullable=False),
+    sa.Column("document_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("attachments_sealed", sa.LargeBinary, nullable=True),
+    # draft | submitted | returned | sent
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("author_unit", sa.String(48), nullable=False),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Column("updated_at", UTC_TIME, nullable=False),
+    sa.Column("released_by", sa.String(64), nullable=True),
+    sa.Column("released_at", UTC_TIME, nullable=True),
+    sa.Column("return_reason", sa.String(500), nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Index("ix_drafts_state", "state", "author_unit"),
+)
+
+tips = sa.Table(
+    "tips", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(48), nullable=False, unique=True),
+    sa.Column("unit", sa.String(48), nullable=False),
+    sa.Column("operator", sa.String(64), nullable=False),
+    sa.Column("received_at", UTC_TIME, nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("reporter_relation", sa.String(24), nullable=False),
+    sa.Column("narrative_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("location_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("persons_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("foreign_country", sa.String(2), nullable=True),
+    sa.Column("child_involved", sa.Boolean, nullable=False),
+    sa.Column("danger", sa.String(16), nullable=False),  # imminent | not-imminent | unknown
+    sa.Column("indicators", sa.String(400), nullable=False, server_default=""),
+    sa.Column("classification", sa.String(16), nullable=True),
+    sa.Column("urgency", sa.String(16), nullable=True),
+    sa.Column("classified_at", UTC_TIME, nullable=True),
+    sa.Column("classified_by", sa.String(64), nullable=True),
+    # new | classified | escalated | resolved
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("duplicate_of", sa.Integer, sa.ForeignKey("tips.id"), nullable=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("resolved_at", UTC_TIME, nullable=True),
+    sa.Index("ix_tips_status", "status", "received_at"),
+)
+
+#: Who called: kept apart from the tip, readable by supervisors only (MESSAGES.md).
+tip_reporters = sa.Table(
+    "tip_reporters", metadata,
+    sa.Column("tip_id", sa.Integer, sa.ForeignKey("tips.id"), primary_key=True),
+    sa.Column("identity_sealed", sa.LargeBinary, nullable=False),
+)
+
+#: Counters for human-readable references (``VN-MOCBAI-2026-0001``), one row per prefix.
+reference_counters = sa.Table(
+    "reference_counters", metadata,
+    sa.Column("prefix", sa.String(40), primary_key=True),
+    sa.Column("last", sa.Integer, nullable=False),
+)

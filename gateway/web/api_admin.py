@@ -1,0 +1,113 @@
+"""The node's administration and oversight: calendars, the partner directory, the audit log."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases.calendars import CalendarError
+from gateway.protocol.problems import Problem
+from gateway.store import messages as repo
+from gateway.web.auth import permit, use_case
+
+router = APIRouter(prefix="/api", tags=["administration"])
+Country = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
+Year = Annotated[int, Path(ge=2000, le=2100)]
+
+
+class HolidayIn(BaseModel):
+    """One public holiday."""
+
+    model_config = ConfigDict(extra="forbid")
+    date: date
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class CalendarIn(BaseModel):
+    """The public holidays of one country and year."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "holidays": [{"date": "2026-01-01", "name": "Tết Dương lịch"}]}]})
+    holidays: list[HolidayIn] = Field(max_length=60)
+
+
+@router.get("/calendars/{country}/{year}")
+async def read_calendar(request: Request, country: Country, year: Year,
+                        _: Annotated[Principal, permit("calendars.read")]) -> dict[str, Any]:
+    """A country's public holidays in a year, and where they come from."""
+    cw = request.app.state.cases
+    holidays, origin = cw.calendars.year(country, year)
+    return {"country": country, "year": year, "origin": origin,
+            "holidays": [{"date": h.day.isoformat(), "name": h.name} for h in holidays]}
+
+
+@router.put("/calendars/{country}/{year}")
+async def write_calendar(request: Request, country: Country, year: Year, body: CalendarIn,
+                         principal: Annotated[Principal, permit("calendars.write")]
+                         ) -> dict[str, Any]:
+    """Replace a year's holidays on this node (administrators)."""
+    for index, holiday in enumerate(body.holidays, start=1):
+        if holiday.date.year != year:
+            raise Problem("invalid-request", f"holidays[{index}].date: a day of {year}")
+    async with use_case(request) as (cw, conn):
+        try:
+            cw.calendars.save(country, year, [{"date": h.date.isoformat(), "name": h.name}
+                                              for h in body.holidays])
+        except CalendarError as exc:
+            raise Problem("invalid-request", str(exc)) from exc
+        await audit.append(conn, cw.clock, principal.actor, "calendar.saved",
+                           f"{country}/{year}", {"holidays": len(body.holidays)})
+    return {"country": country, "year": year, "origin": "local",
+            "holidays": len(body.holidays)}
+
+
+@router.get("/partners")
+async def partners(request: Request,
+                   _: Annotated[Principal, permit("partners.read")]) -> dict[str, Any]:
+    """The partner directory with key states and delivery health."""
+    async with use_case(request) as (cw, conn):
+        stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
+    now = cw.clock()
+    out = []
+    for partner in cw.node.partners.all():
+        stat = stats.get(partner.node_id)
+        out.append({
+            "id": partner.node_id, "country": partner.file.country, "name": partner.file.name,
+            "languages": partner.file.languages, "delivery": partner.file.delivery,
+            "endpoint": partner.file.endpoint,
+            "keys": [{"kid": kid, "state": state,
+                      "not_after": next((k.not_after.isoformat() for k in partner.file.keys
+                                         if k.kid == kid and k.not_after), None)}
+                     for kid, state in partner.key_states(now)],
+            "outbox_depth": int(stat.depth) if stat else 0,
+            "oldest_undelivered": stat.oldest.isoformat() if stat and stat.oldest else None})
+    return {"partners": out}
+
+
+@router.get("/audit")
+async def audit_log(request: Request, _: Annotated[Principal, permit("audit.read")],
+                    actor: Annotated[str | None, Query(max_length=120)] = None,
+                    action: Annotated[str | None, Query(max_length=64)] = None,
+                    subject: Annotated[str | None, Query(max_length=120)] = None,
+                    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    """The audit log, newest first (auditors)."""
+    async with use_case(request) as (_cw, conn):
+        found = await audit.entries(conn, actor=actor, action=action, subject=subject,
+                                    before=before, limit=limit)
+    return {"entries": found}
+
+
+@router.get("/audit/verify")
+async def audit_verify(request: Request,
+                       _: Annotated[Principal, permit("audit.read")]) -> dict[str, Any]:
+    """Re-compute the audit chain: intact, or the first entry altered or missing."""
+    async with use_case(request) as (_cw, conn):
+        verdict = await audit.verify_chain(conn)
+    return {"intact": verdict.intact, "entries": verdict.entries,
+            "broken_at": verdict.broken_at, "reason": verdict.reason}

@@ -1,0 +1,255 @@
+"""Cases, persons, tasks and notes; overdue lists, C02's investigations, and search."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi import Path as FastPath
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.access.sessions import Principal
+from gateway.cases import lifecycle, service, views
+from gateway.cases.people import PersonFacts, presumed_child
+from gateway.web.auth import permit, use_case
+
+router = APIRouter(prefix="/api", tags=["cases"])
+
+Kind = Literal["repatriation", "verification", "investigation", "hotline"]
+Origin = Literal["hotline", "blo", "partner", "investigation"]
+Priority = Literal["routine", "urgent", "immediate"]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class NewCase(BaseModel):
+    """A case to open in the user's unit."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "kind": "repatriation", "origin": "blo", "partner": "kh.blo-bavet",
+        "priority": "urgent", "summary": "Girl found at Bavet, says she is from Tây Ninh"}]})
+    kind: Kind
+    origin: Origin = "blo"
+    partner: Annotated[str, Field(max_length=48)] | None = None
+    priority: Priority = "routine"
+    summary: Text | None = None
+
+
+class Transition(BaseModel):
+    """Move a case to another state."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"to": "screening", "reason": "Interview held with an interpreter"}]})
+    to: Annotated[str, Field(max_length=32)]
+    reason: Text | None = None
+
+
+class BestInterests(BaseModel):
+    """A supervisor's best-interests record for a (presumed) child."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "note": "Mother located and assessed by the provincial DOLISA; return is safe."}]})
+    note: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class NewPerson(BaseModel):
+    """A person added by hand (documents add theirs on their own)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "person_ref": "P1", "role": "victim", "name_native": "Nguyễn Thị Hoa",
+        "name_latin": "NGUYEN Thi Hoa", "sex": "female", "nationality": "VN",
+        "estimated_age": 15, "age_uncertain": True}]})
+    person_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,40}$")]
+    role: Literal["victim", "suspect", "witness", "relative"]
+    name_native: Annotated[str, Field(max_length=200)] | None = None
+    name_latin: Annotated[str, Field(max_length=200)] | None = None
+    sex: Literal["female", "male", "other", "unknown"] | None = None
+    nationality: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    estimated_age: Annotated[int, Field(ge=0, le=120)] | None = None
+    age_uncertain: bool = False
+    identifiers: list[Annotated[str, Field(max_length=60)]] = Field(default_factory=list,
+                                                                    max_length=10)
+    phones: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list,
+                                                               max_length=10)
+
+
+class NewTask(BaseModel):
+    """A task on a case."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "title": "Call the mother in Hảo Đước", "due": "2026-12-01"}]})
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    due: date
+    owner_user: Annotated[str, Field(max_length=64)] | None = None
+
+
+class NewNote(BaseModel):
+    """A note on a case."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "Interpreter booked for Thursday."}]})
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+CaseId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
+@router.get("/cases")
+async def list_cases(request: Request, principal: Annotated[Principal, permit("cases.read")],
+                     kind: Kind | None = None, state: str | None = None,
+                     partner: str | None = None, unit: str | None = None,
+                     overdue: bool = False, priority: Priority | None = None,
+                     q: Annotated[str | None, Query(max_length=200)] = None,
+                     limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
+    """Cases of the user's unit (all for C02's investigators), filtered."""
+    filters = {"kind": kind, "state": state, "partner": partner, "unit": unit,
+               "overdue": overdue, "priority": priority, "q": q, "limit": limit}
+    async with use_case(request) as (cw, conn):
+        found = await views.list_cases(conn, cw, principal, filters)
+    return {"cases": found}
+
+
+@router.post("/cases", status_code=201)
+async def open_case(request: Request, body: NewCase,
+                    principal: Annotated[Principal, permit("cases.create")]) -> dict[str, Any]:
+    """Open a case owned by the user's unit."""
+    async with use_case(request) as (cw, conn):
+        case_id = await service.create_case(conn, cw, principal.actor, kind=body.kind,
+                                            origin=body.origin, owner_unit=principal.unit,
+                                            partner=body.partner, priority=body.priority,
+                                            summary=body.summary)
+        return await views.case_detail(conn, cw, principal, case_id)
+
+
+@router.get("/cases/{case_id}")
+async def read_case(request: Request, case_id: CaseId,
+                    principal: Annotated[Principal, permit("cases.read")]) -> dict[str, Any]:
+    """A case: state and next steps, persons (without special data), tasks, notes, story,
+    drafts and messages. Audited."""
+    async with use_case(request) as (cw, conn):
+        return await views.case_detail(conn, cw, principal, case_id)
+
+
+@router.post("/cases/{case_id}/transitions")
+async def move_case(request: Request, case_id: CaseId, body: Transition,
+                    principal: Annotated[Principal, permit("cases.transition")]
+                    ) -> dict[str, Any]:
+    """Move a case to another state, if its lifecycle allows it now."""
+    async with use_case(request) as (cw, conn):
+        state = await service.transition(conn, cw, principal, case_id, body.to, body.reason)
+    return {"id": case_id, "state": state}
+
+
+@router.post("/cases/{case_id}/best-interests")
+async def best_interests(request: Request, case_id: CaseId, body: BestInterests,
+                         principal: Annotated[Principal, permit("cases.best-interests")]
+                         ) -> dict[str, Any]:
+    """Record that return is in the child's best interests (supervisors)."""
+    async with use_case(request) as (cw, conn):
+        await service.record_best_interests(conn, cw, principal, case_id, body.note)
+    return {"id": case_id, "best_interests": True}
+
+
+@router.post("/cases/{case_id}/persons", status_code=201)
+async def add_person(request: Request, case_id: CaseId, body: NewPerson,
+                     principal: Annotated[Principal, permit("persons.write")]
+                     ) -> dict[str, Any]:
+    """Add a person to a case."""
+    birth: dict[str, Any] = {}
+    if body.estimated_age is not None:
+        birth["estimated-age"] = body.estimated_age
+    if body.age_uncertain:
+        birth["@age-uncertain"] = True
+    async with use_case(request) as (cw, conn):
+        row = await service.load_case(conn, principal, case_id)
+        facts = PersonFacts(person_ref=body.person_ref, role=body.role,
+                            native=body.name_native, latin=body.name_latin, sex=body.sex,
+                            nationality=body.nationality,
+                            presumed_child=presumed_child(birth, cw.clock().date()),
+                            identifiers=body.identifiers, phones=body.phones,
+                            details=body.model_dump(exclude_none=True))
+        person_id = await service.upsert_person(conn, cw, row.id, facts, principal.actor)
+    return {"id": person_id}
+
+
+@router.get("/cases/{case_id}/persons/{person_id}")
+async def read_person(request: Request, case_id: CaseId, person_id: CaseId,
+                      reason: Annotated[str, Query(min_length=3, max_length=500,
+                                                   description="Why you need it (audited)")],
+                      principal: Annotated[Principal, permit("special.read")]
+                      ) -> dict[str, Any]:
+    """A person with the special data the documents carry; needs a reason, audited."""
+    async with use_case(request) as (cw, conn):
+        return await views.person_detail(conn, cw, principal, case_id, person_id, reason)
+
+
+@router.get("/cases/{case_id}/messages/{message_id}")
+async def read_message(request: Request, case_id: CaseId,
+                       message_id: Annotated[str, FastPath(max_length=36)],
+                       principal: Annotated[Principal, permit("cases.read")],
+                       reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None
+                       ) -> dict[str, Any]:
+    """A message of the case as JSON; special fields only with a reason (audited)."""
+    async with use_case(request) as (cw, conn):
+        return await views.message_document(conn, cw, principal, case_id, message_id, reason)
+
+
+@router.post("/cases/{case_id}/tasks", status_code=201)
+async def add_task(request: Request, case_id: CaseId, body: NewTask,
+                   principal: Annotated[Principal, permit("tasks.write")]) -> dict[str, Any]:
+    """A task with an owner and a due date."""
+    async with use_case(request) as (cw, conn):
+        task_id = await service.user_task(conn, cw, principal, case_id, body.title, body.due,
+                                          body.owner_user)
+    return {"id": task_id}
+
+
+@router.post("/tasks/{task_id}/done")
+async def task_done(request: Request, task_id: CaseId,
+                    principal: Annotated[Principal, permit("tasks.write")]) -> dict[str, Any]:
+    """Mark a task done."""
+    async with use_case(request) as (cw, conn):
+        await service.complete_task(conn, cw, principal, task_id)
+    return {"id": task_id, "done": True}
+
+
+@router.post("/cases/{case_id}/notes", status_code=201)
+async def add_note(request: Request, case_id: CaseId, body: NewNote,
+                   principal: Annotated[Principal, permit("notes.write")]) -> dict[str, Any]:
+    """A note on a case."""
+    async with use_case(request) as (cw, conn):
+        note_id = await service.add_note(conn, cw, principal, case_id, body.text)
+    return {"id": note_id}
+
+
+@router.get("/overdue")
+async def overdue(request: Request, principal: Annotated[Principal, permit("overdue.read")],
+                  scope: Literal["unit", "all"] = "unit") -> dict[str, Any]:
+    """Deadlines passed: the unit's, or every unit's (C02)."""
+    async with use_case(request) as (cw, conn):
+        items = await views.overdue_items(conn, cw, principal, scope)
+    return {"overdue": items}
+
+
+@router.get("/investigations")
+async def investigations(request: Request,
+                         principal: Annotated[Principal, permit("investigations.read")]
+                         ) -> dict[str, Any]:
+    """Joint investigations with partners: requests open, answers, overdue, suspects."""
+    async with use_case(request) as (cw, conn):
+        return {"investigations": await views.investigations(conn, cw, principal)}
+
+
+@router.get("/search")
+async def search(request: Request, principal: Annotated[Principal, permit("search")],
+                 q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
+    """Cases and persons by name (any script, accents ignored), identifier, phone number or
+    case reference. Audited."""
+    async with use_case(request) as (cw, conn):
+        return {"results": await views.search(conn, cw, principal, q)}
+
+
+@router.get("/lifecycles")
+async def lifecycles(_: Annotated[Principal, permit("cases.read")]) -> dict[str, Any]:
+    """The states of each kind of case."""
+    return {kind: list(lifecycle.states_of(kind)) for kind in lifecycle.KINDS}

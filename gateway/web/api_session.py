@@ -1,0 +1,159 @@
+"""Logging in and out, and the accounts of the node (``/api/session``, ``/api/users``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.access import sessions, users
+from gateway.access.roles import HUMAN_ROLES
+from gateway.access.sessions import Principal
+from gateway.protocol.problems import Problem
+from gateway.web.auth import COOKIE, permit, public, use_case
+
+router = APIRouter(prefix="/api", tags=["session and users"])
+
+
+class Login(BaseModel):
+    """A user name and password."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"username": "lan.nguyen", "password": "correct horse battery"}]})
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class NewUser(BaseModel):
+    """An account to create."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "username": "lan.nguyen", "display_name": "Nguyễn Thị Lan", "role": "blo-officer",
+        "unit": "vn.blo-mocbai", "password": "a long pass phrase"}]})
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    display_name: Annotated[str, Field(min_length=1, max_length=120)]
+    role: Annotated[str, Field(json_schema_extra={"enum": list(HUMAN_ROLES)})]
+    unit: Annotated[str, Field(min_length=1, max_length=48)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class NewPassword(BaseModel):
+    """A new password."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"password": "another long pass phrase"}]})
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def _user(user: users.User) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "role": user.role,
+            "unit": user.unit, "disabled": user.disabled,
+            "locked_until": user.locked_until.isoformat() if user.locked_until else None}
+
+
+@router.post("/session", dependencies=[public()])
+async def login(request: Request, body: Login) -> JSONResponse:
+    """Log in: answers a session token (and sets the console's cookie)."""
+    failure: users.UserError | None = None
+    async with use_case(request) as (cw, conn):
+        try:
+            user = await users.authenticate(conn, cw.clock, body.username, body.password)
+        except users.UserError as exc:
+            failure = exc  # the failure count and audit line must be committed
+        else:
+            opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, user)
+    if failure is not None:
+        code = "locked" if isinstance(failure, users.AccountLocked) else "unauthenticated"
+        raise Problem(code, str(failure))
+    response = JSONResponse({"token": opened.token, "csrf": opened.csrf,
+                             "expires_at": opened.expires_at.isoformat(),
+                             "idle_timeout_seconds": int(sessions.IDLE.total_seconds()),
+                             "user": _user(user)})
+    secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith(
+        "https")
+    response.set_cookie(COOKIE, opened.token, httponly=True, samesite="strict", secure=secure,
+                        max_age=int(sessions.ABSOLUTE.total_seconds()), path="/")
+    return response
+
+
+@router.get("/session")
+async def who_am_i(principal: Annotated[Principal, permit("session.self")]) -> dict[str, Any]:
+    """The logged-in user."""
+    return {"username": principal.username, "display_name": principal.display_name,
+            "role": principal.role, "unit": principal.unit}
+
+
+@router.delete("/session")
+async def logout(request: Request,
+                 principal: Annotated[Principal, permit("session.self")]) -> JSONResponse:
+    """Log out (the token stops working at once)."""
+    async with use_case(request) as (cw, conn):
+        await sessions.end_session(conn, cw.clock, principal)
+    response = JSONResponse({"ended": True})
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.post("/session/password")
+async def change_password(request: Request, body: NewPassword,
+                          principal: Annotated[Principal, permit("session.self")]
+                          ) -> dict[str, Any]:
+    """Change one's own password (every session of the user ends)."""
+    async with use_case(request) as (cw, conn):
+        try:
+            await users.set_password(conn, cw.clock, principal.actor, principal.username,
+                                     body.password)
+        except users.UserError as exc:
+            raise Problem("invalid-request", f"password: {exc}") from exc
+    return {"changed": True}
+
+
+@router.get("/users")
+async def list_users(request: Request,
+                     _: Annotated[Principal, permit("users.manage")]) -> dict[str, Any]:
+    """Every account of the node."""
+    async with use_case(request) as (_cw, conn):
+        found = await users.list_users(conn)
+    return {"users": [_user(u) for u in found]}
+
+
+@router.post("/users", status_code=201)
+async def add_user(request: Request, body: NewUser,
+                   principal: Annotated[Principal, permit("users.manage")]) -> dict[str, Any]:
+    """Create an account."""
+    async with use_case(request) as (cw, conn):
+        try:
+            user = await users.add_user(conn, cw.clock, principal.actor,
+                                        **body.model_dump())
+        except users.UserError as exc:
+            raise Problem("invalid-request", str(exc)) from exc
+    return _user(user)
+
+
+@router.post("/users/{username}/disable")
+async def disable_user(request: Request, username: str,
+                       principal: Annotated[Principal, permit("users.manage")]
+                       ) -> dict[str, Any]:
+    """Disable an account; its sessions end at once."""
+    async with use_case(request) as (cw, conn):
+        try:
+            await users.set_disabled(conn, cw.clock, principal.actor, username)
+        except users.UserError as exc:
+            raise Problem("not-found", str(exc)) from exc
+    return {"username": username, "disabled": True}
+
+
+@router.post("/users/{username}/password")
+async def reset_password(request: Request, username: str, body: NewPassword,
+                         principal: Annotated[Principal, permit("users.manage")]
+                         ) -> dict[str, Any]:
+    """Set a user's password (clears a lock-out, ends the user's sessions)."""
+    async with use_case(request) as (cw, conn):
+        try:
+            await users.set_password(conn, cw.clock, principal.actor, username, body.password)
+        except users.UserError as exc:
+            code = "not-found" if str(exc).startswith("no user") else "invalid-request"
+            raise Problem(code, str(exc)) from exc
+    return {"username": username, "reset": True}

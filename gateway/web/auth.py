@@ -1,0 +1,102 @@
+"""Who is calling, and may they: the session dependencies of the local API and the console.
+
+A caller is a user with a session (``Authorization: Bearer <session token>`` for the API, the
+``bx_session`` cookie for the console) or the node's own API token (role ``machine``, for
+automation on the host, like the CLI). Every route names one action of the permission matrix
+through :func:`permit`; a test checks that no route under ``/api`` is left without one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+from collections.abc import AsyncIterator
+from typing import Any, Final
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access import sessions
+from gateway.access.roles import allowed
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases.work import CaseWork
+from gateway.protocol.bearer import bearer_token
+from gateway.protocol.problems import Problem
+
+COOKIE: Final = "bx_session"
+CSRF_HEADER: Final = "X-CSRF-Token"
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def case_work(request: Request) -> CaseWork:
+    """The node's case work (built in the app's lifespan)."""
+    cw: CaseWork = request.app.state.cases
+    return cw
+
+
+@contextlib.asynccontextmanager
+async def use_case(request: Request) -> AsyncIterator[tuple[CaseWork, AsyncConnection]]:
+    """One transaction for one use case: committed when the block ends without error."""
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        yield cw, conn
+
+
+async def current_principal(request: Request) -> Principal:
+    """The caller, or ``unauthenticated``."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    cw = case_work(request)
+    presented = bearer_token(request.headers.get("authorization"))
+    via_cookie = False
+    if presented is None:
+        presented = request.cookies.get(COOKIE)
+        via_cookie = presented is not None
+    if not presented:
+        raise Problem("unauthenticated", "log in first (POST /api/session)")
+    expected: str = request.app.state.api_token
+    if hmac.compare_digest(presented.encode(), expected.encode()):
+        principal = Principal("machine", "machine", cw.node.node_id)
+    else:
+        try:
+            async with cw.node.engine.begin() as conn:
+                principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key,
+                                                   presented)
+        except sessions.SessionError as exc:
+            raise Problem("unauthenticated", f"{exc}; log in again") from exc
+        if via_cookie and request.method not in _SAFE_METHODS:
+            token = request.headers.get(CSRF_HEADER, "")
+            if not principal.csrf or not hmac.compare_digest(token.encode(),
+                                                             principal.csrf.encode()):
+                raise Problem("forbidden", f"missing or wrong {CSRF_HEADER} header")
+    request.state.principal = principal
+    return principal
+
+
+def permit(action: str) -> Any:
+    """A dependency that lets through only roles allowed to take ``action``."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await current_principal(request)
+        if not allowed(principal.role, action):
+            cw = case_work(request)
+            async with cw.node.engine.begin() as conn:
+                await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
+                                   {"action": action, "role": principal.role})
+            raise Problem("forbidden", f"the role {principal.role} may not do this ({action})")
+        return principal
+
+    dependency.action = action  # type: ignore[attr-defined]
+    return Depends(dependency)
+
+
+def public() -> Any:
+    """Marks a route that needs no session (logging in)."""
+
+    async def dependency() -> None:
+        return None
+
+    dependency.action = None  # type: ignore[attr-defined]
+    return Depends(dependency)
