@@ -41,8 +41,8 @@ def _fill(element: etree._Element, model: Field, data: Any, path: str,
             element.text = text
         return
     if not isinstance(data, dict):
-        if model.has_value and not model.attributes:
-            element.text = _lexical(data, path, errors)
+        if model.has_value and not any(a.min_occurs for a in model.attributes):
+            element.text = _lexical(data, path, errors)  # text alone, no attribute needed
             return
         errors.append(FieldError(1, 1, path, "must be an object"))
         return

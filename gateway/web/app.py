@@ -10,6 +10,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
+from typing import Final
 
 import httpx
 from fastapi import FastAPI, Request
@@ -35,6 +36,9 @@ from gateway.web import (
 )
 
 log = logging.getLogger("gateway.web")
+#: Every router of the local API (``/api``); the permission test walks them all.
+LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.router,
+                            api_hotline.router, api_admin.router, local_api.router)
 SHUTDOWN_GRACE_S = 20.0
 
 
@@ -101,8 +105,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
     problems.install(app)
     app.include_router(partner_api.router)
-    for module in (api_session, api_cases, api_drafts, api_hotline, api_admin, local_api):
-        app.include_router(module.router)
+    for router in LOCAL_API_ROUTERS:
+        app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -116,6 +116,7 @@ class Desk:
         response = await self.client.post("/api/session", json={
             "username": username, "password": self.passwords[username]})
         assert response.status_code == 200, response.text
+        self.client.cookies.clear()  # the console's cookie; the API uses the bearer token
         self.headers[username] = {"Authorization": f"Bearer {response.json()['token']}"}
         return self.headers[username]
 

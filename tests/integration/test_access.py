@@ -1,0 +1,186 @@
+"""Access: every route of the local API against the permission matrix, and sessions (log-in,
+lock-out, time-outs, log-out, CSRF for the cookie)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import jwt
+import pytest
+from fastapi.routing import APIRoute
+
+from gateway.access.roles import ALL_ROLES, HUMAN_ROLES, PERMISSIONS, allowed
+from gateway.web.app import LOCAL_API_ROUTERS
+from tests.integration.conftest import Desk
+
+pytestmark = pytest.mark.anyio
+
+PATH_VALUES = {"country": "VN", "year": "2026", "username": "nobody",
+               "message_id": "00000000-0000-4000-8000-000000000000"}
+
+
+def _actions(dependant: Any) -> list[str | None]:
+    found = []
+    for sub in dependant.dependencies:
+        if hasattr(sub.call, "action"):
+            found.append(sub.call.action)
+        found.extend(_actions(sub))
+    return found
+
+
+def api_routes(app: Any) -> list[tuple[str, str, str | None]]:
+    """(method, path, action) of every route under /api; the app's OpenAPI document must
+    list the same routes, so none can hide outside the routers walked here."""
+    out = []
+    for router in LOCAL_API_ROUTERS:
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            actions = _actions(route.dependant)
+            assert len(actions) == 1, f"{route.path} must name exactly one action: {actions}"
+            out.extend((method, route.path, actions[0]) for method in sorted(route.methods))
+    documented = {(method.upper(), path) for path, item in app.openapi()["paths"].items()
+                  for method in item if path.startswith("/api/")}
+    assert documented == {(m, p) for m, p, _ in out}
+    return out
+
+
+def concrete(path: str) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m[1], "1"), path)
+
+
+async def test_every_api_route_answers_as_the_permission_matrix_says(desk: Desk) -> None:
+    routes = api_routes(desk.receiver.app)
+    assert len(routes) > 40
+    assert {a for _, _, a in routes} - {None} == set(PERMISSIONS), "matrix and routes differ"
+    assert [(m, p) for m, p, a in routes if a is None] == [("POST", "/api/session")]
+    for role in HUMAN_ROLES:
+        if role not in ("blo-officer", "supervisor"):
+            await desk.add_user(role.replace("-", "."), role)
+    who = {"blo-officer": "officer", "supervisor": "chief",
+           **{r: r.replace("-", ".") for r in HUMAN_ROLES
+              if r not in ("blo-officer", "supervisor")}}
+    token = desk.receiver.app.state.api_token
+    headers = {**{role: desk.headers[name] for role, name in who.items()},
+               "machine": {"Authorization": f"Bearer {token}"}}
+    checked = 0
+    for method, path, action in routes:
+        if action is None:
+            continue
+        url = concrete(path)
+        body = {"json": {}} if method in ("POST", "PUT") else {}
+        anonymous = await desk.client.request(method, url, **body)
+        assert anonymous.status_code == 401, f"{method} {path} without a session"
+        for role in ALL_ROLES:
+            if (method, path) == ("DELETE", "/api/session"):
+                continue  # logging out would end the session the other routes use
+            response = await desk.client.request(method, url, headers=headers[role], **body)
+            if allowed(role, action):
+                assert response.status_code not in (401, 403), \
+                    f"{role} {method} {path}: {response.status_code} {response.text}"
+            else:
+                assert response.status_code == 403, f"{role} {method} {path}"
+                assert response.headers["content-type"] == "application/problem+json"
+            checked += 1
+    assert checked > 40 * len(ALL_ROLES)
+
+
+async def test_login_locks_out_after_five_failures_and_says_nothing_about_names(
+        desk: Desk) -> None:
+    wrong = {"username": "officer", "password": "not the password at all"}
+    unknown = await desk.client.post("/api/session", json={**wrong, "username": "ghost"})
+    first = await desk.client.post("/api/session", json=wrong)
+    assert unknown.status_code == first.status_code == 401
+    assert unknown.json()["detail"] == first.json()["detail"]
+    for _ in range(4):
+        await desk.client.post("/api/session", json=wrong)
+    locked = await desk.client.post("/api/session", json={
+        "username": "officer", "password": desk.passwords["officer"]})
+    assert locked.status_code == 423
+    desk.receiver.world.now += timedelta(minutes=16)
+    assert (await desk.login("officer"))["Authorization"].startswith("Bearer ")
+
+
+async def test_sessions_lapse_when_idle_and_at_the_absolute_limit(desk: Desk) -> None:
+    assert (await desk.call("officer", "GET", "/api/session")).status_code == 200
+    desk.receiver.world.now += timedelta(minutes=31)
+    idle = await desk.call("officer", "GET", "/api/session")
+    assert idle.status_code == 401
+    assert "inactivity" in idle.json()["detail"]
+    await desk.login("officer")
+    for _ in range(12 * 3):
+        desk.receiver.world.now += timedelta(minutes=20)
+        response = await desk.call("officer", "GET", "/api/session")
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+async def test_logout_disable_and_password_change_end_sessions(desk: Desk) -> None:
+    assert (await desk.call("officer", "DELETE", "/api/session")).status_code == 200
+    assert (await desk.call("officer", "GET", "/api/cases")).status_code == 401
+    admin = await desk.add_user("admin", "admin")
+    await desk.login("officer")
+    disabled = await desk.client.post("/api/users/officer/disable", headers=admin)
+    assert disabled.status_code == 200
+    assert (await desk.call("officer", "GET", "/api/cases")).status_code == 401
+    again = await desk.client.post("/api/session", json={
+        "username": "officer", "password": desk.passwords["officer"]})
+    assert again.status_code == 401
+    short = await desk.call("chief", "POST", "/api/session/password",
+                            json={"password": "short"})
+    assert short.status_code == 422
+    assert "12 characters" in short.json()["detail"]
+    assert (await desk.call("chief", "POST", "/api/session/password",
+                            json={"password": "a brand new pass phrase"})).status_code == 200
+    assert (await desk.call("chief", "GET", "/api/cases")).status_code == 401
+
+
+async def test_a_forged_or_foreign_token_is_refused(desk: Desk) -> None:
+    forged = jwt.encode({"sid": "x", "sub": "chief", "iat": 0, "exp": 2**40},
+                        b"k" * 32, algorithm="HS256")
+    response = await desk.client.get("/api/cases",
+                                     headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+
+
+async def test_the_console_cookie_needs_the_csrf_header_to_change_anything(
+        desk: Desk) -> None:
+    login = await desk.client.post("/api/session", json={
+        "username": "officer", "password": desk.passwords["officer"]})
+    cookie = login.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "samesite=strict" in cookie.lower()
+    token, csrf = login.json()["token"], login.json()["csrf"]
+    desk.client.cookies.clear()
+    desk.client.cookies.set("bx_session", token)
+    read = await desk.client.get("/api/cases")
+    assert read.status_code == 200
+    body = {"kind": "verification"}
+    refused = await desk.client.post("/api/cases", json=body)
+    assert refused.status_code == 403
+    assert "X-CSRF-Token" in refused.json()["detail"]
+    made = await desk.client.post("/api/cases", json=body, headers={"X-CSRF-Token": csrf})
+    assert made.status_code == 201
+
+
+async def test_admins_manage_users_and_calendars_but_see_no_cases(desk: Desk) -> None:
+    admin = await desk.add_user("admin", "admin")
+    bad = await desk.client.post("/api/users", headers=admin, json={
+        "username": "x", "display_name": "X", "role": "god", "unit": "kh.ahtjp",
+        "password": "a long enough password"})
+    assert bad.status_code == 422
+    listed = (await desk.client.get("/api/users", headers=admin)).json()["users"]
+    assert {u["username"] for u in listed} == {"officer", "chief", "admin"}
+    holidays = {"holidays": [{"date": "2026-12-24", "name": "Office closed"}]}
+    saved = await desk.client.put("/api/calendars/KH/2026", headers=admin, json=holidays)
+    assert saved.status_code == 200
+    shown = await desk.ok("officer", "GET", "/api/calendars/KH/2026")
+    assert shown["origin"] == "local"
+    assert shown["holidays"] == [{"date": "2026-12-24", "name": "Office closed"}]
+    wrong_year = await desk.client.put("/api/calendars/KH/2026", headers=admin, json={
+        "holidays": [{"date": "2027-01-01", "name": "New Year"}]})
+    assert wrong_year.status_code == 422
+    assert (await desk.call("officer", "PUT", "/api/calendars/KH/2026",
+                            json=holidays)).status_code == 403
+    assert (await desk.client.get("/api/cases", headers=admin)).status_code == 403
