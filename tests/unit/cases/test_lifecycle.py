@@ -1,0 +1,103 @@
+"""The repatriation lifecycle as a state machine: allowed moves, requirements, side states."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.cases import lifecycle
+from gateway.cases.lifecycle import CaseFacts, TransitionRefused, check_transition
+
+
+def facts(state: str, **more: object) -> CaseFacts:
+    return CaseFacts(kind="repatriation", state=state, **more)  # type: ignore[arg-type]
+
+
+def test_the_happy_path_of_a_repatriation() -> None:
+    path = ["detected", "screening", "verification-requested", "verified",
+            "repatriation-planned", "handed-over", "received-and-referred", "follow-up",
+            "closed"]
+    for here, there in itertools.pairwise(path):
+        check_transition(facts(here, verified_victims=1), there)
+
+
+@pytest.mark.parametrize(("state", "to", "why"), [
+    ("detected", "verified", "cannot go from detected to verified"),
+    ("verified", "repatriation-planned", "verified"),
+    ("closed", "screening", "cannot change any more"),
+    ("withdrawn", "closed", "cannot change any more"),
+    ("screening", "screening", "already"),
+    ("screening", "best-interests-review", "child"),
+    ("screening", "open", "not a state"),
+])
+def test_refused_moves_say_why(state: str, to: str, why: str) -> None:
+    with pytest.raises(TransitionRefused, match=why):
+        check_transition(facts(state), to)
+
+
+def test_a_presumed_child_needs_the_best_interests_record() -> None:
+    child = facts("verified", verified_victims=1, presumed_child=True)
+    with pytest.raises(TransitionRefused, match="best interests"):
+        check_transition(child, "repatriation-planned")
+    check_transition(facts("verified", verified_victims=1, presumed_child=True,
+                           best_interests_recorded=True), "repatriation-planned")
+
+
+def test_side_states_return_where_the_case_was() -> None:
+    on_hold = facts("on-hold-proceedings", resume_state="verified", verified_victims=1)
+    check_transition(on_hold, "verified")
+    check_transition(on_hold, "repatriation-planned")
+    with pytest.raises(TransitionRefused):
+        check_transition(on_hold, "handed-over")
+    objects = facts("victim-objects", resume_state="screening")
+    with pytest.raises(TransitionRefused):
+        check_transition(objects, "verification-requested")
+    check_transition(objects, "screening")
+    review = facts("best-interests-review", resume_state="verified", presumed_child=True)
+    with pytest.raises(TransitionRefused, match="supervisor"):
+        check_transition(review, "verified")
+    assert lifecycle.after(facts("screening"), "victim-objects") == ("victim-objects",
+                                                                    "screening")
+
+
+def test_investigations_have_their_own_life() -> None:
+    check_transition(CaseFacts("investigation", "open"), "active")
+    with pytest.raises(TransitionRefused):
+        check_transition(CaseFacts("investigation", "open"), "verified")
+
+
+STATES = lifecycle.states_of("repatriation")
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(STATES), st.booleans(), st.booleans(),
+                          st.integers(0, 2)), max_size=40), st.booleans())
+def test_no_walk_reaches_a_planned_return_without_its_requirements(
+        steps: list[tuple[str, bool, bool, int]], child: bool) -> None:
+    """Whatever the sequence of requested moves: a return is planned only for a verified
+    victim, and for a child only after the best-interests record; closed stays closed."""
+    state, resume = "detected", None
+    for to, record, _noise, verified in steps:
+        current = CaseFacts("repatriation", state, resume, child, record, verified)
+        try:
+            check_transition(current, to)
+        except TransitionRefused:
+            continue
+        if to == "repatriation-planned":
+            assert verified >= 1
+            assert record or not child
+        assert state not in lifecycle.TERMINAL
+        state, resume = lifecycle.after(current, to)
+    assert state in STATES
+
+
+def test_next_states_are_exactly_the_allowed_moves() -> None:
+    here = facts("verified", verified_victims=1)
+    allowed = lifecycle.next_states(here)
+    assert "repatriation-planned" in allowed
+    assert "handed-over" not in allowed
+    for state in allowed:
+        check_transition(here, state)
