@@ -52,11 +52,12 @@ class NodeProcess:
                            BX_PORT=str(self.port), **self.extra_env)
         return environment
 
-    def cli(self, *args: str, check: bool = True, timeout: float = 120
-            ) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, timeout: float = 120,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         self.home.mkdir(parents=True, exist_ok=True)
         result = subprocess.run([GATEWAY, *args], cwd=self.home, env=self.env(), text=True,
-                                capture_output=True, timeout=timeout, check=False)
+                                capture_output=True, timeout=timeout, check=False,
+                                input=stdin)
         if check and result.returncode != 0:
             raise AssertionError(f"gateway {' '.join(args)} failed: {result.stderr}")
         return result
@@ -118,6 +119,21 @@ class NodeProcess:
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api",
                             headers={"Authorization": f"Bearer {self.api_token()}"}, timeout=30)
+
+    def add_user(self, username: str, role: str, unit: str | None = None,
+                 password: str = "a long enough password") -> None:
+        """An account made with the CLI, as an operator would."""
+        self.cli("users", "add", username, "--role", role, "--unit", unit or self.node_id,
+                 "--name", username.title(), "--password-stdin", stdin=password + "\n")
+
+    def session(self, username: str, password: str = "a long enough password"
+                ) -> httpx.Client:
+        """An API client logged in as ``username``."""
+        response = httpx.post(f"http://127.0.0.1:{self.port}/api/session",
+                              json={"username": username, "password": password}, timeout=30)
+        assert response.status_code == 200, response.text
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
+                            headers={"Authorization": f"Bearer {response.json()['token']}"})
 
     def messages(self, status: str | None = None) -> list[str]:
         args = ["messages"] + (["--status", status] if status else [])
