@@ -9,6 +9,7 @@ the very same XSD that checks a partner's XML, so JSON can never pass what XML w
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from lxml import etree
@@ -21,13 +22,21 @@ from gateway.protocol.problems import FieldError, Problem
 _INTEGER_BASES: Final = frozenset({"integer", "positiveInteger", "nonNegativeInteger", "int",
                                    "long", "short"})
 REDACTED: Final = {"redacted": "special"}
+#: The characters XML 1.0 allows (§2.2), so that lxml never has to refuse a value itself.
+_XML_TEXT: Final = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 
 
 def _lexical(value: Any, path: str, errors: list[FieldError]) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | str):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, str):
+        if not _XML_TEXT.fullmatch(value):
+            errors.append(FieldError(1, 1, path, "contains a control character or an "
+                                     "unpaired surrogate, which XML cannot carry"))
+            return None
+        return value
     errors.append(FieldError(1, 1, path, "must be a text, a number or true/false"))
     return None
 

@@ -14,6 +14,7 @@ from gateway.cases.calendars import CalendarError
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 from gateway.web.auth import permit, use_case
+from gateway.web.examples import answers
 
 router = APIRouter(prefix="/api", tags=["administration"])
 Country = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
@@ -31,44 +32,101 @@ class HolidayIn(BaseModel):
 class CalendarIn(BaseModel):
     """The public holidays of one country and year."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "holidays": [{"date": "2026-01-01", "name": "Tết Dương lịch"}]}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"holidays": [{"date": "2026-01-01", "name": "Tết Dương lịch"}]}]
+        },
+    )
     holidays: list[HolidayIn] = Field(max_length=60)
 
 
-@router.get("/calendars/{country}/{year}")
-async def read_calendar(request: Request, country: Country, year: Year,
-                        _: Annotated[Principal, permit("calendars.read")]) -> dict[str, Any]:
+@router.get(
+    "/calendars/{country}/{year}",
+    responses=answers(
+        {
+            "country": "VN",
+            "year": 2026,
+            "origin": "shipped",
+            "holidays": [{"date": "2026-09-02", "name": "Quốc khánh"}],
+        },
+        errors=(401, 403, 422),
+    ),
+)
+async def read_calendar(
+    request: Request,
+    country: Country,
+    year: Year,
+    _: Annotated[Principal, permit("calendars.read")],
+) -> dict[str, Any]:
     """A country's public holidays in a year, and where they come from."""
     cw = request.app.state.cases
     holidays, origin = cw.calendars.year(country, year)
-    return {"country": country, "year": year, "origin": origin,
-            "holidays": [{"date": h.day.isoformat(), "name": h.name} for h in holidays]}
+    return {
+        "country": country,
+        "year": year,
+        "origin": origin,
+        "holidays": [{"date": h.day.isoformat(), "name": h.name} for h in holidays],
+    }
 
 
-@router.put("/calendars/{country}/{year}")
-async def write_calendar(request: Request, country: Country, year: Year, body: CalendarIn,
-                         principal: Annotated[Principal, permit("calendars.write")]
-                         ) -> dict[str, Any]:
+@router.put(
+    "/calendars/{country}/{year}",
+    responses=answers({"country": "VN", "year": 2026, "origin": "local", "holidays": 11}),
+)
+async def write_calendar(
+    request: Request,
+    country: Country,
+    year: Year,
+    body: CalendarIn,
+    principal: Annotated[Principal, permit("calendars.write")],
+) -> dict[str, Any]:
     """Replace a year's holidays on this node (administrators)."""
     for index, holiday in enumerate(body.holidays, start=1):
         if holiday.date.year != year:
             raise Problem("invalid-request", f"holidays[{index}].date: a day of {year}")
     async with use_case(request) as (cw, conn):
         try:
-            cw.calendars.save(country, year, [{"date": h.date.isoformat(), "name": h.name}
-                                              for h in body.holidays])
+            cw.calendars.save(
+                country, year, [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays]
+            )
         except CalendarError as exc:
             raise Problem("invalid-request", str(exc)) from exc
-        await audit.append(conn, cw.clock, principal.actor, "calendar.saved",
-                           f"{country}/{year}", {"holidays": len(body.holidays)})
-    return {"country": country, "year": year, "origin": "local",
-            "holidays": len(body.holidays)}
+        await audit.append(
+            conn,
+            cw.clock,
+            principal.actor,
+            "calendar.saved",
+            f"{country}/{year}",
+            {"holidays": len(body.holidays)},
+        )
+    return {"country": country, "year": year, "origin": "local", "holidays": len(body.holidays)}
 
 
-@router.get("/partners")
-async def partners(request: Request,
-                   _: Annotated[Principal, permit("partners.read")]) -> dict[str, Any]:
+@router.get(
+    "/partners",
+    responses=answers(
+        {
+            "partners": [
+                {
+                    "id": "kh.blo-bavet",
+                    "country": "KH",
+                    "name": {"en": "Border Liaison Office Bavet"},
+                    "languages": ["km", "en"],
+                    "delivery": "push",
+                    "endpoint": "https://bavet.example.kh/bx/v1",
+                    "keys": [{"kid": "kh.blo-bavet#2026-11", "state": "valid", "not_after": None}],
+                    "outbox_depth": 0,
+                    "oldest_undelivered": None,
+                }
+            ]
+        },
+        errors=(401, 403),
+    ),
+)
+async def partners(
+    request: Request, _: Annotated[Principal, permit("partners.read")]
+) -> dict[str, Any]:
     """The partner directory with key states and delivery health."""
     async with use_case(request) as (cw, conn):
         stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
@@ -76,38 +134,85 @@ async def partners(request: Request,
     out = []
     for partner in cw.node.partners.all():
         stat = stats.get(partner.node_id)
-        out.append({
-            "id": partner.node_id, "country": partner.file.country, "name": partner.file.name,
-            "languages": partner.file.languages, "delivery": partner.file.delivery,
-            "endpoint": partner.file.endpoint,
-            "keys": [{"kid": kid, "state": state,
-                      "not_after": next((k.not_after.isoformat() for k in partner.file.keys
-                                         if k.kid == kid and k.not_after), None)}
-                     for kid, state in partner.key_states(now)],
-            "outbox_depth": int(stat.depth) if stat else 0,
-            "oldest_undelivered": stat.oldest.isoformat() if stat and stat.oldest else None})
+        out.append(
+            {
+                "id": partner.node_id,
+                "country": partner.file.country,
+                "name": partner.file.name,
+                "languages": partner.file.languages,
+                "delivery": partner.file.delivery,
+                "endpoint": partner.file.endpoint,
+                "keys": [
+                    {
+                        "kid": kid,
+                        "state": state,
+                        "not_after": next(
+                            (
+                                k.not_after.isoformat()
+                                for k in partner.file.keys
+                                if k.kid == kid and k.not_after
+                            ),
+                            None,
+                        ),
+                    }
+                    for kid, state in partner.key_states(now)
+                ],
+                "outbox_depth": int(stat.depth) if stat else 0,
+                "oldest_undelivered": stat.oldest.isoformat() if stat and stat.oldest else None,
+            }
+        )
     return {"partners": out}
 
 
-@router.get("/audit")
-async def audit_log(request: Request, _: Annotated[Principal, permit("audit.read")],
-                    actor: Annotated[str | None, Query(max_length=120)] = None,
-                    action: Annotated[str | None, Query(max_length=64)] = None,
-                    subject: Annotated[str | None, Query(max_length=120)] = None,
-                    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+@router.get(
+    "/audit",
+    responses=answers(
+        {
+            "entries": [
+                {
+                    "seq": 412,
+                    "at": "2026-11-24T08:01:12Z",
+                    "actor": "lan",
+                    "action": "special.read",
+                    "subject": "VN-BLO-MOCBAI-2026-00007",
+                    "detail": {"person": 12, "role": "victim", "reason": "prepare the interview"},
+                }
+            ]
+        }
+    ),
+)
+async def audit_log(
+    request: Request,
+    _: Annotated[Principal, permit("audit.read")],
+    actor: Annotated[str | None, Query(max_length=120)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    subject: Annotated[str | None, Query(max_length=120)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
     """The audit log, newest first (auditors)."""
     async with use_case(request) as (_cw, conn):
-        found = await audit.entries(conn, actor=actor, action=action, subject=subject,
-                                    before=before, limit=limit)
+        found = await audit.entries(
+            conn, actor=actor, action=action, subject=subject, before=before, limit=limit
+        )
     return {"entries": found}
 
 
-@router.get("/audit/verify")
-async def audit_verify(request: Request,
-                       _: Annotated[Principal, permit("audit.read")]) -> dict[str, Any]:
+@router.get(
+    "/audit/verify",
+    responses=answers(
+        {"intact": True, "entries": 412, "broken_at": None, "reason": None}, errors=(401, 403)
+    ),
+)
+async def audit_verify(
+    request: Request, _: Annotated[Principal, permit("audit.read")]
+) -> dict[str, Any]:
     """Re-compute the audit chain: intact, or the first entry altered or missing."""
     async with use_case(request) as (_cw, conn):
         verdict = await audit.verify_chain(conn)
-    return {"intact": verdict.intact, "entries": verdict.entries,
-            "broken_at": verdict.broken_at, "reason": verdict.reason}
+    return {
+        "intact": verdict.intact,
+        "entries": verdict.entries,
+        "broken_at": verdict.broken_at,
+        "reason": verdict.reason,
+    }

@@ -13,6 +13,7 @@ from gateway.access.sessions import Principal
 from gateway.cases import lifecycle, service, views
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.web.auth import permit, use_case
+from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
 router = APIRouter(prefix="/api", tags=["cases"])
 
@@ -25,9 +26,20 @@ Text = Annotated[str, Field(max_length=4000)]
 class NewCase(BaseModel):
     """A case to open in the user's unit."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "kind": "repatriation", "origin": "blo", "partner": "kh.blo-bavet",
-        "priority": "urgent", "summary": "Girl found at Bavet, says she is from Tây Ninh"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "repatriation",
+                    "origin": "blo",
+                    "partner": "kh.blo-bavet",
+                    "priority": "urgent",
+                    "summary": "Girl found at Bavet, says she is from Tây Ninh",
+                }
+            ]
+        },
+    )
     kind: Kind
     origin: Origin = "blo"
     partner: Annotated[str, Field(max_length=48)] | None = None
@@ -38,8 +50,12 @@ class NewCase(BaseModel):
 class Transition(BaseModel):
     """Move a case to another state."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"to": "screening", "reason": "Interview held with an interpreter"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"to": "screening", "reason": "Interview held with an interpreter"}]
+        },
+    )
     to: Annotated[str, Field(max_length=32)]
     reason: Text | None = None
 
@@ -47,18 +63,37 @@ class Transition(BaseModel):
 class BestInterests(BaseModel):
     """A supervisor's best-interests record for a (presumed) child."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "note": "Mother located and assessed by the provincial DOLISA; return is safe."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"note": "Mother located and assessed by the provincial DOLISA; return is safe."}
+            ]
+        },
+    )
     note: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
 class NewPerson(BaseModel):
     """A person added by hand (documents add theirs on their own)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "person_ref": "P1", "role": "victim", "name_native": "Nguyễn Thị Hoa",
-        "name_latin": "NGUYEN Thi Hoa", "sex": "female", "nationality": "VN",
-        "estimated_age": 15, "age_uncertain": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_ref": "P1",
+                    "role": "victim",
+                    "name_native": "Nguyễn Thị Hoa",
+                    "name_latin": "NGUYEN Thi Hoa",
+                    "sex": "female",
+                    "nationality": "VN",
+                    "estimated_age": 15,
+                    "age_uncertain": True,
+                }
+            ]
+        },
+    )
     person_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,40}$")]
     role: Literal["victim", "suspect", "witness", "relative"]
     name_native: Annotated[str, Field(max_length=200)] | None = None
@@ -67,17 +102,21 @@ class NewPerson(BaseModel):
     nationality: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     estimated_age: Annotated[int, Field(ge=0, le=120)] | None = None
     age_uncertain: bool = False
-    identifiers: list[Annotated[str, Field(max_length=60)]] = Field(default_factory=list,
-                                                                    max_length=10)
-    phones: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list,
-                                                               max_length=10)
+    identifiers: list[Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=list, max_length=10
+    )
+    phones: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=10)
 
 
 class NewTask(BaseModel):
     """A task on a case."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "title": "Call the mother in Hảo Đước", "due": "2026-12-01"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"title": "Call the mother in Hảo Đước", "due": "2026-12-01"}]
+        },
+    )
     title: Annotated[str, Field(min_length=1, max_length=200)]
     due: date
     owner_user: Annotated[str, Field(max_length=64)] | None = None
@@ -86,74 +125,118 @@ class NewTask(BaseModel):
 class NewNote(BaseModel):
     """A note on a case."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"text": "Interpreter booked for Thursday."}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": "Interpreter booked for Thursday."}]},
+    )
     text: Annotated[str, Field(min_length=1, max_length=4000)]
 
 
-CaseId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+CaseId = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 
 
-@router.get("/cases")
-async def list_cases(request: Request, principal: Annotated[Principal, permit("cases.read")],
-                     kind: Kind | None = None, state: str | None = None,
-                     partner: str | None = None, unit: str | None = None,
-                     overdue: bool = False, priority: Priority | None = None,
-                     q: Annotated[str | None, Query(max_length=200)] = None,
-                     limit: Annotated[int, Query(ge=1, le=500)] = 200) -> dict[str, Any]:
+@router.get("/cases", responses=answers({"cases": [CASE_SUMMARY]}))
+async def list_cases(
+    request: Request,
+    principal: Annotated[Principal, permit("cases.read")],
+    kind: Kind | None = None,
+    state: str | None = None,
+    partner: str | None = None,
+    unit: str | None = None,
+    overdue: bool = False,
+    priority: Priority | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> dict[str, Any]:
     """Cases of the user's unit (all for C02's investigators), filtered."""
-    filters = {"kind": kind, "state": state, "partner": partner, "unit": unit,
-               "overdue": overdue, "priority": priority, "q": q, "limit": limit}
+    filters = {
+        "kind": kind,
+        "state": state,
+        "partner": partner,
+        "unit": unit,
+        "overdue": overdue,
+        "priority": priority,
+        "q": q,
+        "limit": limit,
+    }
     async with use_case(request) as (cw, conn):
         found = await views.list_cases(conn, cw, principal, filters)
     return {"cases": found}
 
 
-@router.post("/cases", status_code=201)
-async def open_case(request: Request, body: NewCase,
-                    principal: Annotated[Principal, permit("cases.create")]) -> dict[str, Any]:
+@router.post("/cases", status_code=201, responses=answers(CASE_DETAIL, 201))
+async def open_case(
+    request: Request, body: NewCase, principal: Annotated[Principal, permit("cases.create")]
+) -> dict[str, Any]:
     """Open a case owned by the user's unit."""
     async with use_case(request) as (cw, conn):
-        case_id = await service.create_case(conn, cw, principal.actor, kind=body.kind,
-                                            origin=body.origin, owner_unit=principal.unit,
-                                            partner=body.partner, priority=body.priority,
-                                            summary=body.summary)
+        case_id = await service.create_case(
+            conn,
+            cw,
+            principal.actor,
+            kind=body.kind,
+            origin=body.origin,
+            owner_unit=principal.unit,
+            partner=body.partner,
+            priority=body.priority,
+            summary=body.summary,
+        )
         return await views.case_detail(conn, cw, principal, case_id)
 
 
-@router.get("/cases/{case_id}")
-async def read_case(request: Request, case_id: CaseId,
-                    principal: Annotated[Principal, permit("cases.read")]) -> dict[str, Any]:
+@router.get("/cases/{case_id}", responses=answers(CASE_DETAIL, errors=(401, 403, 404, 422)))
+async def read_case(
+    request: Request, case_id: CaseId, principal: Annotated[Principal, permit("cases.read")]
+) -> dict[str, Any]:
     """A case: state and next steps, persons (without special data), tasks, notes, story,
     drafts and messages. Audited."""
     async with use_case(request) as (cw, conn):
         return await views.case_detail(conn, cw, principal, case_id)
 
 
-@router.post("/cases/{case_id}/transitions")
-async def move_case(request: Request, case_id: CaseId, body: Transition,
-                    principal: Annotated[Principal, permit("cases.transition")]
-                    ) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/transitions",
+    responses=answers({"id": 7, "state": "screening"}, errors=(401, 403, 404, 409, 422)),
+)
+async def move_case(
+    request: Request,
+    case_id: CaseId,
+    body: Transition,
+    principal: Annotated[Principal, permit("cases.transition")],
+) -> dict[str, Any]:
     """Move a case to another state, if its lifecycle allows it now."""
     async with use_case(request) as (cw, conn):
         state = await service.transition(conn, cw, principal, case_id, body.to, body.reason)
     return {"id": case_id, "state": state}
 
 
-@router.post("/cases/{case_id}/best-interests")
-async def best_interests(request: Request, case_id: CaseId, body: BestInterests,
-                         principal: Annotated[Principal, permit("cases.best-interests")]
-                         ) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/best-interests",
+    responses=answers({"id": 7, "best_interests": True}, errors=(401, 403, 404, 422)),
+)
+async def best_interests(
+    request: Request,
+    case_id: CaseId,
+    body: BestInterests,
+    principal: Annotated[Principal, permit("cases.best-interests")],
+) -> dict[str, Any]:
     """Record that return is in the child's best interests (supervisors)."""
     async with use_case(request) as (cw, conn):
         await service.record_best_interests(conn, cw, principal, case_id, body.note)
     return {"id": case_id, "best_interests": True}
 
 
-@router.post("/cases/{case_id}/persons", status_code=201)
-async def add_person(request: Request, case_id: CaseId, body: NewPerson,
-                     principal: Annotated[Principal, permit("persons.write")]
-                     ) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/persons",
+    status_code=201,
+    responses=answers({"id": 12}, 201, errors=(401, 403, 404, 422)),
+)
+async def add_person(
+    request: Request,
+    case_id: CaseId,
+    body: NewPerson,
+    principal: Annotated[Principal, permit("persons.write")],
+) -> dict[str, Any]:
     """Add a person to a case."""
     birth: dict[str, Any] = {}
     if body.estimated_age is not None:
@@ -162,94 +245,224 @@ async def add_person(request: Request, case_id: CaseId, body: NewPerson,
         birth["@age-uncertain"] = True
     async with use_case(request) as (cw, conn):
         row = await service.load_case(conn, principal, case_id)
-        facts = PersonFacts(person_ref=body.person_ref, role=body.role,
-                            native=body.name_native, latin=body.name_latin, sex=body.sex,
-                            nationality=body.nationality,
-                            presumed_child=presumed_child(birth, cw.clock().date()),
-                            identifiers=body.identifiers, phones=body.phones,
-                            details=body.model_dump(exclude_none=True))
+        facts = PersonFacts(
+            person_ref=body.person_ref,
+            role=body.role,
+            native=body.name_native,
+            latin=body.name_latin,
+            sex=body.sex,
+            nationality=body.nationality,
+            presumed_child=presumed_child(birth, cw.clock().date()),
+            identifiers=body.identifiers,
+            phones=body.phones,
+            details=body.model_dump(exclude_none=True),
+        )
         person_id = await service.upsert_person(conn, cw, row.id, facts, principal.actor)
     return {"id": person_id}
 
 
-@router.get("/cases/{case_id}/persons/{person_id}")
-async def read_person(request: Request, case_id: CaseId, person_id: CaseId,
-                      reason: Annotated[str, Query(min_length=3, max_length=500,
-                                                   description="Why you need it (audited)")],
-                      principal: Annotated[Principal, permit("special.read")]
-                      ) -> dict[str, Any]:
+@router.get(
+    "/cases/{case_id}/persons/{person_id}",
+    responses=answers(
+        {
+            **PERSON,
+            "details": {"@person-id": "P1", "birth": {"@age-uncertain": True, "estimated-age": 15}},
+            "retention_until": "2031-11-20",
+        },
+        errors=(401, 403, 404, 422),
+    ),
+)
+async def read_person(
+    request: Request,
+    case_id: CaseId,
+    person_id: CaseId,
+    reason: Annotated[
+        str, Query(min_length=3, max_length=500, description="Why you need it (audited)")
+    ],
+    principal: Annotated[Principal, permit("special.read")],
+) -> dict[str, Any]:
     """A person with the special data the documents carry; needs a reason, audited."""
     async with use_case(request) as (cw, conn):
         return await views.person_detail(conn, cw, principal, case_id, person_id, reason)
 
 
-@router.get("/cases/{case_id}/messages/{message_id}")
-async def read_message(request: Request, case_id: CaseId,
-                       message_id: Annotated[str, FastPath(max_length=36)],
-                       principal: Annotated[Principal, permit("cases.read")],
-                       reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None
-                       ) -> dict[str, Any]:
+@router.get(
+    "/cases/{case_id}/messages/{message_id}",
+    responses=answers(
+        {
+            **MESSAGE,
+            "version": "1.0",
+            "special_shown": False,
+            "document": {
+                "case-reference": "VN-BLO-MOCBAI-2026-00007",
+                "person": {"redacted": "special"},
+            },
+            "attachments": [
+                {
+                    "name": "p1-photo.jpg",
+                    "media_type": "image/jpeg",
+                    "size": 48213,
+                    "sha256": "9f2c…",
+                }
+            ],
+        },
+        errors=(401, 403, 404, 422),
+    ),
+)
+async def read_message(
+    request: Request,
+    case_id: CaseId,
+    message_id: Annotated[str, FastPath(max_length=36)],
+    principal: Annotated[Principal, permit("cases.read")],
+    reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
+) -> dict[str, Any]:
     """A message of the case as JSON; special fields only with a reason (audited)."""
     async with use_case(request) as (cw, conn):
         return await views.message_document(conn, cw, principal, case_id, message_id, reason)
 
 
-@router.post("/cases/{case_id}/tasks", status_code=201)
-async def add_task(request: Request, case_id: CaseId, body: NewTask,
-                   principal: Annotated[Principal, permit("tasks.write")]) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/tasks",
+    status_code=201,
+    responses=answers({"id": 3}, 201, errors=(401, 403, 404, 422)),
+)
+async def add_task(
+    request: Request,
+    case_id: CaseId,
+    body: NewTask,
+    principal: Annotated[Principal, permit("tasks.write")],
+) -> dict[str, Any]:
     """A task with an owner and a due date."""
     async with use_case(request) as (cw, conn):
-        task_id = await service.user_task(conn, cw, principal, case_id, body.title, body.due,
-                                          body.owner_user)
+        task_id = await service.user_task(
+            conn, cw, principal, case_id, body.title, body.due, body.owner_user
+        )
     return {"id": task_id}
 
 
-@router.post("/tasks/{task_id}/done")
-async def task_done(request: Request, task_id: CaseId,
-                    principal: Annotated[Principal, permit("tasks.write")]) -> dict[str, Any]:
+@router.post(
+    "/tasks/{task_id}/done",
+    responses=answers({"id": 3, "done": True}, errors=(401, 403, 404, 409, 422)),
+)
+async def task_done(
+    request: Request, task_id: CaseId, principal: Annotated[Principal, permit("tasks.write")]
+) -> dict[str, Any]:
     """Mark a task done."""
     async with use_case(request) as (cw, conn):
         await service.complete_task(conn, cw, principal, task_id)
     return {"id": task_id, "done": True}
 
 
-@router.post("/cases/{case_id}/notes", status_code=201)
-async def add_note(request: Request, case_id: CaseId, body: NewNote,
-                   principal: Annotated[Principal, permit("notes.write")]) -> dict[str, Any]:
+@router.post(
+    "/cases/{case_id}/notes",
+    status_code=201,
+    responses=answers({"id": 1}, 201, errors=(401, 403, 404, 422)),
+)
+async def add_note(
+    request: Request,
+    case_id: CaseId,
+    body: NewNote,
+    principal: Annotated[Principal, permit("notes.write")],
+) -> dict[str, Any]:
     """A note on a case."""
     async with use_case(request) as (cw, conn):
         note_id = await service.add_note(conn, cw, principal, case_id, body.text)
     return {"id": note_id}
 
 
-@router.get("/overdue")
-async def overdue(request: Request, principal: Annotated[Principal, permit("overdue.read")],
-                  scope: Literal["unit", "all"] = "unit") -> dict[str, Any]:
+@router.get(
+    "/overdue",
+    responses=answers(
+        {
+            "overdue": [
+                {
+                    **TASK,
+                    "overdue": True,
+                    "case_reference": "VN-BLO-MOCBAI-2026-00007",
+                    "case_kind": "repatriation",
+                    "hours_overdue": 26.5,
+                }
+            ]
+        }
+    ),
+)
+async def overdue(
+    request: Request,
+    principal: Annotated[Principal, permit("overdue.read")],
+    scope: Literal["unit", "all"] = "unit",
+) -> dict[str, Any]:
     """Deadlines passed: the unit's, or every unit's (C02)."""
     async with use_case(request) as (cw, conn):
         items = await views.overdue_items(conn, cw, principal, scope)
     return {"overdue": items}
 
 
-@router.get("/investigations")
-async def investigations(request: Request,
-                         principal: Annotated[Principal, permit("investigations.read")]
-                         ) -> dict[str, Any]:
+@router.get(
+    "/investigations",
+    responses=answers(
+        {
+            "investigations": [
+                {
+                    "id": 2,
+                    "reference": "VN-C02-2026-00002",
+                    "state": "active",
+                    "owner_unit": "vn.c02",
+                    "partners": ["kh.ahtjp", "la.atd"],
+                    "messages_sent": 4,
+                    "answers_received": 3,
+                    "open_requests": 1,
+                    "overdue_tasks": 0,
+                    "suspects": [{"id": 9, "person_ref": "S-1450-1"}],
+                }
+            ]
+        },
+        errors=(401, 403),
+    ),
+)
+async def investigations(
+    request: Request, principal: Annotated[Principal, permit("investigations.read")]
+) -> dict[str, Any]:
     """Joint investigations with partners: requests open, answers, overdue, suspects."""
     async with use_case(request) as (cw, conn):
         return {"investigations": await views.investigations(conn, cw, principal)}
 
 
-@router.get("/search")
-async def search(request: Request, principal: Annotated[Principal, permit("search")],
-                 q: Annotated[str, Query(min_length=1, max_length=200)]) -> dict[str, Any]:
+@router.get(
+    "/search",
+    responses=answers(
+        {
+            "results": [
+                {
+                    "id": 7,
+                    "reference": "VN-BLO-MOCBAI-2026-00007",
+                    "kind": "repatriation",
+                    "state": "verified",
+                    "partner": "kh.blo-bavet",
+                    "owner_unit": "vn.blo-mocbai",
+                    "persons": [PERSON],
+                }
+            ]
+        }
+    ),
+)
+async def search(
+    request: Request,
+    principal: Annotated[Principal, permit("search")],
+    q: Annotated[str, Query(min_length=1, max_length=200)],
+) -> dict[str, Any]:
     """Cases and persons by name (any script, accents ignored), identifier, phone number or
     case reference. Audited."""
     async with use_case(request) as (cw, conn):
         return {"results": await views.search(conn, cw, principal, q)}
 
 
-@router.get("/lifecycles")
+@router.get(
+    "/lifecycles",
+    responses=answers(
+        {"investigation": ["open", "active", "on-hold-proceedings", "closed", "withdrawn"]},
+        errors=(401, 403),
+    ),
+)
 async def lifecycles(_: Annotated[Principal, permit("cases.read")]) -> dict[str, Any]:
     """The states of each kind of case."""
     return {kind: list(lifecycle.states_of(kind)) for kind in lifecycle.KINDS}

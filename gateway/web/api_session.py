@@ -13,6 +13,7 @@ from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
 from gateway.protocol.problems import Problem
 from gateway.web.auth import COOKIE, permit, public, use_case
+from gateway.web.examples import answers
 
 router = APIRouter(prefix="/api", tags=["session and users"])
 
@@ -20,8 +21,12 @@ router = APIRouter(prefix="/api", tags=["session and users"])
 class Login(BaseModel):
     """A user name and password."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"username": "lan.nguyen", "password": "correct horse battery"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"username": "lan.nguyen", "password": "correct horse battery"}]
+        },
+    )
     username: Annotated[str, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
@@ -29,9 +34,20 @@ class Login(BaseModel):
 class NewUser(BaseModel):
     """An account to create."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "username": "lan.nguyen", "display_name": "Nguyễn Thị Lan", "role": "blo-officer",
-        "unit": "vn.blo-mocbai", "password": "a long pass phrase"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "username": "lan.nguyen",
+                    "display_name": "Nguyễn Thị Lan",
+                    "role": "blo-officer",
+                    "unit": "vn.blo-mocbai",
+                    "password": "a long pass phrase",
+                }
+            ]
+        },
+    )
     username: Annotated[str, Field(min_length=1, max_length=64)]
     display_name: Annotated[str, Field(min_length=1, max_length=120)]
     role: Annotated[str, Field(json_schema_extra={"enum": list(HUMAN_ROLES)})]
@@ -42,18 +58,44 @@ class NewUser(BaseModel):
 class NewPassword(BaseModel):
     """A new password."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"password": "another long pass phrase"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "another long pass phrase"}]}
+    )
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
 def _user(user: users.User) -> dict[str, Any]:
-    return {"username": user.username, "display_name": user.display_name, "role": user.role,
-            "unit": user.unit, "disabled": user.disabled,
-            "locked_until": user.locked_until.isoformat() if user.locked_until else None}
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "unit": user.unit,
+        "disabled": user.disabled,
+        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
+    }
 
 
-@router.post("/session", dependencies=[public()])
+@router.post(
+    "/session",
+    dependencies=[public()],
+    responses=answers(
+        {
+            "token": "eyJhbGciOiJIUzI1NiJ9…",
+            "csrf": "q3V…",
+            "expires_at": "2026-11-24T20:00:00+00:00",
+            "idle_timeout_seconds": 1800,
+            "user": {
+                "username": "lan",
+                "display_name": "Nguyễn Thị Lan",
+                "role": "blo-officer",
+                "unit": "vn.blo-mocbai",
+                "disabled": False,
+                "locked_until": None,
+            },
+        },
+        errors=(401, 422, 423),
+    ),
+)
 async def login(request: Request, body: Login) -> JSONResponse:
     """Log in: answers a session token (and sets the console's cookie)."""
     failure: users.UserError | None = None
@@ -67,27 +109,54 @@ async def login(request: Request, body: Login) -> JSONResponse:
     if failure is not None:
         code = "locked" if isinstance(failure, users.AccountLocked) else "unauthenticated"
         raise Problem(code, str(failure))
-    response = JSONResponse({"token": opened.token, "csrf": opened.csrf,
-                             "expires_at": opened.expires_at.isoformat(),
-                             "idle_timeout_seconds": int(sessions.IDLE.total_seconds()),
-                             "user": _user(user)})
-    secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith(
-        "https")
-    response.set_cookie(COOKIE, opened.token, httponly=True, samesite="strict", secure=secure,
-                        max_age=int(sessions.ABSOLUTE.total_seconds()), path="/")
+    response = JSONResponse(
+        {
+            "token": opened.token,
+            "csrf": opened.csrf,
+            "expires_at": opened.expires_at.isoformat(),
+            "idle_timeout_seconds": int(sessions.IDLE.total_seconds()),
+            "user": _user(user),
+        }
+    )
+    secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith("https")
+    response.set_cookie(
+        COOKIE,
+        opened.token,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        max_age=int(sessions.ABSOLUTE.total_seconds()),
+        path="/",
+    )
     return response
 
 
-@router.get("/session")
+@router.get(
+    "/session",
+    responses=answers(
+        {
+            "username": "lan",
+            "display_name": "Nguyễn Thị Lan",
+            "role": "blo-officer",
+            "unit": "vn.blo-mocbai",
+        },
+        errors=(401, 403),
+    ),
+)
 async def who_am_i(principal: Annotated[Principal, permit("session.self")]) -> dict[str, Any]:
     """The logged-in user."""
-    return {"username": principal.username, "display_name": principal.display_name,
-            "role": principal.role, "unit": principal.unit}
+    return {
+        "username": principal.username,
+        "display_name": principal.display_name,
+        "role": principal.role,
+        "unit": principal.unit,
+    }
 
 
-@router.delete("/session")
-async def logout(request: Request,
-                 principal: Annotated[Principal, permit("session.self")]) -> JSONResponse:
+@router.delete("/session", responses=answers({"ended": True}, errors=(401, 403)))
+async def logout(
+    request: Request, principal: Annotated[Principal, permit("session.self")]
+) -> JSONResponse:
     """Log out (the token stops working at once)."""
     async with use_case(request) as (cw, conn):
         await sessions.end_session(conn, cw.clock, principal)
@@ -96,46 +165,82 @@ async def logout(request: Request,
     return response
 
 
-@router.post("/session/password")
-async def change_password(request: Request, body: NewPassword,
-                          principal: Annotated[Principal, permit("session.self")]
-                          ) -> dict[str, Any]:
+@router.post("/session/password", responses=answers({"changed": True}))
+async def change_password(
+    request: Request, body: NewPassword, principal: Annotated[Principal, permit("session.self")]
+) -> dict[str, Any]:
     """Change one's own password (every session of the user ends)."""
     async with use_case(request) as (cw, conn):
         try:
-            await users.set_password(conn, cw.clock, principal.actor, principal.username,
-                                     body.password)
+            await users.set_password(
+                conn, cw.clock, principal.actor, principal.username, body.password
+            )
         except users.UserError as exc:
             raise Problem("invalid-request", f"password: {exc}") from exc
     return {"changed": True}
 
 
-@router.get("/users")
-async def list_users(request: Request,
-                     _: Annotated[Principal, permit("users.manage")]) -> dict[str, Any]:
+@router.get(
+    "/users",
+    responses=answers(
+        {
+            "users": [
+                {
+                    "username": "lan",
+                    "display_name": "Nguyễn Thị Lan",
+                    "role": "blo-officer",
+                    "unit": "vn.blo-mocbai",
+                    "disabled": False,
+                    "locked_until": None,
+                }
+            ]
+        },
+        errors=(401, 403),
+    ),
+)
+async def list_users(
+    request: Request, _: Annotated[Principal, permit("users.manage")]
+) -> dict[str, Any]:
     """Every account of the node."""
     async with use_case(request) as (_cw, conn):
         found = await users.list_users(conn)
     return {"users": [_user(u) for u in found]}
 
 
-@router.post("/users", status_code=201)
-async def add_user(request: Request, body: NewUser,
-                   principal: Annotated[Principal, permit("users.manage")]) -> dict[str, Any]:
+@router.post(
+    "/users",
+    status_code=201,
+    responses=answers(
+        {
+            "username": "lan",
+            "display_name": "Nguyễn Thị Lan",
+            "role": "blo-officer",
+            "unit": "vn.blo-mocbai",
+            "disabled": False,
+            "locked_until": None,
+        },
+        201,
+    ),
+)
+async def add_user(
+    request: Request, body: NewUser, principal: Annotated[Principal, permit("users.manage")]
+) -> dict[str, Any]:
     """Create an account."""
     async with use_case(request) as (cw, conn):
         try:
-            user = await users.add_user(conn, cw.clock, principal.actor,
-                                        **body.model_dump())
+            user = await users.add_user(conn, cw.clock, principal.actor, **body.model_dump())
         except users.UserError as exc:
             raise Problem("invalid-request", str(exc)) from exc
     return _user(user)
 
 
-@router.post("/users/{username}/disable")
-async def disable_user(request: Request, username: str,
-                       principal: Annotated[Principal, permit("users.manage")]
-                       ) -> dict[str, Any]:
+@router.post(
+    "/users/{username}/disable",
+    responses=answers({"username": "lan", "disabled": True}, errors=(401, 403, 404)),
+)
+async def disable_user(
+    request: Request, username: str, principal: Annotated[Principal, permit("users.manage")]
+) -> dict[str, Any]:
     """Disable an account; its sessions end at once."""
     async with use_case(request) as (cw, conn):
         try:
@@ -145,10 +250,16 @@ async def disable_user(request: Request, username: str,
     return {"username": username, "disabled": True}
 
 
-@router.post("/users/{username}/password")
-async def reset_password(request: Request, username: str, body: NewPassword,
-                         principal: Annotated[Principal, permit("users.manage")]
-                         ) -> dict[str, Any]:
+@router.post(
+    "/users/{username}/password",
+    responses=answers({"username": "lan", "reset": True}, errors=(401, 403, 404, 422)),
+)
+async def reset_password(
+    request: Request,
+    username: str,
+    body: NewPassword,
+    principal: Annotated[Principal, permit("users.manage")],
+) -> dict[str, Any]:
     """Set a user's password (clears a lock-out, ends the user's sessions)."""
     async with use_case(request) as (cw, conn):
         try:

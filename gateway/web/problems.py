@@ -29,6 +29,12 @@ def install(app: FastAPI) -> None:
         errors = [FieldError(1, 1, exc.field, str(exc))] if exc.field else []
         return problem_response(Problem(exc.code, str(exc), errors=errors))
 
+    @app.exception_handler(UnicodeError)
+    async def _unicode(_request: Request, _exc: UnicodeError) -> Response:
+        # JSON may carry unpaired surrogates (\ud800): text that cannot be stored or signed.
+        return problem_response(Problem("invalid-request", "text is not valid Unicode "
+                                        "(an unpaired surrogate)"))
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
         found = list(exc.errors()) or [{"loc": (), "msg": "invalid"}]

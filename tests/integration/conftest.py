@@ -127,7 +127,8 @@ class Desk:
             await self.login(username)
 
     async def call(self, who: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self.client.request(method, path, headers=self.headers[who], **kwargs)
+        headers = {**self.headers[who], **kwargs.pop("headers", {})}
+        return await self.client.request(method, path, headers=headers, **kwargs)
 
     async def ok(self, who: str, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.call(who, method, path, **kwargs)

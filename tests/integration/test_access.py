@@ -184,3 +184,25 @@ async def test_admins_manage_users_and_calendars_but_see_no_cases(desk: Desk) ->
     assert (await desk.call("officer", "PUT", "/api/calendars/KH/2026",
                             json=holidays)).status_code == 403
     assert (await desk.client.get("/api/cases", headers=admin)).status_code == 403
+
+
+async def test_every_route_is_documented_with_an_example_and_its_problems(desk: Desk) -> None:
+    document = desk.receiver.app.openapi()
+    operations = [(path, method, op) for path, item in document["paths"].items()
+                  if path.startswith("/api/") for method, op in item.items()]
+    assert len(operations) > 40
+    for path, method, op in operations:
+        where = f"{method.upper()} {path}"
+        success = [code for code in op["responses"] if code.startswith("2")]
+        assert len(success) == 1, where
+        assert "example" in op["responses"][success[0]]["content"]["application/json"], where
+        problems = [code for code in op["responses"] if code[0] in "45"]
+        assert problems, where
+        for code in problems:
+            assert "application/problem+json" in op["responses"][code]["content"], where
+        body = op.get("requestBody", {}).get("content", {}).get("application/json")
+        if body:
+            schema = body["schema"]
+            if "$ref" in schema:
+                schema = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
+            assert schema.get("examples") or body.get("example"), f"{where}: body example"

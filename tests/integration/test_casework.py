@@ -3,6 +3,7 @@ and move cases, drafts need four eyes, deadlines fall due, special data is seale
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -323,4 +324,29 @@ async def test_bad_drafts_are_refused_with_the_field_and_change_nothing(
     assert invalid.status_code == 422
     assert invalid.json()["errors"][0]["path"] == "/verification-request/reason"
     assert (await desk.ok("officer", "GET", f"/api/drafts/{draft['id']}"))["state"] == "draft"
+    assert desk.receiver.count("messages") == 0
+
+
+async def test_text_that_is_not_unicode_is_refused_and_changes_nothing(desk: Desk) -> None:
+    case = await desk.ok("officer", "POST", "/api/cases", json={"kind": "verification"})
+    body = json.dumps({"text": "lone \ud800 surrogate"})  # ASCII JSON with "\\ud800"
+    broken = await desk.call("officer", "POST", f"/api/cases/{case['id']}/notes", content=body,
+                             headers={"Content-Type": "application/json"})
+    assert broken.status_code == 422
+    assert broken.json()["errors"][0]["path"] == "body.text"
+    assert desk.receiver.count("notes") == 0
+    for text in ("lone \ud800", "control \u0001 char"):
+        draft = json.dumps({"type": "case-closure", "to": "vn.c02",
+                            "document": {"case-reference": text}})
+        refused = await desk.call("officer", "POST", f"/api/cases/{case['id']}/drafts",
+                                  content=draft, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"][0]["path"] == "/case-closure/case-reference"
+    assert desk.receiver.count("drafts") == 0
+    token = desk.receiver.app.state.api_token
+    raw = await desk.client.post("/api/messages", headers={"Authorization": f"Bearer {token}"},
+                                 json={"to": "vn.c02", "type": "alert", "document": "<a/>",
+                                       "attachments": [{"name": "x.png", "media_type":
+                                                        "image/png", "data": "é"}]})
+    assert raw.status_code == 422
     assert desk.receiver.count("messages") == 0
