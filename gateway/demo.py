@@ -9,6 +9,7 @@ has no inbound link and pulls its mail.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -17,12 +18,17 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from gateway.settings import REPOSITORY
+from gateway.access import users
+from gateway.documents.convert import DocumentForms
+from gateway.documents.registry import SchemaRegistry
+from gateway.exchange.node import open_database
+from gateway.settings import REPOSITORY, load_settings
 
 #: (node id, how the others reach it)
 NODES: tuple[tuple[str, str], ...] = (
@@ -30,7 +36,8 @@ NODES: tuple[tuple[str, str], ...] = (
     ("vn.blo-mocbai", "push"), ("kh.blo-bavet", "pull"),
 )
 
-#: (sender, recipient, type, example file, priority, handling)
+#: (sender, recipient, type, example file, priority, handling): each document is drafted on
+#: the sender's case by its officer and released by its supervisor (four eyes).
 SCRIPT: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("kh.ahtjp", "vn.c02", "verification-request", "kh-bavet-presumed-child.xml", "urgent",
      "H1"),
@@ -40,8 +47,19 @@ SCRIPT: tuple[tuple[str, str, str, str, str, str], ...] = (
     ("vn.c02", "kh.ahtjp", "repatriation-response", "vn-accepted.xml", "routine", "H1"),
     ("vn.blo-mocbai", "kh.blo-bavet", "handover-record", "mocbai-bavet-child.xml", "routine",
      "H1"),
-    ("vn.c02", "la.atd", "alert", "vn-hotline-child-imminent.xml", "immediate", "H2"),
 )
+#: Demo accounts on every node: (user name, role, unit or None for the node's own unit).
+DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
+    ("officer", "blo-officer", None), ("supervisor", "supervisor", None),
+    ("investigator", "investigator", None), ("hotline", "hotline-operator", "hotline"),
+    ("hotline.chief", "supervisor", "hotline"), ("admin", "admin", None),
+    ("auditor", "auditor", None),
+)
+DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - the demo federation's, printed on purpose
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class DemoError(Exception):
@@ -85,9 +103,39 @@ class DemoNode:
         return (self.home / "data" / "keys" / "api.token").read_text(encoding="utf-8").strip()
 
     def api(self) -> httpx.Client:
-        """A client of its local API."""
+        """A client of its local API with the node's own token (automation)."""
         return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
                             headers={"Authorization": f"Bearer {self.token()}"})
+
+    def session(self, username: str) -> httpx.Client:
+        """A client of its local API, logged in as one of the demo users."""
+        response = httpx.post(f"http://127.0.0.1:{self.port}/api/session", timeout=30,
+                              json={"username": username, "password": DEMO_PASSWORD})
+        if response.status_code != 200:
+            raise DemoError(f"{self.node_id}: {username} cannot log in: {response.text}")
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
+                            headers={"Authorization": f"Bearer {response.json()['token']}"})
+
+    def unit(self, name: str | None) -> str:
+        """The unit of a demo user: the node's own, or e.g. ``vn.hotline``."""
+        return f"{self.node_id.split('.')[0]}.{name}" if name else self.node_id
+
+    def create_users(self) -> None:
+        """The demo accounts, made in the node's database as ``gateway users add`` does."""
+        settings = load_settings(node_id=self.node_id, data_dir=self.home / "data")
+
+        async def work() -> None:
+            engine = await open_database(settings)
+            try:
+                async with engine.begin() as conn:
+                    for username, role, unit in DEMO_USERS:
+                        await users.add_user(conn, _now, "demo", username=username,
+                                             display_name=username.title(), role=role,
+                                             unit=self.unit(unit), password=DEMO_PASSWORD)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(work())
 
 
 def _wait(check: Callable[[], bool], seconds: float, what: str) -> None:
@@ -118,6 +166,7 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
              for index, (node_id, mode) in enumerate(NODES)]
     for node in nodes:
         node.home.mkdir(parents=True)
+        node.create_users()
         out = node.gateway("keys", "generate")
         node.thumbprint = out.split("thumbprint: ")[1].strip()
         say(f"  {node.node_id:14} key {out.split()[1]}  thumbprint {node.thumbprint}")
@@ -148,30 +197,71 @@ def _state(node: DemoNode, message_id: str) -> dict[str, Any]:
     return next((m for m in listed if m["id"] == message_id), {})
 
 
+def _ok(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 300:
+        raise DemoError(f"{what}: {response.status_code} {response.text}")
+    return response.json()
+
+
+def _case_for(officer: httpx.Client, partner: str) -> int:
+    """The officer's newest case with ``partner``, or a new one."""
+    found = _ok(officer.get("/cases", params={"partner": partner}), "list cases")["cases"]
+    if found:
+        return int(found[0]["id"])
+    made = _ok(officer.post("/cases", json={"kind": "repatriation", "origin": "blo",
+                                            "partner": partner, "priority": "urgent"}),
+               "open a case")
+    return int(made["id"])
+
+
+def _receipted(sender: DemoNode, message_id: str, doc_type: str, recipient: DemoNode,
+               say: Callable[[str], None]) -> None:
+    _wait(lambda: _state(sender, message_id).get("state") == "delivered", 60,
+          f"{doc_type} to be receipted")
+    mode = "pulled by" if recipient.mode == "pull" else "pushed to"
+    say(f"  {time.strftime('%H:%M:%S')}  {sender.node_id:14} {mode:9} {recipient.node_id:14} "
+        f"{doc_type:22} {message_id}  receipt verified")
+
+
 def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
-    """Send the scripted documents one after the other, each once the previous is receipted."""
+    """Each document drafted on the sender's case, released by a supervisor, receipted."""
+    forms = DocumentForms(SchemaRegistry.load(REPOSITORY / "schemas"))
     by_id = {node.node_id: node for node in nodes}
-    conversation: str | None = None
-    previous: str | None = None
+    previous: dict[frozenset[str], str] = {}
     for sender_id, recipient, doc_type, example, priority, handling in SCRIPT:
-        document = (REPOSITORY / "schemas" / doc_type / "examples" / example).read_text(
-            encoding="utf-8")
         sender = by_id[sender_id]
-        with sender.api() as api:
-            response = api.post("/messages", json={
-                "to": recipient, "type": doc_type, "document": document,
-                "conversation": conversation, "ref": previous, "priority": priority,
-                "handling": handling, "lang": "km" if sender_id.startswith("kh") else "vi"})
-        if response.status_code != 202:
-            raise DemoError(f"{sender_id} could not send {doc_type}: {response.text}")
-        message_id = response.json()["id"]
-        conversation = conversation or message_id
-        _wait(lambda s=sender, m=message_id: _state(s, m).get("state") == "delivered",  # type: ignore[misc]
-              60, f"{doc_type} to be receipted")
-        mode = "pulled by" if by_id[recipient].mode == "pull" else "pushed to"
-        say(f"  {time.strftime('%H:%M:%S')}  {sender_id:14} {mode:9} {recipient:14} "
-            f"{doc_type:22} {message_id}  receipt verified")
-        previous = message_id
+        officer, supervisor = sender.session("officer"), sender.session("supervisor")
+        case_id = _case_for(officer, recipient)
+        if doc_type == "repatriation-request":
+            _ok(supervisor.post(f"/cases/{case_id}/best-interests", json={
+                "note": "Mother located and assessed; return is in the child's best interests."
+            }), "record best interests")
+        document = forms.read(doc_type, "1.0",
+                              (REPOSITORY / "schemas" / doc_type / "examples" / example)
+                              .read_bytes())
+        pair = frozenset((sender_id, recipient))
+        draft = _ok(officer.post(f"/cases/{case_id}/drafts", json={
+            "type": doc_type, "to": recipient, "ref": previous.get(pair), "priority": priority,
+            "handling": handling, "lang": "km" if sender_id.startswith("kh") else "vi",
+            "document": document}), f"{sender_id} drafts {doc_type}")
+        _ok(officer.post(f"/drafts/{draft['id']}/submit"), f"{sender_id} submits {doc_type}")
+        message_id = _ok(supervisor.post(f"/drafts/{draft['id']}/release"),
+                         f"{sender_id} releases {doc_type}")["message_id"]
+        _receipted(sender, message_id, doc_type, by_id[recipient], say)
+        previous[pair] = message_id
+    hotline = by_id["vn.c02"].session("hotline")
+    tip = _ok(hotline.post("/tips", json={
+        "channel": "phone", "reporter_relation": "parent", "danger": "imminent",
+        "narrative": "Con gái 16 tuổi bị giữ tại một quán karaoke ở Savannakhet, "
+                     "sắp bị đưa sang Thái Lan.",
+        "location": {"country": "LA", "province": "Savannakhet"}, "foreign_country": "LA",
+        "persons": [{"name_native": "Lò Thị Sương", "name_latin": "LO Thi Suong",
+                     "sex": "female", "estimated_age": 16, "nationality": "VN"}],
+        "reporter_identity": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"}}), "a tip")
+    escalated = _ok(hotline.post(f"/tips/{tip['id']}/escalate", json={
+        "classification": "trafficking", "urgency": "immediate", "alert_to": "la.atd",
+        "duty_phone": "+84 24 3826 9111"}), "escalate the tip")
+    _receipted(by_id["vn.c02"], escalated["message_id"], "alert", by_id["la.atd"], say)
 
 
 def stop_federation(nodes: list[DemoNode]) -> None:
@@ -204,6 +294,11 @@ def run_demo(root: Path, base_port: int, say: Callable[[str], None], *,
         for node in nodes:
             mode = " (no inbound link: pulls its mail)" if node.mode == "pull" else ""
             say(f"  {node.node_id:14} {node.url}{mode}  data: {node.home / 'data'}")
+        say(f"Demo logins on every node (password: {DEMO_PASSWORD}); the local API is at "
+            "http://127.0.0.1:<port>/api (POST /api/session), documented at /api/openapi.json:")
+        for username, role, unit in DEMO_USERS:
+            say(f"  {username:14} {role:17} unit {nodes[0].unit(unit).split('.', 1)[1]}"
+                " (of each node)")
         if serve_forever:
             say("Serving. Press Ctrl-C to stop.")
             while all(n.process is not None and n.process.poll() is None for n in nodes):

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import effects, service
+from gateway.cases import effects, lifecycle, service
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
 from gateway.exchange.outbound import OutboundError, queue_message
@@ -76,6 +76,14 @@ async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: d
     if values["doc_type"] == "verification-request" and case.state == "victim-objects":
         raise CaseError("state-conflict", "the victim objects to the partner being notified: "
                         "no verification-request may be sent", "type")
+    if values["doc_type"] == "repatriation-request" and case.kind != "investigation" \
+            and case.state != "repatriation-planned":
+        try:  # a return is proposed only when the case may plan it (MESSAGES.md)
+            lifecycle.check_transition(await service.facts_of(conn, case),
+                                       "repatriation-planned")
+        except lifecycle.TransitionRefused as exc:
+            raise CaseError("state-conflict", f"{exc}: a return is proposed once the victim's "
+                            "identity is verified", "type") from exc
     if cw.node.partners.get(values["recipient"]) is None:
         raise CaseError("invalid-request", f"{values['recipient']} is not in the partner "
                         "directory", "to")
@@ -282,7 +290,8 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
     await effects.link_conversation(conn, case.id, conversation, row.recipient)
     facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,
                                  row.handling, row.ref, conversation, document)
-    await effects.apply(conn, cw, case, facts, actor=releaser.actor, strict=True)
+    # Checked before release (above); other moves are written in the case's story.
+    await effects.apply(conn, cw, case, facts, actor=releaser.actor, strict=False)
     await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
         state="sent", released_by=releaser.actor, released_at=cw.clock(),
         message_id=message_id, updated_at=cw.clock()))

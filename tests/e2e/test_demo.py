@@ -36,9 +36,19 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
     try:
         assert "Serving. Press Ctrl-C to stop." in output, output
         for doc_type in ("verification-request", "verification-response",
-                         "repatriation-request", "repatriation-response", "handover-record"):
+                         "repatriation-request", "repatriation-response", "handover-record",
+                         "alert"):
             assert any(doc_type in line and "receipt verified" in line for line in lines), doc_type
         assert "pulled by kh.blo-bavet" in output
+        assert "Demo logins on every node" in output
+        for role in ("blo-officer", "supervisor", "investigator", "hotline-operator", "admin",
+                     "auditor"):
+            assert role in output, role
+        login = httpx.post(f"http://127.0.0.1:{base + 1}/api/session", timeout=10,
+                           json={"username": "officer", "password": "demo-password-2026"})
+        cases = httpx.get(f"http://127.0.0.1:{base + 1}/api/cases", timeout=10, headers={
+            "Authorization": f"Bearer {login.json()['token']}"}).json()["cases"]
+        assert cases[0]["state"] == "repatriation-planned"  # kh.ahtjp's case, after the script
         for offset in range(5):
             health = httpx.get(f"http://127.0.0.1:{base + offset}/bx/v1/health", timeout=5)
             assert health.json()["status"] == "ok"

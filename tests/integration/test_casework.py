@@ -350,3 +350,14 @@ async def test_text_that_is_not_unicode_is_refused_and_changes_nothing(desk: Des
                                                         "image/png", "data": "é"}]})
     assert raw.status_code == 422
     assert desk.receiver.count("messages") == 0
+
+
+async def test_a_return_is_proposed_only_when_the_case_may_plan_it(
+        desk: Desk, registry: Any) -> None:
+    case = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    refused = await desk.call("officer", "POST", f"/api/cases/{case['id']}/drafts", json={
+        "type": "repatriation-request", "to": "vn.c02",
+        "document": as_json(registry, "repatriation-request")})
+    assert refused.status_code == 409
+    assert "verified" in refused.json()["detail"]
