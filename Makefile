@@ -38,6 +38,7 @@ system:
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
