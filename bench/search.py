@@ -59,12 +59,12 @@ def latin(text: str) -> str:
 
 def person(rng: random.Random) -> PersonFacts:
     kind = rng.random()
-    if kind < 0.8:  # noqa: PLR2004
+    if kind < 0.8:
         native = " ".join([rng.choices([s for s, _ in SURNAMES], [w for _, w in SURNAMES])[0],
                            rng.choice(MIDDLE), rng.choice(GIVEN)])
         roman = latin(native)
     else:
-        pool = KHMER if kind < 0.92 else LAO  # noqa: PLR2004
+        pool = KHMER if kind < 0.92 else LAO
         (n1, l1), (n2, l2) = rng.sample(pool, 2)
         native, roman = f"{n1} {n2}", f"{l1} {l2}"
     return PersonFacts(person_ref="P1", role="victim", native=native, latin=roman,
@@ -151,7 +151,7 @@ async def measure(rounds: int) -> list[tuple[str, float, float, int]]:
                        "Lao, Latin: bounmy keo": "bounmy keo",
                        "case reference": "VN-C02-2026-054321",
                        "phone (from the data)": None, "identifier (from the data)": None}
-            sample = await _a_person(settings)
+            sample = await _a_person()
             queries["phone (from the data)"] = sample[0]
             queries["identifier (from the data)"] = sample[1]
             for label, query in queries.items():
@@ -172,7 +172,7 @@ async def measure(rounds: int) -> list[tuple[str, float, float, int]]:
     return rows
 
 
-async def _a_person(settings: Any) -> tuple[str, str]:
+async def _a_person() -> tuple[str, str]:
     rng = random.Random(2026)
     facts = person(rng)  # the first person built: same seed, same numbers
     return facts.phones[0].replace("+84 ", "0"), facts.identifiers[0]
