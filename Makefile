@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck imports system unit bench clean
+.PHONY: run test lint typecheck imports system fonts unit bench clean translations samples
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,11 +12,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+# The compiled catalogs (not in git): rebuilt when a .po file changes.
+MO := $(foreach l,vi en km lo,translations/$(l)/LC_MESSAGES/messages.mo)
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile -d translations -l $* -i $< -o $@
+
+run: $(STAMP) $(MO) fonts
 	$(BIN)/gateway demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check gateway tests bench deploy
+	$(BIN)/ruff check gateway tests bench deploy scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict gateway
@@ -24,16 +29,31 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) $(MO)
 	$(BIN)/pytest
 
 test: lint typecheck imports system unit
 
-# What the tests need from Debian: docker-compose (to validate docker-compose.yml).
+# What printing needs from Debian: fonts that shape Vietnamese, Khmer and Lao. The tests also
+# need poppler's pdftotext/pdffonts/pdftoppm and docker-compose (to validate its file).
+# Elsewhere, install Noto Sans, Noto Sans Khmer and Noto Sans Lao (or Khmer OS and Phetsarath
+# OT), Pango 1.44+ (for WeasyPrint) and poppler-utils by hand.
+FONTS  := fonts-noto-core fonts-khmeros fonts-lao libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run: apt-get install$$missing; elsewhere see the Makefile)" >&2; exit 1; fi; \
+	fi
+endef
+
+fonts:
+	$(call apt_install,$(FONTS))
+
 system:
-	@command -v docker-compose >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; \
-	  else echo "install Debian's docker-compose (apt-get install docker-compose) and run again" >&2; exit 1; fi; }
+	$(call apt_install,$(FONTS) poppler-utils docker-compose)
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py
@@ -42,3 +62,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Extract every user-facing string (code, templates, schema labels and code lists), merge it
+# into the four catalogs and compile them (translations/<locale>/LC_MESSAGES/messages.mo).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k both -k text:2 -k t:2 -k C_:1c,2 -c "TRANSLATORS:" --sort-by-file --ignore-dirs ".* __pycache__ var" \
+	  --project "Border Exchange Gateway" -o translations/messages.pot .
+	for locale in vi en km lo; do \
+	  if [ -f translations/$$locale/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update --no-fuzzy-matching -i translations/messages.pot -d translations -l $$locale; \
+	  else $(BIN)/pybabel init -i translations/messages.pot -d translations -l $$locale; fi; \
+	done
+	$(BIN)/pybabel compile --statistics -d translations
+
+# The PNG of the first page of each document type in docs/samples/ (keep them current).
+samples: $(STAMP) $(MO) system
+	$(BIN)/python scripts/render_samples.py

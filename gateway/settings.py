@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     profiles_dir: Path = REPOSITORY / "partners"
     #: Not in NODE.md: public holidays shipped per country and year (``calendars/<CC>/``).
     calendars_dir: Path = REPOSITORY / "calendars"
+    #: Not in NODE.md: the compiled translation catalogs (``translations/<locale>/``).
+    translations_dir: Path = REPOSITORY / "translations"
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ Exit status: 0 on success, 1 on a refused or failed operation (one line on stand
 from __future__ import annotations
 
 import asyncio
+import gettext
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,8 +25,13 @@ from gateway.cases.effects import install as install_case_hook
 from gateway.cases.work import open_case_work
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.node import Node, NodeError, open_database, open_node
-from gateway.settings import Settings, SettingsError, load_settings
+from gateway.settings import REPOSITORY, Settings, SettingsError, load_settings
 from gateway.trust.keys import KeyStore
+
+# The CLI speaks the language of LANGUAGE / LC_ALL / LC_MESSAGES / LANG (vi, en, km, lo),
+# from the catalogs in translations/ (``make translations`` compiles them).
+gettext.bindtextdomain("messages", str(REPOSITORY / "translations"))
+gettext.textdomain("messages")
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help=_("Border Exchange Gateway: signed case exchange between agencies (BX/1)."))
@@ -146,4 +152,4 @@ def main() -> None:
 
 
 # The command modules register themselves on the apps above.
-from gateway.cli import keys, node, partners, users  # noqa: E402, F401
+from gateway.cli import documents, keys, node, partners, users  # noqa: E402, F401

@@ -10,28 +10,34 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, do not translate here"
+    """Mark a string for the catalogs; it is translated where it is shown."""
+    return message
+
+
 #: code -> (HTTP status, English title). Titles are translated by the catalogs.
 PROBLEMS: Final[dict[str, tuple[int, str]]] = {
-    "malformed": (400, "Malformed message"),
-    "unauthenticated": (401, "Not authenticated"),
-    "bad-signature": (401, "Signature not accepted"),
-    "unknown-sender": (403, "Unknown sender"),
-    "not-permitted": (403, "Not permitted"),
-    "conflict": (409, "Conflicting duplicate"),
-    "too-large": (413, "Too large"),
-    "wrong-recipient": (421, "Wrong recipient"),
-    "stale": (422, "Message too old"),
-    "future": (422, "Message from the future"),
-    "unsupported-type": (422, "Unsupported document type"),
-    "attachment-mismatch": (422, "Attachment mismatch"),
-    "schema-invalid": (422, "Document not valid"),
-    "rate-limited": (429, "Too many requests"),
+    "malformed": (400, N_("Malformed message")),
+    "unauthenticated": (401, N_("Not authenticated")),
+    "bad-signature": (401, N_("Signature not accepted")),
+    "unknown-sender": (403, N_("Unknown sender")),
+    "not-permitted": (403, N_("Not permitted")),
+    "conflict": (409, N_("Conflicting duplicate")),
+    "too-large": (413, N_("Too large")),
+    "wrong-recipient": (421, N_("Wrong recipient")),
+    "stale": (422, N_("Message too old")),
+    "future": (422, N_("Message from the future")),
+    "unsupported-type": (422, N_("Unsupported document type")),
+    "attachment-mismatch": (422, N_("Attachment mismatch")),
+    "schema-invalid": (422, N_("Document not valid")),
+    "rate-limited": (429, N_("Too many requests")),
     # Not on the wire: answers of the local API (/api) to this node's own users.
-    "invalid-request": (422, "Request not valid"),
-    "not-found": (404, "Not found"),
-    "forbidden": (403, "Forbidden"),
-    "state-conflict": (409, "Not allowed in the current state"),
-    "locked": (423, "Account locked"),
+    "invalid-request": (422, N_("Request not valid")),
+    "not-found": (404, N_("Not found")),
+    "forbidden": (403, N_("Forbidden")),
+    "state-conflict": (409, N_("Not allowed in the current state")),
+    "locked": (423, N_("Account locked")),
 }
 
 #: The codes of PROTOCOL.md §4.2; the others belong to the local API.

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
-from gateway.cases import lifecycle, service, views
+from gateway.cases import lifecycle, printing, service, views
 from gateway.cases.people import PersonFacts, presumed_child
+from gateway.documents.render import html_to_pdf
+from gateway.protocol.problems import Problem
+from gateway.store.case_tables import case_conversations
+from gateway.store.tables import messages
 from gateway.web.auth import permit, use_case
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
@@ -319,6 +326,66 @@ async def read_message(
     """A message of the case as JSON; special fields only with a reason (audited)."""
     async with use_case(request) as (cw, conn):
         return await views.message_document(conn, cw, principal, case_id, message_id, reason)
+
+
+@router.get(
+    "/cases/{case_id}/messages/{message_id}/print",
+    responses={
+        200: {
+            "description": "The bilingual document, as a PDF (A4) or an HTML page",
+            "content": {
+                "application/pdf": {"example": "%PDF-1.7 ..."},
+                "text/html": {"example": "<!DOCTYPE html>..."},
+                "application/json": {"example": {}},
+            },
+        },
+        **{
+            code: value
+            for code, value in answers({}, errors=(401, 403, 404, 422)).items()
+            if code != 200
+        },
+    },
+)
+async def print_document(
+    request: Request,
+    case_id: CaseId,
+    message_id: Annotated[str, FastPath(max_length=36)],
+    principal: Annotated[Principal, permit("cases.read")],
+    reason: Annotated[
+        str, Query(min_length=3, max_length=500, description="Why it is printed (audited)")
+    ],
+    format: Literal["pdf", "html"] = "pdf",  # noqa: A002 - the query parameter's name
+    lang: Literal["km", "lo", "en"] | None = None,
+    special: bool = False,
+) -> Response:
+    """A message of the case as its bilingual document: Vietnamese beside the partner's
+    language (or ``lang``). Special fields only with ``special=true`` for a role that may
+    read them. Every print is audited as an export, with the reason."""
+    if special and not allowed(principal.role, "special.read"):
+        raise Problem("forbidden", "your role may not print special-category data")
+    async with use_case(request) as (cw, conn):
+        row = await service.load_case(conn, principal, case_id)
+        conversations = sa.select(case_conversations.c.conversation).where(
+            case_conversations.c.case_id == row.id
+        )
+        printed = await printing.print_message(
+            conn,
+            cw,
+            message_id,
+            actor=principal.actor,
+            reason=reason,
+            langs=("vi", lang) if lang else None,
+            show_special=special,
+            where=messages.c.conversation.in_(conversations),
+        )
+    if format == "html":
+        return Response(printed.html, media_type="text/html; charset=utf-8")
+    pdf = await asyncio.to_thread(html_to_pdf, printed.html)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{printed.doc_type}-{message_id}.pdf"'},
+    )
 
 
 @router.post(

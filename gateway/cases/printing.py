@@ -1,0 +1,76 @@
+"""Printing a stored message as its bilingual document (HTML or PDF), audited as an export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.audit import log as audit
+from gateway.cases.work import CaseError, CaseWork
+from gateway.documents.catalog import catalogs
+from gateway.documents.render import MessageHeader, Renderer
+from gateway.protocol.envelope import parse_body, parse_envelope, parse_rfc3339_utc
+from gateway.store.messages import RAW_COLUMN
+from gateway.store.tables import messages, receipts
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A rendered message."""
+
+    html: str
+    doc_type: str
+    langs: tuple[str, str]
+
+
+def renderer(cw: CaseWork) -> Renderer:
+    """The node's renderer (its schemas, the repository's catalogs)."""
+    return Renderer(cw.forms, catalogs(cw.node.settings.translations_dir))
+
+
+def partner_langs(cw: CaseWork, partner: str, reader: str | None) -> tuple[str, str]:
+    """Vietnamese beside the partner's first language, or beside the reader's choice."""
+    if reader:
+        return "vi", reader
+    found = cw.node.partners.get(partner)
+    first = found.file.languages[0] if found and found.file.languages else "en"
+    return "vi", first if first in ("km", "lo", "en", "vi") else "en"
+
+
+async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
+                        reason: str, langs: tuple[str, str] | None = None,
+                        show_special: bool = False, where: Any = None) -> Printed:
+    """Render one stored message (``where`` narrows the search, e.g. to a case's
+    conversations); the export is audited with who, why and whether special data showed."""
+    if len(reason.strip()) < 3:
+        raise CaseError("invalid-request", "printing a document needs a reason", "reason")
+    query = sa.select(messages).where(messages.c.message_id == message_id)
+    if where is not None:
+        query = query.where(where)
+    row = (await conn.execute(query.order_by(messages.c.id).limit(1))).first()
+    if row is None:
+        raise CaseError("not-found", f"no message {message_id}")
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
+    bx = envelope.header.bx
+    receipt = (await conn.execute(sa.select(receipts.c.received).where(
+        receipts.c.message_pk == row.id))).scalar()
+    partner = row.recipient if row.direction == "out" else row.sender
+    chosen = langs or partner_langs(cw, partner, None)
+    names = {p.node_id: dict(p.file.name) for p in cw.node.partners.all()}
+    header = MessageHeader(
+        message_id=bx.id, sender=bx.from_, recipient=bx.to, conversation=bx.conversation,
+        created=parse_rfc3339_utc(bx.created), priority=bx.priority, handling=bx.handling,
+        receipt=datetime.fromisoformat(str(receipt).replace("Z", "+00:00")) if receipt
+        else None, direction=row.direction,
+        attachments=tuple((a.name, a.media_type, a.size, a.sha256)
+                          for a in bx.attachments or []), names=names)
+    html = renderer(cw).html(bx.type, bx.version, envelope.document, chosen, header,
+                             show_special=show_special)
+    await audit.append(conn, cw.clock, actor, "document.exported", message_id,
+                       {"type": bx.type, "langs": list(chosen), "special": show_special,
+                        "reason": reason.strip()})
+    return Printed(html, bx.type, chosen)
