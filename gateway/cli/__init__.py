@@ -138,7 +138,7 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
-@app.callback()
+@app.callback(help=_("Border Exchange Gateway."))
 def main_callback(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help=_("Print the version and exit."))] = False,

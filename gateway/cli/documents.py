@@ -63,7 +63,7 @@ def _render_file(path: Path, langs: tuple[str, str], special: bool) -> str:
         fail(problem.detail)
 
 
-@app.command("render")
+@app.command("render", help=_("Render a document as its bilingual page (HTML, or PDF with --pdf)."))
 def render(
     target: Annotated[str, typer.Argument(metavar="MESSAGE_ID|FILE.xml",
                                           help=_("A stored message's id, or a document file."))],

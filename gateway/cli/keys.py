@@ -31,7 +31,7 @@ def _announce(settings: Settings, store: KeyStore, kid: str, action: str) -> Non
     typer.echo(f"thumbprint: {entry.thumbprint}")
 
 
-@keys_app.command("generate")
+@keys_app.command("generate", help=_("Create this node's signing key (refuses to overwrite one)."))
 def keys_generate(
     alg: Annotated[AlgChoice, typer.Option(help=_("Signing algorithm."))] = AlgChoice.EDDSA,
     label: Annotated[str | None, typer.Option(help=_("Key label; default: year-month."))] = None,
@@ -46,7 +46,8 @@ def keys_generate(
     _announce(settings, store, key.kid, "key.generated")
 
 
-@keys_app.command("show")
+@keys_app.command("show",
+    help=_("Print this node's public JWK Set and the thumbprints to hand to partners."))
 def keys_show(
     jwks_only: Annotated[bool, typer.Option("--jwks-only",
                                             help=_("Print only the JWK Set (JSON)."))] = False,
@@ -65,7 +66,8 @@ def keys_show(
     typer.echo(json.dumps(store.jwks(), indent=2))
 
 
-@keys_app.command("rotate")
+@keys_app.command("rotate",
+    help=_("Add a new key and make it the one that signs; the old one stays published."))
 def keys_rotate(
     label: Annotated[str | None, typer.Option(help=_("Label of the new key."))] = None,
     alg: Annotated[AlgChoice | None, typer.Option(help=_("Algorithm of the new key."))] = None,
@@ -82,7 +84,7 @@ def keys_rotate(
                  "have pinned the new one."))
 
 
-@keys_app.command("retire")
+@keys_app.command("retire", help=_("Stop publishing an old key (partners can no longer fetch it)."))
 def keys_retire(
     kid: Annotated[str, typer.Argument(help=_("The key id to stop publishing."))],
     yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask for confirmation."))] = False,

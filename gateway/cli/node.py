@@ -46,7 +46,8 @@ from gateway.store.database import reading
 T = TypeVar("T")
 
 
-@app.command("demo")
+@app.command("demo",
+    help=_("A local federation on loopback playing a scripted repatriation; serves until Ctrl-C."))
 def demo(
     directory: Annotated[Path, typer.Option("--dir", help=_("Where the demo nodes live."))] = Path(
         "var/demo"),
@@ -60,7 +61,7 @@ def demo(
         fail(str(exc))
 
 
-@app.command("serve")
+@app.command("serve", help=_("Run the node: partner API, local API, console and delivery worker."))
 def serve() -> None:
     """Run the node: partner API, local API, console and delivery worker."""
     settings = settings_or_exit()
@@ -82,7 +83,7 @@ def _print_problem(problem: Problem) -> None:
         typer.echo(f"  line {error.line}, {error.path}: {error.message}", err=True)
 
 
-@app.command("send")
+@app.command("send", help=_("Sign a document and queue it for delivery; prints the message id."))
 def send(
     document: Annotated[Path, typer.Argument(metavar="FILE.xml", exists=True, dir_okay=False,
                                              help=_("The document to send."))],
@@ -123,7 +124,8 @@ def send(
     typer.echo(message_id)
 
 
-@messages_app.callback(invoke_without_command=True)
+@messages_app.callback(invoke_without_command=True,
+    help=_("List messages and their delivery state (newest first)."))
 def messages(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(
@@ -145,7 +147,7 @@ def messages(
         typer.echo(line)
 
 
-@messages_app.command("retry")
+@messages_app.command("retry", help=_("Re-queue a dead-lettered message with a fresh deadline."))
 def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Re-queue a dead-lettered message with a fresh deadline."""
     async def use(node: Node) -> None:
@@ -158,7 +160,8 @@ def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> 
     typer.echo(_("re-queued {id}").format(id=message_id))
 
 
-@messages_app.command("drain")
+@messages_app.command("drain",
+    help=_("Deliver everything that is due now, then stop (for scripts and offline sites)."))
 def messages_drain() -> None:
     """Deliver everything that is due now, then stop (for scripts and offline sites)."""
     async def use(node: Node) -> int:
@@ -188,7 +191,7 @@ def _with_progress(label: str, work: Callable[[Node, BundleProgress], Coroutine[
         fail(str(exc))
 
 
-@bundle_app.command("export")
+@bundle_app.command("export", help=_("Write every undelivered message for a partner to a bundle."))
 def bundle_export(
     to: Annotated[str, typer.Option("--to", help=_("The partner the bundle is for."))],
     target: Annotated[Path, typer.Argument(metavar="FILE.zip")],
@@ -201,7 +204,8 @@ def bundle_export(
     typer.echo(_("{count} messages written to {path}").format(count=count, path=target))
 
 
-@bundle_app.command("import")
+@bundle_app.command("import",
+    help=_("Import a bundle (messages, or a reply of receipts); report each refused message."))
 def bundle_import(
     source: Annotated[Path, typer.Argument(metavar="FILE.zip", exists=True, dir_okay=False)],
     receipts: Annotated[Path | None, typer.Option(
@@ -223,7 +227,8 @@ def bundle_import(
         raise typer.Exit(1)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify",
+    help=_("Re-compute the audit chain; exit 1 naming the first broken entry."))
 def audit_verify() -> None:
     """Re-compute the audit chain; exit 1 naming the first broken entry."""
     async def work() -> ChainVerdict:
@@ -241,7 +246,8 @@ def audit_verify() -> None:
     typer.echo(_("audit chain intact: {count} entries").format(count=verdict.entries))
 
 
-@app.command("backup")
+@app.command("backup",
+    help=_("Take a consistent online copy of the SQLite database (the node may keep running)."))
 def backup(target: Annotated[Path, typer.Argument(metavar="OUT.db")]) -> None:
     """Take a consistent online copy of the SQLite database (the node may keep running)."""
     settings = settings_or_exit()

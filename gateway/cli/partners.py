@@ -28,7 +28,8 @@ from gateway.trust.partners import (
 )
 
 
-@partners_app.command("list")
+@partners_app.command("list",
+    help=_("The partner directory, one line per partner with delivery mode and key state."))
 def partners_list() -> None:
     """The partner directory, one line per partner with delivery mode and key state."""
     settings = settings_or_exit()
@@ -45,7 +46,8 @@ def partners_list() -> None:
         raise typer.Exit(1)
 
 
-@partners_app.command("check")
+@partners_app.command("check",
+    help=_("Validate every partner file; exit 1 with one line per problem."))
 def partners_check() -> None:
     """Validate every partner file; exit 1 with one line per problem."""
     settings = settings_or_exit()
@@ -77,7 +79,8 @@ def _load_jwks(jwks: Path | None, fetch: bool, endpoint: str | None) -> dict[str
     return document
 
 
-@partners_app.command("enrol")
+@partners_app.command("enrol",
+    help=_("Pin a partner's keys after checking their thumbprints; write its partner file."))
 def partners_enrol(
     partner_id: Annotated[str, typer.Argument(metavar="ID", help=_("The partner's node id."))],
     thumbprint: Annotated[list[str], typer.Option(

@@ -41,7 +41,7 @@ def _password(from_stdin: bool) -> str:
     return str(typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True))
 
 
-@users_app.command("add")
+@users_app.command("add", help=_("Create an account (asks for the password twice)."))
 def users_add(
     username: str,
     role: Annotated[str, typer.Option(help=_("One of: {roles}.").format(
@@ -59,7 +59,7 @@ def users_add(
     typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role, unit=unit))
 
 
-@users_app.command("list")
+@users_app.command("list", help=_("Every account: name, role, unit, state."))
 def users_list() -> None:
     """Every account: name, role, unit, state."""
     for user in _in_database(users.list_users):
@@ -69,7 +69,7 @@ def users_list() -> None:
         typer.echo(f"{user.username:24} {user.role:17} {user.unit:24} {state}")
 
 
-@users_app.command("disable")
+@users_app.command("disable", help=_("Disable an account; its sessions end at once."))
 def users_disable(
     username: str,
     yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask for confirmation."))] = False,
@@ -82,7 +82,8 @@ def users_disable(
     typer.echo(_("disabled {user}").format(user=username))
 
 
-@users_app.command("reset-password")
+@users_app.command("reset-password",
+    help=_("Set a new password; clears a lock-out and ends the user's sessions."))
 def users_reset_password(
     username: str,
     password_stdin: Annotated[bool, typer.Option(

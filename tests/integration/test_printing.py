@@ -150,3 +150,14 @@ async def test_a_case_message_prints_as_pdf_and_the_export_is_audited(desk: Desk
                                  params={"action": "document.exported"})).json()["entries"]
     assert [(e["actor"], e["detail"]["reason"], e["detail"]["special"]) for e in log] == [
         ("officer", "for the handover", True), ("officer", "for the interview", False)]
+
+
+def test_the_command_line_speaks_the_users_language(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("BX_", "LC_"))}
+    for language, expected in (("vi", "Dựng văn bản thành trang song ngữ"),
+                               ("lo", "ສະແດງເອກະສານເປັນໜ້າສອງພາສາ"),
+                               ("en", "Render a document as its bilingual page")):
+        shown = subprocess.run([GATEWAY, "--help"], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=60, check=True,
+                               env={**environment, "LANGUAGE": language, "COLUMNS": "200"})
+        assert expected in shown.stdout, language
