@@ -148,6 +148,8 @@ def tip_view(cw: CaseWork, row: Any, now: datetime) -> dict[str, Any]:
             "status": row.status, "duplicate_of": row.duplicate_of, "case_id": row.case_id,
             "operator": row.operator,
             "classify_by": (row.received_at + deadlines.TIP_CLASSIFICATION).isoformat(),
+            "emergency_by": (row.received_at + deadlines.CHILD_EMERGENCY).isoformat()
+            if row.child_involved and row.danger == "imminent" else None,
             "classification_overdue": row.classified_at is None
             and now > row.received_at + deadlines.TIP_CLASSIFICATION}
 

@@ -1,0 +1,138 @@
+"""Document forms for the console, generated from a type's field model: the fields to show,
+the form keys they post under, and the JSON document those keys make.
+
+A form key is the field's path with dots (``person.name.latin``); an attribute keeps its ``@``
+(``person.@person-id``), free text with attributes its ``#text``; a repeatable element adds
+an index (``remarks.0.#text``). Errors from the schema (``/verification-request/person/
+name/latin``, ``.../remarks[2]``) map back to the same keys, so each shows beside its field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from gateway.documents.model import Field
+
+#: How many instances of a repeatable element the form offers at first.
+REPEAT_SLOTS: Final = 1
+_INDEX: Final = re.compile(r"\[(\d+)\]")
+
+
+@dataclass
+class FormField:
+    """One input (or group) of a document form."""
+
+    key: str
+    name: str
+    depth: int
+    required: bool
+    kind: str  # group | text | select | date | datetime | boolean | number
+    options: tuple[str, ...] = ()
+    sensitivity: str = "operational"
+    repeated: bool = False
+    children: list[FormField] = field(default_factory=list)
+
+
+def _kind(model: Field) -> str:
+    if model.enumeration:
+        return "select"
+    if model.base == "boolean":
+        return "boolean"
+    if model.base == "date":
+        return "date"
+    if model.base in ("integer", "positiveInteger", "nonNegativeInteger", "int"):
+        return "number"
+    return "text"
+
+
+def form_fields(model: Field, prefix: str = "", depth: int = 0,
+                required: bool = True) -> list[FormField]:
+    """The inputs of a model (without the root element itself)."""
+    out = [FormField(f"{prefix}@{a.name}", a.name, depth, required and a.min_occurs > 0,
+                     _kind(a), a.enumeration, a.sensitivity) for a in model.attributes]
+    if model.has_value and (model.children or model.attributes):
+        out.append(FormField(f"{prefix}#text", model.name, depth, required, _kind(model),
+                             model.enumeration, model.sensitivity))
+    for child in model.children:
+        slots = range(REPEAT_SLOTS) if child.repeated else [None]
+        for slot in slots:
+            key = f"{prefix}{child.name}" + (f".{slot}" if slot is not None else "")
+            needed = required and child.min_occurs > 0 and not model.choice
+            if child.children or child.attributes:
+                group = FormField(key, child.name, depth, needed, "group",
+                                  sensitivity=child.sensitivity, repeated=child.repeated)
+                group.children = form_fields(child, f"{key}.", depth + 1, needed)
+                out.append(group)
+            else:
+                out.append(FormField(key, child.name, depth, needed, _kind(child),
+                                     child.enumeration, child.sensitivity, child.repeated))
+    return out
+
+
+def _convert(model: Field | None, value: str) -> Any:
+    if model is not None and model.base == "boolean":
+        return value == "true"
+    if model is not None and _kind(model) == "number" and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def document_from_form(model: Field, form: dict[str, str]) -> dict[str, Any]:
+    """The JSON document of a posted form; empty inputs are left out."""
+    document: dict[str, Any] = {}
+    for key, raw in form.items():
+        value = raw.strip()
+        if not value:
+            continue
+        parts = key.split(".")
+        node: Any = document
+        current: Field | None = model
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            if part.isdigit():
+                continue
+            child = current.child(part) if current is not None and part != "#text" else None
+            if current is None or (child is None and part != "#text"):
+                break  # not a field of this document: ignored (the form only posts fields)
+            repeated = child is not None and child.repeated
+            slot = int(parts[index + 1]) if repeated and index + 1 < len(parts) \
+                and parts[index + 1].isdigit() else 0
+            if last or (repeated and index + 1 == len(parts) - 1):
+                leaf = _convert(child if child is not None else current, value)
+                if repeated:
+                    items = node.setdefault(part, [])
+                    while len(items) <= slot:
+                        items.append(None)
+                    items[slot] = leaf
+                else:
+                    node[part] = leaf
+                break
+            if repeated:
+                items = node.setdefault(part, [])
+                while len(items) <= slot:
+                    items.append({})
+                if not isinstance(items[slot], dict):
+                    items[slot] = {}
+                node = items[slot]
+            else:
+                node = node.setdefault(part, {})
+            current = child
+    compacted: dict[str, Any] = _compact(document)
+    return compacted
+
+
+def _compact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_compact(v) for v in value if v not in (None, {})]
+    return value
+
+
+def error_key(path: str, root: str) -> str:
+    """The form key of a schema error path (``/alert/person[2]/sex`` -> ``person.1.sex``)."""
+    inner = path.removeprefix(f"/{root}").strip("/")
+    inner = _INDEX.sub(lambda m: f".{int(m[1]) - 1}", inner)
+    return inner.replace("/", ".")

@@ -1,0 +1,40 @@
+// Progressive enhancement only: every page works without this file.
+(function () {
+  "use strict";
+  // Idle time-out: warn a minute before the session lapses; any input resets the clock.
+  var body = document.body, idle = parseInt(body.getAttribute("data-idle") || "0", 10);
+  var warning = document.getElementById("idle-warning");
+  if (idle > 0 && warning) {
+    var last = Date.now();
+    ["keydown", "mousedown", "touchstart"].forEach(function (name) {
+      document.addEventListener(name, function () { last = Date.now(); warning.classList.remove("show"); });
+    });
+    setInterval(function () {
+      var left = idle - (Date.now() - last) / 1000;
+      if (left < 120) { warning.classList.add("show"); }
+      if (left <= 0) { window.location = "/login?expired=1"; }
+    }, 5000);
+  }
+  // Repeated groups: "add another" clones the last instance with the next index.
+  document.querySelectorAll("button[data-repeat]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var key = button.getAttribute("data-repeat");
+      var groups = document.querySelectorAll("[data-key='" + key + "']");
+      var last = groups[groups.length - 1], index = groups.length;
+      var copy = last.cloneNode(true);
+      copy.querySelectorAll("input, select, textarea").forEach(function (input) {
+        input.name = input.name.replace(key + ".0", key + "." + index);
+        input.id = input.name; input.value = "";
+      });
+      copy.querySelectorAll(".field-error").forEach(function (e) { e.remove(); });
+      last.parentNode.insertBefore(copy, last.nextSibling);
+    });
+  });
+  // Hotline: Alt+N jumps to a new tip, Alt+S saves it.
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey) { return; }
+    var target = { n: "narrative", s: "save-tip" }[event.key];
+    var element = target && document.getElementById(target);
+    if (element) { event.preventDefault(); element.focus(); if (target === "save-tip") { element.click(); } }
+  });
+})();
