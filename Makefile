@@ -35,7 +35,8 @@ unit: $(STAMP) $(MO)
 test: lint typecheck imports system unit
 
 # What printing needs from Debian: fonts that shape Vietnamese, Khmer and Lao. The tests also
-# need poppler's pdftotext/pdffonts/pdftoppm and docker-compose (to validate its file).
+# need poppler's pdftotext/pdffonts/pdftoppm, docker-compose (to validate its file) and
+# chromium (the console's browser tests, driven by Playwright without downloading a browser).
 # Elsewhere, install Noto Sans, Noto Sans Khmer and Noto Sans Lao (or Khmer OS and Phetsarath
 # OT), Pango 1.44+ (for WeasyPrint) and poppler-utils by hand.
 FONTS  := fonts-noto-core fonts-khmeros fonts-lao libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
@@ -53,7 +54,7 @@ fonts:
 	$(call apt_install,$(FONTS))
 
 system:
-	$(call apt_install,$(FONTS) poppler-utils docker-compose)
+	$(call apt_install,$(FONTS) poppler-utils docker-compose chromium)
 
 bench: $(STAMP)
 	$(BIN)/python bench/verify.py

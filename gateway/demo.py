@@ -293,7 +293,8 @@ def run_demo(root: Path, base_port: int, say: Callable[[str], None], *,
         say("Nodes:")
         for node in nodes:
             mode = " (no inbound link: pulls its mail)" if node.mode == "pull" else ""
-            say(f"  {node.node_id:14} {node.url}{mode}  data: {node.home / 'data'}")
+            say(f"  {node.node_id:14} console http://127.0.0.1:{node.port}/  partner API "
+                f"{node.url}{mode}  data: {node.home / 'data'}")
         say(f"Demo logins on every node (password: {DEMO_PASSWORD}); the local API is at "
             "http://127.0.0.1:<port>/api (POST /api/session), documented at /api/openapi.json:")
         for username, role, unit in DEMO_USERS:

@@ -9,6 +9,7 @@ has a foreign element, sends an immediate ``alert`` to the partner in the same t
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -65,8 +66,8 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     if not narrative:
         raise CaseError("invalid-request", "narrative: what happened is required", "narrative")
     foreign = body.get("foreign_country")
-    if foreign is not None and (not isinstance(foreign, str) or len(foreign) != 2
-                                or not foreign.isupper()):
+    if foreign is not None and (not isinstance(foreign, str)
+                                or not re.fullmatch(r"[A-Z]{2}", foreign)):
         raise CaseError("invalid-request", "foreign_country: an ISO 3166 code such as KH",
                         "foreign_country")
     people = _tip_persons(body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from fastapi import APIRouter, FastAPI, Request, UploadFile
@@ -22,13 +23,94 @@ from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import drafts, hotline, lifecycle, printing, service, views
+from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError, CaseWork
-from gateway.documents.catalog import LOCALES, Catalogs, catalogs
-from gateway.protocol.problems import Problem
+from gateway.documents.catalog import C_, LOCALES, Catalogs, catalogs
+from gateway.protocol.problems import N_, Problem
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import COOKIE, case_work
 
+#: Values the console shows as codes (states, kinds, tasks, deliveries), for the catalogs.
+CONSOLE_CODES: Final = (
+    C_("code", "active"),
+    C_("code", "best-interests-review"),
+    C_("code", "closed"),
+    C_("code", "detected"),
+    C_("code", "follow-up"),
+    C_("code", "handed-over"),
+    C_("code", "not-national"),
+    C_("code", "on-hold-proceedings"),
+    C_("code", "open"),
+    C_("code", "received-and-referred"),
+    C_("code", "repatriation-planned"),
+    C_("code", "screening"),
+    C_("code", "unable-to-verify"),
+    C_("code", "verification-requested"),
+    C_("code", "verified"),
+    C_("code", "victim-objects"),
+    C_("code", "withdrawn"),
+    C_("code", "repatriation"),
+    C_("code", "verification"),
+    C_("code", "investigation"),
+    C_("code", "hotline"),
+    C_("code", "answer"),
+    C_("code", "await-answer"),
+    C_("code", "alert-first-action"),
+    C_("code", "child-emergency"),
+    C_("code", "classify-tip"),
+    C_("code", "first-check"),
+    C_("code", "review-immediate-release"),
+    C_("code", "task"),
+    C_("code", "queued"),
+    C_("code", "waiting"),
+    C_("code", "delivered"),
+    C_("code", "dead"),
+    C_("code", "accepted"),
+    C_("code", "draft"),
+    C_("code", "submitted"),
+    C_("code", "returned"),
+    C_("code", "sent"),
+    C_("code", "unverified"),
+    C_("code", "victim"),
+    C_("code", "suspect"),
+    C_("code", "witness"),
+    C_("code", "relative"),
+)
+#: Sentences and values the console translates by key.
+CONSOLE_TEXTS: Final = (
+    N_("User name or password is wrong"),
+    N_("Account locked after repeated failures; try again later or ask an administrator"),
+    N_("This field is required"),
+    N_("Not a valid date (YYYY-MM-DD)"),
+    N_("Choose one of the listed values"),
+    N_("Not in the expected form"),
+    N_("Too long or too short"),
+    N_("Not a field of this document"),
+    N_("Contains characters that cannot be sent"),
+    N_("This value is not valid"),
+    N_("phone"),
+    N_("sms"),
+    N_("chat"),
+    N_("email"),
+    N_("web"),
+    N_("walk-in"),
+    N_("other"),
+    N_("new"),
+    N_("classified"),
+    N_("escalated"),
+    N_("resolved"),
+    N_("trafficking"),
+    N_("received"),
+    N_("Times are in UTC+7"),
+    N_("smuggling"),
+    N_("labour-dispute"),
+    N_("duplicate"),
+    N_("valid"),
+    N_("revoked"),
+    N_("expired"),
+    N_("not-yet-valid"),
+)
 LANG_COOKIE: Final = "bx_lang"
 HERE: Final = __import__("pathlib").Path(__file__).parent
 router = APIRouter(include_in_schema=False)
@@ -59,6 +141,17 @@ def books(request: Request) -> Catalogs:
     return catalogs(case_work(request).node.settings.translations_dir)
 
 
+def when(value: Any) -> str:
+    """A stored UTC time as the border reads it: UTC+7, to the minute."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
+        str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+
+
 def page(request: Request, template: str, principal: Principal | None, status: int = 200,
          **context: Any) -> HTMLResponse:
     """Render a console page in the user's language."""
@@ -70,6 +163,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
         can=lambda action: principal is not None and allowed(principal.role, action),
         csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
+        when=when,
         **context)
     return HTMLResponse(html, status_code=status)
 

@@ -42,6 +42,8 @@ def _kind(model: Field) -> str:
         return "boolean"
     if model.base == "date":
         return "date"
+    if model.base == "dateTime":
+        return "datetime"
     if model.base in ("integer", "positiveInteger", "nonNegativeInteger", "int"):
         return "number"
     return "text"
