@@ -32,13 +32,18 @@ def renderer(cw: CaseWork) -> Renderer:
     return Renderer(cw.forms, catalogs(cw.node.settings.translations_dir))
 
 
+#: The language of each country's documents: the left column on its own nodes.
+HOME_LANGUAGE = {"VN": "vi", "KH": "km", "LA": "lo"}
+
+
 def partner_langs(cw: CaseWork, partner: str, reader: str | None) -> tuple[str, str]:
-    """Vietnamese beside the partner's first language, or beside the reader's choice."""
-    if reader:
-        return "vi", reader
+    """This node's language (Vietnamese on a Vietnamese node) beside the partner's first
+    language, or beside the reader's choice; English when both would be the same."""
+    own = HOME_LANGUAGE.get(cw.country, "en")
     found = cw.node.partners.get(partner)
     first = found.file.languages[0] if found and found.file.languages else "en"
-    return "vi", first if first in ("km", "lo", "en", "vi") else "en"
+    other = reader or (first if first in ("km", "lo", "en", "vi") else "en")
+    return own, other if other != own else "en"
 
 
 async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
@@ -59,7 +64,7 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
     receipt = (await conn.execute(sa.select(receipts.c.received).where(
         receipts.c.message_pk == row.id))).scalar()
     partner = row.recipient if row.direction == "out" else row.sender
-    chosen = langs or partner_langs(cw, partner, None)
+    chosen = langs if langs and langs[0] != langs[1] else partner_langs(cw, partner, None)
     names = {p.node_id: dict(p.file.name) for p in cw.node.partners.all()}
     header = MessageHeader(
         message_id=bx.id, sender=bx.from_, recipient=bx.to, conversation=bx.conversation,

@@ -35,6 +35,7 @@ TEMPLATES: Final = Path(__file__).with_name("templates")
 ZONE: Final = "Asia/Ho_Chi_Minh"
 _FULL_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGERS: Final = frozenset({"integer", "positiveInteger", "nonNegativeInteger", "int"})
+DRAFT_SOURCE: Final = N_("A draft: not released, not sent")
 HANDLING_MARKS: Final = {
     "H1": N_("Not to be used as evidence without the sender's consent"),
     "H2": N_("Do not disseminate: not to be passed to any other party"),
@@ -82,7 +83,8 @@ class Renderer:
                                trim_blocks=True, lstrip_blocks=True)
 
     def html(self, doc_type: str, version: str, xml: bytes, langs: tuple[str, str],
-             header: MessageHeader | None = None, *, show_special: bool = False) -> str:
+             header: MessageHeader | None = None, *, show_special: bool = False,
+             source: str = N_("A document file, not a message of this node")) -> str:
         """The bilingual HTML page of a document (validated against its schema first)."""
         data = self.forms.read(doc_type, version, xml)
         model = self.forms.model(doc_type, version)
@@ -103,7 +105,7 @@ class Renderer:
             handling_marks=HANDLING_MARKS,
             title=(self.catalogs.field(left, doc_type), self.catalogs.field(right, doc_type)),
             value=self._value,
-            sides=self._sides(doc_type, data), show_special=show_special)
+            sides=self._sides(doc_type, data), show_special=show_special, source=source)
 
     # -- rows ---------------------------------------------------------------------------
 

@@ -374,7 +374,7 @@ async def print_document(
             message_id,
             actor=principal.actor,
             reason=reason,
-            langs=("vi", lang) if lang else None,
+            langs=printing.partner_langs(cw, row.partner or "", lang) if lang else None,
             show_special=special,
             where=messages.c.conversation.in_(conversations),
         )

@@ -26,6 +26,7 @@ from gateway.cases import drafts, hotline, lifecycle, printing, service, views
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.catalog import C_, LOCALES, Catalogs, catalogs
+from gateway.documents.render import DRAFT_SOURCE
 from gateway.protocol.problems import N_, Problem
 from gateway.store import messages as repo
 from gateway.web import forms
@@ -102,6 +103,8 @@ CONSOLE_TEXTS: Final = (
     N_("resolved"),
     N_("trafficking"),
     N_("received"),
+    N_("personal"),
+    N_("operational"),
     N_("Times are in UTC+7"),
     N_("smuggling"),
     N_("labour-dispute"),
@@ -480,7 +483,9 @@ def _compose(request: Request, principal: Principal, cw: CaseWork, case: dict[st
     partners = [p.node_id for p in cw.node.partners.all()]
     return page(request, "compose.html", principal, status, case=case, doc_type=doc_type,
                 fields=forms.form_fields(model), values=values, errors=errors,
-                partners=partners, message=message)
+                partners=partners, message=message,
+                filled=lambda prefix: any(k.startswith(prefix) and v for k, v in values.items()),
+                errors_under=lambda prefix: any(k.startswith(prefix) for k in errors))
 
 
 @router.post("/cases/{case_id}/compose/{doc_type}")
@@ -589,7 +594,8 @@ async def release_preview(request: Request, draft_id: int) -> Response:
         return document_response(f"<p>{problem.detail}</p>".replace("<", "&lt;"))
     langs = printing.partner_langs(cw, full["to"], None)
     return document_response(printing.renderer(cw).html(full["type"], full["version"], xml,
-                                                        langs, show_special=True))
+                                                        langs, show_special=True,
+                                                        source=DRAFT_SOURCE))
 
 
 @router.post("/release/{draft_id}")

@@ -16,7 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from gateway.documents.convert import DocumentForms
+from gateway.documents.registry import SchemaRegistry
+from tests.conftest import REPO, SCHEMAS, example
 from tests.e2e.federation import NodeProcess, make_federation
 
 pytestmark = pytest.mark.e2e
@@ -144,6 +146,8 @@ def test_a_verification_request_goes_out_with_four_eyes_and_comes_back_verified(
     case_url = lan.page.url
     lan.go(case_url.removeprefix(lan.base) + "/compose/verification-request")
     page = lan.page
+    assert page.locator("details:not([open])").count() > 3  # optional groups start folded
+    page.click("details:has([name='person.photo.0.@attachment']) > summary")
     for name, value in REQUEST_FIELDS.items():
         page.fill(f'[name="{name}"]', value)
     for name, value in REQUEST_SELECTS.items():
@@ -257,6 +261,14 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
     """Runs after the flows above, so that the pages have something to show."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
+    forms = DocumentForms(SchemaRegistry.load(SCHEMAS))
+    for node, suffix, partner in ((mocbai, "vn", "kh.blo-bavet"), (bavet, "kh", "vn.blo-mocbai")):
+        with node.session(f"officer.{suffix}", PASSWORD) as api:  # a draft for the queue
+            case = api.post("/cases", json={"kind": "repatriation", "partner": partner}).json()
+            draft = api.post(f"/cases/{case['id']}/drafts", json={
+                "type": "case-closure", "to": partner, "handling": "H1",
+                "document": forms.read("case-closure", "1.0", example("case-closure"))}).json()
+            assert api.post(f"/drafts/{draft['id']}/submit").json()["state"] == "submitted"
     pages = {"officer.vn": ["/", "/cases", "/partners"], "chief.vn": ["/release"],
              "hotline.vn": ["/hotline"], "auditor.vn": ["/audit"]}
     for lang, node, suffix in (("vi", mocbai, "vn"), ("km", bavet, "kh")):
@@ -274,16 +286,26 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
                 shutil.copy(desk.shot(f"{name}-{lang}"), SCREENSHOTS / f"{name}-{lang}.png")
             if user == "officer.vn":
                 desk.go("/cases")
-                desk.page.click("table a[href^='/cases/']")
+                desk.page.click("table a:has-text('-00001')")  # the case of the first test
                 shutil.copy(desk.shot(f"case-{lang}"), SCREENSHOTS / f"case-{lang}.png")
                 case_path = desk.page.url.removeprefix(desk.base)
                 desk.go(case_path + "/compose/verification-request")
                 shutil.copy(desk.shot(f"compose-{lang}"), SCREENSHOTS / f"compose-{lang}.png")
             desk.close()
-    login = browser.new_page()
-    login.goto(f"http://127.0.0.1:{mocbai.port}/login")
-    login.screenshot(path=str(SCREENSHOTS / "login-vi.png"))
-    login.close()
+    for lang, node in (("vi", mocbai), ("km", bavet)):
+        login = browser.new_page()
+        login.goto(f"http://127.0.0.1:{node.port}/lang/{lang}")
+        login.goto(f"http://127.0.0.1:{node.port}/login")
+        login.screenshot(path=str(SCREENSHOTS / f"login-{lang}.png"))
+        login.close()
+    reader = Desk(browser, mocbai, "officer.vn", tmp_path)
+    reader.go("/cases")
+    reader.page.click("table a:has-text('-00001')")
+    reader.page.click("table a:has-text('Mở') >> nth=0")
+    shutil.copy(reader.shot("document-vi"), SCREENSHOTS / "document-vi-km.png")
+    assert reader.go("/audit").status == 403
+    shutil.copy(reader.shot("refused-vi"), SCREENSHOTS / "refused-vi.png")
+    reader.close()
     tablet = Desk(browser, mocbai, "officer.vn", tmp_path, width=768, height=1024)
     for path in ("/", "/cases", "/partners"):
         tablet.go(path)

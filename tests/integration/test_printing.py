@@ -138,8 +138,8 @@ async def test_a_case_message_prints_as_pdf_and_the_export_is_audited(desk: Desk
                                                            "format": "html"})
     assert page.status_code == 200
     assert "Không hiển thị: dữ liệu thuộc loại đặc biệt" in page.text  # special withheld
-    assert "Không được sử dụng làm chứng cứ" in page.text  # H1, in Vietnamese...
-    assert "ប្រើជាភស្តុតាង" not in page.text  # ...beside English: vn.c02 writes vi, en
+    assert "Không được sử dụng làm chứng cứ" in page.text  # H1 in the partner's Vietnamese
+    assert "មិនត្រូវប្រើជាភស្តុតាង" in page.text  # beside Khmer, the language of this node
     pdf = await desk.call("officer", "GET", path, params={
         "reason": "for the handover", "special": "true", "lang": "km"})
     assert pdf.status_code == 200
