@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from gateway.documents.registry import SchemaRegistry
 from gateway.settings import load_settings
 from gateway.web.app import create_app
 from tests.conftest import SCHEMAS, example
-from tests.e2e.federation import NodeProcess, make_federation
+from tests.e2e.federation import NodeProcess, make_federation, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +32,6 @@ PHOTO = base64.b64decode(
     "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
     "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAB"
     "PxA=")
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ok(response: httpx.Response) -> Any:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
 from tests.conftest import REPO, SCHEMAS, example
-from tests.e2e.federation import NodeProcess, make_federation
+from tests.e2e.federation import NodeProcess, make_federation, wait_for
 
 pytestmark = pytest.mark.e2e
 playwright = pytest.importorskip("playwright.sync_api")
@@ -90,16 +89,6 @@ class Desk:
 
     def close(self) -> None:
         self.context.close()
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def delivered(node: NodeProcess) -> bool:
