@@ -373,7 +373,7 @@ async def case_page(request: Request, case_id: int) -> HTMLResponse:
         except CaseError as exc:
             raise Refused("not-found") from exc
     return page(request, "case.html", principal, case=case,
-                doc_types=cw.forms.registry.types(), error=request.query_params.get("error"))
+                doc_types=cw.forms.registry.types(), move_error=None, values={})
 
 
 @router.post("/cases/{case_id}/move")
@@ -387,17 +387,17 @@ async def move_case(request: Request, case_id: int) -> Response:
             await service.transition(conn, cw, principal, case_id, str(form.get("to", "")),
                                      str(form.get("reason", "")) or None)
     except CaseError as exc:
-        return await _case_with_error(request, principal, case_id, str(exc))
+        return await _case_with_error(request, principal, case_id, str(exc), form)
     raise Redirect(f"/cases/{case_id}")
 
 
 async def _case_with_error(request: Request, principal: Principal, case_id: int,
-                           error: str) -> HTMLResponse:
+                           error: str, values: dict[str, Any]) -> HTMLResponse:
     cw = case_work(request)
     async with cw.node.engine.begin() as conn:
         case = await views.case_detail(conn, cw, principal, case_id)
     return page(request, "case.html", principal, 409, case=case,
-                doc_types=cw.forms.registry.types(), error=error)
+                doc_types=cw.forms.registry.types(), move_error=error, values=values)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}")
@@ -614,7 +614,9 @@ async def release(request: Request, draft_id: int) -> Response:
     except CaseError as exc:
         async with cw.node.engine.begin() as conn:
             queue = await drafts.list_drafts(conn, cw, principal, "submitted")
-        return page(request, "release.html", principal, 409, queue=queue, previews={},
-                    error=str(exc))
+        return page(request, "release.html", principal, 409 if exc.code != "invalid-request"
+                    else 422, queue=queue, previews={item["id"]: True for item in queue},
+                    error={"draft": draft_id, "message": str(exc),
+                           "reason": form.get("reason", "")})
     cw.node.outbox_signal.set()
     raise Redirect("/release")

@@ -295,6 +295,14 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
     assert reader.go("/audit").status == 403
     shutil.copy(reader.shot("refused-vi"), SCREENSHOTS / "refused-vi.png")
     reader.close()
+    chief = Desk(browser, mocbai, "chief.vn", tmp_path)
+    chief.go("/release")
+    chief.page.click("button[value=return]")  # no reason given: refused beside the field
+    assert chief.page.locator(".field-error").first.is_visible()
+    chief.page.fill("input[name=reason]", "Add the closure date")
+    chief.page.click("button[value=return]")
+    assert "Không có gì chờ duyệt" in chief.page.content()
+    chief.close()
     tablet = Desk(browser, mocbai, "officer.vn", tmp_path, width=768, height=1024)
     for path in ("/", "/cases", "/partners"):
         tablet.go(path)

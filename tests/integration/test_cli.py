@@ -165,3 +165,36 @@ def test_partners_check_reports_one_line_per_problem(tmp_path: Path) -> None:
     assert len(lines) == 3  # unknown type, push without endpoint, and the broken file
     assert any("visa" in line for line in lines)
     assert any("la.atd.toml: not TOML" in line for line in lines)
+
+
+def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
+        tmp_path: Path) -> None:
+    password = "a long enough password\n"
+    added = run(tmp_path, "users", "add", "lan", "--role", "blo-officer", "--unit",
+                "vn.blo-mocbai", "--name", "Nguyễn Thị Lan", "--password-stdin", stdin=password)
+    assert added.returncode == 0, added.stderr
+    again = run(tmp_path, "users", "add", "lan", "--role", "blo-officer", "--unit",
+                "vn.blo-mocbai", "--name", "Lan", "--password-stdin", stdin=password)
+    assert again.returncode == 1
+    assert "exists already" in again.stderr
+    short = run(tmp_path, "users", "add", "hoa", "--role", "supervisor", "--unit", "vn.c02",
+                "--name", "Hoa", "--password-stdin", stdin="short\n")
+    assert short.returncode == 1
+    assert "12 characters" in short.stderr
+    bad_role = run(tmp_path, "users", "add", "hoa", "--role", "king", "--unit", "vn.c02",
+                   "--name", "Hoa", "--password-stdin", stdin=password)
+    assert bad_role.returncode == 1
+    assert "role must be one of" in bad_role.stderr
+    listed = run(tmp_path, "users", "list")
+    assert listed.stdout.split() == ["lan", "blo-officer", "vn.blo-mocbai", "active"]
+    assert run(tmp_path, "users", "disable", "lan", stdin="n\n").returncode == 1
+    assert run(tmp_path, "users", "disable", "lan", "--yes").returncode == 0
+    assert run(tmp_path, "users", "list").stdout.split()[-1] == "disabled"
+    reset = run(tmp_path, "users", "reset-password", "lan", "--password-stdin",
+                stdin="another long password\n")
+    assert reset.returncode == 0
+    assert run(tmp_path, "users", "reset-password", "nobody", "--password-stdin",
+               stdin=password).returncode == 1
+    verified = run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0
+    assert "intact" in verified.stdout
