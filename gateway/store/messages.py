@@ -219,3 +219,12 @@ async def purge_tokens(conn: AsyncConnection, now: int) -> int:
     result = await conn.execute(replay_cache.delete().where(replay_cache.c.expires < now))
     return int(result.rowcount)
 
+
+
+async def last_receipts(conn: AsyncConnection) -> dict[str, datetime]:
+    """Per recipient: when our last message to it was receipted."""
+    rows = await conn.execute(
+        sa.select(messages.c.recipient, sa.func.max(messages.c.delivered_at).label("last"))
+        .where(messages.c.direction == "out", messages.c.delivered_at.is_not(None))
+        .group_by(messages.c.recipient))
+    return {row.recipient: row.last for row in rows if row.last is not None}

@@ -108,17 +108,14 @@ async def partners_page(request: Request) -> HTMLResponse:
     cw = case_work(request)
     async with cw.node.engine.begin() as conn:
         stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
-        last = {}
-        for partner in cw.node.partners.all():
-            delivered = await repo.list_messages(conn, "delivered", partner.node_id)
-            last[partner.node_id] = delivered[0].delivered_at if delivered else None
+        last = await repo.last_receipts(conn)
     now = cw.clock()
     rows = [{"id": p.node_id, "name": p.file.name, "country": p.file.country,
              "delivery": p.file.delivery, "key_states": p.key_states(now),
              "expiry": {k.kid: k.not_after for k in p.file.keys},
              "depth": int(stats[p.node_id].depth) if p.node_id in stats else 0,
              "oldest": stats[p.node_id].oldest if p.node_id in stats else None,
-             "last_receipt": last[p.node_id]} for p in cw.node.partners.all()]
+             "last_receipt": last.get(p.node_id)} for p in cw.node.partners.all()]
     return page(request, "partners.html", principal, partners=rows)
 
 

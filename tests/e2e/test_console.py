@@ -268,7 +268,7 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
             desk = Desk(browser, where, names[user], tmp_path, lang=lang)
             for path in paths:
                 desk.transferred = 0
-                desk.go(path)
+                assert desk.go(path).status == 200, (user, lang, path)
                 assert desk.transferred < 200_000, (path, desk.transferred)
                 name = {"/": "home", "/cases": "cases", "/partners": "partners",
                         "/release": "release", "/hotline": "hotline", "/audit": "audit"}[path]
@@ -305,9 +305,16 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
     chief.close()
     tablet = Desk(browser, mocbai, "officer.vn", tmp_path, width=768, height=1024)
     for path in ("/", "/cases", "/partners"):
-        tablet.go(path)
+        assert tablet.go(path).status == 200, path
         overflow = tablet.page.evaluate(
             "document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
     shutil.copy(tablet.shot("cases-tablet"), SCREENSHOTS / "cases-tablet-vi.png")
     tablet.close()
+
+
+def test_no_page_failed_on_the_server(nodes: dict[str, NodeProcess]) -> None:
+    """Runs last: whatever the browser did, no node logged a server error."""
+    for node in nodes.values():
+        log = node.log_path.read_text(encoding="utf-8")
+        assert "Exception in ASGI application" not in log, node.node_id
