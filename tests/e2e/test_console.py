@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright
 
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
@@ -21,7 +22,6 @@ from tests.conftest import REPO, SCHEMAS, example
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
 
 pytestmark = pytest.mark.e2e
-playwright = pytest.importorskip("playwright.sync_api")
 CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "a long enough password"
 SCREENSHOTS = REPO / "docs" / "screenshots"
