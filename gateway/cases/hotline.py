@@ -29,8 +29,6 @@ RELATIONS: Final = ("self", "parent", "relative", "friend", "neighbour", "teache
 DANGER: Final = ("imminent", "not-imminent", "unknown")
 CLASSIFICATIONS: Final = ("trafficking", "smuggling", "labour-dispute", "other", "duplicate")
 URGENCIES: Final = ("immediate", "urgent", "routine")
-ACTIONS: Final = ("locate", "rescue", "intercept-at-border", "check-address",
-                  "provide-information", "other")
 
 
 def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:

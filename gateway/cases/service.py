@@ -170,6 +170,9 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
 
     A victim and a suspect are never the same row, whatever their ids (MESSAGES.md).
     """
+    if facts.role not in lifecycle.PERSON_ROLES:
+        raise CaseError("invalid-request", f"role must be one of "
+                        f"{', '.join(lifecycle.PERSON_ROLES)}", "role")
     seal = cw.sealer.seal_text
     values = {
         "name_native_sealed": seal(facts.native, "persons.name_native"),
@@ -207,6 +210,7 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
 async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
                               status: str) -> int:
     """Mark the case's victim(s) (one by ``person-id``, or all) with a verification result."""
+    assert status in lifecycle.IDENTITY_STATUSES, status
     where: list[sa.ColumnElement[bool]] = [persons.c.case_id == case_id,
                                            persons.c.role == "victim"]
     if person_ref is not None:

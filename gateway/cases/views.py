@@ -37,7 +37,6 @@ from gateway.store.tables import messages, receipts
 SEARCH_LIMIT: Final = 50
 #: How far the search counts a term's rows to choose the rarest one to start from.
 _COUNT_CAP: Final = 2000
-REQUEST_TYPES: Final = ("verification-request", "repatriation-request")
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -16,7 +16,6 @@ from gateway.web.auth import case_work
 from gateway.web.console import Redirect, page, posted, user
 
 router = APIRouter(include_in_schema=False)
-CHECKBOXES = ("child_involved",)
 
 
 @router.get("/hotline")
