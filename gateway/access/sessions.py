@@ -90,8 +90,9 @@ def _session_id(token: str, key: bytes, now: datetime) -> str:
 
 
 async def resolve(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
-                  token: str) -> Principal:
-    """The principal of a token, touching its idle clock; :class:`SessionError` if none."""
+                  token: str, *, touch: bool = True) -> Principal:
+    """The principal of a token, touching its idle clock (unless ``touch`` is false: a page's
+    background polling is not the user being active); :class:`SessionError` if none."""
     now = clock()
     session_id = _session_id(token, key, now)
     row = (await conn.execute(
@@ -108,7 +109,7 @@ async def resolve(conn: AsyncConnection, clock: Callable[[], datetime], key: byt
                            .values(ended_at=now))
         await audit.append(conn, clock, row.username, "session.idle-timeout", row.username, {})
         raise SessionError("session timed out after inactivity")
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         await conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
                            .values(last_seen_at=now))
     return Principal(row.username, row.role, row.unit, session_id, row.csrf, row.display_name)

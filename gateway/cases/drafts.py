@@ -22,23 +22,26 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import effects, lifecycle, service
+from gateway.cases import effects, lifecycle, notices, service
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
 from gateway.exchange.outbound import OutboundError, queue_message
-from gateway.protocol.envelope import Attachment, MessageDraft, new_message_id
+from gateway.protocol.envelope import (
+    ATTACHMENT_MEDIA_TYPES,
+    HANDLING_CODES,
+    LANGS,
+    PRIORITIES,
+    Attachment,
+    MessageDraft,
+    new_message_id,
+    sniff_media_type,
+)
 from gateway.protocol.problems import Problem
 from gateway.store.case_tables import case_conversations, drafts
 from gateway.store.tables import messages
 
-MEDIA_TYPES: Final = ("image/jpeg", "image/png", "application/pdf")
 MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_MAGIC: Final = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n",
-                 "application/pdf": b"%PDF-"}
-PRIORITIES: Final = ("routine", "urgent", "immediate")
-HANDLING: Final = ("H0", "H1", "H2", "H3")
-LANGS: Final = ("vi", "km", "lo", "en")
 
 
 def _attachments(items: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -51,9 +54,9 @@ def _attachments(items: list[dict[str, Any]]) -> list[dict[str, str]]:
         if not ATTACHMENT_NAME.fullmatch(name) or name in names:
             raise CaseError("invalid-request", f"{where}.name: a unique file name of letters, "
                             "digits, '.', '_' or '-'", f"{where}.name")
-        if media_type not in MEDIA_TYPES:
+        if media_type not in ATTACHMENT_MEDIA_TYPES:
             raise CaseError("invalid-request", f"{where}.media_type must be one of "
-                            f"{', '.join(MEDIA_TYPES)}", f"{where}.media_type")
+                            f"{', '.join(ATTACHMENT_MEDIA_TYPES)}", f"{where}.media_type")
         try:
             data = base64.b64decode(str(item.get("data", "")), validate=True)
         except binascii.Error as exc:
@@ -62,7 +65,7 @@ def _attachments(items: list[dict[str, Any]]) -> list[dict[str, str]]:
         if not data or len(data) > MAX_ATTACHMENT:
             raise CaseError("invalid-request", f"{where}: a file of 1 byte to 5 MiB",
                             f"{where}.data")
-        if not data.startswith(_MAGIC[media_type]):
+        if sniff_media_type(data) != media_type:
             raise CaseError("invalid-request", f"{where}: the content is not {media_type}",
                             f"{where}.data")
         names.add(name)
@@ -103,7 +106,8 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: dict[str
         model = cw.forms.model(doc_type, version)
     except Problem as exc:
         raise CaseError("invalid-request", exc.detail, "type") from exc
-    for name, allowed in (("priority", PRIORITIES), ("handling", HANDLING), ("lang", LANGS)):
+    for name, allowed in (("priority", PRIORITIES), ("handling", HANDLING_CODES),
+                          ("lang", LANGS)):
         if body.get(name) is not None and body[name] not in allowed:
             raise CaseError("invalid-request", f"{name} must be one of {', '.join(allowed)}",
                             name)
@@ -173,11 +177,12 @@ def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
         "state": row.state, "author": row.author, "unit": row.author_unit,
         "released_by": row.released_by, "return_reason": row.return_reason,
         "message_id": row.message_id, "updated_at": row.updated_at.isoformat()}
+    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
+    view["attachments"] = [{"name": f["name"], "media_type": f["media_type"],
+                            "size": len(f["data"]) * 3 // 4 - f["data"][-2:].count("=")}
+                           for f in files]
     if with_content:
         view["document"] = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
-        files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
-        view["attachments"] = [{"name": f["name"], "media_type": f["media_type"],
-                                "size": len(base64.b64decode(f["data"]))} for f in files]
     return view
 
 
@@ -188,6 +193,22 @@ async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     await audit.append(conn, cw.clock, principal.actor, "draft.read", case.reference,
                        {"draft": row.id, "sensitivity": row.sensitivity})
     return draft_view(cw, row, with_content=True)
+
+
+async def draft_for_edit(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                         draft_id: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """A saved or returned draft opened by its author to go on with it: its view with the
+    document, and its attachments (base64); audited as a read of its data."""
+    row, case = await _load(conn, principal, draft_id)
+    if row.author != principal.actor:
+        raise CaseError("forbidden", "only the author changes a draft")
+    if row.state not in ("draft", "returned"):
+        raise CaseError("state-conflict", f"the draft is {row.state}; it cannot change now")
+    await audit.append(conn, cw.clock, principal.actor, "draft.read", case.reference,
+                       {"draft": row.id, "sensitivity": row.sensitivity})
+    files: list[dict[str, str]] = json.loads(cw.sealer.open(row.attachments_sealed,
+                                                            "drafts.attachments"))
+    return draft_view(cw, row, with_content=True), files
 
 
 async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
@@ -261,6 +282,9 @@ async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
         state="returned", return_reason=reason.strip()[:500], updated_at=cw.clock()))
     await audit.append(conn, cw.clock, principal.actor, "draft.returned", case.reference,
                        {"draft": row.id})
+    await notices.notify(conn, cw, notices.Notice("draft-returned", username=row.author,
+                                                  case_id=case.id, draft_id=row.id,
+                                                  doc_type=row.doc_type))
 
 
 async def _conversation(conn: AsyncConnection, case_id: int, partner: str) -> str:
@@ -297,4 +321,8 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
         message_id=message_id, updated_at=cw.clock()))
     await audit.append(conn, cw.clock, releaser.actor, "draft.released", case.reference,
                        {"draft": row.id, "message": message_id, "author": row.author})
+    if releaser.actor != row.author:
+        await notices.notify(conn, cw, notices.Notice(
+            "draft-released", username=row.author, case_id=case.id, draft_id=row.id,
+            message_id=message_id, doc_type=row.doc_type))
     return message_id

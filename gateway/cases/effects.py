@@ -20,11 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.cases import deadlines, service
+from gateway.cases import deadlines, notices, service
 from gateway.cases.people import persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.inbound import VerifiedMessage
-from gateway.store.case_tables import case_conversations, cases
+from gateway.store.case_tables import case_conversations, cases, drafts
 
 #: verification-response result -> (case state, identity status of the person).
 VERIFICATION_RESULTS: Final[dict[str, tuple[str, str]]] = {
@@ -109,6 +109,26 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, verified: Verified
     facts = MessageFacts("in", verified.message_id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
     await apply(conn, cw, row, facts, actor=bx.from_, strict=False)
+    await _tell(conn, cw, row, facts)
+
+
+async def _tell(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts) -> None:
+    """Notices for an inbound message: the unit, the author of what it answers, and an
+    immediate alert with its first-action clock."""
+    immediate = message.priority == "immediate"
+    await notices.notify(conn, cw, notices.Notice(
+        "alert" if immediate else "message", unit=row.owner_unit, case_id=row.id,
+        message_id=message.message_id, doc_type=message.doc_type,
+        urgent=immediate or message.priority == "urgent",
+        due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None))
+    if message.ref:
+        author = (await conn.execute(sa.select(drafts.c.author).where(
+            drafts.c.message_id == message.ref, drafts.c.case_id == row.id))).scalar()
+        if author:
+            await notices.notify(conn, cw, notices.Notice(
+                "answer", username=str(author), case_id=row.id,
+                message_id=message.message_id, doc_type=message.doc_type,
+                urgent=message.priority != "routine"))
 
 
 async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts, *,

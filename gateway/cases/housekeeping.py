@@ -1,9 +1,10 @@
-"""The node's daily case housekeeping: deadlines that passed, and retention.
+"""The node's case housekeeping: deadlines about to pass and passed, and retention.
 
 A deadline that passes puts its case on the overdue lists, is written once in the audit log,
-and counts in ``bx_deadlines_overdue`` (MESSAGES.md). Personal fields of persons past their
-retention date are purged (names, details, search terms), leaving an audit line; the case and
-the fact that a person was in it remain.
+counts in ``bx_deadlines_overdue`` (MESSAGES.md) and is told to its unit (or its user) in the
+console; one about to pass is told once before (a quarter of its span, at most a day).
+Personal fields of persons past their retention date are purged (names, details, search
+terms), leaving an audit line; the case and the fact that a person was in it remain.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
+from gateway.cases import notices, uploads
 from gateway.cases.work import CaseWork
 from gateway.store.case_tables import cases, persons, search_terms, tasks
 
 log = logging.getLogger("gateway.cases")
-#: "Daily" at the latest; checked every hour so that a node restarted at the wrong time or a
-#: 2-hour alert deadline shows in the metric without waiting a day.
-INTERVAL: Final = timedelta(hours=1)
+#: Often enough that the 2-hour alert clock is told before it passes (a round is a few
+#: indexed queries).
+INTERVAL: Final = timedelta(minutes=5)
+#: A deadline is "about to pass" in the last quarter of its span, and at most a day before.
+DUE_SOON_MAX: Final = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -40,8 +45,11 @@ async def run_once(cw: CaseWork) -> Housekept:
     """One round: note newly overdue deadlines, refresh the gauge, purge expired data."""
     now = cw.clock()
     async with cw.node.engine.begin() as conn:
+        await _due_soon(conn, cw)
+        await uploads.purge(conn, cw)
         fresh = (await conn.execute(
-            sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, cases.c.reference)
+            sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, tasks.c.owner_user,
+                      tasks.c.case_id, tasks.c.tip_id, tasks.c.due_at, cases.c.reference)
             .select_from(tasks.outerjoin(cases, cases.c.id == tasks.c.case_id))
             .where(tasks.c.done_at.is_(None), tasks.c.due_at < now,
                    tasks.c.overdue_noted_at.is_(None)))).all()
@@ -49,6 +57,7 @@ async def run_once(cw: CaseWork) -> Housekept:
             await audit.append(conn, cw.clock, "system", "deadline.overdue",
                                task.reference, {"task": task.id, "kind": task.kind,
                                                 "unit": task.owner_unit})
+            await notices.notify(conn, cw, _notice("overdue", task))
         if fresh:
             await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t.id for t in fresh]))
                                .values(overdue_noted_at=now))
@@ -74,6 +83,29 @@ async def run_once(cw: CaseWork) -> Housekept:
     for unit, count in per_unit:
         gauge.labels(unit).set(count)
     return Housekept(sum(c for _, c in per_unit), len(fresh), len(expired))
+
+
+def _notice(kind: str, task: Any) -> notices.Notice:
+    return notices.Notice(kind, unit=None if task.owner_user else task.owner_unit,
+                          username=task.owner_user, case_id=task.case_id, tip_id=task.tip_id,
+                          task_id=task.id, doc_type=task.kind, urgent=True,
+                          due_at=task.due_at)
+
+
+async def _due_soon(conn: AsyncConnection, cw: CaseWork) -> None:
+    now = cw.clock()
+    candidates = (await conn.execute(
+        sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, tasks.c.owner_user,
+                  tasks.c.case_id, tasks.c.tip_id, tasks.c.due_at, tasks.c.created_at)
+        .where(tasks.c.done_at.is_(None), tasks.c.due_at >= now,
+               tasks.c.due_at < now + DUE_SOON_MAX, tasks.c.due_soon_noted_at.is_(None)))).all()
+    soon = [t for t in candidates
+            if t.due_at - now <= min(DUE_SOON_MAX, (t.due_at - t.created_at) / 4)]
+    for task in soon:
+        await notices.notify(conn, cw, _notice("due-soon", task))
+    if soon:
+        await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t.id for t in soon]))
+                           .values(due_soon_noted_at=now))
 
 
 class Housekeeper:

@@ -67,8 +67,9 @@ class CaseFacts:
     state: str
     resume_state: str | None = None
     presumed_child: bool = False
-    best_interests_recorded: bool = False
+    best_interests_recorded: bool = False  # return is in the child's best interests
     verified_victims: int = 0
+    best_interests_decided: bool = False  # either way: the review may end
 
 
 class TransitionRefused(Exception):  # noqa: N818 - a refusal, as the API reports it
@@ -84,6 +85,21 @@ def next_states(facts: CaseFacts) -> list[str]:
         except TransitionRefused:
             continue
         out.append(state)
+    return out
+
+
+def blocked_states(facts: CaseFacts) -> dict[str, str]:
+    """The next steps of the case's own path that it cannot take now, each with why: the
+    case page explains them instead of leaving them to the audit log."""
+    if facts.kind == "investigation" or facts.state in TERMINAL:
+        return {}
+    path = _FORWARD.get(facts.resume_state or facts.state, frozenset())
+    out = {}
+    for state in sorted(path):
+        try:
+            check_transition(facts, state)
+        except TransitionRefused as exc:
+            out[state] = str(exc)
     return out
 
 
@@ -112,9 +128,9 @@ def check_transition(facts: CaseFacts, to: str) -> None:
 
 
 def _leave_side_state(facts: CaseFacts, to: str) -> None:
-    if facts.state == "best-interests-review" and not facts.best_interests_recorded:
-        raise TransitionRefused("a supervisor must first record that return is in the "
-                                "child's best interests")
+    if facts.state == "best-interests-review" and not (
+            facts.best_interests_decided or facts.best_interests_recorded):
+        raise TransitionRefused("a supervisor must first record the best-interests decision")
     allowed = {facts.resume_state, "closed"} - {None}
     if facts.resume_state is not None:
         allowed |= _FORWARD.get(facts.resume_state, frozenset())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +13,7 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.catalog import catalogs
 from gateway.documents.render import MessageHeader, Renderer
 from gateway.protocol.envelope import parse_body, parse_envelope, parse_rfc3339_utc
+from gateway.store.cases import in_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.tables import messages, receipts
 
@@ -48,14 +48,14 @@ def partner_langs(cw: CaseWork, partner: str, reader: str | None) -> tuple[str, 
 
 async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
                         reason: str, langs: tuple[str, str] | None = None,
-                        show_special: bool = False, where: Any = None) -> Printed:
-    """Render one stored message (``where`` narrows the search, e.g. to a case's
-    conversations); the export is audited with who, why and whether special data showed."""
+                        show_special: bool = False, case_id: int | None = None) -> Printed:
+    """Render one stored message (of the case ``case_id``, where given); the export is
+    audited with who, why and whether special data showed."""
     if len(reason.strip()) < 3:
         raise CaseError("invalid-request", "printing a document needs a reason", "reason")
     query = sa.select(messages).where(messages.c.message_id == message_id)
-    if where is not None:
-        query = query.where(where)
+    if case_id is not None:
+        query = query.where(in_case(case_id))
     row = (await conn.execute(query.order_by(messages.c.id).limit(1))).first()
     if row is None:
         raise CaseError("not-found", f"no message {message_id}")

@@ -8,6 +8,7 @@ concerns the case's story, a case event.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -21,6 +22,7 @@ from gateway.cases import lifecycle
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.envelope import PRIORITIES
 from gateway.store.case_tables import (
     case_events,
     cases,
@@ -30,8 +32,6 @@ from gateway.store.case_tables import (
     search_terms,
     tasks,
 )
-
-PRIORITIES = ("routine", "urgent", "immediate")
 
 
 def visible(principal: Principal) -> sa.ColumnElement[bool]:
@@ -120,7 +120,9 @@ async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
         persons.c.identity_status == "verified"))).scalar_one()
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
                                presumed_child=bool(row.presumed_child),
-                               best_interests_recorded=row.best_interests_at is not None,
+                               best_interests_recorded=row.best_interests_at is not None
+                               and row.best_interests_decision != "no-return",
+                               best_interests_decided=row.best_interests_at is not None,
                                verified_victims=int(verified))
 
 
@@ -149,19 +151,34 @@ async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     return to
 
 
+BEST_INTERESTS_DECISIONS = ("return", "no-return")
+
+
 async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                                case_id: int, note: str) -> None:
-    """A supervisor records that return is in the child's best interests (MESSAGES.md)."""
+                                case_id: int, note: str, decision: str = "return") -> str:
+    """A supervisor records whether return is in the child's best interests, with reasons
+    (MESSAGES.md). A case under review then goes back where it was: with ``return`` the
+    return may be planned; with ``no-return`` it stays blocked. Answers the case's state."""
+    if decision not in BEST_INTERESTS_DECISIONS:
+        raise CaseError("invalid-request", "decision must be return or no-return", "decision")
     if not note.strip():
         raise CaseError("invalid-request", "the best-interests record needs its reasons",
                         "note")
     row = await load_case(conn, principal, case_id)
     await conn.execute(sa.update(cases).where(cases.c.id == row.id).values(
         best_interests_by=principal.actor, best_interests_at=cw.clock(),
+        best_interests_decision=decision,
         best_interests_sealed=cw.sealer.seal_text(note, "cases.best_interests"),
         updated_at=cw.clock()))
-    await record_event(conn, cw, row.id, principal.actor, "best-interests")
-    await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference, {})
+    await record_event(conn, cw, row.id, principal.actor, f"best-interests:{decision}")
+    await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference,
+                       {"decision": decision})
+    current = (await conn.execute(sa.select(cases).where(cases.c.id == row.id))).one()
+    if current.state == "best-interests-review" and current.resume_state:
+        await move(conn, cw, current, current.resume_state, principal.actor,
+                   reason=f"best-interests decision: {decision}")
+        return str(current.resume_state)
+    return str(current.state)
 
 
 async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
@@ -205,6 +222,32 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
         await conn.execute(sa.update(cases).where(cases.c.id == case_id)
                            .values(presumed_child=True))
     return person_id
+
+
+async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                             case_id: int, facts: PersonFacts) -> int:
+    """A person a user adds to a case (no document named them yet); without a ``person-id``
+    the person gets the next local one (``L1``, ``L2``...)."""
+    row = await load_case(conn, principal, case_id)
+    if not facts.person_ref:
+        count = (await conn.execute(sa.select(sa.func.count()).select_from(persons).where(
+            persons.c.case_id == row.id))).scalar_one()
+        facts = replace(facts, person_ref=f"L{int(count) + 1}")
+    person_id = await upsert_person(conn, cw, row.id, facts, principal.actor)
+    await audit.append(conn, cw.clock, principal.actor, "person.added", row.reference,
+                       {"person": person_id, "role": facts.role})
+    return person_id
+
+
+async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int,
+                       task_id: int) -> Any:
+    """A task of a case the principal may see; ``not-found`` otherwise."""
+    row = await load_case(conn, principal, case_id)
+    task = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id,
+                                                      tasks.c.case_id == row.id))).first()
+    if task is None:
+        raise CaseError("not-found", f"no task {task_id} in case {case_id}")
+    return task
 
 
 async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
@@ -263,8 +306,9 @@ async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, c
 
 
 async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                        task_id: int) -> None:
-    """Mark a task of a visible case (or of the user's unit) done."""
+                        task_id: int, note: str | None = None) -> None:
+    """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
+    note; its deadline closes with it."""
     row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).first()
     if row is None or (row.case_id is None and row.owner_unit != principal.unit):
         raise CaseError("not-found", f"no task {task_id}")
@@ -272,8 +316,12 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
         await load_case(conn, principal, row.case_id)
     if row.done_at is not None:
         raise CaseError("state-conflict", f"task {task_id} is done already")
-    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id)
-                       .values(done_at=cw.clock()))
+    if note is not None and len(note) > 2000:
+        raise CaseError("invalid-request", "the note is longer than 2,000 characters", "note")
+    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(
+        done_at=cw.clock(), done_by=principal.actor,
+        done_note_sealed=cw.sealer.seal_text(note.strip(), "tasks.done_note")
+        if note and note.strip() else None))
     await audit.append(conn, cw.clock, principal.actor, "task.done", str(task_id),
                        {"kind": row.kind})
 

@@ -31,6 +31,7 @@ from gateway.store.case_tables import (
     search_terms,
     tasks,
 )
+from gateway.store.cases import conversations_of, in_case, message_of_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.tables import messages, receipts
 
@@ -56,7 +57,7 @@ def _task(row: Any, now: datetime) -> dict[str, Any]:
     return {"id": row.id, "case_id": row.case_id, "tip_id": row.tip_id, "kind": row.kind,
             "title": row.title, "owner_unit": row.owner_unit, "owner_user": row.owner_user,
             "partner": row.partner, "message_id": row.message_id, "due_at": _iso(row.due_at),
-            "done_at": _iso(row.done_at),
+            "done_at": _iso(row.done_at), "done_by": row.done_by,
             "overdue": row.done_at is None and row.due_at < now}
 
 
@@ -69,9 +70,7 @@ async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
                   messages.c.ref, messages.c.delivered_at, messages.c.conversation,
                   receipts.c.received.label("receipt_received"))
         .select_from(messages.outerjoin(receipts, receipts.c.message_pk == messages.c.id))
-        .where(messages.c.conversation.in_(
-            sa.select(case_conversations.c.conversation)
-            .where(case_conversations.c.case_id == case_id)))
+        .where(in_case(case_id))
         .order_by(messages.c.id))
     return [{"id": r.message_id, "direction": r.direction, "from": r.sender,
              "to": r.recipient, "type": r.doc_type, "state": r.state, "created": r.created,
@@ -96,7 +95,7 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                                 .order_by(case_events.c.id))
     draft_rows = await conn.execute(sa.select(
         drafts.c.id, drafts.c.doc_type, drafts.c.recipient, drafts.c.state, drafts.c.author,
-        drafts.c.priority, drafts.c.message_id, drafts.c.updated_at)
+        drafts.c.priority, drafts.c.message_id, drafts.c.updated_at, drafts.c.return_reason)
         .where(drafts.c.case_id == row.id).order_by(drafts.c.id))
     await audit.append(conn, cw.clock, principal.actor, "case.read", row.reference, {})
     return {
@@ -105,8 +104,10 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         "partner": row.partner, "priority": row.priority,
         "summary": cw.sealer.open_text(row.summary_sealed, "cases.summary"),
         "presumed_child": bool(row.presumed_child),
-        "best_interests": ({"by": row.best_interests_by, "at": _iso(row.best_interests_at)}
+        "best_interests": ({"by": row.best_interests_by, "at": _iso(row.best_interests_at),
+                            "decision": row.best_interests_decision or "return"}
                            if row.best_interests_at else None),
+        "blocked": lifecycle.blocked_states(facts),
         "next_states": lifecycle.next_states(facts),
         "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
         "persons": [_person(cw, p) for p in people],
@@ -117,6 +118,7 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     "to": e.to_state, "message_id": e.message_id} for e in events],
         "drafts": [{"id": d.id, "type": d.doc_type, "to": d.recipient, "state": d.state,
                     "author": d.author, "priority": d.priority, "message_id": d.message_id,
+                    "return_reason": d.return_reason if d.state == "returned" else None,
                     "updated_at": _iso(d.updated_at)} for d in draft_rows],
         "messages": await timeline(conn, row.id),
     }
@@ -193,8 +195,7 @@ async def investigations(conn: AsyncConnection, cw: CaseWork,
         cases.c.kind == "investigation", visible(principal)).order_by(cases.c.id))).all()
     out = []
     for row in rows:
-        conversations = sa.select(case_conversations.c.conversation).where(
-            case_conversations.c.case_id == row.id)
+        conversations = conversations_of(row.id)
         partners = (await conn.execute(sa.select(case_conversations.c.partner).distinct()
                                        .where(case_conversations.c.case_id == row.id))).all()
         counts = (await conn.execute(sa.select(
@@ -267,10 +268,7 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
     """A message of a case with its document as JSON. ``special`` fields are redacted unless
     a reason is given by a role that may read them; either way the read is audited."""
     row = await load_case(conn, principal, case_id)
-    message = (await conn.execute(sa.select(messages).where(
-        messages.c.message_id == message_id,
-        messages.c.conversation.in_(sa.select(case_conversations.c.conversation).where(
-            case_conversations.c.case_id == row.id))))).first()
+    message = await message_of_case(conn, row.id, message_id)
     if message is None:
         raise CaseError("not-found", f"no message {message_id} in case {case_id}")
     show = reason is not None
@@ -293,3 +291,42 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
             "attachments": [{"name": a.name, "media_type": a.media_type, "size": a.size,
                              "sha256": a.sha256}
                             for a in envelope.header.bx.attachments or []]}
+
+
+async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
+                            ) -> dict[str, Any]:
+    """What C02's investigator works from: requests awaiting a partner's answer (per partner,
+    oldest first, with their age in days), overdue items, joint investigations (last exchange,
+    open tasks) and suspect notices sent and received; each links to its case."""
+    now = cw.clock()
+    waiting = (await conn.execute(
+        sa.select(tasks.c.partner, tasks.c.title, tasks.c.created_at, tasks.c.due_at,
+                  cases.c.id.label("case_id"), cases.c.reference)
+        .join(cases, cases.c.id == tasks.c.case_id)
+        .where(tasks.c.kind == "await-answer", tasks.c.done_at.is_(None), visible(principal))
+        .order_by(tasks.c.partner, tasks.c.created_at))).all()
+    per_partner: dict[str, list[dict[str, Any]]] = {}
+    for w in waiting:
+        per_partner.setdefault(w.partner or "", []).append({
+            "case_id": w.case_id, "reference": w.reference, "type": w.title,
+            "sent_at": w.created_at, "due_at": w.due_at, "age_days": (now - w.created_at).days,
+            "overdue": w.due_at < now})
+    notices_rows = (await conn.execute(
+        sa.select(messages.c.direction, messages.c.sender, messages.c.recipient,
+                  messages.c.created, cases.c.id.label("case_id"), cases.c.reference)
+        .join(case_conversations, case_conversations.c.conversation == messages.c.conversation)
+        .join(cases, cases.c.id == case_conversations.c.case_id)
+        .where(messages.c.doc_type == "suspect-notice", visible(principal))
+        .order_by(messages.c.id.desc()).limit(100))).all()
+    joint = await investigations(conn, cw, principal)
+    for item in joint:
+        item["last_exchange"] = (await conn.execute(
+            sa.select(sa.func.max(messages.c.created)).where(in_case(item["id"])))).scalar()
+    return {"waiting": per_partner,
+            "overdue": await overdue_items(conn, cw, principal,
+                                           "all" if sees_all_cases(principal.role) else "unit"),
+            "investigations": joint,
+            "suspect_notices": [{"direction": n.direction, "partner": n.recipient
+                                 if n.direction == "out" else n.sender, "at": n.created,
+                                 "case_id": n.case_id, "reference": n.reference}
+                                for n in notices_rows]}

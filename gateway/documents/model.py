@@ -42,6 +42,7 @@ class Field:
     attributes: tuple[Field, ...] = ()
     choice: bool = False
     default: str | None = None
+    type_name: str | None = None  # the named simple type (``CountryCode``), if any
 
     @property
     def repeated(self) -> bool:
@@ -131,7 +132,8 @@ class _Builder:
         if not type_name.startswith("xs:") and local in self.d.complex:
             return self.complex(name, self.d.complex[local], sensitivity, **occurs)
         base, values = self.simple(type_name)
-        return Field(name, False, sensitivity, base=base, enumeration=values, **occurs)
+        return Field(name, False, sensitivity, base=base, enumeration=values,
+                     type_name=None if type_name.startswith("xs:") else local, **occurs)
 
     def attribute(self, node: etree._Element, inherited: str) -> Field:
         base, values = self.simple(node.get("type", "xs:string"))

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
@@ -39,6 +39,18 @@ MAX_MESSAGE_BYTES: Final = 20 * 1024 * 1024
 Priority = Literal["routine", "urgent", "immediate"]
 Handling = Literal["H0", "H1", "H2", "H3"]
 Lang = Literal["vi", "km", "lo", "en"]
+#: The values of each, in order, for forms and checks elsewhere (one place, PROTOCOL.md §3.1).
+PRIORITIES: Final[tuple[str, ...]] = get_args(Priority)
+HANDLING_CODES: Final[tuple[str, ...]] = get_args(Handling)
+LANGS: Final[tuple[str, ...]] = get_args(Lang)
+#: The first bytes of each attachment media type (PROTOCOL.md §3.4).
+_SIGNATURES: Final = (("image/jpeg", b"\xff\xd8\xff"), ("image/png", b"\x89PNG\r\n\x1a\n"),
+                      ("application/pdf", b"%PDF-"))
+
+
+def sniff_media_type(data: bytes) -> str | None:
+    """The attachment media type the bytes themselves show (not their name), or None."""
+    return next((media for media, magic in _SIGNATURES if data.startswith(magic)), None)
 
 _Uuid = Annotated[str, StringConstraints(pattern=f"^{ids.UUID.pattern}$")]
 _NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]

@@ -56,6 +56,8 @@ cases = sa.Table(
     sa.Column("best_interests_by", sa.String(64), nullable=True),
     sa.Column("best_interests_at", UTC_TIME, nullable=True),
     sa.Column("best_interests_sealed", sa.LargeBinary, nullable=True),
+    # return | no-return: the supervisor's decision (a record without one is "return")
+    sa.Column("best_interests_decision", sa.String(16), nullable=True),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Column("updated_at", UTC_TIME, nullable=False),
@@ -116,6 +118,9 @@ tasks = sa.Table(
     sa.Column("due_at", UTC_TIME, nullable=False),
     sa.Column("done_at", UTC_TIME, nullable=True),
     sa.Column("overdue_noted_at", UTC_TIME, nullable=True),
+    sa.Column("due_soon_noted_at", UTC_TIME, nullable=True),
+    sa.Column("done_by", sa.String(64), nullable=True),
+    sa.Column("done_note_sealed", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Index("ix_tasks_open_due", "done_at", "due_at"),
 )
@@ -209,4 +214,58 @@ reference_counters = sa.Table(
     "reference_counters", metadata,
     sa.Column("prefix", sa.String(40), primary_key=True),
     sa.Column("last", sa.Integer, nullable=False),
+)
+
+#: Files chosen in a compose form that was refused for another field: held for the same user,
+#: sealed, so that the form comes back with them (not re-uploaded); gone after a day.
+held_files = sa.Table(
+    "held_files", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("owner", sa.String(64), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("media_type", sa.String(32), nullable=False),
+    sa.Column("data_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTC_TIME, nullable=False, index=True),
+)
+
+#: Special data of one message opened by one session, with the reason given (audited): the
+#: page, the print and the attachments show it until the grant lapses or the session ends.
+special_grants = sa.Table(
+    "special_grants", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("granted_at", UTC_TIME, nullable=False),
+    sa.Column("expires_at", UTC_TIME, nullable=False),
+    sa.Index("ix_special_grants_session", "session_id", "message_id"),
+)
+
+#: What a person is told in the console: addressed to one user, or to everyone of a unit.
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("unit", sa.String(48), nullable=True),
+    sa.Column("username", sa.String(64), nullable=True),
+    # message | answer | draft-returned | draft-released | alert | due-soon | overdue
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("tip_id", sa.Integer, nullable=True),
+    sa.Column("draft_id", sa.Integer, nullable=True),
+    sa.Column("task_id", sa.Integer, nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("doc_type", sa.String(64), nullable=True),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("due_at", UTC_TIME, nullable=True),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    sa.Index("ix_notifications_unit", "unit", "created_at"),
+    sa.Index("ix_notifications_user", "username", "created_at"),
+)
+
+notification_reads = sa.Table(
+    "notification_reads", metadata,
+    sa.Column("notification_id", sa.Integer, sa.ForeignKey("notifications.id"),
+              primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("read_at", UTC_TIME, nullable=False),
 )

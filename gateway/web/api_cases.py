@@ -6,7 +6,6 @@ import asyncio
 from datetime import date
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,8 +16,6 @@ from gateway.cases import lifecycle, printing, service, views
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.documents.render import html_to_pdf
 from gateway.protocol.problems import Problem
-from gateway.store.case_tables import case_conversations
-from gateway.store.tables import messages
 from gateway.web.auth import permit, use_case
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
@@ -365,9 +362,6 @@ async def print_document(
         raise Problem("forbidden", "your role may not print special-category data")
     async with use_case(request) as (cw, conn):
         row = await service.load_case(conn, principal, case_id)
-        conversations = sa.select(case_conversations.c.conversation).where(
-            case_conversations.c.case_id == row.id
-        )
         printed = await printing.print_message(
             conn,
             cw,
@@ -376,7 +370,7 @@ async def print_document(
             reason=reason,
             langs=printing.partner_langs(cw, row.partner or "", lang) if lang else None,
             show_special=special,
-            where=messages.c.conversation.in_(conversations),
+            case_id=row.id,
         )
     if format == "html":
         return Response(printed.html, media_type="text/html; charset=utf-8")

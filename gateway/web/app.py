@@ -31,7 +31,6 @@ from gateway.web import (
     api_hotline,
     api_session,
     console,
-    console_desks,
     local_api,
     partner_api,
     problems,
@@ -110,7 +109,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)
     console.install(app)
-    app.include_router(console_desks.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -9,15 +9,15 @@ name/latin``, ``.../remarks[2]``) map back to the same keys, so each shows besid
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Final
 
+from gateway.cases.calendars import LOCAL_TIME
 from gateway.documents.model import Field
 
 #: How many instances of a repeatable element the form offers at first.
 REPEAT_SLOTS: Final = 1
-_INDEX: Final = re.compile(r"\[(\d+)\]")
 
 
 @dataclass
@@ -38,6 +38,8 @@ class FormField:
 def _kind(model: Field) -> str:
     if model.enumeration:
         return "select"
+    if model.type_name == "CountryCode":
+        return "country"
     if model.base == "boolean":
         return "boolean"
     if model.base == "date":
@@ -73,9 +75,34 @@ def form_fields(model: Field, prefix: str = "", depth: int = 0,
     return out
 
 
+def local_to_utc(value: str) -> str:
+    """A ``datetime-local`` input (the node's zone, to the minute) as the schema's UTC text;
+    anything else is left as typed, for the schema to refuse beside its field."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_TIME)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_to_local(value: str) -> str:
+    """The schema's UTC text as a ``datetime-local`` input's value in the node's zone."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%dT%H:%M")
+
+
 def _convert(model: Field | None, value: str) -> Any:
     if model is not None and model.base == "boolean":
         return value == "true"
+    if model is not None and model.base == "dateTime":
+        return local_to_utc(value)
     if model is not None and _kind(model) == "number" and value.strip().isdigit():
         return int(value)
     return value
@@ -133,8 +160,34 @@ def _compact(value: Any) -> Any:
     return value
 
 
-def error_key(path: str, root: str) -> str:
-    """The form key of a schema error path (``/alert/person[2]/sex`` -> ``person.1.sex``)."""
-    inner = path.removeprefix(f"/{root}").strip("/")
-    inner = _INDEX.sub(lambda m: f".{int(m[1]) - 1}", inner)
-    return inner.replace("/", ".")
+def form_values(model: Field, document: Any, prefix: str = "") -> dict[str, str]:
+    """The form keys and values of a JSON document (the inverse of
+    :func:`document_from_form`): a saved draft opens in its form as it was left."""
+    out: dict[str, str] = {}
+    if not isinstance(document, dict):
+        if document is not None:
+            out[prefix.removesuffix(".") or "#text"] = _text(model, document)
+        return out
+    for key, value in document.items():
+        child = model.child(key) if key != "#text" else None
+        if key == "#text":
+            out[f"{prefix}#text"] = _text(model, value)
+            continue
+        if child is None:
+            continue
+        items = value if child.repeated and isinstance(value, list) else [value]
+        for slot, item in enumerate(items):
+            name = f"{prefix}{key}" + (f".{slot}" if child.repeated else "")
+            if isinstance(item, dict):
+                out.update(form_values(child, item, f"{name}."))
+            elif item is not None:
+                out[name] = _text(child, item)
+    return out
+
+
+def _text(model: Field, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if model.base == "dateTime":
+        return utc_to_local(str(value))
+    return str(value)

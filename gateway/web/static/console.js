@@ -30,6 +30,21 @@
       last.parentNode.insertBefore(copy, last.nextSibling);
     });
   });
+  // The notification count in the header, refreshed every 20 s without reloading the page
+  // (served by this node; the session's idle clock is not touched by it).
+  var counter = document.getElementById("notice-badge");
+  if (counter && idle > 0) {
+    setInterval(function () {
+      fetch("/notices/count", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok && r.headers.get("content-type").indexOf("json") >= 0 ? r.json() : null; })
+        .then(function (data) {
+          if (!data) { return; }
+          counter.textContent = String(data.unread);
+          counter.className = "badge" + (data.urgent ? " bad" : (data.unread ? " warn" : ""));
+          counter.parentNode.classList.toggle("urgent", data.urgent > 0);
+        }).catch(function () {});
+    }, 20000);
+  }
   // Hotline: Alt+N jumps to a new tip, Alt+S saves it.
   document.addEventListener("keydown", function (event) {
     if (!event.altKey) { return; }

@@ -1,5 +1,6 @@
-"""Console pages beyond cases: hotline intake and triage, the partner directory with delivery
-health, and the audit log for auditors."""
+"""Console desks beyond a single case: hotline intake and triage, the investigator's desk
+(open requests per partner, overdue items, joint investigations, suspect notices), the
+partner directory with delivery health, and the audit log for auditors."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.audit import log as audit
-from gateway.cases import hotline
+from gateway.cases import hotline, views
 from gateway.cases.work import CaseError
 from gateway.store import messages as repo
 from gateway.web.auth import case_work
-from gateway.web.console import Redirect, page, posted, user
+from gateway.web.console.pages import Redirect, page, posted, user
 
 router = APIRouter(include_in_schema=False)
 
@@ -130,3 +131,14 @@ async def audit_page(request: Request, actor: str = "", action: str = "",
         verdict = await audit.verify_chain(conn)
     return page(request, "audit.html", principal, entries=entries, verdict=verdict,
                 filters={"actor": actor, "action": action, "subject": subject})
+
+
+@router.get("/desk")
+async def investigator_desk(request: Request) -> HTMLResponse:
+    """C02's desk: open requests per partner with their age, overdue items across the node,
+    joint investigations with their last exchange and open tasks, suspect notices."""
+    principal = await user(request, "investigations.read")
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        desk = await views.investigator_desk(conn, cw, principal)
+    return page(request, "desk.html", principal, **desk)

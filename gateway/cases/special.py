@@ -1,0 +1,113 @@
+"""Opening a message's special-category data (MESSAGES.md): with a reason, by a role that may
+read it, for one session and a while; every opening and every attachment read is audited with
+that reason.
+
+A grant belongs to the session that asked for it, is kept in the database (so that any
+replica honours it) and lapses with :data:`GRANT_FOR` or the session. Roles that may not read
+special data never get one, whatever they ask.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.roles import allowed
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases import service
+from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.envelope import parse_body, parse_envelope, sniff_media_type
+from gateway.store.case_tables import special_grants
+from gateway.store.cases import message_of_case
+from gateway.store.messages import RAW_COLUMN
+
+#: The reasons offered in the console (codes, translated there); any other may be typed.
+REASONS: Final = ("identity-verification", "return-planning", "victim-support",
+                  "investigation", "court-proceedings")
+GRANT_FOR: Final = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """An attachment of a stored message, as exchanged."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+
+def _check_reader(principal: Principal) -> None:
+    if not allowed(principal.role, "special.read") or not principal.session_id:
+        raise CaseError("forbidden", "your role may not read special-category data")
+
+
+async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                message_id: str, reason: str) -> None:
+    """Open the special data of one message of a case for this session; audited."""
+    _check_reader(principal)
+    reason = reason.strip()
+    if not 3 <= len(reason) <= 500:
+        raise CaseError("invalid-request", "say why you open the special data "
+                        "(3 to 500 characters)", "reason")
+    row = await service.load_case(conn, principal, case_id)
+    if await message_of_case(conn, row.id, message_id) is None:
+        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+    now = cw.clock()
+    await conn.execute(sa.insert(special_grants).values(
+        session_id=principal.session_id, message_id=message_id, reason=reason,
+        granted_at=now, expires_at=now + GRANT_FOR))
+    await audit.append(conn, cw.clock, principal.actor, "special.opened", row.reference,
+                       {"message": message_id, "reason": reason})
+
+
+async def granted(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                  message_id: str) -> str | None:
+    """The reason of this session's live grant on the message, or None."""
+    if not allowed(principal.role, "special.read") or not principal.session_id:
+        return None
+    reason = (await conn.execute(sa.select(special_grants.c.reason).where(
+        special_grants.c.session_id == principal.session_id,
+        special_grants.c.message_id == message_id,
+        special_grants.c.expires_at > cw.clock()).order_by(special_grants.c.id.desc())
+        .limit(1))).scalar()
+    return str(reason) if reason is not None else None
+
+
+async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                     message_id: str, name: str) -> StoredAttachment:
+    """One attachment of a message of the case, exactly as exchanged; needs a live grant
+    (attachments are photos and scans of people) and is audited with its reason."""
+    _check_reader(principal)
+    row = await service.load_case(conn, principal, case_id)
+    reason = await granted(conn, cw, principal, message_id)
+    if reason is None:
+        raise CaseError("forbidden", "open the special data of this message first, with a "
+                        "reason", "reason")
+    message = await message_of_case(conn, row.id, message_id)
+    if message is None:
+        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
+    info = next((a for a in envelope.header.bx.attachments or [] if a.name == name), None)
+    encoded = envelope.attachments.get(name)
+    if info is None or encoded is None:
+        raise CaseError("not-found", f"no attachment {name!r} in message {message_id}")
+    data = b64url_decode(encoded)
+    if hashlib.sha256(data).hexdigest() != info.sha256 or \
+            sniff_media_type(data) != info.media_type:
+        raise CaseError("state-conflict", f"attachment {name!r} does not match what was signed")
+    await audit.append(conn, cw.clock, principal.actor, "attachment.read", row.reference,
+                       {"message": message_id, "name": name, "reason": reason})
+    return StoredAttachment(name, info.media_type, data)
+
+
+def attachment_names(envelope: Any) -> list[dict[str, Any]]:
+    """The attachments a message declares (name, type, size) for a page."""
+    return [{"name": a.name, "media_type": a.media_type, "size": a.size}
+            for a in envelope.header.bx.attachments or []]

@@ -1,0 +1,105 @@
+"""Files chosen in a compose form: checked by their bytes (JPEG, PNG or PDF signatures, not
+their names), and held for their owner when the form is refused for another field, so that it
+comes back with them instead of asking for them again. Held files are sealed like drafts and
+forgotten after :data:`HELD_FOR`."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.envelope import sniff_media_type
+from gateway.store.case_tables import held_files
+
+HELD_FOR: Final = timedelta(days=1)
+MAX_FILE: Final = 5 * 1024 * 1024
+#: What a file's name says it is, to refuse a name that lies about the bytes.
+_BY_SUFFIX: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                     ".pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked file: a safe name, the media type its bytes show, the bytes."""
+
+    name: str
+    media_type: str
+    data: bytes
+
+    def as_attachment(self) -> dict[str, str]:
+        """The draft's form of an attachment."""
+        return {"name": self.name, "media_type": self.media_type,
+                "data": base64.b64encode(self.data).decode()}
+
+
+def safe_name(filename: str) -> str:
+    """A file name that travels (letters, digits, ``.``, ``_``, ``-``; 100 at most)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
+    return cleaned.lstrip(".-_")[:100] or "file"
+
+
+def check_upload(filename: str, data: bytes, field: str = "attachments") -> Upload:
+    """A chosen file, refused with a clear reason unless its bytes are a JPEG, a PNG or a PDF
+    of 1 byte to 5 MiB whose name (if it says) agrees."""
+    name = safe_name(filename)
+    if not data or len(data) > MAX_FILE:
+        raise CaseError("invalid-request", f"{name}: a file of 1 byte to 5 MiB", field)
+    media_type = sniff_media_type(data)
+    if media_type is None:
+        raise CaseError("invalid-request", f"{name}: the content is not a JPEG, PNG or PDF "
+                        "file", field)
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    said = _BY_SUFFIX.get(suffix)
+    if said is not None and said != media_type:
+        raise CaseError("invalid-request", f"{name}: the name says {said} but the content is "
+                        f"{media_type}", field)
+    return Upload(name, media_type, data)
+
+
+async def hold(conn: AsyncConnection, cw: CaseWork, owner: str, files: list[Upload]
+               ) -> list[str]:
+    """Keep checked files for their owner; answers their handles."""
+    handles = []
+    for item in files:
+        handle = secrets.token_hex(16)
+        await conn.execute(sa.insert(held_files).values(
+            id=handle, owner=owner, name=item.name, media_type=item.media_type,
+            data_sealed=cw.sealer.seal(item.data, "held_files.data"), created_at=cw.clock()))
+        handles.append(handle)
+    return handles
+
+
+async def held(conn: AsyncConnection, cw: CaseWork, owner: str, handles: list[str]
+               ) -> list[tuple[str, Upload]]:
+    """The owner's held files among ``handles`` (others' and lapsed ones are not found)."""
+    wanted = [h for h in handles if re.fullmatch(r"[0-9a-f]{32}", h)]
+    if not wanted:
+        return []
+    rows = await conn.execute(sa.select(held_files).where(
+        held_files.c.id.in_(wanted), held_files.c.owner == owner,
+        held_files.c.created_at > cw.clock() - HELD_FOR).order_by(held_files.c.created_at))
+    return [(r.id, Upload(r.name, r.media_type, cw.sealer.open(r.data_sealed,
+                                                               "held_files.data")))
+            for r in rows]
+
+
+async def release_held(conn: AsyncConnection, owner: str, handles: list[str]) -> None:
+    """Forget held files once their draft is saved."""
+    if handles:
+        await conn.execute(sa.delete(held_files).where(held_files.c.id.in_(handles),
+                                                       held_files.c.owner == owner))
+
+
+async def purge(conn: AsyncConnection, cw: CaseWork) -> int:
+    """Forget held files older than :data:`HELD_FOR`."""
+    result = await conn.execute(sa.delete(held_files).where(
+        held_files.c.created_at <= cw.clock() - HELD_FOR))
+    return int(result.rowcount)

@@ -1,0 +1,30 @@
+"""Repository of case work: the queries about cases that several services share (a case's
+conversations and its messages). Takes the caller's connection; never commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.store.case_tables import case_conversations
+from gateway.store.tables import messages
+
+
+def conversations_of(case_id: int) -> sa.Select[Any]:
+    """The conversations of a case, as a subquery."""
+    return sa.select(case_conversations.c.conversation).where(
+        case_conversations.c.case_id == case_id)
+
+
+def in_case(case_id: int) -> sa.ColumnElement[bool]:
+    """Messages that belong to a case (through its conversations)."""
+    return messages.c.conversation.in_(conversations_of(case_id))
+
+
+async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) -> Any:
+    """The stored message ``message_id`` of the case, or None."""
+    return (await conn.execute(sa.select(messages).where(
+        messages.c.message_id == message_id, in_case(case_id))
+        .order_by(messages.c.id).limit(1))).first()

@@ -1,0 +1,76 @@
+"""The console: server-rendered pages for BLO officers, C02 investigators, hotline operators,
+supervisors, administrators and auditors (no build step, no CDN: every asset is served here).
+
+Pages call the same case services as the local API, with the same permission matrix. Every
+form carries the session's CSRF token; the session lives in an HttpOnly, SameSite=Strict
+cookie; the Content-Security-Policy allows nothing but this node. Personal data never goes in a
+URL: searches are posted.
+
+Modules: :mod:`.pages` (rendering and sessions), :mod:`.session` (log in and out, home,
+notices), :mod:`.cases`, :mod:`.compose`, :mod:`.release`, :mod:`.desks` (hotline, the
+investigator's desk, partners, audit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+from gateway.web.console import cases, compose, desks, release, session
+from gateway.web.console.pages import TEMPLATES, Redirect, Refused, page
+
+
+def install(app: FastAPI) -> None:
+    """Mount the console, its error pages and its headers on the app."""
+    from fastapi.staticfiles import StaticFiles  # noqa: PLC0415
+
+    app.mount("/static", StaticFiles(directory=TEMPLATES.parent / "static"), name="static")
+    for module in (session, cases, compose, release, desks):
+        app.include_router(module.router)
+
+    async def _redirect(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Redirect)
+        return RedirectResponse(exc.to, status_code=303)
+
+    async def _refused(request: Request, _exc: Exception) -> Response:
+        return page(request, "refused.html", getattr(request.state, "principal", None), 403,
+                    missing=False)
+
+    async def _http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404 and not request.url.path.startswith(("/api", "/bx/")):
+            return page(request, "refused.html", getattr(request.state, "principal", None),
+                        404, missing=True)
+        from fastapi.exception_handlers import http_exception_handler  # noqa: PLC0415
+
+        return await http_exception_handler(request, exc)
+
+    app.add_exception_handler(Redirect, _redirect)
+    app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(HTTPException, _http)
+    app.middleware("http")(_headers)
+    # A 45 KB form over a border link: compress pages (the cookie is SameSite=Strict, so no
+    # other site can make the browser fetch a page with a secret in it: no BREACH oracle).
+    app.add_middleware(GZipMiddleware, minimum_size=1024)
+
+
+async def _headers(request: Request, call_next: Any) -> Response:
+    """The console's security headers (the API and the partner API set their own)."""
+    response: Response = await call_next(request)
+    if request.url.path.startswith(("/api", "/bx/")):
+        return response
+    if "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
+            "object-src 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = ("public, max-age=86400"
+                                         if request.url.path.startswith("/static/")
+                                         else "no-store")
+    return response

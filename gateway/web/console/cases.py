@@ -1,0 +1,357 @@
+"""Console pages of a case: the list and search, the case page with its next steps (persons,
+notes, tasks done, the best-interests decision), and each message as its bilingual document,
+with its special data and attachments opened on purpose, with a reason."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from gateway.access.sessions import Principal
+from gateway.cases import lifecycle, printing, service, special, views
+from gateway.cases.people import PersonFacts
+from gateway.cases.work import CaseError, CaseWork
+from gateway.documents.render import html_to_pdf
+from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
+from gateway.store.cases import message_of_case
+from gateway.store.messages import RAW_COLUMN
+from gateway.web.auth import case_work
+from gateway.web.console.pages import (
+    Redirect,
+    Refused,
+    document_response,
+    page,
+    posted,
+    texts,
+    user,
+)
+
+router = APIRouter(include_in_schema=False)
+#: Sexes a person may be recorded with (the schemas' code list).
+SEXES: Final = ("female", "male", "unknown")
+
+
+def _partners(cw: CaseWork) -> list[str]:
+    return [p.node_id for p in cw.node.partners.all()]
+
+
+@router.get("/cases")
+async def cases_page(request: Request, kind: str = "", state: str = "", partner: str = "",
+                     unit: str = "", overdue: str = "", priority: str = "") -> HTMLResponse:
+    """Cases with filters (no personal data in the URL: name searches are posted)."""
+    principal = await user(request, "cases.read")
+    cw = case_work(request)
+    filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
+               "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
+    async with cw.node.engine.begin() as conn:
+        found = await views.list_cases(conn, cw, principal, filters)
+    return page(request, "cases.html", principal, cases=found, filters=filters, results=None,
+                kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
+                priorities=PRIORITIES, query="")
+
+
+def _all_states() -> list[str]:
+    seen: dict[str, None] = {}
+    for kind in lifecycle.KINDS:
+        seen.update(dict.fromkeys(lifecycle.states_of(kind)))
+    return list(seen)
+
+
+@router.post("/cases/search")
+async def search_page(request: Request) -> HTMLResponse:
+    """Search by name, identifier, phone or reference (posted, audited)."""
+    principal = await user(request, "search")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    query = str(form.get("q", "")).strip()
+    results: list[dict[str, Any]] = []
+    error = None
+    async with cw.node.engine.begin() as conn:
+        try:
+            results = await views.search(conn, cw, principal, query)
+        except CaseError as exc:
+            error = str(exc)
+    return page(request, "cases.html", principal, cases=[], filters={}, results=results,
+                kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
+                priorities=PRIORITIES, query=query, error=error)
+
+
+@router.post("/cases/new")
+async def new_case(request: Request) -> Response:
+    """Open a case in the user's unit."""
+    principal = await user(request, "cases.create")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        case_id = await service.create_case(
+            conn, cw, principal.actor, kind=str(form.get("kind", "")),
+            origin="hotline" if principal.role == "hotline-operator" else "blo",
+            owner_unit=principal.unit, partner=str(form.get("partner") or "") or None,
+            priority=str(form.get("priority") or "routine"))
+    raise Redirect(f"/cases/{case_id}?done=case-opened")
+
+
+async def _case_page(request: Request, principal: Principal, case_id: int, status: int = 200,
+                     errors: dict[str, str] | None = None,
+                     values: dict[str, Any] | None = None) -> HTMLResponse:
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        try:
+            case = await views.case_detail(conn, cw, principal, case_id)
+        except CaseError as exc:
+            raise Refused("not-found") from exc
+    types = cw.forms.registry.types()
+    return page(request, "case.html", principal, status, case=case,
+                suggested=suggested_types(case, types),
+                others=[t for t in types if t not in suggested_types(case, types)],
+                errors=errors or {}, values=values or {}, sexes=SEXES,
+                roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS)
+
+
+#: The documents that fit a case's kind and state, first in the compose menu.
+_FITTING: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("repatriation", "detected"): ("verification-request",),
+    ("repatriation", "screening"): ("verification-request",),
+    ("repatriation", "verified"): ("repatriation-request", "case-closure"),
+    ("repatriation", "repatriation-planned"): ("handover-record", "repatriation-response"),
+    ("repatriation", "handed-over"): ("case-closure",),
+    ("verification", "detected"): ("verification-request",),
+    ("verification", "screening"): ("verification-request",),
+    ("investigation", "open"): ("investigation-update", "suspect-notice"),
+    ("investigation", "active"): ("investigation-update", "suspect-notice", "case-closure"),
+    ("hotline", "detected"): ("alert",),
+}
+#: What answers a received document.
+_ANSWERS: Final = {"verification-request": "verification-response",
+                   "repatriation-request": "repatriation-response",
+                   "alert": "investigation-update"}
+
+
+def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
+    """The document types offered first: answers to what was received and not yet answered,
+    then what the case's kind and state call for."""
+    out = [_ANSWERS[t["title"]] for t in case["tasks"]
+           if t["kind"] == "answer" and not t["done_at"] and t["title"] in _ANSWERS]
+    received = [m["type"] for m in case["messages"] if m["direction"] == "in"]
+    out.extend(_ANSWERS[t] for t in received if t in _ANSWERS and not out)
+    out.extend(_FITTING.get((case["kind"], case["state"]), ()))
+    return [t for t in dict.fromkeys(out) if t in types]
+
+
+@router.get("/cases/{case_id}")
+async def case_page(request: Request, case_id: int) -> HTMLResponse:
+    """A case: state and next steps, persons, tasks, notes, drafts and the message timeline."""
+    principal = await user(request, "cases.read")
+    return await _case_page(request, principal, case_id)
+
+
+async def _act(request: Request, action: str, case_id: int, form_field: str,
+               work: Any) -> Response:
+    """Run one case action in its own transaction; a refusal comes back beside its form."""
+    principal = await user(request, action)
+    form = await posted(request, principal)
+    cw = case_work(request)
+    try:
+        async with cw.node.engine.begin() as conn:
+            done = await work(conn, cw, principal, form)
+    except CaseError as exc:
+        return await _case_page(request, principal, case_id,
+                                409 if exc.code == "state-conflict" else 422,
+                                errors={form_field: str(exc)}, values=form)
+    if isinstance(done, Response):
+        return done
+    raise Redirect(f"/cases/{case_id}?done={done}")
+
+
+@router.post("/cases/{case_id}/move")
+async def move_case(request: Request, case_id: int) -> Response:
+    """Move a case to one of its allowed next states."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        await service.transition(conn, cw, principal, case_id, str(form.get("to", "")),
+                                 str(form.get("reason", "")).strip() or None)
+        return "moved"
+    return await _act(request, "cases.transition", case_id, "move", work)
+
+
+@router.post("/cases/{case_id}/persons")
+async def add_person(request: Request, case_id: int) -> Response:
+    """Add a person by hand (victim, suspect, witness, relative)."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        given = texts(form, "role", "name_native", "name_latin", "sex", "nationality",
+                      "birth_year", "person_ref")
+        await service.load_case(conn, principal, case_id)
+        if given["role"] not in lifecycle.PERSON_ROLES:
+            raise CaseError("invalid-request", "choose the person's role", "role")
+        if not (given["name_native"] or given["name_latin"]):
+            raise CaseError("invalid-request", "give a name (native or Latin script)",
+                            "name_native")
+        if given["sex"] and given["sex"] not in SEXES:
+            raise CaseError("invalid-request", "choose a listed sex", "sex")
+        year = given["birth_year"]
+        if year and not (year.isdigit() and 1900 <= int(year) <= cw.clock().year):
+            raise CaseError("invalid-request", "the year of birth is a year such as 2010",
+                            "birth_year")
+        nationality = given["nationality"].upper()
+        if nationality and not (len(nationality) == 2 and nationality.isalpha()):
+            raise CaseError("invalid-request", "choose a country", "nationality")
+        child = bool(year) and cw.clock().year - int(year) < 18
+        facts = PersonFacts(
+            role=given["role"], person_ref=given["person_ref"][:32],
+            native=given["name_native"][:200] or None, latin=given["name_latin"][:200] or None,
+            sex=given["sex"] or "unknown", nationality=nationality or None,
+            presumed_child=child, details={"birth_year": year} if year else {},
+            retention_until=None)
+        await service.add_person_by_hand(conn, cw, principal, case_id, facts)
+        return "person-added"
+    return await _act(request, "persons.write", case_id, "person", work)
+
+
+@router.post("/cases/{case_id}/notes")
+async def add_note(request: Request, case_id: int) -> Response:
+    """A note on the case (sealed)."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        text = str(form.get("text") or "")
+        if len(text) > 4000:
+            raise CaseError("invalid-request", "the note is longer than 4,000 characters",
+                            "text")
+        await service.add_note(conn, cw, principal, case_id, text)
+        return "note-added"
+    return await _act(request, "notes.write", case_id, "note", work)
+
+
+@router.post("/cases/{case_id}/tasks/{task_id}/done")
+async def task_done(request: Request, case_id: int, task_id: int) -> Response:
+    """Mark a task done (who and when are recorded; a note may say how)."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        task = await service.task_of_case(conn, principal, case_id, task_id)
+        await service.complete_task(conn, cw, principal, task.id,
+                                    str(form.get("note") or "") or None)
+        return "task-done"
+    return await _act(request, "tasks.write", case_id, f"task-{task_id}", work)
+
+
+@router.post("/cases/{case_id}/best-interests")
+async def best_interests(request: Request, case_id: int) -> Response:
+    """A supervisor's best-interests decision for a child, with reasons."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        await service.record_best_interests(conn, cw, principal, case_id,
+                                            str(form.get("note") or ""),
+                                            str(form.get("decision") or ""))
+        return "best-interests-recorded"
+    return await _act(request, "cases.best-interests", case_id, "best-interests", work)
+
+
+# -- a message as its document ------------------------------------------------------------
+
+async def _message(request: Request, principal: Principal, case_id: int,
+                   message_id: str) -> tuple[Any, Any, str | None]:
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        case = await service.load_case(conn, principal, case_id)
+        row = await message_of_case(conn, case.id, message_id)
+        if row is None:
+            raise Refused("not-found")
+        reason = await special.granted(conn, cw, principal, message_id)
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
+    return case, envelope, reason
+
+
+@router.get("/cases/{case_id}/messages/{message_id}")
+async def message_page(request: Request, case_id: int, message_id: str) -> HTMLResponse:
+    """A message of the case: its document in the console's frame, with the way back, the
+    print, its attachments and (for roles that may) the special data opened with a reason."""
+    principal = await user(request, "cases.read")
+    try:
+        case, envelope, reason = await _message(request, principal, case_id, message_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
+    bx = envelope.header.bx
+    return page(request, "message.html", principal, case=case, message_id=message_id,
+                bx=bx, attachments=special.attachment_names(envelope), reason=reason,
+                special_reasons=special.REASONS, error=None)
+
+
+@router.get("/cases/{case_id}/messages/{message_id}/document")
+async def document_page(request: Request, case_id: int, message_id: str) -> Response:
+    """The bilingual document itself (framed by the message page); special data shows only
+    under this session's grant. Every view is audited."""
+    principal = await user(request, "cases.read")
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        row = await service.load_case(conn, principal, case_id)
+        reason = await special.granted(conn, cw, principal, message_id)
+        try:
+            printed = await printing.print_message(
+                conn, cw, message_id, actor=principal.actor,
+                reason=reason or "viewed in the console", show_special=reason is not None,
+                case_id=row.id)
+        except CaseError as exc:
+            raise Refused("not-found") from exc
+    return document_response(printed.html)
+
+
+@router.get("/cases/{case_id}/messages/{message_id}/pdf")
+async def document_pdf(request: Request, case_id: int, message_id: str) -> Response:
+    """The document as a PDF; with special data only under this session's grant."""
+    principal = await user(request, "cases.read")
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        row = await service.load_case(conn, principal, case_id)
+        reason = await special.granted(conn, cw, principal, message_id)
+        try:
+            printed = await printing.print_message(
+                conn, cw, message_id, actor=principal.actor,
+                reason=f"printed from the console: {reason}" if reason
+                else "printed from the console", show_special=reason is not None,
+                case_id=row.id)
+        except CaseError as exc:
+            raise Refused("not-found") from exc
+    pdf = await asyncio.to_thread(html_to_pdf, printed.html)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{printed.doc_type}-{message_id}.pdf"'})
+
+
+@router.post("/cases/{case_id}/messages/{message_id}/special")
+async def open_special(request: Request, case_id: int, message_id: str) -> Response:
+    """Open the special data of one message, with a reason (audited)."""
+    principal = await user(request, "special.read")
+    form = await posted(request, principal)
+    chosen = str(form.get("reason") or "").strip()
+    typed = str(form.get("reason_text") or "").strip()
+    reason = typed if chosen in ("", "other") else chosen
+    cw = case_work(request)
+    try:
+        async with cw.node.engine.begin() as conn:
+            await special.grant(conn, cw, principal, case_id, message_id, reason)
+    except CaseError as exc:
+        if exc.code == "not-found":
+            raise Refused("not-found") from exc
+        case, envelope, granted = await _message(request, principal, case_id, message_id)
+        return page(request, "message.html", principal, 422, case=case,
+                    message_id=message_id, bx=envelope.header.bx,
+                    attachments=special.attachment_names(envelope), reason=granted,
+                    special_reasons=special.REASONS, error=str(exc))
+    raise Redirect(f"/cases/{case_id}/messages/{message_id}?done=special-opened")
+
+
+@router.get("/cases/{case_id}/messages/{message_id}/attachments/{name}")
+async def attachment(request: Request, case_id: int, message_id: str, name: str) -> Response:
+    """An attachment as exchanged: images shown, PDFs downloaded; audited with the reason."""
+    principal = await user(request, "special.read")
+    cw = case_work(request)
+    try:
+        async with cw.node.engine.begin() as conn:
+            found = await special.attachment(conn, cw, principal, case_id, message_id, name)
+    except CaseError as exc:
+        if exc.code == "forbidden":
+            raise Redirect(f"/cases/{case_id}/messages/{message_id}") from exc
+        raise Refused("not-found") from exc
+    disposition = "inline" if found.media_type.startswith("image/") else "attachment"
+    return Response(found.data, media_type=found.media_type, headers={
+        "Content-Disposition": f'{disposition}; filename="{found.name}"',
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+        "Cache-Control": "no-store"})
+

@@ -1,0 +1,155 @@
+"""Rendering and sessions of the console: the user's language, the page, the logged-in user,
+the posted form with its CSRF check, and the two answers a page can give instead of itself
+(:class:`Redirect`, :class:`Refused`)."""
+
+from __future__ import annotations
+
+import hmac
+import tomllib
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from gateway.access import sessions
+from gateway.access.roles import allowed
+from gateway.access.sessions import Principal
+from gateway.audit import log as audit
+from gateway.cases import notices
+from gateway.cases.calendars import LOCAL_TIME
+from gateway.documents.catalog import LOCALES, Catalogs, catalogs
+from gateway.web.auth import COOKIE, case_work
+
+LANG_COOKIE: Final = "bx_lang"
+TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
+_env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+class Redirect(Exception):  # noqa: N818 - control flow: send the browser elsewhere
+    """Answer with a redirect (to the login page, or after a form)."""
+
+    def __init__(self, to: str) -> None:
+        super().__init__(to)
+        self.to = to
+
+
+class Refused(Exception):  # noqa: N818 - control flow: render the refusal page
+    """The user may not see this page (or it does not exist for them)."""
+
+
+def language(request: Request) -> str:
+    """The user's language: the cookie, else Vietnamese."""
+    chosen = request.cookies.get(LANG_COOKIE, "vi")
+    return chosen if chosen in LOCALES else "vi"
+
+
+def books(request: Request) -> Catalogs:
+    """The catalogs of this node."""
+    return catalogs(case_work(request).node.settings.translations_dir)
+
+
+def when(value: Any) -> str:
+    """A stored UTC time as the border reads it: the node's zone (UTC+7), to the minute."""
+    if not value:
+        return ""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
+        str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+
+
+@lru_cache(maxsize=4)
+def _profile_names(profiles_dir: Path) -> dict[str, dict[str, str]]:
+    names: dict[str, dict[str, str]] = {}
+    for path in sorted(profiles_dir.glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data.get("name"), dict):
+            names[str(data.get("id", path.stem))] = {str(k): str(v)
+                                                     for k, v in data["name"].items()}
+    return names
+
+
+def directory_name(request: Request, node_id: str | None, lang: str) -> str:
+    """A node or unit as people call it, in ``lang`` (else English, else its id)."""
+    if not node_id:
+        return ""
+    node = case_work(request).node
+    found = node.partners.get(node_id)
+    names = dict(found.file.name) if found else _profile_names(
+        node.settings.profiles_dir).get(node_id, {})
+    if not names:
+        label = books(request).code(lang, node_id)
+        return label if label != node_id else node_id
+    return names.get(lang) or names.get("en") or next(iter(names.values()))
+
+
+def page(request: Request, template: str, principal: Principal | None, status: int = 200,
+         **context: Any) -> HTMLResponse:
+    """Render a console page in the user's language."""
+    lang = language(request)
+    book = books(request)
+    flash = request.query_params.get("done", "")
+    html = _env.get_template(template).render(
+        request=request, user=principal, lang=lang, locales=LOCALES,
+        _=lambda message: book.text(lang, message),
+        field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
+        name=lambda node_id: directory_name(request, node_id, lang),
+        can=lambda action: principal is not None and allowed(principal.role, action),
+        csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
+        when=when, unread=getattr(request.state, "unread", (0, 0)),
+        flash=flash if flash.isascii() and len(flash) < 40 else "",
+        **context)
+    return HTMLResponse(html, status_code=status)
+
+
+async def user(request: Request, action: str, *, touch: bool = True) -> Principal:
+    """The logged-in user allowed to take ``action``; redirect to log in, or refuse.
+    ``touch=False`` for background polling, which must not keep an idle session alive."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise Redirect("/login")
+    cw = case_work(request)
+    try:
+        async with cw.node.engine.begin() as conn:
+            principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key, token,
+                                               touch=touch)
+            request.state.principal = principal
+            request.state.unread = await notices.unread_count(conn, principal)
+    except sessions.SessionError as exc:
+        raise Redirect("/login?expired=1") from exc
+    if not allowed(principal.role, action):
+        async with cw.node.engine.begin() as conn:
+            await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
+                               {"action": action, "role": principal.role, "via": "console"})
+        raise Refused(action)
+    return principal
+
+
+async def posted(request: Request, principal: Principal) -> dict[str, Any]:
+    """The posted form, after checking its CSRF token."""
+    form = await request.form()
+    token = str(form.get("csrf", ""))
+    if not principal.csrf or not hmac.compare_digest(token.encode(), principal.csrf.encode()):
+        raise Refused("csrf")
+    return dict(form)
+
+
+def texts(form: dict[str, Any], *names: str) -> dict[str, str]:
+    """The named fields of a posted form as stripped text ('' when absent)."""
+    return {n: str(form.get(n) or "").strip() for n in names}
+
+
+#: A rendered document has its own inline style and no script at all.
+DOCUMENT_CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                       "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+
+
+def document_response(html: str) -> HTMLResponse:
+    """A bilingual document page, under its own (script-free) policy."""
+    return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_CSP})

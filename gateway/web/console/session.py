@@ -1,0 +1,143 @@
+"""Logging in and out, the language, the home page of each role, and the user's notices (the
+list, marking read, and the count the header polls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from gateway.access import sessions, users
+from gateway.access.roles import allowed, sees_all_cases
+from gateway.cases import drafts, hotline, lifecycle, notices, views
+from gateway.documents.catalog import LOCALES
+from gateway.store import messages as repo
+from gateway.web.auth import COOKIE, case_work
+from gateway.web.console.pages import LANG_COOKIE, Redirect, page, posted, user
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/login")
+async def login_page(request: Request, expired: int = 0) -> HTMLResponse:
+    """The login form, in the chosen language."""
+    return page(request, "login.html", None, expired=bool(expired), error=None, username="")
+
+
+@router.get("/lang/{lang}")
+async def switch_language(request: Request, lang: str) -> Response:
+    """Switch the console's language (a cookie), then go back."""
+    target = request.headers.get("referer", "/")
+    safe = target if target.startswith(str(request.base_url)) else "/"
+    response = RedirectResponse(safe, status_code=303)
+    if lang in LOCALES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict",
+                            httponly=True)
+    return response
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the password; open a session (cookie) or show the form again with the error."""
+    form = await request.form()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    cw = case_work(request)
+    failure: users.UserError | None = None
+    async with cw.node.engine.begin() as conn:
+        try:
+            found = await users.authenticate(conn, cw.clock, username, password)
+        except users.UserError as exc:
+            failure = exc
+        else:
+            opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, found)
+    if failure is not None:
+        key = ("Account locked after repeated failures; try again later or ask an "
+               "administrator" if isinstance(failure, users.AccountLocked)
+               else "User name or password is wrong")
+        return page(request, "login.html", None, 401, expired=False, error=key,
+                    username=username)
+    response = RedirectResponse("/", status_code=303)
+    secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith(
+        "https")
+    response.set_cookie(COOKIE, opened.token, httponly=True, samesite="strict", secure=secure,
+                        max_age=int(sessions.ABSOLUTE.total_seconds()), path="/")
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """End the session."""
+    principal = await user(request, "session.self")
+    await posted(request, principal)
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        await sessions.end_session(conn, cw.clock, principal)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+async def home(request: Request) -> HTMLResponse:
+    """What needs the user now: what is new, overdue items, urgent alerts, my drafts sent
+    back, drafts to release, failed deliveries."""
+    principal = await user(request, "session.self")
+    cw = case_work(request)
+    context: dict[str, Any] = {"overdue": [], "alerts": [], "queue": [], "undelivered": [],
+                               "returned": [], "mine": []}
+    async with cw.node.engine.begin() as conn:
+        context["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
+        if allowed(principal.role, "overdue.read"):
+            scope = "all" if sees_all_cases(principal.role) else "unit"
+            context["overdue"] = await views.overdue_items(conn, cw, principal, scope)
+        if allowed(principal.role, "cases.read"):
+            context["alerts"] = [c for c in await views.list_cases(
+                conn, cw, principal, {"priority": "immediate", "limit": 20})
+                if c["state"] not in lifecycle.TERMINAL]
+        if allowed(principal.role, "drafts.write"):
+            context["mine"] = [d for d in await drafts.list_drafts(conn, cw, principal, None)
+                               if d["author"] == principal.actor
+                               and d["state"] in ("draft", "returned")]
+        if allowed(principal.role, "drafts.release"):
+            context["queue"] = await drafts.list_drafts(conn, cw, principal, "submitted")
+        if allowed(principal.role, "messages.read"):
+            context["undelivered"] = [m for m in await repo.list_messages(conn, None, None)
+                                      if m.state in ("queued", "dead")][:50]
+        if allowed(principal.role, "tips.read"):
+            context["tips"] = await hotline.list_tips(conn, cw, principal, "new")
+    return page(request, "home.html", principal, **context)
+
+
+@router.get("/notices")
+async def notices_page(request: Request) -> HTMLResponse:
+    """The user's notices, newest (and urgent) first."""
+    principal = await user(request, "session.self")
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        found = await notices.list_for(conn, principal)
+    return page(request, "notices.html", principal, notices=found)
+
+
+@router.post("/notices/read")
+async def mark_read(request: Request) -> Response:
+    """Mark one notice (``id``) or all of them read."""
+    principal = await user(request, "session.self")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    chosen = str(form.get("id") or "")
+    async with cw.node.engine.begin() as conn:
+        await notices.mark_read(conn, cw, principal, [int(chosen)] if chosen.isdigit()
+                                else None)
+    target = str(form.get("next") or "/notices")
+    raise Redirect(target if target.startswith("/") and not target.startswith("//")
+                   else "/notices")
+
+
+@router.get("/notices/count")
+async def notice_count(request: Request) -> JSONResponse:
+    """How many notices are unread (and urgent): the header polls this."""
+    await user(request, "session.self", touch=False)
+    unread, urgent = getattr(request.state, "unread", (0, 0))
+    return JSONResponse({"unread": unread, "urgent": urgent},
+                        headers={"Cache-Control": "no-store"})
