@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.web.console import cases, compose, desks, release, session
-from gateway.web.console.pages import TEMPLATES, Redirect, Refused, page
+from gateway.web.console.pages import TEMPLATES, Redirect, Refused, maybe_user, page
 
 
 def install(app: FastAPI) -> None:
@@ -37,14 +37,13 @@ def install(app: FastAPI) -> None:
         return RedirectResponse(exc.to, status_code=303)
 
     async def _refused(request: Request, _exc: Exception) -> Response:
-        return page(request, "refused.html", getattr(request.state, "principal", None), 403,
-                    missing=False)
+        return page(request, "refused.html", await maybe_user(request), 403, missing=False)
 
     async def _http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404 and not request.url.path.startswith(("/api", "/bx/")):
-            return page(request, "refused.html", getattr(request.state, "principal", None),
-                        404, missing=True)
+            return page(request, "refused.html", await maybe_user(request), 404,
+                        missing=True)
         from fastapi.exception_handlers import http_exception_handler  # noqa: PLC0415
 
         return await http_exception_handler(request, exc)

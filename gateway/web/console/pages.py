@@ -131,6 +131,17 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
     return principal
 
 
+async def maybe_user(request: Request) -> Principal | None:
+    """The logged-in user if there is one (for error pages: their menu), else None."""
+    found = getattr(request.state, "principal", None)
+    if isinstance(found, Principal) or not request.cookies.get(COOKIE):
+        return found
+    try:
+        return await user(request, "session.self", touch=False)
+    except (Redirect, Refused):
+        return None
+
+
 async def posted(request: Request, principal: Principal) -> dict[str, Any]:
     """The posted form, after checking its CSRF token."""
     form = await request.form()

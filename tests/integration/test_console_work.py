@@ -1,0 +1,401 @@
+"""The console's work in-process over a real SQLite file, checked where it lands: the bytes
+queued for the partner, the stored draft, the audit line, the other user's notifications."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.cases import housekeeping
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.envelope import Attachment, parse_body, parse_envelope
+from gateway.store.messages import RAW_COLUMN
+from tests.conftest import example
+from tests.integration.conftest import Desk, Receiver
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "a long enough password"
+JPEG = base64.b64decode(
+    "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
+    "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAB"
+    "PxA=")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+#: A complete verification request as the form posts it (the photo named in the document).
+REQUEST = {
+    "to": "vn.c02", "priority": "urgent", "handling": "H1", "lang": "vi",
+    "case-reference": "KH-AHTJP-2026-0042", "response-wanted-by": "2026-12-10",
+    "reason": "repatriation",
+    "person.@person-id": "P1", "person.name.native": "Nguyễn Thị Hoa",
+    "person.name.latin": "NGUYEN Thi Hoa", "person.sex": "female",
+    "person.claimed-nationality": "VN", "person.birth.estimated-age": "16",
+    "person.photo.0.@attachment": "p1-photo.jpg",
+    "victim-status.status": "possible-victim",
+    "victim-status.decided-by.name.latin": "CHAN Sophea",
+    "victim-status.decided-by.unit.name.0.#text": "AHTJP",
+    "victim-status.decided-by.unit.name.0.@lang": "en",
+    "victim-status.decided-on": "2026-11-23", "found.place.country": "KH",
+    "found.time": "2026-11-22T21:00", "found.unit.name.0.#text": "AHTJP",
+    "found.unit.name.0.@lang": "en",
+    "consent.given": "true", "consent.recorded-on": "2026-11-23",
+    "consent.informed-in-language": "vi", "consent.retention-until": "2031-11-23",
+    "requesting-officer.name.latin": "CHAN Sophea",
+    "requesting-officer.unit.name.0.#text": "AHTJP", "requesting-officer.unit.name.0.@lang": "en",
+}
+
+
+class Browser:
+    """One person's console session (its own cookie jar) on the in-process node."""
+
+    def __init__(self, receiver: Receiver, client: httpx.AsyncClient) -> None:
+        self.receiver = receiver
+        self.client = client
+        self.csrf = ""
+
+    async def login(self, username: str) -> None:
+        response = await self.client.post("/login", data={"username": username,
+                                                          "password": PASSWORD})
+        assert response.status_code == 303, response.text
+        await self.get("/")
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self.client.get(path, **kwargs)
+        found = re.search(r'name="csrf" value="([^"]+)"', response.text)
+        if found:
+            self.csrf = found[1]
+        return response
+
+    async def post(self, path: str, data: dict[str, Any] | None = None,
+                   files: Any = None) -> httpx.Response:
+        return await self.client.post(path, data={"csrf": self.csrf, **(data or {})},
+                                      files=files)
+
+
+@pytest.fixture
+async def people(desk: Desk) -> AsyncIterator[dict[str, Browser]]:
+    """An officer, a second officer, a supervisor and a hotline operator of kh.ahtjp."""
+    receiver = desk.receiver
+    await desk.add_user("sophea", "blo-officer", password=PASSWORD)
+    await desk.add_user("dara", "blo-officer", password=PASSWORD)
+    await desk.add_user("boss", "supervisor", password=PASSWORD)
+    await desk.add_user("line", "hotline-operator", password=PASSWORD)
+    transport = httpx.ASGITransport(app=receiver.app)
+    clients = {name: httpx.AsyncClient(transport=transport, base_url="http://kh.test")
+               for name in ("sophea", "dara", "boss", "line")}
+    browsers = {}
+    for name, client in clients.items():
+        browsers[name] = Browser(receiver, client)
+        await browsers[name].login(name)
+    yield browsers
+    for client in clients.values():
+        await client.aclose()
+
+
+def rows(receiver: Receiver, sql: str, *args: Any) -> list[Any]:
+    with sqlite3.connect(receiver.db) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def audit_lines(receiver: Receiver, action: str) -> list[dict[str, Any]]:
+    return [json.loads(d) for (d,) in rows(receiver, "SELECT detail FROM audit_log WHERE "
+                                                     "action = ? ORDER BY seq", action)]
+
+
+async def new_case(who: Browser, partner: str = "vn.c02") -> int:
+    response = await who.post("/cases/new", {"kind": "repatriation", "partner": partner})
+    assert response.status_code == 303
+    return int(response.headers["location"].split("/")[2].split("?")[0])
+
+
+def queued_attachments(receiver: Receiver) -> dict[str, bytes]:
+    """The attachments of the one outbound message, as they will go on the wire."""
+    (raw,) = rows(receiver, "SELECT raw FROM messages WHERE direction = 'out'")[0:1]
+    sealer = receiver.app.state.node.sealer
+    envelope = parse_envelope(parse_body(sealer.open(bytes(raw[0]), RAW_COLUMN)))
+    return {name: b64url_decode(data) for name, data in envelope.attachments.items()}
+
+
+async def test_an_attached_photo_is_queued_byte_for_byte(people: dict[str, Browser]) -> None:
+    sophea, boss = people["sophea"], people["boss"]
+    case_id = await new_case(sophea)
+    form = await sophea.get(f"/cases/{case_id}/compose/verification-request")
+    assert 'type="datetime-local"' in form.text
+    assert '<option value="KH" ' in form.text  # countries are a select
+    response = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                 {**REQUEST, "action": "submit"},
+                                 files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert response.status_code == 303, response.text
+    assert "done=submitted" in response.headers["location"]
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts WHERE state = 'submitted'")[0]
+    queue = await boss.get("/release")
+    assert "p1-photo.jpg" in queue.text  # the supervisor sees what goes with it
+    released = await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert released.headers["location"] == "/release?done=released"
+    assert queued_attachments(sophea.receiver) == {"p1-photo.jpg": JPEG}
+    stored = rows(sophea.receiver, "SELECT doc_type FROM messages WHERE direction = 'out'")
+    assert stored == [("verification-request",)]
+    # the found time was picked in the node's zone (UTC+7) and travels in UTC
+    (raw,) = rows(sophea.receiver, "SELECT raw FROM messages WHERE direction = 'out'")[0]
+    sealer = sophea.receiver.app.state.node.sealer
+    envelope = parse_envelope(parse_body(sealer.open(bytes(raw), RAW_COLUMN)))
+    assert b"2026-11-22T14:00:00Z" in envelope.document
+
+
+@pytest.mark.parametrize(("name", "data", "said"), [
+    ("fake.jpg", b"this is a text file, not a photo", "not a JPEG, PNG or PDF"),
+    ("photo.jpg", PNG, "the name says image/jpeg but the content is image/png"),
+])
+async def test_a_file_that_is_not_what_it_says_is_refused_beside_the_field(
+        people: dict[str, Browser], name: str, data: bytes, said: str) -> None:
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    response = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                 {**REQUEST, "action": "submit"},
+                                 files=[("files", (name, data, "image/jpeg"))])
+    assert response.status_code == 422
+    assert said in response.text
+    assert re.search(r'data-key="attachments"[^>]*>|class="has-error" data-key="attachments"',
+                     response.text)
+    assert rows(sophea.receiver, "SELECT count(*) FROM drafts") == [(0,)]
+    assert rows(sophea.receiver, "SELECT count(*) FROM held_files") == [(0,)]
+
+
+async def test_a_chosen_file_is_kept_when_the_form_comes_back(
+        people: dict[str, Browser]) -> None:
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    incomplete = {k: v for k, v in REQUEST.items() if k != "reason"}
+    response = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                 {**incomplete, "action": "submit"},
+                                 files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert response.status_code == 422
+    assert rows(sophea.receiver, "SELECT count(*) FROM drafts") == [(0,)]
+    (handle,) = re.findall(r'name="held" value="([0-9a-f]{32})" checked', response.text)
+    assert 'value="NGUYEN Thi Hoa"' in response.text  # what was typed stays
+    again = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                              {**REQUEST, "action": "save", "held": handle})
+    assert again.status_code == 303, again.text
+    (sealed,) = rows(sophea.receiver, "SELECT attachments_sealed FROM drafts")[0]
+    files = json.loads(sophea.receiver.app.state.node.sealer.open(sealed, "drafts.attachments"))
+    assert [(f["name"], base64.b64decode(f["data"])) for f in files] == [("p1-photo.jpg", JPEG)]
+    assert rows(sophea.receiver, "SELECT count(*) FROM held_files") == [(0,)]
+
+
+async def test_every_missing_field_is_reported_in_one_round(people: dict[str, Browser]) -> None:
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    response = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                 {"to": "vn.c02", "action": "submit",
+                                  "case-reference": "X-1"})
+    assert response.status_code == 422
+    errors = response.text.count('class="field-error"')
+    assert errors >= 5, errors
+    for key in ("reason", "response-wanted-by"):
+        assert re.search(rf'class="has-error" data-key="{re.escape(key)}"', response.text)
+
+
+async def test_the_form_is_filled_in_from_the_case_and_the_user(
+        people: dict[str, Browser], desk: Desk) -> None:
+    raw = desk.receiver.world.message("verification-request",
+                                      example("verification-request"))
+    assert (await desk.receiver.post(raw)).status_code == 202
+    sophea = people["sophea"]
+    case_page = await sophea.get("/cases/1")
+    # the answer to what was received is offered first
+    menu = re.search(r'<select name="type">(.*?)</select>', case_page.text, re.S)
+    assert menu is not None
+    assert menu[1].index('value="verification-response"') < menu[1].index("optgroup")
+    form = await sophea.get("/cases/1/compose/verification-response")
+    assert re.search(r'name="case-reference" value="KH-AHTJP-2026-\d+"', form.text)
+    assert 'name="subject.@person-id" value="P1"' in form.text
+
+
+async def test_special_data_opens_with_a_reason_and_attachments_with_it(
+        people: dict[str, Browser], desk: Desk) -> None:
+    photo = Attachment("p1-photo.jpg", "image/jpeg", JPEG)
+    raw = desk.receiver.world.message("verification-request",
+                                      example("verification-request"),
+                                      attachments=(photo,))
+    assert (await desk.receiver.post(raw)).status_code == 202
+    (message_id,) = rows(desk.receiver, "SELECT message_id FROM messages")[0]
+    sophea, line = people["sophea"], people["line"]
+    base = f"/cases/1/messages/{message_id}"
+    page = await sophea.get(base)
+    assert page.status_code == 200
+    assert "/pdf" in page.text  # a print
+    assert 'href="/cases/1">← ' in page.text  # and the way back
+    document = await sophea.get(f"{base}/document")
+    assert "NGUYEN Thi Hoa" not in document.text  # special: withheld until asked
+    refused = await sophea.get(f"{base}/attachments/p1-photo.jpg")
+    assert refused.status_code == 303  # back to the page: a reason first
+    opened = await sophea.post(f"{base}/special", {"reason": "",
+                                                   "reason_text": "x"})
+    assert opened.status_code == 422  # a reason of 3 characters at least
+    opened = await sophea.post(f"{base}/special", {"reason": "identity-verification"})
+    assert opened.status_code == 303
+    assert "done=special-opened" in opened.headers["location"]
+    assert "NGUYEN Thi Hoa" in (await sophea.get(f"{base}/document")).text
+    shown = await sophea.get(f"{base}/attachments/p1-photo.jpg")
+    assert shown.status_code == 200
+    assert shown.content == JPEG
+    assert shown.headers["content-type"] == "image/jpeg"
+    assert shown.headers["content-disposition"].startswith("inline")
+    opened_lines = audit_lines(desk.receiver, "special.opened")
+    assert opened_lines == [{"message": message_id, "reason": "identity-verification"}]
+    reads = audit_lines(desk.receiver, "attachment.read")
+    assert reads == [{"message": message_id, "name": "p1-photo.jpg",
+                      "reason": "identity-verification"}]
+    # a role that may not read special data never can, whatever it posts or asks
+    assert (await line.post(f"{base}/special", {"reason": "investigation"})).status_code == 403
+    assert (await line.get(f"{base}/attachments/p1-photo.jpg")).status_code == 403
+    assert "NGUYEN Thi Hoa" not in (await line.get(f"{base}/document?special=true")).text
+
+
+async def test_a_returned_draft_reopens_with_its_values_and_goes_again(
+        people: dict[str, Browser]) -> None:
+    sophea, boss = people["sophea"], people["boss"]
+    case_id = await new_case(sophea)
+    saved = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                              {**REQUEST, "action": "submit"},
+                              files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert saved.status_code == 303
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    back = await boss.post(f"/release/{draft_id}", {"action": "return",
+                                                    "reason": "Add the place found"})
+    assert back.headers["location"] == "/release?done=returned"
+    home = await sophea.get("/")
+    assert "Add the place found" in home.text
+    assert f'href="/drafts/{draft_id}"' in home.text
+    assert "Your draft was sent back" in home.text or "Bản nháp của bạn bị trả lại" in home.text
+    draft = await sophea.get(f"/drafts/{draft_id}")
+    assert draft.status_code == 200
+    assert 'id="return-reason"' in draft.text
+    assert 'value="NGUYEN Thi Hoa"' in draft.text
+    assert 'name="found.time" type="datetime-local" value="2026-11-22T21:00"' in draft.text
+    assert 'name="keep" value="p1-photo.jpg" checked' in draft.text
+    others = await people["dara"].get(f"/drafts/{draft_id}")
+    assert others.status_code == 403  # only the author goes on with a draft
+    again = await sophea.post(f"/drafts/{draft_id}", {**REQUEST, "action": "submit",
+                                                      "keep": "p1-photo.jpg",
+                                                      "found.place.country": "KH"})
+    assert again.status_code == 303, again.text
+    assert rows(sophea.receiver, "SELECT state, return_reason FROM drafts") == [
+        ("submitted", None)]
+    released = await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert released.status_code == 303
+    assert queued_attachments(sophea.receiver) == {"p1-photo.jpg": JPEG}
+
+
+async def test_people_are_told_what_concerns_them(people: dict[str, Browser],
+                                                 desk: Desk) -> None:
+    sophea, boss, dara = people["sophea"], people["boss"], people["dara"]
+    case_id = await new_case(sophea)
+    await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                      {**REQUEST, "action": "submit"},
+                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    await boss.post(f"/release/{draft_id}", {"action": "release"})
+    counted = (await sophea.get("/notices/count")).json()
+    assert counted == {"unread": 1, "urgent": 0}  # my draft was released
+    (sent_id, conversation) = rows(sophea.receiver, "SELECT message_id, conversation FROM "
+                                                    "messages WHERE direction = 'out'")[0]
+    answer = desk.receiver.world.message(
+        "verification-response", example("verification-response"), ref=sent_id,
+        conversation=conversation, priority="urgent")
+    assert (await desk.receiver.post(answer)).status_code == 202
+    mine = (await sophea.get("/notices/count")).json()
+    assert mine == {"unread": 3, "urgent": 2}  # released, the unit's message, my answer
+    assert (await dara.get("/notices/count")).json() == {"unread": 1, "urgent": 1}
+    listing = await sophea.get("/notices")
+    assert listing.text.count('class="notice-item urgent ') == 2
+    await sophea.post("/notices/read", {})
+    assert (await sophea.get("/notices/count")).json() == {"unread": 0, "urgent": 0}
+    assert (await dara.get("/notices/count")).json()["unread"] == 1  # read per person
+
+    alert = desk.receiver.world.message("alert", example("alert"), priority="immediate")
+    assert (await desk.receiver.post(alert)).status_code == 202
+    home = await dara.get("/")
+    assert "notice-item urgent" in home.text
+    cw = desk.receiver.app.state.cases
+    desk.receiver.world.now += timedelta(hours=1, minutes=40)  # the 2-hour clock nears
+    await housekeeping.run_once(cw)
+    kinds = rows(desk.receiver, "SELECT kind FROM notifications WHERE kind IN "
+                                "('due-soon', 'overdue') ORDER BY id")
+    assert ("due-soon",) in kinds
+    desk.receiver.world.now += timedelta(hours=1)
+    await housekeeping.run_once(cw)
+    await housekeeping.run_once(cw)  # told once, not at every round
+    kinds = rows(desk.receiver, "SELECT kind, count(*) FROM notifications WHERE kind IN "
+                                "('due-soon', 'overdue') GROUP BY kind")
+    assert dict(kinds)["overdue"] >= 1
+    assert dict(kinds)["due-soon"] == len(rows(desk.receiver, "SELECT id FROM tasks WHERE "
+                                                              "due_soon_noted_at IS NOT NULL"))
+
+
+async def test_case_work_the_console_can_do(people: dict[str, Browser], desk: Desk) -> None:
+    sophea, boss = people["sophea"], people["boss"]
+    alert = desk.receiver.world.message("alert", example("alert"), priority="immediate")
+    assert (await desk.receiver.post(alert)).status_code == 202
+    page = await sophea.get("/cases/1")
+    (task_id,) = re.findall(r'action="/cases/1/tasks/(\d+)/done"', page.text)[:1]
+    done = await sophea.post(f"/cases/1/tasks/{task_id}/done", {"note": "team sent"})
+    assert done.headers["location"] == "/cases/1?done=task-done"
+    assert rows(desk.receiver, "SELECT done_by, done_at IS NOT NULL FROM tasks WHERE id = ?",
+                int(task_id)) == [("sophea", 1)]
+    twice = await sophea.post(f"/cases/1/tasks/{task_id}/done", {})
+    assert twice.status_code == 409  # done already: said beside the task
+
+    bad = await sophea.post("/cases/1/persons", {"role": "suspect"})
+    assert bad.status_code == 422
+    assert "give a name" in bad.text
+    added = await sophea.post("/cases/1/persons", {"role": "suspect", "name_latin": "TRAN Van B",
+                                                   "sex": "male", "birth_year": "1990"})
+    assert added.status_code == 303
+    assert ("suspect",) in rows(desk.receiver, "SELECT role FROM persons")
+    noted = await sophea.post("/cases/1/notes", {"text": "Called the Bavet duty officer."})
+    assert noted.status_code == 303
+    assert "Called the Bavet duty officer." in (await sophea.get("/cases/1")).text
+
+    # a child's case: the review ends with the supervisor's decision, and the case moves on
+    case_id = await new_case(sophea)
+    await sophea.post(f"/cases/{case_id}/persons", {"role": "victim", "name_latin": "A",
+                                                    "birth_year": "2012"})
+    for state in ("screening", "best-interests-review"):
+        moved = await sophea.post(f"/cases/{case_id}/move", {"to": state})
+        assert moved.status_code == 303, moved.text
+    review = await boss.get(f"/cases/{case_id}")
+    assert 'id="best-interests"' in review.text
+    refused = await sophea.post(f"/cases/{case_id}/best-interests",
+                                {"decision": "return", "note": "x"})
+    assert refused.status_code == 403  # a supervisor's decision
+    empty = await boss.post(f"/cases/{case_id}/best-interests", {"decision": "no-return"})
+    assert empty.status_code == 422
+    decided = await boss.post(f"/cases/{case_id}/best-interests",
+                              {"decision": "no-return", "note": "family unsafe"})
+    assert decided.status_code == 303
+    assert rows(desk.receiver, "SELECT state, best_interests_decision FROM cases WHERE id = ?",
+                case_id) == [("screening", "no-return")]
+
+
+async def test_unknown_pages_answer_a_console_page_and_pages_are_compressed(
+        people: dict[str, Browser]) -> None:
+    sophea = people["sophea"]
+    missing = await sophea.get("/no/such/page")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert 'href="/cases"' in missing.text  # the menu is there
+    api = await sophea.client.get("/api/no-such-route")
+    assert api.status_code == 404
+    assert not api.headers["content-type"].startswith("text/html")
+    page = await sophea.client.get("/cases", headers={"Accept-Encoding": "gzip"})
+    assert page.headers.get("content-encoding") == "gzip"
+    refused = await sophea.get("/audit")
+    assert refused.status_code == 403
+    assert 'href="/cases"' in refused.text
