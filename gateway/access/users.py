@@ -6,6 +6,7 @@ name costs the same hash as a wrong password, so the answer time does not tell w
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,13 @@ USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 UNIT: Final = re.compile(r"[a-z]{2}\.[a-z0-9-]{2,40}")
 
 _hasher = PasswordHasher()
-_DUMMY_HASH: Final = _hasher.hash("not a password of anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown names (same cost as a real one); made on first
+    use, not at import."""
+    return _hasher.hash("not a password of anyone")
 
 
 class UserError(Exception):
@@ -50,12 +57,13 @@ class User:
     unit: str
     disabled: bool
     locked_until: datetime | None
+    created_at: datetime | None = None
 
     @classmethod
     def of(cls, row: Any) -> User:
         """From a ``users`` row."""
         return cls(row.id, row.username, row.display_name, row.role, row.unit,
-                   bool(row.disabled), row.locked_until)
+                   bool(row.disabled), row.locked_until, row.created_at)
 
 
 def check_password(password: str) -> None:
@@ -144,7 +152,7 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
     row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
     now = clock()
     if row is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         await audit.append(conn, clock, "unknown", "login.failed", None, {"reason": "credentials"})
         raise UserError("user name or password is wrong")
     if row.locked_until is not None and row.locked_until > now:

@@ -1,7 +1,8 @@
 """The ``gateway`` command line (NODE.md). Thin: parse, call one function, print the answer.
 
 This module holds the application and what every command shares; the commands live in the
-modules of this package, one concern each.
+modules of this package, one concern each. A command imports what it uses when it runs, so
+that ``gateway --help`` and a usage error answer at once (no database, web or crypto stack).
 
 Exit status: 0 on success, 1 on a refused or failed operation (one line on standard error),
 2 on a usage error.
@@ -12,35 +13,86 @@ from __future__ import annotations
 import asyncio
 import gettext
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from gettext import gettext as _
-from typing import Annotated, Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from gateway import __version__
-from gateway.audit import log as audit
-from gateway.cases.effects import install as install_case_hook
-from gateway.cases.work import open_case_work
-from gateway.documents.registry import RegistryError, SchemaRegistry
-from gateway.exchange.node import Node, NodeError, open_database, open_node
-from gateway.settings import REPOSITORY, Settings, SettingsError, load_settings
-from gateway.trust.keys import KeyStore
+
+if TYPE_CHECKING:
+    from gateway.documents.registry import SchemaRegistry
+    from gateway.exchange.node import Node
+    from gateway.settings import Settings
+    from gateway.trust.keys import KeyStore
+
+#: The repository beside the package (schemas, catalogs, partner profiles).
+REPOSITORY: Final = Path(__file__).resolve().parent.parent.parent
+#: The console's and the catalogs' languages (gateway.documents.catalog.LOCALES).
+LOCALES: Final = ("vi", "en", "km", "lo")
+#: Times the command line prints: the border's zone, as the console (UTC+7).
+LOCAL_TIME: Final = timezone(timedelta(hours=7))
 
 # The CLI speaks the language of LANGUAGE / LC_ALL / LC_MESSAGES / LANG (vi, en, km, lo),
-# from the catalogs in translations/ (``make translations`` compiles them).
+# from the catalogs in translations/ (``make translations`` compiles them). Click's own words
+# ("Usage:", "Error:", "Try ... for help") come from the same catalogs.
 gettext.bindtextdomain("messages", str(REPOSITORY / "translations"))
 gettext.textdomain("messages")
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help=_("Border Exchange Gateway: signed case exchange between agencies (BX/1)."))
-keys_app = typer.Typer(no_args_is_help=True, help=_("This node's signing keys."))
-partners_app = typer.Typer(no_args_is_help=True, help=_("The partner directory."))
-messages_app = typer.Typer(help=_("Messages in and out, and their delivery."))
-bundle_app = typer.Typer(no_args_is_help=True, help=_("Offline bundles on removable media."))
-audit_app = typer.Typer(no_args_is_help=True, help=_("The hash-chained audit log."))
-users_app = typer.Typer(no_args_is_help=True, help=_("The people who use this node."))
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Speaking:
+    """Typer's own words ("Usage:", the help option) in the user's language: Typer keeps them
+    in English in its copy of Click, so the command classes put them through the catalogs."""
+
+    def get_usage(self, ctx: Any) -> str:
+        usage: str = super().get_usage(ctx)  # type: ignore[misc]
+        return usage.replace("Usage: ", f"{_('Usage:')} ", 1)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.help = _("Show this message and exit.")
+        return option
+
+
+class SpeakingCommand(_Speaking, TyperCommand):
+    """A command whose usage line and help option speak the user's language."""
+
+
+class SpeakingGroup(_Speaking, TyperGroup):
+    """A group whose usage line and help option speak the user's language."""
+
+
+class GatewayTyper(typer.Typer):
+    """A Typer app whose groups and commands speak the user's language."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", SpeakingGroup)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """As Typer's, with the speaking command class."""
+        kwargs.setdefault("cls", SpeakingCommand)
+        decorator: Callable[[F], F] = super().command(*args, **kwargs)
+        return decorator
+
+
+app = GatewayTyper(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                   help=_("Border Exchange Gateway: signed case exchange between agencies "
+                          "(BX/1)."))
+keys_app = GatewayTyper(no_args_is_help=True, help=_("This node's signing keys."))
+partners_app = GatewayTyper(no_args_is_help=True, help=_("The partner directory."))
+messages_app = GatewayTyper(help=_("Messages in and out, and their delivery."))
+bundle_app = GatewayTyper(no_args_is_help=True, help=_("Offline bundles on removable media."))
+audit_app = GatewayTyper(no_args_is_help=True, help=_("The hash-chained audit log."))
+users_app = GatewayTyper(no_args_is_help=True, help=_("The people who use this node."))
 app.add_typer(keys_app, name="keys")
 app.add_typer(partners_app, name="partners")
 app.add_typer(messages_app, name="messages")
@@ -67,15 +119,35 @@ class DeliveryChoice(StrEnum):
 
 
 def fail(message: str) -> NoReturn:
+    """One line on standard error and exit 1."""
     typer.echo(f"gateway: {message}", err=True)
     raise typer.Exit(1)
+
+
+def usage_error(message: str) -> NoReturn:
+    """A usage error: one line and exit 2 (NODE.md)."""
+    typer.echo(f"gateway: {message}", err=True)
+    raise typer.Exit(2)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
+def when(value: Any) -> str:
+    """A stored UTC time as the console shows it: UTC+7, to the minute."""
+    if not value:
+        return "-"
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
+        str(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+
+
 def settings_or_exit() -> Settings:
+    from gateway.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -83,6 +155,8 @@ def settings_or_exit() -> Settings:
 
 
 def registry_or_exit(settings: Settings) -> SchemaRegistry:
+    from gateway.documents.registry import RegistryError, SchemaRegistry
+
     try:
         return SchemaRegistry.load(settings.schemas_dir)
     except RegistryError as exc:
@@ -90,11 +164,15 @@ def registry_or_exit(settings: Settings) -> SchemaRegistry:
 
 
 def keystore(settings: Settings) -> KeyStore:
+    from gateway.trust.keys import KeyStore
+
     return KeyStore(settings.key_path, settings.node_id)
 
 
 def run(work: Coroutine[Any, Any, T]) -> T:
     """Run one async use case; a node that cannot start is one line and exit 1."""
+    from gateway.exchange.node import NodeError
+
     try:
         return asyncio.run(work)
     except NodeError as exc:
@@ -103,6 +181,9 @@ def run(work: Coroutine[Any, Any, T]) -> T:
 
 async def audit_change(settings: Settings, action: str, subject: str | None,
                        **detail: object) -> None:
+    from gateway.audit import log as audit
+    from gateway.exchange.node import open_database
+
     engine = await open_database(settings)
     try:
         async with engine.begin() as conn:
@@ -113,6 +194,8 @@ async def audit_change(settings: Settings, action: str, subject: str | None,
 
 def migrate_or_exit(settings: Settings) -> None:
     """Create or upgrade the database (every command does at start)."""
+    from gateway.exchange.node import open_database
+
     async def work() -> None:
         engine = await open_database(settings)
         await engine.dispose()
@@ -121,6 +204,10 @@ def migrate_or_exit(settings: Settings) -> None:
 
 
 def with_node(settings: Settings, use: Callable[[Node], Coroutine[Any, Any, T]]) -> T:
+    from gateway.cases.effects import install as install_case_hook
+    from gateway.cases.work import open_case_work
+    from gateway.exchange.node import open_node
+
     async def work() -> T:
         opened = await open_node(settings)
         install_case_hook(open_case_work(opened))
@@ -147,7 +234,7 @@ def main_callback(
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point (usage errors exit 2)."""
     app()
 
 

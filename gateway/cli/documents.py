@@ -8,19 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from lxml import etree
 
-from gateway.cases.printing import print_message
-from gateway.cases.work import CaseError, open_case_work
-from gateway.cli import app, fail, run, settings_or_exit
-from gateway.documents.catalog import LOCALES, catalogs
-from gateway.documents.convert import DocumentForms
-from gateway.documents.registry import RegistryError, SchemaRegistry
-from gateway.documents.render import Renderer, html_to_pdf
-from gateway.documents.xml import parse_safely
-from gateway.exchange.node import open_node
-from gateway.protocol.problems import Problem
-from gateway.settings import REPOSITORY
+from gateway.cli import LOCALES, REPOSITORY, app, fail, run, settings_or_exit
 
 
 def _langs(value: str | None) -> tuple[str, str] | None:
@@ -34,6 +23,11 @@ def _langs(value: str | None) -> tuple[str, str] | None:
 
 def _file_type(xml: bytes) -> tuple[str, str]:
     """The type and major version a document file declares by its namespace."""
+    from lxml import etree
+
+    from gateway.documents.xml import parse_safely
+    from gateway.protocol.problems import Problem
+
     try:
         root = parse_safely(xml).getroot()
     except Problem as problem:
@@ -47,6 +41,12 @@ def _file_type(xml: bytes) -> tuple[str, str]:
 
 def _render_file(path: Path, langs: tuple[str, str], special: bool) -> str:
     """A document file needs no node: the repository's schemas and catalogs suffice."""
+    from gateway.documents.catalog import catalogs
+    from gateway.documents.convert import DocumentForms
+    from gateway.documents.registry import RegistryError, SchemaRegistry
+    from gateway.documents.render import Renderer
+    from gateway.protocol.problems import Problem
+
     try:
         registry = SchemaRegistry.load(REPOSITORY / "schemas")
     except RegistryError as exc:
@@ -80,6 +80,12 @@ def render(
     ] = None,
 ) -> None:
     """Render a document as its bilingual page (HTML, or PDF with --pdf)."""
+    from gateway.cases.printing import print_message
+    from gateway.cases.work import CaseError, open_case_work
+    from gateway.documents.render import html_to_pdf
+    from gateway.exchange.node import open_node
+    from gateway.protocol.problems import Problem
+
     langs = _langs(lang)
     path = Path(target)
     if path.is_file():

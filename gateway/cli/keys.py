@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from gettext import gettext as _
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,8 +19,10 @@ from gateway.cli import (
     run,
     settings_or_exit,
 )
-from gateway.settings import Settings
-from gateway.trust.keys import KeyStore, KeyStoreError
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+    from gateway.trust.keys import KeyStore
 
 
 def _announce(settings: Settings, store: KeyStore, kid: str, action: str) -> None:
@@ -37,6 +39,8 @@ def keys_generate(
     label: Annotated[str | None, typer.Option(help=_("Key label; default: year-month."))] = None,
 ) -> None:
     """Create this node's signing key (refuses to overwrite one)."""
+    from gateway.trust.keys import KeyStoreError
+
     settings = settings_or_exit()
     store = keystore(settings)
     try:
@@ -53,6 +57,8 @@ def keys_show(
                                             help=_("Print only the JWK Set (JSON)."))] = False,
 ) -> None:
     """Print this node's public JWK Set and the thumbprints to hand to partners."""
+    from gateway.trust.keys import KeyStoreError
+
     store = keystore(settings_or_exit())
     try:
         signing = store.signing_key().kid
@@ -73,6 +79,8 @@ def keys_rotate(
     alg: Annotated[AlgChoice | None, typer.Option(help=_("Algorithm of the new key."))] = None,
 ) -> None:
     """Add a new key and make it the one that signs; the old one stays published."""
+    from gateway.trust.keys import KeyStoreError
+
     settings = settings_or_exit()
     store = keystore(settings)
     try:
@@ -90,6 +98,8 @@ def keys_retire(
     yes: Annotated[bool, typer.Option("--yes", help=_("Do not ask for confirmation."))] = False,
 ) -> None:
     """Stop publishing an old key (partners can no longer fetch it)."""
+    from gateway.trust.keys import KeyStoreError
+
     settings = settings_or_exit()
     store = keystore(settings)
     if not yes:

@@ -5,16 +5,13 @@ from __future__ import annotations
 import mimetypes
 import sqlite3
 from collections.abc import Callable, Coroutine
+from enum import StrEnum
 from gettext import gettext as _
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import typer
-import uvicorn
-from rich.progress import Progress
 
-from gateway.audit.log import ChainVerdict, verify_chain
 from gateway.cli import (
     app,
     audit_app,
@@ -24,26 +21,27 @@ from gateway.cli import (
     migrate_or_exit,
     run,
     settings_or_exit,
+    when,
     with_node,
 )
-from gateway.demo import DemoError, run_demo
-from gateway.exchange.bundles import (
-    BundleError,
-    ImportReport,
-    export_bundle,
-    import_bundle,
-)
-from gateway.exchange.bundles import Progress as BundleProgress
-from gateway.exchange.delivery import DeliveryWorker
-from gateway.exchange.node import Node, NodeError, load_parts, open_database
-from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
-from gateway.logs import configure_logging
-from gateway.protocol.envelope import Attachment, MessageDraft
-from gateway.protocol.problems import Problem
-from gateway.store import messages as repo
-from gateway.store.database import reading
+
+if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
+    from gateway.exchange.bundles import ImportReport
+    from gateway.exchange.bundles import Progress as BundleProgress
+    from gateway.exchange.node import Node
+    from gateway.protocol.problems import Problem
 
 T = TypeVar("T")
+
+
+class StatusChoice(StrEnum):
+    """Delivery states a listing can be narrowed to (anything else is a usage error)."""
+
+    QUEUED = "queued"
+    WAITING = "waiting"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+    ACCEPTED = "accepted"
 
 
 @app.command("demo",
@@ -55,6 +53,8 @@ def demo(
                                            help=_("Port of the first node."))] = 8601,
 ) -> None:
     """A local federation on loopback playing a scripted repatriation; serves until Ctrl-C."""
+    from gateway.demo import DemoError, run_demo
+
     try:
         run_demo(directory, base_port, typer.echo)
     except DemoError as exc:
@@ -64,6 +64,11 @@ def demo(
 @app.command("serve", help=_("Run the node: partner API, local API, console and delivery worker."))
 def serve() -> None:
     """Run the node: partner API, local API, console and delivery worker."""
+    import uvicorn
+
+    from gateway.exchange.node import NodeError, load_parts
+    from gateway.logs import configure_logging
+
     settings = settings_or_exit()
     configure_logging(settings.node_id)
     try:
@@ -100,6 +105,10 @@ def send(
     ] = None,
 ) -> None:
     """Sign a document and queue it for delivery; prints the message id."""
+    from gateway.exchange.outbound import OutboundError, send_message
+    from gateway.protocol.envelope import Attachment, MessageDraft
+    from gateway.protocol.problems import Problem
+
     files = []
     for path in attach or []:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
@@ -128,19 +137,21 @@ def send(
     help=_("List messages and their delivery state (newest first)."))
 def messages(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(
-        help=_("queued, waiting, delivered, dead or accepted."))] = None,
+    status: Annotated[StatusChoice | None, typer.Option(
+        help=_("Only messages in this state."))] = None,
     partner: Annotated[str | None, typer.Option(help=_("Only this partner."))] = None,
 ) -> None:
     """List messages and their delivery state (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
+    from gateway.store import messages as repo
+    from gateway.store.database import reading
 
     async def use(node: Node) -> list[str]:
         async with reading(node.engine) as conn:
-            rows = await repo.list_messages(conn, status, partner)
-        return [f"{r.message_id}  {r.direction:3}  {r.sender} -> {r.recipient}  "
-                f"{r.doc_type}  {r.state}  attempts={r.attempts}"
+            rows = await repo.list_messages(conn, status.value if status else None, partner)
+        return [f"{r.message_id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
+                f"{r.recipient}  {r.doc_type}  {r.state}  attempts={r.attempts}"
                 + (f"  error={r.last_error}" if r.last_error else "") for r in rows]
 
     for line in with_node(settings_or_exit(), use):
@@ -150,6 +161,8 @@ def messages(
 @messages_app.command("retry", help=_("Re-queue a dead-lettered message with a fresh deadline."))
 def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Re-queue a dead-lettered message with a fresh deadline."""
+    from gateway.exchange.outbound import OutboundError, retry_dead_letter
+
     async def use(node: Node) -> None:
         await retry_dead_letter(node, message_id)
 
@@ -164,6 +177,10 @@ def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> 
     help=_("Deliver everything that is due now, then stop (for scripts and offline sites)."))
 def messages_drain() -> None:
     """Deliver everything that is due now, then stop (for scripts and offline sites)."""
+    import httpx
+
+    from gateway.exchange.delivery import DeliveryWorker
+
     async def use(node: Node) -> int:
         async with httpx.AsyncClient(timeout=30) as client:
             worker = DeliveryWorker(node, client)
@@ -177,6 +194,10 @@ def messages_drain() -> None:
 def _with_progress(label: str, work: Callable[[Node, BundleProgress], Coroutine[Any, Any, T]]
                    ) -> T:
     """Run a bundle job on the node with a progress bar; a refused bundle is one line."""
+    from rich.progress import Progress
+
+    from gateway.exchange.bundles import BundleError
+
     progress = Progress(transient=False)
     task = progress.add_task(label, total=None)
 
@@ -199,6 +220,8 @@ def bundle_export(
     """Write every undelivered message for a partner to a bundle."""
     if target.exists():
         fail(_("{path} exists; choose another file name").format(path=target))
+    from gateway.exchange.bundles import export_bundle
+
     count = _with_progress(_("exporting"), lambda node, step: export_bundle(
         node, to, target, step))
     typer.echo(_("{count} messages written to {path}").format(count=count, path=target))
@@ -214,6 +237,8 @@ def bundle_import(
     """Import a bundle (messages, or a reply of receipts); report each refused message."""
     if receipts is not None and receipts.exists():
         fail(_("{path} exists; choose another file name").format(path=receipts))
+    from gateway.exchange.bundles import import_bundle
+
     report: ImportReport = _with_progress(_("importing"), lambda node, step: import_bundle(
         node, source, receipts, step))
     typer.echo(_("accepted {a}, already had {d}, receipts applied {r}, refused {x}").format(
@@ -231,6 +256,10 @@ def bundle_import(
     help=_("Re-compute the audit chain; exit 1 naming the first broken entry."))
 def audit_verify() -> None:
     """Re-compute the audit chain; exit 1 naming the first broken entry."""
+    from gateway.audit.log import ChainVerdict, verify_chain
+    from gateway.exchange.node import open_database
+    from gateway.store.database import reading
+
     async def work() -> ChainVerdict:
         engine = await open_database(settings_or_exit())
         try:

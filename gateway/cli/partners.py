@@ -6,7 +6,6 @@ from gettext import gettext as _
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from gateway.cli import (
@@ -19,19 +18,14 @@ from gateway.cli import (
     run,
     settings_or_exit,
 )
-from gateway.protocol.encoding import EncodingError, strict_json_loads
-from gateway.trust.partners import (
-    PartnerFileError,
-    check_partner_files,
-    enrol_partner,
-    select_keys,
-)
 
 
 @partners_app.command("list",
     help=_("The partner directory, one line per partner with delivery mode and key state."))
 def partners_list() -> None:
     """The partner directory, one line per partner with delivery mode and key state."""
+    from gateway.trust.partners import check_partner_files
+
     settings = settings_or_exit()
     partners, problems = check_partner_files(settings.partners_path,
                                              registry_or_exit(settings).types())
@@ -50,6 +44,8 @@ def partners_list() -> None:
     help=_("Validate every partner file; exit 1 with one line per problem."))
 def partners_check() -> None:
     """Validate every partner file; exit 1 with one line per problem."""
+    from gateway.trust.partners import check_partner_files
+
     settings = settings_or_exit()
     partners, problems = check_partner_files(settings.partners_path,
                                              registry_or_exit(settings).types())
@@ -61,6 +57,10 @@ def partners_check() -> None:
 
 
 def _load_jwks(jwks: Path | None, fetch: bool, endpoint: str | None) -> dict[str, Any]:
+    import httpx
+
+    from gateway.protocol.encoding import EncodingError, strict_json_loads
+
     if (jwks is None) == (not fetch):
         fail(_("give exactly one of --jwks FILE or --fetch"))
     try:
@@ -97,6 +97,8 @@ def partners_enrol(
     ] = None,
 ) -> None:
     """Pin a partner's keys after checking their thumbprints; write its partner file."""
+    from gateway.trust.partners import PartnerFileError, enrol_partner, select_keys
+
     settings = settings_or_exit()
     types = registry_or_exit(settings).types()
     profile = settings.profiles_dir / f"{partner_id}.toml"

@@ -4,21 +4,36 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Coroutine
+from enum import StrEnum
 from gettext import gettext as _
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access import users
-from gateway.access.roles import HUMAN_ROLES
-from gateway.cli import fail, now, run, settings_or_exit, users_app
-from gateway.exchange.node import open_database
+from gateway.cli import fail, now, run, settings_or_exit, usage_error, users_app, when
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 T = TypeVar("T")
 
 
+class RoleChoice(StrEnum):
+    """The roles a person can hold (gateway.access.roles.HUMAN_ROLES; a test keeps them
+    equal): a wrong one is a usage error, before any password is asked."""
+
+    HOTLINE_OPERATOR = "hotline-operator"
+    BLO_OFFICER = "blo-officer"
+    INVESTIGATOR = "investigator"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
 def _in_database(use: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+    from gateway.access import users
+    from gateway.exchange.node import open_database
+
     settings = settings_or_exit()
 
     async def work() -> T:
@@ -44,29 +59,36 @@ def _password(from_stdin: bool) -> str:
 @users_app.command("add", help=_("Create an account (asks for the password twice)."))
 def users_add(
     username: str,
-    role: Annotated[str, typer.Option(help=_("One of: {roles}.").format(
-        roles=", ".join(HUMAN_ROLES)))],
+    role: Annotated[RoleChoice, typer.Option(help=_("The user's role."))],
     unit: Annotated[str, typer.Option(help=_("The user's unit, e.g. vn.blo-mocbai."))],
     name: Annotated[str, typer.Option("--name", help=_("The name shown to colleagues."))],
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help=_("Read the password from standard input."))] = False,
 ) -> None:
     """Create an account (asks for the password twice)."""
+    from gateway.access import users
+
+    if not users.UNIT.fullmatch(unit):
+        usage_error(_("--unit is a unit id such as vn.blo-mocbai"))
     password = _password(password_stdin)
     _in_database(lambda conn: users.add_user(conn, now, "operator", username=username,
-                                             display_name=name, role=role, unit=unit,
+                                             display_name=name, role=role.value, unit=unit,
                                              password=password))
-    typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role, unit=unit))
+    typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role.value,
+                                                          unit=unit))
 
 
 @users_app.command("list", help=_("Every account: name, role, unit, state."))
 def users_list() -> None:
-    """Every account: name, role, unit, state."""
+    """Every account: name, role, unit, since when, state."""
+    from gateway.access import users
+
     for user in _in_database(users.list_users):
-        state = "disabled" if user.disabled else (
-            f"locked until {user.locked_until:%Y-%m-%d %H:%M}Z" if user.locked_until
-            and user.locked_until > now() else "active")
-        typer.echo(f"{user.username:24} {user.role:17} {user.unit:24} {state}")
+        state = _("disabled") if user.disabled else (
+            _("locked until {time}").format(time=when(user.locked_until)) if user.locked_until
+            and user.locked_until > now() else _("active"))
+        typer.echo(f"{user.username:24} {user.role:17} {user.unit:24} "
+                   f"{when(user.created_at)}  {state}")
 
 
 @users_app.command("disable", help=_("Disable an account; its sessions end at once."))
@@ -78,6 +100,8 @@ def users_disable(
     if not yes and not typer.confirm(_("Disable {user}? Their sessions end now.").format(
             user=username)):
         fail(_("nothing changed"))
+    from gateway.access import users
+
     _in_database(lambda conn: users.set_disabled(conn, now, "operator", username))
     typer.echo(_("disabled {user}").format(user=username))
 
@@ -90,6 +114,8 @@ def users_reset_password(
         "--password-stdin", help=_("Read the password from standard input."))] = False,
 ) -> None:
     """Set a new password; clears a lock-out and ends the user's sessions."""
+    from gateway.access import users
+
     password = _password(password_stdin)
     _in_database(lambda conn: users.set_password(conn, now, "operator", username, password))
     typer.echo(_("password set for {user}").format(user=username))

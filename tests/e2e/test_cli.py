@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -36,6 +37,48 @@ def test_missing_node_id_stops_with_one_line(tmp_path: Path) -> None:
 def test_usage_error_exits_2(tmp_path: Path) -> None:
     assert run(tmp_path, "keys", "generate", "--alg", "RS256").returncode == 2
     assert run(tmp_path, "no-such-command").returncode == 2
+    status = run(tmp_path, "messages", "--status", "foo")
+    assert status.returncode == 2
+    assert "'foo' is not one of" in status.stderr
+
+
+#: What `gateway --help` must not load: the database, the web and case stacks, Argon2.
+HEAVY = ("sqlalchemy", "alembic", "uvicorn", "fastapi", "argon2", "weasyprint", "httpx",
+         "gateway.cases", "gateway.store", "gateway.web", "gateway.access")
+
+
+def test_help_and_usage_errors_load_nothing_heavy(tmp_path: Path) -> None:
+    probe = ("import sys\n"
+             "sys.argv = ['gateway'] + sys.argv[1:]\n"
+             "from gateway.cli import main\n"
+             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+             "loaded = sorted({m.split('.')[0] if not m.startswith('gateway.') else "
+             "'.'.join(m.split('.')[:2]) for m in sys.modules})\n"
+             "print('LOADED', code, ' '.join(loaded))\n")
+    for args in (["--help"], ["users", "add", "x", "--role", "king"], ["messages", "--help"]):
+        shown = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, text=True,
+                               capture_output=True, timeout=60, check=False)
+        line = next(x for x in shown.stdout.splitlines() if x.startswith("LOADED"))
+        loaded = set(line.split()[2:])
+        assert not loaded & set(HEAVY), (args, loaded & set(HEAVY))
+
+
+def test_the_command_lines_own_words_are_translated(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("BX_", "LC_"))}
+    for language, usage, helped in (("km", "របៀបប្រើ៖", "បង្ហាញសារនេះ ហើយចាកចេញ"),
+                                    ("vi", "Cách dùng:", "Hiện hướng dẫn này rồi thoát")):
+        shown = subprocess.run([GATEWAY, "users", "--help"], cwd=tmp_path, text=True,
+                               capture_output=True, timeout=60, check=True,
+                               env={**environment, "LANGUAGE": language, "COLUMNS": "200"})
+        assert usage in shown.stdout, language
+        assert "Usage:" not in shown.stdout
+        assert helped in shown.stdout
+    refused = subprocess.run([GATEWAY, "messages", "--status", "foo"], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=60, check=False,
+                             env={**environment, "LANGUAGE": "vi", "COLUMNS": "200"})
+    assert refused.returncode == 2
+    assert "Cách dùng:" in refused.stderr
+    assert "Lỗi" in refused.stderr
 
 
 def test_key_life_cycle(tmp_path: Path) -> None:
@@ -183,10 +226,15 @@ def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
     assert "12 characters" in short.stderr
     bad_role = run(tmp_path, "users", "add", "hoa", "--role", "king", "--unit", "vn.c02",
                    "--name", "Hoa", "--password-stdin", stdin=password)
-    assert bad_role.returncode == 1
-    assert "role must be one of" in bad_role.stderr
-    listed = run(tmp_path, "users", "list")
-    assert listed.stdout.split() == ["lan", "blo-officer", "vn.blo-mocbai", "active"]
+    assert bad_role.returncode == 2  # a usage error, before any password is read
+    assert "is not one of" in bad_role.stderr
+    bad_unit = run(tmp_path, "users", "add", "hoa", "--role", "admin", "--unit", "C02",
+                   "--name", "Hoa", "--password-stdin", stdin=password)
+    assert bad_unit.returncode == 2
+    listed = run(tmp_path, "users", "list").stdout.split()
+    assert listed[:3] == ["lan", "blo-officer", "vn.blo-mocbai"]
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", listed[3])  # since when, in UTC+7
+    assert listed[-1] == "active"
     assert run(tmp_path, "users", "disable", "lan", stdin="n\n").returncode == 1
     assert run(tmp_path, "users", "disable", "lan", "--yes").returncode == 0
     assert run(tmp_path, "users", "list").stdout.split()[-1] == "disabled"
