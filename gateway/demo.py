@@ -2,9 +2,12 @@
 
 Each node is its own ``gateway serve`` process with its own data folder. Keys are generated
 and pinned through ``gateway partners enrol`` with the thumbprints printed at generation, as
-real agencies would exchange them. Cambodia finds a Vietnamese teenager; the two countries
-verify her identity and agree on her return; the handover record goes to a border office that
-has no inbound link and pulls its mail.
+real agencies would exchange them. Cambodia's Bavet border office (no inbound link: it pulls
+its mail) finds a Vietnamese teenager; Moc Bai verifies her identity, both supervisors record
+that return is in her best interests, the return is agreed, and the handover record closes
+the border part: each case ends in the state its messages put it in. C02 and Cambodia's
+anti-trafficking police exchange on a joint investigation, and a hotline tip about a child in
+Laos becomes an immediate alert.
 """
 
 from __future__ import annotations
@@ -36,18 +39,33 @@ NODES: tuple[tuple[str, str], ...] = (
     ("vn.blo-mocbai", "push"), ("kh.blo-bavet", "pull"),
 )
 
-#: (sender, recipient, type, example file, priority, handling): each document is drafted on
-#: the sender's case by its officer and released by its supervisor (four eyes).
-SCRIPT: tuple[tuple[str, str, str, str, str, str], ...] = (
-    ("kh.ahtjp", "vn.c02", "verification-request", "kh-bavet-presumed-child.xml", "urgent",
-     "H1"),
-    ("vn.c02", "kh.ahtjp", "verification-response", "vn-c02-confirmed.xml", "urgent", "H1"),
-    ("kh.ahtjp", "vn.c02", "repatriation-request", "kh-ahtjp-child-mocbai.xml", "routine",
-     "H1"),
-    ("vn.c02", "kh.ahtjp", "repatriation-response", "vn-accepted.xml", "routine", "H1"),
+#: (sender, recipient, type, example file, priority, handling, kind of the sender's case):
+#: each document is drafted on the sender's case by its officer and released by its
+#: supervisor (four eyes).
+SCRIPT: tuple[tuple[str, str, str, str, str, str, str], ...] = (
+    ("kh.blo-bavet", "vn.blo-mocbai", "verification-request", "kh-bavet-presumed-child.xml",
+     "urgent", "H1", "repatriation"),
+    ("vn.blo-mocbai", "kh.blo-bavet", "verification-response", "vn-c02-confirmed.xml",
+     "urgent", "H1", "repatriation"),
+    ("kh.blo-bavet", "vn.blo-mocbai", "repatriation-request", "kh-ahtjp-child-mocbai.xml",
+     "routine", "H1", "repatriation"),
+    ("vn.blo-mocbai", "kh.blo-bavet", "repatriation-response", "vn-accepted.xml", "routine",
+     "H1", "repatriation"),
     ("vn.blo-mocbai", "kh.blo-bavet", "handover-record", "mocbai-bavet-child.xml", "routine",
-     "H1"),
+     "H1", "repatriation"),
+    ("vn.c02", "kh.ahtjp", "investigation-update", "vn-c02-tasks.xml", "urgent", "H2",
+     "investigation"),
+    ("kh.ahtjp", "vn.c02", "suspect-notice", "kh-ahtjp-broker-information.xml", "urgent", "H2",
+     "investigation"),
 )
+#: Where each demo case ends (node, partner) -> state: `make run` checks it, so that the
+#: demo never contradicts itself.
+EXPECTED_STATES: dict[tuple[str, str], str] = {
+    ("kh.blo-bavet", "vn.blo-mocbai"): "handed-over",
+    ("vn.blo-mocbai", "kh.blo-bavet"): "handed-over",
+    ("vn.c02", "kh.ahtjp"): "active",
+    ("kh.ahtjp", "vn.c02"): "active",
+}
 #: Demo accounts on every node: (user name, role, unit or None for the node's own unit).
 DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
     ("officer", "blo-officer", None), ("supervisor", "supervisor", None),
@@ -203,15 +221,39 @@ def _ok(response: httpx.Response, what: str) -> Any:
     return response.json()
 
 
-def _case_for(officer: httpx.Client, partner: str) -> int:
-    """The officer's newest case with ``partner``, or a new one."""
-    found = _ok(officer.get("/cases", params={"partner": partner}), "list cases")["cases"]
+def _case_for(officer: httpx.Client, partner: str, kind: str = "repatriation") -> int:
+    """The officer's newest case of ``kind`` with ``partner``, or a new one."""
+    found = [c for c in _ok(officer.get("/cases", params={"partner": partner}),
+                            "list cases")["cases"] if c["kind"] == kind]
     if found:
         return int(found[0]["id"])
-    made = _ok(officer.post("/cases", json={"kind": "repatriation", "origin": "blo",
-                                            "partner": partner, "priority": "urgent"}),
-               "open a case")
+    made = _ok(officer.post("/cases", json={
+        "kind": kind, "origin": "investigation" if kind == "investigation" else "blo",
+        "partner": partner, "priority": "urgent"}), "open a case")
     return int(made["id"])
+
+
+def _best_interests(node: DemoNode, partner: str) -> None:
+    """The node's supervisor records that return is in the child's best interests."""
+    supervisor = node.session("supervisor")
+    case_id = _case_for(node.session("officer"), partner)
+    _ok(supervisor.post(f"/cases/{case_id}/best-interests", json={
+        "note": "Mother located and assessed; return is in the child's best interests."}),
+        f"{node.node_id} records best interests")
+
+
+def check_states(nodes: list[DemoNode]) -> dict[tuple[str, str], str]:
+    """Each demo case's state; :class:`DemoError` if one is not where its messages put it."""
+    by_id = {node.node_id: node for node in nodes}
+    found: dict[tuple[str, str], str] = {}
+    for (node_id, partner), wanted in EXPECTED_STATES.items():
+        cases = _ok(by_id[node_id].session("supervisor").get(
+            "/cases", params={"partner": partner}), "list cases")["cases"]
+        state = cases[0]["state"] if cases else "none"
+        found[(node_id, partner)] = state
+        if state != wanted:
+            raise DemoError(f"{node_id}: the case with {partner} is {state}, not {wanted}")
+    return found
 
 
 def _receipted(sender: DemoNode, message_id: str, doc_type: str, recipient: DemoNode,
@@ -228,14 +270,13 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
     forms = DocumentForms(SchemaRegistry.load(REPOSITORY / "schemas"))
     by_id = {node.node_id: node for node in nodes}
     previous: dict[frozenset[str], str] = {}
-    for sender_id, recipient, doc_type, example, priority, handling in SCRIPT:
+    for sender_id, recipient, doc_type, example, priority, handling, kind in SCRIPT:
         sender = by_id[sender_id]
         officer, supervisor = sender.session("officer"), sender.session("supervisor")
-        case_id = _case_for(officer, recipient)
-        if doc_type == "repatriation-request":
-            _ok(supervisor.post(f"/cases/{case_id}/best-interests", json={
-                "note": "Mother located and assessed; return is in the child's best interests."
-            }), "record best interests")
+        case_id = _case_for(officer, recipient, kind)
+        if doc_type == "repatriation-request":  # a child: both sides decide before a return
+            _best_interests(sender, recipient)
+            _best_interests(by_id[recipient], sender_id)
         document = forms.read(doc_type, "1.0",
                               (REPOSITORY / "schemas" / doc_type / "examples" / example)
                               .read_bytes())
@@ -257,7 +298,8 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
         "location": {"country": "LA", "province": "Savannakhet"}, "foreign_country": "LA",
         "persons": [{"name_native": "Lò Thị Sương", "name_latin": "LO Thi Suong",
                      "sex": "female", "estimated_age": 16, "nationality": "VN"}],
-        "reporter_identity": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"}}), "a tip")
+        "reporter_identity": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"},
+        "last_seen_at": _now().replace(microsecond=0).isoformat()}), "a tip")
     escalated = _ok(hotline.post(f"/tips/{tip['id']}/escalate", json={
         "classification": "trafficking", "urgency": "immediate", "alert_to": "la.atd",
         "duty_phone": "+84 24 3826 9111"}), "escalate the tip")
@@ -290,6 +332,9 @@ def run_demo(root: Path, base_port: int, say: Callable[[str], None], *,
     try:
         say("Scripted repatriation of a Vietnamese teenager found in Cambodia:")
         play_script(nodes, say)
+        say("Where each case ended (checked):")
+        for (node_id, partner), state in check_states(nodes).items():
+            say(f"  {node_id:14} case with {partner:14} {state}")
         say("Nodes:")
         for node in nodes:
             mode = " (no inbound link: pulls its mail)" if node.mode == "pull" else ""

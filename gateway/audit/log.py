@@ -92,9 +92,16 @@ async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
 
 async def entries(conn: AsyncConnection, *, actor: str | None = None,
                   action: str | None = None, subject: str | None = None,
-                  before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    """Entries newest first, filtered; ``before`` pages back by sequence number."""
+                  before: int | None = None, limit: int = 100,
+                  since: datetime | None = None, until: datetime | None = None
+                  ) -> list[dict[str, Any]]:
+    """Entries newest first, filtered (``since`` <= time < ``until``); ``before`` pages back
+    by sequence number."""
     query = sa.select(audit_log)
+    if since is not None:  # RFC 3339 UTC text compares in time order
+        query = query.where(audit_log.c.at >= format_rfc3339_utc(since))
+    if until is not None:
+        query = query.where(audit_log.c.at < format_rfc3339_utc(until))
     if actor:
         query = query.where(audit_log.c.actor == actor)
     if action:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from gateway.audit import log as audit
 from gateway.cases import deadlines, drafts, service
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError, CaseWork
-from gateway.store.case_tables import tip_reporters, tips
+from gateway.store.case_tables import cases, tasks, tip_reporters, tips
 
 CHANNELS: Final = ("phone", "sms", "chat", "email", "web", "walk-in", "other")
 RELATIONS: Final = ("self", "parent", "relative", "friend", "neighbour", "teacher", "employer",
@@ -70,23 +70,16 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         "foreign_country")
     people = _tip_persons(body)
     now = cw.clock()
-    received = body.get("received_at") or now
-    if isinstance(received, str):
-        try:
-            received = datetime.fromisoformat(received)
-        except ValueError as exc:
-            raise CaseError("invalid-request", "received_at: an ISO 8601 time",
-                            "received_at") from exc
-    if received.tzinfo is None or received > now + timedelta(minutes=5):
-        raise CaseError("invalid-request", "received_at: a time with its zone, not in the "
-                        "future", "received_at")
+    received = _moment(body, "received_at", now) or now
+    last_seen = _moment(body, "last_seen_at", now)
     child = bool(body.get("child_involved")) or any(
         presumed_child(_birth(p), now.date()) for p in people)
     reference = await service.new_reference(conn, service.reference_prefix(principal.unit, now))
     seal = cw.sealer.seal_text
     result = await conn.execute(sa.insert(tips).values(
         reference=reference, unit=principal.unit, operator=principal.actor,
-        received_at=received, channel=channel, reporter_relation=relation,
+        received_at=received, last_seen_at=last_seen, channel=channel,
+        reporter_relation=relation,
         narrative_sealed=seal(narrative, "tips.narrative"),
         location_sealed=seal(json.dumps(body.get("location") or {}, ensure_ascii=False),
                              "tips.location"),
@@ -116,6 +109,23 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
             if child and danger == "imminent" else None}
 
 
+def _moment(body: dict[str, Any], name: str, now: datetime) -> datetime | None:
+    """An optional time of the tip (ISO 8601 with its zone, not in the future)."""
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise CaseError("invalid-request", f"{name}: an ISO 8601 time", name) from exc
+    if not isinstance(value, datetime) or value.tzinfo is None \
+            or value > now + timedelta(minutes=5):
+        raise CaseError("invalid-request", f"{name}: a time with its zone, not in the future",
+                        name)
+    return value
+
+
 def _birth(person: dict[str, Any]) -> dict[str, Any]:
     birth: dict[str, Any] = {}
     if person.get("estimated_age") is not None:
@@ -137,6 +147,8 @@ def tip_view(cw: CaseWork, row: Any, now: datetime) -> dict[str, Any]:
     """A tip for its unit (never the reporter's identity)."""
     open_text = cw.sealer.open_text
     return {"id": row.id, "reference": row.reference, "received_at": row.received_at.isoformat(),
+            "last_seen_at": row.last_seen_at.isoformat() if row.last_seen_at else None,
+            "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
             "channel": row.channel, "reporter_relation": row.reporter_relation,
             "narrative": open_text(row.narrative_sealed, "tips.narrative"),
             "location": json.loads(open_text(row.location_sealed, "tips.location") or "{}"),
@@ -223,6 +235,12 @@ async def resolve(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     await audit.append(conn, cw.clock, principal.actor, "tip.resolved", row.reference, {})
 
 
+def _utc_text(value: str | datetime) -> str:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
+        value.replace("Z", "+00:00"))
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
                     body: dict[str, Any], principal: Principal) -> dict[str, Any]:
     location = tip["location"] or {}
@@ -249,7 +267,7 @@ def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
     now = cw.clock()
     return {
         "case-reference": case_reference, "person": persons, "last-known-location": place,
-        "last-seen": (body.get("last_seen") or tip["received_at"]).replace("+00:00", "Z"),
+        "last-seen": _utc_text(body.get("last_seen") or tip["last_seen_at"]),
         "danger": "imminent" if tip["danger"] == "imminent" else "not-imminent",
         "situation": [{"@lang": body.get("lang", "vi"),
                        "#text": body.get("situation") or tip["narrative"]}],
@@ -295,6 +313,11 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         if not body.get("duty_phone"):
             raise CaseError("invalid-request", "duty_phone: the alert must say whom to call",
                             "duty_phone")
+        if not (body.get("last_seen") or tip["last_seen_at"]):
+            raise CaseError("invalid-request", "last_seen: when was the person last seen? "
+                            "The alert must say it", "last_seen")
+        if body.get("last_seen"):
+            _moment(body, "last_seen", cw.clock())
         case = await service.load_case(conn, principal, case_id)
         document = _alert_document(cw, tip, case.reference, body, principal)
         draft_id = await drafts.create_draft(conn, cw, principal, case_id, {
@@ -303,3 +326,33 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         sent = await drafts.submit_draft(conn, cw, principal, draft_id)
         message_id = sent["message_id"]
     return {"case_id": case_id, "message_id": message_id}
+
+
+async def triage_and_escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                              tip_id: int, triage_body: dict[str, Any],
+                              escalation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The operator's one action: classify the tip (if it is not yet) and, when asked,
+    escalate it into a case with an alert, all in the caller's transaction."""
+    row = await _load(conn, principal, tip_id)
+    if row.classified_at is None or escalation is None:
+        await triage(conn, cw, principal, tip_id, triage_body)
+    if escalation is None:
+        return None
+    return await escalate(conn, cw, principal, tip_id, escalation)
+
+
+async def release_reviews(conn: AsyncConnection, cw: CaseWork, principal: Principal
+                          ) -> list[dict[str, Any]]:
+    """Alerts of the unit released without a second person, waiting for the chief's review
+    (MESSAGES.md: the supervisor is told at once)."""
+    rows = await conn.execute(
+        sa.select(tasks.c.id, tasks.c.case_id, tasks.c.message_id, tasks.c.due_at,
+                  tasks.c.created_at, cases.c.reference)
+        .join(cases, cases.c.id == tasks.c.case_id)
+        .where(tasks.c.kind == "review-immediate-release", tasks.c.done_at.is_(None),
+               tasks.c.owner_unit == principal.unit)
+        .order_by(tasks.c.due_at))
+    now = cw.clock()
+    return [{"task_id": r.id, "case_id": r.case_id, "reference": r.reference,
+             "message_id": r.message_id, "released_at": r.created_at, "due_at": r.due_at,
+             "overdue": r.due_at < now} for r in rows]

@@ -181,6 +181,8 @@ tips = sa.Table(
     sa.Column("unit", sa.String(48), nullable=False),
     sa.Column("operator", sa.String(64), nullable=False),
     sa.Column("received_at", UTC_TIME, nullable=False),
+    # when the person at risk was last seen, as the caller said (the alert carries it)
+    sa.Column("last_seen_at", UTC_TIME, nullable=True),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("reporter_relation", sa.String(24), nullable=False),
     sa.Column("narrative_sealed", sa.LargeBinary, nullable=False),

@@ -85,6 +85,7 @@ class TipIn(BaseModel):
     )
     channel: Literal["phone", "sms", "chat", "email", "web", "walk-in", "other"]
     received_at: datetime | None = None
+    last_seen_at: datetime | None = None
     reporter_relation: Literal[
         "self",
         "parent",
@@ -143,6 +144,7 @@ class Escalation(BaseModel):
         default_factory=lambda: list[Action](["locate", "rescue"]), min_length=1, max_length=6
     )
     situation: Annotated[str, Field(max_length=4000)] | None = None
+    last_seen: datetime | None = None
     handling: Literal["H0", "H1", "H2", "H3"] = "H1"
     # Triage may come in the same call: one action for the operator.
     classification: Literal["trafficking", "smuggling", "labour-dispute", "other"] | None = None

@@ -37,7 +37,7 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
         assert "Serving. Press Ctrl-C to stop." in output, output
         for doc_type in ("verification-request", "verification-response",
                          "repatriation-request", "repatriation-response", "handover-record",
-                         "alert"):
+                         "investigation-update", "suspect-notice", "alert"):
             assert any(doc_type in line and "receipt verified" in line for line in lines), doc_type
         assert "pulled by kh.blo-bavet" in output
         assert "Demo logins on every node" in output
@@ -48,7 +48,13 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
                            json={"username": "officer", "password": "demo-password-2026"})
         cases = httpx.get(f"http://127.0.0.1:{base + 1}/api/cases", timeout=10, headers={
             "Authorization": f"Bearer {login.json()['token']}"}).json()["cases"]
-        assert cases[0]["state"] == "repatriation-planned"  # kh.ahtjp's case, after the script
+        assert [c["state"] for c in cases] == ["active"]  # kh.ahtjp's joint investigation
+        # every case ends where its messages put it: checked by the demo and printed
+        for node, partner, state in (("kh.blo-bavet", "vn.blo-mocbai", "handed-over"),
+                                     ("vn.blo-mocbai", "kh.blo-bavet", "handed-over"),
+                                     ("vn.c02", "kh.ahtjp", "active")):
+            assert any(node in line and partner in line and line.endswith(state)
+                       for line in lines), (node, state)
         for offset in range(5):
             health = httpx.get(f"http://127.0.0.1:{base + offset}/bx/v1/health", timeout=5)
             assert health.json()["status"] == "ok"

@@ -399,3 +399,54 @@ async def test_unknown_pages_answer_a_console_page_and_pages_are_compressed(
     refused = await sophea.get("/audit")
     assert refused.status_code == 403
     assert 'href="/cases"' in refused.text
+
+
+TIP_FORM = {
+    "channel": "phone", "reporter_relation": "parent", "danger": "imminent",
+    "received_at": "2026-11-24T14:50", "last_seen_at": "2026-11-24T05:30",
+    "narrative": "Con gái 15 tuổi bị giữ ở nhà nghỉ tại Bavet.", "child_involved": "on",
+    "foreign_country": "VN", "person_name_latin": "LO Thi Suong", "person_sex": "female",
+    "person_age": "15", "reporter_name": "Lò Văn Tâm", "reporter_phone": "+84 98 765 4321",
+}
+
+
+async def test_a_tip_is_taken_with_its_times_reopened_and_escalated(
+        people: dict[str, Browser], desk: Desk) -> None:
+    line, boss = people["line"], people["boss"]
+    form = await line.get("/hotline")
+    for name in ("danger", "reporter_relation"):  # nothing chosen for the operator
+        select = re.search(rf'<select id="{name}" name="{name}">(.*?)</select>', form.text)
+        assert select is not None
+        assert "selected" not in select[1]
+    missing = await line.post("/hotline", {k: v for k, v in TIP_FORM.items() if k != "danger"})
+    assert missing.status_code == 422
+    assert re.search(r'class="has-error"><label for="danger"', missing.text)
+    assert rows(desk.receiver, "SELECT count(*) FROM tips") == [(0,)]
+    recorded = await line.post("/hotline", TIP_FORM)
+    assert recorded.status_code == 303
+    tip_path = recorded.headers["location"].split("?")[0]
+    assert rows(desk.receiver, "SELECT received_at, last_seen_at FROM tips") == [
+        ("2026-11-24 07:50:00.000000", "2026-11-23 22:30:00.000000")]  # UTC+7 -> UTC
+    listing = await line.get("/hotline")
+    assert f'href="{tip_path}"' in listing.text
+    assert 'class="countdown clock' in listing.text  # the 24-hour and 12-hour clocks
+    tip = await line.get(tip_path)
+    assert "Con gái 15 tuổi" in tip.text
+    assert "Lò Văn Tâm" not in tip.text  # the reporter is kept apart
+    escalated = await line.post(tip_path, {"action": "escalate", "classification": "trafficking",
+                                           "urgency": "immediate", "alert_to": "vn.c02",
+                                           "duty_phone": "+84 24 3826 9111"})
+    assert escalated.status_code == 303, escalated.text
+    (raw,) = rows(desk.receiver, "SELECT raw FROM messages WHERE doc_type = 'alert'")[0]
+    sealer = desk.receiver.app.state.node.sealer
+    envelope = parse_envelope(parse_body(sealer.open(bytes(raw), RAW_COLUMN)))
+    assert b"<last-seen>2026-11-23T22:30:00Z</last-seen>" in envelope.document
+
+    chief_view = await boss.get("/hotline")
+    assert 'id="release-reviews"' in chief_view.text  # released alone: the chief reviews it
+    assert (await line.post(f"{tip_path}/reporter", {"reason": "call back"})).status_code == 403
+    shown = await boss.post(f"{tip_path}/reporter", {"reason": "call the mother back"})
+    assert shown.status_code == 200
+    assert "Lò Văn Tâm" in shown.text
+    assert audit_lines(desk.receiver, "tip.reporter-read") == [
+        {"reason": "call the mother back"}]

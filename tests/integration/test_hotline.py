@@ -21,6 +21,7 @@ TIP: dict[str, Any] = {
                  "sex": "female", "estimated_age": 15, "age_uncertain": True,
                  "nationality": "VN"}],
     "reporter_identity": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"},
+    "received_at": "2026-11-24T07:50:00+00:00", "last_seen_at": "2026-11-23T22:30:00+00:00",
 }
 
 
@@ -57,6 +58,10 @@ async def test_a_tip_about_a_child_becomes_a_case_and_an_alert_in_one_call(
                                 f"/api/cases/{case['id']}/messages/{out[0]['id']}")
     assert document["document"]["case-reference"] == case["reference"]
     assert document["document"]["reporter-relation"] == "parent"
+    # when the child was last seen, as the caller said: not when the call was taken
+    special = await hotline.ok("duty", "GET", f"/api/cases/{case['id']}/messages/{out[0]['id']}",
+                               params={"reason": "review the alert"})
+    assert special["document"]["last-seen"] == "2026-11-23T22:30:00Z"
     listed = await hotline.ok("operator", "GET", "/api/tips")
     assert listed["tips"][0]["status"] == "escalated"
     assert listed["tips"][0]["classification_overdue"] is False
@@ -110,6 +115,13 @@ async def test_duplicates_are_linked_and_escalation_needs_what_an_alert_needs(
                                         "alert_to": "vn.c02"})
     assert no_phone.status_code == 422
     assert no_phone.json()["errors"][0]["path"] == "duty_phone"
+    unseen = await hotline.ok("operator", "POST", "/api/tips",
+                              json={k: v for k, v in TIP.items() if k != "last_seen_at"})
+    no_time = await hotline.call("operator", "POST", f"/api/tips/{unseen['id']}/escalate",
+                                 json={"classification": "trafficking", "urgency": "immediate",
+                                       "alert_to": "vn.c02", "duty_phone": "+84 24 3826 9111"})
+    assert no_time.status_code == 422  # an alert says when the person was last seen
+    assert no_time.json()["errors"][0]["path"] == "last_seen"
     tip = await hotline.ok("operator", "GET", f"/api/tips/{first['id']}")
     assert tip["status"] == "new"  # the refused call changed nothing
     assert tip["case_id"] is None

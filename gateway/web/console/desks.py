@@ -4,30 +4,56 @@ partner directory with delivery health, and the audit log for auditors."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from gateway.access.roles import allowed
+from gateway.access.sessions import Principal
 from gateway.audit import log as audit
+from gateway.audit.export import csv_bytes
 from gateway.cases import hotline, views
+from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError
 from gateway.store import messages as repo
+from gateway.web import forms
 from gateway.web.auth import case_work
-from gateway.web.console.pages import Redirect, page, posted, user
+from gateway.web.console.countries import countries
+from gateway.web.console.pages import Redirect, Refused, language, page, posted, user, when
+from gateway.web.console.vocabulary import AUDIT_ACTIONS
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/hotline")
-async def hotline_page(request: Request) -> HTMLResponse:
-    """One screen: take a tip down, see the open ones with their clocks."""
-    principal = await user(request, "tips.read")
+async def _hotline(request: Request, principal: Principal, status: int = 200,
+                   values: dict[str, Any] | None = None,
+                   error: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
     async with cw.node.engine.begin() as conn:
         tips = await hotline.list_tips(conn, cw, principal, None)
-    return page(request, "hotline.html", principal, tips=tips, values={}, error=None,
-                partners=[p.node_id for p in cw.node.partners.all()])
+        reviews = await hotline.release_reviews(conn, cw, principal) if allowed(
+            principal.role, "tips.reporter.read") else []
+    return page(request, "hotline.html", principal, status, tips=tips, values=values or {},
+                error=error, reviews=reviews, relations=hotline.RELATIONS,
+                channels=hotline.CHANNELS, dangers=hotline.DANGER, countries=countries(
+                    language(request)), now=cw.clock())
+
+
+@router.get("/hotline")
+async def hotline_page(request: Request) -> HTMLResponse:
+    """One screen: take a tip down, see the open ones with their clocks; the hotline chief
+    also sees the alerts released without a second person, to review."""
+    principal = await user(request, "tips.read")
+    return await _hotline(request, principal)
+
+
+def _time(form: dict[str, Any], name: str) -> str | None:
+    value = str(form.get(name) or "").strip()
+    return forms.local_to_utc(value) if value else None
 
 
 def _tip_body(form: dict[str, Any]) -> dict[str, Any]:
@@ -47,6 +73,7 @@ def _tip_body(form: dict[str, Any]) -> dict[str, Any]:
     return {
         "channel": form.get("channel"), "reporter_relation": form.get("reporter_relation"),
         "danger": form.get("danger"), "narrative": str(form.get("narrative") or ""),
+        "received_at": _time(form, "received_at"), "last_seen_at": _time(form, "last_seen_at"),
         "location": {k: form.get(f"location_{k}") for k in ("country", "province", "details")
                      if form.get(f"location_{k}")},
         "foreign_country": form.get("foreign_country") or None,
@@ -62,75 +89,189 @@ async def record_tip(request: Request) -> Response:
     cw = case_work(request)
     try:
         async with cw.node.engine.begin() as conn:
-            await hotline.record_tip(conn, cw, principal, _tip_body(form))
+            recorded = await hotline.record_tip(conn, cw, principal, _tip_body(form))
     except CaseError as exc:
-        async with cw.node.engine.begin() as conn:
-            tips = await hotline.list_tips(conn, cw, principal, None)
-        return page(request, "hotline.html", principal, 422, tips=tips, values=form,
-                    error={"field": exc.field, "message": str(exc)},
-                    partners=[p.node_id for p in cw.node.partners.all()])
-    raise Redirect("/hotline")
+        return await _hotline(request, principal, 422, values=form,
+                              error={"field": exc.field, "message": str(exc)})
+    raise Redirect(f"/hotline/{recorded['id']}?done=tip-recorded")
+
+
+async def _tip_page(request: Request, principal: Principal, tip_id: int, status: int = 200,
+                    error: dict[str, Any] | None = None, reporter: Any = None
+                    ) -> HTMLResponse:
+    cw = case_work(request)
+    async with cw.node.engine.begin() as conn:
+        try:
+            tip = await hotline.read_tip(conn, cw, principal, tip_id)
+        except CaseError as exc:
+            raise Refused("not-found") from exc
+    return page(request, "tip.html", principal, status, tip=tip, error=error,
+                reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
+                classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
+                now=cw.clock())
+
+
+@router.get("/hotline/{tip_id}")
+async def tip_page(request: Request, tip_id: int) -> HTMLResponse:
+    """One tip to read and go on with: classify, escalate, resolve (audited read)."""
+    principal = await user(request, "tips.read")
+    return await _tip_page(request, principal, tip_id)
 
 
 @router.post("/hotline/{tip_id}")
 async def triage_tip(request: Request, tip_id: int) -> Response:
-    """Triage, and escalate (with an alert to a partner) in the same action."""
+    """Triage, and escalate (with an alert to a partner) in the same action; or resolve."""
     principal = await user(request, "tips.write")
     form = await posted(request, principal)
     cw = case_work(request)
+    action = str(form.get("action") or "triage")
     body = {"classification": form.get("classification"), "urgency": form.get("urgency"),
             "duplicate_of": int(str(form["duplicate_of"])) if str(
                 form.get("duplicate_of") or "").isdigit() else None}
-    case_id = None
     try:
         async with cw.node.engine.begin() as conn:
-            await hotline.triage(conn, cw, principal, tip_id, body)
-            if form.get("action") == "escalate":
-                result = await hotline.escalate(conn, cw, principal, tip_id, {
-                    "alert_to": form.get("alert_to") or None,
-                    "duty_phone": form.get("duty_phone") or None,
-                    "requested_action": ["locate", "rescue"]})
-                case_id = result["case_id"]
+            if action == "resolve":
+                await hotline.resolve(conn, cw, principal, tip_id)
+                result = None
+            else:
+                result = await hotline.triage_and_escalate(
+                    conn, cw, principal, tip_id, body, {
+                        "alert_to": form.get("alert_to") or None,
+                        "duty_phone": form.get("duty_phone") or None,
+                        "last_seen": _time(form, "last_seen"),
+                        "requested_action": ["locate", "rescue"]}
+                    if action == "escalate" else None)
     except CaseError as exc:
+        return await _tip_page(request, principal, tip_id, 422,
+                               error={"field": exc.field, "message": str(exc)})
+    if result and result["case_id"]:
+        raise Redirect(f"/cases/{result['case_id']}?done=escalated")
+    raise Redirect(f"/hotline/{tip_id}?done={'resolved' if action == 'resolve' else 'classified'}")
+
+
+@router.post("/hotline/{tip_id}/reporter")
+async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
+    """Who called: the hotline chief (a supervisor), with a reason; audited."""
+    principal = await user(request, "tips.reporter.read")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    try:
         async with cw.node.engine.begin() as conn:
-            tips = await hotline.list_tips(conn, cw, principal, None)
-        return page(request, "hotline.html", principal, 422, tips=tips, values={},
-                    error={"field": exc.field, "message": str(exc), "tip": tip_id},
-                    partners=[p.node_id for p in cw.node.partners.all()])
-    cw.node.outbox_signal.set()
-    raise Redirect(f"/cases/{case_id}" if case_id else "/hotline")
+            identity = await hotline.reporter_of(conn, cw, principal, tip_id,
+                                                 str(form.get("reason") or ""))
+    except CaseError as exc:
+        if exc.code == "not-found":
+            raise Refused("not-found") from exc
+        return await _tip_page(request, principal, tip_id, 422,
+                               error={"field": "reason", "message": str(exc)})
+    return await _tip_page(request, principal, tip_id, reporter=identity or {})
+
+
+#: A key that ends within this time is shown with a warning.
+KEY_WARNING: Final = timedelta(days=30)
 
 
 @router.get("/partners")
 async def partners_page(request: Request) -> HTMLResponse:
-    """The partner directory: keys and their state, delivery health per partner."""
+    """The partner directory: each key with its thumbprint, state and end (warned 30 days
+    ahead), delivery health per partner, and this node's own keys."""
     principal = await user(request, "partners.read")
     cw = case_work(request)
     async with cw.node.engine.begin() as conn:
         stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
         last = await repo.last_receipts(conn)
     now = cw.clock()
-    rows = [{"id": p.node_id, "name": p.file.name, "country": p.file.country,
-             "delivery": p.file.delivery, "key_states": p.key_states(now),
-             "expiry": {k.kid: k.not_after for k in p.file.keys},
-             "depth": int(stats[p.node_id].depth) if p.node_id in stats else 0,
-             "oldest": stats[p.node_id].oldest if p.node_id in stats else None,
-             "last_receipt": last.get(p.node_id)} for p in cw.node.partners.all()]
-    return page(request, "partners.html", principal, partners=rows)
+    rows: list[dict[str, Any]] = []
+    for p in cw.node.partners.all():
+        states = dict(p.key_states(now))
+        rows.append({
+            "id": p.node_id, "country": p.file.country, "delivery": p.file.delivery,
+            "keys": [{"kid": k.kid, "thumbprint": k.thumbprint, "state": states.get(k.kid),
+                      "not_after": k.not_after,
+                      "ending": k.not_after is not None and now <= k.not_after
+                      < now + KEY_WARNING} for k in p.file.keys],
+            "depth": int(stats[p.node_id].depth) if p.node_id in stats else 0,
+            "oldest": stats[p.node_id].oldest if p.node_id in stats else None,
+            "last_receipt": last.get(p.node_id)})
+    signing = cw.node.signing_key.kid
+    own = [{"kid": k.kid, "alg": k.alg, "thumbprint": k.thumbprint, "created": k.created,
+            "signs": k.kid == signing} for k in cw.node.keystore.published()]
+    return page(request, "partners.html", principal, partners=rows, own=own,
+                warnings=sum(1 for r in rows for k in r["keys"] if k["ending"]))
+
+
+#: Entries per page of the audit log; the export takes all that match, up to its cap.
+AUDIT_PAGE: Final = 100
+AUDIT_EXPORT_CAP: Final = 100_000
+
+
+def _audit_filters(source: Any) -> dict[str, str]:
+    return {k: str(source.get(k) or "").strip()[:120] for k in (
+        "actor", "action", "subject", "from", "to")}
+
+
+def _day(text: str, end: bool = False) -> datetime | None:
+    """A day picked in the node's zone as the UTC time it starts (or, for ``end``, the time
+    the next day starts)."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    start = datetime.combine(day, time(0), LOCAL_TIME)
+    return (start + timedelta(days=1) if end else start).astimezone(UTC)
+
+
+async def _audit_entries(conn: Any, filters: dict[str, str], before: int | None,
+                         limit: int) -> list[dict[str, Any]]:
+    return await audit.entries(
+        conn, actor=filters["actor"] or None, action=filters["action"] or None,
+        subject=filters["subject"] or None, before=before, limit=limit,
+        since=_day(filters["from"]), until=_day(filters["to"], end=True))
 
 
 @router.get("/audit")
-async def audit_page(request: Request, actor: str = "", action: str = "",
-                     subject: str = "") -> HTMLResponse:
-    """The audit log with filters, and whether the chain is intact."""
+async def audit_page(request: Request, before: int | None = None) -> HTMLResponse:
+    """The audit log: filters by who, what, subject and dates (the node's zone), paging, and
+    whether the chain is intact."""
     principal = await user(request, "audit.read")
     cw = case_work(request)
+    filters = _audit_filters(request.query_params)
     async with cw.node.engine.begin() as conn:
-        entries = await audit.entries(conn, actor=actor or None, action=action or None,
-                                      subject=subject or None, limit=200)
+        entries = await _audit_entries(conn, filters, before, AUDIT_PAGE + 1)
         verdict = await audit.verify_chain(conn)
-    return page(request, "audit.html", principal, entries=entries, verdict=verdict,
-                filters={"actor": actor, "action": action, "subject": subject})
+    older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
+    query = urlencode({k: v for k, v in filters.items() if v})
+    return page(request, "audit.html", principal, entries=entries[:AUDIT_PAGE],
+                verdict=verdict, filters=filters, older=older, query=query,
+                actions=AUDIT_ACTIONS, error=None)
+
+
+@router.post("/audit/export")
+async def audit_export(request: Request) -> Response:
+    """The entries that match the filters as CSV, with the auditor's reason (audited)."""
+    principal = await user(request, "audit.read")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    filters = _audit_filters(form)
+    reason = str(form.get("reason") or "").strip()
+    if not 3 <= len(reason) <= 500:
+        async with cw.node.engine.begin() as conn:
+            entries = await _audit_entries(conn, filters, None, AUDIT_PAGE)
+            verdict = await audit.verify_chain(conn)
+        return page(request, "audit.html", principal, 422, entries=entries, verdict=verdict,
+                    filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
+                    error="say why you export the audit log (3 to 500 characters)")
+    async with cw.node.engine.begin() as conn:
+        entries = await _audit_entries(conn, filters, None, AUDIT_EXPORT_CAP)
+        await audit.append(conn, cw.clock, principal.actor, "audit.exported", None,
+                           {"reason": reason, "entries": len(entries),
+                            "filters": {k: v for k, v in filters.items() if v}})
+    body = csv_bytes(("seq", "time (UTC+7)", "actor", "action", "subject", "detail"), (
+        (e["seq"], when(e["at"]), e["actor"], e["action"], e["subject"] or "",
+         json.dumps(e["detail"], ensure_ascii=False)) for e in reversed(entries)))
+    stamp = cw.clock().astimezone(LOCAL_TIME).strftime("%Y%m%d-%H%M")
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="audit-{cw.node.node_id}-{stamp}.csv"'})
 
 
 @router.get("/desk")

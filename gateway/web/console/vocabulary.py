@@ -128,6 +128,12 @@ CONSOLE_STATES: Final = (
     C_("code", "female"),
     C_("code", "male"),
     C_("code", "unknown"),
+    C_("code", "push"),
+    C_("code", "pull"),
+    C_("code", "done:tip-recorded"),
+    C_("code", "done:classified"),
+    C_("code", "done:resolved"),
+    C_("code", "done:escalated"),
 )
 #: Why a step of the case's path cannot be taken yet (the lifecycle's reasons).
 LIFECYCLE_REASONS: Final = (
@@ -135,4 +141,44 @@ LIFECYCLE_REASONS: Final = (
     N_("a (presumed) child: a supervisor must first record that return is in the child's "
        "best interests"),
     N_("a supervisor must first record the best-interests decision"),
+)
+#: The audit log's actions, as the auditor reads them (the filter offers them by name).
+AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
+    C_("code", "audit:access.denied"), C_("code", "audit:attachment.read"),
+    C_("code", "audit:audit.exported"), C_("code", "audit:bundle.exported"),
+    C_("code", "audit:bundle.imported"), C_("code", "audit:case.best-interests"),
+    C_("code", "audit:case.opened"), C_("code", "audit:case.read"),
+    C_("code", "audit:case.state"), C_("code", "audit:case.state-not-changed"),
+    C_("code", "audit:deadline.overdue"), C_("code", "audit:document.exported"),
+    C_("code", "audit:document.read"), C_("code", "audit:draft.read"),
+    C_("code", "audit:draft.released"), C_("code", "audit:draft.returned"),
+    C_("code", "audit:draft.saved"), C_("code", "audit:draft.submitted"),
+    C_("code", "audit:key.generated"), C_("code", "audit:key.retired"),
+    C_("code", "audit:key.rotated"), C_("code", "audit:login"),
+    C_("code", "audit:login.failed"), C_("code", "audit:logout"),
+    C_("code", "audit:mailbox.pulled"), C_("code", "audit:message.dead"),
+    C_("code", "audit:message.duplicate"), C_("code", "audit:message.queued"),
+    C_("code", "audit:message.received"), C_("code", "audit:message.requeued"),
+    C_("code", "audit:note.added"), C_("code", "audit:partner.enrolled"),
+    C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
+    C_("code", "audit:receipt.received"), C_("code", "audit:receipt.rejected"),
+    C_("code", "audit:retention.purged"), C_("code", "audit:search"),
+    C_("code", "audit:session.idle-timeout"), C_("code", "audit:special.opened"),
+    C_("code", "audit:special.read"), C_("code", "audit:supervisors.notified"),
+    C_("code", "audit:task.added"), C_("code", "audit:task.done"),
+    C_("code", "audit:tip.classified"), C_("code", "audit:tip.escalated"),
+    C_("code", "audit:tip.read"), C_("code", "audit:tip.recorded"),
+    C_("code", "audit:tip.reporter-read"), C_("code", "audit:tip.resolved"),
+    C_("code", "audit:user.added"), C_("code", "audit:user.disabled"),
+    C_("code", "audit:user.locked"), C_("code", "audit:user.password-set"),
+))
+#: The keys of audit details, as the auditor reads them.
+AUDIT_DETAIL_KEYS: Final = (
+    C_("code", "detail:reason"), C_("code", "detail:message"), C_("code", "detail:type"),
+    C_("code", "detail:to"), C_("code", "detail:from"), C_("code", "detail:draft"),
+    C_("code", "detail:case"), C_("code", "detail:role"), C_("code", "detail:unit"),
+    C_("code", "detail:action"), C_("code", "detail:special"), C_("code", "detail:name"),
+    C_("code", "detail:task"), C_("code", "detail:kind"), C_("code", "detail:via"),
+    C_("code", "detail:results"), C_("code", "detail:entries"),
+    C_("code", "detail:decision"), C_("code", "detail:author"),
 )

@@ -45,6 +45,20 @@
         }).catch(function () {});
     }, 20000);
   }
+  // Countdowns: a deadline shown with the time left, kept current without reloading.
+  var clocks = document.querySelectorAll(".countdown[data-due]");
+  function tick() {
+    clocks.forEach(function (el) {
+      var left = Math.round((Date.parse(el.getAttribute("data-due")) - Date.now()) / 60000);
+      if (isNaN(left)) { return; }
+      var sign = left < 0 ? "−" : "", abs = Math.abs(left);
+      var text = sign + Math.floor(abs / 60) + " h " + (abs % 60) + " min";
+      el.setAttribute("title", el.getAttribute("title") || el.textContent);
+      el.textContent = el.getAttribute("title") + " (" + text + ")";
+      el.classList.toggle("late", left < 0);
+    });
+  }
+  if (clocks.length) { tick(); setInterval(tick, 30000); }
   // Hotline: Alt+N jumps to a new tip, Alt+S saves it.
   document.addEventListener("keydown", function (event) {
     if (!event.altKey) { return; }

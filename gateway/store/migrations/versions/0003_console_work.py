@@ -27,6 +27,8 @@ def upgrade() -> None:
     with op.batch_alter_table('cases') as batch:
         batch.add_column(sa.Column('best_interests_decision', sa.String(length=16),
                                    nullable=True))
+    with op.batch_alter_table('tips') as batch:
+        batch.add_column(sa.Column('last_seen_at', UTC_TIME, nullable=True))
     op.create_table('held_files',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('owner', sa.String(length=64), nullable=False),
@@ -83,6 +85,8 @@ def downgrade() -> None:
     op.drop_table('special_grants')
     op.drop_index(op.f('ix_held_files_created_at'), table_name='held_files')
     op.drop_table('held_files')
+    with op.batch_alter_table('tips') as batch:
+        batch.drop_column('last_seen_at')
     with op.batch_alter_table('cases') as batch:
         batch.drop_column('best_interests_decision')
     with op.batch_alter_table('tasks') as batch:
