@@ -247,7 +247,8 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     """Cases and persons matching every word of ``query`` (names in any script, accents
     ignored; identifiers; phone numbers; case references)."""
     ids = await _matching_cases(conn, cw, principal, query)
-    if not ids:
+    if not ids:  # a search that finds nothing is a search of personal data all the same
+        await audit.append(conn, cw.clock, principal.actor, "search", None, {"results": 0})
         return []
     rows = (await conn.execute(sa.select(cases).where(cases.c.id.in_(ids))
                                .order_by(cases.c.updated_at.desc()))).all()

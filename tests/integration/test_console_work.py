@@ -4,6 +4,8 @@ queued for the partner, the stored draft, the audit line, the other user's notif
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import re
 import sqlite3
@@ -17,9 +19,10 @@ import pytest
 from gateway.cases import housekeeping
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import Attachment, parse_body, parse_envelope
+from gateway.protocol.jose import public_jwk, thumbprint
 from gateway.store.messages import RAW_COLUMN
 from tests.conftest import example
-from tests.integration.conftest import Desk, Receiver
+from tests.integration.conftest import Desk, Receiver, write_partner
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a long enough password"
@@ -450,3 +453,65 @@ async def test_a_tip_is_taken_with_its_times_reopened_and_escalated(
     assert "Lò Văn Tâm" in shown.text
     assert audit_lines(desk.receiver, "tip.reporter-read") == [
         {"reason": "call the mother back"}]
+
+
+async def test_the_auditor_reads_the_log_in_words_and_exports_it_with_a_reason(
+        people: dict[str, Browser], desk: Desk) -> None:
+    await desk.add_user("watch", "auditor", password=PASSWORD)
+    transport = httpx.ASGITransport(app=desk.receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        auditor = Browser(desk.receiver, client)
+        await auditor.login("watch")
+        await client.get("/lang/km", headers={"referer": "http://kh.test/"})
+        for _ in range(3):  # searches are audited
+            await people["sophea"].post("/cases/search", {"q": "Nguyen"})
+        page = await auditor.get("/audit")
+        assert "ចូលប្រព័ន្ធ" in page.text  # "login" in Khmer, not the code
+        assert "15:00" in page.text  # 08:00 UTC shown in the node's zone
+        assert 'class="kv"' in page.text
+        empty = await auditor.get("/audit", params={"from": "2026-11-25", "to": "2026-11-26"})
+        assert "<td>1</td>" not in empty.text  # nothing that day
+        today = await auditor.get("/audit", params={"from": "2026-11-24", "to": "2026-11-24",
+                                                    "action": "login"})
+        assert today.text.count('class="clock"') >= 5
+        refused = await auditor.post("/audit/export", {"reason": ""})
+        assert refused.status_code == 422
+        exported = await auditor.post("/audit/export", {"reason": "quarterly review",
+                                                        "action": "search"})
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("text/csv")
+        assert exported.content.startswith(b"\xef\xbb\xbf")
+        table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        assert table[0][:3] == ["seq", "time (UTC+7)", "actor"]
+        assert len(table) == 4  # the header and the three searches
+        assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+                   for row in table for cell in row)
+        assert audit_lines(desk.receiver, "audit.exported")[-1]["reason"] == "quarterly review"
+        case_id = await new_case(people["sophea"])
+        for _ in range(101):  # more than a page: paging back
+            await people["sophea"].get(f"/cases/{case_id}")
+        first = await auditor.get("/audit")
+        older = re.search(r'href="(/audit\?before=\d+)" id="older"', first.text)
+        assert older is not None
+        assert (await auditor.get(older[1])).status_code == 200
+
+
+async def test_the_partners_page_shows_thumbprints_key_ends_and_our_keys(
+        people: dict[str, Browser], desk: Desk) -> None:
+    receiver = desk.receiver
+    world = receiver.world
+    write_partner(receiver.settings.partners_path, "vn.c02", world.sender_key,
+                  keys=[{"kid": world.sender_key.kid,
+                         "thumbprint": thumbprint(public_jwk(world.sender_key.public_key())),
+                         "jwk": public_jwk(world.sender_key.public_key()),
+                         "not_after": (world.now + timedelta(days=10)).strftime(
+                             "%Y-%m-%dT%H:%M:%SZ")}])
+    assert receiver.app.state.node.reload_partners() == []
+
+    sophea = people["sophea"]
+    page = await sophea.get("/partners")
+    assert 'id="key-warning"' in page.text
+    assert thumbprint(public_jwk(world.sender_key.public_key())) in page.text
+    own = re.search(r'id="own-keys">(.*?)</section>', page.text, re.S)
+    assert own is not None
+    assert receiver.app.state.node.signing_key.kid in own[1]

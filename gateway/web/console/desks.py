@@ -19,6 +19,7 @@ from gateway.audit.export import csv_bytes
 from gateway.cases import hotline, views
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError
+from gateway.protocol.problems import N_
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
@@ -260,7 +261,7 @@ async def audit_export(request: Request) -> Response:
             verdict = await audit.verify_chain(conn)
         return page(request, "audit.html", principal, 422, entries=entries, verdict=verdict,
                     filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
-                    error="say why you export the audit log (3 to 500 characters)")
+                    error=N_("Say why you export the audit log (3 to 500 characters)."))
     async with cw.node.engine.begin() as conn:
         entries = await _audit_entries(conn, filters, None, AUDIT_EXPORT_CAP)
         await audit.append(conn, cw.clock, principal.actor, "audit.exported", None,
