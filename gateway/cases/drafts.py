@@ -145,6 +145,22 @@ async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     return draft_id
 
 
+async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                     body: dict[str, Any], *, case_id: int | None = None,
+                     draft_id: int | None = None, submit: bool = False
+                     ) -> tuple[int, dict[str, Any] | None]:
+    """The author's one action: create a draft on a case (or change ``draft_id``) and, with
+    ``submit``, ask for its release (or send it where no second person is needed). Answers
+    the draft's id and the submission's result."""
+    if draft_id is None:
+        if case_id is None:
+            raise CaseError("invalid-request", "a new draft needs its case", "case")
+        draft_id = await create_draft(conn, cw, principal, case_id, body)
+    else:
+        await update_draft(conn, cw, principal, draft_id, body)
+    return draft_id, await submit_draft(conn, cw, principal, draft_id) if submit else None
+
+
 async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> tuple[Any, Any]:
     row = (await conn.execute(sa.select(drafts).where(drafts.c.id == draft_id))).first()
     if row is None:

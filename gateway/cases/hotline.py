@@ -329,12 +329,13 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
 
 
 async def triage_and_escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                              tip_id: int, triage_body: dict[str, Any],
+                              tip_id: int, triage_body: dict[str, Any] | None,
                               escalation: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The operator's one action: classify the tip (if it is not yet) and, when asked,
-    escalate it into a case with an alert, all in the caller's transaction."""
+    """The operator's one action: classify the tip (when a classification is given, or it
+    has none yet) and, when asked, escalate it into a case with an alert, all in the
+    caller's transaction."""
     row = await _load(conn, principal, tip_id)
-    if row.classified_at is None or escalation is None:
+    if triage_body is not None and (row.classified_at is None or escalation is None):
         await triage(conn, cw, principal, tip_id, triage_body)
     if escalation is None:
         return None

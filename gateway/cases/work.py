@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.calendars import Calendars
 from gateway.documents.convert import DocumentForms
@@ -35,6 +38,11 @@ class CaseWork:
     def sealer(self) -> Sealer:
         """The node's sealer (encryption at rest, blind index)."""
         return self.node.sealer
+
+    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """The unit of work of one use case (:meth:`Node.transaction`): committed at the end,
+        then what the use case registered (waking the delivery worker) runs."""
+        return self.node.transaction()
 
     @property
     def clock(self) -> Callable[[], datetime]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,6 +27,21 @@ from gateway.trust.partners import PartnerDirectory, PartnerFileError
 
 #: Called inside the transaction that stores an accepted message (the case work attaches it).
 InboundHook = Callable[[AsyncConnection, VerifiedMessage], Awaitable[None]]
+
+
+#: What the running use case asked to do once its transaction has committed.
+_AFTER_COMMIT: contextvars.ContextVar[list[Callable[[], None]] | None] = \
+    contextvars.ContextVar("bx_after_commit", default=None)
+
+
+def after_commit(action: Callable[[], None]) -> None:
+    """Run ``action`` once the current use case's transaction has committed (waking the
+    delivery worker for what it queued, say); at once when no use case is open."""
+    pending = _AFTER_COMMIT.get()
+    if pending is None:
+        action()
+    else:
+        pending.append(action)
 
 
 class NodeError(Exception):
@@ -61,6 +78,21 @@ class Node:
     def node_id(self) -> str:
         """This node's id."""
         return self.settings.node_id
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """One use case's transaction: committed when the block ends without error; what the
+        use case registered with :func:`after_commit` runs after the commit, never before
+        and never after a rollback."""
+        pending: list[Callable[[], None]] = []
+        token = _AFTER_COMMIT.set(pending)
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        finally:
+            _AFTER_COMMIT.reset(token)
+        for action in pending:
+            action()
 
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:

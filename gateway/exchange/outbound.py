@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
+from gateway.exchange.node import Node, after_commit
 from gateway.protocol.envelope import (
     Attachment,
     Envelope,
@@ -31,17 +31,16 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
     Raises ``Problem`` (``schema-invalid``, ``unsupported-type``) for a document that a
     partner would refuse, and :class:`OutboundError` for an unknown recipient.
     """
-    async with node.engine.begin() as conn:
+    async with node.transaction() as conn:
         envelope = await queue_message(conn, node, draft, document, attachments, actor)
-    node.outbox_signal.set()
     return envelope.header.bx.id
 
 
 async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
                         document: bytes, attachments: Sequence[Attachment] = (),
                         actor: str = "operator") -> Envelope:
-    """:func:`send_message` inside the caller's transaction (a case's use case), which must
-    set ``node.outbox_signal`` once it has committed."""
+    """:func:`send_message` inside the caller's transaction (a case's use case); the
+    delivery worker wakes once that transaction has committed."""
     partner = node.partners.get(draft.to)
     if partner is None:
         raise OutboundError(f"{draft.to} is not in the partner directory")
@@ -63,12 +62,13 @@ async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
     await audit.append(conn, node.clock, actor, "message.queued", envelope.header.bx.id,
                        {"type": draft.type, "to": draft.to, "priority": draft.priority,
                         "mode": "pull" if pull else "push"})
+    after_commit(node.outbox_signal.set)
     return envelope
 
 
 async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:
     """Put a dead-lettered message back in the queue with a fresh deadline."""
-    async with node.engine.begin() as conn:
+    async with node.transaction() as conn:
         row = await repo.find_outbound(conn, message_id)
         if row is None:
             raise OutboundError(f"no outbound message {message_id}")
@@ -83,5 +83,5 @@ async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator"
                            "waiting" if partner.file.delivery == "pull" else "queued")
         await audit.append(conn, node.clock, actor, "message.requeued", message_id,
                            {"to": row.recipient})
-    node.outbox_signal.set()
+        after_commit(node.outbox_signal.set)
 

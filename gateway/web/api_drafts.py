@@ -153,8 +153,6 @@ async def submit(
     needed (operational data only, or an immediate alert)."""
     async with use_case(request) as (cw, conn):
         result = await drafts.submit_draft(conn, cw, principal, draft_id)
-    if result["message_id"]:
-        cw.node.outbox_signal.set()
     return {"id": draft_id, **result}
 
 
@@ -170,7 +168,6 @@ async def release(
     """Release a submitted draft: sign, queue, move the case (supervisors, not the author)."""
     async with use_case(request) as (cw, conn):
         message_id = await drafts.release_draft(conn, cw, principal, draft_id)
-    cw.node.outbox_signal.set()
     return {"id": draft_id, "state": "sent", "message_id": message_id}
 
 

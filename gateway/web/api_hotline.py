@@ -257,13 +257,11 @@ async def escalate(
     """Open a case from the tip and, with ``alert_to``, send the partner an immediate alert,
     all in one transaction."""
     async with use_case(request) as (cw, conn):
-        if body.classification and body.urgency:
-            await hotline.triage(conn, cw, principal, tip_id, body.model_dump())
-        result = await hotline.escalate(
-            conn, cw, principal, tip_id, body.model_dump(exclude_none=True)
+        triage = body.model_dump() if body.classification and body.urgency else None
+        result = await hotline.triage_and_escalate(
+            conn, cw, principal, tip_id, triage, body.model_dump(exclude_none=True)
         )
-    if result["message_id"]:
-        cw.node.outbox_signal.set()
+    assert result is not None
     return {"id": tip_id, **result}
 
 

@@ -37,9 +37,11 @@ def case_work(request: Request) -> CaseWork:
 
 @contextlib.asynccontextmanager
 async def use_case(request: Request) -> AsyncIterator[tuple[CaseWork, AsyncConnection]]:
-    """One transaction for one use case: committed when the block ends without error."""
+    """The request's unit of work (as polar's session dependency): one transaction for one
+    use case, committed when the block ends without error, then what the use case
+    registered to follow its commit (waking the delivery worker) runs."""
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         yield cw, conn
 
 
@@ -61,7 +63,7 @@ async def current_principal(request: Request) -> Principal:
         principal = Principal("machine", "machine", cw.node.node_id)
     else:
         try:
-            async with cw.node.engine.begin() as conn:
+            async with cw.transaction() as conn:
                 principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key,
                                                    presented)
         except sessions.SessionError as exc:
@@ -82,7 +84,7 @@ def permit(action: str) -> Any:
         principal = await current_principal(request)
         if not allowed(principal.role, action):
             cw = case_work(request)
-            async with cw.node.engine.begin() as conn:
+            async with cw.transaction() as conn:
                 await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
                                    {"action": action, "role": principal.role})
             raise Problem("forbidden", f"the role {principal.role} may not do this ({action})")

@@ -46,7 +46,7 @@ async def cases_page(request: Request, kind: str = "", state: str = "", partner:
     cw = case_work(request)
     filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
                "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         found = await views.list_cases(conn, cw, principal, filters)
     return page(request, "cases.html", principal, cases=found, filters=filters, results=None,
                 kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
@@ -69,7 +69,7 @@ async def search_page(request: Request) -> HTMLResponse:
     query = str(form.get("q", "")).strip()
     results: list[dict[str, Any]] = []
     error = None
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             results = await views.search(conn, cw, principal, query)
         except CaseError as exc:
@@ -85,7 +85,7 @@ async def new_case(request: Request) -> Response:
     principal = await user(request, "cases.create")
     form = await posted(request, principal)
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         case_id = await service.create_case(
             conn, cw, principal.actor, kind=str(form.get("kind", "")),
             origin="hotline" if principal.role == "hotline-operator" else "blo",
@@ -98,7 +98,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                      errors: dict[str, str] | None = None,
                      values: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             case = await views.case_detail(conn, cw, principal, case_id)
         except CaseError as exc:
@@ -155,7 +155,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             done = await work(conn, cw, principal, form)
     except CaseError as exc:
         return await _case_page(request, principal, case_id,
@@ -249,7 +249,7 @@ async def best_interests(request: Request, case_id: int) -> Response:
 async def _message(request: Request, principal: Principal, case_id: int,
                    message_id: str) -> tuple[Any, Any, str | None]:
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         case = await service.load_case(conn, principal, case_id)
         row = await message_of_case(conn, case.id, message_id)
         if row is None:
@@ -280,7 +280,7 @@ async def document_page(request: Request, case_id: int, message_id: str) -> Resp
     under this session's grant. Every view is audited."""
     principal = await user(request, "cases.read")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         row = await service.load_case(conn, principal, case_id)
         reason = await special.granted(conn, cw, principal, message_id)
         try:
@@ -298,7 +298,7 @@ async def document_pdf(request: Request, case_id: int, message_id: str) -> Respo
     """The document as a PDF; with special data only under this session's grant."""
     principal = await user(request, "cases.read")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         row = await service.load_case(conn, principal, case_id)
         reason = await special.granted(conn, cw, principal, message_id)
         try:
@@ -324,7 +324,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
     reason = typed if chosen in ("", "other") else chosen
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             await special.grant(conn, cw, principal, case_id, message_id, reason)
     except CaseError as exc:
         if exc.code == "not-found":
@@ -343,7 +343,7 @@ async def attachment(request: Request, case_id: int, message_id: str, name: str)
     principal = await user(request, "special.read")
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             found = await special.attachment(conn, cw, principal, case_id, message_id, name)
     except CaseError as exc:
         if exc.code == "forbidden":

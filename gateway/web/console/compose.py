@@ -114,7 +114,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, case: dict[str, 
 
 
 async def _case(cw: CaseWork, principal: Principal, case_id: int) -> dict[str, Any]:
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             return await views.case_detail(conn, cw, principal, case_id)
         except CaseError as exc:
@@ -144,7 +144,7 @@ async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
     came back."""
     principal = await user(request, "drafts.write")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             draft, files = await drafts.draft_for_edit(conn, cw, principal, draft_id)
         except CaseError as exc:
@@ -174,7 +174,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     existing: dict[str, Any] | None = None
     files: list[dict[str, str]] = []
     if draft_id is not None:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             try:
                 existing, files = await drafts.draft_for_edit(conn, cw, principal, draft_id)
             except CaseError as exc:
@@ -198,7 +198,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
         chosen = await _uploads(raw_form)
     except CaseError as exc:
         errors["attachments"] = [str(exc)]
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         held = await uploads.held(conn, cw, principal.actor, handles)
     attachments = [f for f in files if f["name"] in keep] + [
         u.as_attachment() for _, u in held] + [u.as_attachment() for u in chosen]
@@ -210,14 +210,10 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     message = None
     if not errors:
         try:
-            async with cw.node.engine.begin() as conn:
-                if existing is None:
-                    draft_id = await drafts.create_draft(conn, cw, principal, case_id, body)
-                else:
-                    assert draft_id is not None
-                    await drafts.update_draft(conn, cw, principal, draft_id, body)
-                if form.get("action") == "submit":
-                    result = await drafts.submit_draft(conn, cw, principal, draft_id)
+            async with cw.transaction() as conn:
+                draft_id, result = await drafts.save_draft(
+                    conn, cw, principal, body, case_id=case_id, draft_id=draft_id,
+                    submit=form.get("action") == "submit")
                 await uploads.release_held(conn, principal.actor, [h for h, _ in held])
         except Problem as problem:
             errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
@@ -227,7 +223,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             errors = {normal_key(exc.field or ""): [str(exc)]}
             message = str(exc)
     if errors:
-        async with cw.node.engine.begin() as conn:  # the valid files wait with the form
+        async with cw.transaction() as conn:  # the valid files wait with the form
             new = await uploads.hold(conn, cw, principal.actor, chosen)
         waiting = held + list(zip(new, chosen, strict=True))
         kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
@@ -236,8 +232,6 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
                      message=message or book.text(
                          lang, "The document is not complete: see the fields marked."),
                      draft=existing, held=waiting, kept=kept)
-    if result and result["message_id"]:
-        cw.node.outbox_signal.set()
     done = {"sent": "sent", "submitted": "submitted"}.get(
         (result or {}).get("state", ""), "draft-saved")
     raise Redirect(f"/cases/{case_id}?done={done}")

@@ -34,7 +34,7 @@ async def _hotline(request: Request, principal: Principal, status: int = 200,
                    values: dict[str, Any] | None = None,
                    error: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         tips = await hotline.list_tips(conn, cw, principal, None)
         reviews = await hotline.release_reviews(conn, cw, principal) if allowed(
             principal.role, "tips.reporter.read") else []
@@ -89,7 +89,7 @@ async def record_tip(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             recorded = await hotline.record_tip(conn, cw, principal, _tip_body(form))
     except CaseError as exc:
         return await _hotline(request, principal, 422, values=form,
@@ -101,7 +101,7 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             tip = await hotline.read_tip(conn, cw, principal, tip_id)
         except CaseError as exc:
@@ -130,7 +130,7 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
             "duplicate_of": int(str(form["duplicate_of"])) if str(
                 form.get("duplicate_of") or "").isdigit() else None}
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             if action == "resolve":
                 await hotline.resolve(conn, cw, principal, tip_id)
                 result = None
@@ -157,7 +157,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             identity = await hotline.reporter_of(conn, cw, principal, tip_id,
                                                  str(form.get("reason") or ""))
     except CaseError as exc:
@@ -178,7 +178,7 @@ async def partners_page(request: Request) -> HTMLResponse:
     ahead), delivery health per partner, and this node's own keys."""
     principal = await user(request, "partners.read")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
         last = await repo.last_receipts(conn)
     now = cw.clock()
@@ -237,7 +237,7 @@ async def audit_page(request: Request, before: int | None = None) -> HTMLRespons
     principal = await user(request, "audit.read")
     cw = case_work(request)
     filters = _audit_filters(request.query_params)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         entries = await _audit_entries(conn, filters, before, AUDIT_PAGE + 1)
         verdict = await audit.verify_chain(conn)
     older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
@@ -256,13 +256,13 @@ async def audit_export(request: Request) -> Response:
     filters = _audit_filters(form)
     reason = str(form.get("reason") or "").strip()
     if not 3 <= len(reason) <= 500:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             entries = await _audit_entries(conn, filters, None, AUDIT_PAGE)
             verdict = await audit.verify_chain(conn)
         return page(request, "audit.html", principal, 422, entries=entries, verdict=verdict,
                     filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
                     error=N_("Say why you export the audit log (3 to 500 characters)."))
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         entries = await _audit_entries(conn, filters, None, AUDIT_EXPORT_CAP)
         await audit.append(conn, cw.clock, principal.actor, "audit.exported", None,
                            {"reason": reason, "entries": len(entries),
@@ -281,6 +281,6 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         desk = await views.investigator_desk(conn, cw, principal)
     return page(request, "desk.html", principal, **desk)

@@ -116,7 +116,7 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
         raise Redirect("/login")
     cw = case_work(request)
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key, token,
                                                touch=touch)
             request.state.principal = principal
@@ -124,7 +124,7 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc
     if not allowed(principal.role, action):
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
                                {"action": action, "role": principal.role, "via": "console"})
         raise Refused(action)

@@ -21,7 +21,7 @@ async def release_queue(request: Request) -> HTMLResponse:
     """Drafts waiting for a supervisor, each with its bilingual preview."""
     principal = await user(request, "drafts.release")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         queue = await drafts.list_drafts(conn, cw, principal, "submitted")
     return page(request, "release.html", principal, queue=queue, error=None)
 
@@ -31,7 +31,7 @@ async def release_preview(request: Request, draft_id: int) -> Response:
     """The bilingual preview of a draft (a read of its data: audited)."""
     principal = await user(request, "drafts.release")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             full = await drafts.read_draft(conn, cw, principal, draft_id)
         except CaseError as exc:
@@ -53,19 +53,17 @@ async def release(request: Request, draft_id: int) -> Response:
     cw = case_work(request)
     sending_back = form.get("action") == "return"
     try:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             if sending_back:
                 await drafts.return_draft(conn, cw, principal, draft_id,
                                           str(form.get("reason", "")))
             else:
                 await drafts.release_draft(conn, cw, principal, draft_id)
     except CaseError as exc:
-        async with cw.node.engine.begin() as conn:
+        async with cw.transaction() as conn:
             queue = await drafts.list_drafts(conn, cw, principal, "submitted")
         return page(request, "release.html", principal, 409 if exc.code != "invalid-request"
                     else 422, queue=queue,
                     error={"draft": draft_id, "message": str(exc),
                            "reason": form.get("reason", "")})
-    if not sending_back:
-        cw.node.outbox_signal.set()
     raise Redirect(f"/release?done={'returned' if sending_back else 'released'}")

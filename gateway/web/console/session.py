@@ -44,7 +44,7 @@ async def login(request: Request) -> Response:
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     cw = case_work(request)
     failure: users.UserError | None = None
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         try:
             found = await users.authenticate(conn, cw.clock, username, password)
         except users.UserError as exc:
@@ -71,7 +71,7 @@ async def logout(request: Request) -> Response:
     principal = await user(request, "session.self")
     await posted(request, principal)
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         await sessions.end_session(conn, cw.clock, principal)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -86,7 +86,7 @@ async def home(request: Request) -> HTMLResponse:
     cw = case_work(request)
     context: dict[str, Any] = {"overdue": [], "alerts": [], "queue": [], "undelivered": [],
                                "returned": [], "mine": []}
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         context["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
         if allowed(principal.role, "overdue.read"):
             scope = "all" if sees_all_cases(principal.role) else "unit"
@@ -114,7 +114,7 @@ async def notices_page(request: Request) -> HTMLResponse:
     """The user's notices, newest (and urgent) first."""
     principal = await user(request, "session.self")
     cw = case_work(request)
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         found = await notices.list_for(conn, principal)
     return page(request, "notices.html", principal, notices=found)
 
@@ -126,7 +126,7 @@ async def mark_read(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     chosen = str(form.get("id") or "")
-    async with cw.node.engine.begin() as conn:
+    async with cw.transaction() as conn:
         await notices.mark_read(conn, cw, principal, [int(chosen)] if chosen.isdigit()
                                 else None)
     target = str(form.get("next") or "/notices")
