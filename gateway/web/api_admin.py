@@ -30,15 +30,18 @@ class HolidayIn(BaseModel):
 
 
 class CalendarIn(BaseModel):
-    """The public holidays of one country and year."""
+    """Decreed changes to one country's year: days off added, weekend days worked (the public
+    holidays themselves come from the holidays package)."""
 
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"holidays": [{"date": "2026-01-01", "name": "Tết Dương lịch"}]}]
+            "examples": [{"holidays": [{"date": "2026-09-03", "name": "Nghỉ bù"}],
+                          "working_days": [{"date": "2026-08-22", "name": "Làm bù"}]}]
         },
     )
     holidays: list[HolidayIn] = Field(max_length=60)
+    working_days: list[HolidayIn] = Field(default_factory=list, max_length=60)
 
 
 @router.get(
@@ -47,8 +50,9 @@ class CalendarIn(BaseModel):
         {
             "country": "VN",
             "year": 2026,
-            "origin": "shipped",
+            "origin": "package+shipped",
             "holidays": [{"date": "2026-09-02", "name": "Quốc khánh"}],
+            "working_days": [{"date": "2026-08-22", "name": "Làm bù"}],
         },
         errors=(401, 403, 422),
     ),
@@ -59,7 +63,8 @@ async def read_calendar(
     year: Year,
     _: Annotated[Principal, permit("calendars.read")],
 ) -> dict[str, Any]:
-    """A country's public holidays in a year, and where they come from."""
+    """A country's public holidays and make-up working days in a year, and where they come
+    from."""
     cw = request.app.state.cases
     holidays, origin = cw.calendars.year(country, year)
     return {
@@ -67,6 +72,10 @@ async def read_calendar(
         "year": year,
         "origin": origin,
         "holidays": [{"date": h.day.isoformat(), "name": h.name} for h in holidays],
+        "working_days": [
+            {"date": w.day.isoformat(), "name": w.name}
+            for w in cw.calendars.working_days(country, year)
+        ],
     }
 
 
@@ -81,14 +90,18 @@ async def write_calendar(
     body: CalendarIn,
     principal: Annotated[Principal, permit("calendars.write")],
 ) -> dict[str, Any]:
-    """Replace a year's holidays on this node (administrators)."""
-    for index, holiday in enumerate(body.holidays, start=1):
-        if holiday.date.year != year:
-            raise Problem("invalid-request", f"holidays[{index}].date: a day of {year}")
+    """Replace a year's decreed changes on this node (administrators)."""
+    for what, days in (("holidays", body.holidays), ("working_days", body.working_days)):
+        for index, holiday in enumerate(days, start=1):
+            if holiday.date.year != year:
+                raise Problem("invalid-request", f"{what}[{index}].date: a day of {year}")
     async with use_case(request) as (cw, conn):
         try:
             cw.calendars.save(
-                country, year, [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays]
+                country,
+                year,
+                [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
+                [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
             )
         except CalendarError as exc:
             raise Problem("invalid-request", str(exc)) from exc

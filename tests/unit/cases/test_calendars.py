@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -14,12 +14,38 @@ from tests.conftest import REPO
 SHIPPED = REPO / "calendars"
 
 
-def test_shipped_calendars_parse() -> None:
+def test_shipped_files_parse_and_add_to_the_package() -> None:
     calendars = Calendars(SHIPPED)
-    for path in SHIPPED.glob("*/*.toml"):
+    files = list(SHIPPED.glob("*/*.toml"))
+    assert files
+    for path in files:
         holidays, origin = calendars.year(path.parent.name, int(path.stem))
         assert holidays
-        assert origin == "shipped"
+        assert origin == "package+shipped"
+
+
+def test_every_year_of_every_country_counts_its_public_holidays() -> None:
+    calendars = Calendars(SHIPPED)
+    for country in ("VN", "KH", "LA"):
+        for year in (2026, 2027, 2030):
+            holidays, origin = calendars.year(country, year)
+            assert origin.startswith("package"), (country, year)
+            assert len(holidays) >= 5, (country, year)
+    # 2027 in Cambodia: the Khmer New Year (14-16 April) is not counted
+    tuesday = datetime(2027, 4, 13, 2, 0, tzinfo=UTC)
+    assert calendars.add_working_days("KH", tuesday, 1).date().isoformat() == "2027-04-19"
+    # 2027 in Laos: the Lao New Year days off are not counted either
+    due = calendars.add_working_days("LA", tuesday, 1).date()
+    assert due.isoformat() >= "2027-04-16"
+    assert not calendars.is_working_day("LA", date(2027, 4, 14))
+
+
+def test_a_make_up_working_day_counts() -> None:
+    calendars = Calendars(SHIPPED)
+    friday = datetime(2026, 8, 21, 2, 0, tzinfo=UTC)
+    assert calendars.is_working_day("VN", date(2026, 8, 22))  # a Saturday, worked by decree
+    assert calendars.add_working_days("VN", friday, 1).date().isoformat() == "2026-08-22"
+    assert not calendars.is_working_day("VN", date(2026, 8, 31))  # the day off it buys
 
 
 def test_tet_and_weekends_are_skipped_in_viet_nam() -> None:
@@ -38,11 +64,11 @@ def test_the_same_start_differs_by_country() -> None:
     assert calendars.add_working_days("VN", start, 1).date().isoformat() == "2026-04-14"
 
 
-def test_a_year_without_a_file_counts_weekends_only_and_says_so() -> None:
+def test_a_country_nobody_knows_counts_weekends_only_and_says_so() -> None:
     calendars = Calendars(SHIPPED)
-    assert calendars.year("TH", 2026) == ([], "missing")
-    start = datetime(2031, 1, 2, tzinfo=UTC)  # a Thursday
-    assert calendars.add_working_days("VN", start, 2).date().isoformat() == "2031-01-06"
+    assert calendars.year("XX", 2026) == ([], "missing")
+    start = datetime(2026, 12, 31, tzinfo=UTC)  # a Thursday; 1 January is no holiday there
+    assert calendars.add_working_days("XX", start, 2).date().isoformat() == "2027-01-04"
 
 
 def test_defaults_and_partner_agreements() -> None:
@@ -62,7 +88,7 @@ def test_defaults_and_partner_agreements() -> None:
 def test_local_overrides_win_and_bad_files_are_refused(tmp_path: Path) -> None:
     calendars = Calendars(SHIPPED, tmp_path)
     calendars.save("VN", 2026, [{"date": "2026-11-25", "name": "Storm closure"}])
-    assert calendars.year("VN", 2026)[1] == "local"
+    assert calendars.year("VN", 2026)[1] == "package+local"
     start = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
     assert calendars.add_working_days("VN", start, 1).date().isoformat() == "2026-11-26"
     with pytest.raises(CalendarError, match="day of 2026"):
