@@ -515,3 +515,32 @@ async def test_the_partners_page_shows_thumbprints_key_ends_and_our_keys(
     own = re.search(r'id="own-keys">(.*?)</section>', page.text, re.S)
     assert own is not None
     assert receiver.app.state.node.signing_key.kid in own[1]
+
+
+async def test_the_investigator_has_a_desk(people: dict[str, Browser], desk: Desk) -> None:
+    await desk.add_user("inv", "investigator", password=PASSWORD)
+    sophea, boss = people["sophea"], people["boss"]
+    case_id = await new_case(sophea)
+    await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                      {**REQUEST, "action": "submit"},
+                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    (draft_id,) = rows(desk.receiver, "SELECT id FROM drafts")[0]
+    await boss.post(f"/release/{draft_id}", {"action": "release"})
+    notice = desk.receiver.world.message("suspect-notice", example("suspect-notice"))
+    assert (await desk.receiver.post(notice)).status_code == 202
+    assert (await people["line"].get("/desk")).status_code == 403  # not a hotline desk
+    desk.receiver.world.now += timedelta(days=40)
+    transport = httpx.ASGITransport(app=desk.receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        inv = Browser(desk.receiver, client)
+        await inv.login("inv")
+        page = await inv.get("/desk")
+        assert page.status_code == 200
+        waiting = re.search(r"<h3>(.*?)</h3>\s*<table>(.*?)</table>", page.text, re.S)
+        assert waiting is not None
+        assert "Criminal Police" in waiting[1] or "Cục Cảnh sát" in waiting[1]  # by name
+        assert f'href="/cases/{case_id}"' in waiting[2]
+        assert "<td>40</td>" in waiting[2]  # its age in days
+        assert "badge bad" in waiting[2]  # and overdue
+        investigations = page.text.split("Điều tra phối hợp")[1]
+        assert 'href="/cases/2"' in investigations  # the case the suspect notice opened
