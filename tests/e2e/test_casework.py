@@ -142,7 +142,8 @@ def test_the_scripted_repatriation_a_hotline_alert_and_clean_logs(tmp_path: Path
             "foreign_country": "KH",
             "persons": [{"name_native": TIP_CHILD, "name_latin": "LO Thi Suongmai",
                          "sex": "female", "estimated_age": 15, "nationality": "VN"}],
-            "reporter_identity": {"name": TIP_REPORTER, "phone": "+84 98 111 2233"}}))
+            "reporter_identity": {"name": TIP_REPORTER, "phone": "+84 98 111 2233"},
+            "last_seen_at": "2026-11-23T22:30:00Z"}))
         escalated = ok(hotline.post(f"/tips/{tip['id']}/escalate", json={
             "classification": "trafficking", "urgency": "immediate",
             "alert_to": "kh.blo-bavet", "duty_phone": "+84 24 3826 9111"}))

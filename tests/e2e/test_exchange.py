@@ -72,14 +72,13 @@ def test_every_type_both_ways_push_and_pull(federation: dict[str, NodeProcess]) 
 
 def test_logs_carry_no_personal_data_and_no_payload(federation: dict[str, NodeProcess]) -> None:
     c02, ahtjp = federation["vn.c02"], federation["kh.ahtjp"]
-    send(ahtjp, "vn.c02", "verification-request")
-    send(c02, "kh.ahtjp", "verification-response")
-    wait_for(lambda: len(states(c02, "in")) == 1 and len(states(ahtjp, "in")) == 1)
-    for node in federation.values():
-        node.stop()
+    request = send(ahtjp, "vn.c02", "verification-request")
+    answer = send(c02, "kh.ahtjp", "verification-response")
+    wait_for(lambda: request in states(c02, "in") and answer in states(ahtjp, "in"))
     for node in federation.values():
         text = node.log_path.read_text(encoding="utf-8")
-        for lines in text.splitlines():
+        written = text[:text.rfind("\n") + 1]  # the lines written so far, whole
+        for lines in written.splitlines():
             assert lines.startswith("{"), "every log line is a JSON object"
         for secret in ("Nguyễn Thị Hoa", "NGUYEN Thi Hoa", "Lê Thị Thu", "+84 912 345 678",
                        "PHNlcnNvbg", "karaoke"):

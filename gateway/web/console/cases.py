@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
-from gateway.cases import lifecycle, printing, service, special, views
+from gateway.cases import deadlines, lifecycle, printing, service, special, views
 from gateway.cases.people import PersonFacts
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
@@ -124,10 +124,8 @@ _FITTING: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("investigation", "active"): ("investigation-update", "suspect-notice", "case-closure"),
     ("hotline", "detected"): ("alert",),
 }
-#: What answers a received document.
-_ANSWERS: Final = {"verification-request": "verification-response",
-                   "repatriation-request": "repatriation-response",
-                   "alert": "investigation-update"}
+#: What answers a received document (the deadlines' answers, and news on an alert).
+_ANSWERS: Final = {**deadlines.ANSWERED_BY, "alert": "investigation-update"}
 
 
 def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:

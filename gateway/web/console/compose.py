@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
-from gateway.cases import drafts, uploads, views
+from gateway.cases import deadlines, drafts, uploads, views
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.documents.model import Field
@@ -55,9 +55,9 @@ def prefill(model: Field, case: dict[str, Any], principal: Principal, unit_name:
     """What the form can know before the officer types: the case reference, the person the
     case is about, the officer, the unit and the country (only keys the form has)."""
     victim = next((p for p in case["persons"] if p["role"] == "victim"), None)
-    keys = set()
-    for item in _flatten(forms.form_fields(model)):
-        keys.add(item.key)
+    # only fields the document needs anyway: filling an optional group would make its own
+    # required fields missing
+    keys = {item.key for item in _flatten(forms.form_fields(model)) if item.required}
     values: dict[str, str] = {}
 
     def put(key: str, value: str | None) -> None:
@@ -135,7 +135,17 @@ async def compose_page(request: Request, case_id: int, doc_type: str) -> HTMLRes
                      "vi" if cw.country == "VN" else "en")
     values.setdefault("to", case["partner"] or "")
     values.setdefault("lang", lang)
+    answered = answered_message(case, doc_type)
+    if answered is not None:  # an answer refers to what it answers (PROTOCOL.md ``ref``)
+        values.update(ref=answered["id"], to=answered["from"])
     return _form(request, principal, cw, case, doc_type, values, {})
+
+
+def answered_message(case: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
+    """The newest received message of the case that a document of ``doc_type`` answers."""
+    wanted = next((q for q, a in deadlines.ANSWERED_BY.items() if a == doc_type), None)
+    received = [m for m in case["messages"] if m["direction"] == "in" and m["type"] == wanted]
+    return received[-1] if received else None
 
 
 @router.get("/drafts/{draft_id}")

@@ -182,3 +182,8 @@ AUDIT_DETAIL_KEYS: Final = (
     C_("code", "detail:results"), C_("code", "detail:entries"),
     C_("code", "detail:decision"), C_("code", "detail:author"),
 )
+#: Units that are not partner nodes (hotlines), as people call them.
+UNIT_NAMES: Final = (
+    C_("code", "vn.hotline-111"), C_("code", "vn.hotline"), C_("code", "kh.hotline"),
+    C_("code", "la.hotline"),
+)
