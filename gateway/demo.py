@@ -31,6 +31,7 @@ from gateway.access import users
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
 from gateway.exchange.node import open_database
+from gateway.protocol.errors import GatewayError
 from gateway.settings import REPOSITORY, load_settings
 
 #: (node id, how the others reach it)
@@ -80,7 +81,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class DemoError(Exception):
+class DemoError(GatewayError):
     """The demo could not be set up; the message says what failed."""
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.users import User
 from gateway.audit import log as audit
+from gateway.protocol.errors import GatewayError
 from gateway.store.case_tables import sessions, users
 
 IDLE: Final = timedelta(minutes=30)
@@ -29,7 +30,7 @@ TOUCH_EVERY: Final = timedelta(seconds=60)
 _ALG: Final = "HS256"
 
 
-class SessionError(Exception):
+class SessionError(GatewayError):
     """No valid session: expired, ended, forged or absent."""
 
 

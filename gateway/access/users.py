@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import HUMAN_ROLES
 from gateway.audit import log as audit
+from gateway.protocol.errors import GatewayError
 from gateway.store.case_tables import sessions, users
 
 MAX_FAILURES: Final = 5
@@ -38,7 +39,7 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a password of anyone")
 
 
-class UserError(Exception):
+class UserError(GatewayError):
     """A refused account operation; the message says why (for the CLI and the API)."""
 
 

@@ -21,13 +21,15 @@ from typing import Any, Final
 
 import tomli_w
 
+from gateway.protocol.errors import GatewayError
+
 #: Viet Nam, Cambodia and Laos all keep Indochina Time, UTC+7, with no summer time.
 LOCAL_TIME: Final = timezone(timedelta(hours=7))
 WEEKEND: Final = frozenset({5, 6})
 COUNTRY: Final = re.compile(r"[A-Z]{2}")
 
 
-class CalendarError(Exception):
+class CalendarError(GatewayError):
     """A holiday file that cannot be used; the message names the file and the fault."""
 
 

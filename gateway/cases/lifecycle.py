@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from gateway.protocol.errors import GatewayError
+
 KINDS: Final = ("repatriation", "verification", "investigation", "hotline")
 ORIGINS: Final = ("hotline", "blo", "partner", "investigation")
 PERSON_ROLES: Final = ("victim", "suspect", "witness", "relative")
@@ -72,7 +74,7 @@ class CaseFacts:
     best_interests_decided: bool = False  # either way: the review may end
 
 
-class TransitionRefused(Exception):  # noqa: N818 - a refusal, as the API reports it
+class TransitionRefused(GatewayError):  # noqa: N818 - a refusal, as the API reports it
     """The move is not allowed; the message says why."""
 
 

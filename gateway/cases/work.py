@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.cases.calendars import Calendars
 from gateway.documents.convert import DocumentForms
 from gateway.exchange.node import Node
+from gateway.protocol.errors import GatewayError
 from gateway.store.crypto import Sealer
 
 
-class CaseError(Exception):
+class CaseError(GatewayError):
     """A refused case operation. ``code`` is a problem code of ``protocol.problems``
     (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``); the message says
     what was wrong, naming the field where there is one."""

@@ -14,6 +14,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.documents.xml import parse_safely
+from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import FieldError, Problem
 
 _VERSION_FILE: Final = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.xsd")
@@ -21,7 +22,7 @@ _TYPE_NAME: Final = re.compile(r"[a-z][a-z0-9-]{1,63}")
 XSD_NS: Final = "http://www.w3.org/2001/XMLSchema"
 
 
-class RegistryError(Exception):
+class RegistryError(GatewayError):
     """A schema folder that cannot be trusted; the message names the file and the fault."""
 
 

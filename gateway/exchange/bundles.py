@@ -21,6 +21,7 @@ from gateway.exchange.inbound import accept_message
 from gateway.exchange.node import Node
 from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
+from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
 from gateway.store import messages as repo
@@ -34,7 +35,7 @@ MAX_MEMBERS = 100_000
 MAX_RECEIPT_BYTES = 64 * 1024
 
 
-class BundleError(Exception):
+class BundleError(GatewayError):
     """A bundle that cannot be read at all; the message says why."""
 
 

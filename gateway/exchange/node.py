@@ -16,6 +16,7 @@ from gateway.audit import log as audit
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.metrics import Metrics
 from gateway.protocol.bearer import MemoryReplayCache
+from gateway.protocol.errors import GatewayError
 from gateway.protocol.inbound import VerifiedMessage
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
@@ -44,7 +45,7 @@ def after_commit(action: Callable[[], None]) -> None:
         pending.append(action)
 
 
-class NodeError(Exception):
+class NodeError(GatewayError):
     """The node cannot start; the message is one line naming the cause."""
 
 

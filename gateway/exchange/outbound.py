@@ -17,10 +17,11 @@ from gateway.protocol.envelope import (
     parse_body,
     parse_envelope,
 )
+from gateway.protocol.errors import GatewayError
 from gateway.store import messages as repo
 
 
-class OutboundError(Exception):
+class OutboundError(GatewayError):
     """A message this node will not send; the message says why."""
 
 

@@ -13,11 +13,13 @@ import json
 import re
 from typing import Any
 
+from gateway.protocol.errors import GatewayError
+
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
-class EncodingError(ValueError):
+class EncodingError(GatewayError, ValueError):
     """Input that is not canonical base64url or not strict JSON."""
 
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from gateway.protocol.encoding import EncodingError, b64url_decode, b64url_encode, canonical_json
+from gateway.protocol.errors import GatewayError
 
 Alg = Literal["EdDSA", "ES256"]
 ALLOWED_ALGS: Final[frozenset[str]] = frozenset({"EdDSA", "ES256"})
@@ -33,7 +34,7 @@ PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 _P256_BYTES: Final = 32
 
 
-class JwkError(ValueError):
+class JwkError(GatewayError, ValueError):
     """A key or JWK that BX/1 does not accept."""
 
 

@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from gateway.protocol.errors import GatewayError
+
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, do not translate here"
     """Mark a string for the catalogs; it is translated where it is shown."""
@@ -40,6 +42,12 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "locked": (423, N_("Account locked")),
 }
 
+def status_of(code: str) -> int:
+    """The HTTP status of a problem code: the one table decides, for the API and the console;
+    an unknown code is a server error (fail closed)."""
+    return PROBLEMS[code][0] if code in PROBLEMS else 500
+
+
 #: The codes of PROTOCOL.md §4.2; the others belong to the local API.
 PROTOCOL_CODES: Final = frozenset(list(PROBLEMS)[:14])
 
@@ -62,7 +70,7 @@ class FieldError:
 
 
 @dataclass
-class Problem(Exception):  # noqa: N818 - the protocol calls it a problem
+class Problem(GatewayError):  # noqa: N818 - the protocol calls it a problem
     """A refusal with a BX/1 problem code; ``status`` and ``title`` come from :data:`PROBLEMS`."""
 
     code: str

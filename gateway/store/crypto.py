@@ -25,16 +25,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from gateway.protocol.errors import GatewayError
+
 KEY_BYTES: Final = 32
 _VERSION: Final = b"\x01"
 _NONCE: Final = 12
 
 
-class SecretKeyError(Exception):
+class SecretKeyError(GatewayError):
     """The secret key file is unusable; the message says why in one line."""
 
 
-class SealError(Exception):
+class SealError(GatewayError):
     """A sealed value that does not open: altered, moved to another column, or another key."""
 
 

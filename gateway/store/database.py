@@ -22,10 +22,12 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gateway.protocol.errors import GatewayError
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-class DatabaseError(Exception):
+class DatabaseError(GatewayError):
     """The database cannot be used by this version of the gateway."""
 
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from gateway.protocol.errors import GatewayError
 from gateway.protocol.ids import make_kid
 from gateway.protocol.jose import (
     JwkError,
@@ -34,7 +35,7 @@ from gateway.trust.files import write_atomically
 KeyAlg = Literal["EdDSA", "ES256"]
 
 
-class KeyStoreError(Exception):
+class KeyStoreError(GatewayError):
     """A key operation that was refused; the message says why in one line."""
 
 

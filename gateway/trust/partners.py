@@ -27,6 +27,7 @@ from pydantic import (
 
 from gateway.protocol import ids
 from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_utc
+from gateway.protocol.errors import GatewayError
 from gateway.protocol.inbound import PartnerPolicy
 from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
 from gateway.trust.files import write_atomically
@@ -34,7 +35,7 @@ from gateway.trust.files import write_atomically
 NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
 
 
-class PartnerFileError(Exception):
+class PartnerFileError(GatewayError):
     """Partner files that cannot be trusted; ``problems`` has one line per fault."""
 
     def __init__(self, problems: list[str]) -> None:

@@ -16,6 +16,7 @@ from gateway.cases.people import PersonFacts
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
+from gateway.protocol.problems import status_of
 from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
@@ -156,8 +157,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
         async with cw.transaction() as conn:
             done = await work(conn, cw, principal, form)
     except CaseError as exc:
-        return await _case_page(request, principal, case_id,
-                                409 if exc.code == "state-conflict" else 422,
+        return await _case_page(request, principal, case_id, status_of(exc.code),
                                 errors={form_field: str(exc)}, values=form)
     if isinstance(done, Response):
         return done
@@ -328,7 +328,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
         if exc.code == "not-found":
             raise Refused("not-found") from exc
         case, envelope, granted = await _message(request, principal, case_id, message_id)
-        return page(request, "message.html", principal, 422, case=case,
+        return page(request, "message.html", principal, status_of(exc.code), case=case,
                     message_id=message_id, bx=envelope.header.bx,
                     attachments=special.attachment_names(envelope), reason=granted,
                     special_reasons=special.REASONS, error=str(exc))

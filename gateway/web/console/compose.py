@@ -20,7 +20,7 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.documents.model import Field
 from gateway.protocol.envelope import HANDLING_CODES, PRIORITIES
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import Problem, status_of
 from gateway.web import forms
 from gateway.web.auth import case_work
 from gateway.web.console.countries import countries
@@ -218,6 +218,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             "attachments": attachments}
     result: dict[str, Any] | None = None
     message = None
+    code = "invalid-request"
     if not errors:
         try:
             async with cw.transaction() as conn:
@@ -226,10 +227,12 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
                     submit=form.get("action") == "submit")
                 await uploads.release_held(conn, principal.actor, [h for h, _ in held])
         except Problem as problem:
+            code = problem.code
             errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
                 model, document, list(problem.errors), doc_type).items()}
             message = book.text(lang, "The document is not complete: see the fields marked.")
         except CaseError as exc:
+            code = exc.code
             errors = {normal_key(exc.field or ""): [str(exc)]}
             message = str(exc)
     if errors:
@@ -238,7 +241,8 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
         waiting = held + list(zip(new, chosen, strict=True))
         kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
                 if f["name"] in keep]
-        return _form(request, principal, cw, case, doc_type, values, errors, status=422,
+        return _form(request, principal, cw, case, doc_type, values, errors,
+                     status=status_of(code),
                      message=message or book.text(
                          lang, "The document is not complete: see the fields marked."),
                      draft=existing, held=waiting, kept=kept)

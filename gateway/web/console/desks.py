@@ -19,7 +19,7 @@ from gateway.audit.export import csv_bytes
 from gateway.cases import hotline, views
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError
-from gateway.protocol.problems import N_
+from gateway.protocol.problems import N_, status_of
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
@@ -92,7 +92,7 @@ async def record_tip(request: Request) -> Response:
         async with cw.transaction() as conn:
             recorded = await hotline.record_tip(conn, cw, principal, _tip_body(form))
     except CaseError as exc:
-        return await _hotline(request, principal, 422, values=form,
+        return await _hotline(request, principal, status_of(exc.code), values=form,
                               error={"field": exc.field, "message": str(exc)})
     raise Redirect(f"/hotline/{recorded['id']}?done=tip-recorded")
 
@@ -143,7 +143,7 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
                         "requested_action": ["locate", "rescue"]}
                     if action == "escalate" else None)
     except CaseError as exc:
-        return await _tip_page(request, principal, tip_id, 422,
+        return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": exc.field, "message": str(exc)})
     if result and result["case_id"]:
         raise Redirect(f"/cases/{result['case_id']}?done=escalated")
@@ -163,7 +163,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
     except CaseError as exc:
         if exc.code == "not-found":
             raise Refused("not-found") from exc
-        return await _tip_page(request, principal, tip_id, 422,
+        return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": "reason", "message": str(exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})
 
@@ -259,7 +259,8 @@ async def audit_export(request: Request) -> Response:
         async with cw.transaction() as conn:
             entries = await _audit_entries(conn, filters, None, AUDIT_PAGE)
             verdict = await audit.verify_chain(conn)
-        return page(request, "audit.html", principal, 422, entries=entries, verdict=verdict,
+        return page(request, "audit.html", principal, status_of("invalid-request"),
+                    entries=entries, verdict=verdict,
                     filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
                     error=N_("Say why you export the audit log (3 to 500 characters)."))
     async with cw.transaction() as conn:

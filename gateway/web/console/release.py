@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.cases import drafts, printing
 from gateway.cases.work import CaseError
 from gateway.documents.render import DRAFT_SOURCE
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import Problem, status_of
 from gateway.web.auth import case_work
 from gateway.web.console.pages import Redirect, Refused, document_response, page, posted, user
 
@@ -62,8 +62,7 @@ async def release(request: Request, draft_id: int) -> Response:
     except CaseError as exc:
         async with cw.transaction() as conn:
             queue = await drafts.list_drafts(conn, cw, principal, "submitted")
-        return page(request, "release.html", principal, 409 if exc.code != "invalid-request"
-                    else 422, queue=queue,
+        return page(request, "release.html", principal, status_of(exc.code), queue=queue,
                     error={"draft": draft_id, "message": str(exc),
                            "reason": form.get("reason", "")})
     raise Redirect(f"/release?done={'returned' if sending_back else 'released'}")

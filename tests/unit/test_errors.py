@@ -1,0 +1,40 @@
+"""One family of errors: every exception the gateway defines derives from GatewayError (but
+the settings', which import nothing of ours, and the console's control flow), and the tree in
+its docstring names them all."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import gateway
+from gateway.protocol import errors
+from gateway.protocol.errors import GatewayError
+
+OUTSIDE = {"SettingsError", "Redirect", "Refused"}
+
+
+def defined_exceptions() -> dict[str, type[BaseException]]:
+    found: dict[str, type[BaseException]] = {}
+    for module in pkgutil.walk_packages(gateway.__path__, "gateway."):
+        if ".migrations" in module.name or module.name == "gateway.__main__":
+            continue
+        loaded = importlib.import_module(module.name)
+        found.update({name: value for name, value in vars(loaded).items()
+                      if inspect.isclass(value) and issubclass(value, BaseException)
+                      and value.__module__ == module.name})
+    return found
+
+
+def test_every_error_of_the_gateway_is_a_gateway_error() -> None:
+    found = defined_exceptions()
+    assert len(found) > 10
+    strays = {n for n, c in found.items() if not issubclass(c, GatewayError)} - OUTSIDE
+    assert strays == set()
+
+
+def test_the_tree_names_every_error() -> None:
+    tree = errors.__doc__ or ""
+    for name in set(defined_exceptions()) - OUTSIDE - {"GatewayError", "DemoError"}:
+        assert name in tree, name
