@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import lifecycle
+from gateway.cases import commands, lifecycle
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
@@ -143,24 +143,31 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
                         "reason_given": bool(reason)})
 
 
+async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                    command: commands.NewCase) -> int:
+    """A user opens a case in their own unit (a hotline operator's cases come from the
+    hotline)."""
+    return await create_case(
+        conn, cw, principal.actor, kind=command.kind,
+        origin="hotline" if principal.role == "hotline-operator" else command.origin,
+        owner_unit=principal.unit, partner=command.partner, priority=command.priority,
+        summary=command.summary)
+
+
 async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
-                     to: str, reason: str | None) -> str:
+                     command: commands.Transition) -> str:
     """A user's request to move a case; answers the new state."""
     row = await load_case(conn, principal, case_id)
-    await move(conn, cw, row, to, principal.actor, reason=reason)
-    return to
-
-
-BEST_INTERESTS_DECISIONS = ("return", "no-return")
+    await move(conn, cw, row, command.to, principal.actor, reason=command.reason or None)
+    return command.to
 
 
 async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                                case_id: int, note: str, decision: str = "return") -> str:
+                                case_id: int, command: commands.BestInterests) -> str:
     """A supervisor records whether return is in the child's best interests, with reasons
     (MESSAGES.md). A case under review then goes back where it was: with ``return`` the
     return may be planned; with ``no-return`` it stays blocked. Answers the case's state."""
-    if decision not in BEST_INTERESTS_DECISIONS:
-        raise CaseError("invalid-request", "decision must be return or no-return", "decision")
+    note, decision = command.note, command.decision
     if not note.strip():
         raise CaseError("invalid-request", "the best-interests record needs its reasons",
                         "note")
@@ -225,10 +232,11 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
 
 
 async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                             case_id: int, facts: PersonFacts) -> int:
+                             case_id: int, command: commands.NewPerson) -> int:
     """A person a user adds to a case (no document named them yet); without a ``person-id``
     the person gets the next local one (``L1``, ``L2``...)."""
     row = await load_case(conn, principal, case_id)
+    facts = command.facts(cw.clock().date())
     if not facts.person_ref:
         count = (await conn.execute(sa.select(sa.func.count()).select_from(persons).where(
             persons.c.case_id == row.id))).scalar_one()
@@ -306,7 +314,7 @@ async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, c
 
 
 async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                        task_id: int, note: str | None = None) -> None:
+                        task_id: int, command: commands.TaskDone | None = None) -> None:
     """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
     note; its deadline closes with it."""
     row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).first()
@@ -316,8 +324,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
         await load_case(conn, principal, row.case_id)
     if row.done_at is not None:
         raise CaseError("state-conflict", f"task {task_id} is done already")
-    if note is not None and len(note) > 2000:
-        raise CaseError("invalid-request", "the note is longer than 2,000 characters", "note")
+    note = command.note if command else None
     await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(
         done_at=cw.clock(), done_by=principal.actor,
         done_note_sealed=cw.sealer.seal_text(note.strip(), "tasks.done_note")
@@ -327,8 +334,9 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
 
 
 async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
-                   text: str) -> int:
+                   command: commands.NewNote) -> int:
     """A note on a case (sealed: notes often name people)."""
+    text = command.text
     row = await load_case(conn, principal, case_id)
     if not text.strip():
         raise CaseError("invalid-request", "the note is empty", "text")

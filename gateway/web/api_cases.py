@@ -3,138 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as FastPath
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.cases import lifecycle, printing, service, views
-from gateway.cases.people import PersonFacts, presumed_child
+from gateway.cases.commands import (
+    BestInterests,
+    Kind,
+    NewCase,
+    NewNote,
+    NewPerson,
+    NewTask,
+    TaskDone,
+    Transition,
+)
 from gateway.documents.render import html_to_pdf
+from gateway.protocol.envelope import Priority
 from gateway.protocol.problems import Problem
 from gateway.web.auth import permit, use_case
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
 router = APIRouter(prefix="/api", tags=["cases"])
-
-Kind = Literal["repatriation", "verification", "investigation", "hotline"]
-Origin = Literal["hotline", "blo", "partner", "investigation"]
-Priority = Literal["routine", "urgent", "immediate"]
-Text = Annotated[str, Field(max_length=4000)]
-
-
-class NewCase(BaseModel):
-    """A case to open in the user's unit."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "kind": "repatriation",
-                    "origin": "blo",
-                    "partner": "kh.blo-bavet",
-                    "priority": "urgent",
-                    "summary": "Girl found at Bavet, says she is from Tây Ninh",
-                }
-            ]
-        },
-    )
-    kind: Kind
-    origin: Origin = "blo"
-    partner: Annotated[str, Field(max_length=48)] | None = None
-    priority: Priority = "routine"
-    summary: Text | None = None
-
-
-class Transition(BaseModel):
-    """Move a case to another state."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"to": "screening", "reason": "Interview held with an interpreter"}]
-        },
-    )
-    to: Annotated[str, Field(max_length=32)]
-    reason: Text | None = None
-
-
-class BestInterests(BaseModel):
-    """A supervisor's best-interests record for a (presumed) child."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"note": "Mother located and assessed by the provincial DOLISA; return is safe."}
-            ]
-        },
-    )
-    note: Annotated[str, Field(min_length=1, max_length=4000)]
-
-
-class NewPerson(BaseModel):
-    """A person added by hand (documents add theirs on their own)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "person_ref": "P1",
-                    "role": "victim",
-                    "name_native": "Nguyễn Thị Hoa",
-                    "name_latin": "NGUYEN Thi Hoa",
-                    "sex": "female",
-                    "nationality": "VN",
-                    "estimated_age": 15,
-                    "age_uncertain": True,
-                }
-            ]
-        },
-    )
-    person_ref: Annotated[str, Field(pattern=r"^[A-Za-z0-9._\-]{1,40}$")]
-    role: Literal["victim", "suspect", "witness", "relative"]
-    name_native: Annotated[str, Field(max_length=200)] | None = None
-    name_latin: Annotated[str, Field(max_length=200)] | None = None
-    sex: Literal["female", "male", "other", "unknown"] | None = None
-    nationality: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
-    estimated_age: Annotated[int, Field(ge=0, le=120)] | None = None
-    age_uncertain: bool = False
-    identifiers: list[Annotated[str, Field(max_length=60)]] = Field(
-        default_factory=list, max_length=10
-    )
-    phones: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=10)
-
-
-class NewTask(BaseModel):
-    """A task on a case."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"title": "Call the mother in Hảo Đước", "due": "2026-12-01"}]
-        },
-    )
-    title: Annotated[str, Field(min_length=1, max_length=200)]
-    due: date
-    owner_user: Annotated[str, Field(max_length=64)] | None = None
-
-
-class NewNote(BaseModel):
-    """A note on a case."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"text": "Interpreter booked for Thursday."}]},
-    )
-    text: Annotated[str, Field(min_length=1, max_length=4000)]
-
 
 CaseId = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 
@@ -174,17 +68,7 @@ async def open_case(
 ) -> dict[str, Any]:
     """Open a case owned by the user's unit."""
     async with use_case(request) as (cw, conn):
-        case_id = await service.create_case(
-            conn,
-            cw,
-            principal.actor,
-            kind=body.kind,
-            origin=body.origin,
-            owner_unit=principal.unit,
-            partner=body.partner,
-            priority=body.priority,
-            summary=body.summary,
-        )
+        case_id = await service.open_case(conn, cw, principal, body)
         return await views.case_detail(conn, cw, principal, case_id)
 
 
@@ -210,7 +94,7 @@ async def move_case(
 ) -> dict[str, Any]:
     """Move a case to another state, if its lifecycle allows it now."""
     async with use_case(request) as (cw, conn):
-        state = await service.transition(conn, cw, principal, case_id, body.to, body.reason)
+        state = await service.transition(conn, cw, principal, case_id, body)
     return {"id": case_id, "state": state}
 
 
@@ -224,9 +108,10 @@ async def best_interests(
     body: BestInterests,
     principal: Annotated[Principal, permit("cases.best-interests")],
 ) -> dict[str, Any]:
-    """Record that return is in the child's best interests (supervisors)."""
+    """Record whether return is in the child's best interests, with reasons (supervisors);
+    a case under review goes back where it was."""
     async with use_case(request) as (cw, conn):
-        await service.record_best_interests(conn, cw, principal, case_id, body.note)
+        await service.record_best_interests(conn, cw, principal, case_id, body)
     return {"id": case_id, "best_interests": True}
 
 
@@ -242,26 +127,8 @@ async def add_person(
     principal: Annotated[Principal, permit("persons.write")],
 ) -> dict[str, Any]:
     """Add a person to a case."""
-    birth: dict[str, Any] = {}
-    if body.estimated_age is not None:
-        birth["estimated-age"] = body.estimated_age
-    if body.age_uncertain:
-        birth["@age-uncertain"] = True
     async with use_case(request) as (cw, conn):
-        row = await service.load_case(conn, principal, case_id)
-        facts = PersonFacts(
-            person_ref=body.person_ref,
-            role=body.role,
-            native=body.name_native,
-            latin=body.name_latin,
-            sex=body.sex,
-            nationality=body.nationality,
-            presumed_child=presumed_child(birth, cw.clock().date()),
-            identifiers=body.identifiers,
-            phones=body.phones,
-            details=body.model_dump(exclude_none=True),
-        )
-        person_id = await service.upsert_person(conn, cw, row.id, facts, principal.actor)
+        person_id = await service.add_person_by_hand(conn, cw, principal, case_id, body)
     return {"id": person_id}
 
 
@@ -406,11 +273,15 @@ async def add_task(
     responses=answers({"id": 3, "done": True}, errors=(401, 403, 404, 409, 422)),
 )
 async def task_done(
-    request: Request, task_id: CaseId, principal: Annotated[Principal, permit("tasks.write")]
+    request: Request,
+    task_id: CaseId,
+    principal: Annotated[Principal, permit("tasks.write")],
+    body: TaskDone = TaskDone(),  # noqa: B008 - an empty body is a task done without a note
 ) -> dict[str, Any]:
-    """Mark a task done."""
+    """Mark a task done (who and when are recorded; a note may say how); its deadline
+    closes."""
     async with use_case(request) as (cw, conn):
-        await service.complete_task(conn, cw, principal, task_id)
+        await service.complete_task(conn, cw, principal, task_id, body)
     return {"id": task_id, "done": True}
 
 
@@ -427,7 +298,7 @@ async def add_note(
 ) -> dict[str, Any]:
     """A note on a case."""
     async with use_case(request) as (cw, conn):
-        note_id = await service.add_note(conn, cw, principal, case_id, body.text)
+        note_id = await service.add_note(conn, cw, principal, case_id, body)
     return {"id": note_id}
 
 

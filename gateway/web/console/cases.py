@@ -11,8 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
-from gateway.cases import deadlines, lifecycle, printing, service, special, views
-from gateway.cases.people import PersonFacts
+from gateway.cases import commands, deadlines, lifecycle, printing, service, special, views
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
@@ -86,12 +85,16 @@ async def new_case(request: Request) -> Response:
     principal = await user(request, "cases.create")
     form = await posted(request, principal)
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        case_id = await service.create_case(
-            conn, cw, principal.actor, kind=str(form.get("kind", "")),
-            origin="hotline" if principal.role == "hotline-operator" else "blo",
-            owner_unit=principal.unit, partner=str(form.get("partner") or "") or None,
-            priority=str(form.get("priority") or "routine"))
+    try:
+        command = commands.parse(commands.NewCase, texts(form, "kind", "partner", "priority"))
+        async with cw.transaction() as conn:
+            case_id = await service.open_case(conn, cw, principal, command)
+    except CaseError as exc:
+        async with cw.transaction() as conn:
+            found = await views.list_cases(conn, cw, principal, {})
+        return page(request, "cases.html", principal, status_of(exc.code), cases=found,
+                    filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
+                    partners=_partners(cw), priorities=PRIORITIES, query="", error=str(exc))
     raise Redirect(f"/cases/{case_id}?done=case-opened")
 
 
@@ -168,8 +171,8 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
 async def move_case(request: Request, case_id: int) -> Response:
     """Move a case to one of its allowed next states."""
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.transition(conn, cw, principal, case_id, str(form.get("to", "")),
-                                 str(form.get("reason", "")).strip() or None)
+        await service.transition(conn, cw, principal, case_id,
+                                 commands.parse(commands.Transition, texts(form, "to", "reason")))
         return "moved"
     return await _act(request, "cases.transition", case_id, "move", work)
 
@@ -178,31 +181,10 @@ async def move_case(request: Request, case_id: int) -> Response:
 async def add_person(request: Request, case_id: int) -> Response:
     """Add a person by hand (victim, suspect, witness, relative)."""
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        given = texts(form, "role", "name_native", "name_latin", "sex", "nationality",
-                      "birth_year", "person_ref")
-        await service.load_case(conn, principal, case_id)
-        if given["role"] not in lifecycle.PERSON_ROLES:
-            raise CaseError("invalid-request", "choose the person's role", "role")
-        if not (given["name_native"] or given["name_latin"]):
-            raise CaseError("invalid-request", "give a name (native or Latin script)",
-                            "name_native")
-        if given["sex"] and given["sex"] not in SEXES:
-            raise CaseError("invalid-request", "choose a listed sex", "sex")
-        year = given["birth_year"]
-        if year and not (year.isdigit() and 1900 <= int(year) <= cw.clock().year):
-            raise CaseError("invalid-request", "the year of birth is a year such as 2010",
-                            "birth_year")
-        nationality = given["nationality"].upper()
-        if nationality and not (len(nationality) == 2 and nationality.isalpha()):
-            raise CaseError("invalid-request", "choose a country", "nationality")
-        child = bool(year) and cw.clock().year - int(year) < 18
-        facts = PersonFacts(
-            role=given["role"], person_ref=given["person_ref"][:32],
-            native=given["name_native"][:200] or None, latin=given["name_latin"][:200] or None,
-            sex=given["sex"] or "unknown", nationality=nationality or None,
-            presumed_child=child, details={"birth_year": year} if year else {},
-            retention_until=None)
-        await service.add_person_by_hand(conn, cw, principal, case_id, facts)
+        command = commands.parse(commands.NewPerson, texts(
+            form, "role", "name_native", "name_latin", "sex", "nationality", "birth_year",
+            "person_ref"))
+        await service.add_person_by_hand(conn, cw, principal, case_id, command)
         return "person-added"
     return await _act(request, "persons.write", case_id, "person", work)
 
@@ -211,11 +193,8 @@ async def add_person(request: Request, case_id: int) -> Response:
 async def add_note(request: Request, case_id: int) -> Response:
     """A note on the case (sealed)."""
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        text = str(form.get("text") or "")
-        if len(text) > 4000:
-            raise CaseError("invalid-request", "the note is longer than 4,000 characters",
-                            "text")
-        await service.add_note(conn, cw, principal, case_id, text)
+        await service.add_note(conn, cw, principal, case_id,
+                               commands.parse(commands.NewNote, {"text": form.get("text")}))
         return "note-added"
     return await _act(request, "notes.write", case_id, "note", work)
 
@@ -226,7 +205,7 @@ async def task_done(request: Request, case_id: int, task_id: int) -> Response:
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
         task = await service.task_of_case(conn, principal, case_id, task_id)
         await service.complete_task(conn, cw, principal, task.id,
-                                    str(form.get("note") or "") or None)
+                                    commands.parse(commands.TaskDone, texts(form, "note")))
         return "task-done"
     return await _act(request, "tasks.write", case_id, f"task-{task_id}", work)
 
@@ -235,9 +214,9 @@ async def task_done(request: Request, case_id: int, task_id: int) -> Response:
 async def best_interests(request: Request, case_id: int) -> Response:
     """A supervisor's best-interests decision for a child, with reasons."""
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.record_best_interests(conn, cw, principal, case_id,
-                                            str(form.get("note") or ""),
-                                            str(form.get("decision") or ""))
+        await service.record_best_interests(
+            conn, cw, principal, case_id,
+            commands.parse(commands.BestInterests, texts(form, "note", "decision")))
         return "best-interests-recorded"
     return await _act(request, "cases.best-interests", case_id, "best-interests", work)
 
