@@ -6,6 +6,7 @@ transaction as the message, so a retry after a crash gets the original receipt b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -112,7 +113,10 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
     """Verify and store one message; raises :class:`Problem` after auditing the refusal."""
     ledger = token_ledger(node)
     try:
-        verified = verify_message(raw, bearer, inbound_context(node, ledger), bundle=bundle)
+        # Off the event loop: parsing up to 20 MiB, signatures and the schema are heavy, and
+        # /health and the console must keep answering meanwhile.
+        verified = await asyncio.to_thread(verify_message, raw, bearer,
+                                           inbound_context(node, ledger), bundle=bundle)
         async with node.engine.begin() as conn:
             await _spend_token(node, conn, ledger)
             acceptance = await _store(node, conn, verified, bundle)

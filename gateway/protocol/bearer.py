@@ -145,6 +145,12 @@ def _check_claims(claims: dict[str, Any], node: str, now: datetime,
         raise _refuse("bearer token issued in the future")
     if exp < stamp - CLOCK_SKEW_S:
         raise _refuse("bearer token expired")
+    nbf = claims.get("nbf")
+    if nbf is not None:  # PROTOCOL.md §4.1: refused before nbf, with the same skew
+        if not isinstance(nbf, int) or isinstance(nbf, bool):
+            raise _refuse("bearer token 'nbf' must be an integer")
+        if nbf > stamp + CLOCK_SKEW_S:
+            raise _refuse("bearer token not valid yet ('nbf')")
     if not replay.remember(iss, jti, exp + CLOCK_SKEW_S):
         raise _refuse("bearer token replayed")
     return BearerClaims(issuer=iss, audience=str(claims["aud"]) if isinstance(

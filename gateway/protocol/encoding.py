@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Any
+from typing import Any, Final
 
 from gateway.protocol.errors import GatewayError
 
@@ -60,15 +60,42 @@ def _no_constants(name: str) -> Any:
     raise EncodingError(f"non-standard JSON value {name}")
 
 
+#: PROTOCOL.md §3.3: JSON nests at most this deep (an array or object counts one level).
+MAX_JSON_DEPTH: Final = 32
+
+
+def _depth(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed value (iteratively: no recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item \
+            if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
 def strict_json_loads(data: bytes | str) -> Any:
-    """Parse JSON refusing duplicate member names, NaN/Infinity and invalid UTF-8."""
+    """Parse JSON refusing duplicate member names, NaN/Infinity, invalid UTF-8 and nesting
+    deeper than :data:`MAX_JSON_DEPTH` (the parser's own recursion limit turned into the same
+    refusal, never an error of the server)."""
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except UnicodeDecodeError as exc:
         raise EncodingError("not UTF-8") from exc
     except json.JSONDecodeError as exc:
         raise EncodingError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise EncodingError(f"JSON nests deeper than {MAX_JSON_DEPTH} levels") from exc
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise EncodingError(f"JSON nests deeper than {MAX_JSON_DEPTH} levels")
+    return value
 
 
 def canonical_json(value: Any) -> bytes:

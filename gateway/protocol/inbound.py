@@ -113,13 +113,16 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
     ``bundle=True`` is the offline-bundle import of §4.6: every check but the JWT.
     """
     received = ctx.clock()
-    body = _check_sizes(raw)
+    if len(raw) > MAX_MESSAGE_BYTES:  # step 1: the bytes; nothing is parsed before the JWT
+        raise Problem("too-large", f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
     claims = None if bundle else verify_bearer(
         bearer, ctx.node_id, ctx.pinned, ctx.replay, ctx.clock,
         known=lambda node: ctx.partners(node) is not None)
     if claims is not None and ctx.rate_limit is not None:
         ctx.rate_limit(claims.issuer)
-    envelope = parse_envelope(body if body is not None else parse_body(raw))
+    body = parse_body(raw)  # malformed: not JSON, too deep, not an object
+    _check_sizes(body)
+    envelope = parse_envelope(body)
     bx = envelope.header.bx
     if envelope.header.alg not in ALLOWED_ALGS:
         raise Problem("bad-signature", f"algorithm {envelope.header.alg!r} is not allowed")
@@ -137,18 +140,9 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
                            attachments=attachments, received=received, bearer=claims)
 
 
-def _check_sizes(raw: bytes) -> dict[str, Any] | None:
-    """Step 1: the body, and once decoded, the document and each attachment.
-
-    Returns the parsed body for the later steps, or None if it is not a JSON object (the
-    structure check reports that, after the JWT).
-    """
-    if len(raw) > MAX_MESSAGE_BYTES:
-        raise Problem("too-large", f"message is {len(raw)} bytes; the limit is {MAX_MESSAGE_BYTES}")
-    try:
-        body = parse_body(raw)
-    except Problem:
-        return None
+def _check_sizes(body: dict[str, Any]) -> None:
+    """Step 3: once the body is parsed, the sizes the document and each attachment decode
+    to (before anything is decoded)."""
     payload = body.get("payload")
     if isinstance(payload, str) and b64url_decoded_length(payload) > MAX_DOCUMENT_BYTES:
         raise Problem("too-large", f"document is larger than {MAX_DOCUMENT_BYTES} bytes")
@@ -157,7 +151,6 @@ def _check_sizes(raw: bytes) -> dict[str, Any] | None:
         data = item.get("data") if isinstance(item, dict) else None
         if isinstance(data, str) and b64url_decoded_length(data) > MAX_ATTACHMENT_BYTES:
             raise Problem("too-large", f"an attachment is larger than {MAX_ATTACHMENT_BYTES} bytes")
-    return body
 
 
 def _check_sender(envelope: Envelope, ctx: InboundContext) -> PartnerPolicy:

@@ -11,6 +11,7 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 
+from gateway.protocol import inbound
 from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.inbound import check_duplicate, verify_message
@@ -313,14 +314,39 @@ def test_body_over_20_mib_is_too_large(world: World) -> None:
 def test_document_over_1_mib_is_too_large(world: World) -> None:
     document = example("alert").replace(b"</alert>", b"<!--" + b"x" * (1024 * 1024) + b"-->"
                                         b"</alert>")
-    assert refused(world, world.message("alert", document=document), bearer=None).code \
-        == "too-large"
+    assert refused(world, world.message("alert", document=document)).code == "too-large"
 
 
 def test_attachment_over_10_mib_is_too_large(world: World) -> None:
     big = Attachment("scan.pdf", "application/pdf", b"%PDF" + b"0" * (10 * 1024 * 1024))
     raw = world.message("verification-request", attachments=(big,))
-    assert refused(world, raw, bearer=None).code == "too-large"
+    assert refused(world, raw).code == "too-large"
+
+
+def test_nothing_is_parsed_before_the_bearer_token_is_checked(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PROTOCOL.md §4.1: an unauthenticated caller costs the bytes of one body, never the
+    work of parsing it."""
+    parsed: list[bytes] = []
+    real = inbound.parse_body
+    monkeypatch.setattr(inbound, "parse_body", lambda raw: parsed.append(raw) or real(raw))
+    garbage = b"[" * 100_000 + b"]" * 100_000
+    assert refused(world, garbage, bearer=None).code == "unauthenticated"
+    assert refused(world, world.message("alert"), bearer="not.a.jwt").code == \
+        "unauthenticated"
+    assert parsed == []
+    assert refused(world, garbage).code == "malformed"  # with a valid token: parsed, refused
+    assert parsed == [garbage]
+
+
+@pytest.mark.parametrize("depth", [33, 5000, 200_000])
+def test_deep_json_is_malformed_never_a_crash(world: World, depth: int) -> None:
+    body = json.loads(world.message("alert"))
+    body["x"] = json.loads("[" * min(depth, 900) + "]" * min(depth, 900)) if depth < 900 \
+        else None
+    raw = json.dumps(body).encode() if depth < 900 else \
+        world.message("alert")[:-1] + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
+    assert refused(world, raw).code == "malformed"
 
 
 # --- schema-invalid ---------------------------------------------------------------------
