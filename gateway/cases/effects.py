@@ -78,18 +78,21 @@ def kind_for(doc_type: str, data: Any) -> str:
     return "repatriation"
 
 
-async def case_of_conversation(conn: AsyncConnection, conversation: str) -> Any:
-    """The case row a conversation belongs to, or None."""
+async def case_of_conversation(conn: AsyncConnection, conversation: str, partner: str) -> Any:
+    """The case row of the conversation with ``partner``, or None (PROTOCOL.md §4.2: keyed
+    by the pair, so another partner's message with the same id opens its own case)."""
     return (await conn.execute(sa.select(cases).join(
         case_conversations, case_conversations.c.case_id == cases.c.id).where(
-        case_conversations.c.conversation == conversation))).first()
+        case_conversations.c.conversation == conversation,
+        case_conversations.c.partner == partner))).first()
 
 
 async def link_conversation(conn: AsyncConnection, case_id: int, conversation: str,
                             partner: str) -> None:
-    """Tie a conversation to a case (once)."""
+    """Tie a conversation with ``partner`` to a case (once)."""
     exists = (await conn.execute(sa.select(case_conversations.c.case_id).where(
-        case_conversations.c.conversation == conversation))).first()
+        case_conversations.c.conversation == conversation,
+        case_conversations.c.partner == partner))).first()
     if exists is None:
         await conn.execute(sa.insert(case_conversations).values(
             conversation=conversation, case_id=case_id, partner=partner))
@@ -99,7 +102,7 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, verified: Verified
     """The inbound hook: find or open the case, record persons, apply the document."""
     bx = verified.header.bx
     data = cw.forms.read(bx.type, bx.version, verified.envelope.document, validate=False)
-    row = await case_of_conversation(conn, bx.conversation)
+    row = await case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
         case_id = await service.create_case(
             conn, cw, bx.from_, kind=kind_for(bx.type, data), origin="partner",

@@ -31,7 +31,7 @@ from gateway.store.case_tables import (
     search_terms,
     tasks,
 )
-from gateway.store.cases import conversations_of, in_case, message_of_case
+from gateway.store.cases import counterpart, in_case, message_of_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.tables import messages, receipts
 
@@ -195,13 +195,12 @@ async def investigations(conn: AsyncConnection, cw: CaseWork,
         cases.c.kind == "investigation", visible(principal)).order_by(cases.c.id))).all()
     out = []
     for row in rows:
-        conversations = conversations_of(row.id)
         partners = (await conn.execute(sa.select(case_conversations.c.partner).distinct()
                                        .where(case_conversations.c.case_id == row.id))).all()
         counts = (await conn.execute(sa.select(
             sa.func.count().filter(messages.c.direction == "out").label("sent"),
             sa.func.count().filter(messages.c.direction == "in").label("received"))
-            .where(messages.c.conversation.in_(conversations)))).one()
+            .where(in_case(row.id)))).one()
         open_tasks = (await conn.execute(sa.select(tasks).where(
             tasks.c.case_id == row.id, tasks.c.done_at.is_(None)))).all()
         suspects = (await conn.execute(sa.select(persons.c.id, persons.c.person_ref).where(
@@ -315,7 +314,9 @@ async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Prin
     notices_rows = (await conn.execute(
         sa.select(messages.c.direction, messages.c.sender, messages.c.recipient,
                   messages.c.created, cases.c.id.label("case_id"), cases.c.reference)
-        .join(case_conversations, case_conversations.c.conversation == messages.c.conversation)
+        .join(case_conversations, sa.and_(
+            case_conversations.c.conversation == messages.c.conversation,
+            case_conversations.c.partner == counterpart()))
         .join(cases, cases.c.id == case_conversations.c.case_id)
         .where(messages.c.doc_type == "suspect-notice", visible(principal))
         .order_by(messages.c.id.desc()).limit(100))).all()

@@ -65,12 +65,14 @@ cases = sa.Table(
     sa.Index("ix_cases_kind_state", "kind", "state"),
 )
 
-#: The conversations of a case (PROTOCOL.md ``bx.conversation``), one partner each.
+#: The conversations of a case (PROTOCOL.md ``bx.conversation``), one partner each. A
+#: conversation belongs to the pair of nodes that exchange it (§4.2): the key is the partner
+#: and the id, so another partner using the same id never reaches this case.
 case_conversations = sa.Table(
     "case_conversations", metadata,
+    sa.Column("partner", sa.String(48), primary_key=True),
     sa.Column("conversation", sa.String(36), primary_key=True),
     sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
-    sa.Column("partner", sa.String(48), nullable=False),
 )
 
 persons = sa.Table(

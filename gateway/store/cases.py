@@ -12,15 +12,19 @@ from gateway.store.case_tables import case_conversations
 from gateway.store.tables import messages
 
 
-def conversations_of(case_id: int) -> sa.Select[Any]:
-    """The conversations of a case, as a subquery."""
-    return sa.select(case_conversations.c.conversation).where(
-        case_conversations.c.case_id == case_id)
+def counterpart() -> sa.ColumnElement[Any]:
+    """The partner a stored message is exchanged with: its sender, or its recipient."""
+    return sa.case((messages.c.direction == "in", messages.c.sender),
+                   else_=messages.c.recipient)
 
 
 def in_case(case_id: int) -> sa.ColumnElement[bool]:
-    """Messages that belong to a case (through its conversations)."""
-    return messages.c.conversation.in_(conversations_of(case_id))
+    """Messages that belong to a case: of one of its conversations, with that
+    conversation's partner (PROTOCOL.md §4.2: the same id from another partner is another
+    conversation)."""
+    return sa.exists().where(case_conversations.c.case_id == case_id,
+                             case_conversations.c.conversation == messages.c.conversation,
+                             case_conversations.c.partner == counterpart())
 
 
 async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) -> Any:
