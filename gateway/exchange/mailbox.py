@@ -3,6 +3,8 @@ and acknowledge each one with a receipt."""
 
 from __future__ import annotations
 
+import asyncio
+
 from gateway.exchange.delivery import store_receipt
 from gateway.exchange.inbound import record_rejection, token_ledger
 from gateway.exchange.node import Node
@@ -15,6 +17,8 @@ from gateway.store.database import reading
 
 MAX_PULL = 500
 DEFAULT_PULL = 50
+#: PROTOCOL.md §4.4: an answer stops before the message that would pass 32 MiB.
+MAX_PULL_BYTES = 32 * 1024 * 1024
 
 
 async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
@@ -42,10 +46,12 @@ async def pull(node: Node, bearer: str | None, limit: int) -> bytes:
     """The messages waiting for the caller, oldest first, as ``{"messages": [...]}``."""
     claims = await authenticate(node, bearer)
     async with reading(node.engine) as conn:
-        rows = await repo.mailbox(conn, claims.issuer, limit)
+        # sealed bytes are a little longer than the messages: the answer stays under the cap
+        rows = await repo.mailbox(conn, claims.issuer, limit, MAX_PULL_BYTES - 64)
     if rows:
         await node.audit(claims.issuer, "mailbox.pulled", None, count=len(rows))
-    return mailbox_body([node.sealer.open(bytes(row.raw), repo.RAW_COLUMN) for row in rows])
+    return await asyncio.to_thread(
+        lambda: mailbox_body([node.sealer.open(bytes(r.raw), repo.RAW_COLUMN) for r in rows]))
 
 
 async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> None:

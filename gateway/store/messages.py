@@ -174,12 +174,26 @@ async def requeue(conn: AsyncConnection, message_pk: int, now: datetime,
         state=state, attempts=0, next_attempt_at=now, deadline_at=deadline, last_error=None))
 
 
-async def mailbox(conn: AsyncConnection, recipient: str, limit: int) -> list[Any]:
-    """Messages waiting for a pull partner and not yet acknowledged, oldest first."""
-    return list((await conn.execute(
-        sa.select(messages.c.id, messages.c.raw).where(
+async def mailbox(conn: AsyncConnection, recipient: str, limit: int, max_bytes: int
+                  ) -> list[Any]:
+    """Messages waiting for a pull partner and not yet acknowledged, oldest first: at most
+    ``limit`` of them and ``max_bytes`` together as stored (always at least one). Only the
+    chosen ones are read whole."""
+    sizes = (await conn.execute(
+        sa.select(messages.c.id, sa.func.length(messages.c.raw).label("size")).where(
             messages.c.direction == "out", messages.c.recipient == recipient,
-            messages.c.state == "waiting").order_by(messages.c.id).limit(limit))).all())
+            messages.c.state == "waiting").order_by(messages.c.id).limit(limit))).all()
+    chosen: list[int] = []
+    total = 0
+    for row in sizes:
+        if chosen and total + int(row.size) > max_bytes:
+            break
+        chosen.append(row.id)
+        total += int(row.size)
+    if not chosen:
+        return []
+    return list((await conn.execute(sa.select(messages.c.id, messages.c.raw).where(
+        messages.c.id.in_(chosen)).order_by(messages.c.id))).all())
 
 
 async def list_messages(conn: AsyncConnection, status: str | None = None,
