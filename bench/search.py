@@ -1,4 +1,4 @@
-"""Search at 100,000 cases: the local API's ``GET /api/search`` against a trivial
+"""Search at 100,000 cases: the local API's ``POST /api/search`` against a trivial
 authenticated call through the same app, in the same run.
 
 Builds (once, then reuses) a node database under ``var/bench-search`` with N cases, two or
@@ -161,8 +161,8 @@ async def measure(rounds: int) -> list[tuple[str, float, float, int]]:
                     if query is None:
                         response = await client.get("/api/session", headers=headers)
                     else:
-                        response = await client.get("/api/search", headers=headers,
-                                                    params={"q": query})
+                        response = await client.post("/api/search", headers=headers,
+                                                     json={"q": query})
                         found = len(response.json()["results"])
                     times.append((time.perf_counter() - started) * 1000)
                     assert response.status_code == 200, response.text

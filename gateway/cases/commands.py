@@ -150,3 +150,11 @@ def parse(model: type[C], values: dict[str, Any]) -> C:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
         raise CaseError("invalid-request", f"{where}: {first.get('msg')}", where) from exc
+
+
+class SearchIn(BaseModel):
+    """A search of cases and persons (posted: names and numbers never go in a URL)."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"q": "nguyen thi hoa"}]})
+    q: Annotated[str, Field(min_length=1, max_length=200)]

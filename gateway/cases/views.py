@@ -158,9 +158,6 @@ async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         query = query.where(cases.c.owner_unit == filters["unit"])
     if filters.get("overdue"):
         query = query.where(overdue > 0)
-    if filters.get("q"):
-        ids = await _matching_cases(conn, cw, principal, str(filters["q"]))
-        query = query.where(cases.c.id.in_(ids))
     rows = await conn.execute(query.order_by(cases.c.updated_at.desc(), cases.c.id.desc())
                               .limit(int(filters.get("limit") or 200)))
     return [{"id": r.id, "reference": r.reference, "kind": r.kind, "origin": r.origin,

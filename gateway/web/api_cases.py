@@ -19,6 +19,7 @@ from gateway.cases.commands import (
     NewNote,
     NewPerson,
     NewTask,
+    SearchIn,
     TaskDone,
     Transition,
 )
@@ -43,10 +44,10 @@ async def list_cases(
     unit: str | None = None,
     overdue: bool = False,
     priority: Priority | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
-    """Cases of the user's unit (all for C02's investigators), filtered."""
+    """Cases of the user's unit (all for C02's investigators), filtered by codes and ids
+    (names and numbers are searched with ``POST /api/search``, never in a URL)."""
     filters = {
         "kind": kind,
         "state": state,
@@ -54,7 +55,6 @@ async def list_cases(
         "unit": unit,
         "overdue": overdue,
         "priority": priority,
-        "q": q,
         "limit": limit,
     }
     async with use_case(request) as (cw, conn):
@@ -359,7 +359,7 @@ async def investigations(
         return {"investigations": await views.investigations(conn, cw, principal)}
 
 
-@router.get(
+@router.post(
     "/search",
     responses=answers(
         {
@@ -378,14 +378,13 @@ async def investigations(
     ),
 )
 async def search(
-    request: Request,
-    principal: Annotated[Principal, permit("search")],
-    q: Annotated[str, Query(min_length=1, max_length=200)],
+    request: Request, body: SearchIn, principal: Annotated[Principal, permit("search")]
 ) -> dict[str, Any]:
     """Cases and persons by name (any script, accents ignored), identifier, phone number or
-    case reference. Audited."""
+    case reference. Posted, so that no name or number is in a URL (proxies and logs keep
+    URLs); every search is audited, what it found or not."""
     async with use_case(request) as (cw, conn):
-        return {"results": await views.search(conn, cw, principal, q)}
+        return {"results": await views.search(conn, cw, principal, body.q)}
 
 
 @router.get(

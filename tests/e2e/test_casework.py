@@ -122,7 +122,7 @@ def test_the_scripted_repatriation_a_hotline_alert_and_clean_logs(tmp_path: Path
         assert ours["messages"][1]["id"] == answer_id
         wait_task = next(t for t in ours["tasks"] if t["kind"] == "await-answer")
         assert wait_task["done_at"] is not None
-        assert ok(lan.get("/search", params={"q": "kimquyenh"}))["results"][0]["id"] == case["id"]
+        assert ok(lan.post("/search", json={"q": "kimquyenh"}))["results"][0]["id"] == case["id"]
 
         # A second request that Bavet leaves unanswered.
         other = ok(lan.post("/cases", json={"kind": "verification", "partner": "kh.blo-bavet"}))
