@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8600
     public_url: str | None = None
     secret_key_file: Path | None = None
+    #: Added to NODE.md's names: the token a metrics scraper sends (``Authorization: Bearer``)
+    #: to read ``/metrics``; created at first start (mode 0600). Nobody else may read it.
+    metrics_token_file: Path | None = None
     #: Not in NODE.md: where the document schemas and partner profiles are read from.
     schemas_dir: Path = REPOSITORY / "schemas"
     profiles_dir: Path = REPOSITORY / "partners"
@@ -74,6 +77,8 @@ class Settings(BaseSettings):
             self.public_url = f"http://{self.host}:{self.port}/bx/v1"
         if self.secret_key_file is None:
             self.secret_key_file = self.data_dir / "keys" / "secret.key"
+        if self.metrics_token_file is None:
+            self.metrics_token_file = self.data_dir / "keys" / "metrics.token"
         return self
 
     # The defaults are filled in by the validator, so these are never None afterwards.
@@ -94,6 +99,12 @@ class Settings(BaseSettings):
         """``BX_SECRET_KEY_FILE`` after defaults."""
         assert self.secret_key_file is not None
         return self.secret_key_file
+
+    @property
+    def metrics_token_path(self) -> Path:
+        """``BX_METRICS_TOKEN_FILE`` after defaults."""
+        assert self.metrics_token_file is not None
+        return self.metrics_token_file
 
     @property
     def partners_path(self) -> Path:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import secrets
 import signal
 import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Final
+from pathlib import Path
+from typing import Annotated, Final
 
 import httpx
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -22,6 +24,7 @@ from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.node import Node, open_node, utc_now
+from gateway.protocol.problems import Problem
 from gateway.settings import Settings, load_settings
 from gateway.trust.files import write_atomically
 from gateway.web import (
@@ -43,12 +46,21 @@ LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.rou
 SHUTDOWN_GRACE_S = 20.0
 
 
-def api_token(settings: Settings) -> str:
-    """The local API token, created (mode 0600) on first use."""
-    path = settings.data_path / "keys" / "api.token"
+def _token_file(path: Path) -> str:
+    """A random token kept in ``path``, created (mode 0600) on first use."""
     if not path.exists():
         write_atomically(path, secrets.token_urlsafe(32).encode() + b"\n", 0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def api_token(settings: Settings) -> str:
+    """The local API token, created (mode 0600) on first use."""
+    return _token_file(settings.data_path / "keys" / "api.token")
+
+
+def metrics_token(settings: Settings) -> str:
+    """The metrics scraper's token (``BX_METRICS_TOKEN_FILE``), created on first use."""
+    return _token_file(settings.metrics_token_path)
 
 
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
@@ -60,6 +72,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         node = await open_node(settings, clock)
         app.state.node = node
         app.state.api_token = api_token(settings)
+        app.state.metrics_token = metrics_token(settings)
         cases = open_case_work(node)
         app.state.cases = cases
         install_case_hook(cases)
@@ -110,12 +123,24 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.include_router(router)
     console.install(app)
 
+    _install_metrics(app)
+    return app
+
+
+def _install_metrics(app: FastAPI) -> None:
+    """``/metrics`` for the configured scraper."""
+
     @app.get("/metrics", include_in_schema=False)
-    async def metrics(request: Request) -> Response:
+    async def metrics(request: Request,
+                      authorization: Annotated[str | None, Header()] = None) -> Response:
+        """Prometheus metrics, for the configured scraper only: they name every partner and
+        count its messages (docs/operations.md)."""
+        given = (authorization or "").removeprefix("Bearer ").strip().encode()
+        if not hmac.compare_digest(given, request.app.state.metrics_token.encode()):
+            raise Problem("unauthenticated", "metrics need the scraper's token "
+                          "(BX_METRICS_TOKEN_FILE) as a bearer token")
         node: Node = request.app.state.node
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    return app
 
 
 def app_from_environment() -> FastAPI:

@@ -85,6 +85,12 @@ async def receiver(tmp_path: Path, world: World) -> AsyncIterator[Receiver]:
         yield running
 
 
+def scraper(receiver: Receiver) -> dict[str, str]:
+    """The headers of the configured metrics scraper."""
+    token = receiver.settings.metrics_token_path.read_text(encoding="utf-8").strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
 def fixed(now: datetime) -> Any:
     return lambda: now
 

@@ -13,7 +13,7 @@ import pytest
 from gateway.cases import housekeeping, service
 from gateway.documents.convert import DocumentForms
 from tests.conftest import example
-from tests.integration.conftest import Desk
+from tests.integration.conftest import Desk, scraper
 
 pytestmark = pytest.mark.anyio
 
@@ -262,7 +262,7 @@ async def test_deadlines_fall_due_on_the_overdue_lists_and_in_the_metric(desk: D
     first = await housekeeping.run_once(cw)
     again = await housekeeping.run_once(cw)
     assert (first.overdue, first.newly_overdue, again.newly_overdue) == (1, 1, 0)
-    metrics = (await desk.client.get("/metrics")).text
+    metrics = (await desk.client.get("/metrics", headers=scraper(desk.receiver))).text
     assert 'bx_deadlines_overdue{unit="kh.ahtjp"} 1.0' in metrics
 
 

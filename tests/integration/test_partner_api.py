@@ -13,7 +13,7 @@ from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.receipts import verify_receipt
 from tests.conftest import World, example, make_key, pin, resign
-from tests.integration.conftest import Receiver, start_receiver
+from tests.integration.conftest import Receiver, scraper, start_receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -156,9 +156,15 @@ async def test_jwks_health_and_metrics(receiver: Receiver) -> None:
     assert health == {"status": "ok", "node": "kh.ahtjp", "protocol": [1]}
     await receiver.post(receiver.world.message())
     await receiver.post(b"nope")
-    metrics = (await receiver.client.get("/metrics")).text
+    metrics = (await receiver.client.get("/metrics", headers=scraper(receiver))).text
     assert 'bx_messages_in_total{partner="vn.c02",type="verification-response"} 1.0' in metrics
     assert 'bx_rejections_total{code="malformed"} 1.0' in metrics
+    for headers in ({}, {"Authorization": "Bearer guess"},
+                    {"Authorization": f"Bearer {receiver.world.bearer()}"}):
+        refused = await receiver.client.get("/metrics", headers=headers)
+        assert refused.status_code == 401  # partner ids and counts are not for everyone
+        assert "vn.c02" not in refused.text
+    assert oct(receiver.settings.metrics_token_path.stat().st_mode)[-3:] == "600"
 
 
 async def test_local_api_needs_the_token(receiver: Receiver) -> None:
@@ -184,7 +190,7 @@ async def test_outbox_and_key_gauges(tmp_path: Path, world: World) -> None:
         assert sent.status_code == 202, sent.text
         world.now += timedelta(minutes=10)
         await receiver.app.state.worker.refresh_gauges()
-        metrics = (await receiver.client.get("/metrics")).text
+        metrics = (await receiver.client.get("/metrics", headers=scraper(receiver))).text
         assert 'bx_outbox_depth{partner="vn.c02"} 1.0' in metrics
         assert 'bx_outbox_oldest_age_seconds{partner="vn.c02"} 600.0' in metrics
         assert 'bx_pinned_key_expiry_days{kid="vn.c02#k1",partner="vn.c02"}' in metrics
