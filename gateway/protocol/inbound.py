@@ -24,6 +24,7 @@ from gateway.protocol.envelope import (
     ProtectedHeader,
     parse_body,
     parse_envelope,
+    sniff_media_type,
 )
 from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, verify_bytes
 from gateway.protocol.problems import Problem
@@ -213,6 +214,9 @@ def _check_attachments(envelope: Envelope) -> dict[str, bytes]:
                           f"attachment {name!r} is {len(data)} bytes, signed size {info.size}")
         if hashlib.sha256(data).hexdigest() != info.sha256:
             raise Problem("attachment-mismatch", f"attachment {name!r} digest does not match")
+        if sniff_media_type(data) != info.media_type:  # the bytes, not the word, decide
+            raise Problem("attachment-mismatch",
+                          f"attachment {name!r} is not the {info.media_type} it declares")
         result[name] = data
     return result
 

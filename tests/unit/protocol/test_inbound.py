@@ -469,3 +469,11 @@ def test_every_problem_code_is_produced_by_a_test_here() -> None:
     tests = source.split("def test_every_problem_code")[0]
     missing = [code for code in sorted(PROTOCOL_CODES) if f'"{code}"' not in tests]
     assert missing == []
+
+
+def test_an_attachment_that_is_not_what_it_declares_is_refused(world: World) -> None:
+    fake = Attachment("p1-photo.jpg", "image/jpeg", b"MZ\x90\x00 an executable, not a photo")
+    raw = world.message("verification-request", attachments=(fake,))
+    problem = refused(world, raw)
+    assert problem.code == "attachment-mismatch"
+    assert "not the image/jpeg it declares" in problem.detail
