@@ -77,9 +77,12 @@ def serve() -> None:
         fail(str(exc))
     migrate_or_exit(settings)
     # By name: nothing imports the web layer (ARCHITECTURE.md); uvicorn loads it.
+    # Connections are capped (beyond, 503) and idle keep-alives closed; slow headers are the
+    # front proxy's to cut (docs/operations.md), bodies are cut by gateway.web.limits.
     uvicorn.run("gateway.web.app:app_from_environment", factory=True, host=settings.host,
                 port=settings.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=25)
+                timeout_graceful_shutdown=25, limit_concurrency=1000, timeout_keep_alive=5,
+                h11_max_incomplete_event_size=64 * 1024)
 
 
 def _print_problem(problem: Problem) -> None:

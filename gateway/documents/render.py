@@ -36,6 +36,13 @@ ZONE: Final = "Asia/Ho_Chi_Minh"
 _FULL_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 _INTEGERS: Final = frozenset({"integer", "positiveInteger", "nonNegativeInteger", "int"})
 DRAFT_SOURCE: Final = N_("A draft: not released, not sent")
+#: A rendered document's own Content-Security-Policy: its inline style, no script at all, no
+#: fetch; served with it wherever it is shown (console, API, print).
+DOCUMENT_CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                       "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+DOCUMENT_HEADERS: Final = {"Content-Security-Policy": DOCUMENT_CSP,
+                           "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
+                           "Referrer-Policy": "no-referrer"}
 HANDLING_MARKS: Final = {
     "H1": N_("Not to be used as evidence without the sender's consent"),
     "H2": N_("Do not disseminate: not to be passed to any other party"),

@@ -23,7 +23,7 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
-from gateway.documents.render import html_to_pdf
+from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.protocol.envelope import Priority
 from gateway.protocol.problems import Problem
 from gateway.web.auth import permit, use_case
@@ -240,7 +240,8 @@ async def print_document(
             case_id=row.id,
         )
     if format == "html":
-        return Response(printed.html, media_type="text/html; charset=utf-8")
+        return Response(printed.html, media_type="text/html; charset=utf-8",
+                        headers=DOCUMENT_HEADERS)
     pdf = await asyncio.to_thread(html_to_pdf, printed.html)
     return Response(
         pdf,

@@ -38,6 +38,7 @@ from gateway.web import (
     partner_api,
     problems,
 )
+from gateway.web.limits import RequestLimits
 
 log = logging.getLogger("gateway.web")
 #: Every router of the local API (``/api``); the permission test walks them all.
@@ -122,6 +123,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)
     console.install(app)
+    app.add_middleware(RequestLimits)  # outermost: before anything reads a byte of the body
 
     _install_metrics(app)
     return app

@@ -137,6 +137,9 @@ async def test_a_case_message_prints_as_pdf_and_the_export_is_audited(desk: Desk
     page = await desk.call("officer", "GET", path, params={"reason": "for the interview",
                                                            "format": "html"})
     assert page.status_code == 200
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert "script-src" not in page.headers["content-security-policy"]  # no script at all
+    assert page.headers["x-content-type-options"] == "nosniff"
     assert "Không hiển thị: dữ liệu thuộc loại đặc biệt" in page.text  # special withheld
     assert "Không được sử dụng làm chứng cứ" in page.text  # H1 in the partner's Vietnamese
     assert "មិនត្រូវប្រើជាភស្តុតាង" in page.text  # beside Khmer, the language of this node
@@ -144,6 +147,7 @@ async def test_a_case_message_prints_as_pdf_and_the_export_is_audited(desk: Desk
         "reason": "for the handover", "special": "true", "lang": "km"})
     assert pdf.status_code == 200
     assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["x-content-type-options"] == "nosniff"
     assert pdf.content.startswith(b"%PDF-")
     auditor = await desk.add_user("auditor", "auditor")
     log = (await desk.client.get("/api/audit", headers=auditor,

@@ -58,8 +58,9 @@ def install(app: FastAPI) -> None:
 
 
 async def _headers(request: Request, call_next: Any) -> Response:
-    """The console's security headers (the API and the partner API set their own)."""
+    """The console's security headers; every answer, the API's too, is ``nosniff``."""
     response: Response = await call_next(request)
+    response.headers["X-Content-Type-Options"] = "nosniff"
     if request.url.path.startswith(("/api", "/bx/")):
         return response
     if "Content-Security-Policy" not in response.headers:

@@ -22,6 +22,7 @@ from gateway.audit import log as audit
 from gateway.cases import notices
 from gateway.cases.calendars import LOCAL_TIME
 from gateway.documents.catalog import LOCALES, Catalogs, catalogs
+from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.web.auth import COOKIE, case_work
 
 LANG_COOKIE: Final = "bx_lang"
@@ -156,11 +157,6 @@ def texts(form: dict[str, Any], *names: str) -> dict[str, str]:
     return {n: str(form.get(n) or "").strip() for n in names}
 
 
-#: A rendered document has its own inline style and no script at all.
-DOCUMENT_CSP: Final = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-                       "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
-
-
 def document_response(html: str) -> HTMLResponse:
     """A bilingual document page, under its own (script-free) policy."""
-    return HTMLResponse(html, headers={"Content-Security-Policy": DOCUMENT_CSP})
+    return HTMLResponse(html, headers=DOCUMENT_HEADERS)

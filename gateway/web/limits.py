@@ -1,0 +1,105 @@
+"""Limits on every request, before any route sees it: header size, body size per path, and
+a body that must keep arriving (an idle gap of 15 s, or less than 1 KiB/s after 30 s, ends
+it). The body is read here, within the limits, and handed to the route as it came, so that
+nothing downstream can be made to wait on a slow sender or to hold more than the limit.
+
+Slow request headers are the front proxy's to cut (docs/operations.md): the application is
+only called once they are complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Final
+
+from gateway.protocol.envelope import MAX_MESSAGE_BYTES
+from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, Problem
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+MAX_HEADER_BYTES: Final = 32 * 1024
+#: The largest body per path prefix (first match); the partner API's own limits apply after.
+MAX_BODY: Final = (("/bx/v1/messages", MAX_MESSAGE_BYTES + 64 * 1024),
+                   ("/bx/v1/", 64 * 1024),
+                   ("/api/", 72 * 1024 * 1024),  # a draft with ten 5 MiB attachments, base64
+                   ("/", 48 * 1024 * 1024))      # console forms with their files
+IDLE_S: Final = 15.0
+GRACE_S: Final = 30.0
+MIN_RATE: Final = 1024  # bytes per second, after the grace period
+
+
+def body_limit(path: str) -> int:
+    """The largest body a request to ``path`` may send."""
+    return next(limit for prefix, limit in MAX_BODY if path.startswith(prefix))
+
+
+class RequestLimits:
+    """ASGI middleware applying the limits of this module."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = scope.get("headers") or []
+        if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            await _refuse(send, "headers-too-large", "request headers larger than 32 KiB")
+            return
+        limit = body_limit(str(scope.get("path", "")))
+        declared = dict(headers).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            await _refuse(send, "too-large", f"body of {int(declared)} bytes; the limit is {limit}")
+            return
+        body, refusal = await _read(receive, limit)
+        if refusal is not None:
+            await _refuse(send, *refusal)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
+
+        await self.app(scope, replay, send)
+
+
+async def _read(receive: Receive, limit: int) -> tuple[bytes, tuple[str, str] | None]:
+    chunks: list[bytes] = []
+    size, started = 0, time.monotonic()
+    while True:
+        try:
+            message = await asyncio.wait_for(receive(), IDLE_S)
+        except TimeoutError:
+            return b"", ("timeout", f"no body bytes for {IDLE_S:.0f} s")
+        if message["type"] == "http.disconnect":
+            return b"", ("malformed", "the client went away")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return b"", ("too-large", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), None
+        elapsed = time.monotonic() - started
+        if elapsed > GRACE_S and size / elapsed < MIN_RATE:
+            return b"", ("timeout", "body arriving slower than 1 KiB/s")
+
+
+async def _refuse(send: Send, code: str, detail: str) -> None:
+    problem = Problem(code, detail)
+    body = problem.to_json()
+    await send({"type": "http.response.start", "status": problem.status, "headers": [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close"),
+        (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
