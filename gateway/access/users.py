@@ -6,6 +6,7 @@ name costs the same hash as a wrong password, so the answer time does not tell w
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Callable
@@ -21,10 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import HUMAN_ROLES
 from gateway.audit import log as audit
 from gateway.protocol.errors import GatewayError
-from gateway.store.case_tables import sessions, users
+from gateway.store.case_tables import login_throttle, sessions, users
 
-MAX_FAILURES: Final = 5
-LOCK_FOR: Final = timedelta(minutes=15)
 MIN_PASSWORD: Final = 12
 USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 UNIT: Final = re.compile(r"[a-z]{2}\.[a-z0-9-]{2,40}")
@@ -41,10 +40,6 @@ def _dummy_hash() -> str:
 
 class UserError(GatewayError):
     """A refused account operation; the message says why (for the CLI and the API)."""
-
-
-class AccountLocked(UserError):  # noqa: N818 - reads as the state it reports
-    """Too many failed logins: the account waits until ``locked_until``."""
 
 
 @dataclass(frozen=True)
@@ -144,39 +139,80 @@ async def set_password(conn: AsyncConnection, clock: Callable[[], datetime], act
     await audit.append(conn, clock, actor, "user.password-set", username, {})
 
 
-async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
-                       password: str) -> User:
-    """The account if the password is right; counts failures and locks after five.
+#: After this many failures for one name from one address, each try waits longer ...
+PAIR_FREE_FAILURES: Final = 5
+#: ... and after this many from one address, whatever the names.
+ADDRESS_FREE_FAILURES: Final = 20
+MAX_DELAY: Final = timedelta(minutes=15)
+#: Failures older than this are forgotten.
+THROTTLE_WINDOW: Final = timedelta(hours=1)
 
-    Raises :class:`UserError` with a message that does not say whether the name exists.
-    """
-    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
-    now = clock()
+
+class LoginThrottled(UserError):  # noqa: N818 - reads as the state it reports
+    """Too many failures from this address (for this name): wait, then try again. The same
+    answer for every name, known or not."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed attempts from here; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _throttle_keys(username: str, source: str) -> tuple[str, str]:
+    return f"pair:{username[:64]}:{source[:64]}", f"addr:{source[:64]}"
+
+
+async def _blocked_for(conn: AsyncConnection, now: datetime, keys: tuple[str, ...]) -> int:
+    rows = (await conn.execute(sa.select(login_throttle.c.blocked_until).where(
+        login_throttle.c.key.in_(keys), login_throttle.c.blocked_until > now))).all()
+    return max((int((r.blocked_until - now).total_seconds()) + 1 for r in rows), default=0)
+
+
+async def _fail(conn: AsyncConnection, now: datetime, key: str, free: int) -> None:
+    row = (await conn.execute(sa.select(login_throttle).where(
+        login_throttle.c.key == key))).first()
+    failures = 1 if row is None or now - row.last_failure_at > THROTTLE_WINDOW \
+        else row.failures + 1
+    blocked = now + min(MAX_DELAY, timedelta(seconds=2 ** min(failures - free, 20))) \
+        if failures >= free else None
+    values = {"failures": failures, "last_failure_at": now, "blocked_until": blocked}
     if row is None:
-        _verify(_dummy_hash(), password)
-        await audit.append(conn, clock, "unknown", "login.failed", None, {"reason": "credentials"})
+        await conn.execute(sa.insert(login_throttle).values(key=key, **values))
+    else:
+        await conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key)
+                           .values(**values))
+
+
+async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
+                       password: str, source: str = "unknown") -> User:
+    """The account if the password is right.
+
+    Known and unknown names, disabled accounts and wrong passwords get the same answer after
+    the same work (one Argon2 verification, off the event loop). Failures slow the next try
+    from the same address for the same name, then from the same address for any name, by a
+    delay that doubles up to 15 minutes (:class:`LoginThrottled`, the same for every name);
+    nobody elsewhere is locked out, and the right password from another address still opens
+    the account.
+    """
+    now = clock()
+    keys = _throttle_keys(username, source)
+    wait = await _blocked_for(conn, now, keys)
+    if wait:
+        await audit.append(conn, clock, "unknown", "login.failed", None, {"reason": "throttled"})
+        raise LoginThrottled(wait)
+    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
+    stored = row.password_hash if row is not None else _dummy_hash()
+    right = await asyncio.to_thread(_verify, stored, password)
+    if row is None or row.disabled or not right:
+        await _fail(conn, now, keys[0], PAIR_FREE_FAILURES)
+        await _fail(conn, now, keys[1], ADDRESS_FREE_FAILURES)
+        reason = "credentials" if row is None or not right else "disabled"
+        await audit.append(conn, clock, username if row is not None else "unknown",
+                           "login.failed", None, {"reason": reason})
         raise UserError("user name or password is wrong")
-    if row.locked_until is not None and row.locked_until > now:
-        await audit.append(conn, clock, username, "login.failed", username, {"reason": "locked"})
-        raise AccountLocked("account locked after repeated failures; try again later or ask "
-                        "an administrator")
-    if not _verify(row.password_hash, password) or row.disabled:
-        failures = row.failed_logins + 1
-        values: dict[str, Any] = {"failed_logins": failures}
-        if failures >= MAX_FAILURES:
-            values = {"failed_logins": 0, "locked_until": now + LOCK_FOR}
-            await audit.append(conn, clock, username, "user.locked", username,
-                               {"failures": failures})
-        await conn.execute(sa.update(users).where(users.c.id == row.id).values(**values))
-        await audit.append(conn, clock, username, "login.failed", username,
-                           {"reason": "disabled" if row.disabled else "credentials"})
-        raise UserError("user name or password is wrong")
-    if row.failed_logins or row.locked_until is not None:
-        await conn.execute(sa.update(users).where(users.c.id == row.id).values(
-            failed_logins=0, locked_until=None))
+    await conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == keys[0]))
     if _hasher.check_needs_rehash(row.password_hash):
         await conn.execute(sa.update(users).where(users.c.id == row.id).values(
-            password_hash=_hasher.hash(password)))
+            password_hash=await asyncio.to_thread(_hasher.hash, password)))
     return User.of(row)
 
 

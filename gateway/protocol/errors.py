@@ -13,7 +13,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── TransitionRefused  cases.lifecycle     a move the lifecycle does not allow
     ├── CalendarError      cases.calendars     a calendar file that cannot be used
     ├── UserError          access.users        a refused account operation
-    │   └── AccountLocked                      too many failed logins
+    │   └── LoginThrottled                     too many failures from here: wait
     ├── SessionError       access.sessions     no valid session
     ├── OutboundError      exchange.outbound   a message this node will not send
     ├── BundleError        exchange.bundles    a bundle refused whole

@@ -39,7 +39,6 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "not-found": (404, N_("Not found")),
     "forbidden": (403, N_("Forbidden")),
     "state-conflict": (409, N_("Not allowed in the current state")),
-    "locked": (423, N_("Account locked")),
     # Not on the wire either: the limits every request meets before any route (web.limits).
     "timeout": (408, N_("Request too slow")),
     "headers-too-large": (431, N_("Request headers too large")),

@@ -273,3 +273,13 @@ notification_reads = sa.Table(
     sa.Column("username", sa.String(64), primary_key=True),
     sa.Column("read_at", UTC_TIME, nullable=False),
 )
+
+#: Failed logins per (account name, source address) and per source address: the growing
+#: delay that slows guessing without letting a stranger lock anyone out (docs/casework.md).
+login_throttle = sa.Table(
+    "login_throttle", metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("last_failure_at", UTC_TIME, nullable=False),
+    sa.Column("blocked_until", UTC_TIME, nullable=True),
+)

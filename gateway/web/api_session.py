@@ -12,7 +12,7 @@ from gateway.access import sessions, users
 from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
 from gateway.protocol.problems import Problem
-from gateway.web.auth import COOKIE, permit, public, use_case
+from gateway.web.auth import COOKIE, permit, public, source_of, use_case
 from gateway.web.examples import answers
 
 router = APIRouter(prefix="/api", tags=["session and users"])
@@ -56,11 +56,26 @@ class NewUser(BaseModel):
 
 
 class NewPassword(BaseModel):
-    """A new password."""
+    """A new password (an administrator's reset)."""
 
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"password": "another long pass phrase"}]}
     )
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class OwnPassword(BaseModel):
+    """One's own new password, with the current one: a session alone changes nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"current_password": "a long pass phrase", "password": "another long pass phrase"}
+            ]
+        },
+    )
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
@@ -93,7 +108,7 @@ def _user(user: users.User) -> dict[str, Any]:
                 "locked_until": None,
             },
         },
-        errors=(401, 422, 423),
+        errors=(401, 422, 429),
     ),
 )
 async def login(request: Request, body: Login) -> JSONResponse:
@@ -101,14 +116,16 @@ async def login(request: Request, body: Login) -> JSONResponse:
     failure: users.UserError | None = None
     async with use_case(request) as (cw, conn):
         try:
-            user = await users.authenticate(conn, cw.clock, body.username, body.password)
+            user = await users.authenticate(conn, cw.clock, body.username, body.password,
+                                            source_of(request))
         except users.UserError as exc:
             failure = exc  # the failure count and audit line must be committed
         else:
             opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, user)
     if failure is not None:
-        code = "locked" if isinstance(failure, users.AccountLocked) else "unauthenticated"
-        raise Problem(code, str(failure))
+        if isinstance(failure, users.LoginThrottled):
+            raise Problem("rate-limited", str(failure), retry_after=failure.retry_after)
+        raise Problem("unauthenticated", str(failure))
     response = JSONResponse(
         {
             "token": opened.token,
@@ -167,9 +184,18 @@ async def logout(
 
 @router.post("/session/password", responses=answers({"changed": True}))
 async def change_password(
-    request: Request, body: NewPassword, principal: Annotated[Principal, permit("session.self")]
+    request: Request, body: OwnPassword, principal: Annotated[Principal, permit("session.self")]
 ) -> dict[str, Any]:
-    """Change one's own password (every session of the user ends)."""
+    """Change one's own password, giving the current one (every session of the user ends)."""
+    failure: users.UserError | None = None
+    async with use_case(request) as (cw, conn):
+        try:
+            await users.authenticate(conn, cw.clock, principal.username, body.current_password,
+                                     source_of(request))
+        except users.UserError as exc:
+            failure = exc  # the failure is counted and audited
+    if failure is not None:
+        raise Problem("unauthenticated", f"current_password: {failure}")
     async with use_case(request) as (cw, conn):
         try:
             await users.set_password(

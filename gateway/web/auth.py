@@ -29,6 +29,24 @@ CSRF_HEADER: Final = "X-CSRF-Token"
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def source_of(request: Request) -> str:
+    """The caller's address as this node sees it (the login throttle's key). Behind a proxy
+    that is the proxy's: give each proxy its own address per client network, or throttle
+    there too (docs/casework.md)."""
+    return request.client.host if request.client else "unknown"
+
+
+def same_origin(request: Request) -> bool:
+    """The request comes from this node's own pages: its ``Origin`` (or, without one, its
+    ``Referer``) is this node. A browser sends one of them with every form it posts."""
+    own = str(request.base_url).rstrip("/")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return origin.rstrip("/") == own
+    referer = request.headers.get("referer", "")
+    return referer == own or referer.startswith(own + "/")
+
+
 def case_work(request: Request) -> CaseWork:
     """The node's case work (built in the app's lifespan)."""
     cw: CaseWork = request.app.state.cases

@@ -56,7 +56,7 @@ _ERRORS: dict[int, str] = {
     404: "Not found, or not visible to the user's unit",
     409: "Not allowed in the current state",
     422: "The request is not valid: the problem names the field",
-    423: "The account is locked after repeated failures",
+    429: "Too many failed attempts from this address: wait for Retry-After",
 }
 
 

@@ -3,14 +3,17 @@ lock-out, time-outs, log-out, CSRF for the cookie)."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from fastapi.routing import APIRoute
 
+from gateway.access import users
 from gateway.access.roles import ALL_ROLES, HUMAN_ROLES, PERMISSIONS, allowed
 from gateway.web.app import LOCAL_API_ROUTERS
 from tests.integration.conftest import Desk
@@ -86,20 +89,79 @@ async def test_every_api_route_answers_as_the_permission_matrix_says(desk: Desk)
     assert checked > 40 * len(ALL_ROLES)
 
 
-async def test_login_locks_out_after_five_failures_and_says_nothing_about_names(
-        desk: Desk) -> None:
+async def test_failed_logins_slow_the_guesser_not_the_user_and_say_nothing_of_names(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
     wrong = {"username": "officer", "password": "not the password at all"}
+    hashed: list[str] = []
+    real = users._verify
+    monkeypatch.setattr(users, "_verify", lambda h, p: hashed.append(h) or real(h, p))
     unknown = await desk.client.post("/api/session", json={**wrong, "username": "ghost"})
     first = await desk.client.post("/api/session", json=wrong)
     assert unknown.status_code == first.status_code == 401
     assert unknown.json()["detail"] == first.json()["detail"]
-    for _ in range(4):
+    assert len(hashed) == 2  # the same Argon2 work for a name that does not exist
+    for _ in range(4):  # five failures for this name from this address
         await desk.client.post("/api/session", json=wrong)
-    locked = await desk.client.post("/api/session", json={
+    slowed = await desk.client.post("/api/session", json={
         "username": "officer", "password": desk.passwords["officer"]})
-    assert locked.status_code == 423
-    desk.receiver.world.now += timedelta(minutes=16)
+    assert slowed.status_code == 429  # from this address, for this name: wait
+    assert int(slowed.headers["Retry-After"]) >= 1
+    ghost = await desk.client.post("/api/session", json={**wrong, "username": "ghost"})
+    for _ in range(4):
+        ghost = await desk.client.post("/api/session", json={**wrong, "username": "ghost"})
+    assert ghost.status_code == 429  # the same answer for a name that does not exist
+    assert ghost.json()["detail"] == slowed.json()["detail"].replace(
+        slowed.headers["Retry-After"], ghost.headers["Retry-After"])
+    # another address is not locked out: the right password opens the account there
+    elsewhere = httpx.AsyncClient(transport=httpx.ASGITransport(
+        app=desk.receiver.app, client=("10.9.8.7", 4000)), base_url="http://kh.test")
+    async with elsewhere:
+        opened = await elsewhere.post("/api/session", json={
+            "username": "officer", "password": desk.passwords["officer"]})
+    assert opened.status_code == 200
+    desk.receiver.world.now += timedelta(seconds=5)  # the delay passes: here too
     assert (await desk.login("officer"))["Authorization"].startswith("Bearer ")
+
+
+async def test_login_hashes_off_the_event_loop(desk: Desk, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    loops: list[bool] = []
+    real = users._verify
+
+    def spy(password_hash: str, password: str) -> bool:
+        try:
+            asyncio.get_running_loop()
+            loops.append(True)
+        except RuntimeError:
+            loops.append(False)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users, "_verify", spy)
+    await desk.client.post("/api/session", json={"username": "ghost", "password": "x" * 12})
+    assert loops == [False]  # in a worker thread, not on the loop
+
+
+async def test_changing_ones_password_needs_the_current_one(desk: Desk) -> None:
+    path = "/api/session/password"
+    refused = await desk.call("officer", "POST", path, json={
+        "current_password": "a guess that is wrong", "password": "a brand new long password"})
+    assert refused.status_code == 401
+    changed = await desk.call("officer", "POST", path, json={
+        "current_password": desk.passwords["officer"], "password": "a brand new long password"})
+    assert changed.status_code == 200, changed.text
+    desk.passwords["officer"] = "a brand new long password"
+    assert (await desk.login("officer"))["Authorization"].startswith("Bearer ")
+
+
+async def test_a_login_posted_from_another_site_is_refused(desk: Desk) -> None:
+    form = {"username": "officer", "password": desk.passwords["officer"]}
+    foreign = await desk.client.post("/login", data=form,
+                                     headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert "bx_session" not in foreign.cookies
+    own = await desk.client.post("/login", data=form, headers={"Origin": "http://kh.test"})
+    assert own.status_code == 303
+    desk.client.cookies.clear()
 
 
 async def test_sessions_lapse_when_idle_and_at_the_absolute_limit(desk: Desk) -> None:
@@ -127,12 +189,13 @@ async def test_logout_disable_and_password_change_end_sessions(desk: Desk) -> No
     again = await desk.client.post("/api/session", json={
         "username": "officer", "password": desk.passwords["officer"]})
     assert again.status_code == 401
+    current = desk.passwords["chief"]
     short = await desk.call("chief", "POST", "/api/session/password",
-                            json={"password": "short"})
+                            json={"current_password": current, "password": "short"})
     assert short.status_code == 422
     assert "12 characters" in short.json()["detail"]
-    assert (await desk.call("chief", "POST", "/api/session/password",
-                            json={"password": "a brand new pass phrase"})).status_code == 200
+    assert (await desk.call("chief", "POST", "/api/session/password", json={
+        "current_password": current, "password": "a brand new pass phrase"})).status_code == 200
     assert (await desk.call("chief", "GET", "/api/cases")).status_code == 401
 
 

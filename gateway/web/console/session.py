@@ -12,8 +12,9 @@ from gateway.access import sessions, users
 from gateway.access.roles import allowed, sees_all_cases
 from gateway.cases import drafts, hotline, lifecycle, notices, views
 from gateway.documents.catalog import LOCALES
+from gateway.protocol.problems import status_of
 from gateway.store import messages as repo
-from gateway.web.auth import COOKIE, case_work
+from gateway.web.auth import COOKIE, case_work, same_origin, source_of
 from gateway.web.console.pages import LANG_COOKIE, Redirect, page, posted, user
 
 router = APIRouter(include_in_schema=False)
@@ -39,24 +40,32 @@ async def switch_language(request: Request, lang: str) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the password; open a session (cookie) or show the form again with the error."""
+    """Check the password; open a session (cookie) or show the form again with the error.
+    Only this node's own login page may post here (login CSRF: another site must not log a
+    browser into an account of its choosing)."""
+    if not same_origin(request):
+        return page(request, "login.html", None, status_of("forbidden"), expired=False,
+                    error="This form must be sent from this node's own login page.",
+                    username="")
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     cw = case_work(request)
     failure: users.UserError | None = None
     async with cw.transaction() as conn:
         try:
-            found = await users.authenticate(conn, cw.clock, username, password)
+            found = await users.authenticate(conn, cw.clock, username, password,
+                                             source_of(request))
         except users.UserError as exc:
             failure = exc
         else:
             opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, found)
     if failure is not None:
-        key = ("Account locked after repeated failures; try again later or ask an "
-               "administrator" if isinstance(failure, users.AccountLocked)
-               else "User name or password is wrong")
-        return page(request, "login.html", None, 401, expired=False, error=key,
-                    username=username)
+        throttled = isinstance(failure, users.LoginThrottled)
+        key = ("Too many failed attempts from here; wait a few minutes and try again"
+               if throttled else "User name or password is wrong")
+        return page(request, "login.html", None,
+                    status_of("rate-limited" if throttled else "unauthenticated"), expired=False,
+                    error=key, username=username)
     response = RedirectResponse("/", status_code=303)
     secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith(
         "https")

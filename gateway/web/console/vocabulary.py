@@ -58,7 +58,8 @@ CONSOLE_CODES: Final = (
 #: Sentences and values the console translates by key.
 CONSOLE_TEXTS: Final = (
     N_("User name or password is wrong"),
-    N_("Account locked after repeated failures; try again later or ask an administrator"),
+    N_("Too many failed attempts from here; wait a few minutes and try again"),
+    N_("This form must be sent from this node's own login page."),
     N_("This field is required"),
     N_("Not a valid date (YYYY-MM-DD)"),
     N_("Choose one of the listed values"),
