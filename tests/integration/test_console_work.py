@@ -64,7 +64,8 @@ class Browser:
 
     async def login(self, username: str) -> None:
         response = await self.client.post("/login", data={"username": username,
-                                                          "password": PASSWORD})
+                                                          "password": PASSWORD},
+                                          headers={"Origin": "http://kh.test"})
         assert response.status_code == 303, response.text
         await self.get("/")
 

@@ -69,7 +69,9 @@ async def _headers(request: Request, call_next: Any) -> Response:
             "frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'; "
             "object-src 'none'")
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: with no-referrer a browser posts "Origin: null", and the
+    # login form's origin check (login CSRF) needs the real one; nothing leaks to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = ("public, max-age=86400"
                                          if request.url.path.startswith("/static/")
                                          else "no-store")
