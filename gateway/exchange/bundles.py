@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gateway.exchange.delivery import store_receipt
-from gateway.exchange.inbound import accept_message
+from gateway.exchange.inbound import accept_message, peek_message
 from gateway.exchange.node import Node
 from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
@@ -33,6 +34,11 @@ _MEMBER = re.compile(r"(messages|receipts)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-
                      r"[0-9a-f]{12})\.json")
 MAX_MEMBERS = 100_000
 MAX_RECEIPT_BYTES = 64 * 1024
+#: A bundle holds at most this much once uncompressed (a BLO's backlog of some thousand
+#: messages), and no member inflates more than this ratio (a zip bomb inflates thousands).
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024
+MAX_RATIO = 100
+_CHUNK = 1024 * 1024
 
 
 class BundleError(GatewayError):
@@ -84,62 +90,101 @@ async def export_bundle(node: Node, partner_id: str, target: Path,
     return len(rows)
 
 
-def _read_members(path: Path) -> tuple[dict[str, Any], list[tuple[str, str, bytes]]]:
+def _check_archive(path: Path, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """Everything about the ZIP itself, before any message is looked at: the number of
+    files, no name twice, nothing encrypted, sizes and compression ratios within bounds,
+    and every member's bytes read through once (streamed) so that a bad CRC is found now,
+    not halfway through an import."""
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if len(infos) > MAX_MEMBERS:
+        raise BundleError(f"{path}: more than {MAX_MEMBERS} files")
+    names = [info.filename for info in infos]
+    twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) \
+        else []
+    if twice:
+        raise BundleError(f"{path}: {twice[0]} appears more than once")
+    if "manifest.json" not in names:
+        raise BundleError(f"{path}: manifest.json is missing")
+    total = 0
+    for info in infos:
+        if info.flag_bits & 0x1:
+            raise BundleError(f"{path}: {info.filename} is encrypted")
+        limit = MAX_RECEIPT_BYTES if info.filename == "manifest.json" else MAX_MESSAGE_BYTES
+        if info.file_size > limit:
+            raise BundleError(f"{path}: {info.filename} is larger than {limit} bytes")
+        if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > _CHUNK:
+            raise BundleError(f"{path}: {info.filename} inflates more than {MAX_RATIO} times "
+                              "(a zip bomb?)")
+        total += info.file_size
+        if total > MAX_BUNDLE_BYTES:
+            raise BundleError(f"{path}: more than {MAX_BUNDLE_BYTES} bytes once uncompressed")
+        read = 0
+        with archive.open(info) as stream:  # the CRC is checked as the stream ends
+            while chunk := stream.read(_CHUNK):
+                read += len(chunk)
+                if read > info.file_size:
+                    raise BundleError(f"{path}: {info.filename} is longer than it declares")
+    return infos
+
+
+def _open_bundle(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any], list[zipfile.ZipInfo]]:
+    """The archive, its manifest and its member files (checked, not yet read)."""
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
         raise BundleError(f"{path}: not a readable ZIP file ({exc})") from exc
-    with archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise BundleError(f"{path}: more than {MAX_MEMBERS} files")
-        names = {info.filename for info in infos}
-        if "manifest.json" not in names:
-            raise BundleError(f"{path}: manifest.json is missing")
-        members: list[tuple[str, str, bytes]] = []
-        manifest: Any = None
-        for info in infos:
-            if info.is_dir():
-                continue
-            if info.file_size > MAX_MESSAGE_BYTES:
-                raise BundleError(f"{path}: {info.filename} is larger than a message may be")
-            if info.filename == "manifest.json":
-                try:
-                    manifest = strict_json_loads(archive.read(info))
-                except EncodingError as exc:
-                    raise BundleError(f"{path}: manifest.json: {exc}") from exc
-                continue
-            match = _MEMBER.fullmatch(info.filename)
-            if match is None:
+    try:
+        infos = _check_archive(path, archive)
+        manifest_info = next(i for i in infos if i.filename == "manifest.json")
+        try:
+            manifest = strict_json_loads(archive.read(manifest_info))
+        except EncodingError as exc:
+            raise BundleError(f"{path}: manifest.json: {exc}") from exc
+        members = [i for i in infos if i.filename != "manifest.json"]
+        for info in members:
+            if _MEMBER.fullmatch(info.filename) is None:
                 raise BundleError(f"{path}: unexpected file {info.filename!r}")
-            members.append((match[1], match[2], archive.read(info)))
-    if not isinstance(manifest, dict) or manifest.get("bx_bundle") != 1:
-        raise BundleError(f"{path}: manifest.json is not a BX bundle manifest (bx_bundle: 1)")
-    if manifest.get("count") != len(members):
-        raise BundleError(f"{path}: manifest counts {manifest.get('count')} files, "
-                          f"the bundle holds {len(members)}")
-    return manifest, members
+        if not isinstance(manifest, dict) or manifest.get("bx_bundle") != 1:
+            raise BundleError(f"{path}: manifest.json is not a BX bundle manifest "
+                              "(bx_bundle: 1)")
+        if manifest.get("count") != len(members):
+            raise BundleError(f"{path}: manifest counts {manifest.get('count')} files, "
+                              f"the bundle holds {len(members)}")
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError) as exc:
+        archive.close()
+        raise BundleError(f"{path}: the ZIP file is damaged ({exc})") from exc
+    except BundleError:
+        archive.close()
+        raise
+    return archive, manifest, members
 
 
 async def import_bundle(node: Node, source: Path, receipts_out: Path | None = None,
                         progress: Progress | None = None) -> ImportReport:
-    """Import a bundle of messages (writing the reply) or a reply bundle of receipts."""
-    manifest, members = _read_members(source)
-    if manifest.get("to") != node.node_id:
-        raise BundleError(f"{source}: the bundle is for {manifest.get('to')}, "
-                          f"this is {node.node_id}")
-    sender = str(manifest.get("from"))
-    if node.partners.get(sender) is None:
-        raise BundleError(f"{source}: {sender} is not in the partner directory")
-    report = ImportReport()
-    replies: list[tuple[str, bytes]] = []
-    for index, (kind, message_id, data) in enumerate(members, 1):
-        if kind == "messages":
-            await _import_message(node, message_id, data, report, replies)
-        else:
-            await _import_receipt(node, sender, message_id, data, report)
-        if progress:
-            progress(index, len(members))
+    """Import a bundle of messages (writing the reply) or a reply bundle of receipts. The
+    whole ZIP is checked first (one line and nothing imported if it is damaged, encrypted,
+    a bomb, or its manifest is wrong); then each member is read, one at a time, checked
+    against its file name and the manifest's sender, and only then imported."""
+    archive, manifest, members = _open_bundle(source)
+    with archive:
+        if manifest.get("to") != node.node_id:
+            raise BundleError(f"{source}: the bundle is for {manifest.get('to')}, "
+                              f"this is {node.node_id}")
+        sender = str(manifest.get("from"))
+        if node.partners.get(sender) is None:
+            raise BundleError(f"{source}: {sender} is not in the partner directory")
+        report = ImportReport()
+        replies: list[tuple[str, bytes]] = []
+        for index, info in enumerate(members, 1):
+            match = _MEMBER.fullmatch(info.filename)
+            assert match is not None  # checked when the bundle was opened
+            data = archive.read(info)
+            if match[1] == "messages":
+                await _import_message(node, sender, match[2], data, report, replies)
+            else:
+                await _import_receipt(node, sender, match[2], data, report)
+            if progress:
+                progress(index, len(members))
     if replies and receipts_out is not None:
         created = format_rfc3339_utc(node.clock())
         write_atomically(receipts_out, _zip_bytes(
@@ -151,17 +196,25 @@ async def import_bundle(node: Node, source: Path, receipts_out: Path | None = No
     return report
 
 
-async def _import_message(node: Node, message_id: str, data: bytes, report: ImportReport,
-                          replies: list[tuple[str, bytes]]) -> None:
+async def _import_message(node: Node, sender: str, message_id: str, data: bytes,
+                          report: ImportReport, replies: list[tuple[str, bytes]]) -> None:
+    claimed_from, claimed_id = peek_message(data)
+    if claimed_id is not None and claimed_id != message_id:  # checked before anything is kept
+        report.refused.append((message_id, "malformed",
+                               f"file name differs from the message id {claimed_id}"))
+        await node.audit(claimed_from or "unknown", "message.rejected", claimed_id,
+                         code="malformed", via="bundle")
+        return
+    if claimed_from is not None and claimed_from != sender:
+        report.refused.append((message_id, "not-permitted",
+                               f"a message from {claimed_from} in a bundle from {sender}"))
+        await node.audit(claimed_from, "message.rejected", claimed_id, code="not-permitted",
+                         via="bundle")
+        return
     try:
         acceptance = await accept_message(node, data, None, bundle=True)
     except Problem as problem:
         report.refused.append((message_id, problem.code, problem.detail))
-        return
-    if acceptance.message.message_id != message_id:
-        report.refused.append((message_id, "malformed",
-                               f"file name differs from the message id "
-                               f"{acceptance.message.message_id}"))
         return
     (report.accepted if acceptance.status == 202 else report.duplicates).append(message_id)
     replies.append((f"receipts/{message_id}.json", acceptance.receipt))
