@@ -15,16 +15,15 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 import tomli_w
 
+from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import GatewayError
 
-#: Viet Nam, Cambodia and Laos all keep Indochina Time, UTC+7, with no summer time.
-LOCAL_TIME: Final = timezone(timedelta(hours=7))
 WEEKEND: Final = frozenset({5, 6})
 COUNTRY: Final = re.compile(r"[A-Z]{2}")
 

@@ -19,9 +19,9 @@ from gateway.access.roles import sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import commands, lifecycle
-from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
+from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
 from gateway.store.case_tables import (
     case_events,

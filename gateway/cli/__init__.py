@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import gettext
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 from gettext import gettext as _
 from pathlib import Path
@@ -23,6 +23,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from gateway import __version__
+from gateway.localtime import as_local
 
 if TYPE_CHECKING:
     from gateway.documents.registry import SchemaRegistry
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 REPOSITORY: Final = Path(__file__).resolve().parent.parent.parent
 #: The console's and the catalogs' languages (gateway.documents.catalog.LOCALES).
 LOCALES: Final = ("vi", "en", "km", "lo")
-#: Times the command line prints: the border's zone, as the console (UTC+7).
-LOCAL_TIME: Final = timezone(timedelta(hours=7))
 
 # The CLI speaks the language of LANGUAGE / LC_ALL / LC_MESSAGES / LANG (vi, en, km, lo),
 # from the catalogs in translations/ (``make translations`` compiles them). Click's own words
@@ -135,14 +134,8 @@ def now() -> datetime:
 
 
 def when(value: Any) -> str:
-    """A stored UTC time as the console shows it: UTC+7, to the minute."""
-    if not value:
-        return "-"
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
-        str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+    """A stored UTC time as the console shows it: UTC+7, to the minute ('-' if none)."""
+    return as_local(value) or "-"
 
 
 def settings_or_exit() -> Settings:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from gateway.cases.calendars import LOCAL_TIME
 from gateway.documents.model import Field
+from gateway.localtime import LOCAL_TIME
 
 #: How many instances of a repeatable element the form offers at first.
 REPEAT_SLOTS: Final = 1

@@ -251,41 +251,36 @@ async def message_page(request: Request, case_id: int, message_id: str) -> HTMLR
                 special_reasons=special.REASONS, error=None)
 
 
-@router.get("/cases/{case_id}/messages/{message_id}/document")
-async def document_page(request: Request, case_id: int, message_id: str) -> Response:
-    """The bilingual document itself (framed by the message page); special data shows only
-    under this session's grant. Every view is audited."""
+async def _printed(request: Request, case_id: int, message_id: str,
+                   purpose: str) -> printing.Printed:
+    """A message of the case rendered for this session: special data only under its grant;
+    audited as an export with ``purpose`` and the grant's reason."""
     principal = await user(request, "cases.read")
     cw = case_work(request)
     async with cw.transaction() as conn:
         row = await service.load_case(conn, principal, case_id)
         reason = await special.granted(conn, cw, principal, message_id)
         try:
-            printed = await printing.print_message(
+            return await printing.print_message(
                 conn, cw, message_id, actor=principal.actor,
-                reason=reason or "viewed in the console", show_special=reason is not None,
-                case_id=row.id)
+                reason=f"{purpose}: {reason}" if reason else purpose,
+                show_special=reason is not None, case_id=row.id)
         except CaseError as exc:
             raise Refused("not-found") from exc
+
+
+@router.get("/cases/{case_id}/messages/{message_id}/document")
+async def document_page(request: Request, case_id: int, message_id: str) -> Response:
+    """The bilingual document itself (framed by the message page); special data shows only
+    under this session's grant. Every view is audited."""
+    printed = await _printed(request, case_id, message_id, "viewed in the console")
     return document_response(printed.html)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/pdf")
 async def document_pdf(request: Request, case_id: int, message_id: str) -> Response:
     """The document as a PDF; with special data only under this session's grant."""
-    principal = await user(request, "cases.read")
-    cw = case_work(request)
-    async with cw.transaction() as conn:
-        row = await service.load_case(conn, principal, case_id)
-        reason = await special.granted(conn, cw, principal, message_id)
-        try:
-            printed = await printing.print_message(
-                conn, cw, message_id, actor=principal.actor,
-                reason=f"printed from the console: {reason}" if reason
-                else "printed from the console", show_special=reason is not None,
-                case_id=row.id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    printed = await _printed(request, case_id, message_id, "printed from the console")
     pdf = await asyncio.to_thread(html_to_pdf, printed.html)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{printed.doc_type}-{message_id}.pdf"'})

@@ -17,8 +17,8 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.audit.export import csv_bytes
 from gateway.cases import hotline, views
-from gateway.cases.calendars import LOCAL_TIME
 from gateway.cases.work import CaseError
+from gateway.localtime import LOCAL_TIME
 from gateway.protocol.problems import N_, status_of
 from gateway.store import messages as repo
 from gateway.web import forms

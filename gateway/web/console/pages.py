@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hmac
 import tomllib
-from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
@@ -20,9 +19,9 @@ from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import notices
-from gateway.cases.calendars import LOCAL_TIME
 from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
+from gateway.localtime import as_local
 from gateway.web.auth import COOKIE, case_work
 
 LANG_COOKIE: Final = "bx_lang"
@@ -54,15 +53,7 @@ def books(request: Request) -> Catalogs:
     return catalogs(case_work(request).node.settings.translations_dir)
 
 
-def when(value: Any) -> str:
-    """A stored UTC time as the border reads it: the node's zone (UTC+7), to the minute."""
-    if not value:
-        return ""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(
-        str(value).replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M")
+when = as_local  # templates call it ``when``
 
 
 @lru_cache(maxsize=4)
