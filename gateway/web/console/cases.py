@@ -5,7 +5,7 @@ with its special data and attachments opened on purpose, with a reason."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -30,8 +30,8 @@ from gateway.web.console.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
-#: Sexes a person may be recorded with (the schemas' code list).
-SEXES: Final = ("female", "male", "unknown")
+#: Sexes a person may be recorded with (the command's code list).
+SEXES: Final = get_args(commands.Sex)
 
 
 def _partners(cw: CaseWork) -> list[str]:
@@ -108,9 +108,9 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
         except CaseError as exc:
             raise Refused("not-found") from exc
     types = cw.forms.registry.types()
+    suggested = suggested_types(case, types)
     return page(request, "case.html", principal, status, case=case,
-                suggested=suggested_types(case, types),
-                others=[t for t in types if t not in suggested_types(case, types)],
+                suggested=suggested, others=[t for t in types if t not in suggested],
                 errors=errors or {}, values=values or {}, sexes=SEXES,
                 roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS)
 
