@@ -31,7 +31,7 @@ from gateway.access import users
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
 from gateway.exchange.node import open_database
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.settings import REPOSITORY, load_settings
 
 #: (node id, how the others reach it)
@@ -114,7 +114,8 @@ class DemoNode:
                                 env=self.env(), capture_output=True, text=True, check=False,
                                 timeout=120)
         if result.returncode != 0:
-            raise DemoError(f"{self.node_id}: gateway {' '.join(args)}: {result.stderr.strip()}")
+            raise DemoError(N_("{node_id}: gateway {command}: {error}"), node_id=self.node_id,
+                            command=" ".join(args), error=result.stderr.strip())
         return result.stdout
 
     def token(self) -> str:
@@ -131,7 +132,8 @@ class DemoNode:
         response = httpx.post(f"http://127.0.0.1:{self.port}/api/session", timeout=30,
                               json={"username": username, "password": DEMO_PASSWORD})
         if response.status_code != 200:
-            raise DemoError(f"{self.node_id}: {username} cannot log in: {response.text}")
+            raise DemoError(N_("{node_id}: {username} cannot log in: {text}"),
+                            node_id=self.node_id, username=username, text=response.text)
         return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
                             headers={"Authorization": f"Bearer {response.json()['token']}"})
 
@@ -163,13 +165,13 @@ def _wait(check: Callable[[], bool], seconds: float, what: str) -> None:
         if check():
             return
         time.sleep(0.2)
-    raise DemoError(f"timed out waiting for {what}")
+    raise DemoError(N_("timed out waiting for {what}"), what=what)
 
 
 def _healthy(node: DemoNode) -> bool:
     if node.process is not None and node.process.poll() is not None:
         log = (node.home / "node.log").read_text(encoding="utf-8")[-800:]
-        raise DemoError(f"{node.node_id} stopped: {log}")
+        raise DemoError(N_("{node_id} stopped: {log}"), node_id=node.node_id, log=log)
     try:
         return httpx.get(f"{node.url}/health", timeout=1).status_code == 200
     except httpx.HTTPError:
@@ -218,7 +220,8 @@ def _state(node: DemoNode, message_id: str) -> dict[str, Any]:
 
 def _ok(response: httpx.Response, what: str) -> Any:
     if response.status_code >= 300:
-        raise DemoError(f"{what}: {response.status_code} {response.text}")
+        raise DemoError(N_("{what}: {status_code} {text}"),
+                        what=what, status_code=response.status_code, text=response.text)
     return response.json()
 
 
@@ -253,7 +256,8 @@ def check_states(nodes: list[DemoNode]) -> dict[tuple[str, str], str]:
         state = cases[0]["state"] if cases else "none"
         found[(node_id, partner)] = state
         if state != wanted:
-            raise DemoError(f"{node_id}: the case with {partner} is {state}, not {wanted}")
+            raise DemoError(N_("{node_id}: the case with {partner} is {state}, not {wanted}"),
+                            node_id=node_id, partner=partner, state=state, wanted=wanted)
     return found
 
 

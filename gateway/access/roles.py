@@ -49,6 +49,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "messages.retry": frozenset({"supervisor", "admin", "machine"}),
     "partners.read": frozenset(ALL_ROLES) - {"auditor"},
     "partners.reload": frozenset({"admin", "machine"}),
+    "partners.keys": frozenset({"admin", "machine"}),
     "users.manage": frozenset({"admin"}),
     "calendars.read": _STAFF | {"admin"},
     "calendars.write": frozenset({"admin"}),

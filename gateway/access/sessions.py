@@ -9,7 +9,7 @@ password change or when the account is disabled, and lapses after :data:`IDLE` w
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -18,7 +18,7 @@ import jwt
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access.users import User
+from gateway.access.users import User, UserError, authenticate
 from gateway.audit import log as audit
 from gateway.protocol.errors import GatewayError
 from gateway.store.case_tables import sessions, users
@@ -61,6 +61,29 @@ class Opened:
     expires_at: datetime
 
 
+async def log_in(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
+                 username: str, password: str, source: str) -> tuple[User, Opened] | UserError:
+    """The login use case: the account and its new session, or why not. A refusal is
+    answered, not raised, so that its failure count and audit line are committed with the
+    transaction (raising would roll them back)."""
+    try:
+        user = await authenticate(conn, clock, username, password, source)
+    except UserError as exc:
+        return exc
+    return user, await open_session(conn, clock, key, user)
+
+
+async def check_password(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
+                         password: str, source: str) -> UserError | None:
+    """Whether ``password`` is the user's own (before a change of password); a wrong one is
+    counted and audited like a failed login, and committed (see :func:`log_in`)."""
+    try:
+        await authenticate(conn, clock, username, password, source)
+    except UserError as exc:
+        return exc
+    return None
+
+
 async def open_session(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
                        user: User) -> Opened:
     """Start a session for an authenticated user."""
@@ -78,20 +101,30 @@ async def open_session(conn: AsyncConnection, clock: Callable[[], datetime], key
     return Opened(token, session_id, csrf, expires)
 
 
-def _session_id(token: str, key: bytes, now: datetime) -> str:
-    try:
-        claims = jwt.decode(token, key, algorithms=[_ALG], options={
-            "require": ["sid", "sub", "exp", "iat"], "verify_exp": False,
-            "verify_iat": False, "verify_nbf": False})  # times: the injected clock, below
-    except jwt.PyJWTError as exc:
-        raise SessionError("session token not valid") from exc
+def _session_id(token: str, keys: bytes | Sequence[bytes], now: datetime) -> str:
+    """The session a token names, if one of ``keys`` signed it (the current key first; the
+    old one while a secret rotation finishes, so that nobody is logged out by it)."""
+    claims = None
+    for key in [keys] if isinstance(keys, bytes) else keys:
+        try:
+            claims = jwt.decode(token, key, algorithms=[_ALG], options={
+                "require": ["sid", "sub", "exp", "iat"], "verify_exp": False,
+                "verify_iat": False, "verify_nbf": False})  # times: the injected clock, below
+            break
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            raise SessionError("session token not valid") from exc
+    if claims is None:
+        raise SessionError("session token not valid")
     if int(claims["exp"]) <= int(now.timestamp()):
         raise SessionError("session expired")
     return str(claims["sid"])
 
 
-async def resolve(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
-                  token: str, *, touch: bool = True) -> Principal:
+async def resolve(conn: AsyncConnection, clock: Callable[[], datetime],
+                  key: bytes | Sequence[bytes], token: str, *, touch: bool = True
+                  ) -> Principal:
     """The principal of a token, touching its idle clock (unless ``touch`` is false: a page's
     background polling is not the user being active); :class:`SessionError` if none."""
     now = clock()

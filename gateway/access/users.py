@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import HUMAN_ROLES
 from gateway.audit import log as audit
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.store.case_tables import login_throttle, sessions, users
 
 MIN_PASSWORD: Final = 12
@@ -65,7 +65,8 @@ class User:
 def check_password(password: str) -> None:
     """Refuse a password too short to resist guessing."""
     if len(password) < MIN_PASSWORD:
-        raise UserError(f"password must have at least {MIN_PASSWORD} characters")
+        raise UserError(N_("password must have at least {minimum} characters"),
+                        minimum=MIN_PASSWORD)
 
 
 async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: str, *,
@@ -73,17 +74,17 @@ async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: 
                    password: str) -> User:
     """Create an account; refuses a taken name, an unknown role, a short password."""
     if not USERNAME.fullmatch(username):
-        raise UserError("username: 3-64 lower-case letters, digits, '.', '_' or '-', "
-                        "starting with a letter")
+        raise UserError(N_("username: 3-64 lower-case letters, digits, '.', '_' or '-', starting "
+                           "with a letter"))
     if role not in HUMAN_ROLES:
-        raise UserError(f"role must be one of: {', '.join(HUMAN_ROLES)}")
+        raise UserError(N_("role must be one of: {roles}"), roles=', '.join(HUMAN_ROLES))
     if not UNIT.fullmatch(unit):
-        raise UserError("unit must look like a node id, e.g. vn.blo-mocbai or vn.hotline-111")
+        raise UserError(N_("unit must look like a node id, e.g. vn.blo-mocbai or vn.hotline-111"))
     if not display_name.strip():
-        raise UserError("display name is required")
+        raise UserError(N_("display name is required"))
     check_password(password)
     if await find(conn, username) is not None:
-        raise UserError(f"user {username} exists already")
+        raise UserError(N_("user {username} exists already"), username=username)
     now = clock()
     result = await conn.execute(sa.insert(users).values(
         username=username, display_name=display_name.strip(), role=role, unit=unit,
@@ -113,7 +114,7 @@ async def set_disabled(conn: AsyncConnection, clock: Callable[[], datetime], act
     """Disable (or enable) an account; a disabled account's sessions end at once."""
     user = await find(conn, username)
     if user is None:
-        raise UserError(f"no user {username}")
+        raise UserError(N_("no user {username}"), username=username)
     await conn.execute(sa.update(users).where(users.c.id == user.id).values(disabled=disabled))
     if disabled:
         await conn.execute(sa.update(sessions).where(
@@ -129,7 +130,7 @@ async def set_password(conn: AsyncConnection, clock: Callable[[], datetime], act
     check_password(password)
     user = await find(conn, username)
     if user is None:
-        raise UserError(f"no user {username}")
+        raise UserError(N_("no user {username}"), username=username)
     now = clock()
     await conn.execute(sa.update(users).where(users.c.id == user.id).values(
         password_hash=_hasher.hash(password), password_set_at=now, failed_logins=0,
@@ -208,7 +209,7 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
         reason = "credentials" if row is None or not right else "disabled"
         await audit.append(conn, clock, username if row is not None else "unknown",
                            "login.failed", None, {"reason": reason})
-        raise UserError("user name or password is wrong")
+        raise UserError(N_("user name or password is wrong"))
     await conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == keys[0]))
     if _hasher.check_needs_rehash(row.password_hash):
         await conn.execute(sa.update(users).where(users.c.id == row.id).values(

@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.audit import log
 
 #: A cell starting with one of these is read as a formula (or a command) by spreadsheets.
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -27,3 +32,22 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+async def browse(conn: AsyncConnection, filters: dict[str, Any], before: int | None,
+                 limit: int) -> tuple[list[dict[str, Any]], log.ChainVerdict]:
+    """A page of the log for an auditor (``filters``: the keyword filters of
+    :func:`log.entries`) and whether the chain is intact."""
+    return (await log.entries(conn, before=before, limit=limit, **filters),
+            await log.verify_chain(conn))
+
+
+async def exported(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
+                   reason: str, filters: dict[str, Any], shown: dict[str, str],
+                   cap: int) -> list[dict[str, Any]]:
+    """The entries an auditor exports, the export itself audited with the reason and the
+    filters as the auditor typed them (``shown``)."""
+    found = await log.entries(conn, limit=cap, **filters)
+    await log.append(conn, clock, actor, "audit.exported", None,
+                     {"reason": reason, "entries": len(found), "filters": shown})
+    return found

@@ -5,20 +5,29 @@ and the protocol, not restated here."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError
-from gateway.protocol.envelope import Priority
+from gateway.protocol.envelope import AttachmentType, Handling, Lang, Priority
 
 Kind = Literal["repatriation", "verification", "investigation", "hotline"]
 Origin = Literal["hotline", "blo", "partner", "investigation"]
 Role = Literal["victim", "suspect", "witness", "relative"]
 Sex = Literal["female", "male", "other", "unknown"]
 Text = Annotated[str, Field(max_length=4000)]
+Short = Annotated[str, Field(max_length=200)]
+Channel = Literal["phone", "sms", "chat", "email", "web", "walk-in", "other"]
+Relation = Literal["self", "parent", "relative", "friend", "neighbour", "teacher", "employer",
+                   "official", "ngo-worker", "anonymous", "other"]
+Danger = Literal["imminent", "not-imminent", "unknown"]
+Classification = Literal["trafficking", "smuggling", "labour-dispute", "other", "duplicate"]
+Urgency = Literal["immediate", "urgent", "routine"]
+Action = Literal["locate", "rescue", "intercept-at-border", "check-address",
+                 "provide-information", "other"]
 C = TypeVar("C", bound=BaseModel)
 
 
@@ -139,6 +148,175 @@ class TaskDone(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"note": "Team sent at 16:20."}]})
     note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+# -- hotline tips ---------------------------------------------------------------------------
+
+class TipPerson(BaseModel):
+    """What the caller knows of a person at risk (minimal)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name_native: Short | None = None
+    name_latin: (
+        Annotated[str, Field(max_length=200, pattern=r"^[A-Za-z][A-Za-z '.\-]*$")] | None
+    ) = None
+    sex: Sex = "unknown"
+    estimated_age: Annotated[int, Field(ge=0, le=120)] | None = None
+    age_uncertain: bool = False
+    nationality: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class TipLocation(BaseModel):
+    """Where it happens (possibly abroad)."""
+
+    model_config = ConfigDict(extra="forbid")
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    province: Short | None = None
+    district: Short | None = None
+    details: Annotated[str, Field(max_length=1000)] | None = None
+
+
+class TipReporter(BaseModel):
+    """Who called: kept apart, shown to supervisors only."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Short | None = None
+    phone: Annotated[str, Field(max_length=30)] | None = None
+
+
+class NewTip(BaseModel):
+    """A tip as the operator takes it down."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "phone",
+                    "reporter_relation": "parent",
+                    "danger": "imminent",
+                    "narrative": "Con gái 15 tuổi bị giữ ở nhà nghỉ tại Bavet, "
+                    "sắp bị chuyển đi tối nay.",
+                    "location": {"country": "KH", "province": "Svay Rieng", "district": "Bavet"},
+                    "foreign_country": "KH",
+                    "child_involved": True,
+                    "persons": [
+                        {
+                            "name_latin": "LO Thi Suong",
+                            "sex": "female",
+                            "estimated_age": 15,
+                            "age_uncertain": True,
+                            "nationality": "VN",
+                        }
+                    ],
+                    "reporter_identity": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"},
+                }
+            ]
+        },
+    )
+    channel: Channel
+    received_at: datetime | None = None
+    last_seen_at: datetime | None = None
+    reporter_relation: Relation
+    narrative: Annotated[str, Field(min_length=1, max_length=4000)]
+    location: TipLocation | None = None
+    foreign_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    child_involved: bool = False
+    danger: Danger
+    indicators: list[Annotated[str, Field(pattern=r"^[a-z-]{1,40}$")]] = Field(
+        default_factory=list, max_length=10
+    )
+    persons: list[TipPerson] = Field(default_factory=list, max_length=10)
+    reporter_identity: TipReporter | None = None
+
+
+class TipTriage(BaseModel):
+    """Classification and urgency."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"classification": "trafficking", "urgency": "immediate"}]},
+    )
+    classification: Classification
+    urgency: Urgency
+    duplicate_of: Annotated[int, Field(ge=1, le=2**31 - 1)] | None = None
+
+
+class Escalation(BaseModel):
+    """Open a case; with ``alert_to``, send an immediate alert to that partner."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "alert_to": "kh.ahtjp",
+                    "duty_phone": "+84 24 3826 9111",
+                    "requested_action": ["locate", "rescue"],
+                }
+            ]
+        },
+    )
+    alert_to: Annotated[str, Field(max_length=48)] | None = None
+    duty_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()\-]{6,30}$")] | None = None
+    requested_action: list[Action] = Field(
+        default_factory=lambda: list[Action](["locate", "rescue"]), min_length=1, max_length=6
+    )
+    situation: Annotated[str, Field(max_length=4000)] | None = None
+    last_seen: datetime | None = None
+    handling: Handling = "H1"
+    # Triage may come in the same call: one action for the operator.
+    classification: Literal["trafficking", "smuggling", "labour-dispute", "other"] | None = None
+    urgency: Urgency | None = None
+
+
+# -- documents to partners -------------------------------------------------------------------
+
+class DraftAttachment(BaseModel):
+    """A file to send with the document (base64; JPEG, PNG or PDF up to 5 MiB)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    media_type: AttachmentType
+    data: Annotated[str, Field(max_length=7 * 1024 * 1024)]
+
+
+class NewDraft(BaseModel):
+    """A document as JSON: the same fields as its XML schema (see docs/operations.md)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "case-closure",
+                    "to": "kh.blo-bavet",
+                    "priority": "routine",
+                    "handling": "H1",
+                    "lang": "vi",
+                    "document": {
+                        "case-reference": "VN-BLO-MOCBAI-2026-00001",
+                        "outcome": "reintegrated",
+                        "closure-reason": "follow-up-complete",
+                        "closed-on": "2026-12-20",
+                        "officer": {
+                            "name": {"latin": "TRAN Van Nam"},
+                            "unit": {"name": [{"@lang": "vi", "#text": "BLO Mộc Bài"}]},
+                        },
+                    },
+                }
+            ]
+        },
+    )
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    version: Annotated[str, Field(pattern=r"^[0-9]{1,3}\.[0-9]{1,3}$")] = "1.0"
+    to: Annotated[str, Field(min_length=1, max_length=48)]
+    ref: Annotated[str, Field(max_length=36)] | None = None
+    priority: Priority = "routine"
+    handling: Handling = "H0"
+    lang: Lang = "vi"
+    document: dict[str, Any]
+    attachments: list[DraftAttachment] = Field(default_factory=list, max_length=10)
 
 
 def parse(model: type[C], values: dict[str, Any]) -> C:

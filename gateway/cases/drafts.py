@@ -22,21 +22,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import effects, lifecycle, notices, service
+from gateway.cases import effects, lifecycle, notices, service, uploads
+from gateway.cases.commands import DraftAttachment, NewDraft
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import (
-    ATTACHMENT_MEDIA_TYPES,
-    HANDLING_CODES,
-    LANGS,
-    PRIORITIES,
     Attachment,
     MessageDraft,
     new_message_id,
     sniff_media_type,
 )
 from gateway.protocol.problems import Problem
+from gateway.store import cases as cases_repo
 from gateway.store.case_tables import case_conversations, drafts
 from gateway.store.tables import messages
 
@@ -44,21 +42,18 @@ MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-def _attachments(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
     """Check attachments (name, type by content, size) and keep them as base64."""
     names: set[str] = set()
     out = []
     for index, item in enumerate(items, start=1):
         where = f"attachments[{index}]"
-        name, media_type = str(item.get("name", "")), str(item.get("media_type", ""))
+        name, media_type = item.name, item.media_type
         if not ATTACHMENT_NAME.fullmatch(name) or name in names:
             raise CaseError("invalid-request", f"{where}.name: a unique file name of letters, "
                             "digits, '.', '_' or '-'", f"{where}.name")
-        if media_type not in ATTACHMENT_MEDIA_TYPES:
-            raise CaseError("invalid-request", f"{where}.media_type must be one of "
-                            f"{', '.join(ATTACHMENT_MEDIA_TYPES)}", f"{where}.media_type")
         try:
-            data = base64.b64decode(str(item.get("data", "")), validate=True)
+            data = base64.b64decode(item.data, validate=True)
         except binascii.Error as exc:
             raise CaseError("invalid-request", f"{where}.data is not base64",
                             f"{where}.data") from exc
@@ -99,38 +94,31 @@ async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: d
                             "forwarded to another partner", "to")
 
 
-async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: dict[str, Any]
+async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
                   ) -> dict[str, Any]:
-    doc_type, version = str(body.get("type", "")), str(body.get("version", "1.0"))
+    doc_type, version = body.type, body.version
     try:
         model = cw.forms.model(doc_type, version)
     except Problem as exc:
         raise CaseError("invalid-request", exc.detail, "type") from exc
-    for name, allowed in (("priority", PRIORITIES), ("handling", HANDLING_CODES),
-                          ("lang", LANGS)):
-        if body.get(name) is not None and body[name] not in allowed:
-            raise CaseError("invalid-request", f"{name} must be one of {', '.join(allowed)}",
-                            name)
-    document = body.get("document")
-    if not isinstance(document, dict):
-        raise CaseError("invalid-request", "document must be a JSON object", "document")
+    document = body.document
     schema = cw.forms.registry.resolve(doc_type, version)
     json_to_xml(model, schema.namespace, document)  # shape only: a draft may be incomplete
-    values = {"doc_type": doc_type, "version": version, "recipient": str(body.get("to", "")),
-              "ref": body.get("ref"), "priority": body.get("priority") or "routine",
-              "handling": body.get("handling") or "H0", "lang": body.get("lang") or "vi",
-              "sensitivity": highest_sensitivity(model, document)}
+    values: dict[str, Any] = {"doc_type": doc_type, "version": version, "recipient": body.to,
+                              "ref": body.ref, "priority": body.priority,
+                              "handling": body.handling, "lang": body.lang,
+                              "sensitivity": highest_sensitivity(model, document)}
     await _check_rules(conn, cw, case, values)
     values["document_sealed"] = cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
                                                "drafts.document")
     values["attachments_sealed"] = cw.sealer.seal(
-        json.dumps(_attachments(list(body.get("attachments") or []))).encode(),
+        json.dumps(_attachments(body.attachments)).encode(),
         "drafts.attachments")
     return values
 
 
 async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                       case_id: int, body: dict[str, Any]) -> int:
+                       case_id: int, body: NewDraft) -> int:
     """Save a draft on a case (its document may still be incomplete)."""
     case = await service.load_case(conn, principal, case_id)
     values = await _values(conn, cw, case, body)
@@ -146,7 +134,7 @@ async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
 
 
 async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                     body: dict[str, Any], *, case_id: int | None = None,
+                     body: NewDraft, *, case_id: int | None = None,
                      draft_id: int | None = None, submit: bool = False
                      ) -> tuple[int, dict[str, Any] | None]:
     """The author's one action: create a draft on a case (or change ``draft_id``) and, with
@@ -161,6 +149,18 @@ async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return draft_id, await submit_draft(conn, cw, principal, draft_id) if submit else None
 
 
+async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                         body: NewDraft, held: list[str], *, case_id: int | None = None,
+                         draft_id: int | None = None, submit: bool = False
+                         ) -> tuple[int, dict[str, Any] | None]:
+    """:func:`save_draft` from the console's form: the files held since an earlier try are
+    in ``body`` and are let go in the same transaction."""
+    saved = await save_draft(conn, cw, principal, body, case_id=case_id, draft_id=draft_id,
+                             submit=submit)
+    await uploads.release_held(conn, principal.actor, held)
+    return saved
+
+
 async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> tuple[Any, Any]:
     row = (await conn.execute(sa.select(drafts).where(drafts.c.id == draft_id))).first()
     if row is None:
@@ -170,7 +170,7 @@ async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> t
 
 
 async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                       draft_id: int, body: dict[str, Any]) -> None:
+                       draft_id: int, body: NewDraft) -> None:
     """Change a draft (its author, while it is a draft or was sent back)."""
     row, case = await _load(conn, principal, draft_id)
     if row.author != principal.actor:
@@ -327,7 +327,7 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
     except OutboundError as exc:
         raise CaseError("invalid-request", str(exc), "to") from exc
     message_id = envelope.header.bx.id
-    await effects.link_conversation(conn, case.id, conversation, row.recipient)
+    await cases_repo.link_conversation(conn, case.id, conversation, row.recipient)
     facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,
                                  row.handling, row.ref, conversation, document)
     # Checked before release (above); other moves are written in the case's story.

@@ -24,7 +24,8 @@ from gateway.cases import deadlines, notices, service
 from gateway.cases.people import persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.inbound import VerifiedMessage
-from gateway.store.case_tables import case_conversations, cases, drafts
+from gateway.store import cases as repo
+from gateway.store.case_tables import drafts
 
 #: verification-response result -> (case state, identity status of the person).
 VERIFICATION_RESULTS: Final[dict[str, tuple[str, str]]] = {
@@ -78,37 +79,17 @@ def kind_for(doc_type: str, data: Any) -> str:
     return "repatriation"
 
 
-async def case_of_conversation(conn: AsyncConnection, conversation: str, partner: str) -> Any:
-    """The case row of the conversation with ``partner``, or None (PROTOCOL.md §4.2: keyed
-    by the pair, so another partner's message with the same id opens its own case)."""
-    return (await conn.execute(sa.select(cases).join(
-        case_conversations, case_conversations.c.case_id == cases.c.id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
-
-
-async def link_conversation(conn: AsyncConnection, case_id: int, conversation: str,
-                            partner: str) -> None:
-    """Tie a conversation with ``partner`` to a case (once)."""
-    exists = (await conn.execute(sa.select(case_conversations.c.case_id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
-    if exists is None:
-        await conn.execute(sa.insert(case_conversations).values(
-            conversation=conversation, case_id=case_id, partner=partner))
-
-
 async def attach_inbound(conn: AsyncConnection, cw: CaseWork, verified: VerifiedMessage) -> None:
     """The inbound hook: find or open the case, record persons, apply the document."""
     bx = verified.header.bx
     data = cw.forms.read(bx.type, bx.version, verified.envelope.document, validate=False)
-    row = await case_of_conversation(conn, bx.conversation, bx.from_)
+    row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
         case_id = await service.create_case(
             conn, cw, bx.from_, kind=kind_for(bx.type, data), origin="partner",
             owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority)
-        await link_conversation(conn, case_id, bx.conversation, bx.from_)
-        row = (await conn.execute(sa.select(cases).where(cases.c.id == case_id))).one()
+        await repo.link_conversation(conn, case_id, bx.conversation, bx.from_)
+        row = await repo.case_row(conn, case_id)
     facts = MessageFacts("in", verified.message_id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
     await apply(conn, cw, row, facts, actor=bx.from_, strict=False)
@@ -172,7 +153,7 @@ async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, acto
                 message_id: str, strict: bool) -> None:
     try:
         for step in (*_ON_THE_WAY.get(target, ()), target):
-            current = (await conn.execute(sa.select(cases).where(cases.c.id == row.id))).one()
+            current = await repo.case_row(conn, row.id)
             if current.state == target:
                 return
             if step != target and current.state != "detected":

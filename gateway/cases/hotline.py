@@ -9,70 +9,52 @@ has a foreign element, sends an immediate ``alert`` to the partner in the same t
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import deadlines, drafts, service
+from gateway.cases.commands import (
+    Channel,
+    Classification,
+    Danger,
+    Escalation,
+    NewDraft,
+    NewTip,
+    Relation,
+    TipTriage,
+    Urgency,
+)
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError, CaseWork
-from gateway.store.case_tables import cases, tasks, tip_reporters, tips
+from gateway.store import cases as repo
+from gateway.store.case_tables import tip_reporters, tips
 
-CHANNELS: Final = ("phone", "sms", "chat", "email", "web", "walk-in", "other")
-RELATIONS: Final = ("self", "parent", "relative", "friend", "neighbour", "teacher", "employer",
-                    "official", "ngo-worker", "anonymous", "other")
-DANGER: Final = ("imminent", "not-imminent", "unknown")
-CLASSIFICATIONS: Final = ("trafficking", "smuggling", "labour-dispute", "other", "duplicate")
-URGENCIES: Final = ("immediate", "urgent", "routine")
-
-
-def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str:
-    value = body.get(name)
-    if value not in allowed:
-        raise CaseError("invalid-request", f"{name} must be one of {', '.join(allowed)}", name)
-    return str(value)
-
-
-def _tip_persons(body: dict[str, Any]) -> list[dict[str, Any]]:
-    people = body.get("persons") or []
-    if not isinstance(people, list) or len(people) > 10:
-        raise CaseError("invalid-request", "persons: a list of at most 10", "persons")
-    for index, person in enumerate(people, start=1):
-        if not isinstance(person, dict) or person.get("sex") not in ("female", "male",
-                                                                      "other", "unknown"):
-            raise CaseError("invalid-request", f"persons[{index}].sex: female, male, other or "
-                            "unknown", f"persons[{index}].sex")
-        age = person.get("estimated_age")
-        if age is not None and (not isinstance(age, int) or not 0 <= age <= 120):
-            raise CaseError("invalid-request", f"persons[{index}].estimated_age: 0 to 120",
-                            f"persons[{index}].estimated_age")
-    return people
+CHANNELS: Final[tuple[str, ...]] = get_args(Channel)
+RELATIONS: Final[tuple[str, ...]] = get_args(Relation)
+DANGER: Final[tuple[str, ...]] = get_args(Danger)
+CLASSIFICATIONS: Final[tuple[str, ...]] = get_args(Classification)
+URGENCIES: Final[tuple[str, ...]] = get_args(Urgency)
 
 
 async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                     body: dict[str, Any]) -> dict[str, Any]:
+                     tip: NewTip) -> dict[str, Any]:
     """Record a tip and start its clocks."""
-    channel = _choice(body, "channel", CHANNELS)
-    relation = _choice(body, "reporter_relation", RELATIONS)
-    danger = _choice(body, "danger", DANGER)
-    narrative = str(body.get("narrative") or "").strip()
+    channel, relation, danger = tip.channel, tip.reporter_relation, tip.danger
+    narrative = tip.narrative.strip()
     if not narrative:
         raise CaseError("invalid-request", "narrative: what happened is required", "narrative")
-    foreign = body.get("foreign_country")
-    if foreign is not None and (not isinstance(foreign, str)
-                                or not re.fullmatch(r"[A-Z]{2}", foreign)):
-        raise CaseError("invalid-request", "foreign_country: an ISO 3166 code such as KH",
-                        "foreign_country")
-    people = _tip_persons(body)
+    foreign = tip.foreign_country
+    people = [p.model_dump(exclude_none=True) for p in tip.persons]
     now = cw.clock()
-    received = _moment(body, "received_at", now) or now
-    last_seen = _moment(body, "last_seen_at", now)
-    child = bool(body.get("child_involved")) or any(
+    received = _moment(tip.received_at, "received_at", now) or now
+    last_seen = _moment(tip.last_seen_at, "last_seen_at", now)
+    child = tip.child_involved or any(
         presumed_child(_birth(p), now.date()) for p in people)
     reference = await service.new_reference(conn, service.reference_prefix(principal.unit, now))
     seal = cw.sealer.seal_text
@@ -81,14 +63,16 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         received_at=received, last_seen_at=last_seen, channel=channel,
         reporter_relation=relation,
         narrative_sealed=seal(narrative, "tips.narrative"),
-        location_sealed=seal(json.dumps(body.get("location") or {}, ensure_ascii=False),
+        location_sealed=seal(json.dumps(tip.location.model_dump(exclude_none=True)
+                                        if tip.location else {}, ensure_ascii=False),
                              "tips.location"),
         persons_sealed=seal(json.dumps(people, ensure_ascii=False), "tips.persons"),
         foreign_country=foreign, child_involved=child, danger=danger,
-        indicators=",".join(str(i) for i in body.get("indicators") or [])[:400],
+        indicators=",".join(tip.indicators)[:400],
         status="new").returning(tips.c.id))
     tip_id = int(result.scalar_one())
-    identity = body.get("reporter_identity")
+    identity = tip.reporter_identity.model_dump(exclude_none=True) if (
+        tip.reporter_identity) else None
     if identity:
         await conn.execute(sa.insert(tip_reporters).values(tip_id=tip_id, identity_sealed=seal(
             json.dumps(identity, ensure_ascii=False), "tip_reporters.identity")))
@@ -109,18 +93,11 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
             if child and danger == "imminent" else None}
 
 
-def _moment(body: dict[str, Any], name: str, now: datetime) -> datetime | None:
-    """An optional time of the tip (ISO 8601 with its zone, not in the future)."""
-    value = body.get(name)
-    if value in (None, ""):
+def _moment(value: datetime | None, name: str, now: datetime) -> datetime | None:
+    """An optional time of the tip: with its zone, not in the future."""
+    if value is None:
         return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as exc:
-            raise CaseError("invalid-request", f"{name}: an ISO 8601 time", name) from exc
-    if not isinstance(value, datetime) or value.tzinfo is None \
-            or value > now + timedelta(minutes=5):
+    if value.tzinfo is None or value > now + timedelta(minutes=5):
         raise CaseError("invalid-request", f"{name}: a time with its zone, not in the future",
                         name)
     return value
@@ -173,6 +150,15 @@ async def read_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return tip_view(cw, row, cw.clock())
 
 
+async def desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
+               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The hotline's one screen: the unit's tips, and for a chief (who may see reporters)
+    the alerts released without a second person, to review."""
+    reviews = await release_reviews(conn, cw, principal) if allowed(
+        principal.role, "tips.reporter.read") else []
+    return await list_tips(conn, cw, principal, None), reviews
+
+
 async def list_tips(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     status: str | None) -> list[dict[str, Any]]:
     """The unit's tips, newest first, without their content."""
@@ -201,14 +187,13 @@ async def reporter_of(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 
 async def triage(conn: AsyncConnection, cw: CaseWork, principal: Principal, tip_id: int,
-                 body: dict[str, Any]) -> None:
+                 command: TipTriage) -> None:
     """Classify a tip and set its urgency (stops the 24-hour clock)."""
     row = await _load(conn, principal, tip_id)
-    classification = _choice(body, "classification", CLASSIFICATIONS)
-    urgency = _choice(body, "urgency", URGENCIES)
-    duplicate_of = body.get("duplicate_of")
+    classification, urgency = command.classification, command.urgency
+    duplicate_of = command.duplicate_of
     if classification == "duplicate":
-        if not isinstance(duplicate_of, int) or duplicate_of == row.id:
+        if duplicate_of is None or duplicate_of == row.id:
             raise CaseError("invalid-request", "duplicate_of: the id of the tip this one "
                             "repeats", "duplicate_of")
         await _load(conn, principal, duplicate_of)
@@ -242,7 +227,7 @@ def _utc_text(value: str | datetime) -> str:
 
 
 def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
-                    body: dict[str, Any], principal: Principal) -> dict[str, Any]:
+                    body: Escalation, principal: Principal) -> dict[str, Any]:
     location = tip["location"] or {}
     place: dict[str, Any] = {"country": location.get("country") or tip["foreign_country"]}
     for key in ("province", "district"):
@@ -263,24 +248,23 @@ def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
             entry["nationality"] = person["nationality"]
         persons.append(entry)
     relation = tip["reporter_relation"]
-    actions = body.get("requested_action") or ["locate", "rescue"]
+    actions = list(body.requested_action)
     now = cw.clock()
     return {
         "case-reference": case_reference, "person": persons, "last-known-location": place,
-        "last-seen": _utc_text(body.get("last_seen") or tip["last_seen_at"]),
+        "last-seen": _utc_text(body.last_seen or tip["last_seen_at"]),
         "danger": "imminent" if tip["danger"] == "imminent" else "not-imminent",
-        "situation": [{"@lang": body.get("lang", "vi"),
-                       "#text": body.get("situation") or tip["narrative"]}],
+        "situation": [{"@lang": "vi", "#text": body.situation or tip["narrative"]}],
         "reporter-relation": relation, "requested-action": actions,
         "contact": {"unit": {"@node": cw.node.node_id,
                              "name": [{"@lang": "vi", "#text": principal.unit}]},
-                    "duty-phone": str(body.get("duty_phone") or ""),
+                    "duty-phone": body.duty_phone or "",
                     "available-until": (now + timedelta(hours=12)).strftime(
                         "%Y-%m-%dT%H:%M:%SZ")}}
 
 
 async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, tip_id: int,
-                   body: dict[str, Any]) -> dict[str, Any]:
+                   body: Escalation) -> dict[str, Any]:
     """Open a case from a classified tip; with ``alert_to``, send an immediate alert to that
     partner in the same transaction (the operator may release it alone)."""
     row = await _load(conn, principal, tip_id)
@@ -291,7 +275,7 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
     tip = tip_view(cw, row, cw.clock())
     case_id = await service.create_case(
         conn, cw, principal.actor, kind="hotline", origin="hotline", owner_unit=principal.unit,
-        partner=body.get("alert_to"), priority=row.urgency or "urgent",
+        partner=body.alert_to, priority=row.urgency or "urgent",
         summary=tip["narrative"])
     for index, person in enumerate(tip["persons"], start=1):
         await service.upsert_person(conn, cw, case_id, PersonFacts(
@@ -304,33 +288,32 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         status="escalated", case_id=case_id))
     await service.close_tasks(conn, cw, kinds=("child-emergency",), tip_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "tip.escalated", row.reference,
-                       {"case": case_id, "alert_to": body.get("alert_to")})
+                       {"case": case_id, "alert_to": body.alert_to})
     message_id = None
-    if body.get("alert_to"):
+    if body.alert_to:
         if not tip["foreign_country"]:
             raise CaseError("invalid-request", "an alert to a partner needs a tip with a "
                             "foreign element (foreign_country)", "alert_to")
-        if not body.get("duty_phone"):
+        if not body.duty_phone:
             raise CaseError("invalid-request", "duty_phone: the alert must say whom to call",
                             "duty_phone")
-        if not (body.get("last_seen") or tip["last_seen_at"]):
+        if not (body.last_seen or tip["last_seen_at"]):
             raise CaseError("invalid-request", "last_seen: when was the person last seen? "
                             "The alert must say it", "last_seen")
-        if body.get("last_seen"):
-            _moment(body, "last_seen", cw.clock())
+        _moment(body.last_seen, "last_seen", cw.clock())
         case = await service.load_case(conn, principal, case_id)
         document = _alert_document(cw, tip, case.reference, body, principal)
-        draft_id = await drafts.create_draft(conn, cw, principal, case_id, {
-            "type": "alert", "to": body["alert_to"], "priority": "immediate",
-            "handling": body.get("handling") or "H1", "lang": "vi", "document": document})
+        draft_id = await drafts.create_draft(conn, cw, principal, case_id, NewDraft(
+            type="alert", to=body.alert_to, priority="immediate", handling=body.handling,
+            lang="vi", document=document))
         sent = await drafts.submit_draft(conn, cw, principal, draft_id)
         message_id = sent["message_id"]
     return {"case_id": case_id, "message_id": message_id}
 
 
 async def triage_and_escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                              tip_id: int, triage_body: dict[str, Any] | None,
-                              escalation: dict[str, Any] | None) -> dict[str, Any] | None:
+                              tip_id: int, triage_body: TipTriage | None,
+                              escalation: Escalation | None) -> dict[str, Any] | None:
     """The operator's one action: classify the tip (when a classification is given, or it
     has none yet) and, when asked, escalate it into a case with an alert, all in the
     caller's transaction."""
@@ -346,13 +329,7 @@ async def release_reviews(conn: AsyncConnection, cw: CaseWork, principal: Princi
                           ) -> list[dict[str, Any]]:
     """Alerts of the unit released without a second person, waiting for the chief's review
     (MESSAGES.md: the supervisor is told at once)."""
-    rows = await conn.execute(
-        sa.select(tasks.c.id, tasks.c.case_id, tasks.c.message_id, tasks.c.due_at,
-                  tasks.c.created_at, cases.c.reference)
-        .join(cases, cases.c.id == tasks.c.case_id)
-        .where(tasks.c.kind == "review-immediate-release", tasks.c.done_at.is_(None),
-               tasks.c.owner_unit == principal.unit)
-        .order_by(tasks.c.due_at))
+    rows = await repo.release_reviews(conn, principal.unit)
     now = cw.clock()
     return [{"task_id": r.id, "case_id": r.case_id, "reference": r.reference,
              "message_id": r.message_id, "released_at": r.created_at, "due_at": r.due_at,

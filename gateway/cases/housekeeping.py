@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.cases import notices, uploads
 from gateway.cases.work import CaseWork
-from gateway.store.case_tables import cases, persons, search_terms, tasks
+from gateway.store import cases as repo
 
 log = logging.getLogger("gateway.cases")
 #: Often enough that the 2-hour alert clock is told before it passes (a round is a few
@@ -47,35 +46,17 @@ async def run_once(cw: CaseWork) -> Housekept:
     async with cw.node.engine.begin() as conn:
         await _due_soon(conn, cw)
         await uploads.purge(conn, cw)
-        fresh = (await conn.execute(
-            sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, tasks.c.owner_user,
-                      tasks.c.case_id, tasks.c.tip_id, tasks.c.due_at, cases.c.reference)
-            .select_from(tasks.outerjoin(cases, cases.c.id == tasks.c.case_id))
-            .where(tasks.c.done_at.is_(None), tasks.c.due_at < now,
-                   tasks.c.overdue_noted_at.is_(None)))).all()
+        fresh = await repo.newly_overdue(conn, now)
         for task in fresh:
             await audit.append(conn, cw.clock, "system", "deadline.overdue",
                                task.reference, {"task": task.id, "kind": task.kind,
                                                 "unit": task.owner_unit})
             await notices.notify(conn, cw, _notice("overdue", task))
-        if fresh:
-            await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t.id for t in fresh]))
-                               .values(overdue_noted_at=now))
-        per_unit = (await conn.execute(
-            sa.select(tasks.c.owner_unit, sa.func.count()).where(
-                tasks.c.done_at.is_(None), tasks.c.due_at < now)
-            .group_by(tasks.c.owner_unit))).all()
-        expired = (await conn.execute(
-            sa.select(persons.c.id, persons.c.role, cases.c.reference)
-            .join(cases, cases.c.id == persons.c.case_id)
-            .where(persons.c.retention_until < now.date(), persons.c.purged_at.is_(None))
-        )).all()
+        await repo.mark_tasks(conn, [t.id for t in fresh], overdue_noted_at=now)
+        per_unit = await repo.overdue_per_unit(conn, now)
+        expired = await repo.expired_persons(conn, now.date())
         for person in expired:
-            await conn.execute(sa.update(persons).where(persons.c.id == person.id).values(
-                name_native_sealed=None, name_latin_sealed=None, details_sealed=None,
-                purged_at=now))
-            await conn.execute(sa.delete(search_terms)
-                               .where(search_terms.c.person_id == person.id))
+            await repo.purge_person(conn, person.id, now)
             await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
                                {"person": person.id, "role": person.role})
     gauge = cw.node.metrics.deadlines_overdue
@@ -94,18 +75,12 @@ def _notice(kind: str, task: Any) -> notices.Notice:
 
 async def _due_soon(conn: AsyncConnection, cw: CaseWork) -> None:
     now = cw.clock()
-    candidates = (await conn.execute(
-        sa.select(tasks.c.id, tasks.c.kind, tasks.c.owner_unit, tasks.c.owner_user,
-                  tasks.c.case_id, tasks.c.tip_id, tasks.c.due_at, tasks.c.created_at)
-        .where(tasks.c.done_at.is_(None), tasks.c.due_at >= now,
-               tasks.c.due_at < now + DUE_SOON_MAX, tasks.c.due_soon_noted_at.is_(None)))).all()
+    candidates = await repo.due_soon_candidates(conn, now, now + DUE_SOON_MAX)
     soon = [t for t in candidates
             if t.due_at - now <= min(DUE_SOON_MAX, (t.due_at - t.created_at) / 4)]
     for task in soon:
         await notices.notify(conn, cw, _notice("due-soon", task))
-    if soon:
-        await conn.execute(sa.update(tasks).where(tasks.c.id.in_([t.id for t in soon]))
-                           .values(due_soon_noted_at=now))
+    await repo.mark_tasks(conn, [t.id for t in soon], due_soon_noted_at=now)
 
 
 class Housekeeper:

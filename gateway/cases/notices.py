@@ -10,6 +10,7 @@ the reader's language, and nothing personal is in them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -17,6 +18,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.access import sessions
 from gateway.access.sessions import Principal
 from gateway.cases.work import CaseWork
 from gateway.store.case_tables import cases, notification_reads, notifications, users
@@ -42,6 +44,16 @@ class Notice:
     doc_type: str | None = None
     urgent: bool = False
     due_at: datetime | None = None
+
+
+async def session_and_unread(conn: AsyncConnection, clock: Callable[[], datetime],
+                             key: bytes | Sequence[bytes],
+                             token: str, touch: bool
+                             ) -> tuple[Principal, tuple[int, int]]:
+    """The console's check of every page: the session behind the cookie and the user's
+    unread notices and how many of them are urgent (for the header)."""
+    principal = await sessions.resolve(conn, clock, key, token, touch=touch)
+    return principal, await unread_count(conn, principal)
 
 
 async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice) -> int:

@@ -2,7 +2,8 @@
 
 Every function takes the caller's connection and never commits: the use case (an API call, an
 inbound message) owns the transaction. Every change leaves an audit line and, where it
-concerns the case's story, a case event.
+concerns the case's story, a case event. What is stored, and how, is the repository's
+(``gateway.store.cases``); this module decides what happens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import replace
 from datetime import date, datetime, time
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import sees_all_cases
@@ -23,35 +23,17 @@ from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
-from gateway.store.case_tables import (
-    case_events,
-    cases,
-    notes,
-    persons,
-    reference_counters,
-    search_terms,
-    tasks,
-)
+from gateway.store import cases as repo
 
 
-def visible(principal: Principal) -> sa.ColumnElement[bool]:
-    """The cases a principal may see: its unit's, or all for C02's investigators."""
-    if sees_all_cases(principal.role):
-        return sa.true()
-    return cases.c.owner_unit == principal.unit
+def unit_seen(principal: Principal) -> str | None:
+    """The unit whose cases a principal may see; None for all (C02's investigators)."""
+    return None if sees_all_cases(principal.role) else principal.unit
 
 
 async def new_reference(conn: AsyncConnection, prefix: str) -> str:
     """The next human reference under ``prefix`` (``VN-BLO-MOCBAI-2026-00001``)."""
-    updated = await conn.execute(sa.update(reference_counters)
-                                 .where(reference_counters.c.prefix == prefix)
-                                 .values(last=reference_counters.c.last + 1)
-                                 .returning(reference_counters.c.last))
-    number = updated.scalar()
-    if number is None:
-        await conn.execute(sa.insert(reference_counters).values(prefix=prefix, last=1))
-        number = 1
-    return f"{prefix}-{number:05d}"
+    return f"{prefix}-{await repo.next_number(conn, prefix):05d}"
 
 
 def reference_prefix(unit: str, now: datetime) -> str:
@@ -63,8 +45,7 @@ def reference_prefix(unit: str, now: datetime) -> str:
 async def load_case(conn: AsyncConnection, principal: Principal, case_id: int) -> Any:
     """A case the principal may see; ``not-found`` otherwise (not ``forbidden``: whether a
     case exists in another unit is itself not the caller's to know)."""
-    row = (await conn.execute(sa.select(cases).where(cases.c.id == case_id,
-                                                     visible(principal)))).first()
+    row = await repo.case_row(conn, case_id, unit_seen(principal))
     if row is None:
         raise CaseError("not-found", f"no case {case_id}")
     return row
@@ -89,15 +70,13 @@ async def create_case(conn: AsyncConnection, cw: CaseWork, actor: str, *, kind: 
     now = cw.clock()
     reference = await new_reference(conn, reference_prefix(owner_unit, now))
     state = lifecycle.initial_state(kind)
-    result = await conn.execute(sa.insert(cases).values(
-        reference=reference, kind=kind, origin=origin, state=state, owner_unit=owner_unit,
-        partner=partner, priority=priority, created_by=actor, created_at=now, updated_at=now,
-        summary_sealed=cw.sealer.seal_text(summary, "cases.summary"),
-        presumed_child=False).returning(cases.c.id))
-    case_id = int(result.scalar_one())
-    await conn.execute(sa.insert(search_terms), [
-        {"term": cw.sealer.index_term(t), "case_id": case_id, "person_id": None}
-        for t in reference_terms(reference)])
+    case_id = await repo.insert_case(
+        conn, reference=reference, kind=kind, origin=origin, state=state,
+        owner_unit=owner_unit, partner=partner, priority=priority, created_by=actor,
+        created_at=now, updated_at=now,
+        summary_sealed=cw.sealer.seal_text(summary, "cases.summary"), presumed_child=False)
+    await repo.index_terms(conn, case_id, None,
+                           [cw.sealer.index_term(t) for t in reference_terms(reference)])
     await record_event(conn, cw, case_id, actor, "opened", None, state)
     await audit.append(conn, cw.clock, actor, "case.opened", reference,
                        {"kind": kind, "origin": origin, "unit": owner_unit})
@@ -108,22 +87,20 @@ async def record_event(conn: AsyncConnection, cw: CaseWork, case_id: int, actor:
                  from_state: str | None = None, to_state: str | None = None,
                  message_id: str | None = None) -> None:
     """One line of a case's story."""
-    await conn.execute(sa.insert(case_events).values(
-        case_id=case_id, at=cw.clock(), actor=actor, event=event, from_state=from_state,
-        to_state=to_state, message_id=message_id))
+    await repo.insert_event(conn, case_id=case_id, at=cw.clock(), actor=actor, event=event,
+                            from_state=from_state, to_state=to_state, message_id=message_id)
 
 
 async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
     """What the lifecycle rules need to know about a case row."""
-    verified = (await conn.execute(sa.select(sa.func.count()).select_from(persons).where(
-        persons.c.case_id == row.id, persons.c.role == "victim",
-        persons.c.identity_status == "verified"))).scalar_one()
+    verified = await repo.count_persons(conn, row.id, role="victim",
+                                        identity_status="verified")
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
                                presumed_child=bool(row.presumed_child),
                                best_interests_recorded=row.best_interests_at is not None
                                and row.best_interests_decision != "no-return",
                                best_interests_decided=row.best_interests_at is not None,
-                               verified_victims=int(verified))
+                               verified_victims=verified)
 
 
 async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: str, *,
@@ -135,8 +112,8 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
     except lifecycle.TransitionRefused as exc:
         raise CaseError("state-conflict", str(exc), "to") from exc
     state, resume = lifecycle.after(facts, to)
-    await conn.execute(sa.update(cases).where(cases.c.id == row.id).values(
-        state=state, resume_state=resume, updated_at=cw.clock()))
+    await repo.update_case(conn, row.id, state=state, resume_state=resume,
+                           updated_at=cw.clock())
     await record_event(conn, cw, row.id, actor, "state", row.state, state, message_id)
     await audit.append(conn, cw.clock, actor, "case.state", row.reference,
                        {"from": row.state, "to": state, "message": message_id,
@@ -172,15 +149,15 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
         raise CaseError("invalid-request", "the best-interests record needs its reasons",
                         "note")
     row = await load_case(conn, principal, case_id)
-    await conn.execute(sa.update(cases).where(cases.c.id == row.id).values(
-        best_interests_by=principal.actor, best_interests_at=cw.clock(),
+    await repo.update_case(
+        conn, row.id, best_interests_by=principal.actor, best_interests_at=cw.clock(),
         best_interests_decision=decision,
         best_interests_sealed=cw.sealer.seal_text(note, "cases.best_interests"),
-        updated_at=cw.clock()))
+        updated_at=cw.clock())
     await record_event(conn, cw, row.id, principal.actor, f"best-interests:{decision}")
     await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference,
                        {"decision": decision})
-    current = (await conn.execute(sa.select(cases).where(cases.c.id == row.id))).one()
+    current = await repo.case_row(conn, row.id)
     if current.state == "best-interests-review" and current.resume_state:
         await move(conn, cw, current, current.resume_state, principal.actor,
                    reason=f"best-interests decision: {decision}")
@@ -206,28 +183,19 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
         "details_sealed": seal(json.dumps(facts.details, ensure_ascii=False),
                                "persons.details"),
         "retention_until": facts.retention_until}
-    existing = (await conn.execute(sa.select(persons.c.id).where(
-        persons.c.case_id == case_id, persons.c.person_ref == facts.person_ref,
-        persons.c.role == facts.role))).scalar()
+    existing = await repo.person_id_of(conn, case_id, facts.person_ref, facts.role)
     if existing is None:
-        result = await conn.execute(sa.insert(persons).values(
-            case_id=case_id, person_ref=facts.person_ref, role=facts.role,
-            identity_status="unverified", created_at=cw.clock(), **values
-        ).returning(persons.c.id))
-        person_id = int(result.scalar_one())
+        person_id = await repo.insert_person(
+            conn, case_id=case_id, person_ref=facts.person_ref, role=facts.role,
+            identity_status="unverified", created_at=cw.clock(), **values)
         await record_event(conn, cw, case_id, actor, f"person-added:{facts.role}")
     else:
-        person_id = int(existing)
-        await conn.execute(sa.update(persons).where(persons.c.id == person_id).values(**values))
-        await conn.execute(sa.delete(search_terms).where(search_terms.c.person_id == person_id))
-    terms = terms_of(facts)
-    if terms:
-        await conn.execute(sa.insert(search_terms), [
-            {"term": cw.sealer.index_term(t), "case_id": case_id, "person_id": person_id}
-            for t in sorted(terms)])
+        person_id = existing
+        await repo.update_person(conn, person_id, **values)
+    await repo.index_terms(conn, case_id, person_id,
+                           [cw.sealer.index_term(t) for t in sorted(terms_of(facts))])
     if facts.presumed_child and facts.role == "victim":
-        await conn.execute(sa.update(cases).where(cases.c.id == case_id)
-                           .values(presumed_child=True))
+        await repo.update_case(conn, case_id, presumed_child=True)
     return person_id
 
 
@@ -238,9 +206,8 @@ async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Pri
     row = await load_case(conn, principal, case_id)
     facts = command.facts(cw.clock().date())
     if not facts.person_ref:
-        count = (await conn.execute(sa.select(sa.func.count()).select_from(persons).where(
-            persons.c.case_id == row.id))).scalar_one()
-        facts = replace(facts, person_ref=f"L{int(count) + 1}")
+        count = await repo.count_persons(conn, row.id)
+        facts = replace(facts, person_ref=f"L{count + 1}")
     person_id = await upsert_person(conn, cw, row.id, facts, principal.actor)
     await audit.append(conn, cw.clock, principal.actor, "person.added", row.reference,
                        {"person": person_id, "role": facts.role})
@@ -251,8 +218,7 @@ async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int
                        task_id: int) -> Any:
     """A task of a case the principal may see; ``not-found`` otherwise."""
     row = await load_case(conn, principal, case_id)
-    task = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id,
-                                                      tasks.c.case_id == row.id))).first()
+    task = await repo.task_row(conn, task_id, row.id)
     if task is None:
         raise CaseError("not-found", f"no task {task_id} in case {case_id}")
     return task
@@ -262,13 +228,7 @@ async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: s
                               status: str) -> int:
     """Mark the case's victim(s) (one by ``person-id``, or all) with a verification result."""
     assert status in lifecycle.IDENTITY_STATUSES, status
-    where: list[sa.ColumnElement[bool]] = [persons.c.case_id == case_id,
-                                           persons.c.role == "victim"]
-    if person_ref is not None:
-        where.append(persons.c.person_ref == person_ref)
-    result = await conn.execute(sa.update(persons).where(*where)
-                                .values(identity_status=status))
-    return int(result.rowcount)
+    return await repo.set_victims_status(conn, case_id, person_ref, status)
 
 
 async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit: str,
@@ -276,27 +236,18 @@ async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit
                    title: str | None = None, owner_user: str | None = None,
                    partner: str | None = None, message_id: str | None = None) -> int:
     """Record something due."""
-    result = await conn.execute(sa.insert(tasks).values(
-        case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
+    return await repo.insert_task(
+        conn, case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
         owner_user=owner_user, partner=partner, message_id=message_id, due_at=due_at,
-        created_at=cw.clock()).returning(tasks.c.id))
-    return int(result.scalar_one())
+        created_at=cw.clock())
 
 
 async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, ...],
                       case_id: int | None = None, tip_id: int | None = None,
                       message_id: str | None = None) -> int:
     """Mark open tasks done (an answer arrived, a tip was classified...)."""
-    where: list[sa.ColumnElement[bool]] = [tasks.c.done_at.is_(None),
-                                           tasks.c.kind.in_(kinds)]
-    if case_id is not None:
-        where.append(tasks.c.case_id == case_id)
-    if tip_id is not None:
-        where.append(tasks.c.tip_id == tip_id)
-    if message_id is not None:
-        where.append(tasks.c.message_id == message_id)
-    result = await conn.execute(sa.update(tasks).where(*where).values(done_at=cw.clock()))
-    return int(result.rowcount)
+    return await repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
+                                       tip_id=tip_id, message_id=message_id)
 
 
 async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
@@ -317,7 +268,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
                         task_id: int, command: commands.TaskDone | None = None) -> None:
     """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
     note; its deadline closes with it."""
-    row = (await conn.execute(sa.select(tasks).where(tasks.c.id == task_id))).first()
+    row = await repo.task_row(conn, task_id)
     if row is None or (row.case_id is None and row.owner_unit != principal.unit):
         raise CaseError("not-found", f"no task {task_id}")
     if row.case_id is not None:
@@ -325,10 +276,10 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
     if row.done_at is not None:
         raise CaseError("state-conflict", f"task {task_id} is done already")
     note = command.note if command else None
-    await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(
-        done_at=cw.clock(), done_by=principal.actor,
+    await repo.update_task(
+        conn, task_id, done_at=cw.clock(), done_by=principal.actor,
         done_note_sealed=cw.sealer.seal_text(note.strip(), "tasks.done_note")
-        if note and note.strip() else None))
+        if note and note.strip() else None)
     await audit.append(conn, cw.clock, principal.actor, "task.done", str(task_id),
                        {"kind": row.kind})
 
@@ -340,8 +291,8 @@ async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, ca
     row = await load_case(conn, principal, case_id)
     if not text.strip():
         raise CaseError("invalid-request", "the note is empty", "text")
-    result = await conn.execute(sa.insert(notes).values(
-        case_id=row.id, author=principal.actor, at=cw.clock(),
-        text_sealed=cw.sealer.seal_text(text, "notes.text")).returning(notes.c.id))
+    note_id = await repo.insert_note(conn, case_id=row.id, author=principal.actor,
+                                     at=cw.clock(),
+                                     text_sealed=cw.sealer.seal_text(text, "notes.text"))
     await audit.append(conn, cw.clock, principal.actor, "note.added", row.reference, {})
-    return int(result.scalar_one())
+    return note_id

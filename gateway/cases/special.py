@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import service
+from gateway.cases import printing, service
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import parse_body, parse_envelope, sniff_media_type
@@ -111,3 +111,41 @@ def attachment_names(envelope: Any) -> list[dict[str, Any]]:
     """The attachments a message declares (name, type, size) for a page."""
     return [{"name": a.name, "media_type": a.media_type, "size": a.size}
             for a in envelope.header.bx.attachments or []]
+
+
+async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                             case_id: int, message_id: str) -> tuple[Any, Any, str | None]:
+    """The use case behind a message's page: the case (one the principal may see), the
+    stored message of that case, and the reason of this session's grant to its special data
+    (None without one)."""
+    case = await service.load_case(conn, principal, case_id)
+    row = await message_of_case(conn, case.id, message_id)
+    if row is None:
+        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+    return case, row, await granted(conn, cw, principal, message_id)
+
+
+async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                            case_id: int, message_id: str, purpose: str) -> printing.Printed:
+    """A message of the case rendered for the console: special data only under this
+    session's grant; audited as an export with ``purpose`` and the grant's reason."""
+    case = await service.load_case(conn, principal, case_id)
+    reason = await granted(conn, cw, principal, message_id)
+    return await printing.print_message(
+        conn, cw, message_id, actor=principal.actor,
+        reason=f"{purpose}: {reason}" if reason else purpose,
+        show_special=reason is not None, case_id=case.id)
+
+
+async def print_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                        message_id: str, reason: str, lang: str | None,
+                        show_special: bool) -> printing.Printed:
+    """A message of the case printed through the API: with the caller's reason, beside the
+    language asked for, special data only where asked by a role that may read it."""
+    if show_special and not allowed(principal.role, "special.read"):
+        raise CaseError("forbidden", "your role may not print special-category data")
+    case = await service.load_case(conn, principal, case_id)
+    return await printing.print_message(
+        conn, cw, message_id, actor=principal.actor, reason=reason,
+        langs=printing.partner_langs(cw, case.partner or "", lang) if lang else None,
+        show_special=show_special, case_id=case.id)

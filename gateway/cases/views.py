@@ -9,7 +9,6 @@ import json
 from datetime import datetime
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import allowed, sees_all_cases
@@ -17,23 +16,13 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import lifecycle
 from gateway.cases.people import query_terms
-from gateway.cases.service import facts_of, load_case, visible
+from gateway.cases.service import facts_of, load_case, unit_seen
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
 from gateway.protocol.envelope import parse_body, parse_envelope
-from gateway.store.case_tables import (
-    case_conversations,
-    case_events,
-    cases,
-    drafts,
-    notes,
-    persons,
-    search_terms,
-    tasks,
-)
-from gateway.store.cases import counterpart, in_case, message_of_case
+from gateway.store import cases as repo
+from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
-from gateway.store.tables import messages, receipts
 
 SEARCH_LIMIT: Final = 50
 #: How far the search counts a term's rows to choose the rarest one to start from.
@@ -63,15 +52,7 @@ def _task(row: Any, now: datetime) -> dict[str, Any]:
 
 async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
     """The messages of a case's conversations, oldest first, with delivery state and receipt."""
-    rows = await conn.execute(
-        sa.select(messages.c.message_id, messages.c.direction, messages.c.sender,
-                  messages.c.recipient, messages.c.doc_type, messages.c.state,
-                  messages.c.created, messages.c.priority, messages.c.handling,
-                  messages.c.ref, messages.c.delivered_at, messages.c.conversation,
-                  receipts.c.received.label("receipt_received"))
-        .select_from(messages.outerjoin(receipts, receipts.c.message_pk == messages.c.id))
-        .where(in_case(case_id))
-        .order_by(messages.c.id))
+    rows = await repo.timeline_rows(conn, case_id)
     return [{"id": r.message_id, "direction": r.direction, "from": r.sender,
              "to": r.recipient, "type": r.doc_type, "state": r.state, "created": r.created,
              "priority": r.priority, "handling": r.handling, "ref": r.ref,
@@ -85,18 +66,11 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     row = await load_case(conn, principal, case_id)
     now = cw.clock()
     facts = await facts_of(conn, row)
-    people = await conn.execute(sa.select(persons).where(persons.c.case_id == row.id)
-                                .order_by(persons.c.id))
-    task_rows = await conn.execute(sa.select(tasks).where(tasks.c.case_id == row.id)
-                                   .order_by(tasks.c.due_at))
-    note_rows = await conn.execute(sa.select(notes).where(notes.c.case_id == row.id)
-                                   .order_by(notes.c.id))
-    events = await conn.execute(sa.select(case_events).where(case_events.c.case_id == row.id)
-                                .order_by(case_events.c.id))
-    draft_rows = await conn.execute(sa.select(
-        drafts.c.id, drafts.c.doc_type, drafts.c.recipient, drafts.c.state, drafts.c.author,
-        drafts.c.priority, drafts.c.message_id, drafts.c.updated_at, drafts.c.return_reason)
-        .where(drafts.c.case_id == row.id).order_by(drafts.c.id))
+    people = await repo.persons_of(conn, [row.id])
+    task_rows = await repo.tasks_of(conn, row.id)
+    note_rows = await repo.notes_of(conn, row.id)
+    events = await repo.events_of(conn, row.id)
+    draft_rows = await repo.drafts_of(conn, row.id)
     await audit.append(conn, cw.clock, principal.actor, "case.read", row.reference, {})
     return {
         "id": row.id, "reference": row.reference, "kind": row.kind, "origin": row.origin,
@@ -131,8 +105,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("invalid-request", "reading a person's special data needs a reason",
                         "reason")
     row = await load_case(conn, principal, case_id)
-    person = (await conn.execute(sa.select(persons).where(
-        persons.c.id == person_id, persons.c.case_id == row.id))).first()
+    person = await repo.person_row(conn, row.id, person_id)
     if person is None:
         raise CaseError("not-found", f"no person {person_id} in case {case_id}")
     details = cw.sealer.open_text(person.details_sealed, "persons.details")
@@ -147,19 +120,8 @@ async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      filters: dict[str, Any]) -> list[dict[str, Any]]:
     """Cases the principal may see, newest change first, with their open and overdue tasks."""
     now = cw.clock()
-    overdue = (sa.select(sa.func.count()).select_from(tasks)
-               .where(tasks.c.case_id == cases.c.id, tasks.c.done_at.is_(None),
-                      tasks.c.due_at < now).scalar_subquery())
-    query = sa.select(cases, overdue.label("overdue")).where(visible(principal))
-    for name in ("kind", "state", "partner", "priority"):
-        if filters.get(name):
-            query = query.where(cases.c[name] == filters[name])
-    if filters.get("unit"):
-        query = query.where(cases.c.owner_unit == filters["unit"])
-    if filters.get("overdue"):
-        query = query.where(overdue > 0)
-    rows = await conn.execute(query.order_by(cases.c.updated_at.desc(), cases.c.id.desc())
-                              .limit(int(filters.get("limit") or 200)))
+    rows = await repo.list_cases(conn, unit_seen(principal), now, filters,
+                                 int(filters.get("limit") or 200))
     return [{"id": r.id, "reference": r.reference, "kind": r.kind, "origin": r.origin,
              "state": r.state, "partner": r.partner, "priority": r.priority,
              "owner_unit": r.owner_unit, "presumed_child": bool(r.presumed_child),
@@ -173,12 +135,7 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("forbidden", "only C02's investigators see every unit's overdue items",
                         "scope")
     now = cw.clock()
-    query = (sa.select(tasks, cases.c.reference, cases.c.kind)
-             .select_from(tasks.outerjoin(cases, cases.c.id == tasks.c.case_id))
-             .where(tasks.c.done_at.is_(None), tasks.c.due_at < now))
-    if scope != "all":
-        query = query.where(tasks.c.owner_unit == principal.unit)
-    rows = await conn.execute(query.order_by(tasks.c.due_at))
+    rows = await repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
     return [{**_task(r, now), "case_reference": r.reference, "case_kind": r.kind,
              "hours_overdue": round((now - r.due_at).total_seconds() / 3600, 1)}
             for r in rows]
@@ -188,25 +145,17 @@ async def investigations(conn: AsyncConnection, cw: CaseWork,
                          principal: Principal) -> list[dict[str, Any]]:
     """C02's view: every joint investigation with its partners, requests and suspects."""
     now = cw.clock()
-    rows = (await conn.execute(sa.select(cases).where(
-        cases.c.kind == "investigation", visible(principal)).order_by(cases.c.id))).all()
     out = []
-    for row in rows:
-        partners = (await conn.execute(sa.select(case_conversations.c.partner).distinct()
-                                       .where(case_conversations.c.case_id == row.id))).all()
-        counts = (await conn.execute(sa.select(
-            sa.func.count().filter(messages.c.direction == "out").label("sent"),
-            sa.func.count().filter(messages.c.direction == "in").label("received"))
-            .where(in_case(row.id)))).one()
-        open_tasks = (await conn.execute(sa.select(tasks).where(
-            tasks.c.case_id == row.id, tasks.c.done_at.is_(None)))).all()
-        suspects = (await conn.execute(sa.select(persons.c.id, persons.c.person_ref).where(
-            persons.c.case_id == row.id, persons.c.role == "suspect"))).all()
+    for row in await repo.investigations_of(conn, unit_seen(principal)):
+        partners = await repo.partners_of(conn, row.id)
+        sent, received, last = await repo.exchange_counts(conn, row.id)
+        open_tasks = await repo.tasks_of(conn, row.id, open_only=True)
+        suspects = await repo.suspects_of(conn, row.id)
         out.append({
             "id": row.id, "reference": row.reference, "state": row.state,
             "owner_unit": row.owner_unit,
-            "partners": sorted({p.partner for p in partners} | ({row.partner} - {None})),
-            "messages_sent": int(counts.sent), "answers_received": int(counts.received),
+            "partners": sorted(partners | ({row.partner} - {None})),
+            "messages_sent": sent, "answers_received": received, "last_exchange": last,
             "open_requests": sum(1 for t in open_tasks if t.kind == "await-answer"),
             "overdue_tasks": sum(1 for t in open_tasks if t.due_at < now),
             "suspects": [{"id": s.id, "person_ref": s.person_ref} for s in suspects]})
@@ -220,22 +169,8 @@ async def _matching_cases(conn: AsyncConnection, cw: CaseWork, principal: Princi
     if not groups:
         raise CaseError("invalid-request", "the search needs a name, an identifier, a phone "
                         "number or a case reference", "q")
-    sizes = []
-    for group in groups:
-        capped = sa.select(sa.literal(1)).where(search_terms.c.term.in_(group)).limit(_COUNT_CAP)
-        sizes.append((await conn.execute(sa.select(sa.func.count())
-                                         .select_from(capped.subquery()))).scalar_one())
-    ordered = [g for _, g in sorted(zip(sizes, groups, strict=True), key=lambda p: p[0])]
-    driver = search_terms.alias("driver")
-    query_ids = (sa.select(driver.c.case_id).distinct()
-                 .join(cases, cases.c.id == driver.c.case_id)
-                 .where(driver.c.term.in_(ordered[0]), visible(principal)))
-    for group in ordered[1:]:
-        other = search_terms.alias()
-        query_ids = query_ids.where(sa.exists(sa.select(sa.literal(1)).where(
-            other.c.case_id == driver.c.case_id, other.c.term.in_(group))))
-    rows = await conn.execute(query_ids.limit(SEARCH_LIMIT))
-    return [int(r.case_id) for r in rows]
+    return await repo.matching_case_ids(conn, groups, unit_seen(principal), SEARCH_LIMIT,
+                                        _COUNT_CAP)
 
 
 async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
@@ -246,10 +181,8 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     if not ids:  # a search that finds nothing is a search of personal data all the same
         await audit.append(conn, cw.clock, principal.actor, "search", None, {"results": 0})
         return []
-    rows = (await conn.execute(sa.select(cases).where(cases.c.id.in_(ids))
-                               .order_by(cases.c.updated_at.desc()))).all()
-    people = (await conn.execute(sa.select(persons).where(persons.c.case_id.in_(ids))
-                                 .order_by(persons.c.id))).all()
+    rows = await repo.cases_of(conn, ids)
+    people = await repo.persons_of(conn, ids)
     by_case: dict[int, list[dict[str, Any]]] = {}
     for person in people:
         by_case.setdefault(person.case_id, []).append(_person(cw, person))
@@ -296,31 +229,16 @@ async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Prin
     oldest first, with their age in days), overdue items, joint investigations (last exchange,
     open tasks) and suspect notices sent and received; each links to its case."""
     now = cw.clock()
-    waiting = (await conn.execute(
-        sa.select(tasks.c.partner, tasks.c.title, tasks.c.created_at, tasks.c.due_at,
-                  cases.c.id.label("case_id"), cases.c.reference)
-        .join(cases, cases.c.id == tasks.c.case_id)
-        .where(tasks.c.kind == "await-answer", tasks.c.done_at.is_(None), visible(principal))
-        .order_by(tasks.c.partner, tasks.c.created_at))).all()
+    waiting = await repo.awaiting_answers(conn, unit_seen(principal))
     per_partner: dict[str, list[dict[str, Any]]] = {}
     for w in waiting:
         per_partner.setdefault(w.partner or "", []).append({
             "case_id": w.case_id, "reference": w.reference, "type": w.title,
             "sent_at": w.created_at, "due_at": w.due_at, "age_days": (now - w.created_at).days,
             "overdue": w.due_at < now})
-    notices_rows = (await conn.execute(
-        sa.select(messages.c.direction, messages.c.sender, messages.c.recipient,
-                  messages.c.created, cases.c.id.label("case_id"), cases.c.reference)
-        .join(case_conversations, sa.and_(
-            case_conversations.c.conversation == messages.c.conversation,
-            case_conversations.c.partner == counterpart()))
-        .join(cases, cases.c.id == case_conversations.c.case_id)
-        .where(messages.c.doc_type == "suspect-notice", visible(principal))
-        .order_by(messages.c.id.desc()).limit(100))).all()
+    notices_rows = await repo.messages_of_type(conn, "suspect-notice", unit_seen(principal),
+                                               100)
     joint = await investigations(conn, cw, principal)
-    for item in joint:
-        item["last_exchange"] = (await conn.execute(
-            sa.select(sa.func.max(messages.c.created)).where(in_case(item["id"])))).scalar()
     return {"waiting": per_partner,
             "overdue": await overdue_items(conn, cw, principal,
                                            "all" if sees_all_cases(principal.role) else "unit"),

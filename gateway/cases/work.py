@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,6 +27,9 @@ class CaseError(GatewayError):
         self.code = code
         self.field = field
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 
 @dataclass
 class CaseWork:
@@ -44,6 +48,14 @@ class CaseWork:
         """The unit of work of one use case (:meth:`Node.transaction`): committed at the end,
         then what the use case registered (waking the delivery worker) runs."""
         return self.node.transaction()
+
+    async def run(self, use_case: Callable[Concatenate[AsyncConnection, CaseWork, _P],
+                                           Awaitable[_R]],
+                  *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Run one case use case (a function of ``(conn, case_work, ...)``) in its own
+        transaction; see :meth:`Node.run`."""
+        async with self.transaction() as conn:
+            return await use_case(conn, self, *args, **kwargs)
 
     @property
     def clock(self) -> Callable[[], datetime]:

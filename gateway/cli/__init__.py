@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import gettext
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -46,9 +47,48 @@ gettext.textdomain("messages")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+_CHOICE: Final = re.compile(r"(?:Value error, )?(?P<value>.+?) is not one of (?P<choices>.+?)\.?")
+
+
+def _spoken_usage_error(exc: Exception, ctx: Any) -> Exception:
+    """A usage error of Typer's copy of Click, said again through the catalogs (Typer keeps
+    these words in English). The library's own detail of a bad value other than a choice
+    stays as the library wrote it."""
+    from typer._click.exceptions import BadParameter, MissingParameter, NoSuchOption, UsageError
+
+    if isinstance(exc, MissingParameter) and exc.param is not None:
+        hint = exc.param.get_error_hint()
+        if exc.param.param_type_name == "argument":
+            return UsageError(_("Missing argument {name}.").format(name=hint), ctx)
+        return UsageError(_("Missing option {name}.").format(name=hint), ctx)
+    if isinstance(exc, BadParameter) and exc.param is not None:
+        detail = exc.message
+        choice = _CHOICE.fullmatch(detail)
+        if choice:
+            detail = _("{value} is not one of {choices}.").format(**choice.groupdict())
+        return UsageError(_("Invalid value for {param_hint}: {message}").format(
+            param_hint=exc.param.get_error_hint(), message=detail), ctx)
+    if isinstance(exc, NoSuchOption):
+        return UsageError(_("No such option: {name}").format(name=exc.option_name), ctx)
+    return exc
+
+
 class _Speaking:
-    """Typer's own words ("Usage:", the help option) in the user's language: Typer keeps them
-    in English in its copy of Click, so the command classes put them through the catalogs."""
+    """Typer's own words ("Usage:", the help option, usage errors) in the user's language:
+    Typer keeps them in English in its copy of Click, so the command classes put them
+    through the catalogs."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from typer._click.exceptions import UsageError
+
+        try:
+            parsed: list[str] = super().parse_args(ctx, args)  # type: ignore[misc]
+        except UsageError as exc:
+            spoken = _spoken_usage_error(exc, ctx)
+            if spoken is exc:
+                raise
+            raise spoken from exc
+        return parsed
 
     def get_usage(self, ctx: Any) -> str:
         usage: str = super().get_usage(ctx)  # type: ignore[misc]
@@ -92,12 +132,15 @@ messages_app = GatewayTyper(help=_("Messages in and out, and their delivery."))
 bundle_app = GatewayTyper(no_args_is_help=True, help=_("Offline bundles on removable media."))
 audit_app = GatewayTyper(no_args_is_help=True, help=_("The hash-chained audit log."))
 users_app = GatewayTyper(no_args_is_help=True, help=_("The people who use this node."))
+secret_app = GatewayTyper(no_args_is_help=True, help=_(
+    "The secret key that seals personal data at rest and signs sessions."))
 app.add_typer(keys_app, name="keys")
 app.add_typer(partners_app, name="partners")
 app.add_typer(messages_app, name="messages")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(secret_app, name="secret")
 
 
 T = TypeVar("T")
@@ -117,8 +160,12 @@ class DeliveryChoice(StrEnum):
     PULL = "pull"
 
 
-def fail(message: str) -> NoReturn:
-    """One line on standard error and exit 1."""
+def fail(message: str | Exception) -> NoReturn:
+    """One line on standard error and exit 1; a gateway error in the reader's language."""
+    from gateway.protocol.errors import GatewayError
+
+    if isinstance(message, GatewayError):
+        message = message.speak(_)
     typer.echo(f"gateway: {message}", err=True)
     raise typer.Exit(1)
 
@@ -144,7 +191,7 @@ def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 def registry_or_exit(settings: Settings) -> SchemaRegistry:
@@ -169,7 +216,7 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except NodeError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 async def audit_change(settings: Settings, action: str, subject: str | None,
@@ -232,4 +279,4 @@ def main() -> None:
 
 
 # The command modules register themselves on the apps above.
-from gateway.cli import documents, keys, node, partners, users  # noqa: E402, F401
+from gateway.cli import documents, keys, node, partners, secret, users  # noqa: E402, F401

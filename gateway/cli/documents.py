@@ -50,7 +50,7 @@ def _render_file(path: Path, langs: tuple[str, str], special: bool) -> str:
     try:
         registry = SchemaRegistry.load(REPOSITORY / "schemas")
     except RegistryError as exc:
-        fail(str(exc))
+        fail(exc)
     xml = path.read_bytes()
     doc_type, major = _file_type(xml)
     versions = [v for v in registry.versions(doc_type) if v.split(".")[0] == major]
@@ -110,7 +110,7 @@ def render(
         try:
             page = run(work())
         except (CaseError, Problem) as exc:
-            fail(str(exc))
+            fail(exc)
     if html is None and pdf is None:
         sys.stdout.write(page)
         return

@@ -46,7 +46,7 @@ def keys_generate(
     try:
         key = store.generate(alg.value, label, now())
     except KeyStoreError as exc:
-        fail(str(exc))
+        fail(exc)
     _announce(settings, store, key.kid, "key.generated")
 
 
@@ -64,32 +64,63 @@ def keys_show(
         signing = store.signing_key().kid
         published = store.published()
     except KeyStoreError as exc:
-        fail(str(exc))
+        fail(exc)
     if not jwks_only:
         for key in published:
-            mark = _("signs") if key.kid == signing else _("published")
+            mark = _("signs") if key.kid == signing else (
+                _("next: published, not signing yet") if key.next else _("published"))
             typer.echo(f"{key.kid}  {key.alg}  {key.thumbprint}  {mark}")
     typer.echo(json.dumps(store.jwks(), indent=2))
 
 
 @keys_app.command("rotate",
-    help=_("Add a new key and make it the one that signs; the old one stays published."))
+    help=_("Add a new key. With --next it is only published (partners pin it from the signed "
+           "key set) until 'gateway keys activate'; without, it signs at once (emergencies)."))
 def keys_rotate(
     label: Annotated[str | None, typer.Option(help=_("Label of the new key."))] = None,
     alg: Annotated[AlgChoice | None, typer.Option(help=_("Algorithm of the new key."))] = None,
+    next_key: Annotated[bool, typer.Option(
+        "--next", help=_("Publish the new key without signing with it yet."))] = False,
 ) -> None:
-    """Add a new key and make it the one that signs; the old one stays published."""
+    """Add a new key; with --next it is published ahead of use."""
     from gateway.trust.keys import KeyStoreError
 
     settings = settings_or_exit()
     store = keystore(settings)
     try:
-        key = store.rotate(label, now(), alg.value if alg else None)
+        if next_key:
+            kid = store.rotate_next(label, now(), alg.value if alg else None).kid
+        else:
+            kid = store.rotate(label, now(), alg.value if alg else None).kid
     except KeyStoreError as exc:
-        fail(str(exc))
-    _announce(settings, store, key.kid, "key.rotated")
-    typer.echo(_("Hand the new thumbprint to every partner; retire the old key once they "
-                 "have pinned the new one."))
+        fail(exc)
+    _announce(settings, store, kid, "key.published-next" if next_key else "key.rotated")
+    if next_key:
+        typer.echo(_("Published, not signing yet. Partners pin it from the signed key set "
+                     "(their daily refresh, or 'gateway partners refresh'); then run "
+                     "'gateway keys activate {kid}'.").format(kid=kid))
+    else:
+        typer.echo(_("Hand the new thumbprint to every partner; retire the old key once they "
+                     "have pinned the new one."))
+
+
+@keys_app.command("activate", help=_("Make the published next key the one that signs."))
+def keys_activate(
+    kid: Annotated[str, typer.Argument(help=_("The next key's id."))],
+) -> None:
+    """Make the published next key the one that signs (a running node switches at once)."""
+    from gateway.trust.keys import KeyStoreError
+
+    settings = settings_or_exit()
+    store = keystore(settings)
+    try:
+        before = store.signing_key().kid
+        key = store.activate(kid)
+    except KeyStoreError as exc:
+        fail(exc)
+    run(audit_change(settings, "key.activated", key.kid, previous=before))
+    typer.echo(_("{kid} signs now; {previous} stays published until you retire it").format(
+        kid=key.kid, previous=before))
 
 
 @keys_app.command("retire", help=_("Stop publishing an old key (partners can no longer fetch it)."))
@@ -109,6 +140,6 @@ def keys_retire(
     try:
         store.retire(kid)
     except KeyStoreError as exc:
-        fail(str(exc))
+        fail(exc)
     run(audit_change(settings, "key.retired", kid))
     typer.echo(_("retired {kid}").format(kid=kid))

@@ -58,7 +58,7 @@ def demo(
     try:
         run_demo(directory, base_port, typer.echo)
     except DemoError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 @app.command("serve", help=_("Run the node: partner API, local API, console and delivery worker."))
@@ -74,7 +74,7 @@ def serve() -> None:
     try:
         load_parts(settings)
     except NodeError as exc:
-        fail(str(exc))
+        fail(exc)
     migrate_or_exit(settings)
     # By name: nothing imports the web layer (ARCHITECTURE.md); uvicorn loads it.
     # Connections are capped (beyond, 503) and idle keep-alives closed; slow headers are the
@@ -120,7 +120,7 @@ def send(
         draft = MessageDraft(type=doc_type, version=version, to=to, conversation=conversation,
                              ref=ref, priority=priority, handling=handling, lang=lang)  # type: ignore[arg-type]
     except ValueError as exc:
-        fail(str(exc))
+        fail(exc)
     content = document.read_bytes()
 
     async def use(node: Node) -> str:
@@ -132,7 +132,7 @@ def send(
         _print_problem(problem)
         raise typer.Exit(1) from problem
     except (OutboundError, ValueError) as exc:
-        fail(str(exc))
+        fail(exc)
     typer.echo(message_id)
 
 
@@ -172,7 +172,7 @@ def messages_retry(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> 
     try:
         with_node(settings_or_exit(), use)
     except OutboundError as exc:
-        fail(str(exc))
+        fail(exc)
     typer.echo(_("re-queued {id}").format(id=message_id))
 
 
@@ -212,7 +212,7 @@ def _with_progress(label: str, work: Callable[[Node, BundleProgress], Coroutine[
     try:
         return with_node(settings_or_exit(), use)
     except BundleError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 @bundle_app.command("export", help=_("Write every undelivered message for a partner to a bundle."))

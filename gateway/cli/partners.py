@@ -17,6 +17,8 @@ from gateway.cli import (
     registry_or_exit,
     run,
     settings_or_exit,
+    when,
+    with_node,
 )
 
 
@@ -110,10 +112,99 @@ def partners_enrol(
         path = enrol_partner(profile, settings.partners_path, types, keys, endpoint,
                              delivery.value if delivery else None, poll_seconds)
     except PartnerFileError as exc:
-        fail(str(exc))
+        fail(exc)
     run(audit_change(settings, "partner.enrolled", partner_id,
                 thumbprints=[k.thumbprint for k in keys]))
     for key in keys:
         typer.echo(_("pinned {kid} ({thumbprint})").format(kid=key.kid,
                                                            thumbprint=key.thumbprint))
     typer.echo(_("wrote {path}").format(path=path))
+
+
+@partners_app.command("refresh",
+    help=_("Re-read a partner's signed key set; pin new keys vouched for by a pinned key (per "
+           "the partner file's key_continuity) or matching a thumbprint handed over."))
+def partners_refresh(
+    partner_id: Annotated[str, typer.Argument(metavar="ID", help=_("The partner's node id."))],
+    thumbprint: Annotated[list[str] | None, typer.Option(
+        "--thumbprint", help=_("RFC 7638 thumbprint handed over out of band (repeatable)."))
+    ] = None,
+) -> None:
+    """Re-read a partner's signed key set and pin what continuity allows."""
+    import httpx
+
+    from gateway.exchange.keyrefresh import KeyRefreshError, RefreshOutcome, refresh
+
+    async def use(node: Any) -> RefreshOutcome:
+        async with httpx.AsyncClient() as client:
+            return await refresh(node, client, partner_id, thumbprints=thumbprint or (),
+                                 actor="operator")
+
+    try:
+        outcome = with_node(settings_or_exit(), use)
+    except KeyRefreshError as exc:
+        fail(exc)
+    typer.echo(_("signed by {kid}; {known} key(s) already pinned").format(
+        kid=outcome.vouched_by, known=outcome.known))
+    for key in outcome.pinned:
+        typer.echo(_("pinned {kid} ({thumbprint})").format(kid=key.kid,
+                                                           thumbprint=key.thumbprint))
+    for key in outcome.pending:
+        typer.echo(_("waiting for an administrator: {kid} ({thumbprint}); accept it with "
+                     "'gateway partners pending' and 'gateway partners accept N'").format(
+                         kid=key.kid, thumbprint=key.thumbprint))
+    for key in outcome.ignored:
+        typer.echo(_("not pinned (key_continuity is off): {kid} ({thumbprint}); give its "
+                     "--thumbprint to pin it").format(kid=key.kid, thumbprint=key.thumbprint))
+    for key in outcome.refused:
+        typer.echo(_("REFUSED: {kid} comes back with another key ({thumbprint}); this is not a "
+                     "rotation").format(kid=key.kid, thumbprint=key.thumbprint), err=True)
+    if outcome.refused:
+        raise typer.Exit(1)
+
+
+@partners_app.command("pending",
+    help=_("Partners' new keys vouched for by a pinned key, waiting for an administrator."))
+def partners_pending() -> None:
+    """Keys waiting for an administrator, one line each."""
+    from gateway.exchange.keyrefresh import pending
+
+    rows = with_node(settings_or_exit(), pending)
+    if not rows:
+        typer.echo(_("no key is waiting"))
+    for row in rows:
+        typer.echo(f"{row['id']}  {row['partner']}  {row['kid']}  {row['thumbprint']}  "
+                   f"{_('vouched for by {kid}').format(kid=row['vouched_by'])}  "
+                   f"{when(row['offered_at'])}")
+
+
+def _decide(number: int, accept: bool) -> None:
+    from gateway.exchange.keyrefresh import KeyRefreshError, decide
+
+    async def use(node: Any) -> dict[str, Any]:
+        return await decide(node, number, accept, "operator")
+
+    try:
+        done = with_node(settings_or_exit(), use)
+    except KeyRefreshError as exc:
+        fail(exc)
+    message = _("pinned {kid} of {partner}") if accept else _("rejected {kid} of {partner}")
+    typer.echo(message.format(kid=done["kid"], partner=done["partner"]))
+
+
+@partners_app.command("accept", help=_("Pin a key waiting for an administrator (audited)."))
+def partners_accept(
+    number: Annotated[int, typer.Argument(metavar="N", help=_(
+        "The number 'gateway partners pending' shows."))],
+) -> None:
+    """Pin a waiting key."""
+    _decide(number, True)
+
+
+@partners_app.command("reject", help=_("Refuse a key waiting for an administrator (audited)."))
+def partners_reject(
+    number: Annotated[int, typer.Argument(metavar="N", help=_(
+        "The number 'gateway partners pending' shows."))],
+) -> None:
+    """Refuse a waiting key."""
+    _decide(number, False)

@@ -47,7 +47,7 @@ def _in_database(use: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
     try:
         return run(work())
     except users.UserError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 def _password(from_stdin: bool) -> str:

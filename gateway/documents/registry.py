@@ -14,7 +14,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.documents.xml import parse_safely
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import FieldError, Problem
 
 _VERSION_FILE: Final = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.xsd")
@@ -81,7 +81,7 @@ def _compile(path: Path) -> etree.XMLSchema:
     try:
         return etree.XMLSchema(etree.parse(str(path), parser))
     except (etree.XMLSyntaxError, etree.XMLSchemaParseError, OSError) as exc:
-        raise RegistryError(f"{path}: {exc}") from exc
+        raise RegistryError(N_("{path}: {error}"), path=path, error=exc) from exc
 
 
 class SchemaRegistry:
@@ -94,23 +94,24 @@ class SchemaRegistry:
     def load(cls, directory: Path) -> SchemaRegistry:
         """Compile every schema under ``directory``; raise :class:`RegistryError` on any fault."""
         if not directory.is_dir():
-            raise RegistryError(f"{directory}: schema folder not found")
+            raise RegistryError(N_("{directory}: schema folder not found"), directory=directory)
         schemas: dict[tuple[str, int, int], DocumentSchema] = {}
         for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
             if folder.name.startswith("_"):
                 continue
             if not _TYPE_NAME.fullmatch(folder.name):
-                raise RegistryError(f"{folder}: not a document type name")
+                raise RegistryError(N_("{folder}: not a document type name"), folder=folder)
             for path in sorted(folder.glob("*.xsd")):
                 match = _VERSION_FILE.fullmatch(path.name)
                 if not match:
-                    raise RegistryError(f"{path}: schema file names are MAJOR.MINOR.xsd")
+                    raise RegistryError(N_("{path}: schema file names are MAJOR.MINOR.xsd"),
+                                        path=path)
                 major, minor = int(match[1]), int(match[2])
                 schema = DocumentSchema(folder.name, major, minor, path, _compile(path))
                 _check_declares_root(schema)
                 schemas[(folder.name, major, minor)] = schema
         if not schemas:
-            raise RegistryError(f"{directory}: no schemas found")
+            raise RegistryError(N_("{directory}: no schemas found"), directory=directory)
         return cls(schemas)
 
     def types(self) -> list[str]:
@@ -175,8 +176,9 @@ def _check_declares_root(schema: DocumentSchema) -> None:
     tree = etree.parse(str(schema.path), etree.XMLParser(no_network=True, load_dtd=False))
     root = tree.getroot()
     if root.get("targetNamespace") != schema.namespace:
-        raise RegistryError(f"{schema.path}: targetNamespace must be {schema.namespace}")
+        raise RegistryError(N_("{path}: targetNamespace must be {namespace}"),
+                            path=schema.path, namespace=schema.namespace)
     tops = root.findall(f"{{{XSD_NS}}}element")
     if [t.get("name") for t in tops] != [schema.doc_type]:
-        raise RegistryError(f"{schema.path}: must declare exactly one top-level element "
-                            f"named {schema.doc_type!r}")
+        raise RegistryError(N_("{path}: must declare exactly one top-level element named "
+                               "{doc_type!r}"), path=schema.path, doc_type=schema.doc_type)

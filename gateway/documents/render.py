@@ -28,7 +28,7 @@ from markupsafe import Markup
 from gateway.documents.catalog import Catalogs
 from gateway.documents.convert import DocumentForms
 from gateway.documents.model import Field
-from gateway.protocol.problems import N_
+from gateway.protocol.errors import N_
 
 TEMPLATES: Final = Path(__file__).with_name("templates")
 #: Viet Nam, Cambodia and Laos keep UTC+7; times print in it, saying so.

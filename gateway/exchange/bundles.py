@@ -22,7 +22,7 @@ from gateway.exchange.inbound import accept_message, peek_message
 from gateway.exchange.node import Node
 from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
 from gateway.store import messages as repo
@@ -74,7 +74,7 @@ async def export_bundle(node: Node, partner_id: str, target: Path,
                         progress: Progress | None = None) -> int:
     """Write every undelivered message for ``partner_id`` to a bundle; returns the count."""
     if node.partners.get(partner_id) is None:
-        raise BundleError(f"{partner_id} is not in the partner directory")
+        raise BundleError(N_("{partner_id} is not in the partner directory"), partner_id=partner_id)
     async with reading(node.engine) as conn:
         rows = await repo.undelivered_for(conn, partner_id)
     members = []
@@ -97,33 +97,38 @@ def _check_archive(path: Path, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo
     not halfway through an import."""
     infos = [info for info in archive.infolist() if not info.is_dir()]
     if len(infos) > MAX_MEMBERS:
-        raise BundleError(f"{path}: more than {MAX_MEMBERS} files")
+        raise BundleError(N_("{path}: more than {limit} files"),
+                          path=path, limit=MAX_MEMBERS)
     names = [info.filename for info in infos]
     twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) != len(names) \
         else []
     if twice:
-        raise BundleError(f"{path}: {twice[0]} appears more than once")
+        raise BundleError(N_("{path}: {name} appears more than once"), path=path, name=twice[0])
     if "manifest.json" not in names:
-        raise BundleError(f"{path}: manifest.json is missing")
+        raise BundleError(N_("{path}: manifest.json is missing"), path=path)
     total = 0
     for info in infos:
         if info.flag_bits & 0x1:
-            raise BundleError(f"{path}: {info.filename} is encrypted")
+            raise BundleError(N_("{path}: {filename} is encrypted"),
+                              path=path, filename=info.filename)
         limit = MAX_RECEIPT_BYTES if info.filename == "manifest.json" else MAX_MESSAGE_BYTES
         if info.file_size > limit:
-            raise BundleError(f"{path}: {info.filename} is larger than {limit} bytes")
+            raise BundleError(N_("{path}: {filename} is larger than {limit} bytes"),
+                              path=path, filename=info.filename, limit=limit)
         if info.file_size > MAX_RATIO * max(info.compress_size, 1) and info.file_size > _CHUNK:
-            raise BundleError(f"{path}: {info.filename} inflates more than {MAX_RATIO} times "
-                              "(a zip bomb?)")
+            raise BundleError(N_("{path}: {filename} inflates more than {ratio} times (a zip "
+                                 "bomb?)"), path=path, filename=info.filename, ratio=MAX_RATIO)
         total += info.file_size
         if total > MAX_BUNDLE_BYTES:
-            raise BundleError(f"{path}: more than {MAX_BUNDLE_BYTES} bytes once uncompressed")
+            raise BundleError(N_("{path}: more than {limit} bytes once uncompressed"),
+                              path=path, limit=MAX_BUNDLE_BYTES)
         read = 0
         with archive.open(info) as stream:  # the CRC is checked as the stream ends
             while chunk := stream.read(_CHUNK):
                 read += len(chunk)
                 if read > info.file_size:
-                    raise BundleError(f"{path}: {info.filename} is longer than it declares")
+                    raise BundleError(N_("{path}: {filename} is longer than it declares"),
+                                      path=path, filename=info.filename)
     return infos
 
 
@@ -132,27 +137,31 @@ def _open_bundle(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any], list[zipf
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise BundleError(f"{path}: not a readable ZIP file ({exc})") from exc
+        raise BundleError(N_("{path}: not a readable ZIP file ({error})"),
+                          path=path, error=exc) from exc
     try:
         infos = _check_archive(path, archive)
         manifest_info = next(i for i in infos if i.filename == "manifest.json")
         try:
             manifest = strict_json_loads(archive.read(manifest_info))
         except EncodingError as exc:
-            raise BundleError(f"{path}: manifest.json: {exc}") from exc
+            raise BundleError(N_("{path}: manifest.json: {error}"), path=path, error=exc) from exc
         members = [i for i in infos if i.filename != "manifest.json"]
         for info in members:
             if _MEMBER.fullmatch(info.filename) is None:
-                raise BundleError(f"{path}: unexpected file {info.filename!r}")
+                raise BundleError(N_("{path}: unexpected file {filename!r}"),
+                                  path=path, filename=info.filename)
         if not isinstance(manifest, dict) or manifest.get("bx_bundle") != 1:
-            raise BundleError(f"{path}: manifest.json is not a BX bundle manifest "
-                              "(bx_bundle: 1)")
+            raise BundleError(N_("{path}: manifest.json is not a BX bundle manifest "
+                                 "(bx_bundle: 1)"), path=path)
         if manifest.get("count") != len(members):
-            raise BundleError(f"{path}: manifest counts {manifest.get('count')} files, "
-                              f"the bundle holds {len(members)}")
+            raise BundleError(N_("{path}: manifest counts {count} files, the bundle holds "
+                                 "{held}"), path=path, count=manifest.get("count"),
+                              held=len(members))
     except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, OSError) as exc:
         archive.close()
-        raise BundleError(f"{path}: the ZIP file is damaged ({exc})") from exc
+        raise BundleError(N_("{path}: the ZIP file is damaged ({error})"),
+                          path=path, error=exc) from exc
     except BundleError:
         archive.close()
         raise
@@ -168,11 +177,12 @@ async def import_bundle(node: Node, source: Path, receipts_out: Path | None = No
     archive, manifest, members = _open_bundle(source)
     with archive:
         if manifest.get("to") != node.node_id:
-            raise BundleError(f"{source}: the bundle is for {manifest.get('to')}, "
-                              f"this is {node.node_id}")
+            raise BundleError(N_("{source}: the bundle is for {to}, this is {node_id}"),
+                              source=source, to=manifest.get("to"), node_id=node.node_id)
         sender = str(manifest.get("from"))
         if node.partners.get(sender) is None:
-            raise BundleError(f"{source}: {sender} is not in the partner directory")
+            raise BundleError(N_("{source}: {sender} is not in the partner directory"),
+                              source=source, sender=sender)
         report = ImportReport()
         replies: list[tuple[str, bytes]] = []
         for index, info in enumerate(members, 1):

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import contextvars
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,7 +23,7 @@ from gateway.protocol.inbound import VerifiedMessage
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.store.crypto import Sealer, SecretKeyError, load_secret_key
+from gateway.store.crypto import Sealer, SecretKeyError, load_sealer, secrets_version
 from gateway.store.database import DatabaseError, create_engine, migrate
 from gateway.trust.keys import KeyStore, KeyStoreError
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
@@ -53,6 +55,9 @@ def utc_now() -> datetime:
     """The wall clock, in UTC."""
     return datetime.now(UTC)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
 
 @dataclass
 class Node:
@@ -61,10 +66,10 @@ class Node:
     settings: Settings
     engine: AsyncEngine
     keystore: KeyStore
-    signing_key: SigningKey
+    loaded_key: SigningKey
     partners: PartnerDirectory
     registry: SchemaRegistry
-    sealer: Sealer
+    loaded_sealer: Sealer
     clock: Callable[[], datetime] = utc_now
     metrics: Metrics = field(default_factory=Metrics)
     rng: random.Random = field(default_factory=random.Random)
@@ -74,6 +79,38 @@ class Node:
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.clock)
         self.recent_tokens = MemoryReplayCache(self.clock)
+        self._key_version = self.keystore.version()
+        self._secrets_version = secrets_version(self.settings.secret_key_path)
+        self._secrets_checked = time.monotonic()
+
+    @property
+    def sealer(self) -> Sealer:
+        """The sealer over the secret files as they are now: re-read (at most once a second)
+        when ``gateway secret rotate`` has swapped a key in or deleted an old one."""
+        if time.monotonic() - self._secrets_checked >= 1.0:
+            self._secrets_checked = time.monotonic()
+            version = secrets_version(self.settings.secret_key_path)
+            if version != self._secrets_version:
+                try:
+                    self.loaded_sealer = load_sealer(self.settings.secret_key_path)
+                except (SecretKeyError, OSError):
+                    return self.loaded_sealer  # half-way through a swap: the next check
+                self._secrets_version = version
+        return self.loaded_sealer
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The key that signs now: re-read when ``gateway keys activate`` (or ``rotate``) has
+        changed the key file, so that a rollover needs no restart. A key file that cannot be
+        read keeps the key loaded before (the node keeps signing with a published key)."""
+        version = self.keystore.version()
+        if version != self._key_version:
+            try:
+                self.loaded_key = self.keystore.signing_key()
+            except KeyStoreError:
+                return self.loaded_key
+            self._key_version = version
+        return self.loaded_key
 
     @property
     def node_id(self) -> str:
@@ -94,6 +131,14 @@ class Node:
             _AFTER_COMMIT.reset(token)
         for action in pending:
             action()
+
+    async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
+                  *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Run one use case in its own transaction (:meth:`transaction`): the web layer
+        names the use case and hands over its arguments; the transaction, its commit and
+        what follows the commit belong here, never to a router."""
+        async with self.transaction() as conn:
+            return await use_case(conn, *args, **kwargs)
 
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:
@@ -143,9 +188,9 @@ async def open_node(settings: Settings, clock: Callable[[], datetime] = utc_now)
     """Build a node: files checked (fail closed), database migrated."""
     registry, keystore, signing_key, partners = load_parts(settings, clock)
     try:
-        sealer = Sealer(load_secret_key(settings.secret_key_path))
+        sealer = load_sealer(settings.secret_key_path)
     except SecretKeyError as exc:
         raise NodeError(str(exc)) from exc
     engine = await open_database(settings)
-    return Node(settings=settings, engine=engine, keystore=keystore, signing_key=signing_key,
-                partners=partners, registry=registry, sealer=sealer, clock=clock)
+    return Node(settings=settings, engine=engine, keystore=keystore, loaded_key=signing_key,
+                partners=partners, registry=registry, loaded_sealer=sealer, clock=clock)

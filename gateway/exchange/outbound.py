@@ -17,7 +17,7 @@ from gateway.protocol.envelope import (
     parse_body,
     parse_envelope,
 )
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.store import messages as repo
 
 
@@ -44,12 +44,12 @@ async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
     delivery worker wakes once that transaction has committed."""
     partner = node.partners.get(draft.to)
     if partner is None:
-        raise OutboundError(f"{draft.to} is not in the partner directory")
+        raise OutboundError(N_("{to} is not in the partner directory"), to=draft.to)
     node.registry.validate(draft.type, draft.version, document)
     for attachment in attachments:
         if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):
-            raise OutboundError(f"attachment {attachment.name}: media type "
-                                f"{attachment.media_type} is not allowed")
+            raise OutboundError(N_("attachment {name}: media type {media_type} is not allowed"),
+                                name=attachment.name, media_type=attachment.media_type)
     now = node.clock()
     raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
                           created=now)
@@ -72,12 +72,14 @@ async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator"
     async with node.transaction() as conn:
         row = await repo.find_outbound(conn, message_id)
         if row is None:
-            raise OutboundError(f"no outbound message {message_id}")
+            raise OutboundError(N_("no outbound message {message_id}"), message_id=message_id)
         if row.state != "dead":
-            raise OutboundError(f"message {message_id} is {row.state}, not dead")
+            raise OutboundError(N_("message {message_id} is {state}, not dead"),
+                                message_id=message_id, state=row.state)
         partner = node.partners.get(row.recipient)
         if partner is None:
-            raise OutboundError(f"{row.recipient} is no longer in the partner directory")
+            raise OutboundError(N_("{recipient} is no longer in the partner directory"),
+                                recipient=row.recipient)
         now = node.clock()
         await repo.requeue(conn, row.id, now,
                            now + timedelta(hours=partner.file.deadline_hours),

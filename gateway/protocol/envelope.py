@@ -31,7 +31,6 @@ from gateway.protocol.problems import Problem
 MESSAGE_TYP: Final = "bx+jws"
 MESSAGE_CTY: Final = "application/xml"
 MEDIA_TYPE: Final = "application/jose+json"
-ATTACHMENT_MEDIA_TYPES: Final = ("image/jpeg", "image/png", "application/pdf")
 MAX_DOCUMENT_BYTES: Final = 1024 * 1024
 MAX_ATTACHMENT_BYTES: Final = 10 * 1024 * 1024
 MAX_MESSAGE_BYTES: Final = 20 * 1024 * 1024
@@ -39,10 +38,12 @@ MAX_MESSAGE_BYTES: Final = 20 * 1024 * 1024
 Priority = Literal["routine", "urgent", "immediate"]
 Handling = Literal["H0", "H1", "H2", "H3"]
 Lang = Literal["vi", "km", "lo", "en"]
+AttachmentType = Literal["image/jpeg", "image/png", "application/pdf"]
 #: The values of each, in order, for forms and checks elsewhere (one place, PROTOCOL.md §3.1).
 PRIORITIES: Final[tuple[str, ...]] = get_args(Priority)
 HANDLING_CODES: Final[tuple[str, ...]] = get_args(Handling)
 LANGS: Final[tuple[str, ...]] = get_args(Lang)
+ATTACHMENT_MEDIA_TYPES: Final[tuple[str, ...]] = get_args(AttachmentType)
 #: The first bytes of each attachment media type (PROTOCOL.md §3.4).
 _SIGNATURES: Final = (("image/jpeg", b"\xff\xd8\xff"), ("image/png", b"\x89PNG\r\n\x1a\n"),
                       ("application/pdf", b"%PDF-"))

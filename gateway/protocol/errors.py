@@ -17,6 +17,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── SessionError       access.sessions     no valid session
     ├── OutboundError      exchange.outbound   a message this node will not send
     ├── BundleError        exchange.bundles    a bundle refused whole
+    ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
     ├── NodeError          exchange.node       the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file
@@ -25,10 +26,39 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── SecretKeyError     store.crypto        the secret key file
     └── SealError          store.crypto        a sealed value that does not open
     (SettingsError in gateway.settings stays apart: settings import nothing of ours.)
+
+An error raised with a template and its values (``KeyStoreError(N_("no published key
+{kid}"), kid=kid)``) reads in English as ``str(error)`` (logs, the wire) and in the reader's
+language as ``error.speak(gettext)`` (the command line, the console): the template is the
+catalogs' message id.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, do not translate here"
+    """Mark a string for the catalogs; it is translated where it is shown."""
+    return message
+
 
 class GatewayError(Exception):
     """Something the gateway refused on purpose; the message says what and why."""
+
+    def __init__(self, message: str = "", /, **values: object) -> None:
+        self.template = message
+        self.values = values
+        super().__init__(message.format(**values) if values else message)
+
+    def speak(self, translate: Callable[[str], str]) -> str:
+        """The message in the reader's language (``translate``: a catalog's gettext)."""
+        if not self.template:
+            return str(self)
+        try:
+            spoken = translate(self.template)
+            values = {k: v.speak(translate) if isinstance(v, GatewayError) else v
+                      for k, v in self.values.items()}
+            return spoken.format(**values) if values else spoken
+        except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder
+            return str(self)

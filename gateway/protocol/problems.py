@@ -10,13 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gateway.protocol.errors import GatewayError
-
-
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract, do not translate here"
-    """Mark a string for the catalogs; it is translated where it is shown."""
-    return message
-
+from gateway.protocol.errors import N_, GatewayError
 
 #: code -> (HTTP status, English title). Titles are translated by the catalogs.
 PROBLEMS: Final[dict[str, tuple[int, str]]] = {

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -87,8 +87,9 @@ def _upgrade(connection: Connection) -> None:
     current = MigrationContext.configure(connection).get_current_revision()
     known = {rev.revision for rev in script.walk_revisions()}
     if current is not None and current not in known:
-        raise DatabaseError(f"the database schema ({current}) is newer than this gateway "
-                            f"(knows up to {script.get_current_head()}); upgrade the gateway")
+        raise DatabaseError(N_("the database schema ({current}) is newer than this gateway (knows "
+                               "up to {head}); upgrade the gateway"),
+                            current=current, head=script.get_current_head())
     command.upgrade(config, "head")
 
 

@@ -235,6 +235,11 @@ async def purge_tokens(conn: AsyncConnection, now: int) -> int:
 
 
 
+async def delivery_health(conn: AsyncConnection) -> tuple[dict[str, Any], dict[str, datetime]]:
+    """Per recipient: its outbox figures (:func:`outbox_stats`) and its last receipt."""
+    return ({s.recipient: s for s in await outbox_stats(conn)}, await last_receipts(conn))
+
+
 async def last_receipts(conn: AsyncConnection) -> dict[str, datetime]:
     """Per recipient: when our last message to it was receipted."""
     rows = await conn.execute(

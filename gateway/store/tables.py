@@ -136,3 +136,21 @@ audit_head = sa.Table(
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
 )
+
+#: Keys a partner's signed key set offered that wait for an administrator (partner file
+#: ``key_continuity = "confirm"``, PROTOCOL.md §2), and what was decided. The key is pinned
+#: (written to the partner file) only when accepted.
+partner_keys = sa.Table(
+    "partner_keys", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("partner", sa.String(48), nullable=False),
+    sa.Column("kid", sa.String(100), nullable=False),
+    sa.Column("thumbprint", sa.String(64), nullable=False),
+    sa.Column("jwk", sa.Text, nullable=False),
+    sa.Column("vouched_by", sa.String(100), nullable=False),
+    sa.Column("offered_at", UTC_TIME, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("decided_by", sa.String(120), nullable=True),
+    sa.Column("decided_at", UTC_TIME, nullable=True),
+    sa.UniqueConstraint("partner", "kid", "thumbprint", name="uq_partner_keys_offer"),
+)

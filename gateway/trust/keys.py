@@ -5,13 +5,19 @@ The private key that signs lives in ``BX_KEY_FILE`` (PEM, PKCS#8, mode 0600). Be
 matches the private key is the one that signs. Old private keys are not kept: after a rotation
 nothing can sign with the old key, but partners can still verify what it signed until it is
 retired.
+
+Rotation without downtime (PROTOCOL.md §2, NODE.md): ``rotate(..., next_key=True)`` publishes a
+*next* key that does not sign yet (its private half waits in ``next-<label>.pem`` beside the
+key file, mode 0600); partners pin it from the signed key set; ``activate`` then makes it the
+key that signs. Each step writes files atomically, publishing before switching, so that a
+crash anywhere leaves a key that signs and is published.
 """
 
 from __future__ import annotations
 
 import json
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +25,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import make_kid
 from gateway.protocol.jose import (
     JwkError,
@@ -30,6 +36,7 @@ from gateway.protocol.jose import (
     public_jwk,
     thumbprint,
 )
+from gateway.protocol.keyset import sign_key_set
 from gateway.trust.files import write_atomically
 
 KeyAlg = Literal["EdDSA", "ES256"]
@@ -46,6 +53,8 @@ class PublishedKey:
     kid: str
     jwk: dict[str, str]
     created: str
+    #: Published ahead of use: it does not sign until activated.
+    next: bool = False
 
     @property
     def thumbprint(self) -> str:
@@ -90,46 +99,68 @@ class KeyStore:
             return []
         try:
             data = json.loads(self.ring_file.read_text(encoding="utf-8"))
-            return [PublishedKey(k["kid"], dict(k["jwk"]), k["created"]) for k in data["keys"]]
+            return [PublishedKey(k["kid"], dict(k["jwk"]), k["created"], bool(k.get("next")))
+                    for k in data["keys"]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise KeyStoreError(f"{self.ring_file}: keyring is damaged ({exc})") from exc
+            raise KeyStoreError(N_("{path}: keyring is damaged ({error})"),
+                                path=self.ring_file, error=exc) from exc
 
     def _write_ring(self, keys: list[PublishedKey]) -> None:
         data = {"node": self.node_id,
-                "keys": [{"kid": k.kid, "jwk": k.jwk, "created": k.created} for k in keys]}
+                "keys": [{"kid": k.kid, "jwk": k.jwk, "created": k.created,
+                          **({"next": True} if k.next else {})} for k in keys]}
         write_atomically(self.ring_file, json.dumps(data, indent=2).encode() + b"\n", 0o644)
 
     def published(self) -> list[PublishedKey]:
         """Every key partners may verify with, oldest first."""
         return self._read_ring()
 
-    def _load_private(self) -> PrivateKey:
-        if not self.key_file.exists():
-            raise KeyStoreError(f"{self.key_file}: no signing key; run 'gateway keys generate'")
-        mode = stat.S_IMODE(self.key_file.stat().st_mode)
+    def _load_private(self, path: Path | None = None) -> PrivateKey:
+        path = path or self.key_file
+        if not path.exists():
+            raise KeyStoreError(N_("{path}: no signing key; run 'gateway keys generate'"),
+                                path=path)
+        mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
-            raise KeyStoreError(f"{self.key_file}: mode {mode:o} lets others read the private "
-                                "key; run 'chmod 600' on it")
+            raise KeyStoreError(N_("{path}: mode {mode:o} lets others read the private key; run "
+                                   "'chmod 600' on it"), path=path, mode=mode)
         try:
-            key = serialization.load_pem_private_key(self.key_file.read_bytes(), password=None)
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except ValueError as exc:
-            raise KeyStoreError(f"{self.key_file}: not an unencrypted PKCS#8 PEM key") from exc
+            raise KeyStoreError(N_("{path}: not an unencrypted PKCS#8 PEM key"),
+                                path=path) from exc
         if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-            raise KeyStoreError(f"{self.key_file}: only Ed25519 and P-256 keys are allowed")
+            raise KeyStoreError(N_("{path}: only Ed25519 and P-256 keys are allowed"),
+                                path=path)
         try:
             alg_of(key)
         except JwkError as exc:
-            raise KeyStoreError(f"{self.key_file}: {exc}") from exc
+            raise KeyStoreError(N_("{path}: {error}"), path=path, error=exc) from exc
         return key
+
+    def next_file(self, kid: str) -> Path:
+        """Where the private half of the next key ``kid`` waits until it is activated."""
+        return self.key_file.with_name(f"next-{kid.partition('#')[2]}.pem")
+
+    def version(self) -> int:
+        """Changes whenever the key that signs may have changed (to reload it cheaply)."""
+        try:
+            return self.key_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
 
     def signing_key(self) -> SigningKey:
         """The key that signs now, with its ``kid``."""
         private = self._load_private()
         mine = thumbprint(public_jwk(private.public_key()))
         for entry in self._read_ring():
-            if entry.thumbprint == mine:
+            if entry.thumbprint == mine and not entry.next:
                 return SigningKey(entry.kid, private)
-        raise KeyStoreError(f"{self.ring_file}: the key in {self.key_file} is not in the keyring")
+            if entry.thumbprint == mine:  # a crash during activate: finish it
+                self._finish_activation(entry.kid)
+                return SigningKey(entry.kid, private)
+        raise KeyStoreError(N_("{path}: the key in {key_file} is not in the keyring"),
+                            path=self.ring_file, key_file=self.key_file)
 
     def _unique_kid(self, label: str | None, now: datetime, taken: set[str]) -> str:
         base = label or now.strftime("%Y-%m")
@@ -140,7 +171,7 @@ class KeyStore:
         if kid not in taken:
             return kid
         if label:
-            raise KeyStoreError(f"key id {kid} exists already; choose another --label")
+            raise KeyStoreError(N_("key id {kid} exists already; choose another --label"), kid=kid)
         suffix = 2
         while make_kid(self.node_id, f"{base}.{suffix}") in taken:
             suffix += 1
@@ -157,10 +188,56 @@ class KeyStore:
         write_atomically(self.key_file, _pem(private), 0o600)
         return SigningKey(kid, private)
 
+    def rotate_next(self, label: str | None, now: datetime, alg: KeyAlg | None = None
+                    ) -> PublishedKey:
+        """Publish a next key that does not sign yet (PROTOCOL.md §2); :meth:`activate`
+        switches to it once partners have pinned it."""
+        current = self.signing_key()
+        ring = self._read_ring()
+        waiting = [k.kid for k in ring if k.next]
+        if waiting:
+            raise KeyStoreError(N_("{kid} is already published as the next key; activate or "
+                                   "retire it first"), kid=waiting[0])
+        kid = self._unique_kid(label, now, {k.kid for k in ring})
+        private = _new_private_key(alg or current.alg)
+        # The private half first: a published key whose private half was lost is useless.
+        write_atomically(self.next_file(kid), _pem(private), 0o600)
+        entry = PublishedKey(kid, public_jwk(private.public_key()),
+                             now.strftime("%Y-%m-%dT%H:%M:%SZ"), next=True)
+        self._write_ring([*ring, entry])
+        return entry
+
+    def activate(self, kid: str) -> SigningKey:
+        """Make the published next key ``kid`` the key that signs; the old one stays
+        published (to verify what it signed) until retired."""
+        ring = {k.kid: k for k in self._read_ring()}
+        entry = ring.get(kid)
+        if entry is None:
+            raise KeyStoreError(N_("no published key {kid}"), kid=kid)
+        current = self.signing_key()
+        if current.kid == kid:
+            return current
+        if not entry.next:
+            raise KeyStoreError(N_("{kid} is not a next key; publish one with 'gateway keys "
+                                   "rotate --next'"), kid=kid)
+        private = self._load_private(self.next_file(kid))
+        if thumbprint(public_jwk(private.public_key())) != entry.thumbprint:
+            raise KeyStoreError(N_("{path} does not hold the key {kid}"),
+                                path=self.next_file(kid), kid=kid)
+        write_atomically(self.key_file, _pem(private), 0o600)
+        self._finish_activation(kid)
+        return SigningKey(kid, private)
+
+    def _finish_activation(self, kid: str) -> None:
+        self._write_ring([replace(k, next=False) if k.kid == kid else k
+                          for k in self._read_ring()])
+        self.next_file(kid).unlink(missing_ok=True)
+
     def generate(self, alg: KeyAlg, label: str | None, now: datetime) -> SigningKey:
         """Create the first signing key; refuses to overwrite an existing one."""
         if self.key_file.exists():
-            raise KeyStoreError(f"{self.key_file} exists; use 'gateway keys rotate' instead")
+            raise KeyStoreError(N_("{path} exists; use 'gateway keys rotate' instead"),
+                                path=self.key_file)
         return self._install(alg, label, now)
 
     def rotate(self, label: str | None, now: datetime, alg: KeyAlg | None = None) -> SigningKey:
@@ -172,11 +249,17 @@ class KeyStore:
         """Stop publishing ``kid``; the key that signs cannot be retired."""
         ring = self._read_ring()
         if kid not in {k.kid for k in ring}:
-            raise KeyStoreError(f"no published key {kid}")
+            raise KeyStoreError(N_("no published key {kid}"), kid=kid)
         if self.signing_key().kid == kid:
-            raise KeyStoreError(f"{kid} is the key that signs; rotate first")
+            raise KeyStoreError(N_("{kid} is the key that signs; rotate first"), kid=kid)
         self._write_ring([k for k in ring if k.kid != kid])
+        self.next_file(kid).unlink(missing_ok=True)
 
     def jwks(self) -> dict[str, Any]:
-        """The public JWK Set served at ``/.well-known/jwks.json``."""
+        """The public JWK Set served at ``/.well-known/jwks.json`` (a next key included:
+        partners pin it before it signs)."""
         return {"keys": [k.as_jwk() for k in self._read_ring()]}
+
+    def signed_jwks(self) -> bytes:
+        """The JWK Set signed by the key that signs now (``/.well-known/jwks.jws``)."""
+        return sign_key_set(self.signing_key(), self.jwks())

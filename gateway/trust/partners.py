@@ -98,6 +98,10 @@ class PartnerFile(BaseModel):
     urgent_answer_working_days: dict[str, Annotated[int, Field(ge=1, le=365)]] = Field(
         default_factory=dict)
     name: dict[str, str]
+    #: PROTOCOL.md §2 key continuity: a new key of this partner vouched for by a pinned one
+    #: is pinned at once (``auto``), listed for an administrator (``confirm``), or only on a
+    #: thumbprint handed over (``off``).
+    key_continuity: Literal["auto", "confirm", "off"] = "confirm"
     keys: list[KeyEntry] = Field(default_factory=list)
 
 
@@ -213,6 +217,7 @@ class PartnerDirectory:
         self._lock = threading.Lock()
         self._partners: dict[str, Partner] = {}
         self._policies: dict[str, PartnerPolicy] = {}
+        self._seen: tuple[tuple[str, int, int], ...] = ()
 
     @classmethod
     def load(cls, directory: Path, known_types: Collection[str],
@@ -226,11 +231,31 @@ class PartnerDirectory:
 
     def reload(self) -> list[str]:
         """Re-read every file; bad partners are dropped (fail closed). Returns the problems."""
+        stamp = self._stamp()
         partners, problems = check_partner_files(self.directory, self._known_types)
         policies = {node: p.policy() for node, p in partners.items()}
         with self._lock:
-            self._partners, self._policies = partners, policies
+            self._partners, self._policies, self._seen = partners, policies, stamp
         return problems
+
+    def _stamp(self) -> tuple[tuple[str, int, int], ...]:
+        if not self.directory.is_dir():
+            return ()
+        found = []
+        for path in sorted(self.directory.glob("*.toml")):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                continue
+            found.append((path.name, info.st_mtime_ns, info.st_size))
+        return tuple(found)
+
+    def reload_if_changed(self) -> list[str] | None:
+        """Re-read the files if one was added, changed or removed since the last reading (a
+        key pinned by ``gateway partners refresh`` in another process); None if not."""
+        if self._stamp() == self._seen:
+            return None
+        return self.reload()
 
     def get(self, node_id: str) -> Partner | None:
         """The partner ``node_id``, or None."""
@@ -304,13 +329,7 @@ def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collectio
     profile = read_partner_file(profile_path, known_types, profile=True)
     target = partners_dir / f"{profile.id}.toml"
     existing = read_partner_file(target, known_types) if target.exists() else None
-    merged = {k.kid: k for k in (existing.keys if existing else [])}
-    for key in keys:
-        old = merged.get(key.kid)
-        if old is not None and old.thumbprint != key.thumbprint:
-            raise PartnerFileError([f"{key.kid} is pinned with another key "
-                                    f"({old.thumbprint}); revoke and re-enrol deliberately"])
-        merged.setdefault(key.kid, key)
+    merged = _merged(existing.keys if existing else [], keys)
     data = profile.model_dump(exclude_none=True, exclude={"keys"})
     data["delivery"] = delivery or (existing.delivery if existing else profile.delivery)
     if endpoint:
@@ -321,12 +340,44 @@ def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collectio
         data["poll_seconds"] = poll_seconds
     elif existing is not None:
         data["poll_seconds"] = existing.poll_seconds
-    data["keys"] = [k.model_dump(exclude_none=True) for k in merged.values()]
+    if existing is not None:
+        data["key_continuity"] = existing.key_continuity
+    data["keys"] = [k.model_dump(exclude_none=True) for k in merged]
+    _write_partner_file(target, data, profile.id, known_types)
+    return target
+
+
+def _merged(pinned: list[KeyEntry], new: list[KeyEntry]) -> list[KeyEntry]:
+    """The pinned keys plus the new ones; a kid that comes back with another key is refused
+    (that is a key substitution, not a rotation)."""
+    merged = {k.kid: k for k in pinned}
+    for key in new:
+        old = merged.get(key.kid)
+        if old is not None and old.thumbprint != key.thumbprint:
+            raise PartnerFileError([f"{key.kid} is pinned with another key "
+                                    f"({old.thumbprint}); revoke and re-enrol deliberately"])
+        merged.setdefault(key.kid, key)
+    return list(merged.values())
+
+
+def _write_partner_file(target: Path, data: dict[str, Any], partner_id: str,
+                        known_types: Collection[str]) -> None:
     candidate = PartnerFile.model_validate(data)
-    problems = _problems_of(candidate, profile.id, known_types, profile=False)
+    problems = _problems_of(candidate, partner_id, known_types, profile=False)
     if problems:
         raise PartnerFileError([f"{target}: {p}" for p in problems])
     write_atomically(target, tomli_w.dumps(_toml_ready(data)).encode(), 0o644)
+
+
+def pin_keys(partners_dir: Path, partner_id: str, known_types: Collection[str],
+             keys: list[KeyEntry]) -> Path:
+    """Add keys to an enrolled partner's file (key continuity, or a thumbprint handed over);
+    the rest of the file is kept as it is."""
+    target = partners_dir / f"{partner_id}.toml"
+    existing = read_partner_file(target, known_types)
+    data = existing.model_dump(exclude_none=True)
+    data["keys"] = [k.model_dump(exclude_none=True) for k in _merged(existing.keys, keys)]
+    _write_partner_file(target, data, partner_id, known_types)
     return target
 
 

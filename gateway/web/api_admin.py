@@ -13,7 +13,7 @@ from gateway.audit import log as audit
 from gateway.cases.calendars import CalendarError
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
-from gateway.web.auth import permit, use_case
+from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
 
 router = APIRouter(prefix="/api", tags=["administration"])
@@ -95,24 +95,18 @@ async def write_calendar(
         for index, holiday in enumerate(days, start=1):
             if holiday.date.year != year:
                 raise Problem("invalid-request", f"{what}[{index}].date: a day of {year}")
-    async with use_case(request) as (cw, conn):
-        try:
-            cw.calendars.save(
-                country,
-                year,
-                [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
-                [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
-            )
-        except CalendarError as exc:
-            raise Problem("invalid-request", str(exc)) from exc
-        await audit.append(
-            conn,
-            cw.clock,
-            principal.actor,
-            "calendar.saved",
-            f"{country}/{year}",
-            {"holidays": len(body.holidays)},
+    cw = case_work(request)
+    try:
+        cw.calendars.save(
+            country,
+            year,
+            [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
+            [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
         )
+    except CalendarError as exc:
+        raise Problem("invalid-request", str(exc)) from exc
+    await cw.node.audit(principal.actor, "calendar.saved", f"{country}/{year}",
+                        holidays=len(body.holidays))
     return {"country": country, "year": year, "origin": "local", "holidays": len(body.holidays)}
 
 
@@ -141,8 +135,8 @@ async def partners(
     request: Request, _: Annotated[Principal, permit("partners.read")]
 ) -> dict[str, Any]:
     """The partner directory with key states and delivery health."""
-    async with use_case(request) as (cw, conn):
-        stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
+    cw = case_work(request)
+    stats = {s.recipient: s for s in await cw.node.run(repo.outbox_stats)}
     now = cw.clock()
     out = []
     for partner in cw.node.partners.all():
@@ -204,10 +198,9 @@ async def audit_log(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
     """The audit log, newest first (auditors)."""
-    async with use_case(request) as (_cw, conn):
-        found = await audit.entries(
-            conn, actor=actor, action=action, subject=subject, before=before, limit=limit
-        )
+    cw = case_work(request)
+    found = await cw.node.run(audit.entries, actor=actor, action=action, subject=subject,
+                              before=before, limit=limit)
     return {"entries": found}
 
 
@@ -221,8 +214,8 @@ async def audit_verify(
     request: Request, _: Annotated[Principal, permit("audit.read")]
 ) -> dict[str, Any]:
     """Re-compute the audit chain: intact, or the first entry altered or missing."""
-    async with use_case(request) as (_cw, conn):
-        verdict = await audit.verify_chain(conn)
+    cw = case_work(request)
+    verdict = await cw.node.run(audit.verify_chain)
     return {
         "intact": verdict.intact,
         "entries": verdict.entries,

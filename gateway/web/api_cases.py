@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as FastPath
 from pydantic import Field
 
-from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
-from gateway.cases import lifecycle, printing, service, views
+from gateway.cases import lifecycle, service, views
+from gateway.cases import special as special_data
 from gateway.cases.commands import (
     BestInterests,
     Kind,
@@ -25,8 +25,7 @@ from gateway.cases.commands import (
 )
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.protocol.envelope import Priority
-from gateway.protocol.problems import Problem
-from gateway.web.auth import permit, use_case
+from gateway.web.auth import case_work, permit
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
 router = APIRouter(prefix="/api", tags=["cases"])
@@ -57,8 +56,8 @@ async def list_cases(
         "priority": priority,
         "limit": limit,
     }
-    async with use_case(request) as (cw, conn):
-        found = await views.list_cases(conn, cw, principal, filters)
+    cw = case_work(request)
+    found = await cw.run(views.list_cases, principal, filters)
     return {"cases": found}
 
 
@@ -67,9 +66,9 @@ async def open_case(
     request: Request, body: NewCase, principal: Annotated[Principal, permit("cases.create")]
 ) -> dict[str, Any]:
     """Open a case owned by the user's unit."""
-    async with use_case(request) as (cw, conn):
-        case_id = await service.open_case(conn, cw, principal, body)
-        return await views.case_detail(conn, cw, principal, case_id)
+    cw = case_work(request)
+    case_id = await cw.run(service.open_case, principal, body)
+    return await cw.run(views.case_detail, principal, case_id)
 
 
 @router.get("/cases/{case_id}", responses=answers(CASE_DETAIL, errors=(401, 403, 404, 422)))
@@ -78,8 +77,8 @@ async def read_case(
 ) -> dict[str, Any]:
     """A case: state and next steps, persons (without special data), tasks, notes, story,
     drafts and messages. Audited."""
-    async with use_case(request) as (cw, conn):
-        return await views.case_detail(conn, cw, principal, case_id)
+    cw = case_work(request)
+    return await cw.run(views.case_detail, principal, case_id)
 
 
 @router.post(
@@ -93,8 +92,8 @@ async def move_case(
     principal: Annotated[Principal, permit("cases.transition")],
 ) -> dict[str, Any]:
     """Move a case to another state, if its lifecycle allows it now."""
-    async with use_case(request) as (cw, conn):
-        state = await service.transition(conn, cw, principal, case_id, body)
+    cw = case_work(request)
+    state = await cw.run(service.transition, principal, case_id, body)
     return {"id": case_id, "state": state}
 
 
@@ -110,8 +109,8 @@ async def best_interests(
 ) -> dict[str, Any]:
     """Record whether return is in the child's best interests, with reasons (supervisors);
     a case under review goes back where it was."""
-    async with use_case(request) as (cw, conn):
-        await service.record_best_interests(conn, cw, principal, case_id, body)
+    cw = case_work(request)
+    await cw.run(service.record_best_interests, principal, case_id, body)
     return {"id": case_id, "best_interests": True}
 
 
@@ -127,8 +126,8 @@ async def add_person(
     principal: Annotated[Principal, permit("persons.write")],
 ) -> dict[str, Any]:
     """Add a person to a case."""
-    async with use_case(request) as (cw, conn):
-        person_id = await service.add_person_by_hand(conn, cw, principal, case_id, body)
+    cw = case_work(request)
+    person_id = await cw.run(service.add_person_by_hand, principal, case_id, body)
     return {"id": person_id}
 
 
@@ -153,8 +152,8 @@ async def read_person(
     principal: Annotated[Principal, permit("special.read")],
 ) -> dict[str, Any]:
     """A person with the special data the documents carry; needs a reason, audited."""
-    async with use_case(request) as (cw, conn):
-        return await views.person_detail(conn, cw, principal, case_id, person_id, reason)
+    cw = case_work(request)
+    return await cw.run(views.person_detail, principal, case_id, person_id, reason)
 
 
 @router.get(
@@ -188,8 +187,8 @@ async def read_message(
     reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
 ) -> dict[str, Any]:
     """A message of the case as JSON; special fields only with a reason (audited)."""
-    async with use_case(request) as (cw, conn):
-        return await views.message_document(conn, cw, principal, case_id, message_id, reason)
+    cw = case_work(request)
+    return await cw.run(views.message_document, principal, case_id, message_id, reason)
 
 
 @router.get(
@@ -225,20 +224,8 @@ async def print_document(
     """A message of the case as its bilingual document: Vietnamese beside the partner's
     language (or ``lang``). Special fields only with ``special=true`` for a role that may
     read them. Every print is audited as an export, with the reason."""
-    if special and not allowed(principal.role, "special.read"):
-        raise Problem("forbidden", "your role may not print special-category data")
-    async with use_case(request) as (cw, conn):
-        row = await service.load_case(conn, principal, case_id)
-        printed = await printing.print_message(
-            conn,
-            cw,
-            message_id,
-            actor=principal.actor,
-            reason=reason,
-            langs=printing.partner_langs(cw, row.partner or "", lang) if lang else None,
-            show_special=special,
-            case_id=row.id,
-        )
+    printed = await case_work(request).run(special_data.print_of_case, principal, case_id,
+                                           message_id, reason, lang, special)
     if format == "html":
         return Response(printed.html, media_type="text/html; charset=utf-8",
                         headers=DOCUMENT_HEADERS)
@@ -262,10 +249,9 @@ async def add_task(
     principal: Annotated[Principal, permit("tasks.write")],
 ) -> dict[str, Any]:
     """A task with an owner and a due date."""
-    async with use_case(request) as (cw, conn):
-        task_id = await service.user_task(
-            conn, cw, principal, case_id, body.title, body.due, body.owner_user
-        )
+    cw = case_work(request)
+    task_id = await cw.run(service.user_task, principal, case_id, body.title, body.due,
+                           body.owner_user)
     return {"id": task_id}
 
 
@@ -281,8 +267,8 @@ async def task_done(
 ) -> dict[str, Any]:
     """Mark a task done (who and when are recorded; a note may say how); its deadline
     closes."""
-    async with use_case(request) as (cw, conn):
-        await service.complete_task(conn, cw, principal, task_id, body)
+    cw = case_work(request)
+    await cw.run(service.complete_task, principal, task_id, body)
     return {"id": task_id, "done": True}
 
 
@@ -298,8 +284,8 @@ async def add_note(
     principal: Annotated[Principal, permit("notes.write")],
 ) -> dict[str, Any]:
     """A note on a case."""
-    async with use_case(request) as (cw, conn):
-        note_id = await service.add_note(conn, cw, principal, case_id, body)
+    cw = case_work(request)
+    note_id = await cw.run(service.add_note, principal, case_id, body)
     return {"id": note_id}
 
 
@@ -325,8 +311,8 @@ async def overdue(
     scope: Literal["unit", "all"] = "unit",
 ) -> dict[str, Any]:
     """Deadlines passed: the unit's, or every unit's (C02)."""
-    async with use_case(request) as (cw, conn):
-        items = await views.overdue_items(conn, cw, principal, scope)
+    cw = case_work(request)
+    items = await cw.run(views.overdue_items, principal, scope)
     return {"overdue": items}
 
 
@@ -356,8 +342,8 @@ async def investigations(
     request: Request, principal: Annotated[Principal, permit("investigations.read")]
 ) -> dict[str, Any]:
     """Joint investigations with partners: requests open, answers, overdue, suspects."""
-    async with use_case(request) as (cw, conn):
-        return {"investigations": await views.investigations(conn, cw, principal)}
+    cw = case_work(request)
+    return {"investigations": await cw.run(views.investigations, principal)}
 
 
 @router.post(
@@ -384,8 +370,8 @@ async def search(
     """Cases and persons by name (any script, accents ignored), identifier, phone number or
     case reference. Posted, so that no name or number is in a URL (proxies and logs keep
     URLs); every search is audited, what it found or not."""
-    async with use_case(request) as (cw, conn):
-        return {"results": await views.search(conn, cw, principal, body.q)}
+    cw = case_work(request)
+    return {"results": await cw.run(views.search, principal, body.q)}
 
 
 @router.get(

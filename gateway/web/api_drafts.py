@@ -9,58 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
 from gateway.cases import drafts
-from gateway.web.auth import permit, use_case
+from gateway.cases.commands import NewDraft
+from gateway.web.auth import case_work, permit
 from gateway.web.examples import DRAFT, MESSAGE, answers
 
 router = APIRouter(prefix="/api", tags=["drafts"])
 Id = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
-
-
-class DraftAttachment(BaseModel):
-    """A file to send with the document (base64; JPEG, PNG or PDF up to 5 MiB)."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=100)]
-    media_type: Literal["image/jpeg", "image/png", "application/pdf"]
-    data: Annotated[str, Field(max_length=7 * 1024 * 1024)]
-
-
-class DraftIn(BaseModel):
-    """A document as JSON: the same fields as its XML schema (see docs/operations.md)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "type": "case-closure",
-                    "to": "kh.blo-bavet",
-                    "priority": "routine",
-                    "handling": "H1",
-                    "lang": "vi",
-                    "document": {
-                        "case-reference": "VN-BLO-MOCBAI-2026-00001",
-                        "outcome": "reintegrated",
-                        "closure-reason": "follow-up-complete",
-                        "closed-on": "2026-12-20",
-                        "officer": {
-                            "name": {"latin": "TRAN Van Nam"},
-                            "unit": {"name": [{"@lang": "vi", "#text": "BLO Mộc Bài"}]},
-                        },
-                    },
-                }
-            ]
-        },
-    )
-    type: Annotated[str, Field(min_length=1, max_length=64)]
-    version: Annotated[str, Field(pattern=r"^[0-9]{1,3}\.[0-9]{1,3}$")] = "1.0"
-    to: Annotated[str, Field(min_length=1, max_length=48)]
-    ref: Annotated[str, Field(max_length=36)] | None = None
-    priority: Literal["routine", "urgent", "immediate"] = "routine"
-    handling: Literal["H0", "H1", "H2", "H3"] = "H0"
-    lang: Literal["vi", "km", "lo", "en"] = "vi"
-    document: dict[str, Any]
-    attachments: list[DraftAttachment] = Field(default_factory=list, max_length=10)
 
 
 class Reason(BaseModel):
@@ -83,14 +37,12 @@ class Reason(BaseModel):
 async def create(
     request: Request,
     case_id: Id,
-    body: DraftIn,
+    body: NewDraft,
     principal: Annotated[Principal, permit("drafts.write")],
 ) -> dict[str, Any]:
     """Save a draft on a case (it may be incomplete until it is submitted)."""
-    async with use_case(request) as (cw, conn):
-        draft_id = await drafts.create_draft(
-            conn, cw, principal, case_id, body.model_dump(mode="json")
-        )
+    cw = case_work(request)
+    draft_id = await cw.run(drafts.create_draft, principal, case_id, body)
     return {"id": draft_id, "state": "draft"}
 
 
@@ -101,8 +53,8 @@ async def queue(
     state: Literal["draft", "submitted", "returned", "sent"] | None = None,
 ) -> dict[str, Any]:
     """Drafts of the user's unit; ``state=submitted`` is the release queue."""
-    async with use_case(request) as (cw, conn):
-        return {"drafts": await drafts.list_drafts(conn, cw, principal, state)}
+    cw = case_work(request)
+    return {"drafts": await cw.run(drafts.list_drafts, principal, state)}
 
 
 @router.get(
@@ -120,8 +72,8 @@ async def read(
     request: Request, draft_id: Id, principal: Annotated[Principal, permit("drafts.read")]
 ) -> dict[str, Any]:
     """A draft with its document (the release preview). Audited."""
-    async with use_case(request) as (cw, conn):
-        return await drafts.read_draft(conn, cw, principal, draft_id)
+    cw = case_work(request)
+    return await cw.run(drafts.read_draft, principal, draft_id)
 
 
 @router.put(
@@ -131,12 +83,12 @@ async def read(
 async def update(
     request: Request,
     draft_id: Id,
-    body: DraftIn,
+    body: NewDraft,
     principal: Annotated[Principal, permit("drafts.write")],
 ) -> dict[str, Any]:
     """Change a draft (its author, before release)."""
-    async with use_case(request) as (cw, conn):
-        await drafts.update_draft(conn, cw, principal, draft_id, body.model_dump(mode="json"))
+    cw = case_work(request)
+    await cw.run(drafts.update_draft, principal, draft_id, body)
     return {"id": draft_id, "state": "draft"}
 
 
@@ -151,8 +103,8 @@ async def submit(
 ) -> dict[str, Any]:
     """Validate fully and ask a supervisor to release; sent at once when no second person is
     needed (operational data only, or an immediate alert)."""
-    async with use_case(request) as (cw, conn):
-        result = await drafts.submit_draft(conn, cw, principal, draft_id)
+    cw = case_work(request)
+    result = await cw.run(drafts.submit_draft, principal, draft_id)
     return {"id": draft_id, **result}
 
 
@@ -166,8 +118,8 @@ async def release(
     request: Request, draft_id: Id, principal: Annotated[Principal, permit("drafts.release")]
 ) -> dict[str, Any]:
     """Release a submitted draft: sign, queue, move the case (supervisors, not the author)."""
-    async with use_case(request) as (cw, conn):
-        message_id = await drafts.release_draft(conn, cw, principal, draft_id)
+    cw = case_work(request)
+    message_id = await cw.run(drafts.release_draft, principal, draft_id)
     return {"id": draft_id, "state": "sent", "message_id": message_id}
 
 
@@ -182,6 +134,6 @@ async def send_back(
     principal: Annotated[Principal, permit("drafts.release")],
 ) -> dict[str, Any]:
     """Send a submitted draft back to its author with a reason."""
-    async with use_case(request) as (cw, conn):
-        await drafts.return_draft(conn, cw, principal, draft_id, body.reason)
+    cw = case_work(request)
+    await cw.run(drafts.return_draft, principal, draft_id, body.reason)
     return {"id": draft_id, "state": "returned"}

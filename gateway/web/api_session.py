@@ -12,7 +12,7 @@ from gateway.access import sessions, users
 from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
 from gateway.protocol.problems import Problem
-from gateway.web.auth import COOKIE, permit, public, source_of, use_case
+from gateway.web.auth import COOKIE, case_work, permit, public, source_of
 from gateway.web.examples import answers
 
 router = APIRouter(prefix="/api", tags=["session and users"])
@@ -113,19 +113,14 @@ def _user(user: users.User) -> dict[str, Any]:
 )
 async def login(request: Request, body: Login) -> JSONResponse:
     """Log in: answers a session token (and sets the console's cookie)."""
-    failure: users.UserError | None = None
-    async with use_case(request) as (cw, conn):
-        try:
-            user = await users.authenticate(conn, cw.clock, body.username, body.password,
-                                            source_of(request))
-        except users.UserError as exc:
-            failure = exc  # the failure count and audit line must be committed
-        else:
-            opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, user)
-    if failure is not None:
-        if isinstance(failure, users.LoginThrottled):
-            raise Problem("rate-limited", str(failure), retry_after=failure.retry_after)
-        raise Problem("unauthenticated", str(failure))
+    cw = case_work(request)
+    outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, body.username,
+                                body.password, source_of(request))
+    if isinstance(outcome, users.LoginThrottled):
+        raise Problem("rate-limited", str(outcome), retry_after=outcome.retry_after)
+    if isinstance(outcome, users.UserError):
+        raise Problem("unauthenticated", str(outcome))
+    user, opened = outcome
     response = JSONResponse(
         {
             "token": opened.token,
@@ -175,8 +170,8 @@ async def logout(
     request: Request, principal: Annotated[Principal, permit("session.self")]
 ) -> JSONResponse:
     """Log out (the token stops working at once)."""
-    async with use_case(request) as (cw, conn):
-        await sessions.end_session(conn, cw.clock, principal)
+    cw = case_work(request)
+    await cw.node.run(sessions.end_session, cw.clock, principal)
     response = JSONResponse({"ended": True})
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -187,22 +182,16 @@ async def change_password(
     request: Request, body: OwnPassword, principal: Annotated[Principal, permit("session.self")]
 ) -> dict[str, Any]:
     """Change one's own password, giving the current one (every session of the user ends)."""
-    failure: users.UserError | None = None
-    async with use_case(request) as (cw, conn):
-        try:
-            await users.authenticate(conn, cw.clock, principal.username, body.current_password,
-                                     source_of(request))
-        except users.UserError as exc:
-            failure = exc  # the failure is counted and audited
+    cw = case_work(request)
+    failure = await cw.node.run(sessions.check_password, cw.clock, principal.username,
+                                body.current_password, source_of(request))
     if failure is not None:
         raise Problem("unauthenticated", f"current_password: {failure}")
-    async with use_case(request) as (cw, conn):
-        try:
-            await users.set_password(
-                conn, cw.clock, principal.actor, principal.username, body.password
-            )
-        except users.UserError as exc:
-            raise Problem("invalid-request", f"password: {exc}") from exc
+    try:
+        await cw.node.run(users.set_password, cw.clock, principal.actor, principal.username,
+                          body.password)
+    except users.UserError as exc:
+        raise Problem("invalid-request", f"password: {exc}") from exc
     return {"changed": True}
 
 
@@ -228,8 +217,8 @@ async def list_users(
     request: Request, _: Annotated[Principal, permit("users.manage")]
 ) -> dict[str, Any]:
     """Every account of the node."""
-    async with use_case(request) as (_cw, conn):
-        found = await users.list_users(conn)
+    cw = case_work(request)
+    found = await cw.node.run(users.list_users)
     return {"users": [_user(u) for u in found]}
 
 
@@ -252,11 +241,11 @@ async def add_user(
     request: Request, body: NewUser, principal: Annotated[Principal, permit("users.manage")]
 ) -> dict[str, Any]:
     """Create an account."""
-    async with use_case(request) as (cw, conn):
-        try:
-            user = await users.add_user(conn, cw.clock, principal.actor, **body.model_dump())
-        except users.UserError as exc:
-            raise Problem("invalid-request", str(exc)) from exc
+    cw = case_work(request)
+    try:
+        user = await cw.node.run(users.add_user, cw.clock, principal.actor, **body.model_dump())
+    except users.UserError as exc:
+        raise Problem("invalid-request", str(exc)) from exc
     return _user(user)
 
 
@@ -268,11 +257,11 @@ async def disable_user(
     request: Request, username: str, principal: Annotated[Principal, permit("users.manage")]
 ) -> dict[str, Any]:
     """Disable an account; its sessions end at once."""
-    async with use_case(request) as (cw, conn):
-        try:
-            await users.set_disabled(conn, cw.clock, principal.actor, username)
-        except users.UserError as exc:
-            raise Problem("not-found", str(exc)) from exc
+    cw = case_work(request)
+    try:
+        await cw.node.run(users.set_disabled, cw.clock, principal.actor, username)
+    except users.UserError as exc:
+        raise Problem("not-found", str(exc)) from exc
     return {"username": username, "disabled": True}
 
 
@@ -287,10 +276,10 @@ async def reset_password(
     principal: Annotated[Principal, permit("users.manage")],
 ) -> dict[str, Any]:
     """Set a user's password (clears a lock-out, ends the user's sessions)."""
-    async with use_case(request) as (cw, conn):
-        try:
-            await users.set_password(conn, cw.clock, principal.actor, username, body.password)
-        except users.UserError as exc:
-            code = "not-found" if str(exc).startswith("no user") else "invalid-request"
-            raise Problem(code, str(exc)) from exc
+    cw = case_work(request)
+    try:
+        await cw.node.run(users.set_password, cw.clock, principal.actor, username, body.password)
+    except users.UserError as exc:
+        code = "not-found" if str(exc).startswith("no user") else "invalid-request"
+        raise Problem(code, str(exc)) from exc
     return {"username": username, "reset": True}

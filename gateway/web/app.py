@@ -23,6 +23,7 @@ from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
 from gateway.exchange.delivery import DeliveryWorker
+from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.node import Node, open_node, utc_now
 from gateway.protocol.problems import Problem
 from gateway.settings import Settings, load_settings
@@ -64,6 +65,26 @@ def metrics_token(settings: Settings) -> str:
     return _token_file(settings.metrics_token_path)
 
 
+def _reload_on_hangup(node: Node) -> None:
+    """Re-read the partner files on SIGHUP (where the loop runs in the main thread)."""
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        problems = node.reload_partners()
+        await node.audit("operator", "partners.reloaded", None, problems=len(problems),
+                         via="SIGHUP")
+        log.info("partners reloaded", extra={"count": len(problems)})
+
+    def hangup() -> None:
+        task = asyncio.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                run_worker: bool = True) -> FastAPI:
     """Build the app; the node is opened in the lifespan, not at import."""
@@ -81,24 +102,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         worker = DeliveryWorker(node, client)
         app.state.worker = worker
+        keeper = TrustKeeper(node, client)
         task = asyncio.create_task(worker.run()) if run_worker else None
+        keeping = asyncio.create_task(keeper.run()) if run_worker else None
         housekeeping = asyncio.create_task(housekeeper.run()) if run_worker else None
-        reloads: set[asyncio.Task[None]] = set()
-
-        async def reload_on_hangup() -> None:
-            problems = node.reload_partners()
-            await node.audit("operator", "partners.reloaded", None, problems=len(problems),
-                             via="SIGHUP")
-            log.info("partners reloaded", extra={"count": len(problems)})
-
-        def hangup() -> None:
-            task = asyncio.create_task(reload_on_hangup())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        if threading.current_thread() is threading.main_thread():
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
+        _reload_on_hangup(node)
         log.info("node started", extra={"node": node.node_id,
                                         "url": settings.public_url})
         try:
@@ -106,8 +114,11 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         finally:
             worker.stop()
             housekeeper.stop()
+            keeper.stop()
             if housekeeping is not None:
                 await housekeeping
+            if keeping is not None:
+                await keeping
             if task is not None:
                 try:
                     await asyncio.wait_for(task, SHUTDOWN_GRACE_S)

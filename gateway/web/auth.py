@@ -8,13 +8,10 @@ through :func:`permit`; a test checks that no route under ``/api`` is left witho
 
 from __future__ import annotations
 
-import contextlib
 import hmac
-from collections.abc import AsyncIterator
 from typing import Any, Final
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access import sessions
 from gateway.access.roles import allowed
@@ -53,16 +50,6 @@ def case_work(request: Request) -> CaseWork:
     return cw
 
 
-@contextlib.asynccontextmanager
-async def use_case(request: Request) -> AsyncIterator[tuple[CaseWork, AsyncConnection]]:
-    """The request's unit of work (as polar's session dependency): one transaction for one
-    use case, committed when the block ends without error, then what the use case
-    registered to follow its commit (waking the delivery worker) runs."""
-    cw = case_work(request)
-    async with cw.transaction() as conn:
-        yield cw, conn
-
-
 async def current_principal(request: Request) -> Principal:
     """The caller, or ``unauthenticated``."""
     cached: Principal | None = getattr(request.state, "principal", None)
@@ -81,9 +68,8 @@ async def current_principal(request: Request) -> Principal:
         principal = Principal("machine", "machine", cw.node.node_id)
     else:
         try:
-            async with cw.transaction() as conn:
-                principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key,
-                                                   presented)
+            principal = await cw.node.run(sessions.resolve, cw.clock, cw.sealer.session_keys,
+                                          presented)
         except sessions.SessionError as exc:
             raise Problem("unauthenticated", f"{exc}; log in again") from exc
         if via_cookie and request.method not in _SAFE_METHODS:
@@ -102,9 +88,8 @@ def permit(action: str) -> Any:
         principal = await current_principal(request)
         if not allowed(principal.role, action):
             cw = case_work(request)
-            async with cw.transaction() as conn:
-                await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
-                                   {"action": action, "role": principal.role})
+            await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
+                              {"action": action, "role": principal.role})
             raise Problem("forbidden", f"the role {principal.role} may not do this ({action})")
         return principal
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Literal
 
+import httpx
 from fastapi import APIRouter, Request
+from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
+from gateway.exchange import keyrefresh
 from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
 from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.protocol.keyset import OfferedKey
 from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 from gateway.store.database import reading
@@ -188,3 +192,84 @@ async def reload_partners(
     return JSONResponse(
         {"partners": [p.node_id for p in node.partners.all()], "problems": problems}
     )
+
+
+class RefreshIn(BaseModel):
+    """Thumbprints handed over out of band: keys matching them are pinned whatever the
+    partner file's ``key_continuity``."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "thumbprints": ["kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"]}]})
+    thumbprints: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$")]] = Field(
+        default_factory=list, max_length=8)
+
+
+def _keys(keys: list[OfferedKey]) -> list[dict[str, str]]:
+    return [{"kid": k.kid, "thumbprint": k.thumbprint} for k in keys]
+
+
+@router.post(
+    "/admin/partners/{partner_id}/refresh",
+    responses=answers({"partner": "kh.ahtjp", "vouched_by": "kh.ahtjp#2026-11", "known": 1,
+                       "pinned": [], "pending": [{"kid": "kh.ahtjp#2027-05",
+                                                  "thumbprint": "Qm9u..."}],
+                       "ignored": [], "refused": []}, errors=(401, 403, 404, 422)),
+)
+async def refresh_partner_keys(
+    request: Request,
+    partner_id: Annotated[str, FastPath(pattern=r"^[a-z]{2}\.[a-z0-9-]{2,40}$")],
+    principal: Annotated[Principal, permit("partners.keys")],
+    body: RefreshIn = RefreshIn(),  # noqa: B008 - an empty body is a plain refresh
+) -> JSONResponse:
+    """Re-read the partner's signed key set now and pin what key continuity allows
+    (PROTOCOL.md §2; as the node does daily)."""
+    node = _node(request)
+    if node.partners.get(partner_id) is None:
+        raise Problem("not-found", f"{partner_id} is not in the partner directory")
+    async with httpx.AsyncClient() as client:
+        try:
+            outcome = await keyrefresh.refresh(node, client, partner_id,
+                                               thumbprints=body.thumbprints,
+                                               actor=principal.actor)
+        except keyrefresh.KeyRefreshError as exc:
+            raise Problem("invalid-request", str(exc)) from exc
+    return JSONResponse({"partner": outcome.partner, "vouched_by": outcome.vouched_by,
+                         "known": outcome.known, "pinned": _keys(outcome.pinned),
+                         "pending": _keys(outcome.pending), "ignored": _keys(outcome.ignored),
+                         "refused": _keys(outcome.refused)})
+
+
+@router.get(
+    "/admin/partner-keys",
+    responses=answers({"pending": [{"id": 1, "partner": "kh.ahtjp", "kid": "kh.ahtjp#2027-05",
+                                    "thumbprint": "Qm9u...", "vouched_by": "kh.ahtjp#2026-11",
+                                    "offered_at": "2026-11-30T04:00:00+00:00"}]},
+                      errors=(401, 403)),
+)
+async def pending_partner_keys(
+    request: Request, _: Annotated[Principal, permit("partners.keys")]
+) -> JSONResponse:
+    """Partners' new keys vouched for by a pinned key, waiting for an administrator."""
+    rows = await keyrefresh.pending(_node(request))
+    return JSONResponse({"pending": [{**r, "offered_at": r["offered_at"].isoformat()}
+                                     for r in rows]})
+
+
+@router.post(
+    "/admin/partner-keys/{offer_id}/{decision}",
+    responses=answers({"id": 1, "partner": "kh.ahtjp", "kid": "kh.ahtjp#2027-05",
+                       "state": "accepted"}, errors=(401, 403, 409, 422)),
+)
+async def decide_partner_key(
+    request: Request,
+    offer_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
+    decision: Literal["accept", "reject"],
+    principal: Annotated[Principal, permit("partners.keys")],
+) -> JSONResponse:
+    """Pin (``accept``) or refuse (``reject``) a waiting key; audited."""
+    try:
+        done = await keyrefresh.decide(_node(request), offer_id, decision == "accept",
+                                       principal.actor)
+    except keyrefresh.KeyRefreshError as exc:
+        raise Problem("state-conflict", str(exc)) from exc
+    return JSONResponse(done)

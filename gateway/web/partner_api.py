@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
@@ -73,6 +74,15 @@ async def post_receipt(request: Request,
 async def jwks(request: Request) -> JSONResponse:
     """This node's public keys (no auth)."""
     return JSONResponse(_node(request).keystore.jwks())
+
+
+@router.get("/.well-known/jwks.jws")
+async def signed_jwks(request: Request) -> Response:
+    """This node's JWK Set signed by the key that signs now (PROTOCOL.md §2: partners pin a
+    next key on the word of a key they trust). No auth."""
+    body = await asyncio.to_thread(_node(request).keystore.signed_jwks)
+    return Response(body, media_type="application/jose+json",
+                    headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/health")

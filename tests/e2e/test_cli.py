@@ -79,6 +79,23 @@ def test_the_command_lines_own_words_are_translated(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "Cách dùng:" in refused.stderr
     assert "Lỗi" in refused.stderr
+    assert "Giá trị không hợp lệ cho '--status'" in refused.stderr
+    assert "không phải là một trong" in refused.stderr
+    assert "Invalid value" not in refused.stderr
+    missing = subprocess.run([GATEWAY, "users", "add"], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=60, check=False,
+                             env={**environment, "LANGUAGE": "lo", "COLUMNS": "200"})
+    assert missing.returncode == 2
+    assert "ຂາດອາກິວເມັນ 'username'" in missing.stderr
+    # A refusal of the gateway itself, not only the framework's words.
+    node = {**environment, "LANGUAGE": "km", "BX_NODE_ID": "vn.c02",
+            "BX_DATA_DIR": str(tmp_path / "var")}
+    subprocess.run([GATEWAY, "keys", "generate"], cwd=tmp_path, capture_output=True,
+                   timeout=60, check=True, env=node)
+    unknown = subprocess.run([GATEWAY, "keys", "retire", "vn.c02#nope", "--yes"], cwd=tmp_path,
+                             text=True, capture_output=True, timeout=60, check=False, env=node)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "gateway: គ្មានសោដែលបានផ្សព្វផ្សាយ vn.c02#nope"
 
 
 def test_key_life_cycle(tmp_path: Path) -> None:

@@ -38,3 +38,16 @@ def test_the_tree_names_every_error() -> None:
     tree = errors.__doc__ or ""
     for name in set(defined_exceptions()) - OUTSIDE - {"GatewayError", "DemoError"}:
         assert name in tree, name
+
+
+def test_an_error_reads_in_english_and_speaks_the_readers_language() -> None:
+    inner = GatewayError(errors.N_("no user {username}"), username="tam")
+    error = GatewayError(errors.N_("{path}: {error}"), path="/x", error=inner)
+    assert str(error) == "/x: no user tam"
+    book = {"{path}: {error}": "{path} — {error}", "no user {username}": "không có {username}"}
+    assert error.speak(lambda m: book.get(m, m)) == "/x — không có tam"
+    # A translation that lost or renamed a placeholder falls back to English, never raises.
+    assert error.speak(lambda m: "{chemin}") == "/x: no user tam"
+    plain = GatewayError("a plain {brace} message")
+    assert str(plain) == "a plain {brace} message"
+    assert plain.speak(lambda m: m) == "a plain {brace} message"

@@ -16,7 +16,6 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
 from gateway.protocol.problems import status_of
-from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
 from gateway.web.console.pages import (
@@ -46,8 +45,7 @@ async def cases_page(request: Request, kind: str = "", state: str = "", partner:
     cw = case_work(request)
     filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
                "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
-    async with cw.transaction() as conn:
-        found = await views.list_cases(conn, cw, principal, filters)
+    found = await cw.run(views.list_cases, principal, filters)
     return page(request, "cases.html", principal, cases=found, filters=filters, results=None,
                 kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
                 priorities=PRIORITIES, query="")
@@ -69,11 +67,10 @@ async def search_page(request: Request) -> HTMLResponse:
     query = str(form.get("q", "")).strip()
     results: list[dict[str, Any]] = []
     error = None
-    async with cw.transaction() as conn:
-        try:
-            results = await views.search(conn, cw, principal, query)
-        except CaseError as exc:
-            error = str(exc)
+    try:
+        results = await cw.run(views.search, principal, query)
+    except CaseError as exc:
+        error = str(exc)
     return page(request, "cases.html", principal, cases=[], filters={}, results=results,
                 kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
                 priorities=PRIORITIES, query=query, error=error)
@@ -87,11 +84,9 @@ async def new_case(request: Request) -> Response:
     cw = case_work(request)
     try:
         command = commands.parse(commands.NewCase, texts(form, "kind", "partner", "priority"))
-        async with cw.transaction() as conn:
-            case_id = await service.open_case(conn, cw, principal, command)
+        case_id = await cw.run(service.open_case, principal, command)
     except CaseError as exc:
-        async with cw.transaction() as conn:
-            found = await views.list_cases(conn, cw, principal, {})
+        found = await cw.run(views.list_cases, principal, {})
         return page(request, "cases.html", principal, status_of(exc.code), cases=found,
                     filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
                     partners=_partners(cw), priorities=PRIORITIES, query="", error=str(exc))
@@ -102,11 +97,10 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                      errors: dict[str, str] | None = None,
                      values: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        try:
-            case = await views.case_detail(conn, cw, principal, case_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        case = await cw.run(views.case_detail, principal, case_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
     types = cw.forms.registry.types()
     suggested = suggested_types(case, types)
     return page(request, "case.html", principal, status, case=case,
@@ -157,8 +151,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            done = await work(conn, cw, principal, form)
+        done = await cw.run(work, principal, form)
     except CaseError as exc:
         return await _case_page(request, principal, case_id, status_of(exc.code),
                                 errors={form_field: str(exc)}, values=form)
@@ -226,12 +219,7 @@ async def best_interests(request: Request, case_id: int) -> Response:
 async def _message(request: Request, principal: Principal, case_id: int,
                    message_id: str) -> tuple[Any, Any, str | None]:
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        case = await service.load_case(conn, principal, case_id)
-        row = await message_of_case(conn, case.id, message_id)
-        if row is None:
-            raise Refused("not-found")
-        reason = await special.granted(conn, cw, principal, message_id)
+    case, row, reason = await cw.run(special.message_with_grant, principal, case_id, message_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
     return case, envelope, reason
 
@@ -256,17 +244,11 @@ async def _printed(request: Request, case_id: int, message_id: str,
     """A message of the case rendered for this session: special data only under its grant;
     audited as an export with ``purpose`` and the grant's reason."""
     principal = await user(request, "cases.read")
-    cw = case_work(request)
-    async with cw.transaction() as conn:
-        row = await service.load_case(conn, principal, case_id)
-        reason = await special.granted(conn, cw, principal, message_id)
-        try:
-            return await printing.print_message(
-                conn, cw, message_id, actor=principal.actor,
-                reason=f"{purpose}: {reason}" if reason else purpose,
-                show_special=reason is not None, case_id=row.id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        return await case_work(request).run(special.print_under_grant, principal, case_id,
+                                            message_id, purpose)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/document")
@@ -296,8 +278,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
     reason = typed if chosen in ("", "other") else chosen
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            await special.grant(conn, cw, principal, case_id, message_id, reason)
+        await cw.run(special.grant, principal, case_id, message_id, reason)
     except CaseError as exc:
         if exc.code == "not-found":
             raise Refused("not-found") from exc
@@ -315,8 +296,7 @@ async def attachment(request: Request, case_id: int, message_id: str, name: str)
     principal = await user(request, "special.read")
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            found = await special.attachment(conn, cw, principal, case_id, message_id, name)
+        found = await cw.run(special.attachment, principal, case_id, message_id, name)
     except CaseError as exc:
         if exc.code == "forbidden":
             raise Redirect(f"/cases/{case_id}/messages/{message_id}") from exc

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
-from gateway.cases import deadlines, drafts, uploads, views
+from gateway.cases import commands, deadlines, drafts, uploads, views
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.documents.model import Field
@@ -114,11 +114,10 @@ def _form(request: Request, principal: Principal, cw: CaseWork, case: dict[str, 
 
 
 async def _case(cw: CaseWork, principal: Principal, case_id: int) -> dict[str, Any]:
-    async with cw.transaction() as conn:
-        try:
-            return await views.case_detail(conn, cw, principal, case_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        return await cw.run(views.case_detail, principal, case_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
 
 
 @router.get("/cases/{case_id}/compose/{doc_type}")
@@ -154,11 +153,10 @@ async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
     came back."""
     principal = await user(request, "drafts.write")
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        try:
-            draft, files = await drafts.draft_for_edit(conn, cw, principal, draft_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        draft, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
     case = await _case(cw, principal, draft["case_id"])
     model = cw.forms.model(draft["type"], draft["version"])
     values = forms.form_values(model, draft["document"])
@@ -184,12 +182,12 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     existing: dict[str, Any] | None = None
     files: list[dict[str, str]] = []
     if draft_id is not None:
-        async with cw.transaction() as conn:
-            try:
-                existing, files = await drafts.draft_for_edit(conn, cw, principal, draft_id)
-            except CaseError as exc:
-                raise Refused("not-found") from exc
-        case_id, doc_type = existing["case_id"], existing["type"]
+        try:
+            found, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
+        except CaseError as exc:
+            raise Refused("not-found") from exc
+        existing = found
+        case_id, doc_type = found["case_id"], found["type"]
     assert case_id is not None
     assert doc_type is not None
     case = await _case(cw, principal, case_id)
@@ -208,8 +206,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
         chosen = await _uploads(raw_form)
     except CaseError as exc:
         errors["attachments"] = [str(exc)]
-    async with cw.transaction() as conn:
-        held = await uploads.held(conn, cw, principal.actor, handles)
+    held = await cw.run(uploads.held, principal.actor, handles)
     attachments = [f for f in files if f["name"] in keep] + [
         u.as_attachment() for _, u in held] + [u.as_attachment() for u in chosen]
     body = {"type": doc_type, "to": str(form.get("to", "")), "priority": form.get("priority"),
@@ -221,11 +218,10 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     code = "invalid-request"
     if not errors:
         try:
-            async with cw.transaction() as conn:
-                draft_id, result = await drafts.save_draft(
-                    conn, cw, principal, body, case_id=case_id, draft_id=draft_id,
-                    submit=form.get("action") == "submit")
-                await uploads.release_held(conn, principal.actor, [h for h, _ in held])
+            command = commands.parse(commands.NewDraft, body)
+            draft_id, result = await cw.run(
+                drafts.save_with_held, principal, command, [h for h, _ in held], case_id=case_id,
+                draft_id=draft_id, submit=form.get("action") == "submit")
         except Problem as problem:
             code = problem.code
             errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
@@ -236,8 +232,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             errors = {normal_key(exc.field or ""): [str(exc)]}
             message = str(exc)
     if errors:
-        async with cw.transaction() as conn:  # the valid files wait with the form
-            new = await uploads.hold(conn, cw, principal.actor, chosen)
+        new = await cw.run(uploads.hold, principal.actor, chosen)  # they wait with the form
         waiting = held + list(zip(new, chosen, strict=True))
         kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
                 if f["name"] in keep]

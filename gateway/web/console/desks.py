@@ -14,17 +14,28 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
-from gateway.audit import log as audit
+from gateway.audit import export as audit_export
 from gateway.audit.export import csv_bytes
-from gateway.cases import hotline, views
+from gateway.cases import commands, hotline, views
 from gateway.cases.work import CaseError
+from gateway.exchange import keyrefresh
 from gateway.localtime import LOCAL_TIME
-from gateway.protocol.problems import N_, status_of
+from gateway.protocol.errors import N_
+from gateway.protocol.problems import status_of
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
 from gateway.web.console.countries import countries
-from gateway.web.console.pages import Redirect, Refused, language, page, posted, user, when
+from gateway.web.console.pages import (
+    Redirect,
+    Refused,
+    books,
+    language,
+    page,
+    posted,
+    user,
+    when,
+)
 from gateway.web.console.vocabulary import AUDIT_ACTIONS
 
 router = APIRouter(include_in_schema=False)
@@ -34,10 +45,7 @@ async def _hotline(request: Request, principal: Principal, status: int = 200,
                    values: dict[str, Any] | None = None,
                    error: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        tips = await hotline.list_tips(conn, cw, principal, None)
-        reviews = await hotline.release_reviews(conn, cw, principal) if allowed(
-            principal.role, "tips.reporter.read") else []
+    tips, reviews = await cw.run(hotline.desk, principal)
     return page(request, "hotline.html", principal, status, tips=tips, values=values or {},
                 error=error, reviews=reviews, relations=hotline.RELATIONS,
                 channels=hotline.CHANNELS, dangers=hotline.DANGER, countries=countries(
@@ -89,8 +97,8 @@ async def record_tip(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            recorded = await hotline.record_tip(conn, cw, principal, _tip_body(form))
+        recorded = await cw.run(hotline.record_tip, principal,
+                                commands.parse(commands.NewTip, _tip_body(form)))
     except CaseError as exc:
         return await _hotline(request, principal, status_of(exc.code), values=form,
                               error={"field": exc.field, "message": str(exc)})
@@ -101,11 +109,10 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        try:
-            tip = await hotline.read_tip(conn, cw, principal, tip_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        tip = await cw.run(hotline.read_tip, principal, tip_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
     return page(request, "tip.html", principal, status, tip=tip, error=error,
                 reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
                 classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
@@ -130,18 +137,17 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
             "duplicate_of": int(str(form["duplicate_of"])) if str(
                 form.get("duplicate_of") or "").isdigit() else None}
     try:
-        async with cw.transaction() as conn:
-            if action == "resolve":
-                await hotline.resolve(conn, cw, principal, tip_id)
-                result = None
-            else:
-                result = await hotline.triage_and_escalate(
-                    conn, cw, principal, tip_id, body, {
-                        "alert_to": form.get("alert_to") or None,
-                        "duty_phone": form.get("duty_phone") or None,
-                        "last_seen": _time(form, "last_seen"),
-                        "requested_action": ["locate", "rescue"]}
-                    if action == "escalate" else None)
+        if action == "resolve":
+            await cw.run(hotline.resolve, principal, tip_id)
+            result = None
+        else:
+            triage = commands.parse(commands.TipTriage, body) if (
+                body["classification"] or action != "escalate") else None
+            escalation = commands.parse(commands.Escalation, {
+                "alert_to": form.get("alert_to"), "duty_phone": form.get("duty_phone"),
+                "last_seen": _time(form, "last_seen")}) if action == "escalate" else None
+            result = await cw.run(hotline.triage_and_escalate, principal, tip_id, triage,
+                                  escalation)
     except CaseError as exc:
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": exc.field, "message": str(exc)})
@@ -157,9 +163,8 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            identity = await hotline.reporter_of(conn, cw, principal, tip_id,
-                                                 str(form.get("reason") or ""))
+        identity = await cw.run(hotline.reporter_of, principal, tip_id,
+                                str(form.get("reason") or ""))
     except CaseError as exc:
         if exc.code == "not-found":
             raise Refused("not-found") from exc
@@ -175,12 +180,30 @@ KEY_WARNING: Final = timedelta(days=30)
 @router.get("/partners")
 async def partners_page(request: Request) -> HTMLResponse:
     """The partner directory: each key with its thumbprint, state and end (warned 30 days
-    ahead), delivery health per partner, and this node's own keys."""
+    ahead), delivery health per partner, this node's own keys, and (for administrators) the
+    partners' new keys waiting to be confirmed."""
     principal = await user(request, "partners.read")
+    return await _partners(request, principal)
+
+
+@router.post("/partners/keys/{offer_id}")
+async def decide_partner_key(request: Request, offer_id: int) -> Response:
+    """An administrator pins, or refuses, a partner's new key (audited)."""
+    principal = await user(request, "partners.keys")
+    form = await posted(request, principal)
+    accept = form.get("action") == "accept"
+    try:
+        await keyrefresh.decide(case_work(request).node, offer_id, accept, principal.actor)
+    except keyrefresh.KeyRefreshError as exc:
+        return await _partners(request, principal, status_of("state-conflict"),
+                               error=exc.speak(books(request).get(language(request)).gettext))
+    raise Redirect(f"/partners?done={'key-pinned' if accept else 'key-refused'}")
+
+
+async def _partners(request: Request, principal: Principal, status: int = 200,
+                    error: str | None = None) -> HTMLResponse:
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        stats = {s.recipient: s for s in await repo.outbox_stats(conn)}
-        last = await repo.last_receipts(conn)
+    stats, last = await cw.node.run(repo.delivery_health)
     now = cw.clock()
     rows: list[dict[str, Any]] = []
     for p in cw.node.partners.all():
@@ -196,8 +219,11 @@ async def partners_page(request: Request) -> HTMLResponse:
             "last_receipt": last.get(p.node_id)})
     signing = cw.node.signing_key.kid
     own = [{"kid": k.kid, "alg": k.alg, "thumbprint": k.thumbprint, "created": k.created,
-            "signs": k.kid == signing} for k in cw.node.keystore.published()]
-    return page(request, "partners.html", principal, partners=rows, own=own,
+            "signs": k.kid == signing, "next": k.next} for k in cw.node.keystore.published()]
+    offered = await keyrefresh.pending(cw.node) if allowed(principal.role,
+                                                           "partners.keys") else []
+    return page(request, "partners.html", principal, status, partners=rows, own=own,
+                offered=offered, error=error,
                 warnings=sum(1 for r in rows for k in r["keys"] if k["ending"]))
 
 
@@ -222,12 +248,11 @@ def _day(text: str, end: bool = False) -> datetime | None:
     return (start + timedelta(days=1) if end else start).astimezone(UTC)
 
 
-async def _audit_entries(conn: Any, filters: dict[str, str], before: int | None,
-                         limit: int) -> list[dict[str, Any]]:
-    return await audit.entries(
-        conn, actor=filters["actor"] or None, action=filters["action"] or None,
-        subject=filters["subject"] or None, before=before, limit=limit,
-        since=_day(filters["from"]), until=_day(filters["to"], end=True))
+def _audit_query(filters: dict[str, str]) -> dict[str, Any]:
+    """The auditor's filters as :func:`audit.entries` takes them (days in the node's zone)."""
+    return {"actor": filters["actor"] or None, "action": filters["action"] or None,
+            "subject": filters["subject"] or None, "since": _day(filters["from"]),
+            "until": _day(filters["to"], end=True)}
 
 
 @router.get("/audit")
@@ -237,9 +262,8 @@ async def audit_page(request: Request, before: int | None = None) -> HTMLRespons
     principal = await user(request, "audit.read")
     cw = case_work(request)
     filters = _audit_filters(request.query_params)
-    async with cw.transaction() as conn:
-        entries = await _audit_entries(conn, filters, before, AUDIT_PAGE + 1)
-        verdict = await audit.verify_chain(conn)
+    entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), before,
+                                         AUDIT_PAGE + 1)
     older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
     query = urlencode({k: v for k, v in filters.items() if v})
     return page(request, "audit.html", principal, entries=entries[:AUDIT_PAGE],
@@ -248,7 +272,7 @@ async def audit_page(request: Request, before: int | None = None) -> HTMLRespons
 
 
 @router.post("/audit/export")
-async def audit_export(request: Request) -> Response:
+async def export_audit(request: Request) -> Response:
     """The entries that match the filters as CSV, with the auditor's reason (audited)."""
     principal = await user(request, "audit.read")
     form = await posted(request, principal)
@@ -256,18 +280,15 @@ async def audit_export(request: Request) -> Response:
     filters = _audit_filters(form)
     reason = str(form.get("reason") or "").strip()
     if not 3 <= len(reason) <= 500:
-        async with cw.transaction() as conn:
-            entries = await _audit_entries(conn, filters, None, AUDIT_PAGE)
-            verdict = await audit.verify_chain(conn)
+        entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), None,
+                                             AUDIT_PAGE)
         return page(request, "audit.html", principal, status_of("invalid-request"),
                     entries=entries, verdict=verdict,
                     filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
                     error=N_("Say why you export the audit log (3 to 500 characters)."))
-    async with cw.transaction() as conn:
-        entries = await _audit_entries(conn, filters, None, AUDIT_EXPORT_CAP)
-        await audit.append(conn, cw.clock, principal.actor, "audit.exported", None,
-                           {"reason": reason, "entries": len(entries),
-                            "filters": {k: v for k, v in filters.items() if v}})
+    entries = await cw.node.run(audit_export.exported, cw.clock, principal.actor, reason,
+                                _audit_query(filters),
+                                {k: v for k, v in filters.items() if v}, AUDIT_EXPORT_CAP)
     body = csv_bytes(("seq", "time (UTC+7)", "actor", "action", "subject", "detail"), (
         (e["seq"], when(e["at"]), e["actor"], e["action"], e["subject"] or "",
          json.dumps(e["detail"], ensure_ascii=False)) for e in reversed(entries)))
@@ -282,6 +303,5 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        desk = await views.investigator_desk(conn, cw, principal)
+    desk = await cw.run(views.investigator_desk, principal)
     return page(request, "desk.html", principal, **desk)

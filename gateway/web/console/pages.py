@@ -108,17 +108,14 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
         raise Redirect("/login")
     cw = case_work(request)
     try:
-        async with cw.transaction() as conn:
-            principal = await sessions.resolve(conn, cw.clock, cw.sealer.session_key, token,
-                                               touch=touch)
-            request.state.principal = principal
-            request.state.unread = await notices.unread_count(conn, principal)
+        principal, request.state.unread = await cw.node.run(
+            notices.session_and_unread, cw.clock, cw.sealer.session_keys, token, touch)
+        request.state.principal = principal
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc
     if not allowed(principal.role, action):
-        async with cw.transaction() as conn:
-            await audit.append(conn, cw.clock, principal.actor, "access.denied", None,
-                               {"action": action, "role": principal.role, "via": "console"})
+        await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
+                          {"action": action, "role": principal.role, "via": "console"})
         raise Refused(action)
     return principal
 

@@ -21,8 +21,7 @@ async def release_queue(request: Request) -> HTMLResponse:
     """Drafts waiting for a supervisor, each with its bilingual preview."""
     principal = await user(request, "drafts.release")
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        queue = await drafts.list_drafts(conn, cw, principal, "submitted")
+    queue = await cw.run(drafts.list_drafts, principal, "submitted")
     return page(request, "release.html", principal, queue=queue, error=None)
 
 
@@ -31,11 +30,10 @@ async def release_preview(request: Request, draft_id: int) -> Response:
     """The bilingual preview of a draft (a read of its data: audited)."""
     principal = await user(request, "drafts.release")
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        try:
-            full = await drafts.read_draft(conn, cw, principal, draft_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+    try:
+        full = await cw.run(drafts.read_draft, principal, draft_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
     try:
         xml = cw.forms.build(full["type"], full["version"], full["document"])
     except Problem as problem:
@@ -53,15 +51,12 @@ async def release(request: Request, draft_id: int) -> Response:
     cw = case_work(request)
     sending_back = form.get("action") == "return"
     try:
-        async with cw.transaction() as conn:
-            if sending_back:
-                await drafts.return_draft(conn, cw, principal, draft_id,
-                                          str(form.get("reason", "")))
-            else:
-                await drafts.release_draft(conn, cw, principal, draft_id)
+        if sending_back:
+            await cw.run(drafts.return_draft, principal, draft_id, str(form.get("reason", "")))
+        else:
+            await cw.run(drafts.release_draft, principal, draft_id)
     except CaseError as exc:
-        async with cw.transaction() as conn:
-            queue = await drafts.list_drafts(conn, cw, principal, "submitted")
+        queue = await cw.run(drafts.list_drafts, principal, "submitted")
         return page(request, "release.html", principal, status_of(exc.code), queue=queue,
                     error={"draft": draft_id, "message": str(exc),
                            "reason": form.get("reason", "")})

@@ -3,17 +3,14 @@ list, marking read, and the count the header polls)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from gateway.access import sessions, users
-from gateway.access.roles import allowed, sees_all_cases
-from gateway.cases import drafts, hotline, lifecycle, notices, views
+from gateway.cases import home as home_use_case
+from gateway.cases import notices
 from gateway.documents.catalog import LOCALES
 from gateway.protocol.problems import status_of
-from gateway.store import messages as repo
 from gateway.web.auth import COOKIE, case_work, same_origin, source_of
 from gateway.web.console.pages import LANG_COOKIE, Redirect, page, posted, user
 
@@ -50,22 +47,16 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     cw = case_work(request)
-    failure: users.UserError | None = None
-    async with cw.transaction() as conn:
-        try:
-            found = await users.authenticate(conn, cw.clock, username, password,
-                                             source_of(request))
-        except users.UserError as exc:
-            failure = exc
-        else:
-            opened = await sessions.open_session(conn, cw.clock, cw.sealer.session_key, found)
-    if failure is not None:
-        throttled = isinstance(failure, users.LoginThrottled)
+    outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, username,
+                                password, source_of(request))
+    if isinstance(outcome, users.UserError):
+        throttled = isinstance(outcome, users.LoginThrottled)
         key = ("Too many failed attempts from here; wait a few minutes and try again"
                if throttled else "User name or password is wrong")
         return page(request, "login.html", None,
                     status_of("rate-limited" if throttled else "unauthenticated"), expired=False,
                     error=key, username=username)
+    _found, opened = outcome
     response = RedirectResponse("/", status_code=303)
     secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith(
         "https")
@@ -80,8 +71,7 @@ async def logout(request: Request) -> Response:
     principal = await user(request, "session.self")
     await posted(request, principal)
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        await sessions.end_session(conn, cw.clock, principal)
+    await cw.node.run(sessions.end_session, cw.clock, principal)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -93,28 +83,7 @@ async def home(request: Request) -> HTMLResponse:
     back, drafts to release, failed deliveries."""
     principal = await user(request, "session.self")
     cw = case_work(request)
-    context: dict[str, Any] = {"overdue": [], "alerts": [], "queue": [], "undelivered": [],
-                               "returned": [], "mine": []}
-    async with cw.transaction() as conn:
-        context["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
-        if allowed(principal.role, "overdue.read"):
-            scope = "all" if sees_all_cases(principal.role) else "unit"
-            context["overdue"] = await views.overdue_items(conn, cw, principal, scope)
-        if allowed(principal.role, "cases.read"):
-            context["alerts"] = [c for c in await views.list_cases(
-                conn, cw, principal, {"priority": "immediate", "limit": 20})
-                if c["state"] not in lifecycle.TERMINAL]
-        if allowed(principal.role, "drafts.write"):
-            context["mine"] = [d for d in await drafts.list_drafts(conn, cw, principal, None)
-                               if d["author"] == principal.actor
-                               and d["state"] in ("draft", "returned")]
-        if allowed(principal.role, "drafts.release"):
-            context["queue"] = await drafts.list_drafts(conn, cw, principal, "submitted")
-        if allowed(principal.role, "messages.read"):
-            context["undelivered"] = [m for m in await repo.list_messages(conn, None, None)
-                                      if m.state in ("queued", "dead")][:50]
-        if allowed(principal.role, "tips.read"):
-            context["tips"] = await hotline.list_tips(conn, cw, principal, "new")
+    context = await cw.run(home_use_case.what_needs_me, principal)
     return page(request, "home.html", principal, **context)
 
 
@@ -123,8 +92,7 @@ async def notices_page(request: Request) -> HTMLResponse:
     """The user's notices, newest (and urgent) first."""
     principal = await user(request, "session.self")
     cw = case_work(request)
-    async with cw.transaction() as conn:
-        found = await notices.list_for(conn, principal)
+    found = await cw.node.run(notices.list_for, principal)
     return page(request, "notices.html", principal, notices=found)
 
 
@@ -135,9 +103,7 @@ async def mark_read(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     chosen = str(form.get("id") or "")
-    async with cw.transaction() as conn:
-        await notices.mark_read(conn, cw, principal, [int(chosen)] if chosen.isdigit()
-                                else None)
+    await cw.run(notices.mark_read, principal, [int(chosen)] if chosen.isdigit() else None)
     target = str(form.get("next") or "/notices")
     raise Redirect(target if target.startswith("/") and not target.startswith("//")
                    else "/notices")

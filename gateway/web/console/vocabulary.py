@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from gateway.documents.catalog import C_
-from gateway.protocol.problems import N_
+from gateway.protocol.errors import N_
 
 #: Values the console shows as codes (states, kinds, tasks, deliveries), for the catalogs.
 CONSOLE_CODES: Final = (
@@ -106,6 +106,8 @@ CONSOLE_STATES: Final = (
     C_("code", "done:sent"),
     C_("code", "done:released"),
     C_("code", "done:returned"),
+    C_("code", "done:key-pinned"),
+    C_("code", "done:key-refused"),
     C_("code", "notice:message"),
     C_("code", "notice:answer"),
     C_("code", "notice:draft-returned"),

@@ -7,6 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
+from jwcrypto import jwk as jw_jwk
+from jwcrypto import jws as jw_jws
 
 from gateway.protocol.jose import public_jwk, thumbprint
 from gateway.trust.keys import KeyStore, KeyStoreError
@@ -86,3 +88,75 @@ def test_a_key_missing_from_the_keyring_is_refused(store: KeyStore) -> None:
 def test_missing_key_says_how_to_make_one(store: KeyStore) -> None:
     with pytest.raises(KeyStoreError, match="keys generate"):
         store.signing_key()
+
+
+def test_a_next_key_is_published_without_signing(store: KeyStore) -> None:
+    first = store.generate("EdDSA", "2026-11", NOW)
+    nxt = store.rotate_next("2027-05", NOW)
+    assert nxt.next
+    assert nxt.kid == "vn.c02#2027-05"
+    assert store.signing_key().kid == first.kid
+    assert [k["kid"] for k in store.jwks()["keys"]] == [first.kid, nxt.kid]
+    waiting = store.next_file(nxt.kid)
+    assert stat.S_IMODE(waiting.stat().st_mode) == 0o600
+    with pytest.raises(KeyStoreError, match="already published as the next key"):
+        store.rotate_next("2027-06", NOW)
+
+
+def test_activate_switches_to_the_next_key_and_keeps_the_old_published(store: KeyStore) -> None:
+    first = store.generate("EdDSA", "2026-11", NOW)
+    nxt = store.rotate_next("2027-05", NOW, "ES256")
+    before = store.version()
+    switched = store.activate(nxt.kid)
+    assert switched.kid == nxt.kid
+    assert switched.alg == "ES256"
+    assert store.signing_key().kid == nxt.kid
+    assert thumbprint(public_jwk(store.signing_key().public_key())) == nxt.thumbprint
+    assert not store.next_file(nxt.kid).exists()
+    assert store.version() != before
+    assert {k.kid: k.next for k in store.published()} == {first.kid: False, nxt.kid: False}
+    assert store.activate(nxt.kid).kid == nxt.kid  # again: nothing to do
+    store.retire(first.kid)
+    assert [k.kid for k in store.published()] == [nxt.kid]
+
+
+def test_activate_refuses_what_is_not_a_next_key(store: KeyStore) -> None:
+    first = store.generate("EdDSA", "2026-11", NOW)
+    old = store.rotate("2026-12", NOW)
+    with pytest.raises(KeyStoreError, match="not a next key"):
+        store.activate(first.kid)
+    with pytest.raises(KeyStoreError, match="no published key"):
+        store.activate("vn.c02#nope")
+    assert store.signing_key().kid == old.kid
+
+
+def test_a_crash_inside_activate_is_finished_by_the_next_reading(store: KeyStore) -> None:
+    store.generate("EdDSA", "2026-11", NOW)
+    nxt = store.rotate_next("2027-05", NOW)
+    # The key file was replaced, then the process died before the keyring said so.
+    store.key_file.write_bytes(store.next_file(nxt.kid).read_bytes())
+    assert store.signing_key().kid == nxt.kid
+    assert not any(k.next for k in store.published())
+    assert not store.next_file(nxt.kid).exists()
+
+
+def test_retiring_a_next_key_forgets_its_private_half(store: KeyStore) -> None:
+    store.generate("EdDSA", "2026-11", NOW)
+    nxt = store.rotate_next("2027-05", NOW)
+    store.retire(nxt.kid)
+    assert not store.next_file(nxt.kid).exists()
+    assert [k.kid for k in store.published()] == ["vn.c02#2026-11"]
+
+
+def test_the_signed_key_set_is_a_flattened_jws_of_the_key_set(store: KeyStore) -> None:
+    signer = store.generate("EdDSA", "2026-11", NOW)
+    store.rotate_next("2027-05", NOW)
+    signed = json.loads(store.signed_jwks())
+    header = json.loads(jw_jws.base64url_decode(signed["protected"]))
+    assert header == {"alg": "EdDSA", "kid": signer.kid, "typ": "bx-jwks+jws",
+                      "cty": "application/jwk-set+json"}
+    # A second implementation (jwcrypto) checks the signature with the published key.
+    token = jw_jws.JWS()
+    token.deserialize(json.dumps(signed))
+    token.verify(jw_jwk.JWK(**store.jwks()["keys"][0]))
+    assert json.loads(token.payload) == store.jwks()

@@ -1,0 +1,42 @@
+"""The home page's use case: what needs the user now, by what the user's role may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.access.roles import allowed, sees_all_cases
+from gateway.access.sessions import Principal
+from gateway.cases import drafts, hotline, lifecycle, notices, views
+from gateway.cases.work import CaseWork
+from gateway.store import messages as repo
+
+
+async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principal
+                        ) -> dict[str, Any]:
+    """What is new for the user, overdue items, urgent alerts, the user's drafts (sent back
+    ones first), drafts to release, failed deliveries and new tips: each only where the
+    user's role may read it."""
+    found: dict[str, Any] = {"overdue": [], "alerts": [], "queue": [], "undelivered": [],
+                             "returned": [], "mine": []}
+    found["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
+    if allowed(principal.role, "overdue.read"):
+        scope = "all" if sees_all_cases(principal.role) else "unit"
+        found["overdue"] = await views.overdue_items(conn, cw, principal, scope)
+    if allowed(principal.role, "cases.read"):
+        found["alerts"] = [c for c in await views.list_cases(
+            conn, cw, principal, {"priority": "immediate", "limit": 20})
+            if c["state"] not in lifecycle.TERMINAL]
+    if allowed(principal.role, "drafts.write"):
+        found["mine"] = [d for d in await drafts.list_drafts(conn, cw, principal, None)
+                         if d["author"] == principal.actor
+                         and d["state"] in ("draft", "returned")]
+    if allowed(principal.role, "drafts.release"):
+        found["queue"] = await drafts.list_drafts(conn, cw, principal, "submitted")
+    if allowed(principal.role, "messages.read"):
+        found["undelivered"] = [m for m in await repo.list_messages(conn, None, None)
+                                if m.state in ("queued", "dead")][:50]
+    if allowed(principal.role, "tips.read"):
+        found["tips"] = await hotline.list_tips(conn, cw, principal, "new")
+    return found

@@ -1,0 +1,274 @@
+"""Key continuity (PROTOCOL.md §2): pin a partner's next key on the word of a key already
+pinned, so that its rotation costs nobody an outage.
+
+``refresh`` fetches the partner's signed key set (``{base}/.well-known/jwks.jws``), verifies it
+with a pinned, valid, unrevoked key of that partner, and for every key it lists that is not
+pinned yet decides by the partner file's ``key_continuity``:
+
+- ``auto``: pinned at once;
+- ``confirm`` (the default): listed for an administrator (``gateway partners pending``, the
+  console's partners page), pinned when accepted;
+- ``off``: pinned only if its thumbprint was handed over (``--thumbprint``).
+
+A key whose thumbprint was handed over is pinned whatever the policy. A key id that comes
+back with another key is a substitution, never a rotation: refused and audited as an alarm.
+Every pin, acceptance and refusal is in the audit log. Pinning writes the partner file; the
+serving node re-reads it on its own (:meth:`PartnerDirectory.reload_if_changed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import httpx
+import sqlalchemy as sa
+
+from gateway.audit import log as audit
+from gateway.exchange.node import Node
+from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.keyset import OfferedKey, VouchedSet, verify_key_set
+from gateway.protocol.problems import Problem
+from gateway.store.tables import partner_keys
+from gateway.trust.partners import KeyEntry, PartnerFileError, pin_keys
+
+log = logging.getLogger("gateway.keys")
+
+#: How often the node re-reads its partners' signed key sets on its own, and how long after
+#: start it does so first (partners starting together need not answer at once).
+REFRESH_EVERY: Final = timedelta(hours=24)
+FIRST_REFRESH_AFTER: Final = timedelta(minutes=5)
+#: How often it looks for partner files changed by another process.
+WATCH_EVERY_S: Final = 2.0
+#: The most a signed key set may weigh.
+MAX_KEYSET_BYTES: Final = 64 * 1024
+
+
+class KeyRefreshError(GatewayError):
+    """A refresh that could not be done (no endpoint, unreachable, a set that fails)."""
+
+
+@dataclass
+class RefreshOutcome:
+    """What one refresh did."""
+
+    partner: str
+    vouched_by: str = ""
+    pinned: list[OfferedKey] = field(default_factory=list)
+    pending: list[OfferedKey] = field(default_factory=list)
+    ignored: list[OfferedKey] = field(default_factory=list)
+    refused: list[OfferedKey] = field(default_factory=list)
+    known: int = 0
+
+
+async def fetch_signed_set(client: httpx.AsyncClient, endpoint: str) -> bytes:
+    """The bytes of a partner's signed key set (capped)."""
+    url = f"{endpoint.rstrip('/')}/.well-known/jwks.jws"
+    try:
+        async with client.stream("GET", url, timeout=15) as response:
+            if response.status_code != 200:
+                raise KeyRefreshError(N_("{url} answered {status}"), url=url,
+                                      status=response.status_code)
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_KEYSET_BYTES:
+                    raise KeyRefreshError(N_("{url}: the signed key set is larger than {limit} "
+                                             "bytes"), url=url, limit=MAX_KEYSET_BYTES)
+            return body
+    except httpx.HTTPError as exc:
+        raise KeyRefreshError(N_("{url} cannot be read: {error}"), url=url,
+                              error=type(exc).__name__) from exc
+
+
+def verify_for(node: Node, partner_id: str, raw: bytes) -> VouchedSet:
+    """The partner's signed key set, verified with the keys pinned for it now."""
+    if node.partners.get(partner_id) is None:
+        raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
+                              partner_id=partner_id)
+    try:
+        return verify_key_set(raw, node.partners.pinned, node.clock(), signer=partner_id)
+    except Problem as exc:
+        raise KeyRefreshError(N_("{partner_id}: {error}"), partner_id=partner_id,
+                              error=exc.detail) from exc
+
+
+async def apply_vouched(node: Node, vouched: VouchedSet, *, thumbprints: Iterable[str] = (),
+                        actor: str = "system") -> RefreshOutcome:
+    """Decide on every key of a verified set that is not pinned yet (see the module)."""
+    partner = node.partners.get(vouched.signer)
+    if partner is None:
+        raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
+                              partner_id=vouched.signer)
+    handed = set(thumbprints)
+    unknown = handed - {k.thumbprint for k in vouched.keys}
+    if unknown:
+        raise KeyRefreshError(N_("thumbprint {thumbprint} matches no key of the signed set"),
+                              thumbprint=sorted(unknown)[0])
+    policy = partner.file.key_continuity
+    pinned = {k.kid: k.thumbprint for k in partner.file.keys}
+    outcome = RefreshOutcome(partner.node_id, vouched.vouching_kid)
+    now = node.clock()
+    to_pin: list[tuple[OfferedKey, str]] = []
+    async with node.transaction() as conn:
+        for key in vouched.keys:
+            if pinned.get(key.kid) == key.thumbprint:
+                outcome.known += 1
+            elif key.kid in pinned:
+                outcome.refused.append(key)
+                await audit.append(conn, node.clock, actor, "partner.key-substitution",
+                                   partner.node_id, {"kid": key.kid,
+                                                     "pinned": pinned[key.kid],
+                                                     "offered": key.thumbprint,
+                                                     "vouched_by": vouched.vouching_kid})
+            elif key.thumbprint in handed:
+                to_pin.append((key, "thumbprint"))
+            elif policy == "auto":
+                to_pin.append((key, "auto"))
+            elif policy == "confirm":
+                if await _offer(conn, partner.node_id, key, vouched.vouching_kid, now):
+                    await audit.append(conn, node.clock, actor, "partner.key-offered",
+                                       partner.node_id, {"kid": key.kid,
+                                                         "thumbprint": key.thumbprint,
+                                                         "vouched_by": vouched.vouching_kid})
+                outcome.pending.append(key)
+            else:
+                outcome.ignored.append(key)
+        if to_pin:
+            await _pin(node, conn, partner.node_id, to_pin, vouched.vouching_kid, actor)
+            outcome.pinned.extend(k for k, _ in to_pin)
+    return outcome
+
+
+async def _offer(conn: Any, partner_id: str, key: OfferedKey, vouched_by: str,
+                 now: datetime) -> bool:
+    """Record a key waiting for an administrator; False if it was offered before."""
+    seen = (await conn.execute(sa.select(partner_keys.c.id).where(
+        partner_keys.c.partner == partner_id, partner_keys.c.kid == key.kid,
+        partner_keys.c.thumbprint == key.thumbprint))).first()
+    if seen is not None:
+        return False
+    await conn.execute(sa.insert(partner_keys).values(
+        partner=partner_id, kid=key.kid, thumbprint=key.thumbprint,
+        jwk=json.dumps(key.jwk, sort_keys=True), vouched_by=vouched_by, offered_at=now,
+        state="pending"))
+    return True
+
+
+async def _pin(node: Node, conn: Any, partner_id: str, keys: list[tuple[OfferedKey, str]],
+               vouched_by: str, actor: str) -> None:
+    """Write the keys into the partner file and audit each pin, in the caller's transaction
+    (the file is written last: if the audit line cannot be written, nothing is pinned)."""
+    for key, how in keys:
+        await audit.append(conn, node.clock, actor, "partner.key-pinned", partner_id,
+                           {"kid": key.kid, "thumbprint": key.thumbprint, "how": how,
+                            "vouched_by": vouched_by})
+    entries = [KeyEntry(kid=k.kid, thumbprint=k.thumbprint, jwk=k.jwk) for k, _ in keys]
+    try:
+        await asyncio.to_thread(pin_keys, node.settings.partners_path, partner_id,
+                                node.registry.types(), entries)
+    except PartnerFileError as exc:
+        raise KeyRefreshError(N_("{partner_id}: {error}"), partner_id=partner_id,
+                              error=exc) from exc
+    node.reload_partners()
+
+
+async def refresh(node: Node, client: httpx.AsyncClient, partner_id: str, *,
+                  thumbprints: Iterable[str] = (), actor: str = "system") -> RefreshOutcome:
+    """Fetch, verify and apply one partner's signed key set (audited when it fails)."""
+    partner = node.partners.get(partner_id)
+    try:
+        if partner is None:
+            raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
+                                  partner_id=partner_id)
+        if not partner.file.endpoint:
+            raise KeyRefreshError(N_("{partner_id} has no endpoint to read its keys from"),
+                                  partner_id=partner_id)
+        raw = await fetch_signed_set(client, partner.file.endpoint)
+        vouched = verify_for(node, partner_id, raw)
+    except KeyRefreshError as exc:
+        await node.audit(actor, "partner.refresh-failed", partner_id, reason=str(exc))
+        raise
+    return await apply_vouched(node, vouched, thumbprints=thumbprints, actor=actor)
+
+
+async def pending(node: Node) -> list[dict[str, Any]]:
+    """Keys waiting for an administrator, oldest first."""
+    async with node.engine.connect() as conn:
+        rows = await conn.execute(sa.select(partner_keys).where(
+            partner_keys.c.state == "pending").order_by(partner_keys.c.id))
+        return [{"id": r.id, "partner": r.partner, "kid": r.kid, "thumbprint": r.thumbprint,
+                 "vouched_by": r.vouched_by, "offered_at": r.offered_at} for r in rows]
+
+
+async def decide(node: Node, offer_id: int, accept: bool, actor: str) -> dict[str, Any]:
+    """An administrator accepts (pins) or rejects a key waiting for them."""
+    async with node.transaction() as conn:
+        row = (await conn.execute(sa.select(partner_keys).where(
+            partner_keys.c.id == offer_id))).first()
+        if row is None or row.state != "pending":
+            raise KeyRefreshError(N_("no key waiting with number {number}"), number=offer_id)
+        if node.partners.get(row.partner) is None:
+            raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
+                                  partner_id=row.partner)
+        await conn.execute(sa.update(partner_keys).where(partner_keys.c.id == row.id).values(
+            state="accepted" if accept else "rejected", decided_by=actor,
+            decided_at=node.clock()))
+        key = OfferedKey(row.kid, json.loads(row.jwk), row.thumbprint)
+        if accept:
+            await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
+        else:
+            await audit.append(conn, node.clock, actor, "partner.key-rejected", row.partner,
+                               {"kid": row.kid, "thumbprint": row.thumbprint})
+    return {"id": row.id, "partner": row.partner, "kid": row.kid,
+            "state": "accepted" if accept else "rejected"}
+
+
+class TrustKeeper:
+    """Re-reads partner files changed by another process (every :data:`WATCH_EVERY_S`) and
+    every partner's signed key set (soon after start, then every :data:`REFRESH_EVERY`)."""
+
+    def __init__(self, node: Node, client: httpx.AsyncClient) -> None:
+        self.node = node
+        self.client = client
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self._stop.set()
+
+    async def refresh_all(self) -> None:
+        """One refresh of every partner the node can reach (push partners)."""
+        for partner in self.node.partners.all():
+            if not partner.file.endpoint or partner.file.delivery != "push":
+                continue
+            try:
+                outcome = await refresh(self.node, self.client, partner.node_id)
+            except KeyRefreshError as exc:
+                log.warning("key refresh failed", extra={"partner": partner.node_id,
+                                                         "reason": str(exc)})
+                continue
+            if outcome.pinned or outcome.pending or outcome.refused:
+                log.info("partner keys refreshed", extra={
+                    "partner": partner.node_id, "pinned": len(outcome.pinned),
+                    "pending": len(outcome.pending), "refused": len(outcome.refused)})
+
+    async def run(self) -> None:
+        """Until stopped."""
+        next_refresh = self.node.clock() + FIRST_REFRESH_AFTER
+        while not self._stop.is_set():
+            problems = self.node.partners.reload_if_changed()
+            if problems is not None:
+                await self.node.audit("system", "partners.reloaded", None,
+                                      problems=len(problems), via="file-change")
+            if self.node.clock() >= next_refresh:
+                next_refresh = self.node.clock() + REFRESH_EVERY
+                await self.refresh_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), WATCH_EVERY_S)

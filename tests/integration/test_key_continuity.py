@@ -1,0 +1,191 @@
+"""Key continuity (PROTOCOL.md §2) at the receiving node, checked where it lands: the partner
+file, the audit log, the message that the new key signs, the administrator's list.
+
+``kh.ahtjp`` runs in-process; ``vn.c02`` (the test's ``world``) publishes a next key in a set
+signed by the key kh.ahtjp has pinned. The HTTP fetch of the set between real processes is in
+``tests/e2e/test_rollover.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.exchange import keyrefresh
+from gateway.protocol.jose import PinnedKey, SigningKey, public_jwk, thumbprint
+from gateway.protocol.keyset import sign_key_set, verify_key_set
+from tests.conftest import NOW, World, make_key
+from tests.integration.conftest import Desk, Receiver, start_receiver
+
+pytestmark = pytest.mark.anyio
+PASSWORD = "a long enough password"
+
+
+def _jwk(key: SigningKey) -> dict[str, str]:
+    return {**public_jwk(key.public_key()), "kid": key.kid, "use": "sig", "alg": key.alg}
+
+
+def _thumb(key: SigningKey) -> str:
+    return thumbprint(public_jwk(key.public_key()))
+
+
+def _signed_set(receiver: Receiver, *extra: SigningKey) -> bytes:
+    current = receiver.world.sender_key
+    return sign_key_set(current, {"keys": [_jwk(current), *(_jwk(k) for k in extra)]})
+
+
+def _pinned(receiver: Receiver) -> dict[str, str]:
+    path = receiver.settings.partners_path / "vn.c02.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {k["kid"]: k["thumbprint"] for k in data["keys"]}
+
+
+def _audit(receiver: Receiver, action: str) -> list[dict[str, Any]]:
+    with sqlite3.connect(receiver.db) as conn:
+        return [json.loads(d) for (d,) in conn.execute(
+            "SELECT detail FROM audit_log WHERE action = ? ORDER BY seq", (action,))]
+
+
+async def _apply(receiver: Receiver, raw: bytes, **kwargs: Any) -> keyrefresh.RefreshOutcome:
+    node = receiver.app.state.node
+    return await keyrefresh.apply_vouched(node, keyrefresh.verify_for(node, "vn.c02", raw),
+                                          actor="admin", **kwargs)
+
+
+async def _send_signed_by(receiver: Receiver, key: SigningKey) -> httpx.Response:
+    world = receiver.world
+    return await receiver.post(world.message(key=key), bearer=world.bearer(key=key))
+
+
+async def test_confirm_lists_the_key_and_an_administrator_pins_it(desk: Desk) -> None:
+    receiver = desk.receiver
+    following = make_key("vn.c02", "2027-05", "ES256")
+    refused = await _send_signed_by(receiver, following)
+    assert refused.status_code == 401  # not pinned: its bearer token does not verify
+
+    outcome = await _apply(receiver, _signed_set(receiver, following))
+    assert [k.kid for k in outcome.pending] == [following.kid]
+    assert not outcome.pinned
+    assert following.kid not in _pinned(receiver)
+    (offered,) = _audit(receiver, "partner.key-offered")
+    assert offered == {"kid": following.kid, "thumbprint": _thumb(following),
+                       "vouched_by": receiver.world.sender_key.kid}
+    again = await _apply(receiver, _signed_set(receiver, following))  # the next day's refresh
+    assert len(again.pending) == 1
+    assert len(_audit(receiver, "partner.key-offered")) == 1
+
+    await desk.add_user("root", "admin")
+    listed = (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"]
+    assert [(o["kid"], o["thumbprint"]) for o in listed] == [(following.kid, _thumb(following))]
+    forbidden = await desk.call("chief", "POST", f"/api/admin/partner-keys/{listed[0]['id']}"
+                                "/accept")
+    assert forbidden.status_code == 403
+    done = await desk.ok("root", "POST", f"/api/admin/partner-keys/{listed[0]['id']}/accept")
+    assert done["state"] == "accepted"
+    assert _pinned(receiver)[following.kid] == _thumb(following)
+    (pinned,) = _audit(receiver, "partner.key-pinned")
+    assert pinned == {"kid": following.kid, "thumbprint": _thumb(following),
+                      "how": "confirmed", "vouched_by": receiver.world.sender_key.kid}
+    accepted = await _send_signed_by(receiver, following)
+    assert accepted.status_code == 202, accepted.text
+    twice = await desk.call("root", "POST", f"/api/admin/partner-keys/{listed[0]['id']}/reject")
+    assert twice.status_code == 409
+    assert (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"] == []
+
+
+@pytest.mark.parametrize("policy", ["auto", "off"])
+async def test_auto_pins_at_once_and_off_only_on_a_thumbprint(tmp_path: Path, world: World,
+                                                              policy: str) -> None:
+    async for receiver in start_receiver(tmp_path, world, key_continuity=policy):
+        following = make_key("vn.c02", "2027-05")
+        outcome = await _apply(receiver, _signed_set(receiver, following))
+        if policy == "auto":
+            assert [k.kid for k in outcome.pinned] == [following.kid]
+            assert _audit(receiver, "partner.key-pinned")[0]["how"] == "auto"
+            assert (await _send_signed_by(receiver, following)).status_code == 202
+        else:
+            assert [k.kid for k in outcome.ignored] == [following.kid]
+            assert following.kid not in _pinned(receiver)
+            assert (await _send_signed_by(receiver, following)).status_code == 401
+            handed = await _apply(receiver, _signed_set(receiver, following),
+                                  thumbprints=[_thumb(following)])
+            assert [k.kid for k in handed.pinned] == [following.kid]
+            assert _audit(receiver, "partner.key-pinned")[0]["how"] == "thumbprint"
+            assert (await _send_signed_by(receiver, following)).status_code == 202
+        assert _audit(receiver, "partner.key-offered") == []
+
+
+async def test_a_kid_that_comes_back_with_another_key_is_refused_and_audited(
+        receiver: Receiver) -> None:
+    world = receiver.world
+    impostor = make_key("vn.c02", "k1")  # the pinned kid, another key
+    raw = sign_key_set(world.sender_key, {"keys": [_jwk(impostor)]})
+    before = _pinned(receiver)
+    outcome = await _apply(receiver, raw)
+    assert [k.kid for k in outcome.refused] == [world.sender_key.kid]
+    assert _pinned(receiver) == before
+    (alarm,) = _audit(receiver, "partner.key-substitution")
+    assert alarm["offered"] == _thumb(impostor)
+    assert alarm["pinned"] == _thumb(world.sender_key)
+
+
+async def test_a_set_signed_by_an_unpinned_key_pins_nothing(receiver: Receiver) -> None:
+    stranger = make_key("vn.c02", "2027-05")
+    raw = sign_key_set(stranger, {"keys": [_jwk(stranger)]})
+    with pytest.raises(keyrefresh.KeyRefreshError, match="not pinned"):
+        await _apply(receiver, raw)
+    assert stranger.kid not in _pinned(receiver)
+
+
+async def test_the_node_serves_its_key_set_signed_with_the_next_key_in_it(
+        receiver: Receiver) -> None:
+    node = receiver.app.state.node
+    published = node.keystore.rotate_next("2027-05", NOW)
+    response = await receiver.client.get("/bx/v1/.well-known/jwks.jws")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/jose+json"
+    own = receiver.world.receiver_key
+    vouched = verify_key_set(response.content, lambda _node, kid: _pin_of(own, kid), NOW,
+                             signer="kh.ahtjp")
+    assert vouched.vouching_kid == own.kid
+    assert {k.kid for k in vouched.keys} == {own.kid, published.kid}
+    # Activated from another process: the running node signs with it at once.
+    node.keystore.activate(published.kid)
+    assert node.signing_key.kid == published.kid
+
+
+def _pin_of(key: SigningKey, kid: str) -> PinnedKey | None:
+    return PinnedKey(key.kid, key.public_key()) if kid == key.kid else None
+
+
+async def test_an_administrator_pins_a_key_in_the_console(desk: Desk) -> None:
+    receiver = desk.receiver
+    following = make_key("vn.c02", "2027-05")
+    await _apply(receiver, _signed_set(receiver, following))
+    await desk.add_user("root", "admin", password=PASSWORD)
+    transport = httpx.ASGITransport(app=receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as browser:
+        login = await browser.post("/login", data={"username": "root", "password": PASSWORD},
+                                   headers={"Origin": "http://kh.test"})
+        assert login.status_code == 303
+        page = await browser.get("/partners")
+        assert following.kid in page.text
+        assert _thumb(following) in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        action = re.search(r'action="(/partners/keys/\d+)"', page.text)
+        assert csrf
+        assert action
+        done = await browser.post(action[1], data={"csrf": csrf[1], "action": "accept"})
+        assert done.status_code == 303
+        assert "done=key-pinned" in done.headers["location"]
+        after = await browser.get(done.headers["location"])
+        assert 'id="offered-keys"' not in after.text
+    assert _pinned(receiver)[following.kid] == _thumb(following)
+    assert _audit(receiver, "partner.key-pinned")[0]["how"] == "confirmed"
