@@ -5,11 +5,15 @@ nothing downstream can be made to wait on a slow sender or to hold more than the
 
 Slow request headers are the front proxy's to cut (docs/operations.md): the application is
 only called once they are complete.
+
+Every refusal here is audited (``request.rejected``, with its code and the path, never the
+body) and counted in ``/metrics``, as the routes' own refusals are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
@@ -17,6 +21,7 @@ from typing import Any, Final
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES
 from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, Problem
 
+log = logging.getLogger("gateway.web")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -51,16 +56,17 @@ class RequestLimits:
             return
         headers = scope.get("headers") or []
         if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
-            await _refuse(send, "headers-too-large", "request headers larger than 32 KiB")
+            await _refuse(scope, send, "headers-too-large", "request headers larger than 32 KiB")
             return
         limit = body_limit(str(scope.get("path", "")))
         declared = dict(headers).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, "too-large", f"body of {int(declared)} bytes; the limit is {limit}")
+            await _refuse(scope, send, "too-large",
+                          f"body of {int(declared)} bytes; the limit is {limit}")
             return
         body, refusal = await _read(receive, limit)
         if refusal is not None:
-            await _refuse(send, *refusal)
+            await _refuse(scope, send, *refusal)
             return
         replayed = False
 
@@ -96,10 +102,27 @@ async def _read(receive: Receive, limit: int) -> tuple[bytes, tuple[str, str] | 
             return b"", ("timeout", "body arriving slower than 1 KiB/s")
 
 
-async def _refuse(send: Send, code: str, detail: str) -> None:
+async def _refuse(scope: Scope, send: Send, code: str, detail: str) -> None:
     problem = Problem(code, detail)
     body = problem.to_json()
     await send({"type": "http.response.start", "status": problem.status, "headers": [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close"),
         (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+    await _audit(scope, code)
+
+
+async def _audit(scope: Scope, code: str) -> None:
+    """The refusal's audit line and count (once the answer is sent: a slow database must not
+    keep a refused client waiting)."""
+    app = scope.get("app")
+    node = getattr(getattr(app, "state", None), "node", None)
+    if node is None:  # not started yet, or a bare ASGI app in a test
+        return
+    path = str(scope.get("path", ""))[:80]
+    node.metrics.rejections.labels(code).inc()
+    try:
+        await node.audit("unknown", "request.rejected", None, code=code, path=path,
+                         method=str(scope.get("method", "")))
+    except Exception:  # the refusal stands; the log says the line is missing
+        log.exception("request refusal not audited", extra={"code": code})

@@ -21,8 +21,12 @@ import pytest
 from gateway.exchange import keyrefresh
 from gateway.protocol.jose import PinnedKey, SigningKey, public_jwk, thumbprint
 from gateway.protocol.keyset import sign_key_set, verify_key_set
-from tests.conftest import NOW, World, make_key
-from tests.integration.conftest import Desk, Receiver, start_receiver
+from gateway.settings import load_settings
+from gateway.trust.keys import KeyStore
+from gateway.trust.partners import KeyEntry, PartnerDirectory, pin_keys
+from gateway.web.app import create_app
+from tests.conftest import ALL_TYPES, NOW, World, make_key
+from tests.integration.conftest import Desk, Receiver, start_receiver, write_partner
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a long enough password"
@@ -189,3 +193,40 @@ async def test_an_administrator_pins_a_key_in_the_console(desk: Desk) -> None:
         assert 'id="offered-keys"' not in after.text
     assert _pinned(receiver)[following.kid] == _thumb(following)
     assert _audit(receiver, "partner.key-pinned")[0]["how"] == "confirmed"
+
+
+async def test_the_daily_refresh_reads_the_partners_signed_set_over_http(
+        tmp_path: Path, world: World) -> None:
+    """The worker's round (TrustKeeper.refresh_all) against vn.c02's real app: the signed set
+    is fetched from its endpoint, verified and, with ``auto``, its next key pinned."""
+    vn_settings = load_settings(node_id="vn.c02", data_dir=tmp_path / "vn.c02")
+    vn_keys = KeyStore(vn_settings.key_path, "vn.c02")
+    world.sender_key = vn_keys.generate("EdDSA", "2026-11", NOW)
+    async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
+        write_partner(vn_settings.partners_path, "kh.ahtjp", world.receiver_key)
+        following = vn_keys.rotate_next("2027-05", NOW)
+        vn_app = create_app(vn_settings, clock=world.clock, run_worker=False)
+        async with vn_app.router.lifespan_context(vn_app):
+            transport = httpx.ASGITransport(app=vn_app)
+            async with httpx.AsyncClient(transport=transport) as to_vn:
+                keeper = keyrefresh.TrustKeeper(receiver.app.state.node, to_vn)
+                await keeper.refresh_all()
+        assert _pinned(receiver)[following.kid] == following.thumbprint
+        (pinned,) = _audit(receiver, "partner.key-pinned")
+        assert pinned["how"] == "auto"
+        assert pinned["vouched_by"] == "vn.c02#2026-11"
+
+
+def test_a_partner_file_changed_by_another_process_is_read_again(tmp_path: Path,
+                                                                 world: World) -> None:
+    directory = tmp_path / "partners"
+    write_partner(directory, "vn.c02", world.sender_key)
+    partners = PartnerDirectory.load(directory, ALL_TYPES)
+    assert partners.reload_if_changed() is None
+    following = make_key("vn.c02", "2027-05")
+    pin_keys(directory, "vn.c02", ALL_TYPES,
+             [KeyEntry(kid=following.kid, thumbprint=_thumb(following),
+                       jwk=public_jwk(following.public_key()))])
+    assert partners.reload_if_changed() == []
+    assert partners.pinned("vn.c02", following.kid) is not None
+    assert partners.reload_if_changed() is None

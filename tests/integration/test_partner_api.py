@@ -135,6 +135,13 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(receiver: Rece
         headers={"Content-Length": str(MAX_MESSAGE_BYTES + 1)})
     assert declared.status_code == 413
     assert receiver.count("messages") == 0
+    # The endless body was refused before any route: audited all the same, with the path.
+    assert receiver.count("audit_log", "action = 'request.rejected' AND detail LIKE "
+                                       "'%too-large%' AND detail LIKE '%/bx/v1/messages%'") == 1
+    huge = await receiver.client.get("/bx/v1/health", headers={"X-Big": "y" * 40_000})
+    assert huge.status_code == 431
+    assert receiver.count("audit_log", "action = 'request.rejected' AND detail LIKE "
+                                       "'%headers-too-large%'") == 1
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, world: World) -> None:
