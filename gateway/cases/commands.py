@@ -6,13 +6,14 @@ and the protocol, not restated here."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError
 from gateway.protocol.envelope import AttachmentType, Handling, Lang, Priority
+from gateway.protocol.errors import N_
 
 Kind = Literal["repatriation", "verification", "investigation", "hotline"]
 Origin = Literal["hotline", "blo", "partner", "investigation"]
@@ -100,10 +101,10 @@ class NewPerson(BaseModel):
     def facts(self, today: date) -> PersonFacts:
         """The person as the case stores it (a child presumed by age, MESSAGES.md)."""
         if not (self.name_native or self.name_latin):
-            raise CaseError("invalid-request", "give a name (native or Latin script)",
+            raise CaseError("invalid-request", N_("give a name (native or Latin script)"),
                             "name_native")
         if self.birth_year is not None and self.birth_year > today.year:
-            raise CaseError("invalid-request", "the year of birth is in the future",
+            raise CaseError("invalid-request", N_("the year of birth is in the future"),
                             "birth_year")
         age = self.estimated_age if self.estimated_age is not None else (
             today.year - self.birth_year if self.birth_year is not None else None)
@@ -319,15 +320,48 @@ class NewDraft(BaseModel):
     attachments: list[DraftAttachment] = Field(default_factory=list, max_length=10)
 
 
+#: The validation problems a form meets, said in the catalogs' words (pydantic's own are
+#: English); others keep pydantic's text.
+_PROBLEMS: Final = {
+    "missing": N_("{where}: required"),
+    "string_too_short": N_("{where}: at least {min_length} characters"),
+    "string_too_long": N_("{where}: at most {max_length} characters"),
+    "too_long": N_("{where}: at most {max_length} items"),
+    "string_pattern_mismatch": N_("{where}: not in the expected form"),
+    "literal_error": N_("{where}: one of {expected}"),
+    "int_parsing": N_("{where}: a whole number"),
+    "int_type": N_("{where}: a whole number"),
+    "greater_than_equal": N_("{where}: at least {ge}"),
+    "less_than_equal": N_("{where}: at most {le}"),
+    "date_parsing": N_("{where}: a date (year-month-day)"),
+    "date_from_datetime_parsing": N_("{where}: a date (year-month-day)"),
+    "datetime_parsing": N_("{where}: a date and time"),
+    "datetime_from_date_parsing": N_("{where}: a date and time"),
+    "timezone_aware": N_("{where}: a date and time"),
+    "bool_parsing": N_("{where}: yes or no"),
+    "extra_forbidden": N_("{where}: not a field of this form"),
+}
+
+
 def parse(model: type[C], values: dict[str, Any]) -> C:
     """A command from a posted form (empty inputs left out); the first refusal names its
-    field, as the API's does."""
+    field, as the API's does, in words the catalogs translate."""
     try:
         return model.model_validate({k: v for k, v in values.items() if v not in ("", None)})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        raise CaseError("invalid-request", f"{where}: {first.get('msg')}", where) from exc
+        context = {k: str(v).replace(" or ", ", ") for k, v in (first.get("ctx") or {}).items()}
+        template = _PROBLEMS.get(first["type"])
+        if template is not None:
+            try:
+                template.format(where=where, **context)
+            except (KeyError, IndexError, ValueError):
+                template = None
+        if template is None:
+            raise CaseError("invalid-request", N_("{where}: {problem}"), where, where=where,
+                            problem=first.get("msg")) from exc
+        raise CaseError("invalid-request", template, where, where=where, **context) from exc
 
 
 class SearchIn(BaseModel):

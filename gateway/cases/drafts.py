@@ -33,6 +33,7 @@ from gateway.protocol.envelope import (
     new_message_id,
     sniff_media_type,
 )
+from gateway.protocol.errors import N_
 from gateway.protocol.problems import Problem
 from gateway.store import cases as cases_repo
 from gateway.store.case_tables import case_conversations, drafts
@@ -50,19 +51,20 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
         where = f"attachments[{index}]"
         name, media_type = item.name, item.media_type
         if not ATTACHMENT_NAME.fullmatch(name) or name in names:
-            raise CaseError("invalid-request", f"{where}.name: a unique file name of letters, "
-                            "digits, '.', '_' or '-'", f"{where}.name")
+            raise CaseError("invalid-request", N_("{where}.name: a unique file name of letters, "
+                                                  "digits, '.', '_' or '-'"),
+                            f"{where}.name", where=where)
         try:
             data = base64.b64decode(item.data, validate=True)
         except binascii.Error as exc:
-            raise CaseError("invalid-request", f"{where}.data is not base64",
-                            f"{where}.data") from exc
+            raise CaseError("invalid-request", N_("{where}.data is not base64"),
+                            f"{where}.data", where=where) from exc
         if not data or len(data) > MAX_ATTACHMENT:
-            raise CaseError("invalid-request", f"{where}: a file of 1 byte to 5 MiB",
-                            f"{where}.data")
+            raise CaseError("invalid-request", N_("{where}: a file of 1 byte to 5 MiB"),
+                            f"{where}.data", where=where)
         if sniff_media_type(data) != media_type:
-            raise CaseError("invalid-request", f"{where}: the content is not {media_type}",
-                            f"{where}.data")
+            raise CaseError("invalid-request", N_("{where}: the content is not {media_type}"),
+                            f"{where}.data", where=where, media_type=media_type)
         names.add(name)
         out.append({"name": name, "media_type": media_type,
                     "data": base64.b64encode(data).decode()})
@@ -72,26 +74,27 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
 async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
                        ) -> None:
     if values["doc_type"] == "verification-request" and case.state == "victim-objects":
-        raise CaseError("state-conflict", "the victim objects to the partner being notified: "
-                        "no verification-request may be sent", "type")
+        raise CaseError("state-conflict", N_("the victim objects to the partner being notified: no "
+                                             "verification-request may be sent"), "type")
     if values["doc_type"] == "repatriation-request" and case.kind != "investigation" \
             and case.state != "repatriation-planned":
         try:  # a return is proposed only when the case may plan it (MESSAGES.md)
             lifecycle.check_transition(await service.facts_of(conn, case),
                                        "repatriation-planned")
         except lifecycle.TransitionRefused as exc:
-            raise CaseError("state-conflict", f"{exc}: a return is proposed once the victim's "
-                            "identity is verified", "type") from exc
+            raise CaseError("state-conflict", N_("{error}: a return is proposed once the victim's "
+                                                 "identity is verified"),
+                            "type", error=exc) from exc
     if cw.node.partners.get(values["recipient"]) is None:
-        raise CaseError("invalid-request", f"{values['recipient']} is not in the partner "
-                        "directory", "to")
+        raise CaseError("invalid-request", N_("{partner} is not in the partner directory"),
+                        "to", partner=values["recipient"])
     if values["ref"]:
         source = (await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
             messages.c.message_id == values["ref"], messages.c.direction == "in"))).first()
         if source is not None and source.handling == "H2" \
                 and source.sender != values["recipient"]:
-            raise CaseError("forbidden", "the referenced message is H2: it cannot be "
-                            "forwarded to another partner", "to")
+            raise CaseError("forbidden", N_("the referenced message is H2: it cannot be forwarded "
+                                            "to another partner"), "to")
 
 
 async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
@@ -142,7 +145,7 @@ async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     the draft's id and the submission's result."""
     if draft_id is None:
         if case_id is None:
-            raise CaseError("invalid-request", "a new draft needs its case", "case")
+            raise CaseError("invalid-request", N_("a new draft needs its case"), "case")
         draft_id = await create_draft(conn, cw, principal, case_id, body)
     else:
         await update_draft(conn, cw, principal, draft_id, body)
@@ -164,7 +167,7 @@ async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Princip
 async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> tuple[Any, Any]:
     row = (await conn.execute(sa.select(drafts).where(drafts.c.id == draft_id))).first()
     if row is None:
-        raise CaseError("not-found", f"no draft {draft_id}")
+        raise CaseError("not-found", N_("no draft {draft_id}"), draft_id=draft_id)
     case = await service.load_case(conn, principal, row.case_id)
     return row, case
 
@@ -174,9 +177,10 @@ async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     """Change a draft (its author, while it is a draft or was sent back)."""
     row, case = await _load(conn, principal, draft_id)
     if row.author != principal.actor:
-        raise CaseError("forbidden", "only the author changes a draft")
+        raise CaseError("forbidden", N_("only the author changes a draft"))
     if row.state not in ("draft", "returned"):
-        raise CaseError("state-conflict", f"the draft is {row.state}; it cannot change now")
+        raise CaseError("state-conflict", N_("the draft is {state}; it cannot change now"),
+                        state=row.state)
     values = await _values(conn, cw, case, body)
     await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
         state="draft", updated_at=cw.clock(), **values))
@@ -217,9 +221,10 @@ async def draft_for_edit(conn: AsyncConnection, cw: CaseWork, principal: Princip
     document, and its attachments (base64); audited as a read of its data."""
     row, case = await _load(conn, principal, draft_id)
     if row.author != principal.actor:
-        raise CaseError("forbidden", "only the author changes a draft")
+        raise CaseError("forbidden", N_("only the author changes a draft"))
     if row.state not in ("draft", "returned"):
-        raise CaseError("state-conflict", f"the draft is {row.state}; it cannot change now")
+        raise CaseError("state-conflict", N_("the draft is {state}; it cannot change now"),
+                        state=row.state)
     await audit.append(conn, cw.clock, principal.actor, "draft.read", case.reference,
                        {"draft": row.id, "sensitivity": row.sensitivity})
     files: list[dict[str, str]] = json.loads(cw.sealer.open(row.attachments_sealed,
@@ -243,9 +248,9 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     needed (operational data only, or an immediate alert)."""
     row, case = await _load(conn, principal, draft_id)
     if row.author != principal.actor:
-        raise CaseError("forbidden", "only the author submits a draft")
+        raise CaseError("forbidden", N_("only the author submits a draft"))
     if row.state not in ("draft", "returned"):
-        raise CaseError("state-conflict", f"the draft is {row.state}")
+        raise CaseError("state-conflict", N_("the draft is {state}"), state=row.state)
     document = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
     cw.forms.build(row.doc_type, row.version, document)  # schema-invalid with paths
     await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
@@ -274,11 +279,12 @@ async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principa
     """A supervisor of the author's unit, not the author, releases: sign, queue, move."""
     row, case = await _load(conn, principal, draft_id)
     if row.state != "submitted":
-        raise CaseError("state-conflict", f"the draft is {row.state}, not submitted")
+        raise CaseError("state-conflict", N_("the draft is {state}, not submitted"),
+                        state=row.state)
     if row.author == principal.actor:
-        raise CaseError("forbidden", "four eyes: the author cannot release their own draft")
+        raise CaseError("forbidden", N_("four eyes: the author cannot release their own draft"))
     if row.author_unit != principal.unit:
-        raise CaseError("forbidden", "only a supervisor of the author's unit releases")
+        raise CaseError("forbidden", N_("only a supervisor of the author's unit releases"))
     await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
     return await _send(conn, cw, row, case, principal)
@@ -288,12 +294,13 @@ async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
                        draft_id: int, reason: str) -> None:
     """Send a submitted draft back to its author with a reason."""
     if not reason.strip():
-        raise CaseError("invalid-request", "say why the draft goes back", "reason")
+        raise CaseError("invalid-request", N_("say why the draft goes back"), "reason")
     row, case = await _load(conn, principal, draft_id)
     if row.state != "submitted":
-        raise CaseError("state-conflict", f"the draft is {row.state}, not submitted")
+        raise CaseError("state-conflict", N_("the draft is {state}, not submitted"),
+                        state=row.state)
     if row.author_unit != principal.unit:
-        raise CaseError("forbidden", "only a supervisor of the author's unit sends it back")
+        raise CaseError("forbidden", N_("only a supervisor of the author's unit sends it back"))
     await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
         state="returned", return_reason=reason.strip()[:500], updated_at=cw.clock()))
     await audit.append(conn, cw.clock, principal.actor, "draft.returned", case.reference,
@@ -325,7 +332,7 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
         envelope = await queue_message(conn, cw.node, draft, xml, attachments,
                                        actor=releaser.actor)
     except OutboundError as exc:
-        raise CaseError("invalid-request", str(exc), "to") from exc
+        raise CaseError.of("invalid-request", exc, "to") from exc
     message_id = envelope.header.bx.id
     await cases_repo.link_conversation(conn, case.id, conversation, row.recipient)
     facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,

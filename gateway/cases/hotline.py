@@ -32,6 +32,7 @@ from gateway.cases.commands import (
 )
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.errors import N_
 from gateway.store import cases as repo
 from gateway.store.case_tables import tip_reporters, tips
 
@@ -48,7 +49,7 @@ async def record_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     channel, relation, danger = tip.channel, tip.reporter_relation, tip.danger
     narrative = tip.narrative.strip()
     if not narrative:
-        raise CaseError("invalid-request", "narrative: what happened is required", "narrative")
+        raise CaseError("invalid-request", N_("narrative: what happened is required"), "narrative")
     foreign = tip.foreign_country
     people = [p.model_dump(exclude_none=True) for p in tip.persons]
     now = cw.clock()
@@ -98,8 +99,8 @@ def _moment(value: datetime | None, name: str, now: datetime) -> datetime | None
     if value is None:
         return None
     if value.tzinfo is None or value > now + timedelta(minutes=5):
-        raise CaseError("invalid-request", f"{name}: a time with its zone, not in the future",
-                        name)
+        raise CaseError("invalid-request", N_("{name}: a time with its zone, not in the future"),
+                        name, name=name)
     return value
 
 
@@ -116,7 +117,7 @@ async def _load(conn: AsyncConnection, principal: Principal, tip_id: int) -> Any
     row = (await conn.execute(sa.select(tips).where(tips.c.id == tip_id,
                                                     tips.c.unit == principal.unit))).first()
     if row is None:
-        raise CaseError("not-found", f"no tip {tip_id}")
+        raise CaseError("not-found", N_("no tip {tip_id}"), tip_id=tip_id)
     return row
 
 
@@ -175,7 +176,7 @@ async def reporter_of(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                       reason: str) -> dict[str, Any] | None:
     """Who called (supervisors only, with a reason); audited."""
     if len(reason.strip()) < 3:
-        raise CaseError("invalid-request", "reading a reporter's identity needs a reason",
+        raise CaseError("invalid-request", N_("reading a reporter's identity needs a reason"),
                         "reason")
     row = await _load(conn, principal, tip_id)
     sealed = (await conn.execute(sa.select(tip_reporters.c.identity_sealed).where(
@@ -194,8 +195,8 @@ async def triage(conn: AsyncConnection, cw: CaseWork, principal: Principal, tip_
     duplicate_of = command.duplicate_of
     if classification == "duplicate":
         if duplicate_of is None or duplicate_of == row.id:
-            raise CaseError("invalid-request", "duplicate_of: the id of the tip this one "
-                            "repeats", "duplicate_of")
+            raise CaseError("invalid-request",
+                            N_("duplicate_of: the id of the tip this one repeats"), "duplicate_of")
         await _load(conn, principal, duplicate_of)
     await conn.execute(sa.update(tips).where(tips.c.id == row.id).values(
         classification=classification, urgency=urgency, classified_at=cw.clock(),
@@ -213,7 +214,7 @@ async def resolve(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     """Mark a classified tip resolved (the programme target counts them)."""
     row = await _load(conn, principal, tip_id)
     if row.classified_at is None:
-        raise CaseError("state-conflict", "classify the tip before resolving it")
+        raise CaseError("state-conflict", N_("classify the tip before resolving it"))
     await conn.execute(sa.update(tips).where(tips.c.id == row.id).values(
         status="resolved", resolved_at=cw.clock()))
     await service.close_tasks(conn, cw, kinds=("child-emergency", "first-check"), tip_id=row.id)
@@ -269,9 +270,10 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
     partner in the same transaction (the operator may release it alone)."""
     row = await _load(conn, principal, tip_id)
     if row.classified_at is None:
-        raise CaseError("state-conflict", "classify the tip before escalating it")
+        raise CaseError("state-conflict", N_("classify the tip before escalating it"))
     if row.case_id is not None:
-        raise CaseError("state-conflict", f"the tip is already case {row.case_id}")
+        raise CaseError("state-conflict", N_("the tip is already case {case_id}"),
+                        case_id=row.case_id)
     tip = tip_view(cw, row, cw.clock())
     case_id = await service.create_case(
         conn, cw, principal.actor, kind="hotline", origin="hotline", owner_unit=principal.unit,
@@ -292,14 +294,14 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
     message_id = None
     if body.alert_to:
         if not tip["foreign_country"]:
-            raise CaseError("invalid-request", "an alert to a partner needs a tip with a "
-                            "foreign element (foreign_country)", "alert_to")
+            raise CaseError("invalid-request", N_("an alert to a partner needs a tip with a "
+                                                  "foreign element (foreign_country)"), "alert_to")
         if not body.duty_phone:
-            raise CaseError("invalid-request", "duty_phone: the alert must say whom to call",
+            raise CaseError("invalid-request", N_("duty_phone: the alert must say whom to call"),
                             "duty_phone")
         if not (body.last_seen or tip["last_seen_at"]):
-            raise CaseError("invalid-request", "last_seen: when was the person last seen? "
-                            "The alert must say it", "last_seen")
+            raise CaseError("invalid-request", N_("last_seen: when was the person last seen? The "
+                                                  "alert must say it"), "last_seen")
         _moment(body.last_seen, "last_seen", cw.clock())
         case = await service.load_case(conn, principal, case_id)
         document = _alert_document(cw, tip, case.reference, body, principal)

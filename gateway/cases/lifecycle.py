@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, Code, GatewayError, Message
 
 KINDS: Final = ("repatriation", "verification", "investigation", "hotline")
 ORIGINS: Final = ("hotline", "blo", "partner", "investigation")
@@ -90,7 +90,7 @@ def next_states(facts: CaseFacts) -> list[str]:
     return out
 
 
-def blocked_states(facts: CaseFacts) -> dict[str, str]:
+def blocked_states(facts: CaseFacts) -> dict[str, Message]:
     """The next steps of the case's own path that it cannot take now, each with why: the
     case page explains them instead of leaving them to the audit log."""
     if facts.kind == "investigation" or facts.state in TERMINAL:
@@ -101,21 +101,24 @@ def blocked_states(facts: CaseFacts) -> dict[str, str]:
         try:
             check_transition(facts, state)
         except TransitionRefused as exc:
-            out[state] = str(exc)
+            out[state] = exc.message()
     return out
 
 
 def check_transition(facts: CaseFacts, to: str) -> None:
     """Raise :class:`TransitionRefused` unless ``facts.state -> to`` is allowed now."""
     if to not in states_of(facts.kind):
-        raise TransitionRefused(f"{to!r} is not a state of a {facts.kind} case")
+        raise TransitionRefused(N_("{to!r} is not a state of a {kind} case"),
+                                to=Code(to), kind=Code(facts.kind))
     if facts.state in TERMINAL:
-        raise TransitionRefused(f"the case is {facts.state}; it cannot change any more")
+        raise TransitionRefused(N_("the case is {state}; it cannot change any more"),
+                                state=Code(facts.state))
     if to == facts.state:
-        raise TransitionRefused(f"the case is already {to}")
+        raise TransitionRefused(N_("the case is already {to}"), to=Code(to))
     if facts.kind == "investigation":
         if to not in _INVESTIGATION[facts.state]:
-            raise TransitionRefused(f"an investigation cannot go from {facts.state} to {to}")
+            raise TransitionRefused(N_("an investigation cannot go from {state} to {to}"),
+                                    state=Code(facts.state), to=Code(to))
         return
     if to == "withdrawn":
         return
@@ -123,34 +126,38 @@ def check_transition(facts: CaseFacts, to: str) -> None:
         _leave_side_state(facts, to)
     elif to in SIDE_STATES:
         if to == "best-interests-review" and not facts.presumed_child:
-            raise TransitionRefused("a best-interests review is for a (presumed) child")
+            raise TransitionRefused(N_("a best-interests review is for a (presumed) child"))
     elif to not in _FORWARD[facts.state]:
-        raise TransitionRefused(f"a case cannot go from {facts.state} to {to}")
+        raise TransitionRefused(N_("a case cannot go from {state} to {to}"),
+                                state=Code(facts.state), to=Code(to))
     _requirements(facts, to)
 
 
 def _leave_side_state(facts: CaseFacts, to: str) -> None:
     if facts.state == "best-interests-review" and not (
             facts.best_interests_decided or facts.best_interests_recorded):
-        raise TransitionRefused("a supervisor must first record the best-interests decision")
+        raise TransitionRefused(N_("a supervisor must first record the best-interests decision"))
     allowed = {facts.resume_state, "closed"} - {None}
     if facts.resume_state is not None:
         allowed |= _FORWARD.get(facts.resume_state, frozenset())
     if facts.state == "victim-objects":
         allowed.discard("verification-requested")
     if to not in allowed:
-        raise TransitionRefused(f"from {facts.state} the case can return to "
-                                f"{facts.resume_state or 'its previous state'}, be closed or "
-                                "withdrawn")
+        if facts.resume_state is None:
+            raise TransitionRefused(N_("from {state} the case can return to its previous state, "
+                                       "be closed or withdrawn"), state=Code(facts.state))
+        raise TransitionRefused(N_("from {state} the case can return to {resume}, be closed or "
+                                   "withdrawn"), state=Code(facts.state),
+                                resume=Code(facts.resume_state))
 
 
 def _requirements(facts: CaseFacts, to: str) -> None:
     if to == "repatriation-planned":
         if facts.verified_victims < 1:
-            raise TransitionRefused("repatriation needs a victim whose identity is verified")
+            raise TransitionRefused(N_("repatriation needs a victim whose identity is verified"))
         if facts.presumed_child and not facts.best_interests_recorded:
-            raise TransitionRefused("a (presumed) child: a supervisor must first record that "
-                                    "return is in the child's best interests")
+            raise TransitionRefused(N_("a (presumed) child: a supervisor must first record that "
+                                       "return is in the child's best interests"))
 
 
 def after(facts: CaseFacts, to: str) -> tuple[str, str | None]:

@@ -13,6 +13,7 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.catalog import catalogs
 from gateway.documents.render import MessageHeader, Renderer
 from gateway.protocol.envelope import parse_body, parse_envelope, parse_rfc3339_utc
+from gateway.protocol.errors import N_
 from gateway.store.cases import in_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.tables import messages, receipts
@@ -52,13 +53,13 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
     """Render one stored message (of the case ``case_id``, where given); the export is
     audited with who, why and whether special data showed."""
     if len(reason.strip()) < 3:
-        raise CaseError("invalid-request", "printing a document needs a reason", "reason")
+        raise CaseError("invalid-request", N_("printing a document needs a reason"), "reason")
     query = sa.select(messages).where(messages.c.message_id == message_id)
     if case_id is not None:
         query = query.where(in_case(case_id))
     row = (await conn.execute(query.order_by(messages.c.id).limit(1))).first()
     if row is None:
-        raise CaseError("not-found", f"no message {message_id}")
+        raise CaseError("not-found", N_("no message {message_id}"), message_id=message_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
     bx = envelope.header.bx
     receipt = (await conn.execute(sa.select(receipts.c.received).where(

@@ -23,6 +23,7 @@ from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
+from gateway.protocol.errors import N_
 from gateway.store import cases as repo
 
 
@@ -47,7 +48,7 @@ async def load_case(conn: AsyncConnection, principal: Principal, case_id: int) -
     case exists in another unit is itself not the caller's to know)."""
     row = await repo.case_row(conn, case_id, unit_seen(principal))
     if row is None:
-        raise CaseError("not-found", f"no case {case_id}")
+        raise CaseError("not-found", N_("no case {case_id}"), case_id=case_id)
     return row
 
 
@@ -56,17 +57,17 @@ async def create_case(conn: AsyncConnection, cw: CaseWork, actor: str, *, kind: 
                       priority: str = "routine", summary: str | None = None) -> int:
     """Open a case in its kind's first state."""
     if kind not in lifecycle.KINDS:
-        raise CaseError("invalid-request", f"kind must be one of {', '.join(lifecycle.KINDS)}",
-                        "kind")
+        raise CaseError("invalid-request", N_("kind must be one of {choices}"),
+                        "kind", choices=', '.join(lifecycle.KINDS))
     if origin not in lifecycle.ORIGINS:
-        raise CaseError("invalid-request",
-                        f"origin must be one of {', '.join(lifecycle.ORIGINS)}", "origin")
+        raise CaseError("invalid-request", N_("origin must be one of {choices}"),
+                        "origin", choices=', '.join(lifecycle.ORIGINS))
     if priority not in PRIORITIES:
-        raise CaseError("invalid-request", f"priority must be one of {', '.join(PRIORITIES)}",
-                        "priority")
+        raise CaseError("invalid-request", N_("priority must be one of {choices}"),
+                        "priority", choices=', '.join(PRIORITIES))
     if partner is not None and cw.node.partners.get(partner) is None:
-        raise CaseError("invalid-request", f"{partner} is not in the partner directory",
-                        "partner")
+        raise CaseError("invalid-request", N_("{partner} is not in the partner directory"),
+                        "partner", partner=partner)
     now = cw.clock()
     reference = await new_reference(conn, reference_prefix(owner_unit, now))
     state = lifecycle.initial_state(kind)
@@ -110,7 +111,7 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
     try:
         lifecycle.check_transition(facts, to)
     except lifecycle.TransitionRefused as exc:
-        raise CaseError("state-conflict", str(exc), "to") from exc
+        raise CaseError.of("state-conflict", exc, "to") from exc
     state, resume = lifecycle.after(facts, to)
     await repo.update_case(conn, row.id, state=state, resume_state=resume,
                            updated_at=cw.clock())
@@ -146,7 +147,7 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
     return may be planned; with ``no-return`` it stays blocked. Answers the case's state."""
     note, decision = command.note, command.decision
     if not note.strip():
-        raise CaseError("invalid-request", "the best-interests record needs its reasons",
+        raise CaseError("invalid-request", N_("the best-interests record needs its reasons"),
                         "note")
     row = await load_case(conn, principal, case_id)
     await repo.update_case(
@@ -172,8 +173,8 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     A victim and a suspect are never the same row, whatever their ids (MESSAGES.md).
     """
     if facts.role not in lifecycle.PERSON_ROLES:
-        raise CaseError("invalid-request", f"role must be one of "
-                        f"{', '.join(lifecycle.PERSON_ROLES)}", "role")
+        raise CaseError("invalid-request", N_("role must be one of {choices}"),
+                        "role", choices=', '.join(lifecycle.PERSON_ROLES))
     seal = cw.sealer.seal_text
     values = {
         "name_native_sealed": seal(facts.native, "persons.name_native"),
@@ -220,7 +221,8 @@ async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int
     row = await load_case(conn, principal, case_id)
     task = await repo.task_row(conn, task_id, row.id)
     if task is None:
-        raise CaseError("not-found", f"no task {task_id} in case {case_id}")
+        raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
+                        task_id=task_id, case_id=case_id)
     return task
 
 
@@ -255,7 +257,7 @@ async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, c
     """A task a user sets on a case."""
     row = await load_case(conn, principal, case_id)
     if not title.strip():
-        raise CaseError("invalid-request", "a task needs a title", "title")
+        raise CaseError("invalid-request", N_("a task needs a title"), "title")
     due_at = datetime.combine(due, time(23, 59, 59), LOCAL_TIME)
     task_id = await add_task(conn, cw, kind="task", owner_unit=row.owner_unit, due_at=due_at,
                              case_id=row.id, title=title.strip(), owner_user=owner_user)
@@ -270,11 +272,11 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
     note; its deadline closes with it."""
     row = await repo.task_row(conn, task_id)
     if row is None or (row.case_id is None and row.owner_unit != principal.unit):
-        raise CaseError("not-found", f"no task {task_id}")
+        raise CaseError("not-found", N_("no task {task_id}"), task_id=task_id)
     if row.case_id is not None:
         await load_case(conn, principal, row.case_id)
     if row.done_at is not None:
-        raise CaseError("state-conflict", f"task {task_id} is done already")
+        raise CaseError("state-conflict", N_("task {task_id} is done already"), task_id=task_id)
     note = command.note if command else None
     await repo.update_task(
         conn, task_id, done_at=cw.clock(), done_by=principal.actor,
@@ -290,7 +292,7 @@ async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, ca
     text = command.text
     row = await load_case(conn, principal, case_id)
     if not text.strip():
-        raise CaseError("invalid-request", "the note is empty", "text")
+        raise CaseError("invalid-request", N_("the note is empty"), "text")
     note_id = await repo.insert_note(conn, case_id=row.id, author=principal.actor,
                                      at=cw.clock(),
                                      text_sealed=cw.sealer.seal_text(text, "notes.text"))

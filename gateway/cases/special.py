@@ -24,6 +24,7 @@ from gateway.cases import printing, service
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import parse_body, parse_envelope, sniff_media_type
+from gateway.protocol.errors import N_
 from gateway.store.case_tables import special_grants
 from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
@@ -45,7 +46,7 @@ class StoredAttachment:
 
 def _check_reader(principal: Principal) -> None:
     if not allowed(principal.role, "special.read") or not principal.session_id:
-        raise CaseError("forbidden", "your role may not read special-category data")
+        raise CaseError("forbidden", N_("your role may not read special-category data"))
 
 
 async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
@@ -54,11 +55,12 @@ async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_
     _check_reader(principal)
     reason = reason.strip()
     if not 3 <= len(reason) <= 500:
-        raise CaseError("invalid-request", "say why you open the special data "
-                        "(3 to 500 characters)", "reason")
+        raise CaseError("invalid-request", N_("say why you open the special data (3 to 500 "
+                                              "characters)"), "reason")
     row = await service.load_case(conn, principal, case_id)
     if await message_of_case(conn, row.id, message_id) is None:
-        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+        raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
+                        message_id=message_id, case_id=case_id)
     now = cw.clock()
     await conn.execute(sa.insert(special_grants).values(
         session_id=principal.session_id, message_id=message_id, reason=reason,
@@ -88,20 +90,23 @@ async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     row = await service.load_case(conn, principal, case_id)
     reason = await granted(conn, cw, principal, message_id)
     if reason is None:
-        raise CaseError("forbidden", "open the special data of this message first, with a "
-                        "reason", "reason")
+        raise CaseError("forbidden",
+                        N_("open the special data of this message first, with a reason"), "reason")
     message = await message_of_case(conn, row.id, message_id)
     if message is None:
-        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+        raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
+                        message_id=message_id, case_id=case_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
     info = next((a for a in envelope.header.bx.attachments or [] if a.name == name), None)
     encoded = envelope.attachments.get(name)
     if info is None or encoded is None:
-        raise CaseError("not-found", f"no attachment {name!r} in message {message_id}")
+        raise CaseError("not-found", N_("no attachment {name!r} in message {message_id}"),
+                        name=name, message_id=message_id)
     data = b64url_decode(encoded)
     if hashlib.sha256(data).hexdigest() != info.sha256 or \
             sniff_media_type(data) != info.media_type:
-        raise CaseError("state-conflict", f"attachment {name!r} does not match what was signed")
+        raise CaseError("state-conflict", N_("attachment {name!r} does not match what was signed"),
+                        name=name)
     await audit.append(conn, cw.clock, principal.actor, "attachment.read", row.reference,
                        {"message": message_id, "name": name, "reason": reason})
     return StoredAttachment(name, info.media_type, data)
@@ -121,7 +126,8 @@ async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Pri
     case = await service.load_case(conn, principal, case_id)
     row = await message_of_case(conn, case.id, message_id)
     if row is None:
-        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+        raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
+                        message_id=message_id, case_id=case_id)
     return case, row, await granted(conn, cw, principal, message_id)
 
 
@@ -143,7 +149,7 @@ async def print_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principa
     """A message of the case printed through the API: with the caller's reason, beside the
     language asked for, special data only where asked by a role that may read it."""
     if show_special and not allowed(principal.role, "special.read"):
-        raise CaseError("forbidden", "your role may not print special-category data")
+        raise CaseError("forbidden", N_("your role may not print special-category data"))
     case = await service.load_case(conn, principal, case_id)
     return await printing.print_message(
         conn, cw, message_id, actor=principal.actor, reason=reason,

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import sniff_media_type
+from gateway.protocol.errors import N_
 from gateway.store.case_tables import held_files
 
 HELD_FOR: Final = timedelta(days=1)
@@ -51,16 +52,18 @@ def check_upload(filename: str, data: bytes, field: str = "attachments") -> Uplo
     of 1 byte to 5 MiB whose name (if it says) agrees."""
     name = safe_name(filename)
     if not data or len(data) > MAX_FILE:
-        raise CaseError("invalid-request", f"{name}: a file of 1 byte to 5 MiB", field)
+        raise CaseError("invalid-request", N_("{name}: a file of 1 byte to 5 MiB"),
+                        field, name=name)
     media_type = sniff_media_type(data)
     if media_type is None:
-        raise CaseError("invalid-request", f"{name}: the content is not a JPEG, PNG or PDF "
-                        "file", field)
+        raise CaseError("invalid-request", N_("{name}: the content is not a JPEG, PNG or PDF file"),
+                        field, name=name)
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     said = _BY_SUFFIX.get(suffix)
     if said is not None and said != media_type:
-        raise CaseError("invalid-request", f"{name}: the name says {said} but the content is "
-                        f"{media_type}", field)
+        raise CaseError("invalid-request", N_("{name}: the name says {said} but the content is "
+                                              "{media_type}"),
+                        field, name=name, said=said, media_type=media_type)
     return Upload(name, media_type, data)
 
 

@@ -20,6 +20,7 @@ from gateway.cases.service import facts_of, load_case, unit_seen
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
 from gateway.protocol.envelope import parse_body, parse_envelope
+from gateway.protocol.errors import N_
 from gateway.store import cases as repo
 from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
@@ -102,12 +103,13 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
                         case_id: int, person_id: int, reason: str) -> dict[str, Any]:
     """A person with everything the documents said (special data): needs a reason; audited."""
     if len(reason.strip()) < 3:
-        raise CaseError("invalid-request", "reading a person's special data needs a reason",
+        raise CaseError("invalid-request", N_("reading a person's special data needs a reason"),
                         "reason")
     row = await load_case(conn, principal, case_id)
     person = await repo.person_row(conn, row.id, person_id)
     if person is None:
-        raise CaseError("not-found", f"no person {person_id} in case {case_id}")
+        raise CaseError("not-found", N_("no person {person_id} in case {case_id}"),
+                        person_id=person_id, case_id=case_id)
     details = cw.sealer.open_text(person.details_sealed, "persons.details")
     await audit.append(conn, cw.clock, principal.actor, "special.read", row.reference,
                        {"person": person.id, "role": person.role, "reason": reason.strip()})
@@ -132,7 +134,7 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
                         scope: str) -> list[dict[str, Any]]:
     """Open tasks past their due time: the unit's, or (C02) every unit's."""
     if scope == "all" and not sees_all_cases(principal.role):
-        raise CaseError("forbidden", "only C02's investigators see every unit's overdue items",
+        raise CaseError("forbidden", N_("only C02's investigators see every unit's overdue items"),
                         "scope")
     now = cw.clock()
     rows = await repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
@@ -167,8 +169,8 @@ async def _matching_cases(conn: AsyncConnection, cw: CaseWork, principal: Princi
     groups = [[cw.sealer.index_term(t) for t in sorted(options)]
               for options in query_terms(query)]
     if not groups:
-        raise CaseError("invalid-request", "the search needs a name, an identifier, a phone "
-                        "number or a case reference", "q")
+        raise CaseError("invalid-request", N_("the search needs a name, an identifier, a phone "
+                                              "number or a case reference"), "q")
     return await repo.matching_case_ids(conn, groups, unit_seen(principal), SEARCH_LIMIT,
                                         _COUNT_CAP)
 
@@ -200,11 +202,12 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
     row = await load_case(conn, principal, case_id)
     message = await message_of_case(conn, row.id, message_id)
     if message is None:
-        raise CaseError("not-found", f"no message {message_id} in case {case_id}")
+        raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
+                        message_id=message_id, case_id=case_id)
     show = reason is not None
     if reason is not None and (not allowed(principal.role, "special.read")
                                or len(reason.strip()) < 3):
-        raise CaseError("forbidden", "special data needs a role that may read it and a reason",
+        raise CaseError("forbidden", N_("special data needs a role that may read it and a reason"),
                         "reason")
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
     data = cw.forms.read(message.doc_type, message.doc_version, envelope.document)

@@ -19,13 +19,20 @@ from gateway.store.crypto import Sealer
 
 class CaseError(GatewayError):
     """A refused case operation. ``code`` is a problem code of ``protocol.problems``
-    (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``); the message says
-    what was wrong, naming the field where there is one."""
+    (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``); the message (a
+    catalog template with its values, as every :class:`GatewayError`) says what was wrong,
+    naming the field where there is one."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, code: str, message: str, field: str | None = None,
+                 **values: object) -> None:
+        super().__init__(message, **values)
         self.code = code
         self.field = field
+
+    @classmethod
+    def of(cls, code: str, error: GatewayError, field: str | None = None) -> CaseError:
+        """A case refusal that says what another refusal said (in every language)."""
+        return cls(code, error.template, field, **error.values)
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

@@ -43,6 +43,27 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "extract
     return message
 
 
+class Code(str):
+    """A value of an error that is itself a code (a state, a role, a document type): said in
+    the reader's words where the reader's code labels are at hand (:meth:`GatewayError.speak`
+    with ``code``)."""
+
+    __slots__ = ()
+
+
+class Message(str):
+    """An error's message as text (English; JSON takes it as a string) that keeps its
+    template and values, so that a page can still say it in the reader's language."""
+
+    __slots__ = ("error",)
+    error: GatewayError
+
+    def __new__(cls, error: GatewayError) -> Message:
+        made = super().__new__(cls, str(error))
+        made.error = error
+        return made
+
+
 class GatewayError(Exception):
     """Something the gateway refused on purpose; the message says what and why."""
 
@@ -51,13 +72,20 @@ class GatewayError(Exception):
         self.values = values
         super().__init__(message.format(**values) if values else message)
 
-    def speak(self, translate: Callable[[str], str]) -> str:
-        """The message in the reader's language (``translate``: a catalog's gettext)."""
+    def message(self) -> Message:
+        """The message as text that can still be spoken (:class:`Message`)."""
+        return Message(self)
+
+    def speak(self, translate: Callable[[str], str],
+              code: Callable[[str], str] | None = None) -> str:
+        """The message in the reader's language (``translate``: a catalog's gettext; ``code``:
+        its labels of codes, for the values marked :class:`Code`)."""
         if not self.template:
             return str(self)
         try:
             spoken = translate(self.template)
-            values = {k: v.speak(translate) if isinstance(v, GatewayError) else v
+            values = {k: v.speak(translate, code) if isinstance(v, GatewayError)
+                      else code(v) if code is not None and isinstance(v, Code) else v
                       for k, v in self.values.items()}
             return spoken.format(**values) if values else spoken
         except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder

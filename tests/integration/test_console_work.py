@@ -153,8 +153,8 @@ async def test_an_attached_photo_is_queued_byte_for_byte(people: dict[str, Brows
 
 
 @pytest.mark.parametrize(("name", "data", "said"), [
-    ("fake.jpg", b"this is a text file, not a photo", "not a JPEG, PNG or PDF"),
-    ("photo.jpg", PNG, "the name says image/jpeg but the content is image/png"),
+    ("fake.jpg", b"this is a text file, not a photo", "không phải tệp JPEG, PNG hoặc PDF"),
+    ("photo.jpg", PNG, "tên ghi image/jpeg nhưng nội dung là image/png"),
 ])
 async def test_a_file_that_is_not_what_it_says_is_refused_beside_the_field(
         people: dict[str, Browser], name: str, data: bytes, said: str) -> None:
@@ -358,7 +358,7 @@ async def test_case_work_the_console_can_do(people: dict[str, Browser], desk: De
 
     bad = await sophea.post("/cases/1/persons", {"role": "suspect"})
     assert bad.status_code == 422
-    assert "give a name" in bad.text
+    assert "hãy nhập tên" in bad.text  # give a name, in the officer's language
     added = await sophea.post("/cases/1/persons", {"role": "suspect", "name_latin": "TRAN Van B",
                                                    "sex": "male", "birth_year": "1990"})
     assert added.status_code == 303
@@ -545,3 +545,23 @@ async def test_the_investigator_has_a_desk(people: dict[str, Browser], desk: Des
         assert "badge bad" in waiting[2]  # and overdue
         investigations = page.text.split("Điều tra phối hợp")[1]
         assert 'href="/cases/2"' in investigations  # the case the suspect notice opened
+
+
+async def test_refusals_are_said_in_the_users_language(people: dict[str, Browser]) -> None:
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    sophea.client.cookies.set("bx_lang", "km")
+    empty = await sophea.post(f"/cases/{case_id}/notes", {"text": "   "})
+    assert "កំណត់ចំណាំទទេ" in empty.text  # the note is empty
+    aged = await sophea.post(f"/cases/{case_id}/persons", {
+        "role": "victim", "name_native": "Hoa", "birth_year": "fifteen"})
+    assert "birth_year: ចំនួនគត់" in aged.text  # a form problem, in the catalog's words
+    assert "valid integer" not in aged.text
+    sophea.client.cookies.set("bx_lang", "lo")
+    moved = await sophea.post(f"/cases/{case_id}/move", {"to": "repatriation-planned"})
+    assert moved.status_code == 409
+    # A lifecycle refusal, its states named by their labels, and the case page's reasons.
+    assert "ຄະດີບໍ່ສາມາດໄປຈາກ" in moved.text or "ຕ້ອງມີ" in moved.text
+    assert "cannot go from" not in moved.text
+    page = await sophea.get(f"/cases/{case_id}")
+    assert "repatriation needs a victim" not in page.text

@@ -24,6 +24,7 @@ from gateway.web.console.pages import (
     document_response,
     page,
     posted,
+    spoken,
     texts,
     user,
 )
@@ -70,7 +71,7 @@ async def search_page(request: Request) -> HTMLResponse:
     try:
         results = await cw.run(views.search, principal, query)
     except CaseError as exc:
-        error = str(exc)
+        error = spoken(request, exc)
     return page(request, "cases.html", principal, cases=[], filters={}, results=results,
                 kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
                 priorities=PRIORITIES, query=query, error=error)
@@ -89,7 +90,8 @@ async def new_case(request: Request) -> Response:
         found = await cw.run(views.list_cases, principal, {})
         return page(request, "cases.html", principal, status_of(exc.code), cases=found,
                     filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
-                    partners=_partners(cw), priorities=PRIORITIES, query="", error=str(exc))
+                    partners=_partners(cw), priorities=PRIORITIES, query="",
+                    error=spoken(request, exc))
     raise Redirect(f"/cases/{case_id}?done=case-opened")
 
 
@@ -154,7 +156,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
         done = await cw.run(work, principal, form)
     except CaseError as exc:
         return await _case_page(request, principal, case_id, status_of(exc.code),
-                                errors={form_field: str(exc)}, values=form)
+                                errors={form_field: spoken(request, exc)}, values=form)
     if isinstance(done, Response):
         return done
     raise Redirect(f"/cases/{case_id}?done={done}")
@@ -286,7 +288,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
         return page(request, "message.html", principal, status_of(exc.code), case=case,
                     message_id=message_id, bx=envelope.header.bx,
                     attachments=special.attachment_names(envelope), reason=granted,
-                    special_reasons=special.REASONS, error=str(exc))
+                    special_reasons=special.REASONS, error=spoken(request, exc))
     raise Redirect(f"/cases/{case_id}/messages/{message_id}?done=special-opened")
 
 

@@ -32,6 +32,7 @@ from gateway.web.console.pages import (
     language,
     page,
     posted,
+    spoken,
     user,
 )
 
@@ -205,7 +206,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     try:
         chosen = await _uploads(raw_form)
     except CaseError as exc:
-        errors["attachments"] = [str(exc)]
+        errors["attachments"] = [spoken(request, exc)]
     held = await cw.run(uploads.held, principal.actor, handles)
     attachments = [f for f in files if f["name"] in keep] + [
         u.as_attachment() for _, u in held] + [u.as_attachment() for u in chosen]
@@ -229,8 +230,8 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             message = book.text(lang, "The document is not complete: see the fields marked.")
         except CaseError as exc:
             code = exc.code
-            errors = {normal_key(exc.field or ""): [str(exc)]}
-            message = str(exc)
+            errors = {normal_key(exc.field or ""): [spoken(request, exc)]}
+            message = spoken(request, exc)
     if errors:
         new = await cw.run(uploads.hold, principal.actor, chosen)  # they wait with the form
         waiting = held + list(zip(new, chosen, strict=True))

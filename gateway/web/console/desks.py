@@ -29,10 +29,10 @@ from gateway.web.console.countries import countries
 from gateway.web.console.pages import (
     Redirect,
     Refused,
-    books,
     language,
     page,
     posted,
+    spoken,
     user,
     when,
 )
@@ -101,7 +101,7 @@ async def record_tip(request: Request) -> Response:
                                 commands.parse(commands.NewTip, _tip_body(form)))
     except CaseError as exc:
         return await _hotline(request, principal, status_of(exc.code), values=form,
-                              error={"field": exc.field, "message": str(exc)})
+                              error={"field": exc.field, "message": spoken(request, exc)})
     raise Redirect(f"/hotline/{recorded['id']}?done=tip-recorded")
 
 
@@ -150,7 +150,7 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
                                   escalation)
     except CaseError as exc:
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
-                               error={"field": exc.field, "message": str(exc)})
+                               error={"field": exc.field, "message": spoken(request, exc)})
     if result and result["case_id"]:
         raise Redirect(f"/cases/{result['case_id']}?done=escalated")
     raise Redirect(f"/hotline/{tip_id}?done={'resolved' if action == 'resolve' else 'classified'}")
@@ -169,7 +169,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
         if exc.code == "not-found":
             raise Refused("not-found") from exc
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
-                               error={"field": "reason", "message": str(exc)})
+                               error={"field": "reason", "message": spoken(request, exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})
 
 
@@ -196,7 +196,7 @@ async def decide_partner_key(request: Request, offer_id: int) -> Response:
         await keyrefresh.decide(case_work(request).node, offer_id, accept, principal.actor)
     except keyrefresh.KeyRefreshError as exc:
         return await _partners(request, principal, status_of("state-conflict"),
-                               error=exc.speak(books(request).get(language(request)).gettext))
+                               error=spoken(request, exc))
     raise Redirect(f"/partners?done={'key-pinned' if accept else 'key-refused'}")
 
 

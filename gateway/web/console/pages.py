@@ -22,6 +22,7 @@ from gateway.cases import notices
 from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
+from gateway.protocol.errors import GatewayError, Message
 from gateway.web.auth import COOKIE, case_work
 
 LANG_COOKIE: Final = "bx_lang"
@@ -54,6 +55,15 @@ def books(request: Request) -> Catalogs:
 
 
 when = as_local  # templates call it ``when``
+
+
+def spoken(request: Request, said: GatewayError | str) -> str:
+    """A refusal (or a message kept from one) in the user's language."""
+    lang, book = language(request), books(request)
+    error = said.error if isinstance(said, Message) else said
+    if isinstance(error, GatewayError):
+        return error.speak(book.get(lang).gettext, lambda value: book.code(lang, value))
+    return book.text(lang, str(error))
 
 
 @lru_cache(maxsize=4)
@@ -90,6 +100,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
     html = _env.get_template(template).render(
         request=request, user=principal, lang=lang, locales=LOCALES,
         _=lambda message: book.text(lang, message),
+        speak=lambda said: spoken(request, said),
         field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
         name=lambda node_id: directory_name(request, node_id, lang),
         can=lambda action: principal is not None and allowed(principal.role, action),

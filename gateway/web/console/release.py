@@ -11,7 +11,15 @@ from gateway.cases.work import CaseError
 from gateway.documents.render import DRAFT_SOURCE
 from gateway.protocol.problems import Problem, status_of
 from gateway.web.auth import case_work
-from gateway.web.console.pages import Redirect, Refused, document_response, page, posted, user
+from gateway.web.console.pages import (
+    Redirect,
+    Refused,
+    document_response,
+    page,
+    posted,
+    spoken,
+    user,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,6 +66,6 @@ async def release(request: Request, draft_id: int) -> Response:
     except CaseError as exc:
         queue = await cw.run(drafts.list_drafts, principal, "submitted")
         return page(request, "release.html", principal, status_of(exc.code), queue=queue,
-                    error={"draft": draft_id, "message": str(exc),
+                    error={"draft": draft_id, "message": spoken(request, exc),
                            "reason": form.get("reason", "")})
     raise Redirect(f"/release?done={'returned' if sending_back else 'released'}")
