@@ -10,7 +10,6 @@ Exit status: 0 on success, 1 on a refused or failed operation (one line on stand
 
 from __future__ import annotations
 
-import asyncio
 import gettext
 import re
 from collections.abc import Callable, Coroutine
@@ -211,6 +210,8 @@ def keystore(settings: Settings) -> KeyStore:
 
 def run(work: Coroutine[Any, Any, T]) -> T:
     """Run one async use case; a node that cannot start is one line and exit 1."""
+    import asyncio
+
     from gateway.exchange.node import NodeError
 
     try:
