@@ -13,27 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from gateway.protocol import ids
 from gateway.protocol.bearer import KeyLookup
 from gateway.protocol.encoding import (
     EncodingError,
-    b64url_decode,
     canonical_json,
     strict_json_loads,
 )
-from gateway.protocol.envelope import describe_validation_error, parse_body
 from gateway.protocol.jose import (
-    ALLOWED_ALGS,
     JwkError,
     SigningKey,
     flattened_jws,
     jwk_to_public_key,
     thumbprint,
-    verify_bytes,
 )
 from gateway.protocol.problems import Problem
+from gateway.protocol.signed import verify_signed
 
 KEYSET_TYP: Final = "bx-jwks+jws"
 KEYSET_CTY: Final = "application/jwk-set+json"
@@ -108,29 +105,8 @@ def verify_key_set(raw: bytes, keys: KeyLookup, when: datetime, *, signer: str) 
     Raises ``malformed`` (not a signed key set, or one listing a key it may not vouch for)
     or ``bad-signature`` (an algorithm, key or signature that does not hold).
     """
-    body = parse_body(raw)
-    try:
-        protected, payload_b64 = str(body["protected"]), str(body["payload"])
-        header = _KeySetHeader.model_validate(strict_json_loads(b64url_decode(protected)))
-        payload_bytes = b64url_decode(payload_b64)
-        signature = b64url_decode(str(body["signature"]))
-    except KeyError as exc:
-        raise _bad(f"member {exc} missing") from exc
-    except EncodingError as exc:
-        raise _bad(str(exc)) from exc
-    except ValidationError as exc:
-        raise _bad(describe_validation_error("header", exc)) from exc
-    if header.alg not in ALLOWED_ALGS:
-        raise Problem("bad-signature", f"key set algorithm {header.alg!r} is not allowed")
-    if ids.kid_node(header.kid) != signer:
-        raise Problem("bad-signature", f"key set signed by {header.kid!r}, not a key of {signer}")
-    pinned = keys(signer, header.kid)
-    if pinned is None or not pinned.usable_at(when):
-        raise Problem("bad-signature",
-                      f"key set signed by {header.kid!r}, which is not pinned or not valid")
-    if not verify_bytes(pinned.public_key, header.alg, f"{protected}.{payload_b64}".encode(),
-                        signature):
-        raise Problem("bad-signature", "key set signature does not verify")
+    header, payload_bytes = verify_signed(raw, _KeySetHeader, keys, when, signer=signer,
+                                          what="signed key set")
     try:
         payload = strict_json_loads(payload_bytes)
     except EncodingError as exc:

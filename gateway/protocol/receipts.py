@@ -12,13 +12,13 @@ from gateway.protocol import ids
 from gateway.protocol.bearer import KeyLookup
 from gateway.protocol.encoding import (
     EncodingError,
-    b64url_decode,
     canonical_json,
     strict_json_loads,
 )
-from gateway.protocol.envelope import describe_validation_error, format_rfc3339_utc, parse_body
-from gateway.protocol.jose import ALLOWED_ALGS, SigningKey, flattened_jws, verify_bytes
+from gateway.protocol.envelope import describe_validation_error, format_rfc3339_utc
+from gateway.protocol.jose import SigningKey, flattened_jws
 from gateway.protocol.problems import Problem
+from gateway.protocol.signed import verify_signed
 
 RECEIPT_TYP: Final = "bx-receipt+jws"
 RECEIPT_CTY: Final = "application/json"
@@ -79,28 +79,8 @@ def verify_receipt(raw: bytes, keys: KeyLookup, when: datetime, *, signer: str,
     When ``message_id`` and ``digest`` are given the receipt must name exactly them.
     Raises ``malformed``, ``bad-signature`` or ``conflict``.
     """
-    body = parse_body(raw)
-    try:
-        protected, payload_b64 = str(body["protected"]), str(body["payload"])
-        header = _ReceiptHeader.model_validate(strict_json_loads(b64url_decode(protected)))
-        payload_bytes = b64url_decode(payload_b64)
-        signature = b64url_decode(str(body["signature"]))
-    except KeyError as exc:
-        raise _bad(f"member {exc} missing") from exc
-    except EncodingError as exc:
-        raise _bad(str(exc)) from exc
-    except ValidationError as exc:
-        raise _bad(describe_validation_error("header", exc)) from exc
-    if header.alg not in ALLOWED_ALGS:
-        raise Problem("bad-signature", f"receipt algorithm {header.alg!r} is not allowed")
-    if ids.kid_node(header.kid) != signer:
-        raise Problem("bad-signature", f"receipt key {header.kid!r} is not a key of {signer}")
-    pinned = keys(signer, header.kid)
-    if pinned is None or not pinned.usable_at(when):
-        raise Problem("bad-signature", f"receipt key {header.kid!r} is not pinned or not valid")
-    if not verify_bytes(pinned.public_key, header.alg, f"{protected}.{payload_b64}".encode(),
-                        signature):
-        raise Problem("bad-signature", "receipt signature does not verify")
+    header, payload_bytes = verify_signed(raw, _ReceiptHeader, keys, when, signer=signer,
+                                          what="receipt")
     try:
         payload = ReceiptPayload.model_validate(strict_json_loads(payload_bytes))
     except EncodingError as exc:
