@@ -26,7 +26,7 @@ from gateway.cli import (
     help=_("The partner directory, one line per partner with delivery mode and key state."))
 def partners_list() -> None:
     """The partner directory, one line per partner with delivery mode and key state."""
-    from gateway.trust.partners import check_partner_files
+    from gateway.trust.partners import check_partner_files, spoken
 
     settings = settings_or_exit()
     partners, problems = check_partner_files(settings.partners_path,
@@ -37,7 +37,7 @@ def partners_list() -> None:
         typer.echo(f"{partner.node_id}  {partner.file.delivery}  "
                    f"{partner.file.endpoint or '-'}  {keys or _('no keys')}")
     for problem in problems:
-        typer.echo(f"gateway: {problem}", err=True)
+        typer.echo(f"gateway: {spoken(problem, _)}", err=True)
     if problems:
         raise typer.Exit(1)
 
@@ -46,13 +46,13 @@ def partners_list() -> None:
     help=_("Validate every partner file; exit 1 with one line per problem."))
 def partners_check() -> None:
     """Validate every partner file; exit 1 with one line per problem."""
-    from gateway.trust.partners import check_partner_files
+    from gateway.trust.partners import check_partner_files, spoken
 
     settings = settings_or_exit()
     partners, problems = check_partner_files(settings.partners_path,
                                              registry_or_exit(settings).types())
     for problem in problems:
-        typer.echo(problem, err=True)
+        typer.echo(spoken(problem, _), err=True)
     if problems:
         raise typer.Exit(1)
     typer.echo(_("{count} partner files OK").format(count=len(partners)))

@@ -64,6 +64,11 @@ class Message(str):
         return made
 
 
+def said(template: str, **values: object) -> Message:
+    """A message (one line of several a refusal lists) that can still be spoken."""
+    return GatewayError(template, **values).message()
+
+
 class GatewayError(Exception):
     """Something the gateway refused on purpose; the message says what and why."""
 
@@ -85,6 +90,7 @@ class GatewayError(Exception):
         try:
             spoken = translate(self.template)
             values = {k: v.speak(translate, code) if isinstance(v, GatewayError)
+                      else v.error.speak(translate, code) if isinstance(v, Message)
                       else code(v) if code is not None and isinstance(v, Code) else v
                       for k, v in self.values.items()}
             return spoken.format(**values) if values else spoken

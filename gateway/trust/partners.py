@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import tomllib
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +27,7 @@ from pydantic import (
 
 from gateway.protocol import ids
 from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_utc
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError, Message, said
 from gateway.protocol.inbound import PartnerPolicy
 from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
 from gateway.trust.files import write_atomically
@@ -38,9 +38,20 @@ NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
 class PartnerFileError(GatewayError):
     """Partner files that cannot be trusted; ``problems`` has one line per fault."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: Sequence[str]) -> None:
         super().__init__("; ".join(problems))
-        self.problems = problems
+        self.problems = list(problems)
+
+    def speak(self, translate: Callable[[str], str],
+              code: Callable[[str], str] | None = None) -> str:
+        """Each problem in the reader's language."""
+        return "; ".join(spoken(p, translate, code) for p in self.problems)
+
+
+def spoken(problem: str, translate: Callable[[str], str],
+           code: Callable[[str], str] | None = None) -> str:
+    """One problem line in the reader's language (as it was, if it is plain text)."""
+    return problem.error.speak(translate, code) if isinstance(problem, Message) else problem
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -142,33 +153,38 @@ class Partner:
 
 def _problems_of(data: PartnerFile, expected_id: str, known_types: Collection[str], *,
                  profile: bool) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if data.id != expected_id:
-        problems.append(f"id {data.id!r} differs from the file name {expected_id!r}")
-    problems.extend(f"name.{lang} is missing" for lang in ("vi", "en") if lang not in data.name)
+        problems.append(said(N_("id {id!r} differs from the file name {name!r}"), id=data.id,
+                             name=expected_id))
+    problems.extend(said(N_("name.{lang} is missing"), lang=lang) for lang in ("vi", "en")
+                    if lang not in data.name)
     unknown = sorted(set(data.may_send) - set(known_types))
     if unknown:
-        problems.append(f"may_send names unknown document types: {', '.join(unknown)}")
+        problems.append(said(N_("may_send names unknown document types: {types}"),
+                             types=", ".join(unknown)))
     if not profile and data.delivery == "push" and not data.endpoint:
-        problems.append("delivery is 'push' but no endpoint is given")
+        problems.append(said(N_("delivery is 'push' but no endpoint is given")))
     seen: set[str] = set()
     for index, key in enumerate(data.keys):
         where = f"keys[{index}] ({key.kid})"
         if ids.kid_node(key.kid) != data.id:
-            problems.append(f"{where}: kid names another node than {data.id}")
+            problems.append(said(N_("{where}: kid names another node than {id}"), where=where,
+                                 id=data.id))
         if key.kid in seen:
-            problems.append(f"{where}: kid appears twice")
+            problems.append(said(N_("{where}: kid appears twice"), where=where))
         seen.add(key.kid)
         try:
             jwk_to_public_key(key.jwk)
             actual = thumbprint(key.jwk)
         except JwkError as exc:
-            problems.append(f"{where}: {exc}")
+            problems.append(said(N_("{where}: {error}"), where=where, error=exc))
             continue
         if actual != key.thumbprint:
-            problems.append(f"{where}: thumbprint does not match the jwk (jwk gives {actual})")
+            problems.append(said(N_("{where}: thumbprint does not match the jwk (jwk gives "
+                                    "{actual})"), where=where, actual=actual))
         if key.not_before and key.not_after and key.not_after <= key.not_before:
-            problems.append(f"{where}: not_after is not after not_before")
+            problems.append(said(N_("{where}: not_after is not after not_before"), where=where))
     return problems
 
 
@@ -178,16 +194,19 @@ def read_partner_file(path: Path, known_types: Collection[str], *,
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise PartnerFileError([f"{path}: cannot read: {exc}"]) from exc
+        raise PartnerFileError([said(N_("{path}: cannot read: {error}"), path=path,
+                                     error=exc)]) from exc
     except tomllib.TOMLDecodeError as exc:
-        raise PartnerFileError([f"{path}: not TOML: {exc}"]) from exc
+        raise PartnerFileError([said(N_("{path}: not TOML: {error}"), path=path,
+                                     error=exc)]) from exc
     try:
         data = PartnerFile.model_validate(raw)
     except ValidationError as exc:
-        raise PartnerFileError([f"{path}: {describe_validation_error('field', exc)}"]) from exc
+        raise PartnerFileError([said(N_("{path}: {error}"), path=path,
+                                     error=describe_validation_error("field", exc))]) from exc
     problems = _problems_of(data, path.stem, known_types, profile=profile)
     if problems:
-        raise PartnerFileError([f"{path}: {p}" for p in problems])
+        raise PartnerFileError([said(N_("{path}: {error}"), path=path, error=p) for p in problems])
     return data
 
 
@@ -283,10 +302,10 @@ def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str
     """
     wanted = list(dict.fromkeys(thumbprints))
     if not wanted:
-        raise PartnerFileError(["at least one --thumbprint is needed"])
+        raise PartnerFileError([said(N_("at least one --thumbprint is needed"))])
     keys = jwks.get("keys") if isinstance(jwks, dict) else None
     if not isinstance(keys, list):
-        raise PartnerFileError(["the JWK Set has no 'keys' array"])
+        raise PartnerFileError([said(N_("the JWK Set has no 'keys' array"))])
     chosen: dict[str, KeyEntry] = {}
     for jwk in keys:
         if not isinstance(jwk, dict):
@@ -302,18 +321,22 @@ def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str
         kid = jwk.get("kid")
         problems = []
         if not isinstance(kid, str) or ids.kid_node(kid) != partner_id:
-            problems.append(f"key {actual}: kid {kid!r} is not a key id of {partner_id}")
+            problems.append(said(N_("key {actual}: kid {kid!r} is not a key id of {partner_id}"),
+                                 actual=actual, kid=kid, partner_id=partner_id))
         if jwk.get("use", "sig") != "sig":
-            problems.append(f"key {actual}: use is {jwk.get('use')!r}, not 'sig'")
+            problems.append(said(N_("key {actual}: use is {use!r}, not 'sig'"), actual=actual,
+                                 use=jwk.get("use")))
         if "d" in jwk:
-            problems.append(f"key {actual}: the JWK Set carries a private key; refusing it")
+            problems.append(said(N_("key {actual}: the JWK Set carries a private key; refusing "
+                                    "it"), actual=actual))
         if problems:
             raise PartnerFileError(problems)
         assert isinstance(kid, str)
         chosen[actual] = KeyEntry(kid=kid, thumbprint=actual, jwk=public)
     missing = [t for t in wanted if t not in chosen]
     if missing:
-        raise PartnerFileError([f"thumbprint {t} matches no key in the JWK Set" for t in missing])
+        raise PartnerFileError([said(N_("thumbprint {thumbprint} matches no key in the JWK Set"),
+                                     thumbprint=t) for t in missing])
     return list(chosen.values())
 
 
@@ -354,8 +377,9 @@ def _merged(pinned: list[KeyEntry], new: list[KeyEntry]) -> list[KeyEntry]:
     for key in new:
         old = merged.get(key.kid)
         if old is not None and old.thumbprint != key.thumbprint:
-            raise PartnerFileError([f"{key.kid} is pinned with another key "
-                                    f"({old.thumbprint}); revoke and re-enrol deliberately"])
+            raise PartnerFileError([said(N_("{kid} is pinned with another key ({thumbprint}); "
+                                            "revoke and re-enrol deliberately"), kid=key.kid,
+                                         thumbprint=old.thumbprint)])
         merged.setdefault(key.kid, key)
     return list(merged.values())
 
@@ -365,7 +389,8 @@ def _write_partner_file(target: Path, data: dict[str, Any], partner_id: str,
     candidate = PartnerFile.model_validate(data)
     problems = _problems_of(candidate, partner_id, known_types, profile=False)
     if problems:
-        raise PartnerFileError([f"{target}: {p}" for p in problems])
+        raise PartnerFileError([said(N_("{path}: {error}"), path=target, error=p)
+                                for p in problems])
     write_atomically(target, tomli_w.dumps(_toml_ready(data)).encode(), 0o644)
 
 

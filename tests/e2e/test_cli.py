@@ -96,6 +96,18 @@ def test_the_command_lines_own_words_are_translated(tmp_path: Path) -> None:
                              text=True, capture_output=True, timeout=60, check=False, env=node)
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "gateway: គ្មានសោដែលបានផ្សព្វផ្សាយ vn.c02#nope"
+    # A partner file's problems, line by line, in the operator's language.
+    partners = tmp_path / "var" / "partners"
+    partners.mkdir(parents=True, exist_ok=True)
+    (partners / "kh.ahtjp.toml").write_text(
+        'id = "kh.ahtjp"\ncountry = "KH"\nlanguages = ["km"]\ndelivery = "push"\n'
+        '[name]\nvi = "AHTJP"\n', encoding="utf-8")
+    checked = subprocess.run([GATEWAY, "partners", "check"], cwd=tmp_path, text=True,
+                             capture_output=True, timeout=60, check=False,
+                             env={**node, "LANGUAGE": "vi"})
+    assert checked.returncode == 1
+    assert "thiếu name.en" in checked.stderr
+    assert "delivery là 'push' nhưng không có endpoint" in checked.stderr
 
 
 def test_key_life_cycle(tmp_path: Path) -> None:
