@@ -186,6 +186,10 @@ async def test_an_administrator_pins_a_key_in_the_console(desk: Desk) -> None:
         action = re.search(r'action="(/partners/keys/\d+)"', page.text)
         assert csrf
         assert action
+        unclear = await browser.post(action[1], data={"csrf": csrf[1], "action": "maybe"})
+        assert unclear.status_code == 422  # neither pinned nor refused
+        assert following.kid not in _pinned(receiver)
+        assert _audit(receiver, "partner.key-rejected") == []
         done = await browser.post(action[1], data={"csrf": csrf[1], "action": "accept"})
         assert done.status_code == 303
         assert "done=key-pinned" in done.headers["location"]

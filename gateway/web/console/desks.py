@@ -191,7 +191,11 @@ async def decide_partner_key(request: Request, offer_id: int) -> Response:
     """An administrator pins, or refuses, a partner's new key (audited)."""
     principal = await user(request, "partners.keys")
     form = await posted(request, principal)
-    accept = form.get("action") == "accept"
+    action = form.get("action")
+    if action not in ("accept", "reject"):
+        return await _partners(request, principal, status_of("invalid-request"),
+                               error=spoken(request, N_("Choose to pin the key or to refuse it.")))
+    accept = action == "accept"
     try:
         await keyrefresh.decide(case_work(request).node, offer_id, accept, principal.actor)
     except keyrefresh.KeyRefreshError as exc:
