@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict
-
 from gateway.protocol import ids
 from gateway.protocol.bearer import KeyLookup
 from gateway.protocol.encoding import (
@@ -30,7 +28,7 @@ from gateway.protocol.jose import (
     thumbprint,
 )
 from gateway.protocol.problems import Problem
-from gateway.protocol.signed import verify_signed
+from gateway.protocol.signed import SignedHeader, verify_signed
 
 KEYSET_TYP: Final = "bx-jwks+jws"
 KEYSET_CTY: Final = "application/jwk-set+json"
@@ -40,11 +38,7 @@ _KEY_MEMBERS: Final = ("kty", "crv", "x", "y")
 MAX_KEYS: Final = 16
 
 
-class _KeySetHeader(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    alg: str
-    kid: str
+class _KeySetHeader(SignedHeader):
     typ: Literal["bx-jwks+jws"]
     cty: Literal["application/jwk-set+json"]
 

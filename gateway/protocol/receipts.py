@@ -18,7 +18,7 @@ from gateway.protocol.encoding import (
 from gateway.protocol.envelope import describe_validation_error, format_rfc3339_utc
 from gateway.protocol.jose import SigningKey, flattened_jws
 from gateway.protocol.problems import Problem
-from gateway.protocol.signed import verify_signed
+from gateway.protocol.signed import SignedHeader, verify_signed
 
 RECEIPT_TYP: Final = "bx-receipt+jws"
 RECEIPT_CTY: Final = "application/json"
@@ -38,11 +38,7 @@ class ReceiptPayload(BaseModel):
     status: Literal["accepted"]
 
 
-class _ReceiptHeader(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
-
-    alg: str
-    kid: str
+class _ReceiptHeader(SignedHeader):
     typ: Literal["bx-receipt+jws"]
     cty: Literal["application/json"]
 

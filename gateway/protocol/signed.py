@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from gateway.protocol import ids
 from gateway.protocol.bearer import KeyLookup
@@ -16,7 +16,17 @@ from gateway.protocol.envelope import describe_validation_error, parse_body
 from gateway.protocol.jose import ALLOWED_ALGS, verify_bytes
 from gateway.protocol.problems import Problem
 
-H = TypeVar("H", bound=BaseModel)
+
+class SignedHeader(BaseModel):
+    """What every signed header carries; each kind adds its own ``typ`` and ``cty``."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    alg: str
+    kid: str
+
+
+H = TypeVar("H", bound=SignedHeader)
 
 
 def verify_signed(raw: bytes, header_model: type[H], keys: KeyLookup, when: datetime, *,
@@ -39,7 +49,7 @@ def verify_signed(raw: bytes, header_model: type[H], keys: KeyLookup, when: date
     except ValidationError as exc:
         raise Problem("malformed",
                       f"{what}: {describe_validation_error('header', exc)}") from exc
-    alg, kid = str(getattr(header, "alg", "")), str(getattr(header, "kid", ""))
+    alg, kid = header.alg, header.kid
     if alg not in ALLOWED_ALGS:
         raise Problem("bad-signature", f"{what} algorithm {alg!r} is not allowed")
     if ids.kid_node(kid) != signer:
