@@ -1,137 +1,234 @@
-"""Ingest throughput: a real node against a bare FastAPI endpoint, in the same run.
+"""Ingest throughput: a real node against a bare FastAPI endpoint, in the same run, under wrk.
 
-Pre-signs N distinct messages (about 3 KB documents) with their bearer tokens, posts them with
-32 concurrent connections to ``gateway serve`` (every message verified, stored with a durable
-commit and receipted), then to a bare endpoint that only reads the body and answers 202.
-Prints accepted messages per second for both and the ratio. Run: ``make bench``.
-Options: ``--count N`` (default 20000), ``--connections C`` (default 32).
+Pre-signs N distinct messages (3 KB handover records) with their bearer tokens, then drives
+``gateway serve`` with ``wrk`` (32 connections): every message verified, stored with a durable
+commit and receipted. The same requests then go to a bare FastAPI endpoint that only reads the
+body and answers 202 (bench/bare_app.py). Prints accepted messages per second for both, the
+ratio, p50 and p99, and the node's resident memory at the end.
+
+    make bench                                  # wrk installed, then every benchmark
+    .venv/bin/python bench/ingest.py [--seconds 10] [--connections 32] [--stored N ...]
+
+``--stored N`` pre-loads N accepted messages (with their receipts and audit lines, by direct
+insert) before the run; give it several times (``--stored 10000 --stored 1000000``) to see
+the rate as the database grows. ``--database postgresql+asyncpg://...`` runs the node on
+PostgreSQL instead of SQLite (see bench/replicas.py for several replicas).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import hashlib
+import json
 import os
 import shutil
-import socket
-import subprocess
+import sqlite3
 import sys
 import time
 import tomllib
+import uuid
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import tomli_w
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gateway.protocol.bearer import issue_bearer
-from gateway.protocol.envelope import MessageDraft, compose_message
-from gateway.protocol.jose import public_jwk, thumbprint
-from gateway.settings import REPOSITORY
-from gateway.trust.keys import KeyStore
+from load import Load, free_port, rss_mb, serve, stop, wrk, write_lines  # noqa: E402
+
+from gateway.audit.log import GENESIS, entry_hash  # noqa: E402
+from gateway.protocol.bearer import issue_bearer  # noqa: E402
+from gateway.protocol.envelope import MessageDraft, compose_message  # noqa: E402
+from gateway.protocol.jose import public_jwk, thumbprint  # noqa: E402
+from gateway.settings import REPOSITORY  # noqa: E402
+from gateway.trust.keys import KeyStore  # noqa: E402
 
 DOCUMENT = REPOSITORY / "schemas" / "handover-record" / "examples" / "mocbai-bavet-child.xml"
 WORK = REPOSITORY / "var" / "bench-ingest"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def prepare_node() -> tuple[dict[str, str], object]:
-    """A receiving node kh.ahtjp with vn.c02 pinned; returns its environment and vn.c02's key."""
-    shutil.rmtree(WORK, ignore_errors=True)
+def prepare_node(work: Path, database: str | None = None) -> dict[str, str]:
+    """A receiving node kh.ahtjp with vn.c02 pinned; returns its environment."""
+    shutil.rmtree(work / "kh", ignore_errors=True)
     now = datetime.now(UTC)
-    receiver_env = {**os.environ, "BX_NODE_ID": "kh.ahtjp", "BX_DATA_DIR": str(WORK / "kh")}
-    KeyStore(WORK / "kh" / "keys" / "signing.pem", "kh.ahtjp").generate("EdDSA", None, now)
-    sender = KeyStore(WORK / "vn" / "keys" / "signing.pem", "vn.c02").generate("EdDSA", None, now)
+    env = {**os.environ, "BX_NODE_ID": "kh.ahtjp", "BX_DATA_DIR": str(work / "kh"),
+           "BX_LOG_LEVEL": "warning"}
+    if database:
+        env["BX_DATABASE_URL"] = database
+    KeyStore(work / "kh" / "keys" / "signing.pem", "kh.ahtjp").generate("EdDSA", None, now)
+    sender = sender_key(work)
     profile = tomllib.loads((REPOSITORY / "partners" / "vn.c02.toml").read_text())
     jwk = public_jwk(sender.public_key())
     profile.update(endpoint="http://127.0.0.1:9/bx/v1", rate_per_minute=1_000_000,
                    keys=[{"kid": sender.kid, "thumbprint": thumbprint(jwk), "jwk": jwk}])
-    (WORK / "kh" / "partners").mkdir(parents=True)
-    (WORK / "kh" / "partners" / "vn.c02.toml").write_text(tomli_w.dumps(profile))
-    return receiver_env, sender
+    (work / "kh" / "partners").mkdir(parents=True)
+    (work / "kh" / "partners" / "vn.c02.toml").write_text(tomli_w.dumps(profile))
+    return env
 
 
-def presign(sender: object, count: int) -> list[tuple[bytes, str]]:
+def sender_key(work: Path):  # type: ignore[no-untyped-def]
+    store = KeyStore(work / "vn" / "keys" / "signing.pem", "vn.c02")
+    if not (work / "vn" / "keys" / "signing.pem").exists():
+        store.generate("EdDSA", None, datetime.now(UTC))
+    return store.signing_key()
+
+
+def _sign_some(args: tuple[str, int]) -> list[tuple[str, bytes]]:
+    work, count = args
+    sender = sender_key(Path(work))
     document = DOCUMENT.read_bytes()
     now = datetime.now(UTC)
     draft = MessageDraft("handover-record", "1.0", "kh.ahtjp", handling="H1")
-    return [(compose_message(sender, "vn.c02", draft, document, created=now),  # type: ignore[arg-type]
-             issue_bearer(sender, "vn.c02", "kh.ahtjp", now, lifetime_s=300))  # type: ignore[arg-type]
+    return [(issue_bearer(sender, "vn.c02", "kh.ahtjp", now, lifetime_s=300),
+             compose_message(sender, "vn.c02", draft, document, created=now))
             for _ in range(count)]
 
 
-def serve(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(command, env={**env, "BX_PORT": str(port)},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/bx/v1/health", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server did not start")
+def presign(work: Path, count: int, path: Path) -> None:
+    """``count`` distinct signed messages with their tokens, one per line of ``path``."""
+    sender_key(work)
+    parts = [(str(work), count // 4 + 1)] * 4
+    with ProcessPoolExecutor(2) as pool:
+        items = [item for chunk in pool.map(_sign_some, parts) for item in chunk][:count]
+    write_lines(path, items)
 
 
-async def blast(url: str, messages: list[tuple[bytes, str]], connections: int) -> tuple[float, int]:
-    """Post everything with ``connections`` workers; (seconds, count accepted with 202/200)."""
-    queue: asyncio.Queue[tuple[bytes, str]] = asyncio.Queue()
-    for item in messages:
-        queue.put_nowait(item)
-    accepted = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        async def worker() -> None:
-            nonlocal accepted
-            while not queue.empty():
-                raw, token = queue.get_nowait()
-                response = await client.post(url, content=raw, headers={
-                    "Content-Type": "application/jose+json", "Authorization": f"Bearer {token}"})
-                accepted += response.status_code in (200, 202)
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return time.perf_counter() - start, accepted
+def preload(database: Path, count: int, sample: bytes) -> None:
+    """``count`` accepted messages with their receipts and audit lines, by direct insert,
+    with a valid audit chain (what the node would have after receiving them)."""
+    db = sqlite3.connect(database)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    head_seq, head_hash = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    first_pk = (db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]) + 1
+    now = datetime.now(UTC)
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stored = now.isoformat(sep=" ")
+    header = json.dumps({"bx": "preloaded"})
+    step = 50_000
+    for start in range(0, count, step):
+        n = min(step, count - start)
+        rows, receipts, audits = [], [], []
+        for i in range(n):
+            pk = first_pk + start + i
+            message_id = str(uuid.uuid4())
+            conversation = str(uuid.uuid4())
+            digest = "sha-256:" + hashlib.sha256(message_id.encode()).hexdigest()
+            rows.append((pk, message_id, "in", "vn.c02", "kh.ahtjp", "handover-record", "1.0",
+                         conversation, None, "routine", "H1", stamp, digest, sample, header,
+                         "accepted", stored, 0))
+            receipts.append((pk, "kh.ahtjp", sample[:400], stamp, stored))
+            head_seq += 1
+            detail = json.dumps({"type": "handover-record", "via": "push"},
+                                separators=(",", ":"), sort_keys=True)
+            head_hash_new = entry_hash(head_hash, head_seq, stamp, "vn.c02",
+                                       "message.received", message_id, detail)
+            audits.append((head_seq, stamp, "vn.c02", "message.received", message_id, detail,
+                           head_hash, head_hash_new))
+            head_hash = head_hash_new
+        db.executemany(
+            "INSERT INTO messages (id, message_id, direction, sender, recipient, doc_type, "
+            "doc_version, conversation, ref, priority, handling, created, digest, raw, header,"
+            " state, stored_at, attempts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO receipts (message_pk, signer, raw, received, stored_at) "
+                       "VALUES (?,?,?,?,?)", receipts)
+        db.executemany("INSERT INTO audit_log (seq, at, actor, action, subject, detail, "
+                       "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)", audits)
+        db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head_seq, head_hash))
+        db.commit()
+        print(f"  pre-loaded {start + n} of {count}", flush=True)
+    db.close()
+
+
+def run_node(env: dict[str, str], lines: Path, seconds: int, connections: int,
+             log: Path) -> tuple[Load, float, int]:
+    """One run against ``gateway serve``; (load, resident MB after, messages stored)."""
+    port = free_port()
+    node = serve([sys.executable, "-m", "gateway", "serve"], env, port, log=log)
+    try:
+        load = wrk(f"http://127.0.0.1:{port}", lines, seconds=seconds, connections=connections)
+        time.sleep(1)
+        rss = rss_mb(node.pid)
+    finally:
+        stop(node)
+    return load, rss, 0
+
+
+def run_bare(env: dict[str, str], lines: Path, seconds: int, connections: int) -> Load:
+    port = free_port()
+    bare = serve([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+                  "bare_app:app", "--port", str(port), "--no-access-log",
+                  "--log-level", "warning"], env, port)
+    try:
+        return wrk(f"http://127.0.0.1:{port}", lines, seconds=seconds, connections=connections)
+    finally:
+        stop(bare)
+
+
+def count_in(database: Path) -> int:
+    db = sqlite3.connect(database)
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM messages WHERE direction = 'in'")
+                   .fetchone()[0])
+    finally:
+        db.close()
+
+
+def line(label: str, load: Load, bare: Load, extra: str = "") -> str:
+    return (f"{label:<34} {load.rate:8.0f} /s  ratio {load.rate / bare.rate:6.3f}  "
+            f"p50 {load.p50_ms:7.1f} ms  p99 {load.p99_ms:7.1f} ms  "
+            f"(refused {load.failed}){extra}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--count", type=int, default=20_000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--count", type=int, default=0,
+                        help="messages to pre-sign per run (default: 3,000 per second)")
+    parser.add_argument("--stored", type=int, action="append", default=[],
+                        help="pre-load this many messages first (repeat for several runs)")
     args = parser.parse_args()
-    env, sender = prepare_node()
-    print(f"pre-signing {args.count} messages of {DOCUMENT.stat().st_size} bytes ...", flush=True)
-    messages = presign(sender, args.count)
-    port = free_port()
-    node = serve([sys.executable, "-m", "gateway", "serve"], env, port)
-    try:
-        node_s, node_ok = asyncio.run(blast(f"http://127.0.0.1:{port}/bx/v1/messages", messages,
-                                            args.connections))
-    finally:
-        node.terminate()
-        node.wait(60)
-    bare_port = free_port()
-    bare = serve([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
-                  "bare_app:app", "--port", str(bare_port), "--no-access-log",
-                  "--log-level", "warning"], env, bare_port)
-    try:
-        bare_s, bare_ok = asyncio.run(blast(f"http://127.0.0.1:{bare_port}/bx/v1/messages",
-                                            messages, args.connections))
-    finally:
-        bare.terminate()
-        bare.wait(60)
-    node_rate, bare_rate = node_ok / node_s, bare_ok / bare_s
-    print(f"node (verify, durable commit, receipt): {node_ok} accepted, {node_rate:8.0f} /s")
-    print(f"bare FastAPI (read body, 202):          {bare_ok} accepted, {bare_rate:8.0f} /s")
-    print(f"ratio node / bare: {node_rate / bare_rate:.3f}  (target >= 0.4)")
+    WORK.mkdir(parents=True, exist_ok=True)
+    count = args.count or 3000 * args.seconds
+    runs = args.stored or [0]
+    bare_lines = WORK / "bare.lines"
+    print(f"pre-signing {count} messages of {DOCUMENT.stat().st_size} bytes ...", flush=True)
+    presign(WORK, count, bare_lines)
+    env = prepare_node(WORK)
+    bare = run_bare(env, bare_lines, args.seconds, args.connections)
+    print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s  "
+          f"p50 {bare.p50_ms:7.1f} ms  p99 {bare.p99_ms:7.1f} ms", flush=True)
+    results = []
+    for stored in runs:
+        env = prepare_node(WORK)
+        database = WORK / "kh" / "gateway.db"
+        subprocess_check([sys.executable, "-m", "gateway", "audit", "verify"], env)
+        if stored:
+            print(f"pre-loading {stored} messages ...", flush=True)
+            started = time.perf_counter()
+            preload(database, stored, b"\x01" * 4200)
+            print(f"  in {time.perf_counter() - started:.0f} s", flush=True)
+        lines = WORK / f"node-{stored}.lines"
+        presign(WORK, count, lines)
+        load, rss, _ = run_node(env, lines, args.seconds, args.connections,
+                                WORK / f"node-{stored}.log")
+        stored_after = count_in(database) - stored
+        label = f"node, {stored:,} stored" if stored else "node (verify, commit, receipt)"
+        results.append(line(label, load, bare,
+                            f"  stored {stored_after}, RSS {rss:.0f} MB"))
+        print(results[-1], flush=True)
+    print("\nsummary (same run, same wrk, 32 connections):")
+    print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s")
+    for result in results:
+        print(result)
+
+
+def subprocess_check(command: list[str], env: dict[str, str]) -> None:
+    import subprocess
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

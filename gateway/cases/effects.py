@@ -23,7 +23,7 @@ from gateway.audit import log as audit
 from gateway.cases import deadlines, notices, service
 from gateway.cases.people import persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
-from gateway.protocol.inbound import VerifiedMessage
+from gateway.protocol.envelope import Envelope
 from gateway.store import cases as repo
 from gateway.store.case_tables import drafts
 
@@ -79,10 +79,10 @@ def kind_for(doc_type: str, data: Any) -> str:
     return "repatriation"
 
 
-async def attach_inbound(conn: AsyncConnection, cw: CaseWork, verified: VerifiedMessage) -> None:
+async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope) -> None:
     """The inbound hook: find or open the case, record persons, apply the document."""
-    bx = verified.header.bx
-    data = cw.forms.read(bx.type, bx.version, verified.envelope.document, validate=False)
+    bx = envelope.header.bx
+    data = cw.forms.read(bx.type, bx.version, envelope.document, validate=False)
     row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
         case_id = await service.create_case(
@@ -90,7 +90,7 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, verified: Verified
             owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority)
         await repo.link_conversation(conn, case_id, bx.conversation, bx.from_)
         row = await repo.case_row(conn, case_id)
-    facts = MessageFacts("in", verified.message_id, bx.type, bx.from_, bx.priority,
+    facts = MessageFacts("in", bx.id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
     await apply(conn, cw, row, facts, actor=bx.from_, strict=False)
     await _tell(conn, cw, row, facts)
@@ -217,7 +217,7 @@ def _child_at_risk(data: dict[str, Any], today: date) -> bool:
 def install(cw: CaseWork) -> None:
     """Attach every message the node accepts to its case (the node's inbound hook)."""
 
-    async def attach(conn: AsyncConnection, verified: VerifiedMessage) -> None:
-        await attach_inbound(conn, cw, verified)
+    async def attach(conn: AsyncConnection, envelope: Envelope) -> None:
+        await attach_inbound(conn, cw, envelope)
 
     cw.node.inbound_hooks.append(attach)

@@ -2,6 +2,10 @@
 
 "Stored" means committed before the answer: the receipt is signed and kept in the same
 transaction as the message, so a retry after a crash gets the original receipt byte for byte.
+That transaction holds only what the receipt promises (the message, its receipt, the spent
+token, the audit line) and is shared with the other messages ready at the same moment (group
+commit, :mod:`gateway.store.groupcommit`). The message is stored marked "not yet attached";
+the case work attaches it right after, exactly once (:mod:`gateway.exchange.attach`).
 """
 
 from __future__ import annotations
@@ -99,13 +103,19 @@ async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
                            ) -> None:
     """The one trace a rejected request leaves: an audit line (and a spent token)."""
     sender, message_id = peek_message(raw) if raw else (None, None)
-    async with node.engine.begin() as conn:
-        if ledger is not None and ledger.token is not None:
-            issuer, jti, expires = ledger.token
-            await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp()))
-        await audit.append(conn, node.clock, sender or "unknown", action, message_id,
-                           {"code": problem.code, "claimed_from": sender})
+    token = ledger.token if ledger is not None else None
+    await node.commit(_record_rejection, node, problem, token, sender, message_id, action)
     node.metrics.rejections.labels(problem.code).inc()
+
+
+async def _record_rejection(conn: Any, node: Node, problem: Problem,
+                            token: tuple[str, str, int] | None, sender: str | None,
+                            message_id: str | None, action: str) -> None:
+    if token is not None:
+        issuer, jti, expires = token
+        await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp()))
+    await audit.append(conn, node.clock, sender or "unknown", action, message_id,
+                       {"code": problem.code, "claimed_from": sender})
 
 
 async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
@@ -117,22 +127,26 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
         # /health and the console must keep answering meanwhile.
         verified = await asyncio.to_thread(verify_message, raw, bearer,
                                            inbound_context(node, ledger), bundle=bundle)
-        async with node.engine.begin() as conn:
-            await _spend_token(node, conn, ledger)
-            acceptance = await _store(node, conn, verified, bundle)
+        sealed = node.sealer.seal(verified.raw, repo.RAW_COLUMN)
+        receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
+                                verified.message_id, verified.digest, verified.received)
+        acceptance = await node.commit(_store, node, verified, sealed, receipt, ledger, bundle)
     except Problem as problem:
         await record_rejection(node, problem, raw, ledger)
         raise
     if acceptance.status == 202:
         node.metrics.messages_in.labels(verified.header.bx.type, verified.sender).inc()
+        node.attach_signal.set()  # committed: the case work attaches it now
     return acceptance
 
 
-async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool) -> Acceptance:
+async def _store(conn: Any, node: Node, verified: VerifiedMessage, sealed: bytes,
+                 receipt: bytes, ledger: _TokenLedger, bundle: bool) -> Acceptance:
+    """What the receipt promises, in the group commit's transaction."""
+    await _spend_token(node, conn, ledger)
     bx = verified.header.bx
-    pk = await repo.insert_message(conn, verified.envelope,
-                                   node.sealer.seal(verified.raw, repo.RAW_COLUMN), direction="in",
-                                   state="accepted", now=verified.received)
+    pk = await repo.insert_message(conn, verified.envelope, sealed, direction="in",
+                                   state="accepted", now=verified.received, attach_pending=True)
     if pk is None:  # the same sender and id were accepted before
         existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
         check_duplicate(verified, existing.digest)
@@ -141,28 +155,10 @@ async def _store(node: Node, conn: Any, verified: VerifiedMessage, bundle: bool)
         await audit.append(conn, node.clock, verified.sender, "message.duplicate",
                            verified.message_id, {"type": bx.type})
         return Acceptance(200, original.raw, verified)
-    receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
-                            verified.message_id, verified.digest, verified.received)
     await repo.insert_receipt(conn, pk, node.node_id, receipt,
                               verified.received.isoformat(), verified.received)
     await audit.append(conn, node.clock, verified.sender, "message.received",
                        verified.message_id,
                        {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
                         "via": "bundle" if bundle else "push", "digest": verified.digest})
-    await _run_hooks(node, conn, verified)
     return Acceptance(202, receipt, verified)
-
-
-async def _run_hooks(node: Node, conn: Any, verified: VerifiedMessage) -> None:
-    """Let the case work attach the message. A failure there must never lose the message:
-    the hook runs in a savepoint, and if it fails the message is kept and the failure
-    audited for an operator to look at."""
-    for hook in node.inbound_hooks:
-        try:
-            async with conn.begin_nested():
-                await hook(conn, verified)
-        except Exception as exc:
-            log.exception("case work could not attach a message",
-                          extra={"message_id": verified.message_id})
-            await audit.append(conn, node.clock, "system", "case.attach-failed",
-                               verified.message_id, {"error": type(exc).__name__})

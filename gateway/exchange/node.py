@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,33 +17,28 @@ from gateway.audit import log as audit
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.metrics import Metrics
 from gateway.protocol.bearer import MemoryReplayCache
+from gateway.protocol.envelope import Envelope
 from gateway.protocol.errors import GatewayError
-from gateway.protocol.inbound import VerifiedMessage
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.store.crypto import Sealer, SecretKeyError, load_sealer, secrets_version
 from gateway.store.database import DatabaseError, create_engine, migrate
+from gateway.store.groupcommit import (
+    GroupCommit,
+    after_commit,
+    collecting_after_commit,
+    reset_after_commit,
+)
 from gateway.trust.keys import KeyStore, KeyStoreError
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
 
-#: Called inside the transaction that stores an accepted message (the case work attaches it).
-InboundHook = Callable[[AsyncConnection, VerifiedMessage], Awaitable[None]]
+#: Attaches an accepted message to its case. It runs after the message's receipt has been
+#: committed, in the transaction that clears the message's "not yet attached" mark
+#: (:mod:`gateway.exchange.attach`), so a message is attached exactly once.
+InboundHook = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 
-
-#: What the running use case asked to do once its transaction has committed.
-_AFTER_COMMIT: contextvars.ContextVar[list[Callable[[], None]] | None] = \
-    contextvars.ContextVar("bx_after_commit", default=None)
-
-
-def after_commit(action: Callable[[], None]) -> None:
-    """Run ``action`` once the current use case's transaction has committed (waking the
-    delivery worker for what it queued, say); at once when no use case is open."""
-    pending = _AFTER_COMMIT.get()
-    if pending is None:
-        action()
-    else:
-        pending.append(action)
+__all__ = ["after_commit"]
 
 
 class NodeError(GatewayError):
@@ -82,6 +76,8 @@ class Node:
         self._key_version = self.keystore.version()
         self._secrets_version = secrets_version(self.settings.secret_key_path)
         self._secrets_checked = time.monotonic()
+        self.writer = GroupCommit(self.engine)
+        self.attach_signal = asyncio.Event()
 
     @property
     def sealer(self) -> Sealer:
@@ -122,13 +118,12 @@ class Node:
         """One use case's transaction: committed when the block ends without error; what the
         use case registered with :func:`after_commit` runs after the commit, never before
         and never after a rollback."""
-        pending: list[Callable[[], None]] = []
-        token = _AFTER_COMMIT.set(pending)
+        pending, token = collecting_after_commit()
         try:
             async with self.engine.begin() as conn:
                 yield conn
         finally:
-            _AFTER_COMMIT.reset(token)
+            reset_after_commit(token)
         for action in pending:
             action()
 
@@ -139,6 +134,15 @@ class Node:
         what follows the commit belong here, never to a router."""
         async with self.transaction() as conn:
             return await use_case(conn, *args, **kwargs)
+
+    async def commit(self, use_case: Callable[Concatenate[AsyncConnection, _P],
+                                              Awaitable[_R]],
+                     *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        """Run one short use case in the next group commit (:mod:`gateway.store.groupcommit`):
+        it shares a transaction and an fsync with the others ready at the same time, in its
+        own savepoint. For the hot paths (accepting a message, queueing, keeping a receipt);
+        use :meth:`run` for anything long."""
+        return await self.writer.run(use_case, *args, **kwargs)
 
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:
@@ -152,6 +156,7 @@ class Node:
 
     async def close(self) -> None:
         """Release the database."""
+        await self.writer.close()
         await self.engine.dispose()
 
 

@@ -63,14 +63,17 @@ def _header_columns(envelope: Envelope) -> dict[str, Any]:
 async def insert_message(conn: AsyncConnection, envelope: Envelope, raw: bytes, *,
                          direction: str, state: str, now: datetime,
                          deadline: datetime | None = None,
-                         next_attempt: datetime | None = None) -> int | None:
+                         next_attempt: datetime | None = None,
+                         attach_pending: bool = False) -> int | None:
     """Store a message with its exact bytes; its row id, or None if its sender, direction and
-    id are stored already (one statement either way)."""
+    id are stored already (one statement either way). ``attach_pending`` marks an accepted
+    message that its case has not seen yet."""
     result = await conn.execute(_INSERT_MESSAGE[conn.dialect.name], {
         **_header_columns(envelope), "raw": raw, "direction": direction, "state": state,
         "stored_at": now, "deadline_at": deadline, "next_attempt_at": next_attempt,
         "attempts": 0, "ref": envelope.header.bx.ref, "delivered_at": None,
-        "last_error": None})
+        "last_error": None, "attach_pending": attach_pending, "claimed_by": None,
+        "claimed_until": None})
     row = result.first()
     if row is None:
         return None
@@ -81,6 +84,28 @@ async def insert_message(conn: AsyncConnection, envelope: Envelope, raw: bytes, 
             {"message_pk": pk, "name": i.name, "media_type": i.media_type, "size": i.size,
              "sha256": i.sha256} for i in infos])
     return pk
+
+
+async def waiting_to_attach(conn: AsyncConnection, limit: int) -> list[int]:
+    """Accepted messages not yet attached to their case, oldest first (their row ids)."""
+    return list((await conn.execute(
+        sa.select(messages.c.id).where(messages.c.attach_pending)
+        .order_by(messages.c.id).limit(limit))).scalars())
+
+
+async def take_to_attach(conn: AsyncConnection, message_pk: int) -> Any:
+    """The row of a message still waiting to be attached, locked for this transaction (on
+    PostgreSQL another replica skips it), or None when it is attached already."""
+    return (await conn.execute(
+        sa.select(messages.c.id, messages.c.raw, messages.c.message_id).where(
+            messages.c.id == message_pk, messages.c.attach_pending)
+        .with_for_update(skip_locked=True))).first()
+
+
+async def mark_attached(conn: AsyncConnection, message_pk: int) -> None:
+    """The message's case has seen it."""
+    await conn.execute(messages.update().where(messages.c.id == message_pk)
+                       .values(attach_pending=False))
 
 
 async def find_message(conn: AsyncConnection, direction: str, sender: str,

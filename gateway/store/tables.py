@@ -69,10 +69,17 @@ messages = sa.Table(
     sa.Column("deadline_at", UTC_TIME, nullable=True),
     sa.Column("delivered_at", UTC_TIME, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
+    # in: accepted and receipted, not yet attached to its case (gateway.exchange.attach)
+    sa.Column("attach_pending", sa.Boolean, nullable=False, server_default=sa.false()),
+    # out: the replica delivering it now, until when (a lease; gateway.exchange.delivery)
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", UTC_TIME, nullable=True),
     sa.UniqueConstraint("direction", "sender", "message_id", name="uq_messages_identity"),
     sa.Index("ix_messages_outbox", "direction", "state", "next_attempt_at"),
     sa.Index("ix_messages_mailbox", "recipient", "state", "id"),
     sa.Index("ix_messages_conversation", "conversation"),
+    sa.Index("ix_messages_attach_pending", "id", sqlite_where=sa.text("attach_pending"),
+             postgresql_where=sa.text("attach_pending")),
 )
 
 #: The receipt of a message: the one we issued (in) or the one we hold (out), byte for byte.
@@ -153,4 +160,21 @@ partner_keys = sa.Table(
     sa.Column("decided_by", sa.String(120), nullable=True),
     sa.Column("decided_at", UTC_TIME, nullable=True),
     sa.UniqueConstraint("partner", "kid", "thumbprint", name="uq_partner_keys_offer"),
+)
+
+#: A job that one replica at a time runs (housekeeping, polling): who holds it, until when.
+#: A live holder renews its lease; when it lapses another replica takes the job over.
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", UTC_TIME, nullable=False),
+)
+
+#: Requests per partner per minute, counted by the node (all its replicas) on PostgreSQL.
+rate_counts = sa.Table(
+    "rate_counts", metadata,
+    sa.Column("caller", sa.String(48), primary_key=True),
+    sa.Column("window", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )

@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
+from gateway.exchange.attach import Attacher
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.node import Node, open_node, utc_now
@@ -103,6 +104,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         worker = DeliveryWorker(node, client)
         app.state.worker = worker
         keeper = TrustKeeper(node, client)
+        attacher = Attacher(node)
+        attaching = asyncio.create_task(attacher.run())  # part of accepting: always runs
         task = asyncio.create_task(worker.run()) if run_worker else None
         keeping = asyncio.create_task(keeper.run()) if run_worker else None
         housekeeping = asyncio.create_task(housekeeper.run()) if run_worker else None
@@ -113,6 +116,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
             yield
         finally:
             worker.stop()
+            attacher.stop()
             housekeeper.stop()
             keeper.stop()
             if housekeeping is not None:
@@ -124,6 +128,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                     await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
                 except TimeoutError:
                     log.warning("deliveries still in flight at shutdown stay queued")
+            await attaching
             await client.aclose()
             await node.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
@@ -62,7 +63,18 @@ class Receiver:
         headers = {"Content-Type": "application/jose+json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return await self.client.post("/bx/v1/messages", content=raw, headers=headers)
+        response = await self.client.post("/bx/v1/messages", content=raw, headers=headers)
+        if response.status_code == 202:
+            await self.attached()
+        return response
+
+    async def attached(self, within: float = 5.0) -> None:
+        """Wait until the case work has attached every accepted message (it runs right after
+        the receipt's commit, in the node's own task)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self.count("messages", "attach_pending") > 0:
+            assert asyncio.get_running_loop().time() < deadline, "a message was not attached"
+            await asyncio.sleep(0.005)
 
 
 async def start_receiver(tmp_path: Path, world: World, **partner_changes: Any
