@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
 import tomllib
@@ -36,14 +37,14 @@ import tomli_w
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Load, free_port, rss_mb, serve, stop, wrk, write_lines  # noqa: E402
+from load import Load, free_port, rss_mb, serve, stop, write_lines, wrk
 
-from gateway.audit.log import GENESIS, entry_hash  # noqa: E402
-from gateway.protocol.bearer import issue_bearer  # noqa: E402
-from gateway.protocol.envelope import MessageDraft, compose_message  # noqa: E402
-from gateway.protocol.jose import public_jwk, thumbprint  # noqa: E402
-from gateway.settings import REPOSITORY  # noqa: E402
-from gateway.trust.keys import KeyStore  # noqa: E402
+from gateway.audit.log import entry_hash
+from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.envelope import MessageDraft, compose_message
+from gateway.protocol.jose import public_jwk, thumbprint
+from gateway.settings import REPOSITORY
+from gateway.trust.keys import KeyStore
 
 DOCUMENT = REPOSITORY / "schemas" / "handover-record" / "examples" / "mocbai-bavet-child.xml"
 WORK = REPOSITORY / "var" / "bench-ingest"
@@ -227,7 +228,6 @@ def main() -> None:
 
 
 def subprocess_check(command: list[str], env: dict[str, str]) -> None:
-    import subprocess
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
 
 

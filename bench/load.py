@@ -8,7 +8,6 @@ through :data:`POST_LINES`, so that every request carries a distinct signed mess
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
@@ -97,7 +96,7 @@ def free_port() -> int:
 def serve(command: list[str], env: dict[str, str], port: int,
           health: str = "/bx/v1/health", log: Path | None = None) -> subprocess.Popen[bytes]:
     """Start a server and wait until ``health`` answers 200."""
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    out = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(command, env={**env, "BX_PORT": str(port)}, stdout=out,
                                stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
@@ -134,7 +133,8 @@ def write_lines(path: Path, items: list[tuple[str, bytes]]) -> None:
     """The request file: ``token<TAB>body`` per line (bodies hold no newline)."""
     with path.open("wb") as out:
         for token, body in items:
-            assert b"\n" not in body and b"\t" not in token.encode()
+            assert b"\n" not in body
+            assert b"\t" not in token.encode()
             out.write(token.encode() + b"\t" + body + b"\n")
 
 
@@ -149,7 +149,7 @@ def wrk(url: str, lines: Path, *, seconds: int, connections: int = 32, threads: 
              "--timeout", "30s", "-s", script.name, url, "--", str(lines), str(threads), path,
              content_type], capture_output=True, text=True, check=True)
     finally:
-        os.unlink(script.name)
+        Path(script.name).unlink()
     found = re.search(r"RESULT requests=(\d+) non2xx=(\d+) errors=(\d+) p50=(\d+) p99=(\d+) "
                       r"duration=(\d+)", result.stdout)
     if found is None:

@@ -54,6 +54,31 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
     return seq
 
 
+async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
+                      entries: list[tuple[str, str, str | None, dict[str, Any]]]) -> int:
+    """Add entries ``(actor, action, subject, detail)`` in order, in the caller's transaction,
+    in three statements whatever their number (the group commit's many messages); returns the
+    sequence number of the last one."""
+    head = (await conn.execute(_LOCK_HEAD)).one()
+    seq, prev = int(head.seq), str(head.hash)
+    if not entries:
+        return seq
+    at = format_rfc3339_utc(clock())
+    rows = []
+    for actor, action, subject, detail in entries:
+        seq += 1
+        detail_text = json.dumps(detail, ensure_ascii=False, sort_keys=True,
+                                 separators=(",", ":"))
+        digest = entry_hash(prev, seq, at, actor, action, subject, detail_text)
+        rows.append({"seq": seq, "at": at, "actor": actor, "action": action,
+                     "subject": subject, "detail": detail_text, "prev_hash": prev,
+                     "hash": digest})
+        prev = digest
+    await conn.execute(_INSERT_ENTRY, rows)
+    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    return seq
+
+
 @dataclass(frozen=True)
 class ChainVerdict:
     """The result of re-computing the chain."""

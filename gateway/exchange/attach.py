@@ -24,8 +24,9 @@ from gateway.store import messages as repo
 from gateway.store.database import reading
 
 log = logging.getLogger("gateway.attach")
-#: Messages attached per round; each is its own unit of the group commit, so that accepting
-#: new messages is never held up behind a long round of case work.
+#: Messages looked up per round. They are attached one at a time, each its own unit of the
+#: group commit: a batch holds at most one message's case work beside the messages being
+#: accepted, so that a burst is receipted at full speed while its cases follow.
 ROUND = 16
 
 
@@ -55,8 +56,10 @@ async def attach_waiting(node: Node, limit: int = ROUND) -> int:
         waiting = await repo.waiting_to_attach(conn, limit)
     if not waiting:
         return 0
-    done = await asyncio.gather(*(node.commit(attach_one, node, pk) for pk in waiting))
-    return sum(done)
+    done = 0
+    for pk in waiting:
+        done += await node.commit(attach_one, node, pk)
+    return len(waiting) if done else 0
 
 
 class Attacher:

@@ -90,14 +90,6 @@ def inbound_context(node: Node, ledger: Any) -> InboundContext:
                           rate_limit=rate_limit)
 
 
-async def _spend_token(node: Node, conn: Any, ledger: _TokenLedger) -> None:
-    if ledger.token is None:
-        return
-    issuer, jti, expires = ledger.token
-    if not await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp())):
-        raise Problem("unauthenticated", "bearer token replayed")
-
-
 async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
                            ledger: _TokenLedger | None, action: str = "message.rejected",
                            ) -> None:
@@ -130,7 +122,8 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
         sealed = node.sealer.seal(verified.raw, repo.RAW_COLUMN)
         receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
                                 verified.message_id, verified.digest, verified.received)
-        acceptance = await node.commit(_store, node, verified, sealed, receipt, ledger, bundle)
+        arrival = _Arrival(node, verified, sealed, receipt, ledger.token, bundle)
+        acceptance = await node.writer.run_together(_store_many, _store, arrival)
     except Problem as problem:
         await record_rejection(node, problem, raw, ledger)
         raise
@@ -140,12 +133,34 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
     return acceptance
 
 
-async def _store(conn: Any, node: Node, verified: VerifiedMessage, sealed: bytes,
-                 receipt: bytes, ledger: _TokenLedger, bundle: bool) -> Acceptance:
-    """What the receipt promises, in the group commit's transaction."""
-    await _spend_token(node, conn, ledger)
-    bx = verified.header.bx
-    pk = await repo.insert_message(conn, verified.envelope, sealed, direction="in",
+@dataclass(frozen=True)
+class _Arrival:
+    """A verified message on its way to the group commit, with its sealed bytes and its
+    receipt signed in advance (used only if the message is new)."""
+
+    node: Node
+    verified: VerifiedMessage
+    sealed: bytes
+    receipt: bytes
+    token: tuple[str, str, int] | None
+    bundle: bool
+
+    def received_entry(self) -> tuple[str, str, str | None, dict[str, Any]]:
+        bx = self.verified.header.bx
+        return (self.verified.sender, "message.received", self.verified.message_id,
+                {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
+                 "via": "bundle" if self.bundle else "push", "digest": self.verified.digest})
+
+
+async def _store(conn: Any, arrival: _Arrival) -> Acceptance:
+    """What the receipt promises, for one message (see :func:`_store_many`)."""
+    node, verified = arrival.node, arrival.verified
+    if arrival.token is not None:
+        issuer, jti, expires = arrival.token
+        if not await repo.remember_token(conn, issuer, jti, expires,
+                                         int(node.clock().timestamp())):
+            raise Problem("unauthenticated", "bearer token replayed")
+    pk = await repo.insert_message(conn, verified.envelope, arrival.sealed, direction="in",
                                    state="accepted", now=verified.received, attach_pending=True)
     if pk is None:  # the same sender and id were accepted before
         existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
@@ -153,12 +168,70 @@ async def _store(conn: Any, node: Node, verified: VerifiedMessage, sealed: bytes
         original = await repo.receipt_of(conn, existing.id)
         assert original is not None, "an accepted message always has its receipt"
         await audit.append(conn, node.clock, verified.sender, "message.duplicate",
-                           verified.message_id, {"type": bx.type})
+                           verified.message_id, {"type": verified.header.bx.type})
         return Acceptance(200, original.raw, verified)
-    await repo.insert_receipt(conn, pk, node.node_id, receipt,
+    await repo.insert_receipt(conn, pk, node.node_id, arrival.receipt,
                               verified.received.isoformat(), verified.received)
-    await audit.append(conn, node.clock, verified.sender, "message.received",
-                       verified.message_id,
-                       {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
-                        "via": "bundle" if bundle else "push", "digest": verified.digest})
-    return Acceptance(202, receipt, verified)
+    await audit.append(conn, node.clock, *arrival.received_entry())
+    return Acceptance(202, arrival.receipt, verified)
+
+
+async def _store_many(conn: Any, arrivals: list[_Arrival]) -> list[Acceptance | Problem]:
+    """What the receipts promise, for every message of one group commit, in a handful of
+    statements: the spent tokens, the new messages, their receipts and audit lines. A replayed
+    token or a conflicting duplicate is that message's :class:`Problem`; a repeat (of an
+    earlier message or of one in the same batch) gets the original receipt."""
+    node = arrivals[0].node
+    now = int(node.clock().timestamp())
+    results: list[Acceptance | Problem | None] = [None] * len(arrivals)
+    tokens = [(i, a.token) for i, a in enumerate(arrivals) if a.token is not None]
+    spent = await repo.live_tokens(conn, [(t[0], t[1]) for _, t in tokens], now)
+    fresh: list[tuple[str, str, int]] = []
+    for i, (issuer, jti, expires) in tokens:
+        if (issuer, jti) in spent:
+            results[i] = Problem("unauthenticated", "bearer token replayed")
+        else:
+            spent.add((issuer, jti))
+            fresh.append((issuer, jti, expires))
+    await repo.remember_tokens(conn, fresh, now)
+    waiting = [i for i, result in enumerate(results) if result is None]
+    keys = [(arrivals[i].verified.sender, arrivals[i].verified.message_id) for i in waiting]
+    before = await repo.accepted_identities(conn, keys)
+    first: dict[tuple[str, str], int] = {}
+    new: list[int] = []
+    repeats: list[int] = []
+    for i, key in zip(waiting, keys, strict=True):
+        if key in before or key in first:
+            repeats.append(i)
+        else:
+            first[key] = i
+            new.append(i)
+    pks = await repo.insert_accepted(conn, [
+        (arrivals[i].verified.envelope, arrivals[i].sealed, arrivals[i].verified.received)
+        for i in new])
+    await repo.insert_receipts(conn, [
+        (pk, node.node_id, arrivals[i].receipt, arrivals[i].verified.received.isoformat(),
+         arrivals[i].verified.received) for i, pk in zip(new, pks, strict=True)])
+    entries = [arrivals[i].received_entry() for i in new]
+    for i in new:
+        results[i] = Acceptance(202, arrivals[i].receipt, arrivals[i].verified)
+    for i in repeats:
+        verified = arrivals[i].verified
+        key = (verified.sender, verified.message_id)
+        try:
+            if key in first:
+                check_duplicate(verified, arrivals[first[key]].verified.digest)
+                original = arrivals[first[key]].receipt
+            else:
+                check_duplicate(verified, before[key][1])
+                kept = await repo.receipt_of(conn, before[key][0])
+                assert kept is not None, "an accepted message always has its receipt"
+                original = kept.raw
+        except Problem as problem:
+            results[i] = problem
+            continue
+        entries.append((verified.sender, "message.duplicate", verified.message_id,
+                        {"type": verified.header.bx.type}))
+        results[i] = Acceptance(200, original, verified)
+    await audit.append_many(conn, node.clock, entries)
+    return [result for result in results if result is not None]

@@ -76,7 +76,9 @@ class Node:
         self._key_version = self.keystore.version()
         self._secrets_version = secrets_version(self.settings.secret_key_path)
         self._secrets_checked = time.monotonic()
-        self.writer = GroupCommit(self.engine)
+        url = self.settings.database_url
+        assert url is not None
+        self.writer = GroupCommit(lambda: create_engine(url, inline=True))
         self.attach_signal = asyncio.Event()
 
     @property
@@ -140,8 +142,9 @@ class Node:
                      *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run one short use case in the next group commit (:mod:`gateway.store.groupcommit`):
         it shares a transaction and an fsync with the others ready at the same time, in its
-        own savepoint. For the hot paths (accepting a message, queueing, keeping a receipt);
-        use :meth:`run` for anything long."""
+        own savepoint, on the writer's thread. For the hot paths (accepting a message,
+        queueing, keeping a receipt); use :meth:`run` for anything long or anything that
+        touches the serving loop's objects."""
         return await self.writer.run(use_case, *args, **kwargs)
 
     async def audit(self, actor: str, action: str, subject: str | None = None,

@@ -6,6 +6,7 @@ may be trusted is decided by :func:`gateway.protocol.inbound.verify_message`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -130,7 +131,7 @@ class Envelope:
         """``protected + "." + payload`` as ASCII bytes, exactly as received."""
         return f"{self.protected}.{self.payload}".encode("ascii")
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """``sha256:<hex>`` of the signing input: what receipts prove (PROTOCOL.md §4.3)."""
         return "sha256:" + hashlib.sha256(self.signing_input).hexdigest()

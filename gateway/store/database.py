@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.protocol.errors import N_, GatewayError
+from gateway.store.inline_sqlite import inline_creator
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -47,16 +48,26 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """An async engine for ``url``; SQLite files get their folder, WAL and FULL sync."""
+def create_engine(url: str, *, inline: bool = False) -> AsyncEngine:
+    """An async engine for ``url``; SQLite files get their folder, WAL and FULL sync.
+
+    ``inline`` (SQLite only): run each statement in the calling thread instead of handing it
+    to aiosqlite's thread (:mod:`gateway.store.inline_sqlite`), for an event loop that does
+    nothing but write (the group-commit writer)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         # One connection: the node's own requests queue in the pool (no busy-wait sleeps);
         # other processes (a CLI command beside `gateway serve`) wait on busy_timeout.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
-                                     max_overflow=0, pool_timeout=60)
+        if inline:
+            assert parsed.database, "a file is needed"
+            assert parsed.database != ":memory:", "a file is needed"
+            engine = create_async_engine(url, async_creator=inline_creator(parsed.database),
+                                         pool_size=1, max_overflow=0, pool_timeout=60)
+        else:
+            engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
+                                         max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

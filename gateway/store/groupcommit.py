@@ -2,15 +2,19 @@
 
 A request that must be stored before it is answered (an accepted message and its receipt, a
 queued document, a receipt we hold) hands its unit of work to the node's :class:`GroupCommit`
-and waits. One writer task takes everything that is ready (up to ``max_batch`` units), runs
-each unit in its own savepoint on one connection, commits once, and only then answers each
-caller: "stored" still means committed before the answer. A unit that raises is rolled back
-to its savepoint and its caller gets the exception; the others commit. If the commit itself
-fails, every caller of the batch gets that error and nothing of the batch is stored.
+and waits. One writer takes everything that is ready (up to ``max_batch`` units), runs each
+unit in its own savepoint on one connection, commits once, and only then answers each caller:
+"stored" still means committed before the answer. A unit that raises is rolled back to its
+savepoint and its caller gets the exception; the others commit. If the commit itself fails,
+every caller of the batch gets that error and nothing of the batch is stored.
 
-On SQLite (one writer at a time, one fsync per commit) this turns N commits into one; on
-PostgreSQL it saves the round trips of N transactions. Actions registered with
-:func:`after_commit` while a unit runs (waking a worker) run once the batch has committed.
+The writer runs on its own event loop in its own thread, with its own engine. On the serving
+loop, with hundreds of requests in flight, every statement would wait for a turn of a busy
+loop (about 0.6 ms each, measured by bench/ingest.py): the writer's loop does nothing else, so
+a statement costs what the database costs. Units therefore run on the writer's thread: they
+use their connection, the clock and read-only parts of the node, never the serving loop's
+objects; what they register with :func:`after_commit` runs on the serving loop once the batch
+has committed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import contextvars
 import logging
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -55,64 +60,146 @@ def reset_after_commit(token: contextvars.Token[Any]) -> None:
     _AFTER_COMMIT.reset(token)
 
 
+#: Writes many units of one kind at once: one result (or exception) per item, in order.
+Many = Callable[[AsyncConnection, list[Any]], Awaitable[list[Any]]]
+
+
 @dataclass(frozen=True)
 class _Unit:
     work: Callable[[AsyncConnection], Awaitable[Any]]
-    done: asyncio.Future[Any]
+    done: asyncio.Future[Any]  # on the caller's loop
+    many: Many | None = None  # units of one kind, written together (see run_together)
+    item: Any = None
+
+
+def _settle(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.done():  # the caller went away
+        return
+    if error is None:
+        done.set_result(result)
+    else:
+        done.set_exception(error)
 
 
 class GroupCommit:
-    """The node's writer: see the module's text."""
+    """The node's writer: see the module's text. ``open_engine`` is called on the writer's
+    thread to make its engine (one connection is enough: it writes one batch at a time)."""
 
-    def __init__(self, engine: AsyncEngine, max_batch: int = 128) -> None:
-        self.engine = engine
+    def __init__(self, open_engine: Callable[[], AsyncEngine], max_batch: int = 128) -> None:
+        self.open_engine = open_engine
         self.max_batch = max_batch
-        self._queue: asyncio.Queue[_Unit] | None = None
-        self._writer: asyncio.Task[None] | None = None
         self.batches = 0
         self.units = 0
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: asyncio.Queue[_Unit | None] | None = None
+        self._home: asyncio.AbstractEventLoop | None = None
+        self._failed: BaseException | None = None
 
     async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
                   *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        """Run ``use_case(conn, *args, **kwargs)`` in the next batch; its result once the
-        batch has committed (or its exception, with its writes rolled back)."""
-        loop = asyncio.get_running_loop()
-        if self._queue is None or self._writer is None or self._writer.done() \
-                or self._writer.get_loop() is not loop:
-            self._queue = asyncio.Queue()
-            self._writer = loop.create_task(self._write(self._queue), name="group-commit")
-        done: asyncio.Future[_R] = loop.create_future()
-        self._queue.put_nowait(_Unit(lambda conn: use_case(conn, *args, **kwargs), done))
+        """Run ``use_case(conn, *args, **kwargs)`` in the next batch, on the writer's thread;
+        its result once the batch has committed (or its exception, its writes rolled back)."""
+        home = asyncio.get_running_loop()
+        loop, queue = await self._started(home)
+        done: asyncio.Future[_R] = home.create_future()
+        unit = _Unit(lambda conn: use_case(conn, *args, **kwargs), done)
+        loop.call_soon_threadsafe(queue.put_nowait, unit)
         return await done
 
+    async def run_together(self, many: Many,
+                           one: Callable[[AsyncConnection, Any], Awaitable[_R]],
+                           item: Any) -> _R:
+        """Like :meth:`run`, for a unit that can be written together with the others of its
+        kind in the same batch: ``many(conn, items)`` writes them all in a few statements
+        (a result, or an exception to raise to that caller, per item). Should ``many``
+        fail as a whole, each item is written alone by ``one(conn, item)``, in its own
+        savepoint, so that one bad item cannot fail the others."""
+        home = asyncio.get_running_loop()
+        loop, queue = await self._started(home)
+        done: asyncio.Future[_R] = home.create_future()
+        unit = _Unit(lambda conn: one(conn, item), done, many, item)
+        loop.call_soon_threadsafe(queue.put_nowait, unit)
+        return await done
+
+    async def _started(self, home: asyncio.AbstractEventLoop
+                       ) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[_Unit | None]]:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive() and self._home is home:
+                assert self._loop is not None
+                assert self._queue is not None
+                return self._loop, self._queue
+        if self._thread is not None:  # a writer of another loop (a test's): let it go
+            await self.close()
+        ready = threading.Event()
+        with self._lock:
+            self._home = home
+            self._failed = None
+            self._thread = threading.Thread(target=self._main, args=(ready,),
+                                            name="group-commit", daemon=True)
+            self._thread.start()
+        await asyncio.to_thread(ready.wait)
+        if self._failed is not None:
+            raise self._failed
+        assert self._loop is not None
+        assert self._queue is not None
+        return self._loop, self._queue
+
     async def close(self) -> None:
-        """Stop the writer once what is queued has been written."""
-        if self._writer is not None and not self._writer.done():
-            for _ in range(1000):  # at most 10 s: each batch is short
-                if self._queue is None or self._queue.empty():
-                    break
-                await asyncio.sleep(0.01)
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-        self._writer = None
+        """Write what is queued, then stop the writer and release its engine."""
+        with self._lock:
+            thread, loop, queue = self._thread, self._loop, self._queue
+            self._thread = None
+        if thread is None or loop is None or queue is None or not thread.is_alive():
+            return
+        with contextlib.suppress(RuntimeError):  # its loop has ended already
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+        await asyncio.to_thread(thread.join, 30)
 
-    async def _write(self, queue: asyncio.Queue[_Unit]) -> None:
-        while True:
-            batch = [await queue.get()]
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            await self._commit(batch)
+    def _main(self, ready: threading.Event) -> None:
+        asyncio.run(self._serve(ready))
 
-    async def _commit(self, batch: list[_Unit]) -> None:
+    async def _serve(self, ready: threading.Event) -> None:
+        try:
+            engine = self.open_engine()
+        except BaseException as exc:  # noqa: BLE001 -- raised to the first caller
+            self._failed = exc
+            ready.set()
+            return
+        queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
+        self._loop, self._queue = asyncio.get_running_loop(), queue
+        ready.set()
+        try:
+            while True:
+                first = await queue.get()
+                if first is None:
+                    return
+                batch, stop = [first], False
+                while len(batch) < self.max_batch and not queue.empty():
+                    unit = queue.get_nowait()
+                    if unit is None:
+                        stop = True
+                        break
+                    batch.append(unit)
+                await self._commit(engine, batch)
+                if stop:
+                    return
+        finally:
+            await engine.dispose()
+
+    async def _commit(self, engine: AsyncEngine, batch: list[_Unit]) -> None:
         live = [unit for unit in batch if not unit.done.done()]  # a caller gone away
         if not live:
             return
+        home = self._home
+        assert home is not None
         outcomes: list[tuple[_Unit, Any, BaseException | None]] = []
         pending, token = collecting_after_commit()
         try:
-            async with self.engine.begin() as conn:
-                for unit in live:
+            async with engine.begin() as conn:
+                alone = await self._together(conn, live, outcomes)
+                for unit in alone:
                     try:
                         async with conn.begin_nested():
                             result = await unit.work(conn)
@@ -120,27 +207,49 @@ class GroupCommit:
                     except Exception as exc:  # noqa: BLE001 -- handed to its caller; this
                         # unit's savepoint is rolled back, the others commit
                         outcomes.append((unit, None, exc))
-        except BaseException as exc:  # the commit (or the connection) failed: nothing stored
-            for unit in live:
-                if not unit.done.done():
-                    unit.done.set_exception(exc if isinstance(exc, Exception)
-                                            else RuntimeError("writer stopped"))
-            if not isinstance(exc, Exception):
-                raise
+        except Exception as exc:  # noqa: BLE001 -- the commit (or the connection) failed:
+            # nothing of the batch is stored, and every caller is told
             log.warning("group commit failed", extra={"units": len(live),
                                                       "error": type(exc).__name__})
+            for unit in live:
+                home.call_soon_threadsafe(_settle, unit.done, None, exc)
             return
         finally:
             reset_after_commit(token)
         self.batches += 1
         self.units += len(live)
         for unit, result, error in outcomes:
-            if unit.done.done():
-                continue
-            if error is None:
-                unit.done.set_result(result)
-            else:
-                unit.done.set_exception(error)
+            home.call_soon_threadsafe(_settle, unit.done, result, error)
         for action in pending:
-            action()
+            home.call_soon_threadsafe(action)
 
+    @staticmethod
+    async def _together(conn: AsyncConnection, live: list[_Unit],
+                        outcomes: list[tuple[_Unit, Any, BaseException | None]]
+                        ) -> list[_Unit]:
+        """Write the units that have a ``many`` by kind; the units left to write alone."""
+        kinds: dict[Many, list[_Unit]] = {}
+        alone: list[_Unit] = []
+        for unit in live:
+            if unit.many is None:
+                alone.append(unit)
+            else:
+                kinds.setdefault(unit.many, []).append(unit)
+        for many, units in kinds.items():
+            if len(units) == 1:
+                alone.extend(units)
+                continue
+            try:
+                async with conn.begin_nested():
+                    results = await many(conn, [unit.item for unit in units])
+            except Exception:  # noqa: BLE001 -- written one by one instead
+                log.info("writing together failed; writing one by one",
+                         extra={"units": len(units)})
+                alone.extend(units)
+                continue
+            for unit, result in zip(units, results, strict=True):
+                if isinstance(result, Exception):
+                    outcomes.append((unit, None, result))
+                else:
+                    outcomes.append((unit, result, None))
+        return alone

@@ -86,6 +86,85 @@ async def insert_message(conn: AsyncConnection, envelope: Envelope, raw: bytes, 
     return pk
 
 
+def _message_row(envelope: Envelope, raw: bytes, direction: str, state: str, now: datetime,
+                 attach_pending: bool) -> dict[str, Any]:
+    return {**_header_columns(envelope), "raw": raw, "direction": direction, "state": state,
+            "stored_at": now, "deadline_at": None, "next_attempt_at": None, "attempts": 0,
+            "delivered_at": None, "last_error": None, "attach_pending": attach_pending,
+            "claimed_by": None, "claimed_until": None}
+
+
+_INSERT_MANY = messages.insert()
+
+
+async def insert_accepted(conn: AsyncConnection,
+                          arrivals: Sequence[tuple[Envelope, bytes, datetime]]) -> list[int]:
+    """Store accepted messages ``(envelope, sealed bytes, received)`` not stored before,
+    marked not yet attached, in a few statements; their row ids in order. (The caller has
+    checked with :func:`accepted_identities` that none is stored: a race with another
+    replica fails the whole insert, and the caller writes them one by one instead.)"""
+    if not arrivals:
+        return []
+    rows = [_message_row(envelope, raw, "in", "accepted", received, True)
+            for envelope, raw, received in arrivals]
+    await conn.execute(_INSERT_MANY, rows)  # one executemany; RETURNING would be row by row
+    ids = await accepted_identities(conn, [(row["sender"], row["message_id"]) for row in rows])
+    pks = [ids[(row["sender"], row["message_id"])][0] for row in rows]
+    files = [{"message_pk": pk, "name": i.name, "media_type": i.media_type, "size": i.size,
+              "sha256": i.sha256}
+             for pk, (envelope, _, _) in zip(pks, arrivals, strict=True)
+             for i in envelope.header.bx.attachments or []]
+    if files:
+        await conn.execute(_INSERT_ATTACHMENT, files)
+    return pks
+
+
+async def accepted_identities(conn: AsyncConnection, keys: Sequence[tuple[str, str]]
+                              ) -> dict[tuple[str, str], tuple[int, str]]:
+    """Of ``(sender, message id)`` pairs, those accepted before: their row id and digest."""
+    if not keys:
+        return {}
+    rows = await conn.execute(sa.select(messages.c.id, messages.c.sender,
+                                        messages.c.message_id, messages.c.digest).where(
+        messages.c.direction == "in",  # the identity index: (direction, sender, message_id)
+        messages.c.sender.in_(sorted({sender for sender, _ in keys})),
+        messages.c.message_id.in_(sorted({message_id for _, message_id in keys}))))
+    wanted = set(keys)
+    return {(row.sender, row.message_id): (int(row.id), str(row.digest)) for row in rows
+            if (row.sender, row.message_id) in wanted}
+
+
+async def insert_receipts(conn: AsyncConnection,
+                          rows: Sequence[tuple[int, str, bytes, str, datetime]]) -> None:
+    """Keep receipts ``(message row id, signer, bytes, received, now)`` in one statement."""
+    if rows:
+        await conn.execute(_INSERT_RECEIPT, [
+            {"message_pk": pk, "signer": signer, "raw": raw, "received": received,
+             "stored_at": now} for pk, signer, raw, received, now in rows])
+
+
+async def live_tokens(conn: AsyncConnection, tokens: Sequence[tuple[str, str]], now: int
+                      ) -> set[tuple[str, str]]:
+    """Of ``(issuer, jti)`` pairs, those spent and not yet expired."""
+    if not tokens:
+        return set()
+    rows = await conn.execute(sa.select(replay_cache.c.issuer, replay_cache.c.jti).where(
+        replay_cache.c.issuer.in_(sorted({issuer for issuer, _ in tokens})),  # the key
+        replay_cache.c.jti.in_(sorted({jti for _, jti in tokens})),
+        replay_cache.c.expires >= now))
+    return {(row.issuer, row.jti) for row in rows} & set(tokens)
+
+
+async def remember_tokens(conn: AsyncConnection, tokens: Sequence[tuple[str, str, int]],
+                          now: int) -> None:
+    """Spend token ids ``(issuer, jti, expires)`` none of which is live (see
+    :func:`live_tokens`), in one statement."""
+    if tokens:
+        await conn.execute(_REMEMBER_TOKEN[conn.dialect.name], [
+            {"issuer": issuer, "jti": jti, "expires": expires, "now": now}
+            for issuer, jti, expires in tokens])
+
+
 async def waiting_to_attach(conn: AsyncConnection, limit: int) -> list[int]:
     """Accepted messages not yet attached to their case, oldest first (their row ids)."""
     return list((await conn.execute(
