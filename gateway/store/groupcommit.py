@@ -96,6 +96,7 @@ class GroupCommit:
         self._queue: asyncio.Queue[_Unit | None] | None = None
         self._home: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
+        self._starting: asyncio.Future[None] | None = None
 
     async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
                   *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -125,21 +126,36 @@ class GroupCommit:
 
     async def _started(self, home: asyncio.AbstractEventLoop
                        ) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue[_Unit | None]]:
+        """The writer's loop and queue, starting the writer on first use (callers that come
+        while it starts wait for it, so that units are queued in the order they came)."""
         with self._lock:
-            if self._thread is not None and self._thread.is_alive() and self._home is home:
-                assert self._loop is not None
-                assert self._queue is not None
-                return self._loop, self._queue
+            starting = self._starting
+            running = (self._thread is not None and self._thread.is_alive()
+                       and self._home is home)
+        if running and starting is None:
+            assert self._loop is not None
+            assert self._queue is not None
+            return self._loop, self._queue
+        if starting is not None and self._home is home:
+            await asyncio.shield(starting)
+            return await self._started(home)
         if self._thread is not None:  # a writer of another loop (a test's): let it go
             await self.close()
         ready = threading.Event()
+        started: asyncio.Future[None] = home.create_future()
         with self._lock:
             self._home = home
             self._failed = None
+            self._starting = started
             self._thread = threading.Thread(target=self._main, args=(ready,),
                                             name="group-commit", daemon=True)
             self._thread.start()
-        await asyncio.to_thread(ready.wait)
+        try:
+            await asyncio.to_thread(ready.wait)
+        finally:
+            with self._lock:
+                self._starting = None
+            started.set_result(None)
         if self._failed is not None:
             raise self._failed
         assert self._loop is not None

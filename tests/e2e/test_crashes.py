@@ -139,6 +139,46 @@ def test_receiver_killed_between_commit_and_answer(tmp_path: Path) -> None:
             node.stop()
 
 
+def test_receiver_killed_while_attaching_attaches_once_after_restart(tmp_path: Path) -> None:
+    """The receipt commits first; the case work follows from the durable "not yet attached"
+    mark. Killed in the middle of that work, the node attaches the message once on restart."""
+    nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
+    sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
+    marker = tmp_path / "crashed"
+    try:
+        receiver.stop()
+        log = receiver.log_path.open("ab")
+        receiver.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("crash_before_attach.py")),
+             str(marker)], cwd=receiver.home, env=receiver.env(), stdout=log, stderr=log)
+        log.close()
+        receiver.wait_healthy()
+        ids = queue(sender, "kh.ahtjp", 1)
+        wait_for(marker.exists, what="the receiver to crash while attaching")
+        receiver.process.wait(30)
+        assert receiver.process.returncode == -9
+        receiver.process = None
+        # Receipted and kept, marked for its case; the case work died uncommitted.
+        assert count(receiver, "SELECT count(*) FROM receipts") == 1
+        assert count(receiver, "SELECT count(*) FROM messages WHERE attach_pending") == 1
+        assert count(receiver, "SELECT count(*) FROM cases") == 0
+        receiver.start()
+        wait_for(lambda: count(receiver, "SELECT count(*) FROM messages "
+                                         "WHERE attach_pending") == 0,
+                 what="the message to be attached after the restart")
+        assert count(receiver, "SELECT count(*) FROM cases") == 1
+        assert count(receiver, "SELECT count(*) FROM case_events "
+                               f"WHERE message_id = '{ids[0]}'") == 1
+        assert count(receiver, "SELECT count(*) FROM notifications "
+                               f"WHERE message_id = '{ids[0]}'") == 1
+        assert count(receiver, "SELECT count(*) FROM audit_log "
+                               "WHERE action = 'message.received'") == 1
+        assert "intact" in receiver.cli("audit", "verify").stdout
+    finally:
+        for node in nodes.values():
+            node.stop()
+
+
 def test_sigterm_lets_deliveries_finish_or_stay_queued(tmp_path: Path) -> None:
     nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
     sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]

@@ -1,0 +1,101 @@
+"""Messages accepted together in one group commit, against the app and a real SQLite file:
+each gets what it would have got alone (PROTOCOL.md §4.2 and §4.5)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+
+import pytest
+
+from gateway.audit.log import verify_chain
+from gateway.exchange import inbound
+from gateway.exchange.node import Node
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.problems import Problem
+from gateway.protocol.receipts import build_receipt
+from gateway.store import messages as repo
+from tests.conftest import example, resign
+from tests.integration.conftest import Receiver
+
+pytestmark = pytest.mark.anyio
+
+
+def arrival(node: Node, raw: bytes, bearer: str) -> inbound._Arrival:
+    """What accept_message hands the group commit for one verified message."""
+    ledger = inbound.token_ledger(node)
+    verified = inbound.verify_message(raw, bearer, inbound.inbound_context(node, ledger))
+    receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
+                            verified.message_id, verified.digest, verified.received)
+    return inbound._Arrival(node, verified, node.sealer.seal(raw, repo.RAW_COLUMN), receipt,
+                            ledger.token, False)
+
+
+async def test_a_batch_answers_each_message_as_if_it_came_alone(receiver: Receiver) -> None:
+    node: Node = receiver.app.state.node
+    world = receiver.world
+    before = world.message()
+    assert (await receiver.post(before)).status_code == 202
+    first, second = world.message(), world.message()
+    body = json.loads(first)
+    clash = resign(world.sender_key, body, header=json.loads(b64url_decode(body["protected"])),
+                   payload=example("verification-response", 1))
+    token = world.bearer()
+    node.recent_tokens = type(node.recent_tokens)(node.clock)  # let the replay reach the batch
+    items = [arrival(node, first, token)]
+    node.recent_tokens = type(node.recent_tokens)(node.clock)
+    items += [arrival(node, second, token),           # the same token again: replayed
+              arrival(node, first, world.bearer()),   # a repeat within the batch
+              arrival(node, before, world.bearer()),  # a repeat of an earlier message
+              arrival(node, clash, world.bearer())]   # same id, another digest
+    results = await node.commit(inbound._store_many, items)
+    assert isinstance(results[0], inbound.Acceptance)
+    assert results[0].status == 202
+    assert isinstance(results[1], Problem)
+    assert results[1].code == "unauthenticated"
+    assert isinstance(results[2], inbound.Acceptance)
+    assert (results[2].status, results[2].receipt) == (200, results[0].receipt)
+    assert isinstance(results[3], inbound.Acceptance)
+    assert results[3].status == 200
+    with sqlite3.connect(receiver.db) as db:
+        (kept,) = db.execute("SELECT r.raw FROM receipts r JOIN messages m "
+                             "ON m.id = r.message_pk WHERE m.digest = ?",
+                             (items[3].verified.digest,)).fetchone()
+        assert results[3].receipt == kept  # the original receipt, byte for byte
+        actions = [row[0] for row in db.execute("SELECT action FROM audit_log ORDER BY seq")]
+    assert isinstance(results[4], Problem)
+    assert results[4].code == "conflict"
+    assert receiver.count("messages", "direction = 'in'") == 2  # before, first
+    assert receiver.count("receipts") == 2
+    assert receiver.count("messages", "attach_pending") == 1  # first, until the attacher runs
+    assert actions[-3:] == ["message.received", "message.duplicate", "message.duplicate"]
+    assert "intact" in str(await chain(node))
+    await receiver.attached()
+    assert receiver.count("cases") == 2
+
+
+async def chain(node: Node) -> str:
+    async with node.engine.connect() as conn:
+        verdict = await verify_chain(conn)
+    return "intact" if verdict.intact else f"broken: {verdict.reason}"
+
+
+async def test_many_messages_at_once_are_all_receipted_once(receiver: Receiver) -> None:
+    """Forty pushes in flight together: each stored once with its receipt, batched."""
+    node: Node = receiver.app.state.node
+    world = receiver.world
+    raws = [world.message() for _ in range(40)]
+    batches = node.writer.batches
+    responses = await asyncio.gather(*(receiver.client.post(
+        "/bx/v1/messages", content=raw, headers={"Content-Type": "application/jose+json",
+                                                 "Authorization": f"Bearer {world.bearer()}"})
+        for raw in raws))
+    assert [r.status_code for r in responses] == [202] * 40
+    assert receiver.count("messages", "direction = 'in'") == 40
+    assert receiver.count("receipts") == 40
+    assert receiver.count("audit_log", "action = 'message.received'") == 40
+    assert node.writer.batches - batches < 40  # shared commits
+    await receiver.attached()
+    assert receiver.count("cases") == 40
+    assert receiver.count("audit_log", "action = 'case.attach-failed'") == 0

@@ -1,0 +1,166 @@
+"""Group commit on a real SQLite file: shared commits, savepoints, failures, threads."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.store.database import create_engine
+from gateway.store.groupcommit import GroupCommit, after_commit
+from gateway.store.inline_sqlite import InlineConnection
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "g.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        db.execute("CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+                   "parent INTEGER REFERENCES parent(id))")
+    return path
+
+
+def writer_for(database: Path) -> GroupCommit:
+    return GroupCommit(lambda: create_engine(f"sqlite+aiosqlite:///{database}", inline=True))
+
+
+def stored(database: Path) -> list[str]:
+    with sqlite3.connect(database) as db:
+        return [row[0] for row in db.execute("SELECT name FROM item ORDER BY id")]
+
+
+async def add(conn: AsyncConnection, name: str) -> str:
+    await conn.execute(sa.text("INSERT INTO item (name) VALUES (:name)"), {"name": name})
+    return name
+
+
+async def test_units_ready_together_share_one_commit(database: Path) -> None:
+    writer = writer_for(database)
+    try:
+        names = [f"n{i}" for i in range(40)]
+        results = await asyncio.gather(*(writer.run(add, name) for name in names))
+        assert results == names
+        assert sorted(stored(database)) == sorted(names)
+        assert writer.units == 40
+        assert writer.batches < 40  # several units per commit
+    finally:
+        await writer.close()
+
+
+async def test_a_failing_unit_is_rolled_back_alone(database: Path) -> None:
+    writer = writer_for(database)
+
+    async def add_then_fail(conn: AsyncConnection, name: str) -> None:
+        await add(conn, name)
+        raise ValueError("this unit changes its mind")
+
+    try:
+        outcomes = await asyncio.gather(writer.run(add, "kept-1"), writer.run(add_then_fail, "x"),
+                                        writer.run(add, "kept-2"), return_exceptions=True)
+        assert outcomes[0] == "kept-1"
+        assert isinstance(outcomes[1], ValueError)
+        assert outcomes[2] == "kept-2"
+        assert stored(database) == ["kept-1", "kept-2"]  # nothing of the failed unit
+    finally:
+        await writer.close()
+
+
+async def test_a_failed_commit_fails_every_caller_and_stores_nothing(database: Path) -> None:
+    writer = writer_for(database)
+
+    async def orphan(conn: AsyncConnection) -> None:
+        # Checked at COMMIT, not at the statement: the whole batch's commit fails.
+        await conn.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+        await conn.execute(sa.text("INSERT INTO item (name, parent) VALUES ('orphan', 99)"))
+
+    try:
+        outcomes = await asyncio.gather(writer.run(add, "a"), writer.run(orphan),
+                                        writer.run(add, "b"), return_exceptions=True)
+        assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
+        assert "FOREIGN KEY" in str(outcomes[0])
+        assert stored(database) == []
+        assert await writer.run(add, "after") == "after"  # the writer goes on
+        assert stored(database) == ["after"]
+    finally:
+        await writer.close()
+
+
+async def test_units_written_together_fall_back_to_one_by_one(database: Path) -> None:
+    writer = writer_for(database)
+    calls: list[int] = []
+
+    async def many(conn: AsyncConnection, names: list[str]) -> list[Any]:
+        calls.append(len(names))
+        await conn.execute(sa.text("INSERT INTO item (name) VALUES (:name)"),
+                           [{"name": name} for name in names])
+        return names
+
+    try:
+        together = await asyncio.gather(*(writer.run_together(many, add, f"t{i}")
+                                          for i in range(10)))
+        assert together == [f"t{i}" for i in range(10)]
+        assert max(calls) > 1  # some were written in one statement
+        # A duplicate name fails the whole statement: each is written alone instead, and
+        # only the duplicate's caller hears of it.
+        again = await asyncio.gather(*(writer.run_together(many, add, name)
+                                       for name in ("u1", "t3", "u2")),
+                                     return_exceptions=True)
+        assert again[0] == "u1"
+        assert isinstance(again[1], Exception)
+        assert "UNIQUE" in str(again[1])
+        assert again[2] == "u2"
+        assert stored(database).count("t3") == 1
+        assert {"u1", "u2"} <= set(stored(database))
+    finally:
+        await writer.close()
+
+
+async def test_after_commit_actions_run_on_the_callers_loop_after_the_commit(
+        database: Path) -> None:
+    writer = writer_for(database)
+    seen: list[tuple[str, bool]] = []
+    loop_thread = threading.get_ident()
+
+    async def add_and_tell(conn: AsyncConnection, name: str) -> None:
+        await add(conn, name)
+        after_commit(lambda: seen.append((name, threading.get_ident() == loop_thread
+                                          and name in stored(database))))
+
+    try:
+        await writer.run(add_and_tell, "told")
+        await asyncio.sleep(0.05)
+        assert seen == [("told", True)]  # on the serving loop's thread, and committed
+    finally:
+        await writer.close()
+
+
+async def test_inline_connections_run_statements_in_the_calling_thread(database: Path) -> None:
+    """aiosqlite's internals that the inline connection relies on still work this way."""
+    engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{database}", inline=True)
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, InlineConnection)
+            threads: list[int] = []
+            driver._conn.create_function("whoami", 0, lambda: threads.append(
+                threading.get_ident()) or 1)
+            await conn.execute(sa.text("SELECT whoami()"))
+            assert threads == [threading.get_ident()]
+            assert not driver._thread.is_alive()  # aiosqlite's thread never started
+    finally:
+        await engine.dispose()
