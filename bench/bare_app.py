@@ -17,3 +17,10 @@ async def accept(request: Request) -> Response:
 @app.get("/bx/v1/health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.post("/api/messages")
+async def queue(request: Request) -> Response:
+    await request.body()
+    return Response(b'{"id":"00000000-0000-4000-8000-000000000000"}', status_code=202,
+                    media_type="application/json")

@@ -60,8 +60,8 @@ def _retry_after(response: httpx.Response) -> int | None:
 class DeliveryWorker:
     """Delivers this node's outbox; ``run`` inside ``gateway serve``, ``drain`` for a burst."""
 
-    def __init__(self, node: Node, client: httpx.AsyncClient, *, batch: int = 64,
-                 concurrency: int = 16) -> None:
+    def __init__(self, node: Node, client: httpx.AsyncClient, *, batch: int = 256,
+                 concurrency: int = 32) -> None:
         self.node = node
         self.client = client
         self.batch = batch
@@ -79,11 +79,14 @@ class DeliveryWorker:
         """Deliver until stopped, waking on new messages or every ``idle_seconds``."""
         while not self._stopping.is_set():
             self.node.outbox_signal.clear()  # a message queued during the round wakes the next
+            busy = False
             try:
-                await self.run_once()
+                busy = await self.run_once() >= self.batch  # a full round: more may be due
                 await self.poll_partners()
             except Exception:  # a bad round must not stop delivery for good
                 log.exception("delivery round failed")
+            if busy:
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.node.outbox_signal.wait(), idle_seconds)
 
@@ -187,10 +190,7 @@ class DeliveryWorker:
                      retry_after: int | None) -> None:
         node = self.node
         delay = backoff(row.attempts, node.rng.random(), retry_after)
-        now = node.clock()
-        async with node.engine.begin() as conn:
-            await repo.schedule_retry(conn, row.id, now + timedelta(seconds=delay), error)
-            await repo.record_attempt(conn, row.id, now, "retry", status, error)
+        await node.commit(_schedule_retry, node, row.id, delay, error, status)
         log.info("delivery will be retried", extra={"message_id": row.message_id,
                                                     "to": row.recipient, "error": error,
                                                     "delay_s": round(delay, 1)})
@@ -265,17 +265,32 @@ class DeliveryWorker:
         return accepted
 
 
+async def _schedule_retry(conn: Any, node: Node, message_pk: int, delay: float, error: str,
+                          status: int | None) -> None:
+    now = node.clock()
+    await repo.schedule_retry(conn, message_pk, now + timedelta(seconds=delay), error)
+    await repo.record_attempt(conn, message_pk, now, "retry", status, error)
+
+
+async def _keep_receipt(conn: Any, node: Node, row: Any, raw: bytes, received: str,
+                        status: int | None) -> datetime | None:
+    now = node.clock()
+    if not await repo.mark_delivered(conn, row.id, now):
+        return None
+    await repo.insert_receipt(conn, row.id, row.recipient, raw, received, now)
+    await repo.record_attempt(conn, row.id, now, "delivered", status, None)
+    await audit.append(conn, node.clock, row.recipient, "receipt.received", row.message_id,
+                       {"to": row.recipient, "type": row.doc_type})
+    return now
+
+
 async def store_receipt(node: Node, row: Any, raw: bytes, received: str,
                         status: int | None) -> bool:
-    """Keep a verified receipt and mark the message delivered (once)."""
-    now = node.clock()
-    async with node.engine.begin() as conn:
-        if not await repo.mark_delivered(conn, row.id, now):
-            return False
-        await repo.insert_receipt(conn, row.id, row.recipient, raw, received, now)
-        await repo.record_attempt(conn, row.id, now, "delivered", status, None)
-        await audit.append(conn, node.clock, row.recipient, "receipt.received", row.message_id,
-                           {"to": row.recipient, "type": row.doc_type})
+    """Keep a verified receipt and mark the message delivered (once), in the next group
+    commit: concurrent deliveries share one transaction."""
+    now = await node.commit(_keep_receipt, node, row, raw, received, status)
+    if now is None:
+        return False
     node.metrics.messages_out.labels(row.doc_type, row.recipient).inc()
     node.metrics.delivery_latency.observe(max(0.0, (now - _aware(row.stored_at)).total_seconds()))
     log.info("delivered", extra={"message_id": row.message_id, "to": row.recipient})

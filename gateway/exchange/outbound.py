@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,23 +27,24 @@ class OutboundError(GatewayError):
     """A message this node will not send; the message says why."""
 
 
-async def send_message(node: Node, draft: MessageDraft, document: bytes,
-                       attachments: Sequence[Attachment] = (), actor: str = "operator") -> str:
-    """Sign ``document`` for ``draft.to`` and queue it; returns the message id.
+@dataclass(frozen=True)
+class Outgoing:
+    """A document validated and signed for a partner, not yet stored."""
+
+    envelope: Envelope
+    raw: bytes
+    pull: bool
+    deadline_hours: int
+    draft: MessageDraft
+
+
+def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
+                     attachments: Sequence[Attachment] = ()) -> Outgoing:
+    """Validate ``document`` and sign it for ``draft.to`` (no database).
 
     Raises ``Problem`` (``schema-invalid``, ``unsupported-type``) for a document that a
     partner would refuse, and :class:`OutboundError` for an unknown recipient.
     """
-    async with node.transaction() as conn:
-        envelope = await queue_message(conn, node, draft, document, attachments, actor)
-    return envelope.header.bx.id
-
-
-async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
-                        document: bytes, attachments: Sequence[Attachment] = (),
-                        actor: str = "operator") -> Envelope:
-    """:func:`send_message` inside the caller's transaction (a case's use case); the
-    delivery worker wakes once that transaction has committed."""
     partner = node.partners.get(draft.to)
     if partner is None:
         raise OutboundError(N_("{to} is not in the partner directory"), to=draft.to)
@@ -50,21 +53,49 @@ async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
         if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):
             raise OutboundError(N_("attachment {name}: media type {media_type} is not allowed"),
                                 name=attachment.name, media_type=attachment.media_type)
-    now = node.clock()
     raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
-                          created=now)
-    envelope = parse_envelope(parse_body(raw))
-    pull = partner.file.delivery == "pull"
+                          created=node.clock())
+    return Outgoing(parse_envelope(parse_body(raw)), raw, partner.file.delivery == "pull",
+                    partner.file.deadline_hours, draft)
+
+
+async def store_outgoing(conn: AsyncConnection, node: Node, outgoing: Outgoing,
+                         actor: str = "operator") -> Envelope:
+    """Store a signed message and queue it, in the caller's transaction; the delivery worker
+    wakes once that transaction has committed."""
+    now = node.clock()
+    draft, pull = outgoing.draft, outgoing.pull
     await repo.insert_message(
-        conn, envelope, node.sealer.seal(raw, repo.RAW_COLUMN), direction="out",
-        state="waiting" if pull else "queued", now=now,
-        deadline=now + timedelta(hours=partner.file.deadline_hours),
+        conn, outgoing.envelope, node.sealer.seal(outgoing.raw, repo.RAW_COLUMN),
+        direction="out", state="waiting" if pull else "queued", now=now,
+        deadline=now + timedelta(hours=outgoing.deadline_hours),
         next_attempt=None if pull else now)
-    await audit.append(conn, node.clock, actor, "message.queued", envelope.header.bx.id,
+    await audit.append(conn, node.clock, actor, "message.queued", outgoing.envelope.header.bx.id,
                        {"type": draft.type, "to": draft.to, "priority": draft.priority,
                         "mode": "pull" if pull else "push"})
     after_commit(node.outbox_signal.set)
-    return envelope
+    return outgoing.envelope
+
+
+async def send_message(node: Node, draft: MessageDraft, document: bytes,
+                       attachments: Sequence[Attachment] = (), actor: str = "operator") -> str:
+    """Sign ``document`` for ``draft.to`` and queue it; returns the message id.
+
+    Validation and signing run off the event loop; storing runs in the next group commit
+    (stored before this returns). Raises as :func:`compose_outgoing`.
+    """
+    outgoing = await asyncio.to_thread(compose_outgoing, node, draft, document, attachments)
+    envelope = await node.commit(store_outgoing, node, outgoing, actor)
+    return envelope.header.bx.id
+
+
+async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
+                        document: bytes, attachments: Sequence[Attachment] = (),
+                        actor: str = "operator") -> Envelope:
+    """:func:`send_message` inside the caller's transaction (a case's use case); the
+    delivery worker wakes once that transaction has committed."""
+    outgoing = compose_outgoing(node, draft, document, attachments)
+    return await store_outgoing(conn, node, outgoing, actor)
 
 
 async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:
