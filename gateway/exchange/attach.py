@@ -25,9 +25,11 @@ from gateway.store.database import reading
 
 log = logging.getLogger("gateway.attach")
 #: Messages looked up per round. They are attached one at a time, each its own unit of the
-#: group commit: a batch holds at most one message's case work beside the messages being
-#: accepted, so that a burst is receipted at full speed while its cases follow.
+#: group commit, and each waits until the writer has nothing else to do (at most
+#: :data:`YIELD_S`): in a burst, receipts go first at full speed and the cases follow, at
+#: least a few a second; at other times a message is attached as soon as it is accepted.
 ROUND = 16
+YIELD_S = 0.25
 
 
 async def attach_one(conn: Any, node: Node, message_pk: int) -> bool:
@@ -58,6 +60,7 @@ async def attach_waiting(node: Node, limit: int = ROUND) -> int:
         return 0
     done = 0
     for pk in waiting:
+        await node.writer.quiet(YIELD_S)
         done += await node.commit(attach_one, node, pk)
     return len(waiting) if done else 0
 

@@ -11,7 +11,9 @@ the case work attaches it right after, exactly once (:mod:`gateway.exchange.atta
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +33,9 @@ from gateway.protocol.receipts import build_receipt
 from gateway.store import messages as repo
 
 log = logging.getLogger("gateway.inbound")
+#: The threads that verify messages: two, whatever the machine. Verifying is mostly Python
+#: under the GIL; more threads only fight the group-commit writer for it (bench/ingest.py).
+_VERIFIERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
 
 
 @dataclass(frozen=True)
@@ -117,8 +122,9 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
     try:
         # Off the event loop: parsing up to 20 MiB, signatures and the schema are heavy, and
         # /health and the console must keep answering meanwhile.
-        verified = await asyncio.to_thread(verify_message, raw, bearer,
-                                           inbound_context(node, ledger), bundle=bundle)
+        verified = await asyncio.get_running_loop().run_in_executor(
+            _VERIFIERS, functools.partial(verify_message, raw, bearer,
+                                          inbound_context(node, ledger), bundle=bundle))
         sealed = node.sealer.seal(verified.raw, repo.RAW_COLUMN)
         receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
                                 verified.message_id, verified.digest, verified.received)

@@ -97,6 +97,7 @@ class GroupCommit:
         self._home: asyncio.AbstractEventLoop | None = None
         self._failed: BaseException | None = None
         self._starting: asyncio.Future[None] | None = None
+        self._writing = False
 
     async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
                   *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -162,6 +163,19 @@ class GroupCommit:
         assert self._queue is not None
         return self._loop, self._queue
 
+    def busy(self) -> bool:
+        """True while units wait for the writer or a batch is being written."""
+        queue = self._queue
+        return self._writing or (queue is not None and not queue.empty())
+
+    async def quiet(self, at_most: float) -> None:
+        """Wait until the writer has nothing to do, or ``at_most`` seconds: for work that can
+        wait (attaching messages to cases) and should not slow down what cannot."""
+        waited = 0.0
+        while self.busy() and waited < at_most:
+            await asyncio.sleep(0.005)
+            waited += 0.005
+
     async def close(self) -> None:
         """Write what is queued, then stop the writer and release its engine."""
         with self._lock:
@@ -198,7 +212,11 @@ class GroupCommit:
                         stop = True
                         break
                     batch.append(unit)
-                await self._commit(engine, batch)
+                self._writing = True
+                try:
+                    await self._commit(engine, batch)
+                finally:
+                    self._writing = False
                 if stop:
                     return
         finally:
