@@ -6,6 +6,9 @@ with one line that names the variable (:class:`SettingsError`).
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -37,6 +40,11 @@ class Settings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8600
     public_url: str | None = None
     secret_key_file: Path | None = None
+    #: This process's name among several replicas of one node (leases, claims, logs).
+    replica: Annotated[str, Field(min_length=1, max_length=64,
+                                  pattern=r"^[A-Za-z0-9._:-]+$")] = Field(
+        default_factory=lambda: re.sub(r"[^A-Za-z0-9._:-]", "-",
+                                       f"{socket.gethostname()[:40]}-{os.getpid()}"))
     #: Added to NODE.md's names: the token a metrics scraper sends (``Authorization: Bearer``)
     #: to read ``/metrics``; created at first start (mode 0600). Nobody else may read it.
     metrics_token_file: Path | None = None

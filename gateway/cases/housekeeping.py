@@ -27,6 +27,8 @@ log = logging.getLogger("gateway.cases")
 #: Often enough that the 2-hour alert clock is told before it passes (a round is a few
 #: indexed queries).
 INTERVAL: Final = timedelta(minutes=5)
+#: The housekeeping lease outlives a round by this much: its holder renews it every round.
+LEASE_MARGIN: Final = timedelta(minutes=1)
 #: A deadline is "about to pass" in the last quarter of its span, and at most a day before.
 DUE_SOON_MAX: Final = timedelta(days=1)
 
@@ -98,9 +100,11 @@ class Housekeeper:
         """The loop; a failed round is logged and the next one tried."""
         while not self._stopping.is_set():
             try:
-                done = await run_once(self.cw)
-                log.info("housekeeping", extra={"overdue": done.overdue,
-                                                "purged": done.purged})
+                # One replica at a time: another takes over when this one's lease lapses.
+                if await self.cw.node.holds("housekeeping", INTERVAL + LEASE_MARGIN):
+                    done = await run_once(self.cw)
+                    log.info("housekeeping", extra={"overdue": done.overdue,
+                                                    "purged": done.purged})
             except Exception:
                 log.exception("housekeeping round failed")
             with contextlib.suppress(TimeoutError):

@@ -32,6 +32,11 @@ from gateway.store.database import reading
 log = logging.getLogger("gateway.delivery")
 MAX_BACKOFF_S = 3600.0
 TOKEN_PURGE_INTERVAL = timedelta(minutes=10)
+#: How long a replica's claim on a message it delivers lasts unless renewed (every third of
+#: it while the delivery runs); a dead replica's claims are taken over after this.
+CLAIM = timedelta(seconds=60)
+#: The lease on polling partners: one replica polls; another takes over after this.
+POLL_LEASE = timedelta(seconds=30)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
 
@@ -101,18 +106,42 @@ class DeliveryWorker:
         return total
 
     async def run_once(self) -> int:
-        """One round: dead-letter what is past its deadline, deliver what is due."""
-        now = self.node.clock()
+        """One round: dead-letter what is past its deadline, claim what is due (no other
+        replica delivers it meanwhile), deliver it, keeping the claims alive."""
+        node = self.node
+        now = node.clock()
         await self._expire(now)
         await self._forget_expired_tokens(now)
-        push = [p.node_id for p in self.node.partners.all() if p.file.delivery == "push"]
-        async with reading(self.node.engine) as conn:
-            rows = await repo.due_outbound(conn, now, push, self.batch)
         if self._stopping.is_set():
             return 0
-        await asyncio.gather(*(self._guarded(row) for row in rows))
+        push = [p.node_id for p in node.partners.all() if p.file.delivery == "push"]
+        rows = await node.run(repo.claim_due, now, push, self.batch, node.settings.replica,
+                              now + CLAIM)
+        if not rows:
+            await self.refresh_gauges()
+            return 0
+        renewing = asyncio.create_task(self._keep_claims([int(row.id) for row in rows]))
+        try:
+            await asyncio.gather(*(self._guarded(row) for row in rows))
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
         await self.refresh_gauges()
         return len(rows)
+
+    async def _keep_claims(self, message_pks: list[int]) -> None:
+        """Renew this replica's claims while its deliveries run (a replica that dies stops
+        renewing: its claims lapse after :data:`CLAIM` and another replica takes them)."""
+        node = self.node
+        while True:
+            await asyncio.sleep(CLAIM.total_seconds() / 3)
+            await node.run(repo.renew_claims, node.settings.replica, message_pks,
+                           node.clock() + CLAIM)
+
+    async def release(self) -> None:
+        """Give up this replica's claims (after a clean stop)."""
+        await self.node.run(repo.release_claims, self.node.settings.replica)
 
     async def _guarded(self, row: Any) -> None:
         async with self._slots:
@@ -136,7 +165,8 @@ class DeliveryWorker:
                 await self._dead(conn, row, "delivery deadline passed", None)
 
     async def _dead(self, conn: Any, row: Any, error: str, status: int | None) -> None:
-        await repo.mark_dead(conn, row.id, error)
+        if not await repo.mark_dead(conn, row.id, error):
+            return  # delivered or dead-lettered meanwhile (by another replica)
         await repo.record_attempt(conn, row.id, self.node.clock(), "dead", status, error)
         await audit.append(conn, self.node.clock, "delivery", "message.dead", row.message_id,
                            {"to": row.recipient, "error": error})
@@ -218,7 +248,7 @@ class DeliveryWorker:
 
     async def poll_partners(self) -> int:
         """Fetch what waits for us at partners we poll (``poll_seconds``), acknowledge it."""
-        node, fetched = self.node, 0
+        node, fetched, leased = self.node, 0, False
         for partner in node.partners.all():
             every = partner.file.poll_seconds
             if not every or not partner.file.endpoint:
@@ -228,6 +258,10 @@ class DeliveryWorker:
             if last is not None and (now - last).total_seconds() < every:
                 continue
             self._last_poll[partner.node_id] = now
+            if not leased:  # one replica polls (PROTOCOL.md §4.4: one pull at a time)
+                if not await node.holds("polling", POLL_LEASE):
+                    return 0
+                leased = True
             fetched += await self.pull_from(partner.node_id, partner.file.endpoint)
         return fetched
 

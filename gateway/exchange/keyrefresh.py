@@ -269,6 +269,8 @@ class TrustKeeper:
                                       problems=len(problems), via="file-change")
             if self.node.clock() >= next_refresh:
                 next_refresh = self.node.clock() + REFRESH_EVERY
-                await self.refresh_all()
+                # One replica refreshes (it writes the partner files the others watch).
+                if await self.node.holds("key-refresh", REFRESH_EVERY / 2):
+                    await self.refresh_all()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), WATCH_EVERY_S)

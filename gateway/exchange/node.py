@@ -8,7 +8,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,6 +22,7 @@ from gateway.protocol.errors import GatewayError
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.store import leases
 from gateway.store.crypto import Sealer, SecretKeyError, load_sealer, secrets_version
 from gateway.store.database import DatabaseError, create_engine, migrate
 from gateway.store.groupcommit import (
@@ -146,6 +147,11 @@ class Node:
         queueing, keeping a receipt); use :meth:`run` for anything long or anything that
         touches the serving loop's objects."""
         return await self.writer.run(use_case, *args, **kwargs)
+
+    async def holds(self, lease: str, ttl: timedelta) -> bool:
+        """Take or renew the lease ``lease`` for this replica (:mod:`gateway.store.leases`);
+        False while another live replica holds it."""
+        return await self.run(leases.hold, lease, self.settings.replica, self.clock(), ttl)
 
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:

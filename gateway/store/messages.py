@@ -228,6 +228,46 @@ async def due_outbound(conn: AsyncConnection, now: datetime, recipients: Sequenc
         .order_by(messages.c.id).limit(limit))).all())
 
 
+async def claim_due(conn: AsyncConnection, now: datetime, recipients: Sequence[str],
+                    limit: int, holder: str, until: datetime) -> list[Any]:
+    """Claim queued messages for push partners whose next attempt is due and that no live
+    replica has claimed, oldest first, for ``holder`` until ``until`` (a lease it renews
+    while it delivers, :func:`renew_claims`). On PostgreSQL, rows another replica is claiming
+    at the same moment are skipped (``FOR UPDATE SKIP LOCKED``); on SQLite the write lock
+    serialises claims."""
+    if not recipients:
+        return []
+    due = (sa.select(messages.c.id).where(
+        messages.c.direction == "out", messages.c.state == "queued",
+        messages.c.recipient.in_(list(recipients)),
+        sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+        sa.or_(messages.c.claimed_until.is_(None), messages.c.claimed_until < now))
+        .order_by(messages.c.id).limit(limit).with_for_update(skip_locked=True))
+    rows = (await conn.execute(
+        messages.update().where(messages.c.id.in_(due.scalar_subquery()))
+        .values(claimed_by=holder, claimed_until=until)
+        .returning(*messages.c))).all()
+    return sorted(rows, key=lambda row: int(row.id))
+
+
+async def renew_claims(conn: AsyncConnection, holder: str, message_pks: Sequence[int],
+                       until: datetime) -> int:
+    """Extend ``holder``'s claims on messages it is still delivering; how many it holds."""
+    if not message_pks:
+        return 0
+    result = await conn.execute(messages.update().where(
+        messages.c.id.in_(list(message_pks)), messages.c.claimed_by == holder,
+        messages.c.state == "queued").values(claimed_until=until))
+    return int(result.rowcount)
+
+
+async def release_claims(conn: AsyncConnection, holder: str) -> int:
+    """Give up every claim of ``holder`` (a clean stop): another replica need not wait."""
+    result = await conn.execute(messages.update().where(
+        messages.c.claimed_by == holder).values(claimed_by=None, claimed_until=None))
+    return int(result.rowcount)
+
+
 async def overdue_outbound(conn: AsyncConnection, now: datetime) -> list[Any]:
     """Undelivered outbound messages whose delivery deadline has passed."""
     return list((await conn.execute(sa.select(messages).where(
@@ -254,7 +294,7 @@ async def mark_delivered(conn: AsyncConnection, message_pk: int, now: datetime) 
     result = await conn.execute(messages.update().where(
         messages.c.id == message_pk, messages.c.state.in_(("queued", "waiting", "dead")))
         .values(state="delivered", delivered_at=now, last_error=None,
-                attempts=messages.c.attempts + 1))
+                attempts=messages.c.attempts + 1, claimed_by=None, claimed_until=None))
     return result.rowcount == 1
 
 
@@ -262,13 +302,18 @@ async def schedule_retry(conn: AsyncConnection, message_pk: int, next_attempt: d
                          error: str) -> None:
     """Count a failed attempt and set the next one."""
     await conn.execute(messages.update().where(messages.c.id == message_pk).values(
-        attempts=messages.c.attempts + 1, next_attempt_at=next_attempt, last_error=error))
+        attempts=messages.c.attempts + 1, next_attempt_at=next_attempt, last_error=error,
+        claimed_by=None, claimed_until=None))
 
 
-async def mark_dead(conn: AsyncConnection, message_pk: int, error: str) -> None:
-    """Dead-letter a message: shown to operators, never dropped."""
-    await conn.execute(messages.update().where(messages.c.id == message_pk).values(
-        state="dead", attempts=messages.c.attempts + 1, last_error=error, next_attempt_at=None))
+async def mark_dead(conn: AsyncConnection, message_pk: int, error: str) -> bool:
+    """Dead-letter a message: shown to operators, never dropped. False if it was delivered
+    or dead-lettered already (by another replica, say)."""
+    result = await conn.execute(messages.update().where(
+        messages.c.id == message_pk, messages.c.state.in_(("queued", "waiting"))).values(
+        state="dead", attempts=messages.c.attempts + 1, last_error=error, next_attempt_at=None,
+        claimed_by=None, claimed_until=None))
+    return bool(result.rowcount == 1)
 
 
 async def requeue(conn: AsyncConnection, message_pk: int, now: datetime,

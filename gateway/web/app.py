@@ -128,6 +128,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                     await asyncio.wait_for(task, SHUTDOWN_GRACE_S)
                 except TimeoutError:
                     log.warning("deliveries still in flight at shutdown stay queued")
+                with contextlib.suppress(Exception):  # else they lapse on their own
+                    await worker.release()
             await attaching
             await client.aclose()
             await node.close()
