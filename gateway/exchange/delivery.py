@@ -154,6 +154,7 @@ class DeliveryWorker:
         self._next_token_purge = now + TOKEN_PURGE_INTERVAL
         async with self.node.engine.begin() as conn:
             await repo.purge_tokens(conn, int(now.timestamp()))
+            await repo.purge_counts(conn, int(now.timestamp() // 60) - 2)
 
     async def _expire(self, now: datetime) -> None:
         async with reading(self.node.engine) as conn:

@@ -125,6 +125,8 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
         verified = await asyncio.get_running_loop().run_in_executor(
             _VERIFIERS, functools.partial(verify_message, raw, bearer,
                                           inbound_context(node, ledger), bundle=bundle))
+        if verified.bearer is not None and node.engine.dialect.name == "postgresql":
+            await _node_wide_limit(node, verified.bearer.issuer)
         sealed = node.sealer.seal(verified.raw, repo.RAW_COLUMN)
         receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
                                 verified.message_id, verified.digest, verified.received)
@@ -137,6 +139,23 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
         node.metrics.messages_in.labels(verified.header.bx.type, verified.sender).inc()
         node.attach_signal.set()  # committed: the case work attaches it now
     return acceptance
+
+
+async def _node_wide_limit(node: Node, caller: str) -> None:
+    """On PostgreSQL the node may run as several replicas: the partner file's
+    ``rate_per_minute`` is the node's, counted in the database per minute. (Each replica's
+    own limiter has refused in the order of §4.2 already; this one comes after the checks
+    of the message, so a message both malformed and over the node's limit is refused as
+    malformed.)"""
+    partner = node.partners.get(caller)
+    if partner is None:
+        return
+    now = node.clock().timestamp()
+    count = await node.run(repo.count_call, caller, int(now // 60))
+    if count > partner.file.rate_per_minute:
+        raise Problem("rate-limited",
+                      f"{caller} sent more than {partner.file.rate_per_minute} requests a minute",
+                      retry_after=max(1, 60 - int(now % 60)))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from gateway.protocol.errors import N_, GatewayError
 from gateway.store.inline_sqlite import inline_creator
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The PostgreSQL advisory lock that serialises migrations ("BX" and 1).
+MIGRATION_LOCK = 0x4258_0001
 
 
 class DatabaseError(GatewayError):
@@ -107,4 +109,7 @@ def _upgrade(connection: Connection) -> None:
 async def migrate(engine: AsyncEngine) -> None:
     """Upgrade the schema to the newest revision; refuse a database from a newer gateway."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together: one migrates, the others wait and find it done.
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await connection.run_sync(_upgrade)

@@ -13,7 +13,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.protocol.envelope import Envelope
-from gateway.store.tables import attachments, delivery_attempts, messages, receipts, replay_cache
+from gateway.store.tables import (
+    attachments,
+    delivery_attempts,
+    messages,
+    rate_counts,
+    receipts,
+    replay_cache,
+)
 
 
 # The statements of the inbound hot path are built once: building and cache-keying a new
@@ -396,3 +403,26 @@ async def last_receipts(conn: AsyncConnection) -> dict[str, datetime]:
         .where(messages.c.direction == "out", messages.c.delivered_at.is_not(None))
         .group_by(messages.c.recipient))
     return {row.recipient: row.last for row in rows if row.last is not None}
+
+
+def _count_call(insert: Any) -> Any:
+    statement = insert(rate_counts).values(count=1)
+    return statement.on_conflict_do_update(
+        index_elements=[rate_counts.c.caller, rate_counts.c.window],
+        set_={"count": rate_counts.c.count + 1}).returning(rate_counts.c.count)
+
+
+_COUNT_CALL = _per_dialect(_count_call)
+
+
+async def count_call(conn: AsyncConnection, caller: str, window: int) -> int:
+    """Count one request of ``caller`` in the minute ``window`` (for every replica of the
+    node at once); the count so far, this one included."""
+    result = await conn.execute(_COUNT_CALL[conn.dialect.name],
+                                {"caller": caller, "window": window})
+    return int(result.scalar_one())
+
+
+async def purge_counts(conn: AsyncConnection, before_window: int) -> None:
+    """Forget request counts of minutes before ``before_window``."""
+    await conn.execute(rate_counts.delete().where(rate_counts.c.window < before_window))
