@@ -35,7 +35,7 @@ unit: $(STAMP) $(MO)
 test: lint typecheck imports system unit
 
 # What printing needs from Debian: fonts that shape Vietnamese, Khmer and Lao. The tests also
-# need poppler's pdftotext/pdffonts/pdftoppm, docker-compose (to validate its file) and
+# need poppler's pdftotext/pdffonts/pdftoppm, docker-compose (to validate its files), HAProxy and
 # chromium (the console's browser tests, driven by Playwright without downloading a browser).
 # Elsewhere, install Noto Sans, Noto Sans Khmer and Noto Sans Lao (or Khmer OS and Phetsarath
 # OT), Pango 1.44+ (for WeasyPrint) and poppler-utils by hand.
@@ -53,12 +53,17 @@ endef
 fonts:
 	$(call apt_install,$(FONTS))
 
+# haproxy: the replica tests put three `gateway serve` behind it (tests/e2e/test_replicas.py).
 system:
-	$(call apt_install,$(FONTS) poppler-utils docker-compose chromium)
+	$(call apt_install,$(FONTS) poppler-utils docker-compose chromium haproxy)
 
-bench: $(STAMP)
+# The load comes from Debian's wrk, never from a Python client (bench/load.py).
+bench: $(STAMP) $(MO)
+	$(call apt_install,wrk haproxy)
 	$(BIN)/python bench/verify.py
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --stored 10000 --stored 1000000
+	$(BIN)/python bench/drain.py
+	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/search.py
 
 clean:

@@ -54,6 +54,13 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
     return seq
 
 
+async def lock_head(conn: AsyncConnection) -> None:
+    """Take the append lock now (PostgreSQL): a transaction that will append anyway takes it
+    first, so that concurrent transactions of several replicas lock in one order."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_LOCK_HEAD)
+
+
 async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
                       entries: list[tuple[str, str, str | None, dict[str, Any]]]) -> int:
     """Add entries ``(actor, action, subject, detail)`` in order, in the caller's transaction,

@@ -79,7 +79,8 @@ class Node:
         self._secrets_checked = time.monotonic()
         url = self.settings.database_url
         assert url is not None
-        self.writer = GroupCommit(lambda: create_engine(url, inline=True))
+        self.writer = GroupCommit(lambda: create_engine(url, inline=True),
+                                  prologue=audit.lock_head)
         self.attach_signal = asyncio.Event()
 
     @property

@@ -85,8 +85,12 @@ class GroupCommit:
     """The node's writer: see the module's text. ``open_engine`` is called on the writer's
     thread to make its engine (one connection is enough: it writes one batch at a time)."""
 
-    def __init__(self, open_engine: Callable[[], AsyncEngine], max_batch: int = 128) -> None:
+    def __init__(self, open_engine: Callable[[], AsyncEngine], max_batch: int = 128,
+                 prologue: Callable[[AsyncConnection], Awaitable[None]] | None = None) -> None:
         self.open_engine = open_engine
+        #: Run first in every batch's transaction: the node locks its audit head there, so
+        #: that every batch (of every replica) takes its locks in one order (no deadlocks).
+        self.prologue = prologue
         self.max_batch = max_batch
         self.batches = 0
         self.units = 0
@@ -232,6 +236,8 @@ class GroupCommit:
         pending, token = collecting_after_commit()
         try:
             async with engine.begin() as conn:
+                if self.prologue is not None:
+                    await self.prologue(conn)
                 alone = await self._together(conn, live, outcomes)
                 for unit in alone:
                     try:

@@ -58,3 +58,39 @@ def test_the_enrolment_service_knows_every_node() -> None:
     assert federation == nodes
     assert (REPO / "deploy" / "enrol.py").exists()
     assert "deploy/enrol.py" in " ".join(enrol["entrypoint"])
+
+
+def replicas() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.replicas.yml").read_text())
+    return data
+
+
+def test_docker_compose_accepts_the_replicas_file() -> None:
+    binary = shutil.which("docker-compose")
+    assert binary, "make test installs Debian's docker-compose"
+    result = subprocess.run([binary, "-f", "docker-compose.replicas.yml", "config", "-q"],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_three_replicas_share_one_database_folder_and_front() -> None:
+    services = replicas()["services"]
+    nodes = {name: s for name, s in services.items() if name.startswith("vn-c02-r")}
+    assert len(nodes) == 3
+    names = set()
+    for service in nodes.values():
+        env = service["environment"]
+        assert set(env) <= NODE_MD_SETTINGS, set(env) - NODE_MD_SETTINGS
+        assert env["BX_NODE_ID"] == "vn.c02"
+        assert env["BX_DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert env["BX_PUBLIC_URL"] == "http://vn-c02:8600/bx/v1"  # HAProxy, not a replica
+        assert service["volumes"] == ["vn-c02-data:/var/lib/bx"]
+        assert "/bx/v1/health" in " ".join(service["healthcheck"]["test"])
+        assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
+        names.add(env["BX_REPLICA"])
+    assert names == {"r1", "r2", "r3"}
+    haproxy = (REPO / "deploy" / "haproxy.cfg").read_text()
+    assert "option httpchk GET /bx/v1/health" in haproxy
+    for name in nodes:
+        assert f"{name}:8600 check" in haproxy
+    assert "./deploy/haproxy.cfg" in services["vn-c02"]["volumes"][0]
