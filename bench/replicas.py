@@ -11,15 +11,11 @@ fresh database of the machine's server (127.0.0.1:5432). The bare endpoint is th
 from __future__ import annotations
 
 import argparse
-import asyncio
-import secrets
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,44 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import WORK, line, prepare_node, presign, run_bare, run_node
 from load import Load, free_port, serve, stop, wrk
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-HAPROXY = """
-global
-    maxconn 4000
-    tune.bufsize 65536
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    retry-on conn-failure
-frontend node
-    bind 127.0.0.1:{front}
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /bx/v1/health
-    http-reuse always
-{servers}
-"""
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(f"{SERVER}/test")
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-def fresh_database() -> str:
-    name = f"bx_bench_{secrets.token_hex(4)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    return name
-
-
-def drop(name: str) -> None:
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from tests.e2e.replicas import create_database, drop_database, haproxy_config
 
 
 def run_replicas(env: dict[str, str], lines: Path, seconds: int, connections: int,
@@ -81,8 +40,7 @@ def run_replicas(env: dict[str, str], lines: Path, seconds: int, connections: in
                                    log=WORK / f"replica-{index + 1}.log"))
         front = free_port()
         config = WORK / "haproxy.cfg"
-        config.write_text(HAPROXY.format(front=front, servers="\n".join(
-            f"    server r{i + 1} 127.0.0.1:{p} check" for i, p in enumerate(ports))))
+        config.write_text(haproxy_config(front, [(f"r{i + 1}", p) for i, p in enumerate(ports)]))
         haproxy = subprocess.Popen([shutil.which("haproxy") or "/usr/sbin/haproxy", "-db",
                                     "-f", str(config)], stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
@@ -115,7 +73,7 @@ def main() -> None:
     results.append(line("SQLite, one process", load, bare))
     print(results[-1], flush=True)
     for replicas in (1, args.replicas):
-        database = fresh_database()
+        database = create_database()
         try:
             env = prepare_node(WORK, f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}")
             subprocess.run([sys.executable, "-m", "gateway", "audit", "verify"], env=env,
@@ -131,7 +89,7 @@ def main() -> None:
             results.append(line(label, load, bare))
             print(results[-1], flush=True)
         finally:
-            drop(database)
+            drop_database(database)
     print(f"\nsummary (same run, same wrk, {args.connections} connections):")
     for result in results:
         print(result)

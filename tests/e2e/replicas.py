@@ -26,41 +26,44 @@ from tests.e2e.federation import NodeProcess, free_port, wait_for
 SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
+async def _admin(sql: str) -> None:
+    admin = await asyncpg.connect(f"{SERVER}/test")
+    try:
+        await admin.execute(sql)
+    finally:
+        await admin.close()
+
+
 def create_database() -> str:
     """A new database on the machine's PostgreSQL; its name."""
     name = f"bx_e2e_{secrets.token_hex(4)}"
-
-    async def create() -> None:
-        admin = await asyncpg.connect(f"{SERVER}/test")
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
-
-    asyncio.run(create())
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
     return name
 
 
 def drop_database(name: str) -> None:
-    async def drop() -> None:
-        admin = await asyncpg.connect(f"{SERVER}/test")
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    asyncio.run(drop())
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def pg_count(database: str, sql: str) -> int:
-    async def run() -> int:
+def pg_values(database: str, sql: str) -> list[object]:
+    """The first column of every row of ``sql``."""
+    async def run() -> list[object]:
         conn = await asyncpg.connect(f"{SERVER}/{database}")
         try:
-            return int(await conn.fetchval(sql))
+            return [row[0] for row in await conn.fetch(sql)]
         finally:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def haproxy_config(front: int, servers: list[tuple[str, int]], stats: int | None = None) -> str:
+    """HAProxy on loopback before ``servers`` (name, port), checking each on its health."""
+    lines = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in servers)
+    config = HAPROXY_CONFIG.format(front=front, servers=lines)
+    if stats is not None:
+        config += STATS.format(stats=stats)
+    return config
 
 
 @dataclass
@@ -98,6 +101,8 @@ backend replicas
     http-check expect status 200
     default-server inter 300ms fall 2 rise 2
 {servers}
+"""
+STATS = """
 listen stats
     bind 127.0.0.1:{stats}
     stats enable
@@ -142,11 +147,9 @@ class ReplicaSet:
 
     def start_haproxy(self) -> None:
         haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-        servers = "\n".join(f"    server {r.name} 127.0.0.1:{r.port} check"
-                            for r in self.replicas)
         config = self.home / "haproxy.cfg"
-        config.write_text(HAPROXY_CONFIG.format(front=self.front, stats=self.stats,
-                                                servers=servers))
+        config.write_text(haproxy_config(self.front, [(r.name, r.port) for r in self.replicas],
+                                         self.stats))
         log = (self.home / "haproxy.log").open("ab")
         self.haproxy = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log,
                                         stderr=log)
@@ -176,15 +179,8 @@ class ReplicaSet:
             self.haproxy = None
 
     def query_count(self, sql: str) -> int:
-        return pg_count(self.database, sql)
+        return int(str(pg_values(self.database, sql)[0]))
 
     def query_values(self, sql: str) -> list[object]:
         """The first column of every row."""
-        async def run() -> list[object]:
-            conn = await asyncpg.connect(f"{SERVER}/{self.database}")
-            try:
-                return [row[0] for row in await conn.fetch(sql)]
-            finally:
-                await conn.close()
-
-        return asyncio.run(run())
+        return pg_values(self.database, sql)

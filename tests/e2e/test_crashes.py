@@ -104,23 +104,31 @@ def test_sender_killed_while_delivering_500_messages(tmp_path: Path) -> None:
             node.stop()
 
 
+def crash_once(sender: NodeProcess, receiver: NodeProcess, script: str,
+               marker: Path) -> list[str]:
+    """Run the receiver under ``script`` (it SIGKILLs itself once, leaving ``marker``), send
+    it one message, and wait for it to die; the id of the message."""
+    receiver.stop()
+    log = receiver.log_path.open("ab")
+    receiver.process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name(script)), str(marker)],
+        cwd=receiver.home, env=receiver.env(), stdout=log, stderr=log)
+    log.close()
+    receiver.wait_healthy()
+    ids = queue(sender, "kh.ahtjp", 1)
+    wait_for(marker.exists, what=f"the receiver to crash ({script})")
+    receiver.process.wait(30)
+    assert receiver.process.returncode == -9
+    receiver.process = None
+    return ids
+
+
 def test_receiver_killed_between_commit_and_answer(tmp_path: Path) -> None:
     nodes = make_federation(tmp_path, {"vn.c02": "push", "kh.ahtjp": "push"})
     sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
     marker = tmp_path / "crashed"
     try:
-        receiver.stop()
-        log = receiver.log_path.open("ab")
-        receiver.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("crash_after_commit.py")),
-             str(marker)], cwd=receiver.home, env=receiver.env(), stdout=log, stderr=log)
-        log.close()
-        receiver.wait_healthy()
-        ids = queue(sender, "kh.ahtjp", 1)
-        wait_for(marker.exists, what="the receiver to crash after its commit")
-        receiver.process.wait(30)
-        assert receiver.process.returncode == -9
-        receiver.process = None
+        ids = crash_once(sender, receiver, "crash_after_commit.py", marker)
         # Committed, but the sender never saw the answer.
         assert count(receiver, "SELECT count(*) FROM messages") == 1
         assert count(sender, "SELECT count(*) FROM messages WHERE state = 'delivered'") == 0
@@ -146,18 +154,7 @@ def test_receiver_killed_while_attaching_attaches_once_after_restart(tmp_path: P
     sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
     marker = tmp_path / "crashed"
     try:
-        receiver.stop()
-        log = receiver.log_path.open("ab")
-        receiver.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("crash_before_attach.py")),
-             str(marker)], cwd=receiver.home, env=receiver.env(), stdout=log, stderr=log)
-        log.close()
-        receiver.wait_healthy()
-        ids = queue(sender, "kh.ahtjp", 1)
-        wait_for(marker.exists, what="the receiver to crash while attaching")
-        receiver.process.wait(30)
-        assert receiver.process.returncode == -9
-        receiver.process = None
+        ids = crash_once(sender, receiver, "crash_before_attach.py", marker)
         # Receipted and kept, marked for its case; the case work died uncommitted.
         assert count(receiver, "SELECT count(*) FROM receipts") == 1
         assert count(receiver, "SELECT count(*) FROM messages WHERE attach_pending") == 1
