@@ -246,25 +246,29 @@ def test_replicas_killed_under_a_stream_lose_nothing(world: World) -> None:
 
 def test_a_rolling_restart_under_load_loses_no_request(world: World) -> None:
     """Pushes through HAProxy while each replica in turn is stopped (SIGTERM) and started."""
-    messages = signed(world, 1000)
     answers: list[int] = []
+    restarted = threading.Event()
 
     def load() -> None:
         with httpx.Client(timeout=30) as client:
-            for raw, token in messages:
+            while not restarted.is_set() or len(answers) < 50:
+                (raw, token), = signed(world, 1)
                 response = client.post(f"{world.node.url}/messages", content=raw, headers={
                     "Content-Type": "application/jose+json", "Authorization": f"Bearer {token}"})
                 answers.append(response.status_code)
 
     pusher = threading.Thread(target=load)
     pusher.start()
-    for replica in world.node.replicas:
-        time.sleep(0.5)
-        assert replica.stop() in (0, -15)
-        replica.start()
-    assert pusher.is_alive(), "the load must last through every restart"
-    pusher.join()
-    assert answers == [202] * len(messages)
+    try:
+        for replica in world.node.replicas:
+            time.sleep(0.5)
+            assert replica.stop() in (0, -15)
+            replica.start()
+    finally:
+        restarted.set()
+        pusher.join()
+    assert len(answers) >= 50
+    assert answers == [202] * len(answers)
 
 
 def test_the_rate_limit_is_the_nodes_not_each_replicas(world: World) -> None:
