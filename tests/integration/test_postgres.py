@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+import sqlalchemy as sa
 
-from gateway.audit.log import verify_chain
+from gateway.audit.log import append, append_many, verify_chain
 from gateway.exchange.inbound import accept_message
 from gateway.exchange.node import Node, open_node
 from gateway.exchange.outbound import send_message
@@ -17,7 +20,8 @@ from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.problems import Problem
 from gateway.settings import load_settings
 from gateway.store import messages as repo
-from gateway.store.database import migrate
+from gateway.store.database import create_engine, migrate
+from gateway.store.tables import audit_log
 from gateway.trust.keys import KeyStore
 from tests.conftest import NOW, World, example
 from tests.integration.conftest import write_partner
@@ -74,3 +78,31 @@ async def test_inbound_outbound_and_audit_on_postgresql(pg_node: Node, world: Wo
 async def test_migrations_are_idempotent_on_postgresql(pg_node: Node) -> None:
     await migrate(pg_node.engine)
     await migrate(pg_node.engine)
+
+
+async def test_concurrent_appends_from_two_replicas_never_fork_the_log(
+        pg_node: Node, world: World) -> None:
+    """Two engines (two replicas' connections) appending at once: one chain, no gap."""
+    other = create_engine(pg_node.settings.database_url or "")
+    try:
+        async def appends(engine: Any, actor: str) -> None:
+            for index in range(60):
+                async with engine.begin() as conn:
+                    await append(conn, world.clock, actor, "test.append", str(index))
+
+        await asyncio.gather(appends(pg_node.engine, "replica-1"), appends(other, "replica-2"),
+                             pg_node.commit(_append_many, world))
+        async with pg_node.engine.connect() as conn:
+            verdict = await verify_chain(conn)
+            seqs = [row[0] for row in await conn.execute(
+                sa.select(audit_log.c.seq).order_by(audit_log.c.seq))]
+        assert verdict.intact, verdict.reason
+        assert seqs == list(range(1, len(seqs) + 1))
+        assert len(seqs) >= 130
+    finally:
+        await other.dispose()
+
+
+async def _append_many(conn: Any, world: World) -> None:
+    await append_many(conn, world.clock, [("writer", "test.append", str(i), {})
+                                          for i in range(10)])
