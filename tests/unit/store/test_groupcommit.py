@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,24 @@ def database(tmp_path: Path) -> Path:
 
 def writer_for(database: Path) -> GroupCommit:
     return GroupCommit(lambda: create_engine(f"sqlite+aiosqlite:///{database}", inline=True))
+
+
+async def together(writer: GroupCommit, *calls: Any) -> list[Any]:
+    """Run ``calls`` (coroutines of ``writer.run``) in one batch: a first unit holds the
+    writer's thread while they queue behind it, so the writer takes them all at once."""
+
+    async def hold(_conn: AsyncConnection) -> None:
+        time.sleep(0.3)  # blocks the writer's thread: what comes meanwhile waits, together
+
+    async def nothing(_conn: AsyncConnection) -> None:
+        return None
+
+    await writer.run(nothing)  # the writer is running: the gate is taken alone, at once
+    gate = asyncio.ensure_future(writer.run(hold))
+    await asyncio.sleep(0.1)
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    await gate
+    return list(outcomes)
 
 
 def stored(database: Path) -> list[str]:
@@ -88,8 +107,8 @@ async def test_a_failed_commit_fails_every_caller_and_stores_nothing(database: P
         await conn.execute(sa.text("INSERT INTO item (name, parent) VALUES ('orphan', 99)"))
 
     try:
-        outcomes = await asyncio.gather(writer.run(add, "a"), writer.run(orphan),
-                                        writer.run(add, "b"), return_exceptions=True)
+        outcomes = await together(writer, writer.run(add, "a"), writer.run(orphan),
+                                  writer.run(add, "b"))
         assert all(isinstance(outcome, Exception) for outcome in outcomes), outcomes
         assert "FOREIGN KEY" in str(outcomes[0])
         assert stored(database) == []
@@ -110,15 +129,14 @@ async def test_units_written_together_fall_back_to_one_by_one(database: Path) ->
         return names
 
     try:
-        together = await asyncio.gather(*(writer.run_together(many, add, f"t{i}")
-                                          for i in range(10)))
-        assert together == [f"t{i}" for i in range(10)]
+        written = await together(writer, *(writer.run_together(many, add, f"t{i}")
+                                           for i in range(10)))
+        assert written == [f"t{i}" for i in range(10)]
         assert max(calls) > 1  # some were written in one statement
         # A duplicate name fails the whole statement: each is written alone instead, and
         # only the duplicate's caller hears of it.
-        again = await asyncio.gather(*(writer.run_together(many, add, name)
-                                       for name in ("u1", "t3", "u2")),
-                                     return_exceptions=True)
+        again = await together(writer, *(writer.run_together(many, add, name)
+                                         for name in ("u1", "t3", "u2")))
         assert again[0] == "u1"
         assert isinstance(again[1], Exception)
         assert "UNIQUE" in str(again[1])
