@@ -144,8 +144,8 @@ def preload(database: Path, count: int, sample: bytes) -> None:
 
 
 def run_node(env: dict[str, str], lines: Path, seconds: int, connections: int,
-             log: Path) -> tuple[Load, float, int]:
-    """One run against ``gateway serve``; (load, resident MB after, messages stored)."""
+             log: Path) -> tuple[Load, float]:
+    """One run against ``gateway serve``; (load, resident MB after)."""
     port = free_port()
     node = serve([sys.executable, "-m", "gateway", "serve"], env, port, log=log)
     try:
@@ -154,7 +154,7 @@ def run_node(env: dict[str, str], lines: Path, seconds: int, connections: int,
         rss = rss_mb(node.pid)
     finally:
         stop(node)
-    return load, rss, 0
+    return load, rss
 
 
 def run_bare(env: dict[str, str], lines: Path, seconds: int, connections: int) -> Load:
@@ -214,7 +214,7 @@ def main() -> None:
             print(f"  in {time.perf_counter() - started:.0f} s", flush=True)
         lines = WORK / f"node-{stored}.lines"
         presign(WORK, count, lines)
-        load, rss, _ = run_node(env, lines, args.seconds, args.connections,
+        load, rss = run_node(env, lines, args.seconds, args.connections,
                                 WORK / f"node-{stored}.log")
         stored_after = count_in(database) - stored
         label = f"node, {stored:,} stored" if stored else "node (verify, commit, receipt)"

@@ -222,19 +222,6 @@ async def receipt_of(conn: AsyncConnection, message_pk: int) -> StoredReceipt | 
     return StoredReceipt(bytes(row.raw), row.signer) if row else None
 
 
-async def due_outbound(conn: AsyncConnection, now: datetime, recipients: Sequence[str],
-                       limit: int) -> list[Any]:
-    """Queued messages for push partners whose next attempt is due, oldest first."""
-    if not recipients:
-        return []
-    return list((await conn.execute(
-        sa.select(messages).where(
-            messages.c.direction == "out", messages.c.state == "queued",
-            messages.c.recipient.in_(list(recipients)),
-            sa.or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now))
-        .order_by(messages.c.id).limit(limit))).all())
-
-
 async def claim_due(conn: AsyncConnection, now: datetime, recipients: Sequence[str],
                     limit: int, holder: str, until: datetime) -> list[Any]:
     """Claim queued messages for push partners whose next attempt is due and that no live

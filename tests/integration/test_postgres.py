@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,8 @@ async def test_inbound_outbound_and_audit_on_postgresql(pg_node: Node, world: Wo
                                     example("alert"))
     async with pg_node.engine.connect() as conn:
         rows = await repo.list_messages(conn)
-        due = await repo.due_outbound(conn, world.now, ["vn.c02"], 10)
+        due = await repo.claim_due(conn, world.now, ["vn.c02"], 10, "r1",
+                                   world.now + timedelta(minutes=1))
         stats = await repo.outbox_stats(conn)
         verdict = await verify_chain(conn)
     assert len(rows) == 3
