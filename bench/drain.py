@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
 import time
 import tomllib
@@ -52,10 +54,20 @@ def unthrottle(receiver: NodeProcess, sender_id: str) -> None:
         api.post("/admin/partners/reload").raise_for_status()
 
 
+def spy(node: NodeProcess, directory: Path) -> subprocess.Popen[bytes]:
+    directory.mkdir(parents=True, exist_ok=True)
+    assert node.process is not None
+    return subprocess.Popen(["py-spy", "record", "-r", "200", "-f", "raw", "-o",
+                             str(directory / f"{node.node_id}.txt"), "-p",
+                             str(node.process.pid)], stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--profile", type=Path, help="record both nodes with py-spy while "
+                        "draining (flame graphs written to this directory)")
     args = parser.parse_args()
     shutil.rmtree(WORK, ignore_errors=True)
     nodes = make_federation(WORK, {"vn.c02": "push", "kh.ahtjp": "push"})
@@ -92,11 +104,15 @@ def main() -> None:
         started = time.perf_counter()
         sender.start()
         healthy = time.perf_counter()
+        spies = [spy(node, args.profile) for node in (sender, receiver)] if args.profile else []
         while count(sender, "SELECT count(*) FROM messages WHERE state = 'delivered'") < total:
             if time.perf_counter() - started > 600:
                 raise SystemExit("not all delivered within 10 minutes")
             time.sleep(0.05)
         done = time.perf_counter()
+        for process in spies:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
         receipts = count(sender, "SELECT count(*) FROM receipts r JOIN messages m "
                                  "ON m.id = r.message_pk WHERE m.direction = 'out'")
         received = count(receiver, "SELECT count(*) FROM messages WHERE direction = 'in'")

@@ -47,6 +47,7 @@ log = logging.getLogger("gateway.web")
 LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.router,
                             api_hotline.router, api_admin.router, local_api.router)
 SHUTDOWN_GRACE_S = 20.0
+DELIVERIES_AT_ONCE: Final = 16  # pushes in flight per replica (and connections kept alive)
 
 
 def _token_file(path: Path) -> str:
@@ -100,8 +101,12 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.cases = cases
         install_case_hook(cases)
         housekeeper = Housekeeper(cases)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
-        worker = DeliveryWorker(node, client)
+        # Keep as many connections alive as the worker delivers at once: a pool that keeps
+        # fewer closes and reopens connections all through a burst.
+        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
+                                   limits=httpx.Limits(max_connections=DELIVERIES_AT_ONCE,
+                                                       max_keepalive_connections=DELIVERIES_AT_ONCE))
+        worker = DeliveryWorker(node, client, concurrency=DELIVERIES_AT_ONCE)
         app.state.worker = worker
         keeper = TrustKeeper(node, client)
         attacher = Attacher(node)
