@@ -54,11 +54,11 @@ def unthrottle(receiver: NodeProcess, sender_id: str) -> None:
         api.post("/admin/partners/reload").raise_for_status()
 
 
-def spy(node: NodeProcess, directory: Path) -> subprocess.Popen[bytes]:
+def spy(node: NodeProcess, directory: Path, phase: str = "drain") -> subprocess.Popen[bytes]:
     directory.mkdir(parents=True, exist_ok=True)
     assert node.process is not None
     return subprocess.Popen(["py-spy", "record", "-r", "200", "-f", "raw", "-o",
-                             str(directory / f"{node.node_id}.txt"), "-p",
+                             str(directory / f"{phase}-{node.node_id}.txt"), "-p",
                              str(node.process.pid)], stdout=subprocess.DEVNULL)
 
 
@@ -79,9 +79,13 @@ def main() -> None:
                            "handling": "H1", "document": DOCUMENT.read_text()}).encode()
         lines = WORK / "queue.lines"
         write_lines(lines, [(sender.api_token(), body)] * 64)
+        queueing = spy(sender, args.profile, "queue") if args.profile else None
         queued = wrk(f"http://127.0.0.1:{sender.port}", lines, seconds=args.seconds,
                      connections=args.connections, path="/api/messages",
                      content_type="application/json")
+        if queueing is not None:
+            queueing.send_signal(signal.SIGINT)
+            queueing.wait(timeout=60)
         port = free_port()
         bare = serve([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
                       "bare_app:app", "--port", str(port), "--no-access-log",
