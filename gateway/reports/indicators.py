@@ -1,0 +1,253 @@
+"""The indicators of MESSAGES.md "Reporting periods", computed from this node's own records.
+
+Each indicator is defined once, below, in a function named after its row of the table; the
+facts it counts come from :mod:`gateway.store.reports`. Everything counts what was recorded
+in the window (16 November – 15 May, a year, or a range), as known at ``as_of`` (when the
+report is made): a tip received on 15 May and classified on 16 May counts as classified.
+
+Persons (victims received and referred, and cases, which stand for the persons in them) are
+suppressed below 5 where shown; messages, tips and deadlines are shown as they are.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.localtime import LOCAL_TIME
+from gateway.reports.periods import Period
+from gateway.reports.tables import Table
+from gateway.store import reports as facts
+
+TIP_CLASSES: Final = ("trafficking", "smuggling", "labour-dispute", "other", "duplicate")
+#: The breakdown of persons: sex by child or adult (a presumed child counts as a child).
+PERSON_COLUMNS: Final = ("female-child", "female-adult", "male-child", "male-adult",
+                         "unknown-child", "unknown-adult")
+WITHIN_24H: Final = timedelta(hours=24)
+#: A row for what has no partner (a tip's classification deadline, a task of the unit).
+NO_PARTNER: Final = "-"
+
+
+@dataclass
+class Report:
+    """A unit's indicators for one period: tables of counts and the durations beside them."""
+
+    unit: str
+    period: Period
+    as_of: datetime
+    tables: dict[str, Table] = field(default_factory=dict)
+    #: medians and 90th percentiles, in days or minutes; None where nothing was answered
+    durations: dict[str, float | None] = field(default_factory=dict)
+
+    def table(self, key: str) -> Table:
+        """One table by key."""
+        return self.tables[key]
+
+
+def _share(count: int, of: int) -> float | None:
+    return None if of == 0 else count / of
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def _p90(values: list[float]) -> float | None:
+    """The 90th percentile, nearest rank (a value that was measured, not interpolated)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-9 * len(ordered) // 10))  # ceil(0.9 n)
+    return ordered[rank - 1]
+
+
+def tips_received(rows: Iterable[Any]) -> tuple[Table, Table]:
+    """tips received: hotline tips recorded in the window; tips classified: of those,
+    classified (any class) within 24 h, and at all; tips resolved: of those, closed with an
+    outcome (resolved, or escalated to a case that was closed). Also by month and class,
+    for the chart."""
+    totals = Table("tips", ["all"], ["received", "classified-24h", "classified", "resolved"],
+                   persons=False, column_totals=False)
+    months = Table("tips-by-month", [], [*TIP_CLASSES, "unclassified"], persons=False,
+                   row_totals=True, column_totals=True)
+    for row in rows:
+        totals.add("all", "received")
+        if row.classification is not None and row.classified_at is not None:
+            totals.add("all", "classified")
+            if row.classified_at - row.received_at <= WITHIN_24H:
+                totals.add("all", "classified-24h")
+        if row.resolved_at is not None or row.case_closed_at is not None:
+            totals.add("all", "resolved")
+        months.add(row.month, row.classification if row.classification in TIP_CLASSES
+                   else "unclassified")
+    return totals, months
+
+
+def foreign_cases(rows: Iterable[Any], country_of: Callable[[str], str],
+                  country: str) -> Table:
+    """cases with a foreign element: cases opened in the window with a partner in another
+    country; coordinated with a partner: of those, with at least one message exchanged.
+    By partner."""
+    table = Table("foreign-cases", [], ["cases", "coordinated"], persons=True)
+    for row in rows:
+        if row.partner is None or country_of(row.partner) == country:
+            continue
+        table.add(row.partner, "cases")
+        if row.exchanged:
+            table.add(row.partner, "coordinated")
+    return table
+
+
+def requests_answered(key: str, rows: Iterable[Any], durations: dict[str, float | None],
+                      unit_seconds: float) -> Table:
+    """requests sent / received, by partner; answered: of those, answered (the first answer
+    of the other side); within the deadline (answered by the due time of its deadline).
+    Durations: median and 90th percentile of the time to answer, per direction."""
+    table = Table(key, [], ["sent", "sent-answered", "sent-in-time", "received",
+                            "received-answered", "received-in-time"], persons=False)
+    waits: dict[str, list[float]] = {"sent": [], "received": []}
+    for row in rows:
+        way = "sent" if row.direction == "out" else "received"
+        table.add(row.partner, way)
+        if row.answered_at is None:
+            continue
+        table.add(row.partner, f"{way}-answered")
+        if row.due_at is not None and row.answered_at <= row.due_at:
+            table.add(row.partner, f"{way}-in-time")
+        waits[way].append((row.answered_at - row.stored_at).total_seconds() / unit_seconds)
+    for way, values in waits.items():
+        durations[f"{key}.{way}.median"] = _median(values)
+        durations[f"{key}.{way}.p90"] = _p90(values)
+    return table
+
+
+def alerts(rows: Iterable[Any], durations: dict[str, float | None]) -> Table:
+    """alerts sent / received, by partner, with the median minutes to first action: for an
+    alert received, its first-action task done or our first answer, whichever came first;
+    for an alert sent, the partner's first answer."""
+    table = Table("alerts", [], ["sent", "received"], persons=False)
+    minutes: dict[str, list[float]] = {"sent": [], "received": []}
+    for row in rows:
+        way = "sent" if row.direction == "out" else "received"
+        table.add(row.partner, way)
+        acted = [t for t in (row.answered_at, row.task_done_at) if t is not None]
+        if acted:
+            minutes[way].append((min(acted) - row.stored_at).total_seconds() / 60)
+    for way, values in minutes.items():
+        durations[f"alerts.{way}.median"] = _median(values)
+    return table
+
+
+def exchanged(key: str, rows: Iterable[Any]) -> Table:
+    """Messages of one type sent / received, by partner (repatriations completed: handover
+    records exchanged; suspect notices)."""
+    table = Table(key, [], ["sent", "received"], persons=False)
+    for row in rows:
+        table.add(row.partner, "sent" if row.direction == "out" else "received")
+    return table
+
+
+def person_column(sex: str | None, child: bool) -> str:
+    """The breakdown column of one person."""
+    kind = sex if sex in ("female", "male") else "unknown"
+    return f"{kind}-{'child' if child else 'adult'}"
+
+
+def victims_received(rows: Iterable[Any], country: str) -> tuple[Table, Table]:
+    """victims received: persons handed over to this side (victims of this country's
+    nationality in cases that reached ``handed-over`` in the window), by partner, sex and
+    child/adult; referred for support: of those, whose case reached
+    ``received-and-referred``."""
+    received = Table("victims-received", [], list(PERSON_COLUMNS), persons=True,
+                     row_totals=True)
+    referred = Table("victims-referred", [], list(PERSON_COLUMNS), persons=True,
+                     row_totals=True)
+    for row in rows:
+        if (row.nationality or "").upper() != country:
+            continue
+        column = person_column(row.sex, bool(row.presumed_child))
+        partner = row.partner or NO_PARTNER
+        received.add(partner, column)
+        if row.referred:
+            referred.add(partner, column)
+    return received, referred
+
+
+def overdue(rows: Iterable[Any], period: Period, as_of: datetime) -> Table:
+    """overdue items: deadlines that passed in the window without being met, and those
+    still open at its end (or now, for a window not over yet). By partner."""
+    end = min(period.end, as_of)
+    table = Table("overdue", [], ["passed", "open-at-end"], persons=False)
+    for row in rows:
+        partner = row.partner or NO_PARTNER
+        if period.start <= row.due_at < period.end and row.due_at <= as_of:
+            table.add(partner, "passed")
+        if row.due_at < end and (row.done_at is None or row.done_at >= end):
+            table.add(partner, "open-at-end")
+    return table
+
+
+async def compute(conn: AsyncConnection, unit: str, period: Period, as_of: datetime,
+                  country: str, country_of: Callable[[str], str]) -> Report:
+    """Every indicator of one period, from this node's records (reads only)."""
+    start, end = period.start, period.end
+    report = Report(unit, period, as_of)
+    months = period.months()
+
+    def month_of(moment: datetime) -> str:
+        local = moment.astimezone(LOCAL_TIME).date()
+        for first, last in months:
+            if first <= local <= last:
+                return last.strftime("%Y-%m")
+        return last_month
+
+    last_month = months[-1][1].strftime("%Y-%m")
+    tip_rows = [_Row(row, month=month_of(row.received_at))
+                for row in await facts.tips_received(conn, start, end, as_of)]
+    tips, by_month = tips_received(tip_rows)
+    for _, last in months:  # every month has its row, even an empty one
+        if last.strftime("%Y-%m") not in by_month.rows:
+            by_month.rows.append(last.strftime("%Y-%m"))
+    by_month.rows.sort()
+    durations = report.durations
+    tables = [
+        tips, by_month,
+        foreign_cases(await facts.foreign_cases(conn, start, end, as_of), country_of, country),
+        requests_answered("verification", await facts.requests_and_answers(
+            conn, "verification-request", "verification-response", start, end, as_of,
+            ("await-answer", "answer")), durations, 86_400),
+        *victims_received(await facts.victims_handed_over(conn, start, end, as_of), country),
+        exchanged("repatriations", await facts.messages_of(conn, "handover-record", start,
+                                                           end)),
+        exchanged("suspect-notices", await facts.messages_of(conn, "suspect-notice", start,
+                                                             end)),
+        alerts(await facts.requests_and_answers(conn, "alert", None, start, end, as_of,
+                                                ("alert-first-action",)), durations),
+        overdue(await facts.deadlines_passed(conn, start, end), period, as_of),
+    ]
+    for table in tables:
+        table.rows.sort(key=lambda row: (row == NO_PARTNER, row))
+        report.tables[table.key] = table
+    counts = report.tables["tips"]
+    received = counts.count("all", "received")
+    durations["tips.classified-24h.share"] = _share(counts.count("all", "classified-24h"),
+                                                    received)
+    durations["tips.classified.share"] = _share(counts.count("all", "classified"), received)
+    durations["tips.resolved.share"] = _share(counts.count("all", "resolved"), received)
+    return report
+
+
+class _Row:
+    """A fact row with one more attribute."""
+
+    def __init__(self, row: Any, **more: Any) -> None:
+        self._row = row
+        self.__dict__.update(more)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
