@@ -280,4 +280,4 @@ def main() -> None:
 
 
 # The command modules register themselves on the apps above.
-from gateway.cli import documents, keys, node, partners, secret, users  # noqa: E402, F401
+from gateway.cli import documents, keys, node, partners, reports, secret, users  # noqa: E402, F401

@@ -12,6 +12,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── CaseError          cases.work          a refused case operation (code, field)
     ├── TransitionRefused  cases.lifecycle     a move the lifecycle does not allow
     ├── CalendarError      cases.calendars     a calendar file that cannot be used
+    ├── ReportError        reports.periods     a report that cannot be made as asked (field)
     ├── UserError          access.users        a refused account operation
     │   └── LoginThrottled                     too many failures from here: wait
     ├── SessionError       access.sessions     no valid session

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -13,6 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
+
+from gateway.store.database import create_engine
+from tests.integration.test_reports import seed
 
 GATEWAY = Path(sys.executable).with_name("gateway")
 
@@ -275,3 +281,39 @@ def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
     verified = run(tmp_path, "audit", "verify")
     assert verified.returncode == 0
     assert "intact" in verified.stdout
+
+
+def test_report_exports_a_period_and_audits_the_reason(tmp_path: Path) -> None:
+    assert run(tmp_path, "keys", "generate").returncode == 0
+    empty = run(tmp_path, "report", "--period", "2026-H1", "--format", "csv")
+    assert empty.returncode == 0, empty.stderr
+    database = tmp_path / "var" / "vn.c02" / "gateway.db"
+
+    async def fill() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{database}")
+        async with engine.begin() as conn:
+            await seed(conn)
+        await engine.dispose()
+
+    asyncio.run(fill())
+    bad = run(tmp_path, "report", "--period", "2026-H3")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().count("\n") == 0
+    assert "2026-H3" in bad.stderr
+    assert run(tmp_path, "report", "--period", "2026-H1", "--format", "xlsx").returncode == 1
+    out = tmp_path / "h1.xlsx"
+    made = run(tmp_path, "report", "--period", "2026-H1", "--format", "xlsx", "--out",
+               str(out), "--reason", "six-month report to the steering committee")
+    assert made.returncode == 0, made.stderr
+    rows = [row for sheet in load_workbook(out) for row in sheet.iter_rows(values_only=True)]
+    assert ("all", 6, 3, 4, 3) in [row[:5] for row in rows]
+    shown = run(tmp_path, "report", "--period", "2026-H1", "--format", "csv", LANGUAGE="vi")
+    assert "Yêu cầu xác minh" in shown.stdout
+    assert "kh.ahtjp,2,2,1" in shown.stdout
+    with sqlite3.connect(database) as db:
+        exports = db.execute("SELECT subject, detail FROM audit_log WHERE action = "
+                             "'report.exported' ORDER BY seq").fetchall()
+    assert len(exports) == 3
+    assert exports[1][0] == "2026-H1"
+    assert json.loads(exports[1][1])["reason"] == "six-month report to the steering committee"
+    assert json.loads(exports[1][1])["format"] == "xlsx"

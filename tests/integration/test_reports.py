@@ -7,16 +7,24 @@ The window is 2026-H1: 16 November 2025 00:00 to 15 May 2026 24:00 at UTC+7, tha
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gateway.documents.catalog import catalogs
+from gateway.reports.exports import to_csv, to_html, to_pdf, to_xlsx
 from gateway.reports.indicators import Report, compute
 from gateway.reports.periods import parse_period
+from gateway.settings import REPOSITORY
 from gateway.store.case_tables import case_conversations, case_events, cases, persons, tasks, tips
 from gateway.store.database import create_engine, migrate
 from gateway.store.tables import messages
@@ -260,3 +268,61 @@ async def test_messages_exchanged_and_alerts(report: Report) -> None:
 async def test_overdue_items(report: Report) -> None:
     assert figures(report, "overdue") == {"kh.ahtjp": {"passed": 3, "open-at-end": 2},
                                           "la.c02": {"passed": 1}, "-": {"open-at-end": 1}}
+
+
+# -- exports, each read back by an independent reader -------------------------------------
+
+
+def catalog(locale: str) -> Any:
+    return catalogs(REPOSITORY / "translations").get(locale)
+
+
+async def test_the_csv_has_a_bom_the_figures_and_no_live_formula(report: Report) -> None:
+    report.unit = "=HYPERLINK(\"http://x\")"  # a value a spreadsheet would run
+    try:
+        data = to_csv(report, catalog("en"))
+    finally:
+        report.unit = ME
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    by_title = {row[0]: index for index, row in enumerate(rows) if len(row) == 1}
+    verification = rows[by_title["Verification requests"] + 2]
+    assert verification[:4] == ["kh.ahtjp", "2", "2", "1"]
+    victims = rows[by_title["Victims received, by partner, sex and age"] + 2]
+    assert victims[0] == "kh.ahtjp"
+    assert "< 5" in victims
+    assert "1" not in victims
+
+
+async def test_the_xlsx_holds_numbers_a_sheet_per_group_and_no_small_count(
+        report: Report, tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    path.write_bytes(to_xlsx(report, catalog("vi")))
+    book = load_workbook(path)
+    assert len(book.sheetnames) == 6
+    values = [(sheet.title, row) for sheet in book for row in sheet.iter_rows(values_only=True)]
+    everything = catalog("vi").pgettext("report", "all")
+    tips_row = next(row for _, row in values if row and row[0] == everything)
+    assert tips_row[1:5] == (6, 3, 4, 3)  # numbers, not text
+    assert all(isinstance(v, int) for v in tips_row[1:5])
+    persons = [row for title, row in values
+               if title == book.sheetnames[3] and row and row[0] in ("kh.ahtjp", "la.c02")]
+    assert persons
+    assert all(v in (0, "< 5", "x") for row in persons for v in row[1:])
+
+
+async def test_the_pdf_shows_the_figures_in_both_languages(report: Report,
+                                                             tmp_path: Path) -> None:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(to_pdf(to_html(report, catalog("vi"), catalog("en"), "vi")))
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "Verification requests" in text  # English beside
+    assert catalog("vi").pgettext("report", "Verification requests") in text
+    assert catalog("vi").pgettext("report", "Verification requests") != "Verification requests"
+    assert "< 5" in text
+    assert "26.0" in text
+    assert "50 %" in text

@@ -1,0 +1,83 @@
+"""``gateway report``: this unit's indicators for a period, printed or exported (NODE.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from gettext import gettext as _
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gateway.cli import LOCALES, REPOSITORY, app, fail, settings_or_exit, with_node
+
+if TYPE_CHECKING:
+    from gateway.exchange.node import Node
+
+_BINARY = ("pdf", "xlsx")
+
+
+def _reader_locale() -> str:
+    """The language the command line speaks (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        for part in os.environ.get(name, "").split(":"):
+            code = part.split("_")[0].split(".")[0]
+            if code in LOCALES:
+                return code
+    return "en"
+
+
+@app.command("report", help=_(
+    "This unit's indicators for a period: 2026-H1 (six months ending 15 May), 2026 (the "
+    "year ending 15 November) or FROM..TO; as HTML, PDF, XLSX or CSV."))
+def report(
+    period: Annotated[str, typer.Option("--period", metavar="P", help=_(
+        "2026-H1, 2026 or 2026-01-01..2026-03-31"))],
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT", help=_(
+        "html, pdf, xlsx or csv"))] = "html",
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE", help=_(
+        "write here (standard output for html and csv when left out)"))] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help=_(
+        "the report's language: vi, en, km or lo (English is printed beside it)"))] = None,
+    reason: Annotated[str, typer.Option("--reason", help=_(
+        "why the report is exported (kept in the audit log)"))] = "",
+) -> None:
+    """Print or export this unit's indicators for a period."""
+    from gateway.documents.catalog import catalogs
+    from gateway.reports.exports import FORMATS, export
+    from gateway.reports.periods import ReportError, parse_period
+    from gateway.reports.service import checked_reason, make_report, record_export
+
+    if fmt not in FORMATS:
+        fail(_("--format takes one of {formats}").format(formats=", ".join(FORMATS)))
+    locale = lang or _reader_locale()
+    if locale not in LOCALES:
+        fail(_("--lang takes one of {locales}").format(locales=", ".join(LOCALES)))
+    if out is None and fmt in _BINARY:
+        fail(_("--out is needed for {format}").format(format=fmt))
+    if out is not None and out.exists():
+        fail(_("{path} exists; choose another file name").format(path=out))
+    try:
+        chosen = parse_period(period)
+        why = checked_reason(reason or _("exported at the command line"))
+    except ReportError as exc:
+        fail(exc)
+    settings = settings_or_exit()
+    words = catalogs(REPOSITORY / "translations")
+
+    async def work(node: Node) -> bytes:
+        made = await make_report(node, chosen)
+        data = export(made, fmt, words.get(locale), words.get("en"), locale)
+        await record_export(node, "operator", made, fmt, why)
+        return data
+
+    data = with_node(settings, work)
+    if out is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    tmp = out.with_name(f".{out.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    typer.echo(_("report written to {path}").format(path=out), err=True)

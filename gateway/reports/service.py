@@ -1,0 +1,54 @@
+"""Reports as use cases: make a unit's report for a period from this node's records, and
+record each export in the audit log with the reason given."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.audit import log as audit
+from gateway.exchange.node import Node
+from gateway.protocol.errors import N_
+from gateway.reports import indicators
+from gateway.reports.indicators import Report
+from gateway.reports.periods import Period, ReportError
+from gateway.store.database import reading
+
+#: The longest reason an export records.
+REASON_MAX = 500
+
+
+def country_of(node: Node, partner: str) -> str:
+    """A partner's country: from its file, else from its id (``kh.ahtjp`` -> ``KH``)."""
+    found = node.partners.get(partner)
+    return found.file.country if found else partner.split(".", maxsplit=1)[0].upper()
+
+
+async def make_report(node: Node, period: Period, as_of: datetime | None = None) -> Report:
+    """This unit's indicators for ``period`` as known now (or at ``as_of``); reads only."""
+    async with reading(node.engine) as conn:
+        return await indicators.compute(
+            conn, node.node_id, period, as_of or node.clock(),
+            node.node_id.split(".", maxsplit=1)[0].upper(),
+            lambda partner: country_of(node, partner))
+
+
+def checked_reason(reason: str) -> str:
+    """The reason for an export: required, one line, at most :data:`REASON_MAX`
+    characters."""
+    text = " ".join(reason.split())
+    if not text:
+        raise ReportError(N_("say why the report is exported"), "reason")
+    if len(text) > REASON_MAX:
+        raise ReportError(N_("the reason is longer than {limit} characters"), "reason",
+                          limit=REASON_MAX)
+    return text
+
+
+async def record_export(node: Node, actor: str, report: Report, fmt: str,
+                        reason: str) -> None:
+    """Audit one export of a report: who, which period, which format, why."""
+    async with node.transaction() as conn:
+        await audit.append(conn, node.clock, actor, "report.exported", report.period.name,
+                           {"format": fmt, "reason": reason, "unit": report.unit,
+                            "first": report.period.first.isoformat(),
+                            "last": report.period.last.isoformat()})
