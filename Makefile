@@ -65,6 +65,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/drain.py
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -63,6 +63,7 @@ cases = sa.Table(
     sa.Column("updated_at", UTC_TIME, nullable=False),
     sa.Index("ix_cases_owner_state", "owner_unit", "state"),
     sa.Index("ix_cases_kind_state", "kind", "state"),
+    sa.Index("ix_cases_created", "created_at"),  # reports
 )
 
 #: The conversations of a case (PROTOCOL.md ``bx.conversation``), one partner each. A
@@ -125,6 +126,7 @@ tasks = sa.Table(
     sa.Column("done_note_sealed", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Index("ix_tasks_open_due", "done_at", "due_at"),
+    sa.Index("ix_tasks_message", "message_id"),
 )
 
 notes = sa.Table(
@@ -147,6 +149,7 @@ case_events = sa.Table(
     sa.Column("from_state", sa.String(32), nullable=True),
     sa.Column("to_state", sa.String(32), nullable=True),
     sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Index("ix_case_events_state", "to_state", "at"),  # reports
 )
 
 drafts = sa.Table(
@@ -204,6 +207,7 @@ tips = sa.Table(
     sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True),
     sa.Column("resolved_at", UTC_TIME, nullable=True),
     sa.Index("ix_tips_status", "status", "received_at"),
+    sa.Index("ix_tips_received", "received_at"),  # reports
 )
 
 #: Who called: kept apart from the tip, readable by supervisors only (MESSAGES.md).

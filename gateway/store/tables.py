@@ -78,6 +78,8 @@ messages = sa.Table(
     sa.Index("ix_messages_outbox", "direction", "state", "next_attempt_at"),
     sa.Index("ix_messages_mailbox", "recipient", "state", "id"),
     sa.Index("ix_messages_conversation", "conversation"),
+    sa.Index("ix_messages_type_stored", "doc_type", "stored_at"),  # reports
+    sa.Index("ix_messages_ref", "ref"),  # answers to a request (reports)
     sa.Index("ix_messages_attach_pending", "id", sqlite_where=sa.text("attach_pending"),
              postgresql_where=sa.text("attach_pending")),
 )
