@@ -55,9 +55,10 @@ def to_csv(report: Report, words: NullTranslations) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([neutralised(report.unit), neutralised(_period_line(report))])
-    for group, keys in GROUPS.items():
+    tables = shown_tables(report)
+    for keys in GROUPS.values():
         for key in keys:
-            table = shown_tables(report)[key]
+            table = tables[key]
             writer.writerow([])
             writer.writerow([neutralised(label(words, key))])
             writer.writerow(["", *(neutralised(label(words, c)) for c in table.columns)])
@@ -65,7 +66,6 @@ def to_csv(report: Report, words: NullTranslations) -> bytes:
                 writer.writerow([neutralised(label(words, row)),
                                  *(neutralised(table.cell(row, c).text())
                                    for c in table.columns)])
-        del group
     writer.writerow([])
     for key in report.durations:
         writer.writerow([neutralised(label(words, key)), neutralised(figure(report, key))])
