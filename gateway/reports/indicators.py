@@ -12,6 +12,7 @@ suppressed below 5 where shown; messages, tips and deadlines are shown as they a
 from __future__ import annotations
 
 import statistics
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,6 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.localtime import LOCAL_TIME
 from gateway.reports.periods import Period
 from gateway.reports.tables import Table
 from gateway.store import reports as facts
@@ -66,15 +66,17 @@ def _p90(values: list[float]) -> float | None:
     return ordered[rank - 1]
 
 
-def tips_received(rows: Iterable[Any]) -> tuple[Table, Table]:
+def tips_received(rows: Iterable[Any], period: Period) -> tuple[Table, Table]:
     """tips received: hotline tips recorded in the window; tips classified: of those,
     classified (any class) within 24 h, and at all; tips resolved: of those, closed with an
-    outcome (resolved, or escalated to a case that was closed). Also by month and class,
-    for the chart."""
+    outcome (resolved, or escalated to a case that was closed). Also by reporting month
+    (named after the month it ends in) and class, for the chart."""
     totals = Table("tips", ["all"], ["received", "classified-24h", "classified", "resolved"],
                    persons=False, column_totals=False)
-    months = Table("tips-by-month", [], [*TIP_CLASSES, "unclassified"], persons=False,
-                   row_totals=True, column_totals=True)
+    starts = [start for start, _ in period.month_starts()]
+    names = [name for _, name in period.month_starts()]
+    months = Table("tips-by-month", list(names), [*TIP_CLASSES, "unclassified"],
+                   persons=False, row_totals=True, column_totals=True)
     for row in rows:
         totals.add("all", "received")
         if row.classification is not None and row.classified_at is not None:
@@ -83,7 +85,8 @@ def tips_received(rows: Iterable[Any]) -> tuple[Table, Table]:
                 totals.add("all", "classified-24h")
         if row.resolved_at is not None or row.case_closed_at is not None:
             totals.add("all", "resolved")
-        months.add(row.month, row.classification if row.classification in TIP_CLASSES
+        month = names[max(0, bisect_right(starts, row.received_at) - 1)]
+        months.add(month, row.classification if row.classification in TIP_CLASSES
                    else "unclassified")
     return totals, months
 
@@ -197,23 +200,7 @@ async def compute(conn: AsyncConnection, unit: str, period: Period, as_of: datet
     """Every indicator of one period, from this node's records (reads only)."""
     start, end = period.start, period.end
     report = Report(unit, period, as_of)
-    months = period.months()
-
-    def month_of(moment: datetime) -> str:
-        local = moment.astimezone(LOCAL_TIME).date()
-        for first, last in months:
-            if first <= local <= last:
-                return last.strftime("%Y-%m")
-        return last_month
-
-    last_month = months[-1][1].strftime("%Y-%m")
-    tip_rows = [_Row(row, month=month_of(row.received_at))
-                for row in await facts.tips_received(conn, start, end, as_of)]
-    tips, by_month = tips_received(tip_rows)
-    for _, last in months:  # every month has its row, even an empty one
-        if last.strftime("%Y-%m") not in by_month.rows:
-            by_month.rows.append(last.strftime("%Y-%m"))
-    by_month.rows.sort()
+    tips, by_month = tips_received(await facts.tips_received(conn, start, end, as_of), period)
     durations = report.durations
     tables = [
         tips, by_month,
@@ -240,14 +227,3 @@ async def compute(conn: AsyncConnection, unit: str, period: Period, as_of: datet
     durations["tips.classified.share"] = _share(counts.count("all", "classified"), received)
     durations["tips.resolved.share"] = _share(counts.count("all", "resolved"), received)
     return report
-
-
-class _Row:
-    """A fact row with one more attribute."""
-
-    def __init__(self, row: Any, **more: Any) -> None:
-        self._row = row
-        self.__dict__.update(more)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._row, name)

@@ -74,6 +74,13 @@ class Period:
         return pieces
 
 
+    def month_starts(self) -> list[tuple[datetime, str]]:
+        """Each reporting month's first moment in UTC and its name (``2026-01`` for 16
+        December – 15 January: the month it ends in)."""
+        return [(datetime.combine(first, time(), LOCAL_TIME).astimezone(UTC),
+                 last.strftime("%Y-%m")) for first, last in self.months()]
+
+
 def _next_month(day: date) -> date:
     """The same day of the next month (clamped to the 28th where the month is shorter)."""
     year, month = (day.year + 1, 1) if day.month == 12 else (day.year, day.month + 1)

@@ -55,12 +55,16 @@ class Table:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def add(self, row: str, column: str, amount: int = 1) -> None:
-        """Count ``amount`` more in a cell (rows and columns not known yet are appended)."""
-        if row not in self.rows:
-            self.rows.append(row)
-        if column not in self.columns:
-            raise KeyError(column)
-        self.counts[row, column] = self.counts.get((row, column), 0) + amount
+        """Count ``amount`` more in a cell (a row not known yet is appended; a column must
+        be one of the table's)."""
+        key = (row, column)
+        if key not in self.counts:
+            if column not in self.columns:
+                raise KeyError(column)
+            if row not in self.rows:
+                self.rows.append(row)
+            self.counts[key] = 0
+        self.counts[key] += amount
 
     def count(self, row: str, column: str) -> int:
         """A cell's true count (totals included); only inside this node."""
