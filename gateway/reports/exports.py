@@ -5,7 +5,6 @@ count. Pure apart from the PDF engine: no database, no audit (the callers audit)
 
 from __future__ import annotations
 
-import csv
 import io
 from gettext import NullTranslations
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Final
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.audit.export import csv_bytes
 from gateway.localtime import LOCAL_TIME
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, SHARES, TARGETS, label
@@ -23,15 +23,6 @@ MEDIA_TYPES: Final = {"html": "text/html; charset=utf-8", "pdf": "application/pd
                       "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       "csv": "text/csv; charset=utf-8"}
 TEMPLATES: Final = Path(__file__).parent / "templates"
-#: What a spreadsheet program would read as the start of a formula (OWASP, CSV injection).
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralised(text: str) -> str:
-    """A cell no spreadsheet program runs: a leading formula character is quoted away."""
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 def figure(report: Report, key: str) -> str:
     """A figure beside the tables: a share as per cent, a duration with one decimal."""
     value = report.durations.get(key)
@@ -51,25 +42,19 @@ def _period_line(report: Report) -> str:
 
 
 def to_csv(report: Report, words: NullTranslations) -> bytes:
-    """One CSV: a block per table (its title, the header, the rows), then the figures."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([neutralised(report.unit), neutralised(_period_line(report))])
+    """One CSV (:func:`gateway.audit.export.csv_bytes`: BOM, every cell neutralised): a
+    block per table (its title, the header, the rows), then the figures."""
     tables = shown_tables(report)
+    rows: list[list[str]] = []
     for keys in GROUPS.values():
         for key in keys:
             table = tables[key]
-            writer.writerow([])
-            writer.writerow([neutralised(label(words, key))])
-            writer.writerow(["", *(neutralised(label(words, c)) for c in table.columns)])
-            for row in table.rows:
-                writer.writerow([neutralised(label(words, row)),
-                                 *(neutralised(table.cell(row, c).text())
-                                   for c in table.columns)])
-    writer.writerow([])
-    for key in report.durations:
-        writer.writerow([neutralised(label(words, key)), neutralised(figure(report, key))])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+            rows += [[], [label(words, key)], ["", *(label(words, c) for c in table.columns)]]
+            rows += [[label(words, row), *(table.cell(row, c).text() for c in table.columns)]
+                     for row in table.rows]
+    rows.append([])
+    rows += [[label(words, key), figure(report, key)] for key in report.durations]
+    return csv_bytes([report.unit, _period_line(report)], rows)
 
 
 def _xlsx_value(cell: Cell) -> int | str:
