@@ -54,6 +54,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "calendars.read": _STAFF | {"admin"},
     "calendars.write": frozenset({"admin"}),
     "audit.read": frozenset({"auditor"}),
+    # reports: supervisors (the hotline chief is one), C02's investigators, auditors
+    "reports.read": frozenset({"supervisor", "investigator", "auditor"}),
 }
 
 

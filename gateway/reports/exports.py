@@ -14,6 +14,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.audit.export import csv_bytes
 from gateway.localtime import LOCAL_TIME
+from gateway.reports.charts import Chart
+from gateway.reports.charts import charts as draw
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, SHARES, TARGETS, label
 from gateway.reports.tables import Cell, ShownTable
@@ -104,7 +106,7 @@ def _sheet_name(title: str, taken: list[str]) -> str:
 
 
 def to_html(report: Report, words: NullTranslations, english: NullTranslations,
-            locale: str, charts: dict[str, str] | None = None) -> str:
+            locale: str, charts: dict[str, Chart] | None = None) -> str:
     """The printable page: each label in the reader's language with English beneath (the
     common language of the exchange), the tables after suppression, the figures beside
     their targets, and the charts (inline SVG)."""
@@ -136,11 +138,30 @@ def to_pdf(html: str) -> bytes:
 
 
 def export(report: Report, fmt: str, words: NullTranslations, english: NullTranslations,
-           locale: str, charts: dict[str, str] | None = None) -> bytes:
+           locale: str, charts: dict[str, Chart] | None = None) -> bytes:
     """The report in one of :data:`FORMATS`."""
     if fmt == "csv":
         return to_csv(report, words)
     if fmt == "xlsx":
         return to_xlsx(report, words)
+    if charts is None:
+        charts = draw(report, lambda key: label(words, key))
     html = to_html(report, words, english, locale, charts)
     return html.encode("utf-8") if fmt == "html" else to_pdf(html)
+
+
+def to_json(report: Report) -> dict[str, object]:
+    """The report as the local API answers it: every table after suppression (a hidden count
+    is the text "< 5" or "x"), and the figures beside them."""
+    return {
+        "unit": report.unit,
+        "period": {"name": report.period.name, "kind": report.period.kind,
+                   "first": report.period.first.isoformat(),
+                   "last": report.period.last.isoformat()},
+        "made_at": report.as_of.isoformat(),
+        "tables": {key: {"rows": table.rows, "columns": table.columns,
+                         "cells": [[_xlsx_value(table.cell(row, column))
+                                    for column in table.columns] for row in table.rows]}
+                   for key, table in shown_tables(report).items()},
+        "figures": dict(report.durations),
+    }

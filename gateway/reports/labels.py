@@ -44,6 +44,11 @@ LABELS: Final[dict[str, str]] = {
     "suspect-notices": C_("report", "Suspect notices"),
     "alerts": C_("report", "Alerts"),
     "overdue": C_("report", "Deadlines passed"),
+    "verification-chart": C_("report", "Verification requests answered, by partner, "
+                             "against the deadline"),
+    "answered-in-time": C_("report", "answered in time"),
+    "answered-late": C_("report", "answered late"),
+    "unanswered": C_("report", "not answered"),
     # columns
     "received": C_("report", "received"),
     "classified-24h": C_("report", "classified within 24 h"),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from playwright import sync_api as playwright
 
 from gateway.documents.convert import DocumentForms
@@ -456,6 +457,47 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
         if who == "officer":
             shutil.copy(tablet.shot("cases-tablet"), SCREENSHOTS / "cases-tablet-vi.png")
         tablet.close()
+
+
+def test_a_supervisor_reports_the_period_sees_the_charts_and_exports_the_xlsx(
+        nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
+    """Runs after the flows above: the tip, the alert and the cases they made are counted."""
+    mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
+    chief = Desk(browser, mocbai, "hotline.chief", tmp_path)
+    assert chief.go("/reports").status == 200  # the last closed period by default
+    page = chief.page
+    page.select_option("#period", "2027-H1")
+    page.click("#period-form button")
+    page.wait_for_url("**/reports?period=2027-H1")
+    for chart in ("tips", "verification", "victims"):
+        assert page.locator(f"svg#chart-{chart}").is_visible(), chart
+    tips = page.locator("#table-tips tr").nth(1).locator("td").all_inner_texts()
+    assert int(tips[0]) >= 1  # the tip taken down above
+    persons = page.locator("#table-victims-received td").all_inner_texts()
+    assert not {"1", "2", "3", "4"} & set(persons)  # never a small count of persons
+    shutil.copy(chief.shot("reports-vi"), SCREENSHOTS / "reports-vi.png")
+    page.select_option("#format", "xlsx")
+    page.fill("#reason", "Báo cáo 6 tháng gửi C02")
+    with page.expect_download() as downloading:
+        page.click("#export-form button")
+    saved = tmp_path / "report.xlsx"
+    downloading.value.save_as(saved)
+    rows = [row for sheet in load_workbook(saved)
+            for row in sheet.iter_rows(values_only=True)]
+    assert any(row[0] == "tất cả" and isinstance(row[1], int) and row[1] >= 1 for row in rows)
+    exported = query(mocbai, "SELECT actor, subject, detail FROM audit_log WHERE action = "
+                             "'report.exported'")
+    assert [(a, s, json.loads(d)["reason"]) for a, s, d in exported] == [
+        ("hotline.chief", "2027-H1", "Báo cáo 6 tháng gửi C02")]
+    chief.close()
+    khmer = Desk(browser, bavet, "chief.kh", tmp_path, lang="km")
+    assert khmer.go("/reports?period=2027-H1").status == 200
+    assert khmer.page.locator("svg#chart-tips").is_visible()
+    shutil.copy(khmer.shot("reports-km"), SCREENSHOTS / "reports-km.png")
+    khmer.close()
+    officer = Desk(browser, mocbai, "officer.vn", tmp_path)
+    assert officer.go("/reports").status == 403
+    officer.close()
 
 
 def test_no_page_failed_on_the_server(nodes: dict[str, NodeProcess]) -> None:

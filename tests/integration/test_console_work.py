@@ -565,3 +565,38 @@ async def test_refusals_are_said_in_the_users_language(people: dict[str, Browser
     assert "cannot go from" not in moved.text
     page = await sophea.get(f"/cases/{case_id}")
     assert "repatriation needs a victim" not in page.text
+
+
+async def test_the_reports_page_refuses_bad_input_and_audits_each_export(
+        people: dict[str, Browser], desk: Desk) -> None:
+    boss, officer = people["boss"], people["sophea"]
+    assert (await officer.get("/reports")).status_code == 403
+    shown = await boss.get("/reports", params={"period": "2027-H1"})
+    assert shown.status_code == 200
+    assert 'id="chart-tips"' in shown.text
+    assert 'id="chart-verification"' in shown.text
+    assert "<script" not in shown.text.split("<main", 1)[-1]  # the charts are drawn, not run
+    wrong = await boss.get("/reports", params={"period": "2026-H3"})
+    assert wrong.status_code == 422
+    assert "2026-H3" in wrong.text
+    range_ = await boss.get("/reports", params={"from": "2026-11-01", "to": "2026-11-30"})
+    assert "2026-11-01..2026-11-30" in range_.text
+    before = len(audit_lines(desk.receiver, "report.exported"))
+    for refused in ({"period": "2027-H1", "format": "xlsx", "reason": " "},
+                    {"period": "2027-H1", "format": "docx", "reason": "for C02"},
+                    {"period": "2027-H9", "format": "csv", "reason": "for C02"}):
+        answer = await boss.post("/reports/export", refused)
+        assert answer.status_code == 422, refused
+    assert len(audit_lines(desk.receiver, "report.exported")) == before  # nothing recorded
+    made = await boss.post("/reports/export", {"period": "2027-H1", "format": "csv",
+                                               "reason": "six-month report for C02"})
+    assert made.status_code == 200
+    assert made.headers["content-type"].startswith("text/csv")
+    assert 'filename="report-kh.ahtjp-2027-H1.csv"' in made.headers["content-disposition"]
+    assert made.content.startswith(b"\xef\xbb\xbf")
+    line = audit_lines(desk.receiver, "report.exported")[-1]
+    assert line == {"format": "csv", "reason": "six-month report for C02", "unit": "kh.ahtjp",
+                    "first": "2026-11-16", "last": "2027-05-15"}
+    data = await boss.get("/api/reports", params={"period": "2027-H1"})
+    assert data.status_code == 200, data.text
+    assert data.json()["period"]["name"] == "2027-H1"
