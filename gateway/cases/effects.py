@@ -27,6 +27,8 @@ from gateway.protocol.envelope import Envelope
 from gateway.store import cases as repo
 from gateway.store.case_tables import drafts
 
+#: Documents that never open or join a case.
+WITHOUT_CASE: Final = frozenset({"periodic-report"})
 #: verification-response result -> (case state, identity status of the person).
 VERIFICATION_RESULTS: Final[dict[str, tuple[str, str]]] = {
     "confirmed": ("verified", "verified"),
@@ -80,8 +82,12 @@ def kind_for(doc_type: str, data: Any) -> str:
 
 
 async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope) -> None:
-    """The inbound hook: find or open the case, record persons, apply the document."""
+    """The inbound hook: find or open the case, record persons, apply the document. A
+    periodic report belongs to no case (MESSAGES.md): it is kept as received, for the
+    collection of reports."""
     bx = envelope.header.bx
+    if bx.type in WITHOUT_CASE:
+        return
     data = cw.forms.read(bx.type, bx.version, envelope.document, validate=False)
     row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:

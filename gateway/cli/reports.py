@@ -42,19 +42,23 @@ def report(
         "the report's language: vi, en, km or lo (English is printed beside it)"))] = None,
     reason: Annotated[str, typer.Option("--reason", help=_(
         "why the report is exported (kept in the audit log)"))] = "",
+    send: Annotated[str | None, typer.Option("--send", metavar="ID", help=_(
+        "sign the report as a periodic-report and queue it for this node (vn.c02)"))] = None,
 ) -> None:
     """Print or export this unit's indicators for a period."""
     from gateway.documents.catalog import catalogs
+    from gateway.exchange.outbound import OutboundError
+    from gateway.protocol.problems import Problem
     from gateway.reports.exports import FORMATS, export
     from gateway.reports.periods import ReportError, parse_period
-    from gateway.reports.service import checked_reason, make_report, record_export
+    from gateway.reports.service import checked_reason, make_report, record_export, send_report
 
     if fmt not in FORMATS:
         fail(_("--format takes one of {formats}").format(formats=", ".join(FORMATS)))
     locale = lang or _reader_locale()
     if locale not in LOCALES:
         fail(_("--lang takes one of {locales}").format(locales=", ".join(LOCALES)))
-    if out is None and fmt in _BINARY:
+    if out is None and fmt in _BINARY and send is None:
         fail(_("--out is needed for {format}").format(format=fmt))
     if out is not None and out.exists():
         fail(_("{path} exists; choose another file name").format(path=out))
@@ -68,11 +72,19 @@ def report(
 
     async def work(node: Node) -> bytes:
         made = await make_report(node, chosen)
+        if send is not None:
+            return (await send_report(node, made, send)).encode()
         data = export(made, fmt, words.get(locale), words.get("en"), locale)
         await record_export(node, "operator", made, fmt, why)
         return data
 
-    data = with_node(settings, work)
+    try:
+        data = with_node(settings, work)
+    except (OutboundError, Problem) as exc:
+        fail(exc)
+    if send is not None:
+        typer.echo(data.decode())
+        return
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

@@ -20,6 +20,8 @@ from gateway.protocol.envelope import (
     parse_envelope,
 )
 from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.ids import node_country
+from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.store import messages as repo
 
 
@@ -48,6 +50,11 @@ def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
     partner = node.partners.get(draft.to)
     if partner is None:
         raise OutboundError(N_("{to} is not in the partner directory"), to=draft.to)
+    if draft.type == "periodic-report":
+        collector = REPORT_COLLECTORS.get(node_country(node.node_id))
+        if draft.to != collector:
+            raise OutboundError(N_("a periodic report goes to {collector} only, not to {to}"),
+                                collector=collector or "–", to=draft.to)
     node.registry.validate(draft.type, draft.version, document)
     for attachment in attachments:
         if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):

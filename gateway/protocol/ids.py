@@ -30,3 +30,8 @@ def make_kid(node_id: str, label: str) -> str:
     if not KEY_LABEL.fullmatch(label):
         raise ValueError(f"key label must match [A-Za-z0-9._-]{{1,40}}: {label!r}")
     return f"{node_id}#{label}"
+
+
+def node_country(node_id: str) -> str:
+    """The country a node id names (``vn.blo-mocbai`` -> ``VN``)."""
+    return node_id.split(".", maxsplit=1)[0].upper()

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from gateway.protocol import ids
 from gateway.protocol.bearer import BearerClaims, ReplayCache, verify_bearer
@@ -30,6 +30,9 @@ from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, verify_bytes
 from gateway.protocol.problems import Problem
 
 FUTURE_TOLERANCE = timedelta(seconds=300)
+#: The national standing agency that collects each country's periodic reports (MESSAGES.md):
+#: a unit sends its ``periodic-report`` there and nowhere else; no partner abroad gets one.
+REPORT_COLLECTORS: Final = {"VN": "vn.c02"}
 DEFAULT_MAX_AGE = timedelta(days=30)
 
 
@@ -165,6 +168,10 @@ def _check_sender(envelope: Envelope, ctx: InboundContext) -> PartnerPolicy:
                       f"document type {bx.type!r} version {bx.version} is not supported here")
     if bx.type not in partner.may_send:
         raise Problem("not-permitted", f"{bx.from_} may not send {bx.type!r} to this node")
+    collector = REPORT_COLLECTORS.get(ids.node_country(bx.from_))
+    if bx.type == "periodic-report" and ctx.node_id != collector:
+        raise Problem("not-permitted", f"a periodic report goes to {collector or 'no node'} "
+                                       "only (MESSAGES.md)")
     return partner
 
 

@@ -73,6 +73,7 @@ LABELS: Final[dict[str, str]] = {
     "male-adult": C_("report", "men"),
     "unknown-child": C_("report", "children, sex not recorded"),
     "unknown-adult": C_("report", "adults, sex not recorded"),
+    "persons": C_("report", "persons"),
     "passed": C_("report", "passed in the period"),
     "open-at-end": C_("report", "still open at its end"),
     # rows

@@ -3,12 +3,16 @@ record each export in the audit log with the reason given."""
 
 from __future__ import annotations
 
+import tomllib
 from datetime import datetime
 
 from gateway.audit import log as audit
 from gateway.exchange.node import Node
+from gateway.exchange.outbound import send_message
+from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.errors import N_
 from gateway.reports import indicators
+from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period, ReportError
 from gateway.store.database import reading
@@ -52,3 +56,23 @@ async def record_export(node: Node, actor: str, report: Report, fmt: str,
                            {"format": fmt, "reason": reason, "unit": report.unit,
                             "first": report.period.first.isoformat(),
                             "last": report.period.last.isoformat()})
+
+
+def unit_names(node: Node) -> dict[str, str]:
+    """This unit's name by language, from its profile (``partners/<id>.toml``), else its id."""
+    path = node.settings.profiles_dir / f"{node.node_id}.toml"
+    if path.exists():
+        names = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
+        if isinstance(names, dict) and names:
+            return {str(k): str(v) for k, v in names.items() if k in ("vi", "en", "km", "lo")}
+    return {"en": node.node_id}
+
+
+async def send_report(node: Node, report: Report, to: str, actor: str = "operator",
+                      notes: dict[str, str] | None = None) -> str:
+    """Sign the ``periodic-report`` of ``report`` and queue it for ``to`` (the collecting
+    node: anything else is refused by the outbound rules); returns the message id."""
+    draft = MessageDraft(type=DOC_TYPE, version=VERSION, to=to, handling="H0",
+                         lang="vi" if report.unit.startswith("vn.") else "en")
+    return await send_message(node, draft, to_document(report, unit_names(node), notes),
+                              actor=actor)

@@ -122,3 +122,11 @@ async def deadlines_passed(conn: AsyncConnection, start: datetime, end: datetime
                     sa.or_(tasks.c.due_at >= start, tasks.c.done_at.is_(None),
                            tasks.c.done_at >= end)))
     return (await conn.execute(query)).all()
+
+
+async def received_of(conn: AsyncConnection, doc_type: str) -> Rows:
+    """Every message of ``doc_type`` received: sender, when stored, the sealed bytes."""
+    query = (sa.select(messages.c.sender, messages.c.stored_at, messages.c.raw)
+             .where(messages.c.direction == "in", messages.c.doc_type == doc_type)
+             .order_by(messages.c.stored_at))
+    return (await conn.execute(query)).all()

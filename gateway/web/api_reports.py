@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from gateway.access.sessions import Principal
+from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import Problem
+from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import to_json
 from gateway.reports.periods import ReportError, parse_period
 from gateway.reports.service import make_report
@@ -39,9 +41,22 @@ async def report(
     _: Annotated[Principal, permit("reports.read")],
 ) -> dict[str, Any]:
     """This unit's indicators for ``2026-H1``, ``2026`` or ``FROM..TO``; counts of 1 to 4
-    persons read "< 5", and a count that would give one away reads "x"."""
+    persons read "< 5", and a count that would give one away reads "x". On the collecting
+    node (C02), also the units' periodic reports for the period and the national sums."""
     try:
         chosen = parse_period(period)
     except ReportError as exc:
         raise Problem("invalid-request", f"period: {exc}") from exc
-    return to_json(await make_report(case_work(request).node, chosen))
+    node = case_work(request).node
+    answer: dict[str, Any] = to_json(await make_report(node, chosen))
+    if node.node_id in REPORT_COLLECTORS.values():
+        found = await collect(node, chosen)
+        answer["collection"] = {
+            "reported": [{"unit": unit, "received": at.isoformat(), "late": late}
+                         for unit, at, late in found.reported],
+            "missing": found.missing,
+            "national": [{**{k: v for k, v in vars(where).items() if v is not None},
+                          "value": cell.text(where.indicator in PERSON_INDICATORS)}
+                         for where, cell in found.national.items()],
+        }
+    return answer

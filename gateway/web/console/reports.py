@@ -11,8 +11,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
 from gateway.protocol.errors import N_
+from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import status_of
 from gateway.reports.charts import charts
+from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import FORMATS, MEDIA_TYPES, export, figure, shown_tables
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, TARGETS, label
@@ -63,6 +65,9 @@ async def _page(request: Request, principal: Principal, source: Any, status: int
                        target_text=lambda key: words.pgettext("report", TARGETS[key]),
                        met=targets_met(report),
                        overdue_open=overdue.count(TOTAL, "open-at-end"))
+    if period is not None and cw.node.node_id in REPORT_COLLECTORS.values():
+        context["collection"] = await collect(cw.node, period)
+        context["persons"] = PERSON_INDICATORS
     return page(request, "reports.html", principal,
                 status if not refused else status_of("invalid-request"), **context)
 

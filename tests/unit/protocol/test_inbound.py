@@ -53,11 +53,19 @@ def test_a_good_message_verifies(world: World) -> None:
 
 
 def test_every_example_of_every_type_verifies(world: World) -> None:
-    for doc_type in sorted(world.registry.types()):
+    for doc_type in sorted(set(world.registry.types()) - {"periodic-report"}):  # below
         for index in range(len(list((world.registry.resolve(doc_type, "1.0").path.parent
                                      / "examples").glob("*.xml")))):
             raw = world.message(doc_type, document=example(doc_type, index))
             assert verify_message(raw, world.bearer(), world.ctx).header.bx.type == doc_type
+
+
+def test_a_periodic_report_is_accepted_only_by_the_collecting_node(world: World) -> None:
+    # vn.c02 sends to kh.ahtjp here: MESSAGES.md keeps periodic reports inside the country
+    problem = refused(world, world.message("periodic-report",
+                                           document=example("periodic-report")))
+    assert problem.code == "not-permitted"
+    assert "vn.c02" in problem.detail
 
 
 # --- malformed -------------------------------------------------------------------------
