@@ -56,6 +56,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "audit.read": frozenset({"auditor"}),
     # reports: supervisors (the hotline chief is one), C02's investigators, auditors
     "reports.read": frozenset({"supervisor", "investigator", "auditor"}),
+    "reports.send": frozenset({"supervisor"}),  # one submits, another releases
 }
 
 

@@ -26,11 +26,14 @@ MAX_DAYS: Final = 3 * 366
 
 
 class ReportError(GatewayError):
-    """A report that cannot be made as asked; ``field`` names the input that was wrong."""
+    """A report that cannot be made or sent as asked; ``field`` names the input that was
+    wrong, ``problem`` the problem code of ``protocol.problems`` the API answers with."""
 
-    def __init__(self, message: str, field: str | None = None, **values: object) -> None:
+    def __init__(self, message: str, field: str | None = None,
+                 problem: str = "invalid-request", **values: object) -> None:
         super().__init__(message, **values)
         self.field = field
+        self.problem = problem
 
 
 @dataclass(frozen=True)

@@ -287,3 +287,19 @@ login_throttle = sa.Table(
     sa.Column("last_failure_at", UTC_TIME, nullable=False),
     sa.Column("blocked_until", UTC_TIME, nullable=True),
 )
+
+#: A unit's periodic report on its way to the collecting node: one supervisor submits the
+#: document as it stands, another releases exactly those bytes (four eyes, as for drafts).
+report_releases = sa.Table(
+    "report_releases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("period", sa.String(40), nullable=False),
+    sa.Column("recipient", sa.String(48), nullable=False),
+    sa.Column("document", sa.LargeBinary, nullable=False),  # figures only: nothing personal
+    sa.Column("state", sa.String(16), nullable=False),  # submitted | released | withdrawn
+    sa.Column("submitted_by", sa.String(64), nullable=False),
+    sa.Column("submitted_at", UTC_TIME, nullable=False),
+    sa.Column("released_by", sa.String(64), nullable=True),
+    sa.Column("released_at", UTC_TIME, nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import Problem
+from gateway.reports import release
 from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import to_json
 from gateway.reports.periods import ReportError, parse_period
@@ -46,7 +48,7 @@ async def report(
     try:
         chosen = parse_period(period)
     except ReportError as exc:
-        raise Problem("invalid-request", f"period: {exc}") from exc
+        raise _refused(exc) from exc
     node = case_work(request).node
     answer: dict[str, Any] = to_json(await make_report(node, chosen))
     if node.node_id in REPORT_COLLECTORS.values():
@@ -60,3 +62,48 @@ async def report(
                          for where, cell in found.national.items()],
         }
     return answer
+
+
+class Submission(BaseModel):
+    """A period whose report a supervisor submits for a second one to release."""
+
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"period": "2026-H1"}]})
+    period: Annotated[str, Field(max_length=40)]
+
+
+def _refused(exc: ReportError) -> Problem:
+    return Problem(exc.problem, f"{exc.field}: {exc}" if exc.field else str(exc))
+
+
+@router.post("/reports/submissions", status_code=201,
+             responses=answers({"id": 3, "period": "2026-H1", "to": "vn.c02"}, 201,
+                               errors=(401, 403, 422)))
+async def submit_report(
+    request: Request, body: Submission, principal: Annotated[Principal, permit("reports.send")],
+) -> dict[str, Any]:
+    """Submit this unit's periodic report for a period as it stands now; another supervisor
+    releases it (four eyes)."""
+    node = case_work(request).node
+    try:
+        made = await make_report(node, parse_period(body.period))
+        release_id = await node.run(release.submit, node, principal.actor, made)
+    except ReportError as exc:
+        raise _refused(exc) from exc
+    return {"id": release_id, "period": made.period.name, "to": release.collector_of(node)}
+
+
+@router.post("/reports/submissions/{release_id}/release",
+             responses=answers({"message_id": "4f1c7a2e-8b0d-4c55-9e61-2a7d3b9c0e11"},
+                               errors=(401, 403, 404, 409)))
+async def release_report(
+    request: Request, release_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: Annotated[Principal, permit("reports.send")],
+) -> dict[str, Any]:
+    """Release a submitted report (not one's own): signed and queued for C02."""
+    node = case_work(request).node
+    try:
+        message_id = await node.run(release.release, node, principal.actor, release_id)
+    except ReportError as exc:
+        raise _refused(exc) from exc
+    return {"message_id": message_id}

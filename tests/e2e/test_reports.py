@@ -22,6 +22,8 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
         "vn.blo-mocbai": "push", "vn.blo-xamat": "push", "vn.c02": "push",
         "kh.blo-bavet": "push"})
     running["vn.c02"].add_user("c02.chief", "supervisor")
+    running["vn.blo-xamat"].add_user("xamat.chief", "supervisor")
+    running["vn.blo-xamat"].add_user("xamat.deputy", "supervisor")
     yield running
     for node in running.values():
         node.stop()
@@ -70,3 +72,33 @@ def test_c02_refuses_a_report_from_a_partner_abroad(nodes: dict[str, NodeProcess
     refused = bavet.cli("report", "--period", "2027-H1", "--send", "vn.c02", check=False)
     assert refused.returncode == 1  # no collector for KH units: the outbound rule says so
     assert "periodic report" in refused.stderr
+
+
+def test_a_report_released_by_a_second_supervisor_reaches_c02(
+        nodes: dict[str, NodeProcess]) -> None:
+    xamat, c02 = nodes["vn.blo-xamat"], nodes["vn.c02"]
+    with xamat.session("xamat.chief") as chief, xamat.session("xamat.deputy") as deputy:
+        bad = chief.post("/reports/submissions", json={"period": "2027-H3"})
+        assert bad.status_code == 422
+        assert "2027-H3" in bad.json()["detail"]
+        submitted = chief.post("/reports/submissions", json={"period": "2027-H1"})
+        assert submitted.status_code == 201, submitted.text
+        assert submitted.json()["to"] == "vn.c02"
+        release_id = submitted.json()["id"]
+        alone = chief.post(f"/reports/submissions/{release_id}/release")
+        assert alone.status_code == 403  # four eyes: not the one who submitted
+        assert query(xamat, "SELECT count(*) FROM messages WHERE direction = 'out'") == [(0,)]
+        released = deputy.post(f"/reports/submissions/{release_id}/release")
+        assert released.status_code == 200, released.text
+        message_id = released.json()["message_id"]
+        again = deputy.post(f"/reports/submissions/{release_id}/release")
+        assert again.status_code == 409
+    assert [a for (a,) in query(xamat, "SELECT action FROM audit_log WHERE action LIKE "
+                                       "'report.%' ORDER BY seq")] == [
+        "report.submitted", "report.released"]
+    wait_for(lambda: query(c02, "SELECT attach_pending FROM messages WHERE message_id = ?",
+                           message_id) == [(0,)], "C02 to receive the released report")
+    with c02.session("c02.chief") as api:
+        collection = api.get("/reports", params={"period": "2027-H1"}).json()["collection"]
+    assert "vn.blo-xamat" in [r["unit"] for r in collection["reported"]]
+    assert "vn.blo-xamat" not in collection["missing"]

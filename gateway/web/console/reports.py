@@ -7,12 +7,14 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.protocol.errors import N_
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import status_of
+from gateway.reports import release
 from gateway.reports.charts import charts
 from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import FORMATS, MEDIA_TYPES, export, figure, shown_tables
@@ -65,6 +67,9 @@ async def _page(request: Request, principal: Principal, source: Any, status: int
                        target_text=lambda key: words.pgettext("report", TARGETS[key]),
                        met=targets_met(report),
                        overdue_open=overdue.count(TOTAL, "open-at-end"))
+    if allowed(principal.role, "reports.send") and release.collector_of(cw.node):
+        context["collector"] = release.collector_of(cw.node)
+        context["pending"] = await cw.node.run(release.pending)
     if period is not None and cw.node.node_id in REPORT_COLLECTORS.values():
         context["collection"] = await collect(cw.node, period)
         context["persons"] = PERSON_INDICATORS
@@ -117,3 +122,37 @@ async def export_report(request: Request) -> Response:
     name = f"report-{cw.node.node_id}-{period.name.replace('..', '_')}.{fmt}"
     return Response(data, media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.post("/reports/submit")
+async def submit_report(request: Request) -> Response:
+    """A supervisor submits the period's report as it stands, for another to release."""
+    principal = await user(request, "reports.send")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    _, period, refused = _chosen(form, cw.clock().date())
+    try:
+        if refused is not None or period is None:
+            raise refused or ReportError(N_("Pick a period."), "period")
+        made = await make_report(cw.node, period)
+        await cw.node.run(release.submit, cw.node, principal.actor, made)
+    except ReportError as exc:
+        return await _page(request, principal, form, status_of(exc.problem),
+                           error=spoken(request, exc))
+    return RedirectResponse(f"/reports?period={period.name}&done=report-submitted",
+                            status_code=303)
+
+
+@router.post("/reports/release/{release_id}")
+async def release_report(request: Request, release_id: int) -> Response:
+    """Another supervisor releases a submitted report: signed and queued for C02."""
+    principal = await user(request, "reports.send")
+    form = await posted(request, principal)
+    cw = case_work(request)
+    try:
+        await cw.node.run(release.release, cw.node, principal.actor, release_id)
+    except ReportError as exc:
+        return await _page(request, principal, form, status_of(exc.problem),
+                           error=spoken(request, exc))
+    return RedirectResponse(f"/reports?period={form.get('period', '')}&done=report-released",
+                            status_code=303)
