@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import statistics
 from bisect import bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.reports.periods import Period
 from gateway.reports.tables import Table
 from gateway.store import reports as facts
+from gateway.store.database import reading
 
 TIP_CLASSES: Final = ("trafficking", "smuggling", "labour-dispute", "other", "duplicate")
 #: The breakdown of persons: sex by child or adult (a presumed child counts as a child).
@@ -66,7 +67,8 @@ def _p90(values: list[float]) -> float | None:
     return ordered[rank - 1]
 
 
-def tips_received(rows: Iterable[Any], period: Period) -> tuple[Table, Table]:
+def tips_received(rows: Iterable[Any], period: Period,
+                  as_of: datetime) -> tuple[Table, Table]:
     """tips received: hotline tips recorded in the window; tips classified: of those,
     classified (any class) within 24 h, and at all; tips resolved: of those, closed with an
     outcome (resolved, or escalated to a case that was closed). Also by reporting month
@@ -79,11 +81,13 @@ def tips_received(rows: Iterable[Any], period: Period) -> tuple[Table, Table]:
                    persons=False, row_totals=True, column_totals=True)
     for row in rows:
         totals.add("all", "received")
-        if row.classification is not None and row.classified_at is not None:
+        if row.classification is not None and row.classified_at is not None \
+                and row.classified_at <= as_of:
             totals.add("all", "classified")
             if row.classified_at - row.received_at <= WITHIN_24H:
                 totals.add("all", "classified-24h")
-        if row.resolved_at is not None or row.case_closed_at is not None:
+        if (row.resolved_at is not None and row.resolved_at <= as_of) \
+                or row.case_closed_at is not None:
             totals.add("all", "resolved")
         month = names[max(0, bisect_right(starts, row.received_at) - 1)]
         months.add(month, row.classification if row.classification in TIP_CLASSES
@@ -195,29 +199,52 @@ def overdue(rows: Iterable[Any], period: Period, as_of: datetime) -> Table:
     return table
 
 
-async def compute(conn: AsyncConnection, unit: str, period: Period, as_of: datetime,
+async def compute(engine: AsyncEngine, unit: str, period: Period, as_of: datetime,
                   country: str, country_of: Callable[[str], str]) -> Report:
-    """Every indicator of one period, from this node's records (reads only)."""
-    start, end = period.start, period.end
+    """Every indicator of one period, from this node's records (reads only). Every read
+    stops at ``as_of`` (what is recorded later is not seen, whichever statement reads
+    first), so the indicators agree with each other."""
+    start, until = period.start, min(period.end, as_of)
     report = Report(unit, period, as_of)
-    tips, by_month = tips_received(await facts.tips_received(conn, start, end, as_of), period)
     durations = report.durations
-    tables = [
-        tips, by_month,
-        foreign_cases(await facts.foreign_cases(conn, start, end, as_of), country_of, country),
-        requests_answered("verification", await facts.requests_and_answers(
-            conn, "verification-request", "verification-response", start, end, as_of,
-            ("await-answer", "answer")), durations, 86_400),
-        *victims_received(await facts.victims_handed_over(conn, start, end, as_of), country),
-        exchanged("repatriations", await facts.messages_of(conn, "handover-record", start,
-                                                           end)),
-        exchanged("suspect-notices", await facts.messages_of(conn, "suspect-notice", start,
-                                                             end)),
-        alerts(await facts.requests_and_answers(conn, "alert", None, start, end, as_of,
-                                                ("alert-first-action",)), durations),
-        overdue(await facts.deadlines_passed(conn, start, end), period, as_of),
-    ]
-    for table in tables:
+
+    async def read(query: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        return await query(conn, *args)
+
+    async def tips() -> list[Table]:
+        return list(tips_received(await read(facts.tips_received, start, until, as_of),
+                                  period, as_of))
+
+    async def cases() -> list[Table]:
+        return [foreign_cases(await read(facts.foreign_cases, start, until, as_of),
+                              country_of, country)]
+
+    async def verification() -> list[Table]:
+        return [requests_answered("verification", await read(
+            facts.requests_and_answers, "verification-request", "verification-response",
+            start, until, as_of, ("await-answer", "answer")), durations, 86_400)]
+
+    async def victims() -> list[Table]:
+        return list(victims_received(await read(facts.victims_handed_over, start, until,
+                                                as_of), country))
+
+    async def messages() -> list[Table]:
+        return [exchanged("repatriations", await read(facts.messages_of, "handover-record",
+                                                      start, until)),
+                exchanged("suspect-notices", await read(facts.messages_of, "suspect-notice",
+                                                        start, until))]
+
+    async def alerting() -> list[Table]:
+        return [alerts(await read(facts.requests_and_answers, "alert", None, start, until,
+                                  as_of, ("alert-first-action",)), durations)]
+
+    async def deadlines() -> list[Table]:
+        return [overdue(await read(facts.deadlines_passed, start, until), period, as_of)]
+
+    async with reading(engine) as conn:
+        parts = [await part() for part in (tips, cases, verification, victims, messages,
+                                           alerting, deadlines)]
+    for table in (table for part in parts for table in part):
         table.rows.sort(key=lambda row: (row == NO_PARTNER, row))
         report.tables[table.key] = table
     counts = report.tables["tips"]

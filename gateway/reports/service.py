@@ -15,7 +15,6 @@ from gateway.reports import indicators
 from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period, ReportError
-from gateway.store.database import reading
 
 #: The longest reason an export records.
 REASON_MAX = 500
@@ -29,11 +28,10 @@ def country_of(node: Node, partner: str) -> str:
 
 async def make_report(node: Node, period: Period, as_of: datetime | None = None) -> Report:
     """This unit's indicators for ``period`` as known now (or at ``as_of``); reads only."""
-    async with reading(node.engine) as conn:
-        return await indicators.compute(
-            conn, node.node_id, period, as_of or node.clock(),
-            node.node_id.split(".", maxsplit=1)[0].upper(),
-            lambda partner: country_of(node, partner))
+    return await indicators.compute(
+        node.engine, node.node_id, period, as_of or node.clock(),
+        node.node_id.split(".", maxsplit=1)[0].upper(),
+        lambda partner: country_of(node, partner))
 
 
 def checked_reason(reason: str) -> str:

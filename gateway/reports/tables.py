@@ -6,8 +6,9 @@ row or a column shows its total, one hidden cell in it could be worked out by su
 a second cell of that line is hidden too (*complementary*, the smallest count above zero
 left, or the total itself when no other cell is left); this repeats until every line that
 shows a total hides none or at least two of its cells. Zeros are shown: a hidden zero would
-be given away by a total anyway. Counts of messages, tips and deadlines are not persons and
-are shown as they are. Pure: no I/O.
+be given away by a total anyway. Where that is still not enough (every cell small and few in
+all, so that the bounds alone give the counts away), the whole table is withheld. Counts of
+messages, tips and deadlines are not persons and are shown as they are. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Final, Literal
 
 SMALL_BELOW: Final = 5
 TOTAL: Final = "total"
-Mark = Literal["", "small", "complement"]
+Mark = Literal["", "small", "complement", "withheld"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ def suppress(table: Table) -> ShownTable:
         while _complete_lines(equations, values, marks) or \
                 _break_deductions(equations, values, marks):
             pass
+        if equations.recoverable(values, marks):
+            # Nothing left to hide and the bounds still pin a count down (every cell small
+            # and few in all): the whole table is withheld, zeros included.
+            marks = dict.fromkeys(values, "withheld")
     cells = {key: Cell(None, marks[key]) if key in marks else Cell(value)
              for key, value in values.items()}
     return ShownTable(table.key, rows, columns, table.persons, cells)
@@ -176,9 +181,11 @@ def _hide_one(cells: list[tuple[str, str]], values: dict[tuple[str, str], int],
 
 
 #: What a reader knows of a hidden count: small ones are 1 to 4; a complementary one is a
-#: shown count that was hidden, so 5 or more (counts below 5 are already small).
+#: shown count that was hidden, so 5 or more (counts below 5 are already small); in a table
+#: withheld whole, any count at all.
 _BOUNDS: Final[dict[str, tuple[int, int]]] = {"small": (1, SMALL_BELOW - 1),
-                                              "complement": (SMALL_BELOW, 10**12)}
+                                              "complement": (SMALL_BELOW, 10**12),
+                                              "withheld": (0, 10**12)}
 
 
 @dataclass(frozen=True)

@@ -200,9 +200,8 @@ async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Asyn
 
 @pytest.fixture(scope="module")
 async def report(engine: AsyncEngine) -> Report:
-    async with engine.connect() as conn:
-        return await compute(conn, ME, parse_period("2026-H1"), AS_OF, "VN",
-                             lambda partner: partner.split(".")[0].upper())
+    return await compute(engine, ME, parse_period("2026-H1"), AS_OF, "VN",
+                         lambda partner: partner.split(".")[0].upper())
 
 
 def figures(report: Report, key: str) -> dict[str, dict[str, int]]:
@@ -293,7 +292,7 @@ async def test_the_csv_has_a_bom_the_figures_and_no_live_formula(report: Report)
     assert verification[:4] == ["kh.ahtjp", "2", "2", "1"]
     victims = rows[by_title["Victims received, by partner, sex and age"] + 2]
     assert victims[0] == "kh.ahtjp"
-    assert "< 5" in victims
+    assert set(victims[1:]) <= {"< 5", "x", "0"}  # four victims in all: withheld whole
     assert "1" not in victims
 
 

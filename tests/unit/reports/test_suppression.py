@@ -35,8 +35,8 @@ def another_table_exists(shown: ShownTable, truth: dict[Key, int], target: Key,
     ``target``."""
     lines = equations(shown)
     hidden = [(r, c) for r, c, cell in shown if cell.hidden]
-    bounds = {key: (1, 4) if shown.cell(*key).mark == "small" else (5, ceiling)
-              for key in hidden}
+    kinds = {"small": (1, 4), "complement": (5, ceiling), "withheld": (0, ceiling)}
+    bounds = {key: kinds[shown.cell(*key).mark] for key in hidden}
     known = {(r, c): cell.value for r, c, cell in shown if not cell.hidden}
 
     def solve(values: dict[Key, int]) -> bool:
@@ -134,6 +134,18 @@ def test_a_small_total_is_hidden_with_its_cells() -> None:
     # the column of the small cell hides a second count, and so does the total column
     assert sum(shown.cell(r, "female").hidden for r in shown.rows) >= 2
     assert sum(shown.cell(r, TOTAL).hidden for r in shown.rows) >= 2
+
+
+def test_a_table_of_few_small_counts_is_withheld_whole() -> None:
+    # four ones: "< 5" everywhere would still say that each is 1 (each at least 1, four of
+    # them, fewer than 5 in all), so nothing of the table is shown, zeros included
+    table = Table("victims", [], ["f", "m", "u"], persons=True, row_totals=True)
+    for row in ("kh", "la"):
+        for column in ("f", "m"):
+            table.add(row, column, 1)
+    shown = table.shown()
+    assert all(cell.mark == "withheld" for _, _, cell in shown)
+    assert {cell.text() for _, _, cell in shown} == {"x"}
 
 
 def test_a_deduction_across_rows_and_columns_is_broken() -> None:
