@@ -4,14 +4,17 @@ national sums) and attaches it to no case; a partner abroad is never sent one.""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright
 
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
+from tests.e2e.test_console import CHROMIUM, PASSWORD, SCREENSHOTS, Desk
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +22,15 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
     running = make_federation(tmp_path_factory.mktemp("reports"), {
-        "vn.blo-mocbai": "push", "vn.blo-xamat": "push", "vn.c02": "push",
-        "kh.blo-bavet": "push"})
+        "vn.blo-mocbai": "push", "vn.blo-xamat": "push", "vn.blo-laobao": "push",
+        "vn.c02": "push", "kh.blo-bavet": "push"})
     running["vn.c02"].add_user("c02.chief", "supervisor")
     running["vn.blo-xamat"].add_user("xamat.chief", "supervisor")
     running["vn.blo-xamat"].add_user("xamat.deputy", "supervisor")
+    running["vn.blo-laobao"].add_user("laobao.chief", "supervisor", password=PASSWORD)
+    running["vn.blo-laobao"].add_user("laobao.deputy", "supervisor", password=PASSWORD)
+    running["vn.c02"].add_user("c02.investigator", "investigator", password=PASSWORD)
+    running["vn.blo-laobao"].add_user("laobao.hotline", "hotline-operator")
     yield running
     for node in running.values():
         node.stop()
@@ -58,7 +65,8 @@ def test_a_unit_sends_its_report_and_c02_counts_it(nodes: dict[str, NodeProcess]
     collection = answer.json()["collection"]
     assert [r["unit"] for r in collection["reported"]] == ["vn.blo-mocbai"]
     assert collection["reported"][0]["late"] is False
-    assert collection["missing"] == ["vn.blo-xamat"]  # a Vietnamese unit; Bavet never reports
+    # the other Vietnamese units; Bavet never reports
+    assert collection["missing"] == ["vn.blo-laobao", "vn.blo-xamat"]
     national = {(c["indicator"], c["measure"], c.get("partner")): c["value"]
                 for c in collection["national"]}
     assert national["tips", "received", None] == "0"
@@ -102,3 +110,55 @@ def test_a_report_released_by_a_second_supervisor_reaches_c02(
         collection = api.get("/reports", params={"period": "2027-H1"}).json()["collection"]
     assert "vn.blo-xamat" in [r["unit"] for r in collection["reported"]]
     assert "vn.blo-xamat" not in collection["missing"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("make test installs Debian's chromium")
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(
+        nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
+    laobao, c02 = nodes["vn.blo-laobao"], nodes["vn.c02"]
+    with laobao.session("laobao.hotline") as hotline:  # something to count: two tips
+        for _ in range(2):
+            taken = hotline.post("/tips", json={
+                "channel": "phone", "reporter_relation": "neighbour", "danger": "unknown",
+                "narrative": "Hai thanh niên được hứa việc làm bên kia biên giới.",
+                "foreign_country": "LA"})
+            assert taken.status_code == 201, taken.text
+    chief = Desk(browser, laobao, "laobao.chief", tmp_path)
+    chief.go("/reports?period=2027-H1")
+    chief.page.click("#submit-form button")
+    chief.page.wait_for_url("**done=report-submitted")
+    assert "laobao.chief" in chief.page.locator("#pending-reports").inner_text()
+    assert chief.page.locator("button[id^=release-report-]").count() == 0  # not one's own
+    chief.close()
+    deputy = Desk(browser, laobao, "laobao.deputy", tmp_path)
+    deputy.go("/reports?period=2027-H1")
+    deputy.page.click("button[id^=release-report-]")
+    deputy.page.wait_for_url("**done=report-released")
+    deputy.close()
+    wait_for(lambda: query(c02, "SELECT count(*) FROM messages WHERE sender = 'vn.blo-laobao'"
+                                " AND doc_type = 'periodic-report' AND NOT attach_pending")
+             == [(1,)], "C02 to receive Lao Bao's report")
+    investigator = Desk(browser, c02, "c02.investigator", tmp_path)
+    investigator.go("/reports?period=2027-H1")
+    reported = investigator.page.locator("#collection tr.reported").all_inner_texts()
+    assert any("vn.blo-laobao" in row for row in reported), reported
+    national = investigator.page.locator("#national tr").all_inner_texts()
+    tips = [row for row in national if "đã nhận" in row and "Tin báo qua" in row]
+    assert tips, national
+    assert tips[0].split()[-1] == "2"  # Lao Bao's two tips (tips are not persons: shown)
+    counts = investigator.page.locator("#national td.num").all_inner_texts()
+    persons = [row for row in national if "Nạn nhân" in row or "Vụ việc" in row]
+    assert not any(row.split()[-1] in {"1", "2", "3", "4"} for row in persons)
+    assert counts
+    shutil.copy(investigator.shot("reports-c02-vi"), SCREENSHOTS / "reports-c02-vi.png")
+    investigator.close()
