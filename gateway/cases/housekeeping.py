@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -42,11 +43,19 @@ class Housekept:
     purged: int
 
 
-async def run_once(cw: CaseWork) -> Housekept:
-    """One round: note newly overdue deadlines, refresh the gauge, purge expired data."""
+#: A further duty of each round, run in its transaction (the periodic report's reminders,
+#: from the reports context above this one).
+Duty = Callable[[AsyncConnection, CaseWork], Awaitable[object]]
+
+
+async def run_once(cw: CaseWork, duties: Sequence[Duty] = ()) -> Housekept:
+    """One round: note newly overdue deadlines, refresh the gauge, purge expired data, and
+    do the further ``duties``."""
     now = cw.clock()
     async with cw.node.engine.begin() as conn:
         await _due_soon(conn, cw)
+        for duty in duties:
+            await duty(conn, cw)
         await uploads.purge(conn, cw)
         fresh = await repo.newly_overdue(conn, now)
         for task in fresh:
@@ -88,8 +97,9 @@ async def _due_soon(conn: AsyncConnection, cw: CaseWork) -> None:
 class Housekeeper:
     """Runs :func:`run_once` at start and then every :data:`INTERVAL` until stopped."""
 
-    def __init__(self, cw: CaseWork) -> None:
+    def __init__(self, cw: CaseWork, duties: Sequence[Duty] = ()) -> None:
         self.cw = cw
+        self.duties = tuple(duties)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -102,7 +112,7 @@ class Housekeeper:
             try:
                 # One replica at a time: another takes over when this one's lease lapses.
                 if await self.cw.node.holds("housekeeping", INTERVAL + LEASE_MARGIN):
-                    done = await run_once(self.cw)
+                    done = await run_once(self.cw, self.duties)
                     log.info("housekeeping", extra={"overdue": done.overdue,
                                                     "purged": done.purged})
             except Exception:

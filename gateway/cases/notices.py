@@ -1,6 +1,6 @@
 """What the console tells each person: a new message on a case of their unit, the answer to
 their request, their draft returned or released, an immediate alert with its 2-hour clock, a
-deadline about to pass or passed.
+deadline about to pass or passed, the unit's periodic report due (to its supervisors).
 
 A notice is addressed to one user or to everyone of a unit; who has read it is kept per user.
 Notices are written in the transaction of what they tell of, so none is lost and none tells
@@ -24,7 +24,7 @@ from gateway.cases.work import CaseWork
 from gateway.store.case_tables import cases, notification_reads, notifications, users
 
 KINDS: Final = ("message", "answer", "draft-returned", "draft-released", "alert", "due-soon",
-                "overdue")
+                "overdue", "report-due")
 #: How many notices the list shows at most.
 LIST_LIMIT: Final = 50
 

@@ -13,7 +13,9 @@ import typer
 from gateway.cli import LOCALES, REPOSITORY, app, fail, settings_or_exit, with_node
 
 if TYPE_CHECKING:
+    from gateway.documents.catalog import Catalogs
     from gateway.exchange.node import Node
+    from gateway.reports.periods import Period
 
 _BINARY = ("pdf", "xlsx")
 
@@ -44,6 +46,8 @@ def report(
         "why the report is exported (kept in the audit log)"))] = "",
     send: Annotated[str | None, typer.Option("--send", metavar="ID", help=_(
         "sign the report as a periodic-report and queue it for this node (vn.c02)"))] = None,
+    national: Annotated[bool, typer.Option("--national", help=_(
+        "the national table of the units' reports instead (on the collecting node)"))] = False,
 ) -> None:
     """Print or export this unit's indicators for a period."""
     from gateway.documents.catalog import catalogs
@@ -58,6 +62,8 @@ def report(
     locale = lang or _reader_locale()
     if locale not in LOCALES:
         fail(_("--lang takes one of {locales}").format(locales=", ".join(LOCALES)))
+    if national and send is not None:
+        fail(_("--national and --send do not go together"))
     if out is None and fmt in _BINARY and send is None:
         fail(_("--out is needed for {format}").format(format=fmt))
     if out is not None and out.exists():
@@ -71,6 +77,8 @@ def report(
     words = catalogs(REPOSITORY / "translations")
 
     async def work(node: Node) -> bytes:
+        if national:
+            return await _national(node, chosen, fmt, words, locale, why)
         made = await make_report(node, chosen)
         if send is not None:
             return (await send_report(node, made, send)).encode()
@@ -80,11 +88,16 @@ def report(
 
     try:
         data = with_node(settings, work)
-    except (OutboundError, Problem) as exc:
+    except (OutboundError, Problem, ReportError) as exc:
         fail(exc)
     if send is not None:
         typer.echo(data.decode())
         return
+    _write(data, out)
+
+
+def _write(data: bytes, out: Path | None) -> None:
+    """To standard output, or to a file that appears whole."""
     if out is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -93,3 +106,22 @@ def report(
     tmp.write_bytes(data)
     tmp.replace(out)
     typer.echo(_("report written to {path}").format(path=out), err=True)
+
+
+async def _national(node: Node, period: Period, fmt: str, words: Catalogs, locale: str,
+                    why: str) -> bytes:
+    """The national table of the units' reports (the collecting node only), audited."""
+    from gateway.protocol.errors import N_
+    from gateway.protocol.inbound import REPORT_COLLECTORS
+    from gateway.reports import national
+    from gateway.reports.collection import collect
+    from gateway.reports.periods import ReportError
+    from gateway.reports.service import record_national_export
+
+    if node.node_id not in REPORT_COLLECTORS.values():
+        raise ReportError(N_("only the collecting node ({nodes}) has a national table"),
+                          "national", nodes=", ".join(sorted(REPORT_COLLECTORS.values())))
+    data = national.export(await collect(node, period), fmt, words.get(locale),
+                           words.get("en"), locale, node.node_id, node.clock())
+    await record_national_export(node, "operator", period, fmt, why)
+    return data

@@ -11,8 +11,6 @@ suppressed below 5 where shown; messages, tips and deadlines are shown as they a
 
 from __future__ import annotations
 
-import statistics
-from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -54,44 +52,25 @@ def _share(count: int, of: int) -> float | None:
     return None if of == 0 else count / of
 
 
-def _median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def _p90(values: list[float]) -> float | None:
-    """The 90th percentile, nearest rank (a value that was measured, not interpolated)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-9 * len(ordered) // 10))  # ceil(0.9 n)
-    return ordered[rank - 1]
-
-
-def tips_received(rows: Iterable[Any], period: Period,
-                  as_of: datetime) -> tuple[Table, Table]:
+def tips_received(rows: Iterable[Any], period: Period) -> tuple[Table, Table]:
     """tips received: hotline tips recorded in the window; tips classified: of those,
     classified (any class) within 24 h, and at all; tips resolved: of those, closed with an
     outcome (resolved, or escalated to a case that was closed). Also by reporting month
-    (named after the month it ends in) and class, for the chart."""
+    (named after the month it ends in) and class, for the chart. ``rows``: counts by month
+    and class (None: not classified)."""
     totals = Table("tips", ["all"], ["received", "classified-24h", "classified", "resolved"],
                    persons=False, column_totals=False)
-    starts = [start for start, _ in period.month_starts()]
-    names = [name for _, name in period.month_starts()]
-    months = Table("tips-by-month", list(names), [*TIP_CLASSES, "unclassified"],
-                   persons=False, row_totals=True, column_totals=True)
+    months = Table("tips-by-month", [name for _, name in period.month_starts()],
+                   [*TIP_CLASSES, "unclassified"], persons=False, row_totals=True,
+                   column_totals=True)
     for row in rows:
-        totals.add("all", "received")
-        if row.classification is not None and row.classified_at is not None \
-                and row.classified_at <= as_of:
-            totals.add("all", "classified")
-            if row.classified_at - row.received_at <= WITHIN_24H:
-                totals.add("all", "classified-24h")
-        if (row.resolved_at is not None and row.resolved_at <= as_of) \
-                or row.case_closed_at is not None:
-            totals.add("all", "resolved")
-        month = names[max(0, bisect_right(starts, row.received_at) - 1)]
-        months.add(month, row.classification if row.classification in TIP_CLASSES
-                   else "unclassified")
+        totals.add("all", "received", row.received)
+        if row.classification is not None:
+            totals.add("all", "classified", row.received)
+        totals.add("all", "classified-24h", row.classified_24h)
+        totals.add("all", "resolved", row.resolved)
+        months.add(row.month, row.classification if row.classification in TIP_CLASSES
+                   else "unclassified", row.received)
     return totals, months
 
 
@@ -99,63 +78,82 @@ def foreign_cases(rows: Iterable[Any], country_of: Callable[[str], str],
                   country: str) -> Table:
     """cases with a foreign element: cases opened in the window with a partner in another
     country; coordinated with a partner: of those, with at least one message exchanged.
-    By partner."""
+    By partner. ``rows``: counts by partner."""
     table = Table("foreign-cases", [], ["cases", "coordinated"], persons=True)
     for row in rows:
         if row.partner is None or country_of(row.partner) == country:
             continue
-        table.add(row.partner, "cases")
-        if row.exchanged:
-            table.add(row.partner, "coordinated")
+        table.add(row.partner, "cases", row.cases)
+        table.add(row.partner, "coordinated", row.coordinated)
     return table
+
+
+def _quantiles(rows: Iterable[Any], unit_seconds: float) -> dict[str, tuple[float | None,
+                                                                            float | None]]:
+    """The median and the 90th percentile (nearest rank) of the waits, per way, from the
+    ranked waits the store picked out (``part`` ``wait``)."""
+    ranked: dict[str, dict[int, float]] = {"sent": {}, "received": {}}
+    sizes: dict[str, int] = {}
+    for row in rows:
+        way = "sent" if row.direction == "out" else "received"
+        ranked[way][row.rank] = row.value / unit_seconds
+        sizes[way] = row.n
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for way, values in ranked.items():
+        n = sizes.get(way, 0)
+        if n == 0:
+            out[way] = (None, None)
+            continue
+        median = (values[(n + 1) // 2] + values[(n + 2) // 2]) / 2
+        out[way] = (median, values[-(-9 * n // 10)])  # ceil(0.9 n)
+    return out
 
 
 def requests_answered(key: str, rows: Iterable[Any], durations: dict[str, float | None],
                       unit_seconds: float) -> Table:
     """requests sent / received, by partner; answered: of those, answered (the first answer
     of the other side); within the deadline (answered by the due time of its deadline).
-    Durations: median and 90th percentile of the time to answer, per direction."""
+    Durations: median and 90th percentile of the time to answer, per direction. ``rows``:
+    counts by direction and partner, and the ranked waits."""
     table = Table(key, [], ["sent", "sent-answered", "sent-in-time", "received",
                             "received-answered", "received-in-time"], persons=False)
-    waits: dict[str, list[float]] = {"sent": [], "received": []}
+    rows = list(rows)
     for row in rows:
-        way = "sent" if row.direction == "out" else "received"
-        table.add(row.partner, way)
-        if row.answered_at is None:
+        if row.part != "count":
             continue
-        table.add(row.partner, f"{way}-answered")
-        if row.due_at is not None and row.answered_at <= row.due_at:
-            table.add(row.partner, f"{way}-in-time")
-        waits[way].append((row.answered_at - row.stored_at).total_seconds() / unit_seconds)
-    for way, values in waits.items():
-        durations[f"{key}.{way}.median"] = _median(values)
-        durations[f"{key}.{way}.p90"] = _p90(values)
+        way = "sent" if row.direction == "out" else "received"
+        table.add(row.partner, way, row.n)
+        table.add(row.partner, f"{way}-answered", row.answered)
+        table.add(row.partner, f"{way}-in-time", row.in_time)
+    waits = _quantiles((row for row in rows if row.part == "wait"), unit_seconds)
+    for way, (median, p90) in waits.items():
+        durations[f"{key}.{way}.median"] = median
+        durations[f"{key}.{way}.p90"] = p90
     return table
 
 
 def alerts(rows: Iterable[Any], durations: dict[str, float | None]) -> Table:
     """alerts sent / received, by partner, with the median minutes to first action: for an
     alert received, its first-action task done or our first answer, whichever came first;
-    for an alert sent, the partner's first answer."""
+    for an alert sent, the partner's first answer. ``rows``: counts by direction and
+    partner, and the ranked waits."""
     table = Table("alerts", [], ["sent", "received"], persons=False)
-    minutes: dict[str, list[float]] = {"sent": [], "received": []}
+    rows = list(rows)
     for row in rows:
-        way = "sent" if row.direction == "out" else "received"
-        table.add(row.partner, way)
-        acted = [t for t in (row.answered_at, row.task_done_at) if t is not None]
-        if acted:
-            minutes[way].append((min(acted) - row.stored_at).total_seconds() / 60)
-    for way, values in minutes.items():
-        durations[f"alerts.{way}.median"] = _median(values)
+        if row.part == "count":
+            table.add(row.partner, "sent" if row.direction == "out" else "received", row.n)
+    waits = _quantiles((row for row in rows if row.part == "wait"), 60)
+    for way, (median, _) in waits.items():
+        durations[f"alerts.{way}.median"] = median
     return table
 
 
 def exchanged(key: str, rows: Iterable[Any]) -> Table:
     """Messages of one type sent / received, by partner (repatriations completed: handover
-    records exchanged; suspect notices)."""
+    records exchanged; suspect notices). ``rows``: counts by direction and partner."""
     table = Table(key, [], ["sent", "received"], persons=False)
     for row in rows:
-        table.add(row.partner, "sent" if row.direction == "out" else "received")
+        table.add(row.partner, "sent" if row.direction == "out" else "received", row.count)
     return table
 
 
@@ -169,7 +167,8 @@ def victims_received(rows: Iterable[Any], country: str) -> tuple[Table, Table]:
     """victims received: persons handed over to this side (victims of this country's
     nationality in cases that reached ``handed-over`` in the window), by partner, sex and
     child/adult; referred for support: of those, whose case reached
-    ``received-and-referred``."""
+    ``received-and-referred``. ``rows``: counts by partner, sex, nationality, child and
+    referred."""
     received = Table("victims-received", [], list(PERSON_COLUMNS), persons=True,
                      row_totals=True)
     referred = Table("victims-referred", [], list(PERSON_COLUMNS), persons=True,
@@ -179,23 +178,21 @@ def victims_received(rows: Iterable[Any], country: str) -> tuple[Table, Table]:
             continue
         column = person_column(row.sex, bool(row.presumed_child))
         partner = row.partner or NO_PARTNER
-        received.add(partner, column)
+        received.add(partner, column, row.count)
         if row.referred:
-            referred.add(partner, column)
+            referred.add(partner, column, row.count)
     return received, referred
 
 
-def overdue(rows: Iterable[Any], period: Period, as_of: datetime) -> Table:
+def overdue(rows: Iterable[Any]) -> Table:
     """overdue items: deadlines that passed in the window without being met, and those
-    still open at its end (or now, for a window not over yet). By partner."""
-    end = min(period.end, as_of)
+    still open at its end (or now, for a window not over yet). By partner. ``rows``:
+    counts by partner."""
     table = Table("overdue", [], ["passed", "open-at-end"], persons=False)
     for row in rows:
         partner = row.partner or NO_PARTNER
-        if period.start <= row.due_at < period.end and row.due_at <= as_of:
-            table.add(partner, "passed")
-        if row.due_at < end and (row.done_at is None or row.done_at >= end):
-            table.add(partner, "open-at-end")
+        table.add(partner, "passed", row.passed)
+        table.add(partner, "open-at-end", row.open_at_end)
     return table
 
 
@@ -212,8 +209,8 @@ async def compute(engine: AsyncEngine, unit: str, period: Period, as_of: datetim
         return await query(conn, *args)
 
     async def tips() -> list[Table]:
-        return list(tips_received(await read(facts.tips_received, start, until, as_of),
-                                  period, as_of))
+        return list(tips_received(await read(facts.tips_received, start, until, as_of,
+                                             period.month_starts()), period))
 
     async def cases() -> list[Table]:
         return [foreign_cases(await read(facts.foreign_cases, start, until, as_of),
@@ -236,10 +233,10 @@ async def compute(engine: AsyncEngine, unit: str, period: Period, as_of: datetim
 
     async def alerting() -> list[Table]:
         return [alerts(await read(facts.requests_and_answers, "alert", None, start, until,
-                                  as_of, ("alert-first-action",)), durations)]
+                                  as_of, ("alert-first-action",), True), durations)]
 
     async def deadlines() -> list[Table]:
-        return [overdue(await read(facts.deadlines_passed, start, until), period, as_of)]
+        return [overdue(await read(facts.deadlines_missed, start, period.end, as_of))]
 
     async with reading(engine) as conn:
         parts = [await part() for part in (tips, cases, verification, victims, messages,

@@ -91,6 +91,21 @@ LABELS: Final[dict[str, str]] = {
     "tips.classified-24h.share": C_("report", "tips classified within 24 h"),
     "tips.classified.share": C_("report", "tips classified"),
     "tips.resolved.share": C_("report", "tips resolved"),
+    # the national table (the collecting node)
+    "national-title": C_("report", "National table: the sum of the units' reports"),
+    "national-note": C_("report", "\"≥ N\": at least N, one or more units having withheld a "
+                        "small count of theirs; \"x\": withheld; \"< 5\": a sum of 1 to 4 "
+                        "persons. Cells that are zero in every unit's report are left out."),
+    "units": C_("report", "Units"),
+    "units-reported": C_("report", "reported"),
+    "units-late": C_("report", "reported late"),
+    "units-missing": C_("report", "not reported yet"),
+    "indicator": C_("report", "Indicator"),
+    "partner": C_("report", "Partner"),
+    "month": C_("report", "Month"),
+    "sex-age": C_("report", "Sex and age"),
+    "measure": C_("report", "Measure"),
+    "sum": C_("report", "Sum of the units"),
 }
 
 #: The plans' targets, beside the figures they judge (MESSAGES.md).

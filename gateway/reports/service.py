@@ -56,6 +56,16 @@ async def record_export(node: Node, actor: str, report: Report, fmt: str,
                             "last": report.period.last.isoformat()})
 
 
+async def record_national_export(node: Node, actor: str, period: Period, fmt: str,
+                                 reason: str) -> None:
+    """Audit one export of the national table (the collecting node)."""
+    async with node.transaction() as conn:
+        await audit.append(conn, node.clock, actor, "report.exported", period.name,
+                           {"format": fmt, "reason": reason, "scope": "national",
+                            "first": period.first.isoformat(),
+                            "last": period.last.isoformat()})
+
+
 def unit_names(node: Node) -> dict[str, str]:
     """This unit's name by language, from its profile (``partners/<id>.toml``), else its id."""
     path = node.settings.profiles_dir / f"{node.node_id}.toml"

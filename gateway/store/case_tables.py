@@ -73,7 +73,9 @@ case_conversations = sa.Table(
     "case_conversations", metadata,
     sa.Column("partner", sa.String(48), primary_key=True),
     sa.Column("conversation", sa.String(36), primary_key=True),
-    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False),
+    # covering: a report reads a case's conversations without their rows
+    sa.Index("ix_case_conversations_case_id", "case_id", "partner", "conversation"),
 )
 
 persons = sa.Table(
@@ -126,7 +128,7 @@ tasks = sa.Table(
     sa.Column("done_note_sealed", sa.LargeBinary, nullable=True),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Index("ix_tasks_open_due", "done_at", "due_at"),
-    sa.Index("ix_tasks_message", "message_id"),
+    sa.Index("ix_tasks_message", "message_id", "kind", "due_at", "done_at"),  # reports
 )
 
 notes = sa.Table(

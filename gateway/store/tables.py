@@ -77,9 +77,12 @@ messages = sa.Table(
     sa.UniqueConstraint("direction", "sender", "message_id", name="uq_messages_identity"),
     sa.Index("ix_messages_outbox", "direction", "state", "next_attempt_at"),
     sa.Index("ix_messages_mailbox", "recipient", "state", "id"),
-    sa.Index("ix_messages_conversation", "conversation"),
+    # a conversation's messages; covering for a report's "exchanged with the partner"
+    sa.Index("ix_messages_conversation", "conversation", "sender", "recipient",
+             "stored_at"),
     sa.Index("ix_messages_type_stored", "doc_type", "stored_at"),  # reports
-    sa.Index("ix_messages_ref", "ref"),  # answers to a request (reports)
+    # answers to a request (reports; covering: the message rows are not read)
+    sa.Index("ix_messages_ref", "ref", "sender", "recipient", "doc_type", "stored_at"),
     sa.Index("ix_messages_attach_pending", "id", sqlite_where=sa.text("attach_pending"),
              postgresql_where=sa.text("attach_pending")),
 )

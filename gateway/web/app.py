@@ -27,6 +27,7 @@ from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.node import Node, open_node, utc_now
 from gateway.protocol.problems import Problem
+from gateway.reports import reminders
 from gateway.settings import Settings, load_settings
 from gateway.trust.files import write_atomically
 from gateway.web import (
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         cases = open_case_work(node)
         app.state.cases = cases
         install_case_hook(cases)
-        housekeeper = Housekeeper(cases)
+        housekeeper = Housekeeper(cases, [reminders.remind])
         # Keep as many connections alive as the worker delivers at once: a pool that keeps
         # fewer closes and reopens connections all through a burst.
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),

@@ -4,6 +4,9 @@ national sums) and attaches it to no case; a partner abroad is never sent one.""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -11,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 from playwright import sync_api as playwright
 
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
@@ -72,6 +76,19 @@ def test_a_unit_sends_its_report_and_c02_counts_it(nodes: dict[str, NodeProcess]
     assert national["tips", "received", None] == "0"
     assert all(v not in {"1", "2", "3", "4"} for (i, _, _), v in national.items()
                if i in ("victims-received", "victims-referred", "foreign-cases"))
+    refused = mocbai.cli("report", "--period", "2027-H1", "--national", "--format", "csv",
+                         check=False)
+    assert refused.returncode == 1
+    assert "vn.c02" in refused.stderr
+    table = c02.cli("report", "--period", "2027-H1", "--national", "--format", "csv",
+                    "--lang", "en", "--reason", "national table for the committee")
+    lines = list(csv.reader(io.StringIO(table.stdout.lstrip("\ufeff"))))
+    assert [row[0] for row in lines if row[-1:] == ["reported"]] == ["vn.blo-mocbai"]
+    assert any(row[:2] == ["vn.blo-xamat", ""] for row in lines)  # not reported yet
+    assert ["Indicator", "Partner", "Month", "Sex and age", "Measure",
+            "Sum of the units"] in lines  # zero everywhere: no row below it yet
+    assert query(c02, "SELECT actor FROM audit_log WHERE action = 'report.exported'") == [
+        ("operator",)]
 
 
 def test_c02_refuses_a_report_from_a_partner_abroad(nodes: dict[str, NodeProcess],
@@ -161,4 +178,25 @@ def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(
     assert not any(row.split()[-1] in {"1", "2", "3", "4"} for row in persons)
     assert counts
     shutil.copy(investigator.shot("reports-c02-vi"), SCREENSHOTS / "reports-c02-vi.png")
+    page = investigator.page  # the national table, exported like any report
+    page.select_option("#scope", "national")
+    page.select_option("#format", "xlsx")
+    page.fill("#reason", "Báo cáo quốc gia 6 tháng")
+    with page.expect_download() as downloading:
+        page.click("#export-form button")
+    saved = tmp_path / "national.xlsx"
+    downloading.value.save_as(saved)
+    book = load_workbook(saved)
+    table = list(book["national"].iter_rows(values_only=True))
+    assert any(row[0] == "Tin báo qua đường dây nóng" and row[4] == "đã nhận" and row[5] == 2
+               for row in table), table  # the sum as a number
+    assert not any(row[5] in (1, 2, 3, 4) for row in table[2:]
+                   if row[0] and ("Nạn nhân" in row[0] or "Vụ việc" in row[0]))
+    units = list(book["units"].iter_rows(values_only=True))
+    assert any(row[0] == "vn.blo-laobao" for row in units), units
+    exported = query(c02, "SELECT actor, subject, detail FROM audit_log WHERE action = "
+                          "'report.exported'")
+    assert [(a, s, json.loads(d)["scope"], json.loads(d)["reason"]) for a, s, d in exported
+            if a == "c02.investigator"] == [
+        ("c02.investigator", "2027-H1", "national", "Báo cáo quốc gia 6 tháng")]
     investigator.close()

@@ -10,12 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import secrets
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -102,7 +104,8 @@ class Seed:
 
 async def seed(conn: AsyncConnection) -> None:
     s = Seed(conn)
-    # -- tips: 6 received (T6 and T8 fall outside), 4 classified, 3 within 24 h, 3 resolved
+    # -- tips: 8 received (T6 and T8 fall outside), 6 classified, 4 within 24 h (24 h
+    #    exactly counts, a microsecond more does not), 3 resolved
     await s.tip("2025-12-01 03:00", classification="trafficking", classified="2025-12-01 05:00",
                 resolved="2025-12-05 00:00")                                    # T1
     await s.tip("2026-01-10 03:00", classification="smuggling",
@@ -117,6 +120,10 @@ async def seed(conn: AsyncConnection) -> None:
     await s.tip("2025-11-15 16:30")                                             # T6: 15 Nov
     await s.tip("2026-05-15 16:59")                                             # T7: 15 May
     await s.tip("2026-05-15 17:00")                                             # T8: 16 May
+    await s.tip("2026-04-01 03:00", classification="other",
+                classified="2026-04-02 03:00")                                  # T9: 24 h
+    await s.tip("2026-04-10 03:00", classification="other",
+                classified="2026-04-11 03:00:00.000001")                        # T10: 24 h 1 µs
     # -- cases with a foreign element: kh 2 (1 coordinated), la 2 (both coordinated)
     await s.message("investigation-update", "out", "kh.ahtjp", "2026-01-05 01:00",
                     conversation=f"conv-{c1}")
@@ -199,9 +206,30 @@ async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Asyn
 
 
 @pytest.fixture(scope="module")
+async def pg_engine() -> AsyncIterator[AsyncEngine]:
+    """The same data set on a real PostgreSQL (its own database, dropped afterwards)."""
+    name = f"bx_report_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{PG_SERVER}/test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    engine = create_engine(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+    try:
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await seed(conn)
+        yield engine
+    finally:
+        await engine.dispose()
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
 async def report(engine: AsyncEngine) -> Report:
     return await compute(engine, ME, parse_period("2026-H1"), AS_OF, "VN",
                          lambda partner: partner.split(".")[0].upper())
+
+
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 def figures(report: Report, key: str) -> dict[str, dict[str, int]]:
@@ -211,10 +239,10 @@ def figures(report: Report, key: str) -> dict[str, dict[str, int]]:
 
 
 async def test_tips_received_classified_and_resolved(report: Report) -> None:
-    assert figures(report, "tips") == {"all": {"received": 6, "classified": 4,
-                                               "classified-24h": 3, "resolved": 3}}
-    assert report.durations["tips.classified-24h.share"] == 3 / 6
-    assert report.durations["tips.resolved.share"] == 3 / 6
+    assert figures(report, "tips") == {"all": {"received": 8, "classified": 6,
+                                               "classified-24h": 4, "resolved": 3}}
+    assert report.durations["tips.classified-24h.share"] == 4 / 8
+    assert report.durations["tips.resolved.share"] == 3 / 8
 
 
 async def test_tips_by_month_follow_the_reporting_months(report: Report) -> None:
@@ -224,7 +252,7 @@ async def test_tips_by_month_follow_the_reporting_months(report: Report) -> None
     assert months["2026-01"] == {"smuggling": 1}
     assert months["2026-02"] == {"unclassified": 1}
     assert months["2026-03"] == {"trafficking": 1}
-    assert months["2026-04"] == {}
+    assert months["2026-04"] == {"other": 2}
     assert months["2026-05"] == {"unclassified": 1}  # 15 May, 23:59 at the border
 
 
@@ -276,6 +304,19 @@ def catalog(locale: str) -> Any:
     return catalogs(REPOSITORY / "translations").get(locale)
 
 
+async def test_postgresql_gives_the_same_figures(report: Report,
+                                                 pg_engine: AsyncEngine) -> None:
+    """The counting runs in SQL (dialect functions for 24 hours and seconds): every table
+    and every duration must come out the same on PostgreSQL."""
+    other = await compute(pg_engine, ME, parse_period("2026-H1"), AS_OF, "VN",
+                          lambda partner: partner.split(".")[0].upper())
+    assert list(other.tables) == list(report.tables)
+    for key in report.tables:
+        assert figures(other, key) == figures(report, key), key
+    assert other.durations == report.durations
+    assert figures(report, "verification")  # not two empty reports
+
+
 async def test_the_csv_has_a_bom_the_figures_and_no_live_formula(report: Report) -> None:
     report.unit = "=HYPERLINK(\"http://x\")"  # a value a spreadsheet would run
     try:
@@ -305,7 +346,7 @@ async def test_the_xlsx_holds_numbers_a_sheet_per_group_and_no_small_count(
     values = [(sheet.title, row) for sheet in book for row in sheet.iter_rows(values_only=True)]
     everything = catalog("vi").pgettext("report", "all")
     tips_row = next(row for _, row in values if row and row[0] == everything)
-    assert tips_row[1:5] == (6, 3, 4, 3)  # numbers, not text
+    assert tips_row[1:5] == (8, 4, 6, 3)  # numbers, not text
     assert all(isinstance(v, int) for v in tips_row[1:5])
     persons = [row for title, row in values
                if title == book.sheetnames[3] and row and row[0] in ("kh.ahtjp", "la.c02")]

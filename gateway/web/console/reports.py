@@ -14,14 +14,19 @@ from gateway.access.sessions import Principal
 from gateway.protocol.errors import N_
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import status_of
-from gateway.reports import release
+from gateway.reports import national, release
 from gateway.reports.charts import charts
 from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import FORMATS, MEDIA_TYPES, export, figure, shown_tables
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, TARGETS, label
 from gateway.reports.periods import Period, ReportError, current_periods, parse_period
-from gateway.reports.service import checked_reason, make_report, record_export
+from gateway.reports.service import (
+    checked_reason,
+    make_report,
+    record_export,
+    record_national_export,
+)
 from gateway.reports.tables import TOTAL
 from gateway.web.auth import case_work
 from gateway.web.console.pages import books, language, page, posted, spoken, user
@@ -116,10 +121,22 @@ async def export_report(request: Request) -> Response:
                            error=spoken(request, exc))
     lang = language(request)
     book = books(request)
-    report = await make_report(cw.node, period)
-    data = export(report, fmt, book.get(lang), book.get("en"), lang)
-    await record_export(cw.node, principal.actor, report, fmt, reason)
-    name = f"report-{cw.node.node_id}-{period.name.replace('..', '_')}.{fmt}"
+    stem = period.name.replace("..", "_")
+    if form.get("scope") == "national":
+        if cw.node.node_id not in REPORT_COLLECTORS.values():
+            return await _page(request, principal, form, status_of("not-permitted"),
+                               error=books(request).text(lang, N_(
+                                   "Only the collecting node has a national table.")))
+        collection = await collect(cw.node, period)
+        data = national.export(collection, fmt, book.get(lang), book.get("en"), lang,
+                               cw.node.node_id, cw.clock())
+        await record_national_export(cw.node, principal.actor, period, fmt, reason)
+        name = f"national-{stem}.{fmt}"
+    else:
+        report = await make_report(cw.node, period)
+        data = export(report, fmt, book.get(lang), book.get("en"), lang)
+        await record_export(cw.node, principal.actor, report, fmt, reason)
+        name = f"report-{cw.node.node_id}-{stem}.{fmt}"
     return Response(data, media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

@@ -115,6 +115,7 @@ CONSOLE_STATES: Final = (
     C_("code", "notice:alert"),
     C_("code", "notice:due-soon"),
     C_("code", "notice:overdue"),
+    C_("code", "notice:report-due"),
     C_("code", "reason:identity-verification"),
     C_("code", "reason:return-planning"),
     C_("code", "reason:victim-support"),
