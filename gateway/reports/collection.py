@@ -4,13 +4,20 @@ which units have reported for a period, which are late or missing, and the natio
 The national table adds up the units' cells. A unit's suppressed cell is unknown but at least
 1, so a sum that holds one is a lower bound, shown "≥ N"; where that bound is below 5 the
 cell is withheld ("x"). A sum of persons from 1 to 4 made of known counts reads "< 5" again.
+
+Then, for the tables of persons, the total of every line (a partner's row, a column over the
+partners) that holds a cell not shown as a number is withheld too ("x"), again until no line
+that shows its total hides anything: a reader cannot subtract the shown cells from a shown
+total to get at a small one (the units' own tables are suppressed the same way, but their
+sums need not be).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from gateway.exchange.node import Node
 from gateway.localtime import LOCAL_TIME
@@ -32,9 +39,13 @@ class NationalCell:
 
     known: int = 0
     withheld: int = 0
+    #: the total of a line that hides a cell (module docstring)
+    line_total_hidden: bool = False
 
     def text(self, persons: bool) -> str:
         """The cell as the national table shows it (module docstring)."""
+        if self.line_total_hidden:
+            return "x"
         if self.withheld:
             least = self.known + self.withheld
             return f"≥ {least}" if least >= SMALL_BELOW else "x"
@@ -77,15 +88,58 @@ async def collect(node: Node, period: Period) -> Collection:
             found.refused.append((row.sender, f"names another unit ({report.unit})"))
         elif _same_period(report, period):
             latest[row.sender] = (row.stored_at, report)
-    for unit, (at, report) in sorted(latest.items()):
+    for unit, (at, _) in sorted(latest.items()):
         late = period.due is not None and at.astimezone(LOCAL_TIME).date() > period.due
         found.reported.append((unit, at, late))
+    found.national = add_up(report for _, report in latest.values())
+    expected = sorted(p.node_id for p in node.partners.all() if DOC_TYPE in p.file.may_send)
+    found.missing = [unit for unit in expected if unit not in latest]
+    return found
+
+
+def add_up(reports: Iterable[ReceivedReport]) -> dict[Dimensions, NationalCell]:
+    """The national table: each cell the sum of the units' cells (module docstring)."""
+    national: dict[Dimensions, NationalCell] = {}
+    for report in reports:
         for cell in report.cells:
-            total = found.national.setdefault(cell.where, NationalCell())
+            total = national.setdefault(cell.where, NationalCell())
             if cell.count is None:
                 total.withheld += 1
             else:
                 total.known += cell.count
-    expected = sorted(p.node_id for p in node.partners.all() if DOC_TYPE in p.file.may_send)
-    found.missing = [unit for unit in expected if unit not in latest]
-    return found
+    _hide_line_totals(national)
+    return national
+
+
+def _is_line_total(where: Dimensions) -> bool:
+    """Whether a cell is the total of its row (all sexes and ages, or of all measures)."""
+    return where.sex is None and where.measure in ("persons", "total")
+
+
+def _hide_line_totals(national: dict[Dimensions, NationalCell]) -> None:
+    """Withhold the total of every line of a table of persons that hides a cell (module
+    docstring), until nothing changes: hiding a total can make another line hide a cell."""
+    def hidden(where: Dimensions) -> bool:
+        cell = national[where]
+        return cell.text(True) != str(cell.known)
+
+    changed = True
+    while changed:
+        changed = False
+        lines: dict[tuple[Any, ...], list[Dimensions]] = {}
+        for where in national:
+            if where.indicator not in PERSON_INDICATORS:
+                continue
+            # the row: one partner (None: all), every column; the column: every partner
+            lines.setdefault(("row", where.indicator, where.partner), []).append(where)
+            lines.setdefault(("column", where.indicator, where.measure, where.sex,
+                              where.age), []).append(where)
+        for (kind, *_), members in lines.items():
+            totals = [w for w in members if (_is_line_total(w) if kind == "row"
+                                             else w.partner is None)]
+            parts = [w for w in members if w not in totals]
+            if any(hidden(w) for w in parts):
+                for total in totals:
+                    if not hidden(total):
+                        national[total].line_total_hidden = True
+                        changed = True

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
@@ -20,7 +19,7 @@ from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import ReportError
 from gateway.reports.service import unit_names
-from gateway.store.case_tables import report_releases
+from gateway.store import report_releases as releases
 
 
 def collector_of(node: Node) -> str | None:
@@ -38,10 +37,9 @@ async def submit(conn: AsyncConnection, node: Node, actor: str, report: Report,
                              "partner directory)"), "period")
     document = to_document(report, unit_names(node), notes)
     node.registry.validate(DOC_TYPE, VERSION, document)
-    found = await conn.execute(report_releases.insert().values(
-        period=report.period.name, recipient=collector, document=document, state="submitted",
-        submitted_by=actor, submitted_at=node.clock()).returning(report_releases.c.id))
-    release_id = int(found.scalar_one())
+    release_id = await releases.add_submitted(
+        conn, period=report.period.name, recipient=collector, document=document,
+        submitted_by=actor, at=node.clock())
     await audit.append(conn, node.clock, actor, "report.submitted", report.period.name,
                        {"to": collector, "release": release_id})
     return release_id
@@ -49,18 +47,13 @@ async def submit(conn: AsyncConnection, node: Node, actor: str, report: Report,
 
 async def pending(conn: AsyncConnection) -> list[dict[str, Any]]:
     """Reports submitted and not yet released, newest first."""
-    rows = await conn.execute(sa.select(
-        report_releases.c.id, report_releases.c.period, report_releases.c.recipient,
-        report_releases.c.submitted_by, report_releases.c.submitted_at)
-        .where(report_releases.c.state == "submitted").order_by(report_releases.c.id.desc()))
-    return [dict(row._mapping) for row in rows]
+    return await releases.pending(conn)
 
 
 async def release(conn: AsyncConnection, node: Node, actor: str, release_id: int) -> str:
     """Sign and queue the submitted document (by another person than its submitter);
     returns the message id."""
-    row = (await conn.execute(sa.select(report_releases).where(
-        report_releases.c.id == release_id).with_for_update())).one_or_none()
+    row = await releases.take(conn, release_id)
     if row is None:
         raise ReportError(N_("no periodic report {id} awaits release"), "release", "not-found",
                           id=release_id)
@@ -77,9 +70,8 @@ async def release(conn: AsyncConnection, node: Node, actor: str, release_id: int
     except OutboundError as exc:
         raise ReportError(exc.template, "release", "invalid-request", **exc.values) from exc
     message_id = envelope.header.bx.id
-    await conn.execute(report_releases.update().where(report_releases.c.id == release_id)
-                       .values(state="released", released_by=actor, released_at=node.clock(),
-                               message_id=message_id))
+    await releases.mark_released(conn, release_id, by=actor, at=node.clock(),
+                                 message_id=message_id)
     await audit.append(conn, node.clock, actor, "report.released", row.period,
                        {"to": row.recipient, "release": release_id, "message_id": message_id})
     return message_id

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+from playwright import sync_api as playwright
 
 from tests.e2e.federation import NodeProcess, make_federation
+
+CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -19,3 +24,15 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, N
     yield nodes
     for node in nodes.values():
         node.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, once per module."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("make test installs Debian's chromium")
+    with playwright.sync_playwright() as driver:
+        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=["--no-sandbox"])
+        yield launched
+        launched.close()

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from playwright import sync_api as playwright
 
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
@@ -28,7 +27,6 @@ from tests.conftest import REPO, SCHEMAS, example
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "a long enough password"
 SCREENSHOTS = REPO / "docs" / "screenshots"
 PHOTO = base64.b64decode(
@@ -53,17 +51,6 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
     yield running
     for node in running.values():
         node.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("make test installs Debian's chromium")
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 class Desk:

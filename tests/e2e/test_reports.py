@@ -15,10 +15,9 @@ from typing import Any
 
 import pytest
 from openpyxl import load_workbook
-from playwright import sync_api as playwright
 
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
-from tests.e2e.test_console import CHROMIUM, PASSWORD, SCREENSHOTS, Desk
+from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
 
 pytestmark = pytest.mark.e2e
 
@@ -127,17 +126,6 @@ def test_a_report_released_by_a_second_supervisor_reaches_c02(
         collection = api.get("/reports", params={"period": "2027-H1"}).json()["collection"]
     assert "vn.blo-xamat" in [r["unit"] for r in collection["reported"]]
     assert "vn.blo-xamat" not in collection["missing"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("make test installs Debian's chromium")
-    with playwright.sync_playwright() as driver:
-        launched = driver.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                          args=["--no-sandbox"])
-        yield launched
-        launched.close()
 
 
 def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(

@@ -8,23 +8,27 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from gateway.access import users
 from gateway.cases import housekeeping
 from gateway.cases.work import CaseWork, open_case_work
+from gateway.documents.catalog import catalogs
 from gateway.exchange.node import open_node
 from gateway.reports import reminders
 from gateway.reports.periods import parse_period
 from gateway.reports.service import make_report, send_report
-from gateway.settings import load_settings
+from gateway.settings import REPOSITORY, load_settings
 from gateway.store.case_tables import notifications
 from gateway.trust.keys import KeyStore
+from gateway.web.app import create_app
 from tests.conftest import NOW, World, make_key
 from tests.integration.conftest import write_partner
 
 pytestmark = pytest.mark.anyio
+WORDS = catalogs(REPOSITORY / "translations")
 
 
 async def open_unit(tmp_path: Path, world: World, node_id: str,
@@ -114,3 +118,32 @@ async def test_the_collecting_node_is_never_reminded(tmp_path: Path, world: Worl
         assert await reminded(c02) == []
         async with c02.node.transaction() as conn:
             assert await reminders.remind(conn, c02) == 0
+
+
+async def test_the_supervisor_sees_the_reminder_in_the_console(tmp_path: Path,
+                                                               world: World) -> None:
+    settings = load_settings(node_id="vn.blo-mocbai", data_dir=tmp_path / "mocbai")
+    KeyStore(settings.key_path, settings.node_id).generate("EdDSA", None, NOW)
+    write_partner(settings.partners_path, "vn.c02", world.sender_key)
+    world.now = at_border("2027-05-11T08:00")
+    app = create_app(settings, clock=world.clock, run_worker=False)
+    async with app.router.lifespan_context(app):
+        cw = app.state.cases
+        async with cw.node.engine.begin() as conn:
+            await users.add_user(conn, world.clock, "test", username="chief",
+                                 display_name="Chief", role="supervisor", unit=settings.node_id,
+                                 password="a long enough password")
+        await housekeeping.run_once(cw, [reminders.remind])
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://vn.test") as client:
+            answer = await client.post("/login", data={"username": "chief",
+                                                       "password": "a long enough password"},
+                                       headers={"Origin": "http://vn.test"})
+            assert answer.status_code == 303, answer.text
+            assert (await client.get("/notices/count")).json() == {"unread": 1, "urgent": 0}
+            page = (await client.get("/notices", headers={"Accept-Language": "vi"})).text
+    said = WORDS.get("vi").pgettext("code", "notice:report-due")
+    assert said != "notice:report-due"
+    assert said in page
+    assert 'href="/reports"' in page
+    assert "2027-05-21 00:00" in page or "21/05/2027" in page  # the due time, at the border

@@ -7,15 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from openpyxl import load_workbook
 
 from gateway.documents.catalog import catalogs
 from gateway.reports import national
-from gateway.reports.collection import Collection, NationalCell
-from gateway.reports.document import Dimensions
+from gateway.reports.collection import Collection, NationalCell, add_up
+from gateway.reports.document import Dimensions, ReceivedReport, ReportCell
 from gateway.reports.periods import parse_period
 from gateway.settings import REPOSITORY
 
@@ -79,3 +79,49 @@ def test_the_pdf_is_bilingual_and_hides_what_the_page_hides(tmp_path: Path) -> N
     assert "≥7" in packed
     assert "<5" in packed
     assert not any(line.split()[-1:] in (["2"], ["3"]) for line in text.splitlines())
+
+
+def received(unit: str, cells: dict[tuple[str, str | None, str | None, str | None], int | None]
+             ) -> ReceivedReport:
+    """A unit's victims-received cells: (measure, partner, sex, age) -> count (None:
+    suppressed)."""
+    return ReceivedReport(unit, "six-month", date(2026, 11, 16), date(2027, 5, 15), [
+        ReportCell(Dimensions("victims-received", measure, partner, None, sex, age), count)
+        for (measure, partner, sex, age), count in cells.items()], {})
+
+
+def test_a_line_that_hides_a_sum_hides_its_total_too() -> None:
+    # Lao Bao hid kh girls (a small count) and kh women beside it; Moc Bai showed its own.
+    laobao = received("vn.blo-laobao", {
+        ("persons", "kh.ahtjp", "female", "child"): None,
+        ("persons", "kh.ahtjp", "female", "adult"): None,
+        ("persons", "kh.ahtjp", None, None): 10,
+        ("persons", "la.c02", "female", "child"): 0,
+        ("persons", "la.c02", "female", "adult"): 8,
+        ("persons", "la.c02", None, None): 8,
+        ("persons", None, "female", "child"): None,
+        ("persons", None, "female", "adult"): None,
+        ("persons", None, None, None): 18})
+    mocbai = received("vn.blo-mocbai", {
+        ("persons", "kh.ahtjp", "female", "child"): 0,
+        ("persons", "kh.ahtjp", "female", "adult"): 6,
+        ("persons", "kh.ahtjp", None, None): 6,
+        ("persons", "la.c02", "female", "child"): 0,
+        ("persons", "la.c02", "female", "adult"): 5,
+        ("persons", "la.c02", None, None): 5,
+        ("persons", None, "female", "child"): 0,
+        ("persons", None, "female", "adult"): 11,
+        ("persons", None, None, None): 11})
+    national = add_up([laobao, mocbai])
+
+    def shown(partner: str | None, sex: str | None, age: str | None) -> str:
+        where = Dimensions("victims-received", "persons", partner, None, sex, age)
+        return national[where].text(True)
+
+    assert shown("kh.ahtjp", "female", "child") == "x"     # at least 1: below 5
+    assert shown("kh.ahtjp", "female", "adult") == "≥ 7"
+    assert shown("kh.ahtjp", None, None) == "x"            # 16 would give the two away
+    assert shown("la.c02", "female", "adult") == "13"      # a line that hides nothing
+    assert shown("la.c02", None, None) == "13"
+    assert shown(None, "female", "adult") == "≥ 12"
+    assert shown(None, None, None) == "x"                  # its row and column hide cells
