@@ -19,22 +19,50 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.protocol import tlog
 from gateway.protocol.envelope import format_rfc3339_utc
-from gateway.store.tables import audit_head, audit_log
+from gateway.store.tables import audit_head, audit_log, audit_tree
 
 GENESIS: Final = "0" * 64
-_LOCK_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash).where(
+_LOCK_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.tree_edge).where(
     audit_head.c.id == 1).with_for_update()
+_INSERT_NODE = audit_tree.insert()
 _INSERT_ENTRY = audit_log.insert()
 _MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1)
+
+
+def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str | None,
+                detail: str) -> bytes:
+    """The entry's canonical content: compact JSON ``[seq, at, actor, action, subject,
+    detail]`` in UTF-8 (``detail`` as stored, itself canonical JSON). The leaf of the Merkle
+    tree, and what the chain hashes."""
+    return json.dumps([seq, at, actor, action, subject, detail], ensure_ascii=False,
+                      separators=(",", ":")).encode()
 
 
 def entry_hash(prev_hash: str, seq: int, at: str, actor: str, action: str,
                subject: str | None, detail: str) -> str:
     """SHA-256 over the previous hash and the entry's canonical content."""
-    content = json.dumps([seq, at, actor, action, subject, detail], ensure_ascii=False,
-                         separators=(",", ":"))
-    return hashlib.sha256(f"{prev_hash}\n{content}".encode()).hexdigest()
+    content = entry_bytes(seq, at, actor, action, subject, detail)
+    return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
+
+
+def split_edge(stored: bytes | None) -> list[bytes]:
+    """The tree's right edge as kept in the head row."""
+    data = bytes(stored or b"")
+    return [data[i:i + tlog.HASH_SIZE] for i in range(0, len(data), tlog.HASH_SIZE)]
+
+
+async def _grow_tree(conn: AsyncConnection, size: int, stored_edge: bytes | None,
+                     rows: list[dict[str, Any]]) -> bytes:
+    """Add the rows' leaves to the Merkle tree (its new perfect subtrees stored); returns
+    the new edge, for the head row."""
+    leaves = [tlog.leaf_hash(entry_bytes(r["seq"], r["at"], r["actor"], r["action"],
+                                         r["subject"], r["detail"])) for r in rows]
+    edge, nodes = tlog.grow(size, split_edge(stored_edge), leaves)
+    await conn.execute(_INSERT_NODE, [{"level": level, "idx": index, "hash": value}
+                                      for level, index, value in nodes])
+    return b"".join(edge)
 
 
 async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
@@ -47,10 +75,11 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
     detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True,
                              separators=(",", ":"))
     digest = entry_hash(head.hash, seq, at, actor, action, subject, detail_text)
-    await conn.execute(_INSERT_ENTRY, {
-        "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
-        "detail": detail_text, "prev_hash": head.hash, "hash": digest})
-    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
+    row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
+           "detail": detail_text, "prev_hash": head.hash, "hash": digest}
+    await conn.execute(_INSERT_ENTRY, row)
+    edge = await _grow_tree(conn, seq - 1, head.tree_edge, [row])
+    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest, "tree_edge": edge})
     return seq
 
 
@@ -82,7 +111,8 @@ async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
                      "hash": digest})
         prev = digest
     await conn.execute(_INSERT_ENTRY, rows)
-    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
+    edge = await _grow_tree(conn, int(head.seq), head.tree_edge, rows)
+    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev, "tree_edge": edge})
     return seq
 
 

@@ -256,26 +256,32 @@ def bundle_import(
 
 
 @audit_app.command("verify",
-    help=_("Re-compute the audit chain; exit 1 naming the first broken entry."))
+    help=_("Re-compute the audit chain and its Merkle tree; exit 1 naming the first broken "
+           "entry."))
 def audit_verify() -> None:
-    """Re-compute the audit chain; exit 1 naming the first broken entry."""
+    """Re-compute the audit chain and its Merkle tree; exit 1 naming the first broken
+    entry."""
     from gateway.audit.log import ChainVerdict, verify_chain
+    from gateway.audit.tree import TreeVerdict, verify_tree
     from gateway.exchange.node import open_database
     from gateway.store.database import reading
 
-    async def work() -> ChainVerdict:
+    async def work() -> tuple[ChainVerdict, TreeVerdict]:
         engine = await open_database(settings_or_exit())
         try:
             async with reading(engine) as conn:
-                return await verify_chain(conn)
+                return await verify_chain(conn), await verify_tree(conn)
         finally:
             await engine.dispose()
 
-    verdict = run(work())
+    verdict, tree = run(work())
     if not verdict.intact:
         fail(_("audit chain broken at entry {seq}: {reason}").format(seq=verdict.broken_at,
                                                                      reason=verdict.reason))
+    if not tree.intact:
+        fail(_("audit tree broken: {reason}").format(reason=tree.problem))
     typer.echo(_("audit chain intact: {count} entries").format(count=verdict.entries))
+    typer.echo(_("audit tree intact: {count} leaves").format(count=tree.size))
 
 
 @app.command("backup",

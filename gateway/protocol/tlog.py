@@ -77,6 +77,50 @@ def root_hash(size: int, node: NodeReader) -> bytes:
     return subtree_hash(0, size, node)
 
 
+def grow(size: int, edge: Sequence[bytes], leaves: Sequence[bytes]
+         ) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
+    """Append leaf hashes to a tree of ``size`` leaves whose right edge is ``edge`` (the
+    roots of its perfect subtrees, largest first: one per bit set in ``size``). Returns the
+    new edge and every perfect subtree completed, as (level, index, hash): what a store
+    keeps so that any proof reads O(log n) hashes."""
+    if len(edge) != size.bit_count():
+        raise TlogError(f"a tree of {size} has {size.bit_count()} edge hashes, not {len(edge)}")
+    edge, nodes = list(edge), []
+    for leaf in leaves:
+        level, index, value = 0, size, leaf
+        nodes.append((level, index, value))
+        while index & 1:  # a right child: its left sibling is the edge's last subtree
+            value = node_hash(edge.pop(), value)
+            level, index = level + 1, index >> 1
+            nodes.append((level, index, value))
+        edge.append(value)
+        size += 1
+    return edge, nodes
+
+
+def edge_root(edge: Sequence[bytes]) -> bytes:
+    """The root of the tree whose right edge is ``edge``."""
+    if not edge:
+        return EMPTY_ROOT
+    root = edge[-1]
+    for left in reversed(edge[:-1]):
+        root = node_hash(left, root)
+    return root
+
+
+def needed_nodes(proof: Callable[[NodeReader], object]) -> list[tuple[int, int]]:
+    """The perfect subtrees a proof reads (its course does not depend on the hashes): so a
+    store can fetch them in one query, then make the proof from them."""
+    wanted: list[tuple[int, int]] = []
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return bytes(HASH_SIZE)
+
+    proof(record)
+    return wanted
+
+
 def inclusion_proof(index: int, size: int, node: NodeReader) -> list[bytes]:
     """PATH(index, D[size]): the leaf's sibling first, the root's child last."""
     if not 0 <= index < size:

@@ -147,6 +147,27 @@ audit_head = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
+    # the Merkle tree's right edge: the roots of its perfect subtrees, largest first, 32
+    # bytes each (PROTOCOL.md §4.8); None for an empty log
+    sa.Column("tree_edge", sa.LargeBinary, nullable=True),
+)
+
+#: Every perfect subtree of the audit log's Merkle tree (level 0: the leaves), kept as the log
+#: grows, so that an inclusion or consistency proof reads O(log n) hashes.
+audit_tree = sa.Table(
+    "audit_tree", metadata,
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+#: The checkpoints this node signed (PROTOCOL.md §4.8), each consistent with the ones before.
+audit_checkpoints = sa.Table(
+    "audit_checkpoints", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.LargeBinary, nullable=False),
+    sa.Column("made_at", UTC_TIME, nullable=False),
 )
 
 #: Keys a partner's signed key set offered that wait for an administrator (partner file

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.audit.log import append, append_many, verify_chain
+from gateway.audit.tree import verify_tree
 from gateway.exchange.inbound import accept_message
 from gateway.exchange.node import Node, open_node
 from gateway.exchange.outbound import send_message
@@ -96,9 +97,12 @@ async def test_concurrent_appends_from_two_replicas_never_fork_the_log(
                              pg_node.commit(_append_many, world))
         async with pg_node.engine.connect() as conn:
             verdict = await verify_chain(conn)
+            tree = await verify_tree(conn)
             seqs = [row[0] for row in await conn.execute(
                 sa.select(audit_log.c.seq).order_by(audit_log.c.seq))]
         assert verdict.intact, verdict.reason
+        assert tree.intact, tree.problem  # one tree: no fork, no subtree written twice
+        assert tree.size == len(seqs)
         assert seqs == list(range(1, len(seqs) + 1))
         assert len(seqs) >= 130
     finally:

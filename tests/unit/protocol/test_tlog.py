@@ -237,3 +237,31 @@ def test_a_tlog_proof_file_goes_there_and_back() -> None:
         tlog.parse_tlog_proof(encoded.replace(b"index 4", b"index 04"))
     with pytest.raises(TlogError):
         tlog.parse_tlog_proof(encoded.replace(b"c2sp.org/tlog-proof@v1", b"tlog-proof"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=8))
+def test_a_tree_grown_in_batches_keeps_every_node_a_proof_needs(batches: list[int]) -> None:
+    entries: list[bytes] = []
+    edge: list[bytes] = []
+    stored: dict[tuple[int, int], bytes] = {}
+    for count in batches:
+        new = [f"entry {len(entries) + n}".encode() for n in range(count)]
+        edge, nodes = tlog.grow(len(entries), edge, [tlog.leaf_hash(x) for x in new])
+        entries += new
+        stored.update({(level, index): value for level, index, value in nodes})
+        assert tlog.edge_root(edge) == root_of(entries)
+    size = len(entries)
+    expected = reader(entries)
+    for (level, index), value in stored.items():
+        assert value == expected(level, index)
+    for index in range(size):
+        wanted = tlog.needed_nodes(lambda node, index=index: tlog.inclusion_proof(index, size,
+                                                                                  node))
+        assert set(wanted) <= set(stored)  # every hash a proof reads is kept
+        assert len(set(wanted)) <= 2 * size.bit_length()
+        proof = tlog.inclusion_proof(index, size, lambda lv, ix: stored[lv, ix])
+        tlog.verify_inclusion(tlog.leaf_hash(entries[index]), index, size, proof,
+                              tlog.edge_root(edge))
+    with pytest.raises(TlogError, match="edge"):
+        tlog.grow(size, edge[:-1], [b"x" * 32])
