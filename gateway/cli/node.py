@@ -284,6 +284,46 @@ def audit_verify() -> None:
     typer.echo(_("audit tree intact: {count} leaves").format(count=tree.size))
 
 
+@audit_app.command("checkpoint",
+    help=_("Print the audit log's latest signed checkpoint and which partners cosigned it; "
+           "--new signs one of the log as it is now."))
+def audit_checkpoint(
+    new: Annotated[bool, typer.Option("--new", help=_(
+        "sign a checkpoint now if the log has grown since the latest one"))] = False,
+) -> None:
+    """Print the latest checkpoint (signed note) and its cosigners."""
+    from datetime import UTC, datetime
+
+    from gateway.audit import checkpoints
+
+    async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
+        if new:
+            async with node.transaction() as conn:
+                await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+                                       force=True)
+        async with node.engine.connect() as conn:
+            stored = await checkpoints.latest(conn)
+        if stored is None:
+            return None, []
+        pinned = {p.node_id: {k.kid: k.pinned().public_key for k in p.file.keys}
+                  for p in node.partners.all()}
+        keys = checkpoints.cosigner_keys(pinned)  # type: ignore[arg-type]
+        return stored, checkpoints.cosigners(stored, keys)
+
+    try:
+        stored, cosigned = with_node(settings_or_exit(), work)
+    except checkpoints.CheckpointError as exc:
+        fail(exc)
+    if stored is None:
+        fail(_("no checkpoint yet: the audit log is empty"))
+    typer.echo(stored.note.decode(), nl=False)
+    if not cosigned:
+        typer.echo(_("no partner has cosigned this checkpoint yet"), err=True)
+    for kid, at in cosigned:
+        typer.echo(_("cosigned by {kid} at {time}").format(
+            kid=kid, time=datetime.fromtimestamp(at, UTC).isoformat()), err=True)
+
+
 @app.command("backup",
     help=_("Take a consistent online copy of the SQLite database (the node may keep running)."))
 def backup(target: Annotated[Path, typer.Argument(metavar="OUT.db")]) -> None:

@@ -12,7 +12,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Final, Protocol
 
 import httpx
 from fastapi import FastAPI, Header, Request
@@ -23,6 +23,7 @@ from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
 from gateway.exchange.attach import Attacher
+from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.node import Node, open_node, utc_now
@@ -90,6 +91,16 @@ def _reload_on_hangup(node: Node) -> None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hangup)
 
 
+class Loop(Protocol):
+    """A loop the node runs beside serving."""
+
+    def stop(self) -> None:
+        """Ask it to end."""
+
+    async def run(self) -> None:
+        """Run until stopped."""
+
+
 def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                run_worker: bool = True) -> FastAPI:
     """Build the app; the node is opened in the lifespan, not at import."""
@@ -103,7 +114,6 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         cases = open_case_work(node)
         app.state.cases = cases
         install_case_hook(cases)
-        housekeeper = Housekeeper(cases, [reminders.remind])
         # Keep as many connections alive as the worker delivers at once: a pool that keeps
         # fewer closes and reopens connections all through a burst.
         client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
@@ -111,12 +121,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                                                        max_keepalive_connections=DELIVERIES_AT_ONCE))
         worker = DeliveryWorker(node, client, concurrency=DELIVERIES_AT_ONCE)
         app.state.worker = worker
-        keeper = TrustKeeper(node, client)
+        # the loops beside the worker: each with stop() and run(), stopped in this order
+        loops: list[Loop] = [Housekeeper(cases, [reminders.remind]), TrustKeeper(node, client),
+                 Checkpointer(node)] if run_worker else []
         attacher = Attacher(node)
         attaching = asyncio.create_task(attacher.run())  # part of accepting: always runs
         task = asyncio.create_task(worker.run()) if run_worker else None
-        keeping = asyncio.create_task(keeper.run()) if run_worker else None
-        housekeeping = asyncio.create_task(housekeeper.run()) if run_worker else None
+        running = [asyncio.create_task(loop.run()) for loop in loops]
         _reload_on_hangup(node)
         log.info("node started", extra={"node": node.node_id,
                                         "url": settings.public_url})
@@ -125,12 +136,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         finally:
             worker.stop()
             attacher.stop()
-            housekeeper.stop()
-            keeper.stop()
-            if housekeeping is not None:
-                await housekeeping
-            if keeping is not None:
-                await keeping
+            for loop in loops:
+                loop.stop()
+            for started in running:
+                await started
             if task is not None:
                 try:
                     await asyncio.wait_for(task, SHUTDOWN_GRACE_S)

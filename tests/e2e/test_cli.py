@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from gateway.protocol import tlog
 from gateway.store.database import create_engine
 from tests.integration.test_reports import seed
 
@@ -280,7 +281,22 @@ def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
                stdin=password).returncode == 1
     verified = run(tmp_path, "audit", "verify")
     assert verified.returncode == 0
-    assert "intact" in verified.stdout
+    assert "audit chain intact" in verified.stdout
+    assert "audit tree intact" in verified.stdout
+    checkpoint = run(tmp_path, "audit", "checkpoint", "--new")
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    note = tlog.parse_note(checkpoint.stdout.encode())
+    head = tlog.parse_checkpoint(note.text)
+    assert head.origin == "bx/vn.c02/audit"
+    assert head.size >= 1
+    assert "no partner has cosigned" in checkpoint.stderr
+    database = tmp_path / "var" / "vn.c02" / "gateway.db"
+    with sqlite3.connect(database) as db:  # an entry rewritten behind the node's back
+        db.execute("UPDATE audit_tree SET hash = zeroblob(32) WHERE level = 0 AND idx = 0")
+    broken = run(tmp_path, "audit", "verify")
+    assert broken.returncode == 1
+    assert "audit tree broken" in broken.stderr
+    assert "entry 1" in broken.stderr
 
 
 def test_report_exports_a_period_and_audits_the_reason(tmp_path: Path) -> None:

@@ -167,6 +167,7 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
     C_("code", "audit:receipt.received"), C_("code", "audit:receipt.rejected"),
     C_("code", "audit:report.exported"),
+    C_("code", "audit:checkpoint.refused"),
     C_("code", "audit:retention.purged"), C_("code", "audit:search"),
     C_("code", "audit:session.idle-timeout"), C_("code", "audit:special.opened"),
     C_("code", "audit:special.read"), C_("code", "audit:supervisors.notified"),

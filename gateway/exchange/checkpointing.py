@@ -1,0 +1,61 @@
+"""The node's own checkpoints (PROTOCOL.md §4.8), made on a schedule: every
+:data:`gateway.audit.checkpoints.EVERY` the log is looked at, and a checkpoint is signed if it
+has grown. A node whose signing key is not Ed25519 makes none (said once in the log). A tree
+that is not consistent with the latest checkpoint is never signed: the refusal is logged as
+an error and audited, and the node keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from gateway.audit import checkpoints
+from gateway.audit import log as audit
+from gateway.exchange.node import Node
+
+log = logging.getLogger("gateway.audit")
+
+
+async def checkpoint_now(node: Node, force: bool = False) -> checkpoints.Stored | None:
+    """Sign a checkpoint if one is due (``force``: whenever the log has grown)."""
+    async with node.transaction() as conn:
+        return await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+                                      force=force)
+
+
+class Checkpointer:
+    """Signs checkpoints while the node serves."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self._stopping = asyncio.Event()
+        self._said_no_key = False
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """The loop; a failed round is logged and the next one tried."""
+        every = checkpoints.EVERY.total_seconds()
+        while not self._stopping.is_set():
+            try:
+                made = await checkpoint_now(self.node)
+                if made is not None:
+                    log.info("checkpoint signed", extra={"size": made.size})
+            except checkpoints.CheckpointError as exc:
+                if "Ed25519" in exc.template:
+                    if not self._said_no_key:
+                        log.warning("no checkpoints: %s", exc)
+                        self._said_no_key = True
+                else:
+                    log.error("checkpoint refused: %s", exc)  # noqa: TRY400 - said, no trace
+                    async with self.node.transaction() as conn:
+                        await audit.append(conn, self.node.clock, "system",
+                                           "checkpoint.refused", None, {"reason": str(exc)})
+            except Exception:
+                log.exception("checkpoint round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
