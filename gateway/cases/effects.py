@@ -28,7 +28,7 @@ from gateway.store import cases as repo
 from gateway.store.case_tables import drafts
 
 #: Documents that never open or join a case.
-WITHOUT_CASE: Final = frozenset({"periodic-report"})
+WITHOUT_CASE: Final = frozenset({"periodic-report", "checkpoint", "cosignature"})
 #: verification-response result -> (case state, identity status of the person).
 VERIFICATION_RESULTS: Final[dict[str, tuple[str, str]]] = {
     "confirmed": ("verified", "verified"),

@@ -286,21 +286,24 @@ def audit_verify() -> None:
 
 @audit_app.command("checkpoint",
     help=_("Print the audit log's latest signed checkpoint and which partners cosigned it; "
-           "--new signs one of the log as it is now."))
+           "--new signs one of the log as it is now and sends it to the partners."))
 def audit_checkpoint(
     new: Annotated[bool, typer.Option("--new", help=_(
-        "sign a checkpoint now if the log has grown since the latest one"))] = False,
+        "sign a checkpoint now if the log has grown, and send it to the partners to "
+        "cosign"))] = False,
 ) -> None:
     """Print the latest checkpoint (signed note) and its cosigners."""
     from datetime import UTC, datetime
 
     from gateway.audit import checkpoints
+    from gateway.exchange import witnessing
 
     async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
         if new:
             async with node.transaction() as conn:
                 await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
                                        force=True)
+            await witnessing.send_checkpoints(node, force=True)  # to be cosigned
         async with node.engine.connect() as conn:
             stored = await checkpoints.latest(conn)
         if stored is None:

@@ -1,8 +1,9 @@
 """The node's own checkpoints (PROTOCOL.md §4.8), made on a schedule: every
-:data:`gateway.audit.checkpoints.EVERY` the log is looked at, and a checkpoint is signed if it
-has grown. A node whose signing key is not Ed25519 makes none (said once in the log). A tree
-that is not consistent with the latest checkpoint is never signed: the refusal is logged as
-an error and audited, and the node keeps serving.
+:data:`gateway.audit.checkpoints.EVERY` the log is looked at, a checkpoint is signed if it
+has grown, and the latest is sent to the partners that have not cosigned it
+(:mod:`gateway.exchange.witnessing`). A node whose signing key is not Ed25519 makes none
+(said once in the log). A tree that is not consistent with the latest checkpoint is never
+signed: the refusal is logged as an error and audited, and the node keeps serving.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 
 from gateway.audit import checkpoints
 from gateway.audit import log as audit
+from gateway.exchange import witnessing
 from gateway.exchange.node import Node
 
 log = logging.getLogger("gateway.audit")
@@ -45,6 +47,7 @@ class Checkpointer:
                 made = await checkpoint_now(self.node)
                 if made is not None:
                     log.info("checkpoint signed", extra={"size": made.size})
+                await witnessing.send_checkpoints(self.node)
             except checkpoints.CheckpointError as exc:
                 if "Ed25519" in exc.template:
                     if not self._said_no_key:

@@ -33,3 +33,7 @@ class Metrics:
         self.deadlines_overdue = Gauge("bx_deadlines_overdue",
                                        "Open tasks and deadlines past their due time, per unit",
                                        ["unit"], registry=self.registry)
+        self.witness_forks = Gauge("bx_witness_forks",
+                                   "Forks seen as a witness: partners' checkpoints "
+                                   "inconsistent with the one cosigned before, per log",
+                                   ["origin"], registry=self.registry)

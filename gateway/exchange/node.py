@@ -207,5 +207,9 @@ async def open_node(settings: Settings, clock: Callable[[], datetime] = utc_now)
     except SecretKeyError as exc:
         raise NodeError(str(exc)) from exc
     engine = await open_database(settings)
-    return Node(settings=settings, engine=engine, keystore=keystore, loaded_key=signing_key,
+    node = Node(settings=settings, engine=engine, keystore=keystore, loaded_key=signing_key,
                 partners=partners, registry=registry, loaded_sealer=sealer, clock=clock)
+    from gateway.exchange import witnessing  # noqa: PLC0415 - it builds on this module
+
+    witnessing.install(node)  # the system documents, whatever else handles messages
+    return node

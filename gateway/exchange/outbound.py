@@ -21,7 +21,7 @@ from gateway.protocol.envelope import (
 )
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import node_country
-from gateway.protocol.inbound import REPORT_COLLECTORS
+from gateway.protocol.inbound import REPORT_COLLECTORS, SYSTEM_TYPES
 from gateway.store import messages as repo
 
 
@@ -41,15 +41,19 @@ class Outgoing:
 
 
 def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
-                     attachments: Sequence[Attachment] = ()) -> Outgoing:
+                     attachments: Sequence[Attachment] = (), system: bool = False) -> Outgoing:
     """Validate ``document`` and sign it for ``draft.to`` (no database).
 
     Raises ``Problem`` (``schema-invalid``, ``unsupported-type``) for a document that a
-    partner would refuse, and :class:`OutboundError` for an unknown recipient.
+    partner would refuse, and :class:`OutboundError` for an unknown recipient, or for a
+    system document (PROTOCOL.md §4.8) that the node itself (``system``) did not make.
     """
     partner = node.partners.get(draft.to)
     if partner is None:
         raise OutboundError(N_("{to} is not in the partner directory"), to=draft.to)
+    if draft.type in SYSTEM_TYPES and not system:
+        raise OutboundError(N_("a {type} is made and sent by the node itself"),
+                            type=draft.type)
     if draft.type == "periodic-report":
         collector = REPORT_COLLECTORS.get(node_country(node.node_id))
         if draft.to != collector:
@@ -98,10 +102,11 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
 
 async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
                         document: bytes, attachments: Sequence[Attachment] = (),
-                        actor: str = "operator") -> Envelope:
+                        actor: str = "operator", system: bool = False) -> Envelope:
     """:func:`send_message` inside the caller's transaction (a case's use case); the
-    delivery worker wakes once that transaction has committed."""
-    outgoing = compose_outgoing(node, draft, document, attachments)
+    delivery worker wakes once that transaction has committed. ``system``: a system
+    document the node makes itself."""
+    outgoing = compose_outgoing(node, draft, document, attachments, system)
     return await store_outgoing(conn, node, outgoing, actor)
 
 

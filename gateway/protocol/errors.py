@@ -9,10 +9,13 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── Problem            protocol.problems   a rejection on the wire or by the local API
     ├── EncodingError      protocol.encoding   bytes that are not the JSON or base64url asked
     ├── JwkError           protocol.jose       a JWK that is not a usable public key
+    ├── TlogError          protocol.tlog       a Merkle proof, signed note or checkpoint that
+    │                                          does not hold
     ├── CaseError          cases.work          a refused case operation (code, field)
     ├── TransitionRefused  cases.lifecycle     a move the lifecycle does not allow
     ├── CalendarError      cases.calendars     a calendar file that cannot be used
     ├── ReportError        reports.periods     a report that cannot be made as asked (field)
+    ├── CheckpointError    audit.checkpoints   a checkpoint this node will not sign
     ├── UserError          access.users        a refused account operation
     │   └── LoginThrottled                     too many failures from here: wait
     ├── SessionError       access.sessions     no valid session

@@ -33,6 +33,8 @@ FUTURE_TOLERANCE = timedelta(seconds=300)
 #: The national standing agency that collects each country's periodic reports (MESSAGES.md):
 #: a unit sends its ``periodic-report`` there and nowhere else; no partner abroad gets one.
 REPORT_COLLECTORS: Final = {"VN": "vn.c02"}
+#: The system documents of PROTOCOL.md §4.8: made and answered by the node itself.
+SYSTEM_TYPES: Final = frozenset({"checkpoint", "cosignature"})
 DEFAULT_MAX_AGE = timedelta(days=30)
 
 

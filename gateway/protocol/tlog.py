@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from gateway.protocol.errors import GatewayError
+
 HASH_SIZE: Final = 32
 EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 #: signed-note signature types
@@ -38,7 +40,7 @@ MAX_PROOF_LINES: Final = 63
 NodeReader = Callable[[int, int], bytes]
 
 
-class TlogError(ValueError):
+class TlogError(GatewayError, ValueError):
     """A proof, note, checkpoint or cosignature that does not hold; the text says what."""
 
 

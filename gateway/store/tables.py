@@ -161,6 +161,43 @@ audit_tree = sa.Table(
     sa.Column("hash", sa.LargeBinary(32), nullable=False),
 )
 
+#: As a witness: the latest checkpoint of each partner's log that this node cosigned
+#: (PROTOCOL.md §4.8), replaced in the transaction that signs the next cosignature.
+witnessed = sa.Table(
+    "witnessed", metadata,
+    sa.Column("origin", sa.String(80), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("note", sa.LargeBinary, nullable=False),
+    sa.Column("cosigned_at", UTC_TIME, nullable=False),
+)
+
+#: As a witness: forks seen (a partner's checkpoint inconsistent with the one cosigned before),
+#: both signed checkpoints kept as evidence.
+witness_forks = sa.Table(
+    "witness_forks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("origin", sa.String(80), nullable=False),
+    sa.Column("held_note", sa.LargeBinary, nullable=False),
+    sa.Column("offered_note", sa.LargeBinary, nullable=False),
+    sa.Column("offered_old_size", sa.BigInteger, nullable=False),
+    sa.Column("offered_proof", sa.LargeBinary, nullable=False),
+    sa.Column("why", sa.String(200), nullable=False),
+    sa.Column("seen_at", UTC_TIME, nullable=False),
+)
+
+#: As a log: what each partner has cosigned of this node's checkpoints, and what was sent.
+checkpoint_witnesses = sa.Table(
+    "checkpoint_witnesses", metadata,
+    sa.Column("partner", sa.String(48), primary_key=True),
+    sa.Column("cosigned_size", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("sent_size", sa.BigInteger, nullable=True),
+    sa.Column("sent_at", UTC_TIME, nullable=True),
+    sa.Column("refusal", sa.String(20), nullable=True),
+    sa.Column("held_size", sa.BigInteger, nullable=True),
+    sa.Column("answered_at", UTC_TIME, nullable=True),
+)
+
 #: The checkpoints this node signed (PROTOCOL.md §4.8), each consistent with the ones before.
 audit_checkpoints = sa.Table(
     "audit_checkpoints", metadata,

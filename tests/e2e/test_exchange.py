@@ -13,9 +13,11 @@ from tests.e2e.federation import NodeProcess
 
 pytestmark = pytest.mark.e2e
 #: Every type partners across the border exchange: a periodic report stays in the country (it
-#: goes from a unit to vn.c02 only: tests/e2e/test_reports.py).
+#: goes from a unit to vn.c02 only: tests/e2e/test_reports.py), and the system documents of
+#: PROTOCOL.md §4.8 are made by the node itself (tests/e2e/test_witness.py).
 TYPES = sorted(p.name for p in SCHEMAS.iterdir()
-               if p.is_dir() and not p.name.startswith("_") and p.name != "periodic-report")
+               if p.is_dir() and not p.name.startswith("_")
+               and p.name not in ("periodic-report", "checkpoint", "cosignature"))
 
 
 def send(node: NodeProcess, to: str, doc_type: str) -> str:

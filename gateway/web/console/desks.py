@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
+from gateway.audit import checkpoints, witness
 from gateway.audit import export as audit_export
 from gateway.audit.export import csv_bytes
 from gateway.cases import commands, hotline, views
 from gateway.cases.work import CaseError
-from gateway.exchange import keyrefresh
+from gateway.exchange import keyrefresh, witnessing
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
@@ -226,9 +227,23 @@ async def _partners(request: Request, principal: Principal, status: int = 200,
             "signs": k.kid == signing, "next": k.next} for k in cw.node.keystore.published()]
     offered = await keyrefresh.pending(cw.node) if allowed(principal.role,
                                                            "partners.keys") else []
+    forks, witnessed_by, latest = await cw.node.run(_witnessing)
+    for row in rows:
+        row["witness"] = witnessed_by.get(row["id"])
+    alarms = [r for r in rows if r["witness"] and (
+        r["witness"]["refusal"] == "inconsistent"
+        or (r["witness"]["refusal"] == "stale" and latest is not None
+            and (r["witness"]["held_size"] or 0) > latest))]
     return page(request, "partners.html", principal, status, partners=rows, own=own,
-                offered=offered, error=error,
+                offered=offered, error=error, forks=forks, alarms=alarms, latest=latest,
                 warnings=sum(1 for r in rows for k in r["keys"] if k["ending"]))
+
+
+async def _witnessing(conn: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int | None]:
+    """Forks seen as a witness, what each partner cosigned of ours, our latest size."""
+    stored = await checkpoints.latest(conn)
+    return (await witness.forks(conn), await witnessing.statuses(conn),
+            stored.size if stored is not None else None)
 
 
 #: Entries per page of the audit log; the export takes all that match, up to its cap.

@@ -15,13 +15,14 @@ from tests.conftest import SCHEMAS
 
 MESSAGES_TYPES = ["verification-request", "verification-response", "repatriation-request",
                   "repatriation-response", "handover-record", "suspect-notice",
-                  "investigation-update", "alert", "case-closure", "periodic-report"]
+                  "investigation-update", "alert", "case-closure", "periodic-report",
+                  "checkpoint", "cosignature"]
 XS = "{http://www.w3.org/2001/XMLSchema}"
 SENSITIVITY = "{urn:bx:meta}sensitivity"
 XSD_FILES = sorted(SCHEMAS.glob("*/*.xsd"))
 
 
-def test_all_ten_types_of_messages_md_at_version_1_0(registry: SchemaRegistry) -> None:
+def test_all_twelve_types_of_messages_md_at_version_1_0(registry: SchemaRegistry) -> None:
     assert registry.types() == sorted(MESSAGES_TYPES)
     for doc_type in MESSAGES_TYPES:
         assert registry.versions(doc_type) == ["1.0"]

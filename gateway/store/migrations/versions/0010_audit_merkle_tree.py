@@ -1,6 +1,7 @@
 """verifiable history (PROTOCOL.md §4.8): the audit log's Merkle tree (its perfect subtrees
 and its right edge, built here for the entries already logged: the chain stays as it is) and
-the checkpoints the node signs
+the checkpoints the node signs; as a witness, the partners' checkpoints cosigned and the
+forks seen; as a log, what each partner has cosigned
 
 Revision ID: 0010
 Revises: 0009
@@ -36,6 +37,35 @@ def upgrade() -> None:
     sa.Column('made_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('size', name=op.f('pk_audit_checkpoints')),
     )
+    op.create_table('witnessed',
+    sa.Column('origin', sa.String(length=80), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('root', sa.LargeBinary(length=32), nullable=False),
+    sa.Column('note', sa.LargeBinary(), nullable=False),
+    sa.Column('cosigned_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('origin', name=op.f('pk_witnessed')),
+    )
+    op.create_table('witness_forks',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('origin', sa.String(length=80), nullable=False),
+    sa.Column('held_note', sa.LargeBinary(), nullable=False),
+    sa.Column('offered_note', sa.LargeBinary(), nullable=False),
+    sa.Column('offered_old_size', sa.BigInteger(), nullable=False),
+    sa.Column('offered_proof', sa.LargeBinary(), nullable=False),
+    sa.Column('why', sa.String(length=200), nullable=False),
+    sa.Column('seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_witness_forks')),
+    )
+    op.create_table('checkpoint_witnesses',
+    sa.Column('partner', sa.String(length=48), nullable=False),
+    sa.Column('cosigned_size', sa.BigInteger(), server_default='0', nullable=False),
+    sa.Column('sent_size', sa.BigInteger(), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('refusal', sa.String(length=20), nullable=True),
+    sa.Column('held_size', sa.BigInteger(), nullable=True),
+    sa.Column('answered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('partner', name=op.f('pk_checkpoint_witnesses')),
+    )
     with op.batch_alter_table('audit_head') as batch:
         batch.add_column(sa.Column('tree_edge', sa.LargeBinary(), nullable=True))
     _build_tree()
@@ -70,5 +100,8 @@ def downgrade() -> None:
     """Revert."""
     with op.batch_alter_table('audit_head') as batch:
         batch.drop_column('tree_edge')
+    op.drop_table('checkpoint_witnesses')
+    op.drop_table('witness_forks')
+    op.drop_table('witnessed')
     op.drop_table('audit_checkpoints')
     op.drop_table('audit_tree')
