@@ -35,6 +35,7 @@ from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft
+from gateway.protocol.errors import GatewayError
 from gateway.store.tables import checkpoint_witnesses
 
 log = logging.getLogger("gateway.witness")
@@ -46,7 +47,7 @@ SEND_EVERY: Final = timedelta(minutes=10)
 _NS = {CHECKPOINT: "urn:bx:doc:checkpoint:1", COSIGNATURE: "urn:bx:doc:cosignature:1"}
 
 
-class WitnessDocumentError(ValueError):
+class WitnessDocumentError(GatewayError):
     """A system document that does not say what it must (both or neither of signed and
     refusal, a hash that is not base64)."""
 

@@ -22,6 +22,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── OutboundError      exchange.outbound   a message this node will not send
     ├── BundleError        exchange.bundles    a bundle refused whole
     ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
+    ├── WitnessDocumentError exchange.witnessing a cosignature that says neither or both
     ├── NodeError          exchange.node       the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file

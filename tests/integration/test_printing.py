@@ -78,7 +78,8 @@ def test_every_example_prints_in_both_languages_with_real_fonts(doc_type: str,
             pdf.write_bytes(html_to_pdf(html))
             text = " ".join(text_of(pdf).split())
             # a periodic report names no case (MESSAGES.md): its unit stands where a case would
-            anchor = "reporting-unit" if doc_type == "periodic-report" else "case-reference"
+            anchor = {"periodic-report": "reporting-unit", "checkpoint": "origin",
+                      "cosignature": "origin"}.get(doc_type, "case-reference")
             for lang in ("vi", partner):  # the title and a label in each language
                 for label in (books.field(lang, doc_type), books.field(lang, anchor)):
                     assert contains_label(text, label, lang), (path.name, lang, label)
