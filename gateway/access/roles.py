@@ -57,6 +57,8 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # reports: supervisors (the hotline chief is one), C02's investigators, auditors
     "reports.read": frozenset({"supervisor", "investigator", "auditor"}),
     "reports.send": frozenset({"supervisor"}),  # one submits, another releases
+    # a proof bundle holds the message as exchanged: for those who answer for the case
+    "proofs.export": frozenset({"supervisor", "investigator"}),
 }
 
 

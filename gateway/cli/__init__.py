@@ -129,7 +129,10 @@ keys_app = GatewayTyper(no_args_is_help=True, help=_("This node's signing keys."
 partners_app = GatewayTyper(no_args_is_help=True, help=_("The partner directory."))
 messages_app = GatewayTyper(help=_("Messages in and out, and their delivery."))
 bundle_app = GatewayTyper(no_args_is_help=True, help=_("Offline bundles on removable media."))
-audit_app = GatewayTyper(no_args_is_help=True, help=_("The hash-chained audit log."))
+audit_app = GatewayTyper(no_args_is_help=True, help=_(
+    "The audit log: a hash chain and a Merkle tree, its checkpoints and their cosigners."))
+proof_app = GatewayTyper(no_args_is_help=True, help=_(
+    "Proof bundles: that a message was sent or received, checkable offline."))
 users_app = GatewayTyper(no_args_is_help=True, help=_("The people who use this node."))
 secret_app = GatewayTyper(no_args_is_help=True, help=_(
     "The secret key that seals personal data at rest and signs sessions."))
@@ -138,6 +141,7 @@ app.add_typer(partners_app, name="partners")
 app.add_typer(messages_app, name="messages")
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(audit_app, name="audit")
+app.add_typer(proof_app, name="proof")
 app.add_typer(users_app, name="users")
 app.add_typer(secret_app, name="secret")
 
@@ -280,4 +284,13 @@ def main() -> None:
 
 
 # The command modules register themselves on the apps above.
-from gateway.cli import documents, keys, node, partners, reports, secret, users  # noqa: E402, F401
+from gateway.cli import (  # noqa: E402, F401
+    documents,
+    keys,
+    node,
+    partners,
+    proofs,
+    reports,
+    secret,
+    users,
+)

@@ -23,6 +23,8 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── BundleError        exchange.bundles    a bundle refused whole
     ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
     ├── WitnessDocumentError exchange.witnessing a cosignature that says neither or both
+    ├── ProofError         exchange.proofs     a proof bundle that cannot be made
+    │   └── ProofPendingError                  its checkpoint is not cosigned yet: retry
     ├── NodeError          exchange.node       the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file
@@ -30,7 +32,8 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── DatabaseError      store.database      a database this gateway cannot use
     ├── SecretKeyError     store.crypto        the secret key file
     └── SealError          store.crypto        a sealed value that does not open
-    (SettingsError in gateway.settings stays apart: settings import nothing of ours.)
+    (SettingsError in gateway.settings stays apart: settings import nothing of ours; so does
+    CheckError in gateway.bxproof, the standalone proof checker.)
 
 An error raised with a template and its values (``KeyStoreError(N_("no published key
 {kid}"), kid=kid)``) reads in English as ``str(error)`` (logs, the wire) and in the reader's

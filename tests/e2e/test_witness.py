@@ -7,9 +7,14 @@ an older backup, is refused as ``stale`` by ``vn.c02``."""
 
 from __future__ import annotations
 
+import base64
+import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +23,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from gateway.audit.log import entry_bytes, entry_hash
+from gateway.bxproof import ORDER, Bundle, run_checks
 from gateway.protocol import tlog
-from tests.conftest import SCHEMAS
+from tests.conftest import REPO, SCHEMAS
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
 from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
 
@@ -31,6 +37,7 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
     running = make_federation(tmp_path_factory.mktemp("witness"),
                               {"vn.c02": "push", "kh.ahtjp": "push"})
     running["kh.ahtjp"].add_user("kh.admin", "admin", password=PASSWORD)
+    running["kh.ahtjp"].add_user("kh.investigator", "investigator", password=PASSWORD)
     yield running
     for node in running.values():
         node.stop()
@@ -74,6 +81,134 @@ def test_two_nodes_cosign_each_others_checkpoints(nodes: dict[str, NodeProcess],
     for node in (c02, kh):  # the system documents opened no case
         assert query(node, "SELECT count(*) FROM cases WHERE partner IS NULL") == [(0,)]
         assert node.cli("audit", "verify").returncode == 0
+
+
+STANDALONE = """
+import runpy, sys
+sys.modules["gateway"] = None  # the checker must not need the gateway: importing it fails
+sys.argv = ["bxproof.py", *sys.argv[1:]]
+runpy.run_path("bxproof.py", run_name="__main__")
+"""
+
+
+def standalone(bundle: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The checker as a court runs it: its own file, in a folder of its own."""
+    workdir.mkdir(exist_ok=True)
+    shutil.copy(REPO / "tools" / "bxproof.py", workdir / "bxproof.py")
+    return subprocess.run([sys.executable, "-I", "-c", STANDALONE, str(bundle), *args],
+                          cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
+
+
+def altered(bundle: Path, member: str, change: Callable[[bytes], bytes], out: Path) -> Path:
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(out, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            target.writestr(name, change(data) if name == member else data)
+    return out
+
+
+def flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+
+
+def rewrite_line(proof: bytes, line: int, at: int) -> bytes:
+    """One bit of a base64 value of a tlog-proof changed, the value still base64: line 3 is
+    the first proof hash, line -1 the last signature line (the partner's cosignature)."""
+    lines = proof.decode().split("\n")
+    index = line if line >= 0 else len(lines) - 2  # the text ends with a newline
+    prefix, _, value = lines[index].rpartition(" ")
+    raw = base64.b64decode(value)
+    changed = base64.b64encode(raw[:at] + bytes([raw[at] ^ 0x01]) + raw[at + 1:]).decode()
+    lines[index] = f"{prefix} {changed}" if prefix else changed
+    return "\n".join(lines).encode()
+
+
+def test_proof_bundles_of_each_side_verify_offline(nodes: dict[str, NodeProcess],
+                                                   tmp_path: Path) -> None:
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    (message_id,) = query(kh, "SELECT message_id FROM messages WHERE direction = 'in' AND "
+                              "doc_type = 'verification-request'")[0]
+    sent = c02.cli("proof", "export", message_id, str(tmp_path / "c02.zip"), "--reason",
+                   "evidence for the Tay Ninh court")
+    assert "bxproof.py" in sent.stdout
+    kh.cli("proof", "export", message_id, str(tmp_path / "kh.zip"), "--reason", "court")
+    for node in (c02, kh):
+        exported = actions(node, "proof.exported")
+        assert [subject for subject, _ in exported] == [message_id]
+    for node in (c02, kh):
+        node.stop()
+    try:
+        for name in ("c02", "kh"):  # no node is running
+            checked = standalone(tmp_path / f"{name}.zip", tmp_path / f"court-{name}")
+            assert checked.returncode == 0, checked.stdout + checked.stderr
+            assert checked.stdout.count("OK ") == 7
+            assert checked.stdout.strip().endswith("the proof holds")
+        verified = c02.cli("proof", "verify", str(tmp_path / "kh.zip"))
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+        # one altered byte anywhere, and the checker names what failed
+        bundle = tmp_path / "c02.zip"
+        cases = {
+            "message.json": (lambda d: d.replace(b'"payload":"', b'"payload":"A', 1),
+                             "message"),
+            "receipt.json": (lambda d: flip(d, d.index(b'"signature":"') + 20), "receipt"),
+            "entry.json": (lambda d: d.replace(b"message.received", b"message.receiveD")
+                           .replace(b"receipt.received", b"receipt.receiveD"), "entry"),
+            "entry.tlog-proof": (lambda d: rewrite_line(d, 3, 0), "inclusion"),
+        }
+        for member, (change, check) in cases.items():
+            bad = altered(bundle, member, change, tmp_path / f"bad-{member}.zip")
+            result = standalone(bad, tmp_path / "court-bad")
+            assert result.returncode == 1, (member, result.stdout)
+            assert f"FAILED {check}:" in result.stdout, (member, result.stdout)
+        cosigned = altered(bundle, "entry.tlog-proof", lambda d: rewrite_line(d, -1, 40),
+                           tmp_path / "bad-cosignature.zip")  # its Ed25519 signature
+        result = standalone(cosigned, tmp_path / "court-bad")
+        assert result.returncode == 1
+        assert "FAILED cosignature:" in result.stdout, result.stdout
+    finally:
+        for node in (c02, kh):
+            node.start()
+
+
+def test_an_investigator_makes_the_proof_from_the_message_page(
+        nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
+    kh = nodes["kh.ahtjp"]
+    (message_id, case_id), = query(
+        kh, "SELECT m.message_id, cc.case_id FROM messages m JOIN case_conversations cc ON "
+            "cc.conversation = m.conversation AND cc.partner = m.sender WHERE m.direction = "
+            "'in' AND m.doc_type = 'verification-request'")
+    desk = Desk(browser, kh, "kh.investigator", tmp_path, lang="km")
+    desk.go(f"/cases/{case_id}/messages/{message_id}")
+    page = desk.page
+    page.click("#proof-export")  # no reason: refused, nothing exported
+    assert page.locator("#proof-reason:invalid").count() == 1
+    page.fill("#proof-reason", "សំណុំរឿងតុលាការ 2026/17")
+    with page.expect_download() as downloading:
+        page.click("#proof-export")
+    saved = tmp_path / "from-the-console.zip"
+    downloading.value.save_as(saved)
+    lines: list[tuple[str, bool]] = []
+    assert run_checks(Bundle(str(saved), None), lambda c, ok, _t: lines.append((c, ok)))
+    assert [c for c, ok in lines if ok] == list(ORDER)
+    exported = [(subject, json.loads(detail)["reason"])
+                for subject, detail in actions(kh, "proof.exported")]
+    assert (message_id, "សំណុំរឿងតុលាការ 2026/17") in exported
+    shutil.copy(desk.shot("proof-button-km"), SCREENSHOTS / "proof-button-km.png")
+    desk.close()
+
+
+def test_an_h2_message_is_proved_from_its_case_only(nodes: dict[str, NodeProcess],
+                                                    tmp_path: Path) -> None:
+    c02 = nodes["vn.c02"]
+    document = tmp_path / "notice.xml"
+    document.write_bytes(sorted((SCHEMAS / "suspect-notice" / "examples")
+                                .glob("*.xml"))[0].read_bytes())
+    message_id = c02.cli("send", str(document), "--to", "kh.ahtjp", "--type", "suspect-notice",
+                         "--handling", "H2").stdout.strip().splitlines()[-1]
+    refused = c02.cli("proof", "export", message_id, str(tmp_path / "h2.zip"), check=False)
+    assert refused.returncode == 1
+    assert "H2" in refused.stderr
+    assert not (tmp_path / "h2.zip").exists()
 
 
 def rewrite_history(node: NodeProcess, seq: int) -> None:

@@ -14,13 +14,16 @@ from gateway.access.sessions import Principal
 from gateway.cases import commands, deadlines, lifecycle, printing, service, special, views
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
+from gateway.exchange import proofs
 from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
+from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
 from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
 from gateway.web.console.pages import (
     Redirect,
     Refused,
+    books,
     document_response,
     page,
     posted,
@@ -290,6 +293,37 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
                     attachments=special.attachment_names(envelope), reason=granted,
                     special_reasons=special.REASONS, error=spoken(request, exc))
     raise Redirect(f"/cases/{case_id}/messages/{message_id}?done=special-opened")
+
+
+@router.post("/cases/{case_id}/messages/{message_id}/proof")
+async def proof_bundle(request: Request, case_id: int, message_id: str) -> Response:
+    """The proof bundle of a message of the case (PROTOCOL.md §4.8), with a reason
+    (audited): from the case, so an H2 message's proof stays with the case's authorities."""
+    principal = await user(request, "proofs.export")
+    form = await posted(request, principal)
+    reason = " ".join(str(form.get("reason") or "").split())
+    cw = case_work(request)
+    try:
+        case, envelope, granted = await _message(request, principal, case_id, message_id)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
+    error: str | None = None
+    if not reason or len(reason) > 500:
+        error = spoken(request, N_("Say why the proof is made (at most 500 characters)."))
+    else:
+        words = {lang: books(request).get(lang) for lang in proofs.LANGS}
+        try:
+            data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
+                                              words, within_case=True)
+        except proofs.ProofError as exc:
+            error = spoken(request, exc)
+        else:
+            return Response(data, media_type="application/zip", headers={
+                "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
+    return page(request, "message.html", principal, status_of("state-conflict"), case=case,
+                message_id=message_id, bx=envelope.header.bx,
+                attachments=special.attachment_names(envelope), reason=granted,
+                special_reasons=special.REASONS, error=None, proof_error=error)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/attachments/{name}")

@@ -171,6 +171,7 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:checkpoint.alarm"), C_("code", "audit:checkpoint.refused-by-partner"),
     C_("code", "audit:witness.cosigned"), C_("code", "audit:witness.refused"),
     C_("code", "audit:witness.fork"), C_("code", "audit:witness.answer-refused"),
+    C_("code", "audit:proof.exported"),
     C_("code", "audit:retention.purged"), C_("code", "audit:search"),
     C_("code", "audit:session.idle-timeout"), C_("code", "audit:special.opened"),
     C_("code", "audit:special.read"), C_("code", "audit:supervisors.notified"),

@@ -1,0 +1,201 @@
+"""Proof bundles (PROTOCOL.md §4.8): what a court or a partner needs to check, offline, that a
+message was sent or received, and when.
+
+A bundle (a zip file) holds the message exactly as exchanged (``message.json``), its receipt
+(``receipt.json``), the audit entry that records it (``entry.json``: ``message.received`` on
+the receiving node, ``receipt.received`` on the sending one), a C2SP ``tlog-proof`` of that
+entry under a checkpoint of this node's log cosigned by the partner (``entry.tlog-proof``),
+the public keys with their thumbprints (``keys.json``), a manifest, the checker
+(``bxproof.py``, which needs only the ``cryptography`` package) and a short text in vi, en, km
+and lo saying how to check it (``README.txt``).
+
+When no checkpoint that covers the entry has been cosigned by the partner yet, one is made
+and sent to the partner at once, and :class:`ProofPendingError` says to try again once it has
+answered. An ``H2`` message's proof is made only from its case (``within_case``): it stays
+within the case's authorities. Every export is audited with its reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from gettext import NullTranslations
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.audit import checkpoints
+from gateway.audit import log as audit
+from gateway.audit.log import entry_bytes
+from gateway.audit.tree import inclusion
+from gateway.exchange import witnessing
+from gateway.exchange.node import Node
+from gateway.protocol import tlog
+from gateway.protocol.envelope import format_rfc3339_utc
+from gateway.protocol.errors import N_, GatewayError
+from gateway.store import messages as repo
+from gateway.store.tables import audit_checkpoints, audit_log, messages, receipts
+
+FORMAT: Final = "bx-proof/1"
+CHECKER: Final = Path(__file__).resolve().parent.parent / "bxproof.py"
+#: The text of README.txt, in each language (the catalogs' words).
+README: Final = (
+    N_("Proof that a message was exchanged over BX/1"),
+    N_("This file proves that the message in message.json was sent by {sender} and received "
+       "by {recipient}: the message is signed by its sender, the receipt by its recipient, "
+       "and entry.json is entry {seq} of the audit log of {log}, under a checkpoint of that "
+       "log signed by {log} and cosigned by {partner}, who could not have cosigned a "
+       "history that was later changed."),
+    N_("To check it, with Python 3.11 and the cryptography package: python3 bxproof.py "
+       "{bundle} --keys KEYS.json, where KEYS.json holds the keys you obtained from the two "
+       "agencies (without --keys, the keys in keys.json are used: compare their thumbprints "
+       "with those the agencies publish). Each check prints one line; the last line says "
+       "whether the proof holds."),
+    N_("It does not show what the recipient did with the message, nor that the message is "
+       "true; only what was exchanged, between whom, and when it was logged."),
+)
+LANGS: Final = ("vi", "en", "km", "lo")
+
+
+class ProofError(GatewayError):
+    """A proof bundle that cannot be made (no such message, no receipt, H2 outside its
+    case)."""
+
+
+class ProofPendingError(ProofError):
+    """The checkpoint that will prove the entry was sent to the partner; not cosigned yet."""
+
+
+def _jwk_entry(node_id: str, kid: str, jwk: dict[str, str], thumb: str) -> dict[str, Any]:
+    return {"node": node_id, "kid": kid, "jwk": jwk, "thumbprint": thumb}
+
+
+def key_list(node: Node, partner: str) -> list[dict[str, Any]]:
+    """This node's published keys and the partner's pinned ones."""
+    own = [_jwk_entry(node.node_id, k.kid, k.jwk, k.thumbprint)
+           for k in node.keystore.published()]
+    found = node.partners.get(partner)
+    theirs = [_jwk_entry(partner, k.kid, dict(k.jwk), k.thumbprint)
+              for k in (found.file.keys if found else [])]
+    return own + theirs
+
+
+async def _message(conn: AsyncConnection, message_id: str) -> Any:
+    row = (await conn.execute(
+        sa.select(messages, receipts.c.raw.label("receipt_raw"))
+        .select_from(messages.outerjoin(receipts, receipts.c.message_pk == messages.c.id))
+        .where(messages.c.message_id == message_id)
+        .order_by(messages.c.id).limit(1))).one_or_none()
+    if row is None:
+        raise ProofError(N_("no message {message_id} on this node"), message_id=message_id)
+    return row
+
+
+async def _entry(conn: AsyncConnection, message_id: str, action: str) -> Any:
+    return (await conn.execute(sa.select(audit_log).where(
+        audit_log.c.subject == message_id, audit_log.c.action == action)
+        .order_by(audit_log.c.seq).limit(1))).one_or_none()
+
+
+async def _cosigned_checkpoint(conn: AsyncConnection, size_at_least: int,
+                               partner_keys: list[tlog.Verifier]
+                               ) -> tuple[checkpoints.Stored, str] | None:
+    """The newest checkpoint covering ``size_at_least`` entries cosigned by the partner."""
+    rows = await conn.execute(sa.select(audit_checkpoints.c.size)
+                              .where(audit_checkpoints.c.size >= size_at_least)
+                              .order_by(audit_checkpoints.c.size.desc()))
+    for (size,) in rows.all():
+        stored = await checkpoints.at_size(conn, int(size))
+        if stored is None:
+            continue
+        cosigners = checkpoints.cosigners(stored, partner_keys)
+        if cosigners:
+            return stored, cosigners[0][0]
+    return None
+
+
+def readme(books: dict[str, NullTranslations], values: dict[str, object]) -> str:
+    """README.txt: the same text in vi, en, km and lo."""
+    parts = []
+    for lang in LANGS:
+        words = books[lang]
+        title, *paragraphs = (words.gettext(text).format(**values) for text in README)
+        parts.append(f"[{lang}] {title}\n\n" + "\n\n".join(paragraphs) + "\n")
+    return "\n" + ("\n" + "-" * 72 + "\n\n").join(parts)
+
+
+async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
+                        books: dict[str, NullTranslations], within_case: bool = False,
+                        now: datetime | None = None) -> bytes:
+    """The proof bundle of one message (module docstring); audited with ``reason``."""
+    now = now or node.clock()
+    async with node.engine.connect() as conn:
+        row = await _message(conn, message_id)
+        if row.handling == "H2" and not within_case:
+            raise ProofError(N_("message {message_id} is H2: its proof is made from its case "
+                                "only, for the case's authorities"), message_id=message_id)
+        if row.receipt_raw is None:
+            raise ProofError(N_("message {message_id} has no receipt yet: there is nothing to "
+                                "prove until the partner has receipted it"),
+                             message_id=message_id)
+        incoming = row.direction == "in"
+        partner = row.sender if incoming else row.recipient
+        entry = await _entry(conn, message_id,
+                             "message.received" if incoming else "receipt.received")
+        if entry is None:
+            raise ProofError(N_("no audit entry records message {message_id}"),
+                             message_id=message_id)
+        verifiers = [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
+                     for kid, key in witnessing.partner_keys(node, partner)
+                     if isinstance(key, Ed25519PublicKey)]
+        found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
+    if found is None:
+        async with node.transaction() as conn:
+            await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+                                   force=True)
+        await witnessing.send_checkpoints(node, force=True)
+        raise ProofPendingError(N_("a checkpoint that covers this message was sent to {partner} "
+                              "to cosign; make the proof again once it has answered"),
+                           partner=partner)
+    stored, cosigner = found
+    async with node.engine.connect() as conn:
+        proof = await inclusion(conn, int(entry.seq) - 1, stored.size)
+    leaf = entry_bytes(entry.seq, entry.at, entry.actor, entry.action, entry.subject,
+                       entry.detail)
+    log_kid = stored.parsed().signatures[0].name
+    manifest = {
+        "format": FORMAT, "message_id": message_id, "direction": row.direction,
+        "sender": row.sender, "recipient": row.recipient, "type": row.doc_type,
+        "handling": row.handling, "log": node.node_id, "log_kid": log_kid,
+        "cosigner_kid": cosigner, "entry_seq": int(entry.seq),
+        "checkpoint_size": stored.size, "made_at": format_rfc3339_utc(now)}
+    raw = node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)
+    files = {
+        "manifest.json": json.dumps(manifest, indent=2).encode(),
+        "message.json": raw,
+        "receipt.json": bytes(row.receipt_raw),
+        "entry.json": leaf,
+        "entry.tlog-proof": tlog.TlogProof(int(entry.seq) - 1, tuple(proof), stored.parsed(),
+                                           extra=f"seq {entry.seq}".encode()).encode(),
+        "keys.json": json.dumps({"keys": key_list(node, partner)}, indent=2).encode(),
+        "README.txt": readme(books, {
+            "sender": row.sender, "recipient": row.recipient, "seq": entry.seq,
+            "log": node.node_id, "partner": partner,
+            "bundle": f"proof-{message_id}.zip"}).encode(),
+        "bxproof.py": CHECKER.read_bytes(),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
+                             compress_type=zipfile.ZIP_DEFLATED)
+    async with node.transaction() as conn:
+        await audit.append(conn, node.clock, actor, "proof.exported", message_id,
+                           {"reason": reason, "partner": partner,
+                            "checkpoint": stored.size})
+    return out.getvalue()
