@@ -66,6 +66,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/reports.py
+	$(BIN)/python bench/proofs.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

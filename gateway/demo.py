@@ -270,11 +270,14 @@ def _receipted(sender: DemoNode, message_id: str, doc_type: str, recipient: Demo
         f"{doc_type:22} {message_id}  receipt verified")
 
 
-def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
-    """Each document drafted on the sender's case, released by a supervisor, receipted."""
+def play_script(nodes: list[DemoNode], say: Callable[[str], None]
+                ) -> list[tuple[str, str, str, str]]:
+    """Each document drafted on the sender's case, released by a supervisor, receipted;
+    returns (sender, recipient, message id, handling) of each."""
     forms = DocumentForms(SchemaRegistry.load(REPOSITORY / "schemas"))
     by_id = {node.node_id: node for node in nodes}
     previous: dict[frozenset[str], str] = {}
+    played: list[tuple[str, str, str, str]] = []
     for sender_id, recipient, doc_type, example, priority, handling, kind in SCRIPT:
         sender = by_id[sender_id]
         officer, supervisor = sender.session("officer"), sender.session("supervisor")
@@ -295,6 +298,7 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
                          f"{sender_id} releases {doc_type}")["message_id"]
         _receipted(sender, message_id, doc_type, by_id[recipient], say)
         previous[pair] = message_id
+        played.append((sender_id, recipient, message_id, handling))
     hotline = by_id["vn.c02"].session("hotline")
     tip = _ok(hotline.post("/tips", json={
         "channel": "phone", "reporter_relation": "parent", "danger": "imminent",
@@ -309,6 +313,26 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]) -> None:
         "classification": "trafficking", "urgency": "immediate", "alert_to": "la.atd",
         "duty_phone": "+84 24 3826 9111"}), "escalate the tip")
     _receipted(by_id["vn.c02"], escalated["message_id"], "alert", by_id["la.atd"], say)
+    return played
+
+
+def show_a_proof(nodes: list[DemoNode], played: list[tuple[str, str, str, str]],
+                 say: Callable[[str], None]) -> Path:
+    """The proof bundle of the first message, made at its recipient (its checkpoint cosigned
+    by the sender first), and checked with the standalone checker."""
+    by_id = {node.node_id: node for node in nodes}
+    _, recipient_id, message_id, _ = next(p for p in played if p[3] != "H2")
+    recipient = by_id[recipient_id]
+    bundle = recipient.home / f"proof-{message_id}.zip"
+    recipient.gateway("proof", "export", message_id, str(bundle), "--reason",
+                      "demo: what a court would check", "--wait", "90")
+    checker = REPOSITORY / "tools" / "bxproof.py"
+    checked = subprocess.run([sys.executable, str(checker), str(bundle)], capture_output=True,
+                             text=True, check=False, timeout=60)
+    verdict = (checked.stdout.strip().splitlines() or ["?"])[-1]
+    say(f"  proof bundle of message {message_id} (received by {recipient_id}): {bundle}")
+    say(f"  check it offline: python3 {checker} {bundle}  ->  {verdict}")
+    return bundle
 
 
 def stop_federation(nodes: list[DemoNode]) -> None:
@@ -336,10 +360,12 @@ def run_demo(root: Path, base_port: int, say: Callable[[str], None], *,
     nodes = start_federation(root, base_port, say)
     try:
         say("Scripted repatriation of a Vietnamese teenager found in Cambodia:")
-        play_script(nodes, say)
+        played = play_script(nodes, say)
         say("Where each case ended (checked):")
         for (node_id, partner), state in check_states(nodes).items():
             say(f"  {node_id:14} case with {partner:14} {state}")
+        say("Verifiable history (audit logs cosigned by partners):")
+        show_a_proof(nodes, played, say)
         say("Nodes:")
         for node in nodes:
             mode = " (no inbound link: pulls its mail)" if node.mode == "pull" else ""

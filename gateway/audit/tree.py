@@ -42,8 +42,13 @@ async def _with_nodes(conn: AsyncConnection,
     wanted = sorted(set(tlog.needed_nodes(make)))
     found: dict[tuple[int, int], bytes] = {}
     if wanted:
-        rows = await conn.execute(sa.select(audit_tree).where(
-            sa.tuple_(audit_tree.c.level, audit_tree.c.idx).in_(wanted)))
+        by_level: dict[int, list[int]] = {}
+        for level, index in wanted:
+            by_level.setdefault(level, []).append(index)
+        # one indexed lookup per level (a row-value IN would scan the table on SQLite)
+        rows = await conn.execute(sa.select(audit_tree).where(sa.or_(*(
+            sa.and_(audit_tree.c.level == level, audit_tree.c.idx.in_(indexes))
+            for level, indexes in by_level.items()))))
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
     def node(level: int, index: int) -> bytes:

@@ -23,8 +23,11 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
+from gateway.documents.catalog import catalogs
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
+from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
+from gateway.protocol.problems import Problem
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
@@ -235,6 +238,48 @@ async def print_document(
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{printed.doc_type}-{message_id}.pdf"'},
     )
+
+
+@router.post(
+    "/cases/{case_id}/messages/{message_id}/proof",
+    responses={
+        200: {
+            "description": "The proof bundle (PROTOCOL.md §4.8), a zip file that "
+                           "tools/bxproof.py checks offline",
+            "content": {"application/zip": {"example": "PK..."},
+                        "application/json": {"example": {}}},
+        },
+        **{
+            code: value
+            for code, value in answers({}, errors=(401, 403, 404, 409, 422)).items()
+            if code != 200
+        },
+    },
+)
+async def proof_bundle(
+    request: Request,
+    case_id: CaseId,
+    message_id: Annotated[str, FastPath(max_length=36)],
+    principal: Annotated[Principal, permit("proofs.export")],
+    reason: Annotated[
+        str, Query(min_length=3, max_length=500, description="Why it is made (audited)")
+    ],
+) -> Response:
+    """The proof bundle of a message of the case: the message as exchanged, its receipt,
+    its audit entry and its inclusion under a checkpoint cosigned by the partner, and the
+    keys. 409 while the partner has not cosigned a checkpoint that covers it yet (one was
+    just sent: ask again shortly). Audited with the reason."""
+    cw = case_work(request)
+    await cw.run(special_data.message_with_grant, principal, case_id, message_id)
+    books = catalogs(cw.node.settings.translations_dir)
+    words = {lang: books.get(lang) for lang in proofs.LANGS}
+    try:
+        data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason, words,
+                                          within_case=True)
+    except proofs.ProofError as exc:
+        raise Problem("state-conflict", str(exc)) from exc
+    return Response(data, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
 
 
 @router.post(

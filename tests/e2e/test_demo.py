@@ -41,6 +41,8 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
             assert any(doc_type in line and "receipt verified" in line for line in lines), doc_type
         assert "pulled by kh.blo-bavet" in output
         assert "Demo logins on every node" in output
+        proof = next(line for line in output.splitlines() if "check it offline:" in line)
+        assert proof.endswith("->  the proof holds"), proof
         for role in ("blo-officer", "supervisor", "investigator", "hotline-operator", "admin",
                      "auditor"):
             assert role in output, role
