@@ -34,6 +34,7 @@ class Checkpointer:
         self.node = node
         self._stopping = asyncio.Event()
         self._said_no_key = False
+        self._last_refusal = ""
 
     def stop(self) -> None:
         """Ask the loop to end."""
@@ -44,16 +45,19 @@ class Checkpointer:
         every = checkpoints.EVERY.total_seconds()
         while not self._stopping.is_set():
             try:
-                made = await checkpoint_now(self.node)
-                if made is not None:
-                    log.info("checkpoint signed", extra={"size": made.size})
-                await witnessing.send_checkpoints(self.node)
+                # one replica at a time; another takes over when this one's lease lapses
+                if await self.node.holds("checkpoints", 2 * checkpoints.EVERY):
+                    made = await checkpoint_now(self.node)
+                    if made is not None:
+                        log.info("checkpoint signed", extra={"size": made.size})
+                    await witnessing.send_checkpoints(self.node)
             except checkpoints.CheckpointError as exc:
                 if "Ed25519" in exc.template:
                     if not self._said_no_key:
                         log.warning("no checkpoints: %s", exc)
                         self._said_no_key = True
-                else:
+                elif str(exc) != self._last_refusal:  # said and audited once, not every minute
+                    self._last_refusal = str(exc)
                     log.error("checkpoint refused: %s", exc)  # noqa: TRY400 - said, no trace
                     async with self.node.transaction() as conn:
                         await audit.append(conn, self.node.clock, "system",
