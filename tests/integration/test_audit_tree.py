@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.audit.log import append, append_many, entry_bytes, entry_hash, verify_chain
 from gateway.audit.tree import consistency, head, inclusion, leaf, root_at, verify_tree
 from gateway.protocol import tlog
-from gateway.store.database import MIGRATIONS, create_engine, migrate
+from gateway.store.database import create_engine, migrate
 from gateway.store.tables import audit_head, audit_log, audit_tree
+from tests.integration.test_migrations import upgrade
 
 pytestmark = pytest.mark.anyio
 NOW = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -110,16 +109,6 @@ async def test_an_altered_entry_or_subtree_is_named(engine: AsyncEngine, table: 
         verdict = await verify_tree(conn)
     assert not verdict.intact
     assert named in (verdict.problem or ""), verdict.problem
-
-
-def upgrade(url: str, revision: str) -> None:
-    sync = sa.create_engine(url)
-    with sync.begin() as connection:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-    sync.dispose()
 
 
 async def test_a_log_from_before_the_tree_comes_through_its_migration(tmp_path: Path) -> None:
