@@ -283,6 +283,7 @@ def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
     assert verified.returncode == 0
     assert "audit chain intact" in verified.stdout
     assert "audit tree intact" in verified.stdout
+    assert run(tmp_path, "keys", "generate").returncode == 0  # a checkpoint is signed
     checkpoint = run(tmp_path, "audit", "checkpoint", "--new")
     assert checkpoint.returncode == 0, checkpoint.stderr
     note = tlog.parse_note(checkpoint.stdout.encode())
@@ -322,7 +323,7 @@ def test_report_exports_a_period_and_audits_the_reason(tmp_path: Path) -> None:
                str(out), "--reason", "six-month report to the steering committee")
     assert made.returncode == 0, made.stderr
     rows = [row for sheet in load_workbook(out) for row in sheet.iter_rows(values_only=True)]
-    assert ("all", 6, 3, 4, 3) in [row[:5] for row in rows]
+    assert ("all", 8, 4, 6, 3) in [row[:5] for row in rows]
     shown = run(tmp_path, "report", "--period", "2026-H1", "--format", "csv", LANGUAGE="vi")
     assert "Yêu cầu xác minh" in shown.stdout
     assert "kh.ahtjp,2,2,1" in shown.stdout
