@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     #: Added to NODE.md's names: the token a metrics scraper sends (``Authorization: Bearer``)
     #: to read ``/metrics``; created at first start (mode 0600). Nobody else may read it.
     metrics_token_file: Path | None = None
+    #: Not in NODE.md: how often (seconds) the node looks whether its audit log has grown,
+    #: signs a checkpoint and sends it to the partners that have not cosigned it (PROTOCOL.md
+    #: §4.8: at most every minute; each partner at most every 10 minutes).
+    checkpoint_every_s: Annotated[float, Field(ge=60)] = 60
     #: Not in NODE.md: where the document schemas and partner profiles are read from.
     schemas_dir: Path = REPOSITORY / "schemas"
     profiles_dir: Path = REPOSITORY / "partners"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from gateway.audit import checkpoints
 from gateway.audit import log as audit
@@ -41,12 +42,19 @@ class Checkpointer:
         self._stopping.set()
 
     async def run(self) -> None:
-        """The loop; a failed round is logged and the next one tried."""
-        every = checkpoints.EVERY.total_seconds()
+        """The loop, a round every ``BX_CHECKPOINT_EVERY_S`` (the first one interval after
+        start: a node restarting does not burst); a failed round is logged and the next one
+        tried."""
+        every = self.node.settings.checkpoint_every_s
+        lease = timedelta(seconds=2 * every)
         while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), every)
+            if self._stopping.is_set():
+                return
             try:
                 # one replica at a time; another takes over when this one's lease lapses
-                if await self.node.holds("checkpoints", 2 * checkpoints.EVERY):
+                if await self.node.holds("checkpoints", lease):
                     made = await checkpoint_now(self.node)
                     if made is not None:
                         log.info("checkpoint signed", extra={"size": made.size})
@@ -64,5 +72,3 @@ class Checkpointer:
                                            "checkpoint.refused", None, {"reason": str(exc)})
             except Exception:
                 log.exception("checkpoint round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), every)
