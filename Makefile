@@ -30,7 +30,7 @@ imports: $(STAMP)
 	$(BIN)/lint-imports
 
 unit: $(STAMP) $(MO)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile  # two workers; a module (and its federation) stays on one
 
 test: lint typecheck imports system unit
 
