@@ -240,10 +240,16 @@ def bundle_import(
     """Import a bundle (messages, or a reply of receipts); report each refused message."""
     if receipts is not None and receipts.exists():
         fail(_("{path} exists; choose another file name").format(path=receipts))
+    from gateway.exchange.attach import attach_waiting
     from gateway.exchange.bundles import import_bundle
 
-    report: ImportReport = _with_progress(_("importing"), lambda node, step: import_bundle(
-        node, source, receipts, step))
+    async def imported(node: Node, step: BundleProgress) -> ImportReport:
+        report = await import_bundle(node, source, receipts, step)
+        while await attach_waiting(node):  # cases, witnessing: now, not at the next serve
+            pass
+        return report
+
+    report: ImportReport = _with_progress(_("importing"), imported)
     typer.echo(_("accepted {a}, already had {d}, receipts applied {r}, refused {x}").format(
         a=len(report.accepted), d=len(report.duplicates), r=len(report.receipts_applied),
         x=len(report.refused)))

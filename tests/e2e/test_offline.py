@@ -210,3 +210,21 @@ def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "newer than this gateway" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_partners_that_never_meet_online_cosign_through_bundles(tmp_path: Path) -> None:
+    """PROTOCOL.md §4.8 over offline bundles: the checkpoint goes on a bundle, the witness
+    cosigns on import and its answer comes back on the next bundle."""
+    c02, bavet = offline_pair(tmp_path)
+    c02.cli("audit", "checkpoint", "--new")  # queued for bavet, which c02 cannot reach
+    outbound = tmp_path / "checkpoint-to-bavet.zip"
+    c02.cli("bundle", "export", "--to", "kh.blo-bavet", str(outbound))
+    imported = bavet.cli("bundle", "import", str(outbound), "--receipts",
+                         str(tmp_path / "receipts.zip"))
+    assert "accepted 1" in imported.stdout, imported.stdout
+    assert db_count(bavet, "SELECT count(*) FROM witnessed") == 1
+    answer = tmp_path / "cosignature-to-c02.zip"
+    bavet.cli("bundle", "export", "--to", "vn.c02", str(answer))
+    c02.cli("bundle", "import", str(answer))
+    shown = c02.cli("audit", "checkpoint")
+    assert "cosigned by kh.blo-bavet#" in shown.stderr, shown.stderr
