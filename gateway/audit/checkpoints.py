@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit.tree import consistency, head, root_at
@@ -30,6 +33,10 @@ EVERY: Final = timedelta(minutes=1)
 
 class CheckpointError(GatewayError):
     """A checkpoint that cannot be made (no Ed25519 key, a tree that is not consistent)."""
+
+
+class CheckpointKeyError(CheckpointError):
+    """This node's signing key is not Ed25519: it makes no checkpoints."""
 
 
 def origin_of(node_id: str) -> str:
@@ -53,7 +60,7 @@ class Stored:
 
 def _ed25519(key: SigningKey) -> Ed25519PrivateKey:
     if not isinstance(key.private_key, Ed25519PrivateKey):
-        raise CheckpointError(N_("checkpoints are signed with an Ed25519 key; this node's "
+        raise CheckpointKeyError(N_("checkpoints are signed with an Ed25519 key; this node's "
                                  "signing key {kid} is {alg}"), kid=key.kid, alg=key.alg)
     return key.private_key
 
@@ -121,16 +128,10 @@ async def add_cosignature(conn: AsyncConnection, size: int,
                        .values(note=note))
 
 
-def cosigner_keys(pinned: dict[str, dict[str, object]]) -> list[tlog.Verifier]:
-    """The cosignature keys of partners: each pinned Ed25519 key, named by its kid
-    (``pinned``: partner id -> kid -> public key)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (  # noqa: PLC0415
-        Ed25519PublicKey,
-    )
-
+def cosigner_keys(pinned: dict[str, dict[str, Ed25519PublicKey]]) -> list[tlog.Verifier]:
+    """The cosignature keys of partners (``pinned``: partner id -> kid -> Ed25519 key)."""
     return [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
-            for keys in pinned.values() for kid, key in keys.items()
-            if isinstance(key, Ed25519PublicKey)]
+            for keys in pinned.values() for kid, key in keys.items()]
 
 
 def cosigners(stored: Stored, keys: list[tlog.Verifier]) -> list[tuple[str, int]]:

@@ -314,9 +314,8 @@ def audit_checkpoint(
             stored = await checkpoints.latest(conn)
         if stored is None:
             return None, []
-        pinned = {p.node_id: {k.kid: k.pinned().public_key for k in p.file.keys}
-                  for p in node.partners.all()}
-        keys = checkpoints.cosigner_keys(pinned)  # type: ignore[arg-type]
+        keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(
+            node, p.node_id)) for p in node.partners.all()})
         return stored, checkpoints.cosigners(stored, keys)
 
     try:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import REPOSITORY, fail, proof_app, settings_or_exit, with_node
+from gateway.cli import fail, proof_app, settings_or_exit, with_node
 
 if TYPE_CHECKING:
     from gateway.exchange.node import Node
@@ -37,19 +37,16 @@ def export(
         "how long to wait for the partner to cosign a new checkpoint"))] = 60,
 ) -> None:
     """Write the proof bundle of one message."""
-    from gateway.documents.catalog import catalogs
-    from gateway.exchange.proofs import LANGS, ProofError, ProofPendingError, export_bundle
+    from gateway.exchange.proofs import ProofError, ProofPendingError, export_bundle
 
     if out.exists():
         fail(_("{path} exists; choose another file name").format(path=out))
     why = " ".join(reason.split()) or _("proof made at the command line")
-    books = catalogs(REPOSITORY / "translations")
-    words = {lang: books.get(lang) for lang in LANGS}
     settings = settings_or_exit()
     deadline = time.monotonic() + max(0, wait)
 
     async def work(node: Node) -> bytes:
-        return await export_bundle(node, message_id, "operator", why, words, within_case)
+        return await export_bundle(node, message_id, "operator", why, within_case)
 
     while True:
         try:

@@ -59,12 +59,12 @@ class Checkpointer:
                     if made is not None:
                         log.info("checkpoint signed", extra={"size": made.size})
                     await witnessing.send_checkpoints(self.node)
+            except checkpoints.CheckpointKeyError as exc:
+                if not self._said_no_key:
+                    log.warning("no checkpoints: %s", exc)
+                    self._said_no_key = True
             except checkpoints.CheckpointError as exc:
-                if "Ed25519" in exc.template:
-                    if not self._said_no_key:
-                        log.warning("no checkpoints: %s", exc)
-                        self._said_no_key = True
-                elif str(exc) != self._last_refusal:  # said and audited once, not every minute
+                if str(exc) != self._last_refusal:  # said and audited once, not every minute
                     self._last_refusal = str(exc)
                     log.error("checkpoint refused: %s", exc)  # noqa: TRY400 - said, no trace
                     async with self.node.transaction() as conn:

@@ -21,18 +21,17 @@ import io
 import json
 import zipfile
 from datetime import datetime
-from gettext import NullTranslations
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import checkpoints
 from gateway.audit import log as audit
 from gateway.audit.log import entry_bytes
 from gateway.audit.tree import inclusion
+from gateway.documents.catalog import Catalogs, catalogs
 from gateway.exchange import witnessing
 from gateway.exchange.node import Node
 from gateway.protocol import tlog
@@ -106,32 +105,30 @@ async def _cosigned_checkpoint(conn: AsyncConnection, size_at_least: int,
                                partner_keys: list[tlog.Verifier]
                                ) -> tuple[checkpoints.Stored, str] | None:
     """The newest checkpoint covering ``size_at_least`` entries cosigned by the partner."""
-    rows = await conn.execute(sa.select(audit_checkpoints.c.size)
+    rows = await conn.execute(sa.select(audit_checkpoints)
                               .where(audit_checkpoints.c.size >= size_at_least)
                               .order_by(audit_checkpoints.c.size.desc()))
-    for (size,) in rows.all():
-        stored = await checkpoints.at_size(conn, int(size))
-        if stored is None:
-            continue
+    for row in rows:
+        stored = checkpoints.Stored(int(row.size), bytes(row.root), bytes(row.note),
+                                    row.made_at)
         cosigners = checkpoints.cosigners(stored, partner_keys)
         if cosigners:
             return stored, cosigners[0][0]
     return None
 
 
-def readme(books: dict[str, NullTranslations], values: dict[str, object]) -> str:
+def readme(books: Catalogs, values: dict[str, object]) -> str:
     """README.txt: the same text in vi, en, km and lo."""
     parts = []
     for lang in LANGS:
-        words = books[lang]
+        words = books.get(lang)
         title, *paragraphs = (words.gettext(text).format(**values) for text in README)
         parts.append(f"[{lang}] {title}\n\n" + "\n\n".join(paragraphs) + "\n")
     return "\n" + ("\n" + "-" * 72 + "\n\n").join(parts)
 
 
 async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
-                        books: dict[str, NullTranslations], within_case: bool = False,
-                        now: datetime | None = None) -> bytes:
+                        within_case: bool = False, now: datetime | None = None) -> bytes:
     """The proof bundle of one message (module docstring); audited with ``reason``."""
     now = now or node.clock()
     async with node.engine.connect() as conn:
@@ -151,8 +148,7 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
             raise ProofError(N_("no audit entry records message {message_id}"),
                              message_id=message_id)
         verifiers = [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
-                     for kid, key in witnessing.partner_keys(node, partner)
-                     if isinstance(key, Ed25519PublicKey)]
+                     for kid, key in witnessing.partner_keys(node, partner)]
         found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
     if found is None:
         async with node.transaction() as conn:
@@ -183,7 +179,7 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
         "entry.tlog-proof": tlog.TlogProof(int(entry.seq) - 1, tuple(proof), stored.parsed(),
                                            extra=f"seq {entry.seq}".encode()).encode(),
         "keys.json": json.dumps({"keys": key_list(node, partner)}, indent=2).encode(),
-        "README.txt": readme(books, {
+        "README.txt": readme(catalogs(node.settings.translations_dir), {
             "sender": row.sender, "recipient": row.recipient, "seq": entry.seq,
             "log": node.node_id, "partner": partner,
             "bundle": f"proof-{message_id}.zip"}).encode(),

@@ -23,7 +23,6 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
-from gateway.documents.catalog import catalogs
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
@@ -271,10 +270,8 @@ async def proof_bundle(
     just sent: ask again shortly). Audited with the reason."""
     cw = case_work(request)
     await cw.run(special_data.message_with_grant, principal, case_id, message_id)
-    books = catalogs(cw.node.settings.translations_dir)
-    words = {lang: books.get(lang) for lang in proofs.LANGS}
     try:
-        data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason, words,
+        data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
                                           within_case=True)
     except proofs.ProofError as exc:
         raise Problem("state-conflict", str(exc)) from exc

@@ -23,7 +23,6 @@ from gateway.web.auth import case_work
 from gateway.web.console.pages import (
     Redirect,
     Refused,
-    books,
     document_response,
     page,
     posted,
@@ -311,10 +310,9 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
     if not reason or len(reason) > 500:
         error = spoken(request, N_("Say why the proof is made (at most 500 characters)."))
     else:
-        words = {lang: books(request).get(lang) for lang in proofs.LANGS}
         try:
             data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                              words, within_case=True)
+                                              within_case=True)
         except proofs.ProofError as exc:
             error = spoken(request, exc)
         else:
