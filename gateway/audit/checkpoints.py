@@ -36,7 +36,7 @@ class CheckpointError(GatewayError):
 
 
 class CheckpointKeyError(CheckpointError):
-    """This node's signing key is not Ed25519: it makes no checkpoints."""
+    """No Ed25519 key to sign checkpoints with (an ES256 node without its checkpoint key)."""
 
 
 def origin_of(node_id: str) -> str:
@@ -60,8 +60,8 @@ class Stored:
 
 def _ed25519(key: SigningKey) -> Ed25519PrivateKey:
     if not isinstance(key.private_key, Ed25519PrivateKey):
-        raise CheckpointKeyError(N_("checkpoints are signed with an Ed25519 key; this node's "
-                                 "signing key {kid} is {alg}"), kid=key.kid, alg=key.alg)
+        raise CheckpointKeyError(N_("checkpoints are signed with an Ed25519 key; {kid} is "
+                                 "{alg}"), kid=key.kid, alg=key.alg)
     return key.private_key
 
 

@@ -25,12 +25,27 @@ if TYPE_CHECKING:
     from gateway.trust.keys import KeyStore
 
 
-def _announce(settings: Settings, store: KeyStore, kid: str, action: str) -> None:
-    """Audit a new key and print its id and the thumbprint to hand to partners."""
-    entry = next(k for k in store.published() if k.kid == kid)
+def _announce(settings: Settings, store: KeyStore, kid: str, action: str,
+              before: set[str] | None = None) -> None:
+    """Audit a new key and print its id and the thumbprint to hand to partners; then the
+    checkpoint key published with it, if any (an ES256 node's, PROTOCOL.md §4.8)."""
+    published = store.published()
+    entry = next(k for k in published if k.kid == kid)
     run(audit_change(settings, action, kid, thumbprint=entry.thumbprint))
     typer.echo(f"kid: {kid}")
     typer.echo(f"thumbprint: {entry.thumbprint}")
+    for extra in published:
+        if before is not None and extra.checkpoints and extra.kid not in before:
+            _announce_checkpoint_key(settings, extra.kid, extra.thumbprint)
+
+
+def _announce_checkpoint_key(settings: Settings, kid: str, thumbprint: str) -> None:
+    run(audit_change(settings, "key.generated", kid, thumbprint=thumbprint,
+                     purpose="checkpoints"))
+    typer.echo(f"checkpoint kid: {kid}")
+    typer.echo(f"checkpoint thumbprint: {thumbprint}")
+    typer.echo(_("This Ed25519 key signs only the audit log's checkpoints and cosignatures; "
+                 "hand its thumbprint to partners with the other one."))
 
 
 @keys_app.command("generate", help=_("Create this node's signing key (refuses to overwrite one)."))
@@ -47,7 +62,7 @@ def keys_generate(
         key = store.generate(alg.value, label, now())
     except KeyStoreError as exc:
         fail(exc)
-    _announce(settings, store, key.kid, "key.generated")
+    _announce(settings, store, key.kid, "key.generated", before=set())
 
 
 @keys_app.command("show",
@@ -65,10 +80,16 @@ def keys_show(
         published = store.published()
     except KeyStoreError as exc:
         fail(exc)
+    try:
+        checkpointing = store.checkpoint_key().kid
+    except KeyStoreError:
+        checkpointing = None
     if not jwks_only:
         for key in published:
-            mark = _("signs") if key.kid == signing else (
-                _("next: published, not signing yet") if key.next else _("published"))
+            mark = (_("signs") if key.kid == signing
+                    else _("signs checkpoints") if key.kid == checkpointing
+                    else _("next: published, not signing yet") if key.next
+                    else _("published"))
             typer.echo(f"{key.kid}  {key.alg}  {key.thumbprint}  {mark}")
     typer.echo(json.dumps(store.jwks(), indent=2))
 
@@ -87,6 +108,7 @@ def keys_rotate(
 
     settings = settings_or_exit()
     store = keystore(settings)
+    before = {k.kid for k in store.published()}
     try:
         if next_key:
             kid = store.rotate_next(label, now(), alg.value if alg else None).kid
@@ -94,7 +116,8 @@ def keys_rotate(
             kid = store.rotate(label, now(), alg.value if alg else None).kid
     except KeyStoreError as exc:
         fail(exc)
-    _announce(settings, store, kid, "key.published-next" if next_key else "key.rotated")
+    _announce(settings, store, kid, "key.published-next" if next_key else "key.rotated",
+              before=before)
     if next_key:
         typer.echo(_("Published, not signing yet. Partners pin it from the signed key set "
                      "(their daily refresh, or 'gateway partners refresh'); then run "
@@ -102,6 +125,28 @@ def keys_rotate(
     else:
         typer.echo(_("Hand the new thumbprint to every partner; retire the old key once they "
                      "have pinned the new one."))
+
+
+@keys_app.command("checkpoint-key",
+    help=_("Publish a new Ed25519 key for the audit log's checkpoints and cosignatures (a node "
+           "whose signing key is ES256; PROTOCOL.md §4.8). The old one stays published until "
+           "retired."))
+def keys_checkpoint_key(
+    label: Annotated[str | None, typer.Option(
+        help=_("Label of the new key; default: checkpoints-year-month."))] = None,
+) -> None:
+    """Publish a new Ed25519 checkpoint key and sign checkpoints with it."""
+    from gateway.trust.keys import KeyStoreError
+
+    settings = settings_or_exit()
+    store = keystore(settings)
+    try:
+        entry = store.add_checkpoint_key(label, now())
+    except KeyStoreError as exc:
+        fail(exc)
+    _announce_checkpoint_key(settings, entry.kid, entry.thumbprint)
+    typer.echo(_("Partners pin it from the signed key set (their daily refresh, or 'gateway "
+                 "partners refresh'); until then they refuse its checkpoints."))
 
 
 @keys_app.command("activate", help=_("Make the published next key the one that signs."))

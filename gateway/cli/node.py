@@ -307,7 +307,7 @@ def audit_checkpoint(
     async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
         if new:
             async with node.transaction() as conn:
-                await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+                await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
                                        force=True)
             await witnessing.send_checkpoints(node, force=True)  # to be cosigned
         async with node.engine.connect() as conn:

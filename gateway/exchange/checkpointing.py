@@ -1,9 +1,10 @@
 """The node's own checkpoints (PROTOCOL.md §4.8), made on a schedule: every
 :data:`gateway.audit.checkpoints.EVERY` the log is looked at, a checkpoint is signed if it
 has grown, and the latest is sent to the partners that have not cosigned it
-(:mod:`gateway.exchange.witnessing`). A node whose signing key is not Ed25519 makes none
-(said once in the log). A tree that is not consistent with the latest checkpoint is never
-signed: the refusal is logged as an error and audited, and the node keeps serving.
+(:mod:`gateway.exchange.witnessing`). An ES256 node signs them with its separate Ed25519
+checkpoint key; without one it makes none (said once in the log). A tree that is not
+consistent with the latest checkpoint is never signed: the refusal is logged as an error
+and audited, and the node keeps serving.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ log = logging.getLogger("gateway.audit")
 async def checkpoint_now(node: Node, force: bool = False) -> checkpoints.Stored | None:
     """Sign a checkpoint if one is due (``force``: whenever the log has grown)."""
     async with node.transaction() as conn:
-        return await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+        return await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
                                       force=force)
 
 

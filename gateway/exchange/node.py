@@ -14,11 +14,12 @@ from typing import Concatenate, ParamSpec, TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.audit import log as audit
+from gateway.audit.checkpoints import CheckpointKeyError
 from gateway.documents.registry import RegistryError, SchemaRegistry
 from gateway.exchange.metrics import Metrics
 from gateway.protocol.bearer import MemoryReplayCache
 from gateway.protocol.envelope import Envelope
-from gateway.protocol.errors import GatewayError
+from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -111,6 +112,15 @@ class Node:
                 return self.loaded_key
             self._key_version = version
         return self.loaded_key
+
+    def checkpoint_key(self) -> SigningKey:
+        """The Ed25519 key that signs this node's checkpoints and cosignatures (PROTOCOL.md
+        §4.8): the signing key, or an ES256 node's separate checkpoint key (read when used:
+        once a round, not per message)."""
+        try:
+            return self.keystore.checkpoint_key()
+        except KeyStoreError as exc:
+            raise CheckpointKeyError(N_("{error}"), error=exc) from exc
 
     @property
     def node_id(self) -> str:

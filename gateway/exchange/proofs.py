@@ -152,7 +152,7 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
         found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
     if found is None:
         async with node.transaction() as conn:
-            await checkpoints.make(conn, node.node_id, node.signing_key, node.clock(),
+            await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
                                    force=True)
         await witnessing.send_checkpoints(node, force=True)
         raise ProofPendingError(N_("a checkpoint that covers this message was sent to {partner} "

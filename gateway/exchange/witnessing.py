@@ -36,6 +36,7 @@ from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft
 from gateway.protocol.errors import GatewayError
+from gateway.protocol.jose import SigningKey
 from gateway.store.tables import checkpoint_witnesses
 
 log = logging.getLogger("gateway.witness")
@@ -148,9 +149,13 @@ def partner_keys(node: Node, partner: str) -> list[tuple[str, Ed25519PublicKey]]
             for key in [k.pinned().public_key] if isinstance(key, Ed25519PublicKey)]
 
 
-def _own_key(node: Node) -> Ed25519PrivateKey | None:
-    key = node.signing_key.private_key
-    return key if isinstance(key, Ed25519PrivateKey) else None
+def _own_key(node: Node) -> SigningKey | None:
+    """The key this node cosigns with (its checkpoint key), or None, said in the log."""
+    try:
+        return node.checkpoint_key()
+    except checkpoints.CheckpointKeyError as exc:
+        log.warning("checkpoints of partners are not witnessed: %s", exc)
+        return None
 
 
 # -- as a witness ------------------------------------------------------------------------------
@@ -159,15 +164,13 @@ async def on_checkpoint(conn: AsyncConnection, node: Node, envelope: Envelope) -
     """Check a partner's checkpoint, cosign or refuse, and queue the answer to it."""
     bx = envelope.header.bx
     key = _own_key(node)
-    if key is None:
-        log.warning("a checkpoint from %s is not witnessed: this node's key is not Ed25519",
-                    bx.from_)
+    if key is None or not isinstance(key.private_key, Ed25519PrivateKey):
         return
     offer = read_checkpoint(bx.from_, envelope.document)
     verifiers = [tlog.Verifier(kid, tlog.ED25519, public)
                  for kid, public in partner_keys(node, bx.from_)]
     answer = await witnessing.witness(conn, node.clock(), offer, verifiers,
-                                      node.signing_key.kid, key)
+                                      key.kid, key.private_key)
     await queue_message(conn, node, MessageDraft(
         type=COSIGNATURE, version="1.0", to=bx.from_, conversation=bx.conversation,
         ref=bx.id, priority="routine", handling="H0", lang="en"),

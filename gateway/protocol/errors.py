@@ -16,7 +16,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── CalendarError      cases.calendars     a calendar file that cannot be used
     ├── ReportError        reports.periods     a report that cannot be made as asked (field)
     ├── CheckpointError    audit.checkpoints   a checkpoint this node will not sign
-    │   └── CheckpointKeyError                 its signing key is not Ed25519
+    │   └── CheckpointKeyError                 no Ed25519 key to sign it with
     ├── UserError          access.users        a refused account operation
     │   └── LoginThrottled                     too many failures from here: wait
     ├── SessionError       access.sessions     no valid session

@@ -6,6 +6,11 @@ matches the private key is the one that signs. Old private keys are not kept: af
 nothing can sign with the old key, but partners can still verify what it signed until it is
 retired.
 
+A node whose signing key is ES256 also keeps an Ed25519 key for its checkpoints and
+cosignatures (PROTOCOL.md §4.8) in ``checkpoints.pem`` beside the key file, published in the
+same keyring (marked ``checkpoints``) and pinned by partners like any other of its keys; it
+signs nothing else. A node whose signing key is Ed25519 signs its checkpoints with that key.
+
 Rotation without downtime (PROTOCOL.md §2, NODE.md): ``rotate(..., next_key=True)`` publishes a
 *next* key that does not sign yet (its private half waits in ``next-<label>.pem`` beside the
 key file, mode 0600); partners pin it from the signed key set; ``activate`` then makes it the
@@ -55,6 +60,8 @@ class PublishedKey:
     created: str
     #: Published ahead of use: it does not sign until activated.
     next: bool = False
+    #: An Ed25519 key that signs only checkpoints and cosignatures (an ES256 node's).
+    checkpoints: bool = False
 
     @property
     def thumbprint(self) -> str:
@@ -99,8 +106,8 @@ class KeyStore:
             return []
         try:
             data = json.loads(self.ring_file.read_text(encoding="utf-8"))
-            return [PublishedKey(k["kid"], dict(k["jwk"]), k["created"], bool(k.get("next")))
-                    for k in data["keys"]]
+            return [PublishedKey(k["kid"], dict(k["jwk"]), k["created"], bool(k.get("next")),
+                                 bool(k.get("checkpoints"))) for k in data["keys"]]
         except (ValueError, KeyError, TypeError) as exc:
             raise KeyStoreError(N_("{path}: keyring is damaged ({error})"),
                                 path=self.ring_file, error=exc) from exc
@@ -108,7 +115,8 @@ class KeyStore:
     def _write_ring(self, keys: list[PublishedKey]) -> None:
         data = {"node": self.node_id,
                 "keys": [{"kid": k.kid, "jwk": k.jwk, "created": k.created,
-                          **({"next": True} if k.next else {})} for k in keys]}
+                          **({"next": True} if k.next else {}),
+                          **({"checkpoints": True} if k.checkpoints else {})} for k in keys]}
         write_atomically(self.ring_file, json.dumps(data, indent=2).encode() + b"\n", 0o644)
 
     def published(self) -> list[PublishedKey]:
@@ -142,12 +150,81 @@ class KeyStore:
         """Where the private half of the next key ``kid`` waits until it is activated."""
         return self.key_file.with_name(f"next-{kid.partition('#')[2]}.pem")
 
+    @property
+    def checkpoint_file(self) -> Path:
+        """Where an ES256 node keeps the private half of its Ed25519 checkpoint key."""
+        return self.key_file.with_name("checkpoints.pem")
+
     def version(self) -> int:
         """Changes whenever the key that signs may have changed (to reload it cheaply)."""
         try:
             return self.key_file.stat().st_mtime_ns
         except FileNotFoundError:
             return 0
+
+    def checkpoint_version(self) -> int:
+        """Changes whenever the checkpoint key may have changed."""
+        try:
+            return self.checkpoint_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def checkpoint_key(self) -> SigningKey:
+        """The Ed25519 key that signs this node's checkpoints and cosignatures (PROTOCOL.md
+        §4.8): the signing key when it is Ed25519, else the separate checkpoint key."""
+        signing = self.signing_key()
+        if isinstance(signing.private_key, ed25519.Ed25519PrivateKey):
+            return signing
+        return self._separate_checkpoint_key(signing.alg)
+
+    def _separate_checkpoint_key(self, alg: str = "ES256") -> SigningKey:
+        if not self.checkpoint_file.exists():
+            raise KeyStoreError(N_("this node signs with {alg}; its checkpoints need an "
+                                   "Ed25519 key: run 'gateway keys checkpoint-key'"), alg=alg)
+        private = self._load_private(self.checkpoint_file)
+        if not isinstance(private, ed25519.Ed25519PrivateKey):
+            raise KeyStoreError(N_("{path}: a checkpoint key must be Ed25519"),
+                                path=self.checkpoint_file)
+        mine = thumbprint(public_jwk(private.public_key()))
+        for entry in self._read_ring():
+            if entry.checkpoints and entry.thumbprint == mine:
+                return SigningKey(entry.kid, private)
+        raise KeyStoreError(N_("{path}: the key in {key_file} is not in the keyring"),
+                            path=self.ring_file, key_file=self.checkpoint_file)
+
+    def _has_checkpoint_key(self) -> bool:
+        """True when a separate checkpoint key is in place (file and keyring agree)."""
+        try:
+            self._separate_checkpoint_key()
+        except KeyStoreError:
+            return False
+        return True
+
+    def add_checkpoint_key(self, label: str | None, now: datetime) -> PublishedKey:
+        """Publish a new Ed25519 checkpoint key and make it the one that signs checkpoints;
+        an older one stays published (partners verify what it signed) until retired."""
+        signing = self.signing_key()
+        if isinstance(signing.private_key, ed25519.Ed25519PrivateKey):
+            raise KeyStoreError(N_("{kid} is an Ed25519 key: it signs the checkpoints itself"),
+                                kid=signing.kid)
+        return self._publish_checkpoint_key(label, now)
+
+    def _publish_checkpoint_key(self, label: str | None, now: datetime) -> PublishedKey:
+        ring = self._read_ring()
+        kid = self._unique_kid(label, now, {k.kid for k in ring}, default="checkpoints-%Y-%m")
+        private = ed25519.Ed25519PrivateKey.generate()
+        entry = PublishedKey(kid, public_jwk(private.public_key()),
+                             now.strftime("%Y-%m-%dT%H:%M:%SZ"), checkpoints=True)
+        # Publish first, then switch: a crash in between leaves the old one signing.
+        self._write_ring([*ring, entry])
+        write_atomically(self.checkpoint_file, _pem(private), 0o600)
+        return entry
+
+    def _ensure_checkpoint_key(self, alg: KeyAlg, now: datetime) -> None:
+        """An ES256 key is never published without an Ed25519 checkpoint key beside it, so
+        that partners pin both together."""
+        if alg == "ES256" and not self._has_checkpoint_key():
+            self._publish_checkpoint_key(None, now)
 
     def signing_key(self) -> SigningKey:
         """The key that signs now, with its ``kid``."""
@@ -162,8 +239,9 @@ class KeyStore:
         raise KeyStoreError(N_("{path}: the key in {key_file} is not in the keyring"),
                             path=self.ring_file, key_file=self.key_file)
 
-    def _unique_kid(self, label: str | None, now: datetime, taken: set[str]) -> str:
-        base = label or now.strftime("%Y-%m")
+    def _unique_kid(self, label: str | None, now: datetime, taken: set[str],
+                    default: str = "%Y-%m") -> str:
+        base = label or now.strftime(default)
         try:
             kid = make_kid(self.node_id, base)
         except ValueError as exc:
@@ -199,7 +277,12 @@ class KeyStore:
             raise KeyStoreError(N_("{kid} is already published as the next key; activate or "
                                    "retire it first"), kid=waiting[0])
         kid = self._unique_kid(label, now, {k.kid for k in ring})
-        private = _new_private_key(alg or current.alg)
+        alg = alg or current.alg
+        # Its checkpoint key is published with it (it signs nothing while the key is Ed25519).
+        if alg == "ES256" and not self._has_checkpoint_key():
+            self._publish_checkpoint_key(None, now)
+            ring = self._read_ring()
+        private = _new_private_key(alg)
         # The private half first: a published key whose private half was lost is useless.
         write_atomically(self.next_file(kid), _pem(private), 0o600)
         entry = PublishedKey(kid, public_jwk(private.public_key()),
@@ -238,12 +321,17 @@ class KeyStore:
         if self.key_file.exists():
             raise KeyStoreError(N_("{path} exists; use 'gateway keys rotate' instead"),
                                 path=self.key_file)
-        return self._install(alg, label, now)
+        key = self._install(alg, label, now)
+        self._ensure_checkpoint_key(alg, now)
+        return key
 
     def rotate(self, label: str | None, now: datetime, alg: KeyAlg | None = None) -> SigningKey:
         """Add a new key and make it the one that signs; the old one stays published."""
         current = self.signing_key()
-        return self._install(alg or current.alg, label, now)
+        alg = alg or current.alg
+        key = self._install(alg, label, now)
+        self._ensure_checkpoint_key(alg, now)
+        return key
 
     def retire(self, kid: str) -> None:
         """Stop publishing ``kid``; the key that signs cannot be retired."""
@@ -252,6 +340,10 @@ class KeyStore:
             raise KeyStoreError(N_("no published key {kid}"), kid=kid)
         if self.signing_key().kid == kid:
             raise KeyStoreError(N_("{kid} is the key that signs; rotate first"), kid=kid)
+        if (self._has_checkpoint_key() and self._separate_checkpoint_key().kid == kid
+                and self.signing_key().alg == "ES256"):
+            raise KeyStoreError(N_("{kid} signs the checkpoints; run 'gateway keys "
+                                   "checkpoint-key' first"), kid=kid)
         self._write_ring([k for k in ring if k.kid != kid])
         self.next_file(kid).unlink(missing_ok=True)
 

@@ -16,11 +16,13 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
-    """vn.c02 and kh.ahtjp push to each other; la.atd cannot be reached and pulls. Built once
-    per module: its tests count what they add, and one that changes a node's trust (a
-    revocation) comes last in its module."""
+    """vn.c02 and kh.ahtjp push to each other; la.atd cannot be reached and pulls, and signs
+    with ES256 (its checkpoints with its separate Ed25519 key). Built once per module: its
+    tests count what they add, and one that changes a node's trust (a revocation) comes last
+    in its module."""
     nodes = make_federation(tmp_path_factory.mktemp("federation"),
-                            {"vn.c02": "push", "kh.ahtjp": "push", "la.atd": "pull"})
+                            {"vn.c02": "push", "kh.ahtjp": "push", "la.atd": "pull"},
+                            algs={"la.atd": "ES256"})
     yield nodes
     for node in nodes.values():
         node.stop()

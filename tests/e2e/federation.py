@@ -67,16 +67,24 @@ class NodeProcess:
             raise AssertionError(f"gateway {' '.join(args)} failed: {result.stderr}")
         return result
 
-    def generate_key(self) -> str:
-        out = self.cli("keys", "generate").stdout
-        return out.split("thumbprint: ")[1].strip()
+    def generate_key(self, alg: str = "EdDSA") -> str:
+        out = self.cli("keys", "generate", "--alg", alg).stdout
+        return out.split("thumbprint: ")[1].split()[0]
 
     def thumbprint(self) -> str:
+        """The thumbprint of the key that signs."""
         line = self.cli("keys", "show").stdout.splitlines()[0]
         return line.split()[2]
 
+    def thumbprints(self) -> list[str]:
+        """Every published key's thumbprint (an ES256 node's checkpoint key included), as
+        its operator hands them over."""
+        lines = self.cli("keys", "show").stdout.split("\n{", 1)[0].splitlines()
+        return [line.split()[2] for line in lines]
+
     def enrol(self, other: NodeProcess, delivery: str = "push", poll_seconds: int = 0) -> None:
-        self.cli("partners", "enrol", other.node_id, "--thumbprint", other.thumbprint(),
+        handed = [arg for thumb in other.thumbprints() for arg in ("--thumbprint", thumb)]
+        self.cli("partners", "enrol", other.node_id, *handed,
                  "--endpoint", other.url, "--fetch", "--delivery", delivery,
                  "--poll-seconds", str(poll_seconds))
 
@@ -145,15 +153,17 @@ class NodeProcess:
         return [line for line in self.cli(*args).stdout.splitlines() if line.strip()]
 
 
-def make_federation(root: Path, specs: dict[str, str]) -> dict[str, NodeProcess]:
+def make_federation(root: Path, specs: dict[str, str],
+                    algs: dict[str, str] | None = None) -> dict[str, NodeProcess]:
     """Running nodes with keys, each enrolled at every other one as the operators would.
 
     ``specs`` maps node id to its delivery mode in the others' directories; a node that is
-    ``pull`` for the others polls them every second.
+    ``pull`` for the others polls them every second. ``algs``: a node's signing algorithm
+    when not EdDSA.
     """
     nodes = {node_id: NodeProcess(node_id, root / node_id) for node_id in specs}
     for node in nodes.values():
-        node.generate_key()
+        node.generate_key((algs or {}).get(node.node_id, "EdDSA"))
         node.start()
     for node in nodes.values():
         for other in nodes.values():

@@ -133,9 +133,16 @@ def test_key_life_cycle(tmp_path: Path) -> None:
     assert "vn.c02#2026-11  EdDSA" in shown.stdout
     assert "PRIVATE" not in shown.stdout
 
+    assert "signs the checkpoints itself" in run(tmp_path, "keys", "checkpoint-key").stderr
+
+    # moving to ES256 publishes an Ed25519 key for the checkpoints with it (PROTOCOL.md §4.8)
     rotated = run(tmp_path, "keys", "rotate", "--label", "2026-12", "--alg", "ES256")
     assert rotated.returncode == 0, rotated.stderr
-    assert len(json.loads(run(tmp_path, "keys", "show", "--jwks-only").stdout)["keys"]) == 2
+    assert "checkpoint kid: vn.c02#checkpoints-" in rotated.stdout
+    assert "checkpoint thumbprint: " in rotated.stdout
+    assert len(json.loads(run(tmp_path, "keys", "show", "--jwks-only").stdout)["keys"]) == 3
+    assert "EdDSA" in next(line for line in run(tmp_path, "keys", "show").stdout.splitlines()
+                           if "signs checkpoints" in line)
     refused = run(tmp_path, "keys", "retire", "vn.c02#2026-11")
     assert refused.returncode == 1
     assert "--yes" in refused.stderr
@@ -143,7 +150,17 @@ def test_key_life_cycle(tmp_path: Path) -> None:
     assert run(tmp_path, "keys", "retire", "vn.c02#2026-11", "--yes").returncode == 0
     kids = [k["kid"] for k in json.loads(run(tmp_path, "keys", "show",
                                              "--jwks-only").stdout)["keys"]]
-    assert kids == ["vn.c02#2026-12"]
+    assert kids[0] == "vn.c02#2026-12"
+    assert kids[1].startswith("vn.c02#checkpoints-")
+    kept = run(tmp_path, "keys", "retire", kids[1], "--yes")
+    assert kept.returncode == 1
+    assert "signs the checkpoints" in kept.stderr
+    replaced = run(tmp_path, "keys", "checkpoint-key", "--label", "cp-2")
+    assert "checkpoint kid: vn.c02#cp-2" in replaced.stdout
+    assert run(tmp_path, "keys", "retire", kids[1], "--yes").returncode == 0
+    checkpoint = run(tmp_path, "audit", "checkpoint", "--new")
+    assert checkpoint.returncode == 0, checkpoint.stderr
+    assert "— vn.c02#cp-2 " in checkpoint.stdout  # signed with the new checkpoint key
     key_file = tmp_path / "var" / "vn.c02" / "keys" / "signing.pem"
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 

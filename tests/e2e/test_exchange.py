@@ -1,15 +1,25 @@
-"""Separate ``gateway serve`` processes exchange every document type, pushed and pulled."""
+"""Separate ``gateway serve`` processes exchange every document type, pushed and pulled; the
+pulling node signs with ES256, and witnesses and is witnessed (PROTOCOL.md §4.8) with its
+separate Ed25519 checkpoint key."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import sqlite3
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import SCHEMAS
+from gateway.protocol import tlog
+from tests.conftest import REPO, SCHEMAS
 from tests.e2e.federation import NodeProcess
+from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
 
 pytestmark = pytest.mark.e2e
 #: Every type partners across the border exchange: a periodic report stays in the country (it
@@ -88,6 +98,60 @@ def test_logs_carry_no_personal_data_and_no_payload(federation: dict[str, NodePr
         for secret in ("Nguyễn Thị Hoa", "NGUYEN Thi Hoa", "Lê Thị Thu", "+84 912 345 678",
                        "PHNlcnNvbg", "karaoke"):
             assert secret not in text, f"{secret!r} leaked into the log of {node.node_id}"
+
+
+def cosigners(node: NodeProcess) -> str:
+    return node.cli("audit", "checkpoint").stderr
+
+
+def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
+        federation: dict[str, NodeProcess], tmp_path: Path, browser: Any) -> None:
+    c02, atd = federation["vn.c02"], federation["la.atd"]
+    keys = {key["kid"]: key for key in json.loads(
+        atd.cli("keys", "show", "--jwks-only").stdout)["keys"]}
+    assert sorted(key["alg"] for key in keys.values()) == ["ES256", "EdDSA"]
+    (checkpoint_kid,) = (kid for kid, key in keys.items() if key["alg"] == "EdDSA")
+    assert checkpoint_kid.startswith("la.atd#checkpoints-")
+    pinned = (c02.data_dir / "partners" / "la.atd.toml").read_text()
+    assert checkpoint_kid in pinned  # pinned at enrolment, by its handed-over thumbprint
+
+    # la.atd cannot be reached: vn.c02's checkpoint waits in its mailbox, is pulled,
+    # cosigned with la.atd's Ed25519 checkpoint key, and the answer comes back
+    c02.cli("audit", "checkpoint", "--new")
+    wait_for(lambda: f"cosigned by {checkpoint_kid} " in cosigners(c02))
+    wait_for(lambda: "cosigned by kh.ahtjp#" in cosigners(c02))  # reached by push, too
+
+    # la.atd's own checkpoints are signed with that key and cosigned by both partners
+    made = atd.cli("audit", "checkpoint", "--new").stdout
+    note = tlog.parse_note(made.encode())
+    assert [s.name for s in note.signatures] == [checkpoint_kid]
+    assert tlog.parse_checkpoint(note.text).origin == "bx/la.atd/audit"
+    wait_for(lambda: "cosigned by vn.c02#" in cosigners(atd))
+    wait_for(lambda: "cosigned by kh.ahtjp#" in cosigners(atd))
+    assert atd.cli("audit", "verify").returncode == 0
+
+    # a proof bundle of a message la.atd received (signed ES256) checks out offline
+    with sqlite3.connect(atd.data_dir / "gateway.db") as conn:
+        (message_id,) = conn.execute(
+            "SELECT message_id FROM messages JOIN receipts ON receipts.message_pk = messages.id "
+            "WHERE direction = 'in' AND sender = 'vn.c02' AND doc_type = 'alert'").fetchone()
+    bundle = tmp_path / "atd.zip"
+    atd.cli("proof", "export", message_id, str(bundle), "--reason", "court")
+    checked = subprocess.run([sys.executable, "-I", str(REPO / "tools" / "bxproof.py"),
+                              str(bundle)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.strip().endswith("the proof holds")
+
+    # its administrator sees which key signs what, in Lao
+    atd.add_user("la.admin", "admin", password=PASSWORD)
+    admin = Desk(browser, atd, "la.admin", tmp_path, lang="lo")
+    admin.go("/partners")
+    rows = {row.split("\t")[0]: row for row in
+            admin.page.locator("#own-keys tr").all_inner_texts()}
+    assert "ລົງລາຍເຊັນຈຸດກວດກາ" in rows[checkpoint_kid]  # "signs checkpoints"
+    assert "EdDSA" in rows[checkpoint_kid]
+    shutil.copy(admin.shot("es256-keys-lo"), SCREENSHOTS / "es256-keys-lo.png")
+    admin.close()
 
 
 def test_sighup_reloads_partners_so_a_revocation_takes_effect(

@@ -223,8 +223,14 @@ async def _partners(request: Request, principal: Principal, status: int = 200,
             "oldest": stats[p.node_id].oldest if p.node_id in stats else None,
             "last_receipt": last.get(p.node_id)})
     signing = cw.node.signing_key.kid
+    try:
+        checkpointing: str | None = cw.node.checkpoint_key().kid
+    except checkpoints.CheckpointKeyError:
+        checkpointing = None
     own = [{"kid": k.kid, "alg": k.alg, "thumbprint": k.thumbprint, "created": k.created,
-            "signs": k.kid == signing, "next": k.next} for k in cw.node.keystore.published()]
+            "signs": k.kid == signing, "next": k.next,
+            "checkpoints": k.kid == checkpointing and k.kid != signing}
+           for k in cw.node.keystore.published()]
     offered = await keyrefresh.pending(cw.node) if allowed(principal.role,
                                                            "partners.keys") else []
     forks, witnessed_by, latest = await cw.node.run(_witnessing)
