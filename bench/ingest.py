@@ -37,7 +37,7 @@ import tomli_w
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import Load, free_port, rss_mb, serve, stop, write_lines, wrk
+from load import Load, cpu_seconds, free_port, rss_mb, serve, stop, write_lines, wrk
 
 from gateway.audit.log import entry_hash
 from gateway.protocol.bearer import issue_bearer
@@ -144,17 +144,29 @@ def preload(database: Path, count: int, sample: bytes) -> None:
 
 
 def run_node(env: dict[str, str], lines: Path, seconds: int, connections: int,
-             log: Path) -> tuple[Load, float]:
-    """One run against ``gateway serve``; (load, resident MB after)."""
+             log: Path, profile: Path | None = None) -> tuple[Load, float, float]:
+    """One run against ``gateway serve``; (load, resident MB after, CPU seconds the node
+    used under load). ``profile``: record the node with py-spy (raw stacks of the thread
+    holding the GIL) into that file."""
     port = free_port()
     node = serve([sys.executable, "-m", "gateway", "serve"], env, port, log=log)
+    spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200",
+                            "-f", "raw", "-o", str(profile), "--pid", str(node.pid),
+                            "--threads", "--gil"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                           ) if profile else None
     try:
+        cpu = cpu_seconds(node.pid)
         load = wrk(f"http://127.0.0.1:{port}", lines, seconds=seconds, connections=connections)
+        cpu = cpu_seconds(node.pid) - cpu
+        if spy is not None:
+            spy.send_signal(2)  # SIGINT: py-spy writes what it recorded
+            spy.wait(30)
         time.sleep(1)
         rss = rss_mb(node.pid)
     finally:
         stop(node)
-    return load, rss
+    return load, rss, cpu
 
 
 def run_bare(env: dict[str, str], lines: Path, seconds: int, connections: int) -> Load:
@@ -191,6 +203,8 @@ def main() -> None:
                         help="messages to pre-sign per run (default: 3,000 per second)")
     parser.add_argument("--stored", type=int, action="append", default=[],
                         help="pre-load this many messages first (repeat for several runs)")
+    parser.add_argument("--profile", type=Path,
+                        help="record the node with py-spy during each run into this folder")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     count = args.count or 3000 * args.seconds
@@ -214,12 +228,17 @@ def main() -> None:
             print(f"  in {time.perf_counter() - started:.0f} s", flush=True)
         lines = WORK / f"node-{stored}.lines"
         presign(WORK, count, lines)
-        load, rss = run_node(env, lines, args.seconds, args.connections,
-                                WORK / f"node-{stored}.log")
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        load, rss, cpu = run_node(env, lines, args.seconds, args.connections,
+                             WORK / f"node-{stored}.log",
+                             args.profile / f"node-{stored}.txt" if args.profile else None)
         stored_after = count_in(database) - stored
         label = f"node, {stored:,} stored" if stored else "node (verify, commit, receipt)"
         results.append(line(label, load, bare,
-                            f"  stored {stored_after}, RSS {rss:.0f} MB"))
+                            f"  stored {stored_after}, RSS {rss:.0f} MB, node CPU "
+                            f"{cpu / max(1, stored_after) * 1000:.2f} ms a message "
+                            f"({cpu / args.seconds:.2f} cores)"))
         print(results[-1], flush=True)
     print("\nsummary (same run, same wrk, 32 connections):")
     print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s")

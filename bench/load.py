@@ -8,6 +8,7 @@ through :data:`POST_LINES`, so that every request carries a distinct signed mess
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -127,6 +128,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def write_lines(path: Path, items: list[tuple[str, bytes]]) -> None:

@@ -69,7 +69,7 @@ def main() -> None:
     results.append(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s")
     print(results[-1], flush=True)
     presign(WORK, count, lines)
-    load, _ = run_node(env, lines, args.seconds, args.connections, WORK / "sqlite.log")
+    load, _, _ = run_node(env, lines, args.seconds, args.connections, WORK / "sqlite.log")
     results.append(line("SQLite, one process", load, bare))
     print(results[-1], flush=True)
     for replicas in (1, args.replicas):
@@ -80,7 +80,7 @@ def main() -> None:
                            check=True, stdout=subprocess.DEVNULL)
             presign(WORK, count, lines)
             if replicas == 1:
-                load, _ = run_node(env, lines, args.seconds, args.connections,
+                load, _, _ = run_node(env, lines, args.seconds, args.connections,
                                         WORK / "pg-1.log")
             else:
                 load = run_replicas(env, lines, args.seconds, args.connections, replicas)

@@ -53,7 +53,7 @@ LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.rou
                             api_hotline.router, api_admin.router, api_reports.router,
                             local_api.router)
 SHUTDOWN_GRACE_S = 20.0
-DELIVERIES_AT_ONCE: Final = 16  # pushes in flight per replica (and connections kept alive)
+DELIVERIES_AT_ONCE: Final = 32  # pushes in flight per replica (and connections kept alive)
 
 
 def _token_file(path: Path) -> str:
@@ -116,12 +116,13 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         cases = open_case_work(node)
         app.state.cases = cases
         install_case_hook(cases)
-        # Keep as many connections alive as the worker delivers at once: a pool that keeps
-        # fewer closes and reopens connections all through a burst.
-        client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0),
-                                   limits=httpx.Limits(max_connections=DELIVERIES_AT_ONCE,
-                                                       max_keepalive_connections=DELIVERIES_AT_ONCE))
-        worker = DeliveryWorker(node, client, concurrency=DELIVERIES_AT_ONCE)
+        timeout = httpx.Timeout(30.0, connect=10.0)
+        client = httpx.AsyncClient(timeout=timeout)  # pulls, acknowledgements, key refresh
+        # Pushes: a client per push in flight, each keeping its connection alive (see
+        # DeliveryWorker: a pool of many connections is slow to pick one).
+        pushing = [httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
+            max_connections=1, max_keepalive_connections=1)) for _ in range(DELIVERIES_AT_ONCE)]
+        worker = DeliveryWorker(node, client, push_clients=pushing)
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order
         loops: list[Loop] = [Housekeeper(cases, [reminders.remind]), TrustKeeper(node, client),
@@ -150,7 +151,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 with contextlib.suppress(Exception):  # else they lapse on their own
                     await worker.release()
             await attaching
-            await client.aclose()
+            for closing in (client, *pushing):
+                await closing.aclose()
             await node.close()
 
     app = FastAPI(title="Border Exchange Gateway", lifespan=lifespan,
