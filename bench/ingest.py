@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from load import Load, cpu_seconds, free_port, rss_mb, serve, stop, write_lines, wrk
 
-from gateway.audit.log import entry_hash
+from gateway.audit.log import entry_bytes, entry_hash
+from gateway.protocol import tlog
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.envelope import MessageDraft, compose_message
 from gateway.protocol.jose import public_jwk, thumbprint
@@ -98,11 +99,14 @@ def presign(work: Path, count: int, path: Path) -> None:
 
 def preload(database: Path, count: int, sample: bytes) -> None:
     """``count`` accepted messages with their receipts and audit lines, by direct insert,
-    with a valid audit chain (what the node would have after receiving them)."""
+    with a valid audit chain and Merkle tree (what the node would have after receiving
+    them)."""
     db = sqlite3.connect(database)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=OFF")
-    head_seq, head_hash = db.execute("SELECT seq, hash FROM audit_head WHERE id = 1").fetchone()
+    head_seq, head_hash, tree_edge = db.execute(
+        "SELECT seq, hash, tree_edge FROM audit_head WHERE id = 1").fetchone()
+    edge = [bytes(tree_edge[i:i + 32]) for i in range(0, len(tree_edge or b""), 32)]
     first_pk = (db.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]) + 1
     now = datetime.now(UTC)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -111,7 +115,7 @@ def preload(database: Path, count: int, sample: bytes) -> None:
     step = 50_000
     for start in range(0, count, step):
         n = min(step, count - start)
-        rows, receipts, audits = [], [], []
+        rows, receipts, audits, leaves = [], [], [], []
         for i in range(n):
             pk = first_pk + start + i
             message_id = str(uuid.uuid4())
@@ -128,6 +132,8 @@ def preload(database: Path, count: int, sample: bytes) -> None:
                                        "message.received", message_id, detail)
             audits.append((head_seq, stamp, "vn.c02", "message.received", message_id, detail,
                            head_hash, head_hash_new))
+            leaves.append(tlog.leaf_hash(entry_bytes(head_seq, stamp, "vn.c02",
+                                                     "message.received", message_id, detail)))
             head_hash = head_hash_new
         db.executemany(
             "INSERT INTO messages (id, message_id, direction, sender, recipient, doc_type, "
@@ -137,7 +143,10 @@ def preload(database: Path, count: int, sample: bytes) -> None:
                        "VALUES (?,?,?,?,?)", receipts)
         db.executemany("INSERT INTO audit_log (seq, at, actor, action, subject, detail, "
                        "prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)", audits)
-        db.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (head_seq, head_hash))
+        edge, nodes = tlog.grow(head_seq - len(leaves), edge, leaves)
+        db.executemany("INSERT INTO audit_tree (level, idx, hash) VALUES (?,?,?)", nodes)
+        db.execute("UPDATE audit_head SET seq = ?, hash = ?, tree_edge = ? WHERE id = 1",
+                   (head_seq, head_hash, b"".join(edge)))
         db.commit()
         print(f"  pre-loaded {start + n} of {count}", flush=True)
     db.close()
@@ -225,7 +234,10 @@ def main() -> None:
             print(f"pre-loading {stored} messages ...", flush=True)
             started = time.perf_counter()
             preload(database, stored, b"\x01" * 4200)
+            os.sync()  # the pre-load's pages on disk: the run does not wait behind them
             print(f"  in {time.perf_counter() - started:.0f} s", flush=True)
+            # what was pre-loaded must be a log the node can extend (chain and tree)
+            subprocess_check([sys.executable, "-m", "gateway", "audit", "verify"], env)
         lines = WORK / f"node-{stored}.lines"
         presign(WORK, count, lines)
         if args.profile:
@@ -234,6 +246,9 @@ def main() -> None:
                              WORK / f"node-{stored}.log",
                              args.profile / f"node-{stored}.txt" if args.profile else None)
         stored_after = count_in(database) - stored
+        if load.failed:
+            print(f"WARNING: the node refused {load.failed} requests: see "
+                  f"{WORK / f'node-{stored}.log'}", flush=True)
         label = f"node, {stored:,} stored" if stored else "node (verify, commit, receipt)"
         results.append(line(label, load, bare,
                             f"  stored {stored_after}, RSS {rss:.0f} MB, node CPU "
