@@ -31,7 +31,7 @@ import tomli_w
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from load import free_port, serve, stop, write_lines, wrk
+from load import cpu_seconds, free_port, serve, stop, write_lines, wrk
 
 from gateway.settings import REPOSITORY
 from tests.e2e.federation import NodeProcess, make_federation
@@ -110,11 +110,17 @@ def main() -> None:
         sender.start()
         healthy = time.perf_counter()
         spies = [spy(node, args.profile) for node in (sender, receiver)] if args.profile else []
+        assert sender.process is not None
+        assert receiver.process is not None
+        cpu = {n.node_id: cpu_seconds(n.process.pid)  # type: ignore[union-attr]
+               for n in (sender, receiver)}
         while count(sender, "SELECT count(*) FROM messages WHERE state = 'delivered'") < total:
             if time.perf_counter() - started > 600:
                 raise SystemExit("not all delivered within 10 minutes")
             time.sleep(0.05)
         done = time.perf_counter()
+        cpu = {n.node_id: cpu_seconds(n.process.pid) - cpu[n.node_id]  # type: ignore[union-attr]
+               for n in (sender, receiver)}
         for process in spies:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=60)
@@ -125,7 +131,9 @@ def main() -> None:
         assert received == total, (received, total)
         print(f"drain to a loopback partner:  {total / (done - healthy):7.0f} /s delivered with "
               f"verified receipts ({total} in {done - healthy:.1f} s after the sender answered; "
-              f"{total / (done - started):.0f} /s counting its start)", flush=True)
+              f"{total / (done - started):.0f} /s counting its start); CPU a message: "
+              + ", ".join(f"{node} {seconds / total * 1000:.2f} ms"
+                          for node, seconds in cpu.items()), flush=True)
         # the case work the receiver does after each receipt (attaching to cases) follows
         # the receipts, at its own pace: how long until every message is in its case
         while count(receiver, "SELECT count(*) FROM messages WHERE attach_pending") > 0:
