@@ -340,8 +340,11 @@ class KeyStore:
             raise KeyStoreError(N_("no published key {kid}"), kid=kid)
         if self.signing_key().kid == kid:
             raise KeyStoreError(N_("{kid} is the key that signs; rotate first"), kid=kid)
-        if (self._has_checkpoint_key() and self._separate_checkpoint_key().kid == kid
-                and self.signing_key().alg == "ES256"):
+        try:
+            checkpointing: str | None = self.checkpoint_key().kid
+        except KeyStoreError:
+            checkpointing = None
+        if checkpointing == kid:
             raise KeyStoreError(N_("{kid} signs the checkpoints; run 'gateway keys "
                                    "checkpoint-key' first"), kid=kid)
         self._write_ring([k for k in ring if k.kid != kid])
