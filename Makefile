@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck imports system fonts unit bench clean translations samples
+.PHONY: run test lint typecheck imports system fonts unit bench clean translations samples screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -86,3 +86,9 @@ translations: $(STAMP)
 # The PNG of the first page of each document type in docs/samples/ (keep them current).
 samples: $(STAMP) $(MO) system
 	$(BIN)/python scripts/render_samples.py
+
+# The console's pages in docs/screenshots/ (keep them current): the browser tests copy their
+# screenshots there only when asked, so that `make test` leaves the working tree clean.
+screenshots: $(STAMP) $(MO) system
+	BX_SCREENSHOTS=1 $(BIN)/pytest -n 2 --dist loadfile tests/e2e/test_console.py \
+	  tests/e2e/test_exchange.py tests/e2e/test_witness.py tests/e2e/test_reports.py

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +22,12 @@ from openpyxl import load_workbook
 
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
-from tests.conftest import REPO, SCHEMAS, example
+from tests.conftest import SCHEMAS, example
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
+from tests.e2e.screenshots import keep
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long enough password"
-SCREENSHOTS = REPO / "docs" / "screenshots"
 PHOTO = base64.b64decode(
     "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
     "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAB"
@@ -388,7 +387,6 @@ PAGES = (("officer", "/", "home"), ("officer", "/cases", "cases"), ("officer", N
 def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
         nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
     """Runs after the flows above, so that the pages have something to show."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
     forms = DocumentForms(SchemaRegistry.load(SCHEMAS))
     for node, suffix, partner in ((mocbai, "vn", "kh.blo-bavet"), (bavet, "kh", "vn.blo-mocbai")):
@@ -408,26 +406,27 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
                 desk.transferred = 0
                 assert desk.go(path).status == 200, (who, lang, path)
                 assert desk.transferred < 200_000, (path, desk.transferred)
-            shutil.copy(desk.shot(f"{name}-{lang}"), SCREENSHOTS / f"{name}-{lang}.png")
+            keep(desk.shot(f"{name}-{lang}"), f"{name}-{lang}.png")
             if name == "case":
                 desk.page.click("table a[href*='/messages/']")
-                shutil.copy(desk.shot(f"message-{lang}"), SCREENSHOTS / f"message-{lang}.png")
+                keep(desk.shot(f"message-{lang}"), f"message-{lang}.png")
                 desk.go(path_of(desk).split("/messages/")[0] + "/compose/verification-request")
-                shutil.copy(desk.shot(f"compose-{lang}"), SCREENSHOTS / f"compose-{lang}.png")
+                keep(desk.shot(f"compose-{lang}"), f"compose-{lang}.png")
             desk.close()
         login = browser.new_page()
         login.goto(f"http://127.0.0.1:{node.port}/lang/{lang}")
         login.goto(f"http://127.0.0.1:{node.port}/login")
-        login.screenshot(path=str(SCREENSHOTS / f"login-{lang}.png"))
+        login.screenshot(path=str(tmp_path / f"login-{lang}.png"))
+        keep(tmp_path / f"login-{lang}.png", f"login-{lang}.png")
         login.close()
     for who, path, name in (("hotline", "/hotline", "hotline"), ("hotline", "/hotline/1", "tip")):
         desk = Desk(browser, mocbai, f"{who}.vn", tmp_path)
         assert desk.go(path).status == 200
-        shutil.copy(desk.shot(f"{name}-vi"), SCREENSHOTS / f"{name}-vi.png")
+        keep(desk.shot(f"{name}-vi"), f"{name}-vi.png")
         desk.close()
     reader = Desk(browser, mocbai, "officer.vn", tmp_path)
     assert reader.go("/audit").status == 403
-    shutil.copy(reader.shot("refused-vi"), SCREENSHOTS / "refused-vi.png")
+    keep(reader.shot("refused-vi"), "refused-vi.png")
     reader.close()
     for who, paths in (("officer", ("/", "/cases", "/notices")), ("auditor", ("/audit",)),
                        ("admin", ("/partners",)), ("investigator", ("/desk",))):
@@ -442,7 +441,7 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
                        for i in range(links.count())}
             assert max(heights) < 30, (path, heights)  # no menu word wrapped onto its own line
         if who == "officer":
-            shutil.copy(tablet.shot("cases-tablet"), SCREENSHOTS / "cases-tablet-vi.png")
+            keep(tablet.shot("cases-tablet"), "cases-tablet-vi.png")
         tablet.close()
 
 
@@ -462,7 +461,7 @@ def test_a_supervisor_reports_the_period_sees_the_charts_and_exports_the_xlsx(
     assert int(tips[0]) >= 1  # the tip taken down above
     persons = page.locator("#table-victims-received td").all_inner_texts()
     assert not {"1", "2", "3", "4"} & set(persons)  # never a small count of persons
-    shutil.copy(chief.shot("reports-vi"), SCREENSHOTS / "reports-vi.png")
+    keep(chief.shot("reports-vi"), "reports-vi.png")
     page.select_option("#format", "xlsx")
     page.fill("#reason", "Báo cáo 6 tháng gửi C02")
     with page.expect_download() as downloading:
@@ -480,7 +479,7 @@ def test_a_supervisor_reports_the_period_sees_the_charts_and_exports_the_xlsx(
     khmer = Desk(browser, bavet, "chief.kh", tmp_path, lang="km")
     assert khmer.go("/reports?period=2027-H1").status == 200
     assert khmer.page.locator("svg#chart-tips").is_visible()
-    shutil.copy(khmer.shot("reports-km"), SCREENSHOTS / "reports-km.png")
+    keep(khmer.shot("reports-km"), "reports-km.png")
     khmer.close()
     officer = Desk(browser, mocbai, "officer.vn", tmp_path)
     assert officer.go("/reports").status == 403

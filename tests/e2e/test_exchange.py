@@ -5,7 +5,6 @@ separate Ed25519 checkpoint key."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,7 +18,8 @@ import pytest
 from gateway.protocol import tlog
 from tests.conftest import REPO, SCHEMAS
 from tests.e2e.federation import NodeProcess
-from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
+from tests.e2e.screenshots import keep
+from tests.e2e.test_console import PASSWORD, Desk
 
 pytestmark = pytest.mark.e2e
 #: Every type partners across the border exchange: a periodic report stays in the country (it
@@ -150,7 +150,7 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
             admin.page.locator("#own-keys tr").all_inner_texts()}
     assert "ລົງລາຍເຊັນຈຸດກວດກາ" in rows[checkpoint_kid]  # "signs checkpoints"
     assert "EdDSA" in rows[checkpoint_kid]
-    shutil.copy(admin.shot("es256-keys-lo"), SCREENSHOTS / "es256-keys-lo.png")
+    keep(admin.shot("es256-keys-lo"), "es256-keys-lo.png")
     admin.close()
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,8 @@ import pytest
 from openpyxl import load_workbook
 
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
-from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
+from tests.e2e.screenshots import keep
+from tests.e2e.test_console import PASSWORD, Desk
 
 pytestmark = pytest.mark.e2e
 
@@ -165,7 +165,7 @@ def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(
     persons = [row for row in national if "Nạn nhân" in row or "Vụ việc" in row]
     assert not any(row.split()[-1] in {"1", "2", "3", "4"} for row in persons)
     assert counts
-    shutil.copy(investigator.shot("reports-c02-vi"), SCREENSHOTS / "reports-c02-vi.png")
+    keep(investigator.shot("reports-c02-vi"), "reports-c02-vi.png")
     page = investigator.page  # the national table, exported like any report
     page.select_option("#scope", "national")
     page.select_option("#format", "xlsx")

@@ -27,7 +27,8 @@ from gateway.bxproof import ORDER, Bundle, run_checks
 from gateway.protocol import tlog
 from tests.conftest import REPO, SCHEMAS
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
-from tests.e2e.test_console import PASSWORD, SCREENSHOTS, Desk
+from tests.e2e.screenshots import keep
+from tests.e2e.test_console import PASSWORD, Desk
 
 pytestmark = pytest.mark.e2e
 
@@ -193,7 +194,7 @@ def test_an_investigator_makes_the_proof_from_the_message_page(
     exported = [(subject, json.loads(detail)["reason"])
                 for subject, detail in actions(kh, "proof.exported")]
     assert (message_id, "សំណុំរឿងតុលាការ 2026/17") in exported
-    shutil.copy(desk.shot("proof-button-km"), SCREENSHOTS / "proof-button-km.png")
+    keep(desk.shot("proof-button-km"), "proof-button-km.png")
     desk.close()
 
 
@@ -257,7 +258,7 @@ def test_a_rewritten_log_is_caught_by_its_partner(nodes: dict[str, NodeProcess],
     alarm = admin.page.locator("#witness-alarm")
     assert alarm.is_visible()
     assert "bx/vn.c02/audit" in alarm.inner_text()
-    shutil.copy(admin.shot("witness-alarm-km"), SCREENSHOTS / "witness-alarm-km.png")
+    keep(admin.shot("witness-alarm-km"), "witness-alarm-km.png")
     admin.close()
 
 
