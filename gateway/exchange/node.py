@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,6 +34,7 @@ from gateway.store.groupcommit import (
     reset_after_commit,
 )
 from gateway.trust.keys import KeyStore, KeyStoreError
+from gateway.trust.names import NameBook
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
 
 #: Attaches an accepted message to its case. It runs after the message's receipt has been
@@ -126,6 +128,11 @@ class Node:
     def node_id(self) -> str:
         """This node's id."""
         return self.settings.node_id
+
+    @functools.cached_property
+    def names(self) -> NameBook:
+        """What nodes and units are called, by language (partner files and profiles)."""
+        return NameBook(self.settings.profiles_dir, self.partners)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -3,7 +3,6 @@ record each export in the audit log with the reason given."""
 
 from __future__ import annotations
 
-import tomllib
 from datetime import datetime
 
 from gateway.audit import log as audit
@@ -68,12 +67,7 @@ async def record_national_export(node: Node, actor: str, period: Period, fmt: st
 
 def unit_names(node: Node) -> dict[str, str]:
     """This unit's name by language, from its profile (``partners/<id>.toml``), else its id."""
-    path = node.settings.profiles_dir / f"{node.node_id}.toml"
-    if path.exists():
-        names = tomllib.loads(path.read_text(encoding="utf-8")).get("name")
-        if isinstance(names, dict) and names:
-            return {str(k): str(v) for k, v in names.items() if k in ("vi", "en", "km", "lo")}
-    return {"en": node.node_id}
+    return node.names.names(node.node_id) or {"en": node.node_id}
 
 
 async def send_report(node: Node, report: Report, to: str, actor: str = "operator",

@@ -5,8 +5,6 @@ the posted form with its CSRF check, and the two answers a page can give instead
 from __future__ import annotations
 
 import hmac
-import tomllib
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -66,29 +64,15 @@ def spoken(request: Request, said: GatewayError | str) -> str:
     return book.text(lang, str(error))
 
 
-@lru_cache(maxsize=4)
-def _profile_names(profiles_dir: Path) -> dict[str, dict[str, str]]:
-    names: dict[str, dict[str, str]] = {}
-    for path in sorted(profiles_dir.glob("*.toml")):
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data.get("name"), dict):
-            names[str(data.get("id", path.stem))] = {str(k): str(v)
-                                                     for k, v in data["name"].items()}
-    return names
-
-
 def directory_name(request: Request, node_id: str | None, lang: str) -> str:
     """A node or unit as people call it, in ``lang`` (else English, else its id)."""
     if not node_id:
         return ""
-    node = case_work(request).node
-    found = node.partners.get(node_id)
-    names = dict(found.file.name) if found else _profile_names(
-        node.settings.profiles_dir).get(node_id, {})
-    if not names:
-        label = books(request).code(lang, node_id)
-        return label if label != node_id else node_id
-    return names.get(lang) or names.get("en") or next(iter(names.values()))
+    found = case_work(request).node.names.name(node_id, lang)
+    if found:
+        return found
+    label = books(request).code(lang, node_id)
+    return label if label != node_id else node_id
 
 
 def page(request: Request, template: str, principal: Principal | None, status: int = 200,
