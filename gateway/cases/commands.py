@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.cases.lifecycle import REFERRAL_KINDS
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError
 from gateway.protocol.envelope import AttachmentType, Handling, Lang, Priority
@@ -71,6 +72,28 @@ class BestInterests(BaseModel):
     )
     note: Annotated[str, Field(min_length=1, max_length=4000)]
     decision: Literal["return", "no-return"] = "return"
+
+
+class Referral(BaseModel):
+    """Where a person received back was referred (the home side, after the handover)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{
+            "kind": "social-protection-centre",
+            "facility": "Trung tâm Công tác xã hội tỉnh Tây Ninh",
+            "note": "Received with her mother; first assessment on Monday."}]},
+    )
+    kind: Annotated[str, Field(min_length=1, max_length=32)]
+    facility: Annotated[str, Field(min_length=1, max_length=200)]
+    note: Text | None = None
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        if value not in REFERRAL_KINDS:
+            raise ValueError(", ".join(REFERRAL_KINDS))
+        return value
 
 
 class NewPerson(BaseModel):

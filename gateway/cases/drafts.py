@@ -33,7 +33,7 @@ from gateway.protocol.envelope import (
     new_message_id,
     sniff_media_type,
 )
-from gateway.protocol.errors import N_
+from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
 from gateway.store import cases as cases_repo
 from gateway.store.case_tables import case_conversations, drafts
@@ -100,6 +100,9 @@ async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: d
 async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
                   ) -> dict[str, Any]:
     doc_type, version = body.type, body.version
+    if doc_type in effects.WITHOUT_CASE:  # system documents and reports: never a case's
+        raise CaseError("invalid-request", N_("a {doc_type} is not a document of a case"),
+                        "type", doc_type=Code(doc_type))
     try:
         model = cw.forms.model(doc_type, version)
     except Problem as exc:
@@ -337,8 +340,9 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
     await cases_repo.link_conversation(conn, case.id, conversation, row.recipient)
     facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,
                                  row.handling, row.ref, conversation, document)
-    # Checked before release (above); other moves are written in the case's story.
-    await effects.apply(conn, cw, case, facts, actor=releaser.actor, strict=False)
+    # The gates were checked before release (above); a move the lifecycle refuses now
+    # leaves the owner a task with the document's words (MESSAGES.md).
+    await effects.apply(conn, cw, case, facts, actor=releaser.actor)
     await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
         state="sent", released_by=releaser.actor, released_at=cw.clock(),
         message_id=message_id, updated_at=cw.clock()))

@@ -1,22 +1,27 @@
-"""What a message does to its case, in either direction (MESSAGES.md, cases and deadlines).
+"""What a message does to its case, in either direction (MESSAGES.md, "Both sides keep one
+case: how documents move it", and the deadlines).
 
 Inbound messages attach to a case by ``conversation``: a new conversation from a partner opens
-a case owned by the addressed unit. A document moves the case where it says so (a
-``verification-response`` with ``confirmed`` makes the person ``verified`` and the case
-``verified``), opens the deadlines it starts and closes the ones it answers.
+a case owned by the addressed unit (a verification request opens it at
+``verification-requested``, as the table says). Each document moves the case when it is
+released (sender) and when it is attached (receiver), on both sides alike, and puts on the
+case what it settles: the partner's case reference, the agreed return's date and gate, a
+refusal's reason, the closure's outcome. It opens the deadlines it starts and closes the ones
+it answers.
 
-A partner's message is never refused for case reasons (it is already stored and receipted):
-a move the lifecycle does not allow is written in the case's story instead. Our own messages
-are checked before they are released, so for them a refused move is an error.
+A partner's message is never refused for case reasons (it is already stored and receipted),
+and a released document is already signed: a move the lifecycle does not allow becomes a task
+for the case's owner with the document's words, and a notice, never a silent drift. Each
+automatic move is an event on the case and an audit line naming the message.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
@@ -25,7 +30,6 @@ from gateway.cases.people import persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Envelope
 from gateway.store import cases as repo
-from gateway.store.case_tables import drafts
 
 #: Documents that never open or join a case.
 WITHOUT_CASE: Final = frozenset({"periodic-report", "checkpoint", "cosignature"})
@@ -35,10 +39,16 @@ VERIFICATION_RESULTS: Final[dict[str, tuple[str, str]]] = {
     "not-national": ("not-national", "not-national"),
     "unable-to-confirm": ("unable-to-verify", "unable-to-verify"),
 }
-#: The state a document puts its case in (besides verification-response).
+#: repatriation-response decision -> the state it puts both sides' cases in.
+RETURN_DECISIONS: Final[dict[str, str]] = {
+    "accepted": "repatriation-planned",
+    "alternative-proposed": "repatriation-planned",
+    "refused": "verified",
+}
+#: The state a document puts its case in on both sides (the others say it by their content;
+#: a repatriation-request leaves the case where it is: verified).
 MOVES: Final[dict[str, str]] = {
     "verification-request": "verification-requested",
-    "repatriation-request": "repatriation-planned",
     "handover-record": "handed-over",
     "case-closure": "closed",
 }
@@ -48,10 +58,21 @@ INVESTIGATION_MOVES: Final[dict[str, str]] = {
     "suspect-notice": "active",
     "case-closure": "closed",
 }
-#: The moves a case may make on its own to reach a document's state.
-_ON_THE_WAY: Final[dict[str, tuple[str, ...]]] = {
-    "verification-requested": ("screening",),
+#: The moves a case makes on its own on the way to a document's state, from where it is.
+_ON_THE_WAY: Final[dict[tuple[str, str], tuple[str, ...]]] = {
+    ("detected", "verification-requested"): ("screening",),
+    ("not-national", "verification-requested"): ("screening",),
 }
+#: The codes of a document that say what it decided (shown with a task it leaves).
+_SAID: Final[dict[str, tuple[str, ...]]] = {
+    "verification-response": ("result",),
+    "repatriation-response": ("decision", "confirmed-date", "confirmed-gate",
+                              "alternative-date", "alternative-gate"),
+    "case-closure": ("outcome", "closure-reason", "closed-on"),
+    "handover-record": ("time", "gate"),
+}
+#: The home side's first state when a partner's verification request opens its case.
+_OPENED_AT: Final[dict[str, str]] = {"verification-request": "verification-requested"}
 
 
 @dataclass(frozen=True)
@@ -69,14 +90,14 @@ class MessageFacts:
     data: Any
 
 
-def kind_for(doc_type: str, data: Any) -> str:
-    """The kind of case a partner's new conversation opens."""
+def kind_for(doc_type: str) -> str:
+    """The kind of case a partner's new conversation opens (MESSAGES.md: a verification
+    request opens a ``verification`` case on the home side)."""
     if doc_type in ("investigation-update", "suspect-notice"):
         return "investigation"
     if doc_type == "alert":
         return "hotline"
-    if doc_type == "verification-request" and isinstance(data, dict) \
-            and data.get("reason") != "repatriation":
+    if doc_type == "verification-request":
         return "verification"
     return "repatriation"
 
@@ -91,14 +112,16 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope
     data = cw.forms.read(bx.type, bx.version, envelope.document, validate=False)
     row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
+        kind = kind_for(bx.type)
         case_id = await service.create_case(
-            conn, cw, bx.from_, kind=kind_for(bx.type, data), origin="partner",
-            owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority)
+            conn, cw, bx.from_, kind=kind, origin="partner", owner_unit=cw.node.node_id,
+            partner=bx.from_, priority=bx.priority,
+            state=_OPENED_AT.get(bx.type) if kind != "investigation" else None)
         await repo.link_conversation(conn, case_id, bx.conversation, bx.from_)
         row = await repo.case_row(conn, case_id)
     facts = MessageFacts("in", bx.id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
-    await apply(conn, cw, row, facts, actor=bx.from_, strict=False)
+    await apply(conn, cw, row, facts, actor=bx.from_)
     await _tell(conn, cw, row, facts)
 
 
@@ -112,66 +135,124 @@ async def _tell(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
         urgent=immediate or message.priority == "urgent",
         due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None))
     if message.ref:
-        author = (await conn.execute(sa.select(drafts.c.author).where(
-            drafts.c.message_id == message.ref, drafts.c.case_id == row.id))).scalar()
+        author = await repo.author_of_sent(conn, row.id, message.ref)
         if author:
             await notices.notify(conn, cw, notices.Notice(
-                "answer", username=str(author), case_id=row.id,
+                "answer", username=author, case_id=row.id,
                 message_id=message.message_id, doc_type=message.doc_type,
                 urgent=message.priority != "routine"))
 
 
+def _data(message: MessageFacts) -> dict[str, Any]:
+    return message.data if isinstance(message.data, dict) else {}
+
+
+def _target(kind: str, message: MessageFacts) -> str | None:
+    """The state a document puts a case of ``kind`` in, on either side (None: it stays)."""
+    data = _data(message)
+    if kind == "investigation":
+        return INVESTIGATION_MOVES.get(message.doc_type)
+    if message.doc_type == "verification-response":
+        outcome = VERIFICATION_RESULTS.get(str(data.get("result")))
+        return outcome[0] if outcome else None  # need-more-information: it stays
+    if message.doc_type == "repatriation-response":
+        return RETURN_DECISIONS.get(str(data.get("decision")))
+    return MOVES.get(message.doc_type)
+
+
 async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts, *,
-                actor: str, strict: bool) -> None:
-    """Persons, deadlines and state changes of one message on its case."""
+                actor: str) -> None:
+    """Persons, deadlines, what the document settles and the state it puts the case in."""
     today = cw.clock().date()
     for person in persons_in(message.doc_type, message.data, today):
         await service.upsert_person(conn, cw, row.id, person, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",
-                         message_id=message.message_id)
+                               message_id=message.message_id)
     await _deadlines(conn, cw, row, message)
-    if row.kind == "investigation":
-        target = INVESTIGATION_MOVES.get(message.doc_type)
-    elif message.doc_type == "verification-response":
-        target = await _verification_result(conn, row, message)
-    else:
-        target = MOVES.get(message.doc_type)
-    if target is None:
-        return
-    await _move(conn, cw, row, target, actor, message.message_id, strict)
+    await _settle(conn, cw, row, message)
+    target = _target(row.kind, message)
+    if target is not None:
+        await _move(conn, cw, row, target, actor, message)
 
 
-async def _verification_result(conn: AsyncConnection, row: Any,
-                               message: MessageFacts) -> str | None:
-    data = message.data if isinstance(message.data, dict) else {}
-    outcome = VERIFICATION_RESULTS.get(str(data.get("result")))
-    if outcome is None:  # need-more-information: the request stays open
+async def _settle(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts
+                  ) -> None:
+    """What a document puts on the case besides its state: the partner's own reference,
+    the verification's result on the person, the agreed return, a refusal's reason, the
+    closure's outcome."""
+    data, values = _data(message), dict[str, Any]()
+    reference = data.get("case-reference")
+    if message.direction == "in" and isinstance(reference, str) and reference \
+            and reference != row.partner_reference:
+        values["partner_reference"] = reference[:48]
+    if message.doc_type == "verification-response" and row.kind != "investigation":
+        outcome = VERIFICATION_RESULTS.get(str(data.get("result")))
+        if outcome is not None:
+            subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
+            updated = await service.set_identity_status(conn, row.id,
+                                                        subject.get("@person-id"), outcome[1])
+            if updated == 0:  # the partner's person-id is not one we hold: the case's victims
+                await service.set_identity_status(conn, row.id, None, outcome[1])
+    if message.doc_type == "repatriation-response":
+        decision = data.get("decision")
+        if decision == "accepted":
+            values.update(return_date=_date(data.get("confirmed-date")),
+                          return_gate=data.get("confirmed-gate"), refusal_sealed=None)
+        elif decision == "alternative-proposed":
+            values.update(return_date=_date(data.get("alternative-date")),
+                          return_gate=data.get("alternative-gate"), refusal_sealed=None)
+        elif decision == "refused":
+            values.update(return_date=None, return_gate=None, refusal_sealed=cw.sealer.seal_text(
+                json.dumps(data.get("reason") or [], ensure_ascii=False), "cases.refusal"))
+    if message.doc_type == "case-closure":
+        values.update(closure_outcome=data.get("outcome"),
+                      closure_reason=data.get("closure-reason"))
+    if values:
+        await repo.update_case(conn, row.id, **values)
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
         return None
-    subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
-    updated = await service.set_identity_status(conn, row.id, subject.get("@person-id"),
-                                                outcome[1])
-    if updated == 0:  # the partner's person-id is not one we hold: mark the case's victims
-        await service.set_identity_status(conn, row.id, None, outcome[1])
-    return outcome[0]
 
 
 async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, actor: str,
-                message_id: str, strict: bool) -> None:
+                message: MessageFacts) -> None:
+    """Move the case to ``target`` (with the steps it takes on its own on the way); a move
+    the lifecycle refuses leaves the owner a task with the document's words, and a notice."""
+    current = await repo.case_row(conn, row.id)
+    if current.state == target:
+        return
     try:
-        for step in (*_ON_THE_WAY.get(target, ()), target):
+        for step in (*_ON_THE_WAY.get((current.state, target), ()), target):
+            await service.move(conn, cw, current, step, actor, message_id=message.message_id)
             current = await repo.case_row(conn, row.id)
-            if current.state == target:
-                return
-            if step != target and current.state != "detected":
-                continue
-            await service.move(conn, cw, current, step, actor, message_id=message_id)
     except CaseError as exc:
-        if strict:
-            raise
-        await service.record_event(conn, cw, row.id, actor, "state-not-changed",
-                             row.state, target, message_id)
-        await audit.append(conn, cw.clock, actor, "case.state-not-changed", row.reference,
-                           {"wanted": target, "reason": str(exc), "message": message_id})
+        await _not_moved(conn, cw, current, target, actor, message, exc)
+
+
+async def _not_moved(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, actor: str,
+                     message: MessageFacts, refusal: CaseError) -> None:
+    data = _data(message)
+    detail = {"wanted": target, "direction": message.direction, "doc_type": message.doc_type,
+              "said": {k: str(data[k]) for k in _SAID.get(message.doc_type, ())
+                       if isinstance(data.get(k), (str, int))},
+              "refusal": refusal.record()}
+    await service.record_event(conn, cw, row.id, actor, "state-not-changed", row.state, target,
+                               message.message_id)
+    task_id = await service.add_task(
+        conn, cw, kind="document-not-applied", owner_unit=row.owner_unit,
+        due_at=cw.clock() + deadlines.DOCUMENT_NOT_APPLIED, case_id=row.id,
+        partner=message.partner, message_id=message.message_id, title=message.doc_type,
+        detail=json.dumps(detail, ensure_ascii=False))
+    await notices.notify(conn, cw, notices.Notice(
+        "case-not-moved", unit=row.owner_unit, case_id=row.id, task_id=task_id,
+        message_id=message.message_id, doc_type=message.doc_type, urgent=True))
+    await audit.append(conn, cw.clock, actor, "case.state-not-changed", row.reference,
+                       {"wanted": target, "reason": str(refusal),
+                        "message": message.message_id, "task": task_id})
 
 
 async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
@@ -199,8 +280,9 @@ async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
             conn, cw, kind="await-answer" if message.direction == "out" else "answer",
             owner_unit=row.owner_unit, due_at=due, case_id=row.id, partner=message.partner,
             message_id=message.message_id, title=message.doc_type)
+    await _question(conn, cw, row, message)
     if message.direction == "in" and message.doc_type == "alert":
-        data = message.data if isinstance(message.data, dict) else {}
+        data = _data(message)
         if message.priority == "immediate":
             await service.add_task(conn, cw, kind="alert-first-action",
                                    owner_unit=row.owner_unit, case_id=row.id,
@@ -210,6 +292,23 @@ async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
             await service.add_task(conn, cw, kind="child-emergency", owner_unit=row.owner_unit,
                                    case_id=row.id, due_at=now + deadlines.CHILD_EMERGENCY,
                                    partner=message.partner, message_id=message.message_id)
+
+
+async def _question(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts
+                    ) -> None:
+    """A verification answered "need more information": the finder gets a task to answer
+    the question (by a new request, which closes it); the home side's answer task closed
+    when the question went out and opens again with that request."""
+    if message.doc_type == "verification-request" and message.direction == "out":
+        await service.close_tasks(conn, cw, kinds=("answer-question",), case_id=row.id)
+    elif message.doc_type == "verification-response" and message.direction == "in" \
+            and _data(message).get("result") == "need-more-information":
+        due = deadlines.answer_due(cw.calendars, cw.country, cw.clock(),
+                                   "verification-request", message.priority)
+        assert due is not None
+        await service.add_task(conn, cw, kind="answer-question", owner_unit=row.owner_unit,
+                               due_at=due, case_id=row.id, partner=message.partner,
+                               message_id=message.message_id, title=message.doc_type)
 
 
 def _child_at_risk(data: dict[str, Any], today: date) -> bool:

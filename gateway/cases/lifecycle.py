@@ -15,6 +15,12 @@ KINDS: Final = ("repatriation", "verification", "investigation", "hotline")
 ORIGINS: Final = ("hotline", "blo", "partner", "investigation")
 PERSON_ROLES: Final = ("victim", "suspect", "witness", "relative")
 IDENTITY_STATUSES: Final = ("unverified", "verified", "not-national", "unable-to-verify")
+#: Where a person received back is referred (the code list of a repatriation-response's
+#: ``onward-referral``; a test holds it to the schema).
+REFERRAL_KINDS: Final = ("social-protection-centre", "shelter", "hospital", "family", "other")
+#: A case that received one of these is the home side of a return (the person is to come
+#: back here); the side that sent it is the finding side (MESSAGES.md).
+HOME_SIDE_REQUESTS: Final = ("verification-request", "repatriation-request")
 
 #: The repatriation lifecycle (also used by verification and hotline cases).
 MAIN_STATES: Final = ("detected", "screening", "verification-requested", "verified",
@@ -33,8 +39,11 @@ _FORWARD: Final[dict[str, frozenset[str]]] = {
     "verified": frozenset({"repatriation-planned", "closed"}),
     "not-national": frozenset({"screening", "closed"}),
     "unable-to-verify": frozenset({"verification-requested", "closed"}),
-    "repatriation-planned": frozenset({"handed-over"}),
-    "handed-over": frozenset({"received-and-referred"}),
+    # a refused return sends the case back to verified (MESSAGES.md, "Both sides keep one
+    # case"); the side that handed the person over closes after the handover, the side that
+    # received them records the referral first
+    "repatriation-planned": frozenset({"handed-over", "verified"}),
+    "handed-over": frozenset({"received-and-referred", "closed"}),
     "received-and-referred": frozenset({"follow-up", "closed"}),
     "follow-up": frozenset({"closed"}),
     "closed": frozenset(),
@@ -72,6 +81,10 @@ class CaseFacts:
     best_interests_recorded: bool = False  # return is in the child's best interests
     verified_victims: int = 0
     best_interests_decided: bool = False  # either way: the review may end
+    #: the side the person returns to (it received the verification or return request); the
+    #: other is the finding side, whose gate the best-interests decision is
+    home_side: bool = False
+    referral_recorded: bool = False
 
 
 class TransitionRefused(GatewayError):  # noqa: N818 - a refusal, as the API reports it
@@ -134,6 +147,9 @@ def check_transition(facts: CaseFacts, to: str) -> None:
 
 
 def _leave_side_state(facts: CaseFacts, to: str) -> None:
+    if facts.state == "on-hold-proceedings" and to == "closed":
+        raise TransitionRefused(N_("the case is on hold for legal proceedings: it is resumed "
+                                   "before it is closed"))
     if facts.state == "best-interests-review" and not (
             facts.best_interests_decided or facts.best_interests_recorded):
         raise TransitionRefused(N_("a supervisor must first record the best-interests decision"))
@@ -152,10 +168,20 @@ def _leave_side_state(facts: CaseFacts, to: str) -> None:
 
 
 def _requirements(facts: CaseFacts, to: str) -> None:
+    if to == "closed" and facts.state == "handed-over" and facts.home_side:
+        raise TransitionRefused(N_("the person was received here: record the referral "
+                                   "before the case is closed"))
+    if to == "received-and-referred" and not facts.home_side:
+        raise TransitionRefused(N_("the person was handed over to the partner, who records "
+                                   "the referral"))
+    if to == "received-and-referred" and not facts.referral_recorded:
+        raise TransitionRefused(N_("record where the person was referred: the case then "
+                                   "moves on by itself"))
     if to == "repatriation-planned":
         if facts.verified_victims < 1:
             raise TransitionRefused(N_("repatriation needs a victim whose identity is verified"))
-        if facts.presumed_child and not facts.best_interests_recorded:
+        # the finding side's gate only: a received document never opens a review at home
+        if facts.presumed_child and not facts.home_side and not facts.best_interests_recorded:
             raise TransitionRefused(N_("a (presumed) child: a supervisor must first record that "
                                        "return is in the child's best interests"))
 

@@ -24,7 +24,7 @@ from gateway.cases.work import CaseWork
 from gateway.store.case_tables import cases, notification_reads, notifications, users
 
 KINDS: Final = ("message", "answer", "draft-returned", "draft-released", "alert", "due-soon",
-                "overdue", "report-due")
+                "overdue", "report-due", "case-not-moved")
 #: How many notices the list shows at most.
 LIST_LIMIT: Final = 50
 

@@ -23,7 +23,7 @@ from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
-from gateway.protocol.errors import N_
+from gateway.protocol.errors import N_, Code
 from gateway.store import cases as repo
 
 
@@ -54,8 +54,10 @@ async def load_case(conn: AsyncConnection, principal: Principal, case_id: int) -
 
 async def create_case(conn: AsyncConnection, cw: CaseWork, actor: str, *, kind: str,
                       origin: str, owner_unit: str, partner: str | None = None,
-                      priority: str = "routine", summary: str | None = None) -> int:
-    """Open a case in its kind's first state."""
+                      priority: str = "routine", summary: str | None = None,
+                      state: str | None = None) -> int:
+    """Open a case in its kind's first state (or in ``state``, where the document that opens
+    it says where it stands: a partner's verification request)."""
     if kind not in lifecycle.KINDS:
         raise CaseError("invalid-request", N_("kind must be one of {choices}"),
                         "kind", choices=', '.join(lifecycle.KINDS))
@@ -70,7 +72,8 @@ async def create_case(conn: AsyncConnection, cw: CaseWork, actor: str, *, kind: 
                         "partner", partner=partner)
     now = cw.clock()
     reference = await new_reference(conn, reference_prefix(owner_unit, now))
-    state = lifecycle.initial_state(kind)
+    state = state or lifecycle.initial_state(kind)
+    assert state in lifecycle.states_of(kind), state
     case_id = await repo.insert_case(
         conn, reference=reference, kind=kind, origin=origin, state=state,
         owner_unit=owner_unit, partner=partner, priority=priority, created_by=actor,
@@ -96,7 +99,10 @@ async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
     """What the lifecycle rules need to know about a case row."""
     verified = await repo.count_persons(conn, row.id, role="victim",
                                         identity_status="verified")
+    home_side = await repo.received_a_request(conn, row.id, lifecycle.HOME_SIDE_REQUESTS)
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
+                               home_side=home_side,
+                               referral_recorded=row.referred_at is not None,
                                presumed_child=bool(row.presumed_child),
                                best_interests_recorded=row.best_interests_at is not None
                                and row.best_interests_decision != "no-return",
@@ -164,6 +170,28 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
                    reason=f"best-interests decision: {decision}")
         return str(current.resume_state)
     return str(current.state)
+
+
+async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                          case_id: int, command: commands.Referral) -> str:
+    """The home side records where the person handed over to it was referred; the case then
+    moves on to ``received-and-referred`` by itself (MESSAGES.md). Answers the new state."""
+    row = await load_case(conn, principal, case_id)
+    if row.state != "handed-over":
+        raise CaseError("state-conflict", N_("a referral is recorded once the person has been "
+                                             "handed over; the case is {state}"), "kind",
+                        state=Code(row.state))
+    referral = {"kind": command.kind, "facility": command.facility.strip(),
+                "note": (command.note or "").strip() or None}
+    await repo.update_case(conn, row.id, referred_by=principal.actor, referred_at=cw.clock(),
+                           referral_sealed=cw.sealer.seal_text(
+                               json.dumps(referral, ensure_ascii=False), "cases.referral"))
+    await record_event(conn, cw, row.id, principal.actor, "referral")
+    await audit.append(conn, cw.clock, principal.actor, "case.referral", row.reference,
+                       {"kind": command.kind})
+    await move(conn, cw, await repo.case_row(conn, row.id), "received-and-referred",
+               principal.actor)
+    return "received-and-referred"
 
 
 async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
@@ -236,12 +264,13 @@ async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: s
 async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit: str,
                    due_at: datetime, case_id: int | None = None, tip_id: int | None = None,
                    title: str | None = None, owner_user: str | None = None,
-                   partner: str | None = None, message_id: str | None = None) -> int:
-    """Record something due."""
+                   partner: str | None = None, message_id: str | None = None,
+                   detail: str | None = None) -> int:
+    """Record something due (``detail``: what a document said, as JSON of codes)."""
     return await repo.insert_task(
         conn, case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
         owner_user=owner_user, partner=partner, message_id=message_id, due_at=due_at,
-        created_at=cw.clock())
+        created_at=cw.clock(), detail=detail)
 
 
 async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, ...],

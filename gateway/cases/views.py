@@ -20,7 +20,7 @@ from gateway.cases.service import facts_of, load_case, unit_seen
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
 from gateway.protocol.envelope import parse_body, parse_envelope
-from gateway.protocol.errors import N_
+from gateway.protocol.errors import N_, from_record
 from gateway.store import cases as repo
 from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
@@ -48,7 +48,40 @@ def _task(row: Any, now: datetime) -> dict[str, Any]:
             "title": row.title, "owner_unit": row.owner_unit, "owner_user": row.owner_user,
             "partner": row.partner, "message_id": row.message_id, "due_at": _iso(row.due_at),
             "done_at": _iso(row.done_at), "done_by": row.done_by,
-            "overdue": row.done_at is None and row.due_at < now}
+            "overdue": row.done_at is None and row.due_at < now,
+            "detail": _detail(getattr(row, "detail", None))}
+
+
+def _detail(text: str | None) -> dict[str, Any] | None:
+    """What a document said that could not move its case (codes), with the refusal as a
+    message the console speaks in the reader's language."""
+    if not text:
+        return None
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(found, dict):
+        return None
+    refusal = from_record(found.get("refusal"))
+    return {**found, "refusal": refusal.message() if refusal else None}
+
+
+def _settled(cw: CaseWork, row: Any) -> dict[str, Any]:
+    """What the exchanged documents put on the case (MESSAGES.md, "Both sides keep one
+    case")."""
+    refusal = cw.sealer.open_text(row.refusal_sealed, "cases.refusal")
+    referral = cw.sealer.open_text(row.referral_sealed, "cases.referral")
+    return {
+        "partner_reference": row.partner_reference,
+        "return": ({"date": row.return_date.isoformat() if row.return_date else None,
+                    "gate": row.return_gate} if row.return_date or row.return_gate else None),
+        "refusal": json.loads(refusal) if refusal else None,
+        "closure": ({"outcome": row.closure_outcome, "reason": row.closure_reason}
+                    if row.closure_outcome or row.closure_reason else None),
+        "referral": ({**json.loads(referral), "by": row.referred_by,
+                      "at": _iso(row.referred_at)} if referral else None),
+    }
 
 
 async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
@@ -82,6 +115,8 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         "best_interests": ({"by": row.best_interests_by, "at": _iso(row.best_interests_at),
                             "decision": row.best_interests_decision or "return"}
                            if row.best_interests_at else None),
+        "home_side": facts.home_side,
+        **_settled(cw, row),
         "blocked": lifecycle.blocked_states(facts),
         "next_states": lifecycle.next_states(facts),
         "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),

@@ -73,6 +73,19 @@ class Message(str):
         return made
 
 
+def from_record(record: object) -> GatewayError | None:
+    """A message kept with :meth:`GatewayError.record`, to be spoken again; None for anything
+    that is not one."""
+    if not isinstance(record, dict) or not isinstance(record.get("template"), str):
+        return None
+    values = record.get("values")
+    codes = record.get("codes")
+    if not isinstance(values, dict) or not isinstance(codes, list):
+        return None
+    return GatewayError(record["template"], **{
+        str(k): Code(str(v)) if k in codes else str(v) for k, v in values.items()})
+
+
 def said(template: str, **values: object) -> Message:
     """A message (one line of several a refusal lists) that can still be spoken."""
     return GatewayError(template, **values).message()
@@ -89,6 +102,14 @@ class GatewayError(Exception):
     def message(self) -> Message:
         """The message as text that can still be spoken (:class:`Message`)."""
         return Message(self)
+
+    def record(self) -> dict[str, object]:
+        """The message as data to keep (a task's words): its template and its values, the
+        codes among them marked, so that :func:`from_record` can speak it later in any
+        language. Values are kept as text."""
+        return {"template": self.template,
+                "values": {k: str(v) for k, v in self.values.items()},
+                "codes": sorted(k for k, v in self.values.items() if isinstance(v, Code))}
 
     def speak(self, translate: Callable[[str], str],
               code: Callable[[str], str] | None = None) -> str:

@@ -58,6 +58,16 @@ cases = sa.Table(
     sa.Column("best_interests_sealed", sa.LargeBinary, nullable=True),
     # return | no-return: the supervisor's decision (a record without one is "return")
     sa.Column("best_interests_decision", sa.String(16), nullable=True),
+    # what the exchanged documents put on the case (MESSAGES.md, "Both sides keep one case")
+    sa.Column("partner_reference", sa.String(48), nullable=True),  # the partner's own
+    sa.Column("return_date", sa.Date, nullable=True),  # the agreed (or proposed) return
+    sa.Column("return_gate", sa.String(48), nullable=True),
+    sa.Column("refusal_sealed", sa.LargeBinary, nullable=True),  # a refused return's reason
+    sa.Column("closure_outcome", sa.String(32), nullable=True),
+    sa.Column("closure_reason", sa.String(32), nullable=True),
+    sa.Column("referral_sealed", sa.LargeBinary, nullable=True),  # where the person went
+    sa.Column("referred_by", sa.String(64), nullable=True),
+    sa.Column("referred_at", UTC_TIME, nullable=True),
     sa.Column("created_by", sa.String(64), nullable=False),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Column("updated_at", UTC_TIME, nullable=False),
@@ -126,6 +136,9 @@ tasks = sa.Table(
     sa.Column("due_soon_noted_at", UTC_TIME, nullable=True),
     sa.Column("done_by", sa.String(64), nullable=True),
     sa.Column("done_note_sealed", sa.LargeBinary, nullable=True),
+    # what a document said and why it could not move the case (JSON of codes, no personal
+    # data): the console words it in the reader's language
+    sa.Column("detail", sa.String(2000), nullable=True),
     sa.Column("created_at", UTC_TIME, nullable=False),
     sa.Index("ix_tasks_open_due", "done_at", "due_at"),
     sa.Index("ix_tasks_message", "message_id", "kind", "due_at", "done_at"),  # reports

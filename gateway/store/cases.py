@@ -54,6 +54,22 @@ async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) 
         .order_by(messages.c.id).limit(1))).first()
 
 
+async def received_a_request(conn: AsyncConnection, case_id: int, types: Sequence[str]
+                             ) -> bool:
+    """Whether a message of one of ``types`` came in on one of the case's conversations."""
+    found = await conn.execute(sa.select(messages.c.id).where(
+        in_case(case_id), messages.c.direction == "in", messages.c.doc_type.in_(types))
+        .limit(1))
+    return found.first() is not None
+
+
+async def author_of_sent(conn: AsyncConnection, case_id: int, message_id: str) -> str | None:
+    """Who drafted the message ``message_id`` sent from the case (None if nobody did)."""
+    found = (await conn.execute(sa.select(drafts.c.author).where(
+        drafts.c.message_id == message_id, drafts.c.case_id == case_id))).scalar()
+    return str(found) if found else None
+
+
 # -- cases ----------------------------------------------------------------------------------
 
 

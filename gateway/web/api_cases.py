@@ -19,6 +19,7 @@ from gateway.cases.commands import (
     NewNote,
     NewPerson,
     NewTask,
+    Referral,
     SearchIn,
     TaskDone,
     Transition,
@@ -114,6 +115,24 @@ async def best_interests(
     cw = case_work(request)
     await cw.run(service.record_best_interests, principal, case_id, body)
     return {"id": case_id, "best_interests": True}
+
+
+@router.post(
+    "/cases/{case_id}/referral",
+    responses=answers({"id": 7, "state": "received-and-referred"},
+                      errors=(401, 403, 404, 409, 422)),
+)
+async def record_referral(
+    request: Request,
+    case_id: CaseId,
+    body: Referral,
+    principal: Annotated[Principal, permit("cases.transition")],
+) -> dict[str, Any]:
+    """Record where the person handed over to this side was referred (MESSAGES.md: the home
+    side's case then moves to ``received-and-referred``)."""
+    cw = case_work(request)
+    state = await cw.run(service.record_referral, principal, case_id, body)
+    return {"id": case_id, "state": state}
 
 
 @router.post(

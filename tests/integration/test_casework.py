@@ -40,8 +40,12 @@ async def test_a_request_opens_a_case_and_a_released_answer_verifies_it(
         desk: Desk, registry: Any) -> None:
     request_id = await receive(desk, "verification-request", conversation=None)
     case = await only_case(desk)
-    assert (case["kind"], case["origin"], case["state"]) == ("repatriation", "partner",
+    # MESSAGES.md: a received request opens a verification case at verification-requested
+    assert (case["kind"], case["origin"], case["state"]) == ("verification", "partner",
                                                            "verification-requested")
+    assert [(e["event"], e["to"]) for e in case["events"]][:1] == [
+        ("opened", "verification-requested")]
+    assert case["home_side"] is True
     victim = next(p for p in case["persons"] if p["role"] == "victim")
     assert victim["name_latin"] == "NGUYEN Thi Hoa"
     assert victim["presumed_child"]
@@ -140,27 +144,45 @@ async def test_victim_objects_blocks_a_verification_request(desk: Desk, registry
 
 async def test_repatriation_needs_a_verified_victim_and_for_a_child_best_interests(
         desk: Desk, registry: Any) -> None:
-    await receive(desk, "verification-request")
-    case = await only_case(desk)
-    path = f"/api/cases/{case['id']}/transitions"
-    by_hand = await desk.call("officer", "POST", path, json={"to": "verified"})
-    assert by_hand.status_code == 200  # verified by hand (the answer came by phone)
+    """The finding side's gate (MESSAGES.md): the side where the child is records that
+    return is in her best interests before it plans it; the home side has no gate of its
+    own (a received document never opens one there)."""
+    found = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    path = f"/api/cases/{found['id']}/transitions"
+    await desk.ok("officer", "POST", f"/api/cases/{found['id']}/persons", json={
+        "role": "victim", "name_latin": "NGUYEN Thi Hoa", "estimated_age": 15})
+    for step in ("screening", "verification-requested", "verified"):
+        await desk.ok("officer", "POST", path, json={"to": step})  # the answer came by phone
     not_yet = await desk.call("officer", "POST", path, json={"to": "repatriation-planned"})
     assert not_yet.status_code == 409
     assert "verified" in not_yet.json()["detail"]
     cw = desk.receiver.app.state.cases
     async with cw.node.engine.begin() as conn:  # the answer arrived by phone: mark her
-        await service.set_identity_status(conn, case["id"], None, "verified")
+        await service.set_identity_status(conn, found["id"], None, "verified")
     child = await desk.call("officer", "POST", path, json={"to": "repatriation-planned"})
     assert child.status_code == 409
     assert "best interests" in child.json()["detail"]
-    officer_record = await desk.call("officer", "POST", f"/api/cases/{case['id']}/best-interests",
+    officer_record = await desk.call("officer", "POST",
+                                     f"/api/cases/{found['id']}/best-interests",
                                      json={"note": "Family assessed"})
     assert officer_record.status_code == 403
-    await desk.ok("chief", "POST", f"/api/cases/{case['id']}/best-interests",
+    await desk.ok("chief", "POST", f"/api/cases/{found['id']}/best-interests",
                   json={"note": "Mother located by the provincial social affairs office"})
     assert (await desk.ok("officer", "POST", path, json={"to": "repatriation-planned"}))[
         "state"] == "repatriation-planned"
+
+    await receive(desk, "verification-request")  # the home side of another child
+    home = next(c for c in (await desk.ok("officer", "GET", "/api/cases"))["cases"]
+                if c["origin"] == "partner")
+    async with cw.node.engine.begin() as conn:
+        await service.set_identity_status(conn, home["id"], None, "verified")
+    home_path = f"/api/cases/{home['id']}/transitions"
+    await desk.ok("officer", "POST", home_path, json={"to": "verified"})
+    planned = await desk.ok("officer", "POST", home_path, json={"to": "repatriation-planned"})
+    assert planned["state"] == "repatriation-planned"
+    assert (await desk.ok("officer", "GET", f"/api/cases/{home['id']}"))[
+        "best_interests"] is None
 
 
 async def test_h2_messages_cannot_be_forwarded_to_another_partner(

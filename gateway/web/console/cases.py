@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
 from gateway.cases import commands, deadlines, lifecycle, printing, service, special, views
+from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.exchange import proofs
@@ -105,7 +106,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
         case = await cw.run(views.case_detail, principal, case_id)
     except CaseError as exc:
         raise Refused("not-found") from exc
-    types = cw.forms.registry.types()
+    types = [t for t in cw.forms.registry.types() if t not in WITHOUT_CASE]
     suggested = suggested_types(case, types)
     return page(request, "case.html", principal, status, case=case,
                 suggested=suggested, others=[t for t in types if t not in suggested],
@@ -113,15 +114,20 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                 roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS)
 
 
-#: The documents that fit a case's kind and state, first in the compose menu.
-_FITTING: Final[dict[tuple[str, str], tuple[str, ...]]] = {
-    ("repatriation", "detected"): ("verification-request",),
-    ("repatriation", "screening"): ("verification-request",),
-    ("repatriation", "verified"): ("repatriation-request", "case-closure"),
-    ("repatriation", "repatriation-planned"): ("handover-record", "repatriation-response"),
-    ("repatriation", "handed-over"): ("case-closure",),
-    ("verification", "detected"): ("verification-request",),
-    ("verification", "screening"): ("verification-request",),
+#: The documents that fit a case's state, first in the compose menu (repatriation and
+#: verification cases share a lifecycle; the finding side proposes the return).
+_FITTING: Final[dict[str, tuple[str, ...]]] = {
+    "detected": ("verification-request",),
+    "screening": ("verification-request",),
+    "verified": ("repatriation-request", "case-closure"),
+    "not-national": ("case-closure", "verification-request"),
+    "unable-to-verify": ("verification-request", "case-closure"),
+    "repatriation-planned": ("handover-record",),
+    "handed-over": ("case-closure",),
+    "received-and-referred": ("case-closure",),
+    "follow-up": ("case-closure",),
+}
+_FITTING_OF_KIND: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("investigation", "open"): ("investigation-update", "suspect-notice"),
     ("investigation", "active"): ("investigation-update", "suspect-notice", "case-closure"),
     ("hotline", "detected"): ("alert",),
@@ -137,7 +143,13 @@ def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
            if t["kind"] == "answer" and not t["done_at"] and t["title"] in _ANSWERS]
     received = [m["type"] for m in case["messages"] if m["direction"] == "in"]
     out.extend(_ANSWERS[t] for t in received if t in _ANSWERS and not out)
-    out.extend(_FITTING.get((case["kind"], case["state"]), ()))
+    if (case["kind"], case["state"]) in _FITTING_OF_KIND:
+        out.extend(_FITTING_OF_KIND[case["kind"], case["state"]])
+    elif case["kind"] in ("repatriation", "verification"):
+        fitting = _FITTING.get(case["state"], ())
+        if case["home_side"]:  # the home side answers a proposal, it does not make one
+            fitting = tuple(t for t in fitting if t != "repatriation-request")
+        out.extend(fitting)
     return [t for t in dict.fromkeys(out) if t in types]
 
 
@@ -216,6 +228,17 @@ async def best_interests(request: Request, case_id: int) -> Response:
             commands.parse(commands.BestInterests, texts(form, "note", "decision")))
         return "best-interests-recorded"
     return await _act(request, "cases.best-interests", case_id, "best-interests", work)
+
+
+@router.post("/cases/{case_id}/referral")
+async def referral(request: Request, case_id: int) -> Response:
+    """The home side records where the person it received was referred; the case moves on."""
+    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
+        await service.record_referral(
+            conn, cw, principal, case_id,
+            commands.parse(commands.Referral, texts(form, "kind", "facility", "note")))
+        return "referral-recorded"
+    return await _act(request, "cases.transition", case_id, "referral", work)
 
 
 # -- a message as its document ------------------------------------------------------------

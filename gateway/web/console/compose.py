@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
 from gateway.cases import commands, deadlines, drafts, uploads, views
+from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.documents.model import Field
@@ -47,7 +48,7 @@ async def choose_type(request: Request, case_id: int, type: str = "") -> Respons
     """The compose menu of the case page lands here."""
     await user(request, "drafts.write")
     cw = case_work(request)
-    known = type in cw.forms.registry.types()
+    known = type in cw.forms.registry.types() and type not in WITHOUT_CASE
     raise Redirect(f"/cases/{case_id}/compose/{type}" if known else f"/cases/{case_id}")
 
 
@@ -99,7 +100,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, case: dict[str, 
           status: int = 200, message: str | None = None, draft: dict[str, Any] | None = None,
           held: list[tuple[str, uploads.Upload]] | None = None,
           kept: list[dict[str, Any]] | None = None) -> HTMLResponse:
-    if doc_type not in cw.forms.registry.types():
+    if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
     model = cw.forms.model(doc_type)
     lang = language(request)
@@ -127,7 +128,7 @@ async def compose_page(request: Request, case_id: int, doc_type: str) -> HTMLRes
     principal = await user(request, "drafts.write")
     cw = case_work(request)
     case = await _case(cw, principal, case_id)
-    if doc_type not in cw.forms.registry.types():
+    if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
     lang = language(request)
     values = prefill(cw.forms.model(doc_type), case, principal,

@@ -16,12 +16,40 @@ def facts(state: str, **more: object) -> CaseFacts:
     return CaseFacts(kind="repatriation", state=state, **more)  # type: ignore[arg-type]
 
 
-def test_the_happy_path_of_a_repatriation() -> None:
+def test_the_happy_path_of_a_repatriation_on_the_home_side() -> None:
+    """The side the person returns to: no best-interests gate of its own (a presumed child
+    included), the referral recorded before the case moves on."""
     path = ["detected", "screening", "verification-requested", "verified",
             "repatriation-planned", "handed-over", "received-and-referred", "follow-up",
             "closed"]
     for here, there in itertools.pairwise(path):
+        check_transition(facts(here, verified_victims=1, home_side=True, presumed_child=True,
+                               referral_recorded=True), there)
+    with pytest.raises(TransitionRefused, match="record where the person was referred"):
+        check_transition(facts("handed-over", home_side=True), "received-and-referred")
+    with pytest.raises(TransitionRefused, match="record the referral before"):
+        check_transition(facts("handed-over", home_side=True), "closed")
+
+
+def test_the_happy_path_of_a_repatriation_on_the_finding_side() -> None:
+    """The side that found the person closes after the handover; the partner refers."""
+    path = ["detected", "screening", "verification-requested", "verified",
+            "repatriation-planned", "handed-over", "closed"]
+    for here, there in itertools.pairwise(path):
         check_transition(facts(here, verified_victims=1), there)
+    with pytest.raises(TransitionRefused, match="who records the referral"):
+        check_transition(facts("handed-over", referral_recorded=True), "received-and-referred")
+
+
+def test_a_refused_return_goes_back_to_verified() -> None:
+    check_transition(facts("repatriation-planned", verified_victims=1), "verified")
+
+
+def test_a_case_under_proceedings_is_resumed_before_it_closes() -> None:
+    on_hold = facts("on-hold-proceedings", resume_state="verified", verified_victims=1)
+    with pytest.raises(TransitionRefused, match="legal proceedings"):
+        check_transition(on_hold, "closed")
+    check_transition(on_hold, "withdrawn")
 
 
 @pytest.mark.parametrize(("state", "to", "why"), [
@@ -39,9 +67,12 @@ def test_refused_moves_say_why(state: str, to: str, why: str) -> None:
 
 
 def test_a_presumed_child_needs_the_best_interests_record() -> None:
+    """The finding side's gate (MESSAGES.md); the home side never has one of its own."""
     child = facts("verified", verified_victims=1, presumed_child=True)
     with pytest.raises(TransitionRefused, match="best interests"):
         check_transition(child, "repatriation-planned")
+    check_transition(facts("verified", verified_victims=1, presumed_child=True,
+                           home_side=True), "repatriation-planned")
     check_transition(facts("verified", verified_victims=1, presumed_child=True,
                            best_interests_recorded=True), "repatriation-planned")
 
