@@ -123,6 +123,65 @@ def test_the_scripted_repatriation_a_hotline_alert_and_clean_logs(tmp_path: Path
         wait_task = next(t for t in ours["tasks"] if t["kind"] == "await-answer")
         assert wait_task["done_at"] is not None
         assert ok(lan.post("/search", json={"q": "kimquyenh"}))["results"][0]["id"] == case["id"]
+        assert ours["partner_reference"] == answer["case-reference"]
+
+        # The return, to its end: each document moves both cases, nobody moves them by hand
+        # (MESSAGES.md, "Both sides keep one case"); the human decisions are the finding
+        # side's best interests and the home side's referral.
+        def send(officer: httpx.Client, chief: httpx.Client, case_id: int, doc_type: str,
+                 to: str, document: dict[str, Any], ref: str | None = None) -> str:
+            drafted = ok(officer.post(f"/cases/{case_id}/drafts", json={
+                "type": doc_type, "to": to, "ref": ref, "handling": "H1",
+                "document": document}))
+            ok(officer.post(f"/drafts/{drafted['id']}/submit"))
+            return str(ok(chief.post(f"/drafts/{drafted['id']}/release"))["message_id"])
+
+        def both(state: str, what: str) -> None:
+            assert case_state(lan, case["id"]) == state, what  # at once, on release
+            wait_for(lambda: case_state(sophea, theirs["id"]) == state,
+                     f"Bavet's case {state} after the {what}")
+
+        ok(chief_vn.post(f"/cases/{case['id']}/best-interests", json={
+            "note": "Family traced by the provincial police; return is in her interests."}))
+        proposal = forms.read("repatriation-request", "1.0", example("repatriation-request"))
+        proposal["returnee"] = [{"@person-id": "P1", "@verification": answer_id}]
+        proposal_id = send(lan, chief_vn, case["id"], "repatriation-request", "kh.blo-bavet",
+                           proposal)
+        both("verified", "repatriation-request")
+        wait_for(lambda: any(t["kind"] == "answer" and t["message_id"] == proposal_id
+                             for t in ok(sophea.get(f"/cases/{theirs['id']}"))["tasks"]),
+                 "Bavet's task to answer the proposal")
+        reply = forms.read("repatriation-response", "1.0", example("repatriation-response"))
+        reply.update({"decision": "accepted", "confirmed-date": "2026-12-18",
+                      "confirmed-gate": "mocbai-bavet"})
+        reply_id = send(sophea, chief_kh, theirs["id"], "repatriation-response", "vn.blo-mocbai",
+                        reply, ref=proposal_id)
+        assert case_state(sophea, theirs["id"]) == "repatriation-planned"
+        wait_for(lambda: case_state(lan, case["id"]) == "repatriation-planned",
+                 "Moc Bai's case planned after the repatriation-response")
+        for client, case_id in ((lan, case["id"]), (sophea, theirs["id"])):
+            planned = ok(client.get(f"/cases/{case_id}"))
+            assert planned["return"] == {"date": "2026-12-18", "gate": "mocbai-bavet"}
+        assert next(t for t in ok(lan.get(f"/cases/{case['id']}"))["tasks"]
+                    if t["message_id"] == proposal_id)["done_at"]  # the wait is over
+        record = forms.read("handover-record", "1.0", example("handover-record"))
+        send(lan, chief_vn, case["id"], "handover-record", "kh.blo-bavet", record, ref=reply_id)
+        both("handed-over", "handover-record")
+        ok(sophea.post(f"/cases/{theirs['id']}/referral", json={
+            "kind": "social-protection-centre", "facility": "Svay Rieng Social Affairs Centre"}))
+        assert case_state(sophea, theirs["id"]) == "received-and-referred"
+        closure = forms.read("case-closure", "1.0", example("case-closure", 1))
+        send(sophea, chief_kh, theirs["id"], "case-closure", "vn.blo-mocbai", closure)
+        assert case_state(sophea, theirs["id"]) == "closed"
+        wait_for(lambda: case_state(lan, case["id"]) == "closed", "Moc Bai's case closed")
+        ended = ok(lan.get(f"/cases/{case['id']}"))
+        assert ended["closure"] == {"outcome": "reintegrated", "reason": "completed"}
+        for client, case_id in ((lan, case["id"]), (sophea, theirs["id"])):
+            story = ok(client.get(f"/cases/{case_id}"))["events"]
+            by_hand = [e for e in story if e["event"] == "state" and not e["message_id"]]
+            assert [e["to"] for e in by_hand] == (
+                ["received-and-referred"] if client is sophea else []), by_hand
+            assert not [e for e in story if e["event"] == "state-not-changed"]
 
         # A second request that Bavet leaves unanswered.
         other = ok(lan.post("/cases", json={"kind": "verification", "partner": "kh.blo-bavet"}))

@@ -1,0 +1,232 @@
+"""Both sides keep one case (MESSAGES.md): what each document does to the case of the side
+that sends it and of the side that receives it, in-process over a real SQLite file. The full
+repatriation across two real nodes is in tests/e2e/test_casework.py; here, the branches: a
+question instead of an answer, a refused or moved return, a move the lifecycle forbids, and
+the referral's and the drafts' hostile inputs."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sqlite3
+from typing import Any
+
+import pytest
+
+from gateway.cases import effects
+from gateway.documents.catalog import catalogs
+from gateway.documents.convert import DocumentForms
+from gateway.protocol.errors import from_record
+from tests.conftest import REPO, example
+from tests.integration.conftest import Desk
+
+pytestmark = pytest.mark.anyio
+
+
+def document(registry: Any, doc_type: str, index: int = 0, **changes: Any) -> dict[str, Any]:
+    found: dict[str, Any] = DocumentForms(registry).read(doc_type, "1.0",
+                                                         example(doc_type, index))
+    found.update(changes)
+    return found
+
+
+async def receive(desk: Desk, registry: Any, doc_type: str, data: dict[str, Any],
+                  **draft: Any) -> str:
+    """A partner's (vn.c02's) signed message, received and attached; answers its id."""
+    xml = DocumentForms(registry).build(doc_type, "1.0", data)
+    raw = desk.receiver.world.message(doc_type, xml, **draft)
+    response = await desk.receiver.post(raw)
+    assert response.status_code == 202, response.text
+    protected = json.loads(raw)["protected"]
+    header = json.loads(base64.urlsafe_b64decode(protected + "=" * (-len(protected) % 4)))
+    return str(header["bx"]["id"])
+
+
+async def send(desk: Desk, case_id: int, doc_type: str, data: dict[str, Any],
+               ref: str | None = None) -> str:
+    """Drafted by the officer, released by the chief; answers the message id."""
+    drafted = await desk.ok("officer", "POST", f"/api/cases/{case_id}/drafts", json={
+        "type": doc_type, "to": "vn.c02", "ref": ref, "handling": "H1", "document": data})
+    submitted = await desk.ok("officer", "POST", f"/api/drafts/{drafted['id']}/submit")
+    if submitted["state"] == "sent":
+        return str(submitted["message_id"])
+    return str((await desk.ok("chief", "POST", f"/api/drafts/{drafted['id']}/release"))[
+        "message_id"])
+
+
+async def case_of(desk: Desk, case_id: int) -> dict[str, Any]:
+    return dict(await desk.ok("officer", "GET", f"/api/cases/{case_id}"))
+
+
+async def conversation_of(desk: Desk, case_id: int) -> str:
+    return str((await case_of(desk, case_id))["messages"][0]["conversation"])
+
+
+def open_tasks(case: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [t for t in case["tasks"] if t["kind"] == kind and not t["done_at"]]
+
+
+async def test_a_question_instead_of_an_answer_pauses_the_home_side_and_tasks_the_finder(
+        desk: Desk, registry: Any) -> None:
+    # The home side: a request opens its case; it asks for more instead of answering.
+    request = await receive(desk, registry, "verification-request",
+                            document(registry, "verification-request"))
+    home = next(c for c in (await desk.ok("officer", "GET", "/api/cases"))["cases"])
+    conversation = await conversation_of(desk, home["id"])
+    assert len(open_tasks(await case_of(desk, home["id"]), "answer")) == 1
+    question = document(registry, "verification-response", result="need-more-information")
+    await send(desk, home["id"], "verification-response", question, ref=request)
+    paused = await case_of(desk, home["id"])
+    assert paused["state"] == "verification-requested"  # it stays
+    assert open_tasks(paused, "answer") == []  # the clock is paused until the next request
+    await receive(desk, registry, "verification-request",
+                  document(registry, "verification-request"), conversation=conversation)
+    again = await case_of(desk, home["id"])
+    assert again["state"] == "verification-requested"
+    assert len(open_tasks(again, "answer")) == 1
+    assert not [e for e in again["events"] if e["event"] == "state-not-changed"]
+
+    # The finding side: its request is answered with a question; a new request answers it.
+    found = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    ours = await send(desk, found["id"], "verification-request",
+                      document(registry, "verification-request"))
+    assert (await case_of(desk, found["id"]))["state"] == "verification-requested"
+    await receive(desk, registry, "verification-response", question, ref=ours,
+                  conversation=await conversation_of(desk, found["id"]))
+    asked = await case_of(desk, found["id"])
+    assert asked["state"] == "verification-requested"
+    assert [t["partner"] for t in open_tasks(asked, "answer-question")] == ["vn.c02"]
+    assert open_tasks(asked, "await-answer") == []
+    await send(desk, found["id"], "verification-request",
+               document(registry, "verification-request"))
+    answered = await case_of(desk, found["id"])
+    assert open_tasks(answered, "answer-question") == []
+    assert len(open_tasks(answered, "await-answer")) == 1
+
+
+async def test_a_return_refused_proposed_again_and_refused_again(desk: Desk,
+                                                                registry: Any) -> None:
+    found = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    request = await send(desk, found["id"], "verification-request",
+                         document(registry, "verification-request"))
+    conversation = await conversation_of(desk, found["id"])
+    await receive(desk, registry, "verification-response",
+                  document(registry, "verification-response", result="confirmed"),
+                  ref=request, conversation=conversation)
+    case = await case_of(desk, found["id"])
+    assert case["state"] == "verified"
+    assert case["partner_reference"] == document(registry, "verification-response")[
+        "case-reference"]
+    await desk.ok("chief", "POST", f"/api/cases/{found['id']}/best-interests",
+                  json={"note": "Mother traced; return is in the child's best interests."})
+    proposal = await send(desk, found["id"], "repatriation-request",
+                          document(registry, "repatriation-request"))
+    assert (await case_of(desk, found["id"]))["state"] == "verified"  # it stays
+
+    reasons = [{"@lang": "vi", "#text": "Chưa xác minh được gia đình."},
+               {"@lang": "en", "#text": "The family could not be traced yet."}]
+    await receive(desk, registry, "repatriation-response", document(
+        registry, "repatriation-response", decision="refused", reason=reasons),
+        ref=proposal, conversation=conversation)
+    refused = await case_of(desk, found["id"])
+    assert refused["state"] == "verified"
+    assert refused["refusal"] == reasons
+    assert refused["return"] is None
+
+    other_date = document(registry, "repatriation-response", 1)
+    await receive(desk, registry, "repatriation-response", other_date, ref=proposal,
+                  conversation=conversation)
+    planned = await case_of(desk, found["id"])
+    assert planned["state"] == "repatriation-planned"
+    assert planned["return"] == {"date": other_date["alternative-date"],
+                                 "gate": other_date["alternative-gate"]}
+    assert planned["refusal"] is None
+    moves = [e for e in planned["events"] if e["event"] == "state"]
+    assert moves[-1]["to"] == "repatriation-planned"
+    assert moves[-1]["message_id"] is not None  # the message that moved it
+
+    await receive(desk, registry, "repatriation-response", document(
+        registry, "repatriation-response", decision="refused", reason=reasons),
+        ref=proposal, conversation=conversation)
+    back = await case_of(desk, found["id"])
+    assert (back["state"], back["return"]) == ("verified", None)
+
+
+async def test_a_move_the_lifecycle_forbids_becomes_a_task_with_the_documents_words(
+        desk: Desk, registry: Any) -> None:
+    await receive(desk, registry, "verification-request",
+                  document(registry, "verification-request"))
+    home = (await desk.ok("officer", "GET", "/api/cases"))["cases"][0]
+    conversation = await conversation_of(desk, home["id"])
+    await desk.ok("officer", "POST", f"/api/cases/{home['id']}/transitions",
+                  json={"to": "on-hold-proceedings", "reason": "The court hears the case"})
+    closure = document(registry, "case-closure", 1)
+    message_id = await receive(desk, registry, "case-closure", closure,
+                               conversation=conversation)
+    case = await case_of(desk, home["id"])
+    assert case["state"] == "on-hold-proceedings"  # no silent drift either way
+    [task] = open_tasks(case, "document-not-applied")
+    assert (task["message_id"], task["partner"], task["title"]) == (
+        message_id, "vn.c02", "case-closure")
+    detail = task["detail"]
+    assert detail["wanted"] == "closed"
+    assert detail["said"] == {"outcome": "reintegrated", "closure-reason": "completed",
+                              "closed-on": closure["closed-on"]}
+    assert "legal proceedings" in detail["refusal"]
+    event = next(e for e in case["events"] if e["event"] == "state-not-changed")
+    assert (event["from"], event["to"], event["message_id"]) == (
+        "on-hold-proceedings", "closed", message_id)
+    with sqlite3.connect(desk.receiver.db) as conn:
+        notices = conn.execute("SELECT kind, unit, task_id, urgent FROM notifications WHERE "
+                               "message_id = ? AND kind = 'case-not-moved'",
+                               (message_id,)).fetchall()
+        audited = conn.execute("SELECT detail FROM audit_log WHERE action = "
+                               "'case.state-not-changed'").fetchall()
+    assert notices == [("case-not-moved", "kh.ahtjp", task["id"], 1)]
+    assert [json.loads(a[0])["message"] for a in audited] == [message_id]
+    # the task's words, in the reader's language
+    with sqlite3.connect(desk.receiver.db) as conn:
+        kept = json.loads(conn.execute("SELECT detail FROM tasks WHERE id = ?",
+                                       (task["id"],)).fetchone()[0])
+    refusal = from_record(kept["refusal"])
+    assert refusal is not None
+    book = catalogs(REPO / "translations")
+    khmer = refusal.speak(book.get("km").gettext, lambda code: book.code("km", code))
+    assert khmer != str(refusal)
+    assert "legal proceedings" not in khmer
+
+
+async def test_documents_of_no_case_and_bad_referrals_are_refused_and_change_nothing(
+        desk: Desk, registry: Any) -> None:
+    case = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    for doc_type in sorted(effects.WITHOUT_CASE):
+        refused = await desk.call("officer", "POST", f"/api/cases/{case['id']}/drafts", json={
+            "type": doc_type, "to": "vn.c02", "document": {}})
+        assert refused.status_code == 422, (doc_type, refused.text)
+        assert doc_type in refused.json()["detail"]
+    path = f"/api/cases/{case['id']}/referral"
+    not_yet = await desk.call("officer", "POST", path, json={
+        "kind": "shelter", "facility": "Tây Ninh shelter"})
+    assert not_yet.status_code == 409
+    assert "handed over" in not_yet.json()["detail"]
+    for body, field in (({"kind": "prison", "facility": "x"}, "kind"),
+                        ({"kind": "shelter", "facility": ""}, "facility"),
+                        ({"kind": "shelter"}, "facility"),
+                        ({"kind": "shelter", "facility": "x" * 201}, "facility"),
+                        ({"kind": "shelter", "facility": "x", "extra": 1}, "extra")):
+        bad = await desk.call("officer", "POST", path, json=body)
+        assert bad.status_code == 422, body
+        assert field in bad.text, (body, bad.text)
+    auditor = await desk.add_user("reader", "auditor")
+    assert (await desk.client.post(path, headers=auditor, json={
+        "kind": "shelter", "facility": "x"})).status_code == 403
+    other_unit = await desk.add_user("elsewhere", "blo-officer", unit="kh.blo-bavet")
+    assert (await desk.client.post(path, headers=other_unit, json={
+        "kind": "shelter", "facility": "x"})).status_code == 404
+    after = await case_of(desk, case["id"])
+    assert after["referral"] is None
+    assert after["drafts"] == []
+    assert [e["event"] for e in after["events"]] == ["opened"]
