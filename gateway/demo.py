@@ -3,12 +3,13 @@
 Each node is its own ``gateway serve`` process with its own data folder. Keys are generated
 and pinned through ``gateway partners enrol`` with the thumbprints printed at generation, as
 real agencies would exchange them. Cambodia's Bavet border office (no inbound link: it pulls
-its mail) finds a Vietnamese teenager; Moc Bai verifies her identity, both supervisors record
-that return is in her best interests, the return is agreed, and the handover record closes
-the border part: each case ends in the state its messages put it in. C02 and Cambodia's
+its mail) finds a Vietnamese teenager; Moc Bai verifies her identity, Bavet's supervisor
+records that return is in her best interests, the return is agreed, the handover record
+follows, Moc Bai records where she was referred and closes the case after her follow-up. Each
+document moves both sides' cases, nobody moves them by hand (MESSAGES.md, "Both sides keep one
+case"): the demo checks both states after every document. C02 and Cambodia's
 anti-trafficking police exchange on a joint investigation, and a hotline tip about a child in
-Laos becomes an immediate alert.
-"""
+Laos becomes an immediate alert."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,12 +59,28 @@ SCRIPT: tuple[tuple[str, str, str, str, str, str, str], ...] = (
      "investigation"),
     ("kh.ahtjp", "vn.c02", "suspect-notice", "kh-ahtjp-broker-information.xml", "urgent", "H2",
      "investigation"),
+    ("vn.blo-mocbai", "kh.blo-bavet", "case-closure", "vn-child-reintegrated.xml", "routine",
+     "H1", "repatriation"),
 )
+#: (finding side's state, home side's state) after each document of the repatriation: the
+#: demo checks both at once, so that it never contradicts MESSAGES.md's table.
+STATES_AFTER: dict[str, tuple[str, str]] = {
+    "verification-request": ("verification-requested", "verification-requested"),
+    "verification-response": ("verified", "verified"),
+    "repatriation-request": ("verified", "verified"),
+    "repatriation-response": ("repatriation-planned", "repatriation-planned"),
+    "handover-record": ("handed-over", "handed-over"),
+    "case-closure": ("closed", "closed"),
+}
+#: The referral the home side records after the handover (a human decision, as the finding
+#: side's best-interests record is): then its case is received-and-referred.
+REFERRAL: dict[str, str] = {"kind": "social-protection-centre",
+                            "facility": "Trung tâm Công tác xã hội tỉnh Tây Ninh"}
 #: Where each demo case ends (node, partner) -> state: `make run` checks it, so that the
 #: demo never contradicts itself.
 EXPECTED_STATES: dict[tuple[str, str], str] = {
-    ("kh.blo-bavet", "vn.blo-mocbai"): "handed-over",
-    ("vn.blo-mocbai", "kh.blo-bavet"): "handed-over",
+    ("kh.blo-bavet", "vn.blo-mocbai"): "closed",
+    ("vn.blo-mocbai", "kh.blo-bavet"): "closed",
     ("vn.c02", "kh.ahtjp"): "active",
     ("kh.ahtjp", "vn.c02"): "active",
 }
@@ -95,6 +112,7 @@ class DemoNode:
     port: int
     process: subprocess.Popen[bytes] | None = None
     thumbprint: str = ""
+    sessions: dict[str, httpx.Client] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -128,14 +146,19 @@ class DemoNode:
                             headers={"Authorization": f"Bearer {self.token()}"})
 
     def session(self, username: str) -> httpx.Client:
-        """A client of its local API, logged in as one of the demo users."""
+        """A client of its local API, logged in as one of the demo users (once: a login
+        costs a password hash)."""
+        if username in self.sessions:
+            return self.sessions[username]
         response = httpx.post(f"http://127.0.0.1:{self.port}/api/session", timeout=30,
                               json={"username": username, "password": DEMO_PASSWORD})
         if response.status_code != 200:
             raise DemoError(N_("{node_id}: {username} cannot log in: {text}"),
                             node_id=self.node_id, username=username, text=response.text)
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
-                            headers={"Authorization": f"Bearer {response.json()['token']}"})
+        self.sessions[username] = httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
+            headers={"Authorization": f"Bearer {response.json()['token']}"})
+        return self.sessions[username]
 
     def unit(self, name: str | None) -> str:
         """The unit of a demo user: the node's own, or e.g. ``vn.hotline``."""
@@ -226,9 +249,13 @@ def _ok(response: httpx.Response, what: str) -> Any:
 
 
 def _case_for(officer: httpx.Client, partner: str, kind: str = "repatriation") -> int:
-    """The officer's newest case of ``kind`` with ``partner``, or a new one."""
+    """The officer's newest case with ``partner``: a joint investigation, or (for the other
+    kinds) the case of a return, whichever side opened it (the home side's was opened by
+    the partner's request, as a verification case); a new one if there is none."""
     found = [c for c in _ok(officer.get("/cases", params={"partner": partner}),
-                            "list cases")["cases"] if c["kind"] == kind]
+                            "list cases")["cases"]
+             if (c["kind"] == "investigation") == (kind == "investigation")
+             and c["kind"] != "hotline"]
     if found:
         return int(found[0]["id"])
     made = _ok(officer.post("/cases", json={
@@ -238,12 +265,56 @@ def _case_for(officer: httpx.Client, partner: str, kind: str = "repatriation") -
 
 
 def _best_interests(node: DemoNode, partner: str) -> None:
-    """The node's supervisor records that return is in the child's best interests."""
+    """The finding side's supervisor records that return is in the child's best interests
+    (MESSAGES.md: the finding side's gate before it proposes a return)."""
     supervisor = node.session("supervisor")
     case_id = _case_for(node.session("officer"), partner)
     _ok(supervisor.post(f"/cases/{case_id}/best-interests", json={
         "note": "Mother located and assessed; return is in the child's best interests."}),
         f"{node.node_id} records best interests")
+
+
+def _referral(node: DemoNode, partner: str) -> None:
+    """The home side's officer records where the person received was referred."""
+    officer = node.session("officer")
+    case_id = _case_for(officer, partner)
+    _ok(officer.post(f"/cases/{case_id}/referral", json=REFERRAL),
+        f"{node.node_id} records the referral")
+
+
+def _case_state(node: DemoNode, partner: str) -> str:
+    officer = node.session("officer")
+    return str(_ok(officer.get(f"/cases/{_case_for(officer, partner)}"), "read a case")["state"])
+
+
+def _both_sides(finder: DemoNode, home: DemoNode, doc_type: str) -> str:
+    """Both cases once a document of the return has arrived: where MESSAGES.md's table puts
+    them, or :class:`DemoError`."""
+    wanted = STATES_AFTER[doc_type]
+    found: tuple[str, str] = ("", "")
+
+    def agree() -> bool:
+        nonlocal found
+        found = (_case_state(finder, home.node_id), _case_state(home, finder.node_id))
+        return found == wanted
+
+    try:
+        _wait(agree, 30, f"both cases after the {doc_type}")
+    except DemoError as exc:
+        raise DemoError(N_("after the {doc_type}: {finder} is {found_finder} and {home} is "
+                           "{found_home}, not {wanted}"), doc_type=doc_type,
+                        finder=finder.node_id, found_finder=found[0], home=home.node_id,
+                        found_home=found[1], wanted=" / ".join(wanted)) from exc
+    return f"{finder.node_id} {found[0]} · {home.node_id} {found[1]}"
+
+
+def _on_the_case(officer: httpx.Client, case_id: int, document: dict[str, Any]) -> None:
+    """What the case knows goes into the document: its own reference and the partner's."""
+    case = _ok(officer.get(f"/cases/{case_id}"), "read a case")
+    if "case-reference" in document:
+        document["case-reference"] = case["reference"]
+    if "partner-case-reference" in document and case.get("partner_reference"):
+        document["partner-case-reference"] = case["partner_reference"]
 
 
 def check_states(nodes: list[DemoNode]) -> dict[tuple[str, str], str]:
@@ -266,8 +337,13 @@ def _receipted(sender: DemoNode, message_id: str, doc_type: str, recipient: Demo
     _wait(lambda: _state(sender, message_id).get("state") == "delivered", 60,
           f"{doc_type} to be receipted")
     mode = "pulled by" if recipient.mode == "pull" else "pushed to"
-    say(f"  {time.strftime('%H:%M:%S')}  {sender.node_id:14} {mode:9} {recipient.node_id:14} "
-        f"{doc_type:22} {message_id}  receipt verified")
+    line = (f"  {time.strftime('%H:%M:%S')}  {sender.node_id:14} {mode:9} "
+            f"{recipient.node_id:14} {doc_type:22} {message_id}  receipt verified")
+    if doc_type in STATES_AFTER and "kh.blo-bavet" in (sender.node_id, recipient.node_id):
+        finder, home = (sender, recipient) if sender.node_id == "kh.blo-bavet" \
+            else (recipient, sender)
+        line += f"  cases: {_both_sides(finder, home, doc_type)}"
+    say(line)
 
 
 def play_script(nodes: list[DemoNode], say: Callable[[str], None]
@@ -282,12 +358,16 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]
         sender = by_id[sender_id]
         officer, supervisor = sender.session("officer"), sender.session("supervisor")
         case_id = _case_for(officer, recipient, kind)
-        if doc_type == "repatriation-request":  # a child: both sides decide before a return
+        if doc_type == "repatriation-request":  # a child: the finding side decides first
             _best_interests(sender, recipient)
-            _best_interests(by_id[recipient], sender_id)
+        if doc_type == "case-closure":  # the home side refers her before it closes
+            _referral(sender, recipient)
+            say(f"  {time.strftime('%H:%M:%S')}  {sender_id:14} records the referral: "
+                f"{_case_state(sender, recipient)}")
         document = forms.read(doc_type, "1.0",
                               (REPOSITORY / "schemas" / doc_type / "examples" / example)
                               .read_bytes())
+        _on_the_case(officer, case_id, document)
         pair = frozenset((sender_id, recipient))
         draft = _ok(officer.post(f"/cases/{case_id}/drafts", json={
             "type": doc_type, "to": recipient, "ref": previous.get(pair), "priority": priority,

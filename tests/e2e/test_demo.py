@@ -37,7 +37,7 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
         assert "Serving. Press Ctrl-C to stop." in output, output
         for doc_type in ("verification-request", "verification-response",
                          "repatriation-request", "repatriation-response", "handover-record",
-                         "investigation-update", "suspect-notice", "alert"):
+                         "investigation-update", "suspect-notice", "case-closure", "alert"):
             assert any(doc_type in line and "receipt verified" in line for line in lines), doc_type
         assert "pulled by kh.blo-bavet" in output
         assert "Demo logins on every node" in output
@@ -52,8 +52,19 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
             "Authorization": f"Bearer {login.json()['token']}"}).json()["cases"]
         assert [c["state"] for c in cases] == ["active"]  # kh.ahtjp's joint investigation
         # every case ends where its messages put it: checked by the demo and printed
-        for node, partner, state in (("kh.blo-bavet", "vn.blo-mocbai", "handed-over"),
-                                     ("vn.blo-mocbai", "kh.blo-bavet", "handed-over"),
+        # both sides' cases after each document of the return, checked by the demo itself
+        for doc_type, states in (
+                ("verification-request", "kh.blo-bavet verification-requested · "
+                                         "vn.blo-mocbai verification-requested"),
+                ("repatriation-response", "kh.blo-bavet repatriation-planned · "
+                                          "vn.blo-mocbai repatriation-planned"),
+                ("handover-record", "kh.blo-bavet handed-over · vn.blo-mocbai handed-over"),
+                ("case-closure", "kh.blo-bavet closed · vn.blo-mocbai closed")):
+            assert any(doc_type in line and line.endswith(f"cases: {states}")
+                       for line in lines), (doc_type, states)
+        assert any("records the referral: received-and-referred" in line for line in lines)
+        for node, partner, state in (("kh.blo-bavet", "vn.blo-mocbai", "closed"),
+                                     ("vn.blo-mocbai", "kh.blo-bavet", "closed"),
                                      ("vn.c02", "kh.ahtjp", "active")):
             assert any(node in line and partner in line and line.endswith(state)
                        for line in lines), (node, state)
