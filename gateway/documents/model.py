@@ -136,10 +136,13 @@ class _Builder:
                      type_name=None if type_name.startswith("xs:") else local, **occurs)
 
     def attribute(self, node: etree._Element, inherited: str) -> Field:
-        base, values = self.simple(node.get("type", "xs:string"))
+        type_name = node.get("type", "xs:string")
+        base, values = self.simple(type_name)
         return Field(node.get("name", ""), True, _sensitivity_of(node, inherited),
                      min_occurs=1 if node.get("use") == "required" else 0, base=base,
-                     enumeration=values, default=node.get("default"))
+                     enumeration=values, default=node.get("default"),
+                     type_name=None if type_name.startswith("xs:")
+                     else type_name.split(":")[-1])
 
     def complex(self, name: str, node: etree._Element, sensitivity: str, **occurs: Any
                 ) -> Field:

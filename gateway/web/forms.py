@@ -5,10 +5,15 @@ A form key is the field's path with dots (``person.name.latin``); an attribute k
 (``person.@person-id``), free text with attributes its ``#text``; a repeatable element adds
 an index (``remarks.0.#text``). Errors from the schema (``/verification-request/person/
 name/latin``, ``.../remarks[2]``) map back to the same keys, so each shows beside its field.
+
+No field asks for an internal code: a field that refers to something the case holds is a
+picker of those things in words (a person of the case for a ``PersonId``, a received message
+for a message id), and every language and country is a select in the reader's language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -28,18 +33,34 @@ class FormField:
     name: str
     depth: int
     required: bool
-    kind: str  # group | text | select | date | datetime | boolean | number
+    # group | text | select | date | datetime | boolean | number | country | language |
+    # spoken-language | person | message | partner-reference | node
+    kind: str
     options: tuple[str, ...] = ()
     sensitivity: str = "operational"
     repeated: bool = False
     children: list[FormField] = field(default_factory=list)
 
 
+#: Named types whose values are picked, not typed: (type name, field name or None) -> kind.
+_PICKED: Final[dict[tuple[str, str | None], str]] = {
+    ("CountryCode", None): "country",
+    ("Lang", None): "language",
+    ("SpokenLanguage", None): "spoken-language",
+    ("PersonId", None): "person",
+    ("NodeId", None): "node",  # a unit that has a gateway: this node or a partner
+    ("Uuid", "verification"): "message",  # the verification answer a return relies on
+    ("Reference", "partner-case-reference"): "partner-reference",
+}
+
+
 def _kind(model: Field) -> str:
+    picked = _PICKED.get((model.type_name or "", model.name)) or _PICKED.get(
+        (model.type_name or "", None))
+    if picked:
+        return picked
     if model.enumeration:
         return "select"
-    if model.type_name == "CountryCode":
-        return "country"
     if model.base == "boolean":
         return "boolean"
     if model.base == "date":
@@ -51,23 +72,36 @@ def _kind(model: Field) -> str:
     return "text"
 
 
+def _slots(key: str, values: dict[str, str] | None) -> range:
+    """As many instances of a repeated element as ``values`` fill (at least one)."""
+    if not values:
+        return range(REPEAT_SLOTS)
+    used = [int(k[len(key) + 1:].split(".", 1)[0]) for k in values
+            if k.startswith(f"{key}.") and k[len(key) + 1:].split(".", 1)[0].isdigit()]
+    return range(max(REPEAT_SLOTS, max(used, default=-1) + 1))
+
+
 def form_fields(model: Field, prefix: str = "", depth: int = 0,
-                required: bool = True) -> list[FormField]:
-    """The inputs of a model (without the root element itself)."""
+                required: bool = True, values: dict[str, str] | None = None
+                ) -> list[FormField]:
+    """The inputs of a model (without the root element itself); a repeated element gets as
+    many instances as ``values`` fill."""
     out = [FormField(f"{prefix}@{a.name}", a.name, depth, required and a.min_occurs > 0,
                      _kind(a), a.enumeration, a.sensitivity) for a in model.attributes]
     if model.has_value and (model.children or model.attributes):
         out.append(FormField(f"{prefix}#text", model.name, depth, required, _kind(model),
                              model.enumeration, model.sensitivity))
     for child in model.children:
-        slots = range(REPEAT_SLOTS) if child.repeated else [None]
+        slots: Iterable[int | None] = _slots(f"{prefix}{child.name}", values) \
+            if child.repeated else [None]
         for slot in slots:
             key = f"{prefix}{child.name}" + (f".{slot}" if slot is not None else "")
-            needed = required and child.min_occurs > 0 and not model.choice
+            # the first instance of a required element is required, the others are extra
+            needed = required and child.min_occurs > 0 and not model.choice and not slot
             if child.children or child.attributes:
                 group = FormField(key, child.name, depth, needed, "group",
                                   sensitivity=child.sensitivity, repeated=child.repeated)
-                group.children = form_fields(child, f"{key}.", depth + 1, needed)
+                group.children = form_fields(child, f"{key}.", depth + 1, needed, values)
                 out.append(group)
             else:
                 out.append(FormField(key, child.name, depth, needed, _kind(child),
@@ -109,11 +143,13 @@ def _convert(model: Field | None, value: str) -> Any:
 
 
 def document_from_form(model: Field, form: dict[str, str]) -> dict[str, Any]:
-    """The JSON document of a posted form; empty inputs are left out."""
+    """The JSON document of a posted form; empty inputs are left out, and so is the language
+    of a text left empty (a language is offered beside every text, chosen in advance)."""
     document: dict[str, Any] = {}
     for key, raw in form.items():
         value = raw.strip()
-        if not value:
+        if not value or (key.endswith(".@lang") and not str(
+                form.get(f"{key.removesuffix('@lang')}#text", "")).strip()):
             continue
         parts = key.split(".")
         node: Any = document

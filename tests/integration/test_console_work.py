@@ -218,7 +218,16 @@ async def test_the_form_is_filled_in_from_the_case_and_the_user(
     assert menu[1].index('value="verification-response"') < menu[1].index("optgroup")
     form = await sophea.get("/cases/1/compose/verification-response")
     assert re.search(r'name="case-reference" value="KH-AHTJP-2026-\d+"', form.text)
-    assert 'name="subject.@person-id" value="P1"' in form.text
+    # the person answered about is picked among the case's persons, in words
+    picker = re.search(r'<select id="subject.@person-id"[^>]*>(.*?)</select>', form.text, re.S)
+    assert picker is not None
+    assert re.search(r'<option value="P1" selected>NGUYEN Thi Hoa', picker[1]) \
+        or re.search(r'<option value="P1" selected>[^<]*\(NGUYEN Thi Hoa\)', picker[1])
+    # the partner's case reference and the request answered, picked, not typed
+    assert re.search(r'<option value="[^"]+" selected>[^<]*·', form.text)
+    answered = re.search(r'<select id="ref" name="ref"[^>]*>(.*?)</select>', form.text, re.S)
+    assert answered is not None
+    assert " selected>" in answered[1]
 
 
 async def test_special_data_opens_with_a_reason_and_attachments_with_it(

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
-from gateway.cases import commands, deadlines, lifecycle, printing, service, special, views
+from gateway.cases import commands, lifecycle, printing, service, special, views
+from gateway.cases.composing import ANSWERS
 from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
@@ -21,10 +22,12 @@ from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
 from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
+from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     Redirect,
     Refused,
     document_response,
+    language,
     page,
     posted,
     spoken,
@@ -111,6 +114,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
     return page(request, "case.html", principal, status, case=case,
                 suggested=suggested, others=[t for t in types if t not in suggested],
                 errors=errors or {}, values=values or {}, sexes=SEXES,
+                countries=countries(language(request)),
                 roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS)
 
 
@@ -132,17 +136,15 @@ _FITTING_OF_KIND: Final[dict[tuple[str, str], tuple[str, ...]]] = {
     ("investigation", "active"): ("investigation-update", "suspect-notice", "case-closure"),
     ("hotline", "detected"): ("alert",),
 }
-#: What answers a received document (the deadlines' answers, and news on an alert).
-_ANSWERS: Final = {**deadlines.ANSWERED_BY, "alert": "investigation-update"}
 
 
 def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
     """The document types offered first: answers to what was received and not yet answered,
     then what the case's kind and state call for."""
-    out = [_ANSWERS[t["title"]] for t in case["tasks"]
-           if t["kind"] == "answer" and not t["done_at"] and t["title"] in _ANSWERS]
+    out = [ANSWERS[t["title"]] for t in case["tasks"]
+           if t["kind"] == "answer" and not t["done_at"] and t["title"] in ANSWERS]
     received = [m["type"] for m in case["messages"] if m["direction"] == "in"]
-    out.extend(_ANSWERS[t] for t in received if t in _ANSWERS and not out)
+    out.extend(ANSWERS[t] for t in received if t in ANSWERS and not out)
     if (case["kind"], case["state"]) in _FITTING_OF_KIND:
         out.extend(_FITTING_OF_KIND[case["kind"], case["state"]])
     elif case["kind"] in ("repatriation", "verification"):

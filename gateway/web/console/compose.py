@@ -1,6 +1,8 @@
 """Composing documents in the console: a form generated from the type's schema, filled in
-from the case and the user, with every error of the document in one round beside its field;
-saved drafts and drafts sent back open again in the same form, with their attachments.
+from the case, the directory and the user (:mod:`gateway.cases.composing`), with pickers in
+words wherever a field refers to something the case holds, and every error of the document
+in one round beside its field; saved drafts and drafts sent back open again in the same form,
+with their attachments.
 
 Chosen files are checked by their bytes and travel byte for byte; when the form is refused
 for another field they are held on the server (sealed) and come back with it.
@@ -15,21 +17,20 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
-from gateway.cases import commands, deadlines, drafts, uploads, views
+from gateway.cases import commands, composing, drafts, uploads
+from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
-from gateway.documents.model import Field
 from gateway.protocol.envelope import HANDLING_CODES, PRIORITIES
 from gateway.protocol.problems import Problem, status_of
 from gateway.web import forms
 from gateway.web.auth import case_work
-from gateway.web.console.countries import countries
+from gateway.web.console.codelists import countries, languages
 from gateway.web.console.pages import (
     Redirect,
     Refused,
     books,
-    directory_name,
     language,
     page,
     posted,
@@ -40,7 +41,7 @@ from gateway.web.console.pages import (
 router = APIRouter(include_in_schema=False)
 #: Form inputs that are the message's, not the document's.
 _MESSAGE_KEYS: Final = frozenset({"csrf", "to", "priority", "handling", "lang", "action",
-                                  "ref", "held", "keep", "files"})
+                                  "ref", "held", "keep", "files", "person"})
 
 
 @router.get("/cases/{case_id}/compose")
@@ -52,50 +53,7 @@ async def choose_type(request: Request, case_id: int, type: str = "") -> Respons
     raise Redirect(f"/cases/{case_id}/compose/{type}" if known else f"/cases/{case_id}")
 
 
-def prefill(model: Field, case: dict[str, Any], principal: Principal, unit_name: str,
-            country: str, lang: str) -> dict[str, str]:
-    """What the form can know before the officer types: the case reference, the person the
-    case is about, the officer, the unit and the country (only keys the form has)."""
-    victim = next((p for p in case["persons"] if p["role"] == "victim"), None)
-    # only fields the document needs anyway: filling an optional group would make its own
-    # required fields missing
-    keys = {item.key for item in _flatten(forms.form_fields(model)) if item.required}
-    values: dict[str, str] = {}
-
-    def put(key: str, value: str | None) -> None:
-        if value and key in keys:
-            values[key] = value
-
-    put("case-reference", case["reference"])
-    for person in ("person", "subject", "victim.0", "person.0"):
-        if victim:
-            put(f"{person}.@person-id", victim["person_ref"])
-            put(f"{person}.name.native", victim["name_native"])
-            put(f"{person}.name.latin", victim["name_latin"])
-            put(f"{person}.sex", victim["sex"] if victim["sex"] != "unknown" else None)
-            put(f"{person}.claimed-nationality", victim["nationality"])
-            put(f"{person}.nationality", victim["nationality"])
-    for key in keys:
-        if key.endswith(("officer.name.latin", "decided-by.name.latin")):
-            put(key, principal.display_name or principal.username)
-        elif key.endswith("unit.name.0.#text"):
-            put(key, unit_name)
-        elif key.endswith("unit.name.0.@lang"):
-            put(key, lang)
-        elif key.endswith("place.country"):
-            put(key, country)
-    return values
-
-
-def _flatten(fields: list[forms.FormField]) -> list[forms.FormField]:
-    out = []
-    for item in fields:
-        out.append(item)
-        out.extend(_flatten(item.children))
-    return out
-
-
-def _form(request: Request, principal: Principal, cw: CaseWork, case: dict[str, Any],
+def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument,
           doc_type: str, values: dict[str, Any], errors: dict[str, list[str]], *,
           status: int = 200, message: str | None = None, draft: dict[str, Any] | None = None,
           held: list[tuple[str, uploads.Upload]] | None = None,
@@ -104,49 +62,45 @@ def _form(request: Request, principal: Principal, cw: CaseWork, case: dict[str, 
         raise Refused("not-found")
     model = cw.forms.model(doc_type)
     lang = language(request)
+    case = new.case
     action = f"/drafts/{draft['id']}" if draft else f"/cases/{case['id']}/compose/{doc_type}"
     return page(request, "compose.html", principal, status, case=case, doc_type=doc_type,
-                fields=forms.form_fields(model), values=values, errors=errors,
+                fields=forms.form_fields(model, values=values), values=values, errors=errors,
                 partners=[p.node_id for p in cw.node.partners.all()], message=message,
                 action=action, draft=draft, held=held or [], kept=kept or [],
                 priorities=PRIORITIES, handling_codes=HANDLING_CODES,
-                countries=countries(lang),
+                countries=countries(lang), languages=languages(lang),
+                language_names=dict(languages(lang)),
+                persons=new.persons, received=new.received,
+                nodes=[cw.node.node_id, *(p.node_id for p in cw.node.partners.all())],
+                victims=[p for p in new.persons if p.role == "victim"],
                 filled=lambda prefix: any(k.startswith(prefix) and v for k, v in values.items()),
                 errors_under=lambda prefix: any(k.startswith(prefix) for k in errors))
 
 
-async def _case(cw: CaseWork, principal: Principal, case_id: int) -> dict[str, Any]:
+async def _new(cw: CaseWork, principal: Principal, case_id: int, doc_type: str,
+               person: str | None = None, *, fill: bool = True) -> NewDocument:
     try:
-        return await cw.run(views.case_detail, principal, case_id)
+        return await cw.run(composing.new_document, principal, case_id, doc_type, person,
+                            fill=fill)
     except CaseError as exc:
         raise Refused("not-found") from exc
 
 
 @router.get("/cases/{case_id}/compose/{doc_type}")
-async def compose_page(request: Request, case_id: int, doc_type: str) -> HTMLResponse:
-    """A new document on a case, filled in from what the case and the user already know."""
+async def compose_page(request: Request, case_id: int, doc_type: str,
+                       person: str | None = None) -> HTMLResponse:
+    """A new document on a case, filled in from what the case, the directory and the user
+    know; ``person`` picks whom it is about where the case holds several."""
     principal = await user(request, "drafts.write")
     cw = case_work(request)
-    case = await _case(cw, principal, case_id)
     if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
-    lang = language(request)
-    values = prefill(cw.forms.model(doc_type), case, principal,
-                     directory_name(request, principal.unit, "vi"), cw.country,
-                     "vi" if cw.country == "VN" else "en")
-    values.setdefault("to", case["partner"] or "")
-    values.setdefault("lang", lang)
-    answered = answered_message(case, doc_type)
-    if answered is not None:  # an answer refers to what it answers (PROTOCOL.md ``ref``)
-        values.update(ref=answered["id"], to=answered["from"])
-    return _form(request, principal, cw, case, doc_type, values, {})
-
-
-def answered_message(case: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
-    """The newest received message of the case that a document of ``doc_type`` answers."""
-    wanted = next((q for q, a in deadlines.ANSWERED_BY.items() if a == doc_type), None)
-    received = [m for m in case["messages"] if m["direction"] == "in" and m["type"] == wanted]
-    return received[-1] if received else None
+    new = await _new(cw, principal, case_id, doc_type, person)
+    values = forms.form_values(cw.forms.model(doc_type), new.document)
+    values.update(to=new.to or "", priority=new.priority, ref=new.ref or "",
+                  lang=language(request), handling="H1", person=person or "")
+    return _form(request, principal, cw, new, doc_type, values, {})
 
 
 @router.get("/drafts/{draft_id}")
@@ -159,12 +113,12 @@ async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
         draft, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
     except CaseError as exc:
         raise Refused("not-found") from exc
-    case = await _case(cw, principal, draft["case_id"])
+    new = await _new(cw, principal, draft["case_id"], draft["type"], fill=False)
     model = cw.forms.model(draft["type"], draft["version"])
     values = forms.form_values(model, draft["document"])
     values.update({k: draft[k] or "" for k in ("to", "priority", "handling", "lang", "ref")})
     kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files]
-    return _form(request, principal, cw, case, draft["type"], values, {}, draft=draft,
+    return _form(request, principal, cw, new, draft["type"], values, {}, draft=draft,
                  kept=kept)
 
 
@@ -192,8 +146,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
         case_id, doc_type = found["case_id"], found["type"]
     assert case_id is not None
     assert doc_type is not None
-    case = await _case(cw, principal, case_id)
-    if doc_type not in cw.forms.registry.types():
+    if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
     model = cw.forms.model(doc_type)
     texts = {k: v for k, v in form.items() if isinstance(v, str) and k not in _MESSAGE_KEYS}
@@ -234,11 +187,12 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             errors = {normal_key(exc.field or ""): [spoken(request, exc)]}
             message = spoken(request, exc)
     if errors:
-        new = await cw.run(uploads.hold, principal.actor, chosen)  # they wait with the form
-        waiting = held + list(zip(new, chosen, strict=True))
+        handles = await cw.run(uploads.hold, principal.actor, chosen)  # they wait with it
+        waiting = held + list(zip(handles, chosen, strict=True))
         kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
                 if f["name"] in keep]
-        return _form(request, principal, cw, case, doc_type, values, errors,
+        new = await _new(cw, principal, case_id, doc_type, fill=False)
+        return _form(request, principal, cw, new, doc_type, values, errors,
                      status=status_of(code),
                      message=message or book.text(
                          lang, "The document is not complete: see the fields marked."),

@@ -26,7 +26,7 @@ from gateway.protocol.problems import status_of
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
-from gateway.web.console.countries import countries
+from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     Redirect,
     Refused,
@@ -50,7 +50,7 @@ async def _hotline(request: Request, principal: Principal, status: int = 200,
     return page(request, "hotline.html", principal, status, tips=tips, values=values or {},
                 error=error, reviews=reviews, relations=hotline.RELATIONS,
                 channels=hotline.CHANNELS, dangers=hotline.DANGER, countries=countries(
-                    language(request)), now=cw.clock())
+                    language(request)), own_country=cw.country, now=cw.clock())
 
 
 @router.get("/hotline")

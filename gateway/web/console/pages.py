@@ -22,6 +22,7 @@ from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
 from gateway.protocol.errors import GatewayError, Message
 from gateway.web.auth import COOKIE, case_work
+from gateway.web.console.codelists import country_name
 
 LANG_COOKIE: Final = "bx_lang"
 TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
@@ -87,6 +88,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         speak=lambda said: spoken(request, said),
         field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
         name=lambda node_id: directory_name(request, node_id, lang),
+        country=lambda code: country_name(code, lang),
         can=lambda action: principal is not None and allowed(principal.role, action),
         csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
         when=when, unread=getattr(request.state, "unread", (0, 0)),
