@@ -4,9 +4,10 @@ bytes the partner receives unchanged, special data opened at the far end with a 
 lands in its audit log, the answer that tells the requester without a reload and makes the
 case verified; a returned draft reopened with its values; a tip reopened and escalated into
 an alert, the hotline chief told of it at once, its special data opened at the far end from
-the notice in one click (the reason "immediate alert" in the audit line); a task marked done that closes its deadline; refused and unknown pages; page weight
-and the tablet width. Screenshots go to the test's folder, and the current set of the pages,
-in Vietnamese and Khmer, to docs/screenshots/."""
+the notice in one click (the reason "immediate alert" in the audit line); a task marked done
+that closes its deadline; refused and unknown pages; page weight and the tablet width.
+Screenshots go to the test's folder, and the current set of the pages, in Vietnamese and
+Khmer, to docs/screenshots/."""
 
 from __future__ import annotations
 

@@ -107,6 +107,18 @@ async def test_a_message_is_told_only_to_those_who_may_open_it(
     assert await count(people["sophea"]) == {"unread": 1, "urgent": 1}
     assert await count(people["audra"]) == {"unread": 0, "urgent": 0}
 
+    # marked read, back to the page it was marked on: never to another site
+    ((notice_id,),) = rows(desk.receiver, "SELECT id FROM notifications WHERE kind = "
+                                          "'message'")
+    for target, landing in (("/\\evil.example", "/notices"), ("//evil.example", "/notices"),
+                            ("/\t/evil.example", "/notices"), ("https://evil.example",
+                                                               "/notices"), ("/", "/")):
+        marked = await people["sophea"].post("/notices/read", {"id": notice_id,
+                                                               "next": target})
+        assert marked.headers["location"] == landing, target
+    assert await count(people["sophea"]) == {"unread": 0, "urgent": 0}
+    assert await count(people["line"]) == {"unread": 3, "urgent": 3}  # read per person
+
 
 async def test_a_returned_draft_links_to_itself_while_it_may_change(
         people: dict[str, Browser], desk: Desk, registry: Any) -> None:
