@@ -263,12 +263,18 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     if alone:
         message_id = await _send(conn, cw, row, case, principal)
         if row.sensitivity != "operational":
-            await service.add_task(conn, cw, kind="review-immediate-release",
-                                   owner_unit=row.author_unit, case_id=case.id,
-                                   due_at=cw.clock() + timedelta(hours=2),
-                                   message_id=message_id, title=row.doc_type)
+            due = cw.clock() + timedelta(hours=2)
+            task_id = await service.add_task(conn, cw, kind="review-immediate-release",
+                                             owner_unit=row.author_unit, case_id=case.id,
+                                             due_at=due, message_id=message_id,
+                                             title=row.doc_type)
+            told = await notices.notify_supervisors(conn, cw, notices.Notice(
+                "released-alone", unit=row.author_unit, case_id=case.id, task_id=task_id,
+                message_id=message_id, doc_type=row.doc_type, urgent=True, due_at=due),
+                besides=principal.actor)
             await audit.append(conn, cw.clock, principal.actor, "supervisors.notified",
-                               case.reference, {"draft": row.id, "message": message_id})
+                               case.reference, {"draft": row.id, "message": message_id,
+                                                "task": task_id, "supervisors": told})
         return {"state": "sent", "message_id": message_id}
     await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
         state="submitted", updated_at=cw.clock(), return_reason=None))

@@ -32,6 +32,9 @@ from gateway.store.messages import RAW_COLUMN
 #: The reasons offered in the console (codes, translated there); any other may be typed.
 REASONS: Final = ("identity-verification", "return-planning", "victim-support",
                   "investigation", "court-proceedings")
+#: The reason of the first action on an immediate alert received (MESSAGES.md: 2 hours),
+#: offered first and chosen already on that alert's page, and on no other message's.
+IMMEDIATE_ALERT: Final = "immediate-alert"
 GRANT_FOR: Final = timedelta(minutes=30)
 
 
@@ -58,15 +61,33 @@ async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_
         raise CaseError("invalid-request", N_("say why you open the special data (3 to 500 "
                                               "characters)"), "reason")
     row = await service.load_case(conn, principal, case_id)
-    if await message_of_case(conn, row.id, message_id) is None:
+    message = await message_of_case(conn, row.id, message_id)
+    if message is None:
         raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
                         message_id=message_id, case_id=case_id)
+    if reason == IMMEDIATE_ALERT and not immediate_alert(message):
+        raise CaseError("invalid-request", N_("the reason 'immediate alert' is for an alert "
+                                              "received with priority immediate"), "reason")
     now = cw.clock()
     await conn.execute(sa.insert(special_grants).values(
         session_id=principal.session_id, message_id=message_id, reason=reason,
         granted_at=now, expires_at=now + GRANT_FOR))
     await audit.append(conn, cw.clock, principal.actor, "special.opened", row.reference,
                        {"message": message_id, "reason": reason})
+
+
+def immediate_alert(message: Any) -> bool:
+    """True for a stored message that is an ``alert`` received with priority ``immediate``."""
+    return bool(message.direction == "in" and message.doc_type == "alert"
+                and message.priority == "immediate")
+
+
+def reasons_for(message: Any) -> tuple[tuple[str, ...], str | None]:
+    """The reasons offered for opening a stored message's special data, and the one chosen
+    already: an immediate alert received opens at once, for its first action."""
+    if immediate_alert(message):
+        return (IMMEDIATE_ALERT, *REASONS), IMMEDIATE_ALERT
+    return REASONS, None
 
 
 async def granted(conn: AsyncConnection, cw: CaseWork, principal: Principal,

@@ -3,9 +3,11 @@ nodes, each job checked where it lands: the officer's verification request with 
 bytes the partner receives unchanged, special data opened at the far end with a reason that
 lands in its audit log, the answer that tells the requester without a reload and makes the
 case verified; a returned draft reopened with its values; a tip reopened and escalated into
-an alert; a task marked done that closes its deadline; refused and unknown pages; page weight
-and the tablet width. Screenshots go to the test's folder, and the current set of the pages,
-in Vietnamese and Khmer, to docs/screenshots/."""
+an alert, the hotline chief told of it at once, its special data opened at the far end from
+the notice in one click (the reason "immediate alert" in the audit line); a task marked done
+that closes its deadline; refused and unknown pages; page weight and the tablet width.
+Screenshots go to the test's folder, and the current set of the pages, in Vietnamese and
+Khmer, to docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -323,6 +325,15 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     desk.shot("11-tip-escalated-to-alert")
     wait_for(lambda: delivered(mocbai), "the alert to be receipted")
     chief = Desk(browser, mocbai, "hotline.chief", tmp_path)
+    chief.go("/")  # told at once: an urgent notice, on the home page and the list
+    released = chief.page.locator(".notice-item.urgent:has-text('Cảnh báo đã gửi không qua "
+                                  "duyệt')")
+    assert released.count() == 1
+    chief.go("/notices")
+    chief.shot("11b-chief-told-of-the-alert-released-alone")
+    chief.page.click(".notice-item.urgent:has-text('không qua duyệt') a")
+    assert "/messages/" in path_of(chief)  # the alert as sent, to review
+    assert "Cảnh báo khẩn" in chief.page.content()
     chief.go("/hotline")
     assert chief.page.locator("#release-reviews").is_visible()  # released alone: reviewed
     chief.go(tip_path)
@@ -337,6 +348,25 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     sophea.go("/")
     assert sophea.page.locator(".notice-item.urgent").count() >= 1  # prominent
     alert_case = query(bavet, "SELECT id FROM cases WHERE kind = 'hotline'")[0][0]
+    # from the notice to the alert, whose special data opens in one click
+    sophea.page.click(f".notice-item.urgent a[href^='/cases/{alert_case}/messages/']")
+    alert_path = path_of(sophea)
+    assert sophea.page.locator("#immediate-alert").is_visible()
+    assert sophea.page.input_value("#special-reason") == "immediate-alert"
+    document = sophea.page.frame_locator("iframe.document")
+    (reference,) = query(mocbai, "SELECT reference FROM cases WHERE kind = 'hotline'")[0]
+    document.locator(f"text={reference}").first.wait_for()  # the document is there, withheld
+    assert "LO Thi Suong" not in document.locator("body").inner_text()
+    sophea.shot("11c-immediate-alert-one-click-km")
+    sophea.page.click("#special-open")
+    sophea.page.wait_for_url(f"{sophea.base}{alert_path}?done=special-opened")
+    assert "LO Thi Suong" in sophea.page.frame_locator("iframe.document").locator(
+        "body").inner_text()
+    sophea.shot("11d-immediate-alert-special-shown-km")
+    opened = query(bavet, "SELECT actor, detail FROM audit_log WHERE action = "
+                          "'special.opened'")
+    assert ("officer.kh", "immediate-alert") in {(a, json.loads(d)["reason"])
+                                                 for a, d in opened}
     sophea.go(f"/cases/{alert_case}")
     task = sophea.page.locator("button[id^=task-done-]").first
     task_id = int((task.get_attribute("id") or "").rsplit("-", 1)[1])

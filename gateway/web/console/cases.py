@@ -246,11 +246,18 @@ async def referral(request: Request, case_id: int) -> Response:
 # -- a message as its document ------------------------------------------------------------
 
 async def _message(request: Request, principal: Principal, case_id: int,
-                   message_id: str) -> tuple[Any, Any, str | None]:
+                   message_id: str) -> dict[str, Any]:
+    """What the message page shows: the case, the message's header and attachments, this
+    session's grant, and the reasons offered to open its special data (an immediate alert
+    received has its own, chosen already, so that it opens in one step)."""
     cw = case_work(request)
     case, row, reason = await cw.run(special.message_with_grant, principal, case_id, message_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
-    return case, envelope, reason
+    reasons, chosen = special.reasons_for(row)
+    return {"case": case, "message_id": message_id, "bx": envelope.header.bx,
+            "attachments": special.attachment_names(envelope), "reason": reason,
+            "special_reasons": reasons, "chosen_reason": chosen,
+            "immediate": special.immediate_alert(row)}
 
 
 @router.get("/cases/{case_id}/messages/{message_id}")
@@ -259,13 +266,10 @@ async def message_page(request: Request, case_id: int, message_id: str) -> HTMLR
     print, its attachments and (for roles that may) the special data opened with a reason."""
     principal = await user(request, "cases.read")
     try:
-        case, envelope, reason = await _message(request, principal, case_id, message_id)
+        shown = await _message(request, principal, case_id, message_id)
     except CaseError as exc:
         raise Refused("not-found") from exc
-    bx = envelope.header.bx
-    return page(request, "message.html", principal, case=case, message_id=message_id,
-                bx=bx, attachments=special.attachment_names(envelope), reason=reason,
-                special_reasons=special.REASONS, error=None)
+    return page(request, "message.html", principal, error=None, **shown)
 
 
 async def _printed(request: Request, case_id: int, message_id: str,
@@ -311,11 +315,9 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
     except CaseError as exc:
         if exc.code == "not-found":
             raise Refused("not-found") from exc
-        case, envelope, granted = await _message(request, principal, case_id, message_id)
-        return page(request, "message.html", principal, status_of(exc.code), case=case,
-                    message_id=message_id, bx=envelope.header.bx,
-                    attachments=special.attachment_names(envelope), reason=granted,
-                    special_reasons=special.REASONS, error=spoken(request, exc))
+        shown = await _message(request, principal, case_id, message_id)
+        return page(request, "message.html", principal, status_of(exc.code),
+                    error=spoken(request, exc), **shown)
     raise Redirect(f"/cases/{case_id}/messages/{message_id}?done=special-opened")
 
 
@@ -328,7 +330,7 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
     reason = " ".join(str(form.get("reason") or "").split())
     cw = case_work(request)
     try:
-        case, envelope, granted = await _message(request, principal, case_id, message_id)
+        shown = await _message(request, principal, case_id, message_id)
     except CaseError as exc:
         raise Refused("not-found") from exc
     error: str | None = None
@@ -343,10 +345,8 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
         else:
             return Response(data, media_type="application/zip", headers={
                 "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
-    return page(request, "message.html", principal, status_of("state-conflict"), case=case,
-                message_id=message_id, bx=envelope.header.bx,
-                attachments=special.attachment_names(envelope), reason=granted,
-                special_reasons=special.REASONS, error=None, proof_error=error)
+    return page(request, "message.html", principal, status_of("state-conflict"), error=None,
+                proof_error=error, **shown)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/attachments/{name}")

@@ -104,9 +104,17 @@ async def mark_read(request: Request) -> Response:
     cw = case_work(request)
     chosen = str(form.get("id") or "")
     await cw.run(notices.mark_read, principal, [int(chosen)] if chosen.isdigit() else None)
-    target = str(form.get("next") or "/notices")
-    raise Redirect(target if target.startswith("/") and not target.startswith("//")
-                   else "/notices")
+    raise Redirect(_own_page(str(form.get("next") or "")))
+
+
+def _own_page(target: str) -> str:
+    """``target`` if it is a path of this node, else the notices: browsers read ``//host``,
+    ``/\\host`` and ``/<tab>/host`` as another site, so none may follow a form (an open
+    redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not any(ord(c) < 32 for c in target):
+        return target
+    return "/notices"
 
 
 @router.get("/notices/count")

@@ -116,11 +116,13 @@ CONSOLE_STATES: Final = (
     C_("code", "notice:due-soon"),
     C_("code", "notice:overdue"),
     C_("code", "notice:report-due"),
+    C_("code", "notice:released-alone"),
     C_("code", "reason:identity-verification"),
     C_("code", "reason:return-planning"),
     C_("code", "reason:victim-support"),
     C_("code", "reason:investigation"),
     C_("code", "reason:court-proceedings"),
+    C_("code", "reason:immediate-alert"),
     C_("code", "best-interests:return"),
     C_("code", "best-interests:no-return"),
     C_("code", "hotline-operator"),
@@ -191,6 +193,7 @@ AUDIT_DETAIL_KEYS: Final = (
     C_("code", "detail:task"), C_("code", "detail:kind"), C_("code", "detail:via"),
     C_("code", "detail:results"), C_("code", "detail:entries"),
     C_("code", "detail:decision"), C_("code", "detail:author"),
+    C_("code", "detail:supervisors"),
 )
 #: Units that are not partner nodes (hotlines), as people call them.
 UNIT_NAMES: Final = (
