@@ -115,7 +115,8 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                 suggested=suggested, others=[t for t in types if t not in suggested],
                 errors=errors or {}, values=values or {}, sexes=SEXES,
                 countries=countries(language(request)),
-                roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS)
+                roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS,
+                referral_kinds=lifecycle.REFERRAL_KINDS)
 
 
 #: The documents that fit a case's state, first in the compose menu (repatriation and
