@@ -102,7 +102,8 @@ def sample(kind: str) -> Any:
             auditwords.REASON: "identity-verification", auditwords.PERMISSION: "cases.read",
             auditwords.PROBLEM: "bad-signature", auditwords.COUNTRY: "KH",
             auditwords.DECISION: "return", auditwords.WORD: "console",
-            auditwords.FORMAT: "pdf", auditwords.FILTERS: {"action": "search", "from": "2026-11-24"},
+            auditwords.FORMAT: "pdf",
+            auditwords.FILTERS: {"action": "search", "from": "2026-11-24"},
             }.get(kind, "VN-BLO-MOCBAI-2026-00001")
 
 
