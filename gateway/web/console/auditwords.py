@@ -127,7 +127,7 @@ BY_ACTION: Final[dict[tuple[str, str], str]] = {("case.state", "to"): CODE}
 #: Who acts when no person does (``actor:<name>`` in the catalogs).
 ACTORS: Final = tuple(a.removeprefix("actor:") for a in (
     C_("code", "actor:system"), C_("code", "actor:operator"), C_("code", "actor:delivery"),
-    C_("code", "actor:unknown")))
+    C_("code", "actor:machine"), C_("code", "actor:unknown")))
 #: The words of :data:`WORD` values and of the reasons the code (not a person) gives.
 VALUE_WORDS: Final = (
     C_("code", "value:console"), C_("code", "value:api"), C_("code", "value:cli"),

@@ -152,6 +152,7 @@ def test_values_read_as_words_in_vietnamese_and_khmer() -> None:
     assert vi.value("audit.exported", "filters", {"action": "search", "to": "2026-11-24"}) == (
         "Hành động: Tìm kiếm; Đến ngày: 2026-11-24")
     assert vi.actor("system") == "hệ thống (tự động)"
+    assert km.actor("machine") == "ស្វ័យប្រវត្តិកម្មលើម៉ាស៊ីនមេរបស់ថ្នាំង (សញ្ញាសម្គាល់ API)"
     assert vi.actor("kh.blo-bavet") == "Văn phòng liên lạc biên giới Bavet"
     assert vi.actor("sophea") == "sophea"
     assert vi.subject("admin") == "admin"  # a user's name is not a role's label
