@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -32,6 +33,20 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
     return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+#: An entry's fields as the log stores and hashes them (:func:`log.entry_hash`): the columns
+#: of an exported log kept for machines, beside the ones in words.
+STORED_COLUMNS: Final = ("seq", "at", "actor", "action", "subject", "detail")
+
+
+def stored_cells(entry: dict[str, Any]) -> list[Any]:
+    """An entry of :func:`log.entries` as stored: codes, the time in UTC as hashed, and the
+    detail as the JSON text the chain hashes (the same canonical form :func:`log.append`
+    writes)."""
+    return [entry["seq"], entry["at"], entry["actor"], entry["action"], entry["subject"] or "",
+            json.dumps(entry["detail"] or {}, ensure_ascii=False, sort_keys=True,
+                       separators=(",", ":"))]
 
 
 async def browse(conn: AsyncConnection, filters: dict[str, Any], before: int | None,

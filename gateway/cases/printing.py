@@ -1,4 +1,6 @@
-"""Printing a stored message as its bilingual document (HTML or PDF), audited as an export."""
+"""A stored message as its bilingual document (HTML or PDF): printed or exported, audited as
+an export (``document.exported``, with the reason); shown on the console's screen only,
+audited as a view (``document.viewed``)."""
 
 from __future__ import annotations
 
@@ -47,13 +49,10 @@ def partner_langs(cw: CaseWork, partner: str, reader: str | None) -> tuple[str, 
     return own, other if other != own else "en"
 
 
-async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
-                        reason: str, langs: tuple[str, str] | None = None,
-                        show_special: bool = False, case_id: int | None = None) -> Printed:
-    """Render one stored message (of the case ``case_id``, where given); the export is
-    audited with who, why and whether special data showed."""
-    if len(reason.strip()) < 3:
-        raise CaseError("invalid-request", N_("printing a document needs a reason"), "reason")
+async def _render(conn: AsyncConnection, cw: CaseWork, message_id: str,
+                  langs: tuple[str, str] | None, show_special: bool,
+                  case_id: int | None) -> Printed:
+    """The message (of the case ``case_id``, where given) rendered as its document."""
     query = sa.select(messages).where(messages.c.message_id == message_id)
     if case_id is not None:
         query = query.where(in_case(case_id))
@@ -76,7 +75,37 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
                           for a in bx.attachments or []), names=names)
     html = renderer(cw).html(bx.type, bx.version, envelope.document, chosen, header,
                              show_special=show_special)
-    await audit.append(conn, cw.clock, actor, "document.exported", message_id,
-                       {"type": bx.type, "langs": list(chosen), "special": show_special,
-                        "reason": reason.strip()})
     return Printed(html, bx.type, chosen)
+
+
+async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
+                        reason: str | None, via: str, fmt: str,
+                        langs: tuple[str, str] | None = None, show_special: bool = False,
+                        case_id: int | None = None) -> Printed:
+    """Render one stored message (of the case ``case_id``, where given) to take it away, as
+    a file (``fmt``: html or pdf) or on paper; audited as an export (``document.exported``)
+    with who, why, how (``via``: api, cli, console) and whether special data showed.
+
+    The API and the command line ask for a reason; the console's print of the message its
+    user is reading asks for none (``reason`` None) and records the reason of the session's
+    grant where special data shows."""
+    if via != "console" and len((reason or "").strip()) < 3:
+        raise CaseError("invalid-request", N_("printing a document needs a reason"), "reason")
+    printed = await _render(conn, cw, message_id, langs, show_special, case_id)
+    await audit.append(conn, cw.clock, actor, "document.exported", message_id,
+                       {"type": printed.doc_type, "langs": list(printed.langs),
+                        "special": show_special, "reason": reason.strip() if reason else None,
+                        "via": via, "format": fmt})
+    return printed
+
+
+async def view_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
+                       reason: str | None, show_special: bool, case_id: int) -> Printed:
+    """Render one message of the case ``case_id`` for the console's screen only; audited as
+    a view (``document.viewed``) with whether special data showed and the reason it was
+    opened with (None when it was not)."""
+    printed = await _render(conn, cw, message_id, None, show_special, case_id)
+    await audit.append(conn, cw.clock, actor, "document.viewed", message_id,
+                       {"type": printed.doc_type, "langs": list(printed.langs),
+                        "special": show_special, "reason": reason})
+    return printed

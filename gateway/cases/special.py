@@ -152,27 +152,38 @@ async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Pri
     return case, row, await granted(conn, cw, principal, message_id)
 
 
+async def view_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                           case_id: int, message_id: str) -> printing.Printed:
+    """A message of the case shown on the console's screen: special data only under this
+    session's grant; audited as a view, with the grant's reason where special data shows."""
+    case = await service.load_case(conn, principal, case_id)
+    reason = await granted(conn, cw, principal, message_id)
+    return await printing.view_message(conn, cw, message_id, actor=principal.actor,
+                                       reason=reason, show_special=reason is not None,
+                                       case_id=case.id)
+
+
 async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                            case_id: int, message_id: str, purpose: str) -> printing.Printed:
-    """A message of the case rendered for the console: special data only under this
-    session's grant; audited as an export with ``purpose`` and the grant's reason."""
+                            case_id: int, message_id: str) -> printing.Printed:
+    """A message of the case printed (as a PDF) from the console: special data only under
+    this session's grant; audited as an export, with the grant's reason where special data
+    shows."""
     case = await service.load_case(conn, principal, case_id)
     reason = await granted(conn, cw, principal, message_id)
     return await printing.print_message(
-        conn, cw, message_id, actor=principal.actor,
-        reason=f"{purpose}: {reason}" if reason else purpose,
+        conn, cw, message_id, actor=principal.actor, reason=reason, via="console", fmt="pdf",
         show_special=reason is not None, case_id=case.id)
 
 
 async def print_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                         message_id: str, reason: str, lang: str | None,
-                        show_special: bool) -> printing.Printed:
+                        show_special: bool, fmt: str = "pdf") -> printing.Printed:
     """A message of the case printed through the API: with the caller's reason, beside the
     language asked for, special data only where asked by a role that may read it."""
     if show_special and not allowed(principal.role, "special.read"):
         raise CaseError("forbidden", N_("your role may not print special-category data"))
     case = await service.load_case(conn, principal, case_id)
     return await printing.print_message(
-        conn, cw, message_id, actor=principal.actor, reason=reason,
+        conn, cw, message_id, actor=principal.actor, reason=reason, via="api", fmt=fmt,
         langs=printing.partner_langs(cw, case.partner or "", lang) if lang else None,
         show_special=show_special, case_id=case.id)

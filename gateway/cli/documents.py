@@ -101,8 +101,9 @@ def render(
                 cw = open_case_work(node)
                 async with node.engine.begin() as conn:
                     printed = await print_message(conn, cw, target, actor="operator",
-                                                  reason=reason or "", langs=langs,
-                                                  show_special=special)
+                                                  reason=reason or "", via="cli",
+                                                  fmt="pdf" if pdf is not None else "html",
+                                                  langs=langs, show_special=special)
                 return printed.html
             finally:
                 await node.close()

@@ -246,7 +246,7 @@ async def print_document(
     language (or ``lang``). Special fields only with ``special=true`` for a role that may
     read them. Every print is audited as an export, with the reason."""
     printed = await case_work(request).run(special_data.print_of_case, principal, case_id,
-                                           message_id, reason, lang, special)
+                                           message_id, reason, lang, special, format)
     if format == "html":
         return Response(printed.html, media_type="text/html; charset=utf-8",
                         headers=DOCUMENT_HEADERS)

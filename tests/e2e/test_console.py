@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -407,6 +408,29 @@ def test_users_without_rights_get_refused_pages(nodes: dict[str, NodeProcess], b
     officer.close()
 
 
+#: A code left in the audit table: a catalog key, a Python literal, a JSON list or dict.
+LEFTOVER = re.compile(r"\b(audit|detail|permission|value|reason|actor|best-interests):\S"
+                      r"|\bTrue\b|\bFalse\b|\bNone\b|\[\"|\{")
+#: The words of a document shown on the screen, its reason and the date range, by language.
+AUDIT_WORDS = {"vi": ("Xem văn bản trên màn hình", "Từ ngày", "Đến ngày"),
+               "km": ("មើលឯកសារលើអេក្រង់", "ពីថ្ងៃ", "ដល់ថ្ងៃ")}
+
+
+def audit_in_words(desk: Desk, lang: str) -> None:
+    """The auditor's page after the day's work: no code left in the table, the documents
+    read on screen logged as views, the date range labelled from/to."""
+    for path in ("/audit", "/audit?action=document.viewed", "/audit?action=special.opened"):
+        assert desk.go(path).status == 200
+        shown = desk.page.inner_text("#audit-log")
+        assert not LEFTOVER.search(shown), (lang, path, LEFTOVER.search(shown))
+    desk.go("/audit?action=document.viewed")
+    viewed, since, until = AUDIT_WORDS[lang]
+    assert viewed in desk.page.inner_text("#audit-log")
+    assert desk.page.inner_text("label:has(#audit-from)").strip() == since
+    assert desk.page.inner_text("label:has(#audit-to)").strip() == until
+    desk.shot(f"audit-viewed-{lang}")
+
+
 #: Every page kept in docs/screenshots, as (user, path or None for the case, name).
 PAGES = (("officer", "/", "home"), ("officer", "/cases", "cases"), ("officer", None, "case"),
          ("officer", "/notices", "notices"), ("admin", "/partners", "partners"),
@@ -437,6 +461,8 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
                 assert desk.go(path).status == 200, (who, lang, path)
                 assert desk.transferred < 200_000, (path, desk.transferred)
             keep(desk.shot(f"{name}-{lang}"), f"{name}-{lang}.png")
+            if name == "audit":
+                audit_in_words(desk, lang)
             if name == "case":
                 desk.page.click("table a[href*='/messages/']")
                 keep(desk.shot(f"message-{lang}"), f"message-{lang}.png")

@@ -492,7 +492,8 @@ async def test_the_auditor_reads_the_log_in_words_and_exports_it_with_a_reason(
         assert exported.headers["content-type"].startswith("text/csv")
         assert exported.content.startswith(b"\xef\xbb\xbf")
         table = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
-        assert table[0][:3] == ["seq", "time (UTC+7)", "actor"]
+        assert table[0][:3] == ["#", "ពេលវេលា (UTC+7)", "អ្នកធ្វើ"]  # in the reader's words
+        assert table[0][6:] == ["seq", "at", "actor", "action", "subject", "detail"]
         assert len(table) == 4  # the header and the three searches
         assert all(not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
                    for row in table for cell in row)

@@ -273,14 +273,14 @@ async def message_page(request: Request, case_id: int, message_id: str) -> HTMLR
     return page(request, "message.html", principal, error=None, **shown)
 
 
-async def _printed(request: Request, case_id: int, message_id: str,
-                   purpose: str) -> printing.Printed:
+async def _rendered(request: Request, case_id: int, message_id: str, *,
+                    printing_it: bool) -> printing.Printed:
     """A message of the case rendered for this session: special data only under its grant;
-    audited as an export with ``purpose`` and the grant's reason."""
+    audited as a view on the screen, or as an export when it is printed."""
     principal = await user(request, "cases.read")
+    use_case = special.print_under_grant if printing_it else special.view_under_grant
     try:
-        return await case_work(request).run(special.print_under_grant, principal, case_id,
-                                            message_id, purpose)
+        return await case_work(request).run(use_case, principal, case_id, message_id)
     except CaseError as exc:
         raise Refused("not-found") from exc
 
@@ -288,15 +288,16 @@ async def _printed(request: Request, case_id: int, message_id: str,
 @router.get("/cases/{case_id}/messages/{message_id}/document")
 async def document_page(request: Request, case_id: int, message_id: str) -> Response:
     """The bilingual document itself (framed by the message page); special data shows only
-    under this session's grant. Every view is audited."""
-    printed = await _printed(request, case_id, message_id, "viewed in the console")
+    under this session's grant. Every view is audited as a view."""
+    printed = await _rendered(request, case_id, message_id, printing_it=False)
     return document_response(printed.html)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/pdf")
 async def document_pdf(request: Request, case_id: int, message_id: str) -> Response:
-    """The document as a PDF; with special data only under this session's grant."""
-    printed = await _printed(request, case_id, message_id, "printed from the console")
+    """The document as a PDF, with special data only under this session's grant; audited as
+    an export."""
+    printed = await _rendered(request, case_id, message_id, printing_it=True)
     pdf = await asyncio.to_thread(html_to_pdf, printed.html)
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{printed.doc_type}-{message_id}.pdf"'})

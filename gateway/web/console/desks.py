@@ -4,7 +4,6 @@ partner directory with delivery health, and the audit log for auditors."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from urllib.parse import urlencode
@@ -26,16 +25,17 @@ from gateway.protocol.problems import status_of
 from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
+from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     Redirect,
     Refused,
+    books,
     language,
     page,
     posted,
     spoken,
     user,
-    when,
 )
 from gateway.web.console.vocabulary import AUDIT_ACTIONS
 
@@ -280,43 +280,54 @@ def _audit_query(filters: dict[str, str]) -> dict[str, Any]:
             "until": _day(filters["to"], end=True)}
 
 
-@router.get("/audit")
-async def audit_page(request: Request, before: int | None = None) -> HTMLResponse:
-    """The audit log: filters by who, what, subject and dates (the node's zone), paging, and
-    whether the chain is intact."""
-    principal = await user(request, "audit.read")
+def _audit_words(request: Request) -> AuditWords:
+    """The audit log in this reader's words (units named by the node's name book)."""
+    return AuditWords(books(request), language(request), case_work(request).node.names.name)
+
+
+async def _audit_page(request: Request, principal: Principal, before: int | None,
+                      filters: dict[str, str], status: int = 200,
+                      error: str | None = None) -> HTMLResponse:
     cw = case_work(request)
-    filters = _audit_filters(request.query_params)
     entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), before,
                                          AUDIT_PAGE + 1)
     older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
     query = urlencode({k: v for k, v in filters.items() if v})
-    return page(request, "audit.html", principal, entries=entries[:AUDIT_PAGE],
-                verdict=verdict, filters=filters, older=older, query=query,
-                actions=AUDIT_ACTIONS, error=None)
+    words = _audit_words(request)
+    actions = sorted(AUDIT_ACTIONS, key=words.action)
+    return page(request, "audit.html", principal, status,
+                lines=[words.line(e) for e in entries[:AUDIT_PAGE]], verdict=verdict,
+                filters=filters, older=older if error is None else None,
+                query=query, actions=[(a, words.action(a)) for a in actions], error=error)
+
+
+@router.get("/audit")
+async def audit_page(request: Request, before: int | None = None) -> HTMLResponse:
+    """The audit log in the reader's words: filters by who, what, subject and dates (the
+    node's zone), paging, and whether the chain is intact."""
+    principal = await user(request, "audit.read")
+    return await _audit_page(request, principal, before, _audit_filters(request.query_params))
 
 
 @router.post("/audit/export")
 async def export_audit(request: Request) -> Response:
-    """The entries that match the filters as CSV, with the auditor's reason (audited)."""
+    """The entries that match the filters as CSV in the reader's words, each followed by the
+    entry as stored (codes, for machines), with the auditor's reason (audited)."""
     principal = await user(request, "audit.read")
     form = await posted(request, principal)
     cw = case_work(request)
     filters = _audit_filters(form)
     reason = str(form.get("reason") or "").strip()
     if not 3 <= len(reason) <= 500:
-        entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), None,
-                                             AUDIT_PAGE)
-        return page(request, "audit.html", principal, status_of("invalid-request"),
-                    entries=entries, verdict=verdict,
-                    filters=filters, older=None, query="", actions=AUDIT_ACTIONS,
-                    error=N_("Say why you export the audit log (3 to 500 characters)."))
+        return await _audit_page(
+            request, principal, None, filters, status_of("invalid-request"),
+            N_("Say why you export the audit log (3 to 500 characters)."))
     entries = await cw.node.run(audit_export.exported, cw.clock, principal.actor, reason,
                                 _audit_query(filters),
                                 {k: v for k, v in filters.items() if v}, AUDIT_EXPORT_CAP)
-    body = csv_bytes(("seq", "time (UTC+7)", "actor", "action", "subject", "detail"), (
-        (e["seq"], when(e["at"]), e["actor"], e["action"], e["subject"] or "",
-         json.dumps(e["detail"], ensure_ascii=False)) for e in reversed(entries)))
+    words = _audit_words(request)
+    body = csv_bytes((*words.header(), *audit_export.STORED_COLUMNS), (
+        (*words.cells(e), *audit_export.stored_cells(e)) for e in reversed(entries)))
     stamp = cw.clock().astimezone(LOCAL_TIME).strftime("%Y%m%d-%H%M")
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="audit-{cw.node.node_id}-{stamp}.csv"'})
