@@ -250,9 +250,9 @@ async def _not_moved(conn: AsyncConnection, cw: CaseWork, row: Any, target: str,
     await notices.notify(conn, cw, notices.Notice(
         "case-not-moved", unit=row.owner_unit, case_id=row.id, task_id=task_id,
         message_id=message.message_id, doc_type=message.doc_type, urgent=True))
+    # why, in the reader's words, is the task's (the log keeps codes and ids)
     await audit.append(conn, cw.clock, actor, "case.state-not-changed", row.reference,
-                       {"wanted": target, "reason": str(refusal),
-                        "message": message.message_id, "task": task_id})
+                       {"wanted": target, "message": message.message_id, "task": task_id})
 
 
 async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
