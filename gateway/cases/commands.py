@@ -47,6 +47,8 @@ class NewCase(BaseModel):
     partner: Annotated[str, Field(max_length=48)] | None = None
     priority: Priority = "routine"
     summary: Text | None = None
+    #: the person found, added in the same step (one action from "found a person")
+    person: NewPerson | None = None
 
 
 class Transition(BaseModel):
@@ -385,6 +387,9 @@ def parse(model: type[C], values: dict[str, Any]) -> C:
             raise CaseError("invalid-request", N_("{where}: {problem}"), where, where=where,
                             problem=first.get("msg")) from exc
         raise CaseError("invalid-request", template, where, where=where, **context) from exc
+
+
+NewCase.model_rebuild()
 
 
 class SearchIn(BaseModel):

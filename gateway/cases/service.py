@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access.roles import sees_all_cases
+from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import commands, lifecycle
@@ -130,12 +130,18 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
 async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     command: commands.NewCase) -> int:
     """A user opens a case in their own unit (a hotline operator's cases come from the
-    hotline)."""
-    return await create_case(
+    hotline), with the person found where the command names one: both or neither."""
+    case_id = await create_case(
         conn, cw, principal.actor, kind=command.kind,
         origin="hotline" if principal.role == "hotline-operator" else command.origin,
         owner_unit=principal.unit, partner=command.partner, priority=command.priority,
         summary=command.summary)
+    if command.person is not None:
+        if not allowed(principal.role, "persons.write"):
+            raise CaseError("forbidden", N_("your role may not add persons to a case"),
+                            "person")
+        await add_person_by_hand(conn, cw, principal, case_id, command.person)
+    return case_id
 
 
 async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,

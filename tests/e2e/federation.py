@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from gateway.protocol.envelope import Envelope, parse_body, parse_envelope
+from gateway.store.crypto import load_sealer
+from gateway.store.messages import RAW_COLUMN
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
 
@@ -147,6 +152,16 @@ class NodeProcess:
         assert response.status_code == 200, response.text
         return httpx.Client(base_url=f"http://127.0.0.1:{self.port}/api", timeout=30,
                             headers={"Authorization": f"Bearer {response.json()['token']}"})
+
+    def received(self, message_id: str) -> Envelope:
+        """The signed message as this node received and stored it (its bytes, unsealed with
+        the node's own secret key): what the partner's document really says."""
+        with sqlite3.connect(self.data_dir / "gateway.db") as conn:
+            row = conn.execute("SELECT raw FROM messages WHERE message_id = ? AND direction = "
+                               "'in'", (message_id,)).fetchone()
+        assert row is not None, f"{self.node_id} has not received {message_id}"
+        sealer = load_sealer(self.data_dir / "keys" / "secret.key")
+        return parse_envelope(parse_body(sealer.open(bytes(row[0]), RAW_COLUMN)))
 
     def messages(self, status: str | None = None) -> list[str]:
         args = ["messages"] + (["--status", status] if status else [])

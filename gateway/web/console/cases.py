@@ -83,21 +83,39 @@ async def search_page(request: Request) -> HTMLResponse:
                 priorities=PRIORITIES, query=query, error=error)
 
 
+#: The person found, as the home page's "found a person" form posts them.
+_PERSON_FIELDS: Final = ("name_native", "name_latin", "sex", "estimated_age", "birth_year",
+                         "nationality", "age_uncertain")
+
+
+def new_case_command(form: dict[str, Any]) -> commands.NewCase:
+    """The case (and the person found, if the form names one) of a posted form."""
+    values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
+    person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()
+              if v}
+    if person:
+        values["person"] = {"role": "victim", **{k.removeprefix("person_"): v
+                                                 for k, v in person.items()}}
+        if "age_uncertain" in values["person"]:
+            values["person"]["age_uncertain"] = values["person"]["age_uncertain"] == "true"
+    return commands.parse(commands.NewCase, values)
+
+
 @router.post("/cases/new")
 async def new_case(request: Request) -> Response:
-    """Open a case in the user's unit."""
+    """Open a case in the user's unit, with the person found where the form names one."""
     principal = await user(request, "cases.create")
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        command = commands.parse(commands.NewCase, texts(form, "kind", "partner", "priority"))
-        case_id = await cw.run(service.open_case, principal, command)
+        case_id = await cw.run(service.open_case, principal, new_case_command(form))
     except CaseError as exc:
         found = await cw.run(views.list_cases, principal, {})
         return page(request, "cases.html", principal, status_of(exc.code), cases=found,
                     filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
                     partners=_partners(cw), priorities=PRIORITIES, query="",
-                    error=spoken(request, exc))
+                    error=spoken(request, exc), values=form,
+                    countries=countries(language(request)), sexes=SEXES)
     raise Redirect(f"/cases/{case_id}?done=case-opened")
 
 

@@ -39,6 +39,8 @@ from gateway.web.console.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+#: A file input chosen at the field that names it: ``file:<the field's key>``.
+_FILE_PREFIX: Final = "file:"
 #: Form inputs that are the message's, not the document's.
 _MESSAGE_KEYS: Final = frozenset({"csrf", "to", "priority", "handling", "lang", "action",
                                   "ref", "held", "keep", "files", "person"})
@@ -129,6 +131,23 @@ async def _uploads(raw_form: Any) -> list[uploads.Upload]:
             if isinstance(value, UploadFile) and value.filename]
 
 
+async def _picked(raw_form: Any, errors: dict[str, list[str]], request: Request
+                  ) -> list[tuple[str, uploads.Upload]]:
+    """Files chosen right at the field that names them (a photo, a scan): the field takes
+    the file's name, nobody types it. A refused file is said beside its field."""
+    out = []
+    for name, value in raw_form.multi_items():
+        if not (name.startswith(_FILE_PREFIX) and isinstance(value, UploadFile)
+                and value.filename):
+            continue
+        key = name.removeprefix(_FILE_PREFIX)
+        try:
+            out.append((key, uploads.check_upload(value.filename, await value.read(), key)))
+        except CaseError as exc:
+            errors[normal_key(key)] = [spoken(request, exc)]
+    return out
+
+
 async def _save(request: Request, case_id: int | None, doc_type: str | None,  # noqa: PLR0915
                 draft_id: int | None) -> Response:
     principal = await user(request, "drafts.write")
@@ -153,12 +172,15 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     values = {k: v for k, v in form.items() if isinstance(v, str)}
     keep = {str(v) for v in raw_form.getlist("keep")}
     handles = [str(v) for v in raw_form.getlist("held")]
+    errors: dict[str, list[str]] = {}
+    picked = await _picked(raw_form, errors, request)
+    for key, upload in picked:
+        texts[key] = values[key] = upload.name
     document = forms.document_from_form(model, texts)
     book, lang = books(request), language(request)
-    errors: dict[str, list[str]] = {}
-    chosen: list[uploads.Upload] = []
+    chosen: list[uploads.Upload] = [upload for _, upload in picked]
     try:
-        chosen = await _uploads(raw_form)
+        chosen += await _uploads(raw_form)
     except CaseError as exc:
         errors["attachments"] = [spoken(request, exc)]
     held = await cw.run(uploads.held, principal.actor, handles)

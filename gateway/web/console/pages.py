@@ -22,7 +22,7 @@ from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
 from gateway.protocol.errors import GatewayError, Message
 from gateway.web.auth import COOKIE, case_work
-from gateway.web.console.codelists import country_name
+from gateway.web.console.codelists import countries, country_name
 
 LANG_COOKIE: Final = "bx_lang"
 TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
@@ -89,6 +89,8 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
         name=lambda node_id: directory_name(request, node_id, lang),
         country=lambda code: country_name(code, lang),
+        all_countries=lambda: countries(lang),
+        partner_ids=lambda: [p.node_id for p in case_work(request).node.partners.all()],
         can=lambda action: principal is not None and allowed(principal.role, action),
         csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
         when=when, unread=getattr(request.state, "unread", (0, 0)),
