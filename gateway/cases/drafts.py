@@ -26,6 +26,7 @@ from gateway.cases import effects, lifecycle, notices, service, uploads
 from gateway.cases.commands import DraftAttachment, NewDraft
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
+from gateway.documents.model import Field
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import (
     Attachment,
@@ -69,6 +70,49 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
         out.append({"name": name, "media_type": media_type,
                     "data": base64.b64encode(data).decode()})
     return out
+
+
+def person_references(model: Field, document: Any, prefix: str = ""
+                      ) -> tuple[set[str], list[tuple[str, str]]]:
+    """The persons a document describes (a ``person-id`` beside a name) and the ones it only
+    refers to, each with the form key it sits at (``subject.@person-id``)."""
+    described: set[str] = set()
+    referred: list[tuple[str, str]] = []
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        here = f"{prefix}.{index}" if isinstance(document, list) and prefix else prefix
+        for attribute in model.attributes:
+            value = item.get(f"@{attribute.name}")
+            if attribute.type_name != "PersonId" or not isinstance(value, str):
+                continue
+            if attribute.name == "person-id" and model.child("name") is not None:
+                described.add(value)
+            else:
+                referred.append((f"{here}.@{attribute.name}".lstrip("."), value))
+        for child in model.children:
+            if child.name in item and (child.children or child.attributes):
+                more, refs = person_references(
+                    child, item[child.name], f"{here}.{child.name}".lstrip("."))
+                described |= more
+                referred.extend(refs)
+    return described, referred
+
+
+async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_type: str,
+                            version: str, document: Any, ref: str | None) -> None:
+    """What a document refers to is the case's: the message it answers, and every person it
+    names by ``person-id`` without describing them (a picked value, or a forged one)."""
+    if ref and await cases_repo.message_of_case(conn, case.id, ref) is None:
+        raise CaseError("invalid-request", N_("the message answered is not one of this case"),
+                        "ref")
+    described, referred = person_references(cw.forms.model(doc_type, version), document)
+    held = await cases_repo.person_refs(conn, case.id)
+    for key, person in referred:
+        if person not in held and person not in described:
+            raise CaseError("invalid-request", N_("{key}: not a person of this case"), key,
+                            key=key)
 
 
 async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
@@ -115,6 +159,7 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
                               "handling": body.handling, "lang": body.lang,
                               "sensitivity": highest_sensitivity(model, document)}
     await _check_rules(conn, cw, case, values)
+    await _check_references(conn, cw, case, doc_type, version, document, body.ref)
     values["document_sealed"] = cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
                                                "drafts.document")
     values["attachments_sealed"] = cw.sealer.seal(
@@ -258,6 +303,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     cw.forms.build(row.doc_type, row.version, document)  # schema-invalid with paths
     await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
+    await _check_references(conn, cw, case, row.doc_type, row.version, document, row.ref)
     alone = row.sensitivity == "operational" or (
         row.doc_type == "alert" and row.priority == "immediate")
     if alone:

@@ -160,6 +160,12 @@ async def person_id_of(conn: AsyncConnection, case_id: int, person_ref: str, rol
     return None if found is None else int(found)
 
 
+async def person_refs(conn: AsyncConnection, case_id: int) -> set[str]:
+    """The ``person-id`` of every person a case holds."""
+    return {str(r) for r in (await conn.execute(sa.select(persons.c.person_ref).where(
+        persons.c.case_id == case_id))).scalars()}
+
+
 async def insert_person(conn: AsyncConnection, **values: Any) -> int:
     """A new person of a case; answers its id."""
     result = await conn.execute(sa.insert(persons).values(**values).returning(persons.c.id))

@@ -13,7 +13,6 @@ for a message id), and every language and country is a select in the reader's la
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -40,6 +39,7 @@ class FormField:
     sensitivity: str = "operational"
     repeated: bool = False
     children: list[FormField] = field(default_factory=list)
+    last: bool = True  # the last instance of a repeated element: "add another" follows it
 
 
 #: Named types whose values are picked, not typed: (type name, field name or None) -> kind.
@@ -92,20 +92,23 @@ def form_fields(model: Field, prefix: str = "", depth: int = 0,
         out.append(FormField(f"{prefix}#text", model.name, depth, required, _kind(model),
                              model.enumeration, model.sensitivity))
     for child in model.children:
-        slots: Iterable[int | None] = _slots(f"{prefix}{child.name}", values) \
+        slots: list[int | None] = list(_slots(f"{prefix}{child.name}", values)) \
             if child.repeated else [None]
         for slot in slots:
+            last = slot == slots[-1]
             key = f"{prefix}{child.name}" + (f".{slot}" if slot is not None else "")
             # the first instance of a required element is required, the others are extra
             needed = required and child.min_occurs > 0 and not model.choice and not slot
             if child.children or child.attributes:
                 group = FormField(key, child.name, depth, needed, "group",
-                                  sensitivity=child.sensitivity, repeated=child.repeated)
+                                  sensitivity=child.sensitivity, repeated=child.repeated,
+                                  last=last)
                 group.children = form_fields(child, f"{key}.", depth + 1, needed, values)
                 out.append(group)
             else:
                 out.append(FormField(key, child.name, depth, needed, _kind(child),
-                                     child.enumeration, child.sensitivity, child.repeated))
+                                     child.enumeration, child.sensitivity, child.repeated,
+                                     last=last))
     return out
 
 
