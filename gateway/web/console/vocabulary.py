@@ -179,6 +179,7 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:tip.classified"), C_("code", "audit:tip.escalated"),
     C_("code", "audit:tip.read"), C_("code", "audit:tip.recorded"),
     C_("code", "audit:tip.reporter-read"), C_("code", "audit:tip.resolved"),
+    C_("code", "audit:unit.named"),
     C_("code", "audit:user.added"), C_("code", "audit:user.disabled"),
     C_("code", "audit:user.locked"), C_("code", "audit:user.password-set"),
 ))
@@ -190,10 +191,5 @@ AUDIT_DETAIL_KEYS: Final = (
     C_("code", "detail:action"), C_("code", "detail:special"), C_("code", "detail:name"),
     C_("code", "detail:task"), C_("code", "detail:kind"), C_("code", "detail:via"),
     C_("code", "detail:results"), C_("code", "detail:entries"),
-    C_("code", "detail:decision"), C_("code", "detail:author"),
-)
-#: Units that are not partner nodes (hotlines), as people call them.
-UNIT_NAMES: Final = (
-    C_("code", "vn.hotline-111"), C_("code", "vn.hotline"), C_("code", "kh.hotline"),
-    C_("code", "la.hotline"),
+    C_("code", "detail:decision"), C_("code", "detail:author"), C_("code", "detail:names"),
 )
