@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import tomli_w
 
+from gateway.access import users
 from gateway.trust.names import (
     NAME_LANGUAGES,
+    UNIT_ID,
     NameBook,
     UnitNamesError,
     home_language,
@@ -27,6 +29,10 @@ PROFILES = REPO / "partners"
 def book(tmp_path: Path) -> NameBook:
     return NameBook(PROFILES, PartnerDirectory(tmp_path / "partners", ALL_TYPES),
                     tmp_path / "units.toml")
+
+
+def test_a_unit_id_is_what_an_account_may_belong_to() -> None:
+    assert UNIT_ID.pattern == users.UNIT.pattern  # trust keeps its own copy (layers)
 
 
 def test_a_node_speaks_its_countrys_language_first() -> None:
