@@ -35,7 +35,10 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.errors import N_
 from gateway.store import cases as repo
 from gateway.store.case_tables import tip_reporters, tips
+from gateway.trust.names import NAME_LANGUAGES, home_language
 
+#: The language an escalated alert is written in (its situation, and its contact unit's name).
+ALERT_LANG: Final = "vi"
 CHANNELS: Final[tuple[str, ...]] = get_args(Channel)
 RELATIONS: Final[tuple[str, ...]] = get_args(Relation)
 DANGER: Final[tuple[str, ...]] = get_args(Danger)
@@ -227,6 +230,23 @@ def _utc_text(value: str | datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def contact_unit_names(cw: CaseWork, unit: str, lang: str, reader: str | None
+                       ) -> list[dict[str, str]]:
+    """The alert's contact unit by its names (``Unit/name``, each tagged with its language):
+    in the alert's language, in the reading partner's and in English, as far as the unit has
+    them (never a translation made up here: the alert is signed). A unit with none of these
+    is named in a language it has; one with no name anywhere, by its id (``gateway users
+    unit`` names it)."""
+    names = cw.node.names.names(unit)
+    wanted = [lang, home_language(reader) if reader else lang, "en"]
+    chosen = [code for code in dict.fromkeys(wanted) if names.get(code)]
+    if not chosen:
+        chosen = [code for code in NAME_LANGUAGES if names.get(code)][:1]
+    if not chosen:
+        return [{"@lang": lang, "#text": unit}]
+    return [{"@lang": code, "#text": names[code]} for code in chosen]
+
+
 def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
                     body: Escalation, principal: Principal) -> dict[str, Any]:
     location = tip["location"] or {}
@@ -235,7 +255,7 @@ def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
         if location.get(key):
             place[key] = location[key]
     if location.get("details"):
-        place["details"] = [{"@lang": "vi", "#text": location["details"]}]
+        place["details"] = [{"@lang": ALERT_LANG, "#text": location["details"]}]
     persons = []
     for index, person in enumerate(tip["persons"], start=1):
         entry: dict[str, Any] = {"@person-id": f"A{index}"}
@@ -255,10 +275,11 @@ def _alert_document(cw: CaseWork, tip: dict[str, Any], case_reference: str,
         "case-reference": case_reference, "person": persons, "last-known-location": place,
         "last-seen": _utc_text(body.last_seen or tip["last_seen_at"]),
         "danger": "imminent" if tip["danger"] == "imminent" else "not-imminent",
-        "situation": [{"@lang": "vi", "#text": body.situation or tip["narrative"]}],
+        "situation": [{"@lang": ALERT_LANG, "#text": body.situation or tip["narrative"]}],
         "reporter-relation": relation, "requested-action": actions,
         "contact": {"unit": {"@node": cw.node.node_id,
-                             "name": [{"@lang": "vi", "#text": principal.unit}]},
+                             "name": contact_unit_names(cw, principal.unit, ALERT_LANG,
+                                                        body.alert_to)},
                     "duty-phone": body.duty_phone or "",
                     "available-until": (now + timedelta(hours=12)).strftime(
                         "%Y-%m-%dT%H:%M:%SZ")}}
@@ -307,7 +328,7 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         document = _alert_document(cw, tip, case.reference, body, principal)
         draft_id = await drafts.create_draft(conn, cw, principal, case_id, NewDraft(
             type="alert", to=body.alert_to, priority="immediate", handling=body.handling,
-            lang="vi", document=document))
+            lang=ALERT_LANG, document=document))
         sent = await drafts.submit_draft(conn, cw, principal, draft_id)
         message_id = sent["message_id"]
     return {"case_id": case_id, "message_id": message_id}

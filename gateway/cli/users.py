@@ -10,7 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from gateway.cli import fail, now, run, settings_or_exit, usage_error, users_app, when
+from gateway.cli import (
+    audit_change,
+    fail,
+    now,
+    registry_or_exit,
+    run,
+    settings_or_exit,
+    usage_error,
+    users_app,
+    when,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -76,6 +86,75 @@ def users_add(
                                              password=password))
     typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role.value,
                                                           unit=unit))
+    _hint_unnamed(unit)
+
+
+def _hint_unnamed(unit: str) -> None:
+    """Say so when a user's unit has no name: the console and the alerts it signs would
+    show its id."""
+    from gateway.trust.names import NameBook, units_file
+    from gateway.trust.partners import PartnerDirectory
+
+    settings = settings_or_exit()
+    if (settings.partners_path / f"{unit}.toml").is_file():
+        return  # a partner: named in its partner file
+    book = NameBook(settings.profiles_dir, PartnerDirectory(settings.partners_path, ()),
+                    units_file(settings.data_path))
+    if not book.names(unit):
+        typer.echo(_("{unit} has no name yet: name it with 'gateway users unit {unit} --vi "
+                     "... --en ... --km ... --lo ...'").format(unit=unit))
+
+
+@users_app.command("unit",
+    help=_("Show a unit's names, or name it (--vi, --en, --km, --lo): the console and the "
+           "alerts it signs show them."))
+def users_unit(
+    unit: str,
+    vi: Annotated[str | None, typer.Option("--vi", help=_("Its name in Vietnamese."))] = None,
+    en: Annotated[str | None, typer.Option("--en", help=_("Its name in English."))] = None,
+    km: Annotated[str | None, typer.Option("--km", help=_("Its name in Khmer."))] = None,
+    lo: Annotated[str | None, typer.Option("--lo", help=_("Its name in Lao."))] = None,
+) -> None:
+    """Show a unit's names, or name it in the node's units file (``<BX_DATA_DIR>/units.toml``);
+    a partner is named in its partner file instead."""
+    from gateway.access import users
+    from gateway.trust.names import (
+        NAME_LANGUAGES,
+        NameBook,
+        UnitNamesError,
+        read_unit_names,
+        units_file,
+        write_unit_names,
+    )
+    from gateway.trust.partners import PartnerDirectory
+
+    if not users.UNIT.fullmatch(unit):
+        usage_error(_("UNIT is a unit id such as vn.hotline-111"))
+    settings = settings_or_exit()
+    path = units_file(settings.data_path)
+    given = {lang: text for lang, text in (("vi", vi), ("en", en), ("km", km), ("lo", lo))
+             if text is not None}
+    partner_file = settings.partners_path / f"{unit}.toml"
+    try:
+        if given and partner_file.is_file():
+            fail(_("{unit} is a partner: its names are in its partner file {path}").format(
+                unit=unit, path=partner_file))
+        if given:
+            written = write_unit_names(path, unit, given)[unit]
+            run(audit_change(settings, "unit.named", unit, names=written))
+        else:
+            read_unit_names(path)  # a broken file is said, not shown as "no names"
+    except UnitNamesError as exc:
+        fail(exc)
+    directory = PartnerDirectory(settings.partners_path, registry_or_exit(settings).types())
+    directory.reload()
+    names = NameBook(settings.profiles_dir, directory, path).names(unit)
+    for lang in NAME_LANGUAGES:
+        typer.echo(f"{lang}  {names.get(lang, '-')}")
+    missing = [lang for lang in NAME_LANGUAGES if lang not in names]
+    if missing:
+        typer.echo(_("no name yet in: {languages}").format(languages=", ".join(missing)),
+                   err=True)
 
 
 @users_app.command("list", help=_("Every account: name, role, unit, state."))

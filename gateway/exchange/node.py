@@ -34,7 +34,7 @@ from gateway.store.groupcommit import (
     reset_after_commit,
 )
 from gateway.trust.keys import KeyStore, KeyStoreError
-from gateway.trust.names import NameBook
+from gateway.trust.names import NameBook, units_file
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
 
 #: Attaches an accepted message to its case. It runs after the message's receipt has been
@@ -131,8 +131,10 @@ class Node:
 
     @functools.cached_property
     def names(self) -> NameBook:
-        """What nodes and units are called, by language (partner files and profiles)."""
-        return NameBook(self.settings.profiles_dir, self.partners)
+        """What nodes and units are called, by language (profiles, units files, partner
+        files)."""
+        return NameBook(self.settings.profiles_dir, self.partners,
+                        units_file(self.settings.data_path))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:

@@ -213,6 +213,16 @@ def test_the_scripted_repatriation_a_hotline_alert_and_clean_logs(tmp_path: Path
         assert {t["kind"] for t in alert_case["tasks"]} == {"alert-first-action",
                                                             "child-emergency"}
         assert alert_case["priority"] == "immediate"
+        # The signed alert as Bavet received it names the hotline in words, not vn.hotline-111:
+        # in the alert's language, in Bavet's and in English (partners/units/vn.toml).
+        (received,) = alert_case["messages"]
+        contact = ok(sophea.get(f"/cases/{alert_case['id']}/messages/{received['id']}"))[
+            "document"]["contact"]["unit"]
+        assert contact["@node"] == "vn.blo-mocbai"
+        assert contact["name"] == [
+            {"@lang": "vi", "#text": "Tổng đài điện thoại quốc gia bảo vệ trẻ em 111"},
+            {"@lang": "km", "#text": "ខ្សែទូរស័ព្ទជាតិការពារកុមារ ១១១ វៀតណាម"},
+            {"@lang": "en", "#text": "National Child Protection Hotline 111, Viet Nam"}]
     finally:
         for node in nodes.values():
             node.stop()

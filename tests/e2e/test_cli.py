@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -315,6 +316,54 @@ def test_users_are_added_listed_disabled_and_reset_from_the_command_line(
     assert broken.returncode == 1
     assert "audit tree broken" in broken.stderr
     assert "entry 1" in broken.stderr
+
+
+def test_an_operator_names_the_units_of_the_node(tmp_path: Path) -> None:
+    password = "a long enough password\n"
+    added = run(tmp_path, "users", "add", "hoa", "--role", "hotline-operator", "--unit",
+                "vn.hotline-tn", "--name", "Hoa", "--password-stdin", stdin=password)
+    assert added.returncode == 0, added.stderr
+    assert "vn.hotline-tn has no name yet: name it with 'gateway users unit vn.hotline-tn" \
+        in added.stdout
+    vi, en = "Đường dây nóng Công an tỉnh Tây Ninh", "Tay Ninh Provincial Police Hotline"
+    named = run(tmp_path, "users", "unit", "vn.hotline-tn", "--vi", vi, "--en", f" {en} ")
+    assert named.returncode == 0, named.stderr
+    assert named.stdout.splitlines() == [f"vi  {vi}", f"en  {en}", "km  -", "lo  -"]
+    assert "no name yet in: km, lo" in named.stderr
+    units = tmp_path / "var" / "vn.c02" / "units.toml"
+    assert tomllib.loads(units.read_text(encoding="utf-8")) == {
+        "units": {"vn.hotline-tn": {"vi": vi, "en": en}}}
+    with sqlite3.connect(tmp_path / "var" / "vn.c02" / "gateway.db") as db:
+        audited = db.execute("SELECT actor, subject, detail FROM audit_log "
+                             "WHERE action = 'unit.named'").fetchall()
+    assert [(a, s, json.loads(d)) for a, s, d in audited] == [
+        ("operator", "vn.hotline-tn", {"names": {"vi": vi, "en": en}})]
+
+    before = units.read_bytes()
+    empty = run(tmp_path, "users", "unit", "vn.hotline-tn", "--km", "  ")
+    assert empty.returncode == 1
+    assert "--km: vn.hotline-tn km: a name is one line of 1 to 200 characters" in empty.stderr
+    assert run(tmp_path, "users", "unit", "Hotline TN", "--vi", "x").returncode == 2
+    partners = tmp_path / "var" / "vn.c02" / "partners"
+    partners.mkdir(parents=True, exist_ok=True)
+    (partners / "kh.ahtjp.toml").write_text('id = "kh.ahtjp"\n', encoding="utf-8")
+    partner = run(tmp_path, "users", "unit", "kh.ahtjp", "--vi", "AHTJP")
+    assert partner.returncode == 1
+    assert "kh.ahtjp is a partner: its names are in its partner file" in partner.stderr
+    assert units.read_bytes() == before  # nothing refused was written
+
+    shipped = run(tmp_path, "users", "unit", "vn.hotline-111")  # named in the repository
+    assert shipped.returncode == 0
+    assert shipped.stdout.splitlines()[1] == "en  National Child Protection Hotline 111, Viet Nam"
+    assert shipped.stderr == ""
+    known = run(tmp_path, "users", "add", "tam", "--role", "hotline-operator", "--unit",
+                "vn.hotline-111", "--name", "Tam", "--password-stdin", stdin=password)
+    assert "no name yet" not in known.stdout
+    units.write_text('[units."vn.hotline-tn"\n', encoding="utf-8")
+    broken = run(tmp_path, "users", "unit", "vn.hotline-tn")
+    assert broken.returncode == 1
+    assert "var/vn.c02/units.toml: not TOML" in broken.stderr  # which file, and where in it
+    assert "line 1, column 23" in broken.stderr
 
 
 def test_report_exports_a_period_and_audits_the_reason(tmp_path: Path) -> None:

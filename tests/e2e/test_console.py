@@ -312,6 +312,13 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     lan.go(case_path)
     assert "Đã xác minh" in lan.page.inner_text("#case-state")
     lan.shot("08-case-verified")
+    assert lan.page.input_value("#move-to") == ""  # a verified case preselects nothing
+    lan.page.select_option("#move-to", "closed")
+    lan.page.click("#move-form button[type=submit]")
+    assert lan.page.locator("#confirm-move").is_visible()  # closing asks once more
+    lan.shot("09-closing-asks-to-confirm")
+    lan.page.click("#confirm-move-cancel")
+    assert "Đã xác minh" in lan.page.inner_text("#case-state")  # and nothing changed
     lan.page.click("table a[href*='/messages/'] >> nth=1")
     assert "Kết quả xác minh" in lan.page.frame_locator("iframe.document").locator(
         "body").inner_text()
@@ -544,12 +551,24 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
                 desk.go(path_of(desk).split("/messages/")[0] + "/compose/verification-request")
                 keep(desk.shot(f"compose-{lang}"), f"compose-{lang}.png")
             desk.close()
-        login = browser.new_page()
-        login.goto(f"http://127.0.0.1:{node.port}/lang/{lang}")
+        login = browser.new_page()  # nothing chosen: the node speaks its country's language
         login.goto(f"http://127.0.0.1:{node.port}/login")
+        assert login.get_attribute("html", "lang") == lang
+        shown = login.inner_text("#this-node")
+        assert shown.endswith(f"({node.node_id})")
+        assert {"vi": "Văn phòng liên lạc biên giới Mộc Bài (Tây Ninh)",
+                "km": "ការិយាល័យទំនាក់ទំនងព្រំដែនបាវិត (ខេត្តស្វាយរៀង)"}[lang] in shown
         login.screenshot(path=str(tmp_path / f"login-{lang}.png"))
         keep(tmp_path / f"login-{lang}.png", f"login-{lang}.png")
         login.close()
+    for who, path, name, shown in (  # a reader who chose Lao, at the Cambodian node
+            ("admin", "/partners", "partners", "ຫ້ອງການປະສານງານຊາຍແດນ ມົກບາຍ (ແຂວງເຕີຍນິງ), ຫວຽດນາມ"),
+            ("officer", "/cases", "cases", "ຫ້ອງການປະສານງານຊາຍແດນ ບາເວັດ (ແຂວງສວາຍຣຽງ), ກຳປູເຈຍ")):
+        desk = Desk(browser, bavet, f"{who}.kh", tmp_path, lang="lo")
+        assert desk.go(path).status == 200
+        assert shown in desk.page.inner_text("main"), (path, shown)
+        keep(desk.shot(f"{name}-lo"), f"{name}-lo.png")
+        desk.close()
     for who, path, name in (("hotline", "/hotline", "hotline"), ("hotline", "/hotline/1", "tip")):
         desk = Desk(browser, mocbai, f"{who}.vn", tmp_path)
         assert desk.go(path).status == 200

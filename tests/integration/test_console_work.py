@@ -55,12 +55,17 @@ REQUEST = {
 
 
 class Browser:
-    """One person's console session (its own cookie jar) on the in-process node."""
+    """One person's console session (its own cookie jar) on the in-process node. The people
+    of these tests chose Vietnamese (``lang``) on the Cambodian node, which speaks Khmer to
+    those who chose nothing (test_console_names)."""
 
-    def __init__(self, receiver: Receiver, client: httpx.AsyncClient) -> None:
+    def __init__(self, receiver: Receiver, client: httpx.AsyncClient,
+                 lang: str | None = "vi") -> None:
         self.receiver = receiver
         self.client = client
         self.csrf = ""
+        if lang:
+            client.cookies.set("bx_lang", lang)
 
     async def login(self, username: str) -> None:
         response = await self.client.post("/login", data={"username": username,
@@ -470,7 +475,7 @@ async def test_the_auditor_reads_the_log_in_words_and_exports_it_with_a_reason(
     await desk.add_user("watch", "auditor", password=PASSWORD)
     transport = httpx.ASGITransport(app=desk.receiver.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
-        auditor = Browser(desk.receiver, client)
+        auditor = Browser(desk.receiver, client, lang=None)
         await auditor.login("watch")
         await client.get("/lang/km", headers={"referer": "http://kh.test/"})
         for _ in range(3):  # searches are audited
@@ -555,6 +560,51 @@ async def test_the_investigator_has_a_desk(people: dict[str, Browser], desk: Des
         assert "badge bad" in waiting[2]  # and overdue
         investigations = page.text.split("Điều tra phối hợp")[1]
         assert 'href="/cases/2"' in investigations  # the case the suspect notice opened
+
+
+async def test_the_move_form_preselects_nothing_and_an_ending_is_confirmed_with_a_reason(
+        people: dict[str, Browser], desk: Desk) -> None:
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    path = f"/cases/{case_id}/move"
+
+    def state() -> str:
+        return str(rows(desk.receiver, "SELECT state FROM cases WHERE id = ?", case_id)[0][0])
+
+    assert (await sophea.post(path, {"to": "screening"})).status_code == 303
+    page = await sophea.get(f"/cases/{case_id}")
+    select = re.search(r'<select name="to" id="move-to" required>(.*?)</select>', page.text)
+    assert select is not None
+    options = re.findall(r'<option value="([^"]*)"( selected)?>', select[1])
+    assert options[0] == ("", " selected")  # "choose" first: nothing else is preselected
+    assert [value for value, chosen in options[1:] if chosen] == []
+    assert {"closed", "withdrawn", "verification-requested"} <= {v for v, _ in options}
+
+    unchosen = await sophea.post(path, {"to": "", "reason": ""})
+    assert unchosen.status_code == 422
+    assert "Hãy chọn trạng thái" in unchosen.text  # said beside the form, in her language
+    asked = await sophea.post(path, {"to": "closed", "reason": "family found"})
+    assert asked.status_code == 200
+    confirm = re.search(r'<form [^>]*id="confirm-move">(.*?)</form>', asked.text, re.S)
+    assert confirm is not None
+    assert '<input type="hidden" name="to" value="closed">' in confirm[1]
+    assert 'value="family found"' in confirm[1]  # what she wrote is kept for the second step
+    assert 'id="move-form"' not in asked.text
+    unsaid = await sophea.post(path, {"to": "withdrawn", "confirmed": "yes", "reason": " "})
+    assert unsaid.status_code == 422
+    assert 'id="confirm-move"' in unsaid.text
+    assert state() == "screening"  # neither step moved the case
+    assert audit_lines(desk.receiver, "case.state")[-1]["to"] == "screening"
+
+    done = await sophea.post(path, {"to": "closed", "confirmed": "yes",
+                                    "reason": "the family was found; no trafficking"})
+    assert done.status_code == 303
+    assert state() == "closed"
+    assert audit_lines(desk.receiver, "case.state")[-1] == {
+        "from": "screening", "to": "closed", "message": None, "reason_given": True}
+    # an ordinary step is not asked twice
+    other = await new_case(sophea)
+    assert (await sophea.post(f"/cases/{other}/move", {"to": "screening"})).status_code == 303
 
 
 async def test_refusals_are_said_in_the_users_language(people: dict[str, Browser]) -> None:

@@ -3,12 +3,18 @@ escalation that opens a case and queues an alert in the same call."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from lxml import etree
 
-from tests.integration.conftest import Desk
+from gateway.protocol.envelope import parse_body, parse_envelope
+from gateway.store.messages import RAW_COLUMN
+from gateway.trust.names import units_file, write_unit_names
+from tests.conftest import make_key
+from tests.integration.conftest import Desk, write_partner
 
 pytestmark = pytest.mark.anyio
 
@@ -136,3 +142,48 @@ async def test_bad_tips_are_refused_with_the_field(hotline: Desk) -> None:
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["path"] == field
     assert hotline.receiver.count("tips") == 0
+
+
+def contact_of(desk: Desk, message_id: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The contact unit of a queued alert as the partner will read it: from the signed bytes
+    in the outbox (sent as they are), its node and its names with their languages."""
+    with sqlite3.connect(desk.receiver.db) as conn:
+        (raw,) = conn.execute("SELECT raw FROM messages WHERE message_id = ?",
+                              (message_id,)).fetchone()
+    sealer = desk.receiver.app.state.node.sealer
+    envelope = parse_envelope(parse_body(sealer.open(bytes(raw), RAW_COLUMN)))
+    assert envelope.header.bx.type == "alert"
+    ns = "{urn:bx:doc:alert:1}"
+    unit = etree.fromstring(envelope.document).find(f"{ns}contact/{ns}unit")
+    assert unit is not None
+    return unit.get("node"), [(str(n.get("lang")), str(n.text))
+                              for n in unit.findall(f"{ns}name")]
+
+
+async def test_the_alert_names_its_contact_unit_in_words(hotline: Desk) -> None:
+    receiver = hotline.receiver
+
+    async def alert(to: str) -> str:
+        tip = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
+        escalated = await hotline.ok("operator", "POST", f"/api/tips/{tip['id']}/escalate",
+                                     json={"classification": "trafficking",
+                                           "urgency": "immediate", "alert_to": to,
+                                           "duty_phone": "+855 12 345 678"})
+        return str(escalated["message_id"])
+
+    # A unit nobody has named yet: the alert can only give its id (and is still sent).
+    assert contact_of(hotline, await alert("vn.c02")) == (
+        "kh.ahtjp", [("vi", "kh.hotline-1280")])
+    # The operator names it (as `gateway users unit` does); the running node reads it.
+    vi, en = "Đường dây nóng 1280, Campuchia", "Hotline 1280, Cambodia"
+    km = "ខ្សែទូរស័ព្ទបន្ទាន់ ១២៨០"
+    write_unit_names(units_file(receiver.settings.data_path), "kh.hotline-1280",
+                     {"vi": vi, "en": en, "km": km})
+    # To C02 (reads Vietnamese, the alert's language) and to Bavet (reads Khmer): the alert's
+    # language first, then the reader's, then English, each tagged with its language.
+    write_partner(receiver.settings.partners_path, "kh.blo-bavet", make_key("kh.blo-bavet"))
+    assert receiver.app.state.node.partners.reload() == []
+    assert contact_of(hotline, await alert("vn.c02")) == (
+        "kh.ahtjp", [("vi", vi), ("en", en)])
+    assert contact_of(hotline, await alert("kh.blo-bavet")) == (
+        "kh.ahtjp", [("vi", vi), ("km", km), ("en", en)])

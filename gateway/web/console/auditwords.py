@@ -25,7 +25,6 @@ from gateway.documents.catalog import C_, Catalogs
 from gateway.localtime import as_local
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import PROBLEMS
-from gateway.web.console.vocabulary import UNIT_NAMES
 
 #: How a detail's value reads. AS_IS: ids, counts, digests, file names, what a person typed.
 AS_IS: Final = "as-is"
@@ -83,6 +82,7 @@ _KEYS: Final = {
     C_("code", "detail:method"): AS_IS,
     C_("code", "detail:mode"): CODE,
     C_("code", "detail:name"): AS_IS,
+    C_("code", "detail:names"): AS_IS,
     C_("code", "detail:offered"): AS_IS,
     C_("code", "detail:old"): AS_IS,
     C_("code", "detail:old_keys"): AS_IS,
@@ -222,8 +222,7 @@ class AuditWords:
 
     def unit(self, node_id: str) -> str:
         """A node or unit by its name in the reader's language (its id when it has none)."""
-        return (self.unit_name(node_id, self.lang)
-                or (self._label(node_id) if node_id in UNIT_NAMES else None) or node_id)
+        return self.unit_name(node_id, self.lang) or node_id
 
     def actor(self, actor: str) -> str:
         """Who acted: a person's user name, the node itself, or a partner node by name."""

@@ -38,6 +38,9 @@ from gateway.web.console.pages import (
 router = APIRouter(include_in_schema=False)
 #: Sexes a person may be recorded with (the command's code list).
 SEXES: Final = get_args(commands.Sex)
+#: What the move form says when no state was chosen, and when an ending lacks its reason.
+_CHOOSE: Final = N_("Choose the state to move the case to.")
+_WHY: Final = N_("Say why the case ends.")
 
 
 def _partners(cw: CaseWork) -> list[str]:
@@ -121,7 +124,8 @@ async def new_case(request: Request) -> Response:
 
 async def _case_page(request: Request, principal: Principal, case_id: int, status: int = 200,
                      errors: dict[str, str] | None = None,
-                     values: dict[str, Any] | None = None) -> HTMLResponse:
+                     values: dict[str, Any] | None = None,
+                     confirm_move: dict[str, str] | None = None) -> HTMLResponse:
     cw = case_work(request)
     try:
         case = await cw.run(views.case_detail, principal, case_id)
@@ -134,7 +138,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                 errors=errors or {}, values=values or {}, sexes=SEXES,
                 countries=countries(language(request)),
                 roles=lifecycle.PERSON_ROLES, special_reasons=special.REASONS,
-                referral_kinds=lifecycle.REFERRAL_KINDS)
+                referral_kinds=lifecycle.REFERRAL_KINDS, confirm_move=confirm_move)
 
 
 #: The documents that fit a case's state, first in the compose menu (repatriation and
@@ -182,10 +186,14 @@ async def case_page(request: Request, case_id: int) -> HTMLResponse:
 
 
 async def _act(request: Request, action: str, case_id: int, form_field: str,
-               work: Any) -> Response:
-    """Run one case action in its own transaction; a refusal comes back beside its form."""
-    principal = await user(request, action)
-    form = await posted(request, principal)
+               work: Any, asked: tuple[Principal, dict[str, Any]] | None = None) -> Response:
+    """Run one case action in its own transaction; a refusal comes back beside its form.
+    ``asked``: the user and the posted form when the caller has read them already."""
+    if asked is None:
+        principal = await user(request, action)
+        form = await posted(request, principal)
+    else:
+        principal, form = asked
     cw = case_work(request)
     try:
         done = await cw.run(work, principal, form)
@@ -199,12 +207,28 @@ async def _act(request: Request, action: str, case_id: int, form_field: str,
 
 @router.post("/cases/{case_id}/move")
 async def move_case(request: Request, case_id: int) -> Response:
-    """Move a case to one of its allowed next states."""
+    """Move a case to one of its allowed next states. Closing or withdrawing it (after which
+    it never changes again) is a second step: the page asks to confirm, with a reason, and
+    only the confirmed form moves the case."""
+    principal = await user(request, "cases.transition")
+    form = await posted(request, principal)
+    chosen = texts(form, "to", "reason", "confirmed")
+    if not chosen["to"]:
+        return await _case_page(request, principal, case_id, status_of("invalid-request"),
+                                errors={"move": spoken(request, _CHOOSE)}, values=form)
+    if chosen["to"] in lifecycle.TERMINAL and not (
+            chosen["confirmed"] == "yes" and chosen["reason"]):
+        unsaid = chosen["confirmed"] == "yes"  # confirmed, but without a reason
+        return await _case_page(
+            request, principal, case_id, status_of("invalid-request") if unsaid else 200,
+            errors={"confirm": spoken(request, _WHY)} if unsaid else None, values=form,
+            confirm_move=chosen)
+
     async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
         await service.transition(conn, cw, principal, case_id,
                                  commands.parse(commands.Transition, texts(form, "to", "reason")))
         return "moved"
-    return await _act(request, "cases.transition", case_id, "move", work)
+    return await _act(request, "cases.transition", case_id, "move", work, (principal, form))
 
 
 @router.post("/cases/{case_id}/persons")

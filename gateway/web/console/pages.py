@@ -21,6 +21,7 @@ from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
 from gateway.protocol.errors import GatewayError, Message
+from gateway.trust.names import home_language
 from gateway.web.auth import COOKIE, case_work
 from gateway.web.console.codelists import countries, country_name
 
@@ -43,9 +44,13 @@ class Refused(Exception):  # noqa: N818 - control flow: render the refusal page
 
 
 def language(request: Request) -> str:
-    """The user's language: the cookie, else Vietnamese."""
-    chosen = request.cookies.get(LANG_COOKIE, "vi")
-    return chosen if chosen in LOCALES else "vi"
+    """The user's language: the one chosen (a cookie), else the language of this node's
+    country (a Cambodian node speaks Khmer first, a Lao node Lao)."""
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    if chosen in LOCALES:
+        return chosen
+    home = home_language(case_work(request).node.node_id)
+    return home if home in LOCALES else "en"
 
 
 def books(request: Request) -> Catalogs:
@@ -69,11 +74,7 @@ def directory_name(request: Request, node_id: str | None, lang: str) -> str:
     """A node or unit as people call it, in ``lang`` (else English, else its id)."""
     if not node_id:
         return ""
-    found = case_work(request).node.names.name(node_id, lang)
-    if found:
-        return found
-    label = books(request).code(lang, node_id)
-    return label if label != node_id else node_id
+    return case_work(request).node.names.name(node_id, lang) or node_id
 
 
 def page(request: Request, template: str, principal: Principal | None, status: int = 200,
@@ -81,6 +82,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
     """Render a console page in the user's language."""
     lang = language(request)
     book = books(request)
+    here = case_work(request).node.node_id
     flash = request.query_params.get("done", "")
     html = _env.get_template(template).render(
         request=request, user=principal, lang=lang, locales=LOCALES,
@@ -93,7 +95,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         partner_ids=lambda: [p.node_id for p in case_work(request).node.partners.all()],
         can=lambda action: principal is not None and allowed(principal.role, action),
         csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
-        when=when, unread=getattr(request.state, "unread", (0, 0)),
+        when=when, here=here, unread=getattr(request.state, "unread", (0, 0)),
         flash=flash if flash.isascii() and len(flash) < 40 else "",
         **context)
     return HTMLResponse(html, status_code=status)

@@ -192,14 +192,10 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:task.done"), C_("code", "audit:tip.classified"),
     C_("code", "audit:tip.escalated"), C_("code", "audit:tip.read"),
     C_("code", "audit:tip.recorded"), C_("code", "audit:tip.reporter-read"),
-    C_("code", "audit:tip.resolved"), C_("code", "audit:user.added"),
+    C_("code", "audit:tip.resolved"), C_("code", "audit:unit.named"),
+    C_("code", "audit:user.added"),
     C_("code", "audit:user.disabled"), C_("code", "audit:user.enabled"),
     C_("code", "audit:user.locked"), C_("code", "audit:user.password-set"),
     C_("code", "audit:witness.answer-refused"), C_("code", "audit:witness.cosigned"),
     C_("code", "audit:witness.fork"), C_("code", "audit:witness.refused"),
 ))
-#: Units that are not partner nodes (hotlines), as people call them.
-UNIT_NAMES: Final = (
-    C_("code", "vn.hotline-111"), C_("code", "vn.hotline"), C_("code", "kh.hotline"),
-    C_("code", "la.hotline"),
-)

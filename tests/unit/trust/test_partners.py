@@ -174,7 +174,8 @@ def test_repository_profiles_cover_the_agencies() -> None:
         assert profile.keys == []
         assert profile.endpoint is None
         native = {"VN": "vi", "KH": "km", "LA": "lo"}[profile.country]
-        assert {"vi", "en", native} <= set(profile.name)
+        assert set(profile.name) == {"vi", "en", "km", "lo"}, path.name  # every reader's
+        assert all(text.strip() for text in profile.name.values())
         assert profile.languages[0] == native or profile.country == "VN"
         assert profile.may_send
 
