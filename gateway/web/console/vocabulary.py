@@ -138,6 +138,13 @@ CONSOLE_STATES: Final = (
     C_("code", "done:classified"),
     C_("code", "done:resolved"),
     C_("code", "done:escalated"),
+    C_("code", "done:report-submitted"),
+    C_("code", "done:report-released"),
+    C_("code", "done:report-returned"),
+    C_("code", "report:submitted"),
+    C_("code", "report:released"),
+    C_("code", "report:returned"),
+    C_("code", "report:withdrawn"),
 )
 #: Why a step of the case's path cannot be taken yet (the lifecycle's reasons).
 LIFECYCLE_REASONS: Final = (
@@ -166,7 +173,8 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:note.added"), C_("code", "audit:partner.enrolled"),
     C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
     C_("code", "audit:receipt.received"), C_("code", "audit:receipt.rejected"),
-    C_("code", "audit:report.exported"),
+    C_("code", "audit:report.exported"), C_("code", "audit:report.returned"),
+    C_("code", "audit:report.withdrawn"),
     C_("code", "audit:checkpoint.refused"), C_("code", "audit:checkpoint.cosigned"),
     C_("code", "audit:checkpoint.alarm"), C_("code", "audit:checkpoint.refused-by-partner"),
     C_("code", "audit:witness.cosigned"), C_("code", "audit:witness.refused"),
