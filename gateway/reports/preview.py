@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from gettext import NullTranslations
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway.localtime import LOCAL_TIME
 from gateway.reports.document import Dimensions, ReceivedReport, read_document
 from gateway.reports.exports import TEMPLATES
 from gateway.reports.indicators import NO_PARTNER
@@ -71,6 +73,16 @@ def tables_of(report: ReceivedReport) -> list[PreviewTable]:
                   key=lambda t: order.index(t.key) if t.key in order else len(order))
 
 
+def made_at(text: str) -> str:
+    """When the report was made, at the border (``2026-12-07 02:22 (UTC+7)``); as written
+    where it is not a time."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    return when.astimezone(LOCAL_TIME).strftime("%Y-%m-%d %H:%M") + " (UTC+7)"
+
+
 def figure_text(key: str, value: float) -> str:
     """A figure as printed: a share as per cent, a duration with one decimal."""
     return f"{value * 100:.0f} %" if key in SHARES else f"{value:.1f}"
@@ -89,4 +101,5 @@ def preview_html(document: bytes, words: NullTranslations, english: NullTranslat
     return _env.get_template("preview.html").render(
         report=report, locale=locale, name=name, period_name=period_name,
         tables=tables_of(report), pair=pair, withheld=WITHHELD,
+        generated=made_at(report.generated),
         figures=[(key, figure_text(key, value)) for key, value in report.figures.items()])
