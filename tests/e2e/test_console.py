@@ -177,6 +177,7 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     chief.shot("04-release-queue")
     chief.page.click("button[id^=release-]")  # she releases what she has seen: not yet
     assert "p1-photo.jpg" in chief.page.inner_text(".field-error")
+    chief.shot("04b-release-refused-until-the-photo-is-opened")
     assert query(mocbai, "SELECT count(*) FROM messages") == [(0,)]
     with chief.context.expect_page() as opened:  # the photo opens in its own tab
         chief.page.click("a.attachment-link")
