@@ -85,11 +85,14 @@ EXPECTED_STATES: dict[tuple[str, str], str] = {
     ("kh.ahtjp", "vn.c02"): "active",
 }
 #: Demo accounts on every node: (user name, role, unit or None for the node's own unit).
+#: Each unit has two supervisors: one submits (a periodic report, a draft of her own),
+#: the other releases (four eyes).
 DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
     ("officer", "blo-officer", None), ("supervisor", "supervisor", None),
+    ("deputy", "supervisor", None),
     ("investigator", "investigator", None), ("hotline", "hotline-operator", "hotline"),
-    ("hotline.chief", "supervisor", "hotline"), ("admin", "admin", None),
-    ("auditor", "auditor", None),
+    ("hotline.chief", "supervisor", "hotline"), ("hotline.deputy", "supervisor", "hotline"),
+    ("admin", "admin", None), ("auditor", "auditor", None),
 )
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - the demo federation's, printed on purpose
 
@@ -454,8 +457,11 @@ def run_demo(root: Path, base_port: int, say: Callable[[str], None], *,
         say(f"Demo logins on every node (password: {DEMO_PASSWORD}); the local API is at "
             "http://127.0.0.1:<port>/api (POST /api/session), documented at /api/openapi.json:")
         for username, role, unit in DEMO_USERS:
-            say(f"  {username:14} {role:17} unit {nodes[0].unit(unit).split('.', 1)[1]}"
-                " (of each node)")
+            where = (f"the node's {unit} unit ({nodes[0].unit(unit)} on {nodes[0].node_id})"
+                     if unit else "the node's own unit")
+            say(f"  {username:15} {role:17} {where}")
+        say("  (two supervisors per unit: one submits a periodic report, the other releases "
+            "it from /release)")
         if serve_forever:
             say("Serving. Press Ctrl-C to stop.")
             while all(n.process is not None and n.process.poll() is None for n in nodes):

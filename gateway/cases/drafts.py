@@ -263,6 +263,14 @@ async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return draft_view(cw, row, with_content=True)
 
 
+async def read_view(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                    draft_id: int) -> dict[str, Any]:
+    """A draft's view without its content (state, unit, attachments' names and sizes):
+    no data of the draft is read, nothing is audited."""
+    row, _case = await _load(conn, principal, draft_id)
+    return draft_view(cw, row, with_content=False)
+
+
 async def draft_for_edit(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                          draft_id: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """A saved or returned draft opened by its author to go on with it: its view with the
@@ -278,6 +286,21 @@ async def draft_for_edit(conn: AsyncConnection, cw: CaseWork, principal: Princip
     files: list[dict[str, str]] = json.loads(cw.sealer.open(row.attachments_sealed,
                                                             "drafts.attachments"))
     return draft_view(cw, row, with_content=True), files
+
+
+async def draft_attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                           draft_id: int, name: str) -> Attachment:
+    """One attachment of a draft, as it will go (a photo or scan of a person: audited as a
+    read of special data, with the draft and the name)."""
+    row, case = await _load(conn, principal, draft_id)
+    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
+    found = next((f for f in files if f["name"] == name), None)
+    if found is None:
+        raise CaseError("not-found", N_("no attachment {name!r} in draft {draft_id}"),
+                        "name", name=name, draft_id=draft_id)
+    await audit.append(conn, cw.clock, principal.actor, "attachment.read", case.reference,
+                       {"draft": row.id, "name": name, "special": True})
+    return Attachment(name, found["media_type"], base64.b64decode(found["data"]))
 
 
 async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,

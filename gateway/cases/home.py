@@ -11,15 +11,18 @@ from gateway.access.sessions import Principal
 from gateway.cases import drafts, hotline, lifecycle, notices, views
 from gateway.cases.work import CaseWork
 from gateway.store import messages as repo
+from gateway.store import report_releases
 
 
 async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principal
                         ) -> dict[str, Any]:
     """What is new for the user, overdue items, urgent alerts, the user's drafts (sent back
-    ones first), drafts to release, failed deliveries and new tips: each only where the
+    ones first), drafts and periodic reports to release (not the user's own report), the
+    user's periodic reports sent back, failed deliveries and new tips: each only where the
     user's role may read it."""
     found: dict[str, Any] = {"overdue": [], "alerts": [], "queue": [], "undelivered": [],
-                             "returned": [], "mine": []}
+                             "returned": [], "mine": [], "reports": [],
+                             "reports_returned": []}
     found["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
     if allowed(principal.role, "overdue.read"):
         scope = "all" if sees_all_cases(principal.role) else "unit"
@@ -33,7 +36,12 @@ async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principa
                          if d["author"] == principal.actor
                          and d["state"] in ("draft", "returned")]
     if allowed(principal.role, "drafts.release"):
-        found["queue"] = await drafts.list_drafts(conn, cw, principal, "submitted")
+        found["queue"] = [d for d in await drafts.list_drafts(conn, cw, principal, "submitted")
+                          if d["author"] != principal.actor]  # not one's own draft
+    if allowed(principal.role, "reports.send"):
+        found["reports"] = [r for r in await report_releases.pending(conn, principal.unit)
+                            if r["submitted_by"] != principal.actor]
+        found["reports_returned"] = await report_releases.returned_to(conn, principal.actor)
     if allowed(principal.role, "messages.read"):
         found["undelivered"] = [m for m in await repo.list_messages(conn, None, None)
                                 if m.state in ("queued", "dead")][:50]

@@ -60,6 +60,7 @@ class ReceivedReport:
     last: date
     cells: list[ReportCell]
     figures: dict[str, float]
+    generated: str = ""
 
 
 def _q(name: str) -> str:
@@ -141,4 +142,4 @@ def read_document(document: bytes) -> ReceivedReport:
     return ReceivedReport(str(unit.get("node") or ""), str(period.findtext(_q("kind"))),
                           date.fromisoformat(str(period.findtext(_q("first-day")))),
                           date.fromisoformat(str(period.findtext(_q("last-day")))),
-                          cells, figures)
+                          cells, figures, str(root.findtext(_q("generated-at")) or ""))

@@ -28,6 +28,9 @@ LABELS: Final[dict[str, str]] = {
     "small-cells": C_("report", "Counts of 1 to 4 persons are shown as \"< 5\"; a count "
                       "shown as \"x\" is withheld so that a small count cannot be worked "
                       "out from the totals."),
+    "preview-note": C_("report", "The report exactly as it will be signed and sent. \"x\": "
+                       "a count withheld (1 to 4 persons, or a count that would give such a "
+                       "count away); the recipient learns only that it is withheld."),
     # groups
     "tips": C_("report", "Hotline tips"),
     "foreign": C_("report", "Cases with a foreign element"),

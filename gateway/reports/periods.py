@@ -135,3 +135,13 @@ def current_periods(today: date) -> list[Period]:
     year = today.year + 1 if today >= date(today.year, 11, 16) else today.year
     found = [annual(year), six_months(year), annual(year - 1), six_months(year - 1)]
     return sorted(found, key=lambda p: (p.last, p.kind == "annual"), reverse=True)
+
+
+def due_next(today: date) -> Period:
+    """The period whose report is due next: the six-month or annual window whose due day
+    (20 May, 20 November) is today or the nearest after it. On 6 December 2026 that is
+    ``2027-H1`` (due 20 May 2027); on 20 November 2026 still ``2026``."""
+    found = [make(year) for year in (today.year, today.year + 1)
+             for make in (six_months, annual)]
+    return min((p for p in found if p.due is not None and p.due >= today),
+               key=lambda p: p.due or today)

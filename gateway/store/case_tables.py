@@ -311,10 +311,30 @@ report_releases = sa.Table(
     sa.Column("period", sa.String(40), nullable=False),
     sa.Column("recipient", sa.String(48), nullable=False),
     sa.Column("document", sa.LargeBinary, nullable=False),  # figures only: nothing personal
-    sa.Column("state", sa.String(16), nullable=False),  # submitted | released | withdrawn
+    # submitted | released | returned (sent back with a reason) | withdrawn (submitted again)
+    sa.Column("state", sa.String(16), nullable=False),
     sa.Column("submitted_by", sa.String(64), nullable=False),
     sa.Column("submitted_at", UTC_TIME, nullable=False),
     sa.Column("released_by", sa.String(64), nullable=True),
     sa.Column("released_at", UTC_TIME, nullable=True),
     sa.Column("message_id", sa.String(36), nullable=True),
+    # the submitter's unit: only a supervisor of it releases (None: submitted before 0012)
+    sa.Column("unit", sa.String(48), nullable=True),
+    sa.Column("returned_by", sa.String(64), nullable=True),
+    sa.Column("returned_at", UTC_TIME, nullable=True),
+    sa.Column("return_reason", sa.String(500), nullable=True),
+    sa.Index("ix_report_releases_state", "state", "unit"),
+)
+
+#: What a supervisor opened of a submitted draft in the release queue (its preview, each
+#: attachment): she releases what she has seen. Opened before the draft last changed does
+#: not count; the rows stay as a record.
+draft_views = sa.Table(
+    "draft_views", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("draft_id", sa.Integer, sa.ForeignKey("drafts.id"), nullable=False),
+    sa.Column("viewer", sa.String(64), nullable=False),
+    sa.Column("item", sa.String(120), nullable=False),  # "document" or "attachment/<name>"
+    sa.Column("at", UTC_TIME, nullable=False),
+    sa.Index("ix_draft_views_draft", "draft_id", "viewer"),
 )

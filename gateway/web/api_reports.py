@@ -8,12 +8,13 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
+from gateway.localtime import LOCAL_TIME
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import Problem
 from gateway.reports import release
 from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import to_json
-from gateway.reports.periods import ReportError, parse_period
+from gateway.reports.periods import ReportError, due_next, parse_period
 from gateway.reports.service import make_report
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
@@ -65,11 +66,20 @@ async def report(
 
 
 class Submission(BaseModel):
-    """A period whose report a supervisor submits for a second one to release."""
+    """A period whose report a supervisor submits for a second one to release (left out:
+    the period whose report is due next)."""
 
     model_config = ConfigDict(extra="forbid",
                               json_schema_extra={"examples": [{"period": "2026-H1"}]})
-    period: Annotated[str, Field(max_length=40)]
+    period: Annotated[str | None, Field(max_length=40)] = None
+
+
+class SendBack(BaseModel):
+    """Why a submitted report goes back to its submitter."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"reason": "The May handovers are not recorded yet"}]})
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
 def _refused(exc: ReportError) -> Problem:
@@ -82,12 +92,15 @@ def _refused(exc: ReportError) -> Problem:
 async def submit_report(
     request: Request, body: Submission, principal: Annotated[Principal, permit("reports.send")],
 ) -> dict[str, Any]:
-    """Submit this unit's periodic report for a period as it stands now; another supervisor
-    releases it (four eyes)."""
+    """Submit this unit's periodic report for a period (by default the one due next) as it
+    stands now; another supervisor of the unit releases it (four eyes). A submission of the
+    same period still waiting is withdrawn."""
     node = case_work(request).node
+    today = node.clock().astimezone(LOCAL_TIME).date()
     try:
-        made = await make_report(node, parse_period(body.period))
-        release_id = await node.run(release.submit, node, principal.actor, made)
+        period = parse_period(body.period) if body.period else due_next(today)
+        made = await make_report(node, period)
+        release_id = await node.run(release.submit, node, principal, made)
     except ReportError as exc:
         raise _refused(exc) from exc
     return {"id": release_id, "period": made.period.name, "to": release.collector_of(node)}
@@ -100,10 +113,28 @@ async def release_report(
     request: Request, release_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     principal: Annotated[Principal, permit("reports.send")],
 ) -> dict[str, Any]:
-    """Release a submitted report (not one's own): signed and queued for C02."""
+    """Release a submitted report of one's unit (not one's own): signed and queued for
+    C02."""
     node = case_work(request).node
     try:
-        message_id = await node.run(release.release, node, principal.actor, release_id)
+        message_id = await node.run(release.release, node, principal, release_id)
     except ReportError as exc:
         raise _refused(exc) from exc
     return {"message_id": message_id}
+
+
+@router.post("/reports/submissions/{release_id}/return",
+             responses=answers({"id": 3, "state": "returned"},
+                               errors=(401, 403, 404, 409, 422)))
+async def send_back_report(
+    request: Request, release_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: SendBack,
+    principal: Annotated[Principal, permit("reports.send")],
+) -> dict[str, Any]:
+    """Send a submitted report of one's unit back to its submitter with a reason; nothing
+    is sent."""
+    node = case_work(request).node
+    try:
+        await node.run(release.send_back, node, principal, release_id, body.reason)
+    except ReportError as exc:
+        raise _refused(exc) from exc
+    return {"id": release_id, "state": "returned"}

@@ -220,9 +220,22 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     chief = Desk(browser, mocbai, "chief.vn", tmp_path)
     chief.go("/release")
     assert "p1-photo.jpg" in chief.page.content()  # the supervisor sees what goes with it
+    assert chief.page.locator(".attachment-state.bad").count() == 1  # not opened yet
     chief.shot("04-release-queue")
+    chief.page.click("button[id^=release-]")  # she releases what she has seen: not yet
+    assert "p1-photo.jpg" in chief.page.inner_text(".field-error")
+    chief.shot("04b-release-refused-until-the-photo-is-opened")
+    assert query(mocbai, "SELECT count(*) FROM messages") == [(0,)]
+    with chief.context.expect_page() as opened:  # the photo opens in its own tab
+        chief.page.click("a.attachment-link")
+    opened.value.wait_for_load_state()
+    assert opened.value.evaluate("document.images.length") == 1  # shown, as an image
+    opened.value.close()
+    assert chief.page.locator(".attachment-state.ok").count() == 1
     chief.page.click("button[id^=release-]")
     chief.page.wait_for_url(f"{chief.base}/release?done=released")
+    assert json.loads(query(mocbai, "SELECT detail FROM audit_log WHERE action = "
+                                    "'attachment.read'")[0][0])["name"] == "p1-photo.jpg"
     wait_for(lambda: delivered(mocbai), "the request to be receipted at Bavet")
     (request_id,) = query(mocbai, "SELECT message_id FROM messages WHERE direction = 'out' "
                                   "AND doc_type = 'verification-request'")[-1]

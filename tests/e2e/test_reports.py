@@ -15,11 +15,15 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from gateway.documents.catalog import catalogs
+from gateway.reports.labels import label
+from gateway.settings import REPOSITORY
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
 
 pytestmark = pytest.mark.e2e
+WORDS = catalogs(REPOSITORY / "translations")
 
 
 @pytest.fixture(scope="module")
@@ -140,15 +144,34 @@ def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(
             assert taken.status_code == 201, taken.text
     chief = Desk(browser, laobao, "laobao.chief", tmp_path)
     chief.go("/reports?period=2027-H1")
+    assert chief.page.locator("#range-form label").all_inner_texts()[:2] == [
+        "Từ ngày", "Đến ngày"]  # a range of days, not a sender and a recipient
     chief.page.click("#submit-form button")
     chief.page.wait_for_url("**done=report-submitted")
-    assert "laobao.chief" in chief.page.locator("#pending-reports").inner_text()
+    assert chief.page.inner_text("#flash").startswith("Đã trình báo cáo")  # in words
+    assert "laobao.chief" in chief.page.locator("#submissions").inner_text()
+    chief.go("/release")
+    assert chief.page.locator(".release-report").count() == 1
     assert chief.page.locator("button[id^=release-report-]").count() == 0  # not one's own
     chief.close()
-    deputy = Desk(browser, laobao, "laobao.deputy", tmp_path)
-    deputy.go("/reports?period=2027-H1")
+    for lang in ("km", "vi"):  # the other supervisor finds it where she looks
+        deputy = Desk(browser, laobao, "laobao.deputy", tmp_path, lang=lang)
+        assert "2027-H1" in deputy.page.inner_text("#my-release")  # her home page
+        keep(deputy.shot(f"home-supervisor-{lang}"), f"home-supervisor-{lang}.png")
+        deputy.page.click("#my-release a[href^='/release#report-']")
+        preview = deputy.page.frame_locator(".release-report iframe.preview")
+        shown = preview.locator("body").inner_text()
+        assert label(WORDS.get(lang), "tips") in shown  # in her language
+        assert "Hotline tips" in shown  # and English beneath
+        cells = preview.locator("#preview-tips td").all_inner_texts()
+        assert cells[0] == "2"  # the two tips received, as they will be signed
+        keep(deputy.shot(f"release-report-{lang}"), f"release-report-{lang}.png")
+        if lang == "km":
+            deputy.close()
     deputy.page.click("button[id^=release-report-]")
     deputy.page.wait_for_url("**done=report-released")
+    assert deputy.page.inner_text("#flash").startswith("Đã duyệt báo cáo")
+    assert deputy.page.locator(".release-report").count() == 0
     deputy.close()
     wait_for(lambda: query(c02, "SELECT count(*) FROM messages WHERE sender = 'vn.blo-laobao'"
                                 " AND doc_type = 'periodic-report' AND NOT attach_pending")

@@ -123,6 +123,16 @@ async def new_case(who: Browser, partner: str = "vn.c02") -> int:
     return int(response.headers["location"].split("/")[2].split("?")[0])
 
 
+async def look_and_release(boss: Browser, draft_id: int) -> httpx.Response:
+    """What a supervisor does in the release queue: she sees the draft's preview, opens
+    each of its attachments, then releases it."""
+    queue = await boss.get("/release")
+    assert (await boss.get(f"/release/{draft_id}/preview")).status_code == 200
+    for name in re.findall(rf'href="/release/{draft_id}/attachments/([^"]+)"', queue.text):
+        assert (await boss.get(f"/release/{draft_id}/attachments/{name}")).status_code == 200
+    return await boss.post(f"/release/{draft_id}", {"action": "release"})
+
+
 def queued_attachments(receiver: Receiver) -> dict[str, bytes]:
     """The attachments of the one outbound message, as they will go on the wire."""
     (raw,) = rows(receiver, "SELECT raw FROM messages WHERE direction = 'out'")[0:1]
@@ -145,6 +155,30 @@ async def test_an_attached_photo_is_queued_byte_for_byte(people: dict[str, Brows
     (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts WHERE state = 'submitted'")[0]
     queue = await boss.get("/release")
     assert "p1-photo.jpg" in queue.text  # the supervisor sees what goes with it
+    link = f'href="/release/{draft_id}/attachments/p1-photo.jpg"'
+    assert link in queue.text
+    assert re.search(r"p1-photo\.jpg</a> \([^)]*\) <span class=\"badge bad attachment-state\">"
+                     r"chưa mở</span>", queue.text)  # not opened yet: shown
+    # she releases what she has seen: the preview and the photo, opened since submission
+    await boss.get(f"/release/{draft_id}/preview")
+    early = await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert early.status_code == 409
+    assert "chưa mở: p1-photo.jpg" in early.text  # the refusal names what is not opened
+    assert rows(sophea.receiver, "SELECT count(*) FROM messages") == [(0,)]
+    photo = await boss.get(f"/release/{draft_id}/attachments/p1-photo.jpg")
+    assert photo.status_code == 200
+    assert photo.content == JPEG  # as it will go, with its media type, never cached
+    assert photo.headers["content-type"] == "image/jpeg"
+    assert photo.headers["cache-control"] == "no-store"
+    assert photo.headers["content-disposition"] == 'inline; filename="p1-photo.jpg"'
+    assert audit_lines(sophea.receiver, "attachment.read") == [
+        {"draft": draft_id, "name": "p1-photo.jpg", "special": True}]  # a read, audited
+    assert (await sophea.get(f"/release/{draft_id}/attachments/p1-photo.jpg")
+            ).status_code == 403  # the queue is the supervisors'
+    assert (await boss.get(f"/release/{draft_id}/attachments/other.jpg")).status_code == 404
+    after = await boss.get("/release")
+    assert 'p1-photo.jpg</a> (image/jpeg, 0.1 KiB) <span class="badge ok attachment-state">' \
+        in after.text
     released = await boss.post(f"/release/{draft_id}", {"action": "release"})
     assert released.headers["location"] == "/release?done=released"
     assert queued_attachments(sophea.receiver) == {"p1-photo.jpg": JPEG}
@@ -285,6 +319,8 @@ async def test_a_returned_draft_reopens_with_its_values_and_goes_again(
                               files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
     assert saved.status_code == 303
     (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    await boss.get(f"/release/{draft_id}/preview")  # she looks at it, then sends it back
+    await boss.get(f"/release/{draft_id}/attachments/p1-photo.jpg")
     back = await boss.post(f"/release/{draft_id}", {"action": "return",
                                                     "reason": "Add the place found"})
     assert back.headers["location"] == "/release?done=returned"
@@ -300,13 +336,16 @@ async def test_a_returned_draft_reopens_with_its_values_and_goes_again(
     assert 'name="keep" value="p1-photo.jpg" checked' in draft.text
     others = await people["dara"].get(f"/drafts/{draft_id}")
     assert others.status_code == 403  # only the author goes on with a draft
+    sophea.receiver.world.now += timedelta(minutes=5)
     again = await sophea.post(f"/drafts/{draft_id}", {**REQUEST, "action": "submit",
                                                       "keep": "p1-photo.jpg",
                                                       "found.place.country": "KH"})
     assert again.status_code == 303, again.text
     assert rows(sophea.receiver, "SELECT state, return_reason FROM drafts") == [
         ("submitted", None)]
-    released = await boss.post(f"/release/{draft_id}", {"action": "release"})
+    stale = await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert stale.status_code == 409  # what she opened before it changed does not count
+    released = await look_and_release(boss, draft_id)
     assert released.status_code == 303
     assert queued_attachments(sophea.receiver) == {"p1-photo.jpg": JPEG}
 
@@ -319,7 +358,7 @@ async def test_people_are_told_what_concerns_them(people: dict[str, Browser],
                       {**REQUEST, "action": "submit"},
                       files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
     (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
-    await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert (await look_and_release(boss, draft_id)).status_code == 303
     counted = (await sophea.get("/notices/count")).json()
     assert counted == {"unread": 1, "urgent": 0}  # my draft was released
     (sent_id, conversation) = rows(sophea.receiver, "SELECT message_id, conversation FROM "
@@ -541,7 +580,7 @@ async def test_the_investigator_has_a_desk(people: dict[str, Browser], desk: Des
                       {**REQUEST, "action": "submit"},
                       files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
     (draft_id,) = rows(desk.receiver, "SELECT id FROM drafts")[0]
-    await boss.post(f"/release/{draft_id}", {"action": "release"})
+    assert (await look_and_release(boss, draft_id)).status_code == 303
     notice = desk.receiver.world.message("suspect-notice", example("suspect-notice"))
     assert (await desk.receiver.post(notice)).status_code == 202
     assert (await people["line"].get("/desk")).status_code == 403  # not a hotline desk

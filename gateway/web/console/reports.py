@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
+from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import N_
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import status_of
@@ -20,7 +21,13 @@ from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import FORMATS, MEDIA_TYPES, export, figure, shown_tables
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, TARGETS, label
-from gateway.reports.periods import Period, ReportError, current_periods, parse_period
+from gateway.reports.periods import (
+    Period,
+    ReportError,
+    current_periods,
+    due_next,
+    parse_period,
+)
 from gateway.reports.service import (
     checked_reason,
     make_report,
@@ -36,16 +43,21 @@ router = APIRouter(include_in_schema=False)
 DOWNLOADS = tuple(f for f in FORMATS if f != "html")
 
 
+def today_at_border(request: Request) -> date:
+    """Today's date at the border (UTC+7): the reporting windows are days there."""
+    return case_work(request).clock().astimezone(LOCAL_TIME).date()
+
+
 def _chosen(source: Any, today: date) -> tuple[str, Period | None, ReportError | None]:
-    """The period asked for: a named one, or a range of two days; else the latest closed
-    six-month window. Returns what was asked, the period, and a refusal if any."""
+    """The period asked for: a named one, or a range of two days; else the one whose report
+    is due next (:func:`due_next`). Returns what was asked, the period, and a refusal if
+    any."""
     first, last = str(source.get("from") or ""), str(source.get("to") or "")
     asked = str(source.get("period") or "").strip()
     if not asked and (first or last):
         asked = f"{first}..{last}"
     if not asked:
-        closed = [p for p in current_periods(today) if p.last < today]
-        asked = closed[0].name
+        asked = due_next(today).name
     try:
         return asked, parse_period(asked), None
     except ReportError as exc:
@@ -55,7 +67,7 @@ def _chosen(source: Any, today: date) -> tuple[str, Period | None, ReportError |
 async def _page(request: Request, principal: Principal, source: Any, status: int = 200,
                 error: Any = None) -> HTMLResponse:
     cw = case_work(request)
-    today = cw.clock().date()
+    today = today_at_border(request)
     asked, period, refused = _chosen(source, today)
     context: dict[str, Any] = {"asked": asked, "periods": current_periods(today),
                                "formats": DOWNLOADS, "groups": GROUPS, "targets": TARGETS,
@@ -74,7 +86,7 @@ async def _page(request: Request, principal: Principal, source: Any, status: int
                        overdue_open=overdue.count(TOTAL, "open-at-end"))
     if allowed(principal.role, "reports.send") and release.collector_of(cw.node):
         context["collector"] = release.collector_of(cw.node)
-        context["pending"] = await cw.node.run(release.pending)
+        context["submissions"] = await cw.node.run(release.latest, principal.unit)
     if period is not None and cw.node.node_id in REPORT_COLLECTORS.values():
         context["collection"] = await collect(cw.node, period)
         context["persons"] = PERSON_INDICATORS
@@ -109,7 +121,7 @@ async def export_report(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     fmt = str(form.get("format") or "")
-    _, period, refused = _chosen(form, cw.clock().date())
+    _, period, refused = _chosen(form, today_at_border(request))
     if period is None or fmt not in DOWNLOADS:
         return await _page(request, principal, form, status_of("invalid-request"),
                            error=spoken(request, refused) if refused else
@@ -143,33 +155,19 @@ async def export_report(request: Request) -> Response:
 
 @router.post("/reports/submit")
 async def submit_report(request: Request) -> Response:
-    """A supervisor submits the period's report as it stands, for another to release."""
+    """A supervisor submits the period's report as it stands; another supervisor of the
+    unit releases it from the release queue (/release)."""
     principal = await user(request, "reports.send")
     form = await posted(request, principal)
     cw = case_work(request)
-    _, period, refused = _chosen(form, cw.clock().date())
+    _, period, refused = _chosen(form, today_at_border(request))
     try:
         if refused is not None or period is None:
             raise refused or ReportError(N_("Pick a period."), "period")
         made = await make_report(cw.node, period)
-        await cw.node.run(release.submit, cw.node, principal.actor, made)
+        await cw.node.run(release.submit, cw.node, principal, made)
     except ReportError as exc:
         return await _page(request, principal, form, status_of(exc.problem),
                            error=spoken(request, exc))
     return RedirectResponse(f"/reports?period={period.name}&done=report-submitted",
-                            status_code=303)
-
-
-@router.post("/reports/release/{release_id}")
-async def release_report(request: Request, release_id: int) -> Response:
-    """Another supervisor releases a submitted report: signed and queued for C02."""
-    principal = await user(request, "reports.send")
-    form = await posted(request, principal)
-    cw = case_work(request)
-    try:
-        await cw.node.run(release.release, cw.node, principal.actor, release_id)
-    except ReportError as exc:
-        return await _page(request, principal, form, status_of(exc.problem),
-                           error=spoken(request, exc))
-    return RedirectResponse(f"/reports?period={form.get('period', '')}&done=report-released",
                             status_code=303)

@@ -144,6 +144,13 @@ CONSOLE_STATES: Final = (
     C_("code", "done:classified"),
     C_("code", "done:resolved"),
     C_("code", "done:escalated"),
+    C_("code", "done:report-submitted"),
+    C_("code", "done:report-released"),
+    C_("code", "done:report-returned"),
+    C_("code", "report:submitted"),
+    C_("code", "report:released"),
+    C_("code", "report:returned"),
+    C_("code", "report:withdrawn"),
 )
 #: Why a step of the case's path cannot be taken yet (the lifecycle's reasons).
 LIFECYCLE_REASONS: Final = (
@@ -183,7 +190,8 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
     C_("code", "audit:proof.exported"), C_("code", "audit:receipt.received"),
     C_("code", "audit:receipt.rejected"), C_("code", "audit:report.exported"),
-    C_("code", "audit:report.released"), C_("code", "audit:report.submitted"),
+    C_("code", "audit:report.released"), C_("code", "audit:report.returned"),
+    C_("code", "audit:report.submitted"), C_("code", "audit:report.withdrawn"),
     C_("code", "audit:request.rejected"), C_("code", "audit:retention.purged"),
     C_("code", "audit:search"), C_("code", "audit:secret.resealed"),
     C_("code", "audit:secret.rotated"), C_("code", "audit:session.idle-timeout"),

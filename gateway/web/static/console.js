@@ -30,6 +30,14 @@
       last.parentNode.insertBefore(copy, last.nextSibling);
     });
   });
+  // The release queue: an attachment opened (in its own tab) shows as opened at once; the
+  // server noted it, and refuses the release until every one was opened.
+  document.querySelectorAll("a.attachment-link[data-opened]").forEach(function (link) {
+    link.addEventListener("click", function () {
+      var state = link.parentNode.querySelector(".attachment-state");
+      if (state) { state.textContent = link.getAttribute("data-opened"); state.className = "badge ok attachment-state"; }
+    });
+  });
   // The notification count in the header, refreshed every 20 s without reloading the page
   // (served by this node; the session's idle clock is not touched by it).
   var counter = document.getElementById("notice-badge");

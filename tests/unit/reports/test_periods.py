@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gateway.reports.periods import ReportError, current_periods, parse_period
+from gateway.reports.periods import ReportError, current_periods, due_next, parse_period
 
 
 def test_the_six_month_window_ends_on_15_may_at_the_border() -> None:
@@ -48,3 +48,21 @@ def test_the_periods_offered_on_a_day() -> None:
     names = [p.name for p in current_periods(date(2026, 11, 30))]
     assert names[:2] == ["2027", "2027-H1"]
     assert set(names) == {"2027", "2027-H1", "2026", "2026-H1"}
+
+
+@pytest.mark.parametrize(("today", "expected"), [
+    (date(2026, 12, 6), "2027-H1"),  # the example: due 20 May 2027
+    (date(2026, 11, 20), "2026"),  # the annual report's due day: still that one
+    (date(2026, 11, 21), "2027-H1"),
+    (date(2027, 5, 15), "2027-H1"),  # the window's last day
+    (date(2027, 5, 20), "2027-H1"),  # its due day
+    (date(2027, 5, 21), "2027"),  # the next due: 20 November 2027
+    (date(2027, 1, 1), "2027-H1"),
+    (date(2027, 11, 16), "2027"),  # a new year's window has begun; 2027 is still due
+])
+def test_the_period_due_next(today: date, expected: str) -> None:
+    found = due_next(today)
+    assert found.name == expected
+    assert found.due is not None
+    assert found.due >= today
+    assert found in current_periods(today)  # the period menu offers it
