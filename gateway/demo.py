@@ -72,6 +72,14 @@ STATES_AFTER: dict[str, tuple[str, str]] = {
     "handover-record": ("handed-over", "handed-over"),
     "case-closure": ("closed", "closed"),
 }
+#: The persons C02's joint investigation holds before its first update names them by
+#: ``person-id`` (a document refers only to persons its case holds).
+INVESTIGATION_PERSONS: tuple[dict[str, Any], ...] = (
+    {"person_ref": "S1", "role": "suspect", "name_native": "Trương Văn Khải",
+     "name_latin": "TRUONG Van Khai", "sex": "male", "nationality": "VN"},
+    {"person_ref": "P1", "role": "victim", "name_latin": "NGUYEN Thi Hoa", "sex": "female",
+     "estimated_age": 15, "age_uncertain": True, "nationality": "VN"},
+)
 #: The referral the home side records after the handover (a human decision, as the finding
 #: side's best-interests record is): then its case is received-and-referred.
 REFERRAL: dict[str, str] = {"kind": "social-protection-centre",
@@ -363,6 +371,10 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]
         case_id = _case_for(officer, recipient, kind)
         if doc_type == "repatriation-request":  # a child: the finding side decides first
             _best_interests(sender, recipient)
+        if doc_type == "investigation-update" and kind == "investigation":
+            for person in INVESTIGATION_PERSONS:  # the persons the update names, on the case
+                _ok(officer.post(f"/cases/{case_id}/persons", json=person),
+                    f"{sender_id} adds a person to the investigation")
         if doc_type == "case-closure":  # the home side refers her before it closes
             _referral(sender, recipient)
             say(f"  {time.strftime('%H:%M:%S')}  {sender_id:14} records the referral: "

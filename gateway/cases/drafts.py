@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -113,6 +114,23 @@ async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_
         if person not in held and person not in described:
             raise CaseError("invalid-request", N_("{key}: not a person of this case"), key,
                             key=key)
+
+
+async def _check_move(conn: AsyncConnection, case: Any, doc_type: str, document: Any) -> None:
+    """Our own document moves our case as it goes out (MESSAGES.md): one the case cannot
+    follow now is refused before it is signed, saying why, so that nothing drifts."""
+    target = effects.target_of(case.kind, doc_type, document)
+    if target is None:
+        return
+    facts = await service.facts_of(conn, case)
+    for step in effects.steps_to(case.state, target):
+        try:
+            lifecycle.check_transition(facts, step)
+        except lifecycle.TransitionRefused as exc:
+            raise CaseError("state-conflict", N_("this {doc_type} would move the case to {to}, "
+                                                 "which it cannot now: {error}"), "type",
+                            doc_type=Code(doc_type), to=Code(target), error=exc) from exc
+        facts = replace(facts, state=step, resume_state=None)
 
 
 async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
@@ -327,6 +345,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
     await _check_references(conn, cw, case, row.doc_type, row.version, document, row.ref)
+    await _check_move(conn, case, row.doc_type, document)
     alone = row.sensitivity == "operational" or (
         row.doc_type == "alert" and row.priority == "immediate")
     if alone:
@@ -365,6 +384,8 @@ async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("forbidden", N_("only a supervisor of the author's unit releases"))
     await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
+    await _check_move(conn, case, row.doc_type,
+                      json.loads(cw.sealer.open(row.document_sealed, "drafts.document")))
     return await _send(conn, cw, row, case, principal)
 
 

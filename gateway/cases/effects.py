@@ -147,6 +147,21 @@ def _data(message: MessageFacts) -> dict[str, Any]:
     return message.data if isinstance(message.data, dict) else {}
 
 
+def target_of(kind: str, doc_type: str, data: Any) -> str | None:
+    """The state a document of ``doc_type`` saying ``data`` puts a case of ``kind`` in, on
+    either side (None: it leaves the case where it is)."""
+    return _target(kind, MessageFacts("out", "", doc_type, "", "routine", "H0", None, "",
+                                      data))
+
+
+def steps_to(state: str, target: str) -> tuple[str, ...]:
+    """The moves from ``state`` to a document's ``target``, those the case makes on its own
+    on the way included (none if it is there already)."""
+    if state == target:
+        return ()
+    return (*_ON_THE_WAY.get((state, target), ()), target)
+
+
 def _target(kind: str, message: MessageFacts) -> str | None:
     """The state a document puts a case of ``kind`` in, on either side (None: it stays)."""
     data = _data(message)
@@ -223,10 +238,8 @@ async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, acto
     """Move the case to ``target`` (with the steps it takes on its own on the way); a move
     the lifecycle refuses leaves the owner a task with the document's words, and a notice."""
     current = await repo.case_row(conn, row.id)
-    if current.state == target:
-        return
     try:
-        for step in (*_ON_THE_WAY.get((current.state, target), ()), target):
+        for step in steps_to(current.state, target):
             await service.move(conn, cw, current, step, actor, message_id=message.message_id)
             current = await repo.case_row(conn, row.id)
     except CaseError as exc:

@@ -65,7 +65,7 @@ async def _render(conn: AsyncConnection, cw: CaseWork, message_id: str,
         receipts.c.message_pk == row.id))).scalar()
     partner = row.recipient if row.direction == "out" else row.sender
     chosen = langs if langs and langs[0] != langs[1] else partner_langs(cw, partner, None)
-    names = {p.node_id: dict(p.file.name) for p in cw.node.partners.all()}
+    names = {node: cw.node.names.names(node) for node in (bx.from_, bx.to)}
     header = MessageHeader(
         message_id=bx.id, sender=bx.from_, recipient=bx.to, conversation=bx.conversation,
         created=parse_rfc3339_utc(bx.created), priority=bx.priority, handling=bx.handling,

@@ -165,6 +165,12 @@ async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
              "updated_at": _iso(r.updated_at), "overdue": int(r.overdue)} for r in rows]
 
 
+async def case_units(conn: AsyncConnection, cw: CaseWork, principal: Principal) -> list[str]:
+    """The units whose cases the principal may see (a filter of the case list)."""
+    del cw
+    return await repo.owner_units(conn, unit_seen(principal))
+
+
 async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         scope: str) -> list[dict[str, Any]]:
     """Open tasks past their due time: the unit's, or (C02) every unit's."""

@@ -78,8 +78,9 @@ class Catalogs:
         return self.get(locale).pgettext("field", name)
 
     def code(self, locale: str, value: str) -> str:
-        """The label of a code-list value."""
-        return self.get(locale).pgettext("code", value)
+        """The label of a code-list value (a document type's is its field label)."""
+        found = self.get(locale).pgettext("code", value)
+        return found if found != value else self.get(locale).pgettext("field", value)
 
 
 @cache

@@ -29,6 +29,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── NodeError          exchange.node       the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file
+    ├── UnitNamesError     trust.names         a unit's names that cannot be kept
     ├── RegistryError      documents.registry  the schemas on disk
     ├── DatabaseError      store.database      a database this gateway cannot use
     ├── SecretKeyError     store.crypto        the secret key file

@@ -301,6 +301,12 @@ async def drafts_of(conn: AsyncConnection, case_id: int) -> list[Any]:
         .where(drafts.c.case_id == case_id).order_by(drafts.c.id)))
 
 
+async def owner_units(conn: AsyncConnection, unit: str | None) -> list[str]:
+    """The units that own cases (of ``unit`` only, or all)."""
+    return sorted(str(u) for u in (await conn.execute(
+        sa.select(cases.c.owner_unit).where(of_unit(unit)).distinct())).scalars())
+
+
 async def list_cases(conn: AsyncConnection, unit: str | None, now: datetime,
                      filters: dict[str, Any], limit: int) -> list[Any]:
     """Cases of ``unit``, newest change first, each with its count of overdue tasks

@@ -541,6 +541,7 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
     for node, suffix, partner in ((mocbai, "vn", "kh.blo-bavet"), (bavet, "kh", "vn.blo-mocbai")):
         with node.session(f"officer.{suffix}", PASSWORD) as api:  # a draft for the queue
             case = api.post("/cases", json={"kind": "repatriation", "partner": partner}).json()
+            api.post(f"/cases/{case['id']}/transitions", json={"to": "screening"})
             draft = api.post(f"/cases/{case['id']}/drafts", json={
                 "type": "case-closure", "to": partner, "handling": "H1",
                 "document": forms.read("case-closure", "1.0", example("case-closure"))}).json()

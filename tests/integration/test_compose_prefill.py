@@ -15,6 +15,7 @@ import httpx
 import pytest
 from lxml import etree, html
 
+from gateway.cases import service
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.store.crypto import load_sealer
 from gateway.store.messages import RAW_COLUMN
@@ -88,7 +89,8 @@ async def release(people: dict[str, Browser], form: dict[str, str], path: str) -
     assert sent.status_code == 303, sent.text
     queue = await people["boss"].get("/release")
     draft_id = re.findall(r'id="release-(\d+)"', queue.text)[-1]
-    released = await people["boss"].post(f"/release/{draft_id}")
+    assert (await people["boss"].get(f"/release/{draft_id}/preview")).status_code == 200
+    released = await people["boss"].post(f"/release/{draft_id}")  # what she has seen
     assert released.status_code == 303, released.text
     with sqlite3.connect(people["boss"].receiver.db) as conn:
         (message_id,) = conn.execute("SELECT message_id FROM drafts WHERE id = ?",
@@ -100,6 +102,11 @@ async def test_the_home_sides_handover_record_names_each_side_truly(
         desk: Desk, people: dict[str, Browser]) -> None:
     raw = desk.receiver.world.message("verification-request", example("verification-request"))
     assert (await desk.receiver.post(raw)).status_code == 202  # the home side of her return
+    cw = desk.receiver.app.state.cases
+    async with cw.node.engine.begin() as conn:  # verified, the return agreed (by phone)
+        await service.set_identity_status(conn, 1, None, "verified")
+    for step in ("verified", "repatriation-planned"):
+        await desk.ok("officer", "POST", "/api/cases/1/transitions", json={"to": step})
     sophea = people["sophea"]
     page = await sophea.get("/cases/1/compose/handover-record")
     form = form_of(page)

@@ -124,6 +124,8 @@ async def test_a_returned_draft_links_to_itself_while_it_may_change(
         people: dict[str, Browser], desk: Desk, registry: Any) -> None:
     case = await desk.ok("sophea", "POST", "/api/cases", json={"kind": "repatriation",
                                                                "partner": "vn.c02"})
+    await desk.ok("sophea", "POST", f"/api/cases/{case['id']}/transitions",
+                  json={"to": "screening"})  # a case the closure may close
     document = DocumentForms(registry).read("case-closure", "1.0", example("case-closure"))
     draft = await desk.ok("sophea", "POST", f"/api/cases/{case['id']}/drafts", json={
         "type": "case-closure", "to": "vn.c02", "handling": "H1", "document": document})

@@ -49,6 +49,7 @@ _KEYS: Final = {
     C_("code", "detail:action"): PERMISSION,
     C_("code", "detail:alert_to"): UNIT,
     C_("code", "detail:author"): AS_IS,
+    C_("code", "detail:by"): AS_IS,
     C_("code", "detail:case"): AS_IS,
     C_("code", "detail:channel"): TEXT,
     C_("code", "detail:checkpoint"): AS_IS,

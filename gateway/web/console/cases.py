@@ -56,9 +56,10 @@ async def cases_page(request: Request, kind: str = "", state: str = "", partner:
     filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
                "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
     found = await cw.run(views.list_cases, principal, filters)
+    units = await cw.run(views.case_units, principal)
     return page(request, "cases.html", principal, cases=found, filters=filters, results=None,
                 kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
-                priorities=PRIORITIES, query="")
+                priorities=PRIORITIES, query="", units=units)
 
 
 def _all_states() -> list[str]:
