@@ -320,12 +320,16 @@ def _both_sides(finder: DemoNode, home: DemoNode, doc_type: str) -> str:
 
 
 def _on_the_case(officer: httpx.Client, case_id: int, document: dict[str, Any]) -> None:
-    """What the case knows goes into the document: its own reference and the partner's."""
+    """What the case knows goes into the document: its own reference and the partner's,
+    and (a suspect notice) the victims the conversation named, by their ``person-id``."""
     case = _ok(officer.get(f"/cases/{case_id}"), "read a case")
     if "case-reference" in document:
         document["case-reference"] = case["reference"]
     if "partner-case-reference" in document and case.get("partner_reference"):
         document["partner-case-reference"] = case["partner_reference"]
+    if "victim" in document and "suspect" in document:
+        document["victim"] = [{"@person-id": p["person_ref"]} for p in case["persons"]
+                              if p["role"] == "victim"]
 
 
 def check_states(nodes: list[DemoNode]) -> dict[tuple[str, str], str]:

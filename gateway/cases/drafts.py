@@ -25,9 +25,9 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import effects, lifecycle, notices, service, uploads
 from gateway.cases.commands import DraftAttachment, NewDraft
+from gateway.cases.people import person_references
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
-from gateway.documents.model import Field
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import (
     Attachment,
@@ -73,34 +73,6 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
     return out
 
 
-def person_references(model: Field, document: Any, prefix: str = ""
-                      ) -> tuple[set[str], list[tuple[str, str]]]:
-    """The persons a document describes (a ``person-id`` beside a name) and the ones it only
-    refers to, each with the form key it sits at (``subject.@person-id``)."""
-    described: set[str] = set()
-    referred: list[tuple[str, str]] = []
-    items = document if isinstance(document, list) else [document]
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            continue
-        here = f"{prefix}.{index}" if isinstance(document, list) and prefix else prefix
-        for attribute in model.attributes:
-            value = item.get(f"@{attribute.name}")
-            if attribute.type_name != "PersonId" or not isinstance(value, str):
-                continue
-            if attribute.name == "person-id" and model.child("name") is not None:
-                described.add(value)
-            else:
-                referred.append((f"{here}.@{attribute.name}".lstrip("."), value))
-        for child in model.children:
-            if child.name in item and (child.children or child.attributes):
-                more, refs = person_references(
-                    child, item[child.name], f"{here}.{child.name}".lstrip("."))
-                described |= more
-                referred.extend(refs)
-    return described, referred
-
-
 async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_type: str,
                             version: str, document: Any, ref: str | None) -> None:
     """What a document refers to is the case's: the message it answers, and every person it
@@ -110,10 +82,10 @@ async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_
                         "ref")
     described, referred = person_references(cw.forms.model(doc_type, version), document)
     held = await cases_repo.person_refs(conn, case.id)
-    for key, person in referred:
-        if person not in held and person not in described:
-            raise CaseError("invalid-request", N_("{key}: not a person of this case"), key,
-                            key=key)
+    for reference in referred:
+        if reference.person_ref not in held and reference.person_ref not in described:
+            raise CaseError("invalid-request", N_("{key}: not a person of this case"),
+                            reference.key, key=reference.key)
 
 
 async def _check_move(conn: AsyncConnection, case: Any, doc_type: str, document: Any) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.cases import deadlines, notices, service
-from gateway.cases.people import persons_in, presumed_child
+from gateway.cases.people import PersonFacts, person_references, persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Envelope
 from gateway.store import cases as repo
@@ -112,11 +112,10 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope
     data = cw.forms.read(bx.type, bx.version, envelope.document, validate=False)
     row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
-        kind = kind_for(bx.type)
         case_id = await service.create_case(
-            conn, cw, bx.from_, kind=kind, origin="partner", owner_unit=cw.node.node_id,
-            partner=bx.from_, priority=bx.priority,
-            state=_OPENED_AT.get(bx.type) if kind != "investigation" else None)
+            conn, cw, bx.from_, kind=kind_for(bx.type), origin="partner",
+            owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority,
+            state=_OPENED_AT.get(bx.type))
         await repo.link_conversation(conn, case_id, bx.conversation, bx.from_)
         row = await repo.case_row(conn, case_id)
     facts = MessageFacts("in", bx.id, bx.type, bx.from_, bx.priority,
@@ -181,6 +180,7 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     today = cw.clock().date()
     for person in persons_in(message.doc_type, message.data, today):
         await service.upsert_person(conn, cw, row.id, person, actor)
+    await _known_by_id(conn, cw, row, message, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",
                                message_id=message.message_id)
     await _deadlines(conn, cw, row, message)
@@ -188,6 +188,20 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     target = _target(row.kind, message)
     if target is not None:
         await _move(conn, cw, row, target, actor, message)
+
+
+async def _known_by_id(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts,
+                       actor: str) -> None:
+    """A person the conversation names by ``person-id`` only (a victim in a suspect notice, a
+    linked person) becomes a person of the case known by that id alone, so that a later
+    document can refer to them (PROTOCOL.md: ids are stable within a conversation)."""
+    _, referred = person_references(cw.forms.model(message.doc_type), message.data)
+    held = await repo.person_refs(conn, row.id)
+    for reference in referred:
+        if reference.person_ref not in held:
+            await service.upsert_person(conn, cw, row.id, PersonFacts(
+                reference.person_ref, reference.role), actor)
+            held.add(reference.person_ref)
 
 
 async def _settle(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts
@@ -250,7 +264,7 @@ async def _not_moved(conn: AsyncConnection, cw: CaseWork, row: Any, target: str,
                      message: MessageFacts, refusal: CaseError) -> None:
     data = _data(message)
     detail = {"wanted": target, "direction": message.direction, "doc_type": message.doc_type,
-              "said": {k: str(data[k]) for k in _SAID.get(message.doc_type, ())
+              "said": {k: str(data[k])[:64] for k in _SAID.get(message.doc_type, ())
                        if isinstance(data.get(k), (str, int))},
               "refusal": refusal.record()}
     await service.record_event(conn, cw, row.id, actor, "state-not-changed", row.state, target,

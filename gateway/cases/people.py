@@ -30,6 +30,52 @@ PERSON_FIELDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 }
 
 
+@dataclass(frozen=True)
+class PersonReference:
+    """A person a document names by ``person-id`` only (``subject``, ``linked-person``, a
+    suspect notice's ``victim``...): where it sits (a form key) and the role it is named in."""
+
+    key: str
+    person_ref: str
+    role: str
+
+
+#: The role a person referred to by id only has, by where the reference sits.
+_REFERENCE_ROLES: Final = {"guardian": "relative", "suspect": "suspect"}
+
+
+def person_references(model: Any, document: Any, prefix: str = ""
+                      ) -> tuple[set[str], list[PersonReference]]:
+    """The persons a document describes (a ``person-id`` beside a name) and the ones it only
+    refers to; ``model`` is the type's field model (:class:`gateway.documents.model.Field`)."""
+    described: set[str] = set()
+    referred: list[PersonReference] = []
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        here = f"{prefix}.{index}" if isinstance(document, list) and prefix else prefix
+        for attribute in model.attributes:
+            value = item.get(f"@{attribute.name}")
+            if attribute.type_name != "PersonId" or not isinstance(value, str):
+                continue
+            if attribute.name == "person-id" and model.child("name") is not None:
+                described.add(value)
+                continue
+            role = str(item.get("@role") or _REFERENCE_ROLES.get(attribute.name)
+                       or _REFERENCE_ROLES.get(model.name) or "victim")
+            referred.append(PersonReference(f"{here}.@{attribute.name}".lstrip("."), value,
+                                            role if role in ("victim", "suspect", "witness",
+                                                             "relative") else "victim"))
+        for child in model.children:
+            if child.name in item and (child.children or child.attributes):
+                more, refs = person_references(
+                    child, item[child.name], f"{here}.{child.name}".lstrip("."))
+                described |= more
+                referred.extend(refs)
+    return described, referred
+
+
 @dataclass
 class PersonFacts:
     """One person of one document, ready to store."""

@@ -583,6 +583,15 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
         assert shown in desk.page.inner_text("main"), (path, shown)
         keep(desk.shot(f"{name}-lo"), f"{name}-lo.png")
         desk.close()
+    # the pickers in Lao: the answer to the Khmer request, its person and its language lists
+    lao = Desk(browser, bavet, "officer.kh", tmp_path, lang="lo")
+    lao.go("/cases")
+    lao.page.click("table a:has-text('-00001')")
+    lao.go(path_of(lao) + "/compose/verification-response")
+    assert lao.page.locator("#ref option:checked").inner_text().startswith("ຄຳຮ້ອງ")
+    assert "SOK Dara" in lao.page.inner_text('[name="subject.@person-id"] option:checked')
+    keep(lao.shot("compose-lo"), "compose-lo.png")
+    lao.close()
     for who, path, name in (("hotline", "/hotline", "hotline"), ("hotline", "/hotline/1", "tip")):
         desk = Desk(browser, mocbai, f"{who}.vn", tmp_path)
         assert desk.go(path).status == 200

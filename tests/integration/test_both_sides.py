@@ -230,3 +230,27 @@ async def test_documents_of_no_case_and_bad_referrals_are_refused_and_change_not
     assert after["referral"] is None
     assert after["drafts"] == []
     assert [e["event"] for e in after["events"]] == ["opened"]
+
+
+async def test_a_person_the_conversation_names_by_id_only_can_be_referred_to(
+        desk: Desk, registry: Any) -> None:
+    """A suspect notice names its victims by ``person-id`` only (MESSAGES.md); the case then
+    knows them by that id, and an answer may refer to them, but to nobody else."""
+    notice = document(registry, "suspect-notice")
+    victims = [v["@person-id"] for v in notice["victim"]]
+    await receive(desk, registry, "suspect-notice", notice)
+    case = (await desk.ok("officer", "GET", "/api/cases"))["cases"][0]
+    held = (await case_of(desk, case["id"]))["persons"]
+    by_id = [p for p in held if p["person_ref"] in victims]
+    assert [(p["role"], p["name_native"], p["name_latin"]) for p in by_id] == [
+        ("victim", None, None)] * len(victims)
+    update = document(registry, "investigation-update")
+    update["linked-person"] = [{"@person-id": victims[0], "@role": "victim"}]
+    drafted = await desk.call("officer", "POST", f"/api/cases/{case['id']}/drafts", json={
+        "type": "investigation-update", "to": "vn.c02", "document": update})
+    assert drafted.status_code == 201, drafted.text
+    update["linked-person"] = [{"@person-id": "V-unknown", "@role": "victim"}]
+    refused = await desk.call("officer", "POST", f"/api/cases/{case['id']}/drafts", json={
+        "type": "investigation-update", "to": "vn.c02", "document": update})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["path"] == "linked-person.0.@person-id"
