@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,19 +88,25 @@ class NodeProcess:
         lines = self.cli("keys", "show").stdout.split("\n{", 1)[0].splitlines()
         return [line.split()[2] for line in lines]
 
-    def enrol(self, other: NodeProcess, delivery: str = "push", poll_seconds: int = 0) -> None:
-        handed = [arg for thumb in other.thumbprints() for arg in ("--thumbprint", thumb)]
+    def enrol(self, other: NodeProcess, delivery: str = "push", poll_seconds: int = 0,
+              thumbprints: list[str] | None = None) -> None:
+        handed = [arg for thumb in thumbprints or other.thumbprints()
+                  for arg in ("--thumbprint", thumb)]
         self.cli("partners", "enrol", other.node_id, *handed,
                  "--endpoint", other.url, "--fetch", "--delivery", delivery,
                  "--poll-seconds", str(poll_seconds))
 
     def start(self) -> None:
+        self.launch()
+        self.wait_healthy()
+
+    def launch(self) -> None:
+        """Start ``gateway serve`` without waiting for it to answer."""
         self.home.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen([GATEWAY, "serve"], cwd=self.home, env=self.env(),
                                         stdout=log, stderr=log)
         log.close()
-        self.wait_healthy()
 
     def wait_healthy(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -174,17 +181,27 @@ def make_federation(root: Path, specs: dict[str, str],
 
     ``specs`` maps node id to its delivery mode in the others' directories; a node that is
     ``pull`` for the others polls them every second. ``algs``: a node's signing algorithm
-    when not EdDSA.
+    when not EdDSA. The nodes are made, started and enrolled side by side (each step is a
+    process of its own: the threads only wait for them).
     """
     nodes = {node_id: NodeProcess(node_id, root / node_id) for node_id in specs}
-    for node in nodes.values():
-        node.generate_key((algs or {}).get(node.node_id, "EdDSA"))
-        node.start()
-    for node in nodes.values():
-        for other in nodes.values():
-            if other is not node:
-                poll = specs[node.node_id] == "pull"
-                node.enrol(other, delivery=specs[other.node_id], poll_seconds=1 if poll else 0)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda n: n.generate_key((algs or {}).get(n.node_id, "EdDSA")),
+                      nodes.values()))
+        for node in nodes.values():
+            node.launch()
+        list(pool.map(lambda n: n.wait_healthy(), nodes.values()))
+        handed = dict(zip(nodes, pool.map(lambda n: n.thumbprints(), nodes.values()),
+                          strict=True))  # as each operator hands them over, once
+
+        def enrol(pair: tuple[NodeProcess, NodeProcess]) -> None:
+            node, other = pair
+            poll = specs[node.node_id] == "pull"
+            node.enrol(other, delivery=specs[other.node_id], poll_seconds=1 if poll else 0,
+                       thumbprints=handed[other.node_id])
+
+        list(pool.map(enrol, [(n, o) for n in nodes.values() for o in nodes.values()
+                              if o is not n]))
     for node in nodes.values():
         with node.api() as api:
             assert api.post("/admin/partners/reload").status_code == 200

@@ -19,19 +19,31 @@ pytestmark = pytest.mark.e2e
 EXAMPLE = SCHEMAS / "verification-response" / "examples" / "vn-c02-confirmed.xml"
 
 
-def offline_pair(tmp_path: Path) -> tuple[NodeProcess, NodeProcess]:
-    """vn.c02 and kh.blo-bavet pinned through JWK files handed over, never served."""
-    c02, bavet = NodeProcess("vn.c02", tmp_path / "c02"), NodeProcess("kh.blo-bavet",
-                                                                      tmp_path / "bavet")
+@pytest.fixture(scope="module")
+def pair_made(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """vn.c02 and kh.blo-bavet pinned through JWK files handed over, never served: made once
+    per module, each test works on a copy of their folders."""
+    root = tmp_path_factory.mktemp("offline-pair")
+    c02, bavet = NodeProcess("vn.c02", root / "c02"), NodeProcess("kh.blo-bavet",
+                                                                  root / "bavet")
     for node in (c02, bavet):
         node.generate_key()
-        jwks = tmp_path / f"{node.node_id}.jwks.json"
+        jwks = root / f"{node.node_id}.jwks.json"
         jwks.write_text(node.cli("keys", "show", "--jwks-only").stdout)
     for node, other, mode in ((c02, bavet, "pull"), (bavet, c02, "push")):
         node.cli("partners", "enrol", other.node_id, "--thumbprint", other.thumbprint(),
-                 "--jwks", str(tmp_path / f"{other.node_id}.jwks.json"), "--delivery", mode,
+                 "--jwks", str(root / f"{other.node_id}.jwks.json"), "--delivery", mode,
                  "--endpoint", "http://127.0.0.1:9/bx/v1")
-    return c02, bavet
+    return root
+
+
+@pytest.fixture
+def offline_pair(pair_made: Path, tmp_path: Path) -> tuple[NodeProcess, NodeProcess]:
+    """This test's own copy of the pair (their databases, keys and partner files)."""
+    for home in ("c02", "bavet"):
+        shutil.copytree(pair_made / home, tmp_path / home)
+    return NodeProcess("vn.c02", tmp_path / "c02"), NodeProcess("kh.blo-bavet",
+                                                                tmp_path / "bavet")
 
 
 def db_count(node: NodeProcess, sql: str) -> int:
@@ -40,8 +52,9 @@ def db_count(node: NodeProcess, sql: str) -> int:
     return value
 
 
-def test_bundle_round_trip_twice_and_with_a_tampered_message(tmp_path: Path) -> None:
-    c02, bavet = offline_pair(tmp_path)
+def test_bundle_round_trip_twice_and_with_a_tampered_message(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, bavet = offline_pair
     ids = [c02.cli("send", str(EXAMPLE), "--to", "kh.blo-bavet", "--type",
                    "verification-response", "--priority", "urgent").stdout.strip()
            for _ in range(3)]
@@ -98,8 +111,9 @@ def test_bundle_round_trip_twice_and_with_a_tampered_message(tmp_path: Path) -> 
     assert "intact" in bavet.cli("audit", "verify").stdout
 
 
-def test_bundle_that_is_not_for_us_or_not_a_zip_is_refused(tmp_path: Path) -> None:
-    c02, bavet = offline_pair(tmp_path)
+def test_bundle_that_is_not_for_us_or_not_a_zip_is_refused(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, bavet = offline_pair
     c02.cli("send", str(EXAMPLE), "--to", "kh.blo-bavet", "--type", "verification-response")
     bundle = tmp_path / "b.zip"
     c02.cli("bundle", "export", "--to", "kh.blo-bavet", str(bundle))
@@ -122,8 +136,9 @@ def test_bundle_that_is_not_for_us_or_not_a_zip_is_refused(tmp_path: Path) -> No
     assert db_count(bavet, "SELECT count(*) FROM messages") == 0
 
 
-def test_send_refuses_an_invalid_document_with_its_place(tmp_path: Path) -> None:
-    c02, _ = offline_pair(tmp_path)
+def test_send_refuses_an_invalid_document_with_its_place(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, _ = offline_pair
     bad = tmp_path / "bad.xml"
     bad.write_text(EXAMPLE.read_text().replace("<result>confirmed</result>",
                                                "<result>maybe</result>"))
@@ -139,8 +154,9 @@ def test_send_refuses_an_invalid_document_with_its_place(tmp_path: Path) -> None
     assert c02.messages() == []
 
 
-def test_dead_letter_is_shown_and_can_be_requeued(tmp_path: Path) -> None:
-    _, bavet = offline_pair(tmp_path)
+def test_dead_letter_is_shown_and_can_be_requeued(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    _, bavet = offline_pair
     # bavet pushes to an endpoint that refuses connections, with a one-hour deadline.
     partner = bavet.data_dir / "partners" / "vn.c02.toml"
     partner.write_text(partner.read_text().replace("deadline_hours = 72", "deadline_hours = 1"))
@@ -164,8 +180,9 @@ def test_dead_letter_is_shown_and_can_be_requeued(tmp_path: Path) -> None:
     assert "not dead" in again.stderr
 
 
-def test_audit_verify_names_the_first_altered_entry(tmp_path: Path) -> None:
-    c02, _ = offline_pair(tmp_path)
+def test_audit_verify_names_the_first_altered_entry(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, _ = offline_pair
     for _ in range(3):
         c02.cli("send", str(EXAMPLE), "--to", "kh.blo-bavet", "--type", "verification-response")
     assert "intact" in c02.cli("audit", "verify").stdout
@@ -185,8 +202,9 @@ def test_audit_verify_names_the_first_altered_entry(tmp_path: Path) -> None:
     assert "entry 2 is missing" in missing.stderr
 
 
-def test_backup_is_consistent_and_restores(tmp_path: Path) -> None:
-    c02, _ = offline_pair(tmp_path)
+def test_backup_is_consistent_and_restores(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, _ = offline_pair
     ids = [c02.cli("send", str(EXAMPLE), "--to", "kh.blo-bavet", "--type",
                    "verification-response").stdout.strip() for _ in range(2)]
     out = tmp_path / "backup.db"
@@ -202,8 +220,9 @@ def test_backup_is_consistent_and_restores(tmp_path: Path) -> None:
     assert "intact" in restored.cli("audit", "verify").stdout
 
 
-def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path) -> None:
-    c02, _ = offline_pair(tmp_path)
+def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path,
+        offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
+    c02, _ = offline_pair
     with sqlite3.connect(c02.data_dir / "gateway.db") as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
     result = c02.cli("messages", check=False)
@@ -212,10 +231,11 @@ def test_a_database_from_a_newer_gateway_is_refused(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
-def test_partners_that_never_meet_online_cosign_through_bundles(tmp_path: Path) -> None:
+def test_partners_that_never_meet_online_cosign_through_bundles(
+        tmp_path: Path, offline_pair: tuple[NodeProcess, NodeProcess]) -> None:
     """PROTOCOL.md §4.8 over offline bundles: the checkpoint goes on a bundle, the witness
     cosigns on import and its answer comes back on the next bundle."""
-    c02, bavet = offline_pair(tmp_path)
+    c02, bavet = offline_pair
     c02.cli("audit", "checkpoint", "--new")  # queued for bavet, which c02 cannot reach
     outbound = tmp_path / "checkpoint-to-bavet.zip"
     c02.cli("bundle", "export", "--to", "kh.blo-bavet", str(outbound))

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import functools
+import shutil
 import sqlite3
+import tempfile
 import tomllib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,11 +19,13 @@ from typing import Any
 import httpx
 import pytest
 import tomli_w
+from argon2 import PasswordHasher
 from fastapi import FastAPI
 
 from gateway.access import users
 from gateway.protocol.jose import SigningKey, public_jwk, thumbprint
 from gateway.settings import Settings, load_settings
+from gateway.store.database import create_engine, migrate
 from gateway.trust.keys import KeyStore
 from gateway.web.app import create_app
 from tests.conftest import ALL_TYPES, NOW, REPO, World
@@ -27,6 +34,43 @@ from tests.conftest import ALL_TYPES, NOW, REPO, World
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes() -> Iterator[None]:
+    """In-process, passwords are hashed with Argon2id at the library's lowest cost: the same
+    code (hash, verify, rehash check) in a millisecond instead of a fifth of a second. Every
+    test about processes (tests/e2e) runs the node's own cost."""
+    saved = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    users._hasher = saved
+
+
+@functools.cache
+def migrated_database() -> Path:
+    """A database file at the newest schema, made once per test process: each node of a
+    test starts from a copy (its own file, as a new node's) instead of migrating anew."""
+    folder = Path(tempfile.mkdtemp(prefix="bx-migrated-"))
+    atexit.register(shutil.rmtree, folder, True)
+    path = folder / "gateway.db"
+
+    async def migrated() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whoever calls
+        thread.submit(asyncio.run, migrated()).result()
+    return path
+
+
+def fresh_database(settings: Settings) -> None:
+    """A new node's database in ``settings``' data folder, at the newest schema."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(migrated_database(), settings.data_path / "gateway.db")
 
 
 def write_partner(directory: Path, node: str, key: SigningKey, **changes: Any) -> None:
@@ -80,6 +124,7 @@ class Receiver:
 async def start_receiver(tmp_path: Path, world: World, **partner_changes: Any
                          ) -> AsyncIterator[Receiver]:
     settings = load_settings(node_id="kh.ahtjp", data_dir=tmp_path / "kh.ahtjp")
+    fresh_database(settings)
     store = KeyStore(settings.key_path, settings.node_id)
     generated = store.generate("EdDSA", "2026-11", NOW)
     world.receiver_key = generated
