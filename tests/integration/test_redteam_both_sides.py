@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from gateway.cases import housekeeping
-from tests.integration.conftest import Desk
+from gateway.documents.convert import DocumentForms
+from tests.conftest import make_key
+from tests.integration.conftest import Desk, write_partner
 from tests.integration.test_both_sides import (
     case_of,
     conversation_of,
@@ -258,3 +260,46 @@ async def test_a_partner_cannot_shorten_how_long_we_keep_our_victims_data(
     await desk.later(timedelta(0))
     # FAILS: purged
     assert (await our_victim(desk, case_id))["purged"] is False
+
+
+# -- F: a partner's answer closes the deadline of another partner's conversation -------------
+
+
+async def test_one_partners_answer_does_not_close_what_we_await_from_another(
+        desk: Desk, registry: Any) -> None:
+    """Nationality unclear: our case asks vn.c02 and la.atd to verify (one conversation
+    each, the partner chosen per draft). la.atd answers in its own conversation without a
+    ``ref`` (it is optional): effects._deadlines finds no task by ref and closes EVERY open
+    "await-answer" task of the case, vn.c02's included, so the deadline we hold vn.c02 to
+    disappears (no overdue, no notice), though vn.c02 was never in la.atd's conversation."""
+
+    receiver = desk.receiver
+    lao_key = make_key("la.atd")
+    write_partner(receiver.settings.partners_path, "la.atd", lao_key)
+    assert receiver.app.state.cases.node.reload_partners() == []
+    found = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    for partner in ("vn.c02", "la.atd"):
+        drafted = await desk.ok("officer", "POST", f"/api/cases/{found['id']}/drafts", json={
+            "type": "verification-request", "to": partner, "handling": "H1",
+            "document": document(registry, "verification-request")})
+        await desk.ok("officer", "POST", f"/api/drafts/{drafted['id']}/submit")
+        await desk.ok("chief", "POST", f"/api/drafts/{drafted['id']}/release")
+    case = await case_of(desk, found["id"])
+    assert sorted(t["partner"] for t in open_tasks(case, "await-answer")) == [
+        "la.atd", "vn.c02"]
+    lao_conversation = next(m["conversation"] for m in case["messages"]
+                            if m["to"] == "la.atd")
+    answer = document(registry, "verification-response", result="not-national")
+    answer.pop("corrected-identity", None)
+    answer.pop("family", None)
+    raw = receiver.world.message("verification-response",
+                                 DocumentForms(registry).build("verification-response", "1.0",
+                                                               answer),
+                                 conversation=lao_conversation, key=lao_key, sender="la.atd")
+    posted = await receiver.post(raw, bearer=receiver.world.bearer(key=lao_key,
+                                                                   issuer="la.atd"))
+    assert posted.status_code == 202, posted.text
+    after = await case_of(desk, found["id"])
+    # FAILS: []: vn.c02's deadline was closed by la.atd's answer
+    assert [t["partner"] for t in open_tasks(after, "await-answer")] == ["vn.c02"]
