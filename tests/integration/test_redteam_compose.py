@@ -155,6 +155,24 @@ async def test_the_compose_page_escapes_what_a_partner_wrote(
         assert "<script>alert(1)" not in page.text, path
         assert "<img src=x" not in page.text, path
         shown.append("&lt;script&gt;alert(1)&lt;/script&gt;" in page.text)
-    assert shown[0] and shown[1], shown  # the case page and the picker show it, as text
+    assert shown[:2] == [True, True], shown  # the case page and the picker show it, as text
     case = json.dumps(await case_of(desk, case_id), ensure_ascii=False)
     assert payload.replace('"', '\\"') in case  # it did land, as text
+
+
+async def test_the_partners_case_reference_is_kept_whole_and_signed_whole(
+        desk: Desk, registry: Any, sophea: Browser) -> None:
+    """A partner's case reference may be 80 characters (common-1.xsd ``Reference``); the case
+    keeps 48 (``partner_reference[:48]``) and every document we compose then cites a
+    reference that is not the partner's, signed as evidence. (The comparison with the stored
+    value never matches again, so each message of the conversation rewrites it.)"""
+    reference = "KH-BAVET-2026-0112/SVAY-RIENG-PROVINCIAL-POLICE/ANTI-TRAFFICKING-OFFICE-7"
+    assert 48 < len(reference) <= 80
+    await receive(desk, registry, "verification-request",
+                  document(registry, "verification-request", **{"case-reference": reference}))
+    case = (await desk.ok("officer", "GET", "/api/cases"))["cases"][0]
+    page = await sophea.get(f"/cases/{case['id']}/compose/verification-response")
+    cited = form_of(page).get("partner-case-reference")
+    # FAILS: 'KH-BAVET-2026-0112/SVAY-RIENG-PROVINCIAL-POLICE/' (48 characters)
+    assert cited == reference
+    assert (await case_of(desk, case["id"]))["partner_reference"] == reference

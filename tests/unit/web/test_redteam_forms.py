@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from gateway.documents.registry import SchemaRegistry
 from gateway.documents.convert import DocumentForms
+from gateway.documents.registry import SchemaRegistry
 from gateway.web import forms
 
 
@@ -19,7 +19,8 @@ def test_an_index_in_a_form_key_is_bounded_by_the_schema(registry: SchemaRegistr
     model = DocumentForms(registry).model("verification-request")
     assert model.child("person") is not None
     relative = model.child("person").child("relative")  # type: ignore[union-attr]
-    assert relative is not None and relative.max_occurs == 10
+    assert relative is not None
+    assert relative.max_occurs == 10
     tracemalloc.start()
     try:
         document = forms.document_from_form(model, {
