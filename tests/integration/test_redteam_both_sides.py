@@ -303,3 +303,26 @@ async def test_one_partners_answer_does_not_close_what_we_await_from_another(
     after = await case_of(desk, found["id"])
     # FAILS: []: vn.c02's deadline was closed by la.atd's answer
     assert [t["partner"] for t in open_tasks(after, "await-answer")] == ["vn.c02"]
+
+
+# -- F: persons by id only: a belonging's owner becomes a victim, 70 at a time ---------------
+
+
+async def test_the_owner_of_a_belonging_is_not_made_a_victim(desk: Desk,
+                                                            registry: Any) -> None:
+    """effects._known_by_id makes every ``PersonId`` attribute a person of the case, as a
+    victim unless the attribute says otherwise: an ``item/@owner`` (a bag, a paper, perhaps
+    the escort's) adds a nameless "victim". One repatriation-request adds up to 20 returnees
+    and 50 owners (and 20 children and their guardians), each a person-added event; the
+    handover record's compose page then prefills 20 persons to hand over, 19 of them these
+    owners, and the next confirmation marks them all verified (set_identity_status of all
+    victims)."""
+    case_id, conversation, _ = await finding_case_verified(desk, registry)
+    proposal = document(registry, "repatriation-request")
+    proposal["item"] = [{"@owner": f"E{i}", "description": [
+        {"@lang": "en", "#text": "Escort's document case"}]} for i in range(50)]
+    await receive(desk, registry, "repatriation-request", proposal, conversation=conversation)
+    victims = [p["person_ref"] for p in (await case_of(desk, case_id))["persons"]
+               if p["role"] == "victim"]
+    # FAILS: ['P1', 'E0', 'E1', ... 'E49']: 51 victims
+    assert victims == ["P1"], f"{len(victims)} victims"
