@@ -326,3 +326,33 @@ async def test_the_owner_of_a_belonging_is_not_made_a_victim(desk: Desk,
                if p["role"] == "victim"]
     # FAILS: ['P1', 'E0', 'E1', ... 'E49']: 51 victims
     assert victims == ["P1"], f"{len(victims)} victims"
+
+
+async def test_a_confirmation_of_an_unknown_person_id_verifies_no_phantom(
+        desk: Desk, registry: Any) -> None:
+    """Two children found together: the girl (P1) is sent for verification, her brother
+    (B1, added by hand) is not. vn.c02 answers "confirmed" about a person-id of its own
+    numbering. effects._known_by_id first makes that id a new, nameless victim; _settle then
+    marks that phantom verified (its fallback, "the partner's person-id is not one we hold:
+    the case's victims", can no longer run). The case moves to "verified" and the
+    repatriation gate ("a victim whose identity is verified") is met by a person nobody
+    found, while the girl herself stays unverified."""
+    found = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    await desk.ok("officer", "POST", f"/api/cases/{found['id']}/persons", json={
+        "person_ref": "B1", "role": "victim", "name_native": "Nguyễn Văn Nam",
+        "sex": "male", "estimated_age": 9})
+    request = await send(desk, found["id"], "verification-request",
+                         document(registry, "verification-request"))
+    answer = document(registry, "verification-response", result="confirmed")
+    answer["subject"] = {"@person-id": "VN-C02-PERSON-4471"}  # the partner's own numbering
+    await receive(desk, registry, "verification-response", answer, ref=request,
+                  conversation=await conversation_of(desk, found["id"]))
+    case = await case_of(desk, found["id"])
+    statuses = {p["person_ref"]: p["identity_status"]
+                for p in case["persons"] if p["role"] == "victim"}
+    assert case["state"] == "verified"
+    assert statuses["B1"] == "unverified"
+    # FAILS: {'B1': 'unverified', 'P1': 'unverified', 'VN-C02-PERSON-4471': 'verified'}
+    assert [ref for ref, status in statuses.items() if status == "verified"] in (
+        [], ["P1"]), statuses
