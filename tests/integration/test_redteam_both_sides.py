@@ -356,3 +356,27 @@ async def test_a_confirmation_of_an_unknown_person_id_verifies_no_phantom(
     # FAILS: {'B1': 'unverified', 'P1': 'unverified', 'VN-C02-PERSON-4471': 'verified'}
     assert [ref for ref, status in statuses.items() if status == "verified"] in (
         [], ["P1"]), statuses
+
+
+async def test_a_return_is_never_planned_without_a_date_and_gate(desk: Desk,
+                                                                 registry: Any) -> None:
+    """MESSAGES.md: accept / other date -> repatriation-planned "(the date and gate on the
+    case)". Both dates and gates are optional in the schema: an "accepted" with neither, or
+    an "alternative-proposed" with no alternative, plans a return of the child for no day at
+    no gate (the handover record then has nothing to prefill); a date years in the past is
+    taken as it is."""
+    case_id, conversation, confirmed = await finding_case_verified(desk, registry)
+    await desk.ok("chief", "POST", f"/api/cases/{case_id}/best-interests",
+                  json={"note": "Mother traced; return is in the child's best interests."})
+    proposal = document(registry, "repatriation-request")
+    proposal["returnee"] = [{"@person-id": "P1", "@verification": confirmed}]
+    request = await send(desk, case_id, "repatriation-request", proposal)
+    bare = document(registry, "repatriation-response", 1, decision="alternative-proposed")
+    for key in ("confirmed-date", "confirmed-gate", "alternative-date", "alternative-gate"):
+        bare.pop(key, None)
+    await receive(desk, registry, "repatriation-response", bare, ref=request,
+                  conversation=conversation)
+    case = await case_of(desk, case_id)
+    # FAILS: ('repatriation-planned', None)
+    assert case["state"] != "repatriation-planned" or case["return"] is not None, (
+        case["state"], case["return"])
