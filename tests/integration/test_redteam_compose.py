@@ -176,3 +176,25 @@ async def test_the_partners_case_reference_is_kept_whole_and_signed_whole(
     # FAILS: 'KH-BAVET-2026-0112/SVAY-RIENG-PROVINCIAL-POLICE/' (48 characters)
     assert cited == reference
     assert (await case_of(desk, case["id"]))["partner_reference"] == reference
+
+
+async def test_refused_forms_cannot_pile_up_files_on_the_server(
+        desk: Desk, sophea: Browser) -> None:
+    """A refused compose form keeps its chosen files on the server (sealed, for a day) so
+    that they come back with it. Nothing bounds how many: a form with 12 photos (a draft
+    takes 10) is refused and all 12 are held; each refusal holds more, up to the 48 MiB a
+    console request may carry, so one officer's session fills the disk in a day."""
+    case = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02"})
+    photo = b"\xff\xd8\xff\xe0" + b"\0" * (1024 * 1024 - 4)
+    path = f"/cases/{case['id']}/compose/verification-request"
+    await sophea.get(path)
+    for _ in range(3):
+        refused = await sophea.post(path, {"to": "vn.c02", "action": "save"}, files=[
+            ("files", (f"scan-{i}.jpg", photo, "image/jpeg")) for i in range(12)])
+        assert refused.status_code == 422
+    with sqlite3.connect(desk.receiver.db) as conn:
+        held = conn.execute("SELECT count(*) FROM held_files WHERE owner = 'sophea'"
+                            ).fetchone()[0]
+    # FAILS: 36 files (36 MiB) held for one officer, from three refused forms
+    assert held <= 10, held
