@@ -198,3 +198,24 @@ async def test_refused_forms_cannot_pile_up_files_on_the_server(
                             ).fetchone()[0]
     # FAILS: 36 files (36 MiB) held for one officer, from three refused forms
     assert held <= 10, held
+
+
+async def test_two_photos_from_a_phone_both_named_image_jpg_can_be_sent(
+        desk: Desk, sophea: Browser) -> None:
+    """Phones name every photo they upload "image.jpg". The verification request offers a
+    photo and a scan of the identity paper, each chosen at its field; the two files carry
+    the same name and the form is refused with "attachments[2].name: a unique file name of
+    letters, digits, '.', '_' or '-'", an internal path beside no field, about a name the
+    officer never typed and cannot change from the phone."""
+    case = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02", "person": {
+            "role": "victim", "name_native": "Nguyễn Thị Hoa", "estimated_age": 15}})
+    path = f"/cases/{case['id']}/compose/verification-request"
+    form = form_of(await sophea.get(path))
+    photo = b"\xff\xd8\xff\xe0" + b"\0" * 100
+    saved = await sophea.post(path, {**form, "action": "save"}, files=[
+        ("file:person.photo.0.@attachment", ("image.jpg", photo, "image/jpeg")),
+        ("file:person.identity-paper.0.scan.0.@attachment",
+         ("image.jpg", photo + b"\1", "image/jpeg"))])
+    # FAILS: 422, "attachments[2].name: ..." (nothing else in the form is wrong for a save)
+    assert saved.status_code == 303, saved.status_code
