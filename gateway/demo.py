@@ -327,6 +327,11 @@ def _on_the_case(officer: httpx.Client, case_id: int, document: dict[str, Any]) 
         document["case-reference"] = case["reference"]
     if "partner-case-reference" in document and case.get("partner_reference"):
         document["partner-case-reference"] = case["partner_reference"]
+    answers = [m["id"] for m in case["messages"]
+               if m["direction"] == "in" and m["type"] == "verification-response"]
+    if "returnee" in document and answers:  # the answer that verified her
+        for returnee in document["returnee"]:
+            returnee["@verification"] = answers[-1]
     if "victim" in document and "suspect" in document:
         document["victim"] = [{"@person-id": p["person_ref"]} for p in case["persons"]
                               if p["role"] == "victim"]

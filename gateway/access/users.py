@@ -22,11 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import HUMAN_ROLES
 from gateway.audit import log as audit
 from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.ids import NODE_ID
 from gateway.store.case_tables import login_throttle, sessions, users
 
 MIN_PASSWORD: Final = 12
 USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 UNIT: Final = re.compile(r"[a-z]{2}\.[a-z0-9-]{2,40}")
+#: Who acts when no person does, as the audit log names them: never a person's name.
+RESERVED: Final = frozenset({"system", "operator", "delivery", "machine", "unknown", "demo"})
 
 _hasher = PasswordHasher()
 
@@ -73,6 +76,9 @@ async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: 
                    username: str, display_name: str, role: str, unit: str,
                    password: str) -> User:
     """Create an account; refuses a taken name, an unknown role, a short password."""
+    if username in RESERVED or NODE_ID.fullmatch(username):
+        raise UserError(N_("username: {username} is how the log names the node itself or a "
+                           "partner; choose a person's name"), username=username)
     if not USERNAME.fullmatch(username):
         raise UserError(N_("username: 3-64 lower-case letters, digits, '.', '_' or '-', starting "
                            "with a letter"))

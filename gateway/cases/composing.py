@@ -47,6 +47,7 @@ class NewDocument:
     document: dict[str, Any]
     persons: tuple[PersonChoice, ...]
     received: tuple[dict[str, Any], ...]  # messages of the case from partners, newest first
+    confirmations: tuple[dict[str, Any], ...]  # of those, the answers that confirmed
     to: str | None
     priority: str
     ref: str | None  # the received message this document answers, if any
@@ -112,8 +113,9 @@ async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal
     answered = answered_message(case, doc_type)
     partner = answered["from"] if answered else case["partner"]
     received = tuple(reversed([m for m in case["messages"] if m["direction"] == "in"]))
-    verification = next((m["id"] for m in received if m["type"] == "verification-response"),
-                        None)
+    confirmed = await views.confirmed_answers(conn, cw, case_id)
+    confirmations = tuple(m for m in received if m["id"] in confirmed)
+    verification = confirmations[0]["id"] if confirmations else None
     known = Known(
         reference=case["reference"], partner_reference=case["partner_reference"],
         home_side=case["home_side"], own=_unit(cw, cw.node.node_id),
@@ -126,8 +128,8 @@ async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal
     if known_persons:  # their details (birth, age) were opened for the form
         await audit.append(conn, cw.clock, principal.actor, "persons.prefilled",
                            case["reference"], {"type": doc_type, "persons": len(known_persons)})
-    return NewDocument(case, document, tuple(choices), received, partner, case["priority"],
-                       answered["id"] if answered else None)
+    return NewDocument(case, document, tuple(choices), received, confirmations, partner,
+                       case["priority"], answered["id"] if answered else None)
 
 
 def _unit(cw: CaseWork, node_id: str) -> UnitNames:

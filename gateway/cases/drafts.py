@@ -23,13 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import effects, lifecycle, notices, service, uploads
+from gateway.cases import effects, lifecycle, notices, service, uploads, views
 from gateway.cases.commands import DraftAttachment, NewDraft
 from gateway.cases.people import person_references
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
-from gateway.exchange.outbound import OutboundError, queue_message
+from gateway.documents.model import attribute_values
+from gateway.exchange.outbound import MessageTooLargeError, OutboundError, queue_message
 from gateway.protocol.envelope import (
+    MAX_MESSAGE_BYTES,
     Attachment,
     MessageDraft,
     new_message_id,
@@ -80,12 +82,31 @@ async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_
     if ref and await cases_repo.message_of_case(conn, case.id, ref) is None:
         raise CaseError("invalid-request", N_("the message answered is not one of this case"),
                         "ref")
-    described, referred = person_references(cw.forms.model(doc_type, version), document)
+    model = cw.forms.model(doc_type, version)
+    cited = attribute_values(model, document, "verification")
+    confirmed = await views.confirmed_answers(conn, cw, case.id) if cited else []
+    for key, value in cited:
+        if value not in confirmed:
+            raise CaseError("invalid-request", N_("{key}: not an answer this case received that "
+                                                  "confirmed an identity"), key, key=key)
+    described, referred = person_references(model, document)
     held = await cases_repo.person_refs(conn, case.id)
     for reference in referred:
         if reference.person_ref not in held and reference.person_ref not in described:
             raise CaseError("invalid-request", N_("{key}: not a person of this case"),
                             reference.key, key=reference.key)
+
+
+def _check_size(cw: CaseWork, row: Any, document: Any) -> None:
+    """What a partner could not accept is refused at submission already (the release checks
+    the signed bytes themselves): the files travel base64url-encoded beside the document."""
+    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
+    estimate = sum(len(f["data"]) for f in files) + len(json.dumps(document)) * 4 // 3 + 8192
+    if estimate > MAX_MESSAGE_BYTES:
+        raise CaseError("invalid-request", N_("the message would be {size} MiB; a partner "
+                                              "accepts {limit} MiB at most: send fewer or "
+                                              "smaller files"), "attachments",
+                        size=f"{estimate / 2**20:.1f}", limit=MAX_MESSAGE_BYTES // 2**20)
 
 
 async def _check_move(conn: AsyncConnection, case: Any, doc_type: str, document: Any) -> None:
@@ -202,8 +223,12 @@ async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Princip
     return saved
 
 
-async def _load(conn: AsyncConnection, principal: Principal, draft_id: int) -> tuple[Any, Any]:
-    row = (await conn.execute(sa.select(drafts).where(drafts.c.id == draft_id))).first()
+async def _load(conn: AsyncConnection, principal: Principal, draft_id: int, *,
+                lock: bool = False) -> tuple[Any, Any]:
+    """A draft of a case the principal may see, with its case; ``lock``: held until the
+    transaction ends, so that two supervisors never release one draft twice."""
+    query = sa.select(drafts).where(drafts.c.id == draft_id)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise CaseError("not-found", N_("no draft {draft_id}"), draft_id=draft_id)
     case = await service.load_case(conn, principal, row.case_id)
@@ -318,6 +343,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
                                         "ref": row.ref})
     await _check_references(conn, cw, case, row.doc_type, row.version, document, row.ref)
     await _check_move(conn, case, row.doc_type, document)
+    _check_size(cw, row, document)
     alone = row.sensitivity == "operational" or (
         row.doc_type == "alert" and row.priority == "immediate")
     if alone:
@@ -346,7 +372,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
 async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         draft_id: int) -> str:
     """A supervisor of the author's unit, not the author, releases: sign, queue, move."""
-    row, case = await _load(conn, principal, draft_id)
+    row, case = await _load(conn, principal, draft_id, lock=True)
     if row.state != "submitted":
         raise CaseError("state-conflict", N_("the draft is {state}, not submitted"),
                         state=row.state)
@@ -402,6 +428,8 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
     try:
         envelope = await queue_message(conn, cw.node, draft, xml, attachments,
                                        actor=releaser.actor)
+    except MessageTooLargeError as exc:
+        raise CaseError.of("invalid-request", exc, "attachments") from exc
     except OutboundError as exc:
         raise CaseError.of("invalid-request", exc, "to") from exc
     message_id = envelope.header.bx.id

@@ -29,6 +29,7 @@ from gateway.cases import deadlines, notices, service
 from gateway.cases.people import PersonFacts, person_references, persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Envelope
+from gateway.protocol.errors import N_
 from gateway.store import cases as repo
 
 #: Documents that never open or join a case.
@@ -71,6 +72,13 @@ _SAID: Final[dict[str, tuple[str, ...]]] = {
     "case-closure": ("outcome", "closure-reason", "closed-on"),
     "handover-record": ("time", "gate"),
 }
+#: repatriation-response decision -> (its date, its gate): where the agreed return is.
+_RETURN_FIELDS: Final[dict[str, tuple[str, str]]] = {
+    "accepted": ("confirmed-date", "confirmed-gate"),
+    "alternative-proposed": ("alternative-date", "alternative-gate"),
+}
+#: Where a document names persons by ``person-id`` only, as persons of the conversation.
+_NAMING_BY_ID: Final = frozenset({"victim", "linked-person"})
 #: The home side's first state when a partner's verification request opens its case.
 _OPENED_AT: Final[dict[str, str]] = {"verification-request": "verification-requested"}
 
@@ -176,64 +184,99 @@ def _target(kind: str, message: MessageFacts) -> str | None:
 
 async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts, *,
                 actor: str) -> None:
-    """Persons, deadlines, what the document settles and the state it puts the case in."""
+    """Persons, deadlines, the state the document puts the case in, and what it settles
+    there: only once the case has followed it (a refused move settles nothing)."""
     today = cw.clock().date()
     for person in persons_in(message.doc_type, message.data, today):
-        await service.upsert_person(conn, cw, row.id, person, actor)
+        await service.upsert_person(conn, cw, row.id, person, actor,
+                                    from_partner=message.direction == "in")
     await _known_by_id(conn, cw, row, message, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",
                                message_id=message.message_id)
     await _deadlines(conn, cw, row, message)
-    await _settle(conn, cw, row, message)
+    await _partner_reference(conn, row, message)
     target = _target(row.kind, message)
-    if target is not None:
-        await _move(conn, cw, row, target, actor, message)
+    if target is None:
+        return
+    before = (await repo.case_row(conn, row.id)).state
+    unfit = await _unfit(conn, row, message)
+    if unfit is not None:
+        await _not_moved(conn, cw, await repo.case_row(conn, row.id), target, actor, message,
+                         unfit)
+        return
+    if await _move(conn, cw, row, target, actor, message):
+        await _settle(conn, cw, row, message, moved_now=before != target)
 
 
 async def _known_by_id(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts,
                        actor: str) -> None:
-    """A person the conversation names by ``person-id`` only (a victim in a suspect notice, a
-    linked person) becomes a person of the case known by that id alone, so that a later
-    document can refer to them (PROTOCOL.md: ids are stable within a conversation)."""
+    """A person the conversation names by ``person-id`` only where the protocol names
+    persons so (a suspect notice's victims, an investigation's linked persons) becomes a
+    person of the case known by that id alone, so that a later document can refer to them
+    (PROTOCOL.md: ids are stable within a conversation). Other references (the person an
+    answer is about, a belonging's owner) name persons the case must already hold."""
     _, referred = person_references(cw.forms.model(message.doc_type), message.data)
     held = await repo.person_refs(conn, row.id)
     for reference in referred:
+        if reference.key.split(".", 1)[0] not in _NAMING_BY_ID:
+            continue
         if reference.person_ref not in held:
             await service.upsert_person(conn, cw, row.id, PersonFacts(
                 reference.person_ref, reference.role), actor)
             held.add(reference.person_ref)
 
 
-async def _settle(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts
-                  ) -> None:
-    """What a document puts on the case besides its state: the partner's own reference,
-    the verification's result on the person, the agreed return, a refusal's reason, the
-    closure's outcome."""
-    data, values = _data(message), dict[str, Any]()
-    reference = data.get("case-reference")
+async def _partner_reference(conn: AsyncConnection, row: Any, message: MessageFacts) -> None:
+    """The partner's own case reference, as its latest document gives it."""
+    reference = _data(message).get("case-reference")
     if message.direction == "in" and isinstance(reference, str) and reference \
             and reference != row.partner_reference:
-        values["partner_reference"] = reference[:48]
+        await repo.update_case(conn, row.id, partner_reference=reference)
+
+
+async def _unfit(conn: AsyncConnection, row: Any, message: MessageFacts) -> CaseError | None:
+    """Why a document the lifecycle would follow says too little for the case to follow it:
+    an answer about a person the case does not hold, a return agreed without its date and
+    gate."""
+    data = _data(message)
+    if message.doc_type == "verification-response" and row.kind != "investigation":
+        subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
+        person = subject.get("@person-id")
+        if not isinstance(person, str) or person not in await repo.person_refs(conn, row.id):
+            return CaseError("state-conflict", N_("the answer is about {person}, who is not a "
+                                                  "person of this case"),
+                             "subject", person=str(person))
+    if message.doc_type == "repatriation-response":
+        fields = _RETURN_FIELDS.get(str(data.get("decision")))
+        if fields and not (_date(data.get(fields[0])) and data.get(fields[1])):
+            return CaseError("state-conflict", N_("a return is agreed with its date and its "
+                                                  "border gate; the answer gives none"),
+                             "decision")
+    return None
+
+
+async def _settle(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts, *,
+                  moved_now: bool) -> None:
+    """What a document the case has followed puts on it besides its state: the
+    verification's result on the person, the agreed return, a refusal's reason, the
+    closure's outcome (only with the move that closes it: a closed case keeps its own)."""
+    data, values = _data(message), dict[str, Any]()
     if message.doc_type == "verification-response" and row.kind != "investigation":
         outcome = VERIFICATION_RESULTS.get(str(data.get("result")))
+        subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
         if outcome is not None:
-            subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
-            updated = await service.set_identity_status(conn, row.id,
-                                                        subject.get("@person-id"), outcome[1])
-            if updated == 0:  # the partner's person-id is not one we hold: the case's victims
-                await service.set_identity_status(conn, row.id, None, outcome[1])
+            await service.set_identity_status(conn, row.id, subject.get("@person-id"),
+                                              outcome[1])
     if message.doc_type == "repatriation-response":
-        decision = data.get("decision")
-        if decision == "accepted":
-            values.update(return_date=_date(data.get("confirmed-date")),
-                          return_gate=data.get("confirmed-gate"), refusal_sealed=None)
-        elif decision == "alternative-proposed":
-            values.update(return_date=_date(data.get("alternative-date")),
-                          return_gate=data.get("alternative-gate"), refusal_sealed=None)
+        decision = str(data.get("decision"))
+        fields = _RETURN_FIELDS.get(decision)
+        if fields:
+            values.update(return_date=_date(data.get(fields[0])),
+                          return_gate=data.get(fields[1]), refusal_sealed=None)
         elif decision == "refused":
             values.update(return_date=None, return_gate=None, refusal_sealed=cw.sealer.seal_text(
                 json.dumps(data.get("reason") or [], ensure_ascii=False), "cases.refusal"))
-    if message.doc_type == "case-closure":
+    if message.doc_type == "case-closure" and moved_now:
         values.update(closure_outcome=data.get("outcome"),
                       closure_reason=data.get("closure-reason"))
     if values:
@@ -248,9 +291,10 @@ def _date(value: Any) -> date | None:
 
 
 async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, actor: str,
-                message: MessageFacts) -> None:
-    """Move the case to ``target`` (with the steps it takes on its own on the way); a move
-    the lifecycle refuses leaves the owner a task with the document's words, and a notice."""
+                message: MessageFacts) -> bool:
+    """Move the case to ``target`` (with the steps it takes on its own on the way); whether
+    it stands there now. A move the lifecycle refuses leaves the owner a task with the
+    document's words, and a notice."""
     current = await repo.case_row(conn, row.id)
     try:
         for step in steps_to(current.state, target):
@@ -258,6 +302,8 @@ async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, acto
             current = await repo.case_row(conn, row.id)
     except CaseError as exc:
         await _not_moved(conn, cw, current, target, actor, message, exc)
+        return False
+    return True
 
 
 async def _not_moved(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, actor: str,
@@ -292,8 +338,9 @@ async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
         if message.ref:
             closed = await service.close_tasks(conn, cw, kinds=(kind,), case_id=row.id,
                                                message_id=message.ref)
-        if not closed:
-            await service.close_tasks(conn, cw, kinds=(kind,), case_id=row.id)
+        if not closed:  # no ref: what this partner was asked, never another's deadline
+            await service.close_tasks(conn, cw, kinds=(kind,), case_id=row.id,
+                                      partner=message.partner)
     if message.doc_type in deadlines.ANSWERED_BY:
         partner = cw.node.partners.get(message.partner)
         overrides = partner.file.answer_working_days if partner else {}

@@ -18,9 +18,6 @@ IDENTITY_STATUSES: Final = ("unverified", "verified", "not-national", "unable-to
 #: Where a person received back is referred (the code list of a repatriation-response's
 #: ``onward-referral``; a test holds it to the schema).
 REFERRAL_KINDS: Final = ("social-protection-centre", "shelter", "hospital", "family", "other")
-#: A case that received one of these is the home side of a return (the person is to come
-#: back here); the side that sent it is the finding side (MESSAGES.md).
-HOME_SIDE_REQUESTS: Final = ("verification-request", "repatriation-request")
 
 #: The repatriation lifecycle (also used by verification and hotline cases).
 MAIN_STATES: Final = ("detected", "screening", "verification-requested", "verified",
@@ -56,6 +53,14 @@ _INVESTIGATION: Final[dict[str, frozenset[str]]] = {
     "closed": frozenset(),
     "withdrawn": frozenset(),
 }
+
+
+def is_home_side(origin: str, kind: str) -> bool:
+    """The home side of a return (the person is to come back here) is the case a partner's
+    verification or return request opened; every other case is the finding side's, whatever
+    a partner sends into its conversation later (MESSAGES.md: the best-interests decision is
+    the finding side's gate)."""
+    return origin == "partner" and kind in ("verification", "repatriation")
 
 
 def initial_state(kind: str) -> str:

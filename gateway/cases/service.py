@@ -99,7 +99,7 @@ async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
     """What the lifecycle rules need to know about a case row."""
     verified = await repo.count_persons(conn, row.id, role="victim",
                                         identity_status="verified")
-    home_side = await repo.received_a_request(conn, row.id, lifecycle.HOME_SIDE_REQUESTS)
+    home_side = lifecycle.is_home_side(row.origin, row.kind)
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
                                home_side=home_side,
                                referral_recorded=row.referred_at is not None,
@@ -201,14 +201,20 @@ async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Princi
 
 
 async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
-                        facts: PersonFacts, actor: str) -> int:
+                        facts: PersonFacts, actor: str, *, from_partner: bool = False) -> int:
     """Add a person to a case, or refresh the one with the same ``person-id`` and role.
 
-    A victim and a suspect are never the same row, whatever their ids (MESSAGES.md).
+    A victim and a suspect are never the same row, whatever their ids (MESSAGES.md). What a
+    partner's document says of a person the case holds fills what the case does not know
+    yet and never replaces what it does (our record of whom we found is ours), and it never
+    shortens how long the case keeps her data.
     """
     if facts.role not in lifecycle.PERSON_ROLES:
         raise CaseError("invalid-request", N_("role must be one of {choices}"),
                         "role", choices=', '.join(lifecycle.PERSON_ROLES))
+    existing = await repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
+    if existing is not None and from_partner:
+        facts = _kept(cw, existing, facts)
     seal = cw.sealer.seal_text
     values = {
         "name_native_sealed": seal(facts.native, "persons.name_native"),
@@ -218,14 +224,13 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
         "details_sealed": seal(json.dumps(facts.details, ensure_ascii=False),
                                "persons.details"),
         "retention_until": facts.retention_until}
-    existing = await repo.person_id_of(conn, case_id, facts.person_ref, facts.role)
     if existing is None:
         person_id = await repo.insert_person(
             conn, case_id=case_id, person_ref=facts.person_ref, role=facts.role,
             identity_status="unverified", created_at=cw.clock(), **values)
         await record_event(conn, cw, case_id, actor, f"person-added:{facts.role}")
     else:
-        person_id = existing
+        person_id = int(existing.id)
         await repo.update_person(conn, person_id, **values)
     await repo.index_terms(conn, case_id, person_id,
                            [cw.sealer.index_term(t) for t in sorted(terms_of(facts))])
@@ -234,15 +239,41 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     return person_id
 
 
+def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> PersonFacts:
+    """A person as the case holds them, completed (never overwritten) by a partner's
+    description: the later of the two retention dates."""
+    native = cw.sealer.open_text(row.name_native_sealed, "persons.name_native")
+    latin = cw.sealer.open_text(row.name_latin_sealed, "persons.name_latin")
+    opened = cw.sealer.open_text(row.details_sealed, "persons.details")
+    details = json.loads(opened) if opened else {}
+    kept = details if isinstance(details, dict) and details else theirs.details
+    retention = max((d for d in (row.retention_until, theirs.retention_until) if d),
+                    default=None) if row.retention_until else None
+    return replace(
+        theirs, native=native or theirs.native, latin=latin or theirs.latin,
+        sex=row.sex if row.sex not in (None, "unknown") else theirs.sex,
+        nationality=row.nationality or theirs.nationality,
+        presumed_child=bool(row.presumed_child) or theirs.presumed_child,
+        details=kept, retention_until=retention,
+        other_names=[*theirs.other_names, *(n for n in (native, latin) if n)])
+
+
 async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                              case_id: int, command: commands.NewPerson) -> int:
     """A person a user adds to a case (no document named them yet); without a ``person-id``
-    the person gets the next local one (``L1``, ``L2``...)."""
+    the person gets the first local one the case does not use (``L1``, ``L2``...): a
+    partner's persons may be numbered so too, and a new person never takes their place."""
     row = await load_case(conn, principal, case_id)
     facts = command.facts(cw.clock().date())
+    held = await repo.person_refs(conn, row.id)
     if not facts.person_ref:
-        count = await repo.count_persons(conn, row.id)
-        facts = replace(facts, person_ref=f"L{count + 1}")
+        number = len(held) + 1
+        while f"L{number}" in held:
+            number += 1
+        facts = replace(facts, person_ref=f"L{number}")
+    elif await repo.person_row_of(conn, row.id, facts.person_ref, facts.role) is not None:
+        raise CaseError("state-conflict", N_("the case holds a person {person} already"),
+                        "person_ref", person=facts.person_ref)
     person_id = await upsert_person(conn, cw, row.id, facts, principal.actor)
     await audit.append(conn, cw.clock, principal.actor, "person.added", row.reference,
                        {"person": person_id, "role": facts.role})
@@ -281,10 +312,10 @@ async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit
 
 async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, ...],
                       case_id: int | None = None, tip_id: int | None = None,
-                      message_id: str | None = None) -> int:
+                      message_id: str | None = None, partner: str | None = None) -> int:
     """Mark open tasks done (an answer arrived, a tip was classified...)."""
     return await repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
-                                       tip_id=tip_id, message_id=message_id)
+                                       tip_id=tip_id, message_id=message_id, partner=partner)
 
 
 async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final
 
@@ -22,6 +22,8 @@ from gateway.store.case_tables import held_files
 
 HELD_FOR: Final = timedelta(days=1)
 MAX_FILE: Final = 5 * 1024 * 1024
+#: The files kept for one person at most: as many as a draft carries.
+MAX_HELD: Final = 10
 #: What a file's name says it is, to refuse a name that lies about the bytes.
 _BY_SUFFIX: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
                      ".pdf": "application/pdf"}
@@ -47,6 +49,18 @@ def safe_name(filename: str) -> str:
     return cleaned.lstrip(".-_")[:100] or "file"
 
 
+def unique(upload: Upload, taken: set[str]) -> Upload:
+    """``upload`` under a name no other file of the form has (a phone names every photo
+    ``image.jpg``: the second becomes ``image-2.jpg``); the name is then taken."""
+    name, number = upload.name, 1
+    stem, dot, suffix = upload.name.rpartition(".")
+    while name in taken:
+        number += 1
+        name = f"{stem}-{number}.{suffix}" if dot else f"{upload.name}-{number}"
+    taken.add(name)
+    return replace(upload, name=name[-100:])
+
+
 def check_upload(filename: str, data: bytes, field: str = "attachments") -> Upload:
     """A chosen file, refused with a clear reason unless its bytes are a JPEG, a PNG or a PDF
     of 1 byte to 5 MiB whose name (if it says) agrees."""
@@ -67,11 +81,16 @@ def check_upload(filename: str, data: bytes, field: str = "attachments") -> Uplo
     return Upload(name, media_type, data)
 
 
-async def hold(conn: AsyncConnection, cw: CaseWork, owner: str, files: list[Upload]
-               ) -> list[str]:
-    """Keep checked files for their owner; answers their handles."""
+async def hold(conn: AsyncConnection, cw: CaseWork, owner: str, files: list[Upload],
+               keep: list[str] | None = None) -> list[str]:
+    """Keep checked files for their owner; answers their handles. Only the form in hand
+    keeps files: the owner's others (from a form left behind) are forgotten, and no more
+    than a draft may carry (:data:`MAX_HELD`) are ever kept for one person."""
+    kept = [h for h in keep or [] if re.fullmatch(r"[0-9a-f]{32}", h)]
+    await conn.execute(sa.delete(held_files).where(held_files.c.owner == owner,
+                                                   held_files.c.id.not_in(kept)))
     handles = []
-    for item in files:
+    for item in files[:max(0, MAX_HELD - len(kept))]:
         handle = secrets.token_hex(16)
         await conn.execute(sa.insert(held_files).values(
             id=handle, owner=owner, name=item.name, media_type=item.media_type,

@@ -235,6 +235,18 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
              "persons": by_case.get(r.id, [])} for r in rows]
 
 
+async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -> list[str]:
+    """The verification answers the case received that confirmed an identity, newest first:
+    what a repatriation request may cite as the verification a return relies on."""
+    found = []
+    for row in await repo.received_of_type(conn, case_id, "verification-response"):
+        envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
+        data = cw.forms.read(row.doc_type, row.doc_version, envelope.document, validate=False)
+        if isinstance(data, dict) and data.get("result") == "confirmed":
+            found.append(str(row.message_id))
+    return found
+
+
 async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str, reason: str | None
                            ) -> dict[str, Any]:

@@ -197,3 +197,24 @@ def walk(model: Field, prefix: str = "") -> list[tuple[str, Field]]:
         out.append((path, child))
         out.extend(walk(child, path))
     return out
+
+
+def attribute_values(model: Field, document: Any, name: str, prefix: str = ""
+                     ) -> list[tuple[str, str]]:
+    """Every value of the attribute ``name`` in a JSON document of ``model``, with the form
+    key it sits at (``returnee.0.@verification``)."""
+    found: list[tuple[str, str]] = []
+    items = document if isinstance(document, list) else [document]
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            continue
+        here = f"{prefix}.{index}" if isinstance(document, list) and prefix else prefix
+        value = item.get(f"@{name}")
+        if model.child(f"@{name}") is not None and isinstance(value, str):
+            found.append((f"{here}.@{name}".lstrip("."), value))
+        for child in model.children:
+            if child.name in item and (child.children or child.attributes):
+                found.extend(attribute_values(child, item[child.name], name,
+                                              f"{here}.{child.name}".lstrip(".")))
+    return found
+

@@ -7,9 +7,10 @@ message then; a message is attached exactly once because the hooks' writes and t
 mark commit together. On PostgreSQL several replicas share the work: each takes a message
 with ``FOR UPDATE SKIP LOCKED``. A hook that fails never loses the message: its writes are
 rolled back, the failure is audited (``case.attach-failed``) for an operator, and the mark is
-cleared so that one broken message does not block the others. A failure of the database
-itself (a deadlock with another replica's transaction, a lost connection) is not the
-message's: nothing is cleared and the next round attaches it.
+cleared so that one broken message does not block the others (a value the database refuses
+is the message's too). A failure of the database itself (a deadlock with another replica's
+transaction, a lost connection) is not the message's: nothing is cleared and the next round
+attaches it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from gateway.audit import log as audit
 from gateway.exchange.node import Node
@@ -48,9 +49,10 @@ async def attach_one(conn: Any, node: Node, message_pk: int) -> bool:
             async with conn.begin_nested():
                 await hook(conn, envelope)
         except DBAPIError as exc:
-            if not isinstance(exc, IntegrityError):
+            if not isinstance(exc, (IntegrityError, DataError)):
                 # The database, not the message: a deadlock with another replica, a lost
                 # connection. Nothing is cleared; the message is attached at the next round.
+                # A value the database refuses (too long, out of range) is the message's.
                 raise
             log.exception("case work could not attach a message",
                           extra={"message_id": row.message_id})

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.audit import log as audit
 from gateway.exchange.node import Node, after_commit
 from gateway.protocol.envelope import (
+    MAX_MESSAGE_BYTES,
     Attachment,
     Envelope,
     MessageDraft,
@@ -27,6 +28,10 @@ from gateway.store import messages as repo
 
 class OutboundError(GatewayError):
     """A message this node will not send; the message says why."""
+
+
+class MessageTooLargeError(OutboundError):
+    """A message larger than a partner accepts (PROTOCOL.md §3.3)."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
                                 name=attachment.name, media_type=attachment.media_type)
     raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
                           created=node.clock())
+    if len(raw) > MAX_MESSAGE_BYTES:  # a partner refuses it (PROTOCOL.md §3.3): never sign it
+        raise MessageTooLargeError(N_("the message would be {size} MiB; a partner accepts {limit} "
+                                 "MiB at most: send fewer or smaller files"),
+                              size=f"{len(raw) / 2**20:.1f}", limit=MAX_MESSAGE_BYTES // 2**20)
     return Outgoing(parse_envelope(parse_body(raw)), raw, partner.file.delivery == "pull",
                     partner.file.deadline_hours, draft)
 

@@ -21,6 +21,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     │   └── LoginThrottled                     too many failures from here: wait
     ├── SessionError       access.sessions     no valid session
     ├── OutboundError      exchange.outbound   a message this node will not send
+    │   └── MessageTooLargeError               larger than a partner accepts
     ├── BundleError        exchange.bundles    a bundle refused whole
     ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
     ├── WitnessDocumentError exchange.witnessing a cosignature that says neither or both

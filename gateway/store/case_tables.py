@@ -59,7 +59,7 @@ cases = sa.Table(
     # return | no-return: the supervisor's decision (a record without one is "return")
     sa.Column("best_interests_decision", sa.String(16), nullable=True),
     # what the exchanged documents put on the case (MESSAGES.md, "Both sides keep one case")
-    sa.Column("partner_reference", sa.String(48), nullable=True),  # the partner's own
+    sa.Column("partner_reference", sa.String(80), nullable=True),  # the partner's own
     sa.Column("return_date", sa.Date, nullable=True),  # the agreed (or proposed) return
     sa.Column("return_gate", sa.String(48), nullable=True),
     sa.Column("refusal_sealed", sa.LargeBinary, nullable=True),  # a refused return's reason
@@ -92,7 +92,8 @@ persons = sa.Table(
     "persons", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=False, index=True),
-    sa.Column("person_ref", sa.String(40), nullable=False),  # person-id in the documents
+    # person-id in the documents (40 at most), or a relative's: the person's + ".relative-N"
+    sa.Column("person_ref", sa.String(64), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),  # victim | suspect | witness | relative
     sa.Column("name_native_sealed", sa.LargeBinary, nullable=True),
     sa.Column("name_latin_sealed", sa.LargeBinary, nullable=True),

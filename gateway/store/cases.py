@@ -54,13 +54,12 @@ async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) 
         .order_by(messages.c.id).limit(1))).first()
 
 
-async def received_a_request(conn: AsyncConnection, case_id: int, types: Sequence[str]
-                             ) -> bool:
-    """Whether a message of one of ``types`` came in on one of the case's conversations."""
-    found = await conn.execute(sa.select(messages.c.id).where(
-        in_case(case_id), messages.c.direction == "in", messages.c.doc_type.in_(types))
-        .limit(1))
-    return found.first() is not None
+async def received_of_type(conn: AsyncConnection, case_id: int, doc_type: str) -> list[Any]:
+    """The messages of ``doc_type`` the case received (with their bytes), newest first."""
+    return list(await conn.execute(sa.select(
+        messages.c.message_id, messages.c.doc_type, messages.c.doc_version, messages.c.raw)
+        .where(in_case(case_id), messages.c.direction == "in",
+               messages.c.doc_type == doc_type).order_by(messages.c.id.desc())))
 
 
 async def author_of_sent(conn: AsyncConnection, case_id: int, message_id: str) -> str | None:
@@ -151,19 +150,18 @@ async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None
                                    .where(*where))).scalar_one())
 
 
-async def person_id_of(conn: AsyncConnection, case_id: int, person_ref: str, role: str
-                       ) -> int | None:
-    """The id of the case's person with this ``person-id`` in this role, or None."""
-    found = (await conn.execute(sa.select(persons.c.id).where(
-        persons.c.case_id == case_id, persons.c.person_ref == person_ref,
-        persons.c.role == role))).scalar()
-    return None if found is None else int(found)
-
-
 async def person_refs(conn: AsyncConnection, case_id: int) -> set[str]:
     """The ``person-id`` of every person a case holds."""
     return {str(r) for r in (await conn.execute(sa.select(persons.c.person_ref).where(
         persons.c.case_id == case_id))).scalars()}
+
+
+async def person_row_of(conn: AsyncConnection, case_id: int, person_ref: str, role: str
+                        ) -> Any:
+    """The person of a case with this ``person-id`` and role, or None."""
+    return (await conn.execute(sa.select(persons).where(
+        persons.c.case_id == case_id, persons.c.person_ref == person_ref,
+        persons.c.role == role))).first()
 
 
 async def insert_person(conn: AsyncConnection, **values: Any) -> int:
@@ -232,10 +230,12 @@ async def update_task(conn: AsyncConnection, task_id: int, **values: Any) -> Non
 
 async def close_open_tasks(conn: AsyncConnection, done_at: datetime, *, kinds: Sequence[str],
                            case_id: int | None = None, tip_id: int | None = None,
-                           message_id: str | None = None) -> int:
-    """Mark the open tasks of these kinds (of a case, a tip, a message) done; answers how
-    many."""
+                           message_id: str | None = None, partner: str | None = None) -> int:
+    """Mark the open tasks of these kinds (of a case, a tip, a message, with a partner) done;
+    answers how many."""
     where: list[sa.ColumnElement[bool]] = [tasks.c.done_at.is_(None), tasks.c.kind.in_(kinds)]
+    if partner is not None:
+        where.append(tasks.c.partner == partner)
     if case_id is not None:
         where.append(tasks.c.case_id == case_id)
     if tip_id is not None:

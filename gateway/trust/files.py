@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import unicodedata
 from pathlib import Path
+
+
+def one_line(text: str, most: int) -> bool:
+    """Whether ``text`` is a name a document can carry: one line of 1 to ``most`` characters,
+    no control character (which XML cannot carry, or which hides what follows)."""
+    return 0 < len(text) <= most and not any(unicodedata.category(c) == "Cc" for c in text)
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:

@@ -35,7 +35,7 @@ from typing import Final
 import tomli_w
 
 from gateway.protocol.errors import N_, GatewayError
-from gateway.trust.files import write_atomically
+from gateway.trust.files import one_line, write_atomically
 from gateway.trust.partners import PartnerDirectory
 
 log = logging.getLogger("gateway.trust")
@@ -81,7 +81,7 @@ def check_name(unit: str, lang: str, text: object, where: str) -> str:
         raise UnitNamesError(N_("{where}: {unit} {lang}: a name is kept in vi, en, km or lo"),
                              where=where, unit=unit, lang=lang)
     cleaned = text.strip() if isinstance(text, str) else ""
-    if not cleaned or len(cleaned) > MAX_NAME or any(c in cleaned for c in "\r\n\t"):
+    if not one_line(cleaned, MAX_NAME):
         raise UnitNamesError(N_("{where}: {unit} {lang}: a name is one line of 1 to {most} "
                                 "characters"), where=where, unit=unit, lang=lang,
                              most=MAX_NAME)

@@ -30,7 +30,7 @@ from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_u
 from gateway.protocol.errors import N_, GatewayError, Message, said
 from gateway.protocol.inbound import PartnerPolicy
 from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
-from gateway.trust.files import write_atomically
+from gateway.trust.files import one_line, write_atomically
 
 NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
 
@@ -109,6 +109,19 @@ class PartnerFile(BaseModel):
     urgent_answer_working_days: dict[str, Annotated[int, Field(ge=1, le=365)]] = Field(
         default_factory=dict)
     name: dict[str, str]
+
+    @field_validator("name")
+    @classmethod
+    def _names_a_document_can_carry(cls, value: dict[str, str]) -> dict[str, str]:
+        """Each name travels in signed documents and heads pages: a language code, and one
+        line of 1 to 200 characters."""
+        for lang, text in value.items():
+            if not (2 <= len(lang) <= 3 and lang.isalpha() and lang.islower()):
+                raise ValueError(f"name: {lang!r} is not a language code such as vi or km")
+            if not one_line(text.strip(), 200):
+                raise ValueError(f"name.{lang}: one line of 1 to 200 characters")
+        return {lang: text.strip() for lang, text in value.items()}
+
     #: PROTOCOL.md §2 key continuity: a new key of this partner vouched for by a pinned one
     #: is pinned at once (``auto``), listed for an administrator (``confirm``), or only on a
     #: thumbprint handed over (``off``).

@@ -22,6 +22,8 @@ from gateway.localtime import LOCAL_TIME
 
 #: How many instances of a repeatable element the form offers at first.
 REPEAT_SLOTS: Final = 1
+#: How many instances of an element without a bound a form holds at most.
+MAX_UNBOUNDED: Final = 50
 
 
 @dataclass
@@ -72,13 +74,20 @@ def _kind(model: Field) -> str:
     return "text"
 
 
-def _slots(key: str, values: dict[str, str] | None) -> range:
-    """As many instances of a repeated element as ``values`` fill (at least one)."""
+def _most(model: Field) -> int:
+    """How many instances of an element a form may hold: the schema's bound (a form never
+    builds more, whatever index a posted key names)."""
+    return model.max_occurs if model.max_occurs is not None else MAX_UNBOUNDED
+
+
+def _slots(key: str, values: dict[str, str] | None, most: int) -> range:
+    """As many instances of a repeated element as ``values`` fill (at least one, at most
+    ``most``)."""
     if not values:
         return range(REPEAT_SLOTS)
     used = [int(k[len(key) + 1:].split(".", 1)[0]) for k in values
             if k.startswith(f"{key}.") and k[len(key) + 1:].split(".", 1)[0].isdigit()]
-    return range(max(REPEAT_SLOTS, max(used, default=-1) + 1))
+    return range(min(most, max(REPEAT_SLOTS, max(used, default=-1) + 1)))
 
 
 def form_fields(model: Field, prefix: str = "", depth: int = 0,
@@ -92,7 +101,7 @@ def form_fields(model: Field, prefix: str = "", depth: int = 0,
         out.append(FormField(f"{prefix}#text", model.name, depth, required, _kind(model),
                              model.enumeration, model.sensitivity))
     for child in model.children:
-        slots: list[int | None] = list(_slots(f"{prefix}{child.name}", values)) \
+        slots: list[int | None] = list(_slots(f"{prefix}{child.name}", values, _most(child))) \
             if child.repeated else [None]
         for slot in slots:
             last = slot == slots[-1]
@@ -167,6 +176,8 @@ def document_from_form(model: Field, form: dict[str, str]) -> dict[str, Any]:
             repeated = child is not None and child.repeated
             slot = int(parts[index + 1]) if repeated and index + 1 < len(parts) \
                 and parts[index + 1].isdigit() else 0
+            if child is not None and slot >= _most(child):
+                break  # an instance the schema never allows: not a field of this document
             if last or (repeated and index + 1 == len(parts) - 1):
                 leaf = _convert(child if child is not None else current, value)
                 if repeated:

@@ -143,8 +143,8 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
     assert checked.stdout.strip().endswith("the proof holds")
 
     # its administrator sees which key signs what, in Lao
-    atd.add_user("la.admin", "admin", password=PASSWORD)
-    admin = Desk(browser, atd, "la.admin", tmp_path, lang="lo")
+    atd.add_user("admin.la", "admin", password=PASSWORD)
+    admin = Desk(browser, atd, "admin.la", tmp_path, lang="lo")
     admin.go("/partners")
     rows = {row.split("\t")[0]: row for row in
             admin.page.locator("#own-keys tr").all_inner_texts()}

@@ -37,8 +37,8 @@ pytestmark = pytest.mark.e2e
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
     running = make_federation(tmp_path_factory.mktemp("witness"),
                               {"vn.c02": "push", "kh.ahtjp": "push"})
-    running["kh.ahtjp"].add_user("kh.admin", "admin", password=PASSWORD)
-    running["kh.ahtjp"].add_user("kh.investigator", "investigator", password=PASSWORD)
+    running["kh.ahtjp"].add_user("admin.kh", "admin", password=PASSWORD)
+    running["kh.ahtjp"].add_user("investigator.kh", "investigator", password=PASSWORD)
     yield running
     for node in running.values():
         node.stop()
@@ -178,7 +178,7 @@ def test_an_investigator_makes_the_proof_from_the_message_page(
         kh, "SELECT m.message_id, cc.case_id FROM messages m JOIN case_conversations cc ON "
             "cc.conversation = m.conversation AND cc.partner = m.sender WHERE m.direction = "
             "'in' AND m.doc_type = 'verification-request'")
-    desk = Desk(browser, kh, "kh.investigator", tmp_path, lang="km")
+    desk = Desk(browser, kh, "investigator.kh", tmp_path, lang="km")
     desk.go(f"/cases/{case_id}/messages/{message_id}")
     page = desk.page
     page.click("#proof-export")  # no reason: refused, nothing exported
@@ -253,7 +253,7 @@ def test_a_rewritten_log_is_caught_by_its_partner(nodes: dict[str, NodeProcess],
     metrics = httpx.get(f"http://127.0.0.1:{kh.port}/metrics",
                         headers={"Authorization": f"Bearer {token}"}).text
     assert 'bx_witness_forks{origin="bx/vn.c02/audit"} 1.0' in metrics
-    admin = Desk(browser, kh, "kh.admin", tmp_path, lang="km")
+    admin = Desk(browser, kh, "admin.kh", tmp_path, lang="km")
     admin.go("/partners")
     alarm = admin.page.locator("#witness-alarm")
     assert alarm.is_visible()

@@ -112,17 +112,18 @@ async def test_a_return_refused_proposed_again_and_refused_again(desk: Desk,
     request = await send(desk, found["id"], "verification-request",
                          document(registry, "verification-request"))
     conversation = await conversation_of(desk, found["id"])
-    await receive(desk, registry, "verification-response",
-                  document(registry, "verification-response", result="confirmed"),
-                  ref=request, conversation=conversation)
+    confirmed = await receive(desk, registry, "verification-response",
+                              document(registry, "verification-response", result="confirmed"),
+                              ref=request, conversation=conversation)
     case = await case_of(desk, found["id"])
     assert case["state"] == "verified"
     assert case["partner_reference"] == document(registry, "verification-response")[
         "case-reference"]
     await desk.ok("chief", "POST", f"/api/cases/{found['id']}/best-interests",
                   json={"note": "Mother traced; return is in the child's best interests."})
-    proposal = await send(desk, found["id"], "repatriation-request",
-                          document(registry, "repatriation-request"))
+    cited = document(registry, "repatriation-request")
+    cited["returnee"] = [{"@person-id": "P1", "@verification": confirmed}]
+    proposal = await send(desk, found["id"], "repatriation-request", cited)
     assert (await case_of(desk, found["id"]))["state"] == "verified"  # it stays
 
     reasons = [{"@lang": "vi", "#text": "Chưa xác minh được gia đình."},

@@ -10,12 +10,14 @@ import re
 import sqlite3
 import tomllib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 from lxml import etree, html
 
 from gateway.cases import service
+from gateway.documents.convert import DocumentForms
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.store.crypto import load_sealer
 from gateway.store.messages import RAW_COLUMN
@@ -141,7 +143,7 @@ async def test_the_home_sides_handover_record_names_each_side_truly(
 
 
 async def test_a_return_proposed_refers_to_the_answer_received_in_words(
-        desk: Desk, people: dict[str, Browser]) -> None:
+        desk: Desk, people: dict[str, Browser], registry: Any) -> None:
     sophea = people["sophea"]
     opened = await sophea.post("/cases/new", {
         "kind": "repatriation", "partner": "vn.c02", "priority": "urgent",
@@ -169,9 +171,13 @@ async def test_a_return_proposed_refers_to_the_answer_received_in_words(
 
     conversation = (await desk.ok("sophea", "GET", f"/api{case_path}"))["messages"][0][
         "conversation"]
-    answer = desk.receiver.world.message("verification-response",
-                                         example("verification-response"),
-                                         conversation=conversation, ref=request_id)
+    confirmation = DocumentForms(registry).read("verification-response", "1.0",
+                                                example("verification-response"))
+    confirmation["subject"] = {"@person-id": "L1"}  # about the girl the case holds
+    answer = desk.receiver.world.message(
+        "verification-response",
+        DocumentForms(registry).build("verification-response", "1.0", confirmation),
+        conversation=conversation, ref=request_id)
     assert (await desk.receiver.post(answer)).status_code == 202
     with sqlite3.connect(desk.receiver.db) as conn:
         (answer_id,) = conn.execute("SELECT message_id FROM messages WHERE direction = 'in' "

@@ -73,7 +73,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
                 priorities=PRIORITIES, handling_codes=HANDLING_CODES,
                 countries=countries(lang), languages=languages(lang),
                 language_names=dict(languages(lang)),
-                persons=new.persons, received=new.received,
+                persons=new.persons, received=new.received, confirmations=new.confirmations,
                 nodes=[cw.node.node_id, *(p.node_id for p in cw.node.partners.all())],
                 victims=[p for p in new.persons if p.role == "victim"],
                 filled=lambda prefix: any(k.startswith(prefix) and v for k, v in values.items()),
@@ -173,17 +173,19 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     keep = {str(v) for v in raw_form.getlist("keep")}
     handles = [str(v) for v in raw_form.getlist("held")]
     errors: dict[str, list[str]] = {}
-    picked = await _picked(raw_form, errors, request)
+    held = await cw.run(uploads.held, principal.actor, handles)
+    taken = {f["name"] for f in files if f["name"] in keep} | {u.name for _, u in held}
+    picked = [(key, uploads.unique(upload, taken))
+              for key, upload in await _picked(raw_form, errors, request)]
     for key, upload in picked:
         texts[key] = values[key] = upload.name
     document = forms.document_from_form(model, texts)
     book, lang = books(request), language(request)
     chosen: list[uploads.Upload] = [upload for _, upload in picked]
     try:
-        chosen += await _uploads(raw_form)
+        chosen += [uploads.unique(u, taken) for u in await _uploads(raw_form)]
     except CaseError as exc:
         errors["attachments"] = [spoken(request, exc)]
-    held = await cw.run(uploads.held, principal.actor, handles)
     attachments = [f for f in files if f["name"] in keep] + [
         u.as_attachment() for _, u in held] + [u.as_attachment() for u in chosen]
     body = {"type": doc_type, "to": str(form.get("to", "")), "priority": form.get("priority"),
@@ -209,8 +211,9 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
             errors = {normal_key(exc.field or ""): [spoken(request, exc)]}
             message = spoken(request, exc)
     if errors:
-        handles = await cw.run(uploads.hold, principal.actor, chosen)  # they wait with it
-        waiting = held + list(zip(handles, chosen, strict=True))
+        handles = await cw.run(uploads.hold, principal.actor, chosen,  # they wait with it
+                               [h for h, _ in held])
+        waiting = held + list(zip(handles, chosen, strict=False))
         kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
                 if f["name"] in keep]
         new = await _new(cw, principal, case_id, doc_type, fill=False)

@@ -1,7 +1,7 @@
 """one case on both sides: what the exchanged documents put on a case (the partner's case
 reference, the planned return's date and gate, a refusal's reason, the closure's outcome and
-reason, the referral after a handover) and the words of a task a document left (MESSAGES.md,
-"Both sides keep one case")
+reason, the referral after a handover), the words of a task a document left (MESSAGES.md,
+"Both sides keep one case"), and room for a relative's person-id
 
 Revision ID: 0011
 Revises: 0010
@@ -19,7 +19,7 @@ branch_labels = None
 depends_on = None
 
 CASE_COLUMNS = (
-    ('partner_reference', sa.String(length=48)),
+    ('partner_reference', sa.String(length=80)),  # a Reference is 80 at most
     ('return_date', sa.Date()),
     ('return_gate', sa.String(length=48)),
     ('refusal_sealed', sa.LargeBinary()),
@@ -38,10 +38,17 @@ def upgrade() -> None:
             batch.add_column(sa.Column(name, kind, nullable=True))
     with op.batch_alter_table('tasks') as batch:
         batch.add_column(sa.Column('detail', sa.String(length=2000), nullable=True))
+    # a relative's id is the person's (40 at most) with ".relative-N"
+    with op.batch_alter_table('persons') as batch:
+        batch.alter_column('person_ref', type_=sa.String(length=64),
+                           existing_type=sa.String(length=40), existing_nullable=False)
 
 
 def downgrade() -> None:
     """Revert."""
+    with op.batch_alter_table('persons') as batch:
+        batch.alter_column('person_ref', type_=sa.String(length=40),
+                           existing_type=sa.String(length=64), existing_nullable=False)
     with op.batch_alter_table('tasks') as batch:
         batch.drop_column('detail')
     with op.batch_alter_table('cases') as batch:
