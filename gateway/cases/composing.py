@@ -10,21 +10,19 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import deadlines, views
+from gateway.cases import deadlines, release_rules, views
+from gateway.cases.effects import ANSWERS
 from gateway.cases.people import ADULT_AGE
 from gateway.cases.prefill import Known, KnownPerson, UnitNames, prefill
-from gateway.cases.work import CaseWork
+from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.errors import Message
 from gateway.store import cases as repo
-
-#: What a document answers, where it answers something (the deadlines' pairs, and news on
-#: an alert).
-ANSWERS: Final = {**deadlines.ANSWERED_BY, "alert": "investigation-update"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,7 @@ class NewDocument:
     to: str | None
     priority: str
     ref: str | None  # the received message this document answers, if any
+    blocked: Message | None = None  # why it cannot be sent now, said before it is filled in
 
 
 def answered_message(case: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
@@ -129,7 +128,26 @@ async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal
         await audit.append(conn, cw.clock, principal.actor, "persons.prefilled",
                            case["reference"], {"type": doc_type, "persons": len(known_persons)})
     return NewDocument(case, document, tuple(choices), received, confirmations, partner,
-                       case["priority"], answered["id"] if answered else None)
+                       case["priority"], answered["id"] if answered else None,
+                       await _blocked(conn, cw, case_id, doc_type, partner))
+
+
+async def _blocked(conn: AsyncConnection, cw: CaseWork, case_id: int, doc_type: str,
+                   partner: str | None) -> Message | None:
+    """Why a document of ``doc_type`` would be refused on this case now, whatever it says
+    (a return proposed before the child's best-interests decision, a request while the
+    victim objects...): the officer reads it before filling in the form, not after."""
+    row = await repo.case_row(conn, case_id)
+    try:
+        await release_rules.check_rules(conn, cw, row, {"doc_type": doc_type,
+                                                        "recipient": partner or "",
+                                                        "ref": None})
+        await release_rules.check_move(conn, row, doc_type, {})
+    except CaseError as exc:
+        if exc.field == "to":
+            return None  # the recipient is chosen on the form
+        return exc.message()
+    return None
 
 
 def _unit(cw: CaseWork, node_id: str) -> UnitNames:

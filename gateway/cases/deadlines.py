@@ -27,6 +27,9 @@ ALERT_FIRST_ACTION: Final = timedelta(hours=2)
 CHILD_EMERGENCY: Final = timedelta(hours=12)
 TIP_CLASSIFICATION: Final = timedelta(hours=24)
 SELF_REPORT_FIRST_CHECK: Final = timedelta(days=3)
+#: A child verified on the finding side: the best-interests decision is due within three
+#: days (working practice), so that the return is not held up.
+BEST_INTERESTS: Final = timedelta(days=3)
 #: A document that could not move its case: its owner looks at it within two days.
 DOCUMENT_NOT_APPLIED: Final = timedelta(days=2)
 

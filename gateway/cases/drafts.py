@@ -14,7 +14,6 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -23,15 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import effects, lifecycle, notices, service, uploads, views
+from gateway.cases import effects, notices, service, uploads
+from gateway.cases import release_rules as rules
 from gateway.cases.commands import DraftAttachment, NewDraft
-from gateway.cases.people import person_references
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
-from gateway.documents.model import attribute_values
 from gateway.exchange.outbound import MessageTooLargeError, OutboundError, queue_message
 from gateway.protocol.envelope import (
-    MAX_MESSAGE_BYTES,
     Attachment,
     MessageDraft,
     new_message_id,
@@ -41,7 +38,6 @@ from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
 from gateway.store import cases as cases_repo
 from gateway.store.case_tables import case_conversations, drafts
-from gateway.store.tables import messages
 
 MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -75,83 +71,6 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
     return out
 
 
-async def _check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_type: str,
-                            version: str, document: Any, ref: str | None) -> None:
-    """What a document refers to is the case's: the message it answers, and every person it
-    names by ``person-id`` without describing them (a picked value, or a forged one)."""
-    if ref and await cases_repo.message_of_case(conn, case.id, ref) is None:
-        raise CaseError("invalid-request", N_("the message answered is not one of this case"),
-                        "ref")
-    model = cw.forms.model(doc_type, version)
-    cited = attribute_values(model, document, "verification")
-    confirmed = await views.confirmed_answers(conn, cw, case.id) if cited else []
-    for key, value in cited:
-        if value not in confirmed:
-            raise CaseError("invalid-request", N_("{key}: not an answer this case received that "
-                                                  "confirmed an identity"), key, key=key)
-    described, referred = person_references(model, document)
-    held = await cases_repo.person_refs(conn, case.id)
-    for reference in referred:
-        if reference.person_ref not in held and reference.person_ref not in described:
-            raise CaseError("invalid-request", N_("{key}: not a person of this case"),
-                            reference.key, key=reference.key)
-
-
-def _check_size(cw: CaseWork, row: Any, document: Any) -> None:
-    """What a partner could not accept is refused at submission already (the release checks
-    the signed bytes themselves): the files travel base64url-encoded beside the document."""
-    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
-    estimate = sum(len(f["data"]) for f in files) + len(json.dumps(document)) * 4 // 3 + 8192
-    if estimate > MAX_MESSAGE_BYTES:
-        raise CaseError("invalid-request", N_("the message would be {size} MiB; a partner "
-                                              "accepts {limit} MiB at most: send fewer or "
-                                              "smaller files"), "attachments",
-                        size=f"{estimate / 2**20:.1f}", limit=MAX_MESSAGE_BYTES // 2**20)
-
-
-async def _check_move(conn: AsyncConnection, case: Any, doc_type: str, document: Any) -> None:
-    """Our own document moves our case as it goes out (MESSAGES.md): one the case cannot
-    follow now is refused before it is signed, saying why, so that nothing drifts."""
-    target = effects.target_of(case.kind, doc_type, document)
-    if target is None:
-        return
-    facts = await service.facts_of(conn, case)
-    for step in effects.steps_to(case.state, target):
-        try:
-            lifecycle.check_transition(facts, step)
-        except lifecycle.TransitionRefused as exc:
-            raise CaseError("state-conflict", N_("this {doc_type} would move the case to {to}, "
-                                                 "which it cannot now: {error}"), "type",
-                            doc_type=Code(doc_type), to=Code(target), error=exc) from exc
-        facts = replace(facts, state=step, resume_state=None)
-
-
-async def _check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
-                       ) -> None:
-    if values["doc_type"] == "verification-request" and case.state == "victim-objects":
-        raise CaseError("state-conflict", N_("the victim objects to the partner being notified: no "
-                                             "verification-request may be sent"), "type")
-    if values["doc_type"] == "repatriation-request" and case.kind != "investigation" \
-            and case.state != "repatriation-planned":
-        try:  # a return is proposed only when the case may plan it (MESSAGES.md)
-            lifecycle.check_transition(await service.facts_of(conn, case),
-                                       "repatriation-planned")
-        except lifecycle.TransitionRefused as exc:
-            raise CaseError("state-conflict", N_("{error}: a return is proposed once the victim's "
-                                                 "identity is verified"),
-                            "type", error=exc) from exc
-    if cw.node.partners.get(values["recipient"]) is None:
-        raise CaseError("invalid-request", N_("{partner} is not in the partner directory"),
-                        "to", partner=values["recipient"])
-    if values["ref"]:
-        source = (await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
-            messages.c.message_id == values["ref"], messages.c.direction == "in"))).first()
-        if source is not None and source.handling == "H2" \
-                and source.sender != values["recipient"]:
-            raise CaseError("forbidden", N_("the referenced message is H2: it cannot be forwarded "
-                                            "to another partner"), "to")
-
-
 async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
                   ) -> dict[str, Any]:
     doc_type, version = body.type, body.version
@@ -169,8 +88,8 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
                               "ref": body.ref, "priority": body.priority,
                               "handling": body.handling, "lang": body.lang,
                               "sensitivity": highest_sensitivity(model, document)}
-    await _check_rules(conn, cw, case, values)
-    await _check_references(conn, cw, case, doc_type, version, document, body.ref)
+    await rules.check_rules(conn, cw, case, values)
+    await rules.check_references(conn, cw, case, doc_type, version, document, body.ref)
     values["document_sealed"] = cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
                                                "drafts.document")
     values["attachments_sealed"] = cw.sealer.seal(
@@ -339,11 +258,12 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
         raise CaseError("state-conflict", N_("the draft is {state}"), state=row.state)
     document = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
     cw.forms.build(row.doc_type, row.version, document)  # schema-invalid with paths
-    await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
+    rules.check_times(cw, row.doc_type, document)
+    await rules.check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
-    await _check_references(conn, cw, case, row.doc_type, row.version, document, row.ref)
-    await _check_move(conn, case, row.doc_type, document)
-    _check_size(cw, row, document)
+    await rules.check_references(conn, cw, case, row.doc_type, row.version, document, row.ref)
+    await rules.check_move(conn, case, row.doc_type, document)
+    rules.check_size(cw, row, document)
     alone = row.sensitivity == "operational" or (
         row.doc_type == "alert" and row.priority == "immediate")
     if alone:
@@ -366,6 +286,9 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
         state="submitted", updated_at=cw.clock(), return_reason=None))
     await audit.append(conn, cw.clock, principal.actor, "draft.submitted", case.reference,
                        {"draft": row.id})
+    await notices.notify_supervisors(conn, cw, notices.Notice(  # a second person is needed
+        "draft-submitted", unit=row.author_unit, case_id=case.id, draft_id=row.id,
+        doc_type=row.doc_type, urgent=row.priority != "routine"), besides=row.author)
     return {"state": "submitted", "message_id": None}
 
 
@@ -380,9 +303,9 @@ async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("forbidden", N_("four eyes: the author cannot release their own draft"))
     if row.author_unit != principal.unit:
         raise CaseError("forbidden", N_("only a supervisor of the author's unit releases"))
-    await _check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
+    await rules.check_rules(conn, cw, case, {"doc_type": row.doc_type, "recipient": row.recipient,
                                         "ref": row.ref})
-    await _check_move(conn, case, row.doc_type,
+    await rules.check_move(conn, case, row.doc_type,
                       json.loads(cw.sealer.open(row.document_sealed, "drafts.document")))
     return await _send(conn, cw, row, case, principal)
 

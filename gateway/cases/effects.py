@@ -25,7 +25,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.cases import deadlines, notices, service
+from gateway.cases import deadlines, lifecycle, notices, service
 from gateway.cases.people import PersonFacts, person_references, persons_in, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Envelope
@@ -79,6 +79,8 @@ _RETURN_FIELDS: Final[dict[str, tuple[str, str]]] = {
 }
 #: Where a document names persons by ``person-id`` only, as persons of the conversation.
 _NAMING_BY_ID: Final = frozenset({"victim", "linked-person"})
+#: What answers what: the deadlines' pairs, and news on an alert.
+ANSWERS: Final = {**deadlines.ANSWERED_BY, "alert": "investigation-update"}
 #: The home side's first state when a partner's verification request opens its case.
 _OPENED_AT: Final[dict[str, str]] = {"verification-request": "verification-requested"}
 
@@ -136,18 +138,20 @@ async def _tell(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     """Notices for an inbound message: the unit, the author of what it answers, and an
     immediate alert with its first-action clock."""
     immediate = message.priority == "immediate"
-    await notices.notify(conn, cw, notices.Notice(
+    for_unit = await notices.notify(conn, cw, notices.Notice(
         "alert" if immediate else "message", unit=row.owner_unit, case_id=row.id,
         message_id=message.message_id, doc_type=message.doc_type,
         urgent=immediate or message.priority == "urgent",
         due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None))
-    if message.ref:
+    if message.ref and message.doc_type in ANSWERS.values():
         author = await repo.author_of_sent(conn, row.id, message.ref)
         if author:
             await notices.notify(conn, cw, notices.Notice(
                 "answer", username=author, case_id=row.id,
                 message_id=message.message_id, doc_type=message.doc_type,
                 urgent=message.priority != "routine"))
+            # told once: the unit's notice of the same message is read for its author
+            await notices.mark_read_for(conn, cw, for_unit, author)
 
 
 def _data(message: MessageFacts) -> dict[str, Any]:
@@ -206,6 +210,25 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
         return
     if await _move(conn, cw, row, target, actor, message):
         await _settle(conn, cw, row, message, moved_now=before != target)
+        if target == "verified" and before != target:
+            await _best_interests_due(conn, cw, row.id, actor)
+
+
+async def _best_interests_due(conn: AsyncConnection, cw: CaseWork, case_id: int,
+                              actor: str) -> None:
+    """A (presumed) child verified on the finding side: the supervisors decide whether
+    return is in her best interests before anyone proposes it (MESSAGES.md): a task for the
+    unit and a notice to each of them, at once."""
+    row = await repo.case_row(conn, case_id)
+    if not row.presumed_child or row.best_interests_at is not None \
+            or lifecycle.is_home_side(row.origin, row.kind):
+        return
+    await service.add_task(conn, cw, kind="best-interests", owner_unit=row.owner_unit,
+                           case_id=row.id, due_at=cw.clock() + deadlines.BEST_INTERESTS,
+                           partner=row.partner)
+    await notices.notify_supervisors(conn, cw, notices.Notice(
+        "best-interests-due", unit=row.owner_unit, case_id=row.id, urgent=True),
+        besides=actor)
 
 
 async def _known_by_id(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts,

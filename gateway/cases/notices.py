@@ -39,7 +39,8 @@ from gateway.store.case_tables import (
 )
 
 KINDS: Final = ("message", "answer", "draft-returned", "draft-released", "alert",
-                "released-alone", "due-soon", "overdue", "report-due", "case-not-moved")
+                "released-alone", "due-soon", "overdue", "report-due", "case-not-moved",
+                "draft-submitted", "best-interests-due")
 #: How many notices the list shows at most.
 LIST_LIMIT: Final = 50
 #: Drafts their author may still open in their form (``/drafts/{id}``).
@@ -85,6 +86,13 @@ async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice) -> int:
     return int(result.scalar_one())
 
 
+async def mark_read_for(conn: AsyncConnection, cw: CaseWork, notice_id: int,
+                        username: str) -> None:
+    """A notice of a unit, read already for one of its people (told otherwise)."""
+    await conn.execute(sa.insert(notification_reads).values(
+        notification_id=notice_id, username=username, read_at=cw.clock()))
+
+
 async def notify_supervisors(conn: AsyncConnection, cw: CaseWork, notice: Notice, *,
                              besides: str) -> list[str]:
     """Write ``notice`` to each active supervisor of ``notice.unit`` but ``besides`` (who did
@@ -120,6 +128,10 @@ def _targets(principal: Principal) -> dict[str, sa.ColumnElement[bool]]:
         "draft": ("drafts.write", sa.and_(
             notifications.c.kind == "draft-returned", drafts.c.state.in_(_OPEN_DRAFT),
             drafts.c.author == principal.username, case_seen)),
+        # /release: a draft of the unit waits for a second person (while it still waits)
+        "release": ("drafts.release", sa.and_(
+            notifications.c.kind == "draft-submitted", drafts.c.state == "submitted",
+            drafts.c.author_unit == principal.unit, drafts.c.author != principal.username)),
         # /cases/{id}[/messages/{mid}]
         "case": ("cases.read", sa.and_(cases.c.id.is_not(None), case_seen)),
         # /hotline/{id}
@@ -163,6 +175,8 @@ def _href(target: str | None, row: Any) -> str | None:
     """The link of a notice to what it points to (see :func:`_targets`)."""
     if target == "draft":
         return f"/drafts/{row.draft_id}"
+    if target == "release":
+        return "/release"
     if target == "case":
         return f"/cases/{row.case_id}" + (f"/messages/{row.message_id}"
                                           if row.message_id else "")

@@ -168,6 +168,7 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
         best_interests_sealed=cw.sealer.seal_text(note, "cases.best_interests"),
         updated_at=cw.clock())
     await record_event(conn, cw, row.id, principal.actor, f"best-interests:{decision}")
+    await close_tasks(conn, cw, kinds=("best-interests",), case_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference,
                        {"decision": decision})
     current = await repo.case_row(conn, row.id)

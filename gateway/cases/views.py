@@ -117,6 +117,8 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            if row.best_interests_at else None),
         "home_side": facts.home_side,
         **_settled(cw, row),
+        "referral_suggested": await _receiving_agency(conn, cw, row)
+        if row.state == "handed-over" and facts.home_side else None,
         "blocked": lifecycle.blocked_states(facts),
         "next_states": lifecycle.next_states(facts),
         "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at),
@@ -233,6 +235,21 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return [{"id": r.id, "reference": r.reference, "kind": r.kind, "state": r.state,
              "partner": r.partner, "owner_unit": r.owner_unit,
              "persons": by_case.get(r.id, [])} for r in rows]
+
+
+async def _receiving_agency(conn: AsyncConnection, cw: CaseWork, row: Any) -> str | None:
+    """Where the handover record said the person goes on to (its receiving agency), for the
+    referral the home side records next."""
+    for message in (await repo.received_of_type(conn, row.id, "handover-record", None))[:1]:
+        envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
+        data = cw.forms.read(message.doc_type, message.doc_version, envelope.document,
+                             validate=False)
+        agency = data.get("receiving-agency") if isinstance(data, dict) else None
+        names = agency.get("name") if isinstance(agency, dict) else None
+        for name in names if isinstance(names, list) else []:
+            if isinstance(name, dict) and name.get("#text"):
+                return str(name["#text"])
+    return None
 
 
 async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -> list[str]:

@@ -12,6 +12,7 @@ from gateway.documents.model import Field
 
 _INDEX: Final = re.compile(r"\[(\d+)\]")
 _EXPECTED: Final = re.compile(r"Expected is(?: one of)? \( (?:\{[^}]*\})?([a-z][a-z0-9-]*)")
+_EXPECTED_LIST: Final = re.compile(r"Expected is(?: one of)? \(([^)]*)\)")
 REQUIRED: Final = "This field is required"
 #: Schema messages (libxml2, English) as the sentence the user reads, from the catalogs.
 _REASONS: Final = (
@@ -38,17 +39,40 @@ def normal_key(key: str) -> str:
     return re.sub(r"\.0(?=\.|$)", "", key)
 
 
-def locate(key: str, message: str) -> tuple[str, str]:
-    """Where a schema error belongs in the form, and what to tell the user there."""
+def locate(key: str, message: str, model: Field | None = None) -> tuple[str, str]:
+    """Where a schema error belongs in the form, and what to tell the user there. Where the
+    schema expects one of several elements, the gap is the first required one (an optional
+    element before it is never said to be required)."""
     reason = next((said for found, said in _REASONS if found in message),
                   "This value is not valid")
     expected = _EXPECTED.search(message)
     if expected and "Missing child" in message:  # the error sits on the parent
-        return (f"{key}.{expected[1]}" if key else expected[1]), REQUIRED
+        name = _required_of(model, key, message) or expected[1]
+        return (f"{key}.{name}" if key else name), REQUIRED
     if expected and "not expected" in message:  # on the next sibling: the gap is before it
-        parent = key.rsplit(".", 1)[0] if "." in key else ""
-        return (f"{parent}.{expected[1]}" if parent else expected[1]), REQUIRED
+        sibling = re.sub(r"\.\d+$", "", key)  # remarks.0 is the first remarks
+        parent = sibling.rsplit(".", 1)[0] if "." in sibling else ""
+        name = _required_of(model, parent, message) or expected[1]
+        return (f"{parent}.{name}" if parent else name), REQUIRED
     return key, reason
+
+
+def _required_of(model: Field | None, key: str, message: str) -> str | None:
+    """Of the elements a schema message expects under ``key``, the first the model requires."""
+    found = _EXPECTED_LIST.search(message)
+    here = model
+    for part in (key.split(".") if key else []):
+        if here is None or part.isdigit():
+            continue
+        here = here.child(part)
+    if found is None or here is None:
+        return None
+    names = [n.strip().split("}")[-1] for n in found[1].split(",")]
+    for name in names:
+        child = here.child(name)
+        if child is not None and child.min_occurs > 0 and not here.choice:
+            return name
+    return None
 
 
 def missing_fields(model: Field, document: Any, prefix: str = "") -> list[str]:
@@ -79,7 +103,7 @@ def field_errors(model: Field, document: Any, errors: list[Any], root: str
     for key in missing_fields(model, document):
         out.setdefault(normal_key(key), []).append(REQUIRED)
     for error in errors:
-        key, reason = locate(error_key(error.path, root), error.message)
+        key, reason = locate(error_key(error.path, root), error.message, model)
         said = out.setdefault(normal_key(key), [])
         if reason not in said:
             said.append(reason)

@@ -295,7 +295,7 @@ class DeliveryWorker:
         accepted = 0
         for raw in listed:
             try:
-                acceptance = await accept_message(node, raw, None, bundle=True)
+                acceptance = await accept_message(node, raw, None, bundle=True, via="pull")
             except Problem as problem:
                 log.warning("pulled message refused", extra={"partner": partner_id,
                                                              "code": problem.code})

@@ -116,8 +116,10 @@ async def _record_rejection(conn: Any, node: Node, problem: Problem,
 
 
 async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
-                         bundle: bool = False) -> Acceptance:
-    """Verify and store one message; raises :class:`Problem` after auditing the refusal."""
+                         bundle: bool = False, via: str | None = None) -> Acceptance:
+    """Verify and store one message; raises :class:`Problem` after auditing the refusal.
+    ``bundle``: it came without a bearer token (a bundle, or pulled from the partner);
+    ``via``: how, for the audit log (``push``, ``pull``, ``bundle``)."""
     ledger = token_ledger(node)
     try:
         # Off the event loop: parsing up to 20 MiB, signatures and the schema are heavy, and
@@ -130,7 +132,8 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
         sealed = node.sealer.seal(verified.raw, repo.RAW_COLUMN)
         receipt = build_receipt(node.signing_key, node.node_id, verified.sender,
                                 verified.message_id, verified.digest, verified.received)
-        arrival = _Arrival(node, verified, sealed, receipt, ledger.token, bundle)
+        arrival = _Arrival(node, verified, sealed, receipt, ledger.token,
+                           via or ("bundle" if bundle else "push"))
         acceptance = await node.writer.run_together(_store_many, _store, arrival)
     except Problem as problem:
         await record_rejection(node, problem, raw, ledger)
@@ -168,13 +171,13 @@ class _Arrival:
     sealed: bytes
     receipt: bytes
     token: tuple[str, str, int] | None
-    bundle: bool
+    via: str
 
     def received_entry(self) -> tuple[str, str, str | None, dict[str, Any]]:
         bx = self.verified.header.bx
         return (self.verified.sender, "message.received", self.verified.message_id,
                 {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
-                 "via": "bundle" if self.bundle else "push", "digest": self.verified.digest})
+                 "via": self.via, "digest": self.verified.digest})
 
 
 async def _store(conn: Any, arrival: _Arrival) -> Acceptance:

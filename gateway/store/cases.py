@@ -54,12 +54,15 @@ async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) 
         .order_by(messages.c.id).limit(1))).first()
 
 
-async def received_of_type(conn: AsyncConnection, case_id: int, doc_type: str) -> list[Any]:
-    """The messages of ``doc_type`` the case received (with their bytes), newest first."""
-    return list(await conn.execute(sa.select(
-        messages.c.message_id, messages.c.doc_type, messages.c.doc_version, messages.c.raw)
-        .where(in_case(case_id), messages.c.direction == "in",
-               messages.c.doc_type == doc_type).order_by(messages.c.id.desc())))
+async def received_of_type(conn: AsyncConnection, case_id: int, doc_type: str,
+                           direction: str | None = "in") -> list[Any]:
+    """The messages of ``doc_type`` the case received (or sent, or either for ``None``),
+    with their bytes, newest first."""
+    query = sa.select(messages.c.message_id, messages.c.doc_type, messages.c.doc_version,
+                      messages.c.raw).where(in_case(case_id), messages.c.doc_type == doc_type)
+    if direction is not None:
+        query = query.where(messages.c.direction == direction)
+    return list(await conn.execute(query.order_by(messages.c.id.desc())))
 
 
 async def author_of_sent(conn: AsyncConnection, case_id: int, message_id: str) -> str | None:

@@ -82,6 +82,11 @@ def test_every_type_both_ways_push_and_pull(federation: dict[str, NodeProcess]) 
     pulled = [line for line in c02.messages() if "-> la.atd" in line]
     assert len(pulled) == len(TYPES)
     assert all(" delivered " in line for line in pulled)
+    # la.atd logs how its mail came: pulled, never "by bundle" (it imported none)
+    with sqlite3.connect(atd.data_dir / "gateway.db") as conn:
+        via = {json.loads(d)["via"] for (d,) in conn.execute(
+            "SELECT detail FROM audit_log WHERE action = 'message.received'")}
+    assert via == {"pull"}
     assert "audit chain intact" in c02.cli("audit", "verify").stdout
 
 

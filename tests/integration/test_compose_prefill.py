@@ -120,7 +120,7 @@ async def test_the_home_sides_handover_record_names_each_side_truly(
     assert form["handing-over-side.agency.name.0.#text"] == names("vn.c02")["vi"]
     assert "receiving-agency.name.0.#text" not in form  # the onward agency: nobody's guess
     assert "place.country" not in form  # where the record is signed: not guessed either
-    form.update({"record-number": "BB-2026-7", "time": "2026-12-04T10:30", "gate":
+    form.update({"record-number": "BB-2026-7", "time": "2026-11-23T10:30", "gate":
                  "mocbai-bavet", "place.country": "KH",
                  "handing-over-side.official.0.name.latin": "VO Thanh Tung",
                  "receiving-side.official.0.name.latin": "CHAN Sophea",

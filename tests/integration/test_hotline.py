@@ -33,25 +33,25 @@ TIP: dict[str, Any] = {
 
 @pytest.fixture
 async def hotline(desk: Desk) -> Desk:
-    await desk.add_user("operator", "hotline-operator", unit="kh.hotline-1280")
+    await desk.add_user("hoa.operator", "hotline-operator", unit="kh.hotline-1280")
     await desk.add_user("duty", "supervisor", unit="kh.hotline-1280")
     return desk
 
 
 async def test_a_tip_about_a_child_becomes_a_case_and_an_alert_in_one_call(
         hotline: Desk) -> None:
-    tip = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
+    tip = await hotline.ok("hoa.operator", "POST", "/api/tips", json=TIP)
     assert tip["emergency_by"] is not None  # a child at imminent risk: the 12-hour clock
     await hotline.later(timedelta(hours=11))  # within the 12 hours
-    shown = await hotline.ok("operator", "GET", f"/api/tips/{tip['id']}")
+    shown = await hotline.ok("hoa.operator", "GET", f"/api/tips/{tip['id']}")
     assert "reporter_identity" not in shown
     assert shown["persons"][0]["name_latin"] == "LO Thi Suong"
     assert shown["child_involved"] is True
-    escalated = await hotline.ok("operator", "POST", f"/api/tips/{tip['id']}/escalate", json={
+    escalated = await hotline.ok("hoa.operator", "POST", f"/api/tips/{tip['id']}/escalate", json={
         "classification": "trafficking", "urgency": "immediate", "alert_to": "vn.c02",
         "duty_phone": "+84 24 3826 9111"})
     assert escalated["message_id"]
-    case = await hotline.ok("operator", "GET", f"/api/cases/{escalated['case_id']}")
+    case = await hotline.ok("hoa.operator", "GET", f"/api/cases/{escalated['case_id']}")
     assert (case["kind"], case["origin"], case["owner_unit"]) == (
         "hotline", "hotline", "kh.hotline-1280")
     assert case["presumed_child"] is True
@@ -60,7 +60,7 @@ async def test_a_tip_about_a_child_becomes_a_case_and_an_alert_in_one_call(
         ("alert", "immediate", "vn.c02", "queued")]
     tasks = {t["kind"] for t in case["tasks"]}
     assert tasks == {"review-immediate-release"}  # the supervisors are told at once
-    document = await hotline.ok("operator", "GET",
+    document = await hotline.ok("hoa.operator", "GET",
                                 f"/api/cases/{case['id']}/messages/{out[0]['id']}")
     assert document["document"]["case-reference"] == case["reference"]
     assert document["document"]["reporter-relation"] == "parent"
@@ -68,17 +68,17 @@ async def test_a_tip_about_a_child_becomes_a_case_and_an_alert_in_one_call(
     special = await hotline.ok("duty", "GET", f"/api/cases/{case['id']}/messages/{out[0]['id']}",
                                params={"reason": "review the alert"})
     assert special["document"]["last-seen"] == "2026-11-23T22:30:00Z"
-    listed = await hotline.ok("operator", "GET", "/api/tips")
+    listed = await hotline.ok("hoa.operator", "GET", "/api/tips")
     assert listed["tips"][0]["status"] == "escalated"
     assert listed["tips"][0]["classification_overdue"] is False
-    overdue = await hotline.ok("operator", "GET", "/api/overdue")
+    overdue = await hotline.ok("hoa.operator", "GET", "/api/overdue")
     assert overdue["overdue"] == []  # classified and acted on within the clocks
 
 
 async def test_the_reporter_is_for_supervisors_with_a_reason(hotline: Desk) -> None:
-    tip = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
+    tip = await hotline.ok("hoa.operator", "POST", "/api/tips", json=TIP)
     path = f"/api/tips/{tip['id']}/reporter"
-    assert (await hotline.call("operator", "GET", path, params={"reason": "call back"})
+    assert (await hotline.call("hoa.operator", "GET", path, params={"reason": "call back"})
             ).status_code == 403
     assert (await hotline.call("duty", "GET", path)).status_code == 422
     reporter = await hotline.ok("duty", "GET", path, params={"reason": "call the mother back"})
@@ -89,46 +89,46 @@ async def test_the_reporter_is_for_supervisors_with_a_reason(hotline: Desk) -> N
 
 async def test_an_unclassified_tip_goes_overdue_after_24_hours(hotline: Desk) -> None:
     calm = {**TIP, "danger": "not-imminent", "persons": [], "foreign_country": None}
-    tip = await hotline.ok("operator", "POST", "/api/tips", json=calm)
+    tip = await hotline.ok("hoa.operator", "POST", "/api/tips", json=calm)
     assert tip["emergency_by"] is None
     await hotline.later(timedelta(hours=25))
-    overdue = (await hotline.ok("operator", "GET", "/api/overdue"))["overdue"]
+    overdue = (await hotline.ok("hoa.operator", "GET", "/api/overdue"))["overdue"]
     assert [o["kind"] for o in overdue] == ["classify-tip"]
-    listed = await hotline.ok("operator", "GET", "/api/tips")
+    listed = await hotline.ok("hoa.operator", "GET", "/api/tips")
     assert listed["tips"][0]["classification_overdue"] is True
-    await hotline.ok("operator", "POST", f"/api/tips/{tip['id']}/triage",
+    await hotline.ok("hoa.operator", "POST", f"/api/tips/{tip['id']}/triage",
                      json={"classification": "labour-dispute", "urgency": "routine"})
-    assert (await hotline.ok("operator", "GET", "/api/overdue"))["overdue"] == []
+    assert (await hotline.ok("hoa.operator", "GET", "/api/overdue"))["overdue"] == []
 
 
 async def test_duplicates_are_linked_and_escalation_needs_what_an_alert_needs(
         hotline: Desk) -> None:
-    first = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
-    second = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
-    missing = await hotline.call("operator", "POST", f"/api/tips/{second['id']}/triage",
+    first = await hotline.ok("hoa.operator", "POST", "/api/tips", json=TIP)
+    second = await hotline.ok("hoa.operator", "POST", "/api/tips", json=TIP)
+    missing = await hotline.call("hoa.operator", "POST", f"/api/tips/{second['id']}/triage",
                                  json={"classification": "duplicate", "urgency": "routine"})
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["path"] == "duplicate_of"
-    await hotline.ok("operator", "POST", f"/api/tips/{second['id']}/triage", json={
+    await hotline.ok("hoa.operator", "POST", f"/api/tips/{second['id']}/triage", json={
         "classification": "duplicate", "urgency": "routine", "duplicate_of": first["id"]})
-    linked = await hotline.ok("operator", "GET", f"/api/tips/{second['id']}")
+    linked = await hotline.ok("hoa.operator", "GET", f"/api/tips/{second['id']}")
     assert (linked["duplicate_of"], linked["status"]) == (first["id"], "resolved")
-    unclassified = await hotline.call("operator", "POST",
+    unclassified = await hotline.call("hoa.operator", "POST",
                                       f"/api/tips/{first['id']}/escalate", json={})
     assert unclassified.status_code == 409
-    no_phone = await hotline.call("operator", "POST", f"/api/tips/{first['id']}/escalate",
+    no_phone = await hotline.call("hoa.operator", "POST", f"/api/tips/{first['id']}/escalate",
                                   json={"classification": "trafficking", "urgency": "immediate",
                                         "alert_to": "vn.c02"})
     assert no_phone.status_code == 422
     assert no_phone.json()["errors"][0]["path"] == "duty_phone"
-    unseen = await hotline.ok("operator", "POST", "/api/tips",
+    unseen = await hotline.ok("hoa.operator", "POST", "/api/tips",
                               json={k: v for k, v in TIP.items() if k != "last_seen_at"})
-    no_time = await hotline.call("operator", "POST", f"/api/tips/{unseen['id']}/escalate",
+    no_time = await hotline.call("hoa.operator", "POST", f"/api/tips/{unseen['id']}/escalate",
                                  json={"classification": "trafficking", "urgency": "immediate",
                                        "alert_to": "vn.c02", "duty_phone": "+84 24 3826 9111"})
     assert no_time.status_code == 422  # an alert says when the person was last seen
     assert no_time.json()["errors"][0]["path"] == "last_seen"
-    tip = await hotline.ok("operator", "GET", f"/api/tips/{first['id']}")
+    tip = await hotline.ok("hoa.operator", "GET", f"/api/tips/{first['id']}")
     assert tip["status"] == "new"  # the refused call changed nothing
     assert tip["case_id"] is None
     assert hotline.receiver.count("cases") == 0
@@ -138,7 +138,7 @@ async def test_bad_tips_are_refused_with_the_field(hotline: Desk) -> None:
     for change, field in (({"channel": "pigeon"}, "body.channel"),
                           ({"narrative": ""}, "body.narrative"),
                           ({"foreign_country": "Cambodia"}, "body.foreign_country")):
-        refused = await hotline.call("operator", "POST", "/api/tips", json={**TIP, **change})
+        refused = await hotline.call("hoa.operator", "POST", "/api/tips", json={**TIP, **change})
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["path"] == field
     assert hotline.receiver.count("tips") == 0
@@ -164,8 +164,8 @@ async def test_the_alert_names_its_contact_unit_in_words(hotline: Desk) -> None:
     receiver = hotline.receiver
 
     async def alert(to: str) -> str:
-        tip = await hotline.ok("operator", "POST", "/api/tips", json=TIP)
-        escalated = await hotline.ok("operator", "POST", f"/api/tips/{tip['id']}/escalate",
+        tip = await hotline.ok("hoa.operator", "POST", "/api/tips", json=TIP)
+        escalated = await hotline.ok("hoa.operator", "POST", f"/api/tips/{tip['id']}/escalate",
                                      json={"classification": "trafficking",
                                            "urgency": "immediate", "alert_to": to,
                                            "duty_phone": "+855 12 345 678"})

@@ -134,7 +134,8 @@ ACTORS: Final = tuple(a.removeprefix("actor:") for a in (
 #: The words of :data:`WORD` values and of the reasons the code (not a person) gives.
 VALUE_WORDS: Final = (
     C_("code", "value:console"), C_("code", "value:api"), C_("code", "value:cli"),
-    C_("code", "value:bundle"), C_("code", "value:push"), C_("code", "value:SIGHUP"),
+    C_("code", "value:bundle"), C_("code", "value:push"), C_("code", "value:pull"),
+    C_("code", "value:SIGHUP"),
     C_("code", "value:file-change"), C_("code", "value:thumbprint"),
     C_("code", "value:auto"), C_("code", "value:confirmed"), C_("code", "value:national"),
     C_("code", "value:checkpoints"), C_("code", "value:hotline"), C_("code", "value:blo"),

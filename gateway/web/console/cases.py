@@ -12,8 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.sessions import Principal
 from gateway.cases import commands, lifecycle, printing, service, special, views
-from gateway.cases.composing import ANSWERS
-from gateway.cases.effects import WITHOUT_CASE
+from gateway.cases.effects import ANSWERS, WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.exchange import proofs
@@ -97,6 +96,10 @@ def new_case_command(form: dict[str, Any]) -> commands.NewCase:
     values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
     person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()
               if v}
+    if form.get("found") and not (person.get("person_name_native")
+                                  or person.get("person_name_latin")):
+        raise CaseError("invalid-request", N_("say the name of the person found (as written "
+                                              "or in Latin letters)"), "person_name_native")
     if person:
         values["person"] = {"role": "victim", **{k.removeprefix("person_"): v
                                                  for k, v in person.items()}}
@@ -164,11 +167,16 @@ _FITTING_OF_KIND: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 
 def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
     """The document types offered first: answers to what was received and not yet answered,
-    then what the case's kind and state call for."""
+    then what the case's kind and state call for; nothing for a closed case, and never a
+    type already waiting on the case as a draft (it would be sent twice)."""
+    if case["state"] in lifecycle.TERMINAL:
+        return []
     out = [ANSWERS[t["title"]] for t in case["tasks"]
            if t["kind"] == "answer" and not t["done_at"] and t["title"] in ANSWERS]
-    received = [m["type"] for m in case["messages"] if m["direction"] == "in"]
-    out.extend(ANSWERS[t] for t in received if t in ANSWERS and not out)
+    answered = {m["type"] for m in case["messages"] if m["direction"] == "out"}
+    out.extend(ANSWERS[m["type"]] for m in case["messages"]  # news on an alert received
+               if m["direction"] == "in" and m["type"] == "alert"
+               and ANSWERS["alert"] not in answered)
     if (case["kind"], case["state"]) in _FITTING_OF_KIND:
         out.extend(_FITTING_OF_KIND[case["kind"], case["state"]])
     elif case["kind"] in ("repatriation", "verification"):
@@ -176,7 +184,8 @@ def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
         if case["home_side"]:  # the home side answers a proposal, it does not make one
             fitting = tuple(t for t in fitting if t != "repatriation-request")
         out.extend(fitting)
-    return [t for t in dict.fromkeys(out) if t in types]
+    waiting = {d["type"] for d in case["drafts"] if d["state"] in ("draft", "submitted")}
+    return [t for t in dict.fromkeys(out) if t in types and t not in waiting]
 
 
 @router.get("/cases/{case_id}")

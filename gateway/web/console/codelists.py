@@ -44,11 +44,14 @@ def country_name(code: str | None, lang: str) -> str:
 @lru_cache(maxsize=8)
 def languages(lang: str) -> tuple[tuple[str, str], ...]:
     """(tag, name) of the languages a person may speak, named in ``lang``: the region's
-    first, then every ISO 639-1 language (and the minority languages CLDR names) by name."""
+    first, then every ISO 639-1 language CLDR names in ``lang`` (and the minority languages
+    it names) by name."""
     names = {str(k): str(v) for k, v in Locale.parse(lang).languages.items()}
     english = {entry.alpha_2: entry.name for entry in pycountry.languages
                if hasattr(entry, "alpha_2")}
-    tags = set(english) | {t for t in _MINORITY if t in names}
+    # only the languages CLDR names in the reader's language: never an English name on a
+    # Khmer page (a handful of rare languages are left out of the Khmer list)
+    tags = {t for t in english if t in names} | {t for t in _MINORITY if t in names}
     named = {tag: names.get(tag) or english.get(tag, tag) for tag in tags | set(FIRST_LANGUAGES)}
     rest = sorted((t for t in tags if t not in FIRST_LANGUAGES), key=lambda t: named[t])
     return tuple((t, named[t]) for t in (*FIRST_LANGUAGES, *rest))

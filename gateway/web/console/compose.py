@@ -74,8 +74,11 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
                 countries=countries(lang), languages=languages(lang),
                 language_names=dict(languages(lang)),
                 persons=new.persons, received=new.received, confirmations=new.confirmations,
+                blocked=new.blocked,
                 nodes=[cw.node.node_id, *(p.node_id for p in cw.node.partners.all())],
                 victims=[p for p in new.persons if p.role == "victim"],
+                # the fields to correct: a refusal of the whole document is said at the top
+                field_errors={k: v for k, v in errors.items() if k not in ("", "type")},
                 filled=lambda prefix: any(k.startswith(prefix) and v for k, v in values.items()),
                 errors_under=lambda prefix: any(k.startswith(prefix) for k in errors))
 
