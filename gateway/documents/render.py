@@ -14,12 +14,14 @@ category are withheld unless the caller may see them (``show_special``).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Final
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -186,6 +188,10 @@ class Renderer:
     def _format(self, sub: Field, value: Any, locale: str) -> str:
         if value is None:
             return ""
+        if sub.type_name == "CountryCode":  # a country by its name in the column's language
+            return _names(locale, "territories").get(str(value), str(value))
+        if sub.type_name in ("Lang", "SpokenLanguage"):
+            return _names(locale, "languages").get(str(value), str(value))
         if sub.enumeration:
             return self.catalogs.code(locale, str(value))
         if sub.base == "boolean" or isinstance(value, bool):
@@ -235,6 +241,13 @@ def html_to_pdf(html: str) -> bytes:
 
     result: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     return result
+
+
+@functools.cache
+def _names(locale: str, kind: str) -> dict[str, str]:
+    """CLDR's names of countries or languages in ``locale``."""
+    found = getattr(Locale.parse(locale), kind)
+    return {str(k): str(v) for k, v in found.items()}
 
 
 def _zone() -> Any:

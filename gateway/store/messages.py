@@ -262,6 +262,13 @@ async def release_claims(conn: AsyncConnection, holder: str) -> int:
     return int(result.rowcount)
 
 
+async def release_all_claims(conn: AsyncConnection) -> int:
+    """Give up every claim (a node on SQLite starting: no other process holds one)."""
+    result = await conn.execute(messages.update().where(
+        messages.c.claimed_by.is_not(None)).values(claimed_by=None, claimed_until=None))
+    return int(result.rowcount)
+
+
 async def overdue_outbound(conn: AsyncConnection, now: datetime) -> list[Any]:
     """Undelivered outbound messages whose delivery deadline has passed."""
     return list((await conn.execute(sa.select(messages).where(

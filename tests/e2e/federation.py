@@ -170,6 +170,13 @@ class NodeProcess:
         sealer = load_sealer(self.data_dir / "keys" / "secret.key")
         return parse_envelope(parse_body(sealer.open(bytes(row[0]), RAW_COLUMN)))
 
+    def add_users(self, *users: tuple[str, str, str | None],
+                  password: str = "a long enough password") -> None:
+        """Several accounts (user name, role, unit or None), made side by side."""
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda u: self.add_user(u[0], u[1], unit=u[2], password=password),
+                          users))
+
     def messages(self, status: str | None = None) -> list[str]:
         args = ["messages"] + (["--status", status] if status else [])
         return [line for line in self.cli(*args).stdout.splitlines() if line.strip()]

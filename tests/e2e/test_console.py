@@ -45,13 +45,11 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
     running = make_federation(root, {"vn.blo-mocbai": "push", "kh.blo-bavet": "push"})
     mocbai, bavet = running["vn.blo-mocbai"], running["kh.blo-bavet"]
     for node, prefix in ((mocbai, "vn"), (bavet, "kh")):
-        node.add_user(f"officer.{prefix}", "blo-officer", password=PASSWORD)
-        node.add_user(f"chief.{prefix}", "supervisor", password=PASSWORD)
-        node.add_user(f"auditor.{prefix}", "auditor", password=PASSWORD)
-        node.add_user(f"investigator.{prefix}", "investigator", password=PASSWORD)
-        node.add_user(f"admin.{prefix}", "admin", password=PASSWORD)
-    mocbai.add_user("hotline.vn", "hotline-operator", unit="vn.hotline-111", password=PASSWORD)
-    mocbai.add_user("hotline.chief", "supervisor", unit="vn.hotline-111", password=PASSWORD)
+        node.add_users(*((f"{who}.{prefix}", role, None) for who, role in (
+            ("officer", "blo-officer"), ("chief", "supervisor"), ("auditor", "auditor"),
+            ("investigator", "investigator"), ("admin", "admin"))), password=PASSWORD)
+    mocbai.add_users(("hotline.vn", "hotline-operator", "vn.hotline-111"),
+                     ("hotline.chief", "supervisor", "vn.hotline-111"), password=PASSWORD)
     yield running
     for node in running.values():
         node.stop()
@@ -413,6 +411,8 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     desk.shot("10-hotline-tip-recorded")
     page.click(f"a[href='{tip_path}']")  # the tip reopens
     assert "Con gái 15 tuổi" in page.content()
+    page.select_option("#classification", "trafficking")  # the operator's own choice
+    page.select_option("#urgency", "immediate")
     page.select_option("#alert_to", "kh.blo-bavet")
     page.fill("#duty_phone", "+84 24 3826 9111")
     page.click("button[id^=escalate-]")
