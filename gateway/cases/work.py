@@ -15,6 +15,7 @@ from gateway.documents.convert import DocumentForms
 from gateway.exchange.node import Node
 from gateway.protocol.errors import GatewayError
 from gateway.store.crypto import Sealer
+from gateway.store.transactions import Database
 
 
 class CaseError(GatewayError):
@@ -45,6 +46,11 @@ class CaseWork:
     node: Node
     forms: DocumentForms
     calendars: Calendars
+
+    @property
+    def db(self) -> Database:
+        """The node's database (use cases open their transactions there)."""
+        return self.node.db
 
     @property
     def sealer(self) -> Sealer:

@@ -27,12 +27,8 @@ from gateway.settings import Settings
 from gateway.store import leases
 from gateway.store.crypto import Sealer, SecretKeyError, load_sealer, secrets_version
 from gateway.store.database import DatabaseError, create_engine, migrate
-from gateway.store.groupcommit import (
-    GroupCommit,
-    after_commit,
-    collecting_after_commit,
-    reset_after_commit,
-)
+from gateway.store.groupcommit import GroupCommit, after_commit
+from gateway.store.transactions import Database
 from gateway.trust.keys import KeyStore, KeyStoreError
 from gateway.trust.names import NameBook, units_file
 from gateway.trust.partners import PartnerDirectory, PartnerFileError
@@ -84,6 +80,7 @@ class Node:
         assert url is not None
         self.writer = GroupCommit(lambda: create_engine(url, inline=True),
                                   prologue=audit.lock_head)
+        self.db = Database(self.engine, self.writer)
         self.attach_signal = asyncio.Event()
 
     @property
@@ -141,14 +138,8 @@ class Node:
         """One use case's transaction: committed when the block ends without error; what the
         use case registered with :func:`after_commit` runs after the commit, never before
         and never after a rollback."""
-        pending, token = collecting_after_commit()
-        try:
-            async with self.engine.begin() as conn:
-                yield conn
-        finally:
-            reset_after_commit(token)
-        for action in pending:
-            action()
+        async with self.db.transaction() as conn:
+            yield conn
 
     async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
                   *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -166,7 +157,7 @@ class Node:
         own savepoint, on the writer's thread. For the hot paths (accepting a message,
         queueing, keeping a receipt); use :meth:`run` for anything long or anything that
         touches the serving loop's objects."""
-        return await self.writer.run(use_case, *args, **kwargs)
+        return await self.db.grouped(use_case, *args, **kwargs)
 
     async def holds(self, lease: str, ttl: timedelta) -> bool:
         """Take or renew the lease ``lease`` for this replica (:mod:`gateway.store.leases`);
@@ -176,7 +167,7 @@ class Node:
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:
         """Append one audit entry in its own transaction."""
-        async with self.engine.begin() as conn:
+        async with self.db.transaction() as conn:
             await audit.append(conn, self.clock, actor, action, subject, detail)
 
     def reload_partners(self) -> list[str]:
@@ -185,8 +176,7 @@ class Node:
 
     async def close(self) -> None:
         """Release the database."""
-        await self.writer.close()
-        await self.engine.dispose()
+        await self.db.dispose()
 
 
 def load_parts(settings: Settings, clock: Callable[[], datetime] = utc_now
