@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from gettext import gettext as _
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gateway.cli import (
-    DeliveryChoice,
+from gateway.cli.apps import partners_app
+from gateway.cli.running import (
     audit_change,
     fail,
     now,
-    partners_app,
     registry_or_exit,
     run,
     settings_or_exit,
     when,
     with_node,
 )
+
+
+class DeliveryChoice(StrEnum):
+    """How messages reach a partner."""
+
+    PUSH = "push"
+    PULL = "pull"
 
 
 @partners_app.command("list",

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import fail, proof_app, settings_or_exit, with_node
+from gateway.cli.apps import proof_app
+from gateway.cli.running import fail, settings_or_exit, with_node
 
 if TYPE_CHECKING:
     from gateway.exchange.node import Node

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import LOCALES, REPOSITORY, app, fail, settings_or_exit, with_node
+from gateway.cli.apps import app
+from gateway.cli.running import LOCALES, REPOSITORY, fail, settings_or_exit, with_node
 
 if TYPE_CHECKING:
     from gateway.documents.catalog import Catalogs

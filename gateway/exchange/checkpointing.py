@@ -29,6 +29,19 @@ async def checkpoint_now(node: Node, force: bool = False) -> checkpoints.Stored 
                                       force=force)
 
 
+async def latest_and_cosigners(node: Node, *, new: bool = False
+                               ) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
+    """``gateway audit checkpoint``: the latest checkpoint and which partners cosigned it,
+    and when; ``new``: first sign one of the log as it is now (if it has grown) and send it
+    to the partners to cosign."""
+    if new:
+        await checkpoint_now(node, force=True)
+        await witnessing.send_checkpoints(node, force=True)  # to be cosigned
+    keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(node, p.node_id))
+                                      for p in node.partners.all()})
+    return await checkpoints.latest_cosigned(node, keys)
+
+
 class Checkpointer:
     """Signs checkpoints while the node serves."""
 
