@@ -26,7 +26,6 @@ from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import SigningKey
 from gateway.store import audit_checkpoints as repo
 from gateway.store import audit_log
-from gateway.store.transactions import HasDatabase, reads
 
 #: The shortest time between two checkpoints made on the node's own schedule.
 EVERY: Final = timedelta(minutes=1)
@@ -137,12 +136,3 @@ def cosigners(stored: Stored, keys: list[tlog.Verifier]) -> list[tuple[str, int]
         if when is not None:
             found.append((key.name, when))
     return found
-
-
-@reads
-async def latest_cosigned(conn: AsyncConnection, _ctx: HasDatabase, keys: list[tlog.Verifier]
-                          ) -> tuple[Stored | None, list[tuple[str, int]]]:
-    """The newest checkpoint and which of ``keys`` cosigned it, and when (``gateway audit
-    checkpoint``)."""
-    stored = await latest(conn)
-    return (None, []) if stored is None else (stored, cosigners(stored, keys))

@@ -22,7 +22,7 @@ from gateway.audit.context import Audited
 from gateway.protocol import tlog
 from gateway.protocol.envelope import format_rfc3339_utc
 from gateway.store import audit_log as repo
-from gateway.store.transactions import writes
+from gateway.store.transactions import HasDatabase, reads, writes
 
 GENESIS: Final = "0" * 64
 
@@ -166,3 +166,18 @@ async def entries(conn: AsyncConnection, *, actor: str | None = None,
                              before=before, limit=limit, since=since, until=until)
     return [{"seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action,
              "subject": r.subject, "detail": json.loads(r.detail)} for r in rows]
+
+
+@reads
+async def verified_chain(conn: AsyncConnection, _ctx: HasDatabase) -> ChainVerdict:
+    """:func:`verify_chain` in a read snapshot of its own (``GET /api/audit/verify``)."""
+    return await verify_chain(conn)
+
+
+@reads
+async def listed_entries(conn: AsyncConnection, _ctx: HasDatabase, *, actor: str | None = None,
+                         action: str | None = None, subject: str | None = None,
+                         before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """:func:`entries` in a read snapshot of its own (``GET /api/audit``)."""
+    return await entries(conn, actor=actor, action=action, subject=subject, before=before,
+                         limit=limit)

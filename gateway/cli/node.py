@@ -144,13 +144,13 @@ def messages(
     """List messages and their delivery state (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    from gateway.exchange.listing import list_messages
+    from gateway.exchange import outbox
 
     async def use(node: Node) -> list[str]:
-        rows = await list_messages(node, status.value if status else None, partner)
-        return [f"{r.message_id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
+        rows = await outbox.list_messages(node, status.value if status else None, partner)
+        return [f"{r.id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
                 f"{r.recipient}  {r.doc_type}  {r.state}  attempts={r.attempts}"
-                + (f"  error={r.last_error}" if r.last_error else "") for r in rows]
+                + (f"  error={r.error}" if r.error else "") for r in rows]
 
     for line in with_node(settings_or_exit(), use):
         typer.echo(line)
@@ -286,10 +286,12 @@ def audit_checkpoint(
     from datetime import UTC, datetime
 
     from gateway.audit import checkpoints
-    from gateway.exchange.checkpointing import latest_and_cosigners
+    from gateway.exchange import checkpointing
 
     async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
-        return await latest_and_cosigners(node, new=new)
+        if new:
+            await checkpointing.checkpoint_and_send(node)  # to be cosigned
+        return await checkpointing.latest_cosigned(node)
 
     try:
         stored, cosigned = with_node(settings_or_exit(), work)
