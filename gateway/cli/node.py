@@ -302,21 +302,12 @@ def audit_checkpoint(
     from datetime import UTC, datetime
 
     from gateway.audit import checkpoints
-    from gateway.exchange import witnessing
+    from gateway.exchange import checkpointing
 
     async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
         if new:
-            async with node.transaction() as conn:
-                await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
-                                       force=True)
-            await witnessing.send_checkpoints(node, force=True)  # to be cosigned
-        async with node.engine.connect() as conn:
-            stored = await checkpoints.latest(conn)
-        if stored is None:
-            return None, []
-        keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(
-            node, p.node_id)) for p in node.partners.all()})
-        return stored, checkpoints.cosigners(stored, keys)
+            await checkpointing.checkpoint_and_send(node)  # to be cosigned
+        return await checkpointing.latest_cosigned(node)
 
     try:
         stored, cosigned = with_node(settings_or_exit(), work)
