@@ -199,8 +199,8 @@ async def audit_log(
 ) -> dict[str, Any]:
     """The audit log, newest first (auditors)."""
     cw = case_work(request)
-    found = await cw.node.run(audit.entries, actor=actor, action=action, subject=subject,
-                              before=before, limit=limit)
+    found = await audit.listed_entries(cw, actor=actor, action=action, subject=subject,
+                                       before=before, limit=limit)
     return {"entries": found}
 
 
@@ -215,7 +215,7 @@ async def audit_verify(
 ) -> dict[str, Any]:
     """Re-compute the audit chain: intact, or the first entry altered or missing."""
     cw = case_work(request)
-    verdict = await cw.node.run(audit.verify_chain)
+    verdict = await audit.verified_chain(cw)
     return {
         "intact": verdict.intact,
         "entries": verdict.entries,
