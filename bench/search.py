@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gateway.access import users
 from gateway.audit.context import DatabaseAtHand
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
-from gateway.exchange.node import open_database
+from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, load_settings
 from gateway.store.crypto import Sealer, load_secret_key
 from gateway.store.transactions import Database

@@ -32,8 +32,8 @@ from gateway.access import users
 from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
-from gateway.exchange.node import open_database
 from gateway.protocol.errors import N_, GatewayError
+from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, load_settings
 from gateway.store.transactions import Database
 

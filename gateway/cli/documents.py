@@ -84,7 +84,7 @@ def render(
     from gateway.cases.printing import print_for_operator
     from gateway.cases.work import CaseError, open_case_work
     from gateway.documents.render import html_to_pdf
-    from gateway.exchange.node import open_node
+    from gateway.exchange.startup import open_node
     from gateway.protocol.problems import Problem
 
     langs = _langs(lang)

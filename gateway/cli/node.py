@@ -25,8 +25,8 @@ from gateway.cli.running import (
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
     from gateway.exchange.bundles import ImportReport
     from gateway.exchange.bundles import Progress as BundleProgress
-    from gateway.exchange.node import Node
     from gateway.protocol.problems import Problem
+    from gateway.runtime.node import Node
 
 T = TypeVar("T")
 
@@ -63,8 +63,8 @@ def serve() -> None:
     """Run the node: partner API, local API, console and delivery worker."""
     import uvicorn
 
-    from gateway.exchange.node import NodeError, load_parts
     from gateway.logs import configure_logging
+    from gateway.runtime.node import NodeError, load_parts
 
     settings = settings_or_exit()
     configure_logging(settings.node_id)

@@ -15,8 +15,8 @@ from gateway.cli.running import LOCALES, REPOSITORY, fail, settings_or_exit, wit
 
 if TYPE_CHECKING:
     from gateway.documents.catalog import Catalogs
-    from gateway.exchange.node import Node
     from gateway.reports.periods import Period
+    from gateway.runtime.node import Node
 
 _BINARY = ("pdf", "xlsx")
 

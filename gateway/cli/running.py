@@ -25,7 +25,7 @@ from gateway.localtime import as_local
 if TYPE_CHECKING:
     from gateway.audit.context import DatabaseAtHand
     from gateway.documents.registry import SchemaRegistry
-    from gateway.exchange.node import Node
+    from gateway.runtime.node import Node
     from gateway.settings import Settings
     from gateway.trust.keys import KeyStore
 
@@ -94,7 +94,7 @@ def run(work: Coroutine[Any, Any, T]) -> T:
     """Run one async use case; a node that cannot start is one line and exit 1."""
     import asyncio
 
-    from gateway.exchange.node import NodeError
+    from gateway.runtime.node import NodeError
 
     try:
         return asyncio.run(work)
@@ -106,7 +106,7 @@ def run(work: Coroutine[Any, Any, T]) -> T:
 async def _database_at_hand(settings: Settings) -> AsyncIterator[DatabaseAtHand]:
     """The node's database (migrated first) and the wall clock, closed after."""
     from gateway.audit.context import DatabaseAtHand
-    from gateway.exchange.node import open_database
+    from gateway.runtime.node import open_database
     from gateway.store.transactions import Database
 
     at_hand = DatabaseAtHand(Database(await open_database(settings)), now)
@@ -140,7 +140,7 @@ async def audit_change(settings: Settings, action: str, subject: str | None,
 
 def migrate_or_exit(settings: Settings) -> None:
     """Create or upgrade the database (every command does at start)."""
-    from gateway.exchange.node import open_database
+    from gateway.runtime.node import open_database
 
     async def work() -> None:
         engine = await open_database(settings)
@@ -153,7 +153,7 @@ def with_node(settings: Settings, use: Callable[[Node], Coroutine[Any, Any, T]])
     """Run ``use`` on the opened node (its case work attached), closed after."""
     from gateway.cases.effects import install as install_case_hook
     from gateway.cases.work import open_case_work
-    from gateway.exchange.node import open_node
+    from gateway.exchange.startup import open_node
 
     async def work() -> T:
         opened = await open_node(settings)

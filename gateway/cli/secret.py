@@ -26,7 +26,7 @@ def secret_rotate(
     """Rotate the secret key (resumable)."""
     import time
 
-    from gateway.exchange.node import open_database
+    from gateway.runtime.node import open_database
     from gateway.store import rekey
     from gateway.store.crypto import SecretKeyError, key_tag, load_secret_key
 

@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.exchange.delivery import store_receipt
 from gateway.exchange.inbound import accept_message, peek_message
-from gateway.exchange.node import Node
 from gateway.exchange.outbox import find_outbound
 from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.transactions import reads
 from gateway.trust.files import write_atomically

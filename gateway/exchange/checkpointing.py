@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import checkpoints
 from gateway.exchange import witnessing
-from gateway.exchange.node import Node
+from gateway.runtime.node import Node
 from gateway.store.transactions import reads, writes
 
 log = logging.getLogger("gateway.audit")

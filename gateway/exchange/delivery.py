@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.exchange.inbound import accept_message
-from gateway.exchange.node import Node
 from gateway.exchange.outbox import outbox_stats
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import EncodingError, strict_json_loads
 from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.transactions import reads, writes
 

@@ -31,10 +31,10 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.keyset import OfferedKey, VouchedSet, verify_key_set
 from gateway.protocol.problems import Problem
+from gateway.runtime.node import Node
 from gateway.store import partner_keys as offers
 from gateway.store.transactions import reads, writes
 from gateway.trust.partners import KeyEntry, PartnerFileError, pin_keys

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.exchange.delivery import store_receipt
 from gateway.exchange.inbound import record_rejection, token_ledger
-from gateway.exchange.node import Node
 from gateway.exchange.outbox import find_outbound
 from gateway.protocol.bearer import BearerClaims, verify_bearer
 from gateway.protocol.envelope import mailbox_body
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.transactions import reads, writes
 

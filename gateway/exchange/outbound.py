@@ -10,7 +10,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node, after_commit
 from gateway.protocol.envelope import (
     MAX_MESSAGE_BYTES,
     Attachment,
@@ -23,6 +22,7 @@ from gateway.protocol.envelope import (
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import node_country
 from gateway.protocol.inbound import REPORT_COLLECTORS, SYSTEM_TYPES
+from gateway.runtime.node import Node, after_commit
 from gateway.store import messages as repo
 from gateway.store.transactions import writes
 

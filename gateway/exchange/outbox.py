@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.exchange.node import Node
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.transactions import reads
 

@@ -33,10 +33,10 @@ from gateway.audit.tree import inclusion
 from gateway.documents.catalog import Catalogs, catalogs
 from gateway.exchange import witnessing
 from gateway.exchange.checkpointing import checkpoint_and_send
-from gateway.exchange.node import Node
 from gateway.protocol import tlog
 from gateway.protocol.envelope import format_rfc3339_utc
 from gateway.protocol.errors import N_, GatewayError
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store import proofs as sources
 from gateway.store.transactions import reads

@@ -28,11 +28,11 @@ from gateway.audit import witness as witnessing
 from gateway.audit.tree import consistency
 from gateway.documents import witness as documents
 from gateway.documents.witness import CHECKPOINT, COSIGNATURE, WitnessDocumentError
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft
 from gateway.protocol.jose import SigningKey
+from gateway.runtime.node import Node
 from gateway.store import checkpoint_witnesses as witnesses
 from gateway.store.transactions import reads, writes
 

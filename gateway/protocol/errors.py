@@ -28,7 +28,7 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     ├── PeriodicReportError documents.periodic_report a report document that is not one
     ├── ProofError         exchange.proofs     a proof bundle that cannot be made
     │   └── ProofPendingError                  its checkpoint is not cosigned yet: retry
-    ├── NodeError          exchange.node       the node cannot start
+    ├── NodeError          runtime.node        the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file
     ├── UnitNamesError     trust.names         a unit's names that cannot be kept

@@ -21,12 +21,12 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.exchange.node import Node
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.reports.document import DOC_TYPE, Dimensions, ReceivedReport, read_document
 from gateway.reports.periods import Period, ReportError
 from gateway.reports.tables import SMALL_BELOW
+from gateway.runtime.node import Node
 from gateway.store import reports as facts
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.transactions import reads

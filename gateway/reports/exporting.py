@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from gettext import NullTranslations
 
-from gateway.exchange.node import Node
 from gateway.reports import national
 from gateway.reports.collection import collect
 from gateway.reports.exports import export
 from gateway.reports.periods import Period
 from gateway.reports.service import make_report, record_export, record_national_export
+from gateway.runtime.node import Node
 
 
 async def export_report(node: Node, actor: str, period: Period, fmt: str, reason: str,

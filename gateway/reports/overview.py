@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.exchange.node import Node
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.reports import release
 from gateway.reports.collection import Collection, collect
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period
 from gateway.reports.service import make_report
+from gateway.runtime.node import Node
 from gateway.store.transactions import reads
 
 

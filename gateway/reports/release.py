@@ -14,7 +14,6 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import review
 from gateway.cases.work import CaseWork
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.errors import N_
@@ -24,6 +23,7 @@ from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period, ReportError, parse_period
 from gateway.reports.service import make_report, unit_names
+from gateway.runtime.node import Node
 from gateway.store import report_releases as releases
 from gateway.store.transactions import reads, writes
 

@@ -8,7 +8,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import send_message
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.errors import N_
@@ -16,6 +15,7 @@ from gateway.reports import indicators
 from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period, ReportError
+from gateway.runtime.node import Node
 from gateway.store.transactions import reads, writes
 
 #: The longest reason an export records.

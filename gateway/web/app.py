@@ -28,9 +28,10 @@ from gateway.exchange.attach import Attacher
 from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
-from gateway.exchange.node import Node, open_node, utc_now
+from gateway.exchange.startup import open_node
 from gateway.protocol.problems import Problem
 from gateway.reports import reminders
+from gateway.runtime.node import Node, utc_now
 from gateway.settings import Settings, load_settings
 from gateway.trust.files import write_atomically
 from gateway.web import (

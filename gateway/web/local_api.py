@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
 from gateway.exchange import keyrefresh, outbox
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
 from gateway.protocol.envelope import Attachment, Handling, MessageDraft
 from gateway.protocol.keyset import OfferedKey
 from gateway.protocol.problems import Problem
+from gateway.runtime.node import Node
 from gateway.web.auth import permit
 from gateway.web.examples import MESSAGE, answers
 

@@ -16,7 +16,7 @@ from gateway.access import users
 from gateway.cases import housekeeping
 from gateway.cases.work import CaseWork, open_case_work
 from gateway.documents.catalog import catalogs
-from gateway.exchange.node import open_node
+from gateway.exchange.startup import open_node
 from gateway.reports import reminders
 from gateway.reports.periods import parse_period
 from gateway.reports.service import make_report, send_report
