@@ -44,6 +44,21 @@ def _dummy_hash() -> str:
 class UserError(GatewayError):
     """A refused account operation; the message says why (for the CLI and the API)."""
 
+    code = "invalid-request"
+
+
+class UnknownUserError(UserError):
+    """No account of that name."""
+
+    code = "not-found"
+
+
+class LoginRefused(UserError):  # noqa: N818 - reads as the refusal it is
+    """A wrong user name or password (the same answer for both, and for a disabled
+    account)."""
+
+    code = "unauthenticated"
+
 
 @dataclass(frozen=True)
 class User:
@@ -120,7 +135,7 @@ async def set_disabled(conn: AsyncConnection, clock: Callable[[], datetime], act
     """Disable (or enable) an account; a disabled account's sessions end at once."""
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
+        raise UnknownUserError(N_("no user {username}"), username=username)
     await conn.execute(sa.update(users).where(users.c.id == user.id).values(disabled=disabled))
     if disabled:
         await conn.execute(sa.update(sessions).where(
@@ -136,7 +151,7 @@ async def set_password(conn: AsyncConnection, clock: Callable[[], datetime], act
     check_password(password)
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
+        raise UnknownUserError(N_("no user {username}"), username=username)
     now = clock()
     await conn.execute(sa.update(users).where(users.c.id == user.id).values(
         password_hash=_hasher.hash(password), password_set_at=now, failed_logins=0,
@@ -155,9 +170,11 @@ MAX_DELAY: Final = timedelta(minutes=15)
 THROTTLE_WINDOW: Final = timedelta(hours=1)
 
 
-class LoginThrottled(UserError):  # noqa: N818 - reads as the state it reports
+class LoginThrottled(LoginRefused):
     """Too many failures from this address (for this name): wait, then try again. The same
     answer for every name, known or not."""
+
+    code = "rate-limited"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed attempts from here; try again in {retry_after} s")
@@ -215,7 +232,7 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
         reason = "credentials" if row is None or not right else "disabled"
         await audit.append(conn, clock, username if row is not None else "unknown",
                            "login.failed", None, {"reason": reason})
-        raise UserError(N_("user name or password is wrong"))
+        raise LoginRefused(N_("user name or password is wrong"))
     await conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == keys[0]))
     if _hasher.check_needs_rehash(row.password_hash):
         await conn.execute(sa.update(users).where(users.c.id == row.id).values(

@@ -53,6 +53,15 @@ MAX_KEYSET_BYTES: Final = 64 * 1024
 class KeyRefreshError(GatewayError):
     """A refresh that could not be done (no endpoint, unreachable, a set that fails)."""
 
+    code = "invalid-request"
+
+
+class KeyDecisionError(KeyRefreshError):
+    """No key waiting for a decision under that number (decided already, or its partner
+    gone)."""
+
+    code = "state-conflict"
+
 
 @dataclass
 class RefreshOutcome:
@@ -213,9 +222,9 @@ async def decide(node: Node, offer_id: int, accept: bool, actor: str) -> dict[st
         row = (await conn.execute(sa.select(partner_keys).where(
             partner_keys.c.id == offer_id))).first()
         if row is None or row.state != "pending":
-            raise KeyRefreshError(N_("no key waiting with number {number}"), number=offer_id)
+            raise KeyDecisionError(N_("no key waiting with number {number}"), number=offer_id)
         if node.partners.get(row.partner) is None:
-            raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
+            raise KeyDecisionError(N_("{partner_id} is not in the partner directory"),
                                   partner_id=row.partner)
         await conn.execute(sa.update(partner_keys).where(partner_keys.c.id == row.id).values(
             state="accepted" if accept else "rejected", decided_by=actor,

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases.calendars import CalendarError
-from gateway.protocol.problems import Problem
 from gateway.store import messages as repo
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
@@ -94,17 +93,15 @@ async def write_calendar(
     for what, days in (("holidays", body.holidays), ("working_days", body.working_days)):
         for index, holiday in enumerate(days, start=1):
             if holiday.date.year != year:
-                raise Problem("invalid-request", f"{what}[{index}].date: a day of {year}")
+                raise CalendarError("{what}[{index}].date: a day of {year}", what=what,
+                                    index=index, year=year)
     cw = case_work(request)
-    try:
-        cw.calendars.save(
-            country,
-            year,
-            [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
-            [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
-        )
-    except CalendarError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
+    cw.calendars.save(
+        country,
+        year,
+        [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
+        [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
+    )
     await cw.node.audit(principal.actor, "calendar.saved", f"{country}/{year}",
                         holidays=len(body.holidays))
     return {"country": country, "year": year, "origin": "local", "holidays": len(body.holidays)}

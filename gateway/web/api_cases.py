@@ -27,7 +27,6 @@ from gateway.cases.commands import (
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
-from gateway.protocol.problems import Problem
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
 
@@ -289,11 +288,8 @@ async def proof_bundle(
     just sent: ask again shortly). Audited with the reason."""
     cw = case_work(request)
     await cw.run(special_data.message_with_grant, principal, case_id, message_id)
-    try:
-        data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                          within_case=True)
-    except proofs.ProofError as exc:
-        raise Problem("state-conflict", str(exc)) from exc
+    data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
+                                      within_case=True)
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
 

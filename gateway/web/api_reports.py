@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.inbound import REPORT_COLLECTORS
-from gateway.protocol.problems import Problem
 from gateway.reports import release
 from gateway.reports.collection import PERSON_INDICATORS, collect
 from gateway.reports.exports import to_json
-from gateway.reports.periods import ReportError, due_next, parse_period
+from gateway.reports.periods import due_next, parse_period
 from gateway.reports.service import make_report
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
@@ -46,10 +45,7 @@ async def report(
     """This unit's indicators for ``2026-H1``, ``2026`` or ``FROM..TO``; counts of 1 to 4
     persons read "< 5", and a count that would give one away reads "x". On the collecting
     node (C02), also the units' periodic reports for the period and the national sums."""
-    try:
-        chosen = parse_period(period)
-    except ReportError as exc:
-        raise _refused(exc) from exc
+    chosen = parse_period(period)
     node = case_work(request).node
     answer: dict[str, Any] = to_json(await make_report(node, chosen))
     if node.node_id in REPORT_COLLECTORS.values():
@@ -82,10 +78,6 @@ class SendBack(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def _refused(exc: ReportError) -> Problem:
-    return Problem(exc.problem, f"{exc.field}: {exc}" if exc.field else str(exc))
-
-
 @router.post("/reports/submissions", status_code=201,
              responses=answers({"id": 3, "period": "2026-H1", "to": "vn.c02"}, 201,
                                errors=(401, 403, 422)))
@@ -97,12 +89,9 @@ async def submit_report(
     same period still waiting is withdrawn."""
     node = case_work(request).node
     today = node.clock().astimezone(LOCAL_TIME).date()
-    try:
-        period = parse_period(body.period) if body.period else due_next(today)
-        made = await make_report(node, period)
-        release_id = await node.run(release.submit, node, principal, made)
-    except ReportError as exc:
-        raise _refused(exc) from exc
+    period = parse_period(body.period) if body.period else due_next(today)
+    made = await make_report(node, period)
+    release_id = await node.run(release.submit, node, principal, made)
     return {"id": release_id, "period": made.period.name, "to": release.collector_of(node)}
 
 
@@ -116,10 +105,7 @@ async def release_report(
     """Release a submitted report of one's unit (not one's own): signed and queued for
     C02."""
     node = case_work(request).node
-    try:
-        message_id = await node.run(release.release, node, principal, release_id)
-    except ReportError as exc:
-        raise _refused(exc) from exc
+    message_id = await node.run(release.release, node, principal, release_id)
     return {"message_id": message_id}
 
 
@@ -133,8 +119,5 @@ async def send_back_report(
     """Send a submitted report of one's unit back to its submitter with a reason; nothing
     is sent."""
     node = case_work(request).node
-    try:
-        await node.run(release.send_back, node, principal, release_id, body.reason)
-    except ReportError as exc:
-        raise _refused(exc) from exc
+    await node.run(release.send_back, node, principal, release_id, body.reason)
     return {"id": release_id, "state": "returned"}

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access import sessions, users
 from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
-from gateway.protocol.problems import Problem
 from gateway.web.auth import COOKIE, case_work, permit, public, source_of
 from gateway.web.examples import answers
 
@@ -116,10 +115,8 @@ async def login(request: Request, body: Login) -> JSONResponse:
     cw = case_work(request)
     outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, body.username,
                                 body.password, source_of(request))
-    if isinstance(outcome, users.LoginThrottled):
-        raise Problem("rate-limited", str(outcome), retry_after=outcome.retry_after)
-    if isinstance(outcome, users.UserError):
-        raise Problem("unauthenticated", str(outcome))
+    if isinstance(outcome, users.UserError):  # refused (or throttled): its code says how
+        raise outcome
     user, opened = outcome
     response = JSONResponse(
         {
@@ -186,12 +183,12 @@ async def change_password(
     failure = await cw.node.run(sessions.check_password, cw.clock, principal.username,
                                 body.current_password, source_of(request))
     if failure is not None:
-        raise Problem("unauthenticated", f"current_password: {failure}")
+        raise users.LoginRefused("current_password: {error}", error=failure)
     try:
         await cw.node.run(users.set_password, cw.clock, principal.actor, principal.username,
                           body.password)
-    except users.UserError as exc:
-        raise Problem("invalid-request", f"password: {exc}") from exc
+    except users.UserError as exc:  # the same refusal, naming the field
+        raise users.UserError("password: {error}", error=exc) from exc
     return {"changed": True}
 
 
@@ -242,10 +239,7 @@ async def add_user(
 ) -> dict[str, Any]:
     """Create an account."""
     cw = case_work(request)
-    try:
-        user = await cw.node.run(users.add_user, cw.clock, principal.actor, **body.model_dump())
-    except users.UserError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
+    user = await cw.node.run(users.add_user, cw.clock, principal.actor, **body.model_dump())
     return _user(user)
 
 
@@ -258,10 +252,7 @@ async def disable_user(
 ) -> dict[str, Any]:
     """Disable an account; its sessions end at once."""
     cw = case_work(request)
-    try:
-        await cw.node.run(users.set_disabled, cw.clock, principal.actor, username)
-    except users.UserError as exc:
-        raise Problem("not-found", str(exc)) from exc
+    await cw.node.run(users.set_disabled, cw.clock, principal.actor, username)
     return {"username": username, "disabled": True}
 
 
@@ -277,9 +268,5 @@ async def reset_password(
 ) -> dict[str, Any]:
     """Set a user's password (clears a lock-out, ends the user's sessions)."""
     cw = case_work(request)
-    try:
-        await cw.node.run(users.set_password, cw.clock, principal.actor, username, body.password)
-    except users.UserError as exc:
-        code = "not-found" if str(exc).startswith("no user") else "invalid-request"
-        raise Problem(code, str(exc)) from exc
+    await cw.node.run(users.set_password, cw.clock, principal.actor, username, body.password)
     return {"username": username, "reset": True}

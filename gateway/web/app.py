@@ -29,7 +29,7 @@ from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.node import Node, open_node, utc_now
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import UnauthenticatedError
 from gateway.reports import reminders
 from gateway.settings import Settings, load_settings
 from gateway.store.database import reading
@@ -197,8 +197,8 @@ def _install_metrics(app: FastAPI) -> None:
         count its messages (docs/operations.md)."""
         given = (authorization or "").removeprefix("Bearer ").strip().encode()
         if not hmac.compare_digest(given, request.app.state.metrics_token.encode()):
-            raise Problem("unauthenticated", "metrics need the scraper's token "
-                          "(BX_METRICS_TOKEN_FILE) as a bearer token")
+            raise UnauthenticatedError("metrics need the scraper's token "
+                                       "(BX_METRICS_TOKEN_FILE) as a bearer token")
         node: Node = request.app.state.node
         async with reading(node.engine) as conn:  # from the database: every replica agrees
             forks = await witness.fork_counts(conn)

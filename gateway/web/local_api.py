@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.exchange import keyrefresh
 from gateway.exchange.node import Node
-from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
+from gateway.exchange.outbound import retry_dead_letter, send_message
 from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.protocol.errors import N_
 from gateway.protocol.keyset import OfferedKey
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import InvalidRequestError, NotFoundError
 from gateway.store import messages as repo
 from gateway.store.database import reading
 from gateway.web.auth import permit
@@ -88,7 +89,8 @@ async def send(
             for a in body.attachments
         ]
     except ValueError as exc:  # binascii.Error, or text that is not even ASCII
-        raise Problem("invalid-request", f"attachments: data is not base64: {exc}") from exc
+        raise InvalidRequestError("attachments: data is not base64: {error}",
+                                  error=str(exc)) from exc
     draft = MessageDraft(
         type=body.type,
         version=body.version,
@@ -99,14 +101,9 @@ async def send(
         handling=body.handling,
         lang=body.lang,
     )
-    try:
-        message_id = await send_message(
-            _node(request), draft, body.document.encode(), files, actor=principal.actor
-        )
-    except OutboundError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
-    except ValueError as exc:  # a header value the protocol refuses (e.g. a bad ref)
-        raise Problem("invalid-request", str(exc)) from exc
+    message_id = await send_message(
+        _node(request), draft, body.document.encode(), files, actor=principal.actor
+    )
     return JSONResponse({"id": message_id}, status_code=202)
 
 
@@ -171,10 +168,7 @@ async def retry(
     request: Request, message_id: str, principal: Annotated[Principal, permit("messages.retry")]
 ) -> JSONResponse:
     """Re-queue a dead letter."""
-    try:
-        await retry_dead_letter(_node(request), message_id, actor=principal.actor)
-    except OutboundError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
+    await retry_dead_letter(_node(request), message_id, actor=principal.actor)
     return JSONResponse({"id": message_id, "state": "queued"}, status_code=202)
 
 
@@ -225,14 +219,11 @@ async def refresh_partner_keys(
     (PROTOCOL.md §2; as the node does daily)."""
     node = _node(request)
     if node.partners.get(partner_id) is None:
-        raise Problem("not-found", f"{partner_id} is not in the partner directory")
+        raise NotFoundError(N_("{partner_id} is not in the partner directory"),
+                            partner_id=partner_id)
     async with httpx.AsyncClient() as client:
-        try:
-            outcome = await keyrefresh.refresh(node, client, partner_id,
-                                               thumbprints=body.thumbprints,
-                                               actor=principal.actor)
-        except keyrefresh.KeyRefreshError as exc:
-            raise Problem("invalid-request", str(exc)) from exc
+        outcome = await keyrefresh.refresh(node, client, partner_id,
+                                           thumbprints=body.thumbprints, actor=principal.actor)
     return JSONResponse({"partner": outcome.partner, "vouched_by": outcome.vouched_by,
                          "known": outcome.known, "pinned": _keys(outcome.pinned),
                          "pending": _keys(outcome.pending), "ignored": _keys(outcome.ignored),
@@ -267,9 +258,6 @@ async def decide_partner_key(
     principal: Annotated[Principal, permit("partners.keys")],
 ) -> JSONResponse:
     """Pin (``accept``) or refuse (``reject``) a waiting key; audited."""
-    try:
-        done = await keyrefresh.decide(_node(request), offer_id, decision == "accept",
-                                       principal.actor)
-    except keyrefresh.KeyRefreshError as exc:
-        raise Problem("state-conflict", str(exc)) from exc
+    done = await keyrefresh.decide(_node(request), offer_id, decision == "accept",
+                                   principal.actor)
     return JSONResponse(done)

@@ -167,7 +167,7 @@ async def submit_report(request: Request) -> Response:
         made = await make_report(cw.node, period)
         await cw.node.run(release.submit, cw.node, principal, made)
     except ReportError as exc:
-        return await _page(request, principal, form, status_of(exc.problem),
+        return await _page(request, principal, form, status_of(exc.code),
                            error=spoken(request, exc))
     return RedirectResponse(f"/reports?period={period.name}&done=report-submitted",
                             status_code=303)
