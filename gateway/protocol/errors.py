@@ -51,13 +51,14 @@ are drawn in brackets.
     ├── PartnerFileError     trust.partners      a partner file
     ├── UnitNamesError       trust.names         a unit's names that cannot be kept
     ├── RegistryError        documents.registry  the schemas on disk
+    ├── Refused              web.console.pages   a page the user may not see     [forbidden]
     ├── DatabaseError        store.database      a database this gateway cannot use
     ├── SecretKeyError       store.crypto        the secret key file
     └── SealError            store.crypto        a sealed value that does not open
     (SettingsError in gateway.settings stays apart: settings import nothing of ours; so does
     CheckError in gateway.bxproof, the standalone proof checker. Apart too, as control flow
-    and not errors: the console's ``Redirect`` (send the browser elsewhere) and ``Refused``
-    (answer the refusal page) in ``web.console.pages``.)
+    and not an error: the console's ``Redirect`` in ``web.console.pages``, which sends the
+    browser elsewhere.)
 
 An error raised with a template and its values (``KeyStoreError(N_("no published key
 {kid}"), kid=kid)``) reads in English as ``str(error)`` (logs, the wire) and in the reader's

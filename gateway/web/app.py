@@ -176,7 +176,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     app = FastAPI(title="Border Exchange Gateway", lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
-    problems.install(app)
+    problems.install(app, console.refusal_page)
     app.include_router(partner_api.router)
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)

@@ -29,7 +29,6 @@ from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     Redirect,
-    Refused,
     books,
     language,
     page,
@@ -110,10 +109,7 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    try:
-        tip = await cw.run(hotline.read_tip, principal, tip_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    tip = await cw.run(hotline.read_tip, principal, tip_id)
     return page(request, "tip.html", principal, status, tip=tip, error=error,
                 reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
                 classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
@@ -168,7 +164,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
                                 str(form.get("reason") or ""))
     except CaseError as exc:
         if exc.code == "not-found":
-            raise Refused("not-found") from exc
+            raise  # the refusal page
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": "reason", "message": spoken(request, exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})
