@@ -23,6 +23,7 @@ from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
     document_response,
     language,
@@ -90,7 +91,7 @@ _PERSON_FIELDS: Final = ("name_native", "name_latin", "sex", "estimated_age", "b
                          "nationality", "age_uncertain")
 
 
-def new_case_command(form: dict[str, Any]) -> commands.NewCase:
+def new_case_command(form: PostedForm) -> commands.NewCase:
     """The case (and the person found, if the form names one) of a posted form."""
     values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
     person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()

@@ -28,6 +28,7 @@ from gateway.web.auth import case_work
 from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
     books,
     language,
@@ -60,18 +61,18 @@ async def hotline_page(request: Request) -> HTMLResponse:
     return await _hotline(request, principal)
 
 
-def _time(form: dict[str, Any], name: str) -> str | None:
+def _time(form: PostedForm, name: str) -> str | None:
     value = str(form.get(name) or "").strip()
     return forms.local_to_utc(value) if value else None
 
 
-def _tip_body(form: dict[str, Any]) -> dict[str, Any]:
+def _tip_body(form: PostedForm) -> dict[str, Any]:
     person = {k: form.get(f"person_{k}") for k in ("name_native", "name_latin", "sex",
                                                    "nationality")}
     age = str(form.get("person_age") or "").strip()
     persons = []
     if any(person.values()) or age:
-        entry = {k: v for k, v in person.items() if v}
+        entry: dict[str, object] = {k: v for k, v in person.items() if v}
         entry.setdefault("sex", "unknown")
         if age.isdigit():
             entry["estimated_age"] = int(age)

@@ -18,6 +18,7 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import UploadFile
 
 from gateway.access import sessions
 from gateway.access.roles import allowed
@@ -37,6 +38,10 @@ LANG_COOKIE: Final = "bx_lang"
 TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
                    trim_blocks=True, lstrip_blocks=True)
+
+
+#: A posted form: its text fields, and the files it carries.
+PostedForm = dict[str, str | UploadFile]
 
 
 class Redirect(Exception):  # noqa: N818 - control flow: send the browser elsewhere
@@ -154,7 +159,7 @@ async def maybe_user(request: Request) -> Principal | None:
         return None
 
 
-async def posted(request: Request, principal: Principal) -> dict[str, Any]:
+async def posted(request: Request, principal: Principal) -> PostedForm:
     """The posted form, after checking its CSRF token."""
     form = await request.form()
     token = str(form.get("csrf", ""))
@@ -163,7 +168,7 @@ async def posted(request: Request, principal: Principal) -> dict[str, Any]:
     return dict(form)
 
 
-def texts(form: dict[str, Any], *names: str) -> dict[str, str]:
+def texts(form: PostedForm, *names: str) -> dict[str, str]:
     """The named fields of a posted form as stripped text ('' when absent)."""
     return {n: str(form.get(n) or "").strip() for n in names}
 
