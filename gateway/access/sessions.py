@@ -34,6 +34,8 @@ _ALG: Final = "HS256"
 class SessionError(GatewayError):
     """No valid session: expired, ended, forged or absent."""
 
+    code = "unauthenticated"
+
 
 @dataclass(frozen=True)
 class Principal:

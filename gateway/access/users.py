@@ -47,6 +47,21 @@ def _dummy_hash() -> str:
 class UserError(GatewayError):
     """A refused account operation; the message says why (for the CLI and the API)."""
 
+    code = "invalid-request"
+
+
+class UnknownUserError(UserError):
+    """No account of that name."""
+
+    code = "not-found"
+
+
+class LoginRefused(UserError):  # noqa: N818 - reads as the refusal it is
+    """A wrong user name or password (the same answer for both, and for a disabled
+    account)."""
+
+    code = "unauthenticated"
+
 
 @dataclass(frozen=True)
 class User:
@@ -125,7 +140,7 @@ async def set_disabled(conn: AsyncConnection, ctx: Audited, actor: str, username
     """Disable (or enable) an account; a disabled account's sessions end at once."""
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
+        raise UnknownUserError(N_("no user {username}"), username=username)
     await repo.set_disabled(conn, user.id, disabled)
     if disabled:
         await session_rows.end_all_of(conn, user.id, ctx.clock())
@@ -140,7 +155,7 @@ async def set_password(conn: AsyncConnection, ctx: Audited, actor: str, username
     check_password(password)
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
+        raise UnknownUserError(N_("no user {username}"), username=username)
     now = ctx.clock()
     await repo.set_password(conn, user.id, _hasher.hash(password), now)
     await session_rows.end_all_of(conn, user.id, now)
@@ -156,9 +171,11 @@ MAX_DELAY: Final = timedelta(minutes=15)
 THROTTLE_WINDOW: Final = timedelta(hours=1)
 
 
-class LoginThrottled(UserError):  # noqa: N818 - reads as the state it reports
+class LoginThrottled(LoginRefused):
     """Too many failures from this address (for this name): wait, then try again. The same
     answer for every name, known or not."""
+
+    code = "rate-limited"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed attempts from here; try again in {retry_after} s")
@@ -213,7 +230,7 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
         reason = "credentials" if row is None or not right else "disabled"
         await audit.append(conn, clock, username if row is not None else "unknown",
                            "login.failed", None, {"reason": reason})
-        raise UserError(N_("user name or password is wrong"))
+        raise LoginRefused(N_("user name or password is wrong"))
     await login_throttle.clear(conn, keys[0])
     if _hasher.check_needs_rehash(row.password_hash):
         await repo.rehash(conn, row.id, await asyncio.to_thread(_hasher.hash, password))

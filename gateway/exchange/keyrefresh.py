@@ -54,6 +54,15 @@ MAX_KEYSET_BYTES: Final = 64 * 1024
 class KeyRefreshError(GatewayError):
     """A refresh that could not be done (no endpoint, unreachable, a set that fails)."""
 
+    code = "invalid-request"
+
+
+class KeyDecisionError(KeyRefreshError):
+    """No key waiting for a decision under that number (decided already, or its partner
+    gone)."""
+
+    code = "state-conflict"
+
 
 @dataclass
 class RefreshOutcome:
@@ -233,10 +242,10 @@ async def decide(conn: AsyncConnection, node: Node, offer_id: int, accept: bool,
     """An administrator accepts (pins) or rejects a key waiting for them."""
     row = await offers.offer(conn, offer_id)
     if row is None or row.state != "pending":
-        raise KeyRefreshError(N_("no key waiting with number {number}"), number=offer_id)
+        raise KeyDecisionError(N_("no key waiting with number {number}"), number=offer_id)
     if node.partners.get(row.partner) is None:
-        raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
-                              partner_id=row.partner)
+        raise KeyDecisionError(N_("{partner_id} is not in the partner directory"),
+                               partner_id=row.partner)
     state: Literal["accepted", "rejected"] = "accepted" if accept else "rejected"
     await offers.decide(conn, row.id, state=state, by=actor, at=node.clock())
     key = OfferedKey(row.kid, json.loads(row.jwk), row.thumbprint)

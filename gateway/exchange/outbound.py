@@ -30,6 +30,8 @@ from gateway.store.transactions import writes
 class OutboundError(GatewayError):
     """A message this node will not send; the message says why."""
 
+    code = "invalid-request"
+
 
 class MessageTooLargeError(OutboundError):
     """A message larger than a partner accepts (PROTOCOL.md §3.3)."""
@@ -70,8 +72,11 @@ def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
         if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):
             raise OutboundError(N_("attachment {name}: media type {media_type} is not allowed"),
                                 name=attachment.name, media_type=attachment.media_type)
-    raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
-                          created=node.clock())
+    try:
+        raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
+                              created=node.clock())
+    except ValueError as exc:  # a header value the protocol refuses (a bad ref, say)
+        raise OutboundError(str(exc)) from exc
     if len(raw) > MAX_MESSAGE_BYTES:  # a partner refuses it (PROTOCOL.md §3.3): never sign it
         raise MessageTooLargeError(N_("the message would be {size} MiB; a partner accepts {limit} "
                                  "MiB at most: send fewer or smaller files"),

@@ -66,6 +66,8 @@ class ProofError(GatewayError):
     """A proof bundle that cannot be made (no such message, no receipt, H2 outside its
     case)."""
 
+    code = "state-conflict"
+
 
 class ProofPendingError(ProofError):
     """The checkpoint that will prove the entry was sent to the partner; not cosigned yet."""

@@ -29,7 +29,7 @@ from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
 from gateway.exchange.startup import open_node
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import UnauthenticatedError
 from gateway.reports import reminders
 from gateway.runtime.node import Node, utc_now
 from gateway.settings import Settings, load_settings
@@ -176,7 +176,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     app = FastAPI(title="Border Exchange Gateway", lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
-    problems.install(app)
+    problems.install(app, console.refusal_page)
     app.include_router(partner_api.router)
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)
@@ -197,8 +197,8 @@ def _install_metrics(app: FastAPI) -> None:
         count its messages (docs/operations.md)."""
         given = (authorization or "").removeprefix("Bearer ").strip().encode()
         if not hmac.compare_digest(given, request.app.state.metrics_token.encode()):
-            raise Problem("unauthenticated", "metrics need the scraper's token "
-                          "(BX_METRICS_TOKEN_FILE) as a bearer token")
+            raise UnauthenticatedError("metrics need the scraper's token "
+                                       "(BX_METRICS_TOKEN_FILE) as a bearer token")
         node: Node = request.app.state.node
         forks = await witnessing.fork_counts(node)  # from the database: every replica agrees
         node.metrics.witness_forks.clear()

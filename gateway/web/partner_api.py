@@ -12,7 +12,7 @@ from gateway.exchange import mailbox
 from gateway.exchange.inbound import accept_message, record_rejection
 from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
-from gateway.protocol.problems import Problem
+from gateway.protocol.problems import TooLargeError, problem_of
 from gateway.runtime.node import Node
 
 router = APIRouter(prefix="/bx/v1")
@@ -25,15 +25,16 @@ def _node(request: Request) -> Node:
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused as ``too-large`` before it is read whole."""
+    """The request body; a :class:`TooLargeError` before it is read whole."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem("too-large", f"body of {declared} bytes; the limit is {limit}")
+        raise TooLargeError("body of {size} bytes; the limit is {limit}", size=declared,
+                            limit=limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem("too-large", f"body larger than {limit} bytes")
+            raise TooLargeError("body larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -45,8 +46,8 @@ async def post_message(request: Request,
     node = _node(request)
     try:
         raw = await read_limited(request, MAX_MESSAGE_BYTES)
-    except Problem as problem:
-        await record_rejection(node, problem, None, None)
+    except TooLargeError as refused:
+        await record_rejection(node, problem_of(refused), None, None)
         raise
     acceptance = await accept_message(node, raw, bearer_token(authorization))
     return Response(acceptance.receipt, status_code=acceptance.status, media_type=MEDIA_TYPE)

@@ -23,8 +23,8 @@ from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
-    Refused,
     document_response,
     language,
     page,
@@ -91,7 +91,7 @@ _PERSON_FIELDS: Final = ("name_native", "name_latin", "sex", "estimated_age", "b
                          "nationality", "age_uncertain")
 
 
-def new_case_command(form: dict[str, Any]) -> commands.NewCase:
+def new_case_command(form: PostedForm) -> commands.NewCase:
     """The case (and the person found, if the form names one) of a posted form."""
     values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
     person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()
@@ -131,10 +131,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                      values: dict[str, Any] | None = None,
                      confirm_move: dict[str, str] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    try:
-        case = await cw.run(views.case_detail, principal, case_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    case = await cw.run(views.case_detail, principal, case_id)
     types = [t for t in cw.forms.registry.types() if t not in WITHOUT_CASE]
     suggested = suggested_types(case, types)
     return page(request, "case.html", principal, status, case=case,
@@ -318,10 +315,7 @@ async def message_page(request: Request, case_id: int, message_id: str) -> HTMLR
     """A message of the case: its document in the console's frame, with the way back, the
     print, its attachments and (for roles that may) the special data opened with a reason."""
     principal = await user(request, "cases.read")
-    try:
-        shown = await _message(request, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    shown = await _message(request, principal, case_id, message_id)
     return page(request, "message.html", principal, error=None, **shown)
 
 
@@ -331,10 +325,7 @@ async def _rendered(request: Request, case_id: int, message_id: str, *,
     audited as a view on the screen, or as an export when it is printed."""
     principal = await user(request, "cases.read")
     use_case = special.print_under_grant if printing_it else special.view_under_grant
-    try:
-        return await case_work(request).run(use_case, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    return await case_work(request).run(use_case, principal, case_id, message_id)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/document")
@@ -368,7 +359,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
         await cw.run(special.grant, principal, case_id, message_id, reason)
     except CaseError as exc:
         if exc.code == "not-found":
-            raise Refused("not-found") from exc
+            raise  # the refusal page
         shown = await _message(request, principal, case_id, message_id)
         return page(request, "message.html", principal, status_of(exc.code),
                     error=spoken(request, exc), **shown)
@@ -383,10 +374,7 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
     form = await posted(request, principal)
     reason = " ".join(str(form.get("reason") or "").split())
     cw = case_work(request)
-    try:
-        shown = await _message(request, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    shown = await _message(request, principal, case_id, message_id)
     error: str | None = None
     if not reason or len(reason) > 500:
         error = spoken(request, N_("Say why the proof is made (at most 500 characters)."))
@@ -413,7 +401,7 @@ async def attachment(request: Request, case_id: int, message_id: str, name: str)
     except CaseError as exc:
         if exc.code == "forbidden":
             raise Redirect(f"/cases/{case_id}/messages/{message_id}") from exc
-        raise Refused("not-found") from exc
+        raise  # the refusal page
     disposition = "inline" if found.media_type.startswith("image/") else "attachment"
     return Response(found.data, media_type=found.media_type, headers={
         "Content-Disposition": f'{disposition}; filename="{found.name}"',

@@ -85,11 +85,8 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
 
 async def _new(cw: CaseWork, principal: Principal, case_id: int, doc_type: str,
                person: str | None = None, *, fill: bool = True) -> NewDocument:
-    try:
-        return await cw.run(composing.new_document, principal, case_id, doc_type, person,
-                            fill=fill)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    return await cw.run(composing.new_document, principal, case_id, doc_type, person,
+                        fill=fill)
 
 
 @router.get("/cases/{case_id}/compose/{doc_type}")
@@ -114,10 +111,7 @@ async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
     came back."""
     principal = await user(request, "drafts.write")
     cw = case_work(request)
-    try:
-        draft, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    draft, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
     new = await _new(cw, principal, draft["case_id"], draft["type"], fill=False)
     model = cw.forms.model(draft["type"], draft["version"])
     values = forms.form_values(model, draft["document"])
@@ -160,10 +154,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,  # 
     existing: dict[str, Any] | None = None
     files: list[dict[str, str]] = []
     if draft_id is not None:
-        try:
-            found, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
+        found, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
         existing = found
         case_id, doc_type = found["case_id"], found["type"]
     assert case_id is not None

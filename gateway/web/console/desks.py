@@ -28,8 +28,8 @@ from gateway.web.auth import case_work
 from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
-    Refused,
     books,
     language,
     page,
@@ -61,18 +61,18 @@ async def hotline_page(request: Request) -> HTMLResponse:
     return await _hotline(request, principal)
 
 
-def _time(form: dict[str, Any], name: str) -> str | None:
+def _time(form: PostedForm, name: str) -> str | None:
     value = str(form.get(name) or "").strip()
     return forms.local_to_utc(value) if value else None
 
 
-def _tip_body(form: dict[str, Any]) -> dict[str, Any]:
+def _tip_body(form: PostedForm) -> dict[str, Any]:
     person = {k: form.get(f"person_{k}") for k in ("name_native", "name_latin", "sex",
                                                    "nationality")}
     age = str(form.get("person_age") or "").strip()
     persons = []
     if any(person.values()) or age:
-        entry = {k: v for k, v in person.items() if v}
+        entry: dict[str, object] = {k: v for k, v in person.items() if v}
         entry.setdefault("sex", "unknown")
         if age.isdigit():
             entry["estimated_age"] = int(age)
@@ -110,10 +110,7 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    try:
-        tip = await cw.run(hotline.read_tip, principal, tip_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    tip = await cw.run(hotline.read_tip, principal, tip_id)
     return page(request, "tip.html", principal, status, tip=tip, error=error,
                 reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
                 classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
@@ -168,7 +165,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
                                 str(form.get("reason") or ""))
     except CaseError as exc:
         if exc.code == "not-found":
-            raise Refused("not-found") from exc
+            raise  # the refusal page
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": "reason", "message": spoken(request, exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})

@@ -122,7 +122,7 @@ async def report_preview(request: Request, release_id: int) -> Response:
         period, document = await reports_release.submitted_document(cw.node, principal,
                                                                     release_id)
     except ReportError as exc:
-        raise _refusal(exc.problem) from exc
+        raise _refusal(exc.code) from exc
     lang, book = language(request), books(request)
     return document_response(preview_html(
         document, book.get(lang), book.get("en"), lang, period,
@@ -144,7 +144,7 @@ async def release_report(request: Request, release_id: int) -> Response:
         else:
             await reports_release.release(cw.node, principal, release_id)
     except ReportError as exc:
-        return await _queue(request, principal, status_of(exc.problem), error={
+        return await _queue(request, principal, status_of(exc.code), error={
             "report": release_id, "message": spoken(request, exc),
             "reason": form.get("reason", "")})
     raise Redirect(f"/release?done={'report-returned' if sending_back else 'report-released'}")

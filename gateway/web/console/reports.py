@@ -160,7 +160,7 @@ async def submit_report(request: Request) -> Response:
             raise refused or ReportError(N_("Pick a period."), "period")
         await release.submit_period(cw.node, principal, period)
     except ReportError as exc:
-        return await _page(request, principal, form, status_of(exc.problem),
+        return await _page(request, principal, form, status_of(exc.code),
                            error=spoken(request, exc))
     return RedirectResponse(f"/reports?period={period.name}&done=report-submitted",
                             status_code=303)

@@ -53,8 +53,7 @@ async def login(request: Request) -> Response:
         throttled = isinstance(outcome, users.LoginThrottled)
         key = ("Too many failed attempts from here; wait a few minutes and try again"
                if throttled else "User name or password is wrong")
-        return page(request, "login.html", None,
-                    status_of("rate-limited" if throttled else "unauthenticated"), expired=False,
+        return page(request, "login.html", None, status_of(outcome.code), expired=False,
                     error=key, username=username)
     _found, opened = outcome
     response = RedirectResponse("/", status_code=303)
