@@ -14,7 +14,6 @@ from gateway.cases import lifecycle, service, views
 from gateway.cases import special as special_data
 from gateway.cases.commands import (
     BestInterests,
-    Kind,
     NewCase,
     NewNote,
     NewPerson,
@@ -24,6 +23,7 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
+from gateway.cases.lifecycle import Kind
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
