@@ -23,6 +23,7 @@ from gateway.cases.prefill import Known, KnownPerson, UnitNames, prefill
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.errors import Message
 from gateway.store import cases as repo
+from gateway.store import persons as person_repo
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal
     (``fill=False``: only the pickers, for a draft that comes back); ``person`` picks whom
     the document is about where the case holds several."""
     case = await views.case_detail(conn, cw, principal, case_id)
-    rows = await repo.persons_of(conn, [case_id])
+    rows = await person_repo.persons_of(conn, [case_id])
     today = cw.clock().date()
     known_persons, choices = [], []
     for row in rows:

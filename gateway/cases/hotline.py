@@ -33,7 +33,7 @@ from gateway.cases.commands import (
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.errors import N_
-from gateway.store import cases as repo
+from gateway.store import tasks as task_repo
 from gateway.store.case_tables import tip_reporters, tips
 from gateway.trust.names import NAME_LANGUAGES, home_language
 
@@ -352,7 +352,7 @@ async def release_reviews(conn: AsyncConnection, cw: CaseWork, principal: Princi
                           ) -> list[dict[str, Any]]:
     """Alerts of the unit released without a second person, waiting for the chief's review
     (MESSAGES.md: the supervisor is told at once)."""
-    rows = await repo.release_reviews(conn, principal.unit)
+    rows = await task_repo.release_reviews(conn, principal.unit)
     now = cw.clock()
     return [{"task_id": r.id, "case_id": r.case_id, "reference": r.reference,
              "message_id": r.message_id, "released_at": r.created_at, "due_at": r.due_at,

@@ -25,6 +25,8 @@ from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
 from gateway.protocol.errors import N_, Code
 from gateway.store import cases as repo
+from gateway.store import persons as person_repo
+from gateway.store import tasks as task_repo
 
 
 def unit_seen(principal: Principal) -> str | None:
@@ -97,7 +99,7 @@ async def record_event(conn: AsyncConnection, cw: CaseWork, case_id: int, actor:
 
 async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
     """What the lifecycle rules need to know about a case row."""
-    verified = await repo.count_persons(conn, row.id, role="victim",
+    verified = await person_repo.count_persons(conn, row.id, role="victim",
                                         identity_status="verified")
     home_side = lifecycle.is_home_side(row.origin, row.kind)
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
@@ -213,7 +215,7 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     if facts.role not in lifecycle.PERSON_ROLES:
         raise CaseError("invalid-request", N_("role must be one of {choices}"),
                         "role", choices=', '.join(lifecycle.PERSON_ROLES))
-    existing = await repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
+    existing = await person_repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
     if existing is not None and from_partner:
         facts = _kept(cw, existing, facts)
     seal = cw.sealer.seal_text
@@ -226,13 +228,13 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
                                "persons.details"),
         "retention_until": facts.retention_until}
     if existing is None:
-        person_id = await repo.insert_person(
+        person_id = await person_repo.insert_person(
             conn, case_id=case_id, person_ref=facts.person_ref, role=facts.role,
             identity_status="unverified", created_at=cw.clock(), **values)
         await record_event(conn, cw, case_id, actor, f"person-added:{facts.role}")
     else:
         person_id = int(existing.id)
-        await repo.update_person(conn, person_id, **values)
+        await person_repo.update_person(conn, person_id, **values)
     await repo.index_terms(conn, case_id, person_id,
                            [cw.sealer.index_term(t) for t in sorted(terms_of(facts))])
     if facts.presumed_child and facts.role == "victim":
@@ -266,13 +268,13 @@ async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Pri
     partner's persons may be numbered so too, and a new person never takes their place."""
     row = await load_case(conn, principal, case_id)
     facts = command.facts(cw.clock().date())
-    held = await repo.person_refs(conn, row.id)
+    held = await person_repo.person_refs(conn, row.id)
     if not facts.person_ref:
         number = len(held) + 1
         while f"L{number}" in held:
             number += 1
         facts = replace(facts, person_ref=f"L{number}")
-    elif await repo.person_row_of(conn, row.id, facts.person_ref, facts.role) is not None:
+    elif await person_repo.person_row_of(conn, row.id, facts.person_ref, facts.role) is not None:
         raise CaseError("state-conflict", N_("the case holds a person {person} already"),
                         "person_ref", person=facts.person_ref)
     person_id = await upsert_person(conn, cw, row.id, facts, principal.actor)
@@ -285,7 +287,7 @@ async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int
                        task_id: int) -> Any:
     """A task of a case the principal may see; ``not-found`` otherwise."""
     row = await load_case(conn, principal, case_id)
-    task = await repo.task_row(conn, task_id, row.id)
+    task = await task_repo.task_row(conn, task_id, row.id)
     if task is None:
         raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
                         task_id=task_id, case_id=case_id)
@@ -296,7 +298,7 @@ async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: s
                               status: str) -> int:
     """Mark the case's victim(s) (one by ``person-id``, or all) with a verification result."""
     assert status in lifecycle.IDENTITY_STATUSES, status
-    return await repo.set_victims_status(conn, case_id, person_ref, status)
+    return await person_repo.set_victims_status(conn, case_id, person_ref, status)
 
 
 async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit: str,
@@ -305,7 +307,7 @@ async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit
                    partner: str | None = None, message_id: str | None = None,
                    detail: str | None = None) -> int:
     """Record something due (``detail``: what a document said, as JSON of codes)."""
-    return await repo.insert_task(
+    return await task_repo.insert_task(
         conn, case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
         owner_user=owner_user, partner=partner, message_id=message_id, due_at=due_at,
         created_at=cw.clock(), detail=detail)
@@ -315,7 +317,7 @@ async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, 
                       case_id: int | None = None, tip_id: int | None = None,
                       message_id: str | None = None, partner: str | None = None) -> int:
     """Mark open tasks done (an answer arrived, a tip was classified...)."""
-    return await repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
+    return await task_repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
                                        tip_id=tip_id, message_id=message_id, partner=partner)
 
 
@@ -337,7 +339,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
                         task_id: int, command: commands.TaskDone | None = None) -> None:
     """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
     note; its deadline closes with it."""
-    row = await repo.task_row(conn, task_id)
+    row = await task_repo.task_row(conn, task_id)
     if row is None or (row.case_id is None and row.owner_unit != principal.unit):
         raise CaseError("not-found", N_("no task {task_id}"), task_id=task_id)
     if row.case_id is not None:
@@ -345,7 +347,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
     if row.done_at is not None:
         raise CaseError("state-conflict", N_("task {task_id} is done already"), task_id=task_id)
     note = command.note if command else None
-    await repo.update_task(
+    await task_repo.update_task(
         conn, task_id, done_at=cw.clock(), done_by=principal.actor,
         done_note_sealed=cw.sealer.seal_text(note.strip(), "tasks.done_note")
         if note and note.strip() else None)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import allowed
@@ -25,8 +24,8 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import parse_body, parse_envelope, sniff_media_type
 from gateway.protocol.errors import N_
-from gateway.store.case_tables import special_grants
-from gateway.store.cases import message_of_case
+from gateway.store import special_grants
+from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
 
 #: The reasons offered in the console (codes, translated there); any other may be typed.
@@ -69,9 +68,9 @@ async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_
         raise CaseError("invalid-request", N_("the reason 'immediate alert' is for an alert "
                                               "received with priority immediate"), "reason")
     now = cw.clock()
-    await conn.execute(sa.insert(special_grants).values(
-        session_id=principal.session_id, message_id=message_id, reason=reason,
-        granted_at=now, expires_at=now + GRANT_FOR))
+    await special_grants.insert_grant(
+        conn, session_id=principal.session_id, message_id=message_id, reason=reason,
+        granted_at=now, expires_at=now + GRANT_FOR)
     await audit.append(conn, cw.clock, principal.actor, "special.opened", row.reference,
                        {"message": message_id, "reason": reason})
 
@@ -95,12 +94,8 @@ async def granted(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     """The reason of this session's live grant on the message, or None."""
     if not allowed(principal.role, "special.read") or not principal.session_id:
         return None
-    reason = (await conn.execute(sa.select(special_grants.c.reason).where(
-        special_grants.c.session_id == principal.session_id,
-        special_grants.c.message_id == message_id,
-        special_grants.c.expires_at > cw.clock()).order_by(special_grants.c.id.desc())
-        .limit(1))).scalar()
-    return str(reason) if reason is not None else None
+    return await special_grants.live_reason(conn, principal.session_id, message_id,
+                                            cw.clock())
 
 
 async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,

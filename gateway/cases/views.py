@@ -21,8 +21,12 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.protocol.errors import N_, from_record
+from gateway.store import case_messages
 from gateway.store import cases as repo
-from gateway.store.cases import message_of_case
+from gateway.store import drafts as draft_repo
+from gateway.store import persons as person_repo
+from gateway.store import tasks as task_repo
+from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
 
 SEARCH_LIMIT: Final = 50
@@ -86,7 +90,7 @@ def _settled(cw: CaseWork, row: Any) -> dict[str, Any]:
 
 async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
     """The messages of a case's conversations, oldest first, with delivery state and receipt."""
-    rows = await repo.timeline_rows(conn, case_id)
+    rows = await case_messages.timeline_rows(conn, case_id)
     return [{"id": r.message_id, "direction": r.direction, "from": r.sender,
              "to": r.recipient, "type": r.doc_type, "state": r.state, "created": r.created,
              "priority": r.priority, "handling": r.handling, "ref": r.ref,
@@ -100,11 +104,11 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     row = await load_case(conn, principal, case_id)
     now = cw.clock()
     facts = await facts_of(conn, row)
-    people = await repo.persons_of(conn, [row.id])
-    task_rows = await repo.tasks_of(conn, row.id)
+    people = await person_repo.persons_of(conn, [row.id])
+    task_rows = await task_repo.tasks_of(conn, row.id)
     note_rows = await repo.notes_of(conn, row.id)
     events = await repo.events_of(conn, row.id)
-    draft_rows = await repo.drafts_of(conn, row.id)
+    draft_rows = await draft_repo.drafts_of(conn, row.id)
     await audit.append(conn, cw.clock, principal.actor, "case.read", row.reference, {})
     return {
         "id": row.id, "reference": row.reference, "kind": row.kind, "origin": row.origin,
@@ -143,7 +147,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("invalid-request", N_("reading a person's special data needs a reason"),
                         "reason")
     row = await load_case(conn, principal, case_id)
-    person = await repo.person_row(conn, row.id, person_id)
+    person = await person_repo.person_row(conn, row.id, person_id)
     if person is None:
         raise CaseError("not-found", N_("no person {person_id} in case {case_id}"),
                         person_id=person_id, case_id=case_id)
@@ -180,7 +184,7 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("forbidden", N_("only C02's investigators see every unit's overdue items"),
                         "scope")
     now = cw.clock()
-    rows = await repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
+    rows = await task_repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
     return [{**_task(r, now), "case_reference": r.reference, "case_kind": r.kind,
              "hours_overdue": round((now - r.due_at).total_seconds() / 3600, 1)}
             for r in rows]
@@ -192,10 +196,10 @@ async def investigations(conn: AsyncConnection, cw: CaseWork,
     now = cw.clock()
     out = []
     for row in await repo.investigations_of(conn, unit_seen(principal)):
-        partners = await repo.partners_of(conn, row.id)
-        sent, received, last = await repo.exchange_counts(conn, row.id)
-        open_tasks = await repo.tasks_of(conn, row.id, open_only=True)
-        suspects = await repo.suspects_of(conn, row.id)
+        partners = await case_messages.partners_of(conn, row.id)
+        sent, received, last = await case_messages.exchange_counts(conn, row.id)
+        open_tasks = await task_repo.tasks_of(conn, row.id, open_only=True)
+        suspects = await person_repo.suspects_of(conn, row.id)
         out.append({
             "id": row.id, "reference": row.reference, "state": row.state,
             "owner_unit": row.owner_unit,
@@ -227,7 +231,7 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         await audit.append(conn, cw.clock, principal.actor, "search", None, {"results": 0})
         return []
     rows = await repo.cases_of(conn, ids)
-    people = await repo.persons_of(conn, ids)
+    people = await person_repo.persons_of(conn, ids)
     by_case: dict[int, list[dict[str, Any]]] = {}
     for person in people:
         by_case.setdefault(person.case_id, []).append(_person(cw, person))
@@ -240,7 +244,8 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 async def _receiving_agency(conn: AsyncConnection, cw: CaseWork, row: Any) -> str | None:
     """Where the handover record said the person goes on to (its receiving agency), for the
     referral the home side records next."""
-    for message in (await repo.received_of_type(conn, row.id, "handover-record", None))[:1]:
+    handovers = await case_messages.received_of_type(conn, row.id, "handover-record", None)
+    for message in handovers[:1]:
         envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
         data = cw.forms.read(message.doc_type, message.doc_version, envelope.document,
                              validate=False)
@@ -256,7 +261,7 @@ async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -
     """The verification answers the case received that confirmed an identity, newest first:
     what a repatriation request may cite as the verification a return relies on."""
     found = []
-    for row in await repo.received_of_type(conn, case_id, "verification-response"):
+    for row in await case_messages.received_of_type(conn, case_id, "verification-response"):
         envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
         data = cw.forms.read(row.doc_type, row.doc_version, envelope.document, validate=False)
         if isinstance(data, dict) and data.get("result") == "confirmed":
@@ -302,15 +307,15 @@ async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Prin
     oldest first, with their age in days), overdue items, joint investigations (last exchange,
     open tasks) and suspect notices sent and received; each links to its case."""
     now = cw.clock()
-    waiting = await repo.awaiting_answers(conn, unit_seen(principal))
+    waiting = await task_repo.awaiting_answers(conn, unit_seen(principal))
     per_partner: dict[str, list[dict[str, Any]]] = {}
     for w in waiting:
         per_partner.setdefault(w.partner or "", []).append({
             "case_id": w.case_id, "reference": w.reference, "type": w.title,
             "sent_at": w.created_at, "due_at": w.due_at, "age_days": (now - w.created_at).days,
             "overdue": w.due_at < now})
-    notices_rows = await repo.messages_of_type(conn, "suspect-notice", unit_seen(principal),
-                                               100)
+    notices_rows = await case_messages.messages_of_type(conn, "suspect-notice",
+                                                        unit_seen(principal), 100)
     joint = await investigations(conn, cw, principal)
     return {"waiting": per_partner,
             "overdue": await overdue_items(conn, cw, principal,
