@@ -37,6 +37,7 @@ from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
 from gateway.store import case_messages
 from gateway.store import drafts as draft_repo
+from gateway.store.transactions import reads, writes
 
 MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -97,6 +98,7 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
     return values
 
 
+@writes
 async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        case_id: int, body: NewDraft) -> int:
     """Save a draft on a case (its document may still be incomplete)."""
@@ -122,10 +124,10 @@ async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     if draft_id is None:
         if case_id is None:
             raise CaseError("invalid-request", N_("a new draft needs its case"), "case")
-        draft_id = await create_draft(conn, cw, principal, case_id, body)
+        draft_id = await create_draft.within(conn, cw, principal, case_id, body)
     else:
-        await update_draft(conn, cw, principal, draft_id, body)
-    return draft_id, await submit_draft(conn, cw, principal, draft_id) if submit else None
+        await update_draft.within(conn, cw, principal, draft_id, body)
+    return draft_id, await submit_draft.within(conn, cw, principal, draft_id) if submit else None
 
 
 async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Principal,
@@ -151,6 +153,7 @@ async def _load(conn: AsyncConnection, principal: Principal, draft_id: int, *,
     return row, case
 
 
+@writes
 async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int, body: NewDraft) -> None:
     """Change a draft (its author, while it is a draft or was sent back)."""
@@ -184,6 +187,7 @@ def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
     return view
 
 
+@writes
 async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      draft_id: int) -> dict[str, Any]:
     """A draft with its content (the release preview); audited as a read of its data."""
@@ -233,6 +237,7 @@ async def draft_attachment(conn: AsyncConnection, cw: CaseWork, principal: Princ
     return Attachment(name, found["media_type"], base64.b64decode(found["data"]))
 
 
+@reads
 async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                       state: str | None) -> list[dict[str, Any]]:
     """Drafts of the principal's unit (the release queue with ``state=submitted``)."""
@@ -240,6 +245,7 @@ async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return [draft_view(cw, r, with_content=False) for r in rows]
 
 
+@writes
 async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int) -> dict[str, Any]:
     """Validate a draft fully and ask for release; sends at once where no second person is
@@ -285,6 +291,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     return {"state": "submitted", "message_id": None}
 
 
+@writes
 async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         draft_id: int) -> str:
     """A supervisor of the author's unit, not the author, releases: sign, queue, move."""
@@ -303,6 +310,7 @@ async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principa
     return await _send(conn, cw, row, case, principal)
 
 
+@writes
 async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int, reason: str) -> None:
     """Send a submitted draft back to its author with a reason."""

@@ -326,10 +326,10 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         _moment(body.last_seen, "last_seen", cw.clock())
         case = await service.load_case(conn, principal, case_id)
         document = _alert_document(cw, tip, case.reference, body, principal)
-        draft_id = await drafts.create_draft(conn, cw, principal, case_id, NewDraft(
+        draft_id = await drafts.create_draft.within(conn, cw, principal, case_id, NewDraft(
             type="alert", to=body.alert_to, priority="immediate", handling=body.handling,
             lang=ALERT_LANG, document=document))
-        sent = await drafts.submit_draft(conn, cw, principal, draft_id)
+        sent = await drafts.submit_draft.within(conn, cw, principal, draft_id)
         message_id = sent["message_id"]
     return {"case_id": case_id, "message_id": message_id}
 

@@ -27,6 +27,7 @@ from gateway.protocol.errors import N_, Code
 from gateway.store import cases as repo
 from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
+from gateway.store.transactions import writes
 
 
 def unit_seen(principal: Principal) -> str | None:
@@ -129,6 +130,7 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
                         "reason_given": bool(reason)})
 
 
+@writes
 async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     command: commands.NewCase) -> int:
     """A user opens a case in their own unit (a hotline operator's cases come from the
@@ -142,10 +144,11 @@ async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         if not allowed(principal.role, "persons.write"):
             raise CaseError("forbidden", N_("your role may not add persons to a case"),
                             "person")
-        await add_person_by_hand(conn, cw, principal, case_id, command.person)
+        await add_person_by_hand.within(conn, cw, principal, case_id, command.person)
     return case_id
 
 
+@writes
 async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                      command: commands.Transition) -> str:
     """A user's request to move a case; answers the new state."""
@@ -154,6 +157,7 @@ async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     return command.to
 
 
+@writes
 async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                                 case_id: int, command: commands.BestInterests) -> str:
     """A supervisor records whether return is in the child's best interests, with reasons
@@ -181,6 +185,7 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
     return str(current.state)
 
 
+@writes
 async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                           case_id: int, command: commands.Referral) -> str:
     """The home side records where the person handed over to it was referred; the case then
@@ -261,6 +266,7 @@ def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> PersonFacts:
         other_names=[*theirs.other_names, *(n for n in (native, latin) if n)])
 
 
+@writes
 async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                              case_id: int, command: commands.NewPerson) -> int:
     """A person a user adds to a case (no document named them yet); without a ``person-id``
@@ -281,17 +287,6 @@ async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Pri
     await audit.append(conn, cw.clock, principal.actor, "person.added", row.reference,
                        {"person": person_id, "role": facts.role})
     return person_id
-
-
-async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int,
-                       task_id: int) -> Any:
-    """A task of a case the principal may see; ``not-found`` otherwise."""
-    row = await load_case(conn, principal, case_id)
-    task = await task_repo.task_row(conn, task_id, row.id)
-    if task is None:
-        raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
-                        task_id=task_id, case_id=case_id)
-    return task
 
 
 async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
@@ -321,6 +316,7 @@ async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, 
                                        tip_id=tip_id, message_id=message_id, partner=partner)
 
 
+@writes
 async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                     title: str, due: date, owner_user: str | None) -> int:
     """A task a user sets on a case."""
@@ -335,6 +331,7 @@ async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, c
     return task_id
 
 
+@writes
 async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         task_id: int, command: commands.TaskDone | None = None) -> None:
     """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
@@ -355,6 +352,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
                        {"kind": row.kind})
 
 
+@writes
 async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                    command: commands.NewNote) -> int:
     """A note on a case (sealed: notes often name people)."""
@@ -367,3 +365,17 @@ async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, ca
                                      text_sealed=cw.sealer.seal_text(text, "notes.text"))
     await audit.append(conn, cw.clock, principal.actor, "note.added", row.reference, {})
     return note_id
+
+
+@writes
+async def complete_task_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                                case_id: int, task_id: int,
+                                command: commands.TaskDone | None = None) -> None:
+    """Mark a task of a case the principal may see done (the case page's button); a task of
+    another case is ``not-found``."""
+    row = await load_case(conn, principal, case_id)
+    task = await task_repo.task_row(conn, task_id, row.id)
+    if task is None:
+        raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
+                        task_id=task_id, case_id=case_id)
+    await complete_task.within(conn, cw, principal, task.id, command)

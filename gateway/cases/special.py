@@ -27,6 +27,7 @@ from gateway.protocol.errors import N_
 from gateway.store import special_grants
 from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads, writes
 
 #: The reasons offered in the console (codes, translated there); any other may be typed.
 REASONS: Final = ("identity-verification", "return-planning", "victim-support",
@@ -51,6 +52,7 @@ def _check_reader(principal: Principal) -> None:
         raise CaseError("forbidden", N_("your role may not read special-category data"))
 
 
+@writes
 async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                 message_id: str, reason: str) -> None:
     """Open the special data of one message of a case for this session; audited."""
@@ -98,6 +100,7 @@ async def granted(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                                             cw.clock())
 
 
+@writes
 async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                      message_id: str, name: str) -> StoredAttachment:
     """One attachment of a message of the case, exactly as exchanged; needs a live grant
@@ -134,6 +137,7 @@ def attachment_names(envelope: Any) -> list[dict[str, Any]]:
             for a in envelope.header.bx.attachments or []]
 
 
+@reads
 async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                              case_id: int, message_id: str) -> tuple[Any, Any, str | None]:
     """The use case behind a message's page: the case (one the principal may see), the
@@ -147,6 +151,35 @@ async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Pri
     return case, row, await granted(conn, cw, principal, message_id)
 
 
+@dataclass(frozen=True)
+class MessagePage:
+    """What a message's page shows: the case, the message's header and attachments, this
+    session's grant, and the reasons offered to open its special data (an immediate alert
+    received has its own, chosen already, so that it opens in one step)."""
+
+    case: Any
+    message_id: str
+    bx: Any
+    attachments: list[dict[str, Any]]
+    reason: str | None
+    special_reasons: tuple[str, ...]
+    chosen_reason: str | None
+    immediate: bool
+
+
+@reads
+async def message_page(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       case_id: int, message_id: str) -> MessagePage:
+    """The message of the case as its page shows it (:class:`MessagePage`)."""
+    case, row, reason = await message_with_grant.within(conn, cw, principal, case_id,
+                                                        message_id)
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
+    reasons, chosen = reasons_for(row)
+    return MessagePage(case, message_id, envelope.header.bx, attachment_names(envelope),
+                       reason, reasons, chosen, immediate_alert(row))
+
+
+@writes
 async def view_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str) -> printing.Printed:
     """A message of the case shown on the console's screen: special data only under this
@@ -158,6 +191,7 @@ async def view_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Princ
                                        case_id=case.id)
 
 
+@writes
 async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                             case_id: int, message_id: str) -> printing.Printed:
     """A message of the case printed (as a PDF) from the console: special data only under
@@ -170,6 +204,7 @@ async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Prin
         show_special=reason is not None, case_id=case.id)
 
 
+@writes
 async def print_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                         message_id: str, reason: str, lang: str | None,
                         show_special: bool, fmt: str = "pdf") -> printing.Printed:

@@ -6,6 +6,7 @@ a reason, which is audited with it (MESSAGES.md, handling rules).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
 from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads, writes
 
 SEARCH_LIMIT: Final = 50
 #: How far the search counts a term's rows to choose the rarest one to start from.
@@ -98,6 +100,7 @@ async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
             for r in rows]
 
 
+@writes
 async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                       case_id: int) -> dict[str, Any]:
     """A case with its persons (no special data), tasks, notes, story and messages."""
@@ -140,6 +143,7 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     }
 
 
+@writes
 async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         case_id: int, person_id: int, reason: str) -> dict[str, Any]:
     """A person with everything the documents said (special data): needs a reason; audited."""
@@ -159,6 +163,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
             if person.retention_until else None}
 
 
+@reads
 async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      filters: dict[str, Any]) -> list[dict[str, Any]]:
     """Cases the principal may see, newest change first, with their open and overdue tasks."""
@@ -171,12 +176,24 @@ async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
              "updated_at": _iso(r.updated_at), "overdue": int(r.overdue)} for r in rows]
 
 
-async def case_units(conn: AsyncConnection, cw: CaseWork, principal: Principal) -> list[str]:
-    """The units whose cases the principal may see (a filter of the case list)."""
-    del cw
-    return await repo.owner_units(conn, unit_seen(principal))
+@dataclass(frozen=True)
+class CaseList:
+    """The console's case list: the cases found, and the units whose cases the principal
+    may see (a filter of the list)."""
+
+    cases: list[dict[str, Any]]
+    units: list[str]
 
 
+@reads
+async def case_list(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                    filters: dict[str, Any]) -> CaseList:
+    """The cases of :func:`list_cases` with the units the list may be filtered by."""
+    return CaseList(await list_cases.within(conn, cw, principal, filters),
+                    await repo.owner_units(conn, unit_seen(principal)))
+
+
+@reads
 async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         scope: str) -> list[dict[str, Any]]:
     """Open tasks past their due time: the unit's, or (C02) every unit's."""
@@ -190,6 +207,7 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
             for r in rows]
 
 
+@reads
 async def investigations(conn: AsyncConnection, cw: CaseWork,
                          principal: Principal) -> list[dict[str, Any]]:
     """C02's view: every joint investigation with its partners, requests and suspects."""
@@ -222,6 +240,7 @@ async def _matching_cases(conn: AsyncConnection, cw: CaseWork, principal: Princi
                                         _COUNT_CAP)
 
 
+@writes
 async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                  query: str) -> list[dict[str, Any]]:
     """Cases and persons matching every word of ``query`` (names in any script, accents
@@ -269,6 +288,7 @@ async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -
     return found
 
 
+@writes
 async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str, reason: str | None
                            ) -> dict[str, Any]:
@@ -301,6 +321,7 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
                             for a in envelope.header.bx.attachments or []]}
 
 
+@reads
 async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
                             ) -> dict[str, Any]:
     """What C02's investigator works from: requests awaiting a partner's answer (per partner,
@@ -316,9 +337,9 @@ async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Prin
             "overdue": w.due_at < now})
     notices_rows = await case_messages.messages_of_type(conn, "suspect-notice",
                                                         unit_seen(principal), 100)
-    joint = await investigations(conn, cw, principal)
+    joint = await investigations.within(conn, cw, principal)
     return {"waiting": per_partner,
-            "overdue": await overdue_items(conn, cw, principal,
+            "overdue": await overdue_items.within(conn, cw, principal,
                                            "all" if sees_all_cases(principal.role) else "unit"),
             "investigations": joint,
             "suspect_notices": [{"direction": n.direction, "partner": n.recipient

@@ -42,7 +42,7 @@ async def create(
 ) -> dict[str, Any]:
     """Save a draft on a case (it may be incomplete until it is submitted)."""
     cw = case_work(request)
-    draft_id = await cw.run(drafts.create_draft, principal, case_id, body)
+    draft_id = await drafts.create_draft(cw, principal, case_id, body)
     return {"id": draft_id, "state": "draft"}
 
 
@@ -54,7 +54,7 @@ async def queue(
 ) -> dict[str, Any]:
     """Drafts of the user's unit; ``state=submitted`` is the release queue."""
     cw = case_work(request)
-    return {"drafts": await cw.run(drafts.list_drafts, principal, state)}
+    return {"drafts": await drafts.list_drafts(cw, principal, state)}
 
 
 @router.get(
@@ -73,7 +73,7 @@ async def read(
 ) -> dict[str, Any]:
     """A draft with its document (the release preview). Audited."""
     cw = case_work(request)
-    return await cw.run(drafts.read_draft, principal, draft_id)
+    return await drafts.read_draft(cw, principal, draft_id)
 
 
 @router.put(
@@ -88,7 +88,7 @@ async def update(
 ) -> dict[str, Any]:
     """Change a draft (its author, before release)."""
     cw = case_work(request)
-    await cw.run(drafts.update_draft, principal, draft_id, body)
+    await drafts.update_draft(cw, principal, draft_id, body)
     return {"id": draft_id, "state": "draft"}
 
 
@@ -104,7 +104,7 @@ async def submit(
     """Validate fully and ask a supervisor to release; sent at once when no second person is
     needed (operational data only, or an immediate alert)."""
     cw = case_work(request)
-    result = await cw.run(drafts.submit_draft, principal, draft_id)
+    result = await drafts.submit_draft(cw, principal, draft_id)
     return {"id": draft_id, **result}
 
 
@@ -119,7 +119,7 @@ async def release(
 ) -> dict[str, Any]:
     """Release a submitted draft: sign, queue, move the case (supervisors, not the author)."""
     cw = case_work(request)
-    message_id = await cw.run(drafts.release_draft, principal, draft_id)
+    message_id = await drafts.release_draft(cw, principal, draft_id)
     return {"id": draft_id, "state": "sent", "message_id": message_id}
 
 
@@ -135,5 +135,5 @@ async def send_back(
 ) -> dict[str, Any]:
     """Send a submitted draft back to its author with a reason."""
     cw = case_work(request)
-    await cw.run(drafts.return_draft, principal, draft_id, body.reason)
+    await drafts.return_draft(cw, principal, draft_id, body.reason)
     return {"id": draft_id, "state": "returned"}
