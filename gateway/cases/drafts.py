@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
@@ -41,6 +42,15 @@ from gateway.store.transactions import reads, writes
 
 MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of a draft submitted: ``submitted`` (waiting for a second person), or
+    ``sent`` at once with its message id."""
+
+    state: str
+    message_id: str | None
 
 
 def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
@@ -117,7 +127,7 @@ async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
 async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      body: NewDraft, *, case_id: int | None = None,
                      draft_id: int | None = None, submit: bool = False
-                     ) -> tuple[int, dict[str, Any] | None]:
+                     ) -> tuple[int, Submission | None]:
     """The author's one action: create a draft on a case (or change ``draft_id``) and, with
     ``submit``, ask for its release (or send it where no second person is needed). Answers
     the draft's id and the submission's result."""
@@ -133,7 +143,7 @@ async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                          body: NewDraft, held: list[str], *, case_id: int | None = None,
                          draft_id: int | None = None, submit: bool = False
-                         ) -> tuple[int, dict[str, Any] | None]:
+                         ) -> tuple[int, Submission | None]:
     """:func:`save_draft` from the console's form: the files held since an earlier try are
     in ``body`` and are let go in the same transaction."""
     saved = await save_draft(conn, cw, principal, body, case_id=case_id, draft_id=draft_id,
@@ -247,7 +257,7 @@ async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 @writes
 async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                       draft_id: int) -> dict[str, Any]:
+                       draft_id: int) -> Submission:
     """Validate a draft fully and ask for release; sends at once where no second person is
     needed (operational data only, or an immediate alert)."""
     row, case = await _load(conn, principal, draft_id)
@@ -280,7 +290,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
             await audit.append(conn, cw.clock, principal.actor, "supervisors.notified",
                                case.reference, {"draft": row.id, "message": message_id,
                                                 "task": task_id, "supervisors": told})
-        return {"state": "sent", "message_id": message_id}
+        return Submission("sent", message_id)
     await draft_repo.update_draft(conn, row.id, state="submitted", updated_at=cw.clock(),
                                   return_reason=None)
     await audit.append(conn, cw.clock, principal.actor, "draft.submitted", case.reference,
@@ -288,7 +298,7 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
     await notices.notify_supervisors(conn, cw, notices.Notice(  # a second person is needed
         "draft-submitted", unit=row.author_unit, case_id=case.id, draft_id=row.id,
         doc_type=row.doc_type, urgent=row.priority != "routine"), besides=row.author)
-    return {"state": "submitted", "message_id": None}
+    return Submission("submitted", None)
 
 
 @writes

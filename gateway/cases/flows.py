@@ -129,7 +129,7 @@ async def save_compose_form(conn: AsyncConnection, cw: CaseWork, principal: Prin
                 _, result = await drafts.save_with_held(
                     conn, cw, principal, command, form.held, case_id=case_id,
                     draft_id=form.draft_id, submit=form.submit)
-            outcome.state = (result or {}).get("state") or "draft"
+            outcome.state = result.state if result else "draft"
             return outcome
         except (Problem, CaseError) as refusal:
             outcome.refusal = refusal

@@ -330,7 +330,7 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
             type="alert", to=body.alert_to, priority="immediate", handling=body.handling,
             lang=ALERT_LANG, document=document))
         sent = await drafts.submit_draft.within(conn, cw, principal, draft_id)
-        message_id = sent["message_id"]
+        message_id = sent.message_id
     return {"case_id": case_id, "message_id": message_id}
 
 

@@ -105,7 +105,7 @@ async def submit(
     needed (operational data only, or an immediate alert)."""
     cw = case_work(request)
     result = await drafts.submit_draft(cw, principal, draft_id)
-    return {"id": draft_id, **result}
+    return {"id": draft_id, "state": result.state, "message_id": result.message_id}
 
 
 @router.post(
