@@ -90,7 +90,7 @@ class ComposeOutcome:
     state: str | None = None
     refusal: Problem | CaseError | None = None
     waiting: list[tuple[str, uploads.Upload]] = field(default_factory=list)
-    kept: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, str]] = field(default_factory=list)
     new: NewDocument | None = None
 
 

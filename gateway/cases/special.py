@@ -131,9 +131,18 @@ async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     return StoredAttachment(name, info.media_type, data)
 
 
-def attachment_names(envelope: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DeclaredAttachment:
+    """An attachment as a message declares it, for a page: its name, type and size."""
+
+    name: str
+    media_type: str
+    size: int
+
+
+def attachment_names(envelope: Any) -> list[DeclaredAttachment]:
     """The attachments a message declares (name, type, size) for a page."""
-    return [{"name": a.name, "media_type": a.media_type, "size": a.size}
+    return [DeclaredAttachment(a.name, a.media_type, a.size)
             for a in envelope.header.bx.attachments or []]
 
 
@@ -160,7 +169,7 @@ class MessagePage:
     case: Any
     message_id: str
     bx: Any
-    attachments: list[dict[str, Any]]
+    attachments: list[DeclaredAttachment]
     reason: str | None
     special_reasons: tuple[str, ...]
     chosen_reason: str | None

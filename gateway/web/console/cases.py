@@ -199,12 +199,12 @@ async def case_page(request: Request, case_id: int) -> HTMLResponse:
 Action = Callable[[CaseWork, Principal, dict[str, Any]], Awaitable[object]]
 
 
-async def _act(request: Request, action: str, case_id: int, form_field: str, done: str,
+async def _act(request: Request, action: str, case_id: int, form_field: str, then: str,
                work: Action, asked: tuple[Principal, dict[str, Any]] | None = None
                ) -> Response:
-    """Run one case action (one use case, its own transaction); a refusal comes back beside
-    its form. ``asked``: the user and the posted form when the caller has read them
-    already."""
+    """Run one case action (one use case, its own transaction), then go to ``then`` (the
+    case page, saying what was done); a refusal comes back beside its form. ``asked``: the
+    user and the posted form when the caller has read them already."""
     if asked is None:
         principal = await user(request, action)
         form = await posted(request, principal)
@@ -215,7 +215,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str, don
     except CaseError as exc:
         return await _case_page(request, principal, case_id, status_of(exc.code),
                                 errors={form_field: spoken(request, exc)}, values=form)
-    raise Redirect(f"/cases/{case_id}?done={done}")
+    raise Redirect(then)
 
 
 @router.post("/cases/{case_id}/move")
@@ -236,7 +236,8 @@ async def move_case(request: Request, case_id: int) -> Response:
             request, principal, case_id, status_of("invalid-request") if unsaid else 200,
             errors={"confirm": spoken(request, _WHY)} if unsaid else None, values=form,
             confirm_move=chosen)
-    return await _act(request, "cases.transition", case_id, "move", "moved",
+    return await _act(request, "cases.transition", case_id, "move",
+                      f"/cases/{case_id}?done=moved",
                       lambda cw, who, form: service.transition(
                           cw, who, case_id, commands.parse(commands.Transition,
                                                            texts(form, "to", "reason"))),
@@ -246,7 +247,8 @@ async def move_case(request: Request, case_id: int) -> Response:
 @router.post("/cases/{case_id}/persons")
 async def add_person(request: Request, case_id: int) -> Response:
     """Add a person by hand (victim, suspect, witness, relative)."""
-    return await _act(request, "persons.write", case_id, "person", "person-added",
+    return await _act(request, "persons.write", case_id, "person",
+                      f"/cases/{case_id}?done=person-added",
                       lambda cw, who, form: service.add_person_by_hand(
                           cw, who, case_id, commands.parse(commands.NewPerson, texts(
                               form, "role", "name_native", "name_latin", "sex",
@@ -256,7 +258,8 @@ async def add_person(request: Request, case_id: int) -> Response:
 @router.post("/cases/{case_id}/notes")
 async def add_note(request: Request, case_id: int) -> Response:
     """A note on the case (sealed)."""
-    return await _act(request, "notes.write", case_id, "note", "note-added",
+    return await _act(request, "notes.write", case_id, "note",
+                      f"/cases/{case_id}?done=note-added",
                       lambda cw, who, form: service.add_note(
                           cw, who, case_id,
                           commands.parse(commands.NewNote, {"text": form.get("text")})))
@@ -265,7 +268,8 @@ async def add_note(request: Request, case_id: int) -> Response:
 @router.post("/cases/{case_id}/tasks/{task_id}/done")
 async def task_done(request: Request, case_id: int, task_id: int) -> Response:
     """Mark a task done (who and when are recorded; a note may say how)."""
-    return await _act(request, "tasks.write", case_id, f"task-{task_id}", "task-done",
+    return await _act(request, "tasks.write", case_id, f"task-{task_id}",
+                      f"/cases/{case_id}?done=task-done",
                       lambda cw, who, form: service.complete_task_of_case(
                           cw, who, case_id, task_id,
                           commands.parse(commands.TaskDone, texts(form, "note"))))
@@ -275,7 +279,7 @@ async def task_done(request: Request, case_id: int, task_id: int) -> Response:
 async def best_interests(request: Request, case_id: int) -> Response:
     """A supervisor's best-interests decision for a child, with reasons."""
     return await _act(request, "cases.best-interests", case_id, "best-interests",
-                      "best-interests-recorded",
+                      f"/cases/{case_id}?done=best-interests-recorded",
                       lambda cw, who, form: service.record_best_interests(
                           cw, who, case_id, commands.parse(commands.BestInterests,
                                                            texts(form, "note", "decision"))))
@@ -284,7 +288,8 @@ async def best_interests(request: Request, case_id: int) -> Response:
 @router.post("/cases/{case_id}/referral")
 async def referral(request: Request, case_id: int) -> Response:
     """The home side records where the person it received was referred; the case moves on."""
-    return await _act(request, "cases.transition", case_id, "referral", "referral-recorded",
+    return await _act(request, "cases.transition", case_id, "referral",
+                      f"/cases/{case_id}?done=referral-recorded",
                       lambda cw, who, form: service.record_referral(
                           cw, who, case_id, commands.parse(
                               commands.Referral, texts(form, "kind", "facility", "note"))))

@@ -59,7 +59,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
           doc_type: str, values: dict[str, Any], errors: dict[str, list[str]], *,
           status: int = 200, message: str | None = None, draft: dict[str, Any] | None = None,
           held: list[tuple[str, uploads.Upload]] | None = None,
-          kept: list[dict[str, Any]] | None = None) -> HTMLResponse:
+          kept: list[dict[str, str]] | None = None) -> HTMLResponse:
     if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
     model = cw.forms.model(doc_type)
