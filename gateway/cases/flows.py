@@ -20,7 +20,7 @@ from gateway.cases import commands, composing, drafts, service, uploads, views
 from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
-from gateway.protocol.errors import N_
+from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
 from gateway.store.transactions import writes
 
@@ -109,8 +109,8 @@ async def save_compose_form(conn: AsyncConnection, cw: CaseWork, principal: Prin
         case_id, doc_type = existing["case_id"], existing["type"]
     if case_id is None or doc_type is None or doc_type not in cw.forms.registry.types() \
             or doc_type in WITHOUT_CASE:
-        raise CaseError("not-found", N_("no document {doc_type} to compose"),
-                        doc_type=str(doc_type))
+        raise CaseError("not-found", N_("a {doc_type} is not a document of a case"), "type",
+                        doc_type=Code(str(doc_type)))
     held = await uploads.held(conn, cw, principal.actor, form.held)
     taken = {f["name"] for f in files if f["name"] in form.keep} | {u.name for _, u in held}
     picked = [(key, uploads.unique(upload, taken)) for key, upload in form.picked]
