@@ -10,11 +10,10 @@ from fastapi import Path as FastPath
 from pydantic import Field
 
 from gateway.access.sessions import Principal
-from gateway.cases import lifecycle, service, views
+from gateway.cases import flows, lifecycle, service, views
 from gateway.cases import special as special_data
 from gateway.cases.commands import (
     BestInterests,
-    Kind,
     NewCase,
     NewNote,
     NewPerson,
@@ -24,6 +23,7 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
+from gateway.cases.lifecycle import Kind
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
@@ -78,7 +78,7 @@ async def list_cases(
         "limit": limit,
     }
     cw = case_work(request)
-    found = await cw.run(views.list_cases, principal, filters)
+    found = await views.list_cases(cw, principal, filters)
     return CaseList(cases=found)
 
 
@@ -94,8 +94,7 @@ async def open_case(
 ) -> CaseDetail:
     """Open a case owned by the user's unit."""
     cw = case_work(request)
-    case_id = await cw.run(service.open_case, principal, body)
-    return CaseDetail.model_validate(await cw.run(views.case_detail, principal, case_id))
+    return CaseDetail.model_validate(await flows.open_case_and_read(cw, principal, body))
 
 
 @router.get(
@@ -110,7 +109,7 @@ async def read_case(
     """A case: state and next steps, persons (without special data), tasks, notes, story,
     drafts and messages. Audited."""
     cw = case_work(request)
-    return CaseDetail.model_validate(await cw.run(views.case_detail, principal, case_id))
+    return CaseDetail.model_validate(await views.case_detail(cw, principal, case_id))
 
 
 @router.post(
@@ -127,7 +126,7 @@ async def move_case(
 ) -> Moved:
     """Move a case to another state, if its lifecycle allows it now."""
     cw = case_work(request)
-    state = await cw.run(service.transition, principal, case_id, body)
+    state = await service.transition(cw, principal, case_id, body)
     return Moved(id=case_id, state=state)
 
 
@@ -146,7 +145,7 @@ async def best_interests(
     """Record whether return is in the child's best interests, with reasons (supervisors);
     a case under review goes back where it was."""
     cw = case_work(request)
-    await cw.run(service.record_best_interests, principal, case_id, body)
+    await service.record_best_interests(cw, principal, case_id, body)
     return BestInterestsRecorded(id=case_id, best_interests=True)
 
 
@@ -165,7 +164,7 @@ async def record_referral(
     """Record where the person handed over to this side was referred (MESSAGES.md: the home
     side's case then moves to ``received-and-referred``)."""
     cw = case_work(request)
-    state = await cw.run(service.record_referral, principal, case_id, body)
+    state = await service.record_referral(cw, principal, case_id, body)
     return Moved(id=case_id, state=state)
 
 
@@ -184,7 +183,7 @@ async def add_person(
 ) -> Created:
     """Add a person to a case."""
     cw = case_work(request)
-    person_id = await cw.run(service.add_person_by_hand, principal, case_id, body)
+    person_id = await service.add_person_by_hand(cw, principal, case_id, body)
     return Created(id=person_id)
 
 
@@ -206,7 +205,7 @@ async def read_person(
     """A person with the special data the documents carry; needs a reason, audited."""
     cw = case_work(request)
     return PersonDetail.model_validate(
-        await cw.run(views.person_detail, principal, case_id, person_id, reason))
+        await views.person_detail(cw, principal, case_id, person_id, reason))
 
 
 @router.get(
@@ -225,7 +224,7 @@ async def read_message(
     """A message of the case as JSON; special fields only with a reason (audited)."""
     cw = case_work(request)
     return MessageDocument.model_validate(
-        await cw.run(views.message_document, principal, case_id, message_id, reason))
+        await views.message_document(cw, principal, case_id, message_id, reason))
 
 
 @router.get(
@@ -249,7 +248,7 @@ async def print_document(
     """A message of the case as its bilingual document: Vietnamese beside the partner's
     language (or ``lang``). Special fields only with ``special=true`` for a role that may
     read them. Every print is audited as an export, with the reason."""
-    printed = await case_work(request).run(special_data.print_of_case, principal, case_id,
+    printed = await special_data.print_of_case(case_work(request), principal, case_id,
                                            message_id, reason, lang, special, format)
     if format == "html":
         return Response(printed.html, media_type="text/html; charset=utf-8",
@@ -282,7 +281,7 @@ async def proof_bundle(
     keys. 409 while the partner has not cosigned a checkpoint that covers it yet (one was
     just sent: ask again shortly). Audited with the reason."""
     cw = case_work(request)
-    await cw.run(special_data.message_with_grant, principal, case_id, message_id)
+    await special_data.message_with_grant(cw, principal, case_id, message_id)
     data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
                                       within_case=True)
     return Response(data, media_type="application/zip", headers={
@@ -304,7 +303,7 @@ async def add_task(
 ) -> Created:
     """A task with an owner and a due date."""
     cw = case_work(request)
-    task_id = await cw.run(service.user_task, principal, case_id, body.title, body.due,
+    task_id = await service.user_task(cw, principal, case_id, body.title, body.due,
                            body.owner_user)
     return Created(id=task_id)
 
@@ -324,7 +323,7 @@ async def task_done(
     """Mark a task done (who and when are recorded; a note may say how); its deadline
     closes."""
     cw = case_work(request)
-    await cw.run(service.complete_task, principal, task_id, body)
+    await service.complete_task(cw, principal, task_id, body)
     return TaskFinished(id=task_id, done=True)
 
 
@@ -343,7 +342,7 @@ async def add_note(
 ) -> Created:
     """A note on a case."""
     cw = case_work(request)
-    note_id = await cw.run(service.add_note, principal, case_id, body)
+    note_id = await service.add_note(cw, principal, case_id, body)
     return Created(id=note_id)
 
 
@@ -360,7 +359,7 @@ async def overdue(
 ) -> OverdueList:
     """Deadlines passed: the unit's, or every unit's (C02)."""
     cw = case_work(request)
-    items = await cw.run(views.overdue_items, principal, scope)
+    items = await views.overdue_items(cw, principal, scope)
     return OverdueList(overdue=items)
 
 
@@ -375,7 +374,7 @@ async def investigations(
 ) -> InvestigationList:
     """Joint investigations with partners: requests open, answers, overdue, suspects."""
     cw = case_work(request)
-    return InvestigationList(investigations=await cw.run(views.investigations, principal))
+    return InvestigationList(investigations=await views.investigations(cw, principal))
 
 
 @router.post(
@@ -391,7 +390,7 @@ async def search(
     case reference. Posted, so that no name or number is in a URL (proxies and logs keep
     URLs); every search is audited, what it found or not."""
     cw = case_work(request)
-    return SearchResults(results=await cw.run(views.search, principal, body.q))
+    return SearchResults(results=await views.search(cw, principal, body.q))
 
 
 @router.get(

@@ -45,7 +45,7 @@ async def create(
 ) -> DraftState:
     """Save a draft on a case (it may be incomplete until it is submitted)."""
     cw = case_work(request)
-    draft_id = await cw.run(drafts.create_draft, principal, case_id, body)
+    draft_id = await drafts.create_draft(cw, principal, case_id, body)
     return DraftState(id=draft_id, state="draft")
 
 
@@ -62,7 +62,7 @@ async def queue(
 ) -> DraftList:
     """Drafts of the user's unit; ``state=submitted`` is the release queue."""
     cw = case_work(request)
-    return DraftList(drafts=await cw.run(drafts.list_drafts, principal, state))
+    return DraftList(drafts=await drafts.list_drafts(cw, principal, state))
 
 
 @router.get(
@@ -76,7 +76,7 @@ async def read(
 ) -> Draft:
     """A draft with its document (the release preview). Audited."""
     cw = case_work(request)
-    return Draft.model_validate(await cw.run(drafts.read_draft, principal, draft_id))
+    return Draft.model_validate(await drafts.read_draft(cw, principal, draft_id))
 
 
 @router.put(
@@ -93,7 +93,7 @@ async def update(
 ) -> DraftState:
     """Change a draft (its author, before release)."""
     cw = case_work(request)
-    await cw.run(drafts.update_draft, principal, draft_id, body)
+    await drafts.update_draft(cw, principal, draft_id, body)
     return DraftState(id=draft_id, state="draft")
 
 
@@ -109,8 +109,8 @@ async def submit(
     """Validate fully and ask a supervisor to release; sent at once when no second person is
     needed (operational data only, or an immediate alert)."""
     cw = case_work(request)
-    result = await cw.run(drafts.submit_draft, principal, draft_id)
-    return DraftSent.model_validate({"id": draft_id, **result})
+    result = await drafts.submit_draft(cw, principal, draft_id)
+    return DraftSent(id=draft_id, state=result.state, message_id=result.message_id)
 
 
 @router.post(
@@ -124,7 +124,7 @@ async def release(
 ) -> DraftSent:
     """Release a submitted draft: sign, queue, move the case (supervisors, not the author)."""
     cw = case_work(request)
-    message_id = await cw.run(drafts.release_draft, principal, draft_id)
+    message_id = await drafts.release_draft(cw, principal, draft_id)
     return DraftSent(id=draft_id, state="sent", message_id=message_id)
 
 
@@ -142,5 +142,5 @@ async def send_back(
 ) -> DraftState:
     """Send a submitted draft back to its author with a reason."""
     cw = case_work(request)
-    await cw.run(drafts.return_draft, principal, draft_id, body.reason)
+    await drafts.return_draft(cw, principal, draft_id, body.reason)
     return DraftState(id=draft_id, state="returned")

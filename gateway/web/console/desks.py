@@ -336,5 +336,5 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
     cw = case_work(request)
-    desk = await cw.run(views.investigator_desk, principal)
+    desk = await views.investigator_desk(cw, principal)
     return page(request, "desk.html", principal, **desk)

@@ -62,7 +62,7 @@ async def release_preview(request: Request, draft_id: int) -> Response:
     principal = await user(request, "drafts.release")
     cw = case_work(request)
     try:
-        full = await cw.run(review.preview, principal, draft_id)
+        full = await review.preview(cw, principal, draft_id)
     except CaseError as exc:
         raise _refusal(exc.code) from exc
     try:
@@ -81,7 +81,7 @@ async def release_attachment(request: Request, draft_id: int, name: str) -> Resp
     principal = await user(request, "drafts.release")
     cw = case_work(request)
     try:
-        found = await cw.run(review.open_attachment, principal, draft_id, name)
+        found = await review.open_attachment(cw, principal, draft_id, name)
     except CaseError as exc:
         raise _refusal(exc.code) from exc
     disposition = "inline" if found.media_type.startswith("image/") else "attachment"
@@ -101,10 +101,10 @@ async def release(request: Request, draft_id: int) -> Response:
     sending_back = form.get("action") == "return"
     try:
         if sending_back:
-            await cw.run(drafts.return_draft, principal, draft_id,
+            await drafts.return_draft(cw, principal, draft_id,
                          str(form.get("reason", "")))
         else:
-            await cw.run(review.release_seen, principal, draft_id)
+            await review.release_seen(cw, principal, draft_id)
     except CaseError as exc:
         return await _queue(request, principal, status_of(exc.code), error={
             "draft": draft_id, "message": spoken(request, exc),
