@@ -24,6 +24,7 @@ from gateway.protocol.errors import N_, from_record
 from gateway.store import cases as repo
 from gateway.store.cases import message_of_case
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads
 
 SEARCH_LIMIT: Final = 50
 #: How far the search counts a term's rows to choose the rarest one to start from.
@@ -296,6 +297,7 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
                             for a in envelope.header.bx.attachments or []]}
 
 
+@reads
 async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
                             ) -> dict[str, Any]:
     """What C02's investigator works from: requests awaiting a partner's answer (per partner,

@@ -10,6 +10,7 @@ from pydantic import Field
 from gateway.access.sessions import Principal
 from gateway.cases import hotline
 from gateway.cases.commands import Escalation, NewTip, TipTriage
+from gateway.cases.tip_views import Escalated, TipRecorded, TipView
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import MESSAGE, TIP, answers
 
@@ -36,10 +37,9 @@ Action = Literal[
 )
 async def record(
     request: Request, body: NewTip, principal: Annotated[Principal, permit("tips.write")]
-) -> dict[str, Any]:
+) -> TipRecorded:
     """Record a tip; starts the 24-hour (and for a child at imminent risk, 12-hour) clock."""
-    cw = case_work(request)
-    return await cw.run(hotline.record_tip, principal, body)
+    return await hotline.record_tip(case_work(request), principal, body)
 
 
 @router.get("/tips", responses=answers({"tips": [TIP]}))
@@ -49,8 +49,7 @@ async def list_tips(
     status: Literal["new", "classified", "escalated", "resolved"] | None = None,
 ) -> dict[str, Any]:
     """The unit's tips with their clocks (without their content)."""
-    cw = case_work(request)
-    return {"tips": await cw.run(hotline.list_tips, principal, status)}
+    return {"tips": await hotline.list_tips(case_work(request), principal, status)}
 
 
 @router.get(
@@ -67,10 +66,9 @@ async def list_tips(
 )
 async def read(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.read")]
-) -> dict[str, Any]:
+) -> TipView:
     """One tip. Audited."""
-    cw = case_work(request)
-    return await cw.run(hotline.read_tip, principal, tip_id)
+    return await hotline.read_tip(case_work(request), principal, tip_id)
 
 
 @router.get(
@@ -87,8 +85,7 @@ async def reporter(
     principal: Annotated[Principal, permit("tips.reporter.read")],
 ) -> dict[str, Any]:
     """Who called (supervisors, with a reason). Audited."""
-    cw = case_work(request)
-    return {"reporter": await cw.run(hotline.reporter_of, principal, tip_id, reason)}
+    return {"reporter": await hotline.reporter_of(case_work(request), principal, tip_id, reason)}
 
 
 @router.post(
@@ -102,8 +99,7 @@ async def triage(
     principal: Annotated[Principal, permit("tips.write")],
 ) -> dict[str, Any]:
     """Classify a tip (``duplicate`` links it to the tip it repeats)."""
-    cw = case_work(request)
-    await cw.run(hotline.triage, principal, tip_id, body)
+    await hotline.triage(case_work(request), principal, tip_id, body)
     return {"id": tip_id, "classification": body.classification}
 
 
@@ -118,15 +114,15 @@ async def escalate(
     tip_id: Id,
     body: Escalation,
     principal: Annotated[Principal, permit("tips.write")],
-) -> dict[str, Any]:
+) -> Escalated:
     """Open a case from the tip and, with ``alert_to``, send the partner an immediate alert,
     all in one transaction."""
     triage = TipTriage(classification=body.classification, urgency=body.urgency) if (
         body.classification and body.urgency) else None
-    result = await case_work(request).run(hotline.triage_and_escalate, principal, tip_id, triage,
-                                          body)
+    result = await hotline.triage_and_escalate(case_work(request), principal, tip_id, triage,
+                                               body)
     assert result is not None
-    return {"id": tip_id, **result}
+    return result
 
 
 @router.post(
@@ -137,6 +133,5 @@ async def resolve(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.write")]
 ) -> dict[str, Any]:
     """Mark a classified tip resolved."""
-    cw = case_work(request)
-    await cw.run(hotline.resolve, principal, tip_id)
+    await hotline.resolve(case_work(request), principal, tip_id)
     return {"id": tip_id, "status": "resolved"}
