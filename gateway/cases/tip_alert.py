@@ -5,7 +5,7 @@ made up here (no translated names, no guessed times)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from gateway.access.sessions import Principal
 from gateway.cases.commands import Escalation
@@ -17,9 +17,9 @@ from gateway.trust.names import NAME_LANGUAGES, home_language
 ALERT_LANG: Final = "vi"
 
 
-def birth(person: PersonAtRisk) -> dict[str, Any]:
+def birth(person: PersonAtRisk) -> dict[str, object]:
     """A caller's person's age as the documents' ``birth`` element carries it."""
-    found: dict[str, Any] = {}
+    found: dict[str, object] = {}
     if person.get("estimated_age") is not None:
         found["estimated-age"] = person["estimated_age"]
     if person.get("age_uncertain"):
@@ -51,10 +51,10 @@ def contact_unit_names(cw: CaseWork, unit: str, lang: str, reader: str | None
 
 
 def alert_document(cw: CaseWork, tip: TipView, case_reference: str, body: Escalation,
-                   principal: Principal) -> dict[str, Any]:
+                   principal: Principal) -> dict[str, object]:
     """The alert's document (as the forms take it) for the case opened from ``tip``."""
     location = tip.location or {}
-    place: dict[str, Any] = {"country": location.get("country") or tip.foreign_country}
+    place: dict[str, object] = {"country": location.get("country") or tip.foreign_country}
     for key in ("province", "district"):
         if location.get(key):
             place[key] = location[key]
@@ -62,7 +62,7 @@ def alert_document(cw: CaseWork, tip: TipView, case_reference: str, body: Escala
         place["details"] = [{"@lang": ALERT_LANG, "#text": location["details"]}]
     persons = []
     for index, person in enumerate(tip.persons, start=1):
-        entry: dict[str, Any] = {"@person-id": f"A{index}"}
+        entry: dict[str, object] = {"@person-id": f"A{index}"}
         if person.get("name_latin"):
             entry["name"] = {k: v for k, v in (("native", person.get("name_native")),
                                                ("latin", person["name_latin"])) if v}

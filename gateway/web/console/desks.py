@@ -15,7 +15,8 @@ from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import export as audit_export
 from gateway.audit.export import csv_bytes
-from gateway.cases import commands, hotline, views
+from gateway.cases import commands, hotline
+from gateway.cases import investigator_desk as investigator_desk_use_case
 from gateway.cases.work import CaseError
 from gateway.exchange import health, keyrefresh
 from gateway.localtime import LOCAL_TIME
@@ -293,5 +294,5 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     """C02's desk: open requests per partner with their age, overdue items across the node,
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
-    desk = await views.investigator_desk(case_work(request), principal)
-    return page(request, "desk.html", principal, **desk)
+    desk = await investigator_desk_use_case.investigator_desk(case_work(request), principal)
+    return page(request, "desk.html", principal, **vars(desk))
