@@ -19,6 +19,7 @@ from gateway.protocol.errors import N_
 from gateway.store.cases import in_case
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.tables import messages, receipts
+from gateway.store.transactions import writes
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,16 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
                         "special": show_special, "reason": reason.strip() if reason else None,
                         "via": via, "format": fmt})
     return printed
+
+
+@writes
+async def print_for_operator(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
+                             reason: str, fmt: str, langs: tuple[str, str] | None,
+                             show_special: bool) -> Printed:
+    """``gateway render MESSAGE_ID``: a stored message printed by the operator at the host,
+    audited as an export through the command line (:func:`print_message`)."""
+    return await print_message(conn, cw, message_id, actor="operator", reason=reason,
+                               via="cli", fmt=fmt, langs=langs, show_special=show_special)
 
 
 async def view_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,

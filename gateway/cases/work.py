@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.calendars import Calendars
 from gateway.documents.convert import DocumentForms
-from gateway.exchange.node import Node
 from gateway.protocol.errors import GatewayError
+from gateway.runtime.node import Node
 from gateway.store.crypto import Sealer
 from gateway.store.transactions import Database
 

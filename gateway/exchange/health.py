@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import checkpoints, witness
 from gateway.exchange import witnessing
-from gateway.exchange.node import Node
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.transactions import reads
 

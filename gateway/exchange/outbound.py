@@ -10,7 +10,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node, after_commit
 from gateway.protocol.envelope import (
     MAX_MESSAGE_BYTES,
     Attachment,
@@ -23,7 +22,9 @@ from gateway.protocol.envelope import (
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import node_country
 from gateway.protocol.inbound import REPORT_COLLECTORS, SYSTEM_TYPES
+from gateway.runtime.node import Node, after_commit
 from gateway.store import messages as repo
+from gateway.store.transactions import writes
 
 
 class OutboundError(GatewayError):
@@ -105,7 +106,7 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
     (stored before this returns). Raises as :func:`compose_outgoing`.
     """
     outgoing = await asyncio.to_thread(compose_outgoing, node, draft, document, attachments)
-    envelope = await node.commit(store_outgoing, node, outgoing, actor)
+    envelope = await node.db.grouped(store_outgoing, node, outgoing, actor)
     return envelope.header.bx.id
 
 
@@ -119,24 +120,25 @@ async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
     return await store_outgoing(conn, node, outgoing, actor)
 
 
-async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:
+@writes
+async def retry_dead_letter(conn: AsyncConnection, node: Node, message_id: str,
+                            actor: str = "operator") -> None:
     """Put a dead-lettered message back in the queue with a fresh deadline."""
-    async with node.transaction() as conn:
-        row = await repo.find_outbound(conn, message_id)
-        if row is None:
-            raise OutboundError(N_("no outbound message {message_id}"), message_id=message_id)
-        if row.state != "dead":
-            raise OutboundError(N_("message {message_id} is {state}, not dead"),
-                                message_id=message_id, state=row.state)
-        partner = node.partners.get(row.recipient)
-        if partner is None:
-            raise OutboundError(N_("{recipient} is no longer in the partner directory"),
-                                recipient=row.recipient)
-        now = node.clock()
-        await repo.requeue(conn, row.id, now,
-                           now + timedelta(hours=partner.file.deadline_hours),
-                           "waiting" if partner.file.delivery == "pull" else "queued")
-        await audit.append(conn, node.clock, actor, "message.requeued", message_id,
-                           {"to": row.recipient})
-        after_commit(node.outbox_signal.set)
+    row = await repo.find_outbound(conn, message_id)
+    if row is None:
+        raise OutboundError(N_("no outbound message {message_id}"), message_id=message_id)
+    if row.state != "dead":
+        raise OutboundError(N_("message {message_id} is {state}, not dead"),
+                            message_id=message_id, state=row.state)
+    partner = node.partners.get(row.recipient)
+    if partner is None:
+        raise OutboundError(N_("{recipient} is no longer in the partner directory"),
+                            recipient=row.recipient)
+    now = node.clock()
+    await repo.requeue(conn, row.id, now,
+                       now + timedelta(hours=partner.file.deadline_hours),
+                       "waiting" if partner.file.delivery == "pull" else "queued")
+    await audit.append(conn, node.clock, actor, "message.requeued", message_id,
+                       {"to": row.recipient})
+    after_commit(node.outbox_signal.set)
 

@@ -24,10 +24,11 @@ status (:func:`gateway.protocol.problems.status_of`), for the API and the consol
     │   └── MessageTooLargeError               larger than a partner accepts
     ├── BundleError        exchange.bundles    a bundle refused whole
     ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
-    ├── WitnessDocumentError exchange.witnessing a cosignature that says neither or both
+    ├── WitnessDocumentError documents.witness a cosignature that says neither or both
+    ├── PeriodicReportError documents.periodic_report a report document that is not one
     ├── ProofError         exchange.proofs     a proof bundle that cannot be made
     │   └── ProofPendingError                  its checkpoint is not cosigned yet: retry
-    ├── NodeError          exchange.node       the node cannot start
+    ├── NodeError          runtime.node        the node cannot start
     ├── KeyStoreError      trust.keys          this node's keys
     ├── PartnerFileError   trust.partners      a partner file
     ├── UnitNamesError     trust.names         a unit's names that cannot be kept

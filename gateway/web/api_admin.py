@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases.calendars import CalendarError
+from gateway.exchange.outbox import outbox_stats
 from gateway.protocol.problems import Problem
-from gateway.store import messages as repo
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
 
@@ -136,7 +136,7 @@ async def partners(
 ) -> dict[str, Any]:
     """The partner directory with key states and delivery health."""
     cw = case_work(request)
-    stats = {s.recipient: s for s in await cw.node.run(repo.outbox_stats)}
+    stats = {s.recipient: s for s in await outbox_stats(cw.node)}
     now = cw.clock()
     out = []
     for partner in cw.node.partners.all():
@@ -199,8 +199,8 @@ async def audit_log(
 ) -> dict[str, Any]:
     """The audit log, newest first (auditors)."""
     cw = case_work(request)
-    found = await cw.node.run(audit.entries, actor=actor, action=action, subject=subject,
-                              before=before, limit=limit)
+    found = await audit.listed_entries(cw, actor=actor, action=action, subject=subject,
+                                       before=before, limit=limit)
     return {"entries": found}
 
 
@@ -215,7 +215,7 @@ async def audit_verify(
 ) -> dict[str, Any]:
     """Re-compute the audit chain: intact, or the first entry altered or missing."""
     cw = case_work(request)
-    verdict = await cw.node.run(audit.verify_chain)
+    verdict = await audit.verified_chain(cw)
     return {
         "intact": verdict.intact,
         "entries": verdict.entries,

@@ -9,13 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
 from gateway.localtime import LOCAL_TIME
-from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import Problem
 from gateway.reports import release
-from gateway.reports.collection import PERSON_INDICATORS, collect
+from gateway.reports.collection import PERSON_INDICATORS
 from gateway.reports.exports import to_json
+from gateway.reports.overview import reports_view
 from gateway.reports.periods import ReportError, due_next, parse_period
-from gateway.reports.service import make_report
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
 
@@ -50,10 +49,11 @@ async def report(
         chosen = parse_period(period)
     except ReportError as exc:
         raise _refused(exc) from exc
-    node = case_work(request).node
-    answer: dict[str, Any] = to_json(await make_report(node, chosen))
-    if node.node_id in REPORT_COLLECTORS.values():
-        found = await collect(node, chosen)
+    view = await reports_view(case_work(request).node, chosen)
+    assert view.report is not None  # a period was chosen
+    answer: dict[str, Any] = to_json(view.report)
+    if view.collection is not None:
+        found = view.collection
         answer["collection"] = {
             "reported": [{"unit": unit, "received": at.isoformat(), "late": late}
                          for unit, at, late in found.reported],
@@ -99,11 +99,10 @@ async def submit_report(
     today = node.clock().astimezone(LOCAL_TIME).date()
     try:
         period = parse_period(body.period) if body.period else due_next(today)
-        made = await make_report(node, period)
-        release_id = await node.run(release.submit, node, principal, made)
+        release_id = await release.submit_period(node, principal, period)
     except ReportError as exc:
         raise _refused(exc) from exc
-    return {"id": release_id, "period": made.period.name, "to": release.collector_of(node)}
+    return {"id": release_id, "period": period.name, "to": release.collector_of(node)}
 
 
 @router.post("/reports/submissions/{release_id}/release",
@@ -117,7 +116,7 @@ async def release_report(
     C02."""
     node = case_work(request).node
     try:
-        message_id = await node.run(release.release, node, principal, release_id)
+        message_id = await release.release(node, principal, release_id)
     except ReportError as exc:
         raise _refused(exc) from exc
     return {"message_id": message_id}
@@ -134,7 +133,7 @@ async def send_back_report(
     is sent."""
     node = case_work(request).node
     try:
-        await node.run(release.send_back, node, principal, release_id, body.reason)
+        await release.send_back(node, principal, release_id, body.reason)
     except ReportError as exc:
         raise _refused(exc) from exc
     return {"id": release_id, "state": "returned"}

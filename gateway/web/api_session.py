@@ -114,8 +114,8 @@ def _user(user: users.User) -> dict[str, Any]:
 async def login(request: Request, body: Login) -> JSONResponse:
     """Log in: answers a session token (and sets the console's cookie)."""
     cw = case_work(request)
-    outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, body.username,
-                                body.password, source_of(request))
+    outcome = await sessions.log_in(cw, cw.sealer.session_key, body.username, body.password,
+                                    source_of(request))
     if isinstance(outcome, users.LoginThrottled):
         raise Problem("rate-limited", str(outcome), retry_after=outcome.retry_after)
     if isinstance(outcome, users.UserError):
@@ -171,7 +171,7 @@ async def logout(
 ) -> JSONResponse:
     """Log out (the token stops working at once)."""
     cw = case_work(request)
-    await cw.node.run(sessions.end_session, cw.clock, principal)
+    await sessions.end_session(cw, principal)
     response = JSONResponse({"ended": True})
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -183,15 +183,11 @@ async def change_password(
 ) -> dict[str, Any]:
     """Change one's own password, giving the current one (every session of the user ends)."""
     cw = case_work(request)
-    failure = await cw.node.run(sessions.check_password, cw.clock, principal.username,
-                                body.current_password, source_of(request))
-    if failure is not None:
-        raise Problem("unauthenticated", f"current_password: {failure}")
-    try:
-        await cw.node.run(users.set_password, cw.clock, principal.actor, principal.username,
-                          body.password)
-    except users.UserError as exc:
-        raise Problem("invalid-request", f"password: {exc}") from exc
+    refused = await sessions.change_own_password(cw, principal.username, body.current_password,
+                                                 body.password, source_of(request))
+    if refused is not None:
+        code = "unauthenticated" if refused.field == "current_password" else "invalid-request"
+        raise Problem(code, f"{refused.field}: {refused.error}")
     return {"changed": True}
 
 
@@ -218,7 +214,7 @@ async def list_users(
 ) -> dict[str, Any]:
     """Every account of the node."""
     cw = case_work(request)
-    found = await cw.node.run(users.list_users)
+    found = await users.list_users(cw)
     return {"users": [_user(u) for u in found]}
 
 
@@ -243,7 +239,7 @@ async def add_user(
     """Create an account."""
     cw = case_work(request)
     try:
-        user = await cw.node.run(users.add_user, cw.clock, principal.actor, **body.model_dump())
+        user = await users.add_user(cw, principal.actor, **body.model_dump())
     except users.UserError as exc:
         raise Problem("invalid-request", str(exc)) from exc
     return _user(user)
@@ -259,7 +255,7 @@ async def disable_user(
     """Disable an account; its sessions end at once."""
     cw = case_work(request)
     try:
-        await cw.node.run(users.set_disabled, cw.clock, principal.actor, username)
+        await users.set_disabled(cw, principal.actor, username)
     except users.UserError as exc:
         raise Problem("not-found", str(exc)) from exc
     return {"username": username, "disabled": True}
@@ -278,7 +274,7 @@ async def reset_password(
     """Set a user's password (clears a lock-out, ends the user's sessions)."""
     cw = case_work(request)
     try:
-        await cw.node.run(users.set_password, cw.clock, principal.actor, username, body.password)
+        await users.set_password(cw, principal.actor, username, body.password)
     except users.UserError as exc:
         code = "not-found" if str(exc).startswith("no user") else "invalid-request"
         raise Problem(code, str(exc)) from exc

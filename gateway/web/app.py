@@ -20,19 +20,19 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.audit import witness
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
+from gateway.exchange import witnessing
 from gateway.exchange.attach import Attacher
 from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
-from gateway.exchange.node import Node, open_node, utc_now
+from gateway.exchange.startup import open_node
 from gateway.protocol.problems import Problem
 from gateway.reports import reminders
+from gateway.runtime.node import Node, utc_now
 from gateway.settings import Settings, load_settings
-from gateway.store.database import reading
 from gateway.trust.files import write_atomically
 from gateway.web import (
     api_admin,
@@ -200,8 +200,7 @@ def _install_metrics(app: FastAPI) -> None:
             raise Problem("unauthenticated", "metrics need the scraper's token "
                           "(BX_METRICS_TOKEN_FILE) as a bearer token")
         node: Node = request.app.state.node
-        async with reading(node.engine) as conn:  # from the database: every replica agrees
-            forks = await witness.fork_counts(conn)
+        forks = await witnessing.fork_counts(node)  # from the database: every replica agrees
         node.metrics.witness_forks.clear()
         for origin, count in forks.items():
             node.metrics.witness_forks.labels(origin).set(count)

@@ -68,8 +68,7 @@ async def current_principal(request: Request) -> Principal:
         principal = Principal("machine", "machine", cw.node.node_id)
     else:
         try:
-            principal = await cw.node.run(sessions.resolve, cw.clock, cw.sealer.session_keys,
-                                          presented)
+            principal = await sessions.resolve(cw, cw.sealer.session_keys, presented)
         except sessions.SessionError as exc:
             raise Problem("unauthenticated", f"{exc}; log in again") from exc
         if via_cookie and request.method not in _SAFE_METHODS:
@@ -88,8 +87,8 @@ def permit(action: str) -> Any:
         principal = await current_principal(request)
         if not allowed(principal.role, action):
             cw = case_work(request)
-            await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
-                              {"action": action, "role": principal.role})
+            await audit.record(cw, principal.actor, "access.denied", None,
+                               {"action": action, "role": principal.role})
             raise Problem("forbidden", f"the role {principal.role} may not do this ({action})")
         return principal
 

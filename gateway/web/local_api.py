@@ -7,6 +7,7 @@ the CLI's ``gateway send``); people send through cases, where drafts need a seco
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 import httpx
@@ -16,14 +17,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
-from gateway.exchange import keyrefresh
-from gateway.exchange.node import Node
+from gateway.exchange import keyrefresh, outbox
 from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
-from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.protocol.envelope import Attachment, Handling, MessageDraft
 from gateway.protocol.keyset import OfferedKey
 from gateway.protocol.problems import Problem
-from gateway.store import messages as repo
-from gateway.store.database import reading
+from gateway.runtime.node import Node
 from gateway.web.auth import permit
 from gateway.web.examples import MESSAGE, answers
 
@@ -70,7 +69,7 @@ class SendRequest(BaseModel):
     conversation: str | None = None
     ref: str | None = None
     priority: Literal["routine", "urgent", "immediate"] = "routine"
-    handling: Literal["H0", "H1", "H2", "H3"] = "H0"
+    handling: Handling = "H0"
     lang: Literal["vi", "km", "lo", "en"] = "vi"
     attachments: list[AttachmentIn] = Field(default_factory=list)
 
@@ -138,14 +137,12 @@ async def list_messages(
     partner: str | None = None,
 ) -> JSONResponse:
     """Messages in and out with their delivery state, newest first."""
-    node = _node(request)
-    async with reading(node.engine) as conn:
-        rows = await repo.list_messages(conn, status, partner)
+    rows = await outbox.list_messages(_node(request), status, partner)
     return JSONResponse(
         {
             "messages": [
                 {
-                    "id": r.message_id,
+                    "id": r.id,
                     "direction": r.direction,
                     "from": r.sender,
                     "to": r.recipient,
@@ -154,7 +151,7 @@ async def list_messages(
                     "attempts": r.attempts,
                     "created": r.created,
                     "priority": r.priority,
-                    "error": r.last_error,
+                    "error": r.error,
                 }
                 for r in rows
             ]
@@ -251,7 +248,7 @@ async def pending_partner_keys(
 ) -> JSONResponse:
     """Partners' new keys vouched for by a pinned key, waiting for an administrator."""
     rows = await keyrefresh.pending(_node(request))
-    return JSONResponse({"pending": [{**r, "offered_at": r["offered_at"].isoformat()}
+    return JSONResponse({"pending": [{**asdict(r), "offered_at": r.offered_at.isoformat()}
                                      for r in rows]})
 
 
@@ -272,4 +269,4 @@ async def decide_partner_key(
                                        principal.actor)
     except keyrefresh.KeyRefreshError as exc:
         raise Problem("state-conflict", str(exc)) from exc
-    return JSONResponse(done)
+    return JSONResponse(asdict(done))

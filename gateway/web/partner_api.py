@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse, Response
 
 from gateway.exchange import mailbox
 from gateway.exchange.inbound import accept_message, record_rejection
-from gateway.exchange.node import Node
 from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
 from gateway.protocol.problems import Problem
+from gateway.runtime.node import Node
 
 router = APIRouter(prefix="/bx/v1")
 MAX_RECEIPT_BYTES = 64 * 1024

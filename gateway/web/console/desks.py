@@ -245,8 +245,8 @@ async def _audit_page(request: Request, principal: Principal, before: int | None
                       filters: dict[str, str], status: int = 200,
                       error: str | None = None) -> HTMLResponse:
     cw = case_work(request)
-    entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), before,
-                                         AUDIT_PAGE + 1)
+    entries, verdict = await audit_export.browse(cw, _audit_query(filters), before,
+                                                 AUDIT_PAGE + 1)
     older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
     query = urlencode({k: v for k, v in filters.items() if v})
     words = _audit_words(request)
@@ -278,9 +278,9 @@ async def export_audit(request: Request) -> Response:
         return await _audit_page(
             request, principal, None, filters, status_of("invalid-request"),
             N_("Say why you export the audit log (3 to 500 characters)."))
-    entries = await cw.node.run(audit_export.exported, cw.clock, principal.actor, reason,
-                                _audit_query(filters),
-                                {k: v for k, v in filters.items() if v}, AUDIT_EXPORT_CAP)
+    entries = await audit_export.exported(cw, principal.actor, reason, _audit_query(filters),
+                                          {k: v for k, v in filters.items() if v},
+                                          AUDIT_EXPORT_CAP)
     words = _audit_words(request)
     body = csv_bytes((*words.header(), *audit_export.STORED_COLUMNS), (
         (*words.cells(e), *audit_export.stored_cells(e)) for e in reversed(entries)))

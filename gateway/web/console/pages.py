@@ -114,8 +114,8 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc
     if not allowed(principal.role, action):
-        await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
-                          {"action": action, "role": principal.role, "via": "console"})
+        await audit.record(cw, principal.actor, "access.denied", None,
+                           {"action": action, "role": principal.role, "via": "console"})
         raise Refused(action)
     return principal
 

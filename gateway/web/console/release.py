@@ -119,8 +119,8 @@ async def report_preview(request: Request, release_id: int) -> Response:
     principal = await user(request, "reports.send")
     cw = case_work(request)
     try:
-        period, document = await cw.node.run(reports_release.submitted_document, principal,
-                                              release_id)
+        period, document = await reports_release.submitted_document(cw.node, principal,
+                                                                    release_id)
     except ReportError as exc:
         raise _refusal(exc.problem) from exc
     lang, book = language(request), books(request)
@@ -139,10 +139,10 @@ async def release_report(request: Request, release_id: int) -> Response:
     sending_back = form.get("action") == "return"
     try:
         if sending_back:
-            await cw.node.run(reports_release.send_back, cw.node, principal, release_id,
-                              str(form.get("reason", "")))
+            await reports_release.send_back(cw.node, principal, release_id,
+                                            str(form.get("reason", "")))
         else:
-            await cw.node.run(reports_release.release, cw.node, principal, release_id)
+            await reports_release.release(cw.node, principal, release_id)
     except ReportError as exc:
         return await _queue(request, principal, status_of(exc.problem), error={
             "report": release_id, "message": spoken(request, exc),
