@@ -24,6 +24,7 @@ from gateway.cases import notices, uploads
 from gateway.cases.work import CaseWork
 from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
+from gateway.store.transactions import writes
 
 log = logging.getLogger("gateway.cases")
 #: Often enough that the 2-hour alert clock is told before it passes (a round is a few
@@ -52,30 +53,38 @@ Duty = Callable[[AsyncConnection, CaseWork], Awaitable[object]]
 async def run_once(cw: CaseWork, duties: Sequence[Duty] = ()) -> Housekept:
     """One round: note newly overdue deadlines, refresh the gauge, purge expired data, and
     do the further ``duties``."""
-    now = cw.clock()
-    async with cw.node.engine.begin() as conn:
-        await _due_soon(conn, cw)
-        for duty in duties:
-            await duty(conn, cw)
-        await uploads.purge(conn, cw)
-        fresh = await task_repo.newly_overdue(conn, now)
-        for task in fresh:
-            await audit.append(conn, cw.clock, "system", "deadline.overdue",
-                               task.reference, {"task": task.id, "kind": task.kind,
-                                                "unit": task.owner_unit})
-            await notices.notify(conn, cw, _notice("overdue", task))
-        await task_repo.mark_tasks(conn, [t.id for t in fresh], overdue_noted_at=now)
-        per_unit = await task_repo.overdue_per_unit(conn, now)
-        expired = await person_repo.expired_persons(conn, now.date())
-        for person in expired:
-            await person_repo.purge_person(conn, person.id, now)
-            await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
-                               {"person": person.id, "role": person.role})
+    per_unit, newly, purged = await _round(cw, duties)
     gauge = cw.node.metrics.deadlines_overdue
     gauge.clear()
     for unit, count in per_unit:
         gauge.labels(unit).set(count)
-    return Housekept(sum(c for _, c in per_unit), len(fresh), len(expired))
+    return Housekept(sum(c for _, c in per_unit), newly, purged)
+
+
+@writes
+async def _round(conn: AsyncConnection, cw: CaseWork, duties: Sequence[Duty]
+                 ) -> tuple[list[tuple[str, int]], int, int]:
+    """The round's one transaction: the overdue count per unit after it, and how many
+    deadlines newly passed and persons were purged."""
+    now = cw.clock()
+    await _due_soon(conn, cw)
+    for duty in duties:
+        await duty(conn, cw)
+    await uploads.purge(conn, cw)
+    fresh = await task_repo.newly_overdue(conn, now)
+    for task in fresh:
+        await audit.append(conn, cw.clock, "system", "deadline.overdue",
+                           task.reference, {"task": task.id, "kind": task.kind,
+                                            "unit": task.owner_unit})
+        await notices.notify(conn, cw, _notice("overdue", task))
+    await task_repo.mark_tasks(conn, [t.id for t in fresh], overdue_noted_at=now)
+    per_unit = await task_repo.overdue_per_unit(conn, now)
+    expired = await person_repo.expired_persons(conn, now.date())
+    for person in expired:
+        await person_repo.purge_person(conn, person.id, now)
+        await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
+                           {"person": person.id, "role": person.role})
+    return per_unit, len(fresh), len(expired)
 
 
 def _notice(kind: str, task: Any) -> notices.Notice:

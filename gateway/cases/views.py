@@ -319,30 +319,3 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
             "attachments": [{"name": a.name, "media_type": a.media_type, "size": a.size,
                              "sha256": a.sha256}
                             for a in envelope.header.bx.attachments or []]}
-
-
-@reads
-async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
-                            ) -> dict[str, Any]:
-    """What C02's investigator works from: requests awaiting a partner's answer (per partner,
-    oldest first, with their age in days), overdue items, joint investigations (last exchange,
-    open tasks) and suspect notices sent and received; each links to its case."""
-    now = cw.clock()
-    waiting = await task_repo.awaiting_answers(conn, unit_seen(principal))
-    per_partner: dict[str, list[dict[str, Any]]] = {}
-    for w in waiting:
-        per_partner.setdefault(w.partner or "", []).append({
-            "case_id": w.case_id, "reference": w.reference, "type": w.title,
-            "sent_at": w.created_at, "due_at": w.due_at, "age_days": (now - w.created_at).days,
-            "overdue": w.due_at < now})
-    notices_rows = await case_messages.messages_of_type(conn, "suspect-notice",
-                                                        unit_seen(principal), 100)
-    joint = await investigations.within(conn, cw, principal)
-    return {"waiting": per_partner,
-            "overdue": await overdue_items.within(conn, cw, principal,
-                                           "all" if sees_all_cases(principal.role) else "unit"),
-            "investigations": joint,
-            "suspect_notices": [{"direction": n.direction, "partner": n.recipient
-                                 if n.direction == "out" else n.sender, "at": n.created,
-                                 "case_id": n.case_id, "reference": n.reference}
-                                for n in notices_rows]}

@@ -16,6 +16,7 @@ from gateway.web.views.hotline import (
     Escalated,
     Reporter,
     Tip,
+    TipLine,
     TipList,
     TipRecorded,
     TipResolved,
@@ -41,8 +42,8 @@ async def record(
     request: Request, body: NewTip, principal: Annotated[Principal, permit("tips.write")]
 ) -> TipRecorded:
     """Record a tip; starts the 24-hour (and for a child at imminent risk, 12-hour) clock."""
-    cw = case_work(request)
-    return TipRecorded.model_validate(await cw.run(hotline.record_tip, principal, body))
+    recorded = await hotline.record_tip(case_work(request), principal, body)
+    return TipRecorded.model_validate(recorded.model_dump())
 
 
 @router.get(
@@ -57,8 +58,8 @@ async def list_tips(
     status: Literal["new", "classified", "escalated", "resolved"] | None = None,
 ) -> TipList:
     """The unit's tips with their clocks (without their content)."""
-    cw = case_work(request)
-    return TipList(tips=await cw.run(hotline.list_tips, principal, status))
+    found = await hotline.list_tips(case_work(request), principal, status)
+    return TipList(tips=[TipLine.model_validate(t.model_dump()) for t in found])
 
 
 @router.get(
@@ -71,8 +72,8 @@ async def read(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.read")]
 ) -> Tip:
     """One tip. Audited."""
-    cw = case_work(request)
-    return Tip.model_validate(await cw.run(hotline.read_tip, principal, tip_id))
+    return Tip.model_validate(
+        (await hotline.read_tip(case_work(request), principal, tip_id)).model_dump())
 
 
 @router.get(
@@ -88,8 +89,8 @@ async def reporter(
     principal: Annotated[Principal, permit("tips.reporter.read")],
 ) -> Reporter:
     """Who called (supervisors, with a reason). Audited."""
-    cw = case_work(request)
-    return Reporter(reporter=await cw.run(hotline.reporter_of, principal, tip_id, reason))
+    return Reporter(reporter=await hotline.reporter_of(case_work(request), principal, tip_id,
+                                                       reason))
 
 
 @router.post(
@@ -105,8 +106,7 @@ async def triage(
     principal: Annotated[Principal, permit("tips.write")],
 ) -> Triaged:
     """Classify a tip (``duplicate`` links it to the tip it repeats)."""
-    cw = case_work(request)
-    await cw.run(hotline.triage, principal, tip_id, body)
+    await hotline.triage(case_work(request), principal, tip_id, body)
     return Triaged(id=tip_id, classification=body.classification)
 
 
@@ -126,10 +126,10 @@ async def escalate(
     all in one transaction."""
     triage = TipTriage(classification=body.classification, urgency=body.urgency) if (
         body.classification and body.urgency) else None
-    result = await case_work(request).run(hotline.triage_and_escalate, principal, tip_id, triage,
-                                          body)
+    result = await hotline.triage_and_escalate(case_work(request), principal, tip_id, triage,
+                                               body)
     assert result is not None
-    return Escalated.model_validate({"id": tip_id, **result})
+    return Escalated.model_validate(result.model_dump())
 
 
 @router.post(
@@ -142,6 +142,5 @@ async def resolve(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.write")]
 ) -> TipResolved:
     """Mark a classified tip resolved."""
-    cw = case_work(request)
-    await cw.run(hotline.resolve, principal, tip_id)
+    await hotline.resolve(case_work(request), principal, tip_id)
     return TipResolved(id=tip_id, status="resolved")

@@ -13,16 +13,15 @@ from fastapi.responses import HTMLResponse, Response
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
-from gateway.audit import checkpoints, witness
 from gateway.audit import export as audit_export
 from gateway.audit.export import csv_bytes
-from gateway.cases import commands, hotline, views
+from gateway.cases import commands, hotline
+from gateway.cases import investigator_desk as investigator_desk_use_case
 from gateway.cases.work import CaseError
-from gateway.exchange import keyrefresh, witnessing
+from gateway.exchange import health, keyrefresh
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
-from gateway.store import messages as repo
 from gateway.web import forms
 from gateway.web.auth import case_work
 from gateway.web.console.auditwords import AuditWords
@@ -46,11 +45,11 @@ async def _hotline(request: Request, principal: Principal, status: int = 200,
                    values: dict[str, Any] | None = None,
                    error: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    tips, reviews = await cw.run(hotline.desk, principal)
-    return page(request, "hotline.html", principal, status, tips=tips, values=values or {},
-                error=error, reviews=reviews, relations=hotline.RELATIONS,
-                channels=hotline.CHANNELS, dangers=hotline.DANGER, countries=countries(
-                    language(request)), own_country=cw.country, now=cw.clock())
+    found = await hotline.desk(cw, principal)
+    return page(request, "hotline.html", principal, status, tips=found.tips,
+                values=values or {}, error=error, reviews=found.reviews,
+                relations=hotline.RELATIONS, channels=hotline.CHANNELS, dangers=hotline.DANGER,
+                countries=countries(language(request)), own_country=cw.country, now=cw.clock())
 
 
 @router.get("/hotline")
@@ -96,21 +95,20 @@ async def record_tip(request: Request) -> Response:
     """Record a tip; bad input comes back beside its field, with what was typed."""
     principal = await user(request, "tips.write")
     form = await posted(request, principal)
-    cw = case_work(request)
     try:
-        recorded = await cw.run(hotline.record_tip, principal,
-                                commands.parse(commands.NewTip, _tip_body(form)))
+        recorded = await hotline.record_tip(case_work(request), principal,
+                                            commands.parse(commands.NewTip, _tip_body(form)))
     except CaseError as exc:
         return await _hotline(request, principal, status_of(exc.code), values=form,
                               error={"field": exc.field, "message": spoken(request, exc)})
-    raise Redirect(f"/hotline/{recorded['id']}?done=tip-recorded")
+    raise Redirect(f"/hotline/{recorded.id}?done=tip-recorded")
 
 
 async def _tip_page(request: Request, principal: Principal, tip_id: int, status: int = 200,
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    tip = await cw.run(hotline.read_tip, principal, tip_id)
+    tip = await hotline.read_tip(cw, principal, tip_id)
     return page(request, "tip.html", principal, status, tip=tip, error=error,
                 reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
                 classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
@@ -136,7 +134,7 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
                 form.get("duplicate_of") or "").isdigit() else None}
     try:
         if action == "resolve":
-            await cw.run(hotline.resolve, principal, tip_id)
+            await hotline.resolve(cw, principal, tip_id)
             result = None
         else:
             triage = commands.parse(commands.TipTriage, body) if (
@@ -144,13 +142,13 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
             escalation = commands.parse(commands.Escalation, {
                 "alert_to": form.get("alert_to"), "duty_phone": form.get("duty_phone"),
                 "last_seen": _time(form, "last_seen")}) if action == "escalate" else None
-            result = await cw.run(hotline.triage_and_escalate, principal, tip_id, triage,
-                                  escalation)
+            result = await hotline.triage_and_escalate(cw, principal, tip_id, triage,
+                                                       escalation)
     except CaseError as exc:
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": exc.field, "message": spoken(request, exc)})
-    if result and result["case_id"]:
-        raise Redirect(f"/cases/{result['case_id']}?done=escalated")
+    if result and result.case_id:
+        raise Redirect(f"/cases/{result.case_id}?done=escalated")
     raise Redirect(f"/hotline/{tip_id}?done={'resolved' if action == 'resolve' else 'classified'}")
 
 
@@ -159,20 +157,15 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
     """Who called: the hotline chief (a supervisor), with a reason; audited."""
     principal = await user(request, "tips.reporter.read")
     form = await posted(request, principal)
-    cw = case_work(request)
     try:
-        identity = await cw.run(hotline.reporter_of, principal, tip_id,
-                                str(form.get("reason") or ""))
+        identity = await hotline.reporter_of(case_work(request), principal, tip_id,
+                                             str(form.get("reason") or ""))
     except CaseError as exc:
         if exc.code == "not-found":
             raise  # the refusal page
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": "reason", "message": spoken(request, exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})
-
-
-#: A key that ends within this time is shown with a warning.
-KEY_WARNING: Final = timedelta(days=30)
 
 
 @router.get("/partners")
@@ -204,49 +197,12 @@ async def decide_partner_key(request: Request, offer_id: int) -> Response:
 
 async def _partners(request: Request, principal: Principal, status: int = 200,
                     error: str | None = None) -> HTMLResponse:
-    cw = case_work(request)
-    stats, last = await cw.node.run(repo.delivery_health)
-    now = cw.clock()
-    rows: list[dict[str, Any]] = []
-    for p in cw.node.partners.all():
-        states = dict(p.key_states(now))
-        rows.append({
-            "id": p.node_id, "country": p.file.country, "delivery": p.file.delivery,
-            "keys": [{"kid": k.kid, "thumbprint": k.thumbprint, "state": states.get(k.kid),
-                      "not_after": k.not_after,
-                      "ending": k.not_after is not None and now <= k.not_after
-                      < now + KEY_WARNING} for k in p.file.keys],
-            "depth": int(stats[p.node_id].depth) if p.node_id in stats else 0,
-            "oldest": stats[p.node_id].oldest if p.node_id in stats else None,
-            "last_receipt": last.get(p.node_id)})
-    signing = cw.node.signing_key.kid
-    try:
-        checkpointing: str | None = cw.node.checkpoint_key().kid
-    except checkpoints.CheckpointKeyError:
-        checkpointing = None
-    own = [{"kid": k.kid, "alg": k.alg, "thumbprint": k.thumbprint, "created": k.created,
-            "signs": k.kid == signing, "next": k.next,
-            "checkpoints": k.kid == checkpointing and k.kid != signing}
-           for k in cw.node.keystore.published()]
-    offered = await keyrefresh.pending(cw.node) if allowed(principal.role,
-                                                           "partners.keys") else []
-    forks, witnessed_by, latest = await cw.node.run(_witnessing)
-    for row in rows:
-        row["witness"] = witnessed_by.get(row["id"])
-    alarms = [r for r in rows if r["witness"] and (
-        r["witness"]["refusal"] == "inconsistent"
-        or (r["witness"]["refusal"] == "stale" and latest is not None
-            and (r["witness"]["held_size"] or 0) > latest))]
-    return page(request, "partners.html", principal, status, partners=rows, own=own,
-                offered=offered, error=error, forks=forks, alarms=alarms, latest=latest,
-                warnings=sum(1 for r in rows for k in r["keys"] if k["ending"]))
-
-
-async def _witnessing(conn: Any) -> tuple[list[dict[str, Any]], dict[str, Any], int | None]:
-    """Forks seen as a witness, what each partner cosigned of ours, our latest size."""
-    stored = await checkpoints.latest(conn)
-    return (await witness.forks(conn), await witnessing.statuses(conn),
-            stored.size if stored is not None else None)
+    node = case_work(request).node
+    found = await health.directory_health(node)
+    offered = await keyrefresh.pending(node) if allowed(principal.role,
+                                                        "partners.keys") else []
+    return page(request, "partners.html", principal, status, offered=offered, error=error,
+                **vars(found))
 
 
 #: Entries per page of the audit log; the export takes all that match, up to its cap.
@@ -335,6 +291,5 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     """C02's desk: open requests per partner with their age, overdue items across the node,
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
-    cw = case_work(request)
-    desk = await views.investigator_desk(cw, principal)
-    return page(request, "desk.html", principal, **desk)
+    desk = await investigator_desk_use_case.investigator_desk(case_work(request), principal)
+    return page(request, "desk.html", principal, **vars(desk))

@@ -136,8 +136,7 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
         raise Redirect("/login")
     cw = case_work(request)
     try:
-        principal, request.state.unread = await cw.node.run(
-            notices.session_and_unread, cw.clock, cw.sealer.session_keys, token, touch)
+        principal, request.state.unread = await notices.session_and_unread(cw, token, touch)
         request.state.principal = principal
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc

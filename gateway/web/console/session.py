@@ -81,17 +81,15 @@ async def home(request: Request) -> HTMLResponse:
     """What needs the user now: what is new, overdue items, urgent alerts, my drafts sent
     back, drafts to release, failed deliveries."""
     principal = await user(request, "session.self")
-    cw = case_work(request)
-    context = await cw.run(home_use_case.what_needs_me, principal)
-    return page(request, "home.html", principal, **context)
+    found = await home_use_case.what_needs_me(case_work(request), principal)
+    return page(request, "home.html", principal, **vars(found))
 
 
 @router.get("/notices")
 async def notices_page(request: Request) -> HTMLResponse:
     """The user's notices, newest (and urgent) first."""
     principal = await user(request, "session.self")
-    cw = case_work(request)
-    found = await cw.node.run(notices.list_for, principal)
+    found = await notices.list_for(case_work(request), principal)
     return page(request, "notices.html", principal, notices=found)
 
 
@@ -100,9 +98,9 @@ async def mark_read(request: Request) -> Response:
     """Mark one notice (``id``) or all of them read."""
     principal = await user(request, "session.self")
     form = await posted(request, principal)
-    cw = case_work(request)
     chosen = str(form.get("id") or "")
-    await cw.run(notices.mark_read, principal, [int(chosen)] if chosen.isdigit() else None)
+    await notices.mark_read(case_work(request), principal,
+                            [int(chosen)] if chosen.isdigit() else None)
     raise Redirect(_own_page(str(form.get("next") or "")))
 
 
