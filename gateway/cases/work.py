@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Concatenate, ParamSpec, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.calendars import Calendars
 from gateway.documents.convert import DocumentForms
@@ -37,8 +33,6 @@ class CaseError(GatewayError):
         """A case refusal that says what another refusal said (in every language)."""
         return cls(code, error.template, field, **error.values)
 
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 
 @dataclass
@@ -58,19 +52,6 @@ class CaseWork:
     def sealer(self) -> Sealer:
         """The node's sealer (encryption at rest, blind index)."""
         return self.node.sealer
-
-    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """The unit of work of one use case (:meth:`Node.transaction`): committed at the end,
-        then what the use case registered (waking the delivery worker) runs."""
-        return self.node.transaction()
-
-    async def run(self, use_case: Callable[Concatenate[AsyncConnection, CaseWork, _P],
-                                           Awaitable[_R]],
-                  *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        """Run one case use case (a function of ``(conn, case_work, ...)``) in its own
-        transaction; see :meth:`Node.run`."""
-        async with self.transaction() as conn:
-            return await use_case(conn, self, *args, **kwargs)
 
     @property
     def clock(self) -> Callable[[], datetime]:

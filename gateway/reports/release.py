@@ -79,6 +79,7 @@ async def latest(conn: AsyncConnection, unit: str) -> list[dict[str, Any]]:
     return await releases.latest(conn, unit)
 
 
+@reads
 async def waiting(conn: AsyncConnection, cw: CaseWork, principal: Principal
                   ) -> dict[str, list[dict[str, Any]]]:
     """The release queue of a supervisor: the unit's drafts waiting for a second person

@@ -44,7 +44,7 @@ def _refusal(code: str) -> Exception:
 async def _queue(request: Request, principal: Principal, status: int = 200,
                  error: dict[str, Any] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    found = await cw.run(reports_release.waiting, principal)
+    found = await reports_release.waiting(cw, principal)
     return page(request, "release.html", principal, status, queue=found["drafts"],
                 reports=found["reports"], error=error)
 
