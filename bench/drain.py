@@ -109,7 +109,10 @@ def attach_in_process(snapshot: Path, received: Path, env: dict[str, str]) -> di
     """Attach what ``received`` (the receiver's database after the drain) holds to the cases
     of ``snapshot`` (a copy of the receiver before it), in this process: statements,
     transactions and CPU per message."""
-    database = snapshot / "gateway.db"
+    copy = WORK / "receiver-attach"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(snapshot, copy)
+    database = copy / "gateway.db"
     with sqlite3.connect(database) as db:
         db.execute("ATTACH DATABASE ? AS drained", (str(received),))
         db.execute("INSERT INTO messages SELECT * FROM drained.messages "
@@ -120,7 +123,7 @@ def attach_in_process(snapshot: Path, received: Path, env: dict[str, str]) -> di
         total = int(db.execute("SELECT count(*) FROM messages WHERE attach_pending")
                     .fetchone()[0])
     os.environ.update({k: v for k, v in env.items() if k.startswith("BX_")})
-    os.environ["BX_DATA_DIR"] = str(snapshot)
+    os.environ["BX_DATA_DIR"] = str(copy)
     return asyncio.run(_attach_all(total))
 
 
@@ -160,6 +163,12 @@ async def _attach_all(total: int) -> dict[str, float]:
             "rate": total / wall}
 
 
+def print_case_work(alone: dict[str, float]) -> None:
+    print(f"case work alone, in process:    {alone['rate']:7.0f} /s  "
+          f"({alone['messages']:.0f} messages; a message: {alone['statements']:.1f} "
+          f"statements, {alone['commits']:.3f} commits, {alone['cpu_ms']:.2f} ms CPU)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=5)
@@ -169,7 +178,14 @@ def main() -> None:
                              "documents a round)")
     parser.add_argument("--profile", type=Path, help="record both nodes with py-spy while "
                         "draining (flame graphs written to this directory)")
+    parser.add_argument("--case-work-only", action="store_true",
+                        help="only step 4, on what the last run left in var/bench-drain")
     args = parser.parse_args()
+    if args.case_work_only:
+        print_case_work(attach_in_process(WORK / "receiver-before",
+                                          WORK / "kh.ahtjp" / "data" / "gateway.db",
+                                          NodeProcess("kh.ahtjp", WORK / "kh.ahtjp").env()))
+        return
     shutil.rmtree(WORK, ignore_errors=True)
     nodes = make_federation(WORK, {"vn.c02": "push", "kh.ahtjp": "push"})
     sender, receiver = nodes["vn.c02"], nodes["kh.ahtjp"]
@@ -257,10 +273,7 @@ def main() -> None:
               f"{attached - done:.1f} s after the last receipt; {failed} failed)", flush=True)
         for node in nodes.values():
             node.stop()
-        alone = attach_in_process(snapshot, receiver_db, receiver.env())
-        print(f"case work alone, in process:    {alone['rate']:7.0f} /s  "
-              f"({alone['messages']:.0f} messages; a message: {alone['statements']:.1f} "
-              f"statements, {alone['commits']:.3f} commits, {alone['cpu_ms']:.2f} ms CPU)")
+        print_case_work(attach_in_process(snapshot, receiver_db, receiver.env()))
     finally:
         for node in nodes.values():
             node.stop()
