@@ -29,6 +29,44 @@ from gateway.store.case_tables import (
 )
 from gateway.store.tables import messages, receipts
 
+# The statements the case work runs for every message it attaches, built once: building a
+# statement and its cache key costs more than running it (bench/drain.py, the case work
+# alone). Values are bound when executed.
+_CASE_BY_ID = sa.select(cases).where(cases.c.id == sa.bindparam("case_pk"))
+_INSERT_CASE = sa.insert(cases).returning(cases.c.id)
+_UPDATE_CASE = sa.update(cases).where(cases.c.id == sa.bindparam("case_pk"))
+_INSERT_EVENT = sa.insert(case_events)
+_DROP_PERSON_TERMS = sa.delete(search_terms).where(
+    search_terms.c.person_id == sa.bindparam("person_pk"))
+_INSERT_TERMS = sa.insert(search_terms)
+_PERSON_REFS = sa.select(persons.c.person_ref).where(
+    persons.c.case_id == sa.bindparam("case_pk"))
+_PERSON_OF = sa.select(persons).where(
+    persons.c.case_id == sa.bindparam("case_pk"), persons.c.person_ref == sa.bindparam("ref"),
+    persons.c.role == sa.bindparam("person_role"))
+_INSERT_PERSON = sa.insert(persons).returning(persons.c.id)
+_UPDATE_PERSON = sa.update(persons).where(persons.c.id == sa.bindparam("person_pk"))
+_VERIFIED_VICTIMS = sa.select(sa.func.count()).select_from(persons).where(
+    persons.c.case_id == sa.bindparam("case_pk"), persons.c.role == sa.bindparam("person_role"),
+    persons.c.identity_status == sa.bindparam("status"))
+_INSERT_TASK = sa.insert(tasks).returning(tasks.c.id)
+_CASE_OF_CONVERSATION = sa.select(cases).join(
+    case_conversations, case_conversations.c.case_id == cases.c.id).where(
+    case_conversations.c.conversation == sa.bindparam("conversation_id"),
+    case_conversations.c.partner == sa.bindparam("partner_id"))
+_CONVERSATION_LINKED = sa.select(case_conversations.c.case_id).where(
+    case_conversations.c.conversation == sa.bindparam("conversation_id"),
+    case_conversations.c.partner == sa.bindparam("partner_id"))
+_LINK_CONVERSATION = sa.insert(case_conversations)
+
+
+def _columns(table: sa.Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values``, refused as ``.values()`` refuses them when one names no column."""
+    unknown = values.keys() - table.c.keys()
+    if unknown:
+        raise sa.exc.CompileError(f"Unconsumed column names: {', '.join(sorted(unknown))}")
+    return values
+
 # -- which messages belong to a case --------------------------------------------------------
 
 
@@ -95,19 +133,21 @@ async def next_number(conn: AsyncConnection, prefix: str) -> int:
 
 async def case_row(conn: AsyncConnection, case_id: int, unit: str | None = None) -> Any:
     """A case (of ``unit``, where given), or None."""
+    if unit is None:
+        return (await conn.execute(_CASE_BY_ID, {"case_pk": case_id})).first()
     return (await conn.execute(sa.select(cases).where(cases.c.id == case_id, of_unit(unit))
                                )).first()
 
 
 async def insert_case(conn: AsyncConnection, **values: Any) -> int:
     """A new case; answers its id."""
-    result = await conn.execute(sa.insert(cases).values(**values).returning(cases.c.id))
+    result = await conn.execute(_INSERT_CASE, _columns(cases, values))
     return int(result.scalar_one())
 
 
 async def update_case(conn: AsyncConnection, case_id: int, **values: Any) -> None:
     """Change a case's columns."""
-    await conn.execute(sa.update(cases).where(cases.c.id == case_id).values(**values))
+    await conn.execute(_UPDATE_CASE, {**_columns(cases, values), "case_pk": case_id})
 
 
 async def cases_of(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
@@ -118,7 +158,7 @@ async def cases_of(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
 
 async def insert_event(conn: AsyncConnection, **values: Any) -> None:
     """One line of a case's story."""
-    await conn.execute(sa.insert(case_events).values(**values))
+    await conn.execute(_INSERT_EVENT, _columns(case_events, values))
 
 
 async def events_of(conn: AsyncConnection, case_id: int) -> list[Any]:
@@ -132,10 +172,10 @@ async def index_terms(conn: AsyncConnection, case_id: int, person_id: int | None
     """Blind-index terms of a case (``person_id`` None) or of one of its persons (replacing
     the person's earlier terms)."""
     if person_id is not None:
-        await conn.execute(sa.delete(search_terms).where(search_terms.c.person_id == person_id))
+        await conn.execute(_DROP_PERSON_TERMS, {"person_pk": person_id})
     rows = [{"term": t, "case_id": case_id, "person_id": person_id} for t in terms]
     if rows:
-        await conn.execute(sa.insert(search_terms), rows)
+        await conn.execute(_INSERT_TERMS, rows)
 
 
 # -- persons --------------------------------------------------------------------------------
@@ -144,6 +184,9 @@ async def index_terms(conn: AsyncConnection, case_id: int, person_id: int | None
 async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None = None,
                         identity_status: str | None = None) -> int:
     """How many persons a case has (of a role, with an identity status)."""
+    if role is not None and identity_status is not None:
+        return int((await conn.execute(_VERIFIED_VICTIMS, {
+            "case_pk": case_id, "person_role": role, "status": identity_status})).scalar_one())
     where = [persons.c.case_id == case_id]
     if role is not None:
         where.append(persons.c.role == role)
@@ -155,27 +198,25 @@ async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None
 
 async def person_refs(conn: AsyncConnection, case_id: int) -> set[str]:
     """The ``person-id`` of every person a case holds."""
-    return {str(r) for r in (await conn.execute(sa.select(persons.c.person_ref).where(
-        persons.c.case_id == case_id))).scalars()}
+    return {str(r) for r in (await conn.execute(_PERSON_REFS, {"case_pk": case_id})).scalars()}
 
 
 async def person_row_of(conn: AsyncConnection, case_id: int, person_ref: str, role: str
                         ) -> Any:
     """The person of a case with this ``person-id`` and role, or None."""
-    return (await conn.execute(sa.select(persons).where(
-        persons.c.case_id == case_id, persons.c.person_ref == person_ref,
-        persons.c.role == role))).first()
+    return (await conn.execute(_PERSON_OF, {"case_pk": case_id, "ref": person_ref,
+                                            "person_role": role})).first()
 
 
 async def insert_person(conn: AsyncConnection, **values: Any) -> int:
     """A new person of a case; answers its id."""
-    result = await conn.execute(sa.insert(persons).values(**values).returning(persons.c.id))
+    result = await conn.execute(_INSERT_PERSON, _columns(persons, values))
     return int(result.scalar_one())
 
 
 async def update_person(conn: AsyncConnection, person_id: int, **values: Any) -> None:
     """Change a person's columns."""
-    await conn.execute(sa.update(persons).where(persons.c.id == person_id).values(**values))
+    await conn.execute(_UPDATE_PERSON, {**_columns(persons, values), "person_pk": person_id})
 
 
 async def set_victims_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
@@ -214,7 +255,7 @@ async def suspects_of(conn: AsyncConnection, case_id: int) -> list[Any]:
 
 async def insert_task(conn: AsyncConnection, **values: Any) -> int:
     """Something due; answers its id."""
-    result = await conn.execute(sa.insert(tasks).values(**values).returning(tasks.c.id))
+    result = await conn.execute(_INSERT_TASK, _columns(tasks, values))
     return int(result.scalar_one())
 
 
@@ -413,21 +454,18 @@ async def messages_of_type(conn: AsyncConnection, doc_type: str, unit: str | Non
 async def case_of_conversation(conn: AsyncConnection, conversation: str, partner: str) -> Any:
     """The case of the conversation with ``partner``, or None (PROTOCOL.md §4.2: keyed by
     the pair)."""
-    return (await conn.execute(sa.select(cases).join(
-        case_conversations, case_conversations.c.case_id == cases.c.id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
+    return (await conn.execute(_CASE_OF_CONVERSATION, {"conversation_id": conversation,
+                                                       "partner_id": partner})).first()
 
 
 async def link_conversation(conn: AsyncConnection, case_id: int, conversation: str,
                             partner: str) -> None:
     """Tie a conversation with ``partner`` to a case (once)."""
-    exists = (await conn.execute(sa.select(case_conversations.c.case_id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
+    exists = (await conn.execute(_CONVERSATION_LINKED, {"conversation_id": conversation,
+                                                        "partner_id": partner})).first()
     if exists is None:
-        await conn.execute(sa.insert(case_conversations).values(
-            conversation=conversation, case_id=case_id, partner=partner))
+        await conn.execute(_LINK_CONVERSATION, {"conversation": conversation,
+                                                "case_id": case_id, "partner": partner})
 
 
 # -- deadlines and retention (housekeeping) -------------------------------------------------
