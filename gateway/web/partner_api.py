@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope, Send
 
 from gateway.exchange import mailbox
 from gateway.exchange.inbound import accept_message, record_rejection
@@ -14,9 +16,12 @@ from gateway.exchange.node import Node
 from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
 from gateway.protocol.problems import Problem
+from gateway.web.problems import problem_response, unicode_problem
 
 router = APIRouter(prefix="/bx/v1")
 MAX_RECEIPT_BYTES = 64 * 1024
+#: The path of :func:`push`, served without the framework's routing (see there).
+PUSH_PATH = "/bx/v1/messages"
 
 
 def _node(request: Request) -> Node:
@@ -50,6 +55,52 @@ async def post_message(request: Request,
         raise
     acceptance = await accept_message(node, raw, bearer_token(authorization))
     return Response(acceptance.receipt, status_code=acceptance.status, media_type=MEDIA_TYPE)
+
+
+async def push(scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /bx/v1/messages`` as plain ASGI, with :func:`post_message`'s answers (the
+    route stays for the OpenAPI document): the busiest path skips the framework's routing,
+    dependency solving and request object (bench/ingest.py). The app mounts it behind the
+    same limits and headers as every route (``gateway.web.app``)."""
+    node: Node = scope["app"].state.node
+    authorization = next((value.decode("latin-1") for key, value in scope["headers"]
+                          if key == b"authorization"), None)
+    response: Response
+    try:
+        try:
+            raw = await _body(scope, receive, MAX_MESSAGE_BYTES)
+        except Problem as problem:
+            await record_rejection(node, problem, None, None)
+            raise
+        acceptance = await accept_message(node, raw, bearer_token(authorization))
+    except Problem as problem:
+        response = problem_response(problem)
+    except UnicodeError:
+        response = problem_response(unicode_problem())
+    else:
+        response = Response(acceptance.receipt, status_code=acceptance.status,
+                            media_type=MEDIA_TYPE)
+    await response(scope, receive, send)
+
+
+async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """:func:`read_limited` over ASGI messages."""
+    declared = next((value.decode("latin-1") for key, value in scope["headers"]
+                     if key == b"content-length"), None)
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem("too-large", f"body of {declared} bytes; the limit is {limit}")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Problem("too-large", f"body larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 @router.get("/messages")

@@ -17,6 +17,12 @@ def problem_response(problem: Problem) -> Response:
                     media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def unicode_problem() -> Problem:
+    """What text that cannot be stored or signed is: JSON may carry unpaired surrogates
+    (``\\ud800``)."""
+    return Problem("invalid-request", "text is not valid Unicode (an unpaired surrogate)")
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
@@ -31,9 +37,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnicodeError)
     async def _unicode(_request: Request, _exc: UnicodeError) -> Response:
-        # JSON may carry unpaired surrogates (\ud800): text that cannot be stored or signed.
-        return problem_response(Problem("invalid-request", "text is not valid Unicode "
-                                        "(an unpaired surrogate)"))
+        return problem_response(unicode_problem())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
