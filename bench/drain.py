@@ -134,7 +134,7 @@ async def _attach_all(total: int) -> dict[str, float]:
     from gateway.cases.effects import install  # noqa: PLC0415
     from gateway.cases.work import open_case_work  # noqa: PLC0415
     from gateway.exchange.attach import attach_waiting  # noqa: PLC0415
-    from gateway.exchange.node import open_node  # noqa: PLC0415
+    from gateway.exchange.startup import open_node  # noqa: PLC0415
     from gateway.settings import load_settings  # noqa: PLC0415
 
     node = await open_node(load_settings())

@@ -33,6 +33,7 @@ from gateway.reports.exports import to_xlsx
 from gateway.reports.periods import parse_period
 from gateway.settings import REPOSITORY
 from gateway.store.database import create_engine, migrate
+from gateway.store.transactions import Database
 
 WORK = REPOSITORY / "var" / "bench-reports"
 PARTNERS = ("kh.ahtjp", "kh.blo-bavet", "la.c02", "la.blo-dansavanh", "vn.blo-mocbai")
@@ -138,9 +139,10 @@ async def timed(path: Path, period: str, rounds: int) -> tuple[float, float, flo
                     await conn.exec_driver_sql(f"SELECT count(*) FROM {table}")
                 baselines.append(time.perf_counter() - started)
             started = time.perf_counter()
-            report = await indicators.compute(
-                engine, "vn.c02", parse_period(period), AS_OF, "VN",
-                lambda p: p.split(".")[0].upper())
+            async with Database(engine).snapshot() as conn:
+                report = await indicators.compute(
+                    conn, "vn.c02", parse_period(period), AS_OF, "VN",
+                    lambda p: p.split(".")[0].upper())
             reports.append(time.perf_counter() - started)
             started = time.perf_counter()
             to_xlsx(report, words)

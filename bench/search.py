@@ -29,10 +29,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.access import users
+from gateway.audit.context import DatabaseAtHand
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
-from gateway.exchange.node import open_database
+from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, load_settings
 from gateway.store.crypto import Sealer, load_secret_key
+from gateway.store.transactions import Database
 from gateway.trust.keys import KeyStore
 from gateway.web.app import create_app
 
@@ -123,13 +125,13 @@ async def _migrate(settings: Any) -> None:
     store = KeyStore(settings.key_path, settings.node_id)
     if not settings.key_path.exists():
         store.generate("EdDSA", "bench", NOW)
-    engine = await open_database(settings)
-    async with engine.begin() as conn:
+    at_hand = DatabaseAtHand(Database(await open_database(settings)), lambda: NOW)
+    async with at_hand.db.transaction() as conn:
         if await users.find(conn, "bench") is None:
-            await users.add_user(conn, lambda: NOW, "bench", username="bench",
-                                 display_name="Bench", role="investigator", unit="vn.c02",
-                                 password="a long enough password")
-    await engine.dispose()
+            await users.add_user.within(conn, at_hand, "bench", username="bench",
+                                        display_name="Bench", role="investigator",
+                                        unit="vn.c02", password="a long enough password")
+    await at_hand.db.dispose()
 
 
 async def measure(rounds: int) -> list[tuple[str, float, float, int]]:

@@ -29,11 +29,13 @@ from typing import Any
 import httpx
 
 from gateway.access import users
+from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
-from gateway.exchange.node import open_database
 from gateway.protocol.errors import N_, GatewayError
+from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, load_settings
+from gateway.store.transactions import Database
 
 #: (node id, how the others reach it)
 NODES: tuple[tuple[str, str], ...] = (
@@ -180,15 +182,14 @@ class DemoNode:
         settings = load_settings(node_id=self.node_id, data_dir=self.home / "data")
 
         async def work() -> None:
-            engine = await open_database(settings)
+            at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
             try:
-                async with engine.begin() as conn:
-                    for username, role, unit in DEMO_USERS:
-                        await users.add_user(conn, _now, "demo", username=username,
-                                             display_name=username.title(), role=role,
-                                             unit=self.unit(unit), password=DEMO_PASSWORD)
+                for username, role, unit in DEMO_USERS:
+                    await users.add_user(at_hand, "demo", username=username,
+                                         display_name=username.title(), role=role,
+                                         unit=self.unit(unit), password=DEMO_PASSWORD)
             finally:
-                await engine.dispose()
+                await at_hand.db.dispose()
 
         asyncio.run(work())
 

@@ -12,16 +12,17 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Literal
 
 import jwt
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access.users import User, UserError, authenticate
+from gateway.access.users import User, UserError, authenticate, set_password
 from gateway.audit import log as audit
+from gateway.audit.context import Audited
 from gateway.protocol.errors import GatewayError
-from gateway.store.case_tables import sessions, users
+from gateway.store import sessions as repo
+from gateway.store.transactions import writes
 
 IDLE: Final = timedelta(minutes=30)
 ABSOLUTE: Final = timedelta(hours=12)
@@ -32,6 +33,8 @@ _ALG: Final = "HS256"
 
 class SessionError(GatewayError):
     """No valid session: expired, ended, forged or absent."""
+
+    code = "unauthenticated"
 
 
 @dataclass(frozen=True)
@@ -61,26 +64,43 @@ class Opened:
     expires_at: datetime
 
 
-async def log_in(conn: AsyncConnection, clock: Callable[[], datetime], key: bytes,
-                 username: str, password: str, source: str) -> tuple[User, Opened] | UserError:
+@dataclass(frozen=True)
+class PasswordRefused:
+    """Why one's own password was not changed: ``field`` names the password refused (the
+    current one, wrong; or the new one)."""
+
+    field: Literal["current_password", "password"]
+    error: UserError
+
+
+@writes
+async def log_in(conn: AsyncConnection, ctx: Audited, key: bytes, username: str,
+                 password: str, source: str) -> tuple[User, Opened] | UserError:
     """The login use case: the account and its new session, or why not. A refusal is
     answered, not raised, so that its failure count and audit line are committed with the
     transaction (raising would roll them back)."""
     try:
-        user = await authenticate(conn, clock, username, password, source)
+        user = await authenticate(conn, ctx.clock, username, password, source)
     except UserError as exc:
         return exc
-    return user, await open_session(conn, clock, key, user)
+    return user, await open_session(conn, ctx.clock, key, user)
 
 
-async def check_password(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
-                         password: str, source: str) -> UserError | None:
-    """Whether ``password`` is the user's own (before a change of password); a wrong one is
-    counted and audited like a failed login, and committed (see :func:`log_in`)."""
+@writes
+async def change_own_password(conn: AsyncConnection, ctx: Audited, username: str,
+                              current: str, password: str, source: str
+                              ) -> PasswordRefused | None:
+    """A user's change of their own password, given the current one (every session of the
+    user ends). A wrong current password is counted and audited like a failed login, and
+    committed (see :func:`log_in`); so it is answered, not raised."""
     try:
-        await authenticate(conn, clock, username, password, source)
+        await authenticate(conn, ctx.clock, username, current, source)
     except UserError as exc:
-        return exc
+        return PasswordRefused("current_password", exc)
+    try:
+        await set_password.within(conn, ctx, username, username, password)
+    except UserError as exc:  # refused before it wrote anything
+        return PasswordRefused("password", exc)
     return None
 
 
@@ -91,9 +111,8 @@ async def open_session(conn: AsyncConnection, clock: Callable[[], datetime], key
     session_id = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
     expires = now + ABSOLUTE
-    await conn.execute(sa.insert(sessions).values(
-        id=session_id, user_id=user.id, created_at=now, last_seen_at=now, expires_at=expires,
-        csrf=csrf))
+    await repo.add(conn, id=session_id, user_id=user.id, created_at=now, last_seen_at=now,
+                   expires_at=expires, csrf=csrf)
     await audit.append(conn, clock, user.username, "login", user.username,
                        {"role": user.role, "unit": user.unit})
     token = jwt.encode({"sid": session_id, "sub": user.username, "iat": int(now.timestamp()),
@@ -122,36 +141,36 @@ def _session_id(token: str, keys: bytes | Sequence[bytes], now: datetime) -> str
     return str(claims["sid"])
 
 
-async def resolve(conn: AsyncConnection, clock: Callable[[], datetime],
-                  key: bytes | Sequence[bytes], token: str, *, touch: bool = True
-                  ) -> Principal:
+@writes
+async def resolve(conn: AsyncConnection, ctx: Audited, key: bytes | Sequence[bytes],
+                  token: str, *, touch: bool = True) -> Principal:
     """The principal of a token, touching its idle clock (unless ``touch`` is false: a page's
     background polling is not the user being active); :class:`SessionError` if none."""
+    return await principal_of(conn, ctx.clock, key, token, touch=touch)
+
+
+async def principal_of(conn: AsyncConnection, clock: Callable[[], datetime],
+                       key: bytes | Sequence[bytes], token: str, *, touch: bool = True
+                       ) -> Principal:
+    """:func:`resolve` as a step of another use case, in the caller's transaction."""
     now = clock()
     session_id = _session_id(token, key, now)
-    row = (await conn.execute(
-        sa.select(sessions, users.c.username, users.c.role, users.c.unit, users.c.disabled,
-                  users.c.display_name)
-        .join(users, users.c.id == sessions.c.user_id)
-        .where(sessions.c.id == session_id))).first()
+    row = await repo.with_user(conn, session_id)
     if row is None or row.ended_at is not None or row.disabled:
         raise SessionError("session ended")
     if row.expires_at <= now:
         raise SessionError("session expired")
     if now - row.last_seen_at > IDLE:
-        await conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
-                           .values(ended_at=now))
+        await repo.end(conn, session_id, now)
         await audit.append(conn, clock, row.username, "session.idle-timeout", row.username, {})
         raise SessionError("session timed out after inactivity")
     if touch and now - row.last_seen_at >= TOUCH_EVERY:
-        await conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
-                           .values(last_seen_at=now))
+        await repo.touch(conn, session_id, now)
     return Principal(row.username, row.role, row.unit, session_id, row.csrf, row.display_name)
 
 
-async def end_session(conn: AsyncConnection, clock: Callable[[], datetime],
-                      principal: Principal) -> None:
+@writes
+async def end_session(conn: AsyncConnection, ctx: Audited, principal: Principal) -> None:
     """Log out."""
-    await conn.execute(sa.update(sessions).where(sessions.c.id == principal.session_id)
-                       .values(ended_at=clock()))
-    await audit.append(conn, clock, principal.username, "logout", principal.username, {})
+    await repo.end(conn, principal.session_id, ctx.clock())
+    await audit.append(conn, ctx.clock, principal.username, "logout", principal.username, {})

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import HUMAN_ROLES
 from gateway.audit import log as audit
+from gateway.audit.context import Audited
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import NODE_ID
-from gateway.store.case_tables import login_throttle, sessions, users
+from gateway.store import login_throttle
+from gateway.store import sessions as session_rows
+from gateway.store import users as repo
+from gateway.store.transactions import HasDatabase, reads, writes
 
 MIN_PASSWORD: Final = 12
 USERNAME: Final = re.compile(r"[a-z][a-z0-9._-]{2,63}")
@@ -43,6 +46,21 @@ def _dummy_hash() -> str:
 
 class UserError(GatewayError):
     """A refused account operation; the message says why (for the CLI and the API)."""
+
+    code = "invalid-request"
+
+
+class UnknownUserError(UserError):
+    """No account of that name."""
+
+    code = "not-found"
+
+
+class LoginRefused(UserError):  # noqa: N818 - reads as the refusal it is
+    """A wrong user name or password (the same answer for both, and for a disabled
+    account)."""
+
+    code = "unauthenticated"
 
 
 @dataclass(frozen=True)
@@ -72,9 +90,9 @@ def check_password(password: str) -> None:
                         minimum=MIN_PASSWORD)
 
 
-async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: str, *,
-                   username: str, display_name: str, role: str, unit: str,
-                   password: str) -> User:
+@writes
+async def add_user(conn: AsyncConnection, ctx: Audited, actor: str, *, username: str,
+                   display_name: str, role: str, unit: str, password: str) -> User:
     """Create an account; refuses a taken name, an unknown role, a short password."""
     if username in RESERVED or NODE_ID.fullmatch(username):
         raise UserError(N_("username: {username} is how the log names the node itself or a "
@@ -91,59 +109,57 @@ async def add_user(conn: AsyncConnection, clock: Callable[[], datetime], actor: 
     check_password(password)
     if await find(conn, username) is not None:
         raise UserError(N_("user {username} exists already"), username=username)
-    now = clock()
-    result = await conn.execute(sa.insert(users).values(
-        username=username, display_name=display_name.strip(), role=role, unit=unit,
+    now = ctx.clock()
+    user_id = await repo.add(
+        conn, username=username, display_name=display_name.strip(), role=role, unit=unit,
         password_hash=_hasher.hash(password), created_at=now, password_set_at=now,
-        disabled=False, failed_logins=0).returning(users.c.id))
-    await audit.append(conn, clock, actor, "user.added", username, {"role": role, "unit": unit})
+        disabled=False, failed_logins=0)
+    await audit.append(conn, ctx.clock, actor, "user.added", username,
+                       {"role": role, "unit": unit})
     user = await find(conn, username)
     assert user is not None
-    assert user.id == result.scalar_one()
+    assert user.id == user_id
     return user
 
 
 async def find(conn: AsyncConnection, username: str) -> User | None:
     """An account by name."""
-    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
+    row = await repo.find(conn, username)
     return User.of(row) if row else None
 
 
-async def list_users(conn: AsyncConnection) -> list[User]:
+@reads
+async def list_users(conn: AsyncConnection, _ctx: HasDatabase) -> list[User]:
     """All accounts, by name."""
-    rows = await conn.execute(sa.select(users).order_by(users.c.username))
-    return [User.of(r) for r in rows]
+    return [User.of(r) for r in await repo.all_by_name(conn)]
 
 
-async def set_disabled(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
-                       username: str, disabled: bool = True) -> None:
+@writes
+async def set_disabled(conn: AsyncConnection, ctx: Audited, actor: str, username: str,
+                       disabled: bool = True) -> None:
     """Disable (or enable) an account; a disabled account's sessions end at once."""
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
-    await conn.execute(sa.update(users).where(users.c.id == user.id).values(disabled=disabled))
+        raise UnknownUserError(N_("no user {username}"), username=username)
+    await repo.set_disabled(conn, user.id, disabled)
     if disabled:
-        await conn.execute(sa.update(sessions).where(
-            sessions.c.user_id == user.id, sessions.c.ended_at.is_(None)
-        ).values(ended_at=clock()))
-    await audit.append(conn, clock, actor, "user.disabled" if disabled else "user.enabled",
+        await session_rows.end_all_of(conn, user.id, ctx.clock())
+    await audit.append(conn, ctx.clock, actor, "user.disabled" if disabled else "user.enabled",
                        username, {})
 
 
-async def set_password(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
-                       username: str, password: str) -> None:
+@writes
+async def set_password(conn: AsyncConnection, ctx: Audited, actor: str, username: str,
+                       password: str) -> None:
     """Set a new password, clear any lock-out and end the user's sessions."""
     check_password(password)
     user = await find(conn, username)
     if user is None:
-        raise UserError(N_("no user {username}"), username=username)
-    now = clock()
-    await conn.execute(sa.update(users).where(users.c.id == user.id).values(
-        password_hash=_hasher.hash(password), password_set_at=now, failed_logins=0,
-        locked_until=None))
-    await conn.execute(sa.update(sessions).where(
-        sessions.c.user_id == user.id, sessions.c.ended_at.is_(None)).values(ended_at=now))
-    await audit.append(conn, clock, actor, "user.password-set", username, {})
+        raise UnknownUserError(N_("no user {username}"), username=username)
+    now = ctx.clock()
+    await repo.set_password(conn, user.id, _hasher.hash(password), now)
+    await session_rows.end_all_of(conn, user.id, now)
+    await audit.append(conn, ctx.clock, actor, "user.password-set", username, {})
 
 
 #: After this many failures for one name from one address, each try waits longer ...
@@ -155,9 +171,11 @@ MAX_DELAY: Final = timedelta(minutes=15)
 THROTTLE_WINDOW: Final = timedelta(hours=1)
 
 
-class LoginThrottled(UserError):  # noqa: N818 - reads as the state it reports
+class LoginThrottled(LoginRefused):
     """Too many failures from this address (for this name): wait, then try again. The same
     answer for every name, known or not."""
+
+    code = "rate-limited"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many failed attempts from here; try again in {retry_after} s")
@@ -169,24 +187,21 @@ def _throttle_keys(username: str, source: str) -> tuple[str, str]:
 
 
 async def _blocked_for(conn: AsyncConnection, now: datetime, keys: tuple[str, ...]) -> int:
-    rows = (await conn.execute(sa.select(login_throttle.c.blocked_until).where(
-        login_throttle.c.key.in_(keys), login_throttle.c.blocked_until > now))).all()
-    return max((int((r.blocked_until - now).total_seconds()) + 1 for r in rows), default=0)
+    until = await login_throttle.blocked_until(conn, keys, now)
+    return max((int((u - now).total_seconds()) + 1 for u in until), default=0)
 
 
 async def _fail(conn: AsyncConnection, now: datetime, key: str, free: int) -> None:
-    row = (await conn.execute(sa.select(login_throttle).where(
-        login_throttle.c.key == key))).first()
+    row = await login_throttle.find(conn, key)
     failures = 1 if row is None or now - row.last_failure_at > THROTTLE_WINDOW \
         else row.failures + 1
     blocked = now + min(MAX_DELAY, timedelta(seconds=2 ** min(failures - free, 20))) \
         if failures >= free else None
     values = {"failures": failures, "last_failure_at": now, "blocked_until": blocked}
     if row is None:
-        await conn.execute(sa.insert(login_throttle).values(key=key, **values))
+        await login_throttle.add(conn, key, **values)
     else:
-        await conn.execute(sa.update(login_throttle).where(login_throttle.c.key == key)
-                           .values(**values))
+        await login_throttle.replace(conn, key, **values)
 
 
 async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], username: str,
@@ -206,7 +221,7 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
     if wait:
         await audit.append(conn, clock, "unknown", "login.failed", None, {"reason": "throttled"})
         raise LoginThrottled(wait)
-    row = (await conn.execute(sa.select(users).where(users.c.username == username))).first()
+    row = await repo.find(conn, username)
     stored = row.password_hash if row is not None else _dummy_hash()
     right = await asyncio.to_thread(_verify, stored, password)
     if row is None or row.disabled or not right:
@@ -215,11 +230,10 @@ async def authenticate(conn: AsyncConnection, clock: Callable[[], datetime], use
         reason = "credentials" if row is None or not right else "disabled"
         await audit.append(conn, clock, username if row is not None else "unknown",
                            "login.failed", None, {"reason": reason})
-        raise UserError(N_("user name or password is wrong"))
-    await conn.execute(sa.delete(login_throttle).where(login_throttle.c.key == keys[0]))
+        raise LoginRefused(N_("user name or password is wrong"))
+    await login_throttle.clear(conn, keys[0])
     if _hasher.check_needs_rehash(row.password_hash):
-        await conn.execute(sa.update(users).where(users.c.id == row.id).values(
-            password_hash=await asyncio.to_thread(_hasher.hash, password)))
+        await repo.rehash(conn, row.id, await asyncio.to_thread(_hasher.hash, password))
     return User.of(row)
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
@@ -25,7 +24,8 @@ from gateway.audit.tree import consistency, head, root_at
 from gateway.protocol import tlog
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import SigningKey
-from gateway.store.tables import audit_checkpoints, audit_head
+from gateway.store import audit_checkpoints as repo
+from gateway.store import audit_log
 
 #: The shortest time between two checkpoints made on the node's own schedule.
 EVERY: Final = timedelta(minutes=1)
@@ -65,7 +65,7 @@ def _ed25519(key: SigningKey) -> Ed25519PrivateKey:
     return key.private_key
 
 
-def _stored(row: sa.Row[tuple[int, bytes, bytes, datetime]] | None) -> Stored | None:
+def _stored(row: Any | None) -> Stored | None:
     if row is None:
         return None
     return Stored(int(row.size), bytes(row.root), bytes(row.note), row.made_at)
@@ -73,16 +73,12 @@ def _stored(row: sa.Row[tuple[int, bytes, bytes, datetime]] | None) -> Stored | 
 
 async def latest(conn: AsyncConnection) -> Stored | None:
     """The newest checkpoint this node signed."""
-    row = (await conn.execute(sa.select(audit_checkpoints)
-                              .order_by(audit_checkpoints.c.size.desc()).limit(1))).one_or_none()
-    return _stored(row)
+    return _stored(await repo.latest(conn))
 
 
 async def at_size(conn: AsyncConnection, size: int) -> Stored | None:
     """The checkpoint of one size, if this node signed one."""
-    row = (await conn.execute(sa.select(audit_checkpoints)
-                              .where(audit_checkpoints.c.size == size))).one_or_none()
-    return _stored(row)
+    return _stored(await repo.at_size(conn, size))
 
 
 async def make(conn: AsyncConnection, node_id: str, key: SigningKey, now: datetime,
@@ -92,8 +88,7 @@ async def make(conn: AsyncConnection, node_id: str, key: SigningKey, now: dateti
     :data:`EVERY`. Returns the new checkpoint, or None when none was due."""
     private = _ed25519(key)
     # the append lock: no entry is added while the size and root are read
-    await conn.execute(sa.select(audit_head.c.seq).where(audit_head.c.id == 1)
-                       .with_for_update())
+    await audit_log.lock_head(conn)
     tree = await head(conn)
     last = await latest(conn)
     if tree.size == 0 or (last is not None and last.size >= tree.size):
@@ -111,8 +106,7 @@ async def make(conn: AsyncConnection, node_id: str, key: SigningKey, now: dateti
                                   size=tree.size, why=str(exc)) from exc
     checkpoint = tlog.Checkpoint(origin_of(node_id), tree.size, tree.root)
     note = tlog.sign_note(checkpoint.text(), key.kid, private).encode()
-    await conn.execute(audit_checkpoints.insert().values(size=tree.size, root=tree.root,
-                                                         note=note, made_at=now))
+    await repo.add(conn, tree.size, tree.root, note, now)
     return Stored(tree.size, tree.root, note, now)
 
 
@@ -124,8 +118,7 @@ async def add_cosignature(conn: AsyncConnection, size: int,
         raise CheckpointError(N_("no checkpoint of size {size} to add a cosignature to"),
                               size=size)
     note = stored.parsed().with_signature(signature).encode()
-    await conn.execute(audit_checkpoints.update().where(audit_checkpoints.c.size == size)
-                       .values(note=note))
+    await repo.set_note(conn, size, note)
 
 
 def cosigner_keys(pinned: dict[str, dict[str, Ed25519PublicKey]]) -> list[tlog.Verifier]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log
+from gateway.audit.context import Audited
+from gateway.store.transactions import HasDatabase, reads, writes
 
 #: A cell starting with one of these is read as a formula (or a command) by spreadsheets.
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -49,20 +50,23 @@ def stored_cells(entry: dict[str, Any]) -> list[Any]:
                        separators=(",", ":"))]
 
 
-async def browse(conn: AsyncConnection, filters: dict[str, Any], before: int | None,
-                 limit: int) -> tuple[list[dict[str, Any]], log.ChainVerdict]:
+@reads
+async def browse(conn: AsyncConnection, _ctx: HasDatabase, filters: dict[str, Any],
+                 before: int | None, limit: int
+                 ) -> tuple[list[dict[str, Any]], log.ChainVerdict]:
     """A page of the log for an auditor (``filters``: the keyword filters of
-    :func:`log.entries`) and whether the chain is intact."""
+    :func:`log.entries`) and whether the chain is intact, read in one snapshot."""
     return (await log.entries(conn, before=before, limit=limit, **filters),
             await log.verify_chain(conn))
 
 
-async def exported(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
-                   reason: str, filters: dict[str, Any], shown: dict[str, str],
-                   cap: int) -> list[dict[str, Any]]:
+@writes
+async def exported(conn: AsyncConnection, ctx: Audited, actor: str, reason: str,
+                   filters: dict[str, Any], shown: dict[str, str], cap: int
+                   ) -> list[dict[str, Any]]:
     """The entries an auditor exports, the export itself audited with the reason and the
     filters as the auditor typed them (``shown``)."""
     found = await log.entries(conn, limit=cap, **filters)
-    await log.append(conn, clock, actor, "audit.exported", None,
+    await log.append(conn, ctx.clock, actor, "audit.exported", None,
                      {"reason": reason, "entries": len(found), "filters": shown})
     return found

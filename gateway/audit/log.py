@@ -16,19 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.audit.context import Audited
 from gateway.protocol import tlog
 from gateway.protocol.envelope import format_rfc3339_utc
-from gateway.store.tables import audit_head, audit_log, audit_tree
+from gateway.store import audit_log as repo
+from gateway.store.transactions import HasDatabase, reads, writes
 
 GENESIS: Final = "0" * 64
-_LOCK_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.tree_edge).where(
-    audit_head.c.id == 1).with_for_update()
-_INSERT_NODE = audit_tree.insert()
-_INSERT_ENTRY = audit_log.insert()
-_MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1)
 
 
 def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str | None,
@@ -60,8 +56,8 @@ async def _grow_tree(conn: AsyncConnection, size: int, stored_edge: bytes | None
     leaves = [tlog.leaf_hash(entry_bytes(r["seq"], r["at"], r["actor"], r["action"],
                                          r["subject"], r["detail"])) for r in rows]
     edge, nodes = tlog.grow(size, split_edge(stored_edge), leaves)
-    await conn.execute(_INSERT_NODE, [{"level": level, "idx": index, "hash": value}
-                                      for level, index, value in nodes])
+    await repo.insert_nodes(conn, [{"level": level, "idx": index, "hash": value}
+                                   for level, index, value in nodes])
     return b"".join(edge)
 
 
@@ -69,7 +65,7 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
                  action: str, subject: str | None = None,
                  detail: dict[str, Any] | None = None) -> int:
     """Add one entry in the caller's transaction; returns its sequence number."""
-    head = (await conn.execute(_LOCK_HEAD)).one()
+    head = await repo.lock_head(conn)
     seq = int(head.seq) + 1
     at = format_rfc3339_utc(clock())
     detail_text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True,
@@ -77,17 +73,25 @@ async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: st
     digest = entry_hash(head.hash, seq, at, actor, action, subject, detail_text)
     row = {"seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
            "detail": detail_text, "prev_hash": head.hash, "hash": digest}
-    await conn.execute(_INSERT_ENTRY, row)
+    await repo.insert_entries(conn, row)
     edge = await _grow_tree(conn, seq - 1, head.tree_edge, [row])
-    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest, "tree_edge": edge})
+    await repo.move_head(conn, seq, digest, edge)
     return seq
+
+
+@writes
+async def record(conn: AsyncConnection, ctx: Audited, actor: str, action: str,
+                 subject: str | None = None, detail: dict[str, Any] | None = None) -> int:
+    """Add one entry in its own transaction (a refusal at the door, an operator's change);
+    returns its sequence number."""
+    return await append(conn, ctx.clock, actor, action, subject, detail)
 
 
 async def lock_head(conn: AsyncConnection) -> None:
     """Take the append lock now (PostgreSQL): a transaction that will append anyway takes it
     first, so that concurrent transactions of several replicas lock in one order."""
     if conn.dialect.name == "postgresql":
-        await conn.execute(_LOCK_HEAD)
+        await repo.lock_head(conn)
 
 
 async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
@@ -95,7 +99,7 @@ async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
     """Add entries ``(actor, action, subject, detail)`` in order, in the caller's transaction,
     in three statements whatever their number (the group commit's many messages); returns the
     sequence number of the last one."""
-    head = (await conn.execute(_LOCK_HEAD)).one()
+    head = await repo.lock_head(conn)
     seq, prev = int(head.seq), str(head.hash)
     if not entries:
         return seq
@@ -110,9 +114,9 @@ async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
                      "subject": subject, "detail": detail_text, "prev_hash": prev,
                      "hash": digest})
         prev = digest
-    await conn.execute(_INSERT_ENTRY, rows)
+    await repo.insert_entries(conn, rows)
     edge = await _grow_tree(conn, int(head.seq), head.tree_edge, rows)
-    await conn.execute(_MOVE_HEAD, {"seq": seq, "hash": prev, "tree_edge": edge})
+    await repo.move_head(conn, seq, prev, edge)
     return seq
 
 
@@ -133,8 +137,7 @@ class ChainVerdict:
 async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
     """Re-compute every hash; name the first entry that was altered, inserted or removed."""
     prev, expected_seq, count = GENESIS, 1, 0
-    rows = await conn.stream(sa.select(audit_log).order_by(audit_log.c.seq))
-    async for row in rows:
+    async for row in await repo.in_order(conn):
         if row.seq != expected_seq:
             return ChainVerdict(count, expected_seq, f"entry {expected_seq} is missing")
         if row.prev_hash != prev:
@@ -145,7 +148,7 @@ async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
         if digest != row.hash:
             return ChainVerdict(count, row.seq, f"entry {row.seq} was altered")
         prev, expected_seq, count = row.hash, row.seq + 1, count + 1
-    head = (await conn.execute(sa.select(audit_head).where(audit_head.c.id == 1))).one()
+    head = await repo.head(conn)
     if head.seq != count or head.hash != prev:
         return ChainVerdict(count, count + 1, f"entries after {count} are missing "
                                               f"(the head records {head.seq})")
@@ -159,19 +162,22 @@ async def entries(conn: AsyncConnection, *, actor: str | None = None,
                   ) -> list[dict[str, Any]]:
     """Entries newest first, filtered (``since`` <= time < ``until``); ``before`` pages back
     by sequence number."""
-    query = sa.select(audit_log)
-    if since is not None:  # RFC 3339 UTC text compares in time order
-        query = query.where(audit_log.c.at >= format_rfc3339_utc(since))
-    if until is not None:
-        query = query.where(audit_log.c.at < format_rfc3339_utc(until))
-    if actor:
-        query = query.where(audit_log.c.actor == actor)
-    if action:
-        query = query.where(audit_log.c.action.startswith(action, autoescape=True))
-    if subject:
-        query = query.where(audit_log.c.subject == subject)
-    if before:
-        query = query.where(audit_log.c.seq < before)
-    rows = await conn.execute(query.order_by(audit_log.c.seq.desc()).limit(limit))
+    rows = await repo.search(conn, actor=actor, action=action, subject=subject,
+                             before=before, limit=limit, since=since, until=until)
     return [{"seq": r.seq, "at": r.at, "actor": r.actor, "action": r.action,
              "subject": r.subject, "detail": json.loads(r.detail)} for r in rows]
+
+
+@reads
+async def verified_chain(conn: AsyncConnection, _ctx: HasDatabase) -> ChainVerdict:
+    """:func:`verify_chain` in a read snapshot of its own (``GET /api/audit/verify``)."""
+    return await verify_chain(conn)
+
+
+@reads
+async def listed_entries(conn: AsyncConnection, _ctx: HasDatabase, *, actor: str | None = None,
+                         action: str | None = None, subject: str | None = None,
+                         before: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """:func:`entries` in a read snapshot of its own (``GET /api/audit``)."""
+    return await entries(conn, actor=actor, action=action, subject=subject, before=before,
+                         limit=limit)

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.audit.log import entry_bytes, split_edge
+from gateway.audit.log import ChainVerdict, entry_bytes, split_edge, verify_chain
 from gateway.protocol import tlog
-from gateway.store.tables import audit_head, audit_log, audit_tree
+from gateway.store import audit_log as repo
+from gateway.store.transactions import HasDatabase, reads
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class TreeHead:
 
 async def head(conn: AsyncConnection) -> TreeHead:
     """The current size and root (from the right edge: no walk)."""
-    row = (await conn.execute(sa.select(audit_head.c.seq, audit_head.c.tree_edge)
-                              .where(audit_head.c.id == 1))).one()
+    row = await repo.head(conn)
     return TreeHead(int(row.seq), tlog.edge_root(split_edge(row.tree_edge)))
 
 
@@ -45,10 +44,7 @@ async def _with_nodes(conn: AsyncConnection,
         by_level: dict[int, list[int]] = {}
         for level, index in wanted:
             by_level.setdefault(level, []).append(index)
-        # one indexed lookup per level (a row-value IN would scan the table on SQLite)
-        rows = await conn.execute(sa.select(audit_tree).where(sa.or_(*(
-            sa.and_(audit_tree.c.level == level, audit_tree.c.idx.in_(indexes))
-            for level, indexes in by_level.items()))))
+        rows = await repo.nodes(conn, by_level)
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
 
     def node(level: int, index: int) -> bytes:
@@ -83,7 +79,7 @@ async def consistency(conn: AsyncConnection, old: int, size: int) -> list[bytes]
 
 async def leaf(conn: AsyncConnection, seq: int) -> bytes:
     """The canonical bytes of entry ``seq`` (the leaf at index seq - 1)."""
-    row = (await conn.execute(sa.select(audit_log).where(audit_log.c.seq == seq))).one()
+    row = await repo.entry(conn, seq)
     return entry_bytes(row.seq, row.at, row.actor, row.action, row.subject, row.detail)
 
 
@@ -103,15 +99,13 @@ class TreeVerdict:
 async def verify_tree(conn: AsyncConnection) -> TreeVerdict:
     """Recompute every perfect subtree from the entries and compare it with the stored one,
     level by level; then the head's edge and root. Names the first difference."""
-    rows = await conn.stream(sa.select(audit_log).order_by(audit_log.c.seq))
+    rows = await repo.in_order(conn)
     level_hashes = [tlog.leaf_hash(entry_bytes(row.seq, row.at, row.actor, row.action,
                                                row.subject, row.detail)) async for row in rows]
     size = len(level_hashes)
     level = 0
     while level_hashes:
-        stored = await conn.stream(sa.select(audit_tree.c.idx, audit_tree.c.hash)
-                                   .where(audit_tree.c.level == level)
-                                   .order_by(audit_tree.c.idx))
+        stored = await repo.level(conn, level)
         count = 0
         async for row in stored:
             if row.idx >= len(level_hashes) or row.idx < count:
@@ -128,9 +122,7 @@ async def verify_tree(conn: AsyncConnection) -> TreeVerdict:
         level_hashes = [tlog.node_hash(level_hashes[i], level_hashes[i + 1])
                         for i in range(0, len(level_hashes) - 1, 2)]
         level += 1
-    extra = (await conn.execute(sa.select(sa.func.count()).select_from(audit_tree)
-                                .where(audit_tree.c.level >= level))).scalar_one()
-    if extra:
+    if await repo.count_from_level(conn, level):
         return TreeVerdict(size, "the tree holds subtrees above its height")
     recorded = await head(conn)
     if recorded.size != size:
@@ -138,3 +130,10 @@ async def verify_tree(conn: AsyncConnection) -> TreeVerdict:
     if recorded.root != await root_at(conn, size):
         return TreeVerdict(size, "the head's edge does not match the tree")
     return TreeVerdict(size)
+
+
+@reads
+async def verify(conn: AsyncConnection, _ctx: HasDatabase) -> tuple[ChainVerdict, TreeVerdict]:
+    """The whole log checked in one snapshot: its hash chain, then its Merkle tree
+    (``gateway audit verify``)."""
+    return await verify_chain(conn), await verify_tree(conn)

@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.audit.checkpoints import origin_of
 from gateway.protocol import tlog
-from gateway.store.tables import witness_forks, witnessed
+from gateway.store import witnessed as repo
 
 REASONS: Final = ("unknown-origin", "bad-signature", "stale", "inconsistent")
 
@@ -64,10 +63,7 @@ class Answer:
 async def held(conn: AsyncConnection, origin: str, lock: bool = False
                ) -> tuple[int, bytes, bytes] | None:
     """The checkpoint this node last cosigned for ``origin``: size, root, note."""
-    query = sa.select(witnessed).where(witnessed.c.origin == origin)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+    row = await repo.held(conn, origin, lock)
     return None if row is None else (int(row.size), bytes(row.root), bytes(row.note))
 
 
@@ -113,25 +109,24 @@ async def _decide(conn: AsyncConnection, now: datetime, offer: Offer,
         tlog.verify_consistency(held_size, held_root, checkpoint.size, checkpoint.root,
                                 offer.proof)
     except tlog.TlogError as exc:
-        await conn.execute(witness_forks.insert().values(
-            origin=offer.origin, held_note=holding[2] if holding else b"",
+        await repo.insert_fork(
+            conn, origin=offer.origin, held_note=holding[2] if holding else b"",
             offered_note=offer.note, offered_old_size=offer.old_size,
-            offered_proof=b"".join(offer.proof), why=str(exc)[:200], seen_at=now))
+            offered_proof=b"".join(offer.proof), why=str(exc)[:200], seen_at=now)
         return refuse("inconsistent", str(exc), checkpoint.root, held_size)
     signature = tlog.cosign(note, cosigner, key, max(1, int(now.timestamp())))
     values = {"size": checkpoint.size, "root": checkpoint.root, "note": offer.note,
               "cosigned_at": now}
     if holding is None:
-        await conn.execute(witnessed.insert().values(origin=offer.origin, **values))
+        await repo.insert_held(conn, offer.origin, **values)
     else:
-        await conn.execute(witnessed.update().where(witnessed.c.origin == offer.origin)
-                           .values(**values))
+        await repo.update_held(conn, offer.origin, **values)
     return Answer(offer.origin, checkpoint.size, checkpoint.root, signature=signature)
 
 
 async def forks(conn: AsyncConnection) -> list[dict[str, object]]:
     """Every fork seen, newest first, for the administrators' alarm."""
-    rows = await conn.execute(sa.select(witness_forks).order_by(witness_forks.c.id.desc()))
+    rows = await repo.forks(conn)
     return [{"id": r.id, "origin": r.origin, "why": r.why, "seen_at": r.seen_at,
              "held": _size_of(bytes(r.held_note)), "offered": _size_of(bytes(r.offered_note))}
             for r in rows]
@@ -139,9 +134,7 @@ async def forks(conn: AsyncConnection) -> list[dict[str, object]]:
 
 async def fork_counts(conn: AsyncConnection) -> dict[str, int]:
     """How many forks were seen, per origin (the ``bx_witness_forks`` gauge)."""
-    rows = await conn.execute(sa.select(witness_forks.c.origin, sa.func.count())
-                              .group_by(witness_forks.c.origin))
-    return {str(origin): int(count) for origin, count in rows}
+    return await repo.fork_counts(conn)
 
 
 def _size_of(note: bytes) -> int | None:

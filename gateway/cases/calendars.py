@@ -29,7 +29,10 @@ COUNTRY: Final = re.compile(r"[A-Z]{2}")
 
 
 class CalendarError(GatewayError):
-    """A holiday file that cannot be used; the message names the file and the fault."""
+    """A holiday file (or a year of decreed changes) that cannot be used; the message names
+    the file and the fault."""
+
+    code = "invalid-request"
 
 
 @dataclass(frozen=True)

@@ -10,15 +10,12 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.cases.lifecycle import REFERRAL_KINDS
+from gateway.cases.lifecycle import REFERRAL_KINDS, Kind, Origin, Role
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError
 from gateway.protocol.envelope import AttachmentType, Handling, Lang, Priority
 from gateway.protocol.errors import N_
 
-Kind = Literal["repatriation", "verification", "investigation", "hotline"]
-Origin = Literal["hotline", "blo", "partner", "investigation"]
-Role = Literal["victim", "suspect", "witness", "relative"]
 Sex = Literal["female", "male", "other", "unknown"]
 Text = Annotated[str, Field(max_length=4000)]
 Short = Annotated[str, Field(max_length=200)]

@@ -23,6 +23,8 @@ from gateway.cases.prefill import Known, KnownPerson, UnitNames, prefill
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.errors import Message
 from gateway.store import cases as repo
+from gateway.store import persons as person_repo
+from gateway.store.transactions import writes
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,15 @@ def age_of(birth: dict[str, Any] | None, today: date) -> int | None:
     return today.year - int(born[:4]) if born[:4].isdigit() else None
 
 
+@writes
 async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        case_id: int, doc_type: str, person: str | None = None, *,
                        fill: bool = True) -> NewDocument:
     """The case (read as the case page reads it) and a new ``doc_type`` filled in from it
     (``fill=False``: only the pickers, for a draft that comes back); ``person`` picks whom
     the document is about where the case holds several."""
-    case = await views.case_detail(conn, cw, principal, case_id)
-    rows = await repo.persons_of(conn, [case_id])
+    case = await views.case_detail.within(conn, cw, principal, case_id)
+    rows = await person_repo.persons_of(conn, [case_id])
     today = cw.clock().date()
     known_persons, choices = [], []
     for row in rows:

@@ -14,10 +14,10 @@ import base64
 import binascii
 import json
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
@@ -36,11 +36,21 @@ from gateway.protocol.envelope import (
 )
 from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
-from gateway.store import cases as cases_repo
-from gateway.store.case_tables import case_conversations, drafts
+from gateway.store import case_messages
+from gateway.store import drafts as draft_repo
+from gateway.store.transactions import reads, writes
 
 MAX_ATTACHMENT: Final = 5 * 1024 * 1024
 ATTACHMENT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What became of a draft submitted: ``submitted`` (waiting for a second person), or
+    ``sent`` at once with its message id."""
+
+    state: str
+    message_id: str | None
 
 
 def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
@@ -98,16 +108,16 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
     return values
 
 
+@writes
 async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        case_id: int, body: NewDraft) -> int:
     """Save a draft on a case (its document may still be incomplete)."""
     case = await service.load_case(conn, principal, case_id)
     values = await _values(conn, cw, case, body)
     now = cw.clock()
-    result = await conn.execute(sa.insert(drafts).values(
-        case_id=case.id, state="draft", author=principal.actor, author_unit=principal.unit,
-        created_at=now, updated_at=now, **values).returning(drafts.c.id))
-    draft_id = int(result.scalar_one())
+    draft_id = await draft_repo.insert_draft(
+        conn, case_id=case.id, state="draft", author=principal.actor,
+        author_unit=principal.unit, created_at=now, updated_at=now, **values)
     await audit.append(conn, cw.clock, principal.actor, "draft.saved", case.reference,
                        {"draft": draft_id, "type": values["doc_type"],
                         "to": values["recipient"]})
@@ -117,23 +127,23 @@ async def create_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
 async def save_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      body: NewDraft, *, case_id: int | None = None,
                      draft_id: int | None = None, submit: bool = False
-                     ) -> tuple[int, dict[str, Any] | None]:
+                     ) -> tuple[int, Submission | None]:
     """The author's one action: create a draft on a case (or change ``draft_id``) and, with
     ``submit``, ask for its release (or send it where no second person is needed). Answers
     the draft's id and the submission's result."""
     if draft_id is None:
         if case_id is None:
             raise CaseError("invalid-request", N_("a new draft needs its case"), "case")
-        draft_id = await create_draft(conn, cw, principal, case_id, body)
+        draft_id = await create_draft.within(conn, cw, principal, case_id, body)
     else:
-        await update_draft(conn, cw, principal, draft_id, body)
-    return draft_id, await submit_draft(conn, cw, principal, draft_id) if submit else None
+        await update_draft.within(conn, cw, principal, draft_id, body)
+    return draft_id, await submit_draft.within(conn, cw, principal, draft_id) if submit else None
 
 
 async def save_with_held(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                          body: NewDraft, held: list[str], *, case_id: int | None = None,
                          draft_id: int | None = None, submit: bool = False
-                         ) -> tuple[int, dict[str, Any] | None]:
+                         ) -> tuple[int, Submission | None]:
     """:func:`save_draft` from the console's form: the files held since an earlier try are
     in ``body`` and are let go in the same transaction."""
     saved = await save_draft(conn, cw, principal, body, case_id=case_id, draft_id=draft_id,
@@ -146,14 +156,14 @@ async def _load(conn: AsyncConnection, principal: Principal, draft_id: int, *,
                 lock: bool = False) -> tuple[Any, Any]:
     """A draft of a case the principal may see, with its case; ``lock``: held until the
     transaction ends, so that two supervisors never release one draft twice."""
-    query = sa.select(drafts).where(drafts.c.id == draft_id)
-    row = (await conn.execute(query.with_for_update() if lock else query)).first()
+    row = await draft_repo.draft_row(conn, draft_id, lock=lock)
     if row is None:
         raise CaseError("not-found", N_("no draft {draft_id}"), draft_id=draft_id)
     case = await service.load_case(conn, principal, row.case_id)
     return row, case
 
 
+@writes
 async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int, body: NewDraft) -> None:
     """Change a draft (its author, while it is a draft or was sent back)."""
@@ -164,8 +174,7 @@ async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
         raise CaseError("state-conflict", N_("the draft is {state}; it cannot change now"),
                         state=row.state)
     values = await _values(conn, cw, case, body)
-    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
-        state="draft", updated_at=cw.clock(), **values))
+    await draft_repo.update_draft(conn, row.id, state="draft", updated_at=cw.clock(), **values)
     await audit.append(conn, cw.clock, principal.actor, "draft.saved", case.reference,
                        {"draft": row.id})
 
@@ -188,6 +197,7 @@ def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
     return view
 
 
+@writes
 async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      draft_id: int) -> dict[str, Any]:
     """A draft with its content (the release preview); audited as a read of its data."""
@@ -237,18 +247,17 @@ async def draft_attachment(conn: AsyncConnection, cw: CaseWork, principal: Princ
     return Attachment(name, found["media_type"], base64.b64decode(found["data"]))
 
 
+@reads
 async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                       state: str | None) -> list[dict[str, Any]]:
     """Drafts of the principal's unit (the release queue with ``state=submitted``)."""
-    query = sa.select(drafts).where(drafts.c.author_unit == principal.unit)
-    if state:
-        query = query.where(drafts.c.state == state)
-    rows = await conn.execute(query.order_by(drafts.c.updated_at))
+    rows = await draft_repo.drafts_of_unit(conn, principal.unit, state)
     return [draft_view(cw, r, with_content=False) for r in rows]
 
 
+@writes
 async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                       draft_id: int) -> dict[str, Any]:
+                       draft_id: int) -> Submission:
     """Validate a draft fully and ask for release; sends at once where no second person is
     needed (operational data only, or an immediate alert)."""
     row, case = await _load(conn, principal, draft_id)
@@ -281,17 +290,18 @@ async def submit_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
             await audit.append(conn, cw.clock, principal.actor, "supervisors.notified",
                                case.reference, {"draft": row.id, "message": message_id,
                                                 "task": task_id, "supervisors": told})
-        return {"state": "sent", "message_id": message_id}
-    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
-        state="submitted", updated_at=cw.clock(), return_reason=None))
+        return Submission("sent", message_id)
+    await draft_repo.update_draft(conn, row.id, state="submitted", updated_at=cw.clock(),
+                                  return_reason=None)
     await audit.append(conn, cw.clock, principal.actor, "draft.submitted", case.reference,
                        {"draft": row.id})
     await notices.notify_supervisors(conn, cw, notices.Notice(  # a second person is needed
         "draft-submitted", unit=row.author_unit, case_id=case.id, draft_id=row.id,
         doc_type=row.doc_type, urgent=row.priority != "routine"), besides=row.author)
-    return {"state": "submitted", "message_id": None}
+    return Submission("submitted", None)
 
 
+@writes
 async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         draft_id: int) -> str:
     """A supervisor of the author's unit, not the author, releases: sign, queue, move."""
@@ -310,6 +320,7 @@ async def release_draft(conn: AsyncConnection, cw: CaseWork, principal: Principa
     return await _send(conn, cw, row, case, principal)
 
 
+@writes
 async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int, reason: str) -> None:
     """Send a submitted draft back to its author with a reason."""
@@ -321,8 +332,8 @@ async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
                         state=row.state)
     if row.author_unit != principal.unit:
         raise CaseError("forbidden", N_("only a supervisor of the author's unit sends it back"))
-    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
-        state="returned", return_reason=reason.strip()[:500], updated_at=cw.clock()))
+    await draft_repo.update_draft(conn, row.id, state="returned",
+                                  return_reason=reason.strip()[:500], updated_at=cw.clock())
     await audit.append(conn, cw.clock, principal.actor, "draft.returned", case.reference,
                        {"draft": row.id})
     await notices.notify(conn, cw, notices.Notice("draft-returned", username=row.author,
@@ -331,10 +342,8 @@ async def return_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
 
 
 async def _conversation(conn: AsyncConnection, case_id: int, partner: str) -> str:
-    found = (await conn.execute(sa.select(case_conversations.c.conversation).where(
-        case_conversations.c.case_id == case_id, case_conversations.c.partner == partner)
-        .order_by(case_conversations.c.conversation).limit(1))).scalar()
-    return str(found) if found else new_message_id()
+    found = await case_messages.first_conversation(conn, case_id, partner)
+    return found or new_message_id()
 
 
 async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
@@ -356,15 +365,15 @@ async def _send(conn: AsyncConnection, cw: CaseWork, row: Any, case: Any,
     except OutboundError as exc:
         raise CaseError.of("invalid-request", exc, "to") from exc
     message_id = envelope.header.bx.id
-    await cases_repo.link_conversation(conn, case.id, conversation, row.recipient)
+    await case_messages.link_conversation(conn, case.id, conversation, row.recipient)
     facts = effects.MessageFacts("out", message_id, row.doc_type, row.recipient, row.priority,
                                  row.handling, row.ref, conversation, document)
     # The gates were checked before release (above); a move the lifecycle refuses now
     # leaves the owner a task with the document's words (MESSAGES.md).
     await effects.apply(conn, cw, case, facts, actor=releaser.actor)
-    await conn.execute(sa.update(drafts).where(drafts.c.id == row.id).values(
-        state="sent", released_by=releaser.actor, released_at=cw.clock(),
-        message_id=message_id, updated_at=cw.clock()))
+    await draft_repo.update_draft(conn, row.id, state="sent", released_by=releaser.actor,
+                                  released_at=cw.clock(), message_id=message_id,
+                                  updated_at=cw.clock())
     await audit.append(conn, cw.clock, releaser.actor, "draft.released", case.reference,
                        {"draft": row.id, "message": message_id, "author": row.author})
     if releaser.actor != row.author:

@@ -30,7 +30,10 @@ from gateway.cases.people import PersonFacts, person_references, persons_in, pre
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Envelope
 from gateway.protocol.errors import N_
+from gateway.store import case_messages
 from gateway.store import cases as repo
+from gateway.store import drafts as draft_repo
+from gateway.store import persons as person_repo
 
 #: Documents that never open or join a case.
 WITHOUT_CASE: Final = frozenset({"periodic-report", "checkpoint", "cosignature"})
@@ -120,13 +123,13 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope
     if bx.type in WITHOUT_CASE:
         return
     data = cw.forms.read(bx.type, bx.version, envelope.document, validate=False)
-    row = await repo.case_of_conversation(conn, bx.conversation, bx.from_)
+    row = await case_messages.case_of_conversation(conn, bx.conversation, bx.from_)
     if row is None:
         case_id = await service.create_case(
             conn, cw, bx.from_, kind=kind_for(bx.type), origin="partner",
             owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority,
             state=_OPENED_AT.get(bx.type))
-        await repo.link_conversation(conn, case_id, bx.conversation, bx.from_)
+        await case_messages.link_conversation(conn, case_id, bx.conversation, bx.from_)
         row = await repo.case_row(conn, case_id)
     facts = MessageFacts("in", bx.id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
@@ -144,7 +147,7 @@ async def _tell(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
         urgent=immediate or message.priority == "urgent",
         due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None))
     if message.ref and message.doc_type in ANSWERS.values():
-        author = await repo.author_of_sent(conn, row.id, message.ref)
+        author = await draft_repo.author_of_sent(conn, row.id, message.ref)
         if author:
             await notices.notify(conn, cw, notices.Notice(
                 "answer", username=author, case_id=row.id,
@@ -239,7 +242,7 @@ async def _known_by_id(conn: AsyncConnection, cw: CaseWork, row: Any, message: M
     (PROTOCOL.md: ids are stable within a conversation). Other references (the person an
     answer is about, a belonging's owner) name persons the case must already hold."""
     _, referred = person_references(cw.forms.model(message.doc_type), message.data)
-    held = await repo.person_refs(conn, row.id)
+    held = await person_repo.person_refs(conn, row.id)
     for reference in referred:
         if reference.key.split(".", 1)[0] not in _NAMING_BY_ID:
             continue
@@ -265,7 +268,7 @@ async def _unfit(conn: AsyncConnection, row: Any, message: MessageFacts) -> Case
     if message.doc_type == "verification-response" and row.kind != "investigation":
         subject = data["subject"] if isinstance(data.get("subject"), dict) else {}
         person = subject.get("@person-id")
-        if not isinstance(person, str) or person not in await repo.person_refs(conn, row.id):
+        if not isinstance(person, str) or person not in await person_repo.person_refs(conn, row.id):
             return CaseError("state-conflict", N_("the answer is about {person}, who is not a "
                                                   "person of this case"),
                              "subject", person=str(person))

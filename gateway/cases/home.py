@@ -26,17 +26,18 @@ async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principa
     found["new"] = await notices.list_for(conn, principal, unread_only=True, limit=10)
     if allowed(principal.role, "overdue.read"):
         scope = "all" if sees_all_cases(principal.role) else "unit"
-        found["overdue"] = await views.overdue_items(conn, cw, principal, scope)
+        found["overdue"] = await views.overdue_items.within(conn, cw, principal, scope)
     if allowed(principal.role, "cases.read"):
-        found["alerts"] = [c for c in await views.list_cases(
+        found["alerts"] = [c for c in await views.list_cases.within(
             conn, cw, principal, {"priority": "immediate", "limit": 20})
             if c["state"] not in lifecycle.TERMINAL]
     if allowed(principal.role, "drafts.write"):
-        found["mine"] = [d for d in await drafts.list_drafts(conn, cw, principal, None)
+        found["mine"] = [d for d in await drafts.list_drafts.within(conn, cw, principal, None)
                          if d["author"] == principal.actor
                          and d["state"] in ("draft", "returned")]
     if allowed(principal.role, "drafts.release"):
-        found["queue"] = [d for d in await drafts.list_drafts(conn, cw, principal, "submitted")
+        found["queue"] = [d for d in await drafts.list_drafts.within(conn, cw, principal,
+                                                                     "submitted")
                           if d["author"] != principal.actor]  # not one's own draft
     if allowed(principal.role, "reports.send"):
         found["reports"] = [r for r in await report_releases.pending(conn, principal.unit)

@@ -33,7 +33,7 @@ from gateway.cases.commands import (
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.errors import N_
-from gateway.store import cases as repo
+from gateway.store import tasks as task_repo
 from gateway.store.case_tables import tip_reporters, tips
 from gateway.trust.names import NAME_LANGUAGES, home_language
 
@@ -326,11 +326,11 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
         _moment(body.last_seen, "last_seen", cw.clock())
         case = await service.load_case(conn, principal, case_id)
         document = _alert_document(cw, tip, case.reference, body, principal)
-        draft_id = await drafts.create_draft(conn, cw, principal, case_id, NewDraft(
+        draft_id = await drafts.create_draft.within(conn, cw, principal, case_id, NewDraft(
             type="alert", to=body.alert_to, priority="immediate", handling=body.handling,
             lang=ALERT_LANG, document=document))
-        sent = await drafts.submit_draft(conn, cw, principal, draft_id)
-        message_id = sent["message_id"]
+        sent = await drafts.submit_draft.within(conn, cw, principal, draft_id)
+        message_id = sent.message_id
     return {"case_id": case_id, "message_id": message_id}
 
 
@@ -352,7 +352,7 @@ async def release_reviews(conn: AsyncConnection, cw: CaseWork, principal: Princi
                           ) -> list[dict[str, Any]]:
     """Alerts of the unit released without a second person, waiting for the chief's review
     (MESSAGES.md: the supervisor is told at once)."""
-    rows = await repo.release_reviews(conn, principal.unit)
+    rows = await task_repo.release_reviews(conn, principal.unit)
     now = cw.clock()
     return [{"task_id": r.id, "case_id": r.case_id, "reference": r.reference,
              "message_id": r.message_id, "released_at": r.created_at, "due_at": r.due_at,

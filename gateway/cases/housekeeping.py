@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.audit import log as audit
 from gateway.cases import notices, uploads
 from gateway.cases.work import CaseWork
-from gateway.store import cases as repo
+from gateway.store import persons as person_repo
+from gateway.store import tasks as task_repo
 
 log = logging.getLogger("gateway.cases")
 #: Often enough that the 2-hour alert clock is told before it passes (a round is a few
@@ -57,17 +58,17 @@ async def run_once(cw: CaseWork, duties: Sequence[Duty] = ()) -> Housekept:
         for duty in duties:
             await duty(conn, cw)
         await uploads.purge(conn, cw)
-        fresh = await repo.newly_overdue(conn, now)
+        fresh = await task_repo.newly_overdue(conn, now)
         for task in fresh:
             await audit.append(conn, cw.clock, "system", "deadline.overdue",
                                task.reference, {"task": task.id, "kind": task.kind,
                                                 "unit": task.owner_unit})
             await notices.notify(conn, cw, _notice("overdue", task))
-        await repo.mark_tasks(conn, [t.id for t in fresh], overdue_noted_at=now)
-        per_unit = await repo.overdue_per_unit(conn, now)
-        expired = await repo.expired_persons(conn, now.date())
+        await task_repo.mark_tasks(conn, [t.id for t in fresh], overdue_noted_at=now)
+        per_unit = await task_repo.overdue_per_unit(conn, now)
+        expired = await person_repo.expired_persons(conn, now.date())
         for person in expired:
-            await repo.purge_person(conn, person.id, now)
+            await person_repo.purge_person(conn, person.id, now)
             await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
                                {"person": person.id, "role": person.role})
     gauge = cw.node.metrics.deadlines_overdue
@@ -86,12 +87,12 @@ def _notice(kind: str, task: Any) -> notices.Notice:
 
 async def _due_soon(conn: AsyncConnection, cw: CaseWork) -> None:
     now = cw.clock()
-    candidates = await repo.due_soon_candidates(conn, now, now + DUE_SOON_MAX)
+    candidates = await task_repo.due_soon_candidates(conn, now, now + DUE_SOON_MAX)
     soon = [t for t in candidates
             if t.due_at - now <= min(DUE_SOON_MAX, (t.due_at - t.created_at) / 4)]
     for task in soon:
         await notices.notify(conn, cw, _notice("due-soon", task))
-    await repo.mark_tasks(conn, [t.id for t in soon], due_soon_noted_at=now)
+    await task_repo.mark_tasks(conn, [t.id for t in soon], due_soon_noted_at=now)
 
 
 class Housekeeper:

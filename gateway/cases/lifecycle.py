@@ -7,13 +7,18 @@ the services call it before every change, whether a user asks for it or a messag
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal, get_args
 
 from gateway.protocol.errors import N_, Code, GatewayError, Message
 
-KINDS: Final = ("repatriation", "verification", "investigation", "hotline")
-ORIGINS: Final = ("hotline", "blo", "partner", "investigation")
-PERSON_ROLES: Final = ("victim", "suspect", "witness", "relative")
+#: The kinds of case, where a case comes from, and the roles of its persons: the one
+#: definition of each code list (commands and the API take the types, pages the tuples).
+Kind = Literal["repatriation", "verification", "investigation", "hotline"]
+Origin = Literal["hotline", "blo", "partner", "investigation"]
+Role = Literal["victim", "suspect", "witness", "relative"]
+KINDS: Final[tuple[str, ...]] = get_args(Kind)
+ORIGINS: Final[tuple[str, ...]] = get_args(Origin)
+PERSON_ROLES: Final[tuple[str, ...]] = get_args(Role)
 IDENTITY_STATUSES: Final = ("unverified", "verified", "not-national", "unable-to-verify")
 #: Where a person received back is referred (the code list of a repatriation-response's
 #: ``onward-referral``; a test holds it to the schema).

@@ -70,7 +70,7 @@ async def session_and_unread(conn: AsyncConnection, clock: Callable[[], datetime
                              ) -> tuple[Principal, tuple[int, int]]:
     """The console's check of every page: the session behind the cookie and the user's
     unread notices and how many of them are urgent (for the header)."""
-    principal = await sessions.resolve(conn, clock, key, token, touch=touch)
+    principal = await sessions.principal_of(conn, clock, key, token, touch=touch)
     return principal, await unread_count(conn, principal)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
@@ -16,9 +15,9 @@ from gateway.documents.catalog import catalogs
 from gateway.documents.render import MessageHeader, Renderer
 from gateway.protocol.envelope import parse_body, parse_envelope, parse_rfc3339_utc
 from gateway.protocol.errors import N_
-from gateway.store.cases import in_case
+from gateway.store import case_messages
 from gateway.store.messages import RAW_COLUMN
-from gateway.store.tables import messages, receipts
+from gateway.store.transactions import writes
 
 
 @dataclass(frozen=True)
@@ -53,16 +52,12 @@ async def _render(conn: AsyncConnection, cw: CaseWork, message_id: str,
                   langs: tuple[str, str] | None, show_special: bool,
                   case_id: int | None) -> Printed:
     """The message (of the case ``case_id``, where given) rendered as its document."""
-    query = sa.select(messages).where(messages.c.message_id == message_id)
-    if case_id is not None:
-        query = query.where(in_case(case_id))
-    row = (await conn.execute(query.order_by(messages.c.id).limit(1))).first()
+    row = await case_messages.stored_message(conn, message_id, case_id)
     if row is None:
         raise CaseError("not-found", N_("no message {message_id}"), message_id=message_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
     bx = envelope.header.bx
-    receipt = (await conn.execute(sa.select(receipts.c.received).where(
-        receipts.c.message_pk == row.id))).scalar()
+    receipt = await case_messages.receipt_received(conn, row.id)
     partner = row.recipient if row.direction == "out" else row.sender
     chosen = langs if langs and langs[0] != langs[1] else partner_langs(cw, partner, None)
     names = {node: cw.node.names.names(node) for node in (bx.from_, bx.to)}
@@ -97,6 +92,16 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
                         "special": show_special, "reason": reason.strip() if reason else None,
                         "via": via, "format": fmt})
     return printed
+
+
+@writes
+async def print_for_operator(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
+                             reason: str, fmt: str, langs: tuple[str, str] | None,
+                             show_special: bool) -> Printed:
+    """``gateway render MESSAGE_ID``: a stored message printed by the operator at the host,
+    audited as an export through the command line (:func:`print_message`)."""
+    return await print_message(conn, cw, message_id, actor="operator", reason=reason,
+                               via="cli", fmt=fmt, langs=langs, show_special=show_special)
 
 
 async def view_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases import effects, lifecycle, service, views
@@ -20,8 +19,8 @@ from gateway.documents.model import attribute_values
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES
 from gateway.protocol.errors import N_, Code
-from gateway.store import cases as cases_repo
-from gateway.store.tables import messages
+from gateway.store import case_messages
+from gateway.store import persons as person_repo
 
 #: What a document says has happened, by type: a time or day that cannot be in the future.
 HAPPENED: Final[dict[str, tuple[str, ...]]] = {
@@ -73,7 +72,7 @@ async def check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_t
                             version: str, document: Any, ref: str | None) -> None:
     """What a document refers to is the case's: the message it answers, and every person it
     names by ``person-id`` without describing them (a picked value, or a forged one)."""
-    if ref and await cases_repo.message_of_case(conn, case.id, ref) is None:
+    if ref and await case_messages.message_of_case(conn, case.id, ref) is None:
         raise CaseError("invalid-request", N_("the message answered is not one of this case"),
                         "ref")
     model = cw.forms.model(doc_type, version)
@@ -84,7 +83,7 @@ async def check_references(conn: AsyncConnection, cw: CaseWork, case: Any, doc_t
             raise CaseError("invalid-request", N_("not an answer this case received that "
                                                   "confirmed an identity"), key)
     described, referred = person_references(model, document)
-    held = await cases_repo.person_refs(conn, case.id)
+    held = await person_repo.person_refs(conn, case.id)
     for reference in referred:
         if reference.person_ref not in held and reference.person_ref not in described:
             raise CaseError("invalid-request", N_("not a person of this case"),
@@ -141,8 +140,7 @@ async def check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: di
         raise CaseError("invalid-request", N_("{partner} is not in the partner directory"),
                         "to", partner=values["recipient"])
     if values["ref"]:
-        source = (await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
-            messages.c.message_id == values["ref"], messages.c.direction == "in"))).first()
+        source = await case_messages.received_source(conn, values["ref"])
         if source is not None and source.handling == "H2" \
                 and source.sender != values["recipient"]:
             raise CaseError("forbidden", N_("the referenced message is H2: it cannot be forwarded "

@@ -20,6 +20,7 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Attachment
 from gateway.protocol.errors import N_
 from gateway.store import draft_views
+from gateway.store.transactions import writes
 
 #: The item noted when the draft's preview is opened (an attachment's is ``attachment/NAME``).
 PREVIEW: Final = "document"
@@ -39,16 +40,18 @@ def _in_queue(view: dict[str, Any], principal: Principal) -> None:
                         state=view["state"])
 
 
+@writes
 async def preview(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                   draft_id: int) -> dict[str, Any]:
     """A submitted draft with its content, for its preview (audited as a read of its
     data by :func:`drafts.read_draft`); noted as seen."""
-    view = await drafts.read_draft(conn, cw, principal, draft_id)
+    view = await drafts.read_draft.within(conn, cw, principal, draft_id)
     _in_queue(view, principal)
     await draft_views.record(conn, draft_id, principal.actor, PREVIEW, cw.clock())
     return view
 
 
+@writes
 async def open_attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                           draft_id: int, name: str) -> Attachment:
     """One attachment of a submitted draft as it will go (audited as a read of special
@@ -74,7 +77,7 @@ async def queue(conn: AsyncConnection, cw: CaseWork, principal: Principal
                 ) -> list[dict[str, Any]]:
     """The unit's submitted drafts, each with what the principal has not opened yet
     (``unopened``: ``document`` for the preview, then attachment names)."""
-    found = await drafts.list_drafts(conn, cw, principal, "submitted")
+    found = await drafts.list_drafts.within(conn, cw, principal, "submitted")
     opened = await draft_views.opened(conn, [d["id"] for d in found], principal.actor)
     for view in found:
         view["unopened"] = _not_opened(view, opened[view["id"]])
@@ -82,6 +85,7 @@ async def queue(conn: AsyncConnection, cw: CaseWork, principal: Principal
     return found
 
 
+@writes
 async def release_seen(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        draft_id: int) -> str:
     """Release a draft from the queue (four eyes, :func:`drafts.release_draft`) once the
@@ -99,4 +103,4 @@ async def release_seen(conn: AsyncConnection, cw: CaseWork, principal: Principal
         raise CaseError("state-conflict", N_("open every attachment before you release the "
                                              "draft; not opened yet: {names}"), "release",
                         names=", ".join(names) or "-")
-    return await drafts.release_draft(conn, cw, principal, draft_id)
+    return await drafts.release_draft.within(conn, cw, principal, draft_id)

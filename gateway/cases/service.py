@@ -25,6 +25,9 @@ from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import PRIORITIES
 from gateway.protocol.errors import N_, Code
 from gateway.store import cases as repo
+from gateway.store import persons as person_repo
+from gateway.store import tasks as task_repo
+from gateway.store.transactions import writes
 
 
 def unit_seen(principal: Principal) -> str | None:
@@ -97,7 +100,7 @@ async def record_event(conn: AsyncConnection, cw: CaseWork, case_id: int, actor:
 
 async def facts_of(conn: AsyncConnection, row: Any) -> lifecycle.CaseFacts:
     """What the lifecycle rules need to know about a case row."""
-    verified = await repo.count_persons(conn, row.id, role="victim",
+    verified = await person_repo.count_persons(conn, row.id, role="victim",
                                         identity_status="verified")
     home_side = lifecycle.is_home_side(row.origin, row.kind)
     return lifecycle.CaseFacts(kind=row.kind, state=row.state, resume_state=row.resume_state,
@@ -127,6 +130,7 @@ async def move(conn: AsyncConnection, cw: CaseWork, row: Any, to: str, actor: st
                         "reason_given": bool(reason)})
 
 
+@writes
 async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     command: commands.NewCase) -> int:
     """A user opens a case in their own unit (a hotline operator's cases come from the
@@ -140,10 +144,11 @@ async def open_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         if not allowed(principal.role, "persons.write"):
             raise CaseError("forbidden", N_("your role may not add persons to a case"),
                             "person")
-        await add_person_by_hand(conn, cw, principal, case_id, command.person)
+        await add_person_by_hand.within(conn, cw, principal, case_id, command.person)
     return case_id
 
 
+@writes
 async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                      command: commands.Transition) -> str:
     """A user's request to move a case; answers the new state."""
@@ -152,6 +157,7 @@ async def transition(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     return command.to
 
 
+@writes
 async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                                 case_id: int, command: commands.BestInterests) -> str:
     """A supervisor records whether return is in the child's best interests, with reasons
@@ -179,6 +185,7 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
     return str(current.state)
 
 
+@writes
 async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                           case_id: int, command: commands.Referral) -> str:
     """The home side records where the person handed over to it was referred; the case then
@@ -213,7 +220,7 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     if facts.role not in lifecycle.PERSON_ROLES:
         raise CaseError("invalid-request", N_("role must be one of {choices}"),
                         "role", choices=', '.join(lifecycle.PERSON_ROLES))
-    existing = await repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
+    existing = await person_repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
     if existing is not None and from_partner:
         facts = _kept(cw, existing, facts)
     seal = cw.sealer.seal_text
@@ -226,13 +233,13 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
                                "persons.details"),
         "retention_until": facts.retention_until}
     if existing is None:
-        person_id = await repo.insert_person(
+        person_id = await person_repo.insert_person(
             conn, case_id=case_id, person_ref=facts.person_ref, role=facts.role,
             identity_status="unverified", created_at=cw.clock(), **values)
         await record_event(conn, cw, case_id, actor, f"person-added:{facts.role}")
     else:
         person_id = int(existing.id)
-        await repo.update_person(conn, person_id, **values)
+        await person_repo.update_person(conn, person_id, **values)
     await repo.index_terms(conn, case_id, person_id,
                            [cw.sealer.index_term(t) for t in sorted(terms_of(facts))])
     if facts.presumed_child and facts.role == "victim":
@@ -259,6 +266,7 @@ def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> PersonFacts:
         other_names=[*theirs.other_names, *(n for n in (native, latin) if n)])
 
 
+@writes
 async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                              case_id: int, command: commands.NewPerson) -> int:
     """A person a user adds to a case (no document named them yet); without a ``person-id``
@@ -266,13 +274,13 @@ async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Pri
     partner's persons may be numbered so too, and a new person never takes their place."""
     row = await load_case(conn, principal, case_id)
     facts = command.facts(cw.clock().date())
-    held = await repo.person_refs(conn, row.id)
+    held = await person_repo.person_refs(conn, row.id)
     if not facts.person_ref:
         number = len(held) + 1
         while f"L{number}" in held:
             number += 1
         facts = replace(facts, person_ref=f"L{number}")
-    elif await repo.person_row_of(conn, row.id, facts.person_ref, facts.role) is not None:
+    elif await person_repo.person_row_of(conn, row.id, facts.person_ref, facts.role) is not None:
         raise CaseError("state-conflict", N_("the case holds a person {person} already"),
                         "person_ref", person=facts.person_ref)
     person_id = await upsert_person(conn, cw, row.id, facts, principal.actor)
@@ -281,22 +289,11 @@ async def add_person_by_hand(conn: AsyncConnection, cw: CaseWork, principal: Pri
     return person_id
 
 
-async def task_of_case(conn: AsyncConnection, principal: Principal, case_id: int,
-                       task_id: int) -> Any:
-    """A task of a case the principal may see; ``not-found`` otherwise."""
-    row = await load_case(conn, principal, case_id)
-    task = await repo.task_row(conn, task_id, row.id)
-    if task is None:
-        raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
-                        task_id=task_id, case_id=case_id)
-    return task
-
-
 async def set_identity_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
                               status: str) -> int:
     """Mark the case's victim(s) (one by ``person-id``, or all) with a verification result."""
     assert status in lifecycle.IDENTITY_STATUSES, status
-    return await repo.set_victims_status(conn, case_id, person_ref, status)
+    return await person_repo.set_victims_status(conn, case_id, person_ref, status)
 
 
 async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit: str,
@@ -305,7 +302,7 @@ async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit
                    partner: str | None = None, message_id: str | None = None,
                    detail: str | None = None) -> int:
     """Record something due (``detail``: what a document said, as JSON of codes)."""
-    return await repo.insert_task(
+    return await task_repo.insert_task(
         conn, case_id=case_id, tip_id=tip_id, kind=kind, title=title, owner_unit=owner_unit,
         owner_user=owner_user, partner=partner, message_id=message_id, due_at=due_at,
         created_at=cw.clock(), detail=detail)
@@ -315,10 +312,11 @@ async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, 
                       case_id: int | None = None, tip_id: int | None = None,
                       message_id: str | None = None, partner: str | None = None) -> int:
     """Mark open tasks done (an answer arrived, a tip was classified...)."""
-    return await repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
+    return await task_repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
                                        tip_id=tip_id, message_id=message_id, partner=partner)
 
 
+@writes
 async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                     title: str, due: date, owner_user: str | None) -> int:
     """A task a user sets on a case."""
@@ -333,11 +331,12 @@ async def user_task(conn: AsyncConnection, cw: CaseWork, principal: Principal, c
     return task_id
 
 
+@writes
 async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         task_id: int, command: commands.TaskDone | None = None) -> None:
     """Mark a task of a visible case (or of the user's unit) done: who, when, and an optional
     note; its deadline closes with it."""
-    row = await repo.task_row(conn, task_id)
+    row = await task_repo.task_row(conn, task_id)
     if row is None or (row.case_id is None and row.owner_unit != principal.unit):
         raise CaseError("not-found", N_("no task {task_id}"), task_id=task_id)
     if row.case_id is not None:
@@ -345,7 +344,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
     if row.done_at is not None:
         raise CaseError("state-conflict", N_("task {task_id} is done already"), task_id=task_id)
     note = command.note if command else None
-    await repo.update_task(
+    await task_repo.update_task(
         conn, task_id, done_at=cw.clock(), done_by=principal.actor,
         done_note_sealed=cw.sealer.seal_text(note.strip(), "tasks.done_note")
         if note and note.strip() else None)
@@ -353,6 +352,7 @@ async def complete_task(conn: AsyncConnection, cw: CaseWork, principal: Principa
                        {"kind": row.kind})
 
 
+@writes
 async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                    command: commands.NewNote) -> int:
     """A note on a case (sealed: notes often name people)."""
@@ -365,3 +365,17 @@ async def add_note(conn: AsyncConnection, cw: CaseWork, principal: Principal, ca
                                      text_sealed=cw.sealer.seal_text(text, "notes.text"))
     await audit.append(conn, cw.clock, principal.actor, "note.added", row.reference, {})
     return note_id
+
+
+@writes
+async def complete_task_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                                case_id: int, task_id: int,
+                                command: commands.TaskDone | None = None) -> None:
+    """Mark a task of a case the principal may see done (the case page's button); a task of
+    another case is ``not-found``."""
+    row = await load_case(conn, principal, case_id)
+    task = await task_repo.task_row(conn, task_id, row.id)
+    if task is None:
+        raise CaseError("not-found", N_("no task {task_id} in case {case_id}"),
+                        task_id=task_id, case_id=case_id)
+    await complete_task.within(conn, cw, principal, task.id, command)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import allowed
@@ -25,9 +24,10 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import parse_body, parse_envelope, sniff_media_type
 from gateway.protocol.errors import N_
-from gateway.store.case_tables import special_grants
-from gateway.store.cases import message_of_case
+from gateway.store import special_grants
+from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads, writes
 
 #: The reasons offered in the console (codes, translated there); any other may be typed.
 REASONS: Final = ("identity-verification", "return-planning", "victim-support",
@@ -52,6 +52,7 @@ def _check_reader(principal: Principal) -> None:
         raise CaseError("forbidden", N_("your role may not read special-category data"))
 
 
+@writes
 async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                 message_id: str, reason: str) -> None:
     """Open the special data of one message of a case for this session; audited."""
@@ -69,9 +70,9 @@ async def grant(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_
         raise CaseError("invalid-request", N_("the reason 'immediate alert' is for an alert "
                                               "received with priority immediate"), "reason")
     now = cw.clock()
-    await conn.execute(sa.insert(special_grants).values(
-        session_id=principal.session_id, message_id=message_id, reason=reason,
-        granted_at=now, expires_at=now + GRANT_FOR))
+    await special_grants.insert_grant(
+        conn, session_id=principal.session_id, message_id=message_id, reason=reason,
+        granted_at=now, expires_at=now + GRANT_FOR)
     await audit.append(conn, cw.clock, principal.actor, "special.opened", row.reference,
                        {"message": message_id, "reason": reason})
 
@@ -95,14 +96,11 @@ async def granted(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     """The reason of this session's live grant on the message, or None."""
     if not allowed(principal.role, "special.read") or not principal.session_id:
         return None
-    reason = (await conn.execute(sa.select(special_grants.c.reason).where(
-        special_grants.c.session_id == principal.session_id,
-        special_grants.c.message_id == message_id,
-        special_grants.c.expires_at > cw.clock()).order_by(special_grants.c.id.desc())
-        .limit(1))).scalar()
-    return str(reason) if reason is not None else None
+    return await special_grants.live_reason(conn, principal.session_id, message_id,
+                                            cw.clock())
 
 
+@writes
 async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                      message_id: str, name: str) -> StoredAttachment:
     """One attachment of a message of the case, exactly as exchanged; needs a live grant
@@ -133,12 +131,22 @@ async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     return StoredAttachment(name, info.media_type, data)
 
 
-def attachment_names(envelope: Any) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DeclaredAttachment:
+    """An attachment as a message declares it, for a page: its name, type and size."""
+
+    name: str
+    media_type: str
+    size: int
+
+
+def attachment_names(envelope: Any) -> list[DeclaredAttachment]:
     """The attachments a message declares (name, type, size) for a page."""
-    return [{"name": a.name, "media_type": a.media_type, "size": a.size}
+    return [DeclaredAttachment(a.name, a.media_type, a.size)
             for a in envelope.header.bx.attachments or []]
 
 
+@reads
 async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                              case_id: int, message_id: str) -> tuple[Any, Any, str | None]:
     """The use case behind a message's page: the case (one the principal may see), the
@@ -152,6 +160,35 @@ async def message_with_grant(conn: AsyncConnection, cw: CaseWork, principal: Pri
     return case, row, await granted(conn, cw, principal, message_id)
 
 
+@dataclass(frozen=True)
+class MessagePage:
+    """What a message's page shows: the case, the message's header and attachments, this
+    session's grant, and the reasons offered to open its special data (an immediate alert
+    received has its own, chosen already, so that it opens in one step)."""
+
+    case: Any
+    message_id: str
+    bx: Any
+    attachments: list[DeclaredAttachment]
+    reason: str | None
+    special_reasons: tuple[str, ...]
+    chosen_reason: str | None
+    immediate: bool
+
+
+@reads
+async def message_page(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       case_id: int, message_id: str) -> MessagePage:
+    """The message of the case as its page shows it (:class:`MessagePage`)."""
+    case, row, reason = await message_with_grant.within(conn, cw, principal, case_id,
+                                                        message_id)
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
+    reasons, chosen = reasons_for(row)
+    return MessagePage(case, message_id, envelope.header.bx, attachment_names(envelope),
+                       reason, reasons, chosen, immediate_alert(row))
+
+
+@writes
 async def view_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str) -> printing.Printed:
     """A message of the case shown on the console's screen: special data only under this
@@ -163,6 +200,7 @@ async def view_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Princ
                                        case_id=case.id)
 
 
+@writes
 async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                             case_id: int, message_id: str) -> printing.Printed:
     """A message of the case printed (as a PDF) from the console: special data only under
@@ -175,6 +213,7 @@ async def print_under_grant(conn: AsyncConnection, cw: CaseWork, principal: Prin
         show_special=reason is not None, case_id=case.id)
 
 
+@writes
 async def print_of_case(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
                         message_id: str, reason: str, lang: str | None,
                         show_special: bool, fmt: str = "pdf") -> printing.Printed:

@@ -12,13 +12,12 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import sniff_media_type
 from gateway.protocol.errors import N_
-from gateway.store.case_tables import held_files
+from gateway.store import held_files
 
 HELD_FOR: Final = timedelta(days=1)
 MAX_FILE: Final = 5 * 1024 * 1024
@@ -87,14 +86,13 @@ async def hold(conn: AsyncConnection, cw: CaseWork, owner: str, files: list[Uplo
     keeps files: the owner's others (from a form left behind) are forgotten, and no more
     than a draft may carry (:data:`MAX_HELD`) are ever kept for one person."""
     kept = [h for h in keep or [] if re.fullmatch(r"[0-9a-f]{32}", h)]
-    await conn.execute(sa.delete(held_files).where(held_files.c.owner == owner,
-                                                   held_files.c.id.not_in(kept)))
+    await held_files.forget_others(conn, owner, kept)
     handles = []
     for item in files[:max(0, MAX_HELD - len(kept))]:
         handle = secrets.token_hex(16)
-        await conn.execute(sa.insert(held_files).values(
-            id=handle, owner=owner, name=item.name, media_type=item.media_type,
-            data_sealed=cw.sealer.seal(item.data, "held_files.data"), created_at=cw.clock()))
+        await held_files.insert_held(
+            conn, id=handle, owner=owner, name=item.name, media_type=item.media_type,
+            data_sealed=cw.sealer.seal(item.data, "held_files.data"), created_at=cw.clock())
         handles.append(handle)
     return handles
 
@@ -105,9 +103,7 @@ async def held(conn: AsyncConnection, cw: CaseWork, owner: str, handles: list[st
     wanted = [h for h in handles if re.fullmatch(r"[0-9a-f]{32}", h)]
     if not wanted:
         return []
-    rows = await conn.execute(sa.select(held_files).where(
-        held_files.c.id.in_(wanted), held_files.c.owner == owner,
-        held_files.c.created_at > cw.clock() - HELD_FOR).order_by(held_files.c.created_at))
+    rows = await held_files.held_rows(conn, owner, wanted, cw.clock() - HELD_FOR)
     return [(r.id, Upload(r.name, r.media_type, cw.sealer.open(r.data_sealed,
                                                                "held_files.data")))
             for r in rows]
@@ -116,12 +112,9 @@ async def held(conn: AsyncConnection, cw: CaseWork, owner: str, handles: list[st
 async def release_held(conn: AsyncConnection, owner: str, handles: list[str]) -> None:
     """Forget held files once their draft is saved."""
     if handles:
-        await conn.execute(sa.delete(held_files).where(held_files.c.id.in_(handles),
-                                                       held_files.c.owner == owner))
+        await held_files.delete_held(conn, owner, handles)
 
 
 async def purge(conn: AsyncConnection, cw: CaseWork) -> int:
     """Forget held files older than :data:`HELD_FOR`."""
-    result = await conn.execute(sa.delete(held_files).where(
-        held_files.c.created_at <= cw.clock() - HELD_FOR))
-    return int(result.rowcount)
+    return await held_files.purge_held(conn, cw.clock() - HELD_FOR)

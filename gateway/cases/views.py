@@ -6,6 +6,7 @@ a reason, which is audited with it (MESSAGES.md, handling rules).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,9 +22,14 @@ from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.protocol.errors import N_, from_record
+from gateway.store import case_messages
 from gateway.store import cases as repo
-from gateway.store.cases import message_of_case
+from gateway.store import drafts as draft_repo
+from gateway.store import persons as person_repo
+from gateway.store import tasks as task_repo
+from gateway.store.case_messages import message_of_case
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads, writes
 
 SEARCH_LIMIT: Final = 50
 #: How far the search counts a term's rows to choose the rarest one to start from.
@@ -86,7 +92,7 @@ def _settled(cw: CaseWork, row: Any) -> dict[str, Any]:
 
 async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
     """The messages of a case's conversations, oldest first, with delivery state and receipt."""
-    rows = await repo.timeline_rows(conn, case_id)
+    rows = await case_messages.timeline_rows(conn, case_id)
     return [{"id": r.message_id, "direction": r.direction, "from": r.sender,
              "to": r.recipient, "type": r.doc_type, "state": r.state, "created": r.created,
              "priority": r.priority, "handling": r.handling, "ref": r.ref,
@@ -94,17 +100,18 @@ async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
             for r in rows]
 
 
+@writes
 async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                       case_id: int) -> dict[str, Any]:
     """A case with its persons (no special data), tasks, notes, story and messages."""
     row = await load_case(conn, principal, case_id)
     now = cw.clock()
     facts = await facts_of(conn, row)
-    people = await repo.persons_of(conn, [row.id])
-    task_rows = await repo.tasks_of(conn, row.id)
+    people = await person_repo.persons_of(conn, [row.id])
+    task_rows = await task_repo.tasks_of(conn, row.id)
     note_rows = await repo.notes_of(conn, row.id)
     events = await repo.events_of(conn, row.id)
-    draft_rows = await repo.drafts_of(conn, row.id)
+    draft_rows = await draft_repo.drafts_of(conn, row.id)
     await audit.append(conn, cw.clock, principal.actor, "case.read", row.reference, {})
     return {
         "id": row.id, "reference": row.reference, "kind": row.kind, "origin": row.origin,
@@ -136,6 +143,7 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     }
 
 
+@writes
 async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         case_id: int, person_id: int, reason: str) -> dict[str, Any]:
     """A person with everything the documents said (special data): needs a reason; audited."""
@@ -143,7 +151,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("invalid-request", N_("reading a person's special data needs a reason"),
                         "reason")
     row = await load_case(conn, principal, case_id)
-    person = await repo.person_row(conn, row.id, person_id)
+    person = await person_repo.person_row(conn, row.id, person_id)
     if person is None:
         raise CaseError("not-found", N_("no person {person_id} in case {case_id}"),
                         person_id=person_id, case_id=case_id)
@@ -155,6 +163,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
             if person.retention_until else None}
 
 
+@reads
 async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                      filters: dict[str, Any]) -> list[dict[str, Any]]:
     """Cases the principal may see, newest change first, with their open and overdue tasks."""
@@ -167,12 +176,24 @@ async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
              "updated_at": _iso(r.updated_at), "overdue": int(r.overdue)} for r in rows]
 
 
-async def case_units(conn: AsyncConnection, cw: CaseWork, principal: Principal) -> list[str]:
-    """The units whose cases the principal may see (a filter of the case list)."""
-    del cw
-    return await repo.owner_units(conn, unit_seen(principal))
+@dataclass(frozen=True)
+class CaseList:
+    """The console's case list: the cases found, and the units whose cases the principal
+    may see (a filter of the list)."""
+
+    cases: list[dict[str, Any]]
+    units: list[str]
 
 
+@reads
+async def case_list(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                    filters: dict[str, Any]) -> CaseList:
+    """The cases of :func:`list_cases` with the units the list may be filtered by."""
+    return CaseList(await list_cases.within(conn, cw, principal, filters),
+                    await repo.owner_units(conn, unit_seen(principal)))
+
+
+@reads
 async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                         scope: str) -> list[dict[str, Any]]:
     """Open tasks past their due time: the unit's, or (C02) every unit's."""
@@ -180,22 +201,23 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
         raise CaseError("forbidden", N_("only C02's investigators see every unit's overdue items"),
                         "scope")
     now = cw.clock()
-    rows = await repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
+    rows = await task_repo.overdue_tasks(conn, now, None if scope == "all" else principal.unit)
     return [{**_task(r, now), "case_reference": r.reference, "case_kind": r.kind,
              "hours_overdue": round((now - r.due_at).total_seconds() / 3600, 1)}
             for r in rows]
 
 
+@reads
 async def investigations(conn: AsyncConnection, cw: CaseWork,
                          principal: Principal) -> list[dict[str, Any]]:
     """C02's view: every joint investigation with its partners, requests and suspects."""
     now = cw.clock()
     out = []
     for row in await repo.investigations_of(conn, unit_seen(principal)):
-        partners = await repo.partners_of(conn, row.id)
-        sent, received, last = await repo.exchange_counts(conn, row.id)
-        open_tasks = await repo.tasks_of(conn, row.id, open_only=True)
-        suspects = await repo.suspects_of(conn, row.id)
+        partners = await case_messages.partners_of(conn, row.id)
+        sent, received, last = await case_messages.exchange_counts(conn, row.id)
+        open_tasks = await task_repo.tasks_of(conn, row.id, open_only=True)
+        suspects = await person_repo.suspects_of(conn, row.id)
         out.append({
             "id": row.id, "reference": row.reference, "state": row.state,
             "owner_unit": row.owner_unit,
@@ -218,6 +240,7 @@ async def _matching_cases(conn: AsyncConnection, cw: CaseWork, principal: Princi
                                         _COUNT_CAP)
 
 
+@writes
 async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                  query: str) -> list[dict[str, Any]]:
     """Cases and persons matching every word of ``query`` (names in any script, accents
@@ -227,7 +250,7 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         await audit.append(conn, cw.clock, principal.actor, "search", None, {"results": 0})
         return []
     rows = await repo.cases_of(conn, ids)
-    people = await repo.persons_of(conn, ids)
+    people = await person_repo.persons_of(conn, ids)
     by_case: dict[int, list[dict[str, Any]]] = {}
     for person in people:
         by_case.setdefault(person.case_id, []).append(_person(cw, person))
@@ -240,7 +263,8 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 async def _receiving_agency(conn: AsyncConnection, cw: CaseWork, row: Any) -> str | None:
     """Where the handover record said the person goes on to (its receiving agency), for the
     referral the home side records next."""
-    for message in (await repo.received_of_type(conn, row.id, "handover-record", None))[:1]:
+    handovers = await case_messages.received_of_type(conn, row.id, "handover-record", None)
+    for message in handovers[:1]:
         envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
         data = cw.forms.read(message.doc_type, message.doc_version, envelope.document,
                              validate=False)
@@ -256,7 +280,7 @@ async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -
     """The verification answers the case received that confirmed an identity, newest first:
     what a repatriation request may cite as the verification a return relies on."""
     found = []
-    for row in await repo.received_of_type(conn, case_id, "verification-response"):
+    for row in await case_messages.received_of_type(conn, case_id, "verification-response"):
         envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
         data = cw.forms.read(row.doc_type, row.doc_version, envelope.document, validate=False)
         if isinstance(data, dict) and data.get("result") == "confirmed":
@@ -264,6 +288,7 @@ async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -
     return found
 
 
+@writes
 async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str, reason: str | None
                            ) -> dict[str, Any]:
@@ -296,24 +321,25 @@ async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Princ
                             for a in envelope.header.bx.attachments or []]}
 
 
+@reads
 async def investigator_desk(conn: AsyncConnection, cw: CaseWork, principal: Principal
                             ) -> dict[str, Any]:
     """What C02's investigator works from: requests awaiting a partner's answer (per partner,
     oldest first, with their age in days), overdue items, joint investigations (last exchange,
     open tasks) and suspect notices sent and received; each links to its case."""
     now = cw.clock()
-    waiting = await repo.awaiting_answers(conn, unit_seen(principal))
+    waiting = await task_repo.awaiting_answers(conn, unit_seen(principal))
     per_partner: dict[str, list[dict[str, Any]]] = {}
     for w in waiting:
         per_partner.setdefault(w.partner or "", []).append({
             "case_id": w.case_id, "reference": w.reference, "type": w.title,
             "sent_at": w.created_at, "due_at": w.due_at, "age_days": (now - w.created_at).days,
             "overdue": w.due_at < now})
-    notices_rows = await repo.messages_of_type(conn, "suspect-notice", unit_seen(principal),
-                                               100)
-    joint = await investigations(conn, cw, principal)
+    notices_rows = await case_messages.messages_of_type(conn, "suspect-notice",
+                                                        unit_seen(principal), 100)
+    joint = await investigations.within(conn, cw, principal)
     return {"waiting": per_partner,
-            "overdue": await overdue_items(conn, cw, principal,
+            "overdue": await overdue_items.within(conn, cw, principal,
                                            "all" if sees_all_cases(principal.role) else "unit"),
             "investigations": joint,
             "suspect_notices": [{"direction": n.direction, "partner": n.recipient

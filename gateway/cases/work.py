@@ -12,17 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.calendars import Calendars
 from gateway.documents.convert import DocumentForms
-from gateway.exchange.node import Node
 from gateway.protocol.errors import GatewayError
+from gateway.runtime.node import Node
 from gateway.store.crypto import Sealer
 from gateway.store.transactions import Database
 
 
 class CaseError(GatewayError):
-    """A refused case operation. ``code`` is a problem code of ``protocol.problems``
-    (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``); the message (a
-    catalog template with its values, as every :class:`GatewayError`) says what was wrong,
-    naming the field where there is one."""
+    """A refused case operation. ``code`` is a problem code of ``protocol.problems``, per
+    refusal (``not-found``, ``forbidden``, ``invalid-request``, ``state-conflict``): one
+    operation refuses for several reasons; the message (a catalog template with its values, as
+    every :class:`GatewayError`) says what was wrong, naming the field where there is one."""
+
+    code: str
 
     def __init__(self, code: str, message: str, field: str | None = None,
                  **values: object) -> None:

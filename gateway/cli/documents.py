@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli import LOCALES, REPOSITORY, app, fail, run, settings_or_exit
+from gateway.cli.apps import app
+from gateway.cli.running import LOCALES, REPOSITORY, fail, run, settings_or_exit
 
 
 def _langs(value: str | None) -> tuple[str, str] | None:
@@ -80,10 +81,10 @@ def render(
     ] = None,
 ) -> None:
     """Render a document as its bilingual page (HTML, or PDF with --pdf)."""
-    from gateway.cases.printing import print_message
+    from gateway.cases.printing import print_for_operator
     from gateway.cases.work import CaseError, open_case_work
     from gateway.documents.render import html_to_pdf
-    from gateway.exchange.node import open_node
+    from gateway.exchange.startup import open_node
     from gateway.protocol.problems import Problem
 
     langs = _langs(lang)
@@ -98,12 +99,9 @@ def render(
         async def work() -> str:
             node = await open_node(settings)
             try:
-                cw = open_case_work(node)
-                async with node.engine.begin() as conn:
-                    printed = await print_message(conn, cw, target, actor="operator",
-                                                  reason=reason or "", via="cli",
-                                                  fmt="pdf" if pdf is not None else "html",
-                                                  langs=langs, show_special=special)
+                printed = await print_for_operator(
+                    open_case_work(node), target, reason=reason or "",
+                    fmt="pdf" if pdf is not None else "html", langs=langs, show_special=special)
                 return printed.html
             finally:
                 await node.close()

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from gettext import gettext as _
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import (
-    AlgChoice,
-    audit_change,
-    fail,
-    keys_app,
-    keystore,
-    now,
-    run,
-    settings_or_exit,
-)
+from gateway.cli.apps import keys_app
+from gateway.cli.running import audit_change, fail, keystore, now, run, settings_or_exit
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
     from gateway.trust.keys import KeyStore
+
+
+class AlgChoice(StrEnum):
+    """Signing algorithms a new key may use."""
+
+    EDDSA = "EdDSA"
+    ES256 = "ES256"
 
 
 def _announce(settings: Settings, store: KeyStore, kid: str, action: str,

@@ -12,24 +12,21 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from gateway.cli import (
-    app,
-    audit_app,
-    bundle_app,
+from gateway.cli.apps import app, audit_app, bundle_app, messages_app
+from gateway.cli.running import (
     fail,
-    messages_app,
     migrate_or_exit,
-    run,
     settings_or_exit,
     when,
+    with_database,
     with_node,
 )
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
     from gateway.exchange.bundles import ImportReport
     from gateway.exchange.bundles import Progress as BundleProgress
-    from gateway.exchange.node import Node
     from gateway.protocol.problems import Problem
+    from gateway.runtime.node import Node
 
 T = TypeVar("T")
 
@@ -66,8 +63,8 @@ def serve() -> None:
     """Run the node: partner API, local API, console and delivery worker."""
     import uvicorn
 
-    from gateway.exchange.node import NodeError, load_parts
     from gateway.logs import configure_logging
+    from gateway.runtime.node import NodeError, load_parts
 
     settings = settings_or_exit()
     configure_logging(settings.node_id)
@@ -147,15 +144,13 @@ def messages(
     """List messages and their delivery state (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
-    from gateway.store import messages as repo
-    from gateway.store.database import reading
+    from gateway.exchange import outbox
 
     async def use(node: Node) -> list[str]:
-        async with reading(node.engine) as conn:
-            rows = await repo.list_messages(conn, status.value if status else None, partner)
-        return [f"{r.message_id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
+        rows = await outbox.list_messages(node, status.value if status else None, partner)
+        return [f"{r.id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
                 f"{r.recipient}  {r.doc_type}  {r.state}  attempts={r.attempts}"
-                + (f"  error={r.last_error}" if r.last_error else "") for r in rows]
+                + (f"  error={r.error}" if r.error else "") for r in rows]
 
     for line in with_node(settings_or_exit(), use):
         typer.echo(line)
@@ -267,20 +262,9 @@ def bundle_import(
 def audit_verify() -> None:
     """Re-compute the audit chain and its Merkle tree; exit 1 naming the first broken
     entry."""
-    from gateway.audit.log import ChainVerdict, verify_chain
-    from gateway.audit.tree import TreeVerdict, verify_tree
-    from gateway.exchange.node import open_database
-    from gateway.store.database import reading
+    from gateway.audit.tree import verify
 
-    async def work() -> tuple[ChainVerdict, TreeVerdict]:
-        engine = await open_database(settings_or_exit())
-        try:
-            async with reading(engine) as conn:
-                return await verify_chain(conn), await verify_tree(conn)
-        finally:
-            await engine.dispose()
-
-    verdict, tree = run(work())
+    verdict, tree = with_database(settings_or_exit(), verify)
     if not verdict.intact:
         fail(_("audit chain broken at entry {seq}: {reason}").format(seq=verdict.broken_at,
                                                                      reason=verdict.reason))
@@ -302,21 +286,12 @@ def audit_checkpoint(
     from datetime import UTC, datetime
 
     from gateway.audit import checkpoints
-    from gateway.exchange import witnessing
+    from gateway.exchange import checkpointing
 
     async def work(node: Node) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
         if new:
-            async with node.transaction() as conn:
-                await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
-                                       force=True)
-            await witnessing.send_checkpoints(node, force=True)  # to be cosigned
-        async with node.engine.connect() as conn:
-            stored = await checkpoints.latest(conn)
-        if stored is None:
-            return None, []
-        keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(
-            node, p.node_id)) for p in node.partners.all()})
-        return stored, checkpoints.cosigners(stored, keys)
+            await checkpointing.checkpoint_and_send(node)  # to be cosigned
+        return await checkpointing.latest_cosigned(node)
 
     try:
         stored, cosigned = with_node(settings_or_exit(), work)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from gettext import gettext as _
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from gateway.cli import (
-    DeliveryChoice,
+from gateway.cli.apps import partners_app
+from gateway.cli.running import (
     audit_change,
     fail,
     now,
-    partners_app,
     registry_or_exit,
     run,
     settings_or_exit,
     when,
     with_node,
 )
+
+
+class DeliveryChoice(StrEnum):
+    """How messages reach a partner."""
+
+    PUSH = "push"
+    PULL = "pull"
 
 
 @partners_app.command("list",
@@ -173,15 +180,15 @@ def partners_pending() -> None:
     if not rows:
         typer.echo(_("no key is waiting"))
     for row in rows:
-        typer.echo(f"{row['id']}  {row['partner']}  {row['kid']}  {row['thumbprint']}  "
-                   f"{_('vouched for by {kid}').format(kid=row['vouched_by'])}  "
-                   f"{when(row['offered_at'])}")
+        typer.echo(f"{row.id}  {row.partner}  {row.kid}  {row.thumbprint}  "
+                   f"{_('vouched for by {kid}').format(kid=row.vouched_by)}  "
+                   f"{when(row.offered_at)}")
 
 
 def _decide(number: int, accept: bool) -> None:
-    from gateway.exchange.keyrefresh import KeyRefreshError, decide
+    from gateway.exchange.keyrefresh import KeyDecision, KeyRefreshError, decide
 
-    async def use(node: Any) -> dict[str, Any]:
+    async def use(node: Any) -> KeyDecision:
         return await decide(node, number, accept, "operator")
 
     try:
@@ -189,7 +196,7 @@ def _decide(number: int, accept: bool) -> None:
     except KeyRefreshError as exc:
         fail(exc)
     message = _("pinned {kid} of {partner}") if accept else _("rejected {kid} of {partner}")
-    typer.echo(message.format(kid=done["kid"], partner=done["partner"]))
+    typer.echo(message.format(kid=done.kid, partner=done.partner))
 
 
 @partners_app.command("accept", help=_("Pin a key waiting for an administrator (audited)."))

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import fail, proof_app, settings_or_exit, with_node
+from gateway.cli.apps import proof_app
+from gateway.cli.running import fail, settings_or_exit, with_node
 
 if TYPE_CHECKING:
-    from gateway.exchange.node import Node
+    from gateway.runtime.node import Node
 
 #: How each check of the bundle is called, in the reader's words.
 CHECKS = {

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import LOCALES, REPOSITORY, app, fail, settings_or_exit, with_node
+from gateway.cli.apps import app
+from gateway.cli.running import LOCALES, REPOSITORY, fail, settings_or_exit, with_node
 
 if TYPE_CHECKING:
     from gateway.documents.catalog import Catalogs
-    from gateway.exchange.node import Node
     from gateway.reports.periods import Period
+    from gateway.runtime.node import Node
 
 _BINARY = ("pdf", "xlsx")
 

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli import audit_change, fail, now, run, secret_app, settings_or_exit, when
+from gateway.cli.apps import secret_app
+from gateway.cli.running import audit_change, fail, now, run, settings_or_exit, when
 
 if TYPE_CHECKING:
     from gateway.store.rekey import Progress
@@ -25,7 +26,7 @@ def secret_rotate(
     """Rotate the secret key (resumable)."""
     import time
 
-    from gateway.exchange.node import open_database
+    from gateway.runtime.node import open_database
     from gateway.store import rekey
     from gateway.store.crypto import SecretKeyError, key_tag, load_secret_key
 

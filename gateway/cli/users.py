@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from gateway.cli import (
+from gateway.cli.apps import users_app
+from gateway.cli.running import (
     audit_change,
     fail,
     now,
@@ -18,12 +19,12 @@ from gateway.cli import (
     run,
     settings_or_exit,
     usage_error,
-    users_app,
     when,
+    with_database,
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncConnection
+    from gateway.audit.context import DatabaseAtHand
 
 T = TypeVar("T")
 
@@ -40,22 +41,12 @@ class RoleChoice(StrEnum):
     AUDITOR = "auditor"
 
 
-def _in_database(use: Callable[[AsyncConnection], Coroutine[Any, Any, T]]) -> T:
+def _in_database(use: Callable[[DatabaseAtHand], Coroutine[Any, Any, T]]) -> T:
+    """Run one use case on accounts; a refusal is one line and exit 1."""
     from gateway.access import users
-    from gateway.exchange.node import open_database
-
-    settings = settings_or_exit()
-
-    async def work() -> T:
-        engine = await open_database(settings)
-        try:
-            async with engine.begin() as conn:
-                return await use(conn)
-        finally:
-            await engine.dispose()
 
     try:
-        return run(work())
+        return with_database(settings_or_exit(), use)
     except users.UserError as exc:
         fail(exc)
 
@@ -81,9 +72,9 @@ def users_add(
     if not users.UNIT.fullmatch(unit):
         usage_error(_("--unit is a unit id such as vn.blo-mocbai"))
     password = _password(password_stdin)
-    _in_database(lambda conn: users.add_user(conn, now, "operator", username=username,
-                                             display_name=name, role=role.value, unit=unit,
-                                             password=password))
+    _in_database(lambda db: users.add_user(db, "operator", username=username,
+                                           display_name=name, role=role.value, unit=unit,
+                                           password=password))
     typer.echo(_("added {user} ({role}, {unit})").format(user=username, role=role.value,
                                                           unit=unit))
     _hint_unnamed(unit)
@@ -181,7 +172,7 @@ def users_disable(
         fail(_("nothing changed"))
     from gateway.access import users
 
-    _in_database(lambda conn: users.set_disabled(conn, now, "operator", username))
+    _in_database(lambda db: users.set_disabled(db, "operator", username))
     typer.echo(_("disabled {user}").format(user=username))
 
 
@@ -196,5 +187,5 @@ def users_reset_password(
     from gateway.access import users
 
     password = _password(password_stdin)
-    _in_database(lambda conn: users.set_password(conn, now, "operator", username, password))
+    _in_database(lambda db: users.set_password(db, "operator", username, password))
     typer.echo(_("password set for {user}").format(user=username))

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
 from gateway.protocol.envelope import parse_body, parse_envelope
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store.database import reading
 

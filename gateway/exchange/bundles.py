@@ -17,16 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.exchange.delivery import store_receipt
 from gateway.exchange.inbound import accept_message, peek_message
-from gateway.exchange.node import Node
+from gateway.exchange.outbox import find_outbound
 from gateway.protocol.encoding import EncodingError, canonical_json, strict_json_loads
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, format_rfc3339_utc
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
-from gateway.store.database import reading
+from gateway.store.transactions import reads
 from gateway.trust.files import write_atomically
 
 Progress = Callable[[int, int], None]
@@ -70,13 +73,17 @@ def _zip_bytes(manifest: bytes, members: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
+@reads
+async def _undelivered_for(conn: AsyncConnection, _node: Node, partner_id: str) -> list[Any]:
+    return await repo.undelivered_for(conn, partner_id)
+
+
 async def export_bundle(node: Node, partner_id: str, target: Path,
                         progress: Progress | None = None) -> int:
     """Write every undelivered message for ``partner_id`` to a bundle; returns the count."""
     if node.partners.get(partner_id) is None:
         raise BundleError(N_("{partner_id} is not in the partner directory"), partner_id=partner_id)
-    async with reading(node.engine) as conn:
-        rows = await repo.undelivered_for(conn, partner_id)
+    rows = await _undelivered_for(node, partner_id)
     members = []
     for index, row in enumerate(rows, 1):
         members.append((f"messages/{row.message_id}.json",
@@ -235,8 +242,7 @@ async def _import_receipt(node: Node, signer: str, message_id: str, data: bytes,
     try:
         if len(data) > MAX_RECEIPT_BYTES:
             raise Problem("too-large", "a receipt is at most 64 KiB")
-        async with reading(node.engine) as conn:
-            row = await repo.find_outbound(conn, message_id)
+        row = await find_outbound(node, message_id)
         if row is None or row.recipient != signer:
             raise Problem("conflict", f"no message {message_id} was sent to {signer}")
         receipt = verify_receipt(data, node.partners.pinned, node.clock(), signer=signer,

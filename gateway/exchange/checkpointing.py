@@ -14,19 +14,42 @@ import contextlib
 import logging
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.audit import checkpoints
-from gateway.audit import log as audit
 from gateway.exchange import witnessing
-from gateway.exchange.node import Node
+from gateway.runtime.node import Node
+from gateway.store.transactions import reads, writes
 
 log = logging.getLogger("gateway.audit")
 
 
-async def checkpoint_now(node: Node, force: bool = False) -> checkpoints.Stored | None:
+@writes
+async def checkpoint_now(conn: AsyncConnection, node: Node, force: bool = False
+                         ) -> checkpoints.Stored | None:
     """Sign a checkpoint if one is due (``force``: whenever the log has grown)."""
-    async with node.transaction() as conn:
-        return await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
-                                      force=force)
+    return await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
+                                  force=force)
+
+
+async def checkpoint_and_send(node: Node) -> None:
+    """Sign a checkpoint of the log as it is now (if it has grown) and send it to every
+    partner that has not cosigned it, at once: for a proof that waits for one, or an
+    operator asking (``gateway audit checkpoint --new``)."""
+    await checkpoint_now(node, force=True)
+    await witnessing.send_checkpoints(node, force=True)
+
+
+@reads
+async def latest_cosigned(conn: AsyncConnection, node: Node
+                          ) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
+    """The latest checkpoint and which partners' keys cosigned it, when (None: none yet)."""
+    stored = await checkpoints.latest(conn)
+    if stored is None:
+        return None, []
+    keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(node, p.node_id))
+                                      for p in node.partners.all()})
+    return stored, checkpoints.cosigners(stored, keys)
 
 
 class Checkpointer:
@@ -68,8 +91,7 @@ class Checkpointer:
                 if str(exc) != self._last_refusal:  # said and audited once, not every minute
                     self._last_refusal = str(exc)
                     log.error("checkpoint refused: %s", exc)  # noqa: TRY400 - said, no trace
-                    async with self.node.transaction() as conn:
-                        await audit.append(conn, self.node.clock, "system",
-                                           "checkpoint.refused", None, {"reason": str(exc)})
+                    await self.node.audit("system", "checkpoint.refused", None,
+                                          reason=str(exc))
             except Exception:
                 log.exception("checkpoint round failed")

@@ -18,17 +18,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.exchange.inbound import accept_message
-from gateway.exchange.node import Node
+from gateway.exchange.outbox import outbox_stats
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import EncodingError, strict_json_loads
 from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
-from gateway.store.database import reading
+from gateway.store.transactions import reads, writes
 
 log = logging.getLogger("gateway.delivery")
 MAX_BACKOFF_S = 3600.0
@@ -97,7 +99,7 @@ class DeliveryWorker:
             # One process serves a node on SQLite (replicas need PostgreSQL): claims left in
             # the database are a crashed process's, and need not lapse before delivery goes
             # on (the partner answers a message sent twice with the same receipt).
-            released = await self.node.run(repo.release_all_claims)
+            released = await _release_all_claims(self.node)
             if released:
                 log.info("claims of a stopped process released", extra={"count": released})
         while not self._stopping.is_set():
@@ -133,8 +135,7 @@ class DeliveryWorker:
         if self._stopping.is_set():
             return 0
         push = [p.node_id for p in node.partners.all() if p.file.delivery == "push"]
-        rows = await node.run(repo.claim_due, now, push, self.batch, node.settings.replica,
-                              now + CLAIM)
+        rows = await _claim_due(node, now, push, self.batch)
         if not rows:
             await self.refresh_gauges()
             return 0
@@ -154,12 +155,11 @@ class DeliveryWorker:
         node = self.node
         while True:
             await asyncio.sleep(CLAIM.total_seconds() / 3)
-            await node.run(repo.renew_claims, node.settings.replica, message_pks,
-                           node.clock() + CLAIM)
+            await _renew_claims(node, message_pks)
 
     async def release(self) -> None:
         """Give up this replica's claims (after a clean stop)."""
-        await self.node.run(repo.release_claims, self.node.settings.replica)
+        await _release_claims(self.node)
 
     async def _guarded(self, row: Any) -> None:
         async with self._slots:
@@ -170,36 +170,19 @@ class DeliveryWorker:
         if self._next_token_purge is not None and now < self._next_token_purge:
             return
         self._next_token_purge = now + TOKEN_PURGE_INTERVAL
-        async with self.node.engine.begin() as conn:
-            await repo.purge_tokens(conn, int(now.timestamp()))
-            await repo.purge_counts(conn, int(now.timestamp() // 60) - 2)
+        await _purge_spent(self.node, now)
 
     async def _expire(self, now: datetime) -> None:
-        async with reading(self.node.engine) as conn:
-            overdue = await repo.overdue_outbound(conn, now)
-        if not overdue:
+        if not await _overdue(self.node, now):
             return  # the common case takes no write lock
-        async with self.node.engine.begin() as conn:
-            for row in await repo.overdue_outbound(conn, now):
-                await self._dead(conn, row, "delivery deadline passed", None)
-
-    async def _dead(self, conn: Any, row: Any, error: str, status: int | None) -> None:
-        if not await repo.mark_dead(conn, row.id, error):
-            return  # delivered or dead-lettered meanwhile (by another replica)
-        await repo.record_attempt(conn, row.id, self.node.clock(), "dead", status, error)
-        await audit.append(conn, self.node.clock, "delivery", "message.dead", row.message_id,
-                           {"to": row.recipient, "error": error})
-        self.node.metrics.dead_letters.labels(row.recipient).inc()
-        log.warning("dead letter", extra={"message_id": row.message_id, "to": row.recipient,
-                                          "error": error})
+        await _dead_letter_overdue(self.node, now)
 
     async def deliver(self, row: Any) -> None:
         """One attempt to push one message."""
         node = self.node
         partner = node.partners.get(row.recipient)
         if partner is None or not partner.file.endpoint:
-            async with node.engine.begin() as conn:
-                await self._dead(conn, row, f"{row.recipient} has no push endpoint", None)
+            await _dead_letter(node, row, f"{row.recipient} has no push endpoint", None)
             return
         now = node.clock()
         token = issue_bearer(node.signing_key, node.node_id, row.recipient, now)
@@ -220,8 +203,7 @@ class DeliveryWorker:
             await self._retry(row, _problem_code(response), response.status_code,
                               _retry_after(response))
         else:
-            async with node.engine.begin() as conn:
-                await self._dead(conn, row, _problem_code(response), response.status_code)
+            await _dead_letter(node, row, _problem_code(response), response.status_code)
 
     async def _receipt(self, row: Any, response: httpx.Response) -> None:
         node = self.node
@@ -242,7 +224,7 @@ class DeliveryWorker:
                      retry_after: int | None) -> None:
         node = self.node
         delay = backoff(row.attempts, node.rng.random(), retry_after)
-        await node.commit(_schedule_retry, node, row.id, delay, error, status)
+        await node.db.grouped(_schedule_retry, node, row.id, delay, error, status)
         log.info("delivery will be retried", extra={"message_id": row.message_id,
                                                     "to": row.recipient, "error": error,
                                                     "delay_s": round(delay, 1)})
@@ -251,8 +233,7 @@ class DeliveryWorker:
         """Outbox depth and age per partner, days until each pinned key expires."""
         node = self.node
         now = node.clock()
-        async with reading(node.engine) as conn:
-            stats = await repo.outbox_stats(conn)
+        stats = await outbox_stats(node)
         seen = set()
         for stat in stats:
             seen.add(stat.recipient)
@@ -321,6 +302,60 @@ class DeliveryWorker:
         return accepted
 
 
+# -- the worker's units of work ---------------------------------------------------------------
+
+@writes
+async def _release_all_claims(conn: AsyncConnection, _node: Node) -> int:
+    return await repo.release_all_claims(conn)
+
+
+@writes
+async def _claim_due(conn: AsyncConnection, node: Node, now: datetime, push: list[str],
+                     batch: int) -> list[Any]:
+    return await repo.claim_due(conn, now, push, batch, node.settings.replica, now + CLAIM)
+
+
+@writes
+async def _renew_claims(conn: AsyncConnection, node: Node, message_pks: list[int]) -> int:
+    return await repo.renew_claims(conn, node.settings.replica, message_pks,
+                                   node.clock() + CLAIM)
+
+
+@writes
+async def _release_claims(conn: AsyncConnection, node: Node) -> int:
+    return await repo.release_claims(conn, node.settings.replica)
+
+
+@writes
+async def _purge_spent(conn: AsyncConnection, _node: Node, now: datetime) -> None:
+    await repo.purge_tokens(conn, int(now.timestamp()))
+    await repo.purge_counts(conn, int(now.timestamp() // 60) - 2)
+
+
+@reads
+async def _overdue(conn: AsyncConnection, _node: Node, now: datetime) -> list[Any]:
+    return await repo.overdue_outbound(conn, now)
+
+
+@writes
+async def _dead_letter_overdue(conn: AsyncConnection, node: Node, now: datetime) -> None:
+    for row in await repo.overdue_outbound(conn, now):
+        await _dead_letter.within(conn, node, row, "delivery deadline passed", None)
+
+
+@writes
+async def _dead_letter(conn: AsyncConnection, node: Node, row: Any, error: str,
+                       status: int | None) -> None:
+    if not await repo.mark_dead(conn, row.id, error):
+        return  # delivered or dead-lettered meanwhile (by another replica)
+    await repo.record_attempt(conn, row.id, node.clock(), "dead", status, error)
+    await audit.append(conn, node.clock, "delivery", "message.dead", row.message_id,
+                       {"to": row.recipient, "error": error})
+    node.metrics.dead_letters.labels(row.recipient).inc()
+    log.warning("dead letter", extra={"message_id": row.message_id, "to": row.recipient,
+                                      "error": error})
+
+
 async def _schedule_retry(conn: Any, node: Node, message_pk: int, delay: float, error: str,
                           status: int | None) -> None:
     now = node.clock()
@@ -344,7 +379,7 @@ async def store_receipt(node: Node, row: Any, raw: bytes, received: str,
                         status: int | None) -> bool:
     """Keep a verified receipt and mark the message delivered (once), in the next group
     commit: concurrent deliveries share one transaction."""
-    now = await node.commit(_keep_receipt, node, row, raw, received, status)
+    now = await node.db.grouped(_keep_receipt, node, row, raw, received, status)
     if now is None:
         return False
     node.metrics.messages_out.labels(row.doc_type, row.recipient).inc()

@@ -19,7 +19,6 @@ from typing import Any
 
 from gateway.audit import log as audit
 from gateway.documents.registry import SchemaRegistry
-from gateway.exchange.node import Node
 from gateway.protocol.bearer import ReplayCache
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.protocol.inbound import (
@@ -30,6 +29,7 @@ from gateway.protocol.inbound import (
 )
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 
 log = logging.getLogger("gateway.inbound")

@@ -25,17 +25,18 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final, Literal
 
 import httpx
-import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.keyset import OfferedKey, VouchedSet, verify_key_set
 from gateway.protocol.problems import Problem
-from gateway.store.tables import partner_keys
+from gateway.runtime.node import Node
+from gateway.store import partner_keys as offers
+from gateway.store.transactions import reads, writes
 from gateway.trust.partners import KeyEntry, PartnerFileError, pin_keys
 
 log = logging.getLogger("gateway.keys")
@@ -53,6 +54,15 @@ MAX_KEYSET_BYTES: Final = 64 * 1024
 class KeyRefreshError(GatewayError):
     """A refresh that could not be done (no endpoint, unreachable, a set that fails)."""
 
+    code = "invalid-request"
+
+
+class KeyDecisionError(KeyRefreshError):
+    """No key waiting for a decision under that number (decided already, or its partner
+    gone)."""
+
+    code = "state-conflict"
+
 
 @dataclass
 class RefreshOutcome:
@@ -65,6 +75,28 @@ class RefreshOutcome:
     ignored: list[OfferedKey] = field(default_factory=list)
     refused: list[OfferedKey] = field(default_factory=list)
     known: int = 0
+
+
+@dataclass(frozen=True)
+class WaitingKey:
+    """A partner's key waiting for an administrator."""
+
+    id: int
+    partner: str
+    kid: str
+    thumbprint: str
+    vouched_by: str
+    offered_at: datetime
+
+
+@dataclass(frozen=True)
+class KeyDecision:
+    """What an administrator decided on a waiting key."""
+
+    id: int
+    partner: str
+    kid: str
+    state: Literal["accepted", "rejected"]
 
 
 async def fetch_signed_set(client: httpx.AsyncClient, endpoint: str) -> bytes:
@@ -102,6 +134,12 @@ def verify_for(node: Node, partner_id: str, raw: bytes) -> VouchedSet:
 async def apply_vouched(node: Node, vouched: VouchedSet, *, thumbprints: Iterable[str] = (),
                         actor: str = "system") -> RefreshOutcome:
     """Decide on every key of a verified set that is not pinned yet (see the module)."""
+    return await _apply(node, vouched, tuple(thumbprints), actor)
+
+
+@writes
+async def _apply(conn: AsyncConnection, node: Node, vouched: VouchedSet,
+                 thumbprints: tuple[str, ...], actor: str) -> RefreshOutcome:
     partner = node.partners.get(vouched.signer)
     if partner is None:
         raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
@@ -116,53 +154,46 @@ async def apply_vouched(node: Node, vouched: VouchedSet, *, thumbprints: Iterabl
     outcome = RefreshOutcome(partner.node_id, vouched.vouching_kid)
     now = node.clock()
     to_pin: list[tuple[OfferedKey, str]] = []
-    async with node.transaction() as conn:
-        for key in vouched.keys:
-            if pinned.get(key.kid) == key.thumbprint:
-                outcome.known += 1
-            elif key.kid in pinned:
-                outcome.refused.append(key)
-                await audit.append(conn, node.clock, actor, "partner.key-substitution",
+    for key in vouched.keys:
+        if pinned.get(key.kid) == key.thumbprint:
+            outcome.known += 1
+        elif key.kid in pinned:
+            outcome.refused.append(key)
+            await audit.append(conn, node.clock, actor, "partner.key-substitution",
+                               partner.node_id, {"kid": key.kid,
+                                                 "pinned": pinned[key.kid],
+                                                 "offered": key.thumbprint,
+                                                 "vouched_by": vouched.vouching_kid})
+        elif key.thumbprint in handed:
+            to_pin.append((key, "thumbprint"))
+        elif policy == "auto":
+            to_pin.append((key, "auto"))
+        elif policy == "confirm":
+            if await _offer(conn, partner.node_id, key, vouched.vouching_kid, now):
+                await audit.append(conn, node.clock, actor, "partner.key-offered",
                                    partner.node_id, {"kid": key.kid,
-                                                     "pinned": pinned[key.kid],
-                                                     "offered": key.thumbprint,
+                                                     "thumbprint": key.thumbprint,
                                                      "vouched_by": vouched.vouching_kid})
-            elif key.thumbprint in handed:
-                to_pin.append((key, "thumbprint"))
-            elif policy == "auto":
-                to_pin.append((key, "auto"))
-            elif policy == "confirm":
-                if await _offer(conn, partner.node_id, key, vouched.vouching_kid, now):
-                    await audit.append(conn, node.clock, actor, "partner.key-offered",
-                                       partner.node_id, {"kid": key.kid,
-                                                         "thumbprint": key.thumbprint,
-                                                         "vouched_by": vouched.vouching_kid})
-                outcome.pending.append(key)
-            else:
-                outcome.ignored.append(key)
-        if to_pin:
-            await _pin(node, conn, partner.node_id, to_pin, vouched.vouching_kid, actor)
-            outcome.pinned.extend(k for k, _ in to_pin)
+            outcome.pending.append(key)
+        else:
+            outcome.ignored.append(key)
+    if to_pin:
+        await _pin(node, conn, partner.node_id, to_pin, vouched.vouching_kid, actor)
+        outcome.pinned.extend(k for k, _ in to_pin)
     return outcome
 
 
-async def _offer(conn: Any, partner_id: str, key: OfferedKey, vouched_by: str,
+async def _offer(conn: AsyncConnection, partner_id: str, key: OfferedKey, vouched_by: str,
                  now: datetime) -> bool:
     """Record a key waiting for an administrator; False if it was offered before."""
-    seen = (await conn.execute(sa.select(partner_keys.c.id).where(
-        partner_keys.c.partner == partner_id, partner_keys.c.kid == key.kid,
-        partner_keys.c.thumbprint == key.thumbprint))).first()
-    if seen is not None:
-        return False
-    await conn.execute(sa.insert(partner_keys).values(
-        partner=partner_id, kid=key.kid, thumbprint=key.thumbprint,
-        jwk=json.dumps(key.jwk, sort_keys=True), vouched_by=vouched_by, offered_at=now,
-        state="pending"))
-    return True
+    return await offers.add_offer(conn, partner=partner_id, kid=key.kid,
+                                  thumbprint=key.thumbprint,
+                                  jwk=json.dumps(key.jwk, sort_keys=True),
+                                  vouched_by=vouched_by, offered_at=now)
 
 
-async def _pin(node: Node, conn: Any, partner_id: str, keys: list[tuple[OfferedKey, str]],
-               vouched_by: str, actor: str) -> None:
+async def _pin(node: Node, conn: AsyncConnection, partner_id: str,
+               keys: list[tuple[OfferedKey, str]], vouched_by: str, actor: str) -> None:
     """Write the keys into the partner file and audit each pin, in the caller's transaction
     (the file is written last: if the audit line cannot be written, nothing is pinned)."""
     for key, how in keys:
@@ -198,36 +229,32 @@ async def refresh(node: Node, client: httpx.AsyncClient, partner_id: str, *,
     return await apply_vouched(node, vouched, thumbprints=thumbprints, actor=actor)
 
 
-async def pending(node: Node) -> list[dict[str, Any]]:
+@reads
+async def pending(conn: AsyncConnection, _node: Node) -> list[WaitingKey]:
     """Keys waiting for an administrator, oldest first."""
-    async with node.engine.connect() as conn:
-        rows = await conn.execute(sa.select(partner_keys).where(
-            partner_keys.c.state == "pending").order_by(partner_keys.c.id))
-        return [{"id": r.id, "partner": r.partner, "kid": r.kid, "thumbprint": r.thumbprint,
-                 "vouched_by": r.vouched_by, "offered_at": r.offered_at} for r in rows]
+    return [WaitingKey(r.id, r.partner, r.kid, r.thumbprint, r.vouched_by, r.offered_at)
+            for r in await offers.pending(conn)]
 
 
-async def decide(node: Node, offer_id: int, accept: bool, actor: str) -> dict[str, Any]:
+@writes
+async def decide(conn: AsyncConnection, node: Node, offer_id: int, accept: bool,
+                 actor: str) -> KeyDecision:
     """An administrator accepts (pins) or rejects a key waiting for them."""
-    async with node.transaction() as conn:
-        row = (await conn.execute(sa.select(partner_keys).where(
-            partner_keys.c.id == offer_id))).first()
-        if row is None or row.state != "pending":
-            raise KeyRefreshError(N_("no key waiting with number {number}"), number=offer_id)
-        if node.partners.get(row.partner) is None:
-            raise KeyRefreshError(N_("{partner_id} is not in the partner directory"),
-                                  partner_id=row.partner)
-        await conn.execute(sa.update(partner_keys).where(partner_keys.c.id == row.id).values(
-            state="accepted" if accept else "rejected", decided_by=actor,
-            decided_at=node.clock()))
-        key = OfferedKey(row.kid, json.loads(row.jwk), row.thumbprint)
-        if accept:
-            await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
-        else:
-            await audit.append(conn, node.clock, actor, "partner.key-rejected", row.partner,
-                               {"kid": row.kid, "thumbprint": row.thumbprint})
-    return {"id": row.id, "partner": row.partner, "kid": row.kid,
-            "state": "accepted" if accept else "rejected"}
+    row = await offers.offer(conn, offer_id)
+    if row is None or row.state != "pending":
+        raise KeyDecisionError(N_("no key waiting with number {number}"), number=offer_id)
+    if node.partners.get(row.partner) is None:
+        raise KeyDecisionError(N_("{partner_id} is not in the partner directory"),
+                               partner_id=row.partner)
+    state: Literal["accepted", "rejected"] = "accepted" if accept else "rejected"
+    await offers.decide(conn, row.id, state=state, by=actor, at=node.clock())
+    key = OfferedKey(row.kid, json.loads(row.jwk), row.thumbprint)
+    if accept:
+        await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
+    else:
+        await audit.append(conn, node.clock, actor, "partner.key-rejected", row.partner,
+                           {"kid": row.kid, "thumbprint": row.thumbprint})
+    return KeyDecision(row.id, row.partner, row.kid, state)
 
 
 class TrustKeeper:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.node import Node, after_commit
 from gateway.protocol.envelope import (
     MAX_MESSAGE_BYTES,
     Attachment,
@@ -23,11 +22,15 @@ from gateway.protocol.envelope import (
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.ids import node_country
 from gateway.protocol.inbound import REPORT_COLLECTORS, SYSTEM_TYPES
+from gateway.runtime.node import Node, after_commit
 from gateway.store import messages as repo
+from gateway.store.transactions import writes
 
 
 class OutboundError(GatewayError):
     """A message this node will not send; the message says why."""
+
+    code = "invalid-request"
 
 
 class MessageTooLargeError(OutboundError):
@@ -69,8 +72,11 @@ def compose_outgoing(node: Node, draft: MessageDraft, document: bytes,
         if attachment.media_type not in ("image/jpeg", "image/png", "application/pdf"):
             raise OutboundError(N_("attachment {name}: media type {media_type} is not allowed"),
                                 name=attachment.name, media_type=attachment.media_type)
-    raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
-                          created=node.clock())
+    try:
+        raw = compose_message(node.signing_key, node.node_id, draft, document, attachments,
+                              created=node.clock())
+    except ValueError as exc:  # a header value the protocol refuses (a bad ref, say)
+        raise OutboundError(str(exc)) from exc
     if len(raw) > MAX_MESSAGE_BYTES:  # a partner refuses it (PROTOCOL.md §3.3): never sign it
         raise MessageTooLargeError(N_("the message would be {size} MiB; a partner accepts {limit} "
                                  "MiB at most: send fewer or smaller files"),
@@ -105,7 +111,7 @@ async def send_message(node: Node, draft: MessageDraft, document: bytes,
     (stored before this returns). Raises as :func:`compose_outgoing`.
     """
     outgoing = await asyncio.to_thread(compose_outgoing, node, draft, document, attachments)
-    envelope = await node.commit(store_outgoing, node, outgoing, actor)
+    envelope = await node.db.grouped(store_outgoing, node, outgoing, actor)
     return envelope.header.bx.id
 
 
@@ -119,24 +125,25 @@ async def queue_message(conn: AsyncConnection, node: Node, draft: MessageDraft,
     return await store_outgoing(conn, node, outgoing, actor)
 
 
-async def retry_dead_letter(node: Node, message_id: str, actor: str = "operator") -> None:
+@writes
+async def retry_dead_letter(conn: AsyncConnection, node: Node, message_id: str,
+                            actor: str = "operator") -> None:
     """Put a dead-lettered message back in the queue with a fresh deadline."""
-    async with node.transaction() as conn:
-        row = await repo.find_outbound(conn, message_id)
-        if row is None:
-            raise OutboundError(N_("no outbound message {message_id}"), message_id=message_id)
-        if row.state != "dead":
-            raise OutboundError(N_("message {message_id} is {state}, not dead"),
-                                message_id=message_id, state=row.state)
-        partner = node.partners.get(row.recipient)
-        if partner is None:
-            raise OutboundError(N_("{recipient} is no longer in the partner directory"),
-                                recipient=row.recipient)
-        now = node.clock()
-        await repo.requeue(conn, row.id, now,
-                           now + timedelta(hours=partner.file.deadline_hours),
-                           "waiting" if partner.file.delivery == "pull" else "queued")
-        await audit.append(conn, node.clock, actor, "message.requeued", message_id,
-                           {"to": row.recipient})
-        after_commit(node.outbox_signal.set)
+    row = await repo.find_outbound(conn, message_id)
+    if row is None:
+        raise OutboundError(N_("no outbound message {message_id}"), message_id=message_id)
+    if row.state != "dead":
+        raise OutboundError(N_("message {message_id} is {state}, not dead"),
+                            message_id=message_id, state=row.state)
+    partner = node.partners.get(row.recipient)
+    if partner is None:
+        raise OutboundError(N_("{recipient} is no longer in the partner directory"),
+                            recipient=row.recipient)
+    now = node.clock()
+    await repo.requeue(conn, row.id, now,
+                       now + timedelta(hours=partner.file.deadline_hours),
+                       "waiting" if partner.file.delivery == "pull" else "queued")
+    await audit.append(conn, node.clock, actor, "message.requeued", message_id,
+                       {"to": row.recipient})
+    after_commit(node.outbox_signal.set)
 

@@ -20,25 +20,26 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import checkpoints
-from gateway.audit import log as audit
 from gateway.audit.log import entry_bytes
 from gateway.audit.tree import inclusion
 from gateway.documents.catalog import Catalogs, catalogs
 from gateway.exchange import witnessing
-from gateway.exchange.node import Node
+from gateway.exchange.checkpointing import checkpoint_and_send
 from gateway.protocol import tlog
 from gateway.protocol.envelope import format_rfc3339_utc
 from gateway.protocol.errors import N_, GatewayError
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
-from gateway.store.tables import audit_checkpoints, audit_log, messages, receipts
+from gateway.store import proofs as sources
+from gateway.store.transactions import reads
 
 FORMAT: Final = "bx-proof/1"
 CHECKER: Final = Path(__file__).resolve().parent.parent / "bxproof.py"
@@ -65,6 +66,8 @@ class ProofError(GatewayError):
     """A proof bundle that cannot be made (no such message, no receipt, H2 outside its
     case)."""
 
+    code = "state-conflict"
+
 
 class ProofPendingError(ProofError):
     """The checkpoint that will prove the entry was sent to the partner; not cosigned yet."""
@@ -84,31 +87,11 @@ def key_list(node: Node, partner: str) -> list[dict[str, Any]]:
     return own + theirs
 
 
-async def _message(conn: AsyncConnection, message_id: str) -> Any:
-    row = (await conn.execute(
-        sa.select(messages, receipts.c.raw.label("receipt_raw"))
-        .select_from(messages.outerjoin(receipts, receipts.c.message_pk == messages.c.id))
-        .where(messages.c.message_id == message_id)
-        .order_by(messages.c.id).limit(1))).one_or_none()
-    if row is None:
-        raise ProofError(N_("no message {message_id} on this node"), message_id=message_id)
-    return row
-
-
-async def _entry(conn: AsyncConnection, message_id: str, action: str) -> Any:
-    return (await conn.execute(sa.select(audit_log).where(
-        audit_log.c.subject == message_id, audit_log.c.action == action)
-        .order_by(audit_log.c.seq).limit(1))).one_or_none()
-
-
 async def _cosigned_checkpoint(conn: AsyncConnection, size_at_least: int,
                                partner_keys: list[tlog.Verifier]
                                ) -> tuple[checkpoints.Stored, str] | None:
     """The newest checkpoint covering ``size_at_least`` entries cosigned by the partner."""
-    rows = await conn.execute(sa.select(audit_checkpoints)
-                              .where(audit_checkpoints.c.size >= size_at_least)
-                              .order_by(audit_checkpoints.c.size.desc()))
-    for row in rows:
+    for row in await sources.checkpoints_covering(conn, size_at_least):
         stored = checkpoints.Stored(int(row.size), bytes(row.root), bytes(row.note),
                                     row.made_at)
         cosigners = checkpoints.cosigners(stored, partner_keys)
@@ -127,40 +110,59 @@ def readme(books: Catalogs, values: dict[str, object]) -> str:
     return "\n" + ("\n" + "-" * 72 + "\n\n").join(parts)
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """What a bundle is made of, read in one snapshot (``proved`` None: no checkpoint
+    cosigned by the partner covers the entry yet)."""
+
+    row: Any
+    entry: Any
+    partner: str
+    proved: tuple[checkpoints.Stored, str, list[bytes]] | None
+
+
+@reads
+async def _sources(conn: AsyncConnection, node: Node, message_id: str,
+                   within_case: bool) -> _Sources:
+    row = await sources.message_with_receipt(conn, message_id)
+    if row is None:
+        raise ProofError(N_("no message {message_id} on this node"), message_id=message_id)
+    if row.handling == "H2" and not within_case:
+        raise ProofError(N_("message {message_id} is H2: its proof is made from its case "
+                            "only, for the case's authorities"), message_id=message_id)
+    if row.receipt_raw is None:
+        raise ProofError(N_("message {message_id} has no receipt yet: there is nothing to "
+                            "prove until the partner has receipted it"),
+                         message_id=message_id)
+    incoming = row.direction == "in"
+    partner = row.sender if incoming else row.recipient
+    entry = await sources.first_entry(conn, message_id,
+                                      "message.received" if incoming else "receipt.received")
+    if entry is None:
+        raise ProofError(N_("no audit entry records message {message_id}"),
+                         message_id=message_id)
+    verifiers = [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
+                 for kid, key in witnessing.partner_keys(node, partner)]
+    found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
+    if found is None:
+        return _Sources(row, entry, partner, None)
+    stored, cosigner = found
+    proof = await inclusion(conn, int(entry.seq) - 1, stored.size)
+    return _Sources(row, entry, partner, (stored, cosigner, proof))
+
+
 async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
                         within_case: bool = False, now: datetime | None = None) -> bytes:
     """The proof bundle of one message (module docstring); audited with ``reason``."""
     now = now or node.clock()
-    async with node.engine.connect() as conn:
-        row = await _message(conn, message_id)
-        if row.handling == "H2" and not within_case:
-            raise ProofError(N_("message {message_id} is H2: its proof is made from its case "
-                                "only, for the case's authorities"), message_id=message_id)
-        if row.receipt_raw is None:
-            raise ProofError(N_("message {message_id} has no receipt yet: there is nothing to "
-                                "prove until the partner has receipted it"),
-                             message_id=message_id)
-        incoming = row.direction == "in"
-        partner = row.sender if incoming else row.recipient
-        entry = await _entry(conn, message_id,
-                             "message.received" if incoming else "receipt.received")
-        if entry is None:
-            raise ProofError(N_("no audit entry records message {message_id}"),
-                             message_id=message_id)
-        verifiers = [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
-                     for kid, key in witnessing.partner_keys(node, partner)]
-        found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
-    if found is None:
-        async with node.transaction() as conn:
-            await checkpoints.make(conn, node.node_id, node.checkpoint_key(), node.clock(),
-                                   force=True)
-        await witnessing.send_checkpoints(node, force=True)
+    found = await _sources(node, message_id, within_case)
+    row, entry, partner = found.row, found.entry, found.partner
+    if found.proved is None:
+        await checkpoint_and_send(node)
         raise ProofPendingError(N_("a checkpoint that covers this message was sent to {partner} "
                               "to cosign; make the proof again once it has answered"),
                            partner=partner)
-    stored, cosigner = found
-    async with node.engine.connect() as conn:
-        proof = await inclusion(conn, int(entry.seq) - 1, stored.size)
+    stored, cosigner, proof = found.proved
     leaf = entry_bytes(entry.seq, entry.at, entry.actor, entry.action, entry.subject,
                        entry.detail)
     log_kid = stored.parsed().signatures[0].name
@@ -190,8 +192,6 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
         for name, data in files.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
                              compress_type=zipfile.ZIP_DEFLATED)
-    async with node.transaction() as conn:
-        await audit.append(conn, node.clock, actor, "proof.exported", message_id,
-                           {"reason": reason, "partner": partner,
-                            "checkpoint": stored.size})
+    await node.audit(actor, "proof.exported", message_id, reason=reason, partner=partner,
+                     checkpoint=stored.size)
     return out.getvalue()

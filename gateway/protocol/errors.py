@@ -1,42 +1,65 @@
 """The one family of the gateway's errors, with its tree written down here (as httpx does).
 
 Every error the gateway raises on purpose derives from :class:`GatewayError`; each says in one
-line what was refused and why, and carries no personal data. Only :class:`Problem` and
-``CaseError`` carry a ``code`` of ``protocol.problems.PROBLEMS``, which alone decides an HTTP
-status (:func:`gateway.protocol.problems.status_of`), for the API and the console alike.
+line what was refused and why, and carries no personal data. A refusal carries its meaning:
+its ``code``, a problem code of ``protocol.problems.PROBLEMS`` (a class attribute; per
+instance only where one class has several meanings, as :class:`Problem` and ``CaseError``),
+and, where one input was wrong, its ``field``. The code alone decides the HTTP status
+(:func:`gateway.protocol.problems.status_of`), through one handler for the API and one for
+the console (``web.problems``); an error without a code is a fault, answered 500. Codes
+are drawn in brackets.
 
     GatewayError
-    ├── Problem            protocol.problems   a rejection on the wire or by the local API
-    ├── EncodingError      protocol.encoding   bytes that are not the JSON or base64url asked
-    ├── JwkError           protocol.jose       a JWK that is not a usable public key
-    ├── TlogError          protocol.tlog       a Merkle proof, signed note or checkpoint that
-    │                                          does not hold
-    ├── CaseError          cases.work          a refused case operation (code, field)
-    ├── TransitionRefused  cases.lifecycle     a move the lifecycle does not allow
-    ├── CalendarError      cases.calendars     a calendar file that cannot be used
-    ├── ReportError        reports.periods     a report that cannot be made as asked (field)
-    ├── CheckpointError    audit.checkpoints   a checkpoint this node will not sign
-    │   └── CheckpointKeyError                 no Ed25519 key to sign it with
-    ├── UserError          access.users        a refused account operation
-    │   └── LoginThrottled                     too many failures from here: wait
-    ├── SessionError       access.sessions     no valid session
-    ├── OutboundError      exchange.outbound   a message this node will not send
-    │   └── MessageTooLargeError               larger than a partner accepts
-    ├── BundleError        exchange.bundles    a bundle refused whole
-    ├── KeyRefreshError    exchange.keyrefresh a partner's signed key set not read or refused
-    ├── WitnessDocumentError exchange.witnessing a cosignature that says neither or both
-    ├── ProofError         exchange.proofs     a proof bundle that cannot be made
-    │   └── ProofPendingError                  its checkpoint is not cosigned yet: retry
-    ├── NodeError          exchange.node       the node cannot start
-    ├── KeyStoreError      trust.keys          this node's keys
-    ├── PartnerFileError   trust.partners      a partner file
-    ├── UnitNamesError     trust.names         a unit's names that cannot be kept
-    ├── RegistryError      documents.registry  the schemas on disk
-    ├── DatabaseError      store.database      a database this gateway cannot use
-    ├── SecretKeyError     store.crypto        the secret key file
-    └── SealError          store.crypto        a sealed value that does not open
+    ├── Problem              protocol.problems   a rejection on the wire         [any]
+    ├── UnauthenticatedError protocol.problems   no credentials, or wrong ones   [unauthenticated]
+    ├── ForbiddenError       protocol.problems   who asks may not do this        [forbidden]
+    ├── NotFoundError        protocol.problems   nothing of that name here       [not-found]
+    ├── InvalidRequestError  protocol.problems   a request not as it must be     [invalid-request]
+    ├── TooLargeError        protocol.problems   a body larger than accepted     [too-large]
+    ├── EncodingError        protocol.encoding   bytes not the JSON or base64url asked
+    ├── JwkError             protocol.jose       a JWK that is not a usable public key
+    ├── TlogError            protocol.tlog       a Merkle proof, signed note or checkpoint
+    │                                            that does not hold
+    ├── CaseError            cases.work          a refused case operation (field)
+    │                                            [not-found, forbidden, invalid-request,
+    │                                            state-conflict: per instance]
+    ├── TransitionRefused    cases.lifecycle     a move the lifecycle does not allow
+    ├── CalendarError        cases.calendars     a calendar that cannot be used  [invalid-request]
+    ├── ReportError          reports.periods     a report not made as asked (field)
+    │                                            [per instance; invalid-request by default]
+    ├── CheckpointError      audit.checkpoints   a checkpoint this node will not sign
+    │   └── CheckpointKeyError                   no Ed25519 key to sign it with
+    ├── UserError            access.users        a refused account operation     [invalid-request]
+    │   ├── UnknownUserError                     no account of that name         [not-found]
+    │   └── LoginRefused                         a wrong name or password        [unauthenticated]
+    │       └── LoginThrottled                   too many failures here: wait    [rate-limited]
+    ├── SessionError         access.sessions     no valid session                [unauthenticated]
+    ├── OutboundError        exchange.outbound   a message this node will not send
+    │   │                                                                        [invalid-request]
+    │   └── MessageTooLargeError                 larger than a partner accepts
+    ├── BundleError          exchange.bundles    a bundle refused whole
+    ├── KeyRefreshError      exchange.keyrefresh a partner's signed key set not read or refused
+    │   │                                                                        [invalid-request]
+    │   └── KeyDecisionError                     no such key waiting for a decision
+    │                                                                        [state-conflict]
+    ├── WitnessDocumentError documents.witness a cosignature that says neither or both
+    ├── PeriodicReportError  documents.periodic_report a report document that is not one
+    ├── ProofError           exchange.proofs     a proof bundle that cannot be made
+    │   │                                                                        [state-conflict]
+    │   └── ProofPendingError                    its checkpoint is not cosigned yet: retry
+    ├── NodeError            runtime.node        the node cannot start
+    ├── KeyStoreError        trust.keys          this node's keys
+    ├── PartnerFileError     trust.partners      a partner file
+    ├── UnitNamesError       trust.names         a unit's names that cannot be kept
+    ├── RegistryError        documents.registry  the schemas on disk
+    ├── Refused              web.console.pages   a page the user may not see     [forbidden]
+    ├── DatabaseError        store.database      a database this gateway cannot use
+    ├── SecretKeyError       store.crypto        the secret key file
+    └── SealError            store.crypto        a sealed value that does not open
     (SettingsError in gateway.settings stays apart: settings import nothing of ours; so does
-    CheckError in gateway.bxproof, the standalone proof checker.)
+    CheckError in gateway.bxproof, the standalone proof checker. Apart too, as control flow
+    and not an error: the console's ``Redirect`` in ``web.console.pages``, which sends the
+    browser elsewhere.)
 
 An error raised with a template and its values (``KeyStoreError(N_("no published key
 {kid}"), kid=kid)``) reads in English as ``str(error)`` (logs, the wire) and in the reader's
@@ -96,6 +119,14 @@ def said(template: str, **values: object) -> Message:
 class GatewayError(Exception):
     """Something the gateway refused on purpose; the message says what and why."""
 
+    #: The problem code a request refused with this error is answered with (its HTTP
+    #: status comes from ``protocol.problems.PROBLEMS``); None: not a refusal but a fault.
+    code: str | None = None
+    #: The input that was wrong, where one was: the problem lists it in its ``errors``.
+    field: str | None = None
+    #: Seconds to wait before asking again, where waiting is the answer (``Retry-After``).
+    retry_after: int | None = None
+
     def __init__(self, message: str = "", /, **values: object) -> None:
         self.template = message
         self.values = values
@@ -128,3 +159,8 @@ class GatewayError(Exception):
             return spoken.format(**values) if values else spoken
         except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder
             return str(self)
+
+    def problem_detail(self) -> tuple[str, str | None]:
+        """What an API's problem says of this refusal: its ``detail``, and the field its
+        ``errors`` name (None: no ``errors``). Here the message, and :attr:`field`."""
+        return str(self), self.field

@@ -1,13 +1,15 @@
-"""The one error type of the protocol and the one table that maps its codes to HTTP statuses.
+"""The one table that maps problem codes to HTTP statuses, the problem every refusal is
+answered with, and the refusals of a request that no context owns.
 
 PROTOCOL.md §4.2: a rejection is an RFC 9457 problem with ``type`` ``urn:bx:problem:<code>``.
-Nothing else in the code base decides a status code.
+Every :class:`~gateway.protocol.errors.GatewayError` carries its code; nothing else in the
+code base decides a status code.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from gateway.protocol.errors import N_, GatewayError
@@ -38,10 +40,10 @@ PROBLEMS: Final[dict[str, tuple[int, str]]] = {
     "headers-too-large": (431, N_("Request headers too large")),
 }
 
-def status_of(code: str) -> int:
+def status_of(code: str | None) -> int:
     """The HTTP status of a problem code: the one table decides, for the API and the console;
-    an unknown code is a server error (fail closed)."""
-    return PROBLEMS[code][0] if code in PROBLEMS else 500
+    an unknown code (or none: a fault) is a server error (fail closed)."""
+    return PROBLEMS[code][0] if code is not None and code in PROBLEMS else 500
 
 
 #: The codes of PROTOCOL.md §4.2; the others belong to the local API.
@@ -65,19 +67,23 @@ class FieldError:
                 "message": self.message}
 
 
-@dataclass
 class Problem(GatewayError):  # noqa: N818 - the protocol calls it a problem
-    """A refusal with a BX/1 problem code; ``status`` and ``title`` come from :data:`PROBLEMS`."""
+    """A refusal with a BX/1 problem code of its own (one class, every code: the rejections of
+    PROTOCOL.md §4.2 are made where the pipeline decides them); ``status`` and ``title`` come
+    from :data:`PROBLEMS`. Also the body every refusal is answered with (:func:`problem_of`).
+    """
 
     code: str
-    detail: str
-    errors: list[FieldError] = field(default_factory=list)
-    retry_after: int | None = None
 
-    def __post_init__(self) -> None:
-        if self.code not in PROBLEMS:
-            raise ValueError(f"unknown problem code {self.code!r}")
-        super().__init__(f"{self.code}: {self.detail}")
+    def __init__(self, code: str, detail: str, errors: list[FieldError] | None = None,
+                 retry_after: int | None = None) -> None:
+        if code not in PROBLEMS:
+            raise ValueError(f"unknown problem code {code!r}")
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.errors = list(errors or [])
+        self.retry_after = retry_after
 
     @property
     def status(self) -> int:
@@ -105,3 +111,46 @@ class Problem(GatewayError):  # noqa: N818 - the protocol calls it a problem
     def to_json(self) -> bytes:
         """The RFC 9457 body as UTF-8 JSON bytes."""
         return json.dumps(self.as_dict(), ensure_ascii=False).encode()
+
+
+def problem_of(error: GatewayError) -> Problem:
+    """The problem a refusal is answered with: its code, its detail and the field it names
+    (:meth:`GatewayError.problem_detail`), its ``Retry-After``. Only for an error with a
+    code: one without is a fault, not a refusal."""
+    if isinstance(error, Problem):
+        return error
+    if error.code is None:
+        raise ValueError(f"{type(error).__name__} carries no problem code")
+    detail, field = error.problem_detail()
+    errors = [FieldError(1, 1, field, detail)] if field else []
+    return Problem(error.code, detail, errors=errors, retry_after=error.retry_after)
+
+
+class UnauthenticatedError(GatewayError):
+    """No credentials, or not the ones asked (a scraper's token, say): log in first."""
+
+    code = "unauthenticated"
+
+
+class ForbiddenError(GatewayError):
+    """Who asks is known, and may not do this (a role, a missing CSRF token)."""
+
+    code = "forbidden"
+
+
+class NotFoundError(GatewayError):
+    """Nothing of that name here (a partner not in the directory, say)."""
+
+    code = "not-found"
+
+
+class InvalidRequestError(GatewayError):
+    """A request that does not say what it must (before any context is asked)."""
+
+    code = "invalid-request"
+
+
+class TooLargeError(GatewayError):
+    """A body larger than this node accepts, refused before it is read whole."""
+
+    code = "too-large"

@@ -19,15 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from gateway.exchange.node import Node
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.reports.document import DOC_TYPE, Dimensions, ReceivedReport, read_document
 from gateway.reports.periods import Period, ReportError
 from gateway.reports.tables import SMALL_BELOW
+from gateway.runtime.node import Node
 from gateway.store import reports as facts
-from gateway.store.database import reading
 from gateway.store.messages import RAW_COLUMN
+from gateway.store.transactions import reads
 
 #: Indicators that count persons (the small-cell rule applies to their sums).
 PERSON_INDICATORS: Final = frozenset({"foreign-cases", "victims-received", "victims-referred"})
@@ -69,12 +71,12 @@ def _same_period(report: ReceivedReport, period: Period) -> bool:
     return (report.kind, report.first, report.last) == (period.kind, period.first, period.last)
 
 
-async def collect(node: Node, period: Period) -> Collection:
+@reads
+async def collect(conn: AsyncConnection, node: Node, period: Period) -> Collection:
     """The units' latest report for ``period`` each (a unit may send a corrected one), who
     has not reported (every partner allowed to send a periodic report), who was late
     (received after the due day at the border), and the national sums."""
-    async with reading(node.engine) as conn:
-        rows = await facts.received_of(conn, DOC_TYPE)
+    rows = await facts.received_of(conn, DOC_TYPE)
     latest: dict[str, tuple[datetime, ReceivedReport]] = {}
     found = Collection(period)
     for row in rows:

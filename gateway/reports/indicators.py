@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.reports.periods import Period
 from gateway.reports.tables import Table
 from gateway.store import reports as facts
-from gateway.store.database import reading
 
 TIP_CLASSES: Final = ("trafficking", "smuggling", "labour-dispute", "other", "duplicate")
 #: The breakdown of persons: sex by child or adult (a presumed child counts as a child).
@@ -196,11 +195,11 @@ def overdue(rows: Iterable[Any]) -> Table:
     return table
 
 
-async def compute(engine: AsyncEngine, unit: str, period: Period, as_of: datetime,
+async def compute(conn: AsyncConnection, unit: str, period: Period, as_of: datetime,
                   country: str, country_of: Callable[[str], str]) -> Report:
-    """Every indicator of one period, from this node's records (reads only). Every read
-    stops at ``as_of`` (what is recorded later is not seen, whichever statement reads
-    first), so the indicators agree with each other."""
+    """Every indicator of one period, from this node's records (reads only, in the caller's
+    snapshot). Every read stops at ``as_of`` (what is recorded later is not seen, whichever
+    statement reads first), so the indicators agree with each other."""
     start, until = period.start, min(period.end, as_of)
     report = Report(unit, period, as_of)
     durations = report.durations
@@ -238,9 +237,8 @@ async def compute(engine: AsyncEngine, unit: str, period: Period, as_of: datetim
     async def deadlines() -> list[Table]:
         return [overdue(await read(facts.deadlines_missed, start, period.end, as_of))]
 
-    async with reading(engine) as conn:
-        parts = [await part() for part in (tips, cases, verification, victims, messages,
-                                           alerting, deadlines)]
+    parts = [await part() for part in (tips, cases, verification, victims, messages,
+                                       alerting, deadlines)]
     for table in (table for part in parts for table in part):
         table.rows.sort(key=lambda row: (row == NO_PARTNER, row))
         report.tables[table.key] = table

@@ -27,13 +27,21 @@ MAX_DAYS: Final = 3 * 366
 
 class ReportError(GatewayError):
     """A report that cannot be made or sent as asked; ``field`` names the input that was
-    wrong, ``problem`` the problem code of ``protocol.problems`` the API answers with."""
+    wrong, ``code`` the problem code of ``protocol.problems`` it is answered with (per
+    refusal: a release not found, or not awaiting release)."""
+
+    code: str
 
     def __init__(self, message: str, field: str | None = None,
-                 problem: str = "invalid-request", **values: object) -> None:
+                 code: str = "invalid-request", **values: object) -> None:
         super().__init__(message, **values)
         self.field = field
-        self.problem = problem
+        self.code = code
+
+    def problem_detail(self) -> tuple[str, str | None]:
+        """A report's problem names the field in its detail (``period: ...``), with no
+        ``errors``."""
+        return (f"{self.field}: {self}" if self.field else str(self)), None
 
 
 @dataclass(frozen=True)

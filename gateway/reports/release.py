@@ -14,7 +14,6 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import review
 from gateway.cases.work import CaseWork
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.errors import N_
@@ -22,9 +21,11 @@ from gateway.protocol.ids import node_country
 from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
-from gateway.reports.periods import ReportError, parse_period
-from gateway.reports.service import unit_names
+from gateway.reports.periods import Period, ReportError, parse_period
+from gateway.reports.service import make_report, unit_names
+from gateway.runtime.node import Node
 from gateway.store import report_releases as releases
+from gateway.store.transactions import reads, writes
 
 #: The longest reason for sending a report back.
 REASON_MAX: Final = 500
@@ -36,6 +37,7 @@ def collector_of(node: Node) -> str | None:
     return None if collector == node.node_id else collector
 
 
+@writes
 async def submit(conn: AsyncConnection, node: Node, principal: Principal, report: Report,
                  notes: dict[str, str] | None = None) -> int:
     """Keep the report's document as it stands, for a second supervisor of the unit to
@@ -58,6 +60,13 @@ async def submit(conn: AsyncConnection, node: Node, principal: Principal, report
     await audit.append(conn, node.clock, principal.actor, "report.submitted",
                        report.period.name, {"to": collector, "release": release_id})
     return release_id
+
+
+async def submit_period(node: Node, principal: Principal, period: Period) -> int:
+    """Make this unit's report for ``period`` as it stands (in a read snapshot: the
+    indicators take a while and must not hold the write lock) and submit it (:func:`submit`,
+    its own transaction); returns the submission's id."""
+    return await submit(node, principal, await make_report(node, period))
 
 
 async def pending(conn: AsyncConnection, unit: str | None = None) -> list[dict[str, Any]]:
@@ -94,7 +103,8 @@ async def _waiting_row(conn: AsyncConnection, principal: Principal, release_id: 
     return row
 
 
-async def submitted_document(conn: AsyncConnection, principal: Principal,
+@reads
+async def submitted_document(conn: AsyncConnection, _node: Node, principal: Principal,
                              release_id: int) -> tuple[str, bytes]:
     """The period and the exact bytes of a submission of the principal's unit (its
     preview): figures only, nothing personal."""
@@ -105,6 +115,7 @@ async def submitted_document(conn: AsyncConnection, principal: Principal,
     return str(row.period), bytes(row.document)
 
 
+@writes
 async def release(conn: AsyncConnection, node: Node, principal: Principal,
                   release_id: int) -> str:
     """Sign and queue the submitted document (by another supervisor of the same unit than
@@ -128,6 +139,7 @@ async def release(conn: AsyncConnection, node: Node, principal: Principal,
     return message_id
 
 
+@writes
 async def send_back(conn: AsyncConnection, node: Node, principal: Principal,
                     release_id: int, reason: str) -> None:
     """Send a submitted report back to its submitter with a reason (nothing is sent; the

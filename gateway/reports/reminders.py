@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases import notices
 from gateway.cases.work import CaseWork
-from gateway.exchange.node import Node
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.reports.document import DOC_TYPE, read_document
 from gateway.reports.periods import Period, ReportError, annual, six_months
 from gateway.reports.release import collector_of
+from gateway.runtime.node import Node
 from gateway.store import reports as facts
 from gateway.store.messages import RAW_COLUMN
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from gateway.audit import log as audit
-from gateway.exchange.node import Node
 from gateway.exchange.outbound import send_message
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.errors import N_
@@ -14,6 +15,8 @@ from gateway.reports import indicators
 from gateway.reports.document import DOC_TYPE, VERSION, to_document
 from gateway.reports.indicators import Report
 from gateway.reports.periods import Period, ReportError
+from gateway.runtime.node import Node
+from gateway.store.transactions import reads, writes
 
 #: The longest reason an export records.
 REASON_MAX = 500
@@ -25,10 +28,12 @@ def country_of(node: Node, partner: str) -> str:
     return found.file.country if found else partner.split(".", maxsplit=1)[0].upper()
 
 
-async def make_report(node: Node, period: Period, as_of: datetime | None = None) -> Report:
+@reads
+async def make_report(conn: AsyncConnection, node: Node, period: Period,
+                      as_of: datetime | None = None) -> Report:
     """This unit's indicators for ``period`` as known now (or at ``as_of``); reads only."""
     return await indicators.compute(
-        node.engine, node.node_id, period, as_of or node.clock(),
+        conn, node.node_id, period, as_of or node.clock(),
         node.node_id.split(".", maxsplit=1)[0].upper(),
         lambda partner: country_of(node, partner))
 
@@ -45,24 +50,24 @@ def checked_reason(reason: str) -> str:
     return text
 
 
-async def record_export(node: Node, actor: str, report: Report, fmt: str,
-                        reason: str) -> None:
+@writes
+async def record_export(conn: AsyncConnection, node: Node, actor: str, report: Report,
+                        fmt: str, reason: str) -> None:
     """Audit one export of a report: who, which period, which format, why."""
-    async with node.transaction() as conn:
-        await audit.append(conn, node.clock, actor, "report.exported", report.period.name,
-                           {"format": fmt, "reason": reason, "unit": report.unit,
-                            "first": report.period.first.isoformat(),
-                            "last": report.period.last.isoformat()})
+    await audit.append(conn, node.clock, actor, "report.exported", report.period.name,
+                       {"format": fmt, "reason": reason, "unit": report.unit,
+                        "first": report.period.first.isoformat(),
+                        "last": report.period.last.isoformat()})
 
 
-async def record_national_export(node: Node, actor: str, period: Period, fmt: str,
-                                 reason: str) -> None:
+@writes
+async def record_national_export(conn: AsyncConnection, node: Node, actor: str,
+                                 period: Period, fmt: str, reason: str) -> None:
     """Audit one export of the national table (the collecting node)."""
-    async with node.transaction() as conn:
-        await audit.append(conn, node.clock, actor, "report.exported", period.name,
-                           {"format": fmt, "reason": reason, "scope": "national",
-                            "first": period.first.isoformat(),
-                            "last": period.last.isoformat()})
+    await audit.append(conn, node.clock, actor, "report.exported", period.name,
+                       {"format": fmt, "reason": reason, "scope": "national",
+                        "first": period.first.isoformat(),
+                        "last": period.last.isoformat()})
 
 
 def unit_names(node: Node) -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,10 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases.calendars import CalendarError
-from gateway.protocol.problems import Problem
-from gateway.store import messages as repo
+from gateway.exchange.outbox import outbox_stats
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.views.node import (
+    AuditEntries,
+    Calendar,
+    CalendarSaved,
+    ChainVerdict,
+    Day,
+    PartnerList,
+)
 
 router = APIRouter(prefix="/api", tags=["administration"])
 Country = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
@@ -46,42 +53,35 @@ class CalendarIn(BaseModel):
 
 @router.get(
     "/calendars/{country}/{year}",
-    responses=answers(
-        {
-            "country": "VN",
-            "year": 2026,
-            "origin": "package+shipped",
-            "holidays": [{"date": "2026-09-02", "name": "Quốc khánh"}],
-            "working_days": [{"date": "2026-08-22", "name": "Làm bù"}],
-        },
-        errors=(401, 403, 422),
-    ),
+    response_model=Calendar,
+    response_model_exclude_unset=True,
+    responses=answers(Calendar, errors=(401, 403, 422)),
 )
 async def read_calendar(
     request: Request,
     country: Country,
     year: Year,
     _: Annotated[Principal, permit("calendars.read")],
-) -> dict[str, Any]:
+) -> Calendar:
     """A country's public holidays and make-up working days in a year, and where they come
     from."""
     cw = request.app.state.cases
     holidays, origin = cw.calendars.year(country, year)
-    return {
-        "country": country,
-        "year": year,
-        "origin": origin,
-        "holidays": [{"date": h.day.isoformat(), "name": h.name} for h in holidays],
-        "working_days": [
-            {"date": w.day.isoformat(), "name": w.name}
-            for w in cw.calendars.working_days(country, year)
-        ],
-    }
+    return Calendar(
+        country=country,
+        year=year,
+        origin=origin,
+        holidays=[Day(date=h.day.isoformat(), name=h.name) for h in holidays],
+        working_days=[Day(date=w.day.isoformat(), name=w.name)
+                      for w in cw.calendars.working_days(country, year)],
+    )
 
 
 @router.put(
     "/calendars/{country}/{year}",
-    responses=answers({"country": "VN", "year": 2026, "origin": "local", "holidays": 11}),
+    response_model=CalendarSaved,
+    response_model_exclude_unset=True,
+    responses=answers(CalendarSaved),
 )
 async def write_calendar(
     request: Request,
@@ -89,54 +89,38 @@ async def write_calendar(
     year: Year,
     body: CalendarIn,
     principal: Annotated[Principal, permit("calendars.write")],
-) -> dict[str, Any]:
+) -> CalendarSaved:
     """Replace a year's decreed changes on this node (administrators)."""
     for what, days in (("holidays", body.holidays), ("working_days", body.working_days)):
         for index, holiday in enumerate(days, start=1):
             if holiday.date.year != year:
-                raise Problem("invalid-request", f"{what}[{index}].date: a day of {year}")
+                raise CalendarError("{what}[{index}].date: a day of {year}", what=what,
+                                    index=index, year=year)
     cw = case_work(request)
-    try:
-        cw.calendars.save(
-            country,
-            year,
-            [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
-            [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
-        )
-    except CalendarError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
+    cw.calendars.save(
+        country,
+        year,
+        [{"date": h.date.isoformat(), "name": h.name} for h in body.holidays],
+        [{"date": w.date.isoformat(), "name": w.name} for w in body.working_days],
+    )
     await cw.node.audit(principal.actor, "calendar.saved", f"{country}/{year}",
                         holidays=len(body.holidays))
-    return {"country": country, "year": year, "origin": "local", "holidays": len(body.holidays)}
+    return CalendarSaved(country=country, year=year, origin="local",
+                         holidays=len(body.holidays))
 
 
 @router.get(
     "/partners",
-    responses=answers(
-        {
-            "partners": [
-                {
-                    "id": "kh.blo-bavet",
-                    "country": "KH",
-                    "name": {"en": "Border Liaison Office Bavet"},
-                    "languages": ["km", "en"],
-                    "delivery": "push",
-                    "endpoint": "https://bavet.example.kh/bx/v1",
-                    "keys": [{"kid": "kh.blo-bavet#2026-11", "state": "valid", "not_after": None}],
-                    "outbox_depth": 0,
-                    "oldest_undelivered": None,
-                }
-            ]
-        },
-        errors=(401, 403),
-    ),
+    response_model=PartnerList,
+    response_model_exclude_unset=True,
+    responses=answers(PartnerList, errors=(401, 403)),
 )
 async def partners(
     request: Request, _: Annotated[Principal, permit("partners.read")]
-) -> dict[str, Any]:
+) -> PartnerList:
     """The partner directory with key states and delivery health."""
     cw = case_work(request)
-    stats = {s.recipient: s for s in await cw.node.run(repo.outbox_stats)}
+    stats = {s.recipient: s for s in await outbox_stats(cw.node)}
     now = cw.clock()
     out = []
     for partner in cw.node.partners.all():
@@ -168,25 +152,14 @@ async def partners(
                 "oldest_undelivered": stat.oldest.isoformat() if stat and stat.oldest else None,
             }
         )
-    return {"partners": out}
+    return PartnerList(partners=out)
 
 
 @router.get(
     "/audit",
-    responses=answers(
-        {
-            "entries": [
-                {
-                    "seq": 412,
-                    "at": "2026-11-24T08:01:12Z",
-                    "actor": "lan",
-                    "action": "special.read",
-                    "subject": "VN-BLO-MOCBAI-2026-00007",
-                    "detail": {"person": 12, "role": "victim", "reason": "prepare the interview"},
-                }
-            ]
-        }
-    ),
+    response_model=AuditEntries,
+    response_model_exclude_unset=True,
+    responses=answers(AuditEntries),
 )
 async def audit_log(
     request: Request,
@@ -196,29 +169,25 @@ async def audit_log(
     subject: Annotated[str | None, Query(max_length=120)] = None,
     before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> dict[str, Any]:
+) -> AuditEntries:
     """The audit log, newest first (auditors)."""
     cw = case_work(request)
-    found = await cw.node.run(audit.entries, actor=actor, action=action, subject=subject,
-                              before=before, limit=limit)
-    return {"entries": found}
+    found = await audit.listed_entries(cw, actor=actor, action=action, subject=subject,
+                                       before=before, limit=limit)
+    return AuditEntries(entries=found)
 
 
 @router.get(
     "/audit/verify",
-    responses=answers(
-        {"intact": True, "entries": 412, "broken_at": None, "reason": None}, errors=(401, 403)
-    ),
+    response_model=ChainVerdict,
+    response_model_exclude_unset=True,
+    responses=answers(ChainVerdict, errors=(401, 403)),
 )
 async def audit_verify(
     request: Request, _: Annotated[Principal, permit("audit.read")]
-) -> dict[str, Any]:
+) -> ChainVerdict:
     """Re-compute the audit chain: intact, or the first entry altered or missing."""
     cw = case_work(request)
-    verdict = await cw.node.run(audit.verify_chain)
-    return {
-        "intact": verdict.intact,
-        "entries": verdict.entries,
-        "broken_at": verdict.broken_at,
-        "reason": verdict.reason,
-    }
+    verdict = await audit.verified_chain(cw)
+    return ChainVerdict(intact=verdict.intact, entries=verdict.entries,
+                        broken_at=verdict.broken_at, reason=verdict.reason)

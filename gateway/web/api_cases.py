@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as FastPath
 from pydantic import Field
 
 from gateway.access.sessions import Principal
-from gateway.cases import lifecycle, service, views
+from gateway.cases import flows, lifecycle, service, views
 from gateway.cases import special as special_data
 from gateway.cases.commands import (
     BestInterests,
-    Kind,
     NewCase,
     NewNote,
     NewPerson,
@@ -24,19 +23,38 @@ from gateway.cases.commands import (
     TaskDone,
     Transition,
 )
+from gateway.cases.lifecycle import Kind
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
-from gateway.protocol.problems import Problem
 from gateway.web.auth import case_work, permit
-from gateway.web.examples import CASE_DETAIL, CASE_SUMMARY, MESSAGE, PERSON, TASK, answers
+from gateway.web.examples import answers, file_answers
+from gateway.web.views.cases import (
+    BestInterestsRecorded,
+    CaseDetail,
+    CaseList,
+    Created,
+    InvestigationList,
+    Lifecycles,
+    MessageDocument,
+    Moved,
+    OverdueList,
+    PersonDetail,
+    SearchResults,
+    TaskFinished,
+)
 
 router = APIRouter(prefix="/api", tags=["cases"])
 
 CaseId = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 
 
-@router.get("/cases", responses=answers({"cases": [CASE_SUMMARY]}))
+@router.get(
+    "/cases",
+    response_model=CaseList,
+    response_model_exclude_unset=True,
+    responses=answers(CaseList),
+)
 async def list_cases(
     request: Request,
     principal: Annotated[Principal, permit("cases.read")],
@@ -47,7 +65,7 @@ async def list_cases(
     overdue: bool = False,
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
-) -> dict[str, Any]:
+) -> CaseList:
     """Cases of the user's unit (all for C02's investigators), filtered by codes and ids
     (names and numbers are searched with ``POST /api/search``, never in a URL)."""
     filters = {
@@ -60,108 +78,120 @@ async def list_cases(
         "limit": limit,
     }
     cw = case_work(request)
-    found = await cw.run(views.list_cases, principal, filters)
-    return {"cases": found}
+    found = await views.list_cases(cw, principal, filters)
+    return CaseList(cases=found)
 
 
-@router.post("/cases", status_code=201, responses=answers(CASE_DETAIL, 201))
+@router.post(
+    "/cases",
+    status_code=201,
+    response_model=CaseDetail,
+    response_model_exclude_unset=True,
+    responses=answers(CaseDetail, 201),
+)
 async def open_case(
     request: Request, body: NewCase, principal: Annotated[Principal, permit("cases.create")]
-) -> dict[str, Any]:
+) -> CaseDetail:
     """Open a case owned by the user's unit."""
     cw = case_work(request)
-    case_id = await cw.run(service.open_case, principal, body)
-    return await cw.run(views.case_detail, principal, case_id)
+    return CaseDetail.model_validate(await flows.open_case_and_read(cw, principal, body))
 
 
-@router.get("/cases/{case_id}", responses=answers(CASE_DETAIL, errors=(401, 403, 404, 422)))
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseDetail,
+    response_model_exclude_unset=True,
+    responses=answers(CaseDetail, errors=(401, 403, 404, 422)),
+)
 async def read_case(
     request: Request, case_id: CaseId, principal: Annotated[Principal, permit("cases.read")]
-) -> dict[str, Any]:
+) -> CaseDetail:
     """A case: state and next steps, persons (without special data), tasks, notes, story,
     drafts and messages. Audited."""
     cw = case_work(request)
-    return await cw.run(views.case_detail, principal, case_id)
+    return CaseDetail.model_validate(await views.case_detail(cw, principal, case_id))
 
 
 @router.post(
     "/cases/{case_id}/transitions",
-    responses=answers({"id": 7, "state": "screening"}, errors=(401, 403, 404, 409, 422)),
+    response_model=Moved,
+    response_model_exclude_unset=True,
+    responses=answers(Moved, errors=(401, 403, 404, 409, 422)),
 )
 async def move_case(
     request: Request,
     case_id: CaseId,
     body: Transition,
     principal: Annotated[Principal, permit("cases.transition")],
-) -> dict[str, Any]:
+) -> Moved:
     """Move a case to another state, if its lifecycle allows it now."""
     cw = case_work(request)
-    state = await cw.run(service.transition, principal, case_id, body)
-    return {"id": case_id, "state": state}
+    state = await service.transition(cw, principal, case_id, body)
+    return Moved(id=case_id, state=state)
 
 
 @router.post(
     "/cases/{case_id}/best-interests",
-    responses=answers({"id": 7, "best_interests": True}, errors=(401, 403, 404, 422)),
+    response_model=BestInterestsRecorded,
+    response_model_exclude_unset=True,
+    responses=answers(BestInterestsRecorded, errors=(401, 403, 404, 422)),
 )
 async def best_interests(
     request: Request,
     case_id: CaseId,
     body: BestInterests,
     principal: Annotated[Principal, permit("cases.best-interests")],
-) -> dict[str, Any]:
+) -> BestInterestsRecorded:
     """Record whether return is in the child's best interests, with reasons (supervisors);
     a case under review goes back where it was."""
     cw = case_work(request)
-    await cw.run(service.record_best_interests, principal, case_id, body)
-    return {"id": case_id, "best_interests": True}
+    await service.record_best_interests(cw, principal, case_id, body)
+    return BestInterestsRecorded(id=case_id, best_interests=True)
 
 
 @router.post(
     "/cases/{case_id}/referral",
-    responses=answers({"id": 7, "state": "received-and-referred"},
-                      errors=(401, 403, 404, 409, 422)),
+    response_model=Moved,
+    response_model_exclude_unset=True,
+    responses=answers(Moved, errors=(401, 403, 404, 409, 422)),
 )
 async def record_referral(
     request: Request,
     case_id: CaseId,
     body: Referral,
     principal: Annotated[Principal, permit("cases.transition")],
-) -> dict[str, Any]:
+) -> Moved:
     """Record where the person handed over to this side was referred (MESSAGES.md: the home
     side's case then moves to ``received-and-referred``)."""
     cw = case_work(request)
-    state = await cw.run(service.record_referral, principal, case_id, body)
-    return {"id": case_id, "state": state}
+    state = await service.record_referral(cw, principal, case_id, body)
+    return Moved(id=case_id, state=state)
 
 
 @router.post(
     "/cases/{case_id}/persons",
     status_code=201,
-    responses=answers({"id": 12}, 201, errors=(401, 403, 404, 422)),
+    response_model=Created,
+    response_model_exclude_unset=True,
+    responses=answers(Created, 201, errors=(401, 403, 404, 422)),
 )
 async def add_person(
     request: Request,
     case_id: CaseId,
     body: NewPerson,
     principal: Annotated[Principal, permit("persons.write")],
-) -> dict[str, Any]:
+) -> Created:
     """Add a person to a case."""
     cw = case_work(request)
-    person_id = await cw.run(service.add_person_by_hand, principal, case_id, body)
-    return {"id": person_id}
+    person_id = await service.add_person_by_hand(cw, principal, case_id, body)
+    return Created(id=person_id)
 
 
 @router.get(
     "/cases/{case_id}/persons/{person_id}",
-    responses=answers(
-        {
-            **PERSON,
-            "details": {"@person-id": "P1", "birth": {"@age-uncertain": True, "estimated-age": 15}},
-            "retention_until": "2031-11-20",
-        },
-        errors=(401, 403, 404, 422),
-    ),
+    response_model=PersonDetail,
+    response_model_exclude_unset=True,
+    responses=answers(PersonDetail, errors=(401, 403, 404, 422)),
 )
 async def read_person(
     request: Request,
@@ -171,34 +201,18 @@ async def read_person(
         str, Query(min_length=3, max_length=500, description="Why you need it (audited)")
     ],
     principal: Annotated[Principal, permit("special.read")],
-) -> dict[str, Any]:
+) -> PersonDetail:
     """A person with the special data the documents carry; needs a reason, audited."""
     cw = case_work(request)
-    return await cw.run(views.person_detail, principal, case_id, person_id, reason)
+    return PersonDetail.model_validate(
+        await views.person_detail(cw, principal, case_id, person_id, reason))
 
 
 @router.get(
     "/cases/{case_id}/messages/{message_id}",
-    responses=answers(
-        {
-            **MESSAGE,
-            "version": "1.0",
-            "special_shown": False,
-            "document": {
-                "case-reference": "VN-BLO-MOCBAI-2026-00007",
-                "person": {"redacted": "special"},
-            },
-            "attachments": [
-                {
-                    "name": "p1-photo.jpg",
-                    "media_type": "image/jpeg",
-                    "size": 48213,
-                    "sha256": "9f2c…",
-                }
-            ],
-        },
-        errors=(401, 403, 404, 422),
-    ),
+    response_model=MessageDocument,
+    response_model_exclude_unset=True,
+    responses=answers(MessageDocument, errors=(401, 403, 404, 422)),
 )
 async def read_message(
     request: Request,
@@ -206,29 +220,18 @@ async def read_message(
     message_id: Annotated[str, FastPath(max_length=36)],
     principal: Annotated[Principal, permit("cases.read")],
     reason: Annotated[str | None, Query(min_length=3, max_length=500)] = None,
-) -> dict[str, Any]:
+) -> MessageDocument:
     """A message of the case as JSON; special fields only with a reason (audited)."""
     cw = case_work(request)
-    return await cw.run(views.message_document, principal, case_id, message_id, reason)
+    return MessageDocument.model_validate(
+        await views.message_document(cw, principal, case_id, message_id, reason))
 
 
 @router.get(
     "/cases/{case_id}/messages/{message_id}/print",
-    responses={
-        200: {
-            "description": "The bilingual document, as a PDF (A4) or an HTML page",
-            "content": {
-                "application/pdf": {"example": "%PDF-1.7 ..."},
-                "text/html": {"example": "<!DOCTYPE html>..."},
-                "application/json": {"example": {}},
-            },
-        },
-        **{
-            code: value
-            for code, value in answers({}, errors=(401, 403, 404, 422)).items()
-            if code != 200
-        },
-    },
+    responses=file_answers("The bilingual document, as a PDF (A4) or an HTML page",
+                           {"application/pdf": "%PDF-1.7 ...", "text/html": "<!DOCTYPE html>..."},
+                           errors=(401, 403, 404, 422)),
 )
 async def print_document(
     request: Request,
@@ -245,7 +248,7 @@ async def print_document(
     """A message of the case as its bilingual document: Vietnamese beside the partner's
     language (or ``lang``). Special fields only with ``special=true`` for a role that may
     read them. Every print is audited as an export, with the reason."""
-    printed = await case_work(request).run(special_data.print_of_case, principal, case_id,
+    printed = await special_data.print_of_case(case_work(request), principal, case_id,
                                            message_id, reason, lang, special, format)
     if format == "html":
         return Response(printed.html, media_type="text/html; charset=utf-8",
@@ -260,19 +263,9 @@ async def print_document(
 
 @router.post(
     "/cases/{case_id}/messages/{message_id}/proof",
-    responses={
-        200: {
-            "description": "The proof bundle (PROTOCOL.md §4.8), a zip file that "
-                           "tools/bxproof.py checks offline",
-            "content": {"application/zip": {"example": "PK..."},
-                        "application/json": {"example": {}}},
-        },
-        **{
-            code: value
-            for code, value in answers({}, errors=(401, 403, 404, 409, 422)).items()
-            if code != 200
-        },
-    },
+    responses=file_answers("The proof bundle (PROTOCOL.md §4.8), a zip file that "
+                           "tools/bxproof.py checks offline", {"application/zip": "PK..."},
+                           errors=(401, 403, 404, 409, 422)),
 )
 async def proof_bundle(
     request: Request,
@@ -288,12 +281,9 @@ async def proof_bundle(
     keys. 409 while the partner has not cosigned a checkpoint that covers it yet (one was
     just sent: ask again shortly). Audited with the reason."""
     cw = case_work(request)
-    await cw.run(special_data.message_with_grant, principal, case_id, message_id)
-    try:
-        data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                          within_case=True)
-    except proofs.ProofError as exc:
-        raise Problem("state-conflict", str(exc)) from exc
+    await special_data.message_with_grant(cw, principal, case_id, message_id)
+    data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
+                                      within_case=True)
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
 
@@ -301,147 +291,115 @@ async def proof_bundle(
 @router.post(
     "/cases/{case_id}/tasks",
     status_code=201,
-    responses=answers({"id": 3}, 201, errors=(401, 403, 404, 422)),
+    response_model=Created,
+    response_model_exclude_unset=True,
+    responses=answers(Created, 201, errors=(401, 403, 404, 422)),
 )
 async def add_task(
     request: Request,
     case_id: CaseId,
     body: NewTask,
     principal: Annotated[Principal, permit("tasks.write")],
-) -> dict[str, Any]:
+) -> Created:
     """A task with an owner and a due date."""
     cw = case_work(request)
-    task_id = await cw.run(service.user_task, principal, case_id, body.title, body.due,
+    task_id = await service.user_task(cw, principal, case_id, body.title, body.due,
                            body.owner_user)
-    return {"id": task_id}
+    return Created(id=task_id)
 
 
 @router.post(
     "/tasks/{task_id}/done",
-    responses=answers({"id": 3, "done": True}, errors=(401, 403, 404, 409, 422)),
+    response_model=TaskFinished,
+    response_model_exclude_unset=True,
+    responses=answers(TaskFinished, errors=(401, 403, 404, 409, 422)),
 )
 async def task_done(
     request: Request,
     task_id: CaseId,
     principal: Annotated[Principal, permit("tasks.write")],
     body: TaskDone = TaskDone(),  # noqa: B008 - an empty body is a task done without a note
-) -> dict[str, Any]:
+) -> TaskFinished:
     """Mark a task done (who and when are recorded; a note may say how); its deadline
     closes."""
     cw = case_work(request)
-    await cw.run(service.complete_task, principal, task_id, body)
-    return {"id": task_id, "done": True}
+    await service.complete_task(cw, principal, task_id, body)
+    return TaskFinished(id=task_id, done=True)
 
 
 @router.post(
     "/cases/{case_id}/notes",
     status_code=201,
-    responses=answers({"id": 1}, 201, errors=(401, 403, 404, 422)),
+    response_model=Created,
+    response_model_exclude_unset=True,
+    responses=answers(Created, 201, errors=(401, 403, 404, 422)),
 )
 async def add_note(
     request: Request,
     case_id: CaseId,
     body: NewNote,
     principal: Annotated[Principal, permit("notes.write")],
-) -> dict[str, Any]:
+) -> Created:
     """A note on a case."""
     cw = case_work(request)
-    note_id = await cw.run(service.add_note, principal, case_id, body)
-    return {"id": note_id}
+    note_id = await service.add_note(cw, principal, case_id, body)
+    return Created(id=note_id)
 
 
 @router.get(
     "/overdue",
-    responses=answers(
-        {
-            "overdue": [
-                {
-                    **TASK,
-                    "overdue": True,
-                    "case_reference": "VN-BLO-MOCBAI-2026-00007",
-                    "case_kind": "repatriation",
-                    "hours_overdue": 26.5,
-                }
-            ]
-        }
-    ),
+    response_model=OverdueList,
+    response_model_exclude_unset=True,
+    responses=answers(OverdueList),
 )
 async def overdue(
     request: Request,
     principal: Annotated[Principal, permit("overdue.read")],
     scope: Literal["unit", "all"] = "unit",
-) -> dict[str, Any]:
+) -> OverdueList:
     """Deadlines passed: the unit's, or every unit's (C02)."""
     cw = case_work(request)
-    items = await cw.run(views.overdue_items, principal, scope)
-    return {"overdue": items}
+    items = await views.overdue_items(cw, principal, scope)
+    return OverdueList(overdue=items)
 
 
 @router.get(
     "/investigations",
-    responses=answers(
-        {
-            "investigations": [
-                {
-                    "id": 2,
-                    "reference": "VN-C02-2026-00002",
-                    "state": "active",
-                    "owner_unit": "vn.c02",
-                    "partners": ["kh.ahtjp", "la.atd"],
-                    "messages_sent": 4,
-                    "answers_received": 3,
-                    "open_requests": 1,
-                    "overdue_tasks": 0,
-                    "suspects": [{"id": 9, "person_ref": "S-1450-1"}],
-                }
-            ]
-        },
-        errors=(401, 403),
-    ),
+    response_model=InvestigationList,
+    response_model_exclude_unset=True,
+    responses=answers(InvestigationList, errors=(401, 403)),
 )
 async def investigations(
     request: Request, principal: Annotated[Principal, permit("investigations.read")]
-) -> dict[str, Any]:
+) -> InvestigationList:
     """Joint investigations with partners: requests open, answers, overdue, suspects."""
     cw = case_work(request)
-    return {"investigations": await cw.run(views.investigations, principal)}
+    return InvestigationList(investigations=await views.investigations(cw, principal))
 
 
 @router.post(
     "/search",
-    responses=answers(
-        {
-            "results": [
-                {
-                    "id": 7,
-                    "reference": "VN-BLO-MOCBAI-2026-00007",
-                    "kind": "repatriation",
-                    "state": "verified",
-                    "partner": "kh.blo-bavet",
-                    "owner_unit": "vn.blo-mocbai",
-                    "persons": [PERSON],
-                }
-            ]
-        }
-    ),
+    response_model=SearchResults,
+    response_model_exclude_unset=True,
+    responses=answers(SearchResults),
 )
 async def search(
     request: Request, body: SearchIn, principal: Annotated[Principal, permit("search")]
-) -> dict[str, Any]:
+) -> SearchResults:
     """Cases and persons by name (any script, accents ignored), identifier, phone number or
     case reference. Posted, so that no name or number is in a URL (proxies and logs keep
     URLs); every search is audited, what it found or not."""
     cw = case_work(request)
-    return {"results": await cw.run(views.search, principal, body.q)}
+    return SearchResults(results=await views.search(cw, principal, body.q))
 
 
 @router.get(
     "/lifecycles",
-    responses=answers(
-        {"investigation": ["open", "active", "on-hold-proceedings", "closed", "withdrawn"]},
-        errors=(401, 403),
-    ),
+    response_model=Lifecycles,
+    response_model_exclude_unset=True,
+    responses=answers(Lifecycles, errors=(401, 403)),
 )
-async def lifecycles(_: Annotated[Principal, permit("cases.read")]) -> dict[str, Any]:
+async def lifecycles(_: Annotated[Principal, permit("cases.read")]) -> Lifecycles:
     """The states of each kind of case."""
-    return {kind: list(lifecycle.states_of(kind)) for kind in lifecycle.KINDS}
+    return Lifecycles.model_validate(
+        {kind: list(lifecycle.states_of(kind)) for kind in lifecycle.KINDS})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +11,8 @@ from gateway.access.sessions import Principal
 from gateway.cases import drafts
 from gateway.cases.commands import NewDraft
 from gateway.web.auth import case_work, permit
-from gateway.web.examples import DRAFT, MESSAGE, answers
+from gateway.web.examples import answers
+from gateway.web.views.drafts import Draft, DraftList, DraftSent, DraftState
 
 router = APIRouter(prefix="/api", tags=["drafts"])
 Id = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
@@ -32,108 +33,114 @@ class Reason(BaseModel):
 @router.post(
     "/cases/{case_id}/drafts",
     status_code=201,
-    responses=answers({"id": 4, "state": "draft"}, 201, errors=(401, 403, 404, 409, 422)),
+    response_model=DraftState,
+    response_model_exclude_unset=True,
+    responses=answers(DraftState, 201, errors=(401, 403, 404, 409, 422)),
 )
 async def create(
     request: Request,
     case_id: Id,
     body: NewDraft,
     principal: Annotated[Principal, permit("drafts.write")],
-) -> dict[str, Any]:
+) -> DraftState:
     """Save a draft on a case (it may be incomplete until it is submitted)."""
     cw = case_work(request)
-    draft_id = await cw.run(drafts.create_draft, principal, case_id, body)
-    return {"id": draft_id, "state": "draft"}
+    draft_id = await drafts.create_draft(cw, principal, case_id, body)
+    return DraftState(id=draft_id, state="draft")
 
 
-@router.get("/drafts", responses=answers({"drafts": [DRAFT]}))
+@router.get(
+    "/drafts",
+    response_model=DraftList,
+    response_model_exclude_unset=True,
+    responses=answers(DraftList),
+)
 async def queue(
     request: Request,
     principal: Annotated[Principal, permit("drafts.read")],
     state: Literal["draft", "submitted", "returned", "sent"] | None = None,
-) -> dict[str, Any]:
+) -> DraftList:
     """Drafts of the user's unit; ``state=submitted`` is the release queue."""
     cw = case_work(request)
-    return {"drafts": await cw.run(drafts.list_drafts, principal, state)}
+    return DraftList(drafts=await drafts.list_drafts(cw, principal, state))
 
 
 @router.get(
     "/drafts/{draft_id}",
-    responses=answers(
-        {
-            **DRAFT,
-            "document": {"case-reference": "VN-BLO-MOCBAI-2026-00007"},
-            "attachments": [{"name": "p1-photo.jpg", "media_type": "image/jpeg", "size": 48213}],
-        },
-        errors=(401, 403, 404, 422),
-    ),
+    response_model=Draft,
+    response_model_exclude_unset=True,
+    responses=answers(Draft, errors=(401, 403, 404, 422)),
 )
 async def read(
     request: Request, draft_id: Id, principal: Annotated[Principal, permit("drafts.read")]
-) -> dict[str, Any]:
+) -> Draft:
     """A draft with its document (the release preview). Audited."""
     cw = case_work(request)
-    return await cw.run(drafts.read_draft, principal, draft_id)
+    return Draft.model_validate(await drafts.read_draft(cw, principal, draft_id))
 
 
 @router.put(
     "/drafts/{draft_id}",
-    responses=answers({"id": 4, "state": "draft"}, errors=(401, 403, 404, 409, 422)),
+    response_model=DraftState,
+    response_model_exclude_unset=True,
+    responses=answers(DraftState, errors=(401, 403, 404, 409, 422)),
 )
 async def update(
     request: Request,
     draft_id: Id,
     body: NewDraft,
     principal: Annotated[Principal, permit("drafts.write")],
-) -> dict[str, Any]:
+) -> DraftState:
     """Change a draft (its author, before release)."""
     cw = case_work(request)
-    await cw.run(drafts.update_draft, principal, draft_id, body)
-    return {"id": draft_id, "state": "draft"}
+    await drafts.update_draft(cw, principal, draft_id, body)
+    return DraftState(id=draft_id, state="draft")
 
 
 @router.post(
     "/drafts/{draft_id}/submit",
-    responses=answers(
-        {"id": 4, "state": "submitted", "message_id": None}, errors=(401, 403, 404, 409, 422)
-    ),
+    response_model=DraftSent,
+    response_model_exclude_unset=True,
+    responses=answers(DraftSent, errors=(401, 403, 404, 409, 422)),
 )
 async def submit(
     request: Request, draft_id: Id, principal: Annotated[Principal, permit("drafts.write")]
-) -> dict[str, Any]:
+) -> DraftSent:
     """Validate fully and ask a supervisor to release; sent at once when no second person is
     needed (operational data only, or an immediate alert)."""
     cw = case_work(request)
-    result = await cw.run(drafts.submit_draft, principal, draft_id)
-    return {"id": draft_id, **result}
+    result = await drafts.submit_draft(cw, principal, draft_id)
+    return DraftSent(id=draft_id, state=result.state, message_id=result.message_id)
 
 
 @router.post(
     "/drafts/{draft_id}/release",
-    responses=answers(
-        {"id": 4, "state": "sent", "message_id": MESSAGE["id"]}, errors=(401, 403, 404, 409, 422)
-    ),
+    response_model=DraftSent,
+    response_model_exclude_unset=True,
+    responses=answers(DraftSent, errors=(401, 403, 404, 409, 422)),
 )
 async def release(
     request: Request, draft_id: Id, principal: Annotated[Principal, permit("drafts.release")]
-) -> dict[str, Any]:
+) -> DraftSent:
     """Release a submitted draft: sign, queue, move the case (supervisors, not the author)."""
     cw = case_work(request)
-    message_id = await cw.run(drafts.release_draft, principal, draft_id)
-    return {"id": draft_id, "state": "sent", "message_id": message_id}
+    message_id = await drafts.release_draft(cw, principal, draft_id)
+    return DraftSent(id=draft_id, state="sent", message_id=message_id)
 
 
 @router.post(
     "/drafts/{draft_id}/return",
-    responses=answers({"id": 4, "state": "returned"}, errors=(401, 403, 404, 409, 422)),
+    response_model=DraftState,
+    response_model_exclude_unset=True,
+    responses=answers(DraftState, errors=(401, 403, 404, 409, 422)),
 )
 async def send_back(
     request: Request,
     draft_id: Id,
     body: Reason,
     principal: Annotated[Principal, permit("drafts.release")],
-) -> dict[str, Any]:
+) -> DraftState:
     """Send a submitted draft back to its author with a reason."""
     cw = case_work(request)
-    await cw.run(drafts.return_draft, principal, draft_id, body.reason)
-    return {"id": draft_id, "state": "returned"}
+    await drafts.return_draft(cw, principal, draft_id, body.reason)
+    return DraftState(id=draft_id, state="returned")

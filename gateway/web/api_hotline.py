@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
@@ -11,7 +11,16 @@ from gateway.access.sessions import Principal
 from gateway.cases import hotline
 from gateway.cases.commands import Escalation, NewTip, TipTriage
 from gateway.web.auth import case_work, permit
-from gateway.web.examples import MESSAGE, TIP, answers
+from gateway.web.examples import answers
+from gateway.web.views.hotline import (
+    Escalated,
+    Reporter,
+    Tip,
+    TipList,
+    TipRecorded,
+    TipResolved,
+    Triaged,
+)
 
 router = APIRouter(prefix="/api", tags=["hotline"])
 Id = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
@@ -24,101 +33,95 @@ Action = Literal[
 @router.post(
     "/tips",
     status_code=201,
-    responses=answers(
-        {
-            "id": 31,
-            "reference": TIP["reference"],
-            "classify_by": "2026-11-25T07:00:00+00:00",
-            "emergency_by": "2026-11-24T19:00:00+00:00",
-        },
-        201,
-    ),
+    response_model=TipRecorded,
+    response_model_exclude_unset=True,
+    responses=answers(TipRecorded, 201),
 )
 async def record(
     request: Request, body: NewTip, principal: Annotated[Principal, permit("tips.write")]
-) -> dict[str, Any]:
+) -> TipRecorded:
     """Record a tip; starts the 24-hour (and for a child at imminent risk, 12-hour) clock."""
     cw = case_work(request)
-    return await cw.run(hotline.record_tip, principal, body)
+    return TipRecorded.model_validate(await cw.run(hotline.record_tip, principal, body))
 
 
-@router.get("/tips", responses=answers({"tips": [TIP]}))
+@router.get(
+    "/tips",
+    response_model=TipList,
+    response_model_exclude_unset=True,
+    responses=answers(TipList),
+)
 async def list_tips(
     request: Request,
     principal: Annotated[Principal, permit("tips.read")],
     status: Literal["new", "classified", "escalated", "resolved"] | None = None,
-) -> dict[str, Any]:
+) -> TipList:
     """The unit's tips with their clocks (without their content)."""
     cw = case_work(request)
-    return {"tips": await cw.run(hotline.list_tips, principal, status)}
+    return TipList(tips=await cw.run(hotline.list_tips, principal, status))
 
 
 @router.get(
     "/tips/{tip_id}",
-    responses=answers(
-        {
-            **TIP,
-            "narrative": "Con gái 15 tuổi bị giữ ở Bavet.",
-            "location": {"country": "KH", "province": "Svay Rieng"},
-            "persons": [{"name_latin": "LO Thi Suong", "sex": "female", "estimated_age": 15}],
-        },
-        errors=(401, 403, 404, 422),
-    ),
+    response_model=Tip,
+    response_model_exclude_unset=True,
+    responses=answers(Tip, errors=(401, 403, 404, 422)),
 )
 async def read(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.read")]
-) -> dict[str, Any]:
+) -> Tip:
     """One tip. Audited."""
     cw = case_work(request)
-    return await cw.run(hotline.read_tip, principal, tip_id)
+    return Tip.model_validate(await cw.run(hotline.read_tip, principal, tip_id))
 
 
 @router.get(
     "/tips/{tip_id}/reporter",
-    responses=answers(
-        {"reporter": {"name": "Lò Văn Tâm", "phone": "+84 98 765 4321"}},
-        errors=(401, 403, 404, 422),
-    ),
+    response_model=Reporter,
+    response_model_exclude_unset=True,
+    responses=answers(Reporter, errors=(401, 403, 404, 422)),
 )
 async def reporter(
     request: Request,
     tip_id: Id,
     reason: Annotated[str, Query(min_length=3, max_length=500)],
     principal: Annotated[Principal, permit("tips.reporter.read")],
-) -> dict[str, Any]:
+) -> Reporter:
     """Who called (supervisors, with a reason). Audited."""
     cw = case_work(request)
-    return {"reporter": await cw.run(hotline.reporter_of, principal, tip_id, reason)}
+    return Reporter(reporter=await cw.run(hotline.reporter_of, principal, tip_id, reason))
 
 
 @router.post(
     "/tips/{tip_id}/triage",
-    responses=answers({"id": 31, "classification": "trafficking"}, errors=(401, 403, 404, 422)),
+    response_model=Triaged,
+    response_model_exclude_unset=True,
+    responses=answers(Triaged, errors=(401, 403, 404, 422)),
 )
 async def triage(
     request: Request,
     tip_id: Id,
     body: TipTriage,
     principal: Annotated[Principal, permit("tips.write")],
-) -> dict[str, Any]:
+) -> Triaged:
     """Classify a tip (``duplicate`` links it to the tip it repeats)."""
     cw = case_work(request)
     await cw.run(hotline.triage, principal, tip_id, body)
-    return {"id": tip_id, "classification": body.classification}
+    return Triaged(id=tip_id, classification=body.classification)
 
 
 @router.post(
     "/tips/{tip_id}/escalate",
-    responses=answers(
-        {"id": 31, "case_id": 8, "message_id": MESSAGE["id"]}, errors=(401, 403, 404, 409, 422)
-    ),
+    response_model=Escalated,
+    response_model_exclude_unset=True,
+    responses=answers(Escalated, errors=(401, 403, 404, 409, 422)),
 )
 async def escalate(
     request: Request,
     tip_id: Id,
     body: Escalation,
     principal: Annotated[Principal, permit("tips.write")],
-) -> dict[str, Any]:
+) -> Escalated:
     """Open a case from the tip and, with ``alert_to``, send the partner an immediate alert,
     all in one transaction."""
     triage = TipTriage(classification=body.classification, urgency=body.urgency) if (
@@ -126,17 +129,19 @@ async def escalate(
     result = await case_work(request).run(hotline.triage_and_escalate, principal, tip_id, triage,
                                           body)
     assert result is not None
-    return {"id": tip_id, **result}
+    return Escalated.model_validate({"id": tip_id, **result})
 
 
 @router.post(
     "/tips/{tip_id}/resolve",
-    responses=answers({"id": 31, "status": "resolved"}, errors=(401, 403, 404, 409, 422)),
+    response_model=TipResolved,
+    response_model_exclude_unset=True,
+    responses=answers(TipResolved, errors=(401, 403, 404, 409, 422)),
 )
 async def resolve(
     request: Request, tip_id: Id, principal: Annotated[Principal, permit("tips.write")]
-) -> dict[str, Any]:
+) -> TipResolved:
     """Mark a classified tip resolved."""
     cw = case_work(request)
     await cw.run(hotline.resolve, principal, tip_id)
-    return {"id": tip_id, "status": "resolved"}
+    return TipResolved(id=tip_id, status="resolved")

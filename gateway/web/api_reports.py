@@ -2,66 +2,60 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
 from gateway.localtime import LOCAL_TIME
-from gateway.protocol.inbound import REPORT_COLLECTORS
-from gateway.protocol.problems import Problem
 from gateway.reports import release
-from gateway.reports.collection import PERSON_INDICATORS, collect
+from gateway.reports.collection import PERSON_INDICATORS
 from gateway.reports.exports import to_json
-from gateway.reports.periods import ReportError, due_next, parse_period
-from gateway.reports.service import make_report
+from gateway.reports.overview import reports_view
+from gateway.reports.periods import due_next, parse_period
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.views.reports import (
+    Collection,
+    Report,
+    Reported,
+    ReportReleased,
+    ReportReturned,
+    Submitted,
+)
 
 router = APIRouter(prefix="/api", tags=["reports"])
 
 
 @router.get(
     "/reports",
-    responses=answers(
-        {
-            "unit": "vn.c02",
-            "period": {"name": "2026-H1", "kind": "six-month", "first": "2025-11-16",
-                       "last": "2026-05-15"},
-            "made_at": "2026-05-25T00:00:00+00:00",
-            "tables": {"victims-received": {"rows": ["kh.ahtjp", "total"],
-                                            "columns": ["female-child", "total"],
-                                            "cells": [["< 5", "x"], [12, 31]]}},
-            "figures": {"tips.classified.share": 0.97},
-        },
-        errors=(401, 403, 422),
-    ),
+    response_model=Report,
+    response_model_exclude_unset=True,
+    responses=answers(Report, errors=(401, 403, 422)),
 )
 async def report(
     request: Request,
     period: Annotated[str, Query(max_length=40, examples=["2026-H1"])],
     _: Annotated[Principal, permit("reports.read")],
-) -> dict[str, Any]:
+) -> Report:
     """This unit's indicators for ``2026-H1``, ``2026`` or ``FROM..TO``; counts of 1 to 4
     persons read "< 5", and a count that would give one away reads "x". On the collecting
     node (C02), also the units' periodic reports for the period and the national sums."""
-    try:
-        chosen = parse_period(period)
-    except ReportError as exc:
-        raise _refused(exc) from exc
-    node = case_work(request).node
-    answer: dict[str, Any] = to_json(await make_report(node, chosen))
-    if node.node_id in REPORT_COLLECTORS.values():
-        found = await collect(node, chosen)
-        answer["collection"] = {
-            "reported": [{"unit": unit, "received": at.isoformat(), "late": late}
-                         for unit, at, late in found.reported],
-            "missing": found.missing,
-            "national": [{**{k: v for k, v in vars(where).items() if v is not None},
-                          "value": cell.text(where.indicator in PERSON_INDICATORS)}
-                         for where, cell in found.national.items()],
-        }
+    chosen = parse_period(period)
+    view = await reports_view(case_work(request).node, chosen)
+    assert view.report is not None  # a period was chosen
+    answer = Report.model_validate(to_json(view.report))
+    if view.collection is not None:
+        found = view.collection
+        answer.collection = Collection(
+            reported=[Reported(unit=unit, received=at.isoformat(), late=late)
+                      for unit, at, late in found.reported],
+            missing=found.missing,
+            national=[{**{k: v for k, v in vars(where).items() if v is not None},
+                       "value": cell.text(where.indicator in PERSON_INDICATORS)}
+                      for where, cell in found.national.items()],
+        )
     return answer
 
 
@@ -82,59 +76,55 @@ class SendBack(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def _refused(exc: ReportError) -> Problem:
-    return Problem(exc.problem, f"{exc.field}: {exc}" if exc.field else str(exc))
-
-
-@router.post("/reports/submissions", status_code=201,
-             responses=answers({"id": 3, "period": "2026-H1", "to": "vn.c02"}, 201,
-                               errors=(401, 403, 422)))
+@router.post(
+    "/reports/submissions",
+    status_code=201,
+    response_model=Submitted,
+    response_model_exclude_unset=True,
+    responses=answers(Submitted, 201, errors=(401, 403, 422)),
+)
 async def submit_report(
     request: Request, body: Submission, principal: Annotated[Principal, permit("reports.send")],
-) -> dict[str, Any]:
+) -> Submitted:
     """Submit this unit's periodic report for a period (by default the one due next) as it
     stands now; another supervisor of the unit releases it (four eyes). A submission of the
     same period still waiting is withdrawn."""
     node = case_work(request).node
     today = node.clock().astimezone(LOCAL_TIME).date()
-    try:
-        period = parse_period(body.period) if body.period else due_next(today)
-        made = await make_report(node, period)
-        release_id = await node.run(release.submit, node, principal, made)
-    except ReportError as exc:
-        raise _refused(exc) from exc
-    return {"id": release_id, "period": made.period.name, "to": release.collector_of(node)}
+    period = parse_period(body.period) if body.period else due_next(today)
+    release_id = await release.submit_period(node, principal, period)
+    return Submitted(id=release_id, period=period.name, to=release.collector_of(node))
 
 
-@router.post("/reports/submissions/{release_id}/release",
-             responses=answers({"message_id": "4f1c7a2e-8b0d-4c55-9e61-2a7d3b9c0e11"},
-                               errors=(401, 403, 404, 409)))
+@router.post(
+    "/reports/submissions/{release_id}/release",
+    response_model=ReportReleased,
+    response_model_exclude_unset=True,
+    responses=answers(ReportReleased, errors=(401, 403, 404, 409)),
+)
 async def release_report(
     request: Request, release_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     principal: Annotated[Principal, permit("reports.send")],
-) -> dict[str, Any]:
+) -> ReportReleased:
     """Release a submitted report of one's unit (not one's own): signed and queued for
     C02."""
     node = case_work(request).node
-    try:
-        message_id = await node.run(release.release, node, principal, release_id)
-    except ReportError as exc:
-        raise _refused(exc) from exc
-    return {"message_id": message_id}
+    message_id = await release.release(node, principal, release_id)
+    return ReportReleased(message_id=message_id)
 
 
-@router.post("/reports/submissions/{release_id}/return",
-             responses=answers({"id": 3, "state": "returned"},
-                               errors=(401, 403, 404, 409, 422)))
+@router.post(
+    "/reports/submissions/{release_id}/return",
+    response_model=ReportReturned,
+    response_model_exclude_unset=True,
+    responses=answers(ReportReturned, errors=(401, 403, 404, 409, 422)),
+)
 async def send_back_report(
     request: Request, release_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: SendBack,
     principal: Annotated[Principal, permit("reports.send")],
-) -> dict[str, Any]:
+) -> ReportReturned:
     """Send a submitted report of one's unit back to its submitter with a reason; nothing
     is sent."""
     node = case_work(request).node
-    try:
-        await node.run(release.send_back, node, principal, release_id, body.reason)
-    except ReportError as exc:
-        raise _refused(exc) from exc
-    return {"id": release_id, "state": "returned"}
+    await release.send_back(node, principal, release_id, body.reason)
+    return ReportReturned(id=release_id, state="returned")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -11,9 +11,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access import sessions, users
 from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
-from gateway.protocol.problems import Problem
 from gateway.web.auth import COOKIE, case_work, permit, public, source_of
 from gateway.web.examples import answers
+from gateway.web.views.accounts import (
+    Account,
+    AccountDisabled,
+    AccountList,
+    Ended,
+    Me,
+    OpenedSession,
+    PasswordChanged,
+    PasswordReset,
+)
 
 router = APIRouter(prefix="/api", tags=["session and users"])
 
@@ -79,57 +88,40 @@ class OwnPassword(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 
-def _user(user: users.User) -> dict[str, Any]:
-    return {
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "unit": user.unit,
-        "disabled": user.disabled,
-        "locked_until": user.locked_until.isoformat() if user.locked_until else None,
-    }
+def _user(user: users.User) -> Account:
+    return Account(
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        unit=user.unit,
+        disabled=user.disabled,
+        locked_until=user.locked_until.isoformat() if user.locked_until else None,
+    )
 
 
 @router.post(
     "/session",
     dependencies=[public()],
-    responses=answers(
-        {
-            "token": "eyJhbGciOiJIUzI1NiJ9…",
-            "csrf": "q3V…",
-            "expires_at": "2026-11-24T20:00:00+00:00",
-            "idle_timeout_seconds": 1800,
-            "user": {
-                "username": "lan",
-                "display_name": "Nguyễn Thị Lan",
-                "role": "blo-officer",
-                "unit": "vn.blo-mocbai",
-                "disabled": False,
-                "locked_until": None,
-            },
-        },
-        errors=(401, 422, 429),
-    ),
+    response_model=OpenedSession,
+    response_model_exclude_unset=True,
+    responses=answers(OpenedSession, errors=(401, 422, 429)),
 )
 async def login(request: Request, body: Login) -> JSONResponse:
     """Log in: answers a session token (and sets the console's cookie)."""
     cw = case_work(request)
-    outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, body.username,
-                                body.password, source_of(request))
-    if isinstance(outcome, users.LoginThrottled):
-        raise Problem("rate-limited", str(outcome), retry_after=outcome.retry_after)
-    if isinstance(outcome, users.UserError):
-        raise Problem("unauthenticated", str(outcome))
+    outcome = await sessions.log_in(cw, cw.sealer.session_key, body.username, body.password,
+                                    source_of(request))
+    if isinstance(outcome, users.UserError):  # refused (or throttled): its code says how
+        raise outcome
     user, opened = outcome
-    response = JSONResponse(
-        {
-            "token": opened.token,
-            "csrf": opened.csrf,
-            "expires_at": opened.expires_at.isoformat(),
-            "idle_timeout_seconds": int(sessions.IDLE.total_seconds()),
-            "user": _user(user),
-        }
+    answer = OpenedSession(
+        token=opened.token,
+        csrf=opened.csrf,
+        expires_at=opened.expires_at.isoformat(),
+        idle_timeout_seconds=int(sessions.IDLE.total_seconds()),
+        user=_user(user),
     )
+    response = JSONResponse(answer.model_dump(mode="json"))
     secure = request.url.scheme == "https" or str(cw.node.settings.public_url).startswith("https")
     response.set_cookie(
         COOKIE,
@@ -145,141 +137,112 @@ async def login(request: Request, body: Login) -> JSONResponse:
 
 @router.get(
     "/session",
-    responses=answers(
-        {
-            "username": "lan",
-            "display_name": "Nguyễn Thị Lan",
-            "role": "blo-officer",
-            "unit": "vn.blo-mocbai",
-        },
-        errors=(401, 403),
-    ),
+    response_model=Me,
+    response_model_exclude_unset=True,
+    responses=answers(Me, errors=(401, 403)),
 )
-async def who_am_i(principal: Annotated[Principal, permit("session.self")]) -> dict[str, Any]:
+async def who_am_i(principal: Annotated[Principal, permit("session.self")]) -> Me:
     """The logged-in user."""
-    return {
-        "username": principal.username,
-        "display_name": principal.display_name,
-        "role": principal.role,
-        "unit": principal.unit,
-    }
+    return Me(username=principal.username, display_name=principal.display_name,
+              role=principal.role, unit=principal.unit)
 
 
-@router.delete("/session", responses=answers({"ended": True}, errors=(401, 403)))
+@router.delete(
+    "/session",
+    response_model=Ended,
+    response_model_exclude_unset=True,
+    responses=answers(Ended, errors=(401, 403)),
+)
 async def logout(
     request: Request, principal: Annotated[Principal, permit("session.self")]
 ) -> JSONResponse:
     """Log out (the token stops working at once)."""
     cw = case_work(request)
-    await cw.node.run(sessions.end_session, cw.clock, principal)
+    await sessions.end_session(cw, principal)
     response = JSONResponse({"ended": True})
     response.delete_cookie(COOKIE, path="/")
     return response
 
 
-@router.post("/session/password", responses=answers({"changed": True}))
+@router.post(
+    "/session/password",
+    response_model=PasswordChanged,
+    response_model_exclude_unset=True,
+    responses=answers(PasswordChanged),
+)
 async def change_password(
     request: Request, body: OwnPassword, principal: Annotated[Principal, permit("session.self")]
-) -> dict[str, Any]:
+) -> PasswordChanged:
     """Change one's own password, giving the current one (every session of the user ends)."""
     cw = case_work(request)
-    failure = await cw.node.run(sessions.check_password, cw.clock, principal.username,
-                                body.current_password, source_of(request))
-    if failure is not None:
-        raise Problem("unauthenticated", f"current_password: {failure}")
-    try:
-        await cw.node.run(users.set_password, cw.clock, principal.actor, principal.username,
-                          body.password)
-    except users.UserError as exc:
-        raise Problem("invalid-request", f"password: {exc}") from exc
-    return {"changed": True}
+    refused = await sessions.change_own_password(cw, principal.username, body.current_password,
+                                                 body.password, source_of(request))
+    if refused is not None:  # the same refusal, naming the field
+        if refused.field == "current_password":
+            raise users.LoginRefused("current_password: {error}", error=refused.error)
+        raise users.UserError("password: {error}", error=refused.error)
+    return PasswordChanged(changed=True)
 
 
 @router.get(
     "/users",
-    responses=answers(
-        {
-            "users": [
-                {
-                    "username": "lan",
-                    "display_name": "Nguyễn Thị Lan",
-                    "role": "blo-officer",
-                    "unit": "vn.blo-mocbai",
-                    "disabled": False,
-                    "locked_until": None,
-                }
-            ]
-        },
-        errors=(401, 403),
-    ),
+    response_model=AccountList,
+    response_model_exclude_unset=True,
+    responses=answers(AccountList, errors=(401, 403)),
 )
 async def list_users(
     request: Request, _: Annotated[Principal, permit("users.manage")]
-) -> dict[str, Any]:
+) -> AccountList:
     """Every account of the node."""
     cw = case_work(request)
-    found = await cw.node.run(users.list_users)
-    return {"users": [_user(u) for u in found]}
+    found = await users.list_users(cw)
+    return AccountList(users=[_user(u) for u in found])
 
 
 @router.post(
     "/users",
     status_code=201,
-    responses=answers(
-        {
-            "username": "lan",
-            "display_name": "Nguyễn Thị Lan",
-            "role": "blo-officer",
-            "unit": "vn.blo-mocbai",
-            "disabled": False,
-            "locked_until": None,
-        },
-        201,
-    ),
+    response_model=Account,
+    response_model_exclude_unset=True,
+    responses=answers(Account, 201),
 )
 async def add_user(
     request: Request, body: NewUser, principal: Annotated[Principal, permit("users.manage")]
-) -> dict[str, Any]:
+) -> Account:
     """Create an account."""
     cw = case_work(request)
-    try:
-        user = await cw.node.run(users.add_user, cw.clock, principal.actor, **body.model_dump())
-    except users.UserError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
+    user = await users.add_user(cw, principal.actor, **body.model_dump())
     return _user(user)
 
 
 @router.post(
     "/users/{username}/disable",
-    responses=answers({"username": "lan", "disabled": True}, errors=(401, 403, 404)),
+    response_model=AccountDisabled,
+    response_model_exclude_unset=True,
+    responses=answers(AccountDisabled, errors=(401, 403, 404)),
 )
 async def disable_user(
     request: Request, username: str, principal: Annotated[Principal, permit("users.manage")]
-) -> dict[str, Any]:
+) -> AccountDisabled:
     """Disable an account; its sessions end at once."""
     cw = case_work(request)
-    try:
-        await cw.node.run(users.set_disabled, cw.clock, principal.actor, username)
-    except users.UserError as exc:
-        raise Problem("not-found", str(exc)) from exc
-    return {"username": username, "disabled": True}
+    await users.set_disabled(cw, principal.actor, username)
+    return AccountDisabled(username=username, disabled=True)
 
 
 @router.post(
     "/users/{username}/password",
-    responses=answers({"username": "lan", "reset": True}, errors=(401, 403, 404, 422)),
+    response_model=PasswordReset,
+    response_model_exclude_unset=True,
+    responses=answers(PasswordReset, errors=(401, 403, 404, 422)),
 )
 async def reset_password(
     request: Request,
     username: str,
     body: NewPassword,
     principal: Annotated[Principal, permit("users.manage")],
-) -> dict[str, Any]:
+) -> PasswordReset:
     """Set a user's password (clears a lock-out, ends the user's sessions)."""
     cw = case_work(request)
-    try:
-        await cw.node.run(users.set_password, cw.clock, principal.actor, username, body.password)
-    except users.UserError as exc:
-        code = "not-found" if str(exc).startswith("no user") else "invalid-request"
-        raise Problem(code, str(exc)) from exc
-    return {"username": username, "reset": True}
+    await users.set_password(cw, principal.actor, username, body.password)
+    return PasswordReset(username=username, reset=True)

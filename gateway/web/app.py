@@ -22,19 +22,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.audit import witness
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
+from gateway.exchange import witnessing
 from gateway.exchange.attach import Attacher
 from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
-from gateway.exchange.node import Node, open_node, utc_now
-from gateway.protocol.problems import Problem
+from gateway.exchange.startup import open_node
+from gateway.protocol.problems import UnauthenticatedError
 from gateway.reports import reminders
+from gateway.runtime.node import Node, utc_now
 from gateway.settings import Settings, load_settings
-from gateway.store.database import reading
 from gateway.trust.files import write_atomically
 from gateway.web import (
     api_admin,
@@ -200,7 +200,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     app = GatewayApp(title="Border Exchange Gateway", lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
-    problems.install(app)
+    problems.install(app, console.refusal_page)
     app.include_router(partner_api.router)
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)
@@ -221,11 +221,10 @@ def _install_metrics(app: FastAPI) -> None:
         count its messages (docs/operations.md)."""
         given = (authorization or "").removeprefix("Bearer ").strip().encode()
         if not hmac.compare_digest(given, request.app.state.metrics_token.encode()):
-            raise Problem("unauthenticated", "metrics need the scraper's token "
-                          "(BX_METRICS_TOKEN_FILE) as a bearer token")
+            raise UnauthenticatedError("metrics need the scraper's token "
+                                       "(BX_METRICS_TOKEN_FILE) as a bearer token")
         node: Node = request.app.state.node
-        async with reading(node.engine) as conn:  # from the database: every replica agrees
-            forks = await witness.fork_counts(conn)
+        forks = await witnessing.fork_counts(node)  # from the database: every replica agrees
         node.metrics.witness_forks.clear()
         for origin, count in forks.items():
             node.metrics.witness_forks.labels(origin).set(count)

@@ -19,7 +19,8 @@ from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases.work import CaseWork
 from gateway.protocol.bearer import bearer_token
-from gateway.protocol.problems import Problem
+from gateway.protocol.errors import Code
+from gateway.protocol.problems import ForbiddenError
 
 COOKIE: Final = "bx_session"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -51,7 +52,8 @@ def case_work(request: Request) -> CaseWork:
 
 
 async def current_principal(request: Request) -> Principal:
-    """The caller, or ``unauthenticated``."""
+    """The caller; else a :class:`~gateway.access.sessions.SessionError`
+    (``unauthenticated``), or a :class:`ForbiddenError` for a cookie without its CSRF token."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -62,21 +64,21 @@ async def current_principal(request: Request) -> Principal:
         presented = request.cookies.get(COOKIE)
         via_cookie = presented is not None
     if not presented:
-        raise Problem("unauthenticated", "log in first (POST /api/session)")
+        raise sessions.SessionError("log in first (POST /api/session)")
     expected: str = request.app.state.api_token
     if hmac.compare_digest(presented.encode(), expected.encode()):
         principal = Principal("machine", "machine", cw.node.node_id)
     else:
         try:
-            principal = await cw.node.run(sessions.resolve, cw.clock, cw.sealer.session_keys,
-                                          presented)
-        except sessions.SessionError as exc:
-            raise Problem("unauthenticated", f"{exc}; log in again") from exc
+            principal = await sessions.resolve(cw, cw.sealer.session_keys, presented)
+        except sessions.SessionError as exc:  # the same refusal, saying what to do
+            raise sessions.SessionError("{error}; log in again", error=exc) from exc
         if via_cookie and request.method not in _SAFE_METHODS:
             token = request.headers.get(CSRF_HEADER, "")
             if not principal.csrf or not hmac.compare_digest(token.encode(),
                                                              principal.csrf.encode()):
-                raise Problem("forbidden", f"missing or wrong {CSRF_HEADER} header")
+                raise ForbiddenError("missing or wrong {header} header",
+                                     header=CSRF_HEADER)
     request.state.principal = principal
     return principal
 
@@ -88,9 +90,10 @@ def permit(action: str) -> Any:
         principal = await current_principal(request)
         if not allowed(principal.role, action):
             cw = case_work(request)
-            await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
-                              {"action": action, "role": principal.role})
-            raise Problem("forbidden", f"the role {principal.role} may not do this ({action})")
+            await audit.record(cw, principal.actor, "access.denied", None,
+                               {"action": action, "role": principal.role})
+            raise ForbiddenError("the role {role} may not do this ({action})",
+                                 role=Code(principal.role), action=action)
         return principal
 
     dependency.action = action  # type: ignore[attr-defined]

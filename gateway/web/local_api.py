@@ -7,25 +7,33 @@ the CLI's ``gateway send``); people send through cases, where drafts need a seco
 from __future__ import annotations
 
 import base64
+from dataclasses import asdict
 from typing import Annotated, Literal
 
 import httpx
 from fastapi import APIRouter, Request
 from fastapi import Path as FastPath
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
-from gateway.exchange import keyrefresh
-from gateway.exchange.node import Node
-from gateway.exchange.outbound import OutboundError, retry_dead_letter, send_message
-from gateway.protocol.envelope import Attachment, MessageDraft
+from gateway.exchange import keyrefresh, outbox
+from gateway.exchange.outbound import retry_dead_letter, send_message
+from gateway.protocol.envelope import Attachment, Handling, MessageDraft
+from gateway.protocol.errors import N_
 from gateway.protocol.keyset import OfferedKey
-from gateway.protocol.problems import Problem
-from gateway.store import messages as repo
-from gateway.store.database import reading
+from gateway.protocol.problems import InvalidRequestError, NotFoundError
+from gateway.runtime.node import Node
 from gateway.web.auth import permit
-from gateway.web.examples import MESSAGE, answers
+from gateway.web.examples import answers
+from gateway.web.views.node import (
+    KeyDecided,
+    KeysRefreshed,
+    MessageList,
+    PartnerKey,
+    Queued,
+    Reloaded,
+    WaitingKeys,
+)
 
 
 def _node(request: Request) -> Node:
@@ -70,17 +78,23 @@ class SendRequest(BaseModel):
     conversation: str | None = None
     ref: str | None = None
     priority: Literal["routine", "urgent", "immediate"] = "routine"
-    handling: Literal["H0", "H1", "H2", "H3"] = "H0"
+    handling: Handling = "H0"
     lang: Literal["vi", "km", "lo", "en"] = "vi"
     attachments: list[AttachmentIn] = Field(default_factory=list)
 
 
-@router.post("/messages", status_code=202, responses=answers({"id": MESSAGE["id"]}, 202))
+@router.post(
+    "/messages",
+    status_code=202,
+    response_model=Queued,
+    response_model_exclude_unset=True,
+    responses=answers(Queued, 202),
+)
 async def send(
     request: Request,
     body: SendRequest,
     principal: Annotated[Principal, permit("messages.send-raw")],
-) -> JSONResponse:
+) -> Queued:
     """Validate, sign, store and queue a document; answers its message id."""
     try:
         files = [
@@ -88,7 +102,8 @@ async def send(
             for a in body.attachments
         ]
     except ValueError as exc:  # binascii.Error, or text that is not even ASCII
-        raise Problem("invalid-request", f"attachments: data is not base64: {exc}") from exc
+        raise InvalidRequestError("attachments: data is not base64: {error}",
+                                  error=str(exc)) from exc
     draft = MessageDraft(
         type=body.type,
         version=body.version,
@@ -99,53 +114,29 @@ async def send(
         handling=body.handling,
         lang=body.lang,
     )
-    try:
-        message_id = await send_message(
-            _node(request), draft, body.document.encode(), files, actor=principal.actor
-        )
-    except OutboundError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
-    except ValueError as exc:  # a header value the protocol refuses (e.g. a bad ref)
-        raise Problem("invalid-request", str(exc)) from exc
-    return JSONResponse({"id": message_id}, status_code=202)
+    message_id = await send_message(
+        _node(request), draft, body.document.encode(), files, actor=principal.actor
+    )
+    return Queued(id=message_id)
 
 
 @router.get(
     "/messages",
-    responses=answers(
-        {
-            "messages": [
-                {
-                    "id": MESSAGE["id"],
-                    "direction": "out",
-                    "from": "vn.blo-mocbai",
-                    "to": "kh.blo-bavet",
-                    "type": "verification-request",
-                    "state": "delivered",
-                    "attempts": 1,
-                    "created": "2026-11-24T08:00:00Z",
-                    "priority": "urgent",
-                    "error": None,
-                }
-            ]
-        }
-    ),
+    response_model=MessageList,
+    response_model_exclude_unset=True,
+    responses=answers(MessageList),
 )
 async def list_messages(
     request: Request,
     _: Annotated[Principal, permit("messages.read")],
     status: Literal["queued", "waiting", "delivered", "dead", "accepted"] | None = None,
     partner: str | None = None,
-) -> JSONResponse:
+) -> MessageList:
     """Messages in and out with their delivery state, newest first."""
-    node = _node(request)
-    async with reading(node.engine) as conn:
-        rows = await repo.list_messages(conn, status, partner)
-    return JSONResponse(
-        {
-            "messages": [
+    rows = await outbox.list_messages(_node(request), status, partner)
+    return MessageList(messages=[
                 {
-                    "id": r.message_id,
+                    "id": r.id,
                     "direction": r.direction,
                     "from": r.sender,
                     "to": r.recipient,
@@ -154,44 +145,41 @@ async def list_messages(
                     "attempts": r.attempts,
                     "created": r.created,
                     "priority": r.priority,
-                    "error": r.last_error,
+                    "error": r.error,
                 }
                 for r in rows
-            ]
-        }
-    )
+            ])
 
 
 @router.post(
     "/messages/{message_id}/retry",
     status_code=202,
-    responses=answers({"id": MESSAGE["id"], "state": "queued"}, 202),
+    response_model=Queued,
+    response_model_exclude_unset=True,
+    responses=answers(Queued, 202),
 )
 async def retry(
     request: Request, message_id: str, principal: Annotated[Principal, permit("messages.retry")]
-) -> JSONResponse:
+) -> Queued:
     """Re-queue a dead letter."""
-    try:
-        await retry_dead_letter(_node(request), message_id, actor=principal.actor)
-    except OutboundError as exc:
-        raise Problem("invalid-request", str(exc)) from exc
-    return JSONResponse({"id": message_id, "state": "queued"}, status_code=202)
+    await retry_dead_letter(_node(request), message_id, actor=principal.actor)
+    return Queued(id=message_id, state="queued")
 
 
 @router.post(
     "/admin/partners/reload",
-    responses=answers({"partners": ["kh.blo-bavet", "vn.c02"], "problems": []}, errors=(401, 403)),
+    response_model=Reloaded,
+    response_model_exclude_unset=True,
+    responses=answers(Reloaded, errors=(401, 403)),
 )
 async def reload_partners(
     request: Request, principal: Annotated[Principal, permit("partners.reload")]
-) -> JSONResponse:
+) -> Reloaded:
     """Re-read the partner files now (as SIGHUP does)."""
     node = _node(request)
     problems = node.reload_partners()
     await node.audit(principal.actor, "partners.reloaded", None, problems=len(problems))
-    return JSONResponse(
-        {"partners": [p.node_id for p in node.partners.all()], "problems": problems}
-    )
+    return Reloaded(partners=[p.node_id for p in node.partners.all()], problems=problems)
 
 
 class RefreshIn(BaseModel):
@@ -204,72 +192,65 @@ class RefreshIn(BaseModel):
         default_factory=list, max_length=8)
 
 
-def _keys(keys: list[OfferedKey]) -> list[dict[str, str]]:
-    return [{"kid": k.kid, "thumbprint": k.thumbprint} for k in keys]
+def _keys(keys: list[OfferedKey]) -> list[PartnerKey]:
+    return [PartnerKey(kid=k.kid, thumbprint=k.thumbprint) for k in keys]
 
 
 @router.post(
     "/admin/partners/{partner_id}/refresh",
-    responses=answers({"partner": "kh.ahtjp", "vouched_by": "kh.ahtjp#2026-11", "known": 1,
-                       "pinned": [], "pending": [{"kid": "kh.ahtjp#2027-05",
-                                                  "thumbprint": "Qm9u..."}],
-                       "ignored": [], "refused": []}, errors=(401, 403, 404, 422)),
+    response_model=KeysRefreshed,
+    response_model_exclude_unset=True,
+    responses=answers(KeysRefreshed, errors=(401, 403, 404, 422)),
 )
 async def refresh_partner_keys(
     request: Request,
     partner_id: Annotated[str, FastPath(pattern=r"^[a-z]{2}\.[a-z0-9-]{2,40}$")],
     principal: Annotated[Principal, permit("partners.keys")],
     body: RefreshIn = RefreshIn(),  # noqa: B008 - an empty body is a plain refresh
-) -> JSONResponse:
+) -> KeysRefreshed:
     """Re-read the partner's signed key set now and pin what key continuity allows
     (PROTOCOL.md §2; as the node does daily)."""
     node = _node(request)
     if node.partners.get(partner_id) is None:
-        raise Problem("not-found", f"{partner_id} is not in the partner directory")
+        raise NotFoundError(N_("{partner_id} is not in the partner directory"),
+                            partner_id=partner_id)
     async with httpx.AsyncClient() as client:
-        try:
-            outcome = await keyrefresh.refresh(node, client, partner_id,
-                                               thumbprints=body.thumbprints,
-                                               actor=principal.actor)
-        except keyrefresh.KeyRefreshError as exc:
-            raise Problem("invalid-request", str(exc)) from exc
-    return JSONResponse({"partner": outcome.partner, "vouched_by": outcome.vouched_by,
-                         "known": outcome.known, "pinned": _keys(outcome.pinned),
-                         "pending": _keys(outcome.pending), "ignored": _keys(outcome.ignored),
-                         "refused": _keys(outcome.refused)})
+        outcome = await keyrefresh.refresh(node, client, partner_id,
+                                           thumbprints=body.thumbprints, actor=principal.actor)
+    return KeysRefreshed(partner=outcome.partner, vouched_by=outcome.vouched_by,
+                         known=outcome.known, pinned=_keys(outcome.pinned),
+                         pending=_keys(outcome.pending), ignored=_keys(outcome.ignored),
+                         refused=_keys(outcome.refused))
 
 
 @router.get(
     "/admin/partner-keys",
-    responses=answers({"pending": [{"id": 1, "partner": "kh.ahtjp", "kid": "kh.ahtjp#2027-05",
-                                    "thumbprint": "Qm9u...", "vouched_by": "kh.ahtjp#2026-11",
-                                    "offered_at": "2026-11-30T04:00:00+00:00"}]},
-                      errors=(401, 403)),
+    response_model=WaitingKeys,
+    response_model_exclude_unset=True,
+    responses=answers(WaitingKeys, errors=(401, 403)),
 )
 async def pending_partner_keys(
     request: Request, _: Annotated[Principal, permit("partners.keys")]
-) -> JSONResponse:
+) -> WaitingKeys:
     """Partners' new keys vouched for by a pinned key, waiting for an administrator."""
     rows = await keyrefresh.pending(_node(request))
-    return JSONResponse({"pending": [{**r, "offered_at": r["offered_at"].isoformat()}
-                                     for r in rows]})
+    return WaitingKeys(pending=[{**asdict(r), "offered_at": r.offered_at.isoformat()}
+                                for r in rows])
 
 
 @router.post(
     "/admin/partner-keys/{offer_id}/{decision}",
-    responses=answers({"id": 1, "partner": "kh.ahtjp", "kid": "kh.ahtjp#2027-05",
-                       "state": "accepted"}, errors=(401, 403, 409, 422)),
+    response_model=KeyDecided,
+    response_model_exclude_unset=True,
+    responses=answers(KeyDecided, errors=(401, 403, 409, 422)),
 )
 async def decide_partner_key(
     request: Request,
     offer_id: Annotated[int, FastPath(ge=1, le=2**31 - 1)],
     decision: Literal["accept", "reject"],
     principal: Annotated[Principal, permit("partners.keys")],
-) -> JSONResponse:
+) -> KeyDecided:
     """Pin (``accept``) or refuse (``reject``) a waiting key; audited."""
-    try:
-        done = await keyrefresh.decide(_node(request), offer_id, decision == "accept",
-                                       principal.actor)
-    except keyrefresh.KeyRefreshError as exc:
-        raise Problem("state-conflict", str(exc)) from exc
-    return JSONResponse(done)
+    done = await keyrefresh.decide(_node(request), offer_id, decision == "accept",
+                                   principal.actor)
+    return KeyDecided.model_validate(asdict(done))

@@ -12,11 +12,12 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.exchange import mailbox
 from gateway.exchange.inbound import accept_message, record_rejection
-from gateway.exchange.node import Node
 from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
-from gateway.protocol.problems import Problem
-from gateway.web.problems import problem_response, unicode_problem
+from gateway.protocol.errors import GatewayError
+from gateway.protocol.problems import TooLargeError, problem_of
+from gateway.runtime.node import Node
+from gateway.web.problems import refusal_response, unicode_response
 
 router = APIRouter(prefix="/bx/v1")
 MAX_RECEIPT_BYTES = 64 * 1024
@@ -30,15 +31,16 @@ def _node(request: Request) -> Node:
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
-    """The request body, refused as ``too-large`` before it is read whole."""
+    """The request body; a :class:`TooLargeError` before it is read whole."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem("too-large", f"body of {declared} bytes; the limit is {limit}")
+        raise TooLargeError("body of {size} bytes; the limit is {limit}", size=declared,
+                            limit=limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise Problem("too-large", f"body larger than {limit} bytes")
+            raise TooLargeError("body larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -50,8 +52,8 @@ async def post_message(request: Request,
     node = _node(request)
     try:
         raw = await read_limited(request, MAX_MESSAGE_BYTES)
-    except Problem as problem:
-        await record_rejection(node, problem, None, None)
+    except TooLargeError as refused:
+        await record_rejection(node, problem_of(refused), None, None)
         raise
     acceptance = await accept_message(node, raw, bearer_token(authorization))
     return Response(acceptance.receipt, status_code=acceptance.status, media_type=MEDIA_TYPE)
@@ -69,14 +71,14 @@ async def push(scope: Scope, receive: Receive, send: Send) -> None:
     try:
         try:
             raw = await _body(scope, receive, MAX_MESSAGE_BYTES)
-        except Problem as problem:
-            await record_rejection(node, problem, None, None)
+        except TooLargeError as refused:
+            await record_rejection(node, problem_of(refused), None, None)
             raise
         acceptance = await accept_message(node, raw, bearer_token(authorization))
-    except Problem as problem:
-        response = problem_response(problem)
+    except GatewayError as refused:
+        response = refusal_response(refused)
     except UnicodeError:
-        response = problem_response(unicode_problem())
+        response = unicode_response()
     else:
         response = Response(acceptance.receipt, status_code=acceptance.status,
                             media_type=MEDIA_TYPE)
@@ -88,7 +90,8 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
     declared = next((value.decode("latin-1") for key, value in scope["headers"]
                      if key == b"content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem("too-large", f"body of {declared} bytes; the limit is {limit}")
+        raise TooLargeError("body of {size} bytes; the limit is {limit}", size=declared,
+                            limit=limit)
     chunks, size = [], 0
     while True:
         message = await receive()
@@ -97,7 +100,7 @@ async def _body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise Problem("too-large", f"body larger than {limit} bytes")
+            raise TooLargeError("body larger than {limit} bytes", limit=limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)

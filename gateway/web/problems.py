@@ -1,13 +1,39 @@
-"""The one exception handler: a :class:`Problem` becomes ``application/problem+json``."""
+"""The one exception handler: any refusal (a :class:`GatewayError` with its code) becomes
+``application/problem+json`` for the API, and a page for the console.
+
+The status comes from the error's code through ``protocol.problems.PROBLEMS``; no router
+converts an error or decides a status. An error without a code is a fault: it stays the
+server error it is.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
-from gateway.cases.work import CaseError
-from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem
+from gateway.protocol.errors import GatewayError
+from gateway.protocol.problems import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    InvalidRequestError,
+    Problem,
+    problem_of,
+)
+
+#: Paths answered as an API (problems in JSON); every other path is a console page.
+API_PATHS: Final = ("/api", "/bx/", "/metrics")
+
+#: How the console answers a refusal on one of its pages.
+PageAnswer = Callable[[Request, GatewayError], Awaitable[Response]]
+
+
+def is_api(request: Request) -> bool:
+    """The request asks the API (or the partner API), not a console page."""
+    return request.url.path.startswith(API_PATHS)
 
 
 def problem_response(problem: Problem) -> Response:
@@ -17,27 +43,35 @@ def problem_response(problem: Problem) -> Response:
                     media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def unicode_problem() -> Problem:
-    """What text that cannot be stored or signed is: JSON may carry unpaired surrogates
-    (``\\ud800``)."""
-    return Problem("invalid-request", "text is not valid Unicode (an unpaired surrogate)")
+def refusal_response(exc: GatewayError) -> Response:
+    """The API's answer to a refusal; a fault (an error without a code) is raised again, to
+    stay the server error it is."""
+    if exc.code is None:
+        raise exc
+    return problem_response(problem_of(exc))
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on ``app``."""
+def unicode_response() -> Response:
+    """The answer to text that cannot be stored or signed: JSON may carry unpaired
+    surrogates (``\\ud800``)."""
+    return problem_response(problem_of(InvalidRequestError(
+        "text is not valid Unicode (an unpaired surrogate)")))
 
-    @app.exception_handler(Problem)
-    async def _problem(_request: Request, exc: Problem) -> Response:
-        return problem_response(exc)
 
-    @app.exception_handler(CaseError)
-    async def _case(_request: Request, exc: CaseError) -> Response:
-        errors = [FieldError(1, 1, exc.field, str(exc))] if exc.field else []
-        return problem_response(Problem(exc.code, str(exc), errors=errors))
+def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
+    """Register the handlers on ``app``; ``page_answer``: the console's, for its pages."""
+
+    @app.exception_handler(GatewayError)
+    async def _refused(request: Request, exc: GatewayError) -> Response:
+        if exc.code is None:  # a fault, not a refusal: the server error it is
+            raise exc
+        if page_answer is not None and not is_api(request):
+            return await page_answer(request, exc)
+        return problem_response(problem_of(exc))
 
     @app.exception_handler(UnicodeError)
     async def _unicode(_request: Request, _exc: UnicodeError) -> Response:
-        return problem_response(unicode_problem())
+        return unicode_response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:

@@ -169,9 +169,9 @@ class Desk:
         """Create an account and log it in; answers the headers of its session."""
         cw = self.receiver.app.state.cases
         async with cw.node.engine.begin() as conn:
-            await users.add_user(conn, cw.clock, "test", username=username,
-                                 display_name=username.title(), role=role, unit=unit,
-                                 password=password)
+            await users.add_user.within(conn, cw, "test", username=username,
+                                        display_name=username.title(), role=role, unit=unit,
+                                        password=password)
         self.passwords[username] = password
         return await self.login(username)
 

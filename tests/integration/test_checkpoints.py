@@ -17,8 +17,9 @@ from gateway.audit import checkpoints
 from gateway.audit.log import append
 from gateway.audit.tree import consistency, head
 from gateway.exchange.checkpointing import checkpoint_now
-from gateway.exchange.node import Node, open_node
+from gateway.exchange.startup import open_node
 from gateway.protocol import tlog
+from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.store.tables import audit_checkpoints
 from gateway.trust.keys import KeyStore

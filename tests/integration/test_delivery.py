@@ -15,10 +15,11 @@ import httpx
 import pytest
 
 from gateway.exchange.delivery import MAX_BACKOFF_S, DeliveryWorker, backoff
-from gateway.exchange.node import Node, open_node
 from gateway.exchange.outbound import send_message
+from gateway.exchange.startup import open_node
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.receipts import build_receipt
+from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.trust.keys import KeyStore
 from tests.conftest import NOW, example, make_key

@@ -11,10 +11,10 @@ import pytest
 
 from gateway.audit.log import verify_chain
 from gateway.exchange import inbound
-from gateway.exchange.node import Node
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
+from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from tests.conftest import example, resign
 from tests.integration.conftest import Receiver

@@ -16,10 +16,11 @@ import sqlalchemy as sa
 from gateway.audit.log import append, append_many, verify_chain
 from gateway.audit.tree import verify_tree
 from gateway.exchange.inbound import accept_message
-from gateway.exchange.node import Node, open_node
 from gateway.exchange.outbound import send_message
+from gateway.exchange.startup import open_node
 from gateway.protocol.envelope import MessageDraft
 from gateway.protocol.problems import Problem
+from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.store import messages as repo
 from gateway.store.database import create_engine, migrate

@@ -33,9 +33,9 @@ async def test_no_account_reads_as_the_node_or_a_partner_in_the_audit_log(desk: 
     for name in ("system", "vn.c02"):
         try:
             async with cw.node.engine.begin() as conn:
-                await users.add_user(conn, cw.clock, "admin", username=name,
-                                     display_name="Someone", role="blo-officer",
-                                     unit="kh.ahtjp", password=PASSWORD)
+                await users.add_user.within(conn, cw, "admin", username=name,
+                                            display_name="Someone", role="blo-officer",
+                                            unit="kh.ahtjp", password=PASSWORD)
         except Exception:  # noqa: BLE001 - any refusal will do
             refused.append(name)
             continue

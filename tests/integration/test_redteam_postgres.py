@@ -116,8 +116,9 @@ async def test_two_supervisors_releasing_one_draft_at_once_send_it_once(
     for name, role in (("officer", "blo-officer"), ("chief", "supervisor"),
                        ("deputy", "supervisor")):
         async with cw.node.engine.begin() as conn:
-            await users.add_user(conn, cw.clock, "test", username=name, display_name=name,
-                                 role=role, unit="kh.ahtjp", password="a long enough password")
+            await users.add_user.within(conn, cw, "test", username=name, display_name=name,
+                                        role=role, unit="kh.ahtjp",
+                                        password="a long enough password")
         session = await client.post("/api/session", json={
             "username": name, "password": "a long enough password"})
         client.cookies.clear()

@@ -57,9 +57,9 @@ class Node:
     async def add_user(self, username: str, role: str, unit: str | None = None) -> None:
         cw = self.app.state.cases
         async with cw.node.engine.begin() as conn:
-            await users.add_user(conn, cw.clock, "test", username=username,
-                                 display_name=username.title(), role=role,
-                                 unit=unit or self.settings.node_id, password=PASSWORD)
+            await users.add_user.within(conn, cw, "test", username=username,
+                                        display_name=username.title(), role=role,
+                                        unit=unit or self.settings.node_id, password=PASSWORD)
 
 
 class Person:

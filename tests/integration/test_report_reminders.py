@@ -16,7 +16,7 @@ from gateway.access import users
 from gateway.cases import housekeeping
 from gateway.cases.work import CaseWork, open_case_work
 from gateway.documents.catalog import catalogs
-from gateway.exchange.node import open_node
+from gateway.exchange.startup import open_node
 from gateway.reports import reminders
 from gateway.reports.periods import parse_period
 from gateway.reports.service import make_report, send_report
@@ -43,9 +43,9 @@ async def open_unit(tmp_path: Path, world: World, node_id: str,
         async with node.engine.begin() as conn:
             for name, role in (("chief", "supervisor"), ("deputy", "supervisor"),
                                ("officer", "blo-officer")):
-                await users.add_user(conn, world.clock, "test", username=name,
-                                     display_name=name.title(), role=role, unit=node_id,
-                                     password="a long enough password")
+                await users.add_user.within(conn, cw, "test", username=name,
+                                            display_name=name.title(), role=role, unit=node_id,
+                                            password="a long enough password")
         yield cw
     finally:
         await node.close()
@@ -97,9 +97,9 @@ async def test_supervisors_are_reminded_once_until_the_report_is_sent(
     report = await make_report(mocbai.node, parse_period("2027-H1"))
     await send_report(mocbai.node, report, "vn.c02", actor="chief")
     async with mocbai.node.engine.begin() as conn:
-        await users.add_user(conn, world.clock, "test", username="newcomer",
-                             display_name="Newcomer", role="supervisor", unit="vn.blo-mocbai",
-                             password="a long enough password")
+        await users.add_user.within(conn, mocbai, "test", username="newcomer",
+                                    display_name="Newcomer", role="supervisor",
+                                    unit="vn.blo-mocbai", password="a long enough password")
     await housekeeping.run_once(mocbai, [reminders.remind])
     assert len(await reminded(mocbai)) == 2  # sent: nobody else is reminded of it
 
@@ -130,9 +130,9 @@ async def test_the_supervisor_sees_the_reminder_in_the_console(tmp_path: Path,
     async with app.router.lifespan_context(app):
         cw = app.state.cases
         async with cw.node.engine.begin() as conn:
-            await users.add_user(conn, world.clock, "test", username="chief",
-                                 display_name="Chief", role="supervisor", unit=settings.node_id,
-                                 password="a long enough password")
+            await users.add_user.within(conn, cw, "test", username="chief",
+                                        display_name="Chief", role="supervisor",
+                                        unit=settings.node_id, password="a long enough password")
         await housekeeping.run_once(cw, [reminders.remind])
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://vn.test") as client:

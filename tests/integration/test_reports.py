@@ -30,6 +30,7 @@ from gateway.settings import REPOSITORY
 from gateway.store.case_tables import case_conversations, case_events, cases, persons, tasks, tips
 from gateway.store.database import create_engine, migrate
 from gateway.store.tables import messages
+from gateway.store.transactions import Database
 
 pytestmark = pytest.mark.anyio
 AS_OF = datetime(2026, 5, 25, tzinfo=UTC)
@@ -225,8 +226,9 @@ async def pg_engine() -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture(scope="module")
 async def report(engine: AsyncEngine) -> Report:
-    return await compute(engine, ME, parse_period("2026-H1"), AS_OF, "VN",
-                         lambda partner: partner.split(".")[0].upper())
+    async with Database(engine).snapshot() as conn:
+        return await compute(conn, ME, parse_period("2026-H1"), AS_OF, "VN",
+                             lambda partner: partner.split(".")[0].upper())
 
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -308,8 +310,9 @@ async def test_postgresql_gives_the_same_figures(report: Report,
                                                  pg_engine: AsyncEngine) -> None:
     """The counting runs in SQL (dialect functions for 24 hours and seconds): every table
     and every duration must come out the same on PostgreSQL."""
-    other = await compute(pg_engine, ME, parse_period("2026-H1"), AS_OF, "VN",
-                          lambda partner: partner.split(".")[0].upper())
+    async with Database(pg_engine).snapshot() as conn:
+        other = await compute(conn, ME, parse_period("2026-H1"), AS_OF, "VN",
+                              lambda partner: partner.split(".")[0].upper())
     assert list(other.tables) == list(report.tables)
     for key in report.tables:
         assert figures(other, key) == figures(report, key), key

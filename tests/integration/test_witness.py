@@ -18,10 +18,11 @@ from gateway.audit import checkpoints
 from gateway.audit.log import append, entry_bytes, entry_hash
 from gateway.exchange import witnessing
 from gateway.exchange.checkpointing import checkpoint_now
-from gateway.exchange.node import Node, open_node
 from gateway.exchange.outbound import OutboundError, send_message
+from gateway.exchange.startup import open_node
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft, parse_body, parse_envelope
+from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.store import messages as repo
 from gateway.store.tables import (

@@ -4,7 +4,7 @@ lists they copy."""
 from __future__ import annotations
 
 from gateway.access.roles import HUMAN_ROLES
-from gateway.cli import LOCALES, REPOSITORY
+from gateway.cli.running import LOCALES, REPOSITORY
 from gateway.cli.users import RoleChoice
 from gateway.documents import catalog
 from gateway.settings import REPOSITORY as SETTINGS_REPOSITORY

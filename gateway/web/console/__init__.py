@@ -21,11 +21,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
 from gateway.web.console import cases, compose, desks, release, reports, session
-from gateway.web.console.pages import TEMPLATES, Redirect, Refused, maybe_user, page
+from gateway.web.console.pages import TEMPLATES, Redirect, maybe_user, page, refusal_page
+
+__all__ = ["install", "refusal_page"]
 
 
 def install(app: FastAPI) -> None:
-    """Mount the console, its error pages and its headers on the app."""
+    """Mount the console, its error pages and its headers on the app (its answer to a
+    refusal, :func:`refusal_page`, is handed to ``web.problems.install``)."""
     from fastapi.staticfiles import StaticFiles  # noqa: PLC0415
 
     app.mount("/static", StaticFiles(directory=TEMPLATES.parent / "static"), name="static")
@@ -35,9 +38,6 @@ def install(app: FastAPI) -> None:
     async def _redirect(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Redirect)
         return RedirectResponse(exc.to, status_code=303)
-
-    async def _refused(request: Request, _exc: Exception) -> Response:
-        return page(request, "refused.html", await maybe_user(request), 403, missing=False)
 
     async def _http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -49,7 +49,6 @@ def install(app: FastAPI) -> None:
         return await http_exception_handler(request, exc)
 
     app.add_exception_handler(Redirect, _redirect)
-    app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(HTTPException, _http)
     app.add_middleware(SecurityHeaders)
     # A 45 KB form over a border link: compress pages (the cookie is SameSite=Strict, so no

@@ -5,6 +5,8 @@ with its special data and attachments opened on purpose, with a reason."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import fields
 from typing import Any, Final, get_args
 
 from fastapi import APIRouter, Request
@@ -16,15 +18,14 @@ from gateway.cases.effects import ANSWERS, WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.exchange import proofs
-from gateway.protocol.envelope import PRIORITIES, parse_body, parse_envelope
+from gateway.protocol.envelope import PRIORITIES
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
-from gateway.store.messages import RAW_COLUMN
 from gateway.web.auth import case_work
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
-    Refused,
     document_response,
     language,
     page,
@@ -54,11 +55,10 @@ async def cases_page(request: Request, kind: str = "", state: str = "", partner:
     cw = case_work(request)
     filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
                "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
-    found = await cw.run(views.list_cases, principal, filters)
-    units = await cw.run(views.case_units, principal)
-    return page(request, "cases.html", principal, cases=found, filters=filters, results=None,
-                kinds=lifecycle.KINDS, states=_all_states(), partners=_partners(cw),
-                priorities=PRIORITIES, query="", units=units)
+    found = await views.case_list(cw, principal, filters)
+    return page(request, "cases.html", principal, cases=found.cases, filters=filters,
+                results=None, kinds=lifecycle.KINDS, states=_all_states(),
+                partners=_partners(cw), priorities=PRIORITIES, query="", units=found.units)
 
 
 def _all_states() -> list[str]:
@@ -78,7 +78,7 @@ async def search_page(request: Request) -> HTMLResponse:
     results: list[dict[str, Any]] = []
     error = None
     try:
-        results = await cw.run(views.search, principal, query)
+        results = await views.search(cw, principal, query)
     except CaseError as exc:
         error = spoken(request, exc)
     return page(request, "cases.html", principal, cases=[], filters={}, results=results,
@@ -91,7 +91,7 @@ _PERSON_FIELDS: Final = ("name_native", "name_latin", "sex", "estimated_age", "b
                          "nationality", "age_uncertain")
 
 
-def new_case_command(form: dict[str, Any]) -> commands.NewCase:
+def new_case_command(form: PostedForm) -> commands.NewCase:
     """The case (and the person found, if the form names one) of a posted form."""
     values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
     person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()
@@ -115,9 +115,9 @@ async def new_case(request: Request) -> Response:
     form = await posted(request, principal)
     cw = case_work(request)
     try:
-        case_id = await cw.run(service.open_case, principal, new_case_command(form))
+        case_id = await service.open_case(cw, principal, new_case_command(form))
     except CaseError as exc:
-        found = await cw.run(views.list_cases, principal, {})
+        found = await views.list_cases(cw, principal, {})
         return page(request, "cases.html", principal, status_of(exc.code), cases=found,
                     filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
                     partners=_partners(cw), priorities=PRIORITIES, query="",
@@ -131,10 +131,7 @@ async def _case_page(request: Request, principal: Principal, case_id: int, statu
                      values: dict[str, Any] | None = None,
                      confirm_move: dict[str, str] | None = None) -> HTMLResponse:
     cw = case_work(request)
-    try:
-        case = await cw.run(views.case_detail, principal, case_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    case = await views.case_detail(cw, principal, case_id)
     types = [t for t in cw.forms.registry.types() if t not in WITHOUT_CASE]
     suggested = suggested_types(case, types)
     return page(request, "case.html", principal, status, case=case,
@@ -195,24 +192,27 @@ async def case_page(request: Request, case_id: int) -> HTMLResponse:
     return await _case_page(request, principal, case_id)
 
 
-async def _act(request: Request, action: str, case_id: int, form_field: str,
-               work: Any, asked: tuple[Principal, dict[str, Any]] | None = None) -> Response:
-    """Run one case action in its own transaction; a refusal comes back beside its form.
-    ``asked``: the user and the posted form when the caller has read them already."""
+#: One case action: the door it calls, given the case work, the user and the posted form.
+Action = Callable[[CaseWork, Principal, dict[str, Any]], Awaitable[object]]
+
+
+async def _act(request: Request, action: str, case_id: int, form_field: str, then: str,
+               work: Action, asked: tuple[Principal, dict[str, Any]] | None = None
+               ) -> Response:
+    """Run one case action (one use case, its own transaction), then go to ``then`` (the
+    case page, saying what was done); a refusal comes back beside its form. ``asked``: the
+    user and the posted form when the caller has read them already."""
     if asked is None:
         principal = await user(request, action)
         form = await posted(request, principal)
     else:
         principal, form = asked
-    cw = case_work(request)
     try:
-        done = await cw.run(work, principal, form)
+        await work(case_work(request), principal, form)
     except CaseError as exc:
         return await _case_page(request, principal, case_id, status_of(exc.code),
                                 errors={form_field: spoken(request, exc)}, values=form)
-    if isinstance(done, Response):
-        return done
-    raise Redirect(f"/cases/{case_id}?done={done}")
+    raise Redirect(then)
 
 
 @router.post("/cases/{case_id}/move")
@@ -233,84 +233,73 @@ async def move_case(request: Request, case_id: int) -> Response:
             request, principal, case_id, status_of("invalid-request") if unsaid else 200,
             errors={"confirm": spoken(request, _WHY)} if unsaid else None, values=form,
             confirm_move=chosen)
-
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.transition(conn, cw, principal, case_id,
-                                 commands.parse(commands.Transition, texts(form, "to", "reason")))
-        return "moved"
-    return await _act(request, "cases.transition", case_id, "move", work, (principal, form))
+    return await _act(request, "cases.transition", case_id, "move",
+                      f"/cases/{case_id}?done=moved",
+                      lambda cw, who, form: service.transition(
+                          cw, who, case_id, commands.parse(commands.Transition,
+                                                           texts(form, "to", "reason"))),
+                      (principal, form))
 
 
 @router.post("/cases/{case_id}/persons")
 async def add_person(request: Request, case_id: int) -> Response:
     """Add a person by hand (victim, suspect, witness, relative)."""
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        command = commands.parse(commands.NewPerson, texts(
-            form, "role", "name_native", "name_latin", "sex", "nationality", "birth_year",
-            "person_ref"))
-        await service.add_person_by_hand(conn, cw, principal, case_id, command)
-        return "person-added"
-    return await _act(request, "persons.write", case_id, "person", work)
+    return await _act(request, "persons.write", case_id, "person",
+                      f"/cases/{case_id}?done=person-added",
+                      lambda cw, who, form: service.add_person_by_hand(
+                          cw, who, case_id, commands.parse(commands.NewPerson, texts(
+                              form, "role", "name_native", "name_latin", "sex",
+                              "nationality", "birth_year", "person_ref"))))
 
 
 @router.post("/cases/{case_id}/notes")
 async def add_note(request: Request, case_id: int) -> Response:
     """A note on the case (sealed)."""
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.add_note(conn, cw, principal, case_id,
-                               commands.parse(commands.NewNote, {"text": form.get("text")}))
-        return "note-added"
-    return await _act(request, "notes.write", case_id, "note", work)
+    return await _act(request, "notes.write", case_id, "note",
+                      f"/cases/{case_id}?done=note-added",
+                      lambda cw, who, form: service.add_note(
+                          cw, who, case_id,
+                          commands.parse(commands.NewNote, {"text": form.get("text")})))
 
 
 @router.post("/cases/{case_id}/tasks/{task_id}/done")
 async def task_done(request: Request, case_id: int, task_id: int) -> Response:
     """Mark a task done (who and when are recorded; a note may say how)."""
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        task = await service.task_of_case(conn, principal, case_id, task_id)
-        await service.complete_task(conn, cw, principal, task.id,
-                                    commands.parse(commands.TaskDone, texts(form, "note")))
-        return "task-done"
-    return await _act(request, "tasks.write", case_id, f"task-{task_id}", work)
+    return await _act(request, "tasks.write", case_id, f"task-{task_id}",
+                      f"/cases/{case_id}?done=task-done",
+                      lambda cw, who, form: service.complete_task_of_case(
+                          cw, who, case_id, task_id,
+                          commands.parse(commands.TaskDone, texts(form, "note"))))
 
 
 @router.post("/cases/{case_id}/best-interests")
 async def best_interests(request: Request, case_id: int) -> Response:
     """A supervisor's best-interests decision for a child, with reasons."""
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.record_best_interests(
-            conn, cw, principal, case_id,
-            commands.parse(commands.BestInterests, texts(form, "note", "decision")))
-        return "best-interests-recorded"
-    return await _act(request, "cases.best-interests", case_id, "best-interests", work)
+    return await _act(request, "cases.best-interests", case_id, "best-interests",
+                      f"/cases/{case_id}?done=best-interests-recorded",
+                      lambda cw, who, form: service.record_best_interests(
+                          cw, who, case_id, commands.parse(commands.BestInterests,
+                                                           texts(form, "note", "decision"))))
 
 
 @router.post("/cases/{case_id}/referral")
 async def referral(request: Request, case_id: int) -> Response:
     """The home side records where the person it received was referred; the case moves on."""
-    async def work(conn: Any, cw: CaseWork, principal: Principal, form: dict[str, Any]) -> str:
-        await service.record_referral(
-            conn, cw, principal, case_id,
-            commands.parse(commands.Referral, texts(form, "kind", "facility", "note")))
-        return "referral-recorded"
-    return await _act(request, "cases.transition", case_id, "referral", work)
+    return await _act(request, "cases.transition", case_id, "referral",
+                      f"/cases/{case_id}?done=referral-recorded",
+                      lambda cw, who, form: service.record_referral(
+                          cw, who, case_id, commands.parse(
+                              commands.Referral, texts(form, "kind", "facility", "note"))))
 
 
 # -- a message as its document ------------------------------------------------------------
 
 async def _message(request: Request, principal: Principal, case_id: int,
                    message_id: str) -> dict[str, Any]:
-    """What the message page shows: the case, the message's header and attachments, this
-    session's grant, and the reasons offered to open its special data (an immediate alert
-    received has its own, chosen already, so that it opens in one step)."""
-    cw = case_work(request)
-    case, row, reason = await cw.run(special.message_with_grant, principal, case_id, message_id)
-    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
-    reasons, chosen = special.reasons_for(row)
-    return {"case": case, "message_id": message_id, "bx": envelope.header.bx,
-            "attachments": special.attachment_names(envelope), "reason": reason,
-            "special_reasons": reasons, "chosen_reason": chosen,
-            "immediate": special.immediate_alert(row)}
+    """What the message page shows (:class:`special.MessagePage`), as the template's
+    values."""
+    shown = await special.message_page(case_work(request), principal, case_id, message_id)
+    return {f.name: getattr(shown, f.name) for f in fields(shown)}
 
 
 @router.get("/cases/{case_id}/messages/{message_id}")
@@ -318,10 +307,7 @@ async def message_page(request: Request, case_id: int, message_id: str) -> HTMLR
     """A message of the case: its document in the console's frame, with the way back, the
     print, its attachments and (for roles that may) the special data opened with a reason."""
     principal = await user(request, "cases.read")
-    try:
-        shown = await _message(request, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    shown = await _message(request, principal, case_id, message_id)
     return page(request, "message.html", principal, error=None, **shown)
 
 
@@ -331,10 +317,7 @@ async def _rendered(request: Request, case_id: int, message_id: str, *,
     audited as a view on the screen, or as an export when it is printed."""
     principal = await user(request, "cases.read")
     use_case = special.print_under_grant if printing_it else special.view_under_grant
-    try:
-        return await case_work(request).run(use_case, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    return await use_case(case_work(request), principal, case_id, message_id)
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/document")
@@ -365,10 +348,10 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
     reason = typed if chosen in ("", "other") else chosen
     cw = case_work(request)
     try:
-        await cw.run(special.grant, principal, case_id, message_id, reason)
+        await special.grant(cw, principal, case_id, message_id, reason)
     except CaseError as exc:
         if exc.code == "not-found":
-            raise Refused("not-found") from exc
+            raise  # the refusal page
         shown = await _message(request, principal, case_id, message_id)
         return page(request, "message.html", principal, status_of(exc.code),
                     error=spoken(request, exc), **shown)
@@ -383,10 +366,7 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
     form = await posted(request, principal)
     reason = " ".join(str(form.get("reason") or "").split())
     cw = case_work(request)
-    try:
-        shown = await _message(request, principal, case_id, message_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    shown = await _message(request, principal, case_id, message_id)
     error: str | None = None
     if not reason or len(reason) > 500:
         error = spoken(request, N_("Say why the proof is made (at most 500 characters)."))
@@ -409,11 +389,11 @@ async def attachment(request: Request, case_id: int, message_id: str, name: str)
     principal = await user(request, "special.read")
     cw = case_work(request)
     try:
-        found = await cw.run(special.attachment, principal, case_id, message_id, name)
+        found = await special.attachment(cw, principal, case_id, message_id, name)
     except CaseError as exc:
         if exc.code == "forbidden":
             raise Redirect(f"/cases/{case_id}/messages/{message_id}") from exc
-        raise Refused("not-found") from exc
+        raise  # the refusal page
     disposition = "inline" if found.media_type.startswith("image/") else "attachment"
     return Response(found.data, media_type=found.media_type, headers={
         "Content-Disposition": f'{disposition}; filename="{found.name}"',

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
-from gateway.cases import commands, composing, drafts, uploads
+from gateway.cases import composing, flows, uploads
 from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.work import CaseError, CaseWork
@@ -59,7 +59,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
           doc_type: str, values: dict[str, Any], errors: dict[str, list[str]], *,
           status: int = 200, message: str | None = None, draft: dict[str, Any] | None = None,
           held: list[tuple[str, uploads.Upload]] | None = None,
-          kept: list[dict[str, Any]] | None = None) -> HTMLResponse:
+          kept: list[dict[str, str]] | None = None) -> HTMLResponse:
     if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
     model = cw.forms.model(doc_type)
@@ -83,15 +83,6 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
                 errors_under=lambda prefix: any(k.startswith(prefix) for k in errors))
 
 
-async def _new(cw: CaseWork, principal: Principal, case_id: int, doc_type: str,
-               person: str | None = None, *, fill: bool = True) -> NewDocument:
-    try:
-        return await cw.run(composing.new_document, principal, case_id, doc_type, person,
-                            fill=fill)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
-
-
 @router.get("/cases/{case_id}/compose/{doc_type}")
 async def compose_page(request: Request, case_id: int, doc_type: str,
                        person: str | None = None) -> HTMLResponse:
@@ -101,7 +92,10 @@ async def compose_page(request: Request, case_id: int, doc_type: str,
     cw = case_work(request)
     if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
         raise Refused("not-found")
-    new = await _new(cw, principal, case_id, doc_type, person)
+    try:
+        new = await composing.new_document(cw, principal, case_id, doc_type, person)
+    except CaseError as exc:
+        raise Refused("not-found") from exc
     values = forms.form_values(cw.forms.model(doc_type), new.document)
     values.update(to=new.to or "", priority=new.priority, ref=new.ref or "",
                   lang=language(request), handling="H1", person=person or "")
@@ -114,11 +108,8 @@ async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
     came back."""
     principal = await user(request, "drafts.write")
     cw = case_work(request)
-    try:
-        draft, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
-    new = await _new(cw, principal, draft["case_id"], draft["type"], fill=False)
+    opened = await flows.draft_form(cw, principal, draft_id)
+    draft, files, new = opened.draft, opened.files, opened.new
     model = cw.forms.model(draft["type"], draft["version"])
     values = forms.form_values(model, draft["document"])
     values.update({k: draft[k] or "" for k in ("to", "priority", "handling", "lang", "ref")})
@@ -151,83 +142,61 @@ async def _picked(raw_form: Any, errors: dict[str, list[str]], request: Request
     return out
 
 
-async def _save(request: Request, case_id: int | None, doc_type: str | None,  # noqa: PLR0915
+async def _save(request: Request, case_id: int | None, doc_type: str | None,
                 draft_id: int | None) -> Response:
+    """Parse the posted form (files checked by their bytes), then save it in one use case
+    (:func:`flows.save_compose_form`); a refusal comes back in the form, every error beside
+    its field."""
     principal = await user(request, "drafts.write")
     form = await posted(request, principal)
     raw_form = await request.form()
     cw = case_work(request)
-    existing: dict[str, Any] | None = None
-    files: list[dict[str, str]] = []
-    if draft_id is not None:
-        try:
-            found, files = await cw.run(drafts.draft_for_edit, principal, draft_id)
-        except CaseError as exc:
-            raise Refused("not-found") from exc
-        existing = found
-        case_id, doc_type = found["case_id"], found["type"]
-    assert case_id is not None
-    assert doc_type is not None
-    if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
-        raise Refused("not-found")
-    model = cw.forms.model(doc_type)
-    texts = {k: v for k, v in form.items() if isinstance(v, str) and k not in _MESSAGE_KEYS}
     values = {k: v for k, v in form.items() if isinstance(v, str)}
-    keep = {str(v) for v in raw_form.getlist("keep")}
-    handles = [str(v) for v in raw_form.getlist("held")]
     errors: dict[str, list[str]] = {}
-    held = await cw.run(uploads.held, principal.actor, handles)
-    taken = {f["name"] for f in files if f["name"] in keep} | {u.name for _, u in held}
-    picked = [(key, uploads.unique(upload, taken))
-              for key, upload in await _picked(raw_form, errors, request)]
-    for key, upload in picked:
-        texts[key] = values[key] = upload.name
-    document = forms.document_from_form(model, texts)
-    book, lang = books(request), language(request)
-    chosen: list[uploads.Upload] = [upload for _, upload in picked]
+    picked = await _picked(raw_form, errors, request)
+    chosen: list[uploads.Upload] = []
     try:
-        chosen += [uploads.unique(u, taken) for u in await _uploads(raw_form)]
+        chosen = await _uploads(raw_form)
     except CaseError as exc:
         errors["attachments"] = [spoken(request, exc)]
-    attachments = [f for f in files if f["name"] in keep] + [
-        u.as_attachment() for _, u in held] + [u.as_attachment() for u in chosen]
-    body = {"type": doc_type, "to": str(form.get("to", "")), "priority": form.get("priority"),
-            "handling": form.get("handling"), "lang": form.get("lang") or "vi",
-            "ref": form.get("ref") or None, "document": document,
-            "attachments": attachments}
-    result: dict[str, Any] | None = None
-    message = None
-    code = "invalid-request"
-    if not errors:
-        try:
-            command = commands.parse(commands.NewDraft, body)
-            draft_id, result = await cw.run(
-                drafts.save_with_held, principal, command, [h for h, _ in held], case_id=case_id,
-                draft_id=draft_id, submit=form.get("action") == "submit")
-        except Problem as problem:
-            code = problem.code
-            errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
-                model, document, list(problem.errors), doc_type).items()}
-            message = book.text(lang, "The document is not complete: see the fields marked.")
-        except CaseError as exc:
-            code = exc.code
-            errors = {normal_key(exc.field or ""): [spoken(request, exc)]}
-            message = spoken(request, exc)
-    if errors:
-        handles = await cw.run(uploads.hold, principal.actor, chosen,  # they wait with it
-                               [h for h, _ in held])
-        waiting = held + list(zip(handles, chosen, strict=False))
-        kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files
-                if f["name"] in keep]
-        new = await _new(cw, principal, case_id, doc_type, fill=False)
-        return _form(request, principal, cw, new, doc_type, values, errors,
-                     status=status_of(code),
-                     message=message or book.text(
-                         lang, "The document is not complete: see the fields marked."),
-                     draft=existing, held=waiting, kept=kept)
-    done = {"sent": "sent", "submitted": "submitted"}.get(
-        (result or {}).get("state", ""), "draft-saved")
-    raise Redirect(f"/cases/{case_id}?done={done}")
+    compose_form = flows.ComposeForm(
+        case_id=case_id, doc_type=doc_type, draft_id=draft_id,
+        fields={k: v for k, v in values.items() if k not in _MESSAGE_KEYS},
+        message={"to": str(form.get("to", "")), "priority": form.get("priority"),
+                 "handling": form.get("handling"), "lang": form.get("lang") or "vi",
+                 "ref": form.get("ref") or None},
+        keep=frozenset(str(v) for v in raw_form.getlist("keep")),
+        held=[str(v) for v in raw_form.getlist("held")], picked=picked, chosen=chosen,
+        submit=form.get("action") == "submit", files_refused=bool(errors))
+    try:
+        outcome = await flows.save_compose_form(
+            cw, principal, compose_form,
+            lambda doc_type, fields: forms.document_from_form(cw.forms.model(doc_type), fields))
+    except CaseError as exc:
+        raise Refused("not-found") from exc
+    values.update(outcome.named)
+    if outcome.new is None:
+        done = {"sent": "sent", "submitted": "submitted"}.get(outcome.state or "",
+                                                              "draft-saved")
+        raise Redirect(f"/cases/{outcome.case_id}?done={done}")
+    book, lang = books(request), language(request)
+    code, message = "invalid-request", None
+    refusal = outcome.refusal
+    if isinstance(refusal, Problem):
+        code = refusal.code
+        errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
+            cw.forms.model(outcome.doc_type), outcome.document, list(refusal.errors),
+            outcome.doc_type).items()}
+        message = book.text(lang, "The document is not complete: see the fields marked.")
+    elif isinstance(refusal, CaseError):
+        code = refusal.code
+        errors = {normal_key(refusal.field or ""): [spoken(request, refusal)]}
+        message = spoken(request, refusal)
+    return _form(request, principal, cw, outcome.new, outcome.doc_type, values, errors,
+                 status=status_of(code),
+                 message=message or book.text(
+                     lang, "The document is not complete: see the fields marked."),
+                 draft=outcome.existing, held=outcome.waiting, kept=outcome.kept)
 
 
 @router.post("/cases/{case_id}/compose/{doc_type}")

@@ -28,8 +28,8 @@ from gateway.web.auth import case_work
 from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    PostedForm,
     Redirect,
-    Refused,
     books,
     language,
     page,
@@ -61,18 +61,18 @@ async def hotline_page(request: Request) -> HTMLResponse:
     return await _hotline(request, principal)
 
 
-def _time(form: dict[str, Any], name: str) -> str | None:
+def _time(form: PostedForm, name: str) -> str | None:
     value = str(form.get(name) or "").strip()
     return forms.local_to_utc(value) if value else None
 
 
-def _tip_body(form: dict[str, Any]) -> dict[str, Any]:
+def _tip_body(form: PostedForm) -> dict[str, Any]:
     person = {k: form.get(f"person_{k}") for k in ("name_native", "name_latin", "sex",
                                                    "nationality")}
     age = str(form.get("person_age") or "").strip()
     persons = []
     if any(person.values()) or age:
-        entry = {k: v for k, v in person.items() if v}
+        entry: dict[str, object] = {k: v for k, v in person.items() if v}
         entry.setdefault("sex", "unknown")
         if age.isdigit():
             entry["estimated_age"] = int(age)
@@ -110,10 +110,7 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
                     error: dict[str, Any] | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
-    try:
-        tip = await cw.run(hotline.read_tip, principal, tip_id)
-    except CaseError as exc:
-        raise Refused("not-found") from exc
+    tip = await cw.run(hotline.read_tip, principal, tip_id)
     return page(request, "tip.html", principal, status, tip=tip, error=error,
                 reporter=reporter, partners=[p.node_id for p in cw.node.partners.all()],
                 classifications=hotline.CLASSIFICATIONS, urgencies=hotline.URGENCIES,
@@ -168,7 +165,7 @@ async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
                                 str(form.get("reason") or ""))
     except CaseError as exc:
         if exc.code == "not-found":
-            raise Refused("not-found") from exc
+            raise  # the refusal page
         return await _tip_page(request, principal, tip_id, status_of(exc.code),
                                error={"field": "reason", "message": spoken(request, exc)})
     return await _tip_page(request, principal, tip_id, reporter=identity or {})
@@ -289,8 +286,8 @@ async def _audit_page(request: Request, principal: Principal, before: int | None
                       filters: dict[str, str], status: int = 200,
                       error: str | None = None) -> HTMLResponse:
     cw = case_work(request)
-    entries, verdict = await cw.node.run(audit_export.browse, _audit_query(filters), before,
-                                         AUDIT_PAGE + 1)
+    entries, verdict = await audit_export.browse(cw, _audit_query(filters), before,
+                                                 AUDIT_PAGE + 1)
     older = entries[AUDIT_PAGE - 1]["seq"] if len(entries) > AUDIT_PAGE else None
     query = urlencode({k: v for k, v in filters.items() if v})
     words = _audit_words(request)
@@ -322,9 +319,9 @@ async def export_audit(request: Request) -> Response:
         return await _audit_page(
             request, principal, None, filters, status_of("invalid-request"),
             N_("Say why you export the audit log (3 to 500 characters)."))
-    entries = await cw.node.run(audit_export.exported, cw.clock, principal.actor, reason,
-                                _audit_query(filters),
-                                {k: v for k, v in filters.items() if v}, AUDIT_EXPORT_CAP)
+    entries = await audit_export.exported(cw, principal.actor, reason, _audit_query(filters),
+                                          {k: v for k, v in filters.items() if v},
+                                          AUDIT_EXPORT_CAP)
     words = _audit_words(request)
     body = csv_bytes((*words.header(), *audit_export.STORED_COLUMNS), (
         (*words.cells(e), *audit_export.stored_cells(e)) for e in reversed(entries)))
@@ -339,5 +336,5 @@ async def investigator_desk(request: Request) -> HTMLResponse:
     joint investigations with their last exchange and open tasks, suspect notices."""
     principal = await user(request, "investigations.read")
     cw = case_work(request)
-    desk = await cw.run(views.investigator_desk, principal)
+    desk = await views.investigator_desk(cw, principal)
     return page(request, "desk.html", principal, **desk)

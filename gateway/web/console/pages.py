@@ -1,6 +1,13 @@
 """Rendering and sessions of the console: the user's language, the page, the logged-in user,
-the posted form with its CSRF check, and the two answers a page can give instead of itself
-(:class:`Redirect`, :class:`Refused`)."""
+the posted form with its CSRF check, and the answers a page gives instead of itself.
+
+A page answers a refusal in one of two ways. A refused *form* comes back beside its fields:
+the page catches the refusal of its one use case and renders itself again with the message
+and what was typed (``except CaseError`` around the call, then the page with
+``status_of(exc.code)``). Any other refusal, a :class:`GatewayError` with a code (a case not
+visible to the user, :class:`Refused`), reaches the console's one handler,
+:func:`refusal_page`, through ``web.problems``. :class:`Redirect` stays apart from the error
+tree: it is control flow, not a refusal."""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from typing import Any, Final
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.datastructures import UploadFile
 
 from gateway.access import sessions
 from gateway.access.roles import allowed
@@ -21,6 +29,7 @@ from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
 from gateway.protocol.errors import GatewayError, Message
+from gateway.protocol.problems import status_of
 from gateway.trust.names import home_language
 from gateway.web.auth import COOKIE, case_work
 from gateway.web.console.codelists import countries, country_name
@@ -31,6 +40,10 @@ _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoesc
                    trim_blocks=True, lstrip_blocks=True)
 
 
+#: A posted form: its text fields, and the files it carries.
+PostedForm = dict[str, str | UploadFile]
+
+
 class Redirect(Exception):  # noqa: N818 - control flow: send the browser elsewhere
     """Answer with a redirect (to the login page, or after a form)."""
 
@@ -39,8 +52,22 @@ class Redirect(Exception):  # noqa: N818 - control flow: send the browser elsewh
         self.to = to
 
 
-class Refused(Exception):  # noqa: N818 - control flow: render the refusal page
-    """The user may not see this page (or it does not exist for them)."""
+class Refused(GatewayError):  # noqa: N818 - reads as the answer the page gives
+    """The user may not see this page (or it does not exist for them): the refusal page."""
+
+    code = "forbidden"
+
+
+#: Refusals that read as "not for you": a page that does not exist and a page the user may not
+#: see answer the same, so that the console tells nobody what exists in another unit.
+_NOT_FOR_YOU: Final = frozenset({"not-found", "forbidden"})
+
+
+async def refusal_page(request: Request, error: GatewayError) -> HTMLResponse:
+    """The console's one answer to a refusal no page answered itself: the refusal page, in
+    the status of the error's code (403 for a page not found or not allowed)."""
+    status = 403 if error.code in _NOT_FOR_YOU else status_of(error.code)
+    return page(request, "refused.html", await maybe_user(request), status, missing=False)
 
 
 def language(request: Request) -> str:
@@ -115,8 +142,8 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc
     if not allowed(principal.role, action):
-        await cw.node.run(audit.append, cw.clock, principal.actor, "access.denied", None,
-                          {"action": action, "role": principal.role, "via": "console"})
+        await audit.record(cw, principal.actor, "access.denied", None,
+                           {"action": action, "role": principal.role, "via": "console"})
         raise Refused(action)
     return principal
 
@@ -132,7 +159,7 @@ async def maybe_user(request: Request) -> Principal | None:
         return None
 
 
-async def posted(request: Request, principal: Principal) -> dict[str, Any]:
+async def posted(request: Request, principal: Principal) -> PostedForm:
     """The posted form, after checking its CSRF token."""
     form = await request.form()
     token = str(form.get("csrf", ""))
@@ -141,7 +168,7 @@ async def posted(request: Request, principal: Principal) -> dict[str, Any]:
     return dict(form)
 
 
-def texts(form: dict[str, Any], *names: str) -> dict[str, str]:
+def texts(form: PostedForm, *names: str) -> dict[str, str]:
     """The named fields of a posted form as stripped text ('' when absent)."""
     return {n: str(form.get(n) or "").strip() for n in names}
 

@@ -62,7 +62,7 @@ async def release_preview(request: Request, draft_id: int) -> Response:
     principal = await user(request, "drafts.release")
     cw = case_work(request)
     try:
-        full = await cw.run(review.preview, principal, draft_id)
+        full = await review.preview(cw, principal, draft_id)
     except CaseError as exc:
         raise _refusal(exc.code) from exc
     try:
@@ -81,7 +81,7 @@ async def release_attachment(request: Request, draft_id: int, name: str) -> Resp
     principal = await user(request, "drafts.release")
     cw = case_work(request)
     try:
-        found = await cw.run(review.open_attachment, principal, draft_id, name)
+        found = await review.open_attachment(cw, principal, draft_id, name)
     except CaseError as exc:
         raise _refusal(exc.code) from exc
     disposition = "inline" if found.media_type.startswith("image/") else "attachment"
@@ -101,10 +101,10 @@ async def release(request: Request, draft_id: int) -> Response:
     sending_back = form.get("action") == "return"
     try:
         if sending_back:
-            await cw.run(drafts.return_draft, principal, draft_id,
+            await drafts.return_draft(cw, principal, draft_id,
                          str(form.get("reason", "")))
         else:
-            await cw.run(review.release_seen, principal, draft_id)
+            await review.release_seen(cw, principal, draft_id)
     except CaseError as exc:
         return await _queue(request, principal, status_of(exc.code), error={
             "draft": draft_id, "message": spoken(request, exc),
@@ -119,10 +119,10 @@ async def report_preview(request: Request, release_id: int) -> Response:
     principal = await user(request, "reports.send")
     cw = case_work(request)
     try:
-        period, document = await cw.node.run(reports_release.submitted_document, principal,
-                                              release_id)
+        period, document = await reports_release.submitted_document(cw.node, principal,
+                                                                    release_id)
     except ReportError as exc:
-        raise _refusal(exc.problem) from exc
+        raise _refusal(exc.code) from exc
     lang, book = language(request), books(request)
     return document_response(preview_html(
         document, book.get(lang), book.get("en"), lang, period,
@@ -139,12 +139,12 @@ async def release_report(request: Request, release_id: int) -> Response:
     sending_back = form.get("action") == "return"
     try:
         if sending_back:
-            await cw.node.run(reports_release.send_back, cw.node, principal, release_id,
-                              str(form.get("reason", "")))
+            await reports_release.send_back(cw.node, principal, release_id,
+                                            str(form.get("reason", "")))
         else:
-            await cw.node.run(reports_release.release, cw.node, principal, release_id)
+            await reports_release.release(cw.node, principal, release_id)
     except ReportError as exc:
-        return await _queue(request, principal, status_of(exc.problem), error={
+        return await _queue(request, principal, status_of(exc.code), error={
             "report": release_id, "message": spoken(request, exc),
             "reason": form.get("reason", "")})
     raise Redirect(f"/release?done={'report-returned' if sending_back else 'report-released'}")

@@ -13,14 +13,14 @@ from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import N_
-from gateway.protocol.inbound import REPORT_COLLECTORS
 from gateway.protocol.problems import status_of
-from gateway.reports import national, release
+from gateway.reports import exporting, release
 from gateway.reports.charts import charts
-from gateway.reports.collection import PERSON_INDICATORS, collect
-from gateway.reports.exports import FORMATS, MEDIA_TYPES, export, figure, shown_tables
+from gateway.reports.collection import PERSON_INDICATORS
+from gateway.reports.exports import FORMATS, MEDIA_TYPES, figure, shown_tables
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, TARGETS, label
+from gateway.reports.overview import collects_reports, reports_view
 from gateway.reports.periods import (
     Period,
     ReportError,
@@ -28,12 +28,7 @@ from gateway.reports.periods import (
     due_next,
     parse_period,
 )
-from gateway.reports.service import (
-    checked_reason,
-    make_report,
-    record_export,
-    record_national_export,
-)
+from gateway.reports.service import checked_reason
 from gateway.reports.tables import TOTAL
 from gateway.web.auth import case_work
 from gateway.web.console.pages import books, language, page, posted, spoken, user
@@ -73,8 +68,10 @@ async def _page(request: Request, principal: Principal, source: Any, status: int
                                "formats": DOWNLOADS, "groups": GROUPS, "targets": TARGETS,
                                "report": None, "charts": {}, "tables": {},
                                "error": error or (spoken(request, refused) if refused else None)}
-    if period is not None:
-        report = await make_report(cw.node, period)
+    submitter = allowed(principal.role, "reports.send") and release.collector_of(cw.node)
+    view = await reports_view(cw.node, period, principal.unit if submitter else None)
+    if view.report is not None:
+        report = view.report
         words = books(request).get(language(request))
         overdue = report.table("overdue")
         context.update(report=report, tables=shown_tables(report),
@@ -84,11 +81,11 @@ async def _page(request: Request, principal: Principal, source: Any, status: int
                        target_text=lambda key: words.pgettext("report", TARGETS[key]),
                        met=targets_met(report),
                        overdue_open=overdue.count(TOTAL, "open-at-end"))
-    if allowed(principal.role, "reports.send") and release.collector_of(cw.node):
+    if view.submissions is not None:
         context["collector"] = release.collector_of(cw.node)
-        context["submissions"] = await cw.node.run(release.latest, principal.unit)
-    if period is not None and cw.node.node_id in REPORT_COLLECTORS.values():
-        context["collection"] = await collect(cw.node, period)
+        context["submissions"] = view.submissions
+    if view.collection is not None:
+        context["collection"] = view.collection
         context["persons"] = PERSON_INDICATORS
     return page(request, "reports.html", principal,
                 status if not refused else status_of("invalid-request"), **context)
@@ -135,19 +132,16 @@ async def export_report(request: Request) -> Response:
     book = books(request)
     stem = period.name.replace("..", "_")
     if form.get("scope") == "national":
-        if cw.node.node_id not in REPORT_COLLECTORS.values():
+        if not collects_reports(cw.node):
             return await _page(request, principal, form, status_of("not-permitted"),
                                error=books(request).text(lang, N_(
                                    "Only the collecting node has a national table.")))
-        collection = await collect(cw.node, period)
-        data = national.export(collection, fmt, book.get(lang), book.get("en"), lang,
-                               cw.node.node_id, cw.clock())
-        await record_national_export(cw.node, principal.actor, period, fmt, reason)
+        data = await exporting.export_national(cw.node, principal.actor, period, fmt, reason,
+                                               book.get(lang), book.get("en"), lang)
         name = f"national-{stem}.{fmt}"
     else:
-        report = await make_report(cw.node, period)
-        data = export(report, fmt, book.get(lang), book.get("en"), lang)
-        await record_export(cw.node, principal.actor, report, fmt, reason)
+        data = await exporting.export_report(cw.node, principal.actor, period, fmt, reason,
+                                             book.get(lang), book.get("en"), lang)
         name = f"report-{cw.node.node_id}-{stem}.{fmt}"
     return Response(data, media_type=MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -164,10 +158,9 @@ async def submit_report(request: Request) -> Response:
     try:
         if refused is not None or period is None:
             raise refused or ReportError(N_("Pick a period."), "period")
-        made = await make_report(cw.node, period)
-        await cw.node.run(release.submit, cw.node, principal, made)
+        await release.submit_period(cw.node, principal, period)
     except ReportError as exc:
-        return await _page(request, principal, form, status_of(exc.problem),
+        return await _page(request, principal, form, status_of(exc.code),
                            error=spoken(request, exc))
     return RedirectResponse(f"/reports?period={period.name}&done=report-submitted",
                             status_code=303)

@@ -47,14 +47,13 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     cw = case_work(request)
-    outcome = await cw.node.run(sessions.log_in, cw.clock, cw.sealer.session_key, username,
-                                password, source_of(request))
+    outcome = await sessions.log_in(cw, cw.sealer.session_key, username, password,
+                                    source_of(request))
     if isinstance(outcome, users.UserError):
         throttled = isinstance(outcome, users.LoginThrottled)
         key = ("Too many failed attempts from here; wait a few minutes and try again"
                if throttled else "User name or password is wrong")
-        return page(request, "login.html", None,
-                    status_of("rate-limited" if throttled else "unauthenticated"), expired=False,
+        return page(request, "login.html", None, status_of(outcome.code), expired=False,
                     error=key, username=username)
     _found, opened = outcome
     response = RedirectResponse("/", status_code=303)
@@ -71,7 +70,7 @@ async def logout(request: Request) -> Response:
     principal = await user(request, "session.self")
     await posted(request, principal)
     cw = case_work(request)
-    await cw.node.run(sessions.end_session, cw.clock, principal)
+    await sessions.end_session(cw, principal)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

@@ -1,7 +1,8 @@
 """What the code can write into the audit log, read from the source with ``ast``: every action
 and every detail key of every ``audit.append`` (direct, passed to ``node.run``, or through a
 function that hands its own ``action``/``detail`` parameters on to it, such as
-``Node.audit``, ``audit_change`` or ``record_rejection``) and of every entry tuple
+``Node.audit``, ``audit_change`` or ``record_rejection``), of every call of the door
+``audit.record`` (the same arguments without the connection) and of every entry tuple
 ``(actor, "action", subject, {detail})`` given to ``append_many``.
 
 What cannot be told from the source (an action computed at run time) is reported as a
@@ -69,7 +70,7 @@ def _log_aliases(tree: ast.AST) -> set[str]:
 
 
 def _is_append(node: ast.AST, aliases: set[str]) -> bool:
-    return (isinstance(node, ast.Attribute) and node.attr in ("append", "append_many")
+    return (isinstance(node, ast.Attribute) and node.attr in ("append", "append_many", "record")
             and isinstance(node.value, ast.Name) and node.value.id in aliases)
 
 
@@ -173,6 +174,8 @@ def _sinks(module: _Module, wrappers: dict[str, Wrapper]
             if isinstance(append, ast.Attribute) and append.attr == "append_many":
                 continue  # its entries are tuples, found on their own
             shift = max(k, 0)  # a runner supplies the connection: the same places
+            if k < 0 and isinstance(append, ast.Attribute) and append.attr == "record":
+                shift = -1  # the door ``record(context, actor, action, ...)``: no connection
             args = call.args
             if any(isinstance(a, ast.Starred) and isinstance(a.value, ast.Call) for a in args):
                 continue  # ``*arrival.received_entry()``: an entry tuple, found on its own

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from gateway.audit import log as audit
 from gateway.audit.checkpoints import CheckpointKeyError
 from gateway.documents.registry import RegistryError, SchemaRegistry
-from gateway.exchange.metrics import Metrics
 from gateway.protocol.bearer import MemoryReplayCache
 from gateway.protocol.envelope import Envelope
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import SigningKey
 from gateway.protocol.ratelimit import RateLimiter
+from gateway.runtime.metrics import Metrics
 from gateway.settings import Settings
 from gateway.store import leases
 from gateway.store.crypto import Sealer, SecretKeyError, load_sealer, secrets_version
@@ -208,17 +208,15 @@ async def open_database(settings: Settings) -> AsyncEngine:
     return engine
 
 
-async def open_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
-    """Build a node: files checked (fail closed), database migrated."""
+async def assemble_node(settings: Settings, clock: Callable[[], datetime] = utc_now) -> Node:
+    """Build a node's parts: files checked (fail closed), database migrated. A node that
+    serves is opened with :func:`gateway.exchange.startup.open_node` (its inbound handlers
+    installed)."""
     registry, keystore, signing_key, partners = load_parts(settings, clock)
     try:
         sealer = load_sealer(settings.secret_key_path)
     except SecretKeyError as exc:
         raise NodeError(str(exc)) from exc
     engine = await open_database(settings)
-    node = Node(settings=settings, engine=engine, keystore=keystore, loaded_key=signing_key,
+    return Node(settings=settings, engine=engine, keystore=keystore, loaded_key=signing_key,
                 partners=partners, registry=registry, loaded_sealer=sealer, clock=clock)
-    from gateway.exchange import witnessing  # noqa: PLC0415 - it builds on this module
-
-    witnessing.install(node)  # the system documents, whatever else handles messages
-    return node
