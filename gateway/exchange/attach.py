@@ -42,7 +42,7 @@ YIELD_S = 0.25
 #: A round that has worked this long stops taking messages as soon as others wait for the
 #: writer (a receipt waits for at most about this long behind the case work); the rest are
 #: attached in the next round.
-BUDGET_S = 0.05
+BUDGET_S = 0.01
 
 
 async def _attach(conn: Any, node: Node, row: Any) -> None:
