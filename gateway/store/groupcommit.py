@@ -102,6 +102,9 @@ class GroupCommit:
         self._failed: BaseException | None = None
         self._starting: asyncio.Future[None] | None = None
         self._writing = False
+        # units handed to the writer, and taken by it: each counted by one thread only
+        self._submitted = 0
+        self._taken = 0
 
     async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
                   *args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -111,6 +114,7 @@ class GroupCommit:
         loop, queue = await self._started(home)
         done: asyncio.Future[_R] = home.create_future()
         unit = _Unit(lambda conn: use_case(conn, *args, **kwargs), done)
+        self._submitted += 1
         loop.call_soon_threadsafe(queue.put_nowait, unit)
         return await done
 
@@ -126,6 +130,7 @@ class GroupCommit:
         loop, queue = await self._started(home)
         done: asyncio.Future[_R] = home.create_future()
         unit = _Unit(lambda conn: one(conn, item), done, many, item)
+        self._submitted += 1
         loop.call_soon_threadsafe(queue.put_nowait, unit)
         return await done
 
@@ -151,6 +156,7 @@ class GroupCommit:
         with self._lock:
             self._home = home
             self._failed = None
+            self._taken = self._submitted  # what an earlier writer left is not waiting
             self._starting = started
             self._thread = threading.Thread(target=self._main, args=(ready,),
                                             name="group-commit", daemon=True)
@@ -171,6 +177,12 @@ class GroupCommit:
         """True while units wait for the writer or a batch is being written."""
         queue = self._queue
         return self._writing or (queue is not None and not queue.empty())
+
+    def waited_for(self) -> bool:
+        """True while units wait for the writer besides the batch in hand: for a long unit
+        (attaching many messages to cases) that stops early when others wait. Counted, not
+        read from the queue, whose hand-overs run only when the writer's loop turns."""
+        return self._submitted > self._taken
 
     async def quiet(self, at_most: float) -> None:
         """Wait until the writer has nothing to do, or ``at_most`` seconds: for work that can
@@ -216,6 +228,7 @@ class GroupCommit:
                         stop = True
                         break
                     batch.append(unit)
+                self._taken += len(batch)
                 self._writing = True
                 try:
                     await self._commit(engine, batch)

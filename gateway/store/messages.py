@@ -194,6 +194,25 @@ async def mark_attached(conn: AsyncConnection, message_pk: int) -> None:
                        .values(attach_pending=False))
 
 
+_TAKE_TO_ATTACH = sa.select(messages.c.id, messages.c.raw, messages.c.message_id).where(
+    messages.c.id.in_(sa.bindparam("pks", expanding=True)), messages.c.attach_pending
+).order_by(messages.c.id).with_for_update(skip_locked=True)
+_MARK_ATTACHED = messages.update().where(
+    messages.c.id.in_(sa.bindparam("pks", expanding=True))).values(attach_pending=False)
+
+
+async def take_many_to_attach(conn: AsyncConnection, message_pks: list[int]) -> list[Any]:
+    """The rows of those messages still waiting to be attached, oldest first, locked for this
+    transaction (on PostgreSQL another replica skips them)."""
+    return list(await conn.execute(_TAKE_TO_ATTACH, {"pks": message_pks}))
+
+
+async def mark_many_attached(conn: AsyncConnection, message_pks: list[int]) -> None:
+    """Their cases have seen these messages."""
+    if message_pks:
+        await conn.execute(_MARK_ATTACHED, {"pks": message_pks})
+
+
 async def find_message(conn: AsyncConnection, direction: str, sender: str,
                        message_id: str) -> Any:
     """The row of a message by its identity, or None."""

@@ -43,6 +43,21 @@ def problem_response(problem: Problem) -> Response:
                     media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def refusal_response(exc: GatewayError) -> Response:
+    """The API's answer to a refusal; a fault (an error without a code) is raised again, to
+    stay the server error it is."""
+    if exc.code is None:
+        raise exc
+    return problem_response(problem_of(exc))
+
+
+def unicode_response() -> Response:
+    """The answer to text that cannot be stored or signed: JSON may carry unpaired
+    surrogates (``\\ud800``)."""
+    return problem_response(problem_of(InvalidRequestError(
+        "text is not valid Unicode (an unpaired surrogate)")))
+
+
 def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
     """Register the handlers on ``app``; ``page_answer``: the console's, for its pages."""
 
@@ -56,9 +71,7 @@ def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
 
     @app.exception_handler(UnicodeError)
     async def _unicode(_request: Request, _exc: UnicodeError) -> Response:
-        # JSON may carry unpaired surrogates (\ud800): text that cannot be stored or signed.
-        return problem_response(problem_of(InvalidRequestError(
-            "text is not valid Unicode (an unpaired surrogate)")))
+        return unicode_response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
