@@ -28,7 +28,6 @@ from gateway.audit import log as audit
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.runtime.node import Node
 from gateway.store import messages as repo
-from gateway.store.database import reading
 
 log = logging.getLogger("gateway.attach")
 #: Messages looked up per round, and attached together: one unit of the group commit, one
@@ -72,9 +71,9 @@ async def _attach(conn: Any, node: Node, row: Any) -> None:
 
 async def attach_together(conn: Any, node: Node, message_pks: list[int]) -> int:
     """Attach those of ``message_pks`` still waiting, oldest first, in the caller's
-    transaction (a unit of :meth:`Node.commit`); returns how many. Messages another replica
-    or an earlier round has attached are skipped; after :data:`BUDGET_S`, the round stops
-    where it is once other units wait for the writer."""
+    transaction (a unit of the group commit, :meth:`Database.grouped`); returns how many.
+    Messages another replica or an earlier round has attached are skipped; after
+    :data:`BUDGET_S`, the round stops where it is once other units wait for the writer."""
     rows = await repo.take_many_to_attach(conn, message_pks)
     started = time.perf_counter()
     done: list[int] = []
@@ -90,12 +89,12 @@ async def attach_together(conn: Any, node: Node, message_pks: list[int]) -> int:
 async def attach_waiting(node: Node, limit: int = ROUND) -> int:
     """Attach up to ``limit`` waiting messages, oldest first, in one transaction; returns
     how many (0: none was waiting, or another replica has them)."""
-    async with reading(node.engine) as conn:
+    async with node.db.snapshot() as conn:
         waiting = await repo.waiting_to_attach(conn, limit)
     if not waiting:
         return 0
     await node.writer.quiet(YIELD_S)
-    return await node.commit(attach_together, node, waiting)
+    return await node.db.grouped(attach_together, node, waiting)
 
 
 class Attacher:

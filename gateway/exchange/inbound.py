@@ -101,7 +101,7 @@ async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
     """The one trace a rejected request leaves: an audit line (and a spent token)."""
     sender, message_id = peek_message(raw) if raw else (None, None)
     token = ledger.token if ledger is not None else None
-    await node.commit(_record_rejection, node, problem, token, sender, message_id, action)
+    await node.db.grouped(_record_rejection, node, problem, token, sender, message_id, action)
     node.metrics.rejections.labels(problem.code).inc()
 
 
@@ -154,7 +154,8 @@ async def _node_wide_limit(node: Node, caller: str) -> None:
     if partner is None:
         return
     now = node.clock().timestamp()
-    count = await node.run(repo.count_call, caller, int(now // 60))
+    async with node.db.transaction() as conn:
+        count = await repo.count_call(conn, caller, int(now // 60))
     if count > partner.file.rate_per_minute:
         raise Problem("rate-limited",
                       f"{caller} sent more than {partner.file.rate_per_minute} requests a minute",

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -133,36 +132,11 @@ class Node:
         return NameBook(self.settings.profiles_dir, self.partners,
                         units_file(self.settings.data_path))
 
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One use case's transaction: committed when the block ends without error; what the
-        use case registered with :func:`after_commit` runs after the commit, never before
-        and never after a rollback."""
-        async with self.db.transaction() as conn:
-            yield conn
-
-    async def run(self, use_case: Callable[Concatenate[AsyncConnection, _P], Awaitable[_R]],
-                  *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        """Run one use case in its own transaction (:meth:`transaction`): the web layer
-        names the use case and hands over its arguments; the transaction, its commit and
-        what follows the commit belong here, never to a router."""
-        async with self.transaction() as conn:
-            return await use_case(conn, *args, **kwargs)
-
-    async def commit(self, use_case: Callable[Concatenate[AsyncConnection, _P],
-                                              Awaitable[_R]],
-                     *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        """Run one short use case in the next group commit (:mod:`gateway.store.groupcommit`):
-        it shares a transaction and an fsync with the others ready at the same time, in its
-        own savepoint, on the writer's thread. For the hot paths (accepting a message,
-        queueing, keeping a receipt); use :meth:`run` for anything long or anything that
-        touches the serving loop's objects."""
-        return await self.db.grouped(use_case, *args, **kwargs)
-
     async def holds(self, lease: str, ttl: timedelta) -> bool:
         """Take or renew the lease ``lease`` for this replica (:mod:`gateway.store.leases`);
         False while another live replica holds it."""
-        return await self.run(leases.hold, lease, self.settings.replica, self.clock(), ttl)
+        async with self.db.transaction() as conn:
+            return await leases.hold(conn, lease, self.settings.replica, self.clock(), ttl)
 
     async def audit(self, actor: str, action: str, subject: str | None = None,
                     **detail: object) -> None:

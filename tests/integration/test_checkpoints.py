@@ -40,7 +40,7 @@ async def node(tmp_path: Path, world: World) -> AsyncIterator[Node]:
 
 
 async def grow(node: Node, count: int) -> None:
-    async with node.transaction() as conn:
+    async with node.db.transaction() as conn:
         for n in range(count):
             await append(conn, node.clock, "tester", "test.append", f"s{n}")
 
@@ -82,7 +82,7 @@ async def test_a_tampered_tree_is_never_signed(node: Node) -> None:
     first = await checkpoint_now(node, force=True)
     assert first is not None
     assert first.size >= 8
-    async with node.transaction() as conn:  # the first eight entries' subtree is rewritten
+    async with node.db.transaction() as conn:  # the first eight entries' subtree is rewritten
         await conn.exec_driver_sql("UPDATE audit_tree SET hash = zeroblob(32) "
                                    "WHERE level = 3 AND idx = 0")
     await grow(node, 4)
@@ -99,7 +99,7 @@ async def test_a_partners_cosignature_is_kept_and_named(node: Node) -> None:
     assert made is not None
     witness = Ed25519PrivateKey.generate()
     signature = tlog.cosign(made.parsed(), "kh.ahtjp#k1", witness, 1_796_000_000)
-    async with node.transaction() as conn:
+    async with node.db.transaction() as conn:
         await checkpoints.add_cosignature(conn, made.size, signature)
         stored = await checkpoints.latest(conn)
     assert stored is not None

@@ -49,7 +49,7 @@ async def test_a_batch_answers_each_message_as_if_it_came_alone(receiver: Receiv
               arrival(node, first, world.bearer()),   # a repeat within the batch
               arrival(node, before, world.bearer()),  # a repeat of an earlier message
               arrival(node, clash, world.bearer())]   # same id, another digest
-    results = await node.commit(inbound._store_many, items)
+    results = await node.db.grouped(inbound._store_many, items)
     assert isinstance(results[0], inbound.Acceptance)
     assert results[0].status == 202
     assert isinstance(results[1], Problem)

@@ -95,7 +95,7 @@ async def test_concurrent_appends_from_two_replicas_never_fork_the_log(
                     await append(conn, world.clock, actor, "test.append", str(index))
 
         await asyncio.gather(appends(pg_node.engine, "replica-1"), appends(other, "replica-2"),
-                             pg_node.commit(_append_many, world))
+                             pg_node.db.grouped(_append_many, world))
         async with pg_node.engine.connect() as conn:
             verdict = await verify_chain(conn)
             tree = await verify_tree(conn)

@@ -116,7 +116,7 @@ async def test_the_collecting_node_is_never_reminded(tmp_path: Path, world: Worl
         world.now = at_border("2027-05-15T08:00")
         await housekeeping.run_once(c02, [reminders.remind])
         assert await reminded(c02) == []
-        async with c02.node.transaction() as conn:
+        async with c02.node.db.transaction() as conn:
             assert await reminders.remind(conn, c02) == 0
 
 

@@ -73,7 +73,7 @@ async def last_out(node: Node, doc_type: str) -> Envelope:
 async def hand_over(sender: Node, receiver: Node, doc_type: str) -> Envelope:
     """The last ``doc_type`` the sender queued, handled by the receiver's hook."""
     envelope = await last_out(sender, doc_type)
-    async with receiver.transaction() as conn:
+    async with receiver.db.transaction() as conn:
         if doc_type == "checkpoint":
             await witnessing.on_checkpoint(conn, receiver, envelope)
         else:
@@ -82,7 +82,7 @@ async def hand_over(sender: Node, receiver: Node, doc_type: str) -> Envelope:
 
 
 async def grow(node: Node, count: int) -> None:
-    async with node.transaction() as conn:
+    async with node.db.transaction() as conn:
         for n in range(count):
             await append(conn, node.clock, "tester", "test.append", f"s{n}")
 
@@ -144,7 +144,7 @@ async def test_each_checkpoint_is_cosigned_and_kept_with_its_note(pair: Pair,
 async def rewrite_history(node: Node, seq: int) -> None:
     """What a node made to rewrite its log does: alter an entry, re-chain, rebuild the tree,
     forget its own checkpoints, and sign the new history with its real key."""
-    async with node.transaction() as conn:
+    async with node.db.transaction() as conn:
         await conn.execute(audit_log.update().where(audit_log.c.seq == seq)
                            .values(detail='{"rewritten":true}'))
         rows = (await conn.execute(sa.select(audit_log).order_by(audit_log.c.seq))).all()
@@ -201,7 +201,7 @@ async def test_a_stale_offer_is_refused_with_the_size_held(pair: Pair, world: Wo
     await checkpoint_now(pair.log, force=True)
     await witnessing.send_checkpoints(pair.log)
     held = (await round_trip(pair)).size
-    async with pair.log.transaction() as conn:  # the log forgets what was cosigned
+    async with pair.log.db.transaction() as conn:  # the log forgets what was cosigned
         await conn.execute(checkpoint_witnesses.delete())
     await grow(pair.log, 3)
     world.now += timedelta(minutes=2)
@@ -222,7 +222,7 @@ async def test_refusals_from_the_witness_for_a_wrong_origin_or_signature(
     stranger = Ed25519PrivateKey.generate()
     forged = tlog.sign_note(tlog.Checkpoint("bx/vn.c02/audit", made.size, made.root).text(),
                             pair.log.signing_key.kid, stranger).encode()
-    async with pair.witness.transaction() as conn:
+    async with pair.witness.db.transaction() as conn:
         bad_signature = await witnessing.witnessing.witness(
             conn, world.now, witnessing.witnessing.Offer("vn.c02", "bx/vn.c02/audit",
                                                          made.size, 0, (), forged),

@@ -82,7 +82,7 @@ def test_the_reading_of_the_source_sees_new_actions_keys_and_wrappers(tmp_path: 
         "from gateway.audit import log as audit\n"
         "async def f(conn, clock, node, kind):\n"
         "    await audit.append(conn, clock, 'me', 'thing.done', None, {'novel': 1})\n"
-        "    await node.run(audit.append, clock, 'me', 'thing.run', None, {'ran': 1})\n"
+        "    await audit.record(node, 'me', 'thing.run', None, {'ran': 1})\n"
         "    await tell(conn, clock, 'thing.told', wanted=2)\n"
         "    await audit.append(conn, clock, 'me', f'thing.{kind}', None, {})\n"
         "async def tell(conn, clock, action, **detail):\n"
