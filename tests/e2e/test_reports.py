@@ -9,6 +9,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,16 @@ def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodePr
     running = make_federation(tmp_path_factory.mktemp("reports"), {
         "vn.blo-mocbai": "push", "vn.blo-xamat": "push", "vn.blo-laobao": "push",
         "vn.c02": "push", "kh.blo-bavet": "push"})
-    running["vn.c02"].add_user("c02.chief", "supervisor")
-    running["vn.blo-xamat"].add_user("xamat.chief", "supervisor")
-    running["vn.blo-xamat"].add_user("xamat.deputy", "supervisor")
-    running["vn.blo-laobao"].add_user("laobao.chief", "supervisor", password=PASSWORD)
-    running["vn.blo-laobao"].add_user("laobao.deputy", "supervisor", password=PASSWORD)
-    running["vn.c02"].add_user("c02.investigator", "investigator", password=PASSWORD)
-    running["vn.blo-laobao"].add_user("laobao.hotline", "hotline-operator")
+    accounts = [("vn.c02", "c02.chief", "supervisor", None),
+                ("vn.blo-xamat", "xamat.chief", "supervisor", None),
+                ("vn.blo-xamat", "xamat.deputy", "supervisor", None),
+                ("vn.blo-laobao", "laobao.chief", "supervisor", PASSWORD),
+                ("vn.blo-laobao", "laobao.deputy", "supervisor", PASSWORD),
+                ("vn.c02", "c02.investigator", "investigator", PASSWORD),
+                ("vn.blo-laobao", "laobao.hotline", "hotline-operator", None)]
+    with ThreadPoolExecutor(4) as pool:  # accounts made side by side (each a CLI run)
+        list(pool.map(lambda a: running[a[0]].add_user(
+            a[1], a[2], **({"password": a[3]} if a[3] else {})), accounts))
     yield running
     for node in running.values():
         node.stop()
