@@ -145,14 +145,9 @@ def _session_id(token: str, keys: bytes | Sequence[bytes], now: datetime) -> str
 async def resolve(conn: AsyncConnection, ctx: Audited, key: bytes | Sequence[bytes],
                   token: str, *, touch: bool = True) -> Principal:
     """The principal of a token, touching its idle clock (unless ``touch`` is false: a page's
-    background polling is not the user being active); :class:`SessionError` if none."""
-    return await principal_of(conn, ctx.clock, key, token, touch=touch)
-
-
-async def principal_of(conn: AsyncConnection, clock: Callable[[], datetime],
-                       key: bytes | Sequence[bytes], token: str, *, touch: bool = True
-                       ) -> Principal:
-    """:func:`resolve` as a step of another use case, in the caller's transaction."""
+    background polling is not the user being active); :class:`SessionError` if none. A step
+    of another use case calls ``resolve.within``."""
+    clock = ctx.clock
     now = clock()
     session_id = _session_id(token, key, now)
     row = await repo.with_user(conn, session_id)

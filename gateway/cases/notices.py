@@ -86,8 +86,8 @@ async def session_and_unread(conn: AsyncConnection, cw: CaseWork, token: str, to
     """The console's check of every page: the session behind the cookie and the user's
     unread notices and how many of them are urgent (for the header). A write: the session's
     last use is kept (unless ``touch`` is False)."""
-    principal = await sessions.principal_of(conn, cw.clock, cw.sealer.session_keys, token,
-                                            touch=touch)
+    principal = await sessions.resolve.within(conn, cw, cw.sealer.session_keys, token,
+                                              touch=touch)
     return principal, await unread_count(conn, principal)
 
 
