@@ -100,8 +100,13 @@ class DeliveryWorker:
             # the database are a crashed process's, and need not lapse before delivery goes
             # on (the partner answers a message sent twice with the same receipt).
             released = await _release_all_claims(self.node)
-            if released:
-                log.info("claims of a stopped process released", extra={"count": released})
+        else:
+            # A replica's name is its own (BX_REPLICA): claims under it are those of this
+            # replica's previous life, killed before it could give them up; they need not
+            # lapse either.
+            released = await _release_claims(self.node)
+        if released:
+            log.info("claims of a stopped process released", extra={"count": released})
         while not self._stopping.is_set():
             self.node.outbox_signal.clear()  # a message queued during the round wakes the next
             busy = False

@@ -13,6 +13,10 @@ from tests.e2e.federation import NodeProcess, make_federation
 
 CHROMIUM = "/usr/bin/chromium"
 
+# What the page shows after a submit is awaited, never sampled at once: CI's two cores are
+# shared, and a form's answer can take seconds there.
+playwright.expect.set_options(timeout=30_000)
+
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:

@@ -24,12 +24,13 @@ from typing import Any
 import pytest
 from lxml import etree
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
 from tests.conftest import REPO, SCHEMAS, example
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
-from tests.e2e.screenshots import keep
+from tests.e2e.screenshots import MAKING, keep
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long enough password"
@@ -82,7 +83,8 @@ class Desk:
 
     def shot(self, name: str) -> Path:
         path = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        if MAKING:
+            self.page.screenshot(path=str(path), full_page=True)
         return path
 
     def close(self) -> None:
@@ -176,7 +178,7 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     walk.pick("#fp-partner", "kh.blo-bavet")
     walk.pick("#fp-priority", "urgent")
     walk.click("#open-found-person")
-    assert page.locator("#flash").is_visible()  # "case opened"
+    expect(page.locator("#flash")).to_be_visible()  # "case opened"
     case_path = path_of(lan)
     assert "SOK Dara" in page.content()
     # the document that fits a new repatriation case is one click away
@@ -211,7 +213,7 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     lan.shot("02-compose-filled-in")
     walk.click("#submit-draft")
     page.wait_for_url(f"{lan.base}{case_path}?done=submitted")
-    assert page.locator("#flash").is_visible()
+    expect(page.locator("#flash")).to_be_visible()
     assert walk.clicks <= 5, walk.clicks  # issue 22: was 8
     assert walk.typed <= 12, walk.typed  # was about 26
 
@@ -326,7 +328,7 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     assert lan.page.input_value("#move-to") == ""  # a verified case preselects nothing
     lan.page.select_option("#move-to", "closed")
     lan.page.click("#move-form button[type=submit]")
-    assert lan.page.locator("#confirm-move").is_visible()  # closing asks once more
+    expect(lan.page.locator("#confirm-move")).to_be_visible()  # closing asks once more
     lan.shot("09-closing-asks-to-confirm")
     lan.page.click("#confirm-move-cancel")
     assert "Đã xác minh" in lan.page.inner_text("#case-state")  # and nothing changed
@@ -361,7 +363,7 @@ def test_a_returned_draft_reopens_with_its_values(nodes: dict[str, NodeProcess],
     chief = Desk(browser, mocbai, "chief.vn", tmp_path)
     chief.go("/release")
     chief.page.click("button[value=return]")  # no reason: refused beside the field
-    assert chief.page.locator(".field-error").first.is_visible()
+    expect(chief.page.locator(".field-error").first).to_be_visible()
     chief.page.fill("input[name=reason]", "Say which family support")
     chief.page.click("button[value=return]")
     chief.page.wait_for_url(f"{chief.base}/release?done=returned")
@@ -389,7 +391,7 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     desk.go("/hotline")
     page = desk.page
     page.click("#save-tip")  # nothing written: refused beside the field
-    assert page.locator(".field-error").first.is_visible()
+    expect(page.locator(".field-error").first).to_be_visible()
     page.select_option("#channel", "phone")
     page.select_option("#reporter_relation", "parent")
     page.fill("#received_at", "2026-11-30T09:10")
@@ -431,11 +433,11 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     assert "/messages/" in path_of(chief)  # the alert as sent, to review
     assert "Cảnh báo khẩn" in chief.page.content()
     chief.go("/hotline")
-    assert chief.page.locator("#release-reviews").is_visible()  # released alone: reviewed
+    expect(chief.page.locator("#release-reviews")).to_be_visible()  # released alone: reviewed
     chief.go(tip_path)
     chief.page.fill("#reveal-reporter input[name=reason]", "call the mother back")
     chief.page.click("#reveal-reporter button")
-    assert chief.page.locator("#reporter").is_visible()
+    expect(chief.page.locator("#reporter")).to_be_visible()
     reporter_reads = query(mocbai, "SELECT detail FROM audit_log WHERE action = "
                                    "'tip.reporter-read'")
     assert [json.loads(d)["reason"] for (d,) in reporter_reads] == ["call the mother back"]
@@ -447,7 +449,7 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
     # from the notice to the alert, whose special data opens in one click
     sophea.page.click(f".notice-item.urgent a[href^='/cases/{alert_case}/messages/']")
     alert_path = path_of(sophea)
-    assert sophea.page.locator("#immediate-alert").is_visible()
+    expect(sophea.page.locator("#immediate-alert")).to_be_visible()
     assert sophea.page.input_value("#special-reason") == "immediate-alert"
     document = sophea.page.frame_locator("iframe.document")
     (reference,) = query(mocbai, "SELECT reference FROM cases WHERE kind = 'hotline'")[0]
@@ -572,7 +574,8 @@ def test_pages_are_light_fit_a_tablet_and_are_kept_as_screenshots(
         assert shown.endswith(f"({node.node_id})")
         assert {"vi": "Văn phòng liên lạc biên giới Mộc Bài (Tây Ninh)",
                 "km": "ការិយាល័យទំនាក់ទំនងព្រំដែនបាវិត (ខេត្តស្វាយរៀង)"}[lang] in shown
-        login.screenshot(path=str(tmp_path / f"login-{lang}.png"))
+        if MAKING:
+            login.screenshot(path=str(tmp_path / f"login-{lang}.png"))
         keep(tmp_path / f"login-{lang}.png", f"login-{lang}.png")
         login.close()
     for who, path, name, shown in (  # a reader who chose Lao, at the Cambodian node
@@ -629,7 +632,7 @@ def test_a_supervisor_reports_the_period_sees_the_charts_and_exports_the_xlsx(
     page.click("#period-form button")
     page.wait_for_url("**/reports?period=2027-H1")
     for chart in ("tips", "verification", "victims"):
-        assert page.locator(f"svg#chart-{chart}").is_visible(), chart
+        expect(page.locator(f"svg#chart-{chart}")).to_be_visible()
     tips = page.locator("#table-tips tr").nth(1).locator("td").all_inner_texts()
     assert int(tips[0]) >= 1  # the tip taken down above
     persons = page.locator("#table-victims-received td").all_inner_texts()
@@ -651,7 +654,7 @@ def test_a_supervisor_reports_the_period_sees_the_charts_and_exports_the_xlsx(
     chief.close()
     khmer = Desk(browser, bavet, "chief.kh", tmp_path, lang="km")
     assert khmer.go("/reports?period=2027-H1").status == 200
-    assert khmer.page.locator("svg#chart-tips").is_visible()
+    expect(khmer.page.locator("svg#chart-tips")).to_be_visible()
     keep(khmer.shot("reports-km"), "reports-km.png")
     khmer.close()
     officer = Desk(browser, mocbai, "officer.vn", tmp_path)

@@ -200,6 +200,9 @@ def test_replicas_killed_under_a_stream_lose_nothing(world: World) -> None:
     killer.start()
     try:
         to_partner, to_node = stream(world, 500)
+        wait_for(lambda: len(kills) >= 3, what="three replicas killed", timeout=30)
+        stop.set()  # the rest drains without chaos: each kill costs its messages a backoff
+        killer.join()
         # A request to the local API that died with its replica may have been queued all
         # the same (the API is not idempotent): count what the node holds, not what it said.
         out_sql = "SELECT message_id FROM messages WHERE direction = 'out'"

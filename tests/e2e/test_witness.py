@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from playwright.sync_api import expect
 
 from gateway.audit.log import entry_bytes, entry_hash
 from gateway.bxproof import ORDER, Bundle, run_checks
@@ -256,7 +257,7 @@ def test_a_rewritten_log_is_caught_by_its_partner(nodes: dict[str, NodeProcess],
     admin = Desk(browser, kh, "admin.kh", tmp_path, lang="km")
     admin.go("/partners")
     alarm = admin.page.locator("#witness-alarm")
-    assert alarm.is_visible()
+    expect(alarm).to_be_visible()
     assert "bx/vn.c02/audit" in alarm.inner_text()
     keep(admin.shot("witness-alarm-km"), "witness-alarm-km.png")
     admin.close()

@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from gateway.audit.log import append, append_many, verify_chain
 from gateway.audit.tree import verify_tree
+from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.inbound import accept_message
 from gateway.exchange.outbound import send_message
 from gateway.exchange.startup import open_node
@@ -24,7 +26,7 @@ from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.store import messages as repo
 from gateway.store.database import create_engine, migrate
-from gateway.store.tables import audit_log
+from gateway.store.tables import audit_log, messages
 from gateway.trust.keys import KeyStore
 from tests.conftest import NOW, World, example
 from tests.integration.conftest import write_partner
@@ -113,3 +115,25 @@ async def test_concurrent_appends_from_two_replicas_never_fork_the_log(
 async def _append_many(conn: Any, world: World) -> None:
     await append_many(conn, world.clock, [("writer", "test.append", str(i), {})
                                           for i in range(10)])
+
+
+async def test_a_restarted_replica_takes_back_its_own_claims_at_once(
+        pg_node: Node, world: World) -> None:
+    """A replica killed while delivering left claims under its name; started again under the
+    same name, it gives them up at once (they need not lapse), and never another's."""
+    ours = await send_message(pg_node, MessageDraft("alert", "1.0", "vn.c02"), example("alert"))
+    theirs = await send_message(pg_node, MessageDraft("alert", "1.0", "vn.c02"),
+                                example("alert"))
+    until = world.now + timedelta(minutes=1)
+    async with pg_node.engine.begin() as conn:
+        claimed = await repo.claim_due(conn, world.now, ["vn.c02"], 1, pg_node.settings.replica,
+                                       until)
+        other = await repo.claim_due(conn, world.now, ["vn.c02"], 1, "another-replica", until)
+    assert [r.message_id for r in claimed + other] == [ours, theirs]
+    worker = DeliveryWorker(pg_node, httpx.AsyncClient())
+    worker.stop()  # the start alone: what it releases before its first round
+    await worker.run()
+    async with pg_node.engine.connect() as conn:
+        holders = dict((await conn.execute(sa.select(messages.c.message_id, messages.c.claimed_by)
+                                           .where(messages.c.direction == "out"))).all())
+    assert holders == {ours: None, theirs: "another-replica"}
