@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -220,12 +221,26 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
         shutil.rmtree(root)
     nodes = [DemoNode(node_id, mode, root / node_id, base_port + index)
              for index, (node_id, mode) in enumerate(NODES)]
-    for node in nodes:
-        node.home.mkdir(parents=True)
-        node.create_users()
+
+    def prepare(node: DemoNode) -> str:
         out = node.gateway("keys", "generate")
         node.thumbprint = out.split("thumbprint: ")[1].strip()
-        say(f"  {node.node_id:14} key {out.split()[1]}  thumbprint {node.thumbprint}")
+        return out
+
+    def enrol_others(node: DemoNode) -> None:
+        for other in nodes:  # one node's partners one after the other: its files, its database
+            if other is not node:
+                node.gateway("partners", "enrol", other.node_id, "--endpoint", other.url,
+                             "--thumbprint", other.thumbprint, "--fetch", "--delivery",
+                             other.mode, "--poll-seconds", "1" if node.mode == "pull" else "0")
+
+    for node in nodes:  # in this process, one after the other (migrations are not threadsafe)
+        node.home.mkdir(parents=True)
+        node.create_users()
+    # The nodes side by side (each step a process of its own: the threads only wait for them).
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        for node, out in zip(nodes, pool.map(prepare, nodes), strict=True):
+            say(f"  {node.node_id:14} key {out.split()[1]}  thumbprint {node.thumbprint}")
     for node in nodes:
         log = (node.home / "node.log").open("ab")
         node.process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
@@ -233,14 +248,9 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
         log.close()
     for node in nodes:
         _wait(lambda n=node: _healthy(n), 60, f"{node.node_id} to start")  # type: ignore[misc]
+    with ThreadPoolExecutor(len(nodes)) as pool:
+        list(pool.map(enrol_others, nodes))
     for node in nodes:
-        for other in nodes:
-            if other is node:
-                continue
-            poll = "1" if node.mode == "pull" else "0"
-            node.gateway("partners", "enrol", other.node_id, "--endpoint", other.url,
-                         "--thumbprint", other.thumbprint, "--fetch", "--delivery", other.mode,
-                         "--poll-seconds", poll)
         with node.api() as api:
             api.post("/admin/partners/reload").raise_for_status()
     say(f"  every node pinned the keys of the {len(nodes) - 1} others by thumbprint")
