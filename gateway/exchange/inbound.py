@@ -95,11 +95,12 @@ def inbound_context(node: Node, ledger: Any) -> InboundContext:
                           rate_limit=rate_limit)
 
 
-async def record_rejection(node: Node, problem: Problem, raw: bytes | None,
-                           ledger: _TokenLedger | None, action: str = "message.rejected",
-                           ) -> None:
-    """The one trace a rejected request leaves: an audit line (and a spent token)."""
-    sender, message_id = peek_message(raw) if raw else (None, None)
+async def record_rejection(node: Node, problem: Problem, ledger: _TokenLedger | None,
+                           action: str = "message.rejected") -> None:
+    """The one trace a rejected request leaves: an audit line (and a spent token). What it
+    names of the message is what the checks had read before they refused it: a body is never
+    parsed for its audit line (PROTOCOL.md §4.1), so an unauthenticated caller's names none."""
+    sender, message_id = problem.claimed or (None, None)
     token = ledger.token if ledger is not None else None
     await node.db.grouped(_record_rejection, node, problem, token, sender, message_id, action)
     node.metrics.rejections.labels(problem.code).inc()
@@ -136,7 +137,7 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
                            via or ("bundle" if bundle else "push"))
         acceptance = await node.writer.run_together(_store_many, _store, arrival)
     except Problem as problem:
-        await record_rejection(node, problem, raw, ledger)
+        await record_rejection(node, problem, ledger)
         raise
     if acceptance.status == 202:
         node.metrics.messages_in.labels(verified.header.bx.type, verified.sender).inc()

@@ -37,7 +37,7 @@ async def authenticate(node: Node, bearer: str | None) -> BearerClaims:
         if ledger.token is not None:
             await _spend_token(node, *ledger.token)
     except Problem as problem:
-        await record_rejection(node, problem, None, ledger, action="request.rejected")
+        await record_rejection(node, problem, ledger, action="request.rejected")
         raise
     return claims
 
@@ -81,7 +81,7 @@ async def acknowledge(node: Node, bearer: str | None, raw_receipt: bytes) -> Non
         if row.digest != receipt.payload.digest:
             raise Problem("conflict", "receipt digest does not match the message as sent")
     except Problem as problem:
-        await record_rejection(node, problem, None, None, action="receipt.rejected")
+        await record_rejection(node, problem, None, action="receipt.rejected")
         raise
     await store_receipt(node, row, receipt.raw, receipt.payload.received, None)
 

@@ -7,22 +7,28 @@ Times are checked against the injected clock, with 60 s of skew and at most 300 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Protocol
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from gateway.protocol import ids
 from gateway.protocol.encoding import EncodingError, b64url_decode, strict_json_loads
 from gateway.protocol.envelope import new_message_id
-from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, SigningKey, verify_bytes
+from gateway.protocol.jose import ALLOWED_ALGS, PinnedKey, PublicKey, SigningKey, verify_bytes
 from gateway.protocol.problems import Problem
 
 MAX_LIFETIME_S: Final = 300
 CLOCK_SKEW_S: Final = 60
 DEFAULT_LIFETIME_S: Final = 120
+#: What a token that does not verify is told, whatever the reason: a node this one does not
+#: know, a key not pinned for it (or not usable now), a signature that does not verify.
+#: PROTOCOL.md §4.1: a stranger learns nothing of whom a node exchanges with.
+NOT_VERIFIED: Final = "bearer token does not verify under a key pinned for its issuer"
 
 
 class ReplayCache(Protocol):
@@ -111,14 +117,14 @@ def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
     node = ids.kid_node(kid) if isinstance(kid, str) else None
     if node is None or not isinstance(kid, str):
         raise _refuse("bearer token has no valid 'kid'")
-    if known is not None and not known(node):
-        raise Problem("unknown-sender", f"{node} is not in this node's partner directory")
-    pinned = keys(node, kid)
+    pinned = keys(node, kid) if known is None or known(node) else None
     now = clock()
     if pinned is None or not pinned.usable_at(now):
-        raise _refuse(f"bearer token key {kid!r} is not pinned, not yet valid, expired or revoked")
+        # The same answer, after the same work, as a signature that does not verify.
+        verify_bytes(_decoy(alg), alg, signing_input, signature)
+        raise _refuse(NOT_VERIFIED)
     if not verify_bytes(pinned.public_key, alg, signing_input, signature):
-        raise _refuse("bearer token signature does not verify")
+        raise _refuse(NOT_VERIFIED)
     missing = [c for c in ("iss", "sub", "aud", "iat", "exp", "jti") if c not in claims]
     if missing:
         raise _refuse(f"bearer token lacks the claims {', '.join(missing)}")
@@ -126,6 +132,15 @@ def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
     if aud != audience and not (isinstance(aud, list) and aud == [audience]):
         raise _refuse(f"bearer token is for {aud!r}, not {audience}")
     return _check_claims(claims, node, now, replay)
+
+
+@functools.cache
+def _decoy(alg: str) -> PublicKey:
+    """A key of ``alg`` that no one holds: what a token without a usable pinned key is
+    verified with, so that its refusal takes as long as a bad signature's."""
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1()).public_key()
+    return ed25519.Ed25519PrivateKey.generate().public_key()
 
 
 def _check_claims(claims: dict[str, Any], node: str, now: datetime,

@@ -129,6 +129,16 @@ def verify_message(raw: bytes, bearer: str | None, ctx: InboundContext, *,
     body = parse_body(raw)  # malformed: not JSON, too deep, not an object
     _check_sizes(body)
     envelope = parse_envelope(body)
+    try:
+        return _verify_envelope(raw, envelope, claims, ctx, received)
+    except Problem as problem:  # parsed already: the audit line names what it claimed
+        problem.claimed = (envelope.header.bx.from_, envelope.header.bx.id)
+        raise
+
+
+def _verify_envelope(raw: bytes, envelope: Envelope, claims: BearerClaims | None,
+                     ctx: InboundContext, received: datetime) -> VerifiedMessage:
+    """Steps 3 to 9, once the envelope is parsed."""
     bx = envelope.header.bx
     if envelope.header.alg not in ALLOWED_ALGS:
         raise Problem("bad-signature", f"algorithm {envelope.header.alg!r} is not allowed")

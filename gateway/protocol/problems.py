@@ -84,6 +84,9 @@ class Problem(GatewayError):  # noqa: N818 - the protocol calls it a problem
         self.detail = detail
         self.errors = list(errors or [])
         self.retry_after = retry_after
+        #: The sender and id a refused message claimed, when the checks had parsed it
+        #: (for the audit line; never parsed for it: PROTOCOL.md §4.1).
+        self.claimed: tuple[str, str] | None = None
 
     @property
     def status(self) -> int:

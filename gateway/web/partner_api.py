@@ -53,7 +53,7 @@ async def post_message(request: Request,
     try:
         raw = await read_limited(request, MAX_MESSAGE_BYTES)
     except TooLargeError as refused:
-        await record_rejection(node, problem_of(refused), None, None)
+        await record_rejection(node, problem_of(refused), None)
         raise
     acceptance = await accept_message(node, raw, bearer_token(authorization))
     return Response(acceptance.receipt, status_code=acceptance.status, media_type=MEDIA_TYPE)
@@ -72,7 +72,7 @@ async def push(scope: Scope, receive: Receive, send: Send) -> None:
         try:
             raw = await _body(scope, receive, MAX_MESSAGE_BYTES)
         except TooLargeError as refused:
-            await record_rejection(node, problem_of(refused), None, None)
+            await record_rejection(node, problem_of(refused), None)
             raise
         acceptance = await accept_message(node, raw, bearer_token(authorization))
     except GatewayError as refused:

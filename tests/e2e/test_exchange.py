@@ -10,13 +10,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.protocol import tlog
-from tests.conftest import REPO, SCHEMAS
+from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.envelope import MessageDraft, compose_message
+from tests.conftest import REPO, SCHEMAS, make_key
 from tests.e2e.federation import NodeProcess
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
@@ -157,6 +162,60 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
     assert "EdDSA" in rows[checkpoint_kid]
     keep(admin.shot("es256-keys-lo"), "es256-keys-lo.png")
     admin.close()
+
+
+def _as_stranger(node: NodeProcess, token: str, raw: bytes | None) -> dict[str, Any]:
+    """What ``node`` answers a push (``raw``) or a pull (None) under ``token``."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/jose+json"}
+    if raw is None:
+        response = httpx.get(f"{node.url}/messages", headers=headers, timeout=30)
+    else:
+        response = httpx.post(f"{node.url}/messages", content=raw, headers=headers, timeout=30)
+    body = response.json()
+    return {"status": response.status_code, "type": body["type"], "title": body["title"],
+            "detail": body["detail"]}
+
+
+def test_a_stranger_learns_nothing_of_whom_a_node_exchanges_with(
+        federation: dict[str, NodeProcess]) -> None:
+    """PROTOCOL.md §4.1: a token naming a node vn.c02 does not know is refused exactly as a
+    partner's name with a forged key, push and pull alike."""
+    c02 = federation["vn.c02"]
+    now = datetime.now(UTC)
+    stranger, impostor = make_key("th.police", "2026-12"), make_key("kh.ahtjp", "2026-12")
+    document = sorted((SCHEMAS / "alert" / "examples").glob("*.xml"))[0].read_bytes()
+    for raw in (None, b"{}"):
+        answers = []
+        for key in (stranger, impostor):
+            node = key.kid.split("#")[0]
+            message = compose_message(key, node, MessageDraft(type="alert", version="1.0",
+                                                              to="vn.c02"), document, created=now)
+            answers.append(_as_stranger(c02, issue_bearer(key, node, "vn.c02", now),
+                                        None if raw is None else message))
+        assert answers[0] == answers[1], answers
+        assert answers[0]["status"] == 401
+        assert answers[0]["type"] == "urn:bx:problem:unauthenticated"
+
+
+def test_a_refused_body_is_never_parsed_for_its_audit_line(
+        federation: dict[str, NodeProcess]) -> None:
+    """An unauthenticated caller costs the node the bytes of one body, never their parsing:
+    the audit line of the refusal names nothing the body claims."""
+    c02 = federation["vn.c02"]
+    now = datetime.now(UTC)
+    key = make_key("kh.ahtjp", "2026-12")
+    document = sorted((SCHEMAS / "alert" / "examples").glob("*.xml"))[0].read_bytes()
+    message = compose_message(key, "kh.ahtjp", MessageDraft(type="alert", version="1.0",
+                                                            to="vn.c02"), document, created=now)
+    claimed = json.loads(b64url_decode(json.loads(message)["protected"]))["bx"]["id"]
+    response = httpx.post(f"{c02.url}/messages", content=message, timeout=30,
+                          headers={"Content-Type": "application/jose+json"})  # no token
+    assert response.status_code == 401
+    with sqlite3.connect(c02.data_dir / "gateway.db") as conn:
+        lines = conn.execute("SELECT actor, subject, detail FROM audit_log "
+                             "WHERE action = 'message.rejected'").fetchall()
+    assert lines, "the refusal is audited"
+    assert not [line for line in lines if claimed in str(line)], lines
 
 
 def test_sighup_reloads_partners_so_a_revocation_takes_effect(

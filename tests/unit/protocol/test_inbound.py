@@ -12,6 +12,7 @@ import jwt as pyjwt
 import pytest
 
 from gateway.protocol import inbound
+from gateway.protocol.bearer import NOT_VERIFIED
 from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.inbound import check_duplicate, verify_message
@@ -224,9 +225,13 @@ def test_unknown_sender(world: World) -> None:
     stranger = make_key("la.atd")
     raw = world.message(key=stranger, sender="la.atd")
     assert refused(world, raw, bundle=True).code == "unknown-sender"
-    # Pushed, the stranger's own bearer token already names an unknown node.
+    # Pushed, the stranger's own bearer token already names an unknown node: refused as a
+    # token that does not verify, in the same words (PROTOCOL.md §4.1).
     token = world.bearer(key=stranger, issuer="la.atd")
-    assert refused(world, raw, bearer=token).code == "unknown-sender"
+    unknown = refused(world, raw, bearer=token)
+    forged = refused(world, world.message(), bearer=world.bearer(key=make_key("vn.c02")))
+    assert (unknown.code, unknown.detail) == (forged.code, forged.detail) == (
+        "unauthenticated", NOT_VERIFIED)
 
 
 def test_type_the_partner_may_not_send(world: World) -> None:
