@@ -15,10 +15,16 @@ from lxml import etree
 
 from gateway.documents.xml import parse_safely
 from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.problems import FieldError
 
 DOC_TYPE: Final = "periodic-report"
 VERSION: Final = "1.0"
 NAMESPACE: Final = "urn:bx:doc:periodic-report:1"
+#: The indicators that count persons: MESSAGES.md's small-cell rule applies to them (counts of
+#: messages, tips and deadlines are not persons and travel as they are).
+PERSON_INDICATORS: Final = frozenset({"foreign-cases", "victims-received", "victims-referred"})
+#: A count of persons below this never travels as a number (MESSAGES.md, "Small cells").
+SMALL_BELOW: Final = 5
 
 
 class PeriodicReportError(GatewayError):
@@ -94,6 +100,39 @@ def write_periodic_report(unit: str, unit_names: dict[str, str], kind: str, firs
     for lang, text in list((notes or {}).items())[:4]:
         etree.SubElement(root, _q("note"), lang=lang).text = text
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def counts_persons(indicator: str | None, measure: str | None) -> bool:
+    """Whether a cell of ``indicator`` and ``measure`` counts persons."""
+    return indicator in PERSON_INDICATORS or measure == "persons"
+
+
+def small_cells(root: etree._Element) -> list[FieldError]:
+    """Every cell of a (schema-valid) report that gives a count of 1 to 4 persons as a number:
+    MESSAGES.md never lets one travel, in either direction. Empty when the report is fit to
+    send."""
+    found = []
+    for element in root.iterfind(_q("cell")):
+        count = element.get("count")
+        if count is None or not counts_persons(element.get("indicator"),
+                                               element.get("measure")):
+            continue
+        if 0 < int(count) < SMALL_BELOW:
+            where = " ".join(f"{name}={element.get(name)}" for name in (
+                "indicator", "measure", "partner", "month", "sex", "age") if element.get(name))
+            found.append(FieldError(
+                element.sourceline or 1, 1,
+                f"/periodic-report/cell[{_index(element)}]",
+                f"a count of {count} persons ({where}) must travel as suppressed=\"true\": "
+                f"counts of 1 to {SMALL_BELOW - 1} persons are never sent as numbers "
+                f"(MESSAGES.md, small cells)"))
+    return found
+
+
+def _index(element: etree._Element) -> int:
+    """The 1-based position of a cell among the report's cells."""
+    return 1 + sum(1 for sibling in element.itersiblings(preceding=True)
+                   if sibling.tag == element.tag)
 
 
 def read_periodic_report(document: bytes) -> ReceivedReport:

@@ -13,6 +13,7 @@ from typing import Final
 
 from lxml import etree
 
+from gateway.documents import periodic_report
 from gateway.documents.xml import parse_safely
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import FieldError, Problem
@@ -161,15 +162,22 @@ class SchemaRegistry:
             errors = [FieldError(line=e.line or 1, column=max(e.column, 1),
                                  path=_readable_path(tree, e.path), message=e.message)
                       for e in schema.schema.error_log]
-            first = errors[0]
-            raise Problem("schema-invalid",
-                          f"{doc_type} {schema.version} is not valid: line {first.line}, "
-                          f"{first.path}: {first.message}", errors=errors)
+            _refuse(doc_type, schema.version, errors)
+        if doc_type == periodic_report.DOC_TYPE:  # the one rule a schema cannot say
+            _refuse(doc_type, schema.version, periodic_report.small_cells(root))
         return tree
 
     def check(self, doc_type: str, version: str, document: bytes) -> None:
         """The protocol's document check (``DocumentChecker``): validate, keep nothing."""
         self.validate(doc_type, version, document)
+
+
+def _refuse(doc_type: str, version: str, errors: list[FieldError]) -> None:
+    """Raise ``schema-invalid`` with ``errors``, the first of them in its detail (if any)."""
+    if errors:
+        first = errors[0]
+        raise Problem("schema-invalid", f"{doc_type} {version} is not valid: line {first.line}, "
+                                        f"{first.path}: {first.message}", errors=errors)
 
 
 def _check_declares_root(schema: DocumentSchema) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.documents.periodic_report import PERSON_INDICATORS
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.reports.document import DOC_TYPE, Dimensions, ReceivedReport, read_document
@@ -30,9 +31,6 @@ from gateway.runtime.node import Node
 from gateway.store import reports as facts
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.transactions import reads
-
-#: Indicators that count persons (the small-cell rule applies to their sums).
-PERSON_INDICATORS: Final = frozenset({"foreign-cases", "victims-received", "victims-referred"})
 
 
 @dataclass

@@ -13,8 +13,9 @@ from typing import Final
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from gateway.audit.export import csv_bytes
+from gateway.documents.periodic_report import PERSON_INDICATORS
 from gateway.localtime import LOCAL_TIME
-from gateway.reports.collection import PERSON_INDICATORS, Collection
+from gateway.reports.collection import Collection
 from gateway.reports.document import Dimensions
 from gateway.reports.exports import TEMPLATES, to_pdf
 from gateway.reports.labels import label

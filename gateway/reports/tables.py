@@ -17,7 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-SMALL_BELOW: Final = 5
+from gateway.documents import periodic_report
+
+SMALL_BELOW: Final = periodic_report.SMALL_BELOW
 TOTAL: Final = "total"
 Mark = Literal["", "small", "complement", "withheld"]
 

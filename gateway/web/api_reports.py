@@ -8,9 +8,9 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.access.sessions import Principal
+from gateway.documents.periodic_report import PERSON_INDICATORS
 from gateway.localtime import LOCAL_TIME
 from gateway.reports import release
-from gateway.reports.collection import PERSON_INDICATORS
 from gateway.reports.exports import to_json
 from gateway.reports.overview import reports_view
 from gateway.reports.periods import due_next, parse_period

@@ -10,15 +10,21 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from openpyxl import load_workbook
 
 from gateway.documents.catalog import catalogs
+from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.encoding import b64url_decode
+from gateway.protocol.envelope import MessageDraft, compose_message
 from gateway.reports.labels import label
 from gateway.settings import REPOSITORY
+from gateway.trust.keys import KeyStore
 from tests.e2e.federation import NodeProcess, make_federation, wait_for
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
@@ -104,6 +110,47 @@ def test_c02_refuses_a_report_from_a_partner_abroad(nodes: dict[str, NodeProcess
     refused = bavet.cli("report", "--period", "2027-H1", "--send", "vn.c02", check=False)
     assert refused.returncode == 1  # no collector for KH units: the outbound rule says so
     assert "periodic report" in refused.stderr
+
+
+def test_a_report_with_a_small_count_of_persons_never_travels(
+        nodes: dict[str, NodeProcess]) -> None:
+    """MESSAGES.md: a count of 1 to 4 persons never travels as a number. The unit's node will
+    not queue such a report; signed by hand with the unit's own key and pushed on the wire,
+    C02 refuses it at the door, says which cell, audits the refusal and stores nothing."""
+    xamat, c02 = nodes["vn.blo-xamat"], nodes["vn.c02"]
+    example = (REPOSITORY / "schemas" / "periodic-report" / "examples"
+               / "vn-mocbai-six-month.xml").read_text(encoding="utf-8")
+    cell = ('<cell indicator="victims-received" measure="persons" partner="kh.blo-bavet" '
+            'sex="male" age="adult" count="9"/>')
+    assert cell in example
+    document = example.replace("vn.blo-mocbai", "vn.blo-xamat").replace(
+        cell, cell.replace('count="9"', 'count="3"'))
+    with xamat.api() as api:
+        queued = api.post("/messages", json={"to": "vn.c02", "type": "periodic-report",
+                                             "document": document})
+    assert queued.status_code == 422, queued.text
+    assert "count of 3 persons" in queued.text
+    assert query(xamat, "SELECT count(*) FROM messages WHERE doc_type = 'periodic-report'") \
+        == [(0,)]
+    key = KeyStore(xamat.data_dir / "keys" / "signing.pem", "vn.blo-xamat").signing_key()
+    now = datetime.now(UTC)
+    raw = compose_message(key, "vn.blo-xamat", MessageDraft(
+        type="periodic-report", version="1.0", to="vn.c02"), document.encode(), created=now)
+    response = httpx.post(f"{c02.url}/messages", content=raw, timeout=30, headers={
+        "Authorization": f"Bearer {issue_bearer(key, 'vn.blo-xamat', 'vn.c02', now)}",
+        "Content-Type": "application/jose+json"})
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["type"] == "urn:bx:problem:schema-invalid"
+    [error] = problem["errors"]
+    assert error["line"] == document.splitlines().index(
+        next(line for line in document.splitlines() if 'count="3"' in line)) + 1
+    assert "count of 3 persons" in error["message"]
+    message_id = json.loads(b64url_decode(json.loads(raw)["protected"]))["bx"]["id"]
+    assert query(c02, "SELECT count(*) FROM messages WHERE message_id = ?", message_id) \
+        == [(0,)]
+    assert query(c02, "SELECT count(*) FROM audit_log WHERE action = 'message.rejected' "
+                      "AND subject = ?", message_id) == [(1,)]
 
 
 def test_a_report_released_by_a_second_supervisor_reaches_c02(

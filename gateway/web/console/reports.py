@@ -11,12 +11,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
+from gateway.documents.periodic_report import PERSON_INDICATORS
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
 from gateway.reports import exporting, release
 from gateway.reports.charts import charts
-from gateway.reports.collection import PERSON_INDICATORS
 from gateway.reports.exports import FORMATS, MEDIA_TYPES, figure, shown_tables
 from gateway.reports.indicators import Report
 from gateway.reports.labels import GROUPS, TARGETS, label
