@@ -66,6 +66,8 @@ _CHUNK = 64 * 1024
 #: PROTOCOL.md §3.3: JSON nests at most this deep (an array or an object counts one level).
 MAX_JSON_DEPTH = 32
 MAX_KEYS = 256
+#: The zip entries read at all: enough to name a file twice or one the format lacks.
+MAX_MEMBERS = 2 * len(LIMITS)
 MAX_PROOF_HASHES = 64
 
 
@@ -399,9 +401,9 @@ def read_members(path: str) -> dict[str, bytes]:
     try:
         size = Path(path).stat().st_size
     except OSError as exc:
-        raise CheckError(f"{path} cannot be read ({exc.strerror})") from None
+        raise CheckError(f"the bundle cannot be read ({exc.strerror})") from None
     if size > MAX_BUNDLE_BYTES:
-        raise CheckError(f"{path} is {size} bytes; a proof bundle is at most "
+        raise CheckError(f"the bundle is {size} bytes; a proof bundle is at most "
                          f"{MAX_BUNDLE_BYTES}")
     _check_directory(path, size)
     try:
@@ -418,7 +420,7 @@ def read_members(path: str) -> dict[str, bytes]:
             return {info.filename: _inflate(archive, info) for info in infos}
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError,
             RuntimeError, ValueError) as exc:
-        raise CheckError(f"{path} is not a readable zip file ({exc})") from None
+        raise CheckError(f"the bundle is not a readable zip file ({exc})") from None
 
 
 def _check_directory(path: str, size: int) -> None:
@@ -431,18 +433,18 @@ def _check_directory(path: str, size: int) -> None:
             raw.seek(size - tail)
             data = raw.read(tail)
     except OSError as exc:
-        raise CheckError(f"{path} cannot be read ({exc.strerror})") from None
+        raise CheckError(f"the bundle cannot be read ({exc.strerror})") from None
     at = len(data) - 22 if data[-22:-18] == b"PK\x05\x06" and data[-2:] == b"\0\0" \
         else data.rfind(b"PK\x05\x06")
     if at < 0 or len(data) - at < 22:
-        raise CheckError(f"{path} is not a readable zip file (no end of central directory)")
+        raise CheckError("the bundle is not a readable zip file (no end of central directory)")
     _, disk, first, here, entries, length, _, _ = struct.unpack("<4s4H2LH", data[at:at + 22])
     if data[max(at - 20, 0):at][:4] == b"PK\x06\x07" or 0xFFFF in (here, entries) \
             or disk or first:
-        raise CheckError(f"{path} is a zip64 or multi-disk archive; a proof bundle is not")
-    if entries != here or entries > len(LIMITS) or length > 4096 * len(LIMITS):
-        raise CheckError(f"{path} holds {entries} files; a proof bundle holds at most "
-                         f"{len(LIMITS)}")
+        raise CheckError("the bundle is a zip64 or multi-disk archive; a proof bundle is not")
+    if entries != here or entries > MAX_MEMBERS or length > 4096 * MAX_MEMBERS:
+        raise CheckError(f"the bundle holds {entries} files; a proof bundle holds "
+                         f"{len(LIMITS)} at most")
 
 
 def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 
 from gateway import bxproof
 from tests.conftest import REPO, make_key
-from tests.proof_forge import forge, key_list, zipped
+from tests.proof_forge import bomb, forge, key_list, zipped
 
 CHECKER = REPO / "tools" / "bxproof.py"
 
@@ -179,3 +179,40 @@ def test_an_entry_of_another_senders_message_with_the_same_id_is_refused(
         entry, separators=(",", ":")).encode()}.items(), "--keys", str(handed))
     assert status == 1
     assert "FAILED entry: the audit entry records another message with the same id" in said
+
+
+def test_zip_bombs_and_archives_no_bundle_is_are_refused_before_they_are_inflated(
+        tmp_path: Path) -> None:
+    files = forge().files
+    path = tmp_path / "bomb.zip"
+    # within the size of a message, but inflating a thousand times
+    bomb(path, files, "message.json", 19 * 1024 * 1024)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bxproof.main([str(path)]) == 1
+    assert "FAILED bundle: message.json inflates more than 100 times (a zip bomb?)" in \
+        out.getvalue()
+    # beyond any file's size
+    for member, limit in (("keys.json", 1024 * 1024), ("entry.json", 64 * 1024)):
+        bomb(path, files, member, 2 * 1024 * 1024)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert bxproof.main([str(path)]) == 1
+        assert f"FAILED bundle: {member} is 2097152 bytes once inflated; at most {limit}" in \
+            out.getvalue()
+    # thousands of tiny entries: refused from the zip's end record, before its directory
+    status, said = check(tmp_path, [(f"{i}", b"") for i in range(5000)])
+    assert status == 1
+    assert "FAILED bundle: the bundle holds 5000 files; a proof bundle holds 8 at most" in said
+    # not a zip at all, and a file larger than any bundle
+    path.write_bytes(b"PK\x03\x04 not really")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bxproof.main([str(path)]) == 1
+    assert "FAILED bundle: the bundle is not a readable zip file" in out.getvalue()
+    with path.open("wb") as large:
+        large.truncate(bxproof.MAX_BUNDLE_BYTES + 1)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert bxproof.main([str(path)]) == 1
+    assert "a proof bundle is at most" in out.getvalue()
