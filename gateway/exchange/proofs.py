@@ -207,5 +207,5 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
             archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
                              compress_type=zipfile.ZIP_DEFLATED)
     await node.audit(actor, "proof.exported", message_id, reason=reason, partner=partner,
-                     sender=row.sender, checkpoint=stored.size)
+                     source=row.sender, checkpoint=stored.size)
     return out.getvalue()

@@ -432,6 +432,17 @@ def test_a_message_id_two_partners_used_is_proved_as_each_senders_own(
                  str(tmp_path / "h2.zip"), check=False)
     assert h2.returncode == 1
     assert "H2" in h2.stderr  # the H2 rule, on kh.ahtjp's own message
+    # printing it at the host asks whose too
+    printed = tmp_path / "printed.html"
+    asked = c02.cli("render", message_id, "--reason", "court", "--html", str(printed),
+                    check=False)
+    assert asked.returncode == 1
+    assert "more than one sender used the message id" in asked.stderr
+    assert not printed.exists()
+    c02.cli("render", message_id, "--from", "la.atd", "--reason", "court", "--html",
+            str(printed))
+    (detail,) = [json.loads(d) for s, d in actions(c02, "document.exported") if s == message_id]
+    assert detail["via"] == "cli"
     bundles = {}
     for sender, extra in (("la.atd", ()), ("kh.ahtjp", ("--within-case",))):
         bundles[sender] = tmp_path / f"{sender}.zip"
