@@ -30,13 +30,19 @@ from playwright.sync_api import expect
 
 from gateway.audit.log import entry_bytes, entry_hash
 from gateway.bxproof import ORDER, Bundle, run_checks
-from gateway.protocol import jose, tlog
+from gateway.protocol import tlog
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.envelope import MessageDraft, compose_message
 from gateway.protocol.jose import SigningKey
 from gateway.trust.keys import KeyStore
 from tests.conftest import REPO, SCHEMAS, example
-from tests.e2e.federation import GATEWAY, NodeProcess, make_federation, wait_for
+from tests.e2e.federation import (
+    GATEWAY,
+    NodeProcess,
+    handed_over,
+    make_federation,
+    wait_for,
+)
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
 from tests.proof_forge import bomb, forge, members, zipped
@@ -109,20 +115,6 @@ def standalone(bundle: Path, workdir: Path, *args: str) -> subprocess.CompletedP
     shutil.copy(REPO / "tools" / "bxproof.py", workdir / "bxproof.py")
     return subprocess.run([sys.executable, "-I", "-c", STANDALONE, str(bundle), *args],
                           cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
-
-
-def handed_over(nodes: dict[str, NodeProcess], out: Path) -> Path:
-    """The keys the agencies hand a court, as a bundle's keys.json lists them: each node's
-    published keys, as ``gateway keys show`` prints them."""
-    keys = []
-    for node in nodes.values():
-        jwks = json.loads("{" + node.cli("keys", "show").stdout.split("\n{", 1)[1])
-        for jwk in jwks["keys"]:
-            public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
-            keys.append({"node": node.node_id, "kid": jwk["kid"], "jwk": public,
-                         "thumbprint": jose.thumbprint(public)})
-    out.write_text(json.dumps({"keys": keys}))
-    return out
 
 
 def altered(bundle: Path, member: str, change: Callable[[bytes], bytes], out: Path) -> Path:
