@@ -14,6 +14,7 @@ Laos becomes an immediate alert."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -34,6 +35,7 @@ from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
 from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.jose import thumbprint
 from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, load_settings
 from gateway.store.transactions import Database
@@ -442,12 +444,26 @@ def show_a_proof(nodes: list[DemoNode], played: list[tuple[str, str, str, str]],
     recipient.gateway("proof", "export", message_id, str(bundle), "--reason",
                       "demo: what a court would check", "--wait", "90")
     checker = REPOSITORY / "tools" / "bxproof.py"
-    checked = subprocess.run([sys.executable, str(checker), str(bundle)], capture_output=True,
-                             text=True, check=False, timeout=60)
+    keys = handed_over_keys(nodes, bundle.with_name("handed-over-keys.json"))
+    checked = subprocess.run([sys.executable, str(checker), str(bundle), "--keys", str(keys)],
+                             capture_output=True, text=True, check=False, timeout=60)
     verdict = (checked.stdout.strip().splitlines() or ["?"])[-1]
     say(f"  proof bundle of message {message_id} (received by {recipient_id}): {bundle}")
-    say(f"  check it offline: python3 {checker} {bundle}  ->  {verdict}")
+    say(f"  check it offline: python3 {checker} {bundle} --keys {keys}  ->  {verdict}")
     return bundle
+
+
+def handed_over_keys(nodes: list[DemoNode], out: Path) -> Path:
+    """The nodes' published keys as the agencies hand them to a court, in the format of a
+    proof bundle's keys.json (a checker trusts no key a bundle brings along)."""
+    keys = []
+    for node in nodes:
+        for jwk in json.loads(node.gateway("keys", "show", "--jwks-only"))["keys"]:
+            public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+            keys.append({"node": node.node_id, "kid": jwk["kid"], "jwk": public,
+                         "thumbprint": thumbprint(public)})
+    out.write_text(json.dumps({"keys": keys}, indent=2), encoding="utf-8")
+    return out
 
 
 def stop_federation(nodes: list[DemoNode]) -> None:

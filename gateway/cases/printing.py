@@ -50,11 +50,19 @@ def partner_langs(cw: CaseWork, partner: str, reader: str | None) -> tuple[str, 
 
 async def _render(conn: AsyncConnection, cw: CaseWork, message_id: str,
                   langs: tuple[str, str] | None, show_special: bool,
-                  case_id: int | None) -> Printed:
-    """The message (of the case ``case_id``, where given) rendered as its document."""
-    row = await case_messages.stored_message(conn, message_id, case_id)
-    if row is None:
+                  case_id: int | None, sender: str | None = None) -> Printed:
+    """The message (of the case ``case_id``, of ``sender``, where given) rendered as its
+    document. Outside a case, a message id more than one sender used needs the sender."""
+    rows = await case_messages.stored_messages(conn, message_id, case_id, sender)
+    if not rows:
         raise CaseError("not-found", N_("no message {message_id}"), message_id=message_id)
+    senders = sorted({str(r.sender) for r in rows})
+    if case_id is None and len(senders) > 1:
+        raise CaseError("state-conflict", N_("more than one sender used the message id "
+                                             "{message_id} ({senders}): say whose message it "
+                                             "is (--from)"),
+                        message_id=message_id, senders=", ".join(senders))
+    row = rows[0]
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
     bx = envelope.header.bx
     receipt = await case_messages.receipt_received(conn, row.id)
@@ -76,7 +84,7 @@ async def _render(conn: AsyncConnection, cw: CaseWork, message_id: str,
 async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,
                         reason: str | None, via: str, fmt: str,
                         langs: tuple[str, str] | None = None, show_special: bool = False,
-                        case_id: int | None = None) -> Printed:
+                        case_id: int | None = None, sender: str | None = None) -> Printed:
     """Render one stored message (of the case ``case_id``, where given) to take it away, as
     a file (``fmt``: html or pdf) or on paper; audited as an export (``document.exported``)
     with who, why, how (``via``: api, cli, console) and whether special data showed.
@@ -86,7 +94,7 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
     grant where special data shows."""
     if via != "console" and len((reason or "").strip()) < 3:
         raise CaseError("invalid-request", N_("printing a document needs a reason"), "reason")
-    printed = await _render(conn, cw, message_id, langs, show_special, case_id)
+    printed = await _render(conn, cw, message_id, langs, show_special, case_id, sender)
     await audit.append(conn, cw.clock, actor, "document.exported", message_id,
                        {"type": printed.doc_type, "langs": list(printed.langs),
                         "special": show_special, "reason": reason.strip() if reason else None,
@@ -97,11 +105,13 @@ async def print_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
 @writes
 async def print_for_operator(conn: AsyncConnection, cw: CaseWork, message_id: str, *,
                              reason: str, fmt: str, langs: tuple[str, str] | None,
-                             show_special: bool) -> Printed:
-    """``gateway render MESSAGE_ID``: a stored message printed by the operator at the host,
-    audited as an export through the command line (:func:`print_message`)."""
+                             show_special: bool, sender: str | None = None) -> Printed:
+    """``gateway render MESSAGE_ID [--from SENDER]``: a stored message printed by the
+    operator at the host, audited as an export through the command line
+    (:func:`print_message`)."""
     return await print_message(conn, cw, message_id, actor="operator", reason=reason,
-                               via="cli", fmt=fmt, langs=langs, show_special=show_special)
+                               via="cli", fmt=fmt, langs=langs, show_special=show_special,
+                               sender=sender)
 
 
 async def view_message(conn: AsyncConnection, cw: CaseWork, message_id: str, *, actor: str,

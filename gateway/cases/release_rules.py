@@ -139,11 +139,10 @@ async def check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: di
     if cw.node.partners.get(values["recipient"]) is None:
         raise CaseError("invalid-request", N_("{partner} is not in the partner directory"),
                         "to", partner=values["recipient"])
-    if values["ref"]:
-        source = await case_messages.received_source(conn, values["ref"])
-        if source is not None and source.handling == "H2" \
-                and source.sender != values["recipient"]:
-            raise CaseError("forbidden", N_("the referenced message is H2: it cannot be forwarded "
-                                            "to another partner"), "to")
+    if values["ref"]:  # every message of the case with that id: ids are unique per sender
+        for source in await case_messages.received_sources(conn, case.id, values["ref"]):
+            if source.handling == "H2" and source.sender != values["recipient"]:
+                raise CaseError("forbidden", N_("the referenced message is H2: it cannot be "
+                                                "forwarded to another partner"), "to")
 
 

@@ -168,6 +168,8 @@ class MessagePage:
 
     case: Any
     message_id: str
+    #: Whose message it is: ids are unique per sender only (PROTOCOL.md §3.1).
+    sender: str
     bx: Any
     attachments: list[DeclaredAttachment]
     reason: str | None
@@ -184,7 +186,8 @@ async def message_page(conn: AsyncConnection, cw: CaseWork, principal: Principal
                                                         message_id)
     envelope = parse_envelope(parse_body(cw.sealer.open(bytes(row.raw), RAW_COLUMN)))
     reasons, chosen = reasons_for(row)
-    return MessagePage(case, message_id, envelope.header.bx, attachment_names(envelope),
+    return MessagePage(case, message_id, row.sender, envelope.header.bx,
+                       attachment_names(envelope),
                        reason, reasons, chosen, immediate_alert(row))
 
 

@@ -79,6 +79,9 @@ def render(
     reason: Annotated[str | None, typer.Option(
         "--reason", help=_("Why you print a stored message (written in the audit log)."))
     ] = None,
+    sender: Annotated[str | None, typer.Option("--from", metavar="SENDER", help=_(
+        "whose message it is (this node's id, or a partner's), needed when more than one "
+        "sender used the id: ids are unique per sender only"))] = None,
 ) -> None:
     """Render a document as its bilingual page (HTML, or PDF with --pdf)."""
     from gateway.cases.printing import print_for_operator
@@ -101,7 +104,8 @@ def render(
             try:
                 printed = await print_for_operator(
                     open_case_work(node), target, reason=reason or "",
-                    fmt="pdf" if pdf is not None else "html", langs=langs, show_special=special)
+                    fmt="pdf" if pdf is not None else "html", langs=langs, show_special=special,
+                    sender=sender)
                 return printed.html
             finally:
                 await node.close()

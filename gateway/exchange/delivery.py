@@ -376,7 +376,7 @@ async def _keep_receipt(conn: Any, node: Node, row: Any, raw: bytes, received: s
     await repo.insert_receipt(conn, row.id, row.recipient, raw, received, now)
     await repo.record_attempt(conn, row.id, now, "delivered", status, None)
     await audit.append(conn, node.clock, row.recipient, "receipt.received", row.message_id,
-                       {"to": row.recipient, "type": row.doc_type})
+                       {"to": row.recipient, "type": row.doc_type, "digest": row.digest})
     return now
 
 

@@ -40,6 +40,7 @@ from gateway.runtime.node import Node
 from gateway.store import messages as repo
 from gateway.store import proofs as sources
 from gateway.store.transactions import reads
+from gateway.trust.partners import proof_keys
 
 FORMAT: Final = "bx-proof/1"
 CHECKER: Final = Path(__file__).resolve().parent.parent / "bxproof.py"
@@ -73,18 +74,10 @@ class ProofPendingError(ProofError):
     """The checkpoint that will prove the entry was sent to the partner; not cosigned yet."""
 
 
-def _jwk_entry(node_id: str, kid: str, jwk: dict[str, str], thumb: str) -> dict[str, Any]:
-    return {"node": node_id, "kid": kid, "jwk": jwk, "thumbprint": thumb}
-
-
 def key_list(node: Node, partner: str) -> list[dict[str, Any]]:
-    """This node's published keys and the partner's pinned ones."""
-    own = [_jwk_entry(node.node_id, k.kid, k.jwk, k.thumbprint)
-           for k in node.keystore.published()]
+    """This node's published keys and the partner's pinned ones (none revoked)."""
     found = node.partners.get(partner)
-    theirs = [_jwk_entry(partner, k.kid, dict(k.jwk), k.thumbprint)
-              for k in (found.file.keys if found else [])]
-    return own + theirs
+    return proof_keys(node.node_id, node.keystore.published(), [found] if found else [])
 
 
 async def _cosigned_checkpoint(conn: AsyncConnection, size_at_least: int,
@@ -121,12 +114,29 @@ class _Sources:
     proved: tuple[checkpoints.Stored, str, list[bytes]] | None
 
 
-@reads
-async def _sources(conn: AsyncConnection, node: Node, message_id: str,
-                   within_case: bool) -> _Sources:
-    row = await sources.message_with_receipt(conn, message_id)
-    if row is None:
+async def _sender(conn: AsyncConnection, message_id: str, sender: str | None) -> str:
+    """Whose message ``message_id`` is: ``sender`` where given, else the one sender who
+    used that id (ids are unique per sender only: PROTOCOL.md §3.1)."""
+    if sender is not None:
+        return sender
+    senders = await sources.senders_of(conn, message_id)
+    if not senders:
         raise ProofError(N_("no message {message_id} on this node"), message_id=message_id)
+    if len(senders) > 1:
+        raise ProofError(N_("more than one sender used the message id {message_id} "
+                            "({senders}): say whose message it is (--from)"),
+                         message_id=message_id, senders=", ".join(senders))
+    return senders[0]
+
+
+@reads
+async def _sources(conn: AsyncConnection, node: Node, message_id: str, sender: str | None,
+                   within_case: bool) -> _Sources:
+    sender = await _sender(conn, message_id, sender)
+    row = await sources.message_with_receipt(conn, sender, message_id)
+    if row is None:
+        raise ProofError(N_("no message {message_id} from {sender} on this node"),
+                         message_id=message_id, sender=sender)
     if row.handling == "H2" and not within_case:
         raise ProofError(N_("message {message_id} is H2: its proof is made from its case "
                             "only, for the case's authorities"), message_id=message_id)
@@ -136,8 +146,9 @@ async def _sources(conn: AsyncConnection, node: Node, message_id: str,
                          message_id=message_id)
     incoming = row.direction == "in"
     partner = row.sender if incoming else row.recipient
-    entry = await sources.first_entry(conn, message_id,
-                                      "message.received" if incoming else "receipt.received")
+    entry = await sources.first_entry(
+        conn, message_id, "message.received" if incoming else "receipt.received",
+        row.sender if incoming else row.recipient)
     if entry is None:
         raise ProofError(N_("no audit entry records message {message_id}"),
                          message_id=message_id)
@@ -152,10 +163,13 @@ async def _sources(conn: AsyncConnection, node: Node, message_id: str,
 
 
 async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
-                        within_case: bool = False, now: datetime | None = None) -> bytes:
-    """The proof bundle of one message (module docstring); audited with ``reason``."""
+                        within_case: bool = False, now: datetime | None = None, *,
+                        sender: str | None = None) -> bytes:
+    """The proof bundle of the message ``message_id`` of ``sender`` (module docstring):
+    from a case, the case's own message's sender; at the command line, ``--from``, needed
+    only when more than one sender used that id. Audited with ``reason``."""
     now = now or node.clock()
-    found = await _sources(node, message_id, within_case)
+    found = await _sources(node, message_id, sender, within_case)
     row, entry, partner = found.row, found.entry, found.partner
     if found.proved is None:
         await checkpoint_and_send(node)
@@ -193,5 +207,5 @@ async def export_bundle(node: Node, message_id: str, actor: str, reason: str,
             archive.writestr(zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0)), data,
                              compress_type=zipfile.ZIP_DEFLATED)
     await node.audit(actor, "proof.exported", message_id, reason=reason, partner=partner,
-                     checkpoint=stored.size)
+                     source=row.sender, checkpoint=stored.size)
     return out.getvalue()

@@ -114,13 +114,17 @@ async def first_conversation(conn: AsyncConnection, case_id: int, partner: str) 
     return str(found) if found else None
 
 
-async def stored_message(conn: AsyncConnection, message_id: str, case_id: int | None
-                         ) -> Any:
-    """The stored message ``message_id`` (of the case ``case_id``, where given), or None."""
+async def stored_messages(conn: AsyncConnection, message_id: str, case_id: int | None,
+                          sender: str | None) -> list[Any]:
+    """The stored messages ``message_id`` (of the case ``case_id``, of ``sender``, where
+    given), oldest first: ids are unique per sender only (PROTOCOL.md §3.1), so without a
+    sender there may be more than one."""
     query = sa.select(messages).where(messages.c.message_id == message_id)
     if case_id is not None:
         query = query.where(in_case(case_id))
-    return (await conn.execute(query.order_by(messages.c.id).limit(1))).first()
+    if sender is not None:
+        query = query.where(messages.c.sender == sender)
+    return list(await conn.execute(query.order_by(messages.c.id)))
 
 
 async def receipt_received(conn: AsyncConnection, message_pk: int) -> Any:
@@ -129,7 +133,10 @@ async def receipt_received(conn: AsyncConnection, message_pk: int) -> Any:
         receipts.c.message_pk == message_pk))).scalar()
 
 
-async def received_source(conn: AsyncConnection, message_id: str) -> Any:
-    """The handling code and sender of a message received with this id, or None."""
-    return (await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
-        messages.c.message_id == message_id, messages.c.direction == "in"))).first()
+async def received_sources(conn: AsyncConnection, case_id: int, message_id: str
+                           ) -> list[Any]:
+    """The handling code and sender of each message of the case received with this id
+    (ids are unique per sender only: two partners may have used it)."""
+    return list(await conn.execute(sa.select(messages.c.handling, messages.c.sender).where(
+        messages.c.message_id == message_id, messages.c.direction == "in",
+        in_case(case_id))))

@@ -13,21 +13,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.store.tables import audit_checkpoints, audit_log, messages, receipts
 
 
-async def message_with_receipt(conn: AsyncConnection, message_id: str) -> Any:
-    """The message (its first row, in or out) and its receipt's bytes (``receipt_raw``,
-    None: none yet); None when the node holds no such message."""
+async def senders_of(conn: AsyncConnection, message_id: str) -> list[str]:
+    """Who sent the messages this node holds with the id ``message_id`` (ids are unique per
+    sender only, PROTOCOL.md §3.1: two partners may use the same one), sorted."""
+    return sorted(str(sender) for sender in (await conn.execute(
+        sa.select(messages.c.sender).distinct()
+        .where(messages.c.message_id == message_id))).scalars())
+
+
+async def message_with_receipt(conn: AsyncConnection, sender: str, message_id: str) -> Any:
+    """The message ``message_id`` of ``sender`` (sent by this node or received from a
+    partner) and its receipt's bytes (``receipt_raw``, None: none yet); None when the node
+    holds no such message."""
     return (await conn.execute(
         sa.select(messages, receipts.c.raw.label("receipt_raw"))
         .select_from(messages.outerjoin(receipts, receipts.c.message_pk == messages.c.id))
-        .where(messages.c.message_id == message_id)
+        .where(messages.c.sender == sender, messages.c.message_id == message_id)
         .order_by(messages.c.id).limit(1))).one_or_none()
 
 
-async def first_entry(conn: AsyncConnection, subject: str, action: str) -> Any:
-    """The first audit entry of ``action`` on ``subject`` (None: none)."""
+async def first_entry(conn: AsyncConnection, subject: str, action: str, actor: str) -> Any:
+    """The first audit entry of ``action`` on ``subject`` by ``actor`` (None: none): the
+    entry of one sender's message, not of another's with the same id."""
     return (await conn.execute(sa.select(audit_log).where(
-        audit_log.c.subject == subject, audit_log.c.action == action)
-        .order_by(audit_log.c.seq).limit(1))).one_or_none()
+        audit_log.c.subject == subject, audit_log.c.action == action,
+        audit_log.c.actor == actor).order_by(audit_log.c.seq).limit(1))).one_or_none()
 
 
 async def checkpoints_covering(conn: AsyncConnection, size_at_least: int) -> Sequence[Any]:

@@ -31,6 +31,7 @@ from gateway.protocol.errors import N_, GatewayError, Message, said
 from gateway.protocol.inbound import PartnerPolicy
 from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
 from gateway.trust.files import one_line, write_atomically
+from gateway.trust.keys import PublishedKey
 
 NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]
 
@@ -427,3 +428,16 @@ def _toml_ready(value: Any) -> Any:
     if isinstance(value, list):
         return [_toml_ready(v) for v in value]
     return value
+
+
+def proof_keys(node_id: str, own: Iterable[PublishedKey], partners: Iterable[Partner]
+               ) -> list[dict[str, Any]]:
+    """The keys a proof bundle (PROTOCOL.md §4.8) is made and checked with on a node, as
+    the bundle's ``keys.json`` lists them: this node's published keys and the keys it
+    pinned for ``partners``, a revoked one left out (it proves nothing any more)."""
+    keys = [{"node": node_id, "kid": k.kid, "jwk": dict(k.jwk), "thumbprint": k.thumbprint}
+            for k in own]
+    for partner in partners:
+        keys.extend({"node": partner.node_id, "kid": k.kid, "jwk": dict(k.jwk),
+                     "thumbprint": k.thumbprint} for k in partner.file.keys if not k.revoked)
+    return keys

@@ -281,9 +281,9 @@ async def proof_bundle(
     keys. 409 while the partner has not cosigned a checkpoint that covers it yet (one was
     just sent: ask again shortly). Audited with the reason."""
     cw = case_work(request)
-    await special_data.message_with_grant(cw, principal, case_id, message_id)
+    _, row, _ = await special_data.message_with_grant(cw, principal, case_id, message_id)
     data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                      within_case=True)
+                                      within_case=True, sender=row.sender)  # the case's own
     return Response(data, media_type="application/zip", headers={
         "Content-Disposition": f'attachment; filename="proof-{message_id}.zip"'})
 

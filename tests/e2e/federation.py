@@ -3,6 +3,7 @@ data folder, keys made and pinned through the CLI as operators do."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 
 from gateway.protocol.envelope import Envelope, parse_body, parse_envelope
+from gateway.protocol.jose import thumbprint
 from gateway.store.crypto import load_sealer
 from gateway.store.messages import RAW_COLUMN
 
@@ -213,6 +215,19 @@ def make_federation(root: Path, specs: dict[str, str],
         with node.api() as api:
             assert api.post("/admin/partners/reload").status_code == 200
     return nodes
+
+
+def handed_over(nodes: dict[str, NodeProcess], out: Path) -> Path:
+    """The keys the agencies hand a court, in the format of a proof bundle's keys.json: each
+    node's published keys, as ``gateway keys show --jwks-only`` prints them."""
+    keys = []
+    for node in nodes.values():
+        for jwk in json.loads(node.cli("keys", "show", "--jwks-only").stdout)["keys"]:
+            public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+            keys.append({"node": node.node_id, "kid": jwk["kid"], "jwk": public,
+                         "thumbprint": thumbprint(public)})
+    out.write_text(json.dumps({"keys": keys}))
+    return out
 
 
 def wait_for(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:

@@ -22,7 +22,7 @@ from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import MessageDraft, compose_message
 from tests.conftest import REPO, SCHEMAS, make_key
-from tests.e2e.federation import NodeProcess
+from tests.e2e.federation import NodeProcess, handed_over
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
 
@@ -147,8 +147,10 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
             "WHERE direction = 'in' AND sender = 'vn.c02' AND doc_type = 'alert'").fetchone()
     bundle = tmp_path / "atd.zip"
     atd.cli("proof", "export", message_id, str(bundle), "--reason", "court")
+    handed = handed_over(federation, tmp_path / "handed-over.json")
     checked = subprocess.run([sys.executable, "-I", str(REPO / "tools" / "bxproof.py"),
-                              str(bundle)], capture_output=True, text=True, check=False)
+                              str(bundle), "--keys", str(handed)], capture_output=True,
+                             text=True, check=False)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.strip().endswith("the proof holds")
 

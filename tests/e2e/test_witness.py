@@ -1,9 +1,12 @@
 """Partners witness each other's audit logs over BX/1 (PROTOCOL.md §4.8), on real processes:
-``vn.c02`` and ``kh.ahtjp`` exchange a message and cosign each other's checkpoints; then
-``vn.c02``'s log is rewritten (an entry altered, the chain and the tree recomputed, signed
-again with its real key) and ``kh.ahtjp`` refuses it as a fork, keeps both checkpoints, counts
-it in ``/metrics`` and shows the alarm to its administrator; and ``kh.ahtjp``, restored from
-an older backup, is refused as ``stale`` by ``vn.c02``."""
+``vn.c02`` and ``kh.ahtjp`` exchange a message and cosign each other's checkpoints; proof
+bundles of it verify offline, and bundles an attacker writes (forged in a node's own name, a
+zip bomb, a name twice, hostile JSON, another sender's message of the same id: ``la.atd``
+uses an id ``kh.ahtjp`` used) are refused by both checkers; then ``vn.c02``'s log is
+rewritten (an entry altered, the chain and the tree recomputed, signed again with its real
+key) and ``kh.ahtjp`` refuses it as a fork, keeps both checkpoints, counts it in
+``/metrics`` and shows the alarm to its administrator; and ``kh.ahtjp``, restored from an
+older backup, is refused as ``stale`` by ``vn.c02``."""
 
 from __future__ import annotations
 
@@ -15,21 +18,34 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from playwright.sync_api import expect
 
 from gateway.audit.log import entry_bytes, entry_hash
 from gateway.bxproof import ORDER, Bundle, run_checks
 from gateway.protocol import tlog
-from tests.conftest import REPO, SCHEMAS
-from tests.e2e.federation import NodeProcess, make_federation, wait_for
+from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.envelope import MessageDraft, compose_message
+from gateway.protocol.jose import SigningKey
+from gateway.trust.keys import KeyStore
+from tests.conftest import REPO, SCHEMAS, example
+from tests.e2e.federation import (
+    GATEWAY,
+    NodeProcess,
+    handed_over,
+    make_federation,
+    wait_for,
+)
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
+from tests.proof_forge import bomb, forge, members, zipped
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +53,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, NodeProcess]]:
     running = make_federation(tmp_path_factory.mktemp("witness"),
-                              {"vn.c02": "push", "kh.ahtjp": "push"})
+                              {"vn.c02": "push", "kh.ahtjp": "push", "la.atd": "push"})
     running["kh.ahtjp"].add_user("admin.kh", "admin", password=PASSWORD)
     running["kh.ahtjp"].add_user("investigator.kh", "investigator", password=PASSWORD)
     yield running
@@ -115,7 +131,7 @@ def flip(data: bytes, at: int) -> bytes:
 
 def rewrite_line(proof: bytes, line: int, at: int) -> bytes:
     """One bit of a base64 value of a tlog-proof changed, the value still base64: line 3 is
-    the first proof hash, line -1 the last signature line (the partner's cosignature)."""
+    the first proof hash, line -1 the last signature line."""
     lines = proof.decode().split("\n")
     index = line if line >= 0 else len(lines) - 2  # the text ends with a newline
     prefix, _, value = lines[index].rpartition(" ")
@@ -137,16 +153,27 @@ def test_proof_bundles_of_each_side_verify_offline(nodes: dict[str, NodeProcess]
     for node in (c02, kh):
         exported = actions(node, "proof.exported")
         assert [subject for subject, _ in exported] == [message_id]
+    keys = handed_over(nodes, tmp_path / "handed-over.json")
     for node in (c02, kh):
         node.stop()
     try:
         for name in ("c02", "kh"):  # no node is running
-            checked = standalone(tmp_path / f"{name}.zip", tmp_path / f"court-{name}")
+            checked = standalone(tmp_path / f"{name}.zip", tmp_path / f"court-{name}",
+                                 "--keys", str(keys))
             assert checked.returncode == 0, checked.stdout + checked.stderr
             assert checked.stdout.count("OK ") == 7
             assert checked.stdout.strip().endswith("the proof holds")
-        verified = c02.cli("proof", "verify", str(tmp_path / "kh.zip"))
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+            # without the keys handed over: it holds with the bundle's own, and says so
+            own = standalone(tmp_path / f"{name}.zip", tmp_path / f"court-{name}")
+            assert own.returncode == 0, own.stdout
+            assert "the keys inside the bundle are trusted" in own.stdout
+            assert own.stdout.strip().splitlines()[-1].startswith(
+                "the proof holds with the bundle's own keys only")
+        # each node checks the other's bundle with its own keys and those it pinned
+        for node, other in ((c02, "kh"), (kh, "c02")):
+            verified = node.cli("proof", "verify", str(tmp_path / f"{other}.zip"))
+            assert verified.returncode == 0, verified.stdout + verified.stderr
+            assert "the keys inside the bundle are not trusted" in verified.stdout
         # one altered byte anywhere, and the checker names what failed
         bundle = tmp_path / "c02.zip"
         cases = {
@@ -162,7 +189,11 @@ def test_proof_bundles_of_each_side_verify_offline(nodes: dict[str, NodeProcess]
             result = standalone(bad, tmp_path / "court-bad")
             assert result.returncode == 1, (member, result.stdout)
             assert f"FAILED {check}:" in result.stdout, (member, result.stdout)
-        cosigned = altered(bundle, "entry.tlog-proof", lambda d: rewrite_line(d, -1, 40),
+        cosigner = json.loads(members(bundle)["manifest.json"])["cosigner_kid"]
+        line = next(i for i, text in enumerate(members(bundle)["entry.tlog-proof"].decode()
+                                               .split("\n"))
+                    if text.startswith(f"\u2014 {cosigner} "))  # la.atd cosigned it too
+        cosigned = altered(bundle, "entry.tlog-proof", lambda d: rewrite_line(d, line, 40),
                            tmp_path / "bad-cosignature.zip")  # its Ed25519 signature
         result = standalone(cosigned, tmp_path / "court-bad")
         assert result.returncode == 1
@@ -211,6 +242,222 @@ def test_an_h2_message_is_proved_from_its_case_only(nodes: dict[str, NodeProcess
     assert refused.returncode == 1
     assert "H2" in refused.stderr
     assert not (tmp_path / "h2.zip").exists()
+
+
+# -- bundles an attacker writes: both checkers refuse them (tests/proof_forge.py) ---------------
+
+@pytest.fixture(scope="module")
+def genuine(nodes: dict[str, NodeProcess], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A proof bundle vn.c02 made of the request it sent kh.ahtjp (the first test's)."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    (message_id,) = query(kh, "SELECT message_id FROM messages WHERE direction = 'in' AND "
+                              "doc_type = 'verification-request'")[0]
+    out = tmp_path_factory.mktemp("genuine") / "c02.zip"
+    c02.cli("proof", "export", message_id, str(out), "--reason", "the attacker's template")
+    return out
+
+
+def verifiers(nodes: dict[str, NodeProcess], bundle: Path, workdir: Path
+              ) -> dict[str, subprocess.CompletedProcess[str]]:
+    """What each checker says of a bundle on disk: ``gateway proof verify`` on vn.c02 and
+    the standalone checker as a court runs it (with the keys the agencies handed over)."""
+    keys = handed_over(nodes, workdir / "handed-over.json")
+    return {"node": nodes["vn.c02"].cli("proof", "verify", str(bundle), check=False),
+            "court": standalone(bundle, workdir / "court", "--keys", str(keys))}
+
+
+def test_a_bundle_forged_in_the_nodes_own_name_does_not_hold_on_the_node(
+        nodes: dict[str, NodeProcess], tmp_path: Path) -> None:
+    """Every signature valid, with keys the forger made for vn.c02 and its partner: under
+    new key ids, and under the real ones (a node's key ids are public)."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    real = {node.node_id: json.loads("{" + node.cli("keys", "show").stdout.split("\n{", 1)[1])
+            ["keys"][0]["kid"] for node in (c02, kh)}
+    for name, kids in (("new-kids", {n: f"{n}#forged" for n in real}), ("real-kids", real)):
+        keys = {node: SigningKey(kid, Ed25519PrivateKey.generate()) for node, kid in kids.items()}
+        bundle = tmp_path / f"forged-{name}.zip"
+        bundle.write_bytes(zipped(forge("vn.c02", "kh.ahtjp", "vn.c02", keys=keys)
+                                  .files.items()))
+        on_node = c02.cli("proof", "verify", str(bundle), check=False)
+        assert on_node.returncode == 1, on_node.stdout
+        assert "trusted: this node's own keys and the keys it pinned for its partners " \
+               "(kh.ahtjp, la.atd); the keys inside the bundle are not trusted" in on_node.stdout
+        assert "FAILS: keys: vn.c02#" in on_node.stdout  # the first key the forger lists
+        assert "is not one of this node's own keys" in on_node.stdout
+        assert "the proof does not hold" in on_node.stderr
+        # the standalone checker: with the keys handed over, refused; without, it holds
+        # with the forger's keys, and says that this proves nothing by itself
+        court = verifiers(nodes, bundle, tmp_path)["court"]
+        assert court.returncode == 1, court.stdout
+        assert "FAILED keys:" in court.stdout
+        trusting = standalone(bundle, tmp_path / "court")
+        assert "NOTE   no --keys: the keys inside the bundle are trusted" in trusting.stdout
+        assert "keys: NOT CHECKED against keys you trust" in trusting.stdout
+        assert trusting.stdout.strip().splitlines()[-1].startswith(
+            "the proof holds with the bundle's own keys only")
+
+
+def peak_memory(args: list[str], cwd: Path, env: dict[str, str] | None = None
+                ) -> tuple[int, str, int]:
+    """Exit status, output and peak resident memory (MiB) of a command, measured in a small
+    wrapper process (a child forked from pytest would count pytest's own memory)."""
+    wrapper = ("import resource, subprocess, sys\n"
+               "done = subprocess.run(sys.argv[1:], check=False)\n"
+               "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "sys.exit(done.returncode)\n")
+    done = subprocess.run([sys.executable, "-I", "-c", wrapper, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    said, _, peak = done.stdout.rpartition("PEAK ")
+    return done.returncode, said + done.stderr, int(peak) // 1024
+
+
+def test_zip_bombs_are_refused_before_they_fill_the_memory(
+        nodes: dict[str, NodeProcess], genuine: Path, tmp_path: Path) -> None:
+    c02 = nodes["vn.c02"]
+    court = tmp_path / "court"
+    court.mkdir()
+    shutil.copy(REPO / "tools" / "bxproof.py", court / "bxproof.py")
+    for member in ("message.json", "keys.json"):
+        bundle = tmp_path / f"bomb-{member}.zip"
+        bomb(bundle, members(genuine), member, 512 * 1024 * 1024)
+        assert bundle.stat().st_size < 600 * 1024  # a small file that inflates to 512 MiB
+        for who, (args, cwd, env) in {
+                "node": ([GATEWAY, "proof", "verify", str(bundle)], c02.home, c02.env()),
+                "court": ([sys.executable, "-I", "bxproof.py", str(bundle)], court, None),
+        }.items():
+            status, said, peak = peak_memory(args, cwd, env)
+            assert status == 1, (who, said)
+            assert peak < 160, f"{who} peaked at {peak} MiB on a bomb in {member}"
+            assert f"{member} is 536870912 bytes once inflated; at most" in said, (who, said)
+            assert "Traceback" not in said
+
+
+def test_a_name_twice_in_a_bundle_is_refused(nodes: dict[str, NodeProcess], genuine: Path,
+                                             tmp_path: Path) -> None:
+    """Zip tools show the first copy; a checker that read the last would vouch for a
+    message nobody sees."""
+    files = members(genuine)
+    shown = json.loads(files["manifest.json"])
+    shown["message_id"] = "00000000-0000-4000-8000-000000000000"
+    for name, first in (("message.json", files["receipt.json"]),
+                        ("manifest.json", json.dumps(shown).encode())):
+        bundle = tmp_path / f"twice-{name}.zip"
+        bundle.write_bytes(zipped([(name, first), *files.items()]))
+        with zipfile.ZipFile(bundle) as archive:  # what unzip shows: the first copy
+            assert archive.open(archive.infolist()[0]).read() == first
+        said = verifiers(nodes, bundle, tmp_path)
+        for who, done in said.items():
+            assert done.returncode == 1, (who, done.stdout)
+            assert f"the bundle holds {name} more than once" in done.stdout + done.stderr
+
+
+HOSTILE = {"manifest.json": b"[]",
+           "manifest.json-deep": b'{"format": "bx-proof/1", "x": ' + b"[" * 50_000
+           + b"]" * 50_000 + b"}",
+           "keys.json": b"{}", "keys.json-5": b'{"keys": 5}'}
+
+
+def test_hostile_json_in_a_bundle_ends_in_a_named_check(
+        nodes: dict[str, NodeProcess], genuine: Path, tmp_path: Path) -> None:
+    files = members(genuine)
+    for case, content in HOSTILE.items():
+        member = case.split("-")[0]
+        bundle = tmp_path / f"hostile-{case}.zip"
+        bundle.write_bytes(zipped({**files, member: content}.items()))
+        for who, done in verifiers(nodes, bundle, tmp_path).items():
+            said = done.stdout + done.stderr
+            assert done.returncode == 1, (case, who, said)
+            assert "Traceback" not in said, (case, who, said)
+            assert member in said or "not a bx-proof/1 bundle" in said, (case, who, said)
+
+
+def _pushed_as(node: NodeProcess, to: NodeProcess, message_id: str, handling: str) -> None:
+    """A message of ``node`` with an id of its choosing, pushed on the wire to ``to``."""
+    key = KeyStore(node.data_dir / "keys" / "signing.pem", node.node_id).signing_key()
+    now = datetime.now(UTC)
+    raw = compose_message(key, node.node_id, MessageDraft(
+        "verification-request", "1.0", to.node_id, handling=handling),  # type: ignore[arg-type]
+        example("verification-request"), created=now, message_id=message_id)
+    pushed = httpx.post(f"{to.url}/messages", content=raw, timeout=30, headers={
+        "Content-Type": "application/jose+json",
+        "Authorization": f"Bearer {issue_bearer(key, node.node_id, to.node_id, now)}"})
+    assert pushed.status_code == 202, pushed.text
+
+
+def test_a_message_id_two_partners_used_is_proved_as_each_senders_own(
+        nodes: dict[str, NodeProcess], tmp_path: Path) -> None:
+    """Ids are unique per sender only: kh.ahtjp sends vn.c02 an H2 request, la.atd a
+    request with the same id. Each is proved as its own sender's, from its own case; the
+    command line asks whose; a court's checker refuses one's entry under the other."""
+    c02, kh, la = nodes["vn.c02"], nodes["kh.ahtjp"], nodes["la.atd"]
+    message_id = "5f0c2a9e-8d7b-4c6a-9e5f-4d3c2b1a0f9e"
+    _pushed_as(kh, c02, message_id, "H2")
+    _pushed_as(la, c02, message_id, "H1")
+
+    def filed() -> dict[str, int] | None:
+        found = dict(query(c02, "SELECT m.sender, cc.case_id FROM messages m JOIN "
+                                "case_conversations cc ON cc.conversation = m.conversation "
+                                "AND cc.partner = m.sender WHERE m.message_id = ? AND "
+                                "m.attach_pending = 0", message_id))
+        return found if len(found) == 2 else None
+
+    cases = wait_for(filed, "vn.c02 to file both messages in their cases")
+    assert cases["kh.ahtjp"] != cases["la.atd"]
+    c02.cli("audit", "checkpoint", "--new")
+    wait_for(lambda: cosigned_by(c02, kh) and cosigned_by(c02, la),
+             "both partners to cosign vn.c02's checkpoint")
+    c02.add_user("investigator.c02", "investigator", password=PASSWORD)
+    with c02.session("investigator.c02", PASSWORD) as api:
+        answer = api.post(f"/cases/{cases['la.atd']}/messages/{message_id}/proof",
+                          params={"reason": "court of Vientiane"})
+    assert answer.status_code == 200, answer.text
+    from_case = tmp_path / "from-la-case.zip"
+    from_case.write_bytes(answer.content)
+    manifest = json.loads(members(from_case)["manifest.json"])
+    assert (manifest["sender"], manifest["handling"]) == ("la.atd", "H1")  # not kh.ahtjp's H2
+    # at the command line: whose message? --from says
+    asked = c02.cli("proof", "export", message_id, str(tmp_path / "which.zip"), check=False)
+    assert asked.returncode == 1
+    assert "more than one sender used the message id" in asked.stderr
+    assert "kh.ahtjp, la.atd" in asked.stderr
+    h2 = c02.cli("proof", "export", "--from", "kh.ahtjp", message_id,
+                 str(tmp_path / "h2.zip"), check=False)
+    assert h2.returncode == 1
+    assert "H2" in h2.stderr  # the H2 rule, on kh.ahtjp's own message
+    # printing it at the host asks whose too
+    printed = tmp_path / "printed.html"
+    asked = c02.cli("render", message_id, "--reason", "court", "--html", str(printed),
+                    check=False)
+    assert asked.returncode == 1
+    assert "more than one sender used the message id" in asked.stderr
+    assert not printed.exists()
+    c02.cli("render", message_id, "--from", "la.atd", "--reason", "court", "--html",
+            str(printed))
+    (detail,) = [json.loads(d) for s, d in actions(c02, "document.exported") if s == message_id]
+    assert detail["via"] == "cli"
+    bundles = {}
+    for sender, extra in (("la.atd", ()), ("kh.ahtjp", ("--within-case",))):
+        bundles[sender] = tmp_path / f"{sender}.zip"
+        c02.cli("proof", "export", "--from", sender, *extra, message_id,
+                str(bundles[sender]), "--reason", "court")
+        assert json.loads(members(bundles[sender])["manifest.json"])["sender"] == sender
+        for who, done in verifiers(nodes, bundles[sender], tmp_path).items():
+            assert done.returncode == 0, (sender, who, done.stdout + done.stderr)
+    # kh.ahtjp's message and receipt, with la.atd's entry and its inclusion proof: the same
+    # id, the same log, a checkpoint both partners cosigned
+    kh_files, la_files = members(bundles["kh.ahtjp"]), members(bundles["la.atd"])
+    forged = json.loads(kh_files["manifest.json"])
+    forged["entry_seq"] = json.loads(la_files["manifest.json"])["entry_seq"]
+    mixed = tmp_path / "mixed.zip"
+    mixed.write_bytes(zipped({**kh_files, "manifest.json": json.dumps(forged).encode(),
+                              "entry.json": la_files["entry.json"],
+                              "entry.tlog-proof": la_files["entry.tlog-proof"]}.items()))
+    said = verifiers(nodes, mixed, tmp_path)
+    assert said["court"].returncode == 1, said["court"].stdout
+    assert "FAILED entry: the audit entry records message.received by la.atd, not by " \
+           "kh.ahtjp" in said["court"].stdout
+    assert said["node"].returncode == 1, said["node"].stdout
+    assert "FAILS: audit entry:" in said["node"].stdout
 
 
 def rewrite_history(node: NodeProcess, seq: int) -> None:

@@ -373,7 +373,7 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
     else:
         try:
             data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                              within_case=True)
+                                              within_case=True, sender=shown["sender"])
         except proofs.ProofError as exc:
             error = spoken(request, exc)
         else:
