@@ -13,6 +13,7 @@ from typing import Final
 
 from lxml import etree
 
+from gateway.documents.witness import WitnessDocumentError, check_readable
 from gateway.documents.xml import parse_safely
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import FieldError, Problem
@@ -168,8 +169,20 @@ class SchemaRegistry:
         return tree
 
     def check(self, doc_type: str, version: str, document: bytes) -> None:
-        """The protocol's document check (``DocumentChecker``): validate, keep nothing."""
-        self.validate(doc_type, version, document)
+        """The protocol's document check (``DocumentChecker``): validate, keep nothing. A
+        system document (PROTOCOL.md §4.8) is also read as the node's handling will read it,
+        so that what passes here is answered, never accepted and then dropped; what the
+        schema cannot say (a cosignature with both a signature and a refusal, or neither) is
+        refused here too."""
+        tree = self.validate(doc_type, version, document)
+        try:
+            check_readable(doc_type, tree)
+        except WitnessDocumentError as exc:
+            root = tree.getroot()
+            message = f"{doc_type} {version}: {exc}"
+            raise Problem("schema-invalid", message, errors=[
+                FieldError(root.sourceline or 1, 1, "/" + etree.QName(root).localname,
+                           str(exc))]) from exc
 
 
 def _check_declares_root(schema: DocumentSchema) -> None:

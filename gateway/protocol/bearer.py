@@ -116,7 +116,8 @@ def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
     pinned = keys(node, kid)
     now = clock()
     if pinned is None or not pinned.usable_at(now):
-        raise _refuse(f"bearer token key {kid!r} is not pinned, not yet valid, expired or revoked")
+        raise _refuse(f"bearer token key {kid!r} is not pinned, not yet valid, expired, "
+                      "revoked, or a key for checkpoints only")
     if not verify_bytes(pinned.public_key, alg, signing_input, signature):
         raise _refuse("bearer token signature does not verify")
     missing = [c for c in ("iss", "sub", "aud", "iat", "exp", "jti") if c not in claims]
