@@ -163,9 +163,24 @@ def partners_refresh(
     for key in outcome.ignored:
         typer.echo(_("not pinned (key_continuity is off): {kid} ({thumbprint}); give its "
                      "--thumbprint to pin it").format(kid=key.kid, thumbprint=key.thumbprint))
+    for key in outcome.narrowed:
+        typer.echo(_("{kid} is now pinned for checkpoints only, as the partner marks it").format(
+            kid=key.kid))
     for key in outcome.refused:
-        typer.echo(_("REFUSED: {kid} comes back with another key ({thumbprint}); this is not a "
-                     "rotation").format(kid=key.kid, thumbprint=key.thumbprint), err=True)
+        why = outcome.why.get(key.kid)
+        if why == "alias":
+            text = _("REFUSED: {kid} offers a key pinned under another key id ({thumbprint})")
+        elif why == "widened":
+            text = _("REFUSED: {kid} is pinned for checkpoints only and comes back for every "
+                     "use ({thumbprint})")
+        else:
+            text = _("REFUSED: {kid} comes back with another key ({thumbprint}); this is not a "
+                     "rotation")
+        typer.echo(text.format(kid=key.kid, thumbprint=key.thumbprint), err=True)
+    for key in outcome.withheld:
+        typer.echo(_("not pinned: {kid} ({thumbprint}) is vouched for by a set that contradicts "
+                     "what is pinned").format(kid=key.kid, thumbprint=key.thumbprint),
+                   err=True)
     if outcome.refused:
         raise typer.Exit(1)
 

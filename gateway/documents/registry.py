@@ -14,6 +14,7 @@ from typing import Final
 from lxml import etree
 
 from gateway.documents import periodic_report
+from gateway.documents.witness import WitnessDocumentError, check_readable
 from gateway.documents.xml import parse_safely
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.problems import FieldError, Problem
@@ -163,13 +164,25 @@ class SchemaRegistry:
                                  path=_readable_path(tree, e.path), message=e.message)
                       for e in schema.schema.error_log]
             _refuse(doc_type, schema.version, errors)
-        if doc_type == periodic_report.DOC_TYPE:  # the one rule a schema cannot say
+        if doc_type == periodic_report.DOC_TYPE:  # what its schema cannot say
             _refuse(doc_type, schema.version, periodic_report.small_cells(root))
         return tree
 
     def check(self, doc_type: str, version: str, document: bytes) -> None:
-        """The protocol's document check (``DocumentChecker``): validate, keep nothing."""
-        self.validate(doc_type, version, document)
+        """The protocol's document check (``DocumentChecker``): validate, keep nothing. A
+        system document (PROTOCOL.md §4.8) is also read as the node's handling will read it,
+        so that what passes here is answered, never accepted and then dropped; what the
+        schema cannot say (a cosignature with both a signature and a refusal, or neither) is
+        refused here too."""
+        tree = self.validate(doc_type, version, document)
+        try:
+            check_readable(doc_type, tree)
+        except WitnessDocumentError as exc:
+            root = tree.getroot()
+            message = f"{doc_type} {version}: {exc}"
+            raise Problem("schema-invalid", message, errors=[
+                FieldError(root.sourceline or 1, 1, "/" + etree.QName(root).localname,
+                           str(exc))]) from exc
 
 
 def _refuse(doc_type: str, version: str, errors: list[FieldError]) -> None:

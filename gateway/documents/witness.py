@@ -4,12 +4,18 @@
 A ``checkpoint`` carries a log's signed note with the consistency proof from the size the
 witness holds; a ``cosignature`` the witness's answer, exactly one of a signature and a
 refusal.
+
+The readers accept every document the schema accepts (``xs:base64Binary`` may be wrapped
+over lines or spaced), and :func:`check_readable` runs them before a receipt is signed
+(:meth:`gateway.documents.registry.SchemaRegistry.check`): what the node's own handling
+cannot read is refused ``schema-invalid`` on the wire, never accepted and then dropped.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,11 +64,33 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+_NUMBER: Final = re.compile(r"\+?[0-9]+")
+#: The whitespace XML may put in an ``xs:base64Binary`` value (collapsed by the schema).
+_XML_SPACE: Final = str.maketrans("", "", " \t\r\n")
+
+
 def _unb64(text: str | None) -> bytes:
+    """The bytes of an ``xs:base64Binary`` value as the schema reads it: XML whitespace
+    (line breaks of a wrapped value, spaces) carries nothing."""
     try:
-        return base64.b64decode((text or "").encode(), validate=True)
-    except binascii.Error as exc:
+        return base64.b64decode((text or "").translate(_XML_SPACE).encode("ascii"),
+                                validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
         raise WitnessDocumentError("not base64") from exc
+
+
+def _number(text: str | None) -> int:
+    """An ``xs:nonNegativeInteger`` as the schema reads it (spaces around, a plus sign,
+    leading zeros)."""
+    value = (text or "").strip(" \t\r\n")
+    if not _NUMBER.fullmatch(value):
+        raise WitnessDocumentError(f"{value[:20]!r} is not a number")
+    return int(value)
+
+
+def _root(document: bytes | etree._ElementTree) -> etree._Element:
+    tree = parse_safely(document) if isinstance(document, bytes) else document
+    return tree.getroot()
 
 
 def _el(parent: etree._Element, doc_type: str, name: str, text: str | None = None
@@ -87,14 +115,15 @@ def write_checkpoint(fields: CheckpointFields) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def read_checkpoint(document: bytes) -> CheckpointFields:
-    """A received (schema-valid) ``checkpoint`` document."""
-    root = parse_safely(document).getroot()
+def read_checkpoint(document: bytes | etree._ElementTree) -> CheckpointFields:
+    """A received (schema-valid) ``checkpoint`` document (:class:`WitnessDocumentError` if
+    it cannot be read)."""
+    root = _root(document)
     ns = {"c": NAMESPACES[CHECKPOINT]}
     return CheckpointFields(
-        origin=str(root.findtext("c:origin", namespaces=ns)),
-        size=int(str(root.findtext("c:size", namespaces=ns))),
-        old_size=int(str(root.findtext("c:old-size", namespaces=ns))),
+        origin=str(root.findtext("c:origin", namespaces=ns)).strip(),
+        size=_number(root.findtext("c:size", namespaces=ns)),
+        old_size=_number(root.findtext("c:old-size", namespaces=ns)),
         proof=tuple(_unb64(h.text) for h in root.iterfind("c:consistency-proof/c:hash", ns)),
         note=_unb64(root.findtext("c:note", namespaces=ns)))
 
@@ -119,24 +148,36 @@ def write_cosignature(fields: CosignatureFields) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
-def read_cosignature(document: bytes) -> CosignatureFields:
+def read_cosignature(document: bytes | etree._ElementTree) -> CosignatureFields:
     """A received (schema-valid) ``cosignature`` document; exactly one of a signature and
     a refusal, else :class:`WitnessDocumentError`."""
-    root = parse_safely(document).getroot()
+    root = _root(document)
     ns = {"c": NAMESPACES[COSIGNATURE]}
     signed, refusal = root.find("c:signed", ns), root.find("c:refusal", ns)
     if (signed is None) == (refusal is None):
         raise WitnessDocumentError("a cosignature holds either a signature or a refusal")
-    origin = str(root.findtext("c:origin", namespaces=ns))
-    size = int(str(root.findtext("c:size", namespaces=ns)))
+    origin = str(root.findtext("c:origin", namespaces=ns)).strip()
+    size = _number(root.findtext("c:size", namespaces=ns))
     hashed = _unb64(root.findtext("c:root", namespaces=ns))
     if signed is not None:
         blob = _unb64(signed.findtext("c:signature", namespaces=ns))
-        name = str(signed.findtext("c:key-name", namespaces=ns))
+        name = str(signed.findtext("c:key-name", namespaces=ns)).strip()
         return CosignatureFields(origin, size, hashed,
                                  signature=tlog.Signature(name, blob[:4], blob[4:]))
     held = refusal.findtext("c:held-size", namespaces=ns) if refusal is not None else None
     return CosignatureFields(origin, size, hashed,
-                             refusal=str(refusal.findtext("c:reason", namespaces=ns))
+                             refusal=str(refusal.findtext("c:reason", namespaces=ns)).strip()
                              if refusal is not None else None,
-                             held_size=int(held) if held is not None else None)
+                             held_size=_number(held) if held is not None else None)
+
+
+#: The node's own reading of each system document, run before a receipt is signed.
+_READERS: Final = {CHECKPOINT: read_checkpoint, COSIGNATURE: read_cosignature}
+
+
+def check_readable(doc_type: str, tree: etree._ElementTree) -> None:
+    """Read a schema-valid system document as the node's handling will (nothing for other
+    types); raise :class:`WitnessDocumentError` saying what cannot be read."""
+    reader = _READERS.get(doc_type)
+    if reader is not None:
+        reader(tree)

@@ -43,13 +43,13 @@ async def checkpoint_and_send(node: Node) -> None:
 @reads
 async def latest_cosigned(conn: AsyncConnection, node: Node
                           ) -> tuple[checkpoints.Stored | None, list[tuple[str, int]]]:
-    """The latest checkpoint and which partners' keys cosigned it, when (None: none yet)."""
+    """The latest checkpoint and which partners' keys cosigned it, when (None: none yet):
+    the cosignatures that count (:func:`witnessing.cosigned_by`)."""
     stored = await checkpoints.latest(conn)
     if stored is None:
         return None, []
-    keys = checkpoints.cosigner_keys({p.node_id: dict(witnessing.partner_keys(node, p.node_id))
-                                      for p in node.partners.all()})
-    return stored, checkpoints.cosigners(stored, keys)
+    return stored, witnessing.cosigned_by(node, [p.node_id for p in node.partners.all()],
+                                          stored)
 
 
 class Checkpointer:

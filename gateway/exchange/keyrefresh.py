@@ -10,8 +10,12 @@ pinned yet decides by the partner file's ``key_continuity``:
   console's partners page), pinned when accepted;
 - ``off``: pinned only if its thumbprint was handed over (``--thumbprint``).
 
-A key whose thumbprint was handed over is pinned whatever the policy. A key id that comes
-back with another key is a substitution, never a rotation: refused and audited as an alarm.
+A key whose thumbprint was handed over is pinned whatever the policy. A set that contradicts
+what is pinned vouches for nothing: a key id that comes back with another key (a
+substitution, never a rotation), a pinned key listed under another key id, or a key pinned
+for checkpoints only listed for every use (PROTOCOL.md §4.8) is refused and audited as an
+alarm, and no other key of that set is pinned or offered (``withheld``, audited). A pinned
+key that the set newly marks for checkpoints only is narrowed so (trust only shrinks).
 Every pin, acceptance and refusal is in the audit log. Pinning writes the partner file; the
 serving node re-reads it on its own (:meth:`PartnerDirectory.reload_if_changed`).
 """
@@ -32,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
 from gateway.protocol.errors import N_, GatewayError
+from gateway.protocol.jose import JwkError, checkpoint_marking, checkpoints_only
 from gateway.protocol.keyset import OfferedKey, VouchedSet, verify_key_set
 from gateway.protocol.problems import Problem
 from gateway.runtime.node import Node
@@ -49,6 +54,10 @@ FIRST_REFRESH_AFTER: Final = timedelta(minutes=5)
 WATCH_EVERY_S: Final = 2.0
 #: The most a signed key set may weigh.
 MAX_KEYSET_BYTES: Final = 64 * 1024
+#: How a key of a signed set can contradict what is pinned: its kid pinned with another key,
+#: its key pinned under another kid, its key pinned for checkpoints only and offered for
+#: every use.
+CONTRADICTIONS: Final = ("substitution", "alias", "widened")
 
 
 class KeyRefreshError(GatewayError):
@@ -73,7 +82,13 @@ class RefreshOutcome:
     pinned: list[OfferedKey] = field(default_factory=list)
     pending: list[OfferedKey] = field(default_factory=list)
     ignored: list[OfferedKey] = field(default_factory=list)
+    #: Keys that contradict what is pinned, with why (:data:`CONTRADICTIONS`).
     refused: list[OfferedKey] = field(default_factory=list)
+    why: dict[str, str] = field(default_factory=dict)
+    #: New keys of a set that contradicts what is pinned: neither pinned nor offered.
+    withheld: list[OfferedKey] = field(default_factory=list)
+    #: Pinned keys the set newly marks for checkpoints only, narrowed so.
+    narrowed: list[OfferedKey] = field(default_factory=list)
     known: int = 0
 
 
@@ -150,20 +165,18 @@ async def _apply(conn: AsyncConnection, node: Node, vouched: VouchedSet,
         raise KeyRefreshError(N_("thumbprint {thumbprint} matches no key of the signed set"),
                               thumbprint=sorted(unknown)[0])
     policy = partner.file.key_continuity
-    pinned = {k.kid: k.thumbprint for k in partner.file.keys}
+    pinned = {k.kid: k for k in partner.file.keys}
     outcome = RefreshOutcome(partner.node_id, vouched.vouching_kid)
     now = node.clock()
+    if await _contradictions(conn, node, vouched, pinned, outcome, actor):
+        return outcome
     to_pin: list[tuple[OfferedKey, str]] = []
     for key in vouched.keys:
-        if pinned.get(key.kid) == key.thumbprint:
+        entry = pinned.get(key.kid)
+        if entry is not None:
             outcome.known += 1
-        elif key.kid in pinned:
-            outcome.refused.append(key)
-            await audit.append(conn, node.clock, actor, "partner.key-substitution",
-                               partner.node_id, {"kid": key.kid,
-                                                 "pinned": pinned[key.kid],
-                                                 "offered": key.thumbprint,
-                                                 "vouched_by": vouched.vouching_kid})
+            if key.checkpoints_only and not entry.checkpoints_only:
+                outcome.narrowed.append(key)
         elif key.thumbprint in handed:
             to_pin.append((key, "thumbprint"))
         elif policy == "auto":
@@ -177,30 +190,97 @@ async def _apply(conn: AsyncConnection, node: Node, vouched: VouchedSet,
             outcome.pending.append(key)
         else:
             outcome.ignored.append(key)
-    if to_pin:
-        await _pin(node, conn, partner.node_id, to_pin, vouched.vouching_kid, actor)
+    if to_pin or outcome.narrowed:
+        await _pin(node, conn, partner.node_id, to_pin, vouched.vouching_kid, actor,
+                   narrowed=outcome.narrowed)
         outcome.pinned.extend(k for k, _ in to_pin)
     return outcome
 
 
+async def _contradictions(conn: AsyncConnection, node: Node, vouched: VouchedSet,
+                          pinned: dict[str, KeyEntry], outcome: RefreshOutcome,
+                          actor: str) -> bool:
+    """Whether the set contradicts what is pinned (:data:`CONTRADICTIONS`); if so each
+    contradiction is refused and audited as an alarm, and the set's new keys are withheld
+    (audited once): a set that contradicts the pins vouches for nothing."""
+    kid_of = {k.thumbprint: k.kid for k in pinned.values()}
+    for key in vouched.keys:
+        entry = pinned.get(key.kid)
+        by = vouched.vouching_kid
+        if entry is not None and entry.thumbprint != key.thumbprint:
+            outcome.why[key.kid] = "substitution"
+            await audit.append(conn, node.clock, actor, "partner.key-substitution",
+                               vouched.signer, {"kid": key.kid, "pinned": entry.thumbprint,
+                                                "offered": key.thumbprint, "vouched_by": by})
+        elif kid_of.get(key.thumbprint, key.kid) != key.kid:
+            outcome.why[key.kid] = "alias"
+            await audit.append(conn, node.clock, actor, "partner.key-substitution",
+                               vouched.signer, {"kid": key.kid,
+                                                "pinned_as": kid_of[key.thumbprint],
+                                                "offered": key.thumbprint, "vouched_by": by})
+        elif entry is not None and entry.checkpoints_only and not key.checkpoints_only:
+            outcome.why[key.kid] = "widened"
+            await audit.append(conn, node.clock, actor, "partner.key-purpose-widened",
+                               vouched.signer, {"kid": key.kid, "offered": key.thumbprint,
+                                                "vouched_by": by})
+        else:
+            continue
+        outcome.refused.append(key)
+    if not outcome.refused:
+        return False
+    refused = {k.kid for k in outcome.refused}
+    outcome.known = sum(1 for k in vouched.keys
+                        if k.kid not in refused and k.kid in pinned)
+    outcome.withheld = [k for k in vouched.keys
+                        if k.kid not in refused and k.kid not in pinned]
+    await audit.append(conn, node.clock, actor, "partner.keyset-refused", vouched.signer,
+                       {"vouched_by": vouched.vouching_kid, "refused": sorted(refused),
+                        "withheld": [k.kid for k in outcome.withheld]})
+    return True
+
+
 async def _offer(conn: AsyncConnection, partner_id: str, key: OfferedKey, vouched_by: str,
                  now: datetime) -> bool:
-    """Record a key waiting for an administrator; False if it was offered before."""
+    """Record a key waiting for an administrator; False if it was offered before. The JWK is
+    kept as offered, with its checkpoint marking (PROTOCOL.md §4.8), so that an acceptance
+    pins it for what it was offered for."""
+    jwk = {**key.jwk, **(checkpoint_marking() if key.checkpoints_only else {})}
     return await offers.add_offer(conn, partner=partner_id, kid=key.kid,
                                   thumbprint=key.thumbprint,
-                                  jwk=json.dumps(key.jwk, sort_keys=True),
+                                  jwk=json.dumps(jwk, sort_keys=True),
                                   vouched_by=vouched_by, offered_at=now)
 
 
+def _offered_key(kid: str, stored_jwk: str, thumbprint: str) -> OfferedKey:
+    """A key waiting for an administrator, as it was offered (a marking that is not
+    understood pins it for nothing: refused)."""
+    jwk = json.loads(stored_jwk)
+    try:
+        marked = checkpoints_only(jwk)
+    except JwkError as exc:
+        raise KeyDecisionError(N_("{kid}: {error}"), kid=kid, error=exc) from exc
+    public = {k: str(v) for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
+    return OfferedKey(kid, public, thumbprint, marked)
+
+
 async def _pin(node: Node, conn: AsyncConnection, partner_id: str,
-               keys: list[tuple[OfferedKey, str]], vouched_by: str, actor: str) -> None:
-    """Write the keys into the partner file and audit each pin, in the caller's transaction
-    (the file is written last: if the audit line cannot be written, nothing is pinned)."""
+               keys: list[tuple[OfferedKey, str]], vouched_by: str, actor: str,
+               narrowed: list[OfferedKey] | None = None) -> None:
+    """Write the keys into the partner file and audit each pin (and each pinned key narrowed
+    to checkpoints only), in the caller's transaction (the file is written last: if the
+    audit line cannot be written, nothing is pinned)."""
     for key, how in keys:
         await audit.append(conn, node.clock, actor, "partner.key-pinned", partner_id,
                            {"kid": key.kid, "thumbprint": key.thumbprint, "how": how,
+                            "vouched_by": vouched_by,
+                            **({"checkpoints_only": True} if key.checkpoints_only else {})})
+    for key in narrowed or []:
+        await audit.append(conn, node.clock, actor, "partner.key-checkpoints-only", partner_id,
+                           {"kid": key.kid, "thumbprint": key.thumbprint,
                             "vouched_by": vouched_by})
-    entries = [KeyEntry(kid=k.kid, thumbprint=k.thumbprint, jwk=k.jwk) for k, _ in keys]
+    entries = [KeyEntry(kid=k.kid, thumbprint=k.thumbprint, jwk=k.jwk,
+                        checkpoints_only=k.checkpoints_only)
+               for k in [*(k for k, _ in keys), *(narrowed or [])]]
     try:
         await asyncio.to_thread(pin_keys, node.settings.partners_path, partner_id,
                                 node.registry.types(), entries)
@@ -248,7 +328,7 @@ async def decide(conn: AsyncConnection, node: Node, offer_id: int, accept: bool,
                                partner_id=row.partner)
     state: Literal["accepted", "rejected"] = "accepted" if accept else "rejected"
     await offers.decide(conn, row.id, state=state, by=actor, at=node.clock())
-    key = OfferedKey(row.kid, json.loads(row.jwk), row.thumbprint)
+    key = _offered_key(row.kid, row.jwk, row.thumbprint)
     if accept:
         await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
     else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,13 +82,14 @@ def key_list(node: Node, partner: str) -> list[dict[str, Any]]:
 
 
 async def _cosigned_checkpoint(conn: AsyncConnection, size_at_least: int,
-                               partner_keys: list[tlog.Verifier]
+                               cosigned: Callable[[checkpoints.Stored], list[tuple[str, int]]]
                                ) -> tuple[checkpoints.Stored, str] | None:
-    """The newest checkpoint covering ``size_at_least`` entries cosigned by the partner."""
+    """The newest checkpoint covering ``size_at_least`` entries cosigned by the partner
+    (``cosigned``: its cosignatures that count, :func:`witnessing.cosigned_by`)."""
     for row in await sources.checkpoints_covering(conn, size_at_least):
         stored = checkpoints.Stored(int(row.size), bytes(row.root), bytes(row.note),
                                     row.made_at)
-        cosigners = checkpoints.cosigners(stored, partner_keys)
+        cosigners = cosigned(stored)
         if cosigners:
             return stored, cosigners[0][0]
     return None
@@ -152,9 +154,8 @@ async def _sources(conn: AsyncConnection, node: Node, message_id: str, sender: s
     if entry is None:
         raise ProofError(N_("no audit entry records message {message_id}"),
                          message_id=message_id)
-    verifiers = [tlog.Verifier(kid, tlog.COSIGNATURE_V1, key)
-                 for kid, key in witnessing.partner_keys(node, partner)]
-    found = await _cosigned_checkpoint(conn, int(entry.seq), verifiers)
+    found = await _cosigned_checkpoint(
+        conn, int(entry.seq), lambda stored: witnessing.cosigned_by(node, [partner], stored))
     if found is None:
         return _Sources(row, entry, partner, None)
     stored, cosigner = found

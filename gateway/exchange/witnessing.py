@@ -11,15 +11,26 @@ against its pinned key and kept with the checkpoint; a refusal is kept and audit
 As a witness, the node answers every ``checkpoint`` with a ``cosignature`` (signed, or a
 refusal) in the transaction that checks it (:mod:`gateway.audit.witness`). Both run as an
 inbound hook after the receipt's commit, exactly once per message; neither opens a case.
+
+A note or a cosignature is verified against the partner's keys as they stood when the
+document was received (PROTOCOL.md §2 and §4.8): pinned, not revoked and inside their
+validity window, as for a message; a cosignature kept with a checkpoint counts (in a proof,
+in ``gateway audit checkpoint``) only if its key is not revoked and the time it was made is
+inside that key's window. Everything the hooks read was read before the receipt
+(:func:`gateway.documents.witness.check_readable`); a hook that fails all the same answers
+a ``checkpoint`` with a refusal and audits it, and audits a ``cosignature`` it could not
+keep: a system document never dies silently.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import checkpoints
@@ -31,9 +42,10 @@ from gateway.documents.witness import CHECKPOINT, COSIGNATURE, WitnessDocumentEr
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft
-from gateway.protocol.jose import SigningKey
+from gateway.protocol.jose import PinnedKey, SigningKey
 from gateway.runtime.node import Node
 from gateway.store import checkpoint_witnesses as witnesses
+from gateway.store import messages as message_store
 from gateway.store.transactions import reads, writes
 
 log = logging.getLogger("gateway.witness")
@@ -73,13 +85,49 @@ def read_cosignature(document: bytes) -> witnessing.Answer:
                              refusal=found.refusal, held_size=found.held_size)
 
 
-def partner_keys(node: Node, partner: str) -> list[tuple[str, Ed25519PublicKey]]:
-    """A partner's pinned, unrevoked Ed25519 keys (kid, key)."""
+def _note_keys(node: Node, partner: str) -> list[PinnedKey]:
+    """A partner's pinned Ed25519 keys, whatever their state (a key for checkpoints only
+    included: notes and cosignatures are what it signs)."""
     found = node.partners.get(partner)
     if found is None:
         return []
-    return [(k.kid, key) for k in found.file.keys if not k.revoked
-            for key in [k.pinned().public_key] if isinstance(key, Ed25519PublicKey)]
+    return [pin for k in found.file.keys for pin in [k.pinned()]
+            if isinstance(pin.public_key, Ed25519PublicKey)]
+
+
+def partner_keys(node: Node, partner: str, when: datetime | None = None
+                 ) -> list[tuple[str, Ed25519PublicKey]]:
+    """A partner's Ed25519 keys that may sign a note or a cosignature received at ``when``
+    (the node's clock now when not given): pinned, not revoked and inside their validity
+    window (PROTOCOL.md §2, §4.8). (kid, key)."""
+    at = when or node.clock()
+    return [(pin.kid, pin.public_key) for pin in _note_keys(node, partner)
+            if pin.valid_at(at) and isinstance(pin.public_key, Ed25519PublicKey)]
+
+
+def _made_at(timestamp: int) -> datetime | None:
+    """The time a cosignature says it was made, or None if it is no time."""
+    try:
+        return datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def cosigned_by(node: Node, partners: Iterable[str], stored: checkpoints.Stored
+                ) -> list[tuple[str, int]]:
+    """Which keys of these partners cosigned a checkpoint of this node, and when (POSIX
+    time): a cosignature counts if its key is pinned and not revoked, and the time it was
+    made lies inside that key's validity window."""
+    pins = {pin.kid: pin for partner in partners for pin in _note_keys(node, partner)
+            if not pin.revoked and isinstance(pin.public_key, Ed25519PublicKey)}
+    verifiers = [tlog.Verifier(pin.kid, tlog.COSIGNATURE_V1, pin.public_key)
+                 for pin in pins.values() if isinstance(pin.public_key, Ed25519PublicKey)]
+    found = []
+    for kid, timestamp in checkpoints.cosigners(stored, verifiers):
+        made = _made_at(timestamp)
+        if made is not None and pins[kid].valid_at(made):
+            found.append((kid, timestamp))
+    return found
 
 
 def _own_key(node: Node) -> SigningKey | None:
@@ -93,17 +141,33 @@ def _own_key(node: Node) -> SigningKey | None:
 
 # -- as a witness ------------------------------------------------------------------------------
 
+async def _received_at(conn: AsyncConnection, node: Node, envelope: Envelope) -> datetime:
+    """When the document was received: the keys are checked as they stood then."""
+    bx = envelope.header.bx
+    return await message_store.received_at(conn, bx.from_, bx.id) or node.clock()
+
+
 async def on_checkpoint(conn: AsyncConnection, node: Node, envelope: Envelope) -> None:
     """Check a partner's checkpoint, cosign or refuse, and queue the answer to it."""
     bx = envelope.header.bx
     key = _own_key(node)
     if key is None or not isinstance(key.private_key, Ed25519PrivateKey):
+        await audit.append(conn, node.clock, "system", "witness.cannot-cosign", bx.id,
+                           {"partner": bx.from_, "why": "no Ed25519 checkpoint key"})
         return
     offer = read_checkpoint(bx.from_, envelope.document)
+    received = await _received_at(conn, node, envelope)
     verifiers = [tlog.Verifier(kid, tlog.ED25519, public)
-                 for kid, public in partner_keys(node, bx.from_)]
+                 for kid, public in partner_keys(node, bx.from_, received)]
     answer = await witnessing.witness(conn, node.clock(), offer, verifiers,
                                       key.kid, key.private_key)
+    await _answer(conn, node, envelope, answer)
+
+
+async def _answer(conn: AsyncConnection, node: Node, envelope: Envelope,
+                  answer: witnessing.Answer) -> None:
+    """Queue the witness's answer to a checkpoint message, to its sender."""
+    bx = envelope.header.bx
     await queue_message(conn, node, MessageDraft(
         type=COSIGNATURE, version="1.0", to=bx.from_, conversation=bx.conversation,
         ref=bx.id, priority="routine", handling="H0", lang="en"),
@@ -124,23 +188,33 @@ async def on_cosignature(conn: AsyncConnection, node: Node, envelope: Envelope) 
                            {"partner": bx.from_, "why": str(exc)})
         return
     stored = await checkpoints.at_size(conn, answer.size)
+    # a refusal for a note it could not verify names no root (zeros): the size says which
+    named_root = answer.signature is not None or answer.root != bytes(len(answer.root))
     if (answer.origin != checkpoints.origin_of(node.node_id) or stored is None
-            or stored.root != answer.root):
+            or (named_root and stored.root != answer.root)):
         await audit.append(conn, node.clock, "system", "witness.answer-refused", bx.id,
                            {"partner": bx.from_, "why": "not a checkpoint of this node"})
         return
     if answer.signature is not None:
-        keys = dict(partner_keys(node, bx.from_))
-        public = keys.get(answer.signature.name)
-        if public is None:
+        received = await _received_at(conn, node, envelope)
+        pin = next((pin for pin in _note_keys(node, bx.from_)
+                    if pin.kid == answer.signature.name and pin.valid_at(received)), None)
+        if pin is None or not isinstance(pin.public_key, Ed25519PublicKey):
             await audit.append(conn, node.clock, "system", "witness.answer-refused", bx.id,
-                               {"partner": bx.from_, "why": "unknown cosigner key"})
+                               {"partner": bx.from_,
+                                "why": "unknown cosigner key, or one revoked or outside its "
+                                       "validity window when the cosignature was received"})
             return
-        verifier = tlog.Verifier(answer.signature.name, tlog.COSIGNATURE_V1, public)
+        verifier = tlog.Verifier(pin.kid, tlog.COSIGNATURE_V1, pin.public_key)
         cosigned = stored.parsed().with_signature(answer.signature)
         try:
-            if tlog.verify_cosignature(cosigned, verifier) is None:
+            timestamp = tlog.verify_cosignature(cosigned, verifier)
+            if timestamp is None:
                 raise tlog.TlogError("the key id does not match the cosigner's key")
+            made = _made_at(timestamp)
+            if made is None or not pin.valid_at(made):
+                raise tlog.TlogError("the cosignature says it was made outside its key's "
+                                     "validity window")
         except tlog.TlogError as exc:
             await audit.append(conn, node.clock, "system", "witness.answer-refused", bx.id,
                                {"partner": bx.from_, "why": str(exc)})
@@ -230,14 +304,56 @@ async def fork_counts(conn: AsyncConnection, _node: Node) -> dict[str, int]:
     return await witnessing.fork_counts(conn)
 
 
+async def _failed(conn: AsyncConnection, node: Node, envelope: Envelope,
+                  exc: Exception) -> None:
+    """A system document whose handling failed all the same (its writes rolled back): a
+    ``checkpoint`` is answered with a refusal (``bad-signature``: the witness could not
+    verify it), audited as every refusal; a ``cosignature`` is audited as not kept."""
+    bx = envelope.header.bx
+    why = f"the node could not handle it ({type(exc).__name__})"
+    log.error("a %s from %s could not be handled: %s", bx.type, bx.from_,
+              type(exc).__name__, exc_info=exc)
+    if bx.type != CHECKPOINT:
+        await audit.append(conn, node.clock, "system", "witness.answer-refused", bx.id,
+                           {"partner": bx.from_, "why": why})
+        return
+    try:
+        offer = read_checkpoint(bx.from_, envelope.document)
+        origin, size = offer.origin, offer.size
+    except Exception:  # noqa: BLE001 - the refusal names what it can
+        origin, size = checkpoints.origin_of(bx.from_), 0
+    await audit.append(conn, node.clock, "system", "witness.refused", origin,
+                       {"partner": bx.from_, "size": size, "reason": "bad-signature",
+                        "why": why})
+    try:
+        async with conn.begin_nested():
+            await _answer(conn, node, envelope, witnessing.Answer(
+                origin, size, bytes(32), refusal="bad-signature", why=why))
+    except Exception as refused:  # noqa: BLE001 - the refusal is audited above
+        log.error("the refusal of a checkpoint from %s was not sent: %s",  # noqa: TRY400
+                  bx.from_, type(refused).__name__)
+
+
 def install(node: Node) -> None:
-    """Handle the system documents the node receives (its inbound hook)."""
+    """Handle the system documents the node receives (its inbound hook): a failure is the
+    document's (:func:`_failed`), unless it is the database's (a deadlock, a lost
+    connection), which the case work retries."""
 
     async def handle(conn: AsyncConnection, envelope: Envelope) -> None:
         doc_type = envelope.header.bx.type
-        if doc_type == CHECKPOINT:
-            await on_checkpoint(conn, node, envelope)
-        elif doc_type == COSIGNATURE:
-            await on_cosignature(conn, node, envelope)
+        if doc_type not in (CHECKPOINT, COSIGNATURE):
+            return
+        try:
+            async with conn.begin_nested():
+                if doc_type == CHECKPOINT:
+                    await on_checkpoint(conn, node, envelope)
+                else:
+                    await on_cosignature(conn, node, envelope)
+        except DBAPIError as exc:
+            if not isinstance(exc, IntegrityError | DataError):
+                raise
+            await _failed(conn, node, envelope, exc)
+        except Exception as exc:  # noqa: BLE001 - answered and audited, never dropped
+            await _failed(conn, node, envelope, exc)
 
     node.inbound_hooks.append(handle)

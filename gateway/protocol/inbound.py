@@ -188,13 +188,17 @@ def _check_sender(envelope: Envelope, ctx: InboundContext) -> PartnerPolicy:
 
 
 def _check_signature(envelope: Envelope, partner: PartnerPolicy, received: datetime) -> None:
-    """Steps 5 and 6: the key is pinned, valid and not revoked; the signature verifies."""
+    """Steps 5 and 6: the key is pinned, valid, not revoked and not a key for checkpoints
+    only; the signature verifies."""
     kid = envelope.header.kid
     if ids.kid_node(kid) != partner.node_id:
         raise Problem("bad-signature", f"key {kid!r} is not a key of the sender {partner.node_id}")
     pinned = partner.key(kid)
     if pinned is None:
         raise Problem("bad-signature", f"key {kid!r} is not pinned for {partner.node_id}")
+    if pinned.checkpoints_only:
+        raise Problem("bad-signature", f"key {kid!r} signs checkpoints and cosignatures only; "
+                                       "it signs no message (PROTOCOL.md §4.8)")
     if not pinned.usable_at(received):
         raise Problem("bad-signature", f"key {kid!r} is revoked or outside its validity window")
     if pinned.alg != envelope.header.alg:

@@ -32,6 +32,9 @@ PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 _P256_BYTES: Final = 32
+#: PROTOCOL.md §4.8: the members that mark a published key as an ES256 node's Ed25519 key for
+#: checkpoints and cosignatures, which signs no message, receipt, key set or token.
+CHECKPOINTS_USE: Final = "checkpoints"
 
 
 class JwkError(GatewayError, ValueError):
@@ -86,6 +89,33 @@ def jwk_to_public_key(jwk: Mapping[str, Any]) -> PublicKey:
             raise
         raise JwkError(f"JWK is not a valid point: {exc}") from exc
     raise JwkError(f"key type {kty!r}/{crv!r} is not allowed (OKP/Ed25519 or EC/P-256)")
+
+
+def checkpoint_marking() -> dict[str, Any]:
+    """The JWK members that mark a key for checkpoints and cosignatures only (§4.8)."""
+    return {"key_ops": ["verify"], "bx_use": CHECKPOINTS_USE}
+
+
+def checkpoints_only(jwk: Mapping[str, Any]) -> bool:
+    """Whether a published JWK is marked as a key for checkpoints and cosignatures only
+    (PROTOCOL.md §4.8: ``"bx_use": "checkpoints"``, with ``"key_ops": ["verify"]``).
+
+    Refuses (:class:`JwkError`) a marking this node does not understand, so that a key of
+    unknown purpose is never pinned as one that signs everything: a ``bx_use`` of another
+    value, a marked key that is not Ed25519, or a marked key whose ``key_ops`` is not
+    ``["verify"]``.
+    """
+    use = jwk.get("bx_use")
+    if use is None:
+        return False
+    if use != CHECKPOINTS_USE:
+        raise JwkError(f"bx_use {use!r} is not {CHECKPOINTS_USE!r}")
+    if (jwk.get("kty"), jwk.get("crv")) != ("OKP", "Ed25519"):
+        raise JwkError("a key marked for checkpoints must be Ed25519")
+    if jwk.get("key_ops", ["verify"]) != ["verify"]:
+        raise JwkError(f"a key marked for checkpoints has key_ops {jwk.get('key_ops')!r}, "
+                       "not ['verify']")
+    return True
 
 
 def thumbprint(jwk: Mapping[str, Any]) -> str:
@@ -151,26 +181,36 @@ class SigningKey:
 
 @dataclass(frozen=True)
 class PinnedKey:
-    """A partner's public key as pinned in our directory, with its validity window."""
+    """A partner's public key as pinned in our directory, with its validity window and, for
+    an ES256 node's Ed25519 checkpoint key, its purpose (PROTOCOL.md §4.8)."""
 
     kid: str
     public_key: PublicKey
     not_before: datetime | None = None
     not_after: datetime | None = None
     revoked: bool = False
+    #: Signs checkpoints and cosignatures only: it verifies no message, receipt, key set or
+    #: bearer token.
+    checkpoints_only: bool = False
 
     @property
     def alg(self) -> Alg:
         """The JWS algorithm of the key."""
         return alg_of(self.public_key)
 
-    def usable_at(self, when: datetime) -> bool:
-        """Not revoked and inside its window at ``when`` (PROTOCOL.md §2)."""
+    def valid_at(self, when: datetime) -> bool:
+        """Not revoked and inside its window at ``when`` (PROTOCOL.md §2): what a note or a
+        cosignature is checked against (§4.8)."""
         if self.revoked:
             return False
         if self.not_before is not None and when < self.not_before:
             return False
         return self.not_after is None or when <= self.not_after
+
+    def usable_at(self, when: datetime) -> bool:
+        """May verify a JWS (a message, a receipt, a signed key set, a bearer token) at
+        ``when``: valid then, and not a key for checkpoints only."""
+        return not self.checkpoints_only and self.valid_at(when)
 
 
 def flattened_jws(key: SigningKey, header: Mapping[str, Any], payload: bytes) -> dict[str, str]:

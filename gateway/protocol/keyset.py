@@ -23,6 +23,7 @@ from gateway.protocol.encoding import (
 from gateway.protocol.jose import (
     JwkError,
     SigningKey,
+    checkpoints_only,
     flattened_jws,
     jwk_to_public_key,
     thumbprint,
@@ -45,11 +46,13 @@ class _KeySetHeader(SignedHeader):
 
 @dataclass(frozen=True)
 class OfferedKey:
-    """A public key of the signer as its signed set lists it."""
+    """A public key of the signer as its signed set lists it (``checkpoints_only``: marked
+    as a key for checkpoints and cosignatures only, PROTOCOL.md §4.8)."""
 
     kid: str
     jwk: dict[str, str]
     thumbprint: str
+    checkpoints_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def _offered(signer: str, entry: Any, index: int) -> OfferedKey:
     public = {m: str(entry[m]) for m in _KEY_MEMBERS if m in entry}
     try:
         jwk_to_public_key(public)
-        return OfferedKey(kid, public, thumbprint(public))
+        return OfferedKey(kid, public, thumbprint(public), checkpoints_only(entry))
     except JwkError as exc:
         raise _bad(f"{where} ({kid}): {exc}") from exc
 
@@ -97,7 +100,8 @@ def verify_key_set(raw: bytes, keys: KeyLookup, when: datetime, *, signer: str) 
     """Verify ``signer``'s signed key set with a key pinned for it and usable at ``when``.
 
     Raises ``malformed`` (not a signed key set, or one listing a key it may not vouch for)
-    or ``bad-signature`` (an algorithm, key or signature that does not hold).
+    or ``bad-signature`` (an algorithm, key or signature that does not hold, or a key for
+    checkpoints only: it vouches for nothing, PROTOCOL.md §4.8).
     """
     header, payload_bytes = verify_signed(raw, _KeySetHeader, keys, when, signer=signer,
                                           what="signed key set")
@@ -111,4 +115,6 @@ def verify_key_set(raw: bytes, keys: KeyLookup, when: datetime, *, signer: str) 
     offered = tuple(_offered(signer, entry, i) for i, entry in enumerate(entries))
     if len({k.kid for k in offered}) != len(offered):
         raise _bad("a kid appears twice")
+    if len({k.thumbprint for k in offered}) != len(offered):
+        raise _bad("a key appears twice, under two kids")
     return VouchedSet(signer=signer, vouching_kid=header.kid, keys=offered)

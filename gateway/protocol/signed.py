@@ -55,6 +55,9 @@ def verify_signed(raw: bytes, header_model: type[H], keys: KeyLookup, when: date
     if ids.kid_node(kid) != signer:
         raise Problem("bad-signature", f"{what} key {kid!r} is not a key of {signer}")
     pinned = keys(signer, kid)
+    if pinned is not None and pinned.checkpoints_only:
+        raise Problem("bad-signature", f"{what} key {kid!r} signs checkpoints and cosignatures "
+                                       "only (PROTOCOL.md §4.8)")
     if pinned is None or not pinned.usable_at(when):
         raise Problem("bad-signature", f"{what} key {kid!r} is not pinned or not valid")
     if not verify_bytes(pinned.public_key, alg, f"{protected}.{payload_b64}".encode(),

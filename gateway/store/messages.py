@@ -221,6 +221,15 @@ async def find_message(conn: AsyncConnection, direction: str, sender: str,
         messages.c.message_id == message_id))).first()
 
 
+async def received_at(conn: AsyncConnection, sender: str, message_id: str) -> datetime | None:
+    """When an inbound message was received (its receipt's time), or None if it is not
+    stored."""
+    row = (await conn.execute(sa.select(messages.c.stored_at).where(
+        messages.c.direction == "in", messages.c.sender == sender,
+        messages.c.message_id == message_id))).first()
+    return None if row is None else row.stored_at
+
+
 async def find_outbound(conn: AsyncConnection, message_id: str) -> Any:
     """An outbound message by id (we are the only sender of our outbound messages)."""
     return (await conn.execute(sa.select(messages).where(

@@ -8,8 +8,9 @@ retired.
 
 A node whose signing key is ES256 also keeps an Ed25519 key for its checkpoints and
 cosignatures (PROTOCOL.md §4.8) in ``checkpoints.pem`` beside the key file, published in the
-same keyring (marked ``checkpoints``) and pinned by partners like any other of its keys; it
-signs nothing else. A node whose signing key is Ed25519 signs its checkpoints with that key.
+same keyring (marked ``checkpoints``; in the JWK Set ``"key_ops": ["verify"]`` and
+``"bx_use": "checkpoints"``) and pinned by partners like any other of its keys; it signs
+nothing else. A node whose signing key is Ed25519 signs its checkpoints with that key.
 
 Rotation without downtime (PROTOCOL.md §2, NODE.md): ``rotate(..., next_key=True)`` publishes a
 *next* key that does not sign yet (its private half waits in ``next-<label>.pem`` beside the
@@ -37,6 +38,7 @@ from gateway.protocol.jose import (
     PrivateKey,
     SigningKey,
     alg_of,
+    checkpoint_marking,
     jwk_to_public_key,
     public_jwk,
     thumbprint,
@@ -73,9 +75,12 @@ class PublishedKey:
         """JWS algorithm."""
         return alg_of(jwk_to_public_key(self.jwk))
 
-    def as_jwk(self) -> dict[str, str]:
-        """The JWK as published: key members plus ``kid``, ``use`` and ``alg``."""
-        return {**self.jwk, "kid": self.kid, "use": "sig", "alg": self.alg}
+    def as_jwk(self) -> dict[str, Any]:
+        """The JWK as published: key members plus ``kid``, ``use`` and ``alg``; a checkpoint
+        key also ``"key_ops": ["verify"]`` and ``"bx_use": "checkpoints"`` (PROTOCOL.md §4.8),
+        so that partners pin it as one that signs no message, receipt or key set."""
+        marking = checkpoint_marking() if self.checkpoints else {}
+        return {**self.jwk, "kid": self.kid, "use": "sig", "alg": self.alg, **marking}
 
 
 def _new_private_key(alg: KeyAlg) -> PrivateKey:

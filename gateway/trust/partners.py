@@ -29,7 +29,13 @@ from gateway.protocol import ids
 from gateway.protocol.envelope import describe_validation_error, parse_rfc3339_utc
 from gateway.protocol.errors import N_, GatewayError, Message, said
 from gateway.protocol.inbound import PartnerPolicy
-from gateway.protocol.jose import JwkError, PinnedKey, jwk_to_public_key, thumbprint
+from gateway.protocol.jose import (
+    JwkError,
+    PinnedKey,
+    checkpoints_only,
+    jwk_to_public_key,
+    thumbprint,
+)
 from gateway.trust.files import one_line, write_atomically
 from gateway.trust.keys import PublishedKey
 
@@ -76,6 +82,11 @@ class KeyEntry(BaseModel):
     not_before: datetime | None = None
     not_after: datetime | None = None
     revoked: bool = False
+    #: Not in NODE.md's example: the partner publishes this key for its checkpoints and
+    #: cosignatures only (PROTOCOL.md §4.8, ``"bx_use": "checkpoints"``): it verifies notes
+    #: and cosignatures, never a message, receipt, key set or bearer token. Written only
+    #: when true; a file without it reads as before.
+    checkpoints_only: bool = False
 
     _times = field_validator("not_before", "not_after", mode="before")(
         _as_datetime)
@@ -83,7 +94,14 @@ class KeyEntry(BaseModel):
     def pinned(self) -> PinnedKey:
         """The key as the protocol checks it."""
         return PinnedKey(self.kid, jwk_to_public_key(self.jwk), self.not_before,
-                         self.not_after, self.revoked)
+                         self.not_after, self.revoked, self.checkpoints_only)
+
+    def as_toml(self) -> dict[str, Any]:
+        """The ``[[keys]]`` table as written (``checkpoints_only`` only when true)."""
+        data = self.model_dump(exclude_none=True)
+        if not self.checkpoints_only:
+            data.pop("checkpoints_only")
+        return data
 
 
 class PartnerFile(BaseModel):
@@ -199,6 +217,9 @@ def _problems_of(data: PartnerFile, expected_id: str, known_types: Collection[st
                                     "{actual})"), where=where, actual=actual))
         if key.not_before and key.not_after and key.not_after <= key.not_before:
             problems.append(said(N_("{where}: not_after is not after not_before"), where=where))
+        if key.checkpoints_only and key.jwk.get("crv") != "Ed25519":
+            problems.append(said(N_("{where}: a key for checkpoints only must be Ed25519"),
+                                 where=where))
     return problems
 
 
@@ -310,7 +331,9 @@ class PartnerDirectory:
 
 def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str]
                 ) -> list[KeyEntry]:
-    """The keys of a fetched JWK Set whose thumbprints were handed over out of band.
+    """The keys of a fetched JWK Set whose thumbprints were handed over out of band, each
+    with its purpose: a key the set marks for checkpoints only (PROTOCOL.md §4.8) is pinned
+    so.
 
     Every thumbprint must match exactly one key of the set; otherwise nothing is pinned.
     """
@@ -343,10 +366,16 @@ def select_keys(partner_id: str, jwks: dict[str, Any], thumbprints: Iterable[str
         if "d" in jwk:
             problems.append(said(N_("key {actual}: the JWK Set carries a private key; refusing "
                                     "it"), actual=actual))
+        try:
+            marked = checkpoints_only(jwk)
+        except JwkError as exc:
+            problems.append(said(N_("key {actual}: {error}"), actual=actual, error=exc))
+            marked = False
         if problems:
             raise PartnerFileError(problems)
         assert isinstance(kid, str)
-        chosen[actual] = KeyEntry(kid=kid, thumbprint=actual, jwk=public)
+        chosen[actual] = KeyEntry(kid=kid, thumbprint=actual, jwk=public,
+                                  checkpoints_only=marked)
     missing = [t for t in wanted if t not in chosen]
     if missing:
         raise PartnerFileError([said(N_("thumbprint {thumbprint} matches no key in the JWK Set"),
@@ -379,21 +408,34 @@ def enrol_partner(profile_path: Path, partners_dir: Path, known_types: Collectio
         data["poll_seconds"] = existing.poll_seconds
     if existing is not None:
         data["key_continuity"] = existing.key_continuity
-    data["keys"] = [k.model_dump(exclude_none=True) for k in merged]
+    data["keys"] = [k.as_toml() for k in merged]
     _write_partner_file(target, data, profile.id, known_types)
     return target
 
 
 def _merged(pinned: list[KeyEntry], new: list[KeyEntry]) -> list[KeyEntry]:
-    """The pinned keys plus the new ones; a kid that comes back with another key is refused
-    (that is a key substitution, not a rotation)."""
+    """The pinned keys plus the new ones. What contradicts the pins is refused, nothing
+    merged: a kid that comes back with another key (a key substitution, not a rotation), a
+    pinned key under another kid, or a key pinned for checkpoints only offered for every use
+    (PROTOCOL.md §4.8). A pinned key newly marked for checkpoints only is narrowed so (its
+    window and revocation kept)."""
     merged = {k.kid: k for k in pinned}
+    kid_of = {k.thumbprint: k.kid for k in pinned}
     for key in new:
         old = merged.get(key.kid)
         if old is not None and old.thumbprint != key.thumbprint:
             raise PartnerFileError([said(N_("{kid} is pinned with another key ({thumbprint}); "
                                             "revoke and re-enrol deliberately"), kid=key.kid,
                                          thumbprint=old.thumbprint)])
+        if kid_of.get(key.thumbprint, key.kid) != key.kid:
+            raise PartnerFileError([said(N_("the key {thumbprint} is pinned as {pinned}, not "
+                                            "{kid}"), thumbprint=key.thumbprint,
+                                         pinned=kid_of[key.thumbprint], kid=key.kid)])
+        if old is not None and old.checkpoints_only and not key.checkpoints_only:
+            raise PartnerFileError([said(N_("{kid} is pinned for checkpoints only; it is not "
+                                            "pinned again for every use"), kid=key.kid)])
+        if old is not None and key.checkpoints_only and not old.checkpoints_only:
+            merged[key.kid] = old.model_copy(update={"checkpoints_only": True})
         merged.setdefault(key.kid, key)
     return list(merged.values())
 
@@ -415,7 +457,7 @@ def pin_keys(partners_dir: Path, partner_id: str, known_types: Collection[str],
     target = partners_dir / f"{partner_id}.toml"
     existing = read_partner_file(target, known_types)
     data = existing.model_dump(exclude_none=True)
-    data["keys"] = [k.model_dump(exclude_none=True) for k in _merged(existing.keys, keys)]
+    data["keys"] = [k.as_toml() for k in _merged(existing.keys, keys)]
     _write_partner_file(target, data, partner_id, known_types)
     return target
 

@@ -220,7 +220,8 @@ async def refresh_partner_keys(
     return KeysRefreshed(partner=outcome.partner, vouched_by=outcome.vouched_by,
                          known=outcome.known, pinned=_keys(outcome.pinned),
                          pending=_keys(outcome.pending), ignored=_keys(outcome.ignored),
-                         refused=_keys(outcome.refused))
+                         refused=_keys(outcome.refused), withheld=_keys(outcome.withheld),
+                         narrowed=_keys(outcome.narrowed))
 
 
 @router.get(

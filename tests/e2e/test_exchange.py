@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,10 @@ from gateway.protocol import tlog
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import b64url_decode
 from gateway.protocol.envelope import MessageDraft, compose_message
-from tests.conftest import REPO, SCHEMAS, make_key
+from gateway.protocol.jose import SigningKey
+from gateway.protocol.receipts import build_receipt
+from gateway.trust.keys import KeyStore
+from tests.conftest import REPO, SCHEMAS, example, make_key
 from tests.e2e.federation import NodeProcess, handed_over
 from tests.e2e.screenshots import keep
 from tests.e2e.test_console import PASSWORD, Desk
@@ -218,6 +222,53 @@ def test_a_refused_body_is_never_parsed_for_its_audit_line(
                              "WHERE action = 'message.rejected'").fetchall()
     assert lines, "the refusal is audited"
     assert not [line for line in lines if claimed in str(line)], lines
+def test_a_checkpoint_key_signs_no_message_token_or_receipt(
+        federation: dict[str, NodeProcess]) -> None:
+    """PROTOCOL.md §4.8: la.atd publishes its Ed25519 checkpoint key marked ``"key_ops":
+    ["verify"]`` and ``"bx_use": "checkpoints"``; vn.c02 pinned it so at enrolment and
+    refuses whatever else it signs, as someone who took la.atd's checkpoints.pem would send
+    it: a message (under a valid token of la.atd), a bearer token, a receipt."""
+    c02, atd = federation["vn.c02"], federation["la.atd"]
+    published = httpx.get(f"{atd.url}/.well-known/jwks.json", timeout=30).json()["keys"]
+    (marked,) = (key for key in published if key.get("bx_use") == "checkpoints")
+    assert (marked["key_ops"], marked["alg"], marked["use"]) == (["verify"], "EdDSA", "sig")
+    assert [key for key in published if "key_ops" in key] == [marked]
+    pinned = tomllib.loads((c02.data_dir / "partners" / "la.atd.toml").read_text())["keys"]
+    assert {k["kid"]: k.get("checkpoints_only", False) for k in pinned} == {
+        k["kid"]: k["kid"] == marked["kid"] for k in published}
+    keys = KeyStore(atd.data_dir / "keys" / "signing.pem", "la.atd")
+    signing, stolen = keys.signing_key(), keys.checkpoint_key()
+    assert (signing.alg, stolen.kid) == ("ES256", marked["kid"])
+    now = datetime.now(UTC)
+
+    def post(path: str, body: bytes, token_key: SigningKey) -> httpx.Response:
+        token = issue_bearer(token_key, "la.atd", "vn.c02", now)
+        return httpx.post(f"{c02.url}/{path}", content=body, timeout=30, headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/jose+json"})
+
+    def message(key: SigningKey) -> bytes:
+        return compose_message(key, "la.atd", MessageDraft(type="alert", version="1.0",
+                                                           to="vn.c02"),
+                               example("alert"), created=now)
+
+    before = set(states(c02, "in"))
+    signed = post("messages", message(stolen), signing)
+    assert signed.status_code == 401, signed.text
+    assert signed.json()["type"] == "urn:bx:problem:bad-signature"
+    assert "checkpoints" in signed.json()["detail"]
+    carried = post("messages", message(signing), stolen)  # the token signed by it
+    assert carried.status_code == 401, carried.text
+    assert carried.json()["type"] == "urn:bx:problem:unauthenticated"
+    assert set(states(c02, "in")) == before
+    sent = send(c02, "la.atd", "alert")  # a real message la.atd pulls and acknowledges
+    wait_for(lambda: states(c02, "out").get(sent) == "delivered")
+    with sqlite3.connect(c02.data_dir / "gateway.db") as conn:
+        (digest,) = conn.execute("SELECT digest FROM messages WHERE message_id = ?",
+                                 (sent,)).fetchone()
+    receipt = build_receipt(stolen, "la.atd", "vn.c02", sent, digest, now)
+    acknowledged = post("receipts", receipt, signing)
+    assert acknowledged.status_code == 401, acknowledged.text
+    assert acknowledged.json()["type"] == "urn:bx:problem:bad-signature"
 
 
 def test_sighup_reloads_partners_so_a_revocation_takes_effect(

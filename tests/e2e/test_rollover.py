@@ -9,21 +9,28 @@ working, and the old key goes once nothing needs it.
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import tomli_w
 
+from gateway.protocol.jose import public_jwk
+from gateway.protocol.keyset import sign_key_set
 from gateway.store import rekey
 from gateway.store.crypto import load_sealer
-from tests.conftest import SCHEMAS
+from gateway.trust.keys import KeyStore
+from tests.conftest import SCHEMAS, make_key
 from tests.e2e.federation import GATEWAY, NodeProcess, make_federation, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -197,3 +204,64 @@ def test_the_secret_rotates_killed_halfway_and_resumed(pair: dict[str, NodeProce
     actions = [a for (a,) in _db(kh, "SELECT action FROM audit_log WHERE action LIKE "
                                      "'secret.%' ORDER BY seq")]
     assert actions == ["secret.resealed", "secret.rotated"]
+
+
+@contextlib.contextmanager
+def answering(path: str, body: bytes) -> Iterator[str]:
+    """An HTTP server on loopback that answers ``body`` at ``path`` (and 404 elsewhere): a
+    partner's endpoint as someone who took it over serves it. Yields its base URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == path
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/jose+json")
+            self.end_headers()
+            self.wfile.write(body if found else b"")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/bx/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_key_set_that_tries_a_substitution_pins_nothing(pair: dict[str, NodeProcess]
+                                                          ) -> None:
+    """Someone holding vn.c02's signing key answers for its endpoint with a signed key set
+    that re-binds that key's kid to a key of theirs and lists a new kid of theirs beside it.
+    kh.ahtjp, which pins vn.c02's new keys on their word (``key_continuity = "auto"``),
+    refuses the substitution and pins nothing of that set: a set that contradicts what is
+    pinned vouches for nothing (issue 24, item 4)."""
+    c02, kh = pair["vn.c02"], pair["kh.ahtjp"]
+    stolen = KeyStore(c02.data_dir / "keys" / "signing.pem", "vn.c02").signing_key()
+    theirs = make_key("vn.c02", stolen.kid.partition("#")[2])  # the pinned kid, their key
+    extra = make_key("vn.c02", "2028-01")
+    raw = sign_key_set(stolen, {"keys": [
+        {**public_jwk(k.public_key()), "kid": k.kid, "use": "sig", "alg": k.alg}
+        for k in (theirs, extra)]})
+    partner = kh.data_dir / "partners" / "vn.c02.toml"
+    before = partner.read_text(encoding="utf-8")
+    with answering("/bx/v1/.well-known/jwks.jws", raw) as endpoint:
+        data = tomllib.loads(before)
+        data.update(key_continuity="auto", endpoint=endpoint)
+        partner.write_text(tomli_w.dumps(data), encoding="utf-8")
+        try:
+            refreshed = kh.cli("partners", "refresh", "vn.c02", check=False)
+            after = tomllib.loads(partner.read_text(encoding="utf-8"))
+        finally:
+            partner.write_text(before, encoding="utf-8")
+    assert [k["kid"] for k in after["keys"]] == [k["kid"] for k in data["keys"]]
+    assert refreshed.returncode == 1, refreshed.stdout + refreshed.stderr
+    assert f"REFUSED: {stolen.kid} comes back with another key" in refreshed.stderr
+    assert f"not pinned: {extra.kid}" in refreshed.stderr
+    (refusal,) = [json.loads(d) for (d,) in _db(kh, "SELECT detail FROM audit_log WHERE "
+                                                    "action = 'partner.keyset-refused'")]
+    assert refusal == {"vouched_by": stolen.kid, "refused": [stolen.kid],
+                       "withheld": [extra.kid]}

@@ -11,31 +11,39 @@ older backup, is refused as ``stale`` by ``vn.c02``."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
+import tomllib
+import uuid
 import zipfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import tomli_w
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from playwright.sync_api import expect
 
 from gateway.audit.log import entry_bytes, entry_hash
 from gateway.bxproof import ORDER, Bundle, run_checks
+from gateway.documents import witness as witness_documents
 from gateway.protocol import tlog
 from gateway.protocol.bearer import issue_bearer
-from gateway.protocol.envelope import MessageDraft, compose_message
-from gateway.protocol.jose import SigningKey
+from gateway.protocol.envelope import MessageDraft, compose_message, parse_body, parse_envelope
+from gateway.protocol.jose import SigningKey, public_jwk, thumbprint
+from gateway.store.crypto import load_sealer
+from gateway.store.messages import RAW_COLUMN
 from gateway.trust.keys import KeyStore
-from tests.conftest import REPO, SCHEMAS, example
+from tests.conftest import REPO, SCHEMAS, example, make_key
 from tests.e2e.federation import (
     GATEWAY,
     NodeProcess,
@@ -99,6 +107,162 @@ def test_two_nodes_cosign_each_others_checkpoints(nodes: dict[str, NodeProcess],
     for node in (c02, kh):  # the system documents opened no case
         assert query(node, "SELECT count(*) FROM cases WHERE partner IS NULL") == [(0,)]
         assert node.cli("audit", "verify").returncode == 0
+
+
+def sign_as(node: NodeProcess) -> SigningKey:
+    """The key a node signs its messages with, as someone holding its key file would use it."""
+    return KeyStore(node.data_dir / "keys" / "signing.pem", node.node_id).signing_key()
+
+
+def push_as(sender: NodeProcess, receiver: NodeProcess, doc_type: str, document: bytes,
+            ref: str | None = None) -> tuple[str, httpx.Response]:
+    """A system document signed with the sender's real key, pushed to the receiver as any
+    node (or anyone who wrote software against PROTOCOL.md) would push it."""
+    key, now, message_id = sign_as(sender), datetime.now(UTC), str(uuid.uuid4())
+    raw = compose_message(key, sender.node_id, MessageDraft(
+        type=doc_type, version="1.0", to=receiver.node_id, ref=ref, lang="en"), document,
+        created=now, message_id=message_id)
+    token = issue_bearer(key, sender.node_id, receiver.node_id, now)
+    return message_id, httpx.post(f"{receiver.url}/messages", content=raw, timeout=30, headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/jose+json"})
+
+
+def answer_to(node: NodeProcess, ref: str) -> witness_documents.CosignatureFields | None:
+    """The cosignature (or refusal) a node queued in answer to the checkpoint ``ref``."""
+    rows = query(node, "SELECT raw FROM messages WHERE direction = 'out' AND doc_type = "
+                       "'cosignature' AND ref = ?", ref)
+    if not rows:
+        return None
+    sealer = load_sealer(node.data_dir / "keys" / "secret.key")
+    envelope = parse_envelope(parse_body(sealer.open(bytes(rows[0][0]), RAW_COLUMN)))
+    return witness_documents.read_cosignature(envelope.document)
+
+
+@contextlib.contextmanager
+def pinned_too(node: NodeProcess, partner: str, *keys: tuple[SigningKey, dict[str, str]]
+               ) -> Iterator[None]:
+    """More keys of ``partner`` pinned at ``node`` (each with its window), as an operator
+    leaves a former key pinned after a rotation; the partner file as it was afterwards."""
+    path = node.data_dir / "partners" / f"{partner}.toml"
+    before = path.read_text(encoding="utf-8")
+    data = tomllib.loads(before)
+    for key, window in keys:
+        jwk = public_jwk(key.public_key())
+        data["keys"].append({"kid": key.kid, "thumbprint": thumbprint(jwk), "jwk": jwk,
+                             **window})
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    try:
+        with node.api() as api:
+            assert api.post("/admin/partners/reload").json()["problems"] == []
+        yield
+    finally:
+        path.write_text(before, encoding="utf-8")
+        with node.api() as api:
+            api.post("/admin/partners/reload")
+
+
+def stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def windows() -> tuple[datetime, dict[str, str], dict[str, str]]:
+    """Now, a window that closed yesterday and one that opens next year."""
+    now = datetime.now(UTC)
+    return (now, {"not_after": stamp(now - timedelta(days=1))},
+            {"not_before": stamp(now + timedelta(days=365))})
+
+
+def test_a_key_outside_its_window_signs_no_checkpoint(nodes: dict[str, NodeProcess]) -> None:
+    """PROTOCOL.md §2 and §4.8: a note is verified against the key's state at receipt.
+    vn.c02's former key (its window closed yesterday) and its key of next year sign a
+    checkpoint kh.ahtjp would cosign with a valid key: refused ``bad-signature``."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    _now, closed, ahead = windows()
+    former, following = make_key("vn.c02", "2025-11"), make_key("vn.c02", "2027-11")
+    (size, root), = query(kh, "SELECT size, root FROM witnessed WHERE origin = ?",
+                          "bx/vn.c02/audit")
+    text = tlog.Checkpoint("bx/vn.c02/audit", size, bytes(root)).text()
+    with pinned_too(kh, "vn.c02", (former, closed), (following, ahead)):
+        for key in (former, following):
+            note = tlog.sign_note(text, key.kid, key.private_key).encode()  # type: ignore[arg-type]
+            document = witness_documents.write_checkpoint(witness_documents.CheckpointFields(
+                "bx/vn.c02/audit", size, size, (), note))
+            offered, response = push_as(c02, kh, "checkpoint", document)
+            assert response.status_code == 202, response.text
+            answer = wait_for(lambda ref=offered: answer_to(kh, ref), "kh.ahtjp to answer")
+            assert (answer.refusal, answer.signature) == ("bad-signature", None), key.kid
+    refused = [json.loads(detail) for subject, detail in actions(kh, "witness.refused")]
+    assert sum(r.get("why") == "no known key signed the note" for r in refused) >= 2
+
+
+def test_a_key_outside_its_window_cosigns_nothing(nodes: dict[str, NodeProcess]) -> None:
+    """PROTOCOL.md §4.8: a cosignature is verified against the key's state at receipt.
+    kh.ahtjp's former key (its window closed yesterday) cosigns vn.c02's latest checkpoint:
+    vn.c02 does not keep it with the checkpoint, nor show it as kh.ahtjp's."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    now, closed, _ahead = windows()
+    (size, note), = query(c02, "SELECT size, note FROM audit_checkpoints ORDER BY size DESC "
+                               "LIMIT 1")
+    stored = tlog.parse_note(bytes(note))
+    retired = make_key("kh.ahtjp", "2025-11")
+    signature = tlog.cosign(stored, retired.kid, retired.private_key,  # type: ignore[arg-type]
+                            int(now.timestamp()) - 86400 * 2)  # says: made in its window
+    answer_document = witness_documents.write_cosignature(witness_documents.CosignatureFields(
+        "bx/vn.c02/audit", size, tlog.parse_checkpoint(stored.text).root,
+        signature=signature))
+    with pinned_too(c02, "kh.ahtjp", (retired, closed)):
+        answered, response = push_as(kh, c02, "cosignature", answer_document)
+        assert response.status_code == 202, response.text
+        wait_for(lambda: any(subject == answered for subject, _ in
+                             actions(c02, "witness.answer-refused")),
+                 "vn.c02 to refuse the cosignature")
+    (kept,), = query(c02, "SELECT note FROM audit_checkpoints WHERE size = ?", size)
+    assert retired.kid not in bytes(kept).decode()
+    assert retired.kid not in c02.cli("audit", "checkpoint").stderr
+
+
+def test_a_checkpoint_the_schema_accepts_is_answered_never_dropped(
+        nodes: dict[str, NodeProcess]) -> None:
+    """The note of a checkpoint base64-encoded over lines of 64 characters, as many encoders
+    write it (valid ``xs:base64Binary``): kh.ahtjp reads it as the schema does and answers
+    (before, the receipt came and then nothing: the case work failed on it)."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    (size, note), = query(kh, "SELECT size, note FROM witnessed WHERE origin = ?",
+                          "bx/vn.c02/audit")
+    flat = base64.b64encode(bytes(note)).decode()
+    wrapped = "\n".join(flat[i:i + 64] for i in range(0, len(flat), 64))
+    document = witness_documents.write_checkpoint(witness_documents.CheckpointFields(
+        "bx/vn.c02/audit", size, size, (), bytes(note))).replace(
+        flat.encode(), f"\n{wrapped}\n".encode())
+    assert wrapped.encode() in document
+    offered, response = push_as(c02, kh, "checkpoint", document)
+    assert response.status_code == 202, response.text
+    answer = wait_for(lambda: answer_to(kh, offered), "kh.ahtjp to answer the checkpoint", 30)
+    assert answer.signature is not None  # vn.c02's own note, read through its line breaks
+    assert not [s for s, _ in actions(kh, "case.attach-failed") if s == offered]
+
+
+def test_a_cosignature_with_both_a_signature_and_a_refusal_is_refused_before_its_receipt(
+        nodes: dict[str, NodeProcess]) -> None:
+    """A cosignature that holds both a signature and a refusal (which the schema's types
+    cannot forbid, and which the node cannot keep) is refused ``schema-invalid`` on the wire,
+    not receipted and then dropped."""
+    c02, kh = nodes["vn.c02"], nodes["kh.ahtjp"]
+    stored = tlog.parse_note(bytes(query(c02, "SELECT note FROM audit_checkpoints ORDER BY "
+                                              "size DESC LIMIT 1")[0][0]))
+    checkpoint = tlog.parse_checkpoint(stored.text)
+    mine = sign_as(kh)
+    both = witness_documents.write_cosignature(witness_documents.CosignatureFields(
+        "bx/vn.c02/audit", checkpoint.size, checkpoint.root, signature=tlog.cosign(
+            stored, mine.kid, mine.private_key, int(time.time()))))  # type: ignore[arg-type]
+    both = both.replace(b"</cosignature>", b"<refusal><reason>stale</reason></refusal>"
+                                           b"</cosignature>")
+    refused_id, refused = push_as(kh, c02, "cosignature", both)
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["type"] == "urn:bx:problem:schema-invalid"
+    assert "either a signature or a refusal" in problem["detail"]
+    assert query(c02, "SELECT count(*) FROM messages WHERE message_id = ?", refused_id) == [(0,)]
 
 
 STANDALONE = """

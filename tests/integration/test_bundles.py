@@ -15,8 +15,9 @@ from gateway.exchange import bundles
 from gateway.exchange.bundles import BundleError, import_bundle
 from gateway.exchange.inbound import peek_message
 from gateway.protocol.envelope import new_message_id
-from tests.conftest import example, make_key
-from tests.integration.conftest import Receiver, write_partner
+from gateway.protocol.jose import public_jwk, thumbprint
+from tests.conftest import World, example, make_key
+from tests.integration.conftest import Receiver, start_receiver, write_partner
 
 pytestmark = pytest.mark.anyio
 
@@ -140,3 +141,27 @@ async def test_a_damaged_or_hostile_zip_is_one_line_and_imports_nothing(
     assert "\n" not in str(caught.value)
     assert await stored(receiver) == 0
 
+
+
+async def test_a_message_signed_by_a_key_for_checkpoints_only_is_refused(
+        tmp_path: Path, world: World) -> None:
+    """PROTOCOL.md §4.8 on a removable medium: vn.c02's Ed25519 checkpoint key, pinned for
+    checkpoints only, signs a message in a bundle; the import refuses it ``bad-signature``
+    and keeps nothing of it, while a message of its signing key in the same bundle imports."""
+    checkpoints = make_key("vn.c02", "checkpoints-2026-11")
+    jwk = public_jwk(checkpoints.public_key())
+    async for receiver in start_receiver(tmp_path, world, keys=[
+            {"kid": world.sender_key.kid, "jwk": public_jwk(world.sender_key.public_key()),
+             "thumbprint": thumbprint(public_jwk(world.sender_key.public_key()))},
+            {"kid": checkpoints.kid, "jwk": jwk, "thumbprint": thumbprint(jwk),
+             "checkpoints_only": True}]):
+        forged = world.message("case-closure", example("case-closure"), key=checkpoints)
+        good = world.message("case-closure", example("case-closure"))
+        path = bundle(tmp_path / "mixed.zip", [("manifest.json", manifest(2)),
+                                              (f"messages/{_id(forged)}.json", forged),
+                                              (f"messages/{_id(good)}.json", good)])
+        report = await import_bundle(receiver.app.state.node, path)
+        assert [(found, code) for found, code, _ in report.refused] == [
+            (_id(forged), "bad-signature")]
+        assert report.accepted == [_id(good)]
+        assert await stored(receiver) == 1

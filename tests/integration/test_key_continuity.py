@@ -19,7 +19,13 @@ import httpx
 import pytest
 
 from gateway.exchange import keyrefresh
-from gateway.protocol.jose import PinnedKey, SigningKey, public_jwk, thumbprint
+from gateway.protocol.jose import (
+    PinnedKey,
+    SigningKey,
+    checkpoint_marking,
+    public_jwk,
+    thumbprint,
+)
 from gateway.protocol.keyset import sign_key_set, verify_key_set
 from gateway.settings import load_settings
 from gateway.trust.keys import KeyStore
@@ -234,3 +240,125 @@ def test_a_partner_file_changed_by_another_process_is_read_again(tmp_path: Path,
     assert partners.reload_if_changed() == []
     assert partners.pinned("vn.c02", following.kid) is not None
     assert partners.reload_if_changed() is None
+
+
+def _entry(key: SigningKey, **state: Any) -> dict[str, Any]:
+    return {"kid": key.kid, "thumbprint": _thumb(key), "jwk": public_jwk(key.public_key()),
+            **state}
+
+
+def _marked(key: SigningKey) -> dict[str, Any]:
+    """The JWK of a key as its node publishes a key for checkpoints only (§4.8)."""
+    return {**_jwk(key), **checkpoint_marking()}
+
+
+def _flags(receiver: Receiver) -> dict[str, bool]:
+    path = receiver.settings.partners_path / "vn.c02.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {k["kid"]: k.get("checkpoints_only", False) for k in data["keys"]}
+
+
+async def test_a_set_that_tries_a_substitution_pins_none_of_its_keys(
+        tmp_path: Path, world: World) -> None:
+    """Issue 24 item 4: with ``auto``, a set that re-binds the pinned kid to another key is
+    refused as a substitution, and the new kid it lists beside is not pinned either: a set
+    that contradicts what is pinned vouches for nothing."""
+    async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
+        impostor = make_key("vn.c02", "k1")  # the pinned kid, another key
+        following = make_key("vn.c02", "2027-05")
+        before = _pinned(receiver)
+        outcome = await _apply(receiver, sign_key_set(world.sender_key, {
+            "keys": [_jwk(impostor), _jwk(following)]}))
+        assert _pinned(receiver) == before
+        assert (await _send_signed_by(receiver, following)).status_code == 401
+        assert _audit(receiver, "partner.key-pinned") == []
+        assert [k.kid for k in outcome.refused] == [world.sender_key.kid]
+        assert [k.kid for k in outcome.withheld] == [following.kid]
+        assert outcome.pinned == outcome.pending == []
+        (alarm,) = _audit(receiver, "partner.key-substitution")
+        assert alarm["offered"] == _thumb(impostor)
+        (refused,) = _audit(receiver, "partner.keyset-refused")
+        assert refused == {"vouched_by": world.sender_key.kid, "refused": [impostor.kid],
+                           "withheld": [following.kid]}
+
+
+async def test_a_set_that_contradicts_the_pins_offers_nothing_either(desk: Desk) -> None:
+    """With ``confirm`` the same set puts nothing before an administrator; a pinned key
+    listed under a new kid (which would pin it again, for every use) is a contradiction too."""
+    receiver = desk.receiver
+    world = receiver.world
+    following = make_key("vn.c02", "2027-05")
+    alias = SigningKey("vn.c02#alias", world.sender_key.private_key)
+    outcome = await _apply(receiver, sign_key_set(world.sender_key, {
+        "keys": [_jwk(alias), _jwk(following)]}))
+    assert [(k.kid, outcome.why[k.kid]) for k in outcome.refused] == [(alias.kid, "alias")]
+    assert [k.kid for k in outcome.withheld] == [following.kid]
+    assert outcome.pending == []
+    await desk.add_user("root", "admin")
+    assert (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"] == []
+    (alarm,) = _audit(receiver, "partner.key-substitution")
+    assert alarm["pinned_as"] == world.sender_key.kid
+
+
+async def test_a_checkpoint_key_is_pinned_for_checkpoints_only_and_stays_so(
+        tmp_path: Path, world: World) -> None:
+    """PROTOCOL.md §4.8: a key the signed set marks for checkpoints only is pinned so
+    (``auto``) and verifies no message; a later set that lists it for every use is refused
+    whole (its other new key withheld); a set it signs itself vouches for nothing."""
+    async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
+        checkpoints = make_key("vn.c02", "checkpoints-2026-11")
+        outcome = await _apply(receiver, sign_key_set(world.sender_key, {
+            "keys": [_jwk(world.sender_key), _marked(checkpoints)]}))
+        assert [(k.kid, k.checkpoints_only) for k in outcome.pinned] == [
+            (checkpoints.kid, True)]
+        assert _flags(receiver) == {world.sender_key.kid: False, checkpoints.kid: True}
+        assert _audit(receiver, "partner.key-pinned")[0]["checkpoints_only"] is True
+        signed = await _send_signed_by(receiver, checkpoints)
+        assert signed.status_code == 401
+        following = make_key("vn.c02", "2027-05")
+        widened = await _apply(receiver, sign_key_set(world.sender_key, {
+            "keys": [_jwk(world.sender_key), _jwk(checkpoints), _jwk(following)]}))
+        assert [(k.kid, widened.why[k.kid]) for k in widened.refused] == [
+            (checkpoints.kid, "widened")]
+        assert [k.kid for k in widened.withheld] == [following.kid]
+        assert _flags(receiver) == {world.sender_key.kid: False, checkpoints.kid: True}
+        assert len(_audit(receiver, "partner.key-purpose-widened")) == 1
+        with pytest.raises(keyrefresh.KeyRefreshError, match="checkpoints"):
+            await _apply(receiver, sign_key_set(checkpoints, {
+                "keys": [_jwk(world.sender_key), _jwk(checkpoints), _jwk(following)]}))
+        assert following.kid not in _pinned(receiver)
+
+
+async def test_a_key_pinned_before_its_marking_is_narrowed_by_the_next_set(
+        tmp_path: Path, world: World) -> None:
+    """A partner file written before keys were marked pins the checkpoint key for every use;
+    the next signed set that marks it narrows it (trust only shrinks), audited."""
+    checkpoints = make_key("vn.c02", "checkpoints-2026-11")
+    async for receiver in start_receiver(tmp_path, world, keys=[
+            _entry(world.sender_key), _entry(checkpoints, not_after="2027-11-01T00:00:00Z")]):
+        accepted = await _send_signed_by(receiver, checkpoints)
+        assert accepted.status_code == 202  # what an old partner file lets through
+        outcome = await _apply(receiver, sign_key_set(world.sender_key, {
+            "keys": [_jwk(world.sender_key), _marked(checkpoints)]}))
+        assert [k.kid for k in outcome.narrowed] == [checkpoints.kid]
+        assert _flags(receiver)[checkpoints.kid] is True
+        data = tomllib.loads((receiver.settings.partners_path / "vn.c02.toml").read_text(
+            encoding="utf-8"))
+        assert data["keys"][1]["not_after"] == "2027-11-01T00:00:00Z"  # its window kept
+        (narrowed,) = _audit(receiver, "partner.key-checkpoints-only")
+        assert narrowed["kid"] == checkpoints.kid
+        assert (await _send_signed_by(receiver, checkpoints)).status_code == 401
+
+
+async def test_an_administrator_pins_an_offered_checkpoint_key_for_checkpoints_only(
+        desk: Desk) -> None:
+    receiver = desk.receiver
+    checkpoints = make_key("vn.c02", "checkpoints-2027-05")
+    outcome = await _apply(receiver, sign_key_set(receiver.world.sender_key, {
+        "keys": [_jwk(receiver.world.sender_key), _marked(checkpoints)]}))
+    assert [k.kid for k in outcome.pending] == [checkpoints.kid]
+    await desk.add_user("root", "admin")
+    (offer,) = (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"]
+    await desk.ok("root", "POST", f"/api/admin/partner-keys/{offer['id']}/accept")
+    assert _flags(receiver)[checkpoints.kid] is True
+    assert (await _send_signed_by(receiver, checkpoints)).status_code == 401

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,11 +18,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gateway.audit import checkpoints
 from gateway.audit.log import append, entry_bytes, entry_hash
 from gateway.exchange import witnessing
-from gateway.exchange.checkpointing import checkpoint_now
+from gateway.exchange.checkpointing import checkpoint_now, latest_cosigned
 from gateway.exchange.outbound import OutboundError, send_message
 from gateway.exchange.startup import open_node
 from gateway.protocol import tlog
 from gateway.protocol.envelope import Envelope, MessageDraft, parse_body, parse_envelope
+from gateway.protocol.jose import SigningKey, public_jwk, thumbprint
 from gateway.runtime.node import Node
 from gateway.settings import load_settings
 from gateway.store import messages as repo
@@ -35,7 +37,7 @@ from gateway.store.tables import (
     witness_forks,
 )
 from gateway.trust.keys import KeyStore
-from tests.conftest import NOW, World
+from tests.conftest import NOW, World, make_key
 from tests.integration.conftest import write_partner
 
 pytestmark = pytest.mark.anyio
@@ -245,3 +247,111 @@ async def test_people_cannot_send_system_documents(pair: Pair) -> None:
     with pytest.raises(OutboundError, match="node itself"):
         await send_message(pair.log, MessageDraft(type="checkpoint", version="1.0",
                                                   to="kh.ahtjp"), document)
+
+
+def _stamp(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pin_too(node: Node, partner: str, pinned: SigningKey,
+             *more: tuple[SigningKey, dict[str, Any]]) -> None:
+    """``partner``'s file at ``node`` pinning ``pinned`` and more keys, each with its state."""
+    entries = [{"kid": k.kid, "thumbprint": thumbprint(public_jwk(k.public_key())),
+                "jwk": public_jwk(k.public_key()), **state}
+               for k, state in [(pinned, {}), *more]]
+    write_partner(node.settings.partners_path, partner, pinned, keys=entries)
+    assert node.reload_partners() == []
+
+
+async def test_a_checkpoint_signed_by_a_key_outside_its_window_is_refused_and_said(
+        pair: Pair, world: World) -> None:
+    """The witness checks a note against the sender's keys as they stand at receipt
+    (PROTOCOL.md §4.8): a key whose window has closed signs nothing it will cosign; its
+    refusal (``bad-signature``, which names no root) reaches the log as a refusal."""
+    await grow(pair.log, 3)
+    await checkpoint_now(pair.log, force=True)
+    await witnessing.send_checkpoints(pair.log)
+    _pin_too(pair.witness, "vn.c02", make_key("vn.c02", "other"),
+             (pair.log.signing_key, {"not_after": _stamp(world.now - timedelta(hours=1))}))
+    answer = await round_trip(pair)
+    assert (answer.refusal, answer.signature) == ("bad-signature", None)
+    assert "checkpoint.refused-by-partner" in await audit_actions(pair.log)
+    assert "witness.answer-refused" not in await audit_actions(pair.log)
+    async with pair.log.engine.connect() as conn:
+        status = (await conn.execute(sa.select(checkpoint_witnesses))).one()
+    assert status.refusal == "bad-signature"
+
+
+async def test_a_kept_cosignature_counts_only_if_made_inside_its_keys_window(
+        pair: Pair, world: World) -> None:
+    """A cosignature kept with a checkpoint (by a node before keys' windows were checked, or
+    received in its window) counts, for a proof and for ``gateway audit checkpoint``, only
+    if its key is not revoked and the time it was made lies inside the key's window."""
+    await grow(pair.log, 3)
+    made = await checkpoint_now(pair.log, force=True)
+    assert made is not None
+    former = make_key("kh.ahtjp", "2025-11")
+    closed = world.now - timedelta(days=1)
+    _pin_too(pair.log, "kh.ahtjp", pair.witness.signing_key,
+             (former, {"not_after": _stamp(closed)}))
+    late = tlog.cosign(made.parsed(), former.kid, former.private_key,  # type: ignore[arg-type]
+                       int(world.now.timestamp()))
+    async with pair.log.db.transaction() as conn:
+        await checkpoints.add_cosignature(conn, made.size, late)
+    _latest, cosigned = await latest_cosigned(pair.log)
+    assert cosigned == []
+    in_time = int((closed - timedelta(days=1)).timestamp())
+    early = tlog.cosign(made.parsed(), former.kid, former.private_key,  # type: ignore[arg-type]
+                        in_time)
+    async with pair.log.db.transaction() as conn:
+        await checkpoints.add_cosignature(conn, made.size, early)
+    _latest, cosigned = await latest_cosigned(pair.log)
+    assert cosigned == [(former.kid, in_time)]
+    _pin_too(pair.log, "kh.ahtjp", pair.witness.signing_key,
+             (former, {"not_after": _stamp(closed), "revoked": True}))
+    _latest, cosigned = await latest_cosigned(pair.log)
+    assert cosigned == []  # a revoked key vouches for nothing, whenever it signed
+
+
+async def test_a_system_document_whose_handling_fails_is_answered_and_audited(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever fails in the handling of a checkpoint, the partner gets a refusal and the
+    log a line (never a traceback and silence); a cosignature that cannot be kept is
+    audited as such. A witness without an Ed25519 key says so in its log."""
+    await grow(pair.log, 2)
+    await checkpoint_now(pair.log, force=True)
+    await witnessing.send_checkpoints(pair.log)
+    offer = await last_out(pair.log, "checkpoint")
+    (hook,) = [h for h in pair.witness.inbound_hooks
+               if h.__module__ == "gateway.exchange.witnessing"]
+
+    async def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("a fault of the node's own")
+
+    monkeypatch.setattr(witnessing.witnessing, "witness", broken)
+    async with pair.witness.db.transaction() as conn:
+        await hook(conn, offer)
+    refusal = await last_out(pair.witness, "cosignature")
+    assert refusal.header.bx.ref == offer.header.bx.id
+    answer = witnessing.read_cosignature(refusal.document)
+    assert (answer.refusal, answer.origin) == ("bad-signature", "bx/vn.c02/audit")
+    assert "witness.refused" in await audit_actions(pair.witness)
+
+    monkeypatch.undo()
+    await hand_over(pair.log, pair.witness, "checkpoint")
+    cosignature = await last_out(pair.witness, "cosignature")
+    (log_hook,) = [h for h in pair.log.inbound_hooks
+                   if h.__module__ == "gateway.exchange.witnessing"]
+    monkeypatch.setattr(checkpoints, "add_cosignature", broken)
+    async with pair.log.db.transaction() as conn:
+        await log_hook(conn, cosignature)
+    assert (await audit_actions(pair.log))[-1] == "witness.answer-refused"
+    assert await cosigners_of_latest(pair) == []
+
+    def no_key() -> None:
+        raise checkpoints.CheckpointKeyError("no Ed25519 key")
+
+    monkeypatch.setattr(pair.witness, "checkpoint_key", no_key)
+    async with pair.witness.db.transaction() as conn:
+        await hook(conn, offer)
+    assert (await audit_actions(pair.witness))[-1] == "witness.cannot-cosign"

@@ -53,6 +53,7 @@ _KEYS: Final = {
     C_("code", "detail:case"): AS_IS,
     C_("code", "detail:channel"): TEXT,
     C_("code", "detail:checkpoint"): AS_IS,
+    C_("code", "detail:checkpoints_only"): YES_NO,
     C_("code", "detail:child"): YES_NO,
     C_("code", "detail:claimed_from"): UNIT,
     C_("code", "detail:classification"): TEXT,
@@ -93,6 +94,7 @@ _KEYS: Final = {
     C_("code", "detail:person"): AS_IS,
     C_("code", "detail:persons"): AS_IS,
     C_("code", "detail:pinned"): AS_IS,
+    C_("code", "detail:pinned_as"): AS_IS,
     C_("code", "detail:previous"): AS_IS,
     C_("code", "detail:priority"): CODE,
     C_("code", "detail:problems"): AS_IS,
@@ -121,6 +123,7 @@ _KEYS: Final = {
     C_("code", "detail:via"): WORD,
     C_("code", "detail:vouched_by"): AS_IS,
     C_("code", "detail:wanted"): CODE,
+    C_("code", "detail:withheld"): AS_IS,
     C_("code", "detail:why"): TEXT,
 }
 DETAIL_KEYS: Final[dict[str, str]] = {k.removeprefix("detail:"): v for k, v in _KEYS.items()}

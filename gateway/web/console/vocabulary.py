@@ -190,6 +190,9 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:partner.enrolled"), C_("code", "audit:partner.key-offered"),
     C_("code", "audit:partner.key-pinned"), C_("code", "audit:partner.key-rejected"),
     C_("code", "audit:partner.key-substitution"), C_("code", "audit:partner.refresh-failed"),
+    C_("code", "audit:partner.key-purpose-widened"),
+    C_("code", "audit:partner.keyset-refused"),
+    C_("code", "audit:partner.key-checkpoints-only"),
     C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
     C_("code", "audit:proof.exported"), C_("code", "audit:receipt.received"),
     C_("code", "audit:receipt.rejected"), C_("code", "audit:report.exported"),
@@ -209,4 +212,5 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:user.locked"), C_("code", "audit:user.password-set"),
     C_("code", "audit:witness.answer-refused"), C_("code", "audit:witness.cosigned"),
     C_("code", "audit:witness.fork"), C_("code", "audit:witness.refused"),
+    C_("code", "audit:witness.cannot-cosign"),
 ))

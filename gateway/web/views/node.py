@@ -64,14 +64,20 @@ class KeysRefreshed(View):
     model_config = example({
         "partner": "kh.ahtjp", "vouched_by": "kh.ahtjp#2026-11", "known": 1, "pinned": [],
         "pending": [{"kid": "kh.ahtjp#2027-05", "thumbprint": "Qm9u..."}], "ignored": [],
-        "refused": []})
+        "refused": [], "withheld": [], "narrowed": []})
     partner: str
     vouched_by: str | None
     known: int
     pinned: list[PartnerKey]
     pending: list[PartnerKey]
     ignored: list[PartnerKey]
+    #: Keys that contradict what is pinned (a kid with another key, a key under another kid,
+    #: a key pinned for checkpoints only offered for every use): the set vouches for nothing.
     refused: list[PartnerKey]
+    #: New keys of a refused set: neither pinned nor offered.
+    withheld: list[PartnerKey] = Field(default_factory=list)
+    #: Pinned keys now marked for checkpoints only (PROTOCOL.md §4.8).
+    narrowed: list[PartnerKey] = Field(default_factory=list)
 
 
 class WaitingKey(View):

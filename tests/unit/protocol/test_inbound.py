@@ -205,6 +205,23 @@ def test_key_outside_its_window_is_bad_signature(world: World) -> None:
     assert refused(world, world.message(), bundle=True).code == "bad-signature"
 
 
+def test_a_key_for_checkpoints_only_signs_no_message_and_no_token(world: World) -> None:
+    """PROTOCOL.md §4.8: an ES256 node's Ed25519 checkpoint key, pinned so, verifies no
+    message (pushed, pulled or from a bundle) and no bearer token, though valid and
+    unrevoked."""
+    signing = make_key("vn.c02", "2026-11", "ES256")
+    checkpoints = make_key("vn.c02", "checkpoints-2026-11")
+    world.set_policy("vn.c02", [pin(signing), pin(checkpoints, checkpoints_only=True)])
+    raw = world.message(key=checkpoints)
+    problem = refused(world, raw, bearer=world.bearer(key=signing))
+    assert problem.code == "bad-signature"
+    assert "checkpoints" in problem.detail
+    assert refused(world, raw, bundle=True).code == "bad-signature"
+    good = world.message(key=signing)
+    assert refused(world, good, bearer=world.bearer(key=checkpoints)).code == "unauthenticated"
+    assert verify_message(good, world.bearer(key=signing), world.ctx).sender == "vn.c02"
+
+
 def test_alg_that_does_not_match_the_pinned_key_is_bad_signature(world: World) -> None:
     raw = resign(world.sender_key, json.loads(world.message()), alg="ES256")
     assert refused(world, raw).code == "bad-signature"

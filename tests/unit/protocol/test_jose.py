@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -21,7 +21,10 @@ from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MessageDraft, compose_message
 from gateway.protocol.inbound import verify_message
 from gateway.protocol.jose import (
+    JwkError,
+    PinnedKey,
     SigningKey,
+    checkpoints_only,
     jwk_to_public_key,
     public_jwk,
     sign_bytes,
@@ -29,7 +32,7 @@ from gateway.protocol.jose import (
     verify_bytes,
 )
 from gateway.protocol.problems import Problem
-from tests.conftest import World, example, make_key, pin, resign
+from tests.conftest import NOW, World, example, make_key, pin, resign
 
 # RFC 8037 Appendix A.1 (key), A.3 (thumbprint), A.4 (JWS).
 RFC_D = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"
@@ -203,3 +206,35 @@ def test_tampered_payload_is_refused(world: World) -> None:
     with pytest.raises(Problem) as caught:
         verify_message(json.dumps(tampered).encode(), world.bearer(), world.ctx)
     assert caught.value.code == "bad-signature"
+
+
+@pytest.mark.parametrize(("jwk", "marked"), [
+    ({"kty": "OKP", "crv": "Ed25519", "x": "AA"}, False),
+    ({"kty": "OKP", "crv": "Ed25519", "x": "AA", "key_ops": ["verify"]}, False),
+    ({"kty": "OKP", "crv": "Ed25519", "x": "AA", "key_ops": ["verify"],
+      "bx_use": "checkpoints"}, True),
+    ({"kty": "OKP", "crv": "Ed25519", "x": "AA", "bx_use": "checkpoints"}, True),
+])
+def test_the_checkpoint_marking_of_a_jwk(jwk: dict[str, object], marked: bool) -> None:
+    assert checkpoints_only(jwk) is marked
+
+
+@pytest.mark.parametrize("jwk", [
+    {"kty": "OKP", "crv": "Ed25519", "x": "AA", "bx_use": "messages"},
+    {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "bx_use": "checkpoints"},
+    {"kty": "OKP", "crv": "Ed25519", "x": "AA", "bx_use": "checkpoints",
+     "key_ops": ["sign", "verify"]},
+])
+def test_a_checkpoint_marking_not_understood_is_refused(jwk: dict[str, object]) -> None:
+    with pytest.raises(JwkError):
+        checkpoints_only(jwk)
+
+
+def test_a_pinned_key_for_checkpoints_only_is_valid_but_verifies_no_jws() -> None:
+    key = make_key("vn.c02", "checkpoints-2026-11")
+    pinned = PinnedKey(key.kid, key.public_key(), checkpoints_only=True)
+    assert pinned.valid_at(NOW)
+    assert not pinned.usable_at(NOW)
+    expired = PinnedKey(key.kid, key.public_key(), not_after=NOW - timedelta(seconds=1))
+    assert not expired.valid_at(NOW)
+    assert not expired.usable_at(NOW)

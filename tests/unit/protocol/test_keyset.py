@@ -9,7 +9,14 @@ from datetime import timedelta
 import pytest
 
 from gateway.protocol.encoding import b64url_decode, b64url_encode, canonical_json
-from gateway.protocol.jose import PinnedKey, SigningKey, flattened_jws, public_jwk, thumbprint
+from gateway.protocol.jose import (
+    PinnedKey,
+    SigningKey,
+    checkpoint_marking,
+    flattened_jws,
+    public_jwk,
+    thumbprint,
+)
 from gateway.protocol.keyset import KEYSET_CTY, KEYSET_TYP, sign_key_set, verify_key_set
 from gateway.protocol.problems import Problem
 from tests.conftest import NOW, make_key
@@ -120,4 +127,45 @@ def test_alg_none_is_refused(current: SigningKey) -> None:
     with pytest.raises(Problem, match="not allowed"):
         verify_key_set(json.dumps(body).encode(),
                        _lookup(PinnedKey(current.kid, current.public_key())), NOW,
+                       signer=PARTNER)
+
+
+def test_a_key_for_checkpoints_only_vouches_for_nothing(current: SigningKey,
+                                                       following: SigningKey) -> None:
+    """PROTOCOL.md §4.8: a set signed by the partner's checkpoint key is refused, though
+    that key is pinned, valid and unrevoked; a set signed by its signing key says which of
+    its keys are for checkpoints only."""
+    checkpoints = make_key(PARTNER, "checkpoints-2026-11")
+    marked = {**_jwk(checkpoints), **checkpoint_marking()}
+    keys = _lookup(PinnedKey(current.kid, current.public_key()),
+                   PinnedKey(checkpoints.kid, checkpoints.public_key(), checkpoints_only=True))
+    raw = sign_key_set(checkpoints, {"keys": [_jwk(current), marked, _jwk(following)]})
+    with pytest.raises(Problem) as caught:
+        verify_key_set(raw, keys, NOW, signer=PARTNER)
+    assert caught.value.code == "bad-signature"
+    assert "checkpoints" in caught.value.detail
+    vouched = verify_key_set(sign_key_set(current, {
+        "keys": [_jwk(current), marked, _jwk(following)]}), keys, NOW, signer=PARTNER)
+    assert [(k.kid, k.checkpoints_only) for k in vouched.keys] == [
+        (current.kid, False), (checkpoints.kid, True), (following.kid, False)]
+
+
+@pytest.mark.parametrize("change", [
+    {"bx_use": "everything"},  # a purpose it does not know: no key of unknown purpose
+    {"bx_use": "checkpoints", "key_ops": ["sign"]},
+])
+def test_a_marking_the_receiver_does_not_understand_refuses_the_set(
+        current: SigningKey, following: SigningKey, change: dict[str, object]) -> None:
+    raw = sign_key_set(current, {"keys": [_jwk(current), {**_jwk(following), **change}]})
+    with pytest.raises(Problem) as caught:
+        verify_key_set(raw, _lookup(PinnedKey(current.kid, current.public_key())), NOW,
+                       signer=PARTNER)
+    assert caught.value.code == "malformed"
+
+
+def test_a_set_listing_one_key_under_two_kids_is_refused(current: SigningKey) -> None:
+    twice = SigningKey(f"{PARTNER}#again", current.private_key)
+    raw = sign_key_set(current, {"keys": [_jwk(current), _jwk(twice)]})
+    with pytest.raises(Problem, match="under two kids"):
+        verify_key_set(raw, _lookup(PinnedKey(current.kid, current.public_key())), NOW,
                        signer=PARTNER)

@@ -118,3 +118,20 @@ def test_receipt_verifies_with_jwcrypto(world: World) -> None:
     token.deserialize(receipt_raw.decode(),
                       key=jw_jwk.JWK.from_pyca(world.receiver_key.public_key()))
     assert json.loads(token.payload)["status"] == "accepted"
+
+
+def test_a_receipt_signed_by_a_key_for_checkpoints_only_is_refused(world: World) -> None:
+    """PROTOCOL.md §4.8: a receipt (at the sender, or a puller's at POST /receipts) signed by
+    the partner's checkpoint key is refused, though that key is pinned, valid and unrevoked."""
+    raw = world.message()
+    verified = verify_message(raw, world.bearer(), world.ctx)
+    checkpoints = make_key("kh.ahtjp", "checkpoints-2026-11")
+    receipt_raw = build_receipt(checkpoints, world.receiver, verified.sender,
+                                verified.message_id, verified.digest, world.now)
+    world.set_policy(world.receiver, [pin(world.receiver_key),
+                                      pin(checkpoints, checkpoints_only=True)])
+    with pytest.raises(Problem) as caught:
+        verify_receipt(receipt_raw, world.ctx.pinned, world.now, signer="kh.ahtjp",
+                       recipient="vn.c02")
+    assert caught.value.code == "bad-signature"
+    assert "checkpoints" in caught.value.detail

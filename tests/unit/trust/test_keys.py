@@ -183,6 +183,11 @@ def test_an_es256_node_keeps_a_published_ed25519_key_for_checkpoints(store: KeyS
     published = {k["kid"]: k for k in store.jwks()["keys"]}
     assert (published[checkpoint.kid]["use"], published[checkpoint.kid]["alg"]) == (
         "sig", "EdDSA")
+    # PROTOCOL.md §4.8: marked, so that partners pin it for checkpoints only
+    assert (published[checkpoint.kid]["key_ops"], published[checkpoint.kid]["bx_use"]) == (
+        ["verify"], "checkpoints")
+    assert "key_ops" not in published[signing.kid]
+    assert "bx_use" not in published[signing.kid]
     assert thumbprint(published[checkpoint.kid]) == thumbprint(
         public_jwk(checkpoint.public_key()))
     ring = json.loads(store.ring_file.read_text())
@@ -191,7 +196,8 @@ def test_an_es256_node_keeps_a_published_ed25519_key_for_checkpoints(store: KeyS
     signed = jw_jws.JWS()
     signed.deserialize(store.signed_jwks().decode())
     signed.verify(jw_jwk.JWK(**published[signing.kid]))
-    assert checkpoint.kid in {k["kid"] for k in json.loads(signed.payload)["keys"]}
+    vouched = {k["kid"]: k for k in json.loads(signed.payload)["keys"]}
+    assert vouched[checkpoint.kid]["bx_use"] == "checkpoints"
 
 
 def test_an_es256_node_without_its_checkpoint_key_says_how_to_make_one(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from gateway.protocol.jose import public_jwk, thumbprint
+from gateway.protocol.jose import SigningKey, checkpoint_marking, public_jwk, thumbprint
 from gateway.trust.partners import (
     PartnerDirectory,
     PartnerFileError,
@@ -235,3 +235,80 @@ def test_check_partner_files_reports_every_problem(tmp_path: Path) -> None:
     partners, problems = check_partner_files(tmp_path, ALL_TYPES)
     assert partners == {}
     assert len(problems) == 2
+
+
+def _marked_jwks(*keys: Any) -> dict[str, Any]:
+    """A JWK Set whose keys are marked for checkpoints only, as an ES256 node publishes its
+    Ed25519 checkpoint key (PROTOCOL.md §4.8)."""
+    return {"keys": [{**jwk, **checkpoint_marking()} for jwk in _jwks(*keys)["keys"]]}
+
+
+def test_enrol_pins_a_marked_key_for_checkpoints_only_and_keeps_it_so(tmp_path: Path) -> None:
+    signing, checkpoints = make_key("la.atd", "2026-11", "ES256"), make_key(
+        "la.atd", "checkpoints-2026-11")
+    published = {"keys": [*_jwks(signing)["keys"], *_marked_jwks(checkpoints)["keys"]]}
+    handed = [thumbprint(public_jwk(k.public_key())) for k in (signing, checkpoints)]
+    keys = select_keys("la.atd", published, handed)
+    assert [(k.kid, k.checkpoints_only) for k in keys] == [
+        (signing.kid, False), (checkpoints.kid, True)]
+    path = enrol_partner(PROFILES / "la.atd.toml", tmp_path, ALL_TYPES, keys,
+                         "https://gw.example.la/bx/v1")
+    text = path.read_text(encoding="utf-8")
+    assert text.count("checkpoints_only = true") == 1
+    assert "checkpoints_only = false" not in text  # written only where it says something
+    pinned = {k.kid: k.pinned() for k in read_partner_file(path, ALL_TYPES).keys}
+    assert not pinned[checkpoints.kid].usable_at(NOW)  # verifies no message, receipt, set
+    assert pinned[checkpoints.kid].valid_at(NOW)  # but notes and cosignatures
+    assert pinned[signing.kid].usable_at(NOW)
+    # enrolled again from a set that no longer marks it: refused, never widened
+    with pytest.raises(PartnerFileError, match="pinned for checkpoints only"):
+        enrol_partner(PROFILES / "la.atd.toml", tmp_path, ALL_TYPES,
+                      select_keys("la.atd", _jwks(checkpoints), handed[1:]), None)
+    assert read_partner_file(path, ALL_TYPES).keys[1].checkpoints_only
+
+
+def test_a_key_pinned_before_the_marking_is_narrowed_by_an_enrolment_that_marks_it(
+        tmp_path: Path) -> None:
+    key = make_key("kh.ahtjp", "checkpoints-2026-11")
+    tp = thumbprint(public_jwk(key.public_key()))
+    path = enrol_partner(PROFILES / "kh.ahtjp.toml", tmp_path, ALL_TYPES,
+                         select_keys("kh.ahtjp", _jwks(key), [tp]),
+                         "https://gw.example.kh/bx/v1")
+    assert not read_partner_file(path, ALL_TYPES).keys[0].checkpoints_only
+    enrol_partner(PROFILES / "kh.ahtjp.toml", tmp_path, ALL_TYPES,
+                  select_keys("kh.ahtjp", _marked_jwks(key), [tp]), None)
+    assert read_partner_file(path, ALL_TYPES).keys[0].checkpoints_only
+
+
+def test_enrol_refuses_a_pinned_key_under_another_kid(tmp_path: Path) -> None:
+    key = make_key("kh.ahtjp", "2026-11")
+    tp = thumbprint(public_jwk(key.public_key()))
+    enrol_partner(PROFILES / "kh.ahtjp.toml", tmp_path, ALL_TYPES,
+                  select_keys("kh.ahtjp", _jwks(key), [tp]), "https://gw.example.kh/bx/v1")
+    again = SigningKey("kh.ahtjp#again", key.private_key)
+    with pytest.raises(PartnerFileError, match=r"pinned as kh\.ahtjp#2026-11"):
+        enrol_partner(PROFILES / "kh.ahtjp.toml", tmp_path, ALL_TYPES,
+                      select_keys("kh.ahtjp", _jwks(again), [tp]), None)
+
+
+@pytest.mark.parametrize(("marking", "fault"), [
+    ({"bx_use": "messages"}, "is not 'checkpoints'"),
+    ({"bx_use": "checkpoints", "key_ops": ["sign", "verify"]}, "key_ops"),
+])
+def test_enrol_refuses_a_marking_it_does_not_understand(marking: dict[str, Any],
+                                                        fault: str) -> None:
+    key = make_key("kh.ahtjp")
+    published = {"keys": [{**_jwks(key)["keys"][0], **marking}]}
+    with pytest.raises(PartnerFileError, match=fault):
+        select_keys("kh.ahtjp", published, [thumbprint(public_jwk(key.public_key()))])
+
+
+def test_an_old_partner_file_reads_and_a_p256_key_cannot_be_for_checkpoints(
+        tmp_path: Path) -> None:
+    old = read_partner_file(write(tmp_path, partner_data()), ALL_TYPES)  # no such member
+    assert not old.keys[0].checkpoints_only
+    key = make_key("kh.ahtjp", "2026-11", "ES256")
+    jwk = public_jwk(key.public_key())
+    data = partner_data(keys=[{"kid": key.kid, "thumbprint": thumbprint(jwk), "jwk": jwk,
+                               "checkpoints_only": True}])
+    assert "checkpoints only must be Ed25519" in problems_for(tmp_path, data)
