@@ -129,7 +129,8 @@ class LocalApiRoute(APIRoute):
 
         async def guarded(request: Request) -> Response:
             declared = request.headers.get("content-length", "")
-            if takes_body and declared.isdigit() and int(declared) > self.body_limit:
+            if takes_body and declared.isascii() and declared.isdigit() \
+                    and int(declared) > self.body_limit:
                 return _refused(request, TooLargeError(
                     "body of {size} bytes; the limit is {limit}", size=int(declared),
                     limit=self.body_limit))
