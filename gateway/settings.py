@@ -6,6 +6,7 @@ with one line that names the variable (:class:`SettingsError`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     #: signs a checkpoint and sends it to the partners that have not cosigned it (PROTOCOL.md
     #: §4.8: at most every minute; each partner at most every 10 minutes).
     checkpoint_every_s: Annotated[float, Field(ge=60)] = 60
+    #: Not in NODE.md: the reverse proxies in front (addresses or networks, separated by
+    #: commas) whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` the node believes: the
+    #: client address a request from one of them carries is the caller's (the login
+    #: throttle's key, docs/operations.md). Empty (the default): nobody's, and the caller is
+    #: the address that connected.
+    trusted_proxies: str = ""
     #: Not in NODE.md: where the document schemas and partner profiles are read from.
     schemas_dir: Path = REPOSITORY / "schemas"
     profiles_dir: Path = REPOSITORY / "partners"
@@ -74,6 +81,19 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network (a.b.c.d, "
+                                 "a.b.c.0/24, an IPv6 one); separate several with commas"
+                                 ) from None
+        return ",".join(items)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
@@ -117,6 +137,11 @@ class Settings(BaseSettings):
         """``BX_METRICS_TOKEN_FILE`` after defaults."""
         assert self.metrics_token_file is not None
         return self.metrics_token_file
+
+    @property
+    def proxies(self) -> list[str]:
+        """``BX_TRUSTED_PROXIES`` as a list (empty: no proxy is believed)."""
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @property
     def partners_path(self) -> Path:

@@ -15,7 +15,7 @@ from typing import Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.cases.work import CaseError, CaseWork
-from gateway.protocol.envelope import sniff_media_type
+from gateway.protocol.envelope import ATTACHMENT_SUFFIXES, sniff_media_type
 from gateway.protocol.errors import N_
 from gateway.store import held_files
 
@@ -24,8 +24,8 @@ MAX_FILE: Final = 5 * 1024 * 1024
 #: The files kept for one person at most: as many as a draft carries.
 MAX_HELD: Final = 10
 #: What a file's name says it is, to refuse a name that lies about the bytes.
-_BY_SUFFIX: Final = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
-                     ".pdf": "application/pdf"}
+_BY_SUFFIX: Final = {suffix: media for media, suffixes in ATTACHMENT_SUFFIXES.items()
+                     for suffix in suffixes}
 
 
 @dataclass(frozen=True)

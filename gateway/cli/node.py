@@ -76,10 +76,13 @@ def serve() -> None:
     # By name: nothing imports the web layer (ARCHITECTURE.md); uvicorn loads it.
     # Connections are capped (beyond, 503) and idle keep-alives closed; slow headers are the
     # front proxy's to cut (docs/operations.md), bodies are cut by gateway.web.limits.
+    # X-Forwarded-For and -Proto are believed from BX_TRUSTED_PROXIES only (uvicorn's own
+    # default believes any caller on loopback): the client address is the login throttle's.
     uvicorn.run("gateway.web.app:app_from_environment", factory=True, host=settings.host,
                 port=settings.port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=25, limit_concurrency=1000, timeout_keep_alive=5,
-                h11_max_incomplete_event_size=64 * 1024)
+                h11_max_incomplete_event_size=64 * 1024,
+                proxy_headers=bool(settings.proxies), forwarded_allow_ips=settings.proxies)
 
 
 def _print_problem(problem: Problem) -> None:

@@ -50,9 +50,30 @@ _SIGNATURES: Final = (("image/jpeg", b"\xff\xd8\xff"), ("image/png", b"\x89PNG\r
                       ("application/pdf", b"%PDF-"))
 
 
+#: The file name extensions of each attachment media type, the usual one first.
+ATTACHMENT_SUFFIXES: Final = {"image/jpeg": (".jpg", ".jpeg"), "image/png": (".png",),
+                              "application/pdf": (".pdf",)}
+#: The extension of bytes that are none of the attachment media types.
+UNKNOWN_SUFFIX: Final = ".bin"
+
+
 def sniff_media_type(data: bytes) -> str | None:
     """The attachment media type the bytes themselves show (not their name), or None."""
     return next((media for media, magic in _SIGNATURES if data.startswith(magic)), None)
+
+
+def file_name_for(name: str, media_type: str | None) -> str:
+    """``name`` as a file of ``media_type`` (what the bytes show; None: none of the three):
+    letters, digits, ``.``, ``_`` and ``-`` only, ending in an extension of that type. A
+    name that ends in another (``scan.html`` for a PDF) has it replaced (``scan.pdf``); a
+    name without one gets it (``scan`` to ``scan.pdf``). Saved, the file opens as what its
+    bytes are, whatever name its sender chose."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip(".") or "attachment"
+    suffixes = ATTACHMENT_SUFFIXES.get(media_type or "", (UNKNOWN_SUFFIX,))
+    if cleaned.lower().endswith(suffixes):
+        return cleaned
+    stem, dot, _ = cleaned.rpartition(".")
+    return (stem if dot and stem else cleaned) + suffixes[0]
 
 _Uuid = Annotated[str, StringConstraints(pattern=f"^{ids.UUID.pattern}$")]
 _NodeId = Annotated[str, StringConstraints(pattern=f"^{ids.NODE_ID.pattern}$")]

@@ -16,6 +16,8 @@ are drawn in brackets.
     ├── NotFoundError        protocol.problems   nothing of that name here       [not-found]
     ├── InvalidRequestError  protocol.problems   a request not as it must be     [invalid-request]
     ├── TooLargeError        protocol.problems   a body larger than accepted     [too-large]
+    ├── SlowBodyError        protocol.problems   a body stopped or trickling     [timeout]
+    ├── ClientGoneError      protocol.problems   gone before its body was whole  [malformed]
     ├── EncodingError        protocol.encoding   bytes not the JSON or base64url asked
     ├── JwkError             protocol.jose       a JWK that is not a usable public key
     ├── TlogError            protocol.tlog       a Merkle proof, signed note or checkpoint

@@ -157,3 +157,15 @@ class TooLargeError(GatewayError):
     """A body larger than this node accepts, refused before it is read whole."""
 
     code = "too-large"
+
+
+class SlowBodyError(GatewayError):
+    """A body that stopped arriving, or arrived too slowly."""
+
+    code = "timeout"
+
+
+class ClientGoneError(GatewayError):
+    """The client went away before its body was whole."""
+
+    code = "malformed"

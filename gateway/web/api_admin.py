@@ -14,6 +14,7 @@ from gateway.cases.calendars import CalendarError
 from gateway.exchange.outbox import outbox_stats
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.routing import LocalApiRoute
 from gateway.web.views.node import (
     AuditEntries,
     Calendar,
@@ -23,7 +24,7 @@ from gateway.web.views.node import (
     PartnerList,
 )
 
-router = APIRouter(prefix="/api", tags=["administration"])
+router = APIRouter(prefix="/api", tags=["administration"], route_class=LocalApiRoute)
 Country = Annotated[str, Path(pattern=r"^[A-Z]{2}$")]
 Year = Annotated[int, Path(ge=2000, le=2100)]
 

@@ -29,6 +29,7 @@ from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers, file_answers
+from gateway.web.routing import LocalApiRoute
 from gateway.web.views.cases import (
     BestInterestsRecorded,
     CaseDetail,
@@ -44,7 +45,7 @@ from gateway.web.views.cases import (
     TaskFinished,
 )
 
-router = APIRouter(prefix="/api", tags=["cases"])
+router = APIRouter(prefix="/api", tags=["cases"], route_class=LocalApiRoute)
 
 CaseId = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 

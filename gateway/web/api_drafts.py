@@ -12,9 +12,11 @@ from gateway.cases import drafts
 from gateway.cases.commands import NewDraft
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.limits import DRAFT_BODY
+from gateway.web.routing import LocalApiRoute, body_up_to
 from gateway.web.views.drafts import Draft, DraftList, DraftSent, DraftState
 
-router = APIRouter(prefix="/api", tags=["drafts"])
+router = APIRouter(prefix="/api", tags=["drafts"], route_class=LocalApiRoute)
 Id = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 
 
@@ -33,6 +35,7 @@ class Reason(BaseModel):
 @router.post(
     "/cases/{case_id}/drafts",
     status_code=201,
+    openapi_extra=body_up_to(DRAFT_BODY),
     response_model=DraftState,
     response_model_exclude_unset=True,
     responses=answers(DraftState, 201, errors=(401, 403, 404, 409, 422)),
@@ -81,6 +84,7 @@ async def read(
 
 @router.put(
     "/drafts/{draft_id}",
+    openapi_extra=body_up_to(DRAFT_BODY),
     response_model=DraftState,
     response_model_exclude_unset=True,
     responses=answers(DraftState, errors=(401, 403, 404, 409, 422)),

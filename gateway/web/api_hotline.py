@@ -12,6 +12,7 @@ from gateway.cases import hotline
 from gateway.cases.commands import Escalation, NewTip, TipTriage
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.routing import LocalApiRoute
 from gateway.web.views.hotline import (
     Escalated,
     Reporter,
@@ -23,7 +24,7 @@ from gateway.web.views.hotline import (
     Triaged,
 )
 
-router = APIRouter(prefix="/api", tags=["hotline"])
+router = APIRouter(prefix="/api", tags=["hotline"], route_class=LocalApiRoute)
 Id = Annotated[int, Field(ge=1, le=2**31 - 1, examples=[1])]
 Short = Annotated[str, Field(max_length=200)]
 Action = Literal[

@@ -16,6 +16,7 @@ from gateway.reports.overview import reports_view
 from gateway.reports.periods import due_next, parse_period
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers
+from gateway.web.routing import LocalApiRoute
 from gateway.web.views.reports import (
     Collection,
     Report,
@@ -25,7 +26,7 @@ from gateway.web.views.reports import (
     Submitted,
 )
 
-router = APIRouter(prefix="/api", tags=["reports"])
+router = APIRouter(prefix="/api", tags=["reports"], route_class=LocalApiRoute)
 
 
 @router.get(

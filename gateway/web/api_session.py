@@ -13,6 +13,8 @@ from gateway.access.roles import HUMAN_ROLES
 from gateway.access.sessions import Principal
 from gateway.web.auth import COOKIE, case_work, permit, public, source_of
 from gateway.web.examples import answers
+from gateway.web.limits import LOGIN_BODY
+from gateway.web.routing import LocalApiRoute, body_up_to
 from gateway.web.views.accounts import (
     Account,
     AccountDisabled,
@@ -24,7 +26,8 @@ from gateway.web.views.accounts import (
     PasswordReset,
 )
 
-router = APIRouter(prefix="/api", tags=["session and users"])
+router = APIRouter(prefix="/api", tags=["session and users"],
+                   route_class=LocalApiRoute)
 
 
 class Login(BaseModel):
@@ -102,6 +105,7 @@ def _user(user: users.User) -> Account:
 @router.post(
     "/session",
     dependencies=[public()],
+    openapi_extra=body_up_to(LOGIN_BODY),  # anyone may post here: a login's few bytes only
     response_model=OpenedSession,
     response_model_exclude_unset=True,
     responses=answers(OpenedSession, errors=(401, 422, 429)),

@@ -28,9 +28,9 @@ _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def source_of(request: Request) -> str:
-    """The caller's address as this node sees it (the login throttle's key). Behind a proxy
-    that is the proxy's: give each proxy its own address per client network, or throttle
-    there too (docs/casework.md)."""
+    """The caller's address (the login throttle's key): the address that connected, or,
+    when that is one of ``BX_TRUSTED_PROXIES``, the client address that proxy passed on in
+    ``X-Forwarded-For`` (``gateway serve`` believes it from them only; docs/operations.md)."""
     return request.client.host if request.client else "unknown"
 
 

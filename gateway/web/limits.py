@@ -3,6 +3,11 @@ a body that must keep arriving (an idle gap of 15 s, or less than 1 KiB/s after 
 it). The body is read here, within the limits, and handed to the route as it came, so that
 nothing downstream can be made to wait on a slow sender or to hold more than the limit.
 
+The local API (``/api/``) is the exception: its bodies are read by the route itself
+(:mod:`gateway.web.routing`), within the same rules and the route's own limit, only once the
+caller is known and allowed: a stranger costs the node no more than the headers. Here, its
+declared size is only held against the largest any of its routes takes.
+
 Slow request headers are the front proxy's to cut (docs/operations.md): the application is
 only called once they are complete.
 
@@ -19,7 +24,14 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES
-from gateway.protocol.problems import PROBLEM_MEDIA_TYPE, Problem
+from gateway.protocol.errors import GatewayError
+from gateway.protocol.problems import (
+    PROBLEM_MEDIA_TYPE,
+    ClientGoneError,
+    Problem,
+    SlowBodyError,
+    TooLargeError,
+)
 
 log = logging.getLogger("gateway.web")
 Scope = MutableMapping[str, Any]
@@ -29,11 +41,24 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 MAX_HEADER_BYTES: Final = 32 * 1024
+MiB: Final = 1024 * 1024
+#: A login, the API's or the console's: a name and a password of at most 64 and 1,024
+#: characters, even written as JSON ``\u`` escapes or percent-encoded UTF-8.
+LOGIN_BODY: Final = 16 * 1024
+#: A local API call that carries no files (the default of :mod:`gateway.web.routing`).
+API_BODY: Final = 1 * MiB
+#: A draft with ten 5 MiB attachments in base64, and its document: the most any local API
+#: route takes.
+DRAFT_BODY: Final = 72 * MiB
 #: The largest body per path prefix (first match); the partner API's own limits apply after.
 MAX_BODY: Final = (("/bx/v1/messages", MAX_MESSAGE_BYTES + 64 * 1024),
                    ("/bx/v1/", 64 * 1024),
-                   ("/api/", 72 * 1024 * 1024),  # a draft with ten 5 MiB attachments, base64
-                   ("/", 48 * 1024 * 1024))      # console forms with their files
+                   ("/api/", DRAFT_BODY),  # each route's own limit applies in the route
+                   ("/", 48 * MiB))        # console forms with their files
+#: Paths whose body is parsed before anyone is known: their own small limits.
+EXACT_BODY: Final = {"/login": LOGIN_BODY}
+#: The prefix of the paths whose bodies their routes read (after the caller is known).
+READ_BY_ROUTE: Final = "/api/"
 IDLE_S: Final = 15.0
 GRACE_S: Final = 30.0
 MIN_RATE: Final = 1024  # bytes per second, after the grace period
@@ -41,7 +66,24 @@ MIN_RATE: Final = 1024  # bytes per second, after the grace period
 
 def body_limit(path: str) -> int:
     """The largest body a request to ``path`` may send."""
+    exact = EXACT_BODY.get(path)
+    if exact is not None:
+        return exact
     return next(limit for prefix, limit in MAX_BODY if path.startswith(prefix))
+
+
+_REFUSALS: Final[dict[str, type[GatewayError]]] = {
+    "too-large": TooLargeError, "timeout": SlowBodyError, "malformed": ClientGoneError}
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, read within the limits of this module; else its refusal
+    (:class:`TooLargeError`, :class:`SlowBodyError`, :class:`ClientGoneError`)."""
+    body, refusal = await _read(receive, limit)
+    if refusal is not None:
+        code, detail = refusal
+        raise _REFUSALS[code](detail)
+    return body
 
 
 class RequestLimits:
@@ -58,11 +100,15 @@ class RequestLimits:
         if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
             await _refuse(scope, send, "headers-too-large", "request headers larger than 32 KiB")
             return
-        limit = body_limit(str(scope.get("path", "")))
+        path = str(scope.get("path", ""))
+        limit = body_limit(path)
         declared = dict(headers).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _refuse(scope, send, "too-large",
                           f"body of {int(declared)} bytes; the limit is {limit}")
+            return
+        if path.startswith(READ_BY_ROUTE):  # read by the route, once the caller is known
+            await self.app(scope, receive, send)
             return
         body, refusal = await _read(receive, limit)
         if refusal is not None:
@@ -109,10 +155,10 @@ async def _refuse(scope: Scope, send: Send, code: str, detail: str) -> None:
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"connection", b"close"),
         (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
-    await _audit(scope, code)
+    await audit_refusal(scope, code)
 
 
-async def _audit(scope: Scope, code: str) -> None:
+async def audit_refusal(scope: Scope, code: str) -> None:
     """The refusal's audit line and count (once the answer is sent: a slow database must not
     keep a refused client waiting)."""
     app = scope.get("app")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import asdict
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import httpx
 from fastapi import APIRouter, Request
@@ -18,13 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.access.sessions import Principal
 from gateway.exchange import keyrefresh, outbox
 from gateway.exchange.outbound import retry_dead_letter, send_message
-from gateway.protocol.envelope import Attachment, Handling, MessageDraft
+from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment, Handling, MessageDraft
 from gateway.protocol.errors import N_
 from gateway.protocol.keyset import OfferedKey
 from gateway.protocol.problems import InvalidRequestError, NotFoundError
 from gateway.runtime.node import Node
 from gateway.web.auth import permit
 from gateway.web.examples import answers
+from gateway.web.routing import LocalApiRoute, body_up_to
 from gateway.web.views.node import (
     KeyDecided,
     KeysRefreshed,
@@ -41,7 +42,10 @@ def _node(request: Request) -> Node:
     return node
 
 
-router = APIRouter(prefix="/api", tags=["messages"])
+router = APIRouter(prefix="/api", tags=["messages"], route_class=LocalApiRoute)
+#: A document and its attachments in base64 for one message (at most 20 MiB as signed, its
+#: attachments in base64 within it), with room for the document's text in JSON escapes.
+SEND_BODY: Final = MAX_MESSAGE_BYTES + 12 * 1024 * 1024
 
 
 class AttachmentIn(BaseModel):
@@ -86,6 +90,7 @@ class SendRequest(BaseModel):
 @router.post(
     "/messages",
     status_code=202,
+    openapi_extra=body_up_to(SEND_BODY),
     response_model=Queued,
     response_model_exclude_unset=True,
     responses=answers(Queued, 202),

@@ -3,7 +3,10 @@
 The replicas share the node's folder (keys, partner files) and one PostgreSQL database of
 the machine's server (127.0.0.1:5432, a database made for the test and dropped after);
 HAProxy (Debian's package, installed by ``make system``) balances them and checks each on
-``/bx/v1/health``.
+``/bx/v1/health``, run from the shipped ``deploy/haproxy.cfg`` (only its addresses changed).
+The replicas believe the client address HAProxy passes on, from loopback's 127.0.0.1 only
+(``BX_TRUSTED_PROXIES``): a test's clients that stand for other machines connect from other
+loopback addresses (127.0.0.2, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import httpx
 from tests.e2e.federation import NodeProcess, free_port, wait_for
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
+SHIPPED_HAPROXY = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
 
 
 async def _admin(sql: str) -> None:
@@ -58,12 +62,39 @@ def pg_values(database: str, sql: str) -> list[object]:
 
 
 def haproxy_config(front: int, servers: list[tuple[str, int]], stats: int | None = None) -> str:
-    """HAProxy on loopback before ``servers`` (name, port), checking each on its health."""
-    lines = "\n".join(f"    server {name} 127.0.0.1:{port} check" for name, port in servers)
-    config = HAPROXY_CONFIG.format(front=front, servers=lines)
-    if stats is not None:
-        config += STATS.format(stats=stats)
-    return config
+    """The shipped ``deploy/haproxy.cfg`` on loopback: bound to ``front``, before ``servers``
+    (name, port) instead of compose's containers, without compose's DNS, checking every
+    300 ms (the tests kill replicas) and with its stats page on ``stats`` (else none).
+    Everything else (what it passes on, retries, checks) is the file operators run."""
+    shipped = SHIPPED_HAPROXY.read_text()
+    out: list[str] = []
+    section = ""
+    seen: set[str] = set()
+    for read in shipped.splitlines():
+        line, words = read, read.split()
+        if line and not line[0].isspace() and words:
+            section = words[0]
+            if section == "resolvers" or (section == "listen" and stats is None):
+                continue
+        elif section == "resolvers" or (section == "listen" and stats is None):
+            continue
+        if words[:1] == ["bind"]:
+            port = front if section == "frontend" else stats
+            line = f"    bind 127.0.0.1:{port}"
+            seen.add(f"bind {section}")
+        elif words[:1] == ["default-server"]:
+            line = line.replace("inter 1s", "inter 300ms")
+            seen.add("default-server")
+        elif words[:1] == ["server"]:
+            if "server" not in seen:
+                out.extend(f"    server {name} 127.0.0.1:{port} check" for name, port in servers)
+            seen.add("server")
+            continue
+        out.append(line)
+    wanted = {"bind frontend", "default-server", "server"} | (
+        {"bind listen"} if stats is not None else set())
+    assert seen == wanted, f"deploy/haproxy.cfg changed shape: {wanted - seen} not found"
+    return "\n".join(out) + "\n"
 
 
 @dataclass
@@ -75,39 +106,6 @@ class Replica(NodeProcess):
     @property
     def log_path(self) -> Path:
         return self.home / f"{self.name}.log"
-
-
-HAPROXY_CONFIG = """
-global
-    maxconn 4000
-    tune.bufsize 65536
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    retries 3
-    option redispatch
-    # Only a request that never reached a replica is tried again on another: a message
-    # whose replica died after reading it is answered 502, and its sender tries again with
-    # a new token (the receiver's deduplication answers with the original receipt).
-    retry-on conn-failure
-frontend node
-    bind 127.0.0.1:{front}
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /bx/v1/health
-    http-check expect status 200
-    default-server inter 300ms fall 2 rise 2
-{servers}
-"""
-STATS = """
-listen stats
-    bind 127.0.0.1:{stats}
-    stats enable
-    stats uri /stats
-"""
 
 
 @dataclass
@@ -126,7 +124,8 @@ class ReplicaSet:
     def __post_init__(self) -> None:
         env = {"BX_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/"
                                   f"{self.database}",
-               "BX_PUBLIC_URL": self.url}
+               "BX_PUBLIC_URL": self.url,
+               "BX_TRUSTED_PROXIES": "127.0.0.1"}  # HAProxy's address towards the replicas
         self.replicas = [Replica(self.node_id, self.home, name=f"r{i + 1}",
                                  extra_env={**env, "BX_REPLICA": f"r{i + 1}"})
                          for i in range(self.count)]

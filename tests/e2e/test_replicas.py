@@ -1,15 +1,22 @@
 """One node (``vn.c02``) as three replicas on PostgreSQL behind HAProxy, exchanging with a
 partner node (``kh.ahtjp``, SQLite): any replica answers any request, what must hold for
-the node holds across replicas, and replicas dying under a stream lose nothing."""
+the node holds across replicas, and replicas dying under a stream lose nothing. And what an
+outsider, or a partner, can do through the node's front: a partner's file saved as what its
+bytes are, a stranger's huge body that never stalls the node, wrong passwords from one
+place that never hold up the user elsewhere (HAProxy is the shipped deploy/haproxy.cfg)."""
 
 from __future__ import annotations
 
 import random
+import re
+import select
+import socket
 import sqlite3
 import sys
 import threading
 import time
 import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,13 +27,16 @@ import pytest
 import tomli_w
 
 from gateway.protocol.bearer import issue_bearer
-from gateway.protocol.envelope import MessageDraft, compose_message
+from gateway.protocol.envelope import Attachment, MessageDraft, compose_message
 from gateway.trust.keys import KeyStore
 from tests.conftest import SCHEMAS
 from tests.e2e.federation import NodeProcess, wait_for
 from tests.e2e.replicas import ReplicaSet, create_database, drop_database
 
 DOCUMENT = (SCHEMAS / "alert" / "examples" / "vn-hotline-child-imminent.xml").read_text()
+REQUEST = (SCHEMAS / "verification-request" / "examples" / "kh-bavet-presumed-child.xml"
+           ).read_bytes()
+PASSWORD = "a long enough password"
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="HAProxy on loopback")
 
 
@@ -123,6 +133,166 @@ def test_one_replica_holds_each_lease(world: World) -> None:
     assert holders == 1
     assert world.node.query_count("SELECT count(DISTINCT holder) FROM leases "
                                   "WHERE name = 'housekeeping'") == 1
+
+
+def client_from(address: str, **kwargs: object) -> httpx.Client:
+    """A client whose connections come from ``address``: another loopback address stands for
+    another machine, as far as the node can tell."""
+    return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=30,
+                        **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_partners_attachment_is_saved_as_what_its_bytes_are(world: World) -> None:
+    """A partner signs a scan named ``scan.html`` whose bytes are a PDF with a page after the
+    signature: an officer who opens it gets a PDF named ``scan.pdf`` (saved, it opens as a
+    PDF, never as a page of the node's origin)."""
+    key = KeyStore(world.partner.data_dir / "keys" / "signing.pem", "kh.ahtjp").signing_key()
+    hostile = b"%PDF-1.4\n<html><script>document.title = 'owned'</script></html>\n"
+    message_id = str(uuid.uuid4())
+    raw = compose_message(key, "kh.ahtjp", MessageDraft("verification-request", "1.0", "vn.c02"),
+                          REQUEST, [Attachment("scan.html", "application/pdf", hostile)],
+                          created=datetime.now(UTC), message_id=message_id)
+    pushed = httpx.post(f"{world.node.url}/messages", content=raw, timeout=30, headers={
+        "Content-Type": "application/jose+json",
+        "Authorization": f"Bearer {issue_bearer(key, 'kh.ahtjp', 'vn.c02', datetime.now(UTC))}"})
+    assert pushed.status_code == 202, pushed.text
+    case_id = wait_for(lambda: world.node.query_values(
+        "SELECT case_id FROM case_conversations WHERE partner = 'kh.ahtjp' AND conversation = "
+        f"'{message_id}'"), what="the request attached to a case", timeout=60)[0]
+    unit = world.node.query_values(f"SELECT owner_unit FROM cases WHERE id = {case_id}")[0]
+    world.node.first.add_user("thu", "blo-officer", unit=str(unit))
+    front = f"http://127.0.0.1:{world.node.front}"
+    with httpx.Client(base_url=front, timeout=30) as officer:
+        assert officer.post("/login", data={"username": "thu", "password": PASSWORD},
+                            headers={"Origin": front}).status_code == 303
+        base = f"/cases/{case_id}/messages/{message_id}"
+        csrf = re.search(r'name="csrf" value="([^"]+)"', officer.get(base).text)
+        assert csrf is not None
+        assert officer.post(f"{base}/special", data={
+            "csrf": csrf[1], "reason": "identity-verification"}).status_code == 303
+        got = officer.get(f"{base}/attachments/scan.html")
+    assert got.status_code == 200, got.text
+    assert got.content == hostile  # the bytes as signed
+    assert got.headers["content-type"] == "application/pdf"
+    assert got.headers["content-disposition"] == 'attachment; filename="scan.pdf"'
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in got.headers["content-security-policy"]
+
+
+def slowest_health(port: int, stop: threading.Event, seen: list[float]) -> None:
+    """Ask ``/health`` every 50 ms until ``stop``; each answer's time in ``seen``."""
+    with httpx.Client(timeout=60) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            assert client.get(f"http://127.0.0.1:{port}/bx/v1/health").status_code == 200
+            seen.append(time.monotonic() - started)
+            stop.wait(0.05)
+
+
+def post_as_a_stranger(port: int, path: str, body: bytes, *, chunked: bool,
+                       headers: dict[str, str] | None = None) -> int:
+    """POST ``body`` over a raw socket, as a stranger would, and the status of the answer.
+    The answer is read as soon as one comes: a node that refuses before reading the body is
+    not sent the rest (headers, then 32 KiB, each given 2 s for an answer; then the rest)."""
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    lines.append("Transfer-Encoding: chunked" if chunked else f"Content-Length: {len(body)}")
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        pieces = [body[:32 * 1024]] + [body[at:at + 1024 * 1024]
+                                       for at in range(32 * 1024, len(body), 1024 * 1024)]
+        answered = False
+        for index, piece in enumerate(pieces):
+            if select.select([sock], [], [], 2.0 if index < 2 else 0)[0]:
+                answered = True
+                break
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+            except OSError:  # the node closed the connection: its answer is waiting
+                answered = True
+                break
+        if chunked and not answered:
+            sock.sendall(b"0\r\n\r\n")
+        head = b""
+        while b"\r\n" not in head:
+            data = sock.recv(4096)
+            assert data, f"{path}: the connection closed without an answer"
+            head += data
+    return int(head.split()[1])
+
+
+def test_a_strangers_huge_body_never_stalls_the_node(world: World) -> None:
+    """40 MiB of JSON from nobody, to the login and to routes that need a session, declared
+    or chunked: refused (413 beyond the route's limit, 401 without a session) before it is
+    read, let alone parsed, while ``/health`` answers as quickly as before. Parsed, it held
+    the event loop for seconds: 40 MiB of ``[[],[],...]`` is 8 s of Python's parser."""
+    replica = world.node.replicas[2]
+    junk = b'{"q": [' + b"[]," * (40 * 1024 * 1024 // 3) + b"[]]}"
+    json_type = {"Content-Type": "application/json"}
+    origin = {"Content-Type": "application/x-www-form-urlencoded",
+              "Origin": f"http://127.0.0.1:{replica.port}"}
+    form = b"username=a&password=" + b"b" * (40 * 1024 * 1024)
+    baseline: list[float] = []
+    for _ in range(20):
+        started = time.monotonic()
+        httpx.get(f"http://127.0.0.1:{replica.port}/bx/v1/health", timeout=30)
+        baseline.append(time.monotonic() - started)
+    attempts = [("/api/session", junk, False, json_type, 413),  # a login takes 16 KiB
+                ("/api/session", junk, True, json_type, 413),
+                ("/api/search", junk, False, json_type, 413),  # a search takes 1 MiB
+                ("/api/search", junk, True, json_type, 401),
+                ("/api/cases/1/drafts", junk, False, json_type, 401),  # a draft, 72 MiB
+                ("/api/cases/1/drafts", junk, True, json_type, 401),
+                ("/login", form, False, origin, 413)]  # the console's login: 16 KiB too
+    for path, body, chunked, headers, expected in attempts:
+        stop, seen = threading.Event(), []
+        watcher = threading.Thread(target=slowest_health, args=(replica.port, stop, seen))
+        watcher.start()
+        try:
+            status = post_as_a_stranger(replica.port, path, body, chunked=chunked,
+                                        headers=headers)
+            time.sleep(0.5)  # what the node might still do with the body, watched too
+        finally:
+            stop.set()
+            watcher.join()
+        assert max(seen) < 1.0 + 3 * max(baseline), (path, chunked, max(seen), max(baseline))
+        assert status == expected, (path, chunked, status)
+
+
+def test_wrong_passwords_from_one_place_do_not_hold_up_the_user_elsewhere(
+        world: World) -> None:
+    """Through the shipped HAProxy, five wrong passwords for a name from one place throttle
+    that place only: the user's right password from another place opens her session at
+    once. A client address forged in X-Forwarded-For is believed from no one but HAProxy
+    (directly at a replica), and HAProxy replaces it with the real one."""
+    world.node.first.add_user("mai", "blo-officer")
+    front = f"http://127.0.0.1:{world.node.front}/api/session"
+    direct = f"http://127.0.0.1:{world.node.replicas[1].port}/api/session"
+
+    def login(address: str, password: str, url: str = front,
+              forged: str | None = None) -> int:
+        headers = {"X-Forwarded-For": forged} if forged else {}
+        with client_from(address) as client:
+            return client.post(url, json={"username": "mai", "password": password},
+                               headers=headers).status_code
+
+    # Guessers, each from its own place: two forge the user's address (127.0.0.4).
+    for guesser, url, forged in (("127.0.0.3", front, None), ("127.0.0.5", direct, "127.0.0.4"),
+                                 ("127.0.0.6", front, "127.0.0.4")):
+        answers = [login(guesser, "not the password at all", url, forged) for _ in range(5)]
+        assert answers == [401] * 5, (guesser, answers)
+        for _ in range(5):  # then the guesser waits (the delay doubles from 1 s)
+            answers.append(login(guesser, "not the password at all", url, forged))
+            if answers[-1] == 429:
+                break
+        assert answers[-1] == 429, (guesser, answers)
+        # The user, from her own place, through HAProxy, at once: her session opens.
+        assert login("127.0.0.4", PASSWORD) == 200, guesser
+    # The node counted each guesser's failures under its own address: never HAProxy's,
+    # never the forged one.
+    keys = [str(key) for key in world.node.query_values("SELECT key FROM login_throttle")]
+    assert {"addr:127.0.0.3", "addr:127.0.0.5", "addr:127.0.0.6"} <= set(keys), keys
+    assert not [key for key in keys if key.endswith(("127.0.0.1", "127.0.0.4"))], keys
 
 
 def stream(world: World, count: int) -> tuple[list[str], list[str]]:

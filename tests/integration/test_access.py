@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +16,9 @@ from fastapi.routing import APIRoute
 
 from gateway.access import users
 from gateway.access.roles import ALL_ROLES, HUMAN_ROLES, PERMISSIONS, allowed
+from gateway.web import limits, routing
 from gateway.web.app import LOCAL_API_ROUTERS
+from gateway.web.routing import LocalApiRoute
 from tests.integration.conftest import Desk
 
 pytestmark = pytest.mark.anyio
@@ -40,6 +43,8 @@ def api_routes(app: Any) -> list[tuple[str, str, str | None]]:
     for router in LOCAL_API_ROUTERS:
         for route in router.routes:
             assert isinstance(route, APIRoute)
+            # the caller checked before its body is read: every route, whatever its router
+            assert isinstance(route, LocalApiRoute), f"{route.path} is not a LocalApiRoute"
             actions = _actions(route.dependant)
             assert len(actions) == 1, f"{route.path} must name exactly one action: {actions}"
             out.extend((method, route.path, actions[0]) for method in sorted(route.methods))
@@ -87,6 +92,108 @@ async def test_every_api_route_answers_as_the_permission_matrix_says(desk: Desk)
                 assert response.headers["content-type"] == "application/problem+json"
             checked += 1
     assert checked > 40 * len(ALL_ROLES)
+
+
+async def asgi_post(app: Any, method: str, path: str, headers: dict[str, str],
+                    body: bytes, *, chunked: bool = False) -> tuple[int, int]:
+    """``body`` sent to the app as a server hands it over, 4 KiB at a time: the answer's
+    status, and how many of the body's bytes the app had asked for."""
+    pieces = [body[at:at + 4096] for at in range(0, len(body), 4096)] or [b""]
+    asked = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal asked
+        if not pieces:
+            await asyncio.sleep(3600)  # the client waits for its answer
+        piece = pieces.pop(0)
+        asked += len(piece)
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    framing = [(b"transfer-encoding", b"chunked")] if chunked else [
+        (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "root_path": "", "query_string": b"", "server": ("kh.test", 80),
+             "client": ("10.1.2.3", 5000), "headers": [
+                 (b"host", b"kh.test"), (b"content-type", b"application/json"), *framing,
+                 *((k.lower().encode(), v.encode()) for k, v in headers.items())]}
+    await app(scope, receive, send)
+    return sent[0]["status"], asked
+
+
+async def test_a_stranger_costs_no_byte_of_a_body_and_a_login_only_a_few(desk: Desk) -> None:
+    """Every local API route that takes a body, asked without a session, is refused 401
+    before the app asks for a byte of it, however large it is said (or not said) to be; the
+    login, the one route open to all, takes 16 KiB; each route its own limit."""
+    app = desk.receiver.app
+    routes = [r for router in LOCAL_API_ROUTERS for r in router.routes
+              if isinstance(r, LocalApiRoute) and r.body_field is not None]
+    assert len(routes) > 15
+    big = b'{"q": [' + b"[]," * 300_000 + b"[]]}"  # 900 KB: within the API's 1 MiB
+    for route in routes:
+        method = sorted(route.methods)[0]
+        if route.path == "/api/session":
+            continue
+        for chunked in (False, True):
+            status, asked = await asgi_post(app, method, concrete(route.path), {}, big,
+                                            chunked=chunked)
+            assert (status, asked) == (401, 0), (method, route.path, chunked, status, asked)
+    limited = {(sorted(r.methods)[0], r.path): r.body_limit for r in routes}
+    assert limited[("POST", "/api/session")] == limits.LOGIN_BODY == 16 * 1024
+    assert limited[("POST", "/api/cases/{case_id}/drafts")] == limits.DRAFT_BODY
+    assert limited[("PUT", "/api/drafts/{draft_id}")] == limits.DRAFT_BODY
+    assert limited[("POST", "/api/search")] == limits.API_BODY
+    assert max(limited.values()) == limits.body_limit("/api/")  # the front's coarse limit
+    # the login: more than 16 KiB said is refused unread, more sent is refused at 16 KiB
+    status, asked = await asgi_post(app, "POST", "/api/session", {}, big)
+    assert (status, asked) == (413, 0)
+    status, asked = await asgi_post(app, "POST", "/api/session", {}, big, chunked=True)
+    assert status == 413
+    assert asked <= limits.LOGIN_BODY + 4096
+    # a session does not lift a route's limit: a search takes 1 MiB, not the 72 of a draft
+    token = {"Authorization": desk.headers["officer"]["Authorization"]}
+    over = b'{"q": "' + b"a" * limits.API_BODY + b'"}'
+    for chunked in (False, True):
+        status, asked = await asgi_post(app, "POST", "/api/search", token, over,
+                                        chunked=chunked)
+        assert status == 413, chunked
+        assert asked <= limits.API_BODY + 4096
+
+
+async def test_a_large_body_is_parsed_off_the_loop_and_its_values_counted_first(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known caller's large JSON body is parsed on a worker thread, and a body of more
+    values than any request needs (the parser holds the interpreter while it runs, thread or
+    not) is refused before it is parsed."""
+    threads: list[bool] = []
+    real = routing.parse_large
+
+    def watched(body: bytes) -> Any:
+        threads.append(threading.current_thread() is threading.main_thread())
+        return real(body)
+
+    monkeypatch.setattr(routing, "parse_large", watched)
+    padded = {"q": "Nguyen " * 20_000}  # 140 KB: parsed off the loop
+    answer = await desk.call("officer", "POST", "/api/search", json=padded)
+    assert answer.status_code == 422  # the search's own answer: q is too long
+    assert threads == [False]
+    many = b'{"q": [' + b"0," * (routing.MAX_JSON_VALUES + 1) + b"0]}"  # 400 KB of values
+    refused = await desk.call("officer", "POST", "/api/search", content=many,
+                              headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413
+    assert "values" in refused.json()["detail"]
+    assert len(threads) == 2  # counted on the worker thread, never parsed
+    for broken in (b"[" * 70_000, b'{"q": "' + b"a" * 70_000):  # too deep; not JSON
+        small = await desk.call("officer", "POST", "/api/search", content=broken[:5000],
+                                headers={"Content-Type": "application/json"})
+        large = await desk.call("officer", "POST", "/api/search", content=broken,
+                                headers={"Content-Type": "application/json"})
+        assert large.status_code == small.status_code < 500  # said as for a small body
+        assert large.json()["detail"] == small.json()["detail"]
 
 
 async def test_failed_logins_slow_the_guesser_not_the_user_and_say_nothing_of_names(

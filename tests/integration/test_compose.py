@@ -94,3 +94,9 @@ def test_three_replicas_share_one_database_folder_and_front() -> None:
     for name in nodes:
         assert f"{name}:8600 check" in haproxy
     assert "./deploy/haproxy.cfg" in services["vn-c02"]["volumes"][0]
+    # The replicas believe the client address HAProxy passes on, from HAProxy only.
+    assert "option forwardfor" in haproxy
+    assert "http-request del-header X-Forwarded-For" in haproxy
+    front = services["vn-c02"]["networks"]["default"]["ipv4_address"]
+    for service in nodes.values():
+        assert service["environment"]["BX_TRUSTED_PROXIES"] == front

@@ -310,6 +310,35 @@ async def test_special_data_opens_with_a_reason_and_attachments_with_it(
     assert "NGUYEN Thi Hoa" not in (await line.get(f"{base}/document?special=true")).text
 
 
+async def test_a_file_is_served_under_a_name_of_what_its_bytes_are(
+        people: dict[str, Browser]) -> None:
+    """An officer attaches ``scan.html`` whose bytes are a PDF with a page after its
+    signature (as a partner can send one: tests/e2e/test_replicas.py): the supervisor who
+    opens it before release gets a PDF named ``scan.pdf``, never a page to open; a photo
+    keeps its name, and a name without an extension gets one."""
+    sophea, boss = people["sophea"], people["boss"]
+    hostile = b"%PDF-1.4\n<html><script>document.title = 'owned'</script></html>\n"
+    case_id = await new_case(sophea)
+    saved = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                              {**REQUEST, "action": "submit"},
+                              files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg")),
+                                     ("files", ("scan.html", hostile, "text/html")),
+                                     ("files", ("photo", PNG, "image/png"))])
+    assert saved.status_code == 303, saved.text
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    served = {name: await boss.get(f"/release/{draft_id}/attachments/{name}")
+              for name in ("scan.html", "p1-photo.jpg", "photo")}
+    assert {name: (r.status_code, r.headers["content-type"], r.headers["content-disposition"])
+            for name, r in served.items()} == {
+        "scan.html": (200, "application/pdf", 'attachment; filename="scan.pdf"'),
+        "p1-photo.jpg": (200, "image/jpeg", 'inline; filename="p1-photo.jpg"'),
+        "photo": (200, "image/png", 'inline; filename="photo.png"')}
+    assert served["scan.html"].content == hostile  # the bytes as they will go
+    for answer in served.values():
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert "sandbox" in answer.headers["content-security-policy"]
+
+
 async def test_a_returned_draft_reopens_with_its_values_and_goes_again(
         people: dict[str, Browser]) -> None:
     sophea, boss = people["sophea"], people["boss"]

@@ -65,3 +65,16 @@ def test_a_bad_setting_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch,
     message = str(caught.value)
     assert variable in message
     assert "\n" not in message
+
+
+def test_trusted_proxies_are_addresses_or_networks_and_none_by_default(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BX_NODE_ID", "vn.c02")
+    assert load_settings().proxies == []  # nobody's X-Forwarded-For is believed
+    monkeypatch.setenv("BX_TRUSTED_PROXIES", " 10.0.0.5, 172.30.86.0/24 ,::1")
+    assert load_settings().proxies == ["10.0.0.5", "172.30.86.0/24", "::1"]
+    for wrong in ("*", "haproxy", "10.0.0.300"):  # everyone, a name, not an address
+        monkeypatch.setenv("BX_TRUSTED_PROXIES", wrong)
+        with pytest.raises(SettingsError, match=r"^setting BX_TRUSTED_PROXIES is wrong: ") as e:
+            load_settings()
+        assert repr(wrong) in str(e.value)

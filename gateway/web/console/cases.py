@@ -26,6 +26,7 @@ from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     PostedForm,
     Redirect,
+    attachment_response,
     document_response,
     language,
     page,
@@ -394,9 +395,5 @@ async def attachment(request: Request, case_id: int, message_id: str, name: str)
         if exc.code == "forbidden":
             raise Redirect(f"/cases/{case_id}/messages/{message_id}") from exc
         raise  # the refusal page
-    disposition = "inline" if found.media_type.startswith("image/") else "attachment"
-    return Response(found.data, media_type=found.media_type, headers={
-        "Content-Disposition": f'{disposition}; filename="{found.name}"',
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
-        "Cache-Control": "no-store"})
+    return attachment_response(found.name, found.data)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import UploadFile
 
@@ -28,6 +28,7 @@ from gateway.cases import notices
 from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
+from gateway.protocol.envelope import file_name_for, sniff_media_type
 from gateway.protocol.errors import GatewayError, Message
 from gateway.protocol.problems import status_of
 from gateway.trust.names import home_language
@@ -175,3 +176,17 @@ def texts(form: PostedForm, *names: str) -> dict[str, str]:
 def document_response(html: str) -> HTMLResponse:
     """A bilingual document page, under its own (script-free) policy."""
     return HTMLResponse(html, headers=DOCUMENT_HEADERS)
+
+
+def attachment_response(name: str, data: bytes) -> Response:
+    """An attachment (a partner's, or one of a draft) as its bytes show it to be, whatever
+    its name or its declared type say: served as the media type sniffed from its first
+    bytes, under a file name with that type's extension (``scan.html`` holding a PDF is
+    saved as ``scan.pdf``, and opens as a PDF, never as a page), ``nosniff``, sandboxed and
+    never cached. Images are shown; anything else is downloaded."""
+    media_type = sniff_media_type(data)
+    disposition = "inline" if media_type in ("image/jpeg", "image/png") else "attachment"
+    return Response(data, media_type=media_type or "application/octet-stream", headers={
+        "Content-Disposition": f'{disposition}; filename="{file_name_for(name, media_type)}"',
+        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})

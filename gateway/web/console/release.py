@@ -23,6 +23,7 @@ from gateway.web.auth import case_work
 from gateway.web.console.pages import (
     Redirect,
     Refused,
+    attachment_response,
     books,
     directory_name,
     document_response,
@@ -84,11 +85,7 @@ async def release_attachment(request: Request, draft_id: int, name: str) -> Resp
         found = await review.open_attachment(cw, principal, draft_id, name)
     except CaseError as exc:
         raise _refusal(exc.code) from exc
-    disposition = "inline" if found.media_type.startswith("image/") else "attachment"
-    return Response(found.data, media_type=found.media_type, headers={
-        "Content-Disposition": f'{disposition}; filename="{found.name}"',
-        "Content-Security-Policy": "default-src 'none'; img-src 'self'; sandbox",
-        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})
+    return attachment_response(found.name, found.data)
 
 
 @router.post("/release/{draft_id}")

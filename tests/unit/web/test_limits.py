@@ -87,3 +87,42 @@ async def test_a_trickling_body_is_cut_after_the_grace_period(monkeypatch: pytes
     status, body, app = await call([b"a"] * 20, gap=0.02)  # 1 byte per 20 ms: 50 B/s
     assert (status, body["detail"]) == (408, "body arriving slower than 1 KiB/s")
     assert app.body is None
+
+
+async def test_the_consoles_login_takes_a_logins_few_bytes() -> None:
+    """The console's login form is parsed before anyone is known: 16 KiB, not the 48 MiB of
+    the console's other forms (posted by people logged in)."""
+    assert limits.body_limit("/login") == limits.LOGIN_BODY == 16 * 1024
+    assert limits.body_limit("/cases/1/compose/alert") == 48 * 1024 * 1024
+    status, _, app = await call([b"x"], headers=[(b"content-length", b"16385")], path="/login")
+    assert (status, app.body) == (413, None)
+    status, _, app = await call([b"a" * 16 * 1024, b"a"], path="/login")
+    assert (status, app.body) == (413, None)
+
+
+async def test_a_local_api_body_is_left_unread_for_its_route() -> None:
+    """``/api/`` bodies are read by their routes once the caller is known
+    (gateway.web.routing); here only a declared size beyond any route's is refused."""
+    asked: list[int] = []
+
+    async def route(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 401, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> dict[str, Any]:
+        asked.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await limits.RequestLimits(route)({"type": "http", "path": "/api/search", "headers": [
+        (b"content-length", b"41943040")]}, receive, send)
+    assert (sent[0]["status"], asked) == (401, [])
+    sent.clear()
+    too_big = str(limits.DRAFT_BODY + 1).encode()
+    await limits.RequestLimits(route)({"type": "http", "path": "/api/search", "headers": [
+        (b"content-length", too_big)]}, receive, send)
+    assert (sent[0]["status"], asked) == (413, [])
