@@ -330,7 +330,12 @@ async def decide(conn: AsyncConnection, node: Node, offer_id: int, accept: bool,
     await offers.decide(conn, row.id, state=state, by=actor, at=node.clock())
     key = _offered_key(row.kid, row.jwk, row.thumbprint)
     if accept:
-        await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
+        try:
+            await _pin(node, conn, row.partner, [(key, "confirmed")], row.vouched_by, actor)
+        except KeyDecisionError:
+            raise
+        except KeyRefreshError as exc:  # its partner file changed under the decision
+            raise KeyDecisionError(exc.template, **exc.values) from exc
     else:
         await audit.append(conn, node.clock, actor, "partner.key-rejected", row.partner,
                            {"kid": row.kid, "thumbprint": row.thumbprint})

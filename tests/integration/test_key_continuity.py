@@ -110,6 +110,26 @@ async def test_confirm_lists_the_key_and_an_administrator_pins_it(desk: Desk) ->
     assert (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"] == []
 
 
+async def test_a_decision_whose_partner_file_went_bad_is_a_conflict_and_pins_nothing(
+        desk: Desk) -> None:
+    """The partner file broken by hand between the offer and the decision: the accept is
+    refused as a conflict (409, as any decision that cannot be made now), the key stays
+    waiting, nothing is pinned or audited as pinned."""
+    receiver = desk.receiver
+    following = make_key("vn.c02", "2027-05", "ES256")
+    await _apply(receiver, _signed_set(receiver, following))
+    await desk.add_user("root", "admin")
+    (offer,) = (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"]
+    path = receiver.settings.partners_path / "vn.c02.toml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n[[keys]\n", encoding="utf-8")
+    refused = await desk.call("root", "POST", f"/api/admin/partner-keys/{offer['id']}/accept")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"] == "urn:bx:problem:state-conflict"
+    assert [o["id"] for o in (await desk.ok("root", "GET", "/api/admin/partner-keys"))[
+        "pending"]] == [offer["id"]]
+    assert _audit(receiver, "partner.key-pinned") == []
+
+
 @pytest.mark.parametrize("policy", ["auto", "off"])
 async def test_auto_pins_at_once_and_off_only_on_a_thumbprint(tmp_path: Path, world: World,
                                                               policy: str) -> None:
