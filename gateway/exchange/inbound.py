@@ -112,8 +112,10 @@ async def _record_rejection(conn: Any, node: Node, problem: Problem,
     if token is not None:
         issuer, jti, expires = token
         await repo.remember_token(conn, issuer, jti, expires, int(node.clock().timestamp()))
-    await audit.append(conn, node.clock, sender or "unknown", action, message_id,
-                       {"code": problem.code, "claimed_from": sender})
+    # The actor is who authenticated, never what a refused body claims: a partner cannot
+    # write refusals into the log in another's name.
+    await audit.append(conn, node.clock, token[0] if token is not None else "unknown", action,
+                       message_id, {"code": problem.code, "claimed_from": sender})
 
 
 async def accept_message(node: Node, raw: bytes, bearer: str | None, *,

@@ -119,8 +119,9 @@ def verify_bearer(token: str | None, audience: str, keys: KeyLookup,
         raise _refuse("bearer token has no valid 'kid'")
     pinned = keys(node, kid) if known is None or known(node) else None
     now = clock()
-    if pinned is None or not pinned.usable_at(now):
-        # The same answer, after the same work, as a signature that does not verify.
+    if pinned is None or not pinned.usable_at(now) or pinned.alg != alg:
+        # The same answer, after the same work, as a signature that does not verify (a key
+        # of another algorithm included: its check would end before any cryptography).
         verify_bytes(_decoy(alg), alg, signing_input, signature)
         raise _refuse(NOT_VERIFIED)
     if not verify_bytes(pinned.public_key, alg, signing_input, signature):

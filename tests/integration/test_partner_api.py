@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.receipts import verify_receipt
-from tests.conftest import World, example, pin, resign
+from tests.conftest import World, example, make_key, pin, resign
 from tests.integration.conftest import Receiver, scraper, start_receiver
 
 pytestmark = pytest.mark.anyio
@@ -228,3 +229,17 @@ async def test_spent_token_ids_are_forgotten_once_expired(receiver: Receiver) ->
     receiver.world.now += timedelta(minutes=11)
     await worker.run_once()
     assert receiver.count("replay_cache") == 0
+
+
+async def test_a_refusal_is_audited_in_the_name_of_who_authenticated(
+        receiver: Receiver) -> None:
+    """A partner with a valid token pushes a message claiming another sender: refused, and
+    the audit line's actor is the partner that authenticated, never the name it claimed."""
+    world = receiver.world
+    response = await receiver.post(world.message(key=make_key("la.atd"), sender="la.atd"))
+    assert response.status_code == 401
+    with sqlite3.connect(receiver.db) as conn:
+        [(actor, detail)] = conn.execute("SELECT actor, detail FROM audit_log "
+                                         "WHERE action = 'message.rejected'").fetchall()
+    assert actor == "vn.c02"
+    assert json.loads(detail)["claimed_from"] == "la.atd"

@@ -11,11 +11,13 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 
+from gateway.protocol import bearer as bearer_module
 from gateway.protocol import inbound
 from gateway.protocol.bearer import NOT_VERIFIED
 from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.inbound import check_duplicate, verify_message
+from gateway.protocol.jose import alg_of
 from gateway.protocol.problems import PROTOCOL_CODES, Problem
 from gateway.protocol.ratelimit import RateLimiter
 from tests.conftest import World, example, make_key, pin, resign
@@ -249,6 +251,29 @@ def test_unknown_sender(world: World) -> None:
     forged = refused(world, world.message(), bearer=world.bearer(key=make_key("vn.c02")))
     assert (unknown.code, unknown.detail) == (forged.code, forged.detail) == (
         "unauthenticated", NOT_VERIFIED)
+
+
+def test_every_token_without_a_usable_key_costs_a_real_verification(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same time: an unknown node, a key of another algorithm than the token's, and a bad
+    signature each cost one verification by a key of the token's own algorithm (a check that
+    ends before any cryptography would tell a stranger which nodes are partners)."""
+    real = bearer_module.verify_bytes
+    work: list[bool] = []
+
+    def counted(key: Any, alg: str, signing_input: bytes, signature: bytes) -> bool:
+        work.append(alg_of(key) == alg)
+        return real(key, alg, signing_input, signature)
+
+    monkeypatch.setattr(bearer_module, "verify_bytes", counted)
+    es256_of_partner = make_key("vn.c02", world.sender_key.kid.split("#")[1], "ES256")
+    for token in (world.bearer(key=make_key("la.atd"), issuer="la.atd"),  # unknown node
+                  world.bearer(key=es256_of_partner),  # the pinned kid, another algorithm
+                  world.bearer(key=make_key("vn.c02", world.sender_key.kid.split("#")[1]))):
+        work.clear()
+        problem = refused(world, world.message(), bearer=token)
+        assert (problem.code, problem.detail) == ("unauthenticated", NOT_VERIFIED)
+        assert work == [True], work
 
 
 def test_type_the_partner_may_not_send(world: World) -> None:
