@@ -326,6 +326,13 @@ async def decide(conn: AsyncConnection, node: Node, offer_id: int, accept: bool,
     if node.partners.get(row.partner) is None:
         raise KeyDecisionError(N_("{partner_id} is not in the partner directory"),
                                partner_id=row.partner)
+    voucher = node.partners.pinned(row.partner, row.vouched_by)
+    if accept and (voucher is None or not voucher.usable_at(node.clock())):
+        # The key that vouched for it was revoked (stolen, perhaps) or has lapsed since: its
+        # word pins nothing now. The offer stays for a rejection; the way to pin the key is
+        # enrolment with a thumbprint handed over.
+        raise KeyDecisionError(N_("{kid} vouched for this key and is no longer pinned and "
+                                  "valid: its offer cannot be accepted"), kid=row.vouched_by)
     state: Literal["accepted", "rejected"] = "accepted" if accept else "rejected"
     await offers.decide(conn, row.id, state=state, by=actor, at=node.clock())
     key = _offered_key(row.kid, row.jwk, row.thumbprint)

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+import tomli_w
 
 from gateway.exchange import keyrefresh
 from gateway.protocol.jose import (
@@ -108,6 +109,30 @@ async def test_confirm_lists_the_key_and_an_administrator_pins_it(desk: Desk) ->
     twice = await desk.call("root", "POST", f"/api/admin/partner-keys/{listed[0]['id']}/reject")
     assert twice.status_code == 409
     assert (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"] == []
+
+
+async def test_an_offer_whose_voucher_was_revoked_since_pins_nothing(desk: Desk) -> None:
+    """A stolen key offers the thief's key; the partner reports the theft and the stolen key
+    is revoked here. An administrator who then accepts the old offer pins nothing (409)."""
+    receiver = desk.receiver
+    thief = make_key("vn.c02", "2027-05", "ES256")
+    await _apply(receiver, _signed_set(receiver, thief))
+    await desk.add_user("root", "admin")
+    (offer,) = (await desk.ok("root", "GET", "/api/admin/partner-keys"))["pending"]
+    path = receiver.settings.partners_path / "vn.c02.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for pinned in data["keys"]:
+        if pinned["kid"] == receiver.world.sender_key.kid:
+            pinned["revoked"] = True
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    receiver.app.state.node.reload_partners()
+    refused = await desk.call("root", "POST", f"/api/admin/partner-keys/{offer['id']}/accept")
+    assert refused.status_code == 409, refused.text
+    assert receiver.world.sender_key.kid in refused.json()["detail"]
+    assert thief.kid not in _pinned(receiver)
+    assert _audit(receiver, "partner.key-pinned") == []
+    rejected = await desk.ok("root", "POST", f"/api/admin/partner-keys/{offer['id']}/reject")
+    assert rejected["state"] == "rejected"
 
 
 async def test_a_decision_whose_partner_file_went_bad_is_a_conflict_and_pins_nothing(
