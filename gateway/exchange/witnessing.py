@@ -151,11 +151,16 @@ async def on_checkpoint(conn: AsyncConnection, node: Node, envelope: Envelope) -
     """Check a partner's checkpoint, cosign or refuse, and queue the answer to it."""
     bx = envelope.header.bx
     key = _own_key(node)
-    if key is None or not isinstance(key.private_key, Ed25519PrivateKey):
-        await audit.append(conn, node.clock, "system", "witness.cannot-cosign", bx.id,
-                           {"partner": bx.from_, "why": "no Ed25519 checkpoint key"})
-        return
     offer = read_checkpoint(bx.from_, envelope.document)
+    if key is None or not isinstance(key.private_key, Ed25519PrivateKey):
+        # Answered all the same, never left to be sent again and again: a refusal names no
+        # root, and needs no key of ours but the one that signs the message.
+        why = "no Ed25519 checkpoint key"
+        await audit.append(conn, node.clock, "system", "witness.cannot-cosign", bx.id,
+                           {"partner": bx.from_, "why": why})
+        await _answer(conn, node, envelope, witnessing.Answer(
+            offer.origin, offer.size, bytes(32), refusal="bad-signature", why=why))
+        return
     received = await _received_at(conn, node, envelope)
     verifiers = [tlog.Verifier(kid, tlog.ED25519, public)
                  for kid, public in partner_keys(node, bx.from_, received)]

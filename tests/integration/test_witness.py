@@ -352,6 +352,12 @@ async def test_a_system_document_whose_handling_fails_is_answered_and_audited(
         raise checkpoints.CheckpointKeyError("no Ed25519 key")
 
     monkeypatch.setattr(pair.witness, "checkpoint_key", no_key)
+    before = await last_out(pair.witness, "cosignature")
     async with pair.witness.db.transaction() as conn:
         await hook(conn, offer)
-    assert (await audit_actions(pair.witness))[-1] == "witness.cannot-cosign"
+    assert "witness.cannot-cosign" in await audit_actions(pair.witness)
+    # without a key to cosign with, the witness still answers: a refusal, never silence
+    unable = await last_out(pair.witness, "cosignature")
+    assert unable.header.bx.id != before.header.bx.id
+    assert unable.header.bx.ref == offer.header.bx.id
+    assert witnessing.read_cosignature(unable.document).refusal == "bad-signature"
