@@ -202,8 +202,10 @@ def check_key_list(value: Any, what: str) -> list[dict[str, Any]]:
         where = f"{what}: key {index + 1}"
         shaped(entry, where, {"kid": str, "jwk": dict, "thumbprint": str}, {"node": str})
         shaped(entry["jwk"], f"{where}: jwk", {"kty": str}, others=True)
-        if not all(isinstance(v, str) for v in entry["jwk"].values()):
-            raise CheckError(f"{where}: jwk has a member that is not a string")
+        if not all(isinstance(v, str) for k, v in entry["jwk"].items() if k != "key_ops") or \
+                entry["jwk"].get("key_ops", ["verify"]) != ["verify"]:
+            raise CheckError(f"{where}: jwk has a member that is not a string, or key_ops "
+                             "other than [\"verify\"]")
         if "node" in entry and not entry["kid"].startswith(entry["node"] + "#"):
             raise CheckError(f"{where}: {entry['kid']} is not a key of {entry['node']}")
         if entry["kid"] in seen:
@@ -259,6 +261,9 @@ def verify_jws(raw: bytes, keys: dict[str, dict[str, Any]], what: str
     kid = header["kid"]
     if kid not in keys:
         raise CheckError(f"the {what} is signed by {kid!r}, a key not in the key list")
+    if keys[kid]["jwk"].get("bx_use") == "checkpoints":  # PROTOCOL.md §4.8
+        raise CheckError(f"the {what} is signed by {kid}, a key for checkpoints and "
+                         "cosignatures only")
     key = public_key(keys[kid]["jwk"])
     signing_input = f"{protected}.{payload}".encode()
     try:

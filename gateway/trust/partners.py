@@ -32,6 +32,7 @@ from gateway.protocol.inbound import PartnerPolicy
 from gateway.protocol.jose import (
     JwkError,
     PinnedKey,
+    checkpoint_marking,
     checkpoints_only,
     jwk_to_public_key,
     thumbprint,
@@ -477,9 +478,11 @@ def proof_keys(node_id: str, own: Iterable[PublishedKey], partners: Iterable[Par
     """The keys a proof bundle (PROTOCOL.md §4.8) is made and checked with on a node, as
     the bundle's ``keys.json`` lists them: this node's published keys and the keys it
     pinned for ``partners``, a revoked one left out (it proves nothing any more)."""
-    keys = [{"node": node_id, "kid": k.kid, "jwk": dict(k.jwk), "thumbprint": k.thumbprint}
+    keys = [{"node": node_id, "kid": k.kid, "thumbprint": k.thumbprint,
+             "jwk": {**k.jwk, **(checkpoint_marking() if k.checkpoints else {})}}
             for k in own]
     for partner in partners:
-        keys.extend({"node": partner.node_id, "kid": k.kid, "jwk": dict(k.jwk),
-                     "thumbprint": k.thumbprint} for k in partner.file.keys if not k.revoked)
+        keys.extend({"node": partner.node_id, "kid": k.kid, "thumbprint": k.thumbprint,
+                     "jwk": {**k.jwk, **(checkpoint_marking() if k.checkpoints_only else {})}}
+                    for k in partner.file.keys if not k.revoked)
     return keys

@@ -216,3 +216,24 @@ def test_zip_bombs_and_archives_no_bundle_is_are_refused_before_they_are_inflate
     with contextlib.redirect_stdout(out):
         assert bxproof.main([str(path)]) == 1
     assert "a proof bundle is at most" in out.getvalue()
+
+
+def test_a_message_or_receipt_signed_by_a_checkpoint_key_proves_nothing(
+        tmp_path: Path) -> None:
+    """PROTOCOL.md §4.8: a key marked for checkpoints only signs no message and no receipt; a
+    key list may carry the marking (``key_ops``, ``bx_use``) and the checker heeds it."""
+    forged = forge()
+    listed = forged.key_list()
+    marking = {"key_ops": ["verify"], "bx_use": "checkpoints"}
+    other = key_list([make_key("vn.c02", "checkpoints")])["keys"][0]
+    handed = tmp_path / "handed.json"
+    handed.write_text(json.dumps({"keys": [*listed["keys"], {
+        **other, "jwk": {**other["jwk"], **marking}}]}))
+    status, said = check(tmp_path, forged.files.items(), "--keys", str(handed))
+    assert status == 0, said  # a marked key beside them changes nothing
+    for entry in listed["keys"]:
+        entry["jwk"] = {**entry["jwk"], **marking}
+    handed.write_text(json.dumps(listed))
+    status, said = check(tmp_path, forged.files.items(), "--keys", str(handed))
+    assert status == 1
+    assert "a key for checkpoints and cosignatures only" in said, said

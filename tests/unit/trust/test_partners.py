@@ -10,11 +10,13 @@ import pytest
 import tomli_w
 
 from gateway.protocol.jose import SigningKey, checkpoint_marking, public_jwk, thumbprint
+from gateway.trust.keys import PublishedKey
 from gateway.trust.partners import (
     PartnerDirectory,
     PartnerFileError,
     check_partner_files,
     enrol_partner,
+    proof_keys,
     read_partner_file,
     select_keys,
 )
@@ -312,3 +314,14 @@ def test_an_old_partner_file_reads_and_a_p256_key_cannot_be_for_checkpoints(
     data = partner_data(keys=[{"kid": key.kid, "thumbprint": thumbprint(jwk), "jwk": jwk,
                                "checkpoints_only": True}])
     assert "checkpoints only must be Ed25519" in problems_for(tmp_path, data)
+
+
+def test_the_keys_a_node_verifies_proofs_with_keep_the_checkpoint_marking() -> None:
+    """A proof checked on a node refuses a message or receipt signed by a checkpoint key:
+    the node's own checkpoint key is listed with its marking (PROTOCOL.md §4.8)."""
+    signing, checkpoint = make_key("la.atd", "2026-12", "ES256"), make_key("la.atd", "cp")
+    own = [PublishedKey(k.kid, public_jwk(k.public_key()), "2026-12-01", checkpoints=marked)
+           for k, marked in ((signing, False), (checkpoint, True))]
+    listed = {entry["kid"]: entry["jwk"] for entry in proof_keys("la.atd", own, [])}
+    assert listed[checkpoint.kid].items() >= checkpoint_marking().items()
+    assert "bx_use" not in listed[signing.kid]
