@@ -23,6 +23,9 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
+from starlette.requests import HTTPConnection
+
+from gateway.access import sessions
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES
 from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import (
@@ -32,6 +35,7 @@ from gateway.protocol.problems import (
     SlowBodyError,
     TooLargeError,
 )
+from gateway.web.auth import COOKIE
 
 log = logging.getLogger("gateway.web")
 Scope = MutableMapping[str, Any]
@@ -102,6 +106,8 @@ class RequestLimits:
             return
         path = str(scope.get("path", ""))
         limit = body_limit(path)
+        if limit > LOGIN_BODY and _console_form(scope, path) and not await _has_session(scope):
+            limit = LOGIN_BODY  # a stranger has nothing to post to the console but a login
         declared = dict(headers).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
             await _refuse(scope, send, "too-large",
@@ -124,6 +130,32 @@ class RequestLimits:
             return await receive()  # after the body: the disconnect, when it comes
 
         await self.app(scope, replay, send)
+
+
+_SAFE: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _console_form(scope: Scope, path: str) -> bool:
+    """A request with a body to a console path (the local API's routes and the partner API
+    check their callers themselves)."""
+    return (scope.get("method") not in _SAFE and path not in EXACT_BODY
+            and not path.startswith((READ_BY_ROUTE, "/bx/")))
+
+
+async def _has_session(scope: Scope) -> bool:
+    """Whether the request's session cookie names a live session (read only, never touched).
+    Checked before a console form's body is read: a caller without one may send no more than
+    a login, and costs the node no more than that (the route checks the CSRF token and the
+    permission after). Fails closed: no node to ask is no session."""
+    cw = getattr(getattr(scope.get("app"), "state", None), "cases", None)
+    token = HTTPConnection(scope).cookies.get(COOKIE)
+    if cw is None or not token:
+        return False
+    try:
+        await sessions.resolve(cw, cw.sealer.session_keys, token, touch=False)
+    except sessions.SessionError:
+        return False
+    return True
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, tuple[str, str] | None]:

@@ -377,3 +377,23 @@ async def test_every_route_is_documented_with_an_example_and_its_problems(desk: 
             if "$ref" in schema:
                 schema = document["components"]["schemas"][schema["$ref"].split("/")[-1]]
             assert schema.get("examples") or body.get("example"), f"{where}: body example"
+
+
+async def test_a_stranger_costs_the_console_no_more_than_a_login(desk: Desk) -> None:
+    """A console form (or any path outside the APIs) asked without a live session takes no
+    more than a login's 16 KiB: said larger, refused unread; sent larger, refused at 16 KiB.
+    A live session's cookie lifts it to the forms' limit."""
+    app = desk.receiver.app
+    big = b"note=" + b"a" * 900_000
+    token = desk.headers["officer"]["Authorization"].removeprefix("Bearer ")
+    for path in ("/cases/1/notes", "/nope"):
+        for cookie in ({}, {"Cookie": "bx_session=forged-or-ended"}):
+            status, asked = await asgi_post(app, "POST", path, cookie, big)
+            assert (status, asked) == (413, 0), (path, cookie)
+            status, asked = await asgi_post(app, "POST", path, cookie, big, chunked=True)
+            assert status == 413, (path, cookie)
+            assert asked <= limits.LOGIN_BODY + 4096
+        status, asked = await asgi_post(app, "POST", path, {"Cookie": f"bx_session={token}"},
+                                        big)
+        assert status != 413, path
+        assert asked == len(big)
