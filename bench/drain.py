@@ -138,7 +138,9 @@ async def _attach_all(total: int) -> dict[str, float]:
     from gateway.settings import load_settings  # noqa: PLC0415
 
     node = await open_node(load_settings())
-    install(open_case_work(node))
+    cw = open_case_work(node)
+    cw.warm()  # as gateway serve does at start
+    install(cw)
     counted = {"statements": 0, "commits": 0}
 
     def statement(*_: Any) -> None:

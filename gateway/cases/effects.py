@@ -129,7 +129,8 @@ async def attach_inbound(conn: AsyncConnection, cw: CaseWork, envelope: Envelope
             conn, cw, bx.from_, kind=kind_for(bx.type), origin="partner",
             owner_unit=cw.node.node_id, partner=bx.from_, priority=bx.priority,
             state=_OPENED_AT.get(bx.type))
-        await case_messages.link_conversation(conn, case_id, bx.conversation, bx.from_)
+        await case_messages.link_conversation(conn, case_id, bx.conversation, bx.from_,
+                                              new_case=True)
         row = await repo.case_row(conn, case_id)
     facts = MessageFacts("in", bx.id, bx.type, bx.from_, bx.priority,
                          bx.handling, bx.ref, bx.conversation, data)
@@ -205,13 +206,13 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     target = _target(row.kind, message)
     if target is None:
         return
-    before = (await repo.case_row(conn, row.id)).state
+    current = await repo.case_row(conn, row.id)
+    before = current.state
     unfit = await _unfit(conn, row, message)
     if unfit is not None:
-        await _not_moved(conn, cw, await repo.case_row(conn, row.id), target, actor, message,
-                         unfit)
+        await _not_moved(conn, cw, current, target, actor, message, unfit)
         return
-    if await _move(conn, cw, row, target, actor, message):
+    if await _move(conn, cw, current, target, actor, message):
         await _settle(conn, cw, row, message, moved_now=before != target)
         if target == "verified" and before != target:
             await _best_interests_due(conn, cw, row.id, actor)
@@ -316,12 +317,12 @@ def _date(value: Any) -> date | None:
         return None
 
 
-async def _move(conn: AsyncConnection, cw: CaseWork, row: Any, target: str, actor: str,
+async def _move(conn: AsyncConnection, cw: CaseWork, current: Any, target: str, actor: str,
                 message: MessageFacts) -> bool:
-    """Move the case to ``target`` (with the steps it takes on its own on the way); whether
-    it stands there now. A move the lifecycle refuses leaves the owner a task with the
-    document's words, and a notice."""
-    current = await repo.case_row(conn, row.id)
+    """Move the case (``current``: its row as it stands) to ``target`` (with the steps it
+    takes on its own on the way); whether it stands there now. A move the lifecycle refuses
+    leaves the owner a task with the document's words, and a notice."""
+    row = current
     try:
         for step in steps_to(current.state, target):
             await service.move(conn, cw, current, step, actor, message_id=message.message_id)

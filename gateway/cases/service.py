@@ -241,7 +241,8 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
         person_id = int(existing.id)
         await person_repo.update_person(conn, person_id, **values)
     await repo.index_terms(conn, case_id, person_id,
-                           [cw.sealer.index_term(t) for t in sorted(terms_of(facts))])
+                           [cw.sealer.index_term(t) for t in sorted(terms_of(facts))],
+                           new_person=existing is None)
     if facts.presumed_child and facts.role == "victim":
         await repo.update_case(conn, case_id, presumed_child=True)
     return person_id

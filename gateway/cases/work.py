@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.cases.calendars import Calendars
+from gateway.cases.calendars import CalendarError, Calendars
 from gateway.documents.convert import DocumentForms
 from gateway.protocol.errors import GatewayError
 from gateway.runtime.node import Node
@@ -62,6 +63,17 @@ class CaseWork:
     def country(self) -> str:
         """This node's country (``vn.blo-mocbai`` -> ``VN``)."""
         return self.node.node_id.split(".")[0].upper()
+
+    def warm(self) -> None:
+        """Load the calendars deadlines are counted in (this node's and its partners'
+        countries, this year and the next) before the first message needs them: the
+        ``holidays`` package loads a country's rules in a tenth of a second or more."""
+        year = self.clock().year
+        countries = {self.country, *(p.file.country for p in self.node.partners.all())}
+        for country in sorted(countries):
+            for each in (year, year + 1):
+                with contextlib.suppress(CalendarError):
+                    self.calendars.year(country, each)
 
     def partner_country(self, partner: str) -> str:
         """A partner's country, from its file (else from its id)."""

@@ -87,23 +87,29 @@ async def messages_of_type(conn: AsyncConnection, doc_type: str, unit: str | Non
         .where(messages.c.doc_type == doc_type, of_unit(unit))
         .order_by(messages.c.id.desc()).limit(limit)))
 
+_OF_PAIR = (case_conversations.c.conversation == sa.bindparam("conversation_"),
+            case_conversations.c.partner == sa.bindparam("partner_"))
+_CASE_OF_CONVERSATION = sa.select(cases).join(
+    case_conversations, case_conversations.c.case_id == cases.c.id).where(*_OF_PAIR)
+_LINKED = sa.select(case_conversations.c.case_id).where(*_OF_PAIR)
+_LINK = sa.insert(case_conversations)
+
+
 async def case_of_conversation(conn: AsyncConnection, conversation: str, partner: str) -> Any:
     """The case of the conversation with ``partner``, or None (PROTOCOL.md §4.2: keyed by
     the pair)."""
-    return (await conn.execute(sa.select(cases).join(
-        case_conversations, case_conversations.c.case_id == cases.c.id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
+    return (await conn.execute(_CASE_OF_CONVERSATION, {"conversation_": conversation,
+                                                       "partner_": partner})).first()
 
 async def link_conversation(conn: AsyncConnection, case_id: int, conversation: str,
-                            partner: str) -> None:
-    """Tie a conversation with ``partner`` to a case (once)."""
-    exists = (await conn.execute(sa.select(case_conversations.c.case_id).where(
-        case_conversations.c.conversation == conversation,
-        case_conversations.c.partner == partner))).first()
+                            partner: str, *, new_case: bool = False) -> None:
+    """Tie a conversation with ``partner`` to a case (once; a ``new_case`` the caller has
+    just opened for a conversation no case holds)."""
+    exists = None if new_case else (await conn.execute(_LINKED, {
+        "conversation_": conversation, "partner_": partner})).first()
     if exists is None:
-        await conn.execute(sa.insert(case_conversations).values(
-            conversation=conversation, case_id=case_id, partner=partner))
+        await conn.execute(_LINK, {"conversation": conversation, "case_id": case_id,
+                                   "partner": partner})
 
 
 async def first_conversation(conn: AsyncConnection, case_id: int, partner: str) -> str | None:

@@ -26,6 +26,21 @@ from gateway.store.case_tables import (
     tasks,
 )
 
+#: The statements the case work runs for every message, built once (a statement built per
+#: call costs more CPU than SQLite takes to run it: bench/drain.py).
+_CASE = sa.select(cases).where(cases.c.id == sa.bindparam("case_id_"))
+_CASE_OF_UNIT = _CASE.where(cases.c.owner_unit == sa.bindparam("unit_"))
+_INSERT_CASE = sa.insert(cases).returning(cases.c.id)
+_UPDATE_CASE = sa.update(cases).where(cases.c.id == sa.bindparam("case_id_"))
+_INSERT_EVENT = sa.insert(case_events)
+_NEXT_NUMBER = (sa.update(reference_counters)
+                .where(reference_counters.c.prefix == sa.bindparam("prefix_"))
+                .values(last=reference_counters.c.last + 1).returning(reference_counters.c.last))
+_INSERT_COUNTER = sa.insert(reference_counters)
+_DROP_PERSON_TERMS = sa.delete(search_terms).where(
+    search_terms.c.person_id == sa.bindparam("person_id_"))
+_INSERT_TERMS = sa.insert(search_terms)
+
 
 def of_unit(unit: str | None) -> sa.ColumnElement[bool]:
     """Cases of ``unit`` (every case for ``None``)."""
@@ -33,29 +48,25 @@ def of_unit(unit: str | None) -> sa.ColumnElement[bool]:
 
 async def next_number(conn: AsyncConnection, prefix: str) -> int:
     """The next number of a reference series (1 for a new series)."""
-    updated = await conn.execute(sa.update(reference_counters)
-                                 .where(reference_counters.c.prefix == prefix)
-                                 .values(last=reference_counters.c.last + 1)
-                                 .returning(reference_counters.c.last))
-    number = updated.scalar()
+    number = (await conn.execute(_NEXT_NUMBER, {"prefix_": prefix})).scalar()
     if number is None:
-        await conn.execute(sa.insert(reference_counters).values(prefix=prefix, last=1))
+        await conn.execute(_INSERT_COUNTER, {"prefix": prefix, "last": 1})
         return 1
     return int(number)
 
 async def case_row(conn: AsyncConnection, case_id: int, unit: str | None = None) -> Any:
     """A case (of ``unit``, where given), or None."""
-    return (await conn.execute(sa.select(cases).where(cases.c.id == case_id, of_unit(unit))
-                               )).first()
+    if unit is None:
+        return (await conn.execute(_CASE, {"case_id_": case_id})).first()
+    return (await conn.execute(_CASE_OF_UNIT, {"case_id_": case_id, "unit_": unit})).first()
 
 async def insert_case(conn: AsyncConnection, **values: Any) -> int:
     """A new case; answers its id."""
-    result = await conn.execute(sa.insert(cases).values(**values).returning(cases.c.id))
-    return int(result.scalar_one())
+    return int((await conn.execute(_INSERT_CASE, values)).scalar_one())
 
 async def update_case(conn: AsyncConnection, case_id: int, **values: Any) -> None:
     """Change a case's columns."""
-    await conn.execute(sa.update(cases).where(cases.c.id == case_id).values(**values))
+    await conn.execute(_UPDATE_CASE, {"case_id_": case_id, **values})
 
 async def cases_of(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
     """Cases by id, newest first."""
@@ -64,7 +75,7 @@ async def cases_of(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
 
 async def insert_event(conn: AsyncConnection, **values: Any) -> None:
     """One line of a case's story."""
-    await conn.execute(sa.insert(case_events).values(**values))
+    await conn.execute(_INSERT_EVENT, values)
 
 async def events_of(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's story, oldest first."""
@@ -72,14 +83,14 @@ async def events_of(conn: AsyncConnection, case_id: int) -> list[Any]:
         case_events.c.case_id == case_id).order_by(case_events.c.id)))
 
 async def index_terms(conn: AsyncConnection, case_id: int, person_id: int | None,
-                      terms: Iterable[str]) -> None:
+                      terms: Iterable[str], *, new_person: bool = False) -> None:
     """Blind-index terms of a case (``person_id`` None) or of one of its persons (replacing
-    the person's earlier terms)."""
-    if person_id is not None:
-        await conn.execute(sa.delete(search_terms).where(search_terms.c.person_id == person_id))
+    the person's earlier terms; a ``new_person`` has none)."""
+    if person_id is not None and not new_person:
+        await conn.execute(_DROP_PERSON_TERMS, {"person_id_": person_id})
     rows = [{"term": t, "case_id": case_id, "person_id": person_id} for t in terms]
     if rows:
-        await conn.execute(sa.insert(search_terms), rows)
+        await conn.execute(_INSERT_TERMS, rows)
 
 async def matching_case_ids(conn: AsyncConnection, groups: list[list[str]], unit: str | None,
                             limit: int, count_cap: int) -> list[int]:

@@ -45,11 +45,12 @@ class NoticeReader:
     targets: frozenset[str]
 
 
+_INSERT = sa.insert(notifications).returning(notifications.c.id)
+
+
 async def insert_notice(conn: AsyncConnection, **values: Any) -> int:
     """Store a notice; returns its id."""
-    result = await conn.execute(sa.insert(notifications).values(**values)
-                                .returning(notifications.c.id))
-    return int(result.scalar_one())
+    return int((await conn.execute(_INSERT, values)).scalar_one())
 
 
 async def add_reads(conn: AsyncConnection, username: str, notice_ids: Sequence[int],

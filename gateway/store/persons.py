@@ -13,10 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import cases, persons, search_terms
 
+#: The statements the case work runs for every message, built once (bench/drain.py).
+_BY_CASE = persons.c.case_id == sa.bindparam("case_id_")
+_COUNT = sa.select(sa.func.count()).select_from(persons).where(_BY_CASE)
+_COUNT_ROLE_STATUS = _COUNT.where(persons.c.role == sa.bindparam("role_"),
+                                  persons.c.identity_status == sa.bindparam("status_"))
+_REFS = sa.select(persons.c.person_ref).where(_BY_CASE)
+_PERSON_OF = sa.select(persons).where(_BY_CASE, persons.c.person_ref == sa.bindparam("ref_"),
+                                      persons.c.role == sa.bindparam("role_"))
+_INSERT = sa.insert(persons).returning(persons.c.id)
+_UPDATE = sa.update(persons).where(persons.c.id == sa.bindparam("person_id_"))
+
 
 async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None = None,
                         identity_status: str | None = None) -> int:
     """How many persons a case has (of a role, with an identity status)."""
+    if role is not None and identity_status is not None:
+        return int((await conn.execute(_COUNT_ROLE_STATUS, {
+            "case_id_": case_id, "role_": role, "status_": identity_status})).scalar_one())
     where = [persons.c.case_id == case_id]
     if role is not None:
         where.append(persons.c.role == role)
@@ -27,24 +41,21 @@ async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None
 
 async def person_refs(conn: AsyncConnection, case_id: int) -> set[str]:
     """The ``person-id`` of every person a case holds."""
-    return {str(r) for r in (await conn.execute(sa.select(persons.c.person_ref).where(
-        persons.c.case_id == case_id))).scalars()}
+    return {str(r) for r in (await conn.execute(_REFS, {"case_id_": case_id})).scalars()}
 
 async def person_row_of(conn: AsyncConnection, case_id: int, person_ref: str, role: str
                         ) -> Any:
     """The person of a case with this ``person-id`` and role, or None."""
-    return (await conn.execute(sa.select(persons).where(
-        persons.c.case_id == case_id, persons.c.person_ref == person_ref,
-        persons.c.role == role))).first()
+    return (await conn.execute(_PERSON_OF, {"case_id_": case_id, "ref_": person_ref,
+                                            "role_": role})).first()
 
 async def insert_person(conn: AsyncConnection, **values: Any) -> int:
     """A new person of a case; answers its id."""
-    result = await conn.execute(sa.insert(persons).values(**values).returning(persons.c.id))
-    return int(result.scalar_one())
+    return int((await conn.execute(_INSERT, values)).scalar_one())
 
 async def update_person(conn: AsyncConnection, person_id: int, **values: Any) -> None:
     """Change a person's columns."""
-    await conn.execute(sa.update(persons).where(persons.c.id == person_id).values(**values))
+    await conn.execute(_UPDATE, {"person_id_": person_id, **values})
 
 async def set_victims_status(conn: AsyncConnection, case_id: int, person_ref: str | None,
                              status: str) -> int:

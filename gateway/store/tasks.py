@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.store.case_tables import cases, tasks
 from gateway.store.cases import of_unit
 
+_INSERT = sa.insert(tasks).returning(tasks.c.id)
+
 
 async def insert_task(conn: AsyncConnection, **values: Any) -> int:
     """Something due; answers its id."""
-    result = await conn.execute(sa.insert(tasks).values(**values).returning(tasks.c.id))
-    return int(result.scalar_one())
+    return int((await conn.execute(_INSERT, values)).scalar_one())
 
 async def task_row(conn: AsyncConnection, task_id: int, case_id: int | None = None) -> Any:
     """A task (of the case, where given), or None."""

@@ -155,6 +155,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.api_token = api_token(settings)
         app.state.metrics_token = metrics_token(settings)
         cases = open_case_work(node)
+        await asyncio.to_thread(cases.warm)
         app.state.cases = cases
         install_case_hook(cases)
         timeout = httpx.Timeout(30.0, connect=10.0)
