@@ -380,11 +380,44 @@ async def _keep_receipt(conn: Any, node: Node, row: Any, raw: bytes, received: s
     return now
 
 
+async def _keep_receipts(conn: AsyncConnection, items: list[tuple[Node, Any, bytes, str,
+                                                                  int | None]]
+                         ) -> list[datetime | None]:
+    """The receipts of one batch of the group commit, kept together: the messages marked
+    delivered, the receipts, the attempts and the audit entries in one statement each."""
+    node = items[0][0]
+    now = node.clock()
+    marked = await repo.mark_many_delivered(conn, [row.id for _, row, *_ in items], now)
+    kept, seen = [], set()
+    for item in items:
+        row = item[1]
+        kept.append(row.id in marked and row.id not in seen)
+        seen.add(row.id)
+    fresh = [item for item, keep in zip(items, kept, strict=True) if keep]
+    await repo.insert_receipts(conn, [(row.id, row.recipient, raw, received, now)
+                                      for _, row, raw, received, _ in fresh])
+    await repo.record_attempts(conn, [(row.id, now, "delivered", status, None)
+                                      for _, row, _, _, status in fresh])
+    await audit.append_many(conn, node.clock, [
+        (row.recipient, "receipt.received", row.message_id,
+         {"to": row.recipient, "type": row.doc_type, "digest": row.digest})
+        for _, row, *_ in fresh])
+    return [now if keep else None for keep in kept]
+
+
+async def _keep_one_receipt(conn: AsyncConnection,
+                            item: tuple[Node, Any, bytes, str, int | None]) -> datetime | None:
+    node, row, raw, received, status = item
+    return await _keep_receipt(conn, node, row, raw, received, status)
+
+
 async def store_receipt(node: Node, row: Any, raw: bytes, received: str,
                         status: int | None) -> bool:
     """Keep a verified receipt and mark the message delivered (once), in the next group
-    commit: concurrent deliveries share one transaction."""
-    now = await node.db.grouped(_keep_receipt, node, row, raw, received, status)
+    commit: concurrent deliveries share one transaction, and their receipts are kept
+    together (:func:`_keep_receipts`)."""
+    now = await node.writer.run_together(_keep_receipts, _keep_one_receipt,
+                                         (node, row, raw, received, status))
     if now is None:
         return False
     node.metrics.messages_out.labels(row.doc_type, row.recipient).inc()

@@ -318,12 +318,41 @@ async def record_attempt(conn: AsyncConnection, message_pk: int, now: datetime, 
         message_pk=message_pk, at=now, outcome=outcome, status_code=status_code, error=error))
 
 
+_ATTEMPT = delivery_attempts.insert()
+_DELIVERED: dict[str, Any] = {"state": "delivered", "last_error": None,
+                              "attempts": messages.c.attempts + 1, "claimed_by": None,
+                              "claimed_until": None}
+_NOT_YET_DELIVERED = messages.c.state.in_(("queued", "waiting", "dead"))
+
+
+async def record_attempts(conn: AsyncConnection,
+                          rows: Sequence[tuple[int, datetime, str, int | None, str | None]]
+                          ) -> None:
+    """Lines of delivery history ``(message row id, at, outcome, status, error)``, in one
+    statement."""
+    if rows:
+        await conn.execute(_ATTEMPT, [
+            {"message_pk": pk, "at": at, "outcome": outcome, "status_code": status,
+             "error": error} for pk, at, outcome, status, error in rows])
+
+
+async def mark_many_delivered(conn: AsyncConnection, message_pks: Sequence[int],
+                              now: datetime) -> set[int]:
+    """Mark messages delivered in one statement; answers those that were not already (so
+    that a receipt is kept once)."""
+    if not message_pks:
+        return set()
+    result = await conn.execute(messages.update().where(
+        messages.c.id.in_(sorted(set(message_pks))), _NOT_YET_DELIVERED)
+        .values(delivered_at=now, **_DELIVERED).returning(messages.c.id))
+    return {int(pk) for pk in result.scalars()}
+
+
 async def mark_delivered(conn: AsyncConnection, message_pk: int, now: datetime) -> bool:
     """Mark a message delivered; False if it was already (so a receipt is kept once)."""
     result = await conn.execute(messages.update().where(
-        messages.c.id == message_pk, messages.c.state.in_(("queued", "waiting", "dead")))
-        .values(state="delivered", delivered_at=now, last_error=None,
-                attempts=messages.c.attempts + 1, claimed_by=None, claimed_until=None))
+        messages.c.id == message_pk, _NOT_YET_DELIVERED).values(delivered_at=now,
+                                                                  **_DELIVERED))
     return result.rowcount == 1
 
 

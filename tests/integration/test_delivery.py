@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -169,3 +170,40 @@ async def test_only_a_valid_receipt_for_exactly_this_message_delivers_it(node: A
                                 "'receipt.rejected'").fetchall()
     assert len(rejected) == 2
     assert all(json.loads(d)["code"] for (d,) in rejected)
+
+
+async def test_receipts_kept_together_mark_each_message_delivered_once(node: Any) -> None:
+    """A batch of the group commit keeps its receipts together (one statement each for the
+    marks, receipts, attempts and audit entries): each message is delivered once, a second
+    receipt for the same message in the batch or after it is not kept."""
+    from gateway.exchange.delivery import _keep_receipts  # noqa: PLC0415 - the unit itself
+
+    opened, clock, partner_key = node
+    ids = [await queue(opened) for _ in range(3)]
+    rows = []
+    for message_id in ids:
+        found = dict(row(opened, message_id))
+        found["stored_at"] = datetime.fromisoformat(found["stored_at"])
+        rows.append(SimpleNamespace(**found))
+    receipts = [build_receipt(partner_key, "kh.ahtjp", "vn.c02", r.message_id, r.digest, NOW)
+                for r in rows]
+    items = [(opened, r, raw, "2026-11-23T10:00:00Z", 202)
+             for r, raw in zip(rows, receipts, strict=True)]
+    items.append(items[1])  # the same message twice in one batch
+    async with opened.db.transaction() as conn:
+        kept = await _keep_receipts(conn, items)
+    assert [k is not None for k in kept] == [True, True, True, False]
+    async with opened.db.transaction() as conn:
+        again = await _keep_receipts(conn, items[:1])
+    assert again == [None]  # delivered already: its receipt is kept once
+    with sqlite3.connect(opened.settings.data_path / "gateway.db") as conn:
+        counted = conn.execute(
+            "SELECT m.message_id, m.state, m.attempts, "
+            "(SELECT count(*) FROM receipts r WHERE r.message_pk = m.id), "
+            "(SELECT count(*) FROM delivery_attempts a WHERE a.message_pk = m.id), "
+            "(SELECT count(*) FROM audit_log l WHERE l.action = 'receipt.received' "
+            " AND l.subject = m.message_id) FROM messages m ORDER BY m.id").fetchall()
+    assert counted == [(i, "delivered", 1, 1, 1, 1) for i in ids]
+    assert [bytes(r) for (r,) in sqlite3.connect(
+        opened.settings.data_path / "gateway.db").execute(
+        "SELECT raw FROM receipts ORDER BY message_pk")] == receipts
