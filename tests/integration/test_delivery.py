@@ -178,7 +178,7 @@ async def test_receipts_kept_together_mark_each_message_delivered_once(node: Any
     receipt for the same message in the batch or after it is not kept."""
     from gateway.exchange.delivery import _keep_receipts  # noqa: PLC0415 - the unit itself
 
-    opened, clock, partner_key = node
+    opened, _clock, partner_key = node
     ids = [await queue(opened) for _ in range(3)]
     rows = []
     for message_id in ids:
