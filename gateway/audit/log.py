@@ -9,9 +9,11 @@ callers pass ids, types, partners and problem codes only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -25,6 +27,11 @@ from gateway.store import audit_log as repo
 from gateway.store.transactions import HasDatabase, reads, writes
 
 GENESIS: Final = "0" * 64
+#: An entry: ``(actor, action, subject, detail)``.
+Entry = tuple[str, str, str | None, dict[str, Any]]
+#: The entries held back for one connection's transaction (see :func:`deferred`).
+_DEFERRED: ContextVar[tuple[AsyncConnection, list[Entry]] | None] = ContextVar(
+    "bx_audit_deferred", default=None)
 
 
 def entry_bytes(seq: int, at: str, actor: str, action: str, subject: str | None,
@@ -64,7 +71,12 @@ async def _grow_tree(conn: AsyncConnection, size: int, stored_edge: bytes | None
 async def append(conn: AsyncConnection, clock: Callable[[], datetime], actor: str,
                  action: str, subject: str | None = None,
                  detail: dict[str, Any] | None = None) -> int:
-    """Add one entry in the caller's transaction; returns its sequence number."""
+    """Add one entry in the caller's transaction; returns its sequence number (0 while the
+    transaction's entries are :func:`deferred`: it is written with the others, in order)."""
+    held = _DEFERRED.get()
+    if held is not None and held[0] is conn:
+        held[1].append((actor, action, subject, detail or {}))
+        return 0
     head = await repo.lock_head(conn)
     seq = int(head.seq) + 1
     at = format_rfc3339_utc(clock())
@@ -94,8 +106,25 @@ async def lock_head(conn: AsyncConnection) -> None:
         await repo.lock_head(conn)
 
 
+@contextlib.asynccontextmanager
+async def deferred(conn: AsyncConnection, clock: Callable[[], datetime]
+                   ) -> AsyncIterator[list[Entry]]:
+    """Hold back the entries appended on ``conn`` inside the block and write them, in the
+    order they came, with :func:`append_many` when it ends (not if it raises): a round of
+    work over many messages (attaching them to cases) appends in three statements, not three
+    a message. The caller may drop the entries of a step it rolled back (truncate the list
+    to its length before the step)."""
+    entries: list[Entry] = []
+    token = _DEFERRED.set((conn, entries))
+    try:
+        yield entries
+    finally:
+        _DEFERRED.reset(token)
+    await append_many(conn, clock, entries)
+
+
 async def append_many(conn: AsyncConnection, clock: Callable[[], datetime],
-                      entries: list[tuple[str, str, str | None, dict[str, Any]]]) -> int:
+                      entries: list[Entry]) -> int:
     """Add entries ``(actor, action, subject, detail)`` in order, in the caller's transaction,
     in three statements whatever their number (the group commit's many messages); returns the
     sequence number of the last one."""

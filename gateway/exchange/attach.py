@@ -44,14 +44,17 @@ YIELD_S = 0.25
 BUDGET_S = 0.01
 
 
-async def _attach(conn: Any, node: Node, row: Any) -> None:
-    """Run the node's inbound hooks for one taken message (see the module's text)."""
+async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry]) -> None:
+    """Run the node's inbound hooks for one taken message (see the module's text); the
+    audit entries of a hook that failed go with its rolled-back writes."""
     envelope = parse_envelope(parse_body(node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
     for hook in node.inbound_hooks:
+        kept = len(audited)
         try:
             async with conn.begin_nested():
                 await hook(conn, envelope)
         except DBAPIError as exc:
+            del audited[kept:]
             if not isinstance(exc, (IntegrityError, DataError)):
                 # The database, not the message: a deadlock with another replica, a lost
                 # connection. Nothing is cleared; the round's messages are attached at the
@@ -63,6 +66,7 @@ async def _attach(conn: Any, node: Node, row: Any) -> None:
             await audit.append(conn, node.clock, "system", "case.attach-failed",
                                row.message_id, {"error": type(exc).__name__})
         except Exception as exc:
+            del audited[kept:]
             log.exception("case work could not attach a message",
                           extra={"message_id": row.message_id})
             await audit.append(conn, node.clock, "system", "case.attach-failed",
@@ -77,11 +81,13 @@ async def attach_together(conn: Any, node: Node, message_pks: list[int]) -> int:
     rows = await repo.take_many_to_attach(conn, message_pks)
     started = time.perf_counter()
     done: list[int] = []
-    for row in rows:
-        if done and time.perf_counter() - started > BUDGET_S and node.writer.waited_for():
-            break
-        await _attach(conn, node, row)
-        done.append(row.id)
+    async with audit.deferred(conn, node.clock) as audited:  # in three statements a round
+        for row in rows:
+            if done and time.perf_counter() - started > BUDGET_S \
+                    and node.writer.waited_for():
+                break
+            await _attach(conn, node, row, audited)
+            done.append(row.id)
     await repo.mark_many_attached(conn, done)
     return len(done)
 

@@ -99,3 +99,72 @@ async def test_many_messages_at_once_are_all_receipted_once(receiver: Receiver) 
     await receiver.attached()
     assert receiver.count("cases") == 40
     assert receiver.count("audit_log", "action = 'case.attach-failed'") == 0
+
+
+async def test_a_round_of_attaching_writes_its_audit_entries_together_and_drops_a_failed_hooks(
+        receiver: Receiver) -> None:
+    """A round of the case work appends its audit entries at its end; a hook that fails
+    takes its entries with its rolled-back writes, and the failure is audited in their
+    place; the chain stays intact."""
+    from gateway.audit import log as audit  # noqa: PLC0415
+
+    node: Node = receiver.app.state.node
+    world = receiver.world
+    raws = [world.message() for _ in range(3)]
+    doomed = json.loads(b64url_decode(json.loads(raws[1])["protected"]))["bx"]["id"]
+
+    async def hook(conn: object, envelope: object) -> None:
+        message_id = envelope.header.bx.id  # type: ignore[attr-defined]
+        await audit.append(conn, node.clock, "system", "test.hook", message_id)  # type: ignore[arg-type]
+        if message_id == doomed:
+            raise RuntimeError("this hook fails")
+
+    node.inbound_hooks.append(hook)
+    try:
+        for raw in raws:
+            assert (await receiver.post(raw)).status_code == 202
+        await receiver.attached()
+    finally:
+        node.inbound_hooks.remove(hook)
+    with sqlite3.connect(receiver.db) as db:
+        hooked = [s for (s,) in db.execute(
+            "SELECT subject FROM audit_log WHERE action = 'test.hook' ORDER BY seq")]
+        failed = [s for (s,) in db.execute(
+            "SELECT subject FROM audit_log WHERE action = 'case.attach-failed'")]
+    assert doomed not in hooked
+    assert len(hooked) == 2
+    assert failed == [doomed]
+    assert receiver.count("cases") == 3  # the case work's own hook ran for each
+    assert "intact" in str(await chain(node))
+
+
+async def test_deferred_entries_are_written_in_order_in_one_statement(receiver: Receiver
+                                                                      ) -> None:
+    from sqlalchemy import event  # noqa: PLC0415
+    from sqlalchemy.engine import Engine  # noqa: PLC0415
+
+    from gateway.audit import log as audit  # noqa: PLC0415
+
+    node: Node = receiver.app.state.node
+    statements: list[str] = []
+
+    def seen(_c: object, _cu: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        async with node.db.transaction() as conn:
+            async with audit.deferred(conn, node.clock) as held:
+                for n in range(4):
+                    assert await audit.append(conn, node.clock, "system", "test.deferred",
+                                              str(n)) == 0
+                del held[2:3]  # a step rolled back takes its entries along
+            assert await audit.append(conn, node.clock, "system", "test.after", None) > 0
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert sum("INSERT INTO audit_log" in s for s in statements) == 2  # the block, the one after
+    with sqlite3.connect(receiver.db) as db:
+        written = [s for (s,) in db.execute(
+            "SELECT subject FROM audit_log WHERE action = 'test.deferred' ORDER BY seq")]
+    assert written == ["0", "1", "3"]
+    assert "intact" in str(await chain(node))
