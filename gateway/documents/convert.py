@@ -117,9 +117,14 @@ def xml_to_json(model: Field, element: etree._Element) -> Any:
             out[f"@{attribute.name}"] = _value(attribute, raw)
     if model.has_value:
         out["#text"] = _value(model, element.text)
+    if not model.children:
+        return out
+    by_name: dict[str, list[etree._Element]] = {}  # children by local name, in order
+    for c in element:
+        if isinstance(c.tag, str):
+            by_name.setdefault(c.tag.rpartition("}")[2], []).append(c)
     for child in model.children:
-        found = [c for c in element if isinstance(c.tag, str)
-                 and etree.QName(c).localname == child.name]
+        found = by_name.get(child.name)
         if not found:
             continue
         values = [xml_to_json(child, c) for c in found]
