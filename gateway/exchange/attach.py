@@ -31,7 +31,7 @@ from gateway.store import messages as repo
 
 log = logging.getLogger("gateway.attach")
 #: Messages looked up per round, and attached together: one unit of the group commit, one
-#: transaction and one fsync for all of them (each hook still in its own savepoint), the
+#: transaction and one fsync for all of them (a savepoint per hook only once one failed), the
 #: rows taken and the marks cleared in one statement each.
 ROUND = 256
 #: Before a round, the attacher waits until the writer has nothing else to do (at most this
@@ -44,10 +44,25 @@ YIELD_S = 0.25
 BUDGET_S = 0.01
 
 
-async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry]) -> None:
+class _HookFailedError(Exception):
+    """A hook failed in a round run without savepoints: the round is rolled back and run
+    again, each hook in its own savepoint."""
+
+
+async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry],
+                  careful: bool) -> None:
     """Run the node's inbound hooks for one taken message (see the module's text); the
-    audit entries of a hook that failed go with its rolled-back writes."""
+    audit entries of a hook that failed go with its rolled-back writes. Not ``careful``:
+    without a savepoint per hook (two statements and their bookkeeping a message), any
+    failure failing the round (:class:`_HookFailedError`)."""
     envelope = parse_envelope(parse_body(node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
+    if not careful:
+        for hook in node.inbound_hooks:
+            try:
+                await hook(conn, envelope)
+            except Exception as exc:
+                raise _HookFailedError from exc
+        return
     for hook in node.inbound_hooks:
         kept = len(audited)
         try:
@@ -73,9 +88,11 @@ async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry]) -
                                row.message_id, {"error": type(exc).__name__})
 
 
-async def attach_together(conn: Any, node: Node, message_pks: list[int]) -> int:
+async def attach_together(conn: Any, node: Node, message_pks: list[int], *,
+                          careful: bool = True) -> int:
     """Attach those of ``message_pks`` still waiting, oldest first, in the caller's
-    transaction (a unit of the group commit, :meth:`Database.grouped`); returns how many.
+    transaction (a unit of the group commit, :meth:`Database.grouped`); returns how many
+    (``careful``: see :func:`_attach`).
     Messages another replica or an earlier round has attached are skipped; after
     :data:`BUDGET_S`, the round stops where it is once other units wait for the writer."""
     rows = await repo.take_many_to_attach(conn, message_pks)
@@ -86,7 +103,7 @@ async def attach_together(conn: Any, node: Node, message_pks: list[int]) -> int:
             if done and time.perf_counter() - started > BUDGET_S \
                     and node.writer.waited_for():
                 break
-            await _attach(conn, node, row, audited)
+            await _attach(conn, node, row, audited, careful)
             done.append(row.id)
     await repo.mark_many_attached(conn, done)
     return len(done)
@@ -100,7 +117,11 @@ async def attach_waiting(node: Node, limit: int = ROUND) -> int:
     if not waiting:
         return 0
     await node.writer.quiet(YIELD_S)
-    return await node.db.grouped(attach_together, node, waiting)
+    try:  # hooks rarely fail: first without a savepoint each, ...
+        return await node.db.grouped(attach_together, node, waiting, careful=False)
+    except _HookFailedError:  # ... and when one did, nothing of the round is kept: again, each
+        # hook in its own savepoint, so that the others are attached and the failure audited
+        return await node.db.grouped(attach_together, node, waiting, careful=True)
 
 
 class Attacher:
