@@ -15,7 +15,7 @@ import base64
 import binascii
 import re
 import unicodedata
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Final, Literal, get_args
 
@@ -157,7 +157,14 @@ Birth = Annotated[StrictStr, Field(max_length=10), AfterValidator(_birth)]
 Phone = Annotated[StrictStr, Field(max_length=30), AfterValidator(_phone)]
 PaperNumber = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ./\-]{0,39}$")]
 Narrative = Annotated[StrictStr, Field(min_length=1, max_length=4000), AfterValidator(_lines)]
-Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+def _since_1900(value: datetime) -> datetime:
+    """A time from 1900 on (year 1 at +01:00 would be before year 1 in UTC: no such time)."""
+    if value.year < 1900:
+        raise _refuse("datetime_parsing", "a time from 1900")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_since_1900)]
 
 
 class _Strict(BaseModel):

@@ -216,6 +216,8 @@ HOSTILE: list[tuple[str, Any, str]] = [
      "body.last_seen.time"),
     ("a time as a number", {**REPORT, "last_seen": {"time": 1764000000}},
      "body.last_seen.time"),
+    ("a time before any calendar", {**REPORT, "last_seen": {"time": "0001-01-01T00:00:00+01:00"}},
+     "body.last_seen.time"),
     ("a time in the future", {**REPORT, "last_seen": {"time": "2026-12-24T18:30:00Z"}},
      "last_seen.time"),
     ("a photo that is a PDF", {**REPORT, "photo": {
