@@ -43,6 +43,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "tips.write": frozenset({"hotline-operator", "supervisor"}),
     "tips.read": frozenset({"hotline-operator", "supervisor"}),
     "tips.reporter.read": frozenset({"supervisor"}),
+    # missing-person reports: a search notice for everyone on the node who takes people in
+    # (the hotline, BLO officers, C02's investigators) and for automation on the host; every
+    # read is audited. The reporter's identity, as for tips, is for supervisors only.
+    "missing.write": _STAFF | {"machine"},
+    "missing.read": _STAFF | {"machine"},
+    "missing.reporter.read": frozenset({"supervisor"}),
     # node operations
     "messages.read": frozenset({"supervisor", "admin", "machine"}),
     "messages.send-raw": frozenset({"machine"}),

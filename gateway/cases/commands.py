@@ -362,6 +362,10 @@ _PROBLEMS: Final = {
     "timezone_aware": N_("{where}: a date and time"),
     "bool_parsing": N_("{where}: yes or no"),
     "extra_forbidden": N_("{where}: not a field of this form"),
+    "int_from_float": N_("{where}: a whole number"),
+    "string_type": N_("{where}: not in the expected form"),
+    "not_an_image": N_("{where}: a JPEG or PNG image of at most 5 MiB"),
+    "control_character": N_("{where}: contains a control character"),
 }
 
 

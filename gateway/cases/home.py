@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
-from gateway.cases import drafts, hotline, lifecycle, notices, views
+from gateway.cases import drafts, hotline, lifecycle, missing, notices, views
 from gateway.cases.notices import NoticeLine
 from gateway.cases.tip_views import TipSummary
 from gateway.cases.work import CaseWork
@@ -33,6 +33,8 @@ class WhatNeedsMe:
     reports_returned: Sequence[object] = field(default_factory=list)
     undelivered: Sequence[object] = field(default_factory=list)
     tips: list[TipSummary] | None = None
+    #: Open missing-person reports of the node (None for a role that may not list them).
+    missing_open: int | None = None
 
 
 @reads
@@ -40,8 +42,8 @@ async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principa
                         ) -> WhatNeedsMe:
     """What is new for the user, overdue items, urgent alerts, the user's drafts (sent back
     ones first), drafts and periodic reports to release (not the user's own report), the
-    user's periodic reports sent back, failed deliveries and new tips: each only where the
-    user's role may read it."""
+    user's periodic reports sent back, failed deliveries, new tips and the open missing-person
+    reports: each only where the user's role may read it."""
     found = WhatNeedsMe(new=await notices.list_for.within(conn, cw, principal,
                                                           unread_only=True, limit=10))
     if allowed(principal.role, "overdue.read"):
@@ -68,4 +70,6 @@ async def what_needs_me(conn: AsyncConnection, cw: CaseWork, principal: Principa
                              if m.state in ("queued", "dead")][:50]
     if allowed(principal.role, "tips.read"):
         found.tips = await hotline.list_tips.within(conn, cw, principal, "new")
+    if allowed(principal.role, "missing.read"):
+        found.missing_open = await missing.open_count.within(conn, cw, principal)
     return found

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import deadlines, drafts, service
+from gateway.cases import deadlines, drafts, missing, service
 from gateway.cases.commands import (
     Channel,
     Classification,
@@ -138,11 +138,14 @@ async def read_tip(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 @reads
 async def desk(conn: AsyncConnection, cw: CaseWork, principal: Principal) -> HotlineDesk:
-    """The hotline's one screen: the unit's tips, and for a chief (who may see reporters)
-    the alerts released without a second person, to review."""
+    """The hotline's one screen: the unit's tips, for a chief (who may see reporters) the
+    alerts released without a second person, to review, and the node's open missing-person
+    reports."""
     reviews = await release_reviews.within(conn, cw, principal) if allowed(
         principal.role, "tips.reporter.read") else []
-    return HotlineDesk(await list_tips.within(conn, cw, principal, None), reviews)
+    reports = await missing.list_reports.within(conn, cw, principal, "open") if allowed(
+        principal.role, "missing.read") else []
+    return HotlineDesk(await list_tips.within(conn, cw, principal, None), reviews, reports)
 
 
 @reads

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.cases import deadlines
+from gateway.cases.missing_views import MissingLine
 from gateway.store.crypto import Sealer
 
 #: What a caller said of a person at risk (``TipPerson`` as stored: the fields given).
@@ -84,10 +85,12 @@ class ReleaseReview:
 
 @dataclass(frozen=True)
 class HotlineDesk:
-    """The hotline's one screen: the unit's tips and, for a chief, the alerts to review."""
+    """The hotline's one screen: the unit's tips, for a chief the alerts to review, and the
+    node's open missing-person reports."""
 
     tips: list[TipSummary]
     reviews: list[ReleaseReview]
+    missing: list[MissingLine]
 
 
 def _iso(moment: datetime | None) -> str | None:

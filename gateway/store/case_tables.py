@@ -1,4 +1,5 @@
-"""The tables of case work: users and sessions, cases, persons, tasks, drafts, hotline tips.
+"""The tables of case work: users and sessions, cases, persons, tasks, drafts, hotline tips,
+missing-person reports.
 
 Columns ending in ``_sealed`` hold AES-GCM ciphertext (:mod:`gateway.store.crypto`), sealed
 with the column's name as associated data; they carry the ``personal`` and ``special`` fields
@@ -230,6 +231,44 @@ tips = sa.Table(
 tip_reporters = sa.Table(
     "tip_reporters", metadata,
     sa.Column("tip_id", sa.Integer, sa.ForeignKey("tips.id"), primary_key=True),
+    sa.Column("identity_sealed", sa.LargeBinary, nullable=False),
+)
+
+#: Missing-person reports (a search notice: who is looked for, since when, by whom). The person
+#: is one sealed JSON document in the local API's PERSON shape, so that matching reads it whole;
+#: the columns beside it are what the open list shows and filters by, nothing that names anyone.
+missing_persons = sa.Table(
+    "missing_persons", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(48), nullable=False, unique=True),
+    sa.Column("unit", sa.String(48), nullable=False),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTC_TIME, nullable=False),
+    # open | linked (to a case) | closed
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("person_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("sex", sa.String(16), nullable=False),
+    sa.Column("nationality", sa.String(2), nullable=True),
+    sa.Column("presumed_child", sa.Boolean, nullable=False),
+    sa.Column("reporter_relation", sa.String(24), nullable=False),
+    sa.Column("last_seen_at", UTC_TIME, nullable=True),
+    sa.Column("last_seen_sealed", sa.LargeBinary, nullable=True),  # the place, JSON
+    sa.Column("narrative_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("photo_type", sa.String(16), nullable=True),
+    sa.Column("photo_sealed", sa.LargeBinary, nullable=True),
+    sa.Column("case_id", sa.Integer, sa.ForeignKey("cases.id"), nullable=True),
+    sa.Column("linked_at", UTC_TIME, nullable=True),
+    sa.Column("closed_at", UTC_TIME, nullable=True),
+    sa.Column("closed_by", sa.String(64), nullable=True),
+    sa.Column("close_reason", sa.String(32), nullable=True),
+    sa.Column("close_note_sealed", sa.LargeBinary, nullable=True),
+    sa.Index("ix_missing_persons_state", "state", "created_at"),
+)
+
+#: Who reported a person missing: kept apart from the report, as a tip's reporter is.
+missing_person_reporters = sa.Table(
+    "missing_person_reporters", metadata,
+    sa.Column("report_id", sa.Integer, sa.ForeignKey("missing_persons.id"), primary_key=True),
     sa.Column("identity_sealed", sa.LargeBinary, nullable=False),
 )
 

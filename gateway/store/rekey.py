@@ -25,10 +25,13 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.store import missing_persons as missing
 from gateway.store.case_tables import (
     cases,
     drafts,
     held_files,
+    missing_person_reporters,
+    missing_persons,
     notes,
     persons,
     sessions,
@@ -68,8 +71,15 @@ SEALED: Final[tuple[tuple[sa.Table, str, str, str], ...]] = (
     (tips, "id", "persons_sealed", "tips.persons"),
     (tip_reporters, "tip_id", "identity_sealed", "tip_reporters.identity"),
     (held_files, "id", "data_sealed", "held_files.data"),
+    (missing_persons, "id", "person_sealed", missing.PERSON_COLUMN),
+    (missing_persons, "id", "last_seen_sealed", missing.LAST_SEEN_COLUMN),
+    (missing_persons, "id", "narrative_sealed", missing.NARRATIVE_COLUMN),
+    (missing_persons, "id", "photo_sealed", missing.PHOTO_COLUMN),
+    (missing_persons, "id", "close_note_sealed", missing.CLOSE_NOTE_COLUMN),
+    (missing_person_reporters, "report_id", "identity_sealed", missing.REPORTER_COLUMN),
 )
-_BLOBS: Final = frozenset({"messages.raw", "drafts.attachments", "held_files.data"})
+_BLOBS: Final = frozenset({"messages.raw", "drafts.attachments", "held_files.data",
+                           missing.PHOTO_COLUMN})
 
 
 def _new_path(path: Path) -> Path:

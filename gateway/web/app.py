@@ -41,6 +41,7 @@ from gateway.web import (
     api_cases,
     api_drafts,
     api_hotline,
+    api_missing,
     api_reports,
     api_session,
     console,
@@ -54,8 +55,8 @@ from gateway.web.limits import RequestLimits
 log = logging.getLogger("gateway.web")
 #: Every router of the local API (``/api``); the permission test walks them all.
 LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.router,
-                            api_hotline.router, api_admin.router, api_reports.router,
-                            local_api.router)
+                            api_hotline.router, api_missing.router, api_admin.router,
+                            api_reports.router, local_api.router)
 SHUTDOWN_GRACE_S = 20.0
 DELIVERIES_AT_ONCE: Final = 32  # pushes in flight per replica (and connections kept alive)
 

@@ -57,6 +57,7 @@ _ERRORS: dict[int, str] = {
     403: "The role may not do this (or a handling rule forbids it)",
     404: "Not found, or not visible to the user's unit",
     409: "Not allowed in the current state",
+    413: "The body is larger than the route takes (its x-body-limit)",
     422: "The request is not valid: the problem names the field",
     429: "Too many failed attempts from this address: wait for Retry-After",
 }

@@ -21,7 +21,10 @@ at the first refusal:
    for some 40 ms at a time instead of 100).
 
 A route takes :data:`gateway.web.limits.API_BODY` unless it says otherwise with
-``openapi_extra=body_up_to(...)``; the limit is then also in the OpenAPI document.
+``openapi_extra=body_up_to(...)``; the limit is then also in the OpenAPI document. A route
+marked ``openapi_extra=strict_json()`` (:mod:`gateway.web.jsonbody`) has its JSON body read
+strictly in step 4, whatever its size: a member given twice or a value nested too deep is
+refused with its path (422) before the route's model sees the body.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from starlette.background import BackgroundTask
 from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import TooLargeError, problem_of
 from gateway.web import limits
+from gateway.web.jsonbody import STRICT_KEY, parse_strict
 from gateway.web.problems import problem_response
 
 #: The OpenAPI extension that carries a route's body limit (bytes).
@@ -66,9 +70,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def parse_large(body: bytes) -> Any:
-    """A large JSON body, parsed as ``json.loads`` does, on a worker thread (see the module);
-    :class:`TooLargeError` if it holds too many values."""
+def count_values(body: bytes) -> None:
+    """:class:`TooLargeError` if a large JSON body holds too many values (see the module)."""
     values = 0
     for start in range(0, len(body), _SLICE):  # a slice at a time: the loop gets its turns
         end = start + _SLICE
@@ -77,7 +80,20 @@ def parse_large(body: bytes) -> Any:
         if values > MAX_JSON_VALUES:
             raise TooLargeError("a JSON body of more than {count} values",
                                 count=MAX_JSON_VALUES)
+
+
+def parse_large(body: bytes) -> Any:
+    """A large JSON body, parsed as ``json.loads`` does, on a worker thread (see the module);
+    :class:`TooLargeError` if it holds too many values."""
+    count_values(body)
     return json.loads(body, object_pairs_hook=_object)
+
+
+def parse_large_strictly(body: bytes) -> Any:
+    """A large JSON body of a strict route, on a worker thread: its values counted, then read
+    by :func:`gateway.web.jsonbody.parse_strict`."""
+    count_values(body)
+    return parse_strict(body)
 
 
 def _is_json(request: Request) -> bool:
@@ -115,6 +131,8 @@ class LocalApiRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.body_limit = int((self.openapi_extra or {}).get(LIMIT_KEY, limits.API_BODY))
+        #: Whether the JSON body is read strictly (:mod:`gateway.web.jsonbody`).
+        self.strict_json = bool((self.openapi_extra or {}).get(STRICT_KEY))
         marked: list[Check] = [d.call for d in self.dependant.dependencies
                                if d.call is not None and hasattr(d.call, "action")]
         if not marked:  # fail closed: a route nobody decided about is a route nobody may call
@@ -142,6 +160,9 @@ class LocalApiRoute(APIRoute):
                 body = await limits.read_body(request.receive, self.body_limit)
             except GatewayError as refused:  # too large, too slow, or gone
                 return _refused(request, refused)
+            if self.strict_json and body and (
+                    _is_json(request) or "content-type" not in request.headers):
+                return await self._strictly(request, handler, body)
             if len(body) <= OFF_LOOP_BYTES or not _is_json(request):
                 return await handler(ReadRequest(request, body))
             try:
@@ -154,6 +175,19 @@ class LocalApiRoute(APIRoute):
             return await handler(ReadRequest(request, body, parsed))
 
         return guarded
+
+    @staticmethod
+    async def _strictly(request: Request, handler: Handler, body: bytes) -> Response:
+        """A strict route's JSON body, parsed (off the event loop when large), or its
+        refusal naming the path of what is wrong."""
+        try:
+            parsed = parse_strict(body) if len(body) <= OFF_LOOP_BYTES else (
+                await asyncio.to_thread(parse_large_strictly, body))
+        except TooLargeError as refused:
+            return _refused(request, refused)
+        except GatewayError as invalid:
+            return problem_response(problem_of(invalid))
+        return await handler(ReadRequest(request, body, parsed))
 
 
 def _refused(request: Request, refusal: GatewayError) -> Response:

@@ -482,6 +482,77 @@ def test_a_tip_reopens_becomes_an_alert_and_its_task_is_done_at_the_far_end(
         open_desk.close()
 
 
+def test_a_missing_girl_is_recorded_seen_in_the_open_list_read_and_closed(
+        nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
+    """The hotline operator records a missing girl (the optional groups folded until opened),
+    finds her in the open list, reads the report (audited) and closes it with a confirmation;
+    a BLO officer and an investigator reach the list from their home page and desk."""
+    mocbai = nodes["vn.blo-mocbai"]
+    photo = tmp_path / "lan.jpg"
+    photo.write_bytes(PHOTO)
+    desk = Desk(browser, mocbai, "hotline.vn", tmp_path)
+    page = desk.page
+    desk.go("/hotline")
+    expect(page.locator("#hotline-missing")).to_be_visible()
+    page.click("#record-missing")
+    expect(page.locator("#save-missing")).to_be_visible()
+    assert page.locator("#new details[open]").count() == 0  # the optional groups folded
+    page.click("#save-missing")  # nothing written: refused beside the name
+    expect(page.locator(".has-error #mp-name-latin")).to_be_visible()
+    page.fill("#mp-name-latin", "NGUYEN Thi Lan")
+    page.fill("#mp-name-native", "Nguyễn Thị Lan")
+    page.select_option("#mp-sex", "female")
+    page.fill("#mp-birth-date", "2011-02-14")
+    page.select_option("#mp-nationality", "VN")
+    page.select_option("#mp-relation", "parent")
+    page.fill("#mp-narrative", "Đi với một phụ nữ hứa việc làm ở Phnom Penh, mất liên lạc.")
+    page.click("#fold-seen")
+    page.fill("#mp-seen-time", "2026-11-20T18:30")
+    page.fill("#mp-seen-province", "Tây Ninh")
+    page.fill("#mp-seen-details", "Chợ cửa khẩu Mộc Bài")
+    page.click("#fold-reporter")
+    page.fill("#mp-reporter-name", "Nguyễn Văn Hùng")
+    page.click("#fold-photo")
+    page.set_input_files("#mp-photo", str(photo))
+    desk.shot("13-missing-person-form")
+    page.click("#save-missing")
+    page.wait_for_url(f"{desk.base}/missing/*?done=missing-recorded")
+    report_path = path_of(desk)
+    expect(page.locator("#report img.attached")).to_be_visible()
+    assert "Nguyễn Thị Lan" in page.inner_text("#report")
+    reads = query(mocbai, "SELECT actor, subject, detail FROM audit_log WHERE action = "
+                          "'special.read' AND detail LIKE '%missing-person%'")
+    (reference,) = query(mocbai, "SELECT reference FROM missing_persons")[0]
+    assert {(a, s, json.loads(d)["kind"]) for a, s, d in reads} == {
+        ("hotline.vn", reference, "missing-person"),
+        ("hotline.vn", reference, "missing-person-photo")}  # the page, and its photo
+    keep(desk.shot("14-missing-person-report"), "missing-person-vi.png")
+    desk.go("/missing")
+    expect(page.locator(f"#missing-list a[href='{report_path}']")).to_be_visible()
+    assert "Nguyễn" not in page.inner_text("#missing-list")  # the list names nobody
+    for who, home, link in (("officer.vn", "/", "#home-missing a[href='/missing']"),
+                            ("investigator.vn", "/desk", "#desk-missing a[href='/missing']")):
+        other = Desk(browser, mocbai, who, tmp_path)
+        other.go(home)
+        other.page.click(link)
+        expect(other.page.locator(f"#missing-list a[href='{report_path}']")).to_be_visible()
+        other.close()
+    page.click(f"#missing-list a[href='{report_path}']")
+    page.select_option("#close-reason", "returned-home")
+    page.fill("#close-note", "Về nhà ngày 22/11.")
+    page.click("#close-report button[type=submit]")  # not confirmed: nothing closed
+    expect(page.locator(".has-error, .field-error").first).to_be_visible()
+    assert query(mocbai, "SELECT state FROM missing_persons") == [("open",)]
+    page.check("#close-confirm")
+    page.click("#close-report button[type=submit]")
+    page.wait_for_url(f"{desk.base}/missing?done=missing-closed")
+    expect(page.locator("#flash")).to_be_visible()
+    assert page.locator(f"#missing-list a[href='{report_path}']").count() == 0
+    assert query(mocbai, "SELECT state, close_reason, closed_by FROM missing_persons") == [
+        ("closed", "returned-home", "hotline.vn")]
+    desk.close()
+
+
 def test_users_without_rights_get_refused_pages(nodes: dict[str, NodeProcess], browser: Any,
                                                 tmp_path: Path) -> None:
     mocbai = nodes["vn.blo-mocbai"]

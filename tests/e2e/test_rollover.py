@@ -9,6 +9,7 @@ working, and the old key goes once nothing needs it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import json
@@ -145,6 +146,18 @@ def test_keys_roll_over_under_a_steady_stream(pair: dict[str, NodeProcess]) -> N
     assert "vn.c02#2027-05" in c02.cli("keys", "show").stdout.splitlines()[0]
 
 
+#: A missing-person report that fills every sealed column of its two tables.
+MISSING = {
+    "person": {"name_latin": "SOK Srey Mom", "name_native": "សុខ ស្រីមុំ", "sex": "female",
+               "birth": "2010", "estimated_age": None, "nationality": "KH", "home": None,
+               "papers": [], "phones": ["+855 12 345 678"]},
+    "last_seen": {"time": "2026-11-20T18:00:00+07:00", "place": {"province": "Svay Rieng"}},
+    "reporter_relation": "parent", "narrative": "Left for work in Ho Chi Minh City.",
+    "reporter": {"name": "Sok Chenda"},
+    "photo": {"media_type": "image/png", "data": base64.b64encode(
+        b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()}}
+
+
 def _sealed_values(node: NodeProcess) -> int:
     """Open every sealed value of the node with the keys on disk now; answers how many."""
     sealer = load_sealer(node.data_dir / "keys" / "secret.key")
@@ -167,6 +180,7 @@ def test_the_secret_rotates_killed_halfway_and_resumed(pair: dict[str, NodeProce
         case = officer.post("/cases", json={"kind": "repatriation", "partner": "vn.c02",
                                             "summary": "Girl found at Bavet"}).json()
         officer.post(f"/cases/{case['id']}/notes", json={"text": "Interpreter booked"})
+        report = officer.post("/missing-persons", json=MISSING).json()  # its six columns
         total = _sealed_values(kh)
         assert total > 50  # the messages of the stream, the case, its persons and notes
 
@@ -201,6 +215,9 @@ def test_the_secret_rotates_killed_halfway_and_resumed(pair: dict[str, NodeProce
         assert shown["summary"] == "Girl found at Bavet"
         results = again.post("/search", json={"q": shown["reference"]}).json()["results"]
         assert [r["id"] for r in results] == [case["id"]]  # the blind index still finds it
+        missing = again.get(f"/missing-persons/{report['id']}").json()
+        assert (missing["person"], missing["narrative"]) == (MISSING["person"],
+                                                             MISSING["narrative"])
     actions = [a for (a,) in _db(kh, "SELECT action FROM audit_log WHERE action LIKE "
                                      "'secret.%' ORDER BY seq")]
     assert actions == ["secret.resealed", "secret.rotated"]

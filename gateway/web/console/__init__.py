@@ -8,7 +8,8 @@ URL: searches are posted.
 
 Modules: :mod:`.pages` (rendering and sessions), :mod:`.session` (log in and out, home,
 notices), :mod:`.cases`, :mod:`.compose`, :mod:`.release`, :mod:`.desks` (hotline, the
-investigator's desk, partners, audit), :mod:`.reports`.
+investigator's desk, partners, audit), :mod:`.missing` (missing-person reports),
+:mod:`.reports`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from gateway.web.console import cases, compose, desks, release, reports, session
+from gateway.web.console import cases, compose, desks, missing, release, reports, session
 from gateway.web.console.pages import TEMPLATES, Redirect, maybe_user, page, refusal_page
 
 __all__ = ["install", "refusal_page"]
@@ -32,7 +33,7 @@ def install(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles  # noqa: PLC0415
 
     app.mount("/static", StaticFiles(directory=TEMPLATES.parent / "static"), name="static")
-    for module in (session, cases, compose, release, desks, reports):
+    for module in (session, cases, compose, release, desks, missing, reports):
         app.include_router(module.router)
 
     async def _redirect(_request: Request, exc: Exception) -> Response:

@@ -165,7 +165,8 @@ PERMISSION_WORDS: Final = (
     C_("code", "permission:users.manage"), C_("code", "permission:calendars.read"),
     C_("code", "permission:calendars.write"), C_("code", "permission:audit.read"),
     C_("code", "permission:reports.read"), C_("code", "permission:reports.send"),
-    C_("code", "permission:proofs.export"),
+    C_("code", "permission:proofs.export"), C_("code", "permission:missing.write"),
+    C_("code", "permission:missing.read"), C_("code", "permission:missing.reporter.read"),
 )
 #: Purposes the console once wrote before a reason (``viewed in the console: <reason>``).
 _OLD_PURPOSES: Final = (N_("viewed in the console"), N_("printed from the console"))

@@ -47,7 +47,7 @@ async def _hotline(request: Request, principal: Principal, status: int = 200,
     cw = case_work(request)
     found = await hotline.desk(cw, principal)
     return page(request, "hotline.html", principal, status, tips=found.tips,
-                values=values or {}, error=error, reviews=found.reviews,
+                values=values or {}, error=error, reviews=found.reviews, missing=found.missing,
                 relations=hotline.RELATIONS, channels=hotline.CHANNELS, dangers=hotline.DANGER,
                 countries=countries(language(request)), own_country=cw.country, now=cw.clock())
 

@@ -57,6 +57,9 @@ CONSOLE_CODES: Final = (
     C_("code", "suspect"),
     C_("code", "witness"),
     C_("code", "relative"),
+    C_("code", "linked"),
+    C_("code", "missing-person"),
+    C_("code", "missing-person-photo"),
 )
 #: Sentences and values the console translates by key.
 CONSOLE_TEXTS: Final = (
@@ -154,6 +157,14 @@ CONSOLE_STATES: Final = (
     C_("code", "report:released"),
     C_("code", "report:returned"),
     C_("code", "report:withdrawn"),
+    C_("code", "done:missing-recorded"),
+    C_("code", "done:missing-closed"),
+    C_("code", "reason:found-safe"),
+    C_("code", "reason:returned-home"),
+    C_("code", "reason:duplicate"),
+    C_("code", "reason:withdrawn"),
+    C_("code", "reason:recorded-in-error"),
+    C_("code", "reason:other"),
 )
 #: Why a step of the case's path cannot be taken yet (the lifecycle's reasons).
 LIFECYCLE_REASONS: Final = (
@@ -182,6 +193,8 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:draft.submitted"), C_("code", "audit:key.activated"),
     C_("code", "audit:key.generated"), C_("code", "audit:key.published-next"),
     C_("code", "audit:key.retired"), C_("code", "audit:key.rotated"),
+    C_("code", "audit:missing.closed"), C_("code", "audit:missing.recorded"),
+    C_("code", "audit:missing.reporter-read"),
     C_("code", "audit:login"), C_("code", "audit:login.failed"), C_("code", "audit:logout"),
     C_("code", "audit:mailbox.pulled"), C_("code", "audit:message.dead"),
     C_("code", "audit:message.duplicate"), C_("code", "audit:message.queued"),
