@@ -1,0 +1,701 @@
+"""Matching a found person against the missing-person reports (issue 25): accuracy and speed
+of the pure core (``gateway.matching``) on a seeded, realistic evaluation set.
+
+The set: N missing-person reports of Vietnamese, Cambodian and Lao persons (real Vietnamese
+surname shares, the middle names Thị and Văn, real given names; Khmer and Lao names in their
+scripts with their romanisations; real provinces and districts; birth as a full date, a year,
+a month or an estimated age), and Q found-person queries: half the reported person again,
+altered by one or two of the variations the comparison must forgive (``VARIATIONS``), half
+hard non-matches (the same common surname and province with another given name, or the same
+name with an age that does not fit).
+
+Prints recall at 1 and at 5 of the true matches (candidates found through the blocking keys,
+as the integration finds them), false suggestions above the suggesting threshold per
+non-match query, recall per variation, the candidates per query, and the time to score one
+pair and to answer one query (blocking, scoring, top 5) at N and at 100,000 reports, beside a
+baseline measured in the same run: reading one report by id (a dict lookup and the PERSON
+validated from its JSON).
+
+``--estimate`` estimates the model's parameters on a second set (another seed) and writes
+``gateway/matching/parameters.json``: m and u counted on the labelled pairs (u over every
+pair of a query and a report), the term-frequency bases, the prior and the threshold; with
+Splink installed (a dev dependency) it also runs Splink's EM on the same records and prints its
+m beside the counted ones, as a check.
+
+The integration times ``POST /api/matches`` with :func:`time_queries` (any callable
+``match(person_json) -> list[ids]``) at 2,000 and 100,000 reports.
+
+    .venv/bin/python bench/matching.py [--reports 2000] [--queries 300] [--large 100000]
+    .venv/bin/python bench/matching.py --estimate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.matching import frequencies
+from gateway.matching.blocking import blocking_keys
+from gateway.matching.model import FIELDS, LEVELS, PARAMETERS, Model, Prepared, prepare
+from gateway.matching.person import Person
+
+SEED = 2025
+START = date(2026, 1, 5)
+
+SURNAMES_VN = [("Nguyễn", 38), ("Trần", 11), ("Lê", 9.5), ("Phạm", 7.1), ("Hoàng", 2.6),
+               ("Huỳnh", 2.5), ("Phan", 4.5), ("Vũ", 2), ("Võ", 1.9), ("Đặng", 2.1),
+               ("Bùi", 2), ("Đỗ", 1.4), ("Hồ", 1.3), ("Ngô", 1.3), ("Dương", 1), ("Lý", 0.5),
+               ("Đào", 0.4), ("Đoàn", 0.4), ("Trương", 0.4), ("Trịnh", 0.3), ("Lâm", 0.3),
+               ("Cao", 0.3), ("Tạ", 0.2), ("Lò", 0.1)]
+GIVEN_VN_F = ["Lan", "Hoa", "Mai", "Hương", "Linh", "Trang", "Thảo", "Hạnh", "Phương", "Yến",
+              "Nhung", "Thủy", "Huyền", "Ngọc", "Vy", "Quỳnh", "Giang", "Nga", "Loan", "Sương",
+              "Hằng", "Dung", "Nhi", "Thư", "Hòa", "Hiền", "Thúy", "Duyên", "Oanh", "Tuyết",
+              "My", "Trinh"]
+GIVEN_VN_M = ["Tuấn", "Hùng", "Dũng", "Nam", "Long", "Hải", "Bình", "Cường", "Khoa", "Hiếu",
+              "Tâm", "Minh", "Đức", "Phúc", "Quân", "Huy", "Thành", "Sơn", "Trung", "Khánh",
+              "Thắng", "Tài", "Vinh", "Lộc", "Phong", "Toàn", "Đạt"]
+MIDDLE_F = ["Ngọc", "Thu", "Thanh", "Kim", "Hồng", "Mỹ", "Bích", "Xuân"]
+MIDDLE_M = ["Đức", "Minh", "Hữu", "Quang", "Công", "Thành", "Xuân", "Quốc"]
+REGIONAL = {"Hoàng": "Huỳnh", "Huỳnh": "Hoàng", "Vũ": "Võ", "Võ": "Vũ"}
+# Khmer and Lao names: the script, then the romanisations in use (the first the usual one).
+KHMER_FAMILY = [("សុខ", ["Sok"]), ("ចាន់", ["Chan", "Chann"]), ("គឹម", ["Kim"]),
+                ("ហេង", ["Heng"]), ("លី", ["Ly", "Lee"]), ("ជា", ["Chea"]), ("មាស", ["Meas"]),
+                ("កែវ", ["Keo"]), ("សំ", ["Sam"]), ("ញឹម", ["Nhim"]), ("ប៊ុន", ["Bun", "Boun"]),
+                ("ទេព", ["Tep"]), ("ឈឹម", ["Chhim"]), ("យិន", ["Yin"])]
+KHMER_F = [("ស្រីមុំ", ["Sreymom", "Srey Mom", "Srey-Mom"]),
+           ("ស្រីពៅ", ["Sreypov", "Srey Pov", "Srey-Pov"]), ("សុភា", ["Sophea", "Sophia"]),
+           ("ចន្ធូ", ["Chanthou", "Chanthu", "Chantou"]), ("ធីតា", ["Thida", "Tida"]),
+           ("បុប្ផា", ["Bopha", "Bupha"]), ("ស្រីនាង", ["Sreyneang", "Srey Neang"]),
+           ("ដាលីន", ["Dalin", "Daline"]), ("ស្រីលក្ខ", ["Sreyleak", "Srey Leak"]),
+           ("សុខា", ["Sokha", "Sokhar"]), ("ពិសី", ["Pisey", "Pisei"]),
+           ("រតនា", ["Ratana", "Rattana", "Rathana"])]
+KHMER_M = [("ដារ៉ា", ["Dara", "Darah"]), ("វណ្ណា", ["Vanna", "Vana", "Wanna"]),
+           ("វិសាល", ["Visal", "Vissal", "Wisal"]), ("បូរ៉ា", ["Bora", "Borah"]),
+           ("សំណាង", ["Samnang", "Sam Nang"]), ("វុទ្ធី", ["Vuthy", "Vuthi"]),
+           ("ពិសិដ្ឋ", ["Piseth", "Pisith"]), ("រិទ្ធី", ["Rithy", "Rithi"]),
+           ("ចាន់ថា", ["Chantha", "Chanta"]), ("សុភាព", ["Sopheap", "Sopheab"])]
+LAO_GIVEN = [("ສົມພອນ", ["Somphone", "Somphon", "Sompone"]),
+             ("ບຸນມີ", ["Bounmy", "Bounmi", "Bunmy"]),
+             ("ພອນສະຫວັນ", ["Phonsavanh", "Phonsavan", "Phonesavanh"]),
+             ("ຄຳພອນ", ["Khamphone", "Khamphon", "Kham Phone", "Kamphone"]),
+             ("ວິໄລ", ["Vilay", "Vilai", "Wilay"]),
+             ("ສຸກສະຫວັນ", ["Souksavanh", "Souksavan", "Suksavan"]),
+             ("ມະນີວັນ", ["Manivanh", "Manivan"]), ("ນ້ອຍ", ["Noy", "Noi"]),
+             ("ແສງເດືອນ", ["Sengdeuane", "Seng Deuane", "Sengdeuan"]),
+             ("ທອງລາ", ["Thongla", "Tongla"]), ("ຈັນທະລາ", ["Chanthala", "Chantala"]),
+             ("ສີດາ", ["Sida", "Syda"])]
+LAO_FAMILY = [("ວົງສາ", ["Vongsa", "Wongsa"]),
+              ("ພົມມະຈັນ", ["Phommachanh", "Phommachan", "Phommachane"]),
+              ("ສີສຸພັນ", ["Sisouphanh", "Sisouphan", "Sisuphan"]),
+              ("ອິນທະວົງ", ["Inthavong", "Intavong"]),
+              ("ຈັນທະວົງ", ["Chanthavong", "Chantavong"]), ("ໄຊສະນາ", ["Xaysana", "Saysana"]),
+              ("ມະນີວົງ", ["Manivong", "Maniwong"]), ("ແກ້ວ", ["Keo", "Kèo"]),
+              ("ສີຫາລາດ", ["Sihalath", "Sihalat"]), ("ພິລາວົງ", ["Philavong", "Pilavong"])]
+# Provinces, their other ways of being written, and some of their districts.
+PROVINCES = {
+    "VN": [("Tây Ninh", ["Tay Ninh", "tỉnh Tây Ninh", "TAY NINH"], ["Gò Dầu", "Trảng Bàng",
+                                                                     "Tân Biên", "Bến Cầu"]),
+           ("An Giang", ["An Giang", "tỉnh An Giang"], ["Châu Đốc", "Tân Châu", "An Phú"]),
+           ("Hà Giang", ["Ha Giang", "T. Hà Giang"], ["Đồng Văn", "Mèo Vạc", "Yên Minh"]),
+           ("Nghệ An", ["Nghe An", "tỉnh Nghệ An"], ["Kỳ Sơn", "Tương Dương", "Quế Phong"]),
+           ("Thanh Hóa", ["Thanh Hoá", "Thanh Hoa"], ["Mường Lát", "Quan Sơn", "Tĩnh Gia"]),
+           ("Lào Cai", ["Lao Cai"], ["Sa Pa", "Bát Xát", "Mường Khương"]),
+           ("Điện Biên", ["Dien Bien"], ["Mường Nhé", "Tủa Chùa"]),
+           ("Đồng Tháp", ["Dong Thap"], ["Hồng Ngự", "Tân Hồng"]),
+           ("Kiên Giang", ["Kien Giang"], ["Hà Tiên", "Kiên Lương"]),
+           ("Quảng Trị", ["Quang Tri"], ["Hướng Hóa", "Đakrông"]),
+           ("Hồ Chí Minh", ["TP HCM", "tp. Hồ Chí Minh", "TP.HCM", "Ho Chi Minh City"],
+            ["Quận 1", "Bình Tân", "Củ Chi"]),
+           ("Sơn La", ["Son La"], ["Mộc Châu", "Sốp Cộp"]),
+           ("Long An", ["Long An"], ["Đức Huệ", "Tân Hưng"])],
+    "KH": [("Svay Rieng", ["Khet Svay Rieng", "Svay Rieng Province", "Svayrieng"],
+            ["Bavet", "Chantrea", "Romeas Haek"]),
+           ("Kandal", ["Kandal Province", "Khet Kandal"], ["Ta Khmau", "Kien Svay"]),
+           ("Phnom Penh", ["Phnum Penh", "Phnom Penh Capital"], ["Chamkar Mon", "Dangkao"]),
+           ("Takeo", ["Takéo", "Khet Takeo"], ["Doun Kaev", "Angkor Borei"]),
+           ("Prey Veng", ["Prey Veng Province"], ["Neak Loeung", "Kamchay Mear"]),
+           ("Banteay Meanchey", ["Banteay Mean Chey"], ["Poipet", "Serei Saophoan"]),
+           ("Battambang", ["Battambang Province"], ["Sangkae", "Thma Koul"]),
+           ("Siem Reap", ["Siemreap"], ["Angkor Thom", "Puok"])],
+    "LA": [("Savannakhet", ["Savannakhet Province", "Khoueng Savannakhet"],
+            ["Kaysone Phomvihane", "Xepon", "Outhoumphone"]),
+           ("Champasak", ["Champassak", "Champasack"], ["Pakse", "Khong"]),
+           ("Vientiane Capital", ["Viangchan", "Vientiane Capital"],
+            ["Chanthabouly", "Sikhottabong", "Xaysetha"]),
+           ("Bokeo", ["Bokeo Province"], ["Houayxay", "Tonpheung"]),
+           ("Luang Namtha", ["Louang Namtha"], ["Namtha", "Sing"]),
+           ("Khammouane", ["Khammouan"], ["Thakhek", "Mahaxay"])],
+}
+CALLING = {"VN": "84", "KH": "855", "LA": "856"}
+#: What a true match's query may have undergone (each query: one or two of these).
+VARIATIONS = ("accents", "order", "middle-dropped", "middle-initial", "regional", "slip",
+              "romanisation", "native-only", "estimated-age", "province-written")
+
+
+@dataclass
+class Report:
+    """A generated missing-person report: its PERSON, its date, and what made it."""
+
+    id: int
+    person: dict[str, Any]
+    asof: date
+    origin: str
+    parts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Query:
+    """A generated found person: its PERSON, its date, the report it is (None: none)."""
+
+    person: dict[str, Any]
+    asof: date
+    truth: int | None
+    kind: str
+
+
+@dataclass
+class EvaluationSet:
+    """Reports and queries generated under one seed."""
+
+    reports: list[Report]
+    queries: list[Query]
+
+
+def ascii_upper(text: str) -> str:
+    flat = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(c for c in flat if not unicodedata.combining(c)).upper()
+
+
+def _birth(rng: random.Random, asof: date) -> tuple[str | None, int | None, date | None]:
+    born = date(rng.randint(1984, 2013), rng.randint(1, 12), rng.randint(1, 28))
+    roll = rng.random()
+    if roll < 0.45:
+        return born.isoformat(), None, born
+    if roll < 0.65:
+        return str(born.year), None, born
+    if roll < 0.70:
+        return born.isoformat()[:7], None, born
+    if roll < 0.95:
+        return None, _age(born, asof, rng), born
+    return None, None, born
+
+
+def _age(born: date, asof: date, rng: random.Random) -> int:
+    real = asof.year - born.year - ((asof.month, asof.day) < (born.month, born.day))
+    return max(1, real + rng.choice((-2, -1, -1, 0, 0, 0, 0, 1, 1, 2)))
+
+
+def _person(rng: random.Random, origin: str, asof: date) -> tuple[dict[str, Any], dict[str, Any]]:
+    sex = rng.choice(("female", "female", "male"))
+    parts: dict[str, Any] = {"sex": sex, "origin": origin}
+    if origin == "VN":
+        surname = rng.choices([s for s, _ in SURNAMES_VN], [w for _, w in SURNAMES_VN])[0]
+        if sex == "female":
+            middle = "Thị" if rng.random() < 0.6 else rng.choice(MIDDLE_F)
+            given = rng.choice(GIVEN_VN_F)
+        else:
+            middle = "Văn" if rng.random() < 0.5 else rng.choice(MIDDLE_M)
+            given = rng.choice(GIVEN_VN_M)
+        parts.update(surname=surname, middle=middle, given=given)
+        written = f"{surname} {middle} {given}"
+        latin, native = (written, None) if rng.random() < 0.7 else (ascii_upper(written),
+                                                                     written)
+    else:
+        if origin == "KH":
+            family = rng.choice(KHMER_FAMILY)
+            given = rng.choice(KHMER_F if sex == "female" else KHMER_M)
+            order = (family, given)
+        else:
+            family, given = rng.choice(LAO_FAMILY), rng.choice(LAO_GIVEN)
+            order = (given, family)
+        parts.update(family=family, given=given, order=order)
+        latin = " ".join(o[1][0] for o in order)
+        if rng.random() < 0.5:
+            latin = latin.upper()
+        native = " ".join(o[0] for o in order) if rng.random() < 0.75 else None
+    province, _, districts = rng.choice(PROVINCES[origin])
+    district = rng.choice(districts) if rng.random() < 0.7 else None
+    home = {"country": origin, "province": province, "district": district, "commune": None}
+    birth, age, born = _birth(rng, asof)
+    parts.update(province=province, born=born)
+    papers = []
+    if rng.random() < 0.3:
+        number = (f"{rng.randrange(10**11, 10**12)}" if origin == "VN" else
+                  f"{rng.randrange(10**8, 10**9)}")
+        papers.append({"kind": "id-card", "number": number, "country": origin})
+    phones = []
+    if rng.random() < 0.4:
+        phones.append(f"0{rng.randrange(10**8, 10**9)}")
+    return ({"name_latin": latin, "name_native": native, "sex": sex, "birth": birth,
+             "estimated_age": age, "nationality": origin if rng.random() < 0.9 else None,
+             "home": home if rng.random() < 0.9 else None, "papers": papers,
+             "phones": phones}, parts)
+
+
+def generate(seed: int = SEED, reports: int = 2000, queries: int = 300) -> EvaluationSet:
+    """A seeded evaluation set (the same seed, the same set)."""
+    rng = random.Random(seed)
+    made: list[Report] = []
+    for i in range(1, reports + 1):
+        origin = rng.choices(("VN", "KH", "LA"), (60, 25, 15))[0]
+        asof = START + timedelta(days=rng.randrange(300))
+        person, parts = _person(rng, origin, asof)
+        made.append(Report(i, person, asof, origin, parts))
+    asked: list[Query] = []
+    for q in range(queries):
+        report = rng.choice(made)
+        asof = report.asof + timedelta(days=rng.randrange(1, 150))
+        if q % 2 == 0:
+            asked.append(_true_query(rng, report, asof))
+        else:
+            asked.append(_hard_query(rng, report, asof))
+    return EvaluationSet(made, asked)
+
+
+def _name_of(parts: dict[str, Any], *, variation: set[str], rng: random.Random) -> tuple[
+        str, str | None]:
+    """A name as the found person's record writes it, under the variations."""
+    if parts["origin"] == "VN":
+        surname, middle, given = parts["surname"], parts["middle"], parts["given"]
+        if "regional" in variation:
+            surname = REGIONAL.get(surname, surname)
+        if "slip" in variation:
+            given = _slip(rng, given)
+        if "middle-dropped" in variation:
+            middle = ""
+        elif "middle-initial" in variation:
+            middle = ascii_upper(middle)[0] + "."
+        words = [surname, middle, given]
+        if "order" in variation:
+            words = [given, middle, surname] if rng.random() < 0.5 else [given, surname]
+        text = " ".join(w for w in words if w)
+        if "native-only" in variation:
+            return "", text
+        if "accents" in variation or rng.random() < 0.3:
+            text = ascii_upper(text)
+        return text, None
+    order = parts["order"]
+    romans = []
+    for native, written in order:
+        choice = written[0]
+        if "romanisation" in variation and len(written) > 1:
+            choice = rng.choice(written[1:])
+        romans.append(choice)
+    if "order" in variation:
+        romans.reverse()
+    if "slip" in variation:
+        romans[-1] = _slip(rng, romans[-1])
+    if "native-only" in variation:
+        return "", " ".join(n for n, _ in order)
+    text = " ".join(romans)
+    return (text.upper() if rng.random() < 0.5 else text), None
+
+
+def _slip(rng: random.Random, word: str) -> str:
+    """One typing slip: a letter left out, doubled, swapped with the next, or mistyped."""
+    if len(word) < 4:
+        return word + word[-1]
+    i = rng.randrange(1, len(word) - 1)
+    kind = rng.randrange(4)
+    if kind == 0:
+        return word[:i] + word[i + 1:]
+    if kind == 1:
+        return word[:i] + word[i] + word[i:]
+    if kind == 2:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word[:i] + rng.choice("aeinorstu") + word[i + 1:]
+
+
+def _applicable(parts: dict[str, Any]) -> list[str]:
+    out = ["accents", "order", "slip", "estimated-age", "province-written", "native-only"]
+    if parts["origin"] == "VN":
+        out += ["middle-dropped", "middle-initial"]
+        if parts["surname"] in REGIONAL:
+            out.append("regional")
+    else:
+        out += ["romanisation", "romanisation"]
+    return out
+
+
+def _true_query(rng: random.Random, report: Report, asof: date) -> Query:
+    parts = report.parts
+    choices = _applicable(parts)
+    variation = {"regional" if "regional" in choices and rng.random() < 0.5
+                 else rng.choice(choices)}
+    if rng.random() < 0.5:
+        variation.add(rng.choice(choices))
+    latin, native = _name_of(parts, variation=variation, rng=rng)
+    source = report.person
+    person: dict[str, Any] = {"name_latin": latin, "name_native": native, "sex": parts["sex"],
+                              "birth": None, "estimated_age": None,
+                              "nationality": parts["origin"] if rng.random() < 0.9 else None,
+                              "home": None, "papers": [], "phones": []}
+    born: date = parts["born"]
+    if "estimated-age" in variation:
+        person["estimated_age"] = _age(born, asof, rng)
+    else:
+        roll = rng.random()
+        if roll < 0.5:
+            person["birth"] = born.isoformat()
+        elif roll < 0.7:
+            person["birth"] = str(born.year)
+        elif roll < 0.9:
+            person["estimated_age"] = _age(born, asof, rng)
+    if rng.random() < 0.7 or "province-written" in variation:
+        province = parts["province"]
+        if "province-written" in variation:
+            province = rng.choice(_province(parts["origin"], province)[1])
+        person["home"] = {"country": parts["origin"], "province": province,
+                          "district": None, "commune": None}
+    if source["papers"] and rng.random() < 0.15:
+        person["papers"] = list(source["papers"])
+    if source["phones"] and rng.random() < 0.1:
+        number = source["phones"][0]
+        person["phones"] = ["+" + CALLING[parts["origin"]] + number[1:]]
+    return Query(person, asof, report.id, "+".join(sorted(variation)))
+
+
+def _province(origin: str, name: str) -> tuple[str, list[str], list[str]]:
+    return next(p for p in PROVINCES[origin] if p[0] == name)
+
+
+def _hard_query(rng: random.Random, report: Report, asof: date) -> Query:
+    """Another person as like the report's as can be: the same surname and province with
+    another given name, or the same name with an age that does not fit."""
+    parts = dict(report.parts)
+    born: date = parts["born"]
+    written = report.person["birth"] is not None or report.person["estimated_age"] is not None
+    if rng.random() < 0.6 or not written:
+        kind = "another-given-name"
+        if parts["origin"] == "VN":
+            pool = GIVEN_VN_F if parts["sex"] == "female" else GIVEN_VN_M
+            parts["given"] = rng.choice([g for g in pool if ascii_upper(g) != ascii_upper(
+                parts["given"])])
+        else:
+            pool_kh = KHMER_F if parts["sex"] == "female" else KHMER_M
+            pool = pool_kh if parts["origin"] == "KH" else LAO_GIVEN
+            other = rng.choice([g for g in pool if g != parts["given"]])
+            parts["order"] = ((parts["family"], other) if parts["origin"] == "KH"
+                              else (other, parts["family"]))
+        born = date(born.year + rng.randint(-2, 2), rng.randint(1, 12), rng.randint(1, 28))
+    else:
+        kind = "age-does-not-fit"
+        shift = rng.choice((-1, 1)) * rng.randint(9, 16)
+        year = born.year + shift
+        if year > asof.year - 1:
+            year = born.year - rng.randint(9, 16)
+        born = date(year, rng.randint(1, 12), rng.randint(1, 28))
+    variation = {rng.choice(("accents", "order", "none", "none"))}
+    latin, native = _name_of(parts, variation=variation, rng=rng)
+    person: dict[str, Any] = {"name_latin": latin, "name_native": native, "sex": parts["sex"],
+                              "birth": None, "estimated_age": None,
+                              "nationality": parts["origin"], "papers": [], "phones": [],
+                              "home": {"country": parts["origin"], "province": parts["province"],
+                                       "district": None, "commune": None}}
+    if rng.random() < 0.5:
+        person["birth"] = born.isoformat() if rng.random() < 0.6 else str(born.year)
+    else:
+        person["estimated_age"] = _age(born, asof, rng)
+    return Query(person, asof, None, kind)
+
+
+# -- the evaluation -------------------------------------------------------------------------
+
+class Index:
+    """Prepared reports and their blocking keys in memory, as the integration will keep them
+    (there: keyed blind indexes in the database, the persons opened in memory)."""
+
+    def __init__(self, reports: Iterable[Report]) -> None:
+        self.prepared: dict[int, Prepared] = {}
+        self.keys: dict[str, list[int]] = defaultdict(list)
+        for report in reports:
+            made = prepare(Person.from_json(report.person), report.asof)
+            self.prepared[report.id] = made
+            for key in blocking_keys(made):
+                self.keys[key].append(report.id)
+
+    def candidates(self, query: Prepared) -> set[int]:
+        found: set[int] = set()
+        for key in blocking_keys(query):
+            found.update(self.keys.get(key, ()))
+        return found
+
+    def match(self, model: Model, query: Prepared, limit: int = 5) -> list[tuple[int, Any]]:
+        ranked = model.rank(query, ((i, self.prepared[i]) for i in self.candidates(query)),
+                            limit)
+        return [(int(r.id), r.match) for r in ranked]  # type: ignore[call-overload]
+
+
+@dataclass
+class Figures:
+    """What one evaluation measured."""
+
+    true_queries: int
+    recall_at_1: float
+    recall_at_5: float
+    nonmatch_queries: int
+    false_per_nonmatch: float
+    false_per_true: float
+    by_kind: dict[str, tuple[int, float, float]]
+    candidates_mean: float
+    candidates_p95: float
+    missed: list[tuple[str, str, str]]
+
+
+def evaluate(evaluation: EvaluationSet, model: Model, index: Index | None = None) -> Figures:
+    """Recall at 1 and 5 of the true matches, false suggestions per non-match query."""
+    index = index or Index(evaluation.reports)
+    hits1 = hits5 = trues = nonmatches = false_nonmatch = false_true = 0
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    counts: list[int] = []
+    missed: list[tuple[str, str, str]] = []
+    for query in evaluation.queries:
+        prepared = prepare(Person.from_json(query.person), query.asof)
+        counts.append(len(index.candidates(prepared)))
+        top = index.match(model, prepared, 5)
+        ids = [i for i, _ in top]
+        suggested = [i for i, m in top if m.suggested]
+        if query.truth is None:
+            nonmatches += 1
+            false_nonmatch += len(suggested)
+            continue
+        trues += 1
+        false_true += len([i for i in suggested if i != query.truth])
+        first = ids[:1] == [query.truth]
+        within = query.truth in ids
+        hits1 += first
+        hits5 += within
+        for kind in query.kind.split("+"):
+            kinds[kind][0] += 1
+            kinds[kind][1] += first
+            kinds[kind][2] += within
+        if not within and len(missed) < 12:
+            truth = evaluation.reports[query.truth - 1].person
+            missed.append((query.kind, f"{query.person['name_latin']}|"
+                           f"{query.person['name_native']}",
+                           f"{truth['name_latin']}|{truth['name_native']}"))
+    counts.sort()
+    return Figures(trues, hits1 / max(1, trues), hits5 / max(1, trues), nonmatches,
+                   false_nonmatch / max(1, nonmatches), false_true / max(1, trues),
+                   {k: (v[0], v[1] / v[0], v[2] / v[0]) for k, v in sorted(kinds.items())},
+                   statistics.fmean(counts), counts[int(len(counts) * 0.95)], missed)
+
+
+def time_queries(match: Callable[[dict[str, Any]], list[Hashable]],
+                 queries: list[dict[str, Any]], baseline: Callable[[], object],
+                 rounds: int = 1) -> tuple[float, float, float]:
+    """The hook for the integration: p50 and p95 in ms of ``match(person_json)`` over the
+    queries, and the baseline's median in ms (``baseline()``, e.g. an indexed lookup of one
+    record by id) measured in the same run."""
+    times: list[float] = []
+    base: list[float] = []
+    for _ in range(rounds):
+        for person in queries:
+            started = time.perf_counter()
+            match(person)
+            times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            baseline()
+            base.append(time.perf_counter() - started)
+    times.sort()
+    return (statistics.median(times) * 1e3, times[int(len(times) * 0.95)] * 1e3,
+            statistics.median(base) * 1e3)
+
+
+def _timings(evaluation: EvaluationSet, model: Model, index: Index) -> tuple[float, float]:
+    """Microseconds to score one pair and to read one report by id (the baseline)."""
+    raw = {r.id: json.dumps(r.person) for r in evaluation.reports}
+    queries = [prepare(Person.from_json(q.person), q.asof) for q in evaluation.queries]
+    pairs = [(q, index.prepared[1 + (i * 7919) % len(index.prepared)])
+             for i, q in enumerate(queries * 20)]
+    started = time.perf_counter()
+    for q, c in pairs:
+        model.score(q, c)
+    pair = (time.perf_counter() - started) / len(pairs)
+    ids = [1 + (i * 7919) % len(raw) for i in range(len(pairs))]
+    started = time.perf_counter()
+    for i in ids:
+        Person.from_json(json.loads(raw[i]))
+    read = (time.perf_counter() - started) / len(ids)
+    return pair * 1e6, read * 1e6
+
+
+def report_figures(figures: Figures, model: Model, reports: int, seed: int) -> None:
+    print(f"matching, {reports:,} reports, {figures.true_queries} true-match and "
+          f"{figures.nonmatch_queries} hard non-match queries (seed {seed}), threshold "
+          f"{model.threshold}")
+    print(f"  recall@1 {figures.recall_at_1:.3f} (target >= 0.85)   recall@5 "
+          f"{figures.recall_at_5:.3f} (target >= 0.95)")
+    print(f"  false suggestions per non-match query {figures.false_per_nonmatch:.3f} "
+          f"(target <= 0.05); per true-match query, beside the true one "
+          f"{figures.false_per_true:.3f}")
+    print(f"  candidates per query (blocking): mean {figures.candidates_mean:.0f}, "
+          f"p95 {figures.candidates_p95:.0f}")
+    print("  by variation (queries, recall@1, recall@5):")
+    for kind, (n, r1, r5) in figures.by_kind.items():
+        print(f"    {kind:18} {n:4d}  {r1:.3f}  {r5:.3f}")
+    for kind, ours, theirs in figures.missed:
+        print(f"    missed ({kind}): {ours!r} for {theirs!r}")
+
+
+def large_timing(model: Model, count: int, seed: int) -> None:
+    """One query's time (blocking, scoring, top 5) at ``count`` reports, in memory."""
+    started = time.perf_counter()
+    evaluation = generate(seed, count, 200)
+    index = Index(evaluation.reports)
+    built = time.perf_counter() - started
+    raw = {r.id: json.dumps(r.person) for r in evaluation.reports}
+    persons = [q.person for q in evaluation.queries]
+    asof = START + timedelta(days=200)
+    ids = iter(range(1, 10**9))
+
+    def match(person: dict[str, Any]) -> list[Hashable]:
+        prepared = prepare(Person.from_json(person), asof)
+        return [i for i, _ in index.match(model, prepared, 5)]
+
+    def baseline() -> object:
+        return Person.from_json(json.loads(raw[1 + next(ids) % count]))
+
+    p50, p95, base = time_queries(match, persons, baseline)
+    counts = sorted(len(index.candidates(prepare(Person.from_json(p), asof))) for p in persons)
+    print(f"  at {count:,} reports (built in {built:.0f} s): a query p50 {p50:.1f} ms, "
+          f"p95 {p95:.1f} ms = {p95 / base:,.0f}x the baseline ({base * 1e3:.0f} µs); "
+          f"candidates p50 {counts[len(counts) // 2]}, p95 {counts[int(len(counts) * .95)]}")
+
+
+# -- the estimation -------------------------------------------------------------------------
+
+def _vector(model: Model, a: Prepared, b: Prepared) -> tuple[dict[str, str], float | None]:
+    reasons = model.compare(a, b)
+    levels = {r.field: r.agreement for r in reasons}
+    tf = None
+    for r in reasons:
+        if r.field == "name":
+            from gateway.matching.names import compare_names  # noqa: PLC0415
+
+            agreed = compare_names(a.name, b.name).agreed
+            tf = math.prod(frequencies.share(k) for k in agreed) if agreed else None
+    return levels, tf
+
+
+def estimate(seed: int, reports: int, queries: int) -> dict[str, Any]:
+    """The model's parameters counted on a labelled set: m over the true pairs, u over every
+    pair of a query and a report that are not the same person."""
+    evaluation = generate(seed, reports, queries)
+    model = Model.load()
+    index = Index(evaluation.reports)
+    counts_m: dict[str, Counter[str]] = {f: Counter() for f in FIELDS}
+    counts_u: dict[str, Counter[str]] = {f: Counter() for f in FIELDS}
+    tf_logs: dict[str, list[float]] = defaultdict(list)
+    pairs = matches = 0
+    for query in evaluation.queries:
+        prepared = prepare(Person.from_json(query.person), query.asof)
+        for rid, report in index.prepared.items():
+            levels, tf = _vector(model, prepared, report)
+            same = rid == query.truth
+            pairs += 1
+            matches += same
+            for f, level in levels.items():
+                (counts_m if same else counts_u)[f][level] += 1
+            if not same and tf is not None and "name" in levels:
+                tf_logs[levels["name"]].append(math.log(tf))
+    fields: dict[str, Any] = {}
+    for f in FIELDS:
+        levels = LEVELS[f]
+        total_m = sum(counts_m[f].values()) + 0.5 * len(levels)
+        total_u = sum(counts_u[f].values()) + 0.5 * len(levels)
+        fields[f] = {"levels": {
+            level: {"m": round((counts_m[f][level] + 0.5) / total_m, 6),
+                    "u": float(f"{(counts_u[f][level] + 0.5) / total_u:.6g}")}
+            for level in levels}}
+    fields["papers"]["levels"]["same"]["u"] = 1e-7  # a paper is one person's: decisive
+    fields["phones"]["levels"]["same"]["u"] = min(fields["phones"]["levels"]["same"]["u"], 1e-5)
+    u_exact = fields["name"]["levels"]["exact"]["u"]
+    fields["name"]["tf_base"] = {
+        level: u_exact for level in ("exact", "accents", "variant", "slip", "similar")}
+    partial = tf_logs.get("partial", [])
+    fields["name"]["tf_base"]["partial"] = round(math.exp(statistics.fmean(partial)), 6) if (
+        partial) else 0.1
+    return {"note": (f"Counted by bench/matching.py --estimate on a generated set (seed {seed}, "
+                     f"{reports} reports, {queries} queries, {pairs:,} pairs of which {matches} "
+                     "the same person): m over the true pairs, u over all other pairs, each "
+                     "with half a count added; papers' u set to 1e-7 (decisive). tf_base: the "
+                     "exact level's u for the full-name levels (as Splink does), the geometric "
+                     "mean of the agreeing parts' shares over non-matching pairs for 'partial'. "
+                     "prior: the share of true pairs among all pairs. threshold: the lowest "
+                     "that keeps false suggestions per non-match query at or below 0.02 on "
+                     "that set."),
+            "prior": round(matches / pairs, 8), "threshold": 0.5, "tf_cap": 8.0,
+            "fields": fields}
+
+
+def choose_threshold(parameters: dict[str, Any], seed: int, reports: int,
+                     queries: int) -> float:
+    """The lowest threshold that keeps false suggestions per non-match query <= 0.02."""
+    evaluation = generate(seed, reports, queries)
+    index = Index(evaluation.reports)
+    for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99):
+        parameters["threshold"] = threshold
+        figures = evaluate(evaluation, Model(parameters), index)
+        if figures.false_per_nonmatch <= 0.02:
+            return threshold
+    return 0.99
+
+
+def splink_check(seed: int, reports: int, queries: int, counted: dict[str, Any]) -> None:
+    """Splink's EM on the same labelled set's comparison levels, its m beside the counted."""
+    try:
+        from bench.matching_splink import em_estimate  # noqa: PLC0415
+    except ImportError as error:
+        print(f"  Splink check skipped: {error}")
+        return
+    em_estimate(generate(seed, reports, queries), counted)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--large", type=int, default=100_000,
+                        help="time a query at this many reports too (0: not)")
+    parser.add_argument("--estimate", action="store_true",
+                        help="estimate the parameters on another seed, write parameters.json")
+    args = parser.parse_args()
+    if args.estimate:
+        seed = args.seed + 1
+        parameters = estimate(seed, args.reports, args.queries)
+        parameters["threshold"] = choose_threshold(parameters, seed, args.reports, args.queries)
+        PARAMETERS.write_text(json.dumps(parameters, indent=1, ensure_ascii=False) + "\n",
+                              encoding="utf-8")
+        print(f"wrote {PARAMETERS.name}: prior {parameters['prior']}, threshold "
+              f"{parameters['threshold']}")
+        splink_check(seed, args.reports, args.queries, parameters)
+    model = Model.load()
+    evaluation = generate(args.seed, args.reports, args.queries)
+    index = Index(evaluation.reports)
+    figures = evaluate(evaluation, model, index)
+    report_figures(figures, model, args.reports, args.seed)
+    pair, read = _timings(evaluation, model, index)
+    print(f"  scoring one pair {pair:.0f} µs = {pair / read:.1f}x the baseline (reading one "
+          f"report by id: {read:.0f} µs)")
+    if args.large:
+        large_timing(model, args.large, args.seed)
+
+
+if __name__ == "__main__":
+    main()
