@@ -48,7 +48,7 @@ def birth_of(birth: str | None, estimated_age: int | None, asof: date) -> Birth 
     age estimated on ``asof``); a written birth wins over an estimate. None: nothing known."""
     if birth:
         parts = [int(p) for p in birth.split("-")]
-        year, month, day = (parts + [0, 0])[:3]
+        year, month, day = [*parts, 0, 0][:3]
         return Birth(year, month or None, day or None, None, None, year, year)
     if estimated_age is not None:
         spread = uncertainty(estimated_age)

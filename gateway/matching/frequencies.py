@@ -15,7 +15,7 @@ from __future__ import annotations
 from gateway.matching.names import phonetic, plain
 
 #: The share of an unknown name part: rarer than anything listed.
-DEFAULT_SHARE = 0.002
+DEFAULT_SHARE = 0.003
 #: A name part at least this common is not a blocking key alone (``blocking``).
 COMMON_SHARE = 0.03
 
@@ -33,18 +33,24 @@ _GIVEN_VN = {
     "Hạnh": 0.006, "Long": 0.008, "Bình": 0.006, "Cường": 0.006, "Yến": 0.006, "Nhung": 0.005,
     "Thủy": 0.008, "Tâm": 0.006, "Vy": 0.005, "Khoa": 0.004, "Quỳnh": 0.006, "Giang": 0.005,
     "Hiếu": 0.005, "Nga": 0.005, "Loan": 0.004, "Sương": 0.003, "Hà": 0.01, "Thu": 0.01,
+    "Bích": 0.008, "Mỹ": 0.008, "Công": 0.01, "Quốc": 0.01, "Thành": 0.01, "Oanh": 0.004,
+    "Hằng": 0.006, "Dung": 0.006, "Nhi": 0.005, "Thư": 0.005, "Hiền": 0.005, "Thúy": 0.006,
+    "Huy": 0.006, "Sơn": 0.006, "Trung": 0.006, "Khánh": 0.006, "Phúc": 0.005, "Quân": 0.005,
 }
 _KHMER = {
     "Srey": 0.06, "Sok": 0.05, "Chan": 0.04, "Kim": 0.02, "Heng": 0.02, "Ly": 0.02,
     "Sophea": 0.01, "Dara": 0.01, "Vanna": 0.008, "Pisey": 0.008, "Ratana": 0.006,
     "Sophal": 0.006, "Chea": 0.015, "Meas": 0.01, "Keo": 0.02, "Sam": 0.01, "Mom": 0.006,
     "Pov": 0.006, "Leak": 0.005, "Neang": 0.01, "Thida": 0.006, "Bopha": 0.006,
+    "Hun": 0.01, "Ouk": 0.01, "Touch": 0.008, "Prum": 0.006, "Seng": 0.01, "Long": 0.008,
+    "Sothea": 0.006, "Sokunthea": 0.005, "Channary": 0.005, "Raksmey": 0.005,
 }
 _LAO = {
     "Phommachanh": 0.006, "Vongsa": 0.01, "Souvanna": 0.008, "Bounmy": 0.01,
     "Somphone": 0.01, "Khamphone": 0.01, "Vilay": 0.01, "Phonsavanh": 0.008,
     "Souksavanh": 0.006, "Sisouphanh": 0.006, "Xaysana": 0.005, "Keomany": 0.006,
     "Chanthavong": 0.006, "Inthavong": 0.006, "Sengdara": 0.004, "Manivong": 0.006,
+    "Khamla": 0.008, "Somsak": 0.008, "Sayavong": 0.006, "Phanthavong": 0.006,
 }
 
 

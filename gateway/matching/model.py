@@ -39,6 +39,10 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "papers": ("same", "different"),
     "phones": ("same", "different"),
 }
+# The levels whose agreeing name parts are the same names (after accents, order, middle names
+# and romanisation): the rarity of those names counts. A slip or a likeness is not adjusted:
+# the name it agrees with is not known to be the one written (as Splink adjusts exact levels).
+_TF_LEVELS = frozenset({"exact", "accents", "variant", "partial"})
 _NAME_WORDS = {
     "exact": N_("name: {ours} and {theirs} are the same"),
     "accents": N_("name: {ours} and {theirs} are the same once accents are removed"),
@@ -202,7 +206,7 @@ class Model:
         level = names.LEVEL_NAMES[compared.level]
         extra = 0.0
         base = self.tf_base.get(level)
-        if base is not None and compared.agreed:
+        if base is not None and compared.agreed and level in _TF_LEVELS:
             tf = math.prod(frequencies.share(k) for k in compared.agreed)
             extra = max(-self.tf_cap, min(self.tf_cap, math.log2(base / max(tf, 1e-12))))
         return self._reason("name", level, _NAME_WORDS[level],

@@ -14,7 +14,7 @@ from datetime import date
 
 import pycountry
 
-from gateway.protocol.errors import GatewayError, N_
+from gateway.protocol.errors import N_, GatewayError
 
 _ALLOWED = re.compile(r"\A[A-Z0-9<]+\Z")
 _WEIGHTS = (7, 3, 1)

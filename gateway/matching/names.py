@@ -29,8 +29,9 @@ from rapidfuzz.distance import DamerauLevenshtein, Indel
 EXACT, ACCENTS, VARIANT, SLIP, SIMILAR, PARTIAL, DISAGREE = 6, 5, 4, 3, 2, 1, 0
 LEVEL_NAMES = {EXACT: "exact", ACCENTS: "accents", VARIANT: "variant", SLIP: "slip",
                SIMILAR: "similar", PARTIAL: "partial", DISAGREE: "disagree"}
-#: How alike two names run together must be (rapidfuzz's Indel ratio, 0..1) to sound alike.
-SIMILAR_RATIO = 0.85
+#: How alike what is left of two names, run together, must be (rapidfuzz's Indel ratio, 0..1)
+#: for the names to sound alike.
+SIMILAR_RATIO = 0.8
 
 _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
 _SPLIT = re.compile(r"[\s\-.,;:/_'’‘`\"()]+")
@@ -40,9 +41,12 @@ _DIGRAPHS = (("ph", "p"), ("kh", "k"), ("th", "t"), ("gh", "g"), ("dh", "d"), ("
              ("sh", "s"), ("x", "s"), ("z", "s"), ("w", "v"), ("ou", "u"), ("oo", "u"),
              ("ee", "i"), ("y", "i"))
 _VOWELS = frozenset("aeiou")
-_LAO_PREVOWEL = re.compile("([\u0ec0-\u0ec4])(\u0eab?[\u0e81-\u0eae]\u0ebc?)")
-_LAO_MEDIAL_O = re.compile("([\u0e81-\u0eae][\u0ec8-\u0ecb]?)\u0ead")
-_LAO_FINAL_WO = re.compile("(?<=[\u0eb0-\u0ebc\u0ec8-\u0ecb])\u0ea7")
+_LAO_CONSONANT = "\u0e81-\u0eae\u0edc-\u0edf"
+_LAO_PREVOWEL = re.compile(f"([\u0ec0-\u0ec4])(\u0eab?[{_LAO_CONSONANT}]\u0ebc?)")
+_LAO_SHORT_E = re.compile("([\u0ec0\u0ec1])\u0eb1")
+_LAO_MEDIAL_O = re.compile(f"([{_LAO_CONSONANT}][\u0ec8-\u0ecb]?)\u0ead")
+_LAO_FINAL_WO = re.compile(
+    "(?<=[\u0eb0-\u0ebc\u0ec8-\u0ecb])\u0ea7(?![\u0eb0-\u0ebc\u0ec8-\u0ecb])")
 _KHMER = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
 _LAO = re.compile("[\u0e80-\u0eff]")
 
@@ -59,6 +63,7 @@ def plain(text: str) -> str:
     """Text in lower-case Latin letters without marks, from any script."""
     if _LAO.search(text):
         text = _LAO_PREVOWEL.sub(r"\2\1", text)
+        text = _LAO_SHORT_E.sub(r"\1", text)
         text = _LAO_MEDIAL_O.sub(r"\1o", text)
         text = _LAO_FINAL_WO.sub("o", text)
     return anyascii(text).lower()
@@ -74,6 +79,8 @@ def phonetic(word: str) -> str:
         word = word[:-1]
     if len(word) > 3 and word[-1] == "e" and word[-2] not in _VOWELS:
         word = word[:-1]
+    if len(word) > 2 and word[-1] == "d":  # a final d is said t (Lao and Khmer: Phet, Phed)
+        word = word[:-1] + "t"
     out: list[str] = []
     for c in word:
         if not out or out[-1] != c:
@@ -111,6 +118,8 @@ class NameForm:
     initials: frozenset[str]
     compact: frozenset[str]
     accented: bool
+    transliterated: bool
+    skeleton: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,8 +149,10 @@ class NameComparison:
     theirs: str
 
 
-def form(text: str, *, transliterated: bool = False) -> NameForm | None:
-    """A name as written, ready to compare; None when it has no letters."""
+def form(text: str, *, shown: str | None = None, transliterated: bool = False
+         ) -> NameForm | None:
+    """A name as written, ready to compare (``shown``: as the reasons say it, when ``text``
+    is its transliteration); None when it has no letters."""
     words = [w for w in _SPLIT.split(text.strip()) if any(c.isalnum() for c in w)]
     core: list[Token] = []
     fillers: set[str] = set()
@@ -164,8 +175,15 @@ def form(text: str, *, transliterated: bool = False) -> NameForm | None:
         compact.add("".join(keys[1:] + keys[:1]))
         compact.add("".join(keys[-1:] + keys[:-1]))
     accented = not transliterated and any(not c.isascii() for c in text)
-    return NameForm(text, tuple(core), frozenset(fillers), frozenset(initials),
-                    frozenset(compact), accented)
+    return NameForm(shown or text, tuple(core), frozenset(fillers), frozenset(initials),
+                    frozenset(compact), accented, transliterated, _skeleton(keys))
+
+
+def _skeleton(keys: list[str]) -> str:
+    """The consonants of a name, sorted: what survives a transliteration that leaves out the
+    vowels a script does not write (Khmer's inherent vowels), the order of the parts, and
+    parts run together or apart."""
+    return "".join(sorted(c for k in keys for c in k if c not in _VOWELS))
 
 
 def prepare_name(latin: str, native: str | None) -> PreparedName:
@@ -180,7 +198,7 @@ def prepare_name(latin: str, native: str | None) -> PreparedName:
             made = form(native)
         else:
             native_key = "".join(unicodedata.normalize("NFC", native).split()).replace("-", "")
-            made = form(plain(native), transliterated=True)
+            made = form(plain(native), shown=native, transliterated=True)
         if made is not None and all(made.compact != f.compact or made.accented
                                     for f in forms):
             forms.append(made)
@@ -197,7 +215,8 @@ def _pair(x: Token, y: Token, both_accented: bool) -> int:
     if x.key == y.key:
         return VARIANT
     if min(len(x.plain), len(y.plain)) >= 3 and (
-            DamerauLevenshtein.distance(x.plain, y.plain, score_cutoff=1) <= 1):
+            DamerauLevenshtein.distance(x.plain, y.plain, score_cutoff=1) <= 1
+            or DamerauLevenshtein.distance(x.key, y.key, score_cutoff=1) <= 1):
         return SLIP
     return DISAGREE
 
@@ -220,6 +239,11 @@ def _compare_forms(a: NameForm, b: NameForm) -> tuple[int, tuple[str, ...]]:
     left_a = [t for i, t in enumerate(a.core) if i not in used_a and t.plain[0] not in b.initials]
     left_b = [t for j, t in enumerate(b.core) if j not in used_b and t.plain[0] not in a.initials]
     absorbed = len(left_a) + len(left_b) < len(a.core) + len(b.core) - 2 * len(levels)
+    if left_a and left_b and _joined(left_a) in (_joined(left_b), _joined(left_b[::-1])):
+        # Parts run together on one side, apart on the other (Khamsing, Kham Sing).
+        levels.append(VARIANT)
+        agreed.extend(t.key for t in left_a)
+        left_a, left_b = [], []
     if levels and not left_a and not left_b:
         level = min(levels)
         if levels.count(SLIP) > 1:
@@ -230,12 +254,23 @@ def _compare_forms(a: NameForm, b: NameForm) -> tuple[int, tuple[str, ...]]:
     if a.compact & b.compact:
         return VARIANT, tuple(t.key for t in a.core)
     if len(left_a) + len(left_b) == 1 and len(levels) >= 2 and min(levels) >= SLIP:
-        return min(VARIANT, min(levels)), tuple(agreed)  # one middle name dropped
-    best = max(Indel.normalized_similarity(x, y) for x in a.compact for y in b.compact)
-    if best >= SIMILAR_RATIO:
+        return min(VARIANT, *levels), tuple(agreed)  # one middle name dropped
+    # What is left of both sounds alike (a transliteration, two slips): compared run together.
+    if left_a and left_b:
+        rest_a = _joined(left_a)
+        ways_b = (_joined(left_b), _joined(left_b[::-1]))
+        if max((Indel.normalized_similarity(rest_a, rest_b) for rest_b in ways_b
+                if rest_a[0] == rest_b[0]), default=0.0) >= SIMILAR_RATIO:
+            return SIMILAR, tuple(t.key for t in a.core)
+    if (a.transliterated or b.transliterated) and len(a.skeleton) >= 3 and (
+            Indel.normalized_similarity(a.skeleton, b.skeleton) >= SIMILAR_RATIO):
         return SIMILAR, tuple(t.key for t in a.core)
     strong = tuple(k for k, level in zip(agreed, levels, strict=True) if level >= SLIP)
     return (PARTIAL, strong) if strong else (DISAGREE, ())
+
+
+def _joined(tokens: list[Token]) -> str:
+    return "".join(t.key for t in tokens)
 
 
 def compare_names(a: PreparedName, b: PreparedName) -> NameComparison:

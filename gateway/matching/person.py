@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pycountry
 
-from gateway.protocol.errors import GatewayError, N_
+from gateway.protocol.errors import N_, GatewayError
 
 Sex = Literal["female", "male", "unknown"]
 SEXES: tuple[Sex, ...] = ("female", "male", "unknown")
@@ -145,7 +145,7 @@ def _birth(value: object) -> str | None:
         raise PersonError(N_("{field} is not a real date"), field="birth") from None
     if not 1880 <= (year or 0) <= 2200:
         raise PersonError(N_("{field} is not a real date"), field="birth")
-    return value
+    return match.group(0)
 
 
 def _age(value: object) -> int | None:
