@@ -484,6 +484,7 @@ class Figures:
     false_per_nonmatch: float
     false_per_true: float
     true_suggested: float
+    names_agree: float
     by_kind: dict[str, tuple[int, float, float]]
     candidates_mean: float
     candidates_p95: float
@@ -493,7 +494,7 @@ class Figures:
 def evaluate(evaluation: EvaluationSet, model: Model, index: Index | None = None) -> Figures:
     """Recall at 1 and 5 of the true matches, false suggestions per non-match query."""
     index = index or Index(evaluation.reports)
-    hits1 = hits5 = trues = nonmatches = false_nonmatch = false_true = told = 0
+    hits1 = hits5 = trues = nonmatches = false_nonmatch = false_true = told = named = 0
     kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     counts: list[int] = []
     missed: list[tuple[str, str, str]] = []
@@ -508,6 +509,9 @@ def evaluate(evaluation: EvaluationSet, model: Model, index: Index | None = None
             false_nonmatch += len(suggested)
             continue
         trues += 1
+        truth = index.prepared[query.truth]
+        reasons = {r.field: r.agreement for r in model.compare(prepared, truth)}
+        named += reasons.get("name") in ("exact", "accents", "variant", "slip", "similar")
         false_true += len([i for i in suggested if i != query.truth])
         told += query.truth in suggested
         first = ids[:1] == [query.truth]
@@ -519,14 +523,14 @@ def evaluate(evaluation: EvaluationSet, model: Model, index: Index | None = None
             kinds[kind][1] += first
             kinds[kind][2] += within
         if not within and len(missed) < 12:
-            truth = evaluation.reports[query.truth - 1].person
+            written = evaluation.reports[query.truth - 1].person
             missed.append((query.kind, f"{query.person['name_latin']}|"
                            f"{query.person['name_native']}",
-                           f"{truth['name_latin']}|{truth['name_native']}"))
+                           f"{written['name_latin']}|{written['name_native']}"))
     counts.sort()
     return Figures(trues, hits1 / max(1, trues), hits5 / max(1, trues), nonmatches,
                    false_nonmatch / max(1, nonmatches), false_true / max(1, trues),
-                   told / max(1, trues),
+                   told / max(1, trues), named / max(1, trues),
                    {k: (v[0], v[1] / v[0], v[2] / v[0]) for k, v in sorted(kinds.items())},
                    statistics.fmean(counts), counts[int(len(counts) * 0.95)], missed)
 
@@ -579,7 +583,8 @@ def report_figures(figures: Figures, model: Model, reports: int, seed: int) -> N
     print(f"  false suggestions per non-match query {figures.false_per_nonmatch:.3f} "
           f"(target <= 0.05); per true-match query, beside the true one "
           f"{figures.false_per_true:.3f}")
-    print(f"  true matches suggested (above the threshold) {figures.true_suggested:.3f}")
+    print(f"  true matches suggested (above the threshold) {figures.true_suggested:.3f}; "
+          f"their names agree (exact to similar) {figures.names_agree:.3f}")
     print(f"  reports sharing a key per query: mean {figures.candidates_mean:.0f}, "
           f"p95 {figures.candidates_p95:.0f}; scored: the {SHORTLIST} sharing the most")
     print("  by variation (queries, recall@1, recall@5):")
@@ -607,10 +612,12 @@ def large_timing(model: Model, count: int, seed: int) -> None:
     def baseline() -> object:
         return Person.from_json(json.loads(raw[1 + next(ids) % count]))
 
+    model = model.for_reports(count)
     figures = evaluate(evaluation, model, index)
-    print(f"  at {count:,} reports: recall@1 {figures.recall_at_1:.3f}, recall@5 "
-          f"{figures.recall_at_5:.3f}, false suggestions per non-match query "
-          f"{figures.false_per_nonmatch:.3f} (the prior unchanged)")
+    print(f"  at {count:,} reports (prior {model.prior:.2g}): recall@1 "
+          f"{figures.recall_at_1:.3f}, recall@5 {figures.recall_at_5:.3f}, false suggestions "
+          f"per non-match query {figures.false_per_nonmatch:.3f}, true matches suggested "
+          f"{figures.true_suggested:.3f}")
     p50, p95, base = time_queries(match, persons, baseline)
     counts = sorted(index.found(prepare(Person.from_json(p), asof)) for p in persons)
     print(f"  at {count:,} reports (built in {built:.0f} s): a query p50 {p50:.1f} ms, "
@@ -694,10 +701,12 @@ def estimate(seed: int, reports: int, queries: int) -> dict[str, Any]:
                      "A level seen fewer than 3 times among the true or the other pairs "
                      "takes the m and u of the next weaker level ('borrowed'; the weakest "
                      "agreeing level, unseen, weighs nothing: 'neutral'). "
-                     "prior: the share of true pairs among all pairs. threshold: the lowest "
+                     "prior: the share of true pairs among all pairs, at population reports "
+                     "(Model.for_reports scales it to a node's count). threshold: the lowest "
                      "that keeps false suggestions per non-match query at or below 0.02 on "
                      "that set."),
-            "prior": round(matches / pairs, 8), "threshold": 0.5, "tf_cap": 8.0,
+            "prior": round(matches / pairs, 8), "population": reports, "threshold": 0.5,
+            "tf_cap": 8.0,
             "fields": fields}
 
 

@@ -11,8 +11,8 @@ candidate.
     n:KEY            a name part that is not common
     n:KEY|y:YEAR     a common name part and a year the person may be born in
     n:KEY|p:PLACE    a common name part and the home province
-    p:KEY|PR         a name part and the first two letters of another (a typing slip after
-                     them)
+    p:KEY5|PR        a name part's first five letters and the first two of another (a slip
+                     after them, a long part's ending: Thammavong, Thammavongs)
     q:KEY|LETTERS    a name part and the letters of another in order (two letters swapped)
     c:COMPACT        the name run together (Sreymom, Srey Mom)
     k:CONSONANTS     the name's consonants, sorted (a transliteration without vowels; parts
@@ -68,7 +68,7 @@ def blocking_keys(person: Prepared) -> frozenset[str]:
         for i, key in enumerate(keys):
             for j, other in enumerate(keys):
                 if i != j:
-                    out.add(f"p:{key}|{other[:2]}")
+                    out.add(f"p:{key[:5]}|{other[:2]}")
                     out.add(f"q:{key}|{letters[j]}")
         out.update(f"c:{compact}" for compact in name_form.compact if compact)
         if len(name_form.skeleton) >= 3:

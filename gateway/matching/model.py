@@ -140,6 +140,13 @@ class Model:
             k: float(v) for k, v in parameters["fields"]["name"].get("tf_base", {}).items()}
         self.prior_weight = math.log2(self.prior / (1 - self.prior))
 
+    def for_reports(self, count: int) -> Model:
+        """This model for a node holding ``count`` reports: the prior is per pair, so it
+        falls as the reports grow (estimated at ``population``)."""
+        population = int(self.parameters.get("population", count))
+        return Model({**self.parameters,
+                      "prior": self.prior * population / max(1, count)})
+
     @classmethod
     def load(cls, path: Path = PARAMETERS) -> Model:
         """The model of a parameters file."""

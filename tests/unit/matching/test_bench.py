@@ -33,3 +33,6 @@ def test_recall_on_a_small_set() -> None:
     assert figures.recall_at_5 >= 0.95
     assert figures.recall_at_1 >= 0.85
     assert figures.false_per_nonmatch <= 0.1
+    # The shortlist (most keys shared first) ranks well by itself on a small set: the names
+    # of the true pairs must agree too, or the name comparison has degraded.
+    assert figures.names_agree >= 0.95

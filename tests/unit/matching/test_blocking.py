@@ -70,3 +70,4 @@ def test_the_shortlist_keeps_those_sharing_the_most_keys() -> None:
 def test_two_variations_at_once_still_share_a_key() -> None:
     assert keys("Khamsing Manivong") & keys("KHAM SING MANOWONG")
     assert keys("Prum Kosal") & keys("", "ព្រំ កុសល")
+    assert keys("SENGPHET THAMMAVONG") & keys("Seng Phet Thammavongs")

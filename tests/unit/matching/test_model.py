@@ -121,3 +121,11 @@ def test_scoring_a_pair_takes_well_under_a_millisecond() -> None:
     for _ in range(2000):
         model.score(a, b)
     assert (time.perf_counter() - started) / 2000 < 0.0005
+
+
+def test_the_prior_falls_as_the_reports_grow() -> None:
+    model = default_model()
+    assert model.for_reports(int(model.parameters["population"])).prior == model.prior
+    bigger = model.for_reports(100 * int(model.parameters["population"]))
+    a = prepare(person("Nguyễn Thị Lan", birth="2011"), ASOF)
+    assert bigger.score(a, a).score < model.score(a, a).score
