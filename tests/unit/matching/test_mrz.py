@@ -97,3 +97,8 @@ def test_alpha3_to_alpha2() -> None:
 def test_what_is_not_a_zone_is_refused(text: str) -> None:
     with pytest.raises(MrzError):
         read_mrz(text, today=TODAY)
+
+
+def test_a_huge_paste_is_refused() -> None:
+    with pytest.raises(MrzError):
+        read_mrz("P<" * 100_000, today=TODAY)

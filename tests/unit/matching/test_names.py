@@ -130,3 +130,10 @@ def test_a_vietnamese_native_name_keeps_its_marks() -> None:
 def test_no_name_is_nothing_to_compare() -> None:
     assert level("", "Nguyễn Thị Lan") is None
     assert level("...", "Nguyễn Thị Lan") is None
+
+
+def test_a_name_of_many_parts_is_bounded() -> None:
+    many = " ".join(f"Part{chr(97 + i % 26)}{i}" for i in range(60))
+    made = prepare_name(many[:200], None)
+    assert len(made.forms[0].core) <= 12
+    assert level(many[:200], many[:200]) == EXACT

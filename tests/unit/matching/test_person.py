@@ -60,3 +60,12 @@ def test_name_latin_is_required_even_with_a_native_name() -> None:
 def test_not_an_object() -> None:
     with pytest.raises(PersonError):
         Person.from_json([FULL])
+
+
+def test_hostile_sizes_are_refused_or_bounded() -> None:
+    with pytest.raises(PersonError, match="name_latin"):
+        Person.from_json({"name_latin": "A" * 1_000_000})
+    with pytest.raises(PersonError, match="name_native"):
+        Person.from_json({"name_latin": "Lan", "name_native": "x\x00y"})
+    with pytest.raises(PersonError, match="papers"):
+        Person.from_json({"name_latin": "Lan", "papers": [[[]]]})
