@@ -67,6 +67,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/proofs.py
+	$(BIN)/python bench/matching.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

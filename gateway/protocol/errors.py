@@ -49,6 +49,10 @@ are drawn in brackets.
     ├── ProofError           exchange.proofs     a proof bundle that cannot be made
     │   │                                                                        [state-conflict]
     │   └── ProofPendingError                    its checkpoint is not cosigned yet: retry
+    ├── PersonError          matching.person     a PERSON not as the contract says (field)
+    │                                                                        [invalid-request]
+    ├── MrzError             matching.mrz        a machine-readable zone not read, or a check
+    │                                            digit that does not hold    [invalid-request]
     ├── NodeError            runtime.node        the node cannot start
     ├── KeyStoreError        trust.keys          this node's keys
     ├── PartnerFileError     trust.partners      a partner file
