@@ -65,7 +65,8 @@ are drawn in brackets.
     (SettingsError in gateway.settings stays apart: settings import nothing of ours; so does
     CheckError in gateway.bxproof, the standalone proof checker. Apart too, as control flow
     and not an error: the console's ``Redirect`` in ``web.console.pages``, which sends the
-    browser elsewhere.)
+    browser elsewhere, and ``_HookFailedError`` in ``exchange.attach``, which runs a round of
+    attaching again with a savepoint per hook.)
 
 An error raised with a template and its values (``KeyStoreError(N_("no published key
 {kid}"), kid=kid)``) reads in English as ``str(error)`` (logs, the wire) and in the reader's

@@ -1,7 +1,7 @@
 """One family of errors: every exception the gateway defines derives from GatewayError (but
 the settings', which import nothing of ours, the standalone proof checker's, which imports
-nothing of ours either, and the console's control flow), and the tree in its docstring names
-them all."""
+nothing of ours either, and control flow: the console's, a round of attaching), and the tree
+in its docstring names them all."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import gateway
 from gateway.protocol import errors
 from gateway.protocol.errors import GatewayError
 
-OUTSIDE = {"SettingsError", "Redirect", "Refused", "CheckError"}
+OUTSIDE = {"SettingsError", "Redirect", "Refused", "CheckError", "_HookFailedError"}
 
 
 def defined_exceptions() -> dict[str, type[BaseException]]:
