@@ -47,6 +47,8 @@ BUDGET_S = 0.01
 async def _attach(conn: Any, node: Node, row: Any) -> None:
     """Run the node's inbound hooks for one taken message (see the module's text)."""
     envelope = parse_envelope(parse_body(node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
+    if envelope.header.bx.is_test:  # filed apart, never casework (PROTOCOL.md §3.1)
+        return
     for hook in node.inbound_hooks:
         try:
             async with conn.begin_nested():
