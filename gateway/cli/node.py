@@ -152,12 +152,14 @@ def messages(
         return
     from gateway.exchange import outbox
 
+    marker = _("TEST")  # a conformance probe's message, filed apart (PROTOCOL.md §3.1)
+
     async def use(node: Node) -> list[str]:
         rows = await outbox.list_messages(node, status.value if status else None, partner,
                                           True if test else None)
         return [f"{r.id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
                 f"{r.recipient}  {r.doc_type}  {r.state}  attempts={r.attempts}"
-                + (f"  {_('TEST')}" if r.test else "")
+                + (f"  {marker}" if r.test else "")
                 + (f"  error={r.error}" if r.error else "") for r in rows]
 
     for line in with_node(settings_or_exit(), use):

@@ -182,12 +182,9 @@ class _Arrival:
 
     def received_entry(self) -> tuple[str, str, str | None, dict[str, Any]]:
         bx = self.verified.header.bx
-        detail: dict[str, Any] = {"type": bx.type, "priority": bx.priority,
-                                  "conversation": bx.conversation, "via": self.via,
-                                  "digest": self.verified.digest}
-        if bx.is_test:
-            detail["test"] = True
-        return (self.verified.sender, "message.received", self.verified.message_id, detail)
+        return (self.verified.sender, "message.received", self.verified.message_id,
+                {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
+                 "via": self.via, "digest": self.verified.digest, "test": bx.is_test})
 
     @property
     def to_attach(self) -> bool:
