@@ -184,7 +184,8 @@ class _Arrival:
         bx = self.verified.header.bx
         return (self.verified.sender, "message.received", self.verified.message_id,
                 {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
-                 "via": self.via, "digest": self.verified.digest, "test": bx.is_test})
+                 "via": self.via, "digest": self.verified.digest,
+                 **({"test": True} if bx.is_test else {})})
 
     @property
     def to_attach(self) -> bool:

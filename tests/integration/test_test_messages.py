@@ -77,3 +77,6 @@ async def test_a_test_message_in_a_real_cases_conversation_leaves_the_case_alone
     assert [m["id"] for m in after["messages"]] == [request_id]
     assert [t["kind"] for t in after["tasks"]] == [t["kind"] for t in before["tasks"]]
     assert rows(desk, "SELECT test FROM messages ORDER BY id") == [(0,), (1,)]
+    said = [json.loads(d).get("test") for (d,) in rows(
+        desk, "SELECT detail FROM audit_log WHERE action = 'message.received' ORDER BY seq")]
+    assert said == [None, True]  # only a test message's line says so

@@ -103,12 +103,12 @@ class Probe:
         first the probe knows)."""
         return self.carrier or self.setup.samples.types[0]
 
-    def carrier_message(self, **changes: object) -> Forged:
-        """A valid test message of the carrier type."""
+    def carrier_message(self, message_id: str | None = None) -> Forged:
+        """A valid test message of the carrier type (under ``message_id``, if given)."""
         doc_type = self.carrier_type
         samples = self.setup.samples
         return self.forge.message(doc_type, samples.example(doc_type), self.setup.clock(),
-                                  version=samples.version(doc_type), **changes)  # type: ignore[arg-type]
+                                  version=samples.version(doc_type), message_id=message_id)
 
     async def post(self, forged: Forged, bearer: Callable[[], str | None] | None = None
                    ) -> Answer:

@@ -9,7 +9,7 @@ valid: a partner that kept it answers 200 (the same bytes) or 409 (other bytes),
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from gateway.exchange.probe import forge as made
 from gateway.exchange.probe.context import Probe, problem_verdict, shown
@@ -106,10 +106,10 @@ def wrong_messages(p: Probe) -> list[tuple[str, int, str, Callable[[], Forged]]]
     example = setup.samples.example(carrier)
     version = setup.samples.version(carrier)
 
-    def carried(document: bytes = example, doc_type: str = carrier,
-                **changes: object) -> Forged:
-        return forge.message(doc_type, document, setup.clock(), version=version,
-                             **changes)  # type: ignore[arg-type]
+    def carried(document: bytes = example, doc_type: str = carrier, to: str | None = None,
+                created: datetime | None = None) -> Forged:
+        return forge.message(doc_type, document, setup.clock(), version=version, to=to,
+                             created=created)
 
     return [
         ("4.2-malformed", 400, "malformed", lambda: forge.not_a_jws(carried())),

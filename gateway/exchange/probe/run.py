@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 import httpx
 
@@ -135,9 +136,8 @@ async def _tokens(p: Probe) -> None:
         elif check_id == "4.1-stranger":
             await p.run(CHECKS[check_id], lambda: authchecks.stranger(p))
         else:
-            bearer = variants[check_id]
             await p.run(CHECKS[check_id],
-                        lambda c=check_id, b=bearer: authchecks.refused(p, c, b))  # type: ignore[misc]
+                        partial(authchecks.refused, p, check_id, variants[check_id]))
 
 
 async def _read_only(p: Probe) -> None:
@@ -159,8 +159,7 @@ async def _read_only(p: Probe) -> None:
 async def _pushes(p: Probe) -> None:
     """§4.2, §4.3, §3.3, §4.1 over ``POST /messages``."""
     for doc_type in p.setup.samples.types:
-        await p.run(accept_check(doc_type),
-                    lambda t=doc_type: pushchecks.accept(p, t))  # type: ignore[misc]
+        await p.run(accept_check(doc_type), partial(pushchecks.accept, p, doc_type))
     none = said(N_("no test message was accepted"))
     if p.accepted:
         await p.run(CHECKS["4.2-duplicate"], lambda: pushchecks.duplicate(p))
@@ -170,9 +169,7 @@ async def _pushes(p: Probe) -> None:
         p.skip(CHECKS["4.2-conflict"], none)
     await _tokens(p)
     for check_id, status, code, make in pushchecks.wrong_messages(p):
-        await p.run(CHECKS[check_id],
-                    lambda c=check_id, s=status, k=code, m=make:  # type: ignore[misc]
-                    pushchecks.wrong(p, c, s, k, m))
+        await p.run(CHECKS[check_id], partial(pushchecks.wrong, p, check_id, status, code, make))
     await p.run(CHECKS["4.2-refused-not-stored"], lambda: pushchecks.not_stored(p))
     if p.accepted and p.setup.pinned:
         await p.run(CHECKS["4.3-receipts"], lambda: pushchecks.receipts(p))
