@@ -13,6 +13,7 @@ from gateway.cli import (  # noqa: F401 - imported for the commands they registe
     keys,
     node,
     partners,
+    probe,
     proofs,
     reports,
     secret,

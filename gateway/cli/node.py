@@ -143,16 +143,23 @@ def messages(
     status: Annotated[StatusChoice | None, typer.Option(
         help=_("Only messages in this state."))] = None,
     partner: Annotated[str | None, typer.Option(help=_("Only this partner."))] = None,
+    test: Annotated[bool, typer.Option("--test", help=_(
+        "Only the test messages of conformance probes (bx.test), filed apart from "
+        "casework."))] = False,
 ) -> None:
     """List messages and their delivery state (newest first)."""
     if ctx.invoked_subcommand is not None:
         return
     from gateway.exchange import outbox
 
+    marker = _("TEST")  # a conformance probe's message, filed apart (PROTOCOL.md §3.1)
+
     async def use(node: Node) -> list[str]:
-        rows = await outbox.list_messages(node, status.value if status else None, partner)
+        rows = await outbox.list_messages(node, status.value if status else None, partner,
+                                          True if test else None)
         return [f"{r.id}  {when(r.created)}  {r.direction:3}  {r.sender} -> "
                 f"{r.recipient}  {r.doc_type}  {r.state}  attempts={r.attempts}"
+                + (f"  {marker}" if r.test else "")
                 + (f"  error={r.error}" if r.error else "") for r in rows]
 
     for line in with_node(settings_or_exit(), use):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from gettext import gettext as _
 from pathlib import Path
@@ -11,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli.apps import app
-from gateway.cli.running import LOCALES, REPOSITORY, fail, settings_or_exit, with_node
+from gateway.cli.running import (
+    LOCALES,
+    REPOSITORY,
+    fail,
+    reader_locale,
+    settings_or_exit,
+    with_node,
+)
 
 if TYPE_CHECKING:
     from gateway.documents.catalog import Catalogs
@@ -19,16 +25,6 @@ if TYPE_CHECKING:
     from gateway.runtime.node import Node
 
 _BINARY = ("pdf", "xlsx")
-
-
-def _reader_locale() -> str:
-    """The language the command line speaks (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
-    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        for part in os.environ.get(name, "").split(":"):
-            code = part.split("_")[0].split(".")[0]
-            if code in LOCALES:
-                return code
-    return "en"
 
 
 @app.command("report", help=_(
@@ -60,7 +56,7 @@ def report(
 
     if fmt not in FORMATS:
         fail(_("--format takes one of {formats}").format(formats=", ".join(FORMATS)))
-    locale = lang or _reader_locale()
+    locale = lang or reader_locale()
     if locale not in LOCALES:
         fail(_("--lang takes one of {locales}").format(locales=", ".join(LOCALES)))
     if national and send is not None:

@@ -12,6 +12,7 @@ Exit status: 0 on success, 1 on a refused or failed operation (one line on stand
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from gettext import gettext as _
@@ -35,6 +36,16 @@ REPOSITORY: Final = Path(__file__).resolve().parent.parent.parent
 LOCALES: Final = ("vi", "en", "km", "lo")
 
 T = TypeVar("T")
+
+
+def reader_locale() -> str:
+    """The language the command line speaks (LANGUAGE, LC_ALL, LC_MESSAGES, LANG)."""
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        for part in os.environ.get(name, "").split(":"):
+            code = part.split("_")[0].split(".")[0]
+            if code in LOCALES:
+                return code
+    return "en"
 
 
 def fail(message: str | Exception) -> NoReturn:

@@ -56,6 +56,8 @@ async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry],
     without a savepoint per hook (two statements and their bookkeeping a message), any
     failure failing the round (:class:`_HookFailedError`)."""
     envelope = parse_envelope(parse_body(node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
+    if envelope.header.bx.is_test:  # filed apart, never casework (PROTOCOL.md §3.1)
+        return
     if not careful:
         for hook in node.inbound_hooks:
             try:

@@ -33,7 +33,7 @@ from gateway.store.transactions import reads
 from gateway.trust.files import write_atomically
 
 Progress = Callable[[int, int], None]
-_MEMBER = re.compile(r"(messages|receipts)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+MEMBER = re.compile(r"(messages|receipts)/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
                      r"[0-9a-f]{12})\.json")
 MAX_MEMBERS = 100_000
 MAX_RECEIPT_BYTES = 64 * 1024
@@ -139,7 +139,7 @@ def _check_archive(path: Path, archive: zipfile.ZipFile) -> list[zipfile.ZipInfo
     return infos
 
 
-def _open_bundle(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any], list[zipfile.ZipInfo]]:
+def open_bundle(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any], list[zipfile.ZipInfo]]:
     """The archive, its manifest and its member files (checked, not yet read)."""
     try:
         archive = zipfile.ZipFile(path)
@@ -155,7 +155,7 @@ def _open_bundle(path: Path) -> tuple[zipfile.ZipFile, dict[str, Any], list[zipf
             raise BundleError(N_("{path}: manifest.json: {error}"), path=path, error=exc) from exc
         members = [i for i in infos if i.filename != "manifest.json"]
         for info in members:
-            if _MEMBER.fullmatch(info.filename) is None:
+            if MEMBER.fullmatch(info.filename) is None:
                 raise BundleError(N_("{path}: unexpected file {filename!r}"),
                                   path=path, filename=info.filename)
         if not isinstance(manifest, dict) or manifest.get("bx_bundle") != 1:
@@ -181,7 +181,7 @@ async def import_bundle(node: Node, source: Path, receipts_out: Path | None = No
     whole ZIP is checked first (one line and nothing imported if it is damaged, encrypted,
     a bomb, or its manifest is wrong); then each member is read, one at a time, checked
     against its file name and the manifest's sender, and only then imported."""
-    archive, manifest, members = _open_bundle(source)
+    archive, manifest, members = open_bundle(source)
     with archive:
         if manifest.get("to") != node.node_id:
             raise BundleError(N_("{source}: the bundle is for {to}, this is {node_id}"),
@@ -193,7 +193,7 @@ async def import_bundle(node: Node, source: Path, receipts_out: Path | None = No
         report = ImportReport()
         replies: list[tuple[str, bytes]] = []
         for index, info in enumerate(members, 1):
-            match = _MEMBER.fullmatch(info.filename)
+            match = MEMBER.fullmatch(info.filename)
             assert match is not None  # checked when the bundle was opened
             data = archive.read(info)
             if match[1] == "messages":

@@ -5,7 +5,10 @@ transaction as the message, so a retry after a crash gets the original receipt b
 That transaction holds only what the receipt promises (the message, its receipt, the spent
 token, the audit line) and is shared with the other messages ready at the same moment (group
 commit, :mod:`gateway.store.groupcommit`). The message is stored marked "not yet attached";
-the case work attaches it right after, exactly once (:mod:`gateway.exchange.attach`).
+the case work attaches it right after, exactly once (:mod:`gateway.exchange.attach`). A test
+message (``bx.test``, PROTOCOL.md §3.1: a conformance probe's) is verified, receipted and
+deduplicated as any other, and stored marked as one and never to be attached: it opens and
+moves no case, makes no notice, and no report counts it.
 """
 
 from __future__ import annotations
@@ -141,7 +144,7 @@ async def accept_message(node: Node, raw: bytes, bearer: str | None, *,
     except Problem as problem:
         await record_rejection(node, problem, ledger)
         raise
-    if acceptance.status == 202:
+    if acceptance.status == 202 and not verified.header.bx.is_test:
         node.metrics.messages_in.labels(verified.header.bx.type, verified.sender).inc()
         node.attach_signal.set()  # committed: the case work attaches it now
     return acceptance
@@ -181,7 +184,13 @@ class _Arrival:
         bx = self.verified.header.bx
         return (self.verified.sender, "message.received", self.verified.message_id,
                 {"type": bx.type, "priority": bx.priority, "conversation": bx.conversation,
-                 "via": self.via, "digest": self.verified.digest})
+                 "via": self.via, "digest": self.verified.digest,
+                 **({"test": True} if bx.is_test else {})})
+
+    @property
+    def to_attach(self) -> bool:
+        """Whether the case work is to see it: never a test message (PROTOCOL.md §3.1)."""
+        return not self.verified.header.bx.is_test
 
 
 async def _store(conn: Any, arrival: _Arrival) -> Acceptance:
@@ -193,7 +202,8 @@ async def _store(conn: Any, arrival: _Arrival) -> Acceptance:
                                          int(node.clock().timestamp())):
             raise Problem("unauthenticated", "bearer token replayed")
     pk = await repo.insert_message(conn, verified.envelope, arrival.sealed, direction="in",
-                                   state="accepted", now=verified.received, attach_pending=True)
+                                   state="accepted", now=verified.received,
+                                   attach_pending=arrival.to_attach)
     if pk is None:  # the same sender and id were accepted before
         existing = await repo.find_message(conn, "in", verified.sender, verified.message_id)
         check_duplicate(verified, existing.digest)
@@ -239,8 +249,8 @@ async def _store_many(conn: Any, arrivals: list[_Arrival]) -> list[Acceptance | 
             first[key] = i
             new.append(i)
     pks = await repo.insert_accepted(conn, [
-        (arrivals[i].verified.envelope, arrivals[i].sealed, arrivals[i].verified.received)
-        for i in new])
+        (arrivals[i].verified.envelope, arrivals[i].sealed, arrivals[i].verified.received,
+         arrivals[i].to_attach) for i in new])
     await repo.insert_receipts(conn, [
         (pk, node.node_id, arrivals[i].receipt, arrivals[i].verified.received.isoformat(),
          arrivals[i].verified.received) for i, pk in zip(new, pks, strict=True)])

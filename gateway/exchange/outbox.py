@@ -28,15 +28,19 @@ class MessageLine:
     created: str
     priority: str
     error: str | None
+    #: A conformance probe's test message (PROTOCOL.md §3.1), filed apart from casework.
+    test: bool = False
 
 
 @reads
 async def list_messages(conn: AsyncConnection, _node: Node, status: str | None = None,
-                        partner: str | None = None) -> list[MessageLine]:
-    """Messages in and out with their delivery state, newest first."""
+                        partner: str | None = None, test: bool | None = None
+                        ) -> list[MessageLine]:
+    """Messages in and out with their delivery state, newest first (``test``: only test
+    messages, or none of them)."""
     return [MessageLine(r.message_id, r.direction, r.sender, r.recipient, r.doc_type, r.state,
-                        r.attempts, r.created, r.priority, r.last_error)
-            for r in await repo.list_messages(conn, status, partner)]
+                        r.attempts, r.created, r.priority, r.last_error, bool(r.test))
+            for r in await repo.list_messages(conn, status, partner, test=test)]
 
 
 @reads

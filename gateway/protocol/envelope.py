@@ -112,6 +112,14 @@ class BxHeader(BaseModel):
     handling: Handling
     lang: Lang
     attachments: list[AttachmentInfo] | None = None
+    #: A conformance probe's message (PROTOCOL.md §3.1): verified, receipted and deduplicated
+    #: as any other, filed apart from casework, never counted in a report.
+    test: bool | None = None
+
+    @property
+    def is_test(self) -> bool:
+        """True for a message marked ``test: true``."""
+        return self.test is True
 
     @property
     def major(self) -> int:
@@ -287,6 +295,8 @@ class MessageDraft:
     priority: Priority = "routine"
     handling: Handling = "H0"
     lang: Lang = "vi"
+    #: Mark the message ``bx.test: true`` (PROTOCOL.md §3.1): a conformance probe's.
+    test: bool = False
 
 
 def new_message_id() -> str:
@@ -313,6 +323,8 @@ def compose_message(key: SigningKey, sender: str, draft: MessageDraft, document:
         bx["ref"] = draft.ref
     if attachments:
         bx["attachments"] = [a.info() for a in attachments]
+    if draft.test:
+        bx["test"] = True
     header = {"typ": MESSAGE_TYP, "cty": MESSAGE_CTY, "bx": bx}
     ProtectedHeader.model_validate({**header, "alg": key.alg, "kid": key.kid})
     body: dict[str, Any] = dict(flattened_jws(key, header, document))

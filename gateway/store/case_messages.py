@@ -23,13 +23,20 @@ def counterpart() -> sa.ColumnElement[Any]:
     return sa.case((messages.c.direction == "in", messages.c.sender),
                    else_=messages.c.recipient)
 
+def casework() -> sa.ColumnElement[bool]:
+    """Messages of casework: every one but a conformance probe's test message, filed
+    apart (PROTOCOL.md §3.1), even when it names a case's conversation."""
+    return messages.c.test == sa.false()
+
+
 def in_case(case_id: int) -> sa.ColumnElement[bool]:
     """Messages that belong to a case: of one of its conversations, with that
     conversation's partner (PROTOCOL.md §4.2: the same id from another partner is another
-    conversation)."""
-    return sa.exists().where(case_conversations.c.case_id == case_id,
-                             case_conversations.c.conversation == messages.c.conversation,
-                             case_conversations.c.partner == counterpart())
+    conversation), never a test message."""
+    return sa.and_(casework(), sa.exists().where(
+        case_conversations.c.case_id == case_id,
+        case_conversations.c.conversation == messages.c.conversation,
+        case_conversations.c.partner == counterpart()))
 
 async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) -> Any:
     """The stored message ``message_id`` of the case, or None."""
@@ -84,7 +91,7 @@ async def messages_of_type(conn: AsyncConnection, doc_type: str, unit: str | Non
             case_conversations.c.conversation == messages.c.conversation,
             case_conversations.c.partner == counterpart()))
         .join(cases, cases.c.id == case_conversations.c.case_id)
-        .where(messages.c.doc_type == doc_type, of_unit(unit))
+        .where(messages.c.doc_type == doc_type, of_unit(unit), casework())
         .order_by(messages.c.id.desc()).limit(limit)))
 
 _OF_PAIR = (case_conversations.c.conversation == sa.bindparam("conversation_"),

@@ -63,7 +63,7 @@ def _header_columns(envelope: Envelope) -> dict[str, Any]:
     return {"message_id": bx.id, "sender": bx.from_, "recipient": bx.to, "doc_type": bx.type,
             "doc_version": bx.version, "conversation": bx.conversation, "ref": bx.ref,
             "priority": bx.priority, "handling": bx.handling, "created": bx.created,
-            "digest": envelope.digest,
+            "digest": envelope.digest, "test": bx.is_test,
             "header": envelope.header.model_dump_json(by_alias=True)}
 
 
@@ -105,21 +105,23 @@ _INSERT_MANY = messages.insert()
 
 
 async def insert_accepted(conn: AsyncConnection,
-                          arrivals: Sequence[tuple[Envelope, bytes, datetime]]) -> list[int]:
-    """Store accepted messages ``(envelope, sealed bytes, received)`` not stored before,
-    marked not yet attached, in a few statements; their row ids in order. (The caller has
+                          arrivals: Sequence[tuple[Envelope, bytes, datetime, bool]]
+                          ) -> list[int]:
+    """Store accepted messages ``(envelope, sealed bytes, received, to attach)`` not stored
+    before, in a few statements; their row ids in order. ``to attach`` marks a message its
+    case has not seen yet. (The caller has
     checked with :func:`accepted_identities` that none is stored: a race with another
     replica fails the whole insert, and the caller writes them one by one instead.)"""
     if not arrivals:
         return []
-    rows = [_message_row(envelope, raw, "in", "accepted", received, True)
-            for envelope, raw, received in arrivals]
+    rows = [_message_row(envelope, raw, "in", "accepted", received, attach)
+            for envelope, raw, received, attach in arrivals]
     await conn.execute(_INSERT_MANY, rows)  # one executemany; RETURNING would be row by row
     ids = await accepted_identities(conn, [(row["sender"], row["message_id"]) for row in rows])
     pks = [ids[(row["sender"], row["message_id"])][0] for row in rows]
     files = [{"message_pk": pk, "name": i.name, "media_type": i.media_type, "size": i.size,
               "sha256": i.sha256}
-             for pk, (envelope, _, _) in zip(pks, arrivals, strict=True)
+             for pk, (envelope, _, _, _) in zip(pks, arrivals, strict=True)
              for i in envelope.header.bx.attachments or []]
     if files:
         await conn.execute(_INSERT_ATTACHMENT, files)
@@ -228,6 +230,18 @@ async def received_at(conn: AsyncConnection, sender: str, message_id: str) -> da
         messages.c.direction == "in", messages.c.sender == sender,
         messages.c.message_id == message_id))).first()
     return None if row is None else row.stored_at
+
+
+async def received_from(conn: AsyncConnection, sender: str, doc_type: str,
+                        limit: int) -> list[Any]:
+    """The latest messages of ``doc_type`` received from ``sender`` (never a test
+    message), oldest first: their id, sealed bytes and when stored."""
+    rows = (await conn.execute(
+        sa.select(messages.c.id, messages.c.message_id, messages.c.raw, messages.c.stored_at)
+        .where(messages.c.direction == "in", messages.c.sender == sender,
+               messages.c.doc_type == doc_type, messages.c.test == sa.false())
+        .order_by(messages.c.id.desc()).limit(limit))).all()
+    return list(reversed(rows))
 
 
 async def find_outbound(conn: AsyncConnection, message_id: str) -> Any:
@@ -404,14 +418,18 @@ async def mailbox(conn: AsyncConnection, recipient: str, limit: int, max_bytes: 
 
 
 async def list_messages(conn: AsyncConnection, status: str | None = None,
-                        partner: str | None = None, limit: int = 1000) -> list[Any]:
-    """Messages in and out, newest first, optionally by state and partner."""
+                        partner: str | None = None, limit: int = 1000,
+                        test: bool | None = None) -> list[Any]:
+    """Messages in and out, newest first, optionally by state, partner, and whether they
+    are test messages (PROTOCOL.md §3.1)."""
     query = sa.select(messages.c.id, messages.c.message_id, messages.c.direction,
                       messages.c.sender, messages.c.recipient, messages.c.doc_type,
                       messages.c.state, messages.c.attempts, messages.c.created,
-                      messages.c.last_error, messages.c.priority)
+                      messages.c.last_error, messages.c.priority, messages.c.test)
     if status:
         query = query.where(messages.c.state == status)
+    if test is not None:
+        query = query.where(messages.c.test == test)
     if partner:
         query = query.where(sa.or_(messages.c.sender == partner, messages.c.recipient == partner))
     return list((await conn.execute(query.order_by(messages.c.id.desc()).limit(limit))).all())

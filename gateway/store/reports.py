@@ -82,6 +82,13 @@ def _count(condition: sa.ColumnElement[bool] | None = None) -> sa.ColumnElement[
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
+def _counted(table: sa.FromClause = messages) -> sa.ColumnElement[bool]:
+    """Messages a report counts: never a conformance probe's test message (PROTOCOL.md
+    §3.1)."""
+    counted: sa.ColumnElement[bool] = table.c.test == sa.false()
+    return counted
+
+
 def _partner() -> sa.ColumnElement[Any]:
     return sa.case((messages.c.direction == "in", messages.c.sender),
                    else_=messages.c.recipient)
@@ -127,7 +134,8 @@ async def foreign_cases(conn: AsyncConnection, start: datetime, end: datetime,
             messages, sa.and_(messages.c.conversation == case_conversations.c.conversation,
                               sa.or_(messages.c.sender == case_conversations.c.partner,
                                      messages.c.recipient == case_conversations.c.partner))))
-        .where(case_conversations.c.case_id == cases.c.id, messages.c.stored_at <= as_of))
+        .where(case_conversations.c.case_id == cases.c.id, messages.c.stored_at <= as_of,
+               _counted()))
     each = (sa.select(sa.func.coalesce(cases.c.partner, first_partner).label("partner"),
                       sa.case((exchanged, 1), else_=0).label("exchanged"))
             .where(cases.c.created_at >= start, cases.c.created_at < end).subquery())
@@ -157,7 +165,7 @@ async def requests_and_answers(conn: AsyncConnection, doc_type: str, answer_type
                     .where(answer.c.ref == messages.c.message_id,
                            answer.c.sender == messages.c.recipient,
                            answer.c.recipient == messages.c.sender,
-                           answer.c.stored_at <= as_of))
+                           answer.c.stored_at <= as_of, _counted(answer)))
     if answer_type is not None:
         first_answer = first_answer.where(answer.c.doc_type == answer_type)
     due = (sa.select(sa.func.min(tasks.c.due_at))
@@ -173,7 +181,7 @@ async def requests_and_answers(conn: AsyncConnection, doc_type: str, answer_type
                       first_answer.scalar_subquery().label("answered_at"),
                       due.label("due_at"), done.label("done_at"))
             .where(messages.c.doc_type == doc_type, messages.c.stored_at >= start,
-                   messages.c.stored_at < end)
+                   messages.c.stored_at < end, _counted())
             .cte("each").prefix_with("MATERIALIZED"))
     counts = (sa.select(sa.literal("count").label("part"), each.c.direction, each.c.partner,
                         sa.literal(0).label("rank"), _count().label("n"),
@@ -210,7 +218,7 @@ async def messages_of(conn: AsyncConnection, doc_type: str, start: datetime,
     query = (sa.select(messages.c.direction, partner.label("partner"),
                        _count().label("count"))
              .where(messages.c.doc_type == doc_type, messages.c.stored_at >= start,
-                    messages.c.stored_at < end)
+                    messages.c.stored_at < end, _counted())
              .group_by(messages.c.direction, partner))
     return (await conn.execute(query)).all()
 
@@ -262,7 +270,8 @@ async def exchanged_of(conn: AsyncConnection, doc_type: str, direction: str) -> 
     sender, recipient, when stored, the sealed bytes."""
     query = (sa.select(messages.c.sender, messages.c.recipient, messages.c.stored_at,
                        messages.c.raw)
-             .where(messages.c.direction == direction, messages.c.doc_type == doc_type)
+             .where(messages.c.direction == direction, messages.c.doc_type == doc_type,
+                    _counted())
              .order_by(messages.c.stored_at))
     return (await conn.execute(query)).all()
 

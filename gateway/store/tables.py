@@ -74,15 +74,18 @@ messages = sa.Table(
     # out: the replica delivering it now, until when (a lease; gateway.exchange.delivery)
     sa.Column("claimed_by", sa.String(64), nullable=True),
     sa.Column("claimed_until", UTC_TIME, nullable=True),
+    # in: a conformance probe's message (PROTOCOL.md §3.1, bx.test): receipted, never
+    # attached to a case, never counted in a report
+    sa.Column("test", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("direction", "sender", "message_id", name="uq_messages_identity"),
     sa.Index("ix_messages_outbox", "direction", "state", "next_attempt_at"),
     sa.Index("ix_messages_mailbox", "recipient", "state", "id"),
     # a conversation's messages; covering for a report's "exchanged with the partner"
     sa.Index("ix_messages_conversation", "conversation", "sender", "recipient",
-             "stored_at"),
+             "stored_at", "test"),
     sa.Index("ix_messages_type_stored", "doc_type", "stored_at"),  # reports
     # answers to a request (reports; covering: the message rows are not read)
-    sa.Index("ix_messages_ref", "ref", "sender", "recipient", "doc_type", "stored_at"),
+    sa.Index("ix_messages_ref", "ref", "sender", "recipient", "doc_type", "stored_at", "test"),
     sa.Index("ix_messages_attach_pending", "id", sqlite_where=sa.text("attach_pending"),
              postgresql_where=sa.text("attach_pending")),
 )

@@ -136,9 +136,11 @@ async def list_messages(
     _: Annotated[Principal, permit("messages.read")],
     status: Literal["queued", "waiting", "delivered", "dead", "accepted"] | None = None,
     partner: str | None = None,
+    test: bool | None = None,
 ) -> MessageList:
-    """Messages in and out with their delivery state, newest first."""
-    rows = await outbox.list_messages(_node(request), status, partner)
+    """Messages in and out with their delivery state, newest first; ``test``: only a
+    conformance probe's test messages (PROTOCOL.md §3.1), or none of them."""
+    rows = await outbox.list_messages(_node(request), status, partner, test)
     return MessageList(messages=[
                 {
                     "id": r.id,
@@ -151,6 +153,7 @@ async def list_messages(
                     "created": r.created,
                     "priority": r.priority,
                     "error": r.error,
+                    "test": r.test,
                 }
                 for r in rows
             ])

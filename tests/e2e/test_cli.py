@@ -63,7 +63,8 @@ def test_help_and_usage_errors_load_nothing_heavy(tmp_path: Path) -> None:
              "loaded = sorted({m.split('.')[0] if not m.startswith('gateway.') else "
              "'.'.join(m.split('.')[:2]) for m in sys.modules})\n"
              "print('LOADED', code, ' '.join(loaded))\n")
-    for args in (["--help"], ["users", "add", "x", "--role", "king"], ["messages", "--help"]):
+    for args in (["--help"], ["users", "add", "x", "--role", "king"], ["messages", "--help"],
+                 ["probe", "--help"], ["probe", "--partner", "kh.ahtjp"]):
         shown = subprocess.run([sys.executable, "-c", probe, *args], cwd=tmp_path, text=True,
                                capture_output=True, timeout=60, check=False)
         line = next(x for x in shown.stdout.splitlines() if x.startswith("LOADED"))

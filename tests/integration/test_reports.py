@@ -85,7 +85,7 @@ class Seed:
 
     async def message(self, doc_type: str, direction: str, partner: str, stored: str, *,
                       message_id: str | None = None, ref: str | None = None,
-                      conversation: str = "conv-x") -> str:
+                      conversation: str = "conv-x", test: bool = False) -> str:
         message_id = message_id or f"00000000-0000-4000-8000-{next(_ids):012d}"
         sender, recipient = (ME, partner) if direction == "out" else (partner, ME)
         await self.conn.execute(messages.insert().values(
@@ -93,7 +93,7 @@ class Seed:
             doc_type=doc_type, doc_version="1.0", conversation=conversation, ref=ref,
             priority="normal", handling="H1", created=stored, digest="sha-256:x", raw=b"x",
             header="{}", state="accepted" if direction == "in" else "delivered",
-            stored_at=at(stored)))
+            stored_at=at(stored), test=test))
         return message_id
 
     async def task(self, kind: str, due: str, done: str | None, partner: str | None,
@@ -188,6 +188,17 @@ async def seed(conn: AsyncConnection) -> None:
     await s.task("task", "2025-10-01 00:00", None, None)                              # K4
     await s.task("task", "2026-06-01 00:00", None, "kh.ahtjp")                        # K5
     await s.task("task", "2026-05-10 00:00", "2026-05-20 00:00", "kh.ahtjp")          # K6
+    # -- a conformance probe's test messages (PROTOCOL.md §3.1) count nowhere: not as a
+    #    request, an answer (to V3, from the partner it went to), a coordination of C2, an
+    #    alert, a handover or a suspect notice
+    await s.message("verification-request", "in", "kh.ahtjp", "2026-01-07 00:00", test=True)
+    await s.message("verification-response", "in", "la.c02", "2026-03-12 00:00", ref=v3,
+                    test=True)
+    await s.message("investigation-update", "in", "kh.ahtjp", "2026-02-07 00:00",
+                    conversation=f"conv-{c2}", test=True)
+    await s.message("alert", "in", "kh.ahtjp", "2026-03-09 00:00", test=True)
+    await s.message("handover-record", "in", "kh.ahtjp", "2026-04-11 00:00", test=True)
+    await s.message("suspect-notice", "in", "la.c02", "2026-03-04 00:00", test=True)
 
 
 @pytest.fixture(scope="module")

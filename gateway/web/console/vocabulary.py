@@ -207,6 +207,7 @@ AUDIT_ACTIONS: Final = tuple(a.removeprefix("audit:") for a in (
     C_("code", "audit:partner.keyset-refused"),
     C_("code", "audit:partner.key-checkpoints-only"),
     C_("code", "audit:partners.reloaded"), C_("code", "audit:person.added"),
+    C_("code", "audit:probe.started"), C_("code", "audit:probe.finished"),
     C_("code", "audit:proof.exported"), C_("code", "audit:receipt.received"),
     C_("code", "audit:receipt.rejected"), C_("code", "audit:report.exported"),
     C_("code", "audit:report.released"), C_("code", "audit:report.returned"),

@@ -24,7 +24,8 @@ class MessageLine(View):
     model_config = example({
         "id": _MESSAGE_ID, "direction": "out", "from": "vn.blo-mocbai", "to": "kh.blo-bavet",
         "type": "verification-request", "state": "delivered", "attempts": 1,
-        "created": "2026-11-24T08:00:00Z", "priority": "urgent", "error": None})
+        "created": "2026-11-24T08:00:00Z", "priority": "urgent", "error": None,
+        "test": False})
     id: str
     direction: str
     sender: str = Field(alias="from")
@@ -35,6 +36,8 @@ class MessageLine(View):
     created: str
     priority: str
     error: str | None
+    #: A conformance probe's test message (PROTOCOL.md §3.1): filed apart from casework.
+    test: bool = False
 
 
 class MessageList(View):
