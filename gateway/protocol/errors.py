@@ -49,6 +49,8 @@ are drawn in brackets.
     ├── ProofError           exchange.proofs     a proof bundle that cannot be made
     │   │                                                                        [state-conflict]
     │   └── ProofPendingError                    its checkpoint is not cosigned yet: retry
+    ├── ProbeSetupError      exchange.probe      a probe that cannot start (its usage, keys,
+    │                                            partner file): exit code 2
     ├── PersonError          matching.person     a PERSON not as the contract says (field)
     │                                                                        [invalid-request]
     ├── MrzError             matching.mrz        a machine-readable zone not read, or a check
