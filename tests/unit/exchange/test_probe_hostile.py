@@ -28,6 +28,8 @@ async def _serve(body_chunks: int, chunk: bytes, pause: float) -> tuple[asyncio.
                 await writer.drain()
                 if pause:
                     await asyncio.sleep(pause)
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
         except (ConnectionError, OSError):
             pass
         finally:
