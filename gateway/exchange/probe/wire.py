@@ -24,6 +24,12 @@ SENT_BYTES: Final = 400
 RECEIVED_BYTES: Final = 1200
 #: The longest ``Retry-After`` the probe waits for before it gives up on a request.
 MAX_WAIT_S: Final = 60
+#: The most of an answer the probe reads: a pull answer's 32 MiB (PROTOCOL.md §4.4) and
+#: some; a longer one is no answer (a hostile endpoint cannot fill the probe's memory).
+MAX_ANSWER_BYTES: Final = 33 * 1024 * 1024
+#: The longest a request may take, answer and all (the client's timeouts are per read: an
+#: answer trickled a byte at a time would otherwise hold the probe for ever).
+ANSWER_DEADLINE_S: Final = 180.0
 #: Headers of an answer worth showing (the rest is the server's business).
 _SHOWN: Final = ("content-type", "content-length", "retry-after", "date", "location")
 
@@ -154,14 +160,30 @@ class Wire:
         shown_url = url + ("?" + "&".join(f"{k}={v}" for k, v in params.items())
                            if params else "")
         try:
-            response = await self.client.request(method, url, content=body, headers=headers,
-                                                 params=params)
-            answer = Answer(response.status_code, response.headers, response.content)
+            async with asyncio.timeout(ANSWER_DEADLINE_S):
+                answer = await self._read(method, url, body, headers, params)
         except httpx.HTTPError as exc:
             answer = Answer(0, httpx.Headers(), b"", f"{type(exc).__name__}: {exc}"[:300])
+        except TimeoutError:
+            answer = Answer(0, httpx.Headers(), b"",
+                            f"no whole answer within {ANSWER_DEADLINE_S:g} s")
         self.log.append(Exchange(_sent(method, shown_url, headers, body),
                                  _received(answer, keep_body)))
         return answer
+
+
+    async def _read(self, method: str, url: str, body: bytes | None,
+                    headers: dict[str, str], params: dict[str, str] | None) -> Answer:
+        """The answer, read up to :data:`MAX_ANSWER_BYTES` (beyond: no answer)."""
+        async with self.client.stream(method, url, content=body, headers=headers,
+                                      params=params) as response:
+            content = bytearray()
+            async for chunk in response.aiter_bytes():
+                content += chunk
+                if len(content) > MAX_ANSWER_BYTES:
+                    return Answer(0, httpx.Headers(), b"",
+                                  f"an answer of more than {MAX_ANSWER_BYTES} bytes")
+            return Answer(response.status_code, response.headers, bytes(content))
 
 
 def json_of(answer: Answer) -> object:
