@@ -1,20 +1,27 @@
-"""A hostile partner endpoint against the probe's wire (red team): an answer trickled a byte
-at a time must not hold the probe forever, and an endless answer must not fill its memory.
+"""A hostile partner endpoint against the probe (red team): an answer trickled a byte at a
+time must not hold the probe forever, an endless answer must not fill its memory, and what
+the partner says must neither break probe.xml nor drive the operator's terminal.
 A real server on a local socket: httpx's timeouts are per read, so only a real slow peer
 shows whether a request has a deadline of its own."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from gateway.exchange.probe import wire as wire_module
+from gateway.exchange.probe.report import as_json, junit_xml, summary_lines
+from gateway.exchange.probe.results import CHECKS, ProbeRun, verdict
 from gateway.exchange.probe.wire import Wire
+from gateway.protocol.errors import N_, said
 
-pytestmark = pytest.mark.anyio
+NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
 async def _serve(body_chunks: int, chunk: bytes, pause: float) -> tuple[asyncio.Server, int]:
@@ -43,6 +50,7 @@ async def _no_sleep(_seconds: float) -> None:
     return None
 
 
+@pytest.mark.anyio
 async def test_a_trickled_answer_does_not_hold_the_probe_forever(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wire_module, "ANSWER_DEADLINE_S", 1.5, raising=False)
@@ -58,6 +66,7 @@ async def test_a_trickled_answer_does_not_hold_the_probe_forever(
     assert "no answer" in wire.log[-1].received
 
 
+@pytest.mark.anyio
 async def test_an_endless_answer_is_cut_not_kept_whole(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(wire_module, "MAX_ANSWER_BYTES", 1024 * 1024, raising=False)
@@ -68,3 +77,30 @@ async def test_an_endless_answer_is_cut_not_kept_whole(
     assert answer.status == 0
     assert answer.error is not None
     assert len(answer.content) <= 1024 * 1024
+
+
+def _hostile_run() -> ProbeRun:
+    run = ProbeRun(me="vn.c02", base="http://kh.test/bx/v1", partner="kh.ahtjp",
+                   read_only=False, started=NOW, finished=NOW + timedelta(seconds=1))
+    # the partner's own words reach the report: the problem type it answered with, and its
+    # body as evidence (here with a NUL, a form feed and a terminal's escape sequences)
+    failed = verdict(CHECKS["4.1-no-token"], False, said(
+        N_("answered {status} with the problem type {type}, not urn:bx:problem:{code}"),
+        status=401, type="\x1b]0;owned\x07\x1b[2J\rPASS", code="unauthenticated"))
+    failed.sent.append("GET http://kh.test/bx/v1/messages")
+    failed.received.append("HTTP 401\n\n{\"type\": \"x\x00\x0c\x1b[31m\ufffe\"}")
+    run.results = [failed]
+    return run
+
+
+def test_a_partners_control_characters_neither_break_probe_xml_nor_reach_the_terminal(
+        ) -> None:
+    run = _hostile_run()
+    suites = ET.fromstring(junit_xml(run))  # well-formed, whatever the partner sent
+    failure = suites.find("testsuite/testcase/failure")
+    assert failure is not None
+    assert "owned" in (failure.get("message") or "")  # shown, made harmless
+    assert "HTTP 401" in (failure.text or "")
+    lines = summary_lines(run, str)
+    assert not any(c in line for line in lines for c in "\x1b\x07\r\x00")
+    assert json.loads(as_json(run))["results"][0]["status"] == "FAIL"
