@@ -7,6 +7,7 @@ Pure but for writing the files."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from gettext import NullTranslations
@@ -26,6 +27,21 @@ FILES: Final = ("probe.xml", "probe.json", "probe.html")
 #: The outcomes in words.
 STATUS_WORDS: Final = {"PASS": N_("passed"), "FAIL": N_("failed"), "WARN": N_("warning"),
                        "SKIP": N_("skipped")}
+#: Characters XML 1.0 cannot carry (and C1 controls): a partner's answer may hold any.
+_NOT_XML: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+#: What a terminal line must not carry: the above, and line breaks (a partner's words
+#: could otherwise drive the operator's terminal, or draw a line of their own).
+_NOT_ONE_LINE: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _escaped(found: re.Match[str]) -> str:
+    return f"\\x{ord(found.group()):02x}" if ord(found.group()) < 0x100 else \
+        f"\\u{ord(found.group()):04x}"
+
+
+def _xml_text(text: str) -> str:
+    """A text as XML can carry it: a partner's control characters written out (``\\x1b``)."""
+    return _NOT_XML.sub(_escaped, text)
 
 
 def check_name(result: Result, translate: Callable[[str], str]) -> str:
@@ -72,29 +88,29 @@ def junit_xml(run: ProbeRun) -> bytes:
                         failures=str(counts["FAIL"]), errors="0",
                         skipped=str(counts["SKIP"]), time=f"{seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite",
-                          name=f"BX/1 probe of {run.partner or run.base}",
+                          name=_xml_text(f"BX/1 probe of {run.partner or run.base}"),
                           tests=str(len(run.results)), failures=str(counts["FAIL"]),
                           errors="0", skipped=str(counts["SKIP"]), time=f"{seconds:.3f}",
-                          timestamp=run.started.isoformat(), hostname=run.me)
+                          timestamp=run.started.isoformat(), hostname=_xml_text(run.me))
     properties = ET.SubElement(suite, "properties")
     for name, value in (("endpoint", run.base), ("partner", run.partner or ""),
                         ("from", run.me), ("read_only", str(run.read_only).lower())):
-        ET.SubElement(properties, "property", name=name, value=value)
+        ET.SubElement(properties, "property", name=name, value=_xml_text(value))
     for result in run.results:
         case = ET.SubElement(suite, "testcase", classname=f"PROTOCOL.md §{result.check.section}",
-                             name=f"{result.check.id}: {check_name(result, str)}",
+                             name=_xml_text(f"{result.check.id}: {check_name(result, str)}"),
                              time=f"{result.seconds:.3f}")
         if result.status == "FAIL":
-            failure = ET.SubElement(case, "failure", message=str(result.detail),
+            failure = ET.SubElement(case, "failure", message=_xml_text(str(result.detail)),
                                     type=result.check.level)
-            failure.text = _evidence(result)
+            failure.text = _xml_text(_evidence(result))
         elif result.status == "SKIP":
-            ET.SubElement(case, "skipped", message=str(result.detail))
+            ET.SubElement(case, "skipped", message=_xml_text(str(result.detail)))
         elif result.status == "WARN":
-            ET.SubElement(case, "system-err").text = f"WARN ({result.check.level}): " \
-                                                     f"{result.detail}"
+            ET.SubElement(case, "system-err").text = _xml_text(
+                f"WARN ({result.check.level}): {result.detail}")
         if result.status != "FAIL" and result.sent:
-            ET.SubElement(case, "system-out").text = _evidence(result)
+            ET.SubElement(case, "system-out").text = _xml_text(_evidence(result))
     ET.indent(suites)
     written: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
     return written + b"\n"
@@ -137,11 +153,12 @@ def write_reports(run: ProbeRun, directory: Path, words: NullTranslations,
 
 
 def summary_lines(run: ProbeRun, translate: Callable[[str], str]) -> list[str]:
-    """One line per check for a terminal: outcome, id, what it asks and why."""
+    """One line per check for a terminal: outcome, id, what it asks and why (a partner's
+    control characters written out, never sent to the terminal)."""
     lines = []
     for result in run.results:
         lines.append(f"{result.status:4}  {result.check.id:28}  "
                      f"{check_name(result, translate)}")
         if result.status in ("FAIL", "WARN"):
             lines.append(f"      {_detail(result, translate)}")
-    return lines
+    return [_NOT_ONE_LINE.sub(_escaped, line) for line in lines]
