@@ -44,6 +44,11 @@ async def health(p: Probe) -> tuple[Result, Answer]:
         return verdict(check, False, said(N_("expected 200 and a JSON object, got {got}"),
                                           got=shown(answer))), answer
     node, protocol = body.get("node"), body.get("protocol")
+    if p.partner is None and node in p.setup.enrolled:
+        return verdict(check, False, said(N_(
+            "the endpoint says it is {node}, a partner of this node at another endpoint: "
+            "nothing is signed for {node} here (probe it with --partner {node})"),
+            node=node)), answer
     if p.partner is None and isinstance(node, str) and ids.is_node_id(node):
         p.partner = node
     ok = (body.get("status") == "ok" and node == p.partner and isinstance(protocol, list)

@@ -83,6 +83,10 @@ class ProbeSetup:
     read_only: bool = False
     bundle: Path | None = None
     history: PartnerHistory | None = None
+    #: This node's partners: an endpoint no partner file names that says on ``/health`` it
+    #: is one of them is not taken at its word (a token signed for that partner would be
+    #: good at the real one: its mailbox, for the token's lifetime).
+    enrolled: frozenset[str] = frozenset()
 
     def pinned_key(self, node_id: str, kid: str) -> PinnedKey | None:
         """A key pinned for the partner (the lookup receipts and key sets are verified
@@ -117,4 +121,5 @@ def setup_for(node: Node, *, partner_id: str | None, base_url: str | None, read_
         pinned={k.kid: k.pinned() for k in partner.file.keys} if partner else {},
         policy=partner.policy() if partner else None, per_minute=rate,
         registry=node.registry, samples=load_samples(node.settings.schemas_dir, node.registry),
-        clock=node.clock, read_only=read_only, bundle=bundle, history=history)
+        clock=node.clock, read_only=read_only, bundle=bundle, history=history,
+        enrolled=frozenset(p.node_id for p in node.partners.all()))
