@@ -1,0 +1,26 @@
+"""Red team on the console's missing-person form: a hostile "last seen" time (a year the
+node's zone cannot move to UTC) is refused beside its input, never a server error, and
+nothing is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_console_work import Browser, people, rows
+
+__all__ = ["people"]
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("seen", ["0001-01-01T00:00", "0001-01-01T06:59+07:00",
+                                  "9999-12-31T23:59-05:00"])
+async def test_a_last_seen_time_out_of_range_is_refused_beside_its_input(
+        people: dict[str, Browser], seen: str) -> None:
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing", data={
+        "person.name_latin": "NGUYEN Thi Hoa", "person.sex": "female",
+        "reporter_relation": "parent", "last_seen.time": seen})
+    assert answer.status_code == 422, answer.text[:300]
+    assert 'name="last_seen.time"' in answer.text
+    assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
