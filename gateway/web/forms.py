@@ -130,7 +130,10 @@ def local_to_utc(value: str) -> str:
         return value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=LOCAL_TIME)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # year 1 or 9999 moved out of the calendar: the schema refuses it
+        return value
 
 
 def utc_to_local(value: str) -> str:
