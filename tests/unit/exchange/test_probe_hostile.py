@@ -15,11 +15,18 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from gateway.documents.registry import SchemaRegistry
+from gateway.exchange.probe import offline
 from gateway.exchange.probe import wire as wire_module
+from gateway.exchange.probe.context import Probe
 from gateway.exchange.probe.report import as_json, junit_xml, summary_lines
 from gateway.exchange.probe.results import CHECKS, ProbeRun, verdict
+from gateway.exchange.probe.setup import ProbeSetup, load_samples
 from gateway.exchange.probe.wire import Wire
+from gateway.protocol.envelope import MessageDraft, compose_message
 from gateway.protocol.errors import N_, said
+from gateway.protocol.inbound import PartnerPolicy
+from tests.conftest import SCHEMAS, example, make_key, pin
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
@@ -104,3 +111,30 @@ def test_a_partners_control_characters_neither_break_probe_xml_nor_reach_the_ter
     lines = summary_lines(run, str)
     assert not any(c in line for line in lines for c in "\x1b\x07\r\x00")
     assert json.loads(as_json(run))["results"][0]["status"] == "FAIL"
+
+
+def test_a_pulled_message_that_fails_is_named_by_id_and_problem_never_by_its_values(
+        ) -> None:
+    """A pulled message is the partner's casework for this node (PROTOCOL.md §4.4): when it
+    fails this node's checks, the report (shared with an implementer, kept by a CI) names
+    its id, the problem and where, never the values the schema error quotes."""
+    registry = SchemaRegistry.load(SCHEMAS)
+    them = make_key("kh.ahtjp")
+    policy = PartnerPolicy("kh.ahtjp", {them.kid: pin(them)},
+                           frozenset({"verification-request"}))
+    setup = ProbeSetup(me="vn.c02", key=make_key("vn.c02"), base="http://kh.test/bx/v1",
+                       partner="kh.ahtjp", pinned={them.kid: pin(them)}, policy=policy,
+                       per_minute=60, registry=registry,
+                       samples=load_samples(SCHEMAS, registry), clock=lambda: NOW)
+    document = example("verification-request").replace(
+        b"<sex>female</sex>", b"<sex>Hoa 0987654321</sex>")
+    raw = compose_message(them, "kh.ahtjp", MessageDraft(
+        type="verification-request", version="1.0", to="vn.c02"), document, created=NOW)
+    probe = Probe(setup, Wire(httpx.AsyncClient(), setup.base, 60), "kh.ahtjp")
+    result = offline.pulled(probe, [raw])
+    assert result.status == "FAIL"
+    text = str(result.detail)
+    assert "schema-invalid" in text
+    assert "sex" in text  # where
+    assert "0987654321" not in text
+    assert "Hoa" not in text
