@@ -38,6 +38,13 @@ def _context(p: Probe) -> InboundContext | None:
 
 
 def _refusal(message_id: str | None, problem: Problem) -> Message:
+    """Why a partner's message for this node fails: a document error by where it is, never
+    by what the schema's message quotes of it (the message is casework: a name, a phone)."""
+    if problem.errors:
+        first = problem.errors[0]
+        return said(N_("message {id}: {code} at line {line}, {path} (what the document "
+                       "holds there is not shown: it is casework)"), id=message_id or "?",
+                    code=problem.code, line=first.line, path=first.path)
     return said(N_("message {id}: {code}: {detail}"), id=message_id or "?", code=problem.code,
                 detail=problem.detail)
 
