@@ -24,3 +24,20 @@ async def test_a_last_seen_time_out_of_range_is_refused_beside_its_input(
     assert answer.status_code == 422, answer.text[:300]
     assert 'name="last_seen.time"' in answer.text
     assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
+
+
+@pytest.mark.parametrize("path", ["/missing/99999999999999999999",
+                                  "/missing/99999999999999999999/photo"])
+async def test_a_report_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    answer = await people["line"].get(path)
+    assert answer.status_code in (404, 422)
+
+
+async def test_closing_a_report_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser]) -> None:
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing/99999999999999999999/close",
+                             data={"reason": "found", "confirm": "yes"})
+    assert answer.status_code in (404, 422)
