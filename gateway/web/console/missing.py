@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import base64
 import itertools
-from typing import Any, Final, get_args
+from typing import Annotated, Any, Final, get_args
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
@@ -42,6 +42,9 @@ from gateway.web.console.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+#: A report's number as the path gives it (beyond the database's integers: refused, not a
+#: server error).
+ReportId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 SEXES: Final = ("female", "male", "unknown")
 PAPER_KINDS: Final[tuple[str, ...]] = get_args(PaperKind)
@@ -153,14 +156,14 @@ async def _report_page(request: Request, principal: Principal, report_id: int,
 
 
 @router.get("/missing/{report_id}")
-async def report_page(request: Request, report_id: int) -> HTMLResponse:
+async def report_page(request: Request, report_id: ReportId) -> HTMLResponse:
     """One report, whole (an audited read), to close or to go on with."""
     principal = await user(request, "missing.read")
     return await _report_page(request, principal, report_id)
 
 
 @router.get("/missing/{report_id}/photo")
-async def report_photo(request: Request, report_id: int) -> Response:
+async def report_photo(request: Request, report_id: ReportId) -> Response:
     """A report's photo as its bytes show it (an audited read of its own)."""
     principal = await user(request, "missing.read")
     found = await missing.photo(case_work(request), principal, report_id)
@@ -168,7 +171,7 @@ async def report_photo(request: Request, report_id: int) -> Response:
 
 
 @router.post("/missing/{report_id}/close")
-async def close_report(request: Request, report_id: int) -> Response:
+async def close_report(request: Request, report_id: ReportId) -> Response:
     """Close a report: a reason, and a box ticked to confirm (a closed report is matched no
     more)."""
     principal = await user(request, "missing.write")
@@ -191,7 +194,7 @@ async def close_report(request: Request, report_id: int) -> Response:
 
 
 @router.post("/missing/{report_id}/reporter")
-async def report_reporter(request: Request, report_id: int) -> HTMLResponse:
+async def report_reporter(request: Request, report_id: ReportId) -> HTMLResponse:
     """Who reported the person missing: a supervisor of the recording unit, with a reason;
     audited."""
     principal = await user(request, "missing.reporter.read")
