@@ -113,13 +113,15 @@ class BxHeader(BaseModel):
     lang: Lang
     attachments: list[AttachmentInfo] | None = None
     #: A conformance probe's message (PROTOCOL.md §3.1): verified, receipted and deduplicated
-    #: as any other, filed apart from casework, never counted in a report.
-    test: bool | None = None
+    #: as any other, filed apart from casework, never counted in a report. "boolean,
+    #: optional": absent, or ``true`` or ``false``; ``null`` is refused (the strictest reading:
+    #: a message that says nothing of it does not become casework by default).
+    test: bool = False
 
     @property
     def is_test(self) -> bool:
         """True for a message marked ``test: true``."""
-        return self.test is True
+        return self.test
 
     @property
     def major(self) -> int:

@@ -46,3 +46,24 @@ async def test_a_test_message_under_a_real_messages_id_is_a_conflict(desk: Desk)
     assert again.status_code == 409, again.text
     assert (_count(desk, "cases"), _count(desk, "tasks")) == (cases, tasks)
     assert _count(desk, "messages") == 1
+
+
+@pytest.mark.parametrize("marker", [None, "true", 1, 0, [True]])
+async def test_a_test_member_that_is_not_a_boolean_is_refused_and_nothing_stored(
+        desk: Desk, marker: object) -> None:
+    """PROTOCOL.md §3.1: ``test`` is a boolean, optional: present, it is ``true`` or
+    ``false``; ``null`` is neither (the strictest reading), and a message that says it does
+    not become casework by default."""
+    import json  # noqa: PLC0415
+
+    from gateway.protocol.encoding import b64url_decode  # noqa: PLC0415
+    from tests.conftest import resign  # noqa: PLC0415
+
+    world = desk.receiver.world
+    body = json.loads(_alert(desk, new_message_id(), test=False))
+    header = json.loads(b64url_decode(body["protected"]))
+    header["bx"]["test"] = marker
+    refused = await desk.receiver.post(resign(world.sender_key, body, header=header))
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["type"] == "urn:bx:problem:malformed"
+    assert (_count(desk, "messages"), _count(desk, "cases")) == (0, 0)
