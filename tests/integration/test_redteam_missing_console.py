@@ -41,3 +41,13 @@ async def test_closing_a_report_number_beyond_any_row_is_refused_not_a_server_er
     answer = await line.post("/missing/99999999999999999999/close",
                              data={"reason": "found", "confirm": "yes"})
     assert answer.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("path", ["/cases/99999999999999999999",
+                                  "/cases/99999999999999999999/compose",
+                                  "/drafts/99999999999999999999"])
+async def test_a_case_or_draft_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    """The same for every numbered page of the console (cases, drafts, tasks, tips)."""
+    answer = await people["line"].get(path)
+    assert answer.status_code in (404, 422), answer.status_code

@@ -26,6 +26,7 @@ from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     PostedForm,
     Redirect,
+    RowId,
     attachment_response,
     document_response,
     language,
@@ -187,7 +188,7 @@ def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
 
 
 @router.get("/cases/{case_id}")
-async def case_page(request: Request, case_id: int) -> HTMLResponse:
+async def case_page(request: Request, case_id: RowId) -> HTMLResponse:
     """A case: state and next steps, persons, tasks, notes, drafts and the message timeline."""
     principal = await user(request, "cases.read")
     return await _case_page(request, principal, case_id)
@@ -217,7 +218,7 @@ async def _act(request: Request, action: str, case_id: int, form_field: str, the
 
 
 @router.post("/cases/{case_id}/move")
-async def move_case(request: Request, case_id: int) -> Response:
+async def move_case(request: Request, case_id: RowId) -> Response:
     """Move a case to one of its allowed next states. Closing or withdrawing it (after which
     it never changes again) is a second step: the page asks to confirm, with a reason, and
     only the confirmed form moves the case."""
@@ -243,7 +244,7 @@ async def move_case(request: Request, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/persons")
-async def add_person(request: Request, case_id: int) -> Response:
+async def add_person(request: Request, case_id: RowId) -> Response:
     """Add a person by hand (victim, suspect, witness, relative)."""
     return await _act(request, "persons.write", case_id, "person",
                       f"/cases/{case_id}?done=person-added",
@@ -254,7 +255,7 @@ async def add_person(request: Request, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/notes")
-async def add_note(request: Request, case_id: int) -> Response:
+async def add_note(request: Request, case_id: RowId) -> Response:
     """A note on the case (sealed)."""
     return await _act(request, "notes.write", case_id, "note",
                       f"/cases/{case_id}?done=note-added",
@@ -264,7 +265,7 @@ async def add_note(request: Request, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/tasks/{task_id}/done")
-async def task_done(request: Request, case_id: int, task_id: int) -> Response:
+async def task_done(request: Request, case_id: RowId, task_id: RowId) -> Response:
     """Mark a task done (who and when are recorded; a note may say how)."""
     return await _act(request, "tasks.write", case_id, f"task-{task_id}",
                       f"/cases/{case_id}?done=task-done",
@@ -274,7 +275,7 @@ async def task_done(request: Request, case_id: int, task_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/best-interests")
-async def best_interests(request: Request, case_id: int) -> Response:
+async def best_interests(request: Request, case_id: RowId) -> Response:
     """A supervisor's best-interests decision for a child, with reasons."""
     return await _act(request, "cases.best-interests", case_id, "best-interests",
                       f"/cases/{case_id}?done=best-interests-recorded",
@@ -284,7 +285,7 @@ async def best_interests(request: Request, case_id: int) -> Response:
 
 
 @router.post("/cases/{case_id}/referral")
-async def referral(request: Request, case_id: int) -> Response:
+async def referral(request: Request, case_id: RowId) -> Response:
     """The home side records where the person it received was referred; the case moves on."""
     return await _act(request, "cases.transition", case_id, "referral",
                       f"/cases/{case_id}?done=referral-recorded",
@@ -304,7 +305,7 @@ async def _message(request: Request, principal: Principal, case_id: int,
 
 
 @router.get("/cases/{case_id}/messages/{message_id}")
-async def message_page(request: Request, case_id: int, message_id: str) -> HTMLResponse:
+async def message_page(request: Request, case_id: RowId, message_id: str) -> HTMLResponse:
     """A message of the case: its document in the console's frame, with the way back, the
     print, its attachments and (for roles that may) the special data opened with a reason."""
     principal = await user(request, "cases.read")
@@ -322,7 +323,7 @@ async def _rendered(request: Request, case_id: int, message_id: str, *,
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/document")
-async def document_page(request: Request, case_id: int, message_id: str) -> Response:
+async def document_page(request: Request, case_id: RowId, message_id: str) -> Response:
     """The bilingual document itself (framed by the message page); special data shows only
     under this session's grant. Every view is audited as a view."""
     printed = await _rendered(request, case_id, message_id, printing_it=False)
@@ -330,7 +331,7 @@ async def document_page(request: Request, case_id: int, message_id: str) -> Resp
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/pdf")
-async def document_pdf(request: Request, case_id: int, message_id: str) -> Response:
+async def document_pdf(request: Request, case_id: RowId, message_id: str) -> Response:
     """The document as a PDF, with special data only under this session's grant; audited as
     an export."""
     printed = await _rendered(request, case_id, message_id, printing_it=True)
@@ -340,7 +341,7 @@ async def document_pdf(request: Request, case_id: int, message_id: str) -> Respo
 
 
 @router.post("/cases/{case_id}/messages/{message_id}/special")
-async def open_special(request: Request, case_id: int, message_id: str) -> Response:
+async def open_special(request: Request, case_id: RowId, message_id: str) -> Response:
     """Open the special data of one message, with a reason (audited)."""
     principal = await user(request, "special.read")
     form = await posted(request, principal)
@@ -360,7 +361,7 @@ async def open_special(request: Request, case_id: int, message_id: str) -> Respo
 
 
 @router.post("/cases/{case_id}/messages/{message_id}/proof")
-async def proof_bundle(request: Request, case_id: int, message_id: str) -> Response:
+async def proof_bundle(request: Request, case_id: RowId, message_id: str) -> Response:
     """The proof bundle of a message of the case (PROTOCOL.md §4.8), with a reason
     (audited): from the case, so an H2 message's proof stays with the case's authorities."""
     principal = await user(request, "proofs.export")
@@ -385,7 +386,7 @@ async def proof_bundle(request: Request, case_id: int, message_id: str) -> Respo
 
 
 @router.get("/cases/{case_id}/messages/{message_id}/attachments/{name}")
-async def attachment(request: Request, case_id: int, message_id: str, name: str) -> Response:
+async def attachment(request: Request, case_id: RowId, message_id: str, name: str) -> Response:
     """An attachment as exchanged: images shown, PDFs downloaded; audited with the reason."""
     principal = await user(request, "special.read")
     cw = case_work(request)

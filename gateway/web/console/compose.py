@@ -30,6 +30,7 @@ from gateway.web.console.codelists import countries, languages
 from gateway.web.console.pages import (
     Redirect,
     Refused,
+    RowId,
     books,
     language,
     page,
@@ -47,7 +48,7 @@ _MESSAGE_KEYS: Final = frozenset({"csrf", "to", "priority", "handling", "lang", 
 
 
 @router.get("/cases/{case_id}/compose")
-async def choose_type(request: Request, case_id: int, type: str = "") -> Response:  # noqa: A002
+async def choose_type(request: Request, case_id: RowId, type: str = "") -> Response:  # noqa: A002
     """The compose menu of the case page lands here."""
     await user(request, "drafts.write")
     cw = case_work(request)
@@ -84,7 +85,7 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
 
 
 @router.get("/cases/{case_id}/compose/{doc_type}")
-async def compose_page(request: Request, case_id: int, doc_type: str,
+async def compose_page(request: Request, case_id: RowId, doc_type: str,
                        person: str | None = None) -> HTMLResponse:
     """A new document on a case, filled in from what the case, the directory and the user
     know; ``person`` picks whom it is about where the case holds several."""
@@ -103,7 +104,7 @@ async def compose_page(request: Request, case_id: int, doc_type: str,
 
 
 @router.get("/drafts/{draft_id}")
-async def draft_page(request: Request, draft_id: int) -> HTMLResponse:
+async def draft_page(request: Request, draft_id: RowId) -> HTMLResponse:
     """A saved or returned draft in its form, with its values, attachments and the reason it
     came back."""
     principal = await user(request, "drafts.write")
@@ -200,12 +201,12 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,
 
 
 @router.post("/cases/{case_id}/compose/{doc_type}")
-async def compose(request: Request, case_id: int, doc_type: str) -> Response:
+async def compose(request: Request, case_id: RowId, doc_type: str) -> Response:
     """Save the form as a draft and, if asked, submit it for release."""
     return await _save(request, case_id, doc_type, None)
 
 
 @router.post("/drafts/{draft_id}")
-async def save_draft(request: Request, draft_id: int) -> Response:
+async def save_draft(request: Request, draft_id: RowId) -> Response:
     """Save a changed draft and, if asked, submit it again."""
     return await _save(request, None, None, draft_id)

@@ -29,6 +29,7 @@ from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
     PostedForm,
     Redirect,
+    RowId,
     books,
     language,
     page,
@@ -116,14 +117,14 @@ async def _tip_page(request: Request, principal: Principal, tip_id: int, status:
 
 
 @router.get("/hotline/{tip_id}")
-async def tip_page(request: Request, tip_id: int) -> HTMLResponse:
+async def tip_page(request: Request, tip_id: RowId) -> HTMLResponse:
     """One tip to read and go on with: classify, escalate, resolve (audited read)."""
     principal = await user(request, "tips.read")
     return await _tip_page(request, principal, tip_id)
 
 
 @router.post("/hotline/{tip_id}")
-async def triage_tip(request: Request, tip_id: int) -> Response:
+async def triage_tip(request: Request, tip_id: RowId) -> Response:
     """Triage, and escalate (with an alert to a partner) in the same action; or resolve."""
     principal = await user(request, "tips.write")
     form = await posted(request, principal)
@@ -153,7 +154,7 @@ async def triage_tip(request: Request, tip_id: int) -> Response:
 
 
 @router.post("/hotline/{tip_id}/reporter")
-async def tip_reporter(request: Request, tip_id: int) -> HTMLResponse:
+async def tip_reporter(request: Request, tip_id: RowId) -> HTMLResponse:
     """Who called: the hotline chief (a supervisor), with a reason; audited."""
     principal = await user(request, "tips.reporter.read")
     form = await posted(request, principal)
@@ -178,7 +179,7 @@ async def partners_page(request: Request) -> HTMLResponse:
 
 
 @router.post("/partners/keys/{offer_id}")
-async def decide_partner_key(request: Request, offer_id: int) -> Response:
+async def decide_partner_key(request: Request, offer_id: RowId) -> Response:
     """An administrator pins, or refuses, a partner's new key (audited)."""
     principal = await user(request, "partners.keys")
     form = await posted(request, principal)

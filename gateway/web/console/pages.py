@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+from fastapi import Path as PathParameter
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -39,6 +40,10 @@ LANG_COOKIE: Final = "bx_lang"
 TEMPLATES: Final = Path(__file__).resolve().parent.parent / "templates"
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
                    trim_blocks=True, lstrip_blocks=True)
+
+#: The number of a row (a case, draft, task, tip...) in a console path: beyond the database's
+#: integers it is refused as any wrong path is, never a server error.
+RowId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 
 
 #: A posted form: its text fields, and the files it carries.

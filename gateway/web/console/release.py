@@ -23,6 +23,7 @@ from gateway.web.auth import case_work
 from gateway.web.console.pages import (
     Redirect,
     Refused,
+    RowId,
     attachment_response,
     books,
     directory_name,
@@ -58,7 +59,7 @@ async def release_queue(request: Request) -> HTMLResponse:
 
 
 @router.get("/release/{draft_id}/preview")
-async def release_preview(request: Request, draft_id: int) -> Response:
+async def release_preview(request: Request, draft_id: RowId) -> Response:
     """The bilingual preview of a draft (a read of its data: audited; noted as seen)."""
     principal = await user(request, "drafts.release")
     cw = case_work(request)
@@ -76,7 +77,7 @@ async def release_preview(request: Request, draft_id: int) -> Response:
 
 
 @router.get("/release/{draft_id}/attachments/{name}")
-async def release_attachment(request: Request, draft_id: int, name: str) -> Response:
+async def release_attachment(request: Request, draft_id: RowId, name: str) -> Response:
     """An attachment of a draft as it will go (a photo or scan of a person): images shown,
     PDFs downloaded, never cached; audited as a read of special data, noted as seen."""
     principal = await user(request, "drafts.release")
@@ -89,7 +90,7 @@ async def release_attachment(request: Request, draft_id: int, name: str) -> Resp
 
 
 @router.post("/release/{draft_id}")
-async def release(request: Request, draft_id: int) -> Response:
+async def release(request: Request, draft_id: RowId) -> Response:
     """Release (once the preview and every attachment were opened), or send back with a
     reason; the queue then says which was done."""
     principal = await user(request, "drafts.release")
@@ -110,7 +111,7 @@ async def release(request: Request, draft_id: int) -> Response:
 
 
 @router.get("/release/reports/{release_id}/preview")
-async def report_preview(request: Request, release_id: int) -> Response:
+async def report_preview(request: Request, release_id: RowId) -> Response:
     """A submitted periodic report, read back from the bytes that will be signed, in the
     reader's language with English beneath."""
     principal = await user(request, "reports.send")
@@ -127,7 +128,7 @@ async def report_preview(request: Request, release_id: int) -> Response:
 
 
 @router.post("/release/reports/{release_id}")
-async def release_report(request: Request, release_id: int) -> Response:
+async def release_report(request: Request, release_id: RowId) -> Response:
     """A second supervisor of the unit releases a submitted report (signed and queued for
     C02), or sends it back to its submitter with a reason."""
     principal = await user(request, "reports.send")
