@@ -50,3 +50,20 @@ async def test_an_endpoint_claiming_an_enrolled_partners_id_gets_no_token_of_it(
     assert health.status == "FAIL"
     assert "vn.c02" in json.dumps(str(health.detail))
     assert not run.passed
+
+
+async def test_a_partner_probed_at_another_address_than_its_endpoint_is_a_usage_error(
+        receiver: Receiver) -> None:
+    """``--partner vn.c02`` with a BASE_URL other than vn.c02's endpoint would hand that
+    address tokens good at vn.c02's mailbox: refused before anything is sent (exit 2); the
+    partner's own endpoint, with or without a trailing slash, is fine."""
+    from gateway.exchange.probe.setup import ProbeSetupError  # noqa: PLC0415
+
+    node = receiver.app.state.node
+    endpoint = node.partners.get("vn.c02").file.endpoint
+    with pytest.raises(ProbeSetupError, match="endpoint"):
+        setup_for(node, partner_id="vn.c02", base_url=IMPOSTOR, read_only=True, bundle=None,
+                  per_minute=60)
+    for same in (endpoint, endpoint + "/"):
+        assert setup_for(node, partner_id="vn.c02", base_url=same, read_only=True,
+                         bundle=None, per_minute=60).partner == "vn.c02"

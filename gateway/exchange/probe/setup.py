@@ -104,6 +104,14 @@ def setup_for(node: Node, *, partner_id: str | None, base_url: str | None, read_
     if partner_id and partner is None:
         raise ProbeSetupError(N_("{partner} is not in the partner directory"),
                               partner=partner_id)
+    known = (partner.file.endpoint or "").rstrip("/") if partner else ""
+    if known and base_url is not None and base_url.rstrip("/") != known:
+        # the probe's tokens for a partner are good at that partner's mailbox, wherever they
+        # are sent: another address gets none (a pull partner, with no endpoint, may be
+        # probed at the address the operator gives)
+        raise ProbeSetupError(N_("{partner}'s endpoint is {endpoint}: a probe of it is sent "
+                                 "there only (change its partner file, or leave BASE_URL "
+                                 "out)"), partner=partner_id, endpoint=known)
     if partner is None and base_url is not None:
         wanted = base_url.rstrip("/")
         partner = next((p for p in node.partners.all()
