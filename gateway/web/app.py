@@ -22,6 +22,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.cases import matching
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
 from gateway.cases.work import open_case_work
@@ -41,6 +42,7 @@ from gateway.web import (
     api_cases,
     api_drafts,
     api_hotline,
+    api_matches,
     api_missing,
     api_reports,
     api_session,
@@ -55,7 +57,8 @@ from gateway.web.limits import RequestLimits
 log = logging.getLogger("gateway.web")
 #: Every router of the local API (``/api``); the permission test walks them all.
 LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.router,
-                            api_hotline.router, api_missing.router, api_admin.router,
+                            api_hotline.router, api_missing.router, api_matches.router,
+                            api_admin.router,
                             api_reports.router, local_api.router)
 SHUTDOWN_GRACE_S = 20.0
 DELIVERIES_AT_ONCE: Final = 32  # pushes in flight per replica (and connections kept alive)
@@ -159,6 +162,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         await asyncio.to_thread(cases.warm)
         app.state.cases = cases
         install_case_hook(cases)
+        await matching.ensure_index(cases)  # a database from before matching's index
         timeout = httpx.Timeout(30.0, connect=10.0)
         client = httpx.AsyncClient(timeout=timeout)  # pulls, acknowledgements, key refresh
         # Pushes: a client per push in flight, each keeping its connection alive (see
