@@ -39,6 +39,8 @@ MAX_LIMIT: Final = 50
 #: What the audit log calls a look for matches where it names the special data read.
 KIND: Final = "matches"
 _REINDEX_BATCH: Final = 500
+#: Keys held in memory at most by a reindex before they are written.
+_FLUSH: Final = 20_000
 log = logging.getLogger("gateway.matching")
 
 
@@ -159,6 +161,9 @@ async def reindex(conn: AsyncConnection, cw: CaseWork) -> tuple[int, int]:
                     for k in match_index.keys_of(
                         cw.sealer, prepare(person, report.created_at.date())))
         reports += 1
+        if len(rows) >= _FLUSH:
+            await repo.insert_keys(conn, rows)
+            rows = []
     people, after = 0, 0
     while True:
         batch = await repo.all_live_persons(conn, after, _REINDEX_BATCH)
