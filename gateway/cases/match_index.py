@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.matching.blocking import blocking_keys
 from gateway.matching.model import Prepared, prepare
 from gateway.matching.person import Person, PersonError
+from gateway.store import match_suggestions as suggestion_repo
 from gateway.store import matching as repo
 from gateway.store import missing_persons as missing_repo
 from gateway.store.crypto import Sealer
@@ -152,6 +153,12 @@ async def index_case_person(conn: AsyncConnection, sealer: Sealer, person_id: in
     """A case person's keys (none for a person without a name)."""
     keys = keys_of(sealer, prepare(person, asof)) if person is not None else []
     await repo.replace_keys(conn, CASE_PERSON, person_id, case_id, keys, new=new)
+
+
+async def enqueue(conn: AsyncConnection, kind: str, record_id: int, at: datetime) -> None:
+    """A record to match once the caller's transaction has committed (the matcher's queue:
+    the writing use case does no more)."""
+    await suggestion_repo.enqueue(conn, kind, record_id, at)
 
 
 async def unindex(conn: AsyncConnection, kind: str, record_id: int) -> None:

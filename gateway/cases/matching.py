@@ -126,6 +126,28 @@ async def find_case_matches(conn: AsyncConnection, cw: CaseWork, principal: Prin
     return str(row.reference), out
 
 
+async def find_for(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: int,
+                   limit: int = 10) -> tuple[int | None, list[Found]]:
+    """The matches of a stored record (a case person: never its own case's; a report: never
+    itself), with the record's case (None for a report); nothing for a record gone (a person
+    purged, a report no longer open). A step of the matcher's use case."""
+    model = await _model(conn)
+    if kind == repo.CASE_PERSON:
+        people = await repo.live_persons(conn, [record_id])
+        if not people:
+            return None, []
+        case_id = int(people[0].case_id)
+        query = match_index.prepared_person(cw.sealer, people[0])
+        if query is None:
+            return case_id, []
+        return case_id, await _find(conn, cw, query, limit, model, exclude_case=case_id)
+    reports = await repo.open_reports(conn, [record_id])
+    if not reports:
+        return None, []
+    return None, await _find(conn, cw, match_index.prepared_report(cw.sealer, reports[0]),
+                             limit, model, exclude=(repo.MISSING, record_id))
+
+
 async def match_person(cw: CaseWork, principal: Principal, person: Person,
                        limit: int) -> list[Found]:
     """``POST /api/matches``: the matches of a person, the look audited as a read of special

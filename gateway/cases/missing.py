@@ -100,6 +100,7 @@ async def record(conn: AsyncConnection, cw: CaseWork, principal: Principal,
             body.photo) else None)
     await match_index.index_report(conn, cw.sealer, report_id, Person.from_json(person),
                                    now.date())
+    await match_index.enqueue(conn, match_index.MISSING, report_id, now)
     if body.reporter is not None:
         identity = seal(json.dumps(body.reporter.model_dump(exclude_none=True),
                                    ensure_ascii=False), repo.REPORTER_COLUMN)

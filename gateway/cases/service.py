@@ -249,6 +249,8 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
                                    facts.details),
         (existing.created_at if existing is not None else cw.clock()).date(),
         new=existing is None)
+    if facts.role == "victim":  # a found person: matched after the commit
+        await match_index.enqueue(conn, match_index.CASE_PERSON, person_id, cw.clock())
     if facts.presumed_child and facts.role == "victim":
         await repo.update_case(conn, case_id, presumed_child=True)
     return person_id

@@ -9,13 +9,13 @@ special data, with ids and counts only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from gateway.access.sessions import Principal
-from gateway.cases import matching
+from gateway.cases import matcher, matching
 from gateway.cases.missing_commands import MatchQuery
 from gateway.documents.catalog import LOCALES, catalogs
 from gateway.matching.person import Person
@@ -26,6 +26,7 @@ from gateway.web.jsonbody import strict_json
 from gateway.web.routing import LocalApiRoute
 from gateway.web.views.matches import (
     CaseMatchesView,
+    Decided,
     Matches,
     MatchView,
     PersonMatches,
@@ -101,3 +102,21 @@ async def case_matches(
     return CaseMatchesView(persons=[
         PersonMatches(person_id=p.person_id, matches=[_view(f, translate) for f in p.matches])
         for p in found])
+
+
+@router.post(
+    "/matches/{suggestion_id}/{decision}",
+    response_model=Decided,
+    responses=answers(Decided, errors=(401, 403, 404, 409, 422)),
+)
+async def decide(
+    request: Request,
+    suggestion_id: Id,
+    decision: Literal["confirm", "reject"],
+    principal: Annotated[Principal, permit("matches.decide")],
+) -> Decided:
+    """Decide a suggestion of the caller's unit's case: ``confirm`` (the same person: the
+    report is linked to the case and leaves the open list, its recording unit is told) or
+    ``reject`` (the pair is never suggested again). Audited."""
+    state = await matcher.decide(case_work(request), principal, suggestion_id, decision)
+    return Decided(id=suggestion_id, state=state)

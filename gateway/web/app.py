@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.cases import matching
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
+from gateway.cases.matcher import Matcher
 from gateway.cases.work import open_case_work
 from gateway.exchange import witnessing
 from gateway.exchange.attach import Attacher
@@ -173,7 +174,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order
         loops: list[Loop] = [Housekeeper(cases, [reminders.remind]), TrustKeeper(node, client),
-                 Checkpointer(node)] if run_worker else []
+                 Checkpointer(node), Matcher(cases)] if run_worker else []
         attacher = Attacher(node)
         attaching = asyncio.create_task(attacher.run())  # part of accepting: always runs
         task = asyncio.create_task(worker.run()) if run_worker else None

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.cases import housekeeping, matching
+from gateway.cases import housekeeping, matcher, matching
 from gateway.protocol.encoding import MAX_JSON_DEPTH
 from tests.integration.conftest import Desk
 from tests.integration.test_casework import only_case, receive
@@ -197,3 +197,62 @@ async def test_a_duplicated_member_or_a_deep_body_is_refused(people: Desk) -> No
     for limit in ("0", "51", "x"):
         bad = await people.call("officer", "GET", f"/api/cases/1/matches?limit={limit}")
         assert bad.status_code == 422
+
+
+async def test_matching_runs_after_the_commit_suggests_once_and_an_officer_decides(
+        people: Desk) -> None:
+    girl = await report(people, GIRL)
+    await receive(people, "verification-request")
+    case = await only_case(people)
+    victim = next(p for p in case["persons"] if p["role"] == "victim")
+    # attaching only queued the victim (and the report its own row): nothing suggested yet
+    assert sorted(rows(people, "SELECT kind, record_id FROM match_queue")) == [
+        ("case-person", victim["id"]), ("missing-person", girl)]
+    assert rows(people, "SELECT count(*) FROM match_suggestions") == [(0,)]
+    cw = people.receiver.app.state.cases
+    assert await matcher.run_once(cw) == 1  # the pair once, though both sides were queued
+    assert rows(people, "SELECT count(*) FROM match_queue") == [(0,)]
+    (suggestion, reasons), = rows(people, "SELECT id, reasons FROM match_suggestions WHERE "
+                                  "person_id = ? AND report_id = ? AND state = 'suggested'",
+                                  victim["id"], girl)
+    assert "name:" in reasons
+    assert "hoa" not in reasons.lower()  # codes, no value
+    assert rows(people, "SELECT unit, case_id FROM notifications WHERE kind = 'match'") == [
+        ("kh.ahtjp", case["id"])]
+    # the hotline may not decide; another unit's officer finds no such suggestion
+    assert (await people.call("hoa.operator", "POST", f"/api/matches/{suggestion}/confirm")
+            ).status_code == 403
+    assert (await people.call("other.officer", "POST", f"/api/matches/{suggestion}/confirm")
+            ).status_code == 404
+    assert (await people.call("officer", "POST", f"/api/matches/{suggestion}/maybe")
+            ).status_code == 422
+    decided = await people.ok("officer", "POST", f"/api/matches/{suggestion}/confirm")
+    assert decided == {"id": suggestion, "state": "confirmed"}
+    assert (await people.call("officer", "POST", f"/api/matches/{suggestion}/reject")
+            ).status_code == 409
+    read = await people.ok("officer", "GET", f"/api/missing-persons/{girl}")
+    assert (read["state"], read["case_id"]) == ("linked", case["id"])
+    assert (await people.ok("officer", "GET", "/api/missing-persons"))["reports"] == []
+    assert rows(people, "SELECT count(*) FROM match_keys WHERE kind = 'missing-person'") == [
+        (0,)]
+    assert rows(people, "SELECT unit, kind FROM notifications WHERE kind = "
+                "'match-confirmed'") == [("kh.hotline-1280", "match-confirmed")]
+    decisions = rows(people, "SELECT actor, detail FROM audit_log WHERE action = "
+                     "'special.read' AND detail LIKE '%outcome%'")
+    assert [(a, json.loads(d)["outcome"]) for a, d in decisions] == [
+        ("officer", "confirmed")]
+
+
+async def test_a_rejected_pair_is_never_suggested_again(people: Desk) -> None:
+    girl = await report(people, GIRL)
+    await receive(people, "verification-request")
+    cw = people.receiver.app.state.cases
+    assert await matcher.run_once(cw) == 1
+    (suggestion,), = rows(people, "SELECT id FROM match_suggestions")
+    assert (await people.ok("officer", "POST", f"/api/matches/{suggestion}/reject")
+            )["state"] == "rejected"
+    rows(people, "INSERT INTO match_queue VALUES ('missing-person', ?, '2026-11-24')", girl)
+    assert await matcher.run_once(cw) == 0
+    assert rows(people, "SELECT state FROM match_suggestions") == [("rejected",)]
+    read = await people.ok("officer", "GET", f"/api/missing-persons/{girl}")
+    assert read["state"] == "open"

@@ -62,3 +62,11 @@ class CaseMatchesView(View):
 
     model_config = example({"persons": [{"person_id": 3, "matches": [_MATCH]}]})
     persons: list[PersonMatches]
+
+
+class Decided(View):
+    """A suggestion decided: its id and new state (``confirmed`` or ``rejected``)."""
+
+    model_config = example({"id": 4, "state": "confirmed"})
+    id: int
+    state: str
