@@ -16,6 +16,7 @@ anything is answered: :func:`match_person` and :func:`match_case` are those two 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, cast
@@ -42,6 +43,9 @@ _REINDEX_BATCH: Final = 500
 #: Keys held in memory at most by a reindex before they are written.
 _FLUSH: Final = 20_000
 log = logging.getLogger("gateway.matching")
+#: How long a count of the node's records serves the model's prior.
+_COUNT_FOR_S: Final = 30.0
+_counted: dict[int, tuple[float, int]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +69,13 @@ class CaseMatches:
 
 
 async def _model(conn: AsyncConnection) -> Model:
-    """The shipped model, its prior scaled to the records the node holds."""
-    return default_model().for_reports(await repo.indexed_records(conn))
+    """The shipped model, its prior scaled to the records the node holds (counted again
+    after :data:`_COUNT_FOR_S`: the prior moves with thousands of records, not one)."""
+    at, count = _counted.get(id(conn.engine), (-_COUNT_FOR_S, 0))
+    if time.monotonic() - at >= _COUNT_FOR_S:
+        count = await repo.indexed_records(conn)
+        _counted[id(conn.engine)] = (time.monotonic(), count)
+    return default_model().for_reports(count)
 
 
 async def _find(conn: AsyncConnection, cw: CaseWork, query: Prepared, limit: int,

@@ -13,13 +13,15 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.matching.blocking import SHORTLIST
 from gateway.store.case_tables import missing_persons, persons
 from gateway.store.match_tables import match_keys
 
 MISSING: Final = "missing-person"
 CASE_PERSON: Final = "case-person"
-#: The candidates a search keeps at most: those sharing the most keys.
-CANDIDATES: Final = 500
+#: The candidates a search keeps at most: those sharing the most keys (the core's shortlist,
+#: on which its recall was measured).
+CANDIDATES: Final = SHORTLIST
 #: Keys written per statement (SQLite's bound parameters).
 _CHUNK: Final = 200
 
