@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,9 +29,11 @@ from gateway.cases import match_index, notices
 from gateway.cases.matching import KIND, Found, find_for
 from gateway.cases.service import load_case
 from gateway.cases.work import CaseError, CaseWork
+from gateway.matching.model import Reason, default_model
 from gateway.protocol.errors import N_
 from gateway.store import cases as case_repo
 from gateway.store import match_suggestions as repo
+from gateway.store import matching as match_repo
 from gateway.store import missing_persons as missing_repo
 from gateway.store.transactions import reads, writes
 
@@ -156,3 +159,49 @@ async def decide(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                        {"kind": KIND, "suggestion": row.id, "outcome": state,
                         "report": report.reference})
     return state
+
+
+@dataclass(frozen=True)
+class SuggestionView:
+    """A suggestion as the case page shows it: both persons' fields side by side, the report's
+    reference and whether it has a photo, and the reasons (said in the reader's language at
+    the edge)."""
+
+    id: int
+    score: float
+    person_id: int
+    ours: dict[str, Any]
+    report_id: int
+    report_reference: str
+    report_has_photo: bool
+    theirs: dict[str, Any]
+    reasons: tuple[Reason, ...]
+
+
+@writes
+async def case_suggestions(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                           case_id: int) -> list[SuggestionView]:
+    """A case's suggestions still to decide, opened for an officer of its unit: each shown is
+    audited as a read of special data (ids only)."""
+    case = await load_case(conn, principal, case_id)
+    out: list[SuggestionView] = []
+    for row in await repo.of_case(conn, case.id):
+        people = await match_repo.live_persons(conn, [int(row.person_id)])
+        reports = await match_repo.open_reports(conn, [int(row.report_id)])
+        if not people or not reports:
+            continue
+        ours = match_index.prepared_person(cw.sealer, people[0])
+        if ours is None:
+            continue
+        theirs = match_index.prepared_report(cw.sealer, reports[0])
+        report = await missing_repo.report_row(conn, int(row.report_id))
+        match = default_model().score(ours, theirs)
+        out.append(SuggestionView(
+            int(row.id), float(row.score), int(row.person_id), ours.person.to_json(),
+            int(row.report_id), str(report.reference), report.photo_sealed is not None,
+            theirs.person.to_json(), match.reasons))
+    if out:
+        await audit.append(conn, cw.clock, principal.actor, "special.read", case.reference,
+                           {"kind": KIND, "suggestion": [s.id for s in out],
+                            "report": [s.report_reference for s in out]})
+    return out

@@ -12,12 +12,14 @@ import sqlite3
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from gateway.cases import housekeeping, matcher, matching
 from gateway.protocol.encoding import MAX_JSON_DEPTH
 from tests.integration.conftest import Desk
 from tests.integration.test_casework import only_case, receive
+from tests.integration.test_console_work import PASSWORD, Browser
 from tests.integration.test_missing_persons import raw_database
 
 pytestmark = pytest.mark.anyio
@@ -256,3 +258,36 @@ async def test_a_rejected_pair_is_never_suggested_again(people: Desk) -> None:
     assert rows(people, "SELECT state FROM match_suggestions") == [("rejected",)]
     read = await people.ok("officer", "GET", f"/api/missing-persons/{girl}")
     assert read["state"] == "open"
+
+
+async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_deciding(
+        people: Desk) -> None:
+    girl = await report(people, {**GIRL, "papers": [], "phones": []})
+    await receive(people, "verification-request")
+    case = await only_case(people)
+    await matcher.run_once(people.receiver.app.state.cases)
+    (suggestion,), = rows(people, "SELECT id FROM match_suggestions")
+    await people.add_user("sophea", "blo-officer", password=PASSWORD)
+    transport = httpx.ASGITransport(app=people.receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        browser = Browser(people.receiver, client, lang="en")
+        await browser.login("sophea")
+        shown = await browser.get(f"/cases/{case['id']}")
+        assert f'href="/cases/{case["id"]}/matches"' in shown.text
+        page = await browser.get(f"/cases/{case['id']}/matches")
+        assert page.status_code == 200
+        assert "NGUYEN Thi Hoa" in page.text  # ours, beside theirs
+        assert "Nguyen Thi Hoa" in page.text
+        assert "same once accents are removed" in page.text or "are the same" in page.text
+        asked = await browser.post(f"/cases/{case['id']}/matches/{suggestion}",
+                                   {"decision": "confirm"})
+        assert 'id="confirm-match"' in asked.text
+        assert rows(people, "SELECT state FROM match_suggestions") == [("suggested",)]
+        done = await browser.post(f"/cases/{case['id']}/matches/{suggestion}",
+                                  {"decision": "confirm", "confirmed": "yes"})
+        assert done.status_code == 303
+    assert rows(people, "SELECT state, case_id FROM missing_persons WHERE id = ?", girl) == [
+        ("linked", case["id"])]
+    shown_audit = rows(people, "SELECT detail FROM audit_log WHERE actor = 'sophea' AND "
+                       "action = 'special.read' AND detail LIKE '%matches%'")
+    assert len(shown_audit) == 3  # the page twice (each showing audited), the decision

@@ -161,6 +161,8 @@ CONSOLE_STATES: Final = (
     C_("code", "report:withdrawn"),
     C_("code", "done:missing-recorded"),
     C_("code", "done:missing-closed"),
+    C_("code", "done:match-confirmed"),
+    C_("code", "done:match-rejected"),
     C_("code", "reason:found-safe"),
     C_("code", "reason:returned-home"),
     C_("code", "reason:duplicate"),
