@@ -147,14 +147,6 @@ async def index_report(conn: AsyncConnection, sealer: Sealer, report_id: int,
                             keys_of(sealer, prepare(person, asof)), new=new)
 
 
-async def index_case_person(conn: AsyncConnection, sealer: Sealer, person_id: int,
-                            case_id: int, person: Person | None, asof: date, *,
-                            new: bool = False) -> None:
-    """A case person's keys (none for a person without a name)."""
-    keys = keys_of(sealer, prepare(person, asof)) if person is not None else []
-    await repo.replace_keys(conn, CASE_PERSON, person_id, case_id, keys, new=new)
-
-
 async def enqueue(conn: AsyncConnection, kind: str, record_id: int, at: datetime) -> None:
     """A record to match once the caller's transaction has committed (the matcher's queue:
     the writing use case does no more)."""

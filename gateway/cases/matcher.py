@@ -3,7 +3,8 @@ victim added to a case by a partner's verification request, alert or repatriatio
 or by hand; a missing-person report recorded) are matched after their commit, so that the
 writing path (attaching a message, issue 23) only adds one queue row.
 
-For each queued record the :class:`Matcher` looks for the other side (a case's victim for a
+A queued case person is first (re)indexed (its blind-index keys replaced), then, if a victim,
+matched. For each queued record the :class:`Matcher` looks for the other side (a case's victim for a
 report, the open reports for a victim), stores each pair above the node's suggesting
 threshold as a suggestion (the pair once only: a rejected pair is never suggested again) and
 tells the case's unit (a ``match`` notice). An officer then decides (:func:`decide`): the
@@ -62,6 +63,14 @@ async def match_queued(conn: AsyncConnection, cw: CaseWork, kind: str, record_id
     """Match one queued record, store its new suggestions and tell the cases' units;
     answers how many suggestions are new."""
     await repo.dequeue(conn, kind, record_id, queued_at)
+    if kind == match_index.CASE_PERSON:  # indexed here, not on the attaching path
+        people = await match_repo.live_persons(conn, [record_id])
+        prepared = match_index.prepared_person(cw.sealer, people[0]) if people else None
+        await match_repo.replace_keys(
+            conn, kind, record_id, int(people[0].case_id) if people else None,
+            match_index.keys_of(cw.sealer, prepared) if prepared is not None else [])
+        if not people or people[0].role != "victim":  # the found persons are matched
+            return 0
     own_case, found_all = await find_for(conn, cw, kind, record_id)
     pairs: list[tuple[int, int, int, Found]] = []  # person, case, report, match
     for found in found_all:

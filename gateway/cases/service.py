@@ -243,14 +243,8 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     await repo.index_terms(conn, case_id, person_id,
                            [cw.sealer.index_term(t) for t in sorted(terms_of(facts))],
                            new_person=existing is None)
-    await match_index.index_case_person(
-        conn, cw.sealer, person_id, case_id,
-        match_index.person_of_case(facts.native, facts.latin, facts.sex, facts.nationality,
-                                   facts.details),
-        (existing.created_at if existing is not None else cw.clock()).date(),
-        new=existing is None)
-    if facts.role == "victim":  # a found person: matched after the commit
-        await match_index.enqueue(conn, match_index.CASE_PERSON, person_id, cw.clock())
+    # indexed and matched after the commit: attaching a message only adds the queue's row
+    await match_index.enqueue(conn, match_index.CASE_PERSON, person_id, cw.clock())
     if facts.presumed_child and facts.role == "victim":
         await repo.update_case(conn, case_id, presumed_child=True)
     return person_id

@@ -108,7 +108,7 @@ async def live_persons(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
     if not ids:
         return []
     return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.name_native_sealed,
+        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
                   persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
                   persons.c.details_sealed, persons.c.created_at)
         .where(persons.c.id.in_(ids), persons.c.purged_at.is_(None))))
@@ -117,7 +117,7 @@ async def live_persons(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
 async def persons_of_case(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's persons not purged, as :func:`live_persons` gives them."""
     return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.name_native_sealed,
+        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
                   persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
                   persons.c.details_sealed, persons.c.created_at)
         .where(persons.c.case_id == case_id, persons.c.purged_at.is_(None))
@@ -127,7 +127,7 @@ async def persons_of_case(conn: AsyncConnection, case_id: int) -> list[Any]:
 async def all_live_persons(conn: AsyncConnection, after: int, batch: int) -> list[Any]:
     """The persons not purged with an id above ``after``, a batch (a reindex's keyset)."""
     return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.name_native_sealed,
+        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
                   persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
                   persons.c.details_sealed, persons.c.created_at)
         .where(persons.c.id > after, persons.c.purged_at.is_(None))

@@ -66,6 +66,7 @@ async def test_a_report_and_a_partners_request_about_the_same_girl_find_each_oth
                                             ("missing-person", stranger)}
     assert all(len(key) == 32 and "hoa" not in key for _, _, key in keys)
     await receive(people, "verification-request")  # NGUYEN Thi Hoa, estimated 15
+    await matcher.run_once(people.receiver.app.state.cases)  # the case's persons indexed
     case = await only_case(people)
     victim = next(p for p in case["persons"] if p["role"] == "victim")
     found = await people.ok("officer", "GET", f"/api/cases/{case['id']}/matches",
@@ -108,13 +109,15 @@ async def test_closed_reports_and_purged_persons_leave_the_index_and_reindex_reb
     girl = await report(people, GIRL)
     await receive(people, "verification-request")
     case = await only_case(people)
+    cw = people.receiver.app.state.cases
+    await matcher.run_once(cw)
     await people.ok("hoa.operator", "POST", f"/api/missing-persons/{girl}/close",
                     json={"reason": "found-safe"})
     assert rows(people, "SELECT count(*) FROM match_keys WHERE kind = 'missing-person'") == [
         (0,)]
     asked = await people.ok("officer", "POST", "/api/matches", json={"person": GIRL})
     assert all(m["kind"] == "case-person" for m in asked["matches"])
-    cw = people.receiver.app.state.cases
+    assert asked["matches"]
     rows(people, "DELETE FROM match_keys")
     assert await matching.index_needed(cw) is True
     assert await matching.reindex(cw) == (0, 2)  # the victim and her mother
@@ -207,9 +210,12 @@ async def test_matching_runs_after_the_commit_suggests_once_and_an_officer_decid
     await receive(people, "verification-request")
     case = await only_case(people)
     victim = next(p for p in case["persons"] if p["role"] == "victim")
-    # attaching only queued the victim (and the report its own row): nothing suggested yet
-    assert sorted(rows(people, "SELECT kind, record_id FROM match_queue")) == [
-        ("case-person", victim["id"]), ("missing-person", girl)]
+    # attaching only queued the case's persons (the report its own row): nothing indexed for
+    # them, nothing suggested yet
+    assert sorted(rows(people, "SELECT kind, record_id FROM match_queue")) == sorted(
+        [("case-person", p["id"]) for p in case["persons"]] + [("missing-person", girl)])
+    assert rows(people, "SELECT count(*) FROM match_keys WHERE kind = 'case-person'") == [
+        (0,)]
     assert rows(people, "SELECT count(*) FROM match_suggestions") == [(0,)]
     cw = people.receiver.app.state.cases
     assert await matcher.run_once(cw) == 1  # the pair once, though both sides were queued
