@@ -178,6 +178,7 @@ class SuggestionView:
 
     id: int
     score: float
+    case_id: int
     person_id: int
     ours: dict[str, Any]
     report_id: int
@@ -193,8 +194,41 @@ async def case_suggestions(conn: AsyncConnection, cw: CaseWork, principal: Princ
     """A case's suggestions still to decide, opened for an officer of its unit: each shown is
     audited as a read of special data (ids only)."""
     case = await load_case(conn, principal, case_id)
+    out = await _opened(conn, cw, await repo.of_case(conn, case.id))
+    if out:
+        await audit.append(conn, cw.clock, principal.actor, "special.read", case.reference,
+                           {"kind": KIND, "suggestion": [s.id for s in out],
+                            "report": [s.report_reference for s in out]})
+    return out
+
+
+@writes
+async def report_suggestions(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                             report_id: int) -> list[SuggestionView]:
+    """A report's suggestions still to decide, among the cases the reader may see (another
+    unit's case is not named): audited as a read of special data."""
+    report = await missing_repo.report_row(conn, report_id)
+    if report is None:
+        raise CaseError("not-found", N_("no missing-person report {report_id}"),
+                        report_id=report_id)
+    seen = []
+    for row in await repo.of_report(conn, report_id):
+        try:
+            await load_case(conn, principal, int(row.case_id))
+        except CaseError:
+            continue
+        seen.append(row)
+    out = await _opened(conn, cw, seen)
+    if out:
+        await audit.append(conn, cw.clock, principal.actor, "special.read", report.reference,
+                           {"kind": KIND, "suggestion": [s.id for s in out]})
+    return out
+
+
+async def _opened(conn: AsyncConnection, cw: CaseWork, rows: list[Any]
+                  ) -> list[SuggestionView]:
     out: list[SuggestionView] = []
-    for row in await repo.of_case(conn, case.id):
+    for row in rows:
         people = await match_repo.live_persons(conn, [int(row.person_id)])
         reports = await match_repo.open_reports(conn, [int(row.report_id)])
         if not people or not reports:
@@ -206,11 +240,7 @@ async def case_suggestions(conn: AsyncConnection, cw: CaseWork, principal: Princ
         report = await missing_repo.report_row(conn, int(row.report_id))
         match = default_model().score(ours, theirs)
         out.append(SuggestionView(
-            int(row.id), float(row.score), int(row.person_id), ours.person.to_json(),
-            int(row.report_id), str(report.reference), report.photo_sealed is not None,
-            theirs.person.to_json(), match.reasons))
-    if out:
-        await audit.append(conn, cw.clock, principal.actor, "special.read", case.reference,
-                           {"kind": KIND, "suggestion": [s.id for s in out],
-                            "report": [s.report_reference for s in out]})
+            int(row.id), float(row.score), int(row.case_id), int(row.person_id),
+            ours.person.to_json(), int(row.report_id), str(report.reference),
+            report.photo_sealed is not None, theirs.person.to_json(), match.reasons))
     return out

@@ -285,6 +285,12 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
         assert "NGUYEN Thi Hoa" in page.text  # ours, beside theirs
         assert "Nguyen Thi Hoa" in page.text
         assert "same once accents are removed" in page.text or "are the same" in page.text
+        from_report = await browser.get(f"/missing/{girl}")
+        assert f'href="/missing/{girl}/matches"' in from_report.text
+        listed = await browser.get(f"/missing/{girl}/matches")
+        assert f'id="suggestion-{suggestion}"' in listed.text
+        assert f'href="/cases/{case["id"]}/matches"' in listed.text
+        assert 'id="same-' not in listed.text  # decided on the case's page
         asked = await browser.post(f"/cases/{case['id']}/matches/{suggestion}",
                                    {"decision": "confirm"})
         assert 'id="confirm-match"' in asked.text
@@ -296,4 +302,5 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
         ("linked", case["id"])]
     shown_audit = rows(people, "SELECT detail FROM audit_log WHERE actor = 'sophea' AND "
                        "action = 'special.read' AND detail LIKE '%matches%'")
-    assert len(shown_audit) == 3  # the page twice (each showing audited), the decision
+    # the case's page twice and the report's once (each showing audited), the decision
+    assert len(shown_audit) == 4

@@ -25,6 +25,17 @@ async def _page(request: Request, case_id: int, status: int = 200, **context: ob
                 **context)
 
 
+@router.get("/missing/{report_id}/matches")
+async def report_matches_page(request: Request, report_id: int) -> HTMLResponse:
+    """A report's suggestions still to decide, with the cases the reader may see (each shown
+    is an audited read); decided on the case's page of suggestions."""
+    principal = await user(request, "matches.read")
+    found = await matcher.report_suggestions(case_work(request), principal, report_id)
+    translate = books(request).get(language(request)).gettext
+    return page(request, "matches.html", principal, report_id=report_id,
+                suggestions=[(s, [(r, r.words(translate)) for r in s.reasons]) for s in found])
+
+
 @router.get("/cases/{case_id}/matches")
 async def matches_page(request: Request, case_id: int) -> HTMLResponse:
     """A case's suggestions still to decide (each shown is an audited read)."""
