@@ -12,6 +12,7 @@ functions take the caller's connection.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -30,10 +31,11 @@ CASE_PERSON: Final = repo.CASE_PERSON
 _NAME_NATIVE: Final = "persons.name_native"
 _NAME_LATIN: Final = "persons.name_latin"
 _DETAILS: Final = "persons.details"
-#: Prepared persons kept in memory, by what they were prepared from (the sealed bytes change
-#: with every change of the record, so an entry never goes stale; a replica keeps its own).
-_PREPARED_CACHE: Final = 200_000
-_prepared: dict[tuple[str, int, bytes], Prepared] = {}
+#: Prepared persons kept in memory, the least recently used dropped first, by what they were
+#: prepared from (the sealed bytes change with every change of the record, so an entry never
+#: goes stale; a replica keeps its own). About 3 kB each: 40,000 hold about 120 MB.
+_PREPARED_CACHE: Final = 40_000
+_prepared: OrderedDict[tuple[str, int, bytes], Prepared] = OrderedDict()
 
 
 def keys_of(sealer: Sealer, person: Prepared) -> list[str]:
@@ -99,17 +101,24 @@ def _age(value: Any) -> int | None:
 
 
 def _remember(key: tuple[str, int, bytes], prepared: Prepared) -> Prepared:
-    if len(_prepared) >= _PREPARED_CACHE:
-        _prepared.clear()
     _prepared[key] = prepared
+    if len(_prepared) > _PREPARED_CACHE:
+        _prepared.popitem(last=False)
     return prepared
+
+
+def _recalled(key: tuple[str, int, bytes]) -> Prepared | None:
+    found = _prepared.get(key)
+    if found is not None:
+        _prepared.move_to_end(key)
+    return found
 
 
 def prepared_report(sealer: Sealer, row: Any) -> Prepared:
     """An open report's person (a row of ``store.matching.open_reports``), prepared."""
     sealed = bytes(row.person_sealed)
     key = (MISSING, int(row.id), sealed)
-    found = _prepared.get(key)
+    found = _recalled(key)
     if found is not None:
         return found
     person = Person.from_json(json.loads(sealer.open(sealed, missing_repo.PERSON_COLUMN)))
@@ -123,7 +132,7 @@ def prepared_person(sealer: Sealer, row: Any) -> Prepared | None:
         row.name_native_sealed, row.name_latin_sealed, row.details_sealed))
     key = (CASE_PERSON, int(row.id), sealed + (row.sex or "").encode()
            + (row.nationality or "").encode())
-    found = _prepared.get(key)
+    found = _recalled(key)
     if found is not None:
         return found
     opened = sealer.open_text(row.details_sealed, _DETAILS)
