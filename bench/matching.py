@@ -22,11 +22,14 @@ pair of a query and a report), the term-frequency bases, the prior and the thres
 Splink installed (a dev dependency) it also runs Splink's EM on the same records and prints its
 m beside the counted ones, as a check.
 
-The integration times ``POST /api/matches`` with :func:`time_queries` (any callable
-``match(person_json) -> list[ids]``) at 2,000 and 100,000 reports.
+``--serve 2000,100000`` times ``POST /api/matches`` through a real ``gateway serve`` with
+``wrk`` at those numbers of stored reports, beside reading one report by id through the same
+server (``bench/matching_serve.py``); :func:`time_queries` times any callable
+``match(person_json) -> list[ids]`` in process.
 
     .venv/bin/python bench/matching.py [--reports 2000] [--queries 300] [--large 100000]
     .venv/bin/python bench/matching.py --estimate
+    flock /work/heavy.lock .venv/bin/python bench/matching.py --large 0 --serve 2000,100000
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.matching_serve import server_timing
 from bench.matching_set import SEED, START, VARIATIONS, EvaluationSet, Report, generate
 from gateway.matching import frequencies
 from gateway.matching.blocking import SHORTLIST, blocking_keys, shortlist
@@ -358,6 +362,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--large", type=int, default=100_000,
                         help="time a query at this many reports too (0: not)")
+    parser.add_argument("--serve", default="",
+                        help="time POST /api/matches through gateway serve with wrk at these "
+                             "numbers of reports, comma-separated (e.g. 2000,100000)")
+    parser.add_argument("--seconds", type=int, default=20, help="each wrk run's duration")
     parser.add_argument("--estimate", action="store_true",
                         help="estimate the parameters on another seed, write parameters.json")
     args = parser.parse_args()
@@ -380,6 +388,8 @@ def main() -> None:
           f"report by id: {read:.0f} µs)")
     if args.large:
         large_timing(model, args.large, args.seed)
+    for count in (int(c) for c in args.serve.split(",") if c):
+        server_timing(count, args.seed, args.seconds)
 
 
 if __name__ == "__main__":

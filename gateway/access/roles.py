@@ -49,6 +49,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     "missing.write": _STAFF | {"machine"},
     "missing.read": _STAFF | {"machine"},
     "missing.reporter.read": frozenset({"supervisor"}),
+    # matching (issue 25): a person's matches name and compare personal data, so only the
+    # roles that may read special data, and automation on the host
+    "matches.read": _CASEWORK | {"machine"},
+    # a suggestion decided (the same person or not): a person of the case's unit, never a
+    # script
+    "matches.decide": _CASEWORK,
     # node operations
     "messages.read": frozenset({"supervisor", "admin", "machine"}),
     "messages.send-raw": frozenset({"machine"}),

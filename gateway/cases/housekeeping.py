@@ -20,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.cases import notices, uploads
+from gateway.cases import match_index, notices, uploads
 from gateway.cases.work import CaseWork
 from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
@@ -82,6 +82,7 @@ async def _round(conn: AsyncConnection, cw: CaseWork, duties: Sequence[Duty]
     expired = await person_repo.expired_persons(conn, now.date())
     for person in expired:
         await person_repo.purge_person(conn, person.id, now)
+        await match_index.unindex(conn, match_index.CASE_PERSON, person.id)
         await audit.append(conn, cw.clock, "system", "retention.purged", person.reference,
                            {"person": person.id, "role": person.role})
     return per_unit, len(fresh), len(expired)

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import service
+from gateway.cases import match_index, service
 from gateway.cases.commands import Relation
 from gateway.cases.missing_commands import CloseReport, MissingPerson, NewMissingPerson
 from gateway.cases.missing_views import (
@@ -36,6 +36,7 @@ from gateway.cases.missing_views import (
 )
 from gateway.cases.people import presumed_child
 from gateway.cases.work import CaseError, CaseWork
+from gateway.matching.person import Person
 from gateway.protocol.errors import N_
 from gateway.store import missing_persons as repo
 from gateway.store.transactions import reads, writes
@@ -97,6 +98,9 @@ async def record(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         photo_type=body.photo.media_type if body.photo else None,
         photo_sealed=cw.sealer.seal(body.photo.image(), repo.PHOTO_COLUMN) if (
             body.photo) else None)
+    await match_index.index_report(conn, cw.sealer, report_id, Person.from_json(person),
+                                   now.date())
+    await match_index.enqueue(conn, match_index.MISSING, report_id, now)
     if body.reporter is not None:
         identity = seal(json.dumps(body.reporter.model_dump(exclude_none=True),
                                    ensure_ascii=False), repo.REPORTER_COLUMN)
@@ -186,6 +190,7 @@ async def close(conn: AsyncConnection, cw: CaseWork, principal: Principal, repor
     if not changed:
         raise CaseError("state-conflict", N_("report {reference} was changed meanwhile; "
                                              "look again"), reference=row.reference)
+    await match_index.unindex(conn, match_index.MISSING, row.id)
     await audit.append(conn, cw.clock, principal.actor, "missing.closed", row.reference,
                        {"reason": command.reason})
     return missing_line(await _load(conn, row.id), now, principal.unit)

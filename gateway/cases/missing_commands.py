@@ -325,3 +325,12 @@ class CloseReport(_Strict):
     reason: CloseReason
     note: Annotated[StrictStr, Field(min_length=1, max_length=1000),
                     AfterValidator(_lines)] | None = None
+
+
+class MatchQuery(_Strict):
+    """``POST /api/matches``: a found person (PERSON), and how many matches to answer."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "person": PERSON_EXAMPLE, "limit": 10}]})
+    person: MissingPerson
+    limit: Annotated[StrictInt, Field(ge=1, le=50)] = 10

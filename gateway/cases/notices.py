@@ -34,7 +34,7 @@ from gateway.store.transactions import HasDatabase, reads, writes
 
 KINDS: Final = ("message", "answer", "draft-returned", "draft-released", "alert",
                 "released-alone", "due-soon", "overdue", "report-due", "case-not-moved",
-                "draft-submitted", "best-interests-due")
+                "draft-submitted", "best-interests-due", "match", "match-confirmed")
 #: How many notices the list shows at most.
 LIST_LIMIT: Final = 50
 #: The action of the permission matrix that opens each target's page.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import commands, lifecycle
+from gateway.cases import commands, lifecycle, match_index
 from gateway.cases.people import PersonFacts, reference_terms, terms_of
 from gateway.cases.work import CaseError, CaseWork
 from gateway.localtime import LOCAL_TIME
@@ -243,6 +243,8 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     await repo.index_terms(conn, case_id, person_id,
                            [cw.sealer.index_term(t) for t in sorted(terms_of(facts))],
                            new_person=existing is None)
+    # indexed and matched after the commit: attaching a message only adds the queue's row
+    await match_index.enqueue(conn, match_index.CASE_PERSON, person_id, cw.clock())
     if facts.presumed_child and facts.role == "victim":
         await repo.update_case(conn, case_id, presumed_child=True)
     return person_id

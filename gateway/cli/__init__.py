@@ -11,6 +11,7 @@ from __future__ import annotations
 from gateway.cli import (  # noqa: F401 - imported for the commands they register
     documents,
     keys,
+    matching,
     node,
     partners,
     probe,

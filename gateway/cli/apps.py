@@ -115,6 +115,8 @@ audit_app = GatewayTyper(no_args_is_help=True, help=_(
 proof_app = GatewayTyper(no_args_is_help=True, help=_(
     "Proof bundles: that a message was sent or received, checkable offline."))
 users_app = GatewayTyper(no_args_is_help=True, help=_("The people who use this node."))
+matching_app = GatewayTyper(no_args_is_help=True, help=_(
+    "Matching found persons against the people searched for."))
 secret_app = GatewayTyper(no_args_is_help=True, help=_(
     "The secret key that seals personal data at rest and signs sessions."))
 app.add_typer(keys_app, name="keys")
@@ -125,6 +127,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(proof_app, name="proof")
 app.add_typer(users_app, name="users")
 app.add_typer(secret_app, name="secret")
+app.add_typer(matching_app, name="matching")
 
 
 def _version(value: bool) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 from anyascii import anyascii
 from rapidfuzz.distance import DamerauLevenshtein, Indel
@@ -47,10 +48,14 @@ _LAO_SHORT_E = re.compile("([\u0ec0\u0ec1])\u0eb1")
 _LAO_MEDIAL_O = re.compile(f"([{_LAO_CONSONANT}][\u0ec8-\u0ecb]?)\u0ead")
 _LAO_FINAL_WO = re.compile(
     "(?<=[\u0eb0-\u0ebc\u0ec8-\u0ecb])\u0ea7(?![\u0eb0-\u0ebc\u0ec8-\u0ecb])")
+#: Names prepared kept per process: the same names recur (the common ones by thousands), and
+#: preparing one is most of the cost of opening a candidate.
+_CACHED = 1 << 16
 _KHMER = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
 _LAO = re.compile("[\u0e80-\u0eff]")
 
 
+@lru_cache(maxsize=_CACHED)
 def exact(token: str) -> str:
     """A name part case folded, its tone mark moved to the end (hòa and hoà: one key)."""
     decomposed = unicodedata.normalize("NFD", token.casefold())
@@ -59,6 +64,7 @@ def exact(token: str) -> str:
     return base + "".join(tones[:1])
 
 
+@lru_cache(maxsize=_CACHED)
 def plain(text: str) -> str:
     """Text in lower-case Latin letters without marks, from any script."""
     if _LAO.search(text):
@@ -69,6 +75,7 @@ def plain(text: str) -> str:
     return anyascii(text).lower()
 
 
+@lru_cache(maxsize=_CACHED)
 def phonetic(word: str) -> str:
     """The phonetic-ish key of a name part in plain letters (``plain``)."""
     word = "".join(c for c in word if c.isalnum())
@@ -149,6 +156,7 @@ class NameComparison:
     theirs: str
 
 
+@lru_cache(maxsize=_CACHED)
 def form(text: str, *, shown: str | None = None, transliterated: bool = False
          ) -> NameForm | None:
     """A name as written, ready to compare (``shown``: as the reasons say it, when ``text``
@@ -186,6 +194,7 @@ def _skeleton(keys: list[str]) -> str:
     return "".join(sorted(c for k in keys for c in k if c not in _VOWELS))
 
 
+@lru_cache(maxsize=_CACHED)
 def prepare_name(latin: str, native: str | None) -> PreparedName:
     """A person's name in all its forms, ready to compare."""
     forms: list[NameForm] = []

@@ -41,6 +41,11 @@ async def insert_report(conn: AsyncConnection, **values: Any) -> int:
     return int(result.scalar_one())
 
 
+async def insert_reports(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Store many reports at once, their ids given (the matching bench's pre-load)."""
+    await conn.execute(sa.insert(missing_persons), rows)
+
+
 async def insert_reporter(conn: AsyncConnection, report_id: int, identity_sealed: bytes) -> None:
     """Keep the reporter's sealed identity apart from the report."""
     await conn.execute(sa.insert(missing_person_reporters).values(

@@ -22,8 +22,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.cases import matching
 from gateway.cases.effects import install as install_case_hook
 from gateway.cases.housekeeping import Housekeeper
+from gateway.cases.matcher import Matcher
 from gateway.cases.work import open_case_work
 from gateway.exchange import witnessing
 from gateway.exchange.attach import Attacher
@@ -41,6 +43,7 @@ from gateway.web import (
     api_cases,
     api_drafts,
     api_hotline,
+    api_matches,
     api_missing,
     api_reports,
     api_session,
@@ -55,7 +58,8 @@ from gateway.web.limits import RequestLimits
 log = logging.getLogger("gateway.web")
 #: Every router of the local API (``/api``); the permission test walks them all.
 LOCAL_API_ROUTERS: Final = (api_session.router, api_cases.router, api_drafts.router,
-                            api_hotline.router, api_missing.router, api_admin.router,
+                            api_hotline.router, api_missing.router, api_matches.router,
+                            api_admin.router,
                             api_reports.router, local_api.router)
 SHUTDOWN_GRACE_S = 20.0
 DELIVERIES_AT_ONCE: Final = 32  # pushes in flight per replica (and connections kept alive)
@@ -159,6 +163,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         await asyncio.to_thread(cases.warm)
         app.state.cases = cases
         install_case_hook(cases)
+        await matching.ensure_index(cases)  # a database from before matching's index
         timeout = httpx.Timeout(30.0, connect=10.0)
         client = httpx.AsyncClient(timeout=timeout)  # pulls, acknowledgements, key refresh
         # Pushes: a client per push in flight, each keeping its connection alive (see
@@ -169,7 +174,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order
         loops: list[Loop] = [Housekeeper(cases, [reminders.remind]), TrustKeeper(node, client),
-                 Checkpointer(node)] if run_worker else []
+                 Checkpointer(node), Matcher(cases)] if run_worker else []
         attacher = Attacher(node)
         attaching = asyncio.create_task(attacher.run())  # part of accepting: always runs
         task = asyncio.create_task(worker.run()) if run_worker else None

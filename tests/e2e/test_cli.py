@@ -401,3 +401,17 @@ def test_report_exports_a_period_and_audits_the_reason(tmp_path: Path) -> None:
     assert exports[1][0] == "2026-H1"
     assert json.loads(exports[1][1])["reason"] == "six-month report to the steering committee"
     assert json.loads(exports[1][1])["format"] == "xlsx"
+
+
+def test_matching_reindex_rebuilds_the_index_and_says_how_many(tmp_path: Path) -> None:
+    assert run(tmp_path, "keys", "generate").returncode == 0
+    done = run(tmp_path, "matching", "reindex")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Indexed 0 open reports and 0 case persons."
+    said = run(tmp_path, "matching", "reindex", LANGUAGE="vi")
+    assert "Đã lập chỉ mục 0 tin báo" in said.stdout
+    with sqlite3.connect(tmp_path / "var" / "vn.c02" / "gateway.db") as db:
+        audited = db.execute("SELECT actor, detail FROM audit_log WHERE action = "
+                             "'matching.reindexed'").fetchall()
+    assert [(a, json.loads(d)) for a, d in audited] == [
+        ("system", {"persons": 0, "reports": 0})] * 2

@@ -553,6 +553,68 @@ def test_a_missing_girl_is_recorded_seen_in_the_open_list_read_and_closed(
     desk.close()
 
 
+def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
+        nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
+    """Issue 25: the hotline records a missing girl at Moc Bai (with her photo); Bavet's
+    verification request about a girl written otherwise (NGUYEN THI LAN, an estimated age)
+    arrives; matching runs by itself, the Moc Bai officer is told, sees the suggestion with its
+    reasons and the report's photo beside the case, confirms, and the report is linked and
+    leaves the open list."""
+    mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
+    with mocbai.session("hotline.vn", PASSWORD) as hotline:
+        made = hotline.post("/missing-persons", json={
+            "person": {"name_latin": "Nguyen Thi Lan", "name_native": "Nguyễn Thị Lan",
+                       "sex": "female", "birth": "2011", "nationality": "VN",
+                       "home": {"country": "VN", "province": "Tây Ninh", "district": None,
+                                "commune": None}, "papers": [], "phones": []},
+            "last_seen": None, "reporter_relation": "parent", "narrative": None,
+            "photo": {"media_type": "image/jpeg", "data": base64.b64encode(PHOTO).decode()}})
+        assert made.status_code == 201, made.text
+        report_id = made.json()["id"]
+    xml = example("verification-request").decode().replace(
+        "<native>Nguyễn Thị Hoa</native>", "").replace("NGUYEN Thi Hoa", "NGUYEN THI LAN")
+    document = tmp_path / "request.xml"
+    document.write_text(xml, encoding="utf-8")
+    photo = tmp_path / "p1-photo.jpg"
+    photo.write_bytes(PHOTO)
+    bavet.cli("send", str(document), "--to", "vn.blo-mocbai", "--type",
+              "verification-request", "--attach", str(photo))
+    suggestion, case_id = wait_for(lambda: query(
+        mocbai, "SELECT id, case_id FROM match_suggestions WHERE report_id = ? AND state = "
+                "'suggested'", report_id), "the suggestion at Moc Bai")[0]
+    assert query(mocbai, "SELECT kind FROM notifications WHERE kind = 'match' AND "
+                         "case_id = ?", case_id) == [("match",)]
+    for lang in ("km", "vi"):  # the screenshots in both; the Vietnamese officer decides
+        desk = Desk(browser, mocbai, "officer.vn", tmp_path, lang=lang)
+        page = desk.page
+        desk.go("/notices")
+        expect(page.locator(f"a[href^='/cases/{case_id}']").first).to_be_visible()
+        desk.go(f"/cases/{case_id}")
+        page.click("#case-matches")
+        page.wait_for_url(f"{desk.base}/cases/{case_id}/matches")
+        card = page.locator(f"#suggestion-{suggestion}")
+        expect(card).to_be_visible()
+        expect(card.locator("img.attached")).to_be_visible()  # the report's photo
+        assert "NGUYEN THI LAN" in card.inner_text()
+        assert "Nguyễn Thị Lan" in card.inner_text()
+        assert card.locator(".reasons li").count() >= 3  # name, birth, home, sex...
+        keep(desk.shot(f"15-match-suggestion-{lang}"), f"match-suggestion-{lang}.png")
+        if lang == "km":
+            desk.close()
+    page.click(f"#same-{suggestion}")
+    expect(page.locator("#confirm-match")).to_be_visible()
+    assert query(mocbai, "SELECT state FROM missing_persons WHERE id = ?", report_id) == [
+        ("open",)]  # asked, not yet decided
+    page.click("#confirm-match-yes")
+    page.wait_for_url(f"{desk.base}/cases/{case_id}/matches?done=match-confirmed")
+    expect(page.locator("#flash")).to_be_visible()
+    assert query(mocbai, "SELECT state, case_id FROM missing_persons WHERE id = ?",
+                 report_id) == [("linked", case_id)]
+    desk.go("/missing")
+    assert page.locator(f"#missing-list a[href='/missing/{report_id}']").count() == 0
+    desk.close()
+
+
 def test_users_without_rights_get_refused_pages(nodes: dict[str, NodeProcess], browser: Any,
                                                 tmp_path: Path) -> None:
     mocbai = nodes["vn.blo-mocbai"]

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from alembic import context
 
-from gateway.store import case_tables  # noqa: F401 - registers the case tables
+from gateway.store import (
+    case_tables,  # noqa: F401 - registers the case tables
+    match_tables,  # noqa: F401 - registers the matching tables
+)
 from gateway.store.tables import metadata
 
 connection = context.config.attributes["connection"]

@@ -21,7 +21,16 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 
-from gateway.web.console import cases, compose, desks, missing, release, reports, session
+from gateway.web.console import (
+    cases,
+    compose,
+    desks,
+    matches,
+    missing,
+    release,
+    reports,
+    session,
+)
 from gateway.web.console.pages import TEMPLATES, Redirect, maybe_user, page, refusal_page
 
 __all__ = ["install", "refusal_page"]
@@ -33,7 +42,7 @@ def install(app: FastAPI) -> None:
     from fastapi.staticfiles import StaticFiles  # noqa: PLC0415
 
     app.mount("/static", StaticFiles(directory=TEMPLATES.parent / "static"), name="static")
-    for module in (session, cases, compose, release, desks, missing, reports):
+    for module in (session, cases, compose, release, desks, missing, matches, reports):
         app.include_router(module.router)
 
     async def _redirect(_request: Request, exc: Exception) -> Response:
