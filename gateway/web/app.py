@@ -160,7 +160,8 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.api_token = api_token(settings)
         app.state.metrics_token = metrics_token(settings)
         cases = open_case_work(node)
-        await asyncio.to_thread(cases.warm)
+        # the deadline calendars load beside serving, not before it: a node answers at once
+        app.state.warming = asyncio.create_task(asyncio.to_thread(cases.warm))
         app.state.cases = cases
         install_case_hook(cases)
         await matching.ensure_index(cases)  # a database from before matching's index

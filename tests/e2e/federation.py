@@ -110,7 +110,9 @@ class NodeProcess:
                                         stdout=log, stderr=log)
         log.close()
 
-    def wait_healthy(self, timeout: float = 30) -> None:
+    def wait_healthy(self, timeout: float = 60) -> None:
+        # a fresh checkout compiles every module at a node's first start: on two shared
+        # cores with another worker's nodes starting, that took over 30 s
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
