@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,14 +25,17 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
-from gateway.cases import match_index, notices
+from gateway.cases import match_index, notices, special
 from gateway.cases.matching import KIND, Found, find_for
 from gateway.cases.service import load_case
+from gateway.cases.special import StoredAttachment
 from gateway.cases.work import CaseError, CaseWork
 from gateway.matching.model import Reason, default_model
 from gateway.protocol.errors import N_
+from gateway.store import case_messages as message_repo
 from gateway.store import cases as case_repo
 from gateway.store import match_suggestions as repo
 from gateway.store import matching as match_repo
@@ -173,7 +177,7 @@ async def decide(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 @dataclass(frozen=True)
 class SuggestionView:
     """A suggestion as the case page shows it: both persons' fields side by side, the report's
-    reference and whether it has a photo, and the reasons (said in the reader's language at
+    reference, whether each side has a photo, and the reasons (said in the reader's language at
     the edge)."""
 
     id: int
@@ -186,6 +190,7 @@ class SuggestionView:
     report_has_photo: bool
     theirs: dict[str, Any]
     reasons: tuple[Reason, ...]
+    person_has_photo: bool
 
 
 @writes
@@ -242,5 +247,50 @@ async def _opened(conn: AsyncConnection, cw: CaseWork, rows: list[Any]
         out.append(SuggestionView(
             int(row.id), float(row.score), int(row.case_id), int(row.person_id),
             ours.person.to_json(), int(row.report_id), str(report.reference),
-            report.photo_sealed is not None, theirs.person.to_json(), match.reasons))
+            report.photo_sealed is not None, theirs.person.to_json(), match.reasons,
+            bool(_photo_names(cw, people[0]))))
     return out
+
+
+#: How many of a case's messages, newest first, are opened to find a person's photo.
+PHOTO_LOOKBACK: Final = 50
+
+
+def _photo_names(cw: CaseWork, person: Any) -> list[str]:
+    """The attachment names a case person's document gives as their photo, in its order."""
+    opened = cw.sealer.open_text(person.details_sealed, "persons.details")
+    details = json.loads(opened) if opened else {}
+    photos = details.get("photo") if isinstance(details, dict) else None
+    if isinstance(photos, dict):
+        photos = [photos]
+    return [str(p["@attachment"]) for p in photos or []
+            if isinstance(p, dict) and isinstance(p.get("@attachment"), str)]
+
+
+@writes
+async def person_photo(conn: AsyncConnection, cw: CaseWork, principal: Principal, case_id: int,
+                       suggestion_id: int) -> StoredAttachment:
+    """The photo of a suggestion's case person, as exchanged, shown beside the report's for
+    an officer of the case's unit deciding it (a role that may read special data): the newest
+    of the case's messages that carries the attachment the person's document names. Audited
+    as an attachment read with the suggestion as its reason."""
+    if not allowed(principal.role, "matches.read"):
+        raise CaseError("forbidden", N_("your role may not read special-category data"))
+    case = await load_case(conn, principal, case_id)
+    row = await repo.suggestion(conn, suggestion_id)
+    if row is None or int(row.case_id) != case.id:
+        raise CaseError("not-found", N_("no suggestion {suggestion_id} in case {case_id}"),
+                        suggestion_id=suggestion_id, case_id=case_id)
+    people = await match_repo.live_persons(conn, [int(row.person_id)])
+    names = _photo_names(cw, people[0]) if people else []
+    for message in await message_repo.raw_newest_first(conn, case.id, PHOTO_LOOKBACK):
+        for name in names:
+            found = special.exchanged_attachment(cw, message.raw, name)
+            if found is not None:
+                await audit.append(conn, cw.clock, principal.actor, "attachment.read",
+                                   case.reference, {"message": message.message_id,
+                                                    "name": name, "reason": KIND,
+                                                    "suggestion": suggestion_id})
+                return found
+    raise CaseError("not-found", N_("the person of suggestion {suggestion_id} has no photo"),
+                    suggestion_id=suggestion_id)

@@ -115,19 +115,29 @@ async def attachment(conn: AsyncConnection, cw: CaseWork, principal: Principal, 
     if message is None:
         raise CaseError("not-found", N_("no message {message_id} in case {case_id}"),
                         message_id=message_id, case_id=case_id)
-    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(message.raw), RAW_COLUMN)))
+    found = exchanged_attachment(cw, message.raw, name)
+    if found is None:
+        raise CaseError("not-found", N_("no attachment {name!r} in message {message_id}"),
+                        name=name, message_id=message_id)
+    await audit.append(conn, cw.clock, principal.actor, "attachment.read", row.reference,
+                       {"message": message_id, "name": name, "reason": reason})
+    return found
+
+
+def exchanged_attachment(cw: CaseWork, raw: bytes, name: str) -> StoredAttachment | None:
+    """The attachment ``name`` of a stored message (its sealed bytes), as exchanged; None when
+    the message has none of that name. Bytes that no longer match what was signed (their
+    digest or their type) are refused, never shown."""
+    envelope = parse_envelope(parse_body(cw.sealer.open(bytes(raw), RAW_COLUMN)))
     info = next((a for a in envelope.header.bx.attachments or [] if a.name == name), None)
     encoded = envelope.attachments.get(name)
     if info is None or encoded is None:
-        raise CaseError("not-found", N_("no attachment {name!r} in message {message_id}"),
-                        name=name, message_id=message_id)
+        return None
     data = b64url_decode(encoded)
     if hashlib.sha256(data).hexdigest() != info.sha256 or \
             sniff_media_type(data) != info.media_type:
         raise CaseError("state-conflict", N_("attachment {name!r} does not match what was signed"),
                         name=name)
-    await audit.append(conn, cw.clock, principal.actor, "attachment.read", row.reference,
-                       {"message": message_id, "name": name, "reason": reason})
     return StoredAttachment(name, info.media_type, data)
 
 

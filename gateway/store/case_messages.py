@@ -44,6 +44,13 @@ async def message_of_case(conn: AsyncConnection, case_id: int, message_id: str) 
         messages.c.message_id == message_id, in_case(case_id))
         .order_by(messages.c.id).limit(1))).first()
 
+async def raw_newest_first(conn: AsyncConnection, case_id: int, limit: int) -> list[Any]:
+    """The stored bytes of a case's messages (id, message id, raw), newest first, ``limit``
+    at most: where a person's photo is looked for."""
+    return list(await conn.execute(
+        sa.select(messages.c.id, messages.c.message_id, messages.c.raw)
+        .where(in_case(case_id)).order_by(messages.c.id.desc()).limit(limit)))
+
 async def received_of_type(conn: AsyncConnection, case_id: int, doc_type: str,
                            direction: str | None = "in") -> list[Any]:
     """The messages of ``doc_type`` the case received (or sent, or either for ``None``),

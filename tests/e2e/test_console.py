@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import re
 import sqlite3
@@ -34,6 +35,21 @@ from tests.e2e.screenshots import MAKING, keep
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "a long enough password"
+def portrait(shirt: tuple[int, int, int]) -> bytes:
+    """A drawn head-and-shoulders placeholder of a photo's size (no real person's face), as
+    a JPEG: what an officer compares side by side."""
+    from PIL import Image, ImageDraw  # noqa: PLC0415 (only the matching test draws)
+
+    image = Image.new("RGB", (240, 300), (226, 232, 238))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((30, 190, 210, 380), fill=shirt)
+    draw.ellipse((75, 60, 165, 170), fill=(214, 178, 150))
+    draw.pieslice((68, 48, 172, 150), 180, 360, fill=(40, 32, 30))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
 PHOTO = base64.b64decode(
     "/9j/4AAQSkZJRgABAQEASABIAAD/2wBDAP//////////////////////////////////////////////////////"
     "////////////////////////////////wgALCAABAAEBAREA/8QAFBABAAAAAAAAAAAAAAAAAAAAAP/aAAgBAQAB"
@@ -558,7 +574,7 @@ def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
     """Issue 25: the hotline records a missing girl at Moc Bai (with her photo); Bavet's
     verification request about a girl written otherwise (NGUYEN THI LAN, an estimated age)
     arrives; matching runs by itself, the Moc Bai officer is told, sees the suggestion with its
-    reasons and the report's photo beside the case, confirms, and the report is linked and
+    reasons and the two photos side by side, confirms, and the report is linked and
     leaves the open list."""
     mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
     with mocbai.session("hotline.vn", PASSWORD) as hotline:
@@ -568,7 +584,8 @@ def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
                        "home": {"country": "VN", "province": "Tây Ninh", "district": None,
                                 "commune": None}, "papers": [], "phones": []},
             "last_seen": None, "reporter_relation": "parent", "narrative": None,
-            "photo": {"media_type": "image/jpeg", "data": base64.b64encode(PHOTO).decode()}})
+            "photo": {"media_type": "image/jpeg",
+                      "data": base64.b64encode(portrait((176, 64, 80))).decode()}})
         assert made.status_code == 201, made.text
         report_id = made.json()["id"]
     xml = example("verification-request").decode().replace(
@@ -576,7 +593,7 @@ def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
     document = tmp_path / "request.xml"
     document.write_text(xml, encoding="utf-8")
     photo = tmp_path / "p1-photo.jpg"
-    photo.write_bytes(PHOTO)
+    photo.write_bytes(portrait((52, 96, 160)))
     bavet.cli("send", str(document), "--to", "vn.blo-mocbai", "--type",
               "verification-request", "--attach", str(photo))
     suggestion, case_id = wait_for(lambda: query(
@@ -594,11 +611,20 @@ def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
         page.wait_for_url(f"{desk.base}/cases/{case_id}/matches")
         card = page.locator(f"#suggestion-{suggestion}")
         expect(card).to_be_visible()
-        expect(card.locator("img.attached")).to_be_visible()  # the report's photo
+        photos = card.locator("img.attached")  # the case person's, beside the report's
+        expect(photos).to_have_count(2)
+        for i in range(2):
+            expect(photos.nth(i)).to_be_visible()
+            assert photos.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
         assert "NGUYEN THI LAN" in card.inner_text()
         assert "Nguyễn Thị Lan" in card.inner_text()
         assert card.locator(".reasons li").count() >= 3  # name, birth, home, sex...
         keep(desk.shot(f"15-match-suggestion-{lang}"), f"match-suggestion-{lang}.png")
+        shown = [json.loads(d) for (d,) in query(
+            mocbai, "SELECT detail FROM audit_log WHERE action = 'attachment.read' AND "
+                    "actor = 'officer.vn'")]
+        assert {"name": "p1-photo.jpg", "reason": "matches", "suggestion": suggestion} \
+            .items() <= shown[-1].items()  # the case person's photo: an audited read
         if lang == "km":
             desk.close()
     page.click(f"#same-{suggestion}")

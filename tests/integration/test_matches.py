@@ -16,10 +16,12 @@ import httpx
 import pytest
 
 from gateway.cases import housekeeping, matcher, matching
-from gateway.protocol.encoding import MAX_JSON_DEPTH
+from gateway.protocol.encoding import MAX_JSON_DEPTH, b64url_encode
+from gateway.protocol.envelope import Attachment
+from gateway.store.messages import RAW_COLUMN
 from tests.integration.conftest import Desk
 from tests.integration.test_casework import only_case, receive
-from tests.integration.test_console_work import PASSWORD, Browser
+from tests.integration.test_console_work import JPEG, PASSWORD, Browser
 from tests.integration.test_missing_persons import raw_database
 
 pytestmark = pytest.mark.anyio
@@ -304,3 +306,82 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
                        "action = 'special.read' AND detail LIKE '%matches%'")
     # the case's page twice and the report's once (each showing audited), the decision
     assert len(shown_audit) == 4
+
+
+async def test_the_case_persons_photo_is_shown_beside_the_reports_to_its_unit_only(
+        people: Desk) -> None:
+    """Issue 25: both photos side by side. The case person's is the attachment the partner's
+    document names, read from the message as exchanged (its digest checked), audited with the
+    suggestion; nobody else's case, no other suggestion, no role without special data."""
+    await report(people, GIRL)
+    await receive(people, "verification-request",
+                  attachments=(Attachment("p1-photo.jpg", "image/jpeg", JPEG),))
+    case = await only_case(people)
+    await matcher.run_once(people.receiver.app.state.cases)
+    (suggestion,), = rows(people, "SELECT id FROM match_suggestions")
+    await people.add_user("sophea", "blo-officer", password=PASSWORD)
+    await people.add_user("dara", "blo-officer", password=PASSWORD, unit="kh.elsewhere")
+    await people.add_user("vanna", "hotline-operator", password=PASSWORD)
+    transport = httpx.ASGITransport(app=people.receiver.app)
+    photo = f"/cases/{case['id']}/matches/{suggestion}/photo"
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        browser = Browser(people.receiver, client, lang="en")
+        await browser.login("sophea")
+        page = await browser.get(f"/cases/{case['id']}/matches")
+        assert f'src="{photo}"' in page.text
+        assert f'src="/missing/{rows(people, "SELECT id FROM missing_persons")[0][0]}' \
+               '/photo"' not in page.text  # the report was recorded without one
+        shown = await browser.get(photo)
+        assert shown.status_code == 200
+        assert (shown.content, shown.headers["content-type"]) == (JPEG, "image/jpeg")
+        read = rows(people, "SELECT subject, detail FROM audit_log WHERE actor = 'sophea' "
+                    "AND action = 'attachment.read'")
+        assert [(s, json.loads(d)) for s, d in read] == [(case["reference"], {
+            "message": json.loads(read[0][1])["message"], "name": "p1-photo.jpg",
+            "reason": "matches", "suggestion": suggestion})]
+        # another case's path, an unknown suggestion: the console's refusal (403 for what is
+        # not found, as for what is not allowed), nothing shown, nothing audited
+        for elsewhere in (f"/cases/{case['id'] + 1}/matches/{suggestion}/photo",
+                          f"/cases/{case['id']}/matches/{suggestion + 1}/photo"):
+            refused = await browser.get(elsewhere)
+            assert (refused.status_code, refused.headers["content-type"][:9]) == (
+                403, "text/html"), elsewhere
+        assert (await browser.get(f"/cases/{case['id']}/matches/x/photo")).status_code == 422
+        assert len(rows(people, "SELECT 1 FROM audit_log WHERE action = 'attachment.read'")
+                   ) == 1
+    for who in ("dara", "vanna"):  # another unit's officer; a role without special data
+        async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+            other = Browser(people.receiver, client, lang="en")
+            await other.login(who)
+            refused = await other.get(photo)
+            assert refused.status_code in (403, 404), who
+            assert refused.content != JPEG
+    assert len(rows(people, "SELECT 1 FROM audit_log WHERE action = 'attachment.read'")) == 1
+
+
+async def test_a_photo_whose_bytes_changed_since_they_were_signed_is_refused(
+        people: Desk) -> None:
+    """A stored message whose attachment no longer matches its signed digest is never shown
+    as the person's photo."""
+    await report(people, GIRL)
+    await receive(people, "verification-request",
+                  attachments=(Attachment("p1-photo.jpg", "image/jpeg", JPEG),))
+    case = await only_case(people)
+    cw = people.receiver.app.state.cases
+    await matcher.run_once(cw)
+    (suggestion,), = rows(people, "SELECT id FROM match_suggestions")
+    (pk, raw), = rows(people, "SELECT id, raw FROM messages WHERE doc_type = "
+                      "'verification-request'")
+    body = json.loads(cw.sealer.open(bytes(raw), RAW_COLUMN))
+    (attached,) = body["attachments"]
+    attached["data"] = b64url_encode(JPEG[:-2] + b"\x00\xd9")
+    rows(people, "UPDATE messages SET raw = ? WHERE id = ?",
+         cw.sealer.seal(json.dumps(body).encode(), RAW_COLUMN), pk)
+    await people.add_user("sophea", "blo-officer", password=PASSWORD)
+    transport = httpx.ASGITransport(app=people.receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        browser = Browser(people.receiver, client, lang="en")
+        await browser.login("sophea")
+        refused = await browser.get(f"/cases/{case['id']}/matches/{suggestion}/photo")
+        assert (refused.status_code, refused.headers["content-type"][:9]) == (409, "text/html")
+    assert rows(people, "SELECT 1 FROM audit_log WHERE action = 'attachment.read'") == []

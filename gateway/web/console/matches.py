@@ -1,5 +1,5 @@
-"""The console's suggested matches of a case: both persons side by side with the reasons, the
-report's photo, and "Same person" / "Not the same person" with a confirmation (issue 25)."""
+"""The console's suggested matches of a case: both persons side by side with the reasons and
+their photos, and "Same person" / "Not the same person" with a confirmation (issue 25)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,17 @@ from gateway.cases import matcher
 from gateway.cases.work import CaseError
 from gateway.protocol.problems import status_of
 from gateway.web.auth import case_work
-from gateway.web.console.pages import Redirect, books, language, page, posted, spoken, texts, user
+from gateway.web.console.pages import (
+    Redirect,
+    attachment_response,
+    books,
+    language,
+    page,
+    posted,
+    spoken,
+    texts,
+    user,
+)
 
 router = APIRouter()
 
@@ -40,6 +50,14 @@ async def report_matches_page(request: Request, report_id: int) -> HTMLResponse:
 async def matches_page(request: Request, case_id: int) -> HTMLResponse:
     """A case's suggestions still to decide (each shown is an audited read)."""
     return await _page(request, case_id)
+
+
+@router.get("/cases/{case_id}/matches/{suggestion_id}/photo")
+async def person_photo(request: Request, case_id: int, suggestion_id: int) -> Response:
+    """The photo of a suggestion's case person, beside the report's (an audited read)."""
+    principal = await user(request, "matches.read")
+    found = await matcher.person_photo(case_work(request), principal, case_id, suggestion_id)
+    return attachment_response(found.name, found.data)
 
 
 @router.post("/cases/{case_id}/matches/{suggestion_id}")

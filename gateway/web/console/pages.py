@@ -15,6 +15,7 @@ import hmac
 from pathlib import Path
 from typing import Annotated, Any, Final
 
+from babel.numbers import format_percent
 from fastapi import Path as PathParameter
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
@@ -110,6 +111,20 @@ def directory_name(request: Request, node_id: str | None, lang: str) -> str:
     return case_work(request).node.names.name(node_id, lang) or node_id
 
 
+def probability(p: float, lang: str) -> str:
+    """A probability as a percentage with one decimal in ``lang``'s digits and signs; the
+    ends are said as bounds ("> 99.9 %", "< 0.1 %"), never as a certainty the model cannot
+    give."""
+    def shown(value: float) -> str:
+        return format_percent(value, "#,##0.0 %", locale=lang)
+
+    if p >= 0.9995:
+        return f"> {shown(0.999)}"
+    if p < 0.0005:
+        return f"< {shown(0.001)}"
+    return shown(p)
+
+
 def page(request: Request, template: str, principal: Principal | None, status: int = 200,
          **context: Any) -> HTMLResponse:
     """Render a console page in the user's language."""
@@ -128,7 +143,8 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         partner_ids=lambda: [p.node_id for p in case_work(request).node.partners.all()],
         can=lambda action: principal is not None and allowed(principal.role, action),
         csrf=principal.csrf if principal else "", idle=int(sessions.IDLE.total_seconds()),
-        when=when, here=here, unread=getattr(request.state, "unread", (0, 0)),
+        when=when, percent=lambda p: probability(p, lang), here=here,
+        unread=getattr(request.state, "unread", (0, 0)),
         flash=flash if flash.isascii() and len(flash) < 40 else "",
         **context)
     return HTMLResponse(html, status_code=status)
