@@ -48,6 +48,17 @@ def _renew_expired(insert: Any) -> Any:
 _REMEMBER_TOKEN = _per_dialect(_renew_expired)
 _INSERT_RECEIPT = receipts.insert()
 _INSERT_ATTACHMENT = attachments.insert()
+#: Built once (per call, building the IN clauses cost more than running them: the group
+#: commit runs these for every batch of accepted messages).
+_ACCEPTED = sa.select(messages.c.id, messages.c.sender, messages.c.message_id,
+                      messages.c.digest).where(
+    messages.c.direction == "in",  # the identity index: (direction, sender, message_id)
+    messages.c.sender.in_(sa.bindparam("senders", expanding=True)),
+    messages.c.message_id.in_(sa.bindparam("ids", expanding=True)))
+_LIVE_TOKENS = sa.select(replay_cache.c.issuer, replay_cache.c.jti).where(
+    replay_cache.c.issuer.in_(sa.bindparam("issuers", expanding=True)),  # the key
+    replay_cache.c.jti.in_(sa.bindparam("jtis", expanding=True)),
+    replay_cache.c.expires >= sa.bindparam("now"))
 
 
 @dataclass(frozen=True)
@@ -133,11 +144,8 @@ async def accepted_identities(conn: AsyncConnection, keys: Sequence[tuple[str, s
     """Of ``(sender, message id)`` pairs, those accepted before: their row id and digest."""
     if not keys:
         return {}
-    rows = await conn.execute(sa.select(messages.c.id, messages.c.sender,
-                                        messages.c.message_id, messages.c.digest).where(
-        messages.c.direction == "in",  # the identity index: (direction, sender, message_id)
-        messages.c.sender.in_(sorted({sender for sender, _ in keys})),
-        messages.c.message_id.in_(sorted({message_id for _, message_id in keys}))))
+    rows = await conn.execute(_ACCEPTED, {"senders": sorted({sender for sender, _ in keys}),
+                                          "ids": sorted({message_id for _, message_id in keys})})
     wanted = set(keys)
     return {(row.sender, row.message_id): (int(row.id), str(row.digest)) for row in rows
             if (row.sender, row.message_id) in wanted}
@@ -157,10 +165,9 @@ async def live_tokens(conn: AsyncConnection, tokens: Sequence[tuple[str, str]], 
     """Of ``(issuer, jti)`` pairs, those spent and not yet expired."""
     if not tokens:
         return set()
-    rows = await conn.execute(sa.select(replay_cache.c.issuer, replay_cache.c.jti).where(
-        replay_cache.c.issuer.in_(sorted({issuer for issuer, _ in tokens})),  # the key
-        replay_cache.c.jti.in_(sorted({jti for _, jti in tokens})),
-        replay_cache.c.expires >= now))
+    rows = await conn.execute(_LIVE_TOKENS, {"issuers": sorted({issuer for issuer, _ in tokens}),
+                                             "jtis": sorted({jti for _, jti in tokens}),
+                                             "now": now})
     return {(row.issuer, row.jti) for row in rows} & set(tokens)
 
 
