@@ -48,6 +48,8 @@ ROUND: Final = 50
 #: How often the matcher looks at the queue when nobody wakes it.
 POLL_S: Final = 1.0
 DECISIONS: Final = ("confirm", "reject")
+#: How long a record waits at most for the writer to be quiet before it is matched.
+YIELD_S: Final = 0.25
 
 
 def reasons_code(found: Found) -> str:
@@ -103,9 +105,12 @@ async def match_queued(conn: AsyncConnection, cw: CaseWork, kind: str, record_id
 
 
 async def run_once(cw: CaseWork) -> int:
-    """One round of the queue; answers how many suggestions are new."""
+    """One round of the queue; answers how many suggestions are new. Each record waits
+    until the writer has nothing else to do (at most :data:`YIELD_S`): in a burst,
+    receipts and the case work go first, matching follows."""
     made = 0
     for kind, record_id, queued_at in await _queued(cw):
+        await cw.node.writer.quiet(YIELD_S)
         made += await match_queued(cw, kind, record_id, queued_at)
     return made
 

@@ -15,6 +15,7 @@ anything is answered: :func:`match_person` and :func:`match_case` are those two 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -80,9 +81,11 @@ async def _model(conn: AsyncConnection) -> Model:
 
 async def _find(conn: AsyncConnection, cw: CaseWork, query: Prepared, limit: int,
                 model: Model, *, exclude_case: int | None = None,
-                exclude: tuple[str, int] | None = None) -> list[Found]:
+                exclude: tuple[str, int] | None = None, kind: str | None = None
+                ) -> list[Found]:
     keys = match_index.keys_of(cw.sealer, query)
-    found = await repo.candidates(conn, keys, exclude_case=exclude_case, exclude=exclude)
+    found = await repo.candidates(conn, keys, exclude_case=exclude_case, exclude=exclude,
+                                  kind=kind)
     reports = [c.record_id for c in found if c.kind == repo.MISSING]
     people = [c.record_id for c in found if c.kind == repo.CASE_PERSON]
     prepared: list[tuple[tuple[str, int, int | None], Prepared]] = [
@@ -93,7 +96,10 @@ async def _find(conn: AsyncConnection, cw: CaseWork, query: Prepared, limit: int
         if person is not None:
             prepared.append(((repo.CASE_PERSON, int(row.id), int(row.case_id)), person))
     records = [record for record, _ in prepared]
-    ranked: list[Ranked] = model.rank(query, ((i, p) for i, (_, p) in enumerate(prepared)), limit)
+    # scored off the event loop (pure Python, up to the shortlist of 400 at tens of µs
+    # each): the node's other requests keep being answered meanwhile
+    ranked: list[Ranked] = await asyncio.to_thread(
+        model.rank, query, [(i, p) for i, (_, p) in enumerate(prepared)], limit)
     out = []
     for r in ranked:
         kind, record_id, case_id = records[cast(int, r.id)]
@@ -137,9 +143,11 @@ async def find_case_matches(conn: AsyncConnection, cw: CaseWork, principal: Prin
 
 async def find_for(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: int,
                    limit: int = 10) -> tuple[int | None, list[Found]]:
-    """The matches of a stored record (a case person: never its own case's; a report: never
-    itself), with the record's case (None for a report); nothing for a record gone (a person
-    purged, a report no longer open). A step of the matcher's use case."""
+    """The matches of a stored record that can make a suggestion (a case person: the open
+    reports; a report: the persons of the cases), with the record's case (None for a report);
+    nothing for a record gone (a person purged, a report no longer open). A step of the
+    matcher's use case: a victim is never scored against the other cases' namesakes, which
+    no suggestion pairs (on a busy border they are hundreds)."""
     model = await _model(conn)
     if kind == repo.CASE_PERSON:
         people = await repo.live_persons(conn, [record_id])
@@ -149,12 +157,14 @@ async def find_for(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: in
         query = match_index.prepared_person(cw.sealer, people[0])
         if query is None:
             return case_id, []
-        return case_id, await _find(conn, cw, query, limit, model, exclude_case=case_id)
+        return case_id, await _find(conn, cw, query, limit, model, exclude_case=case_id,
+                                    kind=repo.MISSING)
     reports = await repo.open_reports(conn, [record_id])
     if not reports:
         return None, []
     return None, await _find(conn, cw, match_index.prepared_report(cw.sealer, reports[0]),
-                             limit, model, exclude=(repo.MISSING, record_id))
+                             limit, model, exclude=(repo.MISSING, record_id),
+                             kind=repo.CASE_PERSON)
 
 
 async def match_person(cw: CaseWork, principal: Principal, person: Person,

@@ -71,16 +71,18 @@ async def is_empty(conn: AsyncConnection) -> bool:
 
 async def candidates(conn: AsyncConnection, keys: Sequence[str], *,
                      exclude_case: int | None = None, exclude: tuple[str, int] | None = None,
-                     limit: int = CANDIDATES) -> list[Candidate]:
+                     kind: str | None = None, limit: int = CANDIDATES) -> list[Candidate]:
     """The records sharing a key with ``keys``, those sharing the most first (ties: the
-    oldest record first), at most ``limit``; never the persons of ``exclude_case`` nor the
-    record ``exclude`` (kind, id)."""
+    oldest record first), at most ``limit``; only of ``kind`` when given; never the persons
+    of ``exclude_case`` nor the record ``exclude`` (kind, id)."""
     if not keys:
         return []
     shared = sa.func.count().label("shared")
     query = (sa.select(match_keys.c.kind, match_keys.c.record_id,
                        sa.func.max(match_keys.c.case_id).label("case_id"), shared)
              .where(match_keys.c.key.in_(sorted(set(keys)))))
+    if kind is not None:
+        query = query.where(match_keys.c.kind == kind)
     if exclude_case is not None:
         query = query.where(sa.or_(match_keys.c.case_id.is_(None),
                                    match_keys.c.case_id != exclude_case))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -385,3 +386,28 @@ async def test_a_photo_whose_bytes_changed_since_they_were_signed_is_refused(
         refused = await browser.get(f"/cases/{case['id']}/matches/{suggestion}/photo")
         assert (refused.status_code, refused.headers["content-type"][:9]) == (409, "text/html")
     assert rows(people, "SELECT 1 FROM audit_log WHERE action = 'attachment.read'") == []
+
+
+async def test_a_victim_is_scored_against_the_reports_only_never_other_cases_namesakes(
+        people: Desk) -> None:
+    """On a busy border the same girl's name is in many cases: the matcher pairs a victim
+    with the open reports only, so it never opens and scores the other cases' persons (the
+    cost that stalled the node under a burst of handover records)."""
+    girl = await report(people, GIRL)
+    for _ in range(3):  # three cases about a girl of the same name
+        await receive(people, "verification-request", conversation=str(uuid.uuid4()))
+    cw = people.receiver.app.state.cases
+    await matcher.run_once(cw)
+    victims = rows(people, "SELECT id FROM persons WHERE role = 'victim' ORDER BY id")
+    assert len(victims) == 3
+    async with cw.db.snapshot() as conn:
+        own_case, found = await matching.find_for(conn, cw, "case-person", victims[0][0])
+        _, of_report = await matching.find_for(conn, cw, "missing-person", girl)
+    assert [(f.kind, f.id) for f in found] == [("missing-person", girl)]
+    assert own_case is not None
+    assert {f.kind for f in of_report} == {"case-person"}
+    assert {f.id for f in of_report} == {v for (v,) in victims}
+    # the other cases' namesakes are still found when someone asks (POST /api/matches)
+    asked = await people.ok("officer", "POST", "/api/matches", json={"person": {
+        **GIRL, "name_latin": "NGUYEN Thi Hoa", "birth": None, "estimated_age": 15}})
+    assert {m["kind"] for m in asked["matches"]} == {"missing-person", "case-person"}
