@@ -51,3 +51,24 @@ async def test_a_case_or_draft_number_beyond_any_row_is_refused_not_a_server_err
     """The same for every numbered page of the console (cases, drafts, tasks, tips)."""
     answer = await people["line"].get(path)
     assert answer.status_code in (404, 422), answer.status_code
+
+
+@pytest.mark.parametrize("path", ["/cases/99999999999999999999/matches",
+                                  "/missing/99999999999999999999/matches",
+                                  "/cases/99999999999999999999/matches/1/photo",
+                                  "/cases/1/matches/99999999999999999999/photo"])
+async def test_a_matches_page_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    """Issue 25's pages of suggestions and photos, as every numbered page of the console."""
+    answer = await people["sophea"].get(path)
+    assert answer.status_code in (403, 404, 422), answer.status_code
+
+
+@pytest.mark.parametrize("path", ["/cases/99999999999999999999/matches/1",
+                                  "/cases/1/matches/99999999999999999999"])
+async def test_deciding_a_suggestion_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    officer = people["sophea"]
+    await officer.get("/cases")
+    answer = await officer.post(path, data={"decision": "confirm", "confirmed": "yes"})
+    assert answer.status_code in (403, 404, 422), answer.status_code
