@@ -4,6 +4,8 @@ nothing is stored."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.integration.test_console_work import Browser, people, rows
@@ -23,6 +25,21 @@ async def test_a_last_seen_time_out_of_range_is_refused_beside_its_input(
         "reporter_relation": "parent", "last_seen.time": seen})
     assert answer.status_code == 422, answer.text[:300]
     assert 'name="last_seen.time"' in answer.text
+    assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
+
+
+async def test_a_home_place_longer_than_matching_keeps_is_refused_beside_its_input(
+        people: dict[str, Browser]) -> None:
+    """The contract's 120 characters of a home's place (what matching compares) are the
+    form's: a longer one comes back beside its input with what was typed, nothing stored."""
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing", data={
+        "person.name_latin": "NGUYEN Thi Hoa", "person.sex": "female",
+        "reporter_relation": "parent", "person.home.province": "x" * 121})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'class="has-error"><label for="mp-home-province"', answer.text)
+    assert 'value="' + "x" * 121 + '"' in answer.text
     assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
 
 
