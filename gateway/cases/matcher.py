@@ -20,7 +20,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -50,6 +50,9 @@ POLL_S: Final = 1.0
 DECISIONS: Final = ("confirm", "reject")
 #: How long a record waits at most for the writer to be quiet before it is matched.
 YIELD_S: Final = 0.25
+#: When a record whose matching failed (a sealed value that does not open) is tried again:
+#: meanwhile the others are matched.
+RETRY_AFTER: Final = timedelta(minutes=10)
 
 
 def reasons_code(found: Found) -> str:
@@ -59,8 +62,14 @@ def reasons_code(found: Found) -> str:
 
 @reads
 async def _queued(conn: AsyncConnection, cw: CaseWork) -> list[tuple[str, int, datetime]]:
-    del cw
-    return [(r.kind, int(r.record_id), r.queued_at) for r in await repo.queued(conn, ROUND)]
+    return [(r.kind, int(r.record_id), r.queued_at)
+            for r in await repo.queued(conn, ROUND, cw.clock())]
+
+
+@writes
+async def _postpone(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: int,
+                    queued_at: datetime) -> None:
+    await repo.postpone(conn, kind, record_id, queued_at, cw.clock() + RETRY_AFTER)
 
 
 @writes
@@ -111,7 +120,12 @@ async def run_once(cw: CaseWork) -> int:
     made = 0
     for kind, record_id, queued_at in await _queued(cw):
         await cw.node.writer.quiet(YIELD_S)
-        made += await match_queued(cw, kind, record_id, queued_at)
+        try:
+            made += await match_queued(cw, kind, record_id, queued_at)
+        except Exception:  # one record that does not open holds up no other
+            log.exception("matching a record failed; tried again later",
+                          extra={"kind": kind, "record": record_id})
+            await _postpone(cw, kind, record_id, queued_at)
     return made
 
 

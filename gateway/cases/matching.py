@@ -20,20 +20,21 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import match_index
-from gateway.cases.service import load_case
+from gateway.cases.service import load_case, unit_seen
 from gateway.cases.work import CaseError, CaseWork
 from gateway.matching.model import Model, Prepared, Ranked, Reason, default_model, prepare
 from gateway.matching.person import Person
 from gateway.protocol.errors import N_
 from gateway.store import matching as repo
 from gateway.store import missing_persons as missing_repo
+from gateway.store.crypto import SealError
 from gateway.store.transactions import reads, writes
 
 #: The most matches one answer lists.
@@ -81,18 +82,24 @@ async def _model(conn: AsyncConnection) -> Model:
 
 async def _find(conn: AsyncConnection, cw: CaseWork, query: Prepared, limit: int,
                 model: Model, *, exclude_case: int | None = None,
-                exclude: tuple[str, int] | None = None, kind: str | None = None
-                ) -> list[Found]:
+                exclude: tuple[str, int] | None = None, kind: str | None = None,
+                seen_by: Principal | None = None) -> list[Found]:
+    """The best records for ``query`` (only of ``kind`` when given); for a reader
+    (``seen_by``), only the persons of the cases they may see (another unit's case is no case
+    for them: neither its id nor what its person's reasons would say)."""
     keys = match_index.keys_of(cw.sealer, query)
     found = await repo.candidates(conn, keys, exclude_case=exclude_case, exclude=exclude,
-                                  kind=kind)
+                                  kind=kind,
+                                  unit=unit_seen(seen_by) if seen_by is not None else None)
     reports = [c.record_id for c in found if c.kind == repo.MISSING]
     people = [c.record_id for c in found if c.kind == repo.CASE_PERSON]
-    prepared: list[tuple[tuple[str, int, int | None], Prepared]] = [
-        ((repo.MISSING, int(row.id), None), match_index.prepared_report(cw.sealer, row))
-        for row in await repo.open_reports(conn, reports)]
+    prepared: list[tuple[tuple[str, int, int | None], Prepared]] = []
+    for row in await repo.open_reports(conn, reports):
+        report = _opened(cw, repo.MISSING, row)
+        if report is not None:
+            prepared.append(((repo.MISSING, int(row.id), None), report))
     for row in await repo.live_persons(conn, people):
-        person = match_index.prepared_person(cw.sealer, row)
+        person = _opened(cw, repo.CASE_PERSON, row)
         if person is not None:
             prepared.append(((repo.CASE_PERSON, int(row.id), int(row.case_id)), person))
     records = [record for record, _ in prepared]
@@ -102,10 +109,24 @@ async def _find(conn: AsyncConnection, cw: CaseWork, query: Prepared, limit: int
         model.rank, query, [(i, p) for i, (_, p) in enumerate(prepared)], limit)
     out = []
     for r in ranked:
-        kind, record_id, case_id = records[cast(int, r.id)]
-        out.append(Found(kind, record_id, case_id, round(r.match.score, 6),
+        of_kind, record_id, case_id = records[cast(int, r.id)]
+        out.append(Found(of_kind, record_id, case_id, round(r.match.score, 6),
                          r.match.suggested, r.match.reasons))
     return out
+
+
+def _opened(cw: CaseWork, kind: str, row: Any) -> Prepared | None:
+    """A candidate's person, prepared; None (and a log line with its id) for one that does not
+    open (a sealed value altered, a person that is not JSON or not a PERSON), so that it
+    fails no other record's search."""
+    try:
+        if kind == repo.MISSING:
+            return match_index.prepared_report(cw.sealer, row)
+        return match_index.prepared_person(cw.sealer, row)
+    except (SealError, ValueError):  # a PersonError and a JSON error are ValueErrors
+        log.warning("a record to match does not open", extra={"kind": kind,
+                                                               "record": int(row.id)})
+        return None
 
 
 def _limit(limit: int) -> int:
@@ -116,12 +137,13 @@ def _limit(limit: int) -> int:
 
 
 @reads
-async def find_matches(conn: AsyncConnection, cw: CaseWork, person: Person, limit: int,
-                       asof: date | None = None) -> list[Found]:
-    """The ``limit`` records most likely the same person as ``person``, best first
-    (``asof``: when an estimated age was estimated; today by default)."""
+async def find_matches(conn: AsyncConnection, cw: CaseWork, principal: Principal,
+                       person: Person, limit: int, asof: date | None = None) -> list[Found]:
+    """The ``limit`` records the principal may see most likely the same person as
+    ``person``, best first (``asof``: when an estimated age was estimated; today by
+    default)."""
     query = prepare(person, asof or cw.clock().date())
-    return await _find(conn, cw, query, _limit(limit), await _model(conn))
+    return await _find(conn, cw, query, _limit(limit), await _model(conn), seen_by=principal)
 
 
 @reads
@@ -137,7 +159,7 @@ async def find_case_matches(conn: AsyncConnection, cw: CaseWork, principal: Prin
         if query is None:
             continue
         out.append(CaseMatches(int(person_row.id), await _find(
-            conn, cw, query, _limit(limit), model, exclude_case=row.id)))
+            conn, cw, query, _limit(limit), model, exclude_case=row.id, seen_by=principal)))
     return str(row.reference), out
 
 
@@ -171,7 +193,7 @@ async def match_person(cw: CaseWork, principal: Principal, person: Person,
                        limit: int) -> list[Found]:
     """``POST /api/matches``: the matches of a person, the look audited as a read of special
     data (the number of matches, no name)."""
-    found = await find_matches(cw, person, limit)
+    found = await find_matches(cw, principal, person, limit)
     await audit.record(cw, principal.actor, "special.read", None,
                        {"kind": KIND, "matches": [f"{f.kind}:{f.id}" for f in found],
                         "suggested": sum(f.suggested for f in found)})

@@ -36,6 +36,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from gateway.cases.commands import Relation
+from gateway.matching.person import MAX_PLACE
 from gateway.protocol.envelope import sniff_media_type
 
 Sex = Literal["female", "male", "unknown"]
@@ -148,6 +149,10 @@ def _phone(value: str) -> str:
 
 
 Line = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_line)]
+#: A place of the person's home: no longer than matching compares (refused here, beside its
+#: input, rather than by the matching core after the form was read).
+HomePlace = Annotated[StrictStr, Field(min_length=1, max_length=MAX_PLACE),
+                      AfterValidator(_line)]
 LatinName = Annotated[StrictStr, Field(min_length=1, max_length=200),
                       AfterValidator(_latin_name)]
 NativeName = Annotated[StrictStr, Field(min_length=1, max_length=200),
@@ -175,9 +180,9 @@ class Home(_Strict):
     """Where the person lives (a country and its places, as written)."""
 
     country: Country | None = None
-    province: Line | None = None
-    district: Line | None = None
-    commune: Line | None = None
+    province: HomePlace | None = None
+    district: HomePlace | None = None
+    commune: HomePlace | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Home:

@@ -28,10 +28,20 @@ async def enqueue(conn: AsyncConnection, kind: str, record_id: int, at: datetime
         kind=kind, record_id=record_id, queued_at=at).on_conflict_do_nothing())
 
 
-async def queued(conn: AsyncConnection, limit: int) -> list[Any]:
-    """The records waiting to be matched, oldest first."""
-    return list(await conn.execute(sa.select(match_queue).order_by(
+async def queued(conn: AsyncConnection, limit: int, now: datetime) -> list[Any]:
+    """The records waiting to be matched by ``now``, oldest first."""
+    return list(await conn.execute(sa.select(match_queue).where(
+        match_queue.c.queued_at <= now).order_by(
         match_queue.c.queued_at, match_queue.c.record_id).limit(limit)))
+
+
+async def postpone(conn: AsyncConnection, kind: str, record_id: int, queued_at: datetime,
+                   until: datetime) -> None:
+    """A record that could not be matched, tried again at ``until`` (unless matched or
+    queued again meanwhile)."""
+    await conn.execute(sa.update(match_queue).where(
+        match_queue.c.kind == kind, match_queue.c.record_id == record_id,
+        match_queue.c.queued_at == queued_at).values(queued_at=until))
 
 
 async def dequeue(conn: AsyncConnection, kind: str, record_id: int,

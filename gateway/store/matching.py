@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.matching.blocking import SHORTLIST
-from gateway.store.case_tables import missing_persons, persons
+from gateway.store.case_tables import cases, missing_persons, persons
 from gateway.store.match_tables import match_keys
 
 MISSING: Final = "missing-person"
@@ -71,10 +71,12 @@ async def is_empty(conn: AsyncConnection) -> bool:
 
 async def candidates(conn: AsyncConnection, keys: Sequence[str], *,
                      exclude_case: int | None = None, exclude: tuple[str, int] | None = None,
-                     kind: str | None = None, limit: int = CANDIDATES) -> list[Candidate]:
+                     kind: str | None = None, unit: str | None = None,
+                     limit: int = CANDIDATES) -> list[Candidate]:
     """The records sharing a key with ``keys``, those sharing the most first (ties: the
     oldest record first), at most ``limit``; only of ``kind`` when given; never the persons
-    of ``exclude_case`` nor the record ``exclude`` (kind, id)."""
+    of ``exclude_case`` nor the record ``exclude`` (kind, id); where ``unit`` is given, only
+    the persons of its cases (and every report)."""
     if not keys:
         return []
     shared = sa.func.count().label("shared")
@@ -86,6 +88,9 @@ async def candidates(conn: AsyncConnection, keys: Sequence[str], *,
     if exclude_case is not None:
         query = query.where(sa.or_(match_keys.c.case_id.is_(None),
                                    match_keys.c.case_id != exclude_case))
+    if unit is not None:
+        query = query.where(sa.or_(match_keys.c.case_id.is_(None), match_keys.c.case_id.in_(
+            sa.select(cases.c.id).where(cases.c.owner_unit == unit))))
     if exclude is not None:
         query = query.where(sa.not_(sa.and_(match_keys.c.kind == exclude[0],
                                              match_keys.c.record_id == exclude[1])))

@@ -193,6 +193,8 @@ HOSTILE: list[tuple[str, Any, str]] = [
      "body.last_seen.place.gate"),
     ("an oversized name", with_person(name_latin="A" * 201), "body.person.name_latin"),
     ("an oversized narrative", {**REPORT, "narrative": "x" * 4001}, "body.narrative"),
+    ("an oversized place of the home (matching keeps 120 characters)",
+     with_person(home={"province": "x" * 121}), "body.person.home.province"),
     ("too many phones", with_person(phones=["+84 98 765 4321"] * 6), "body.person.phones"),
     ("a name in another script", with_person(name_latin="Нгуен"), "body.person.name_latin"),
     ("a control character", with_person(name_native="Lan\u0000"), "body.person.name_native"),

@@ -4,6 +4,8 @@ nothing is stored."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.integration.test_console_work import Browser, people, rows
@@ -23,6 +25,21 @@ async def test_a_last_seen_time_out_of_range_is_refused_beside_its_input(
         "reporter_relation": "parent", "last_seen.time": seen})
     assert answer.status_code == 422, answer.text[:300]
     assert 'name="last_seen.time"' in answer.text
+    assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
+
+
+async def test_a_home_place_longer_than_matching_keeps_is_refused_beside_its_input(
+        people: dict[str, Browser]) -> None:
+    """The contract's 120 characters of a home's place (what matching compares) are the
+    form's: a longer one comes back beside its input with what was typed, nothing stored."""
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing", data={
+        "person.name_latin": "NGUYEN Thi Hoa", "person.sex": "female",
+        "reporter_relation": "parent", "person.home.province": "x" * 121})
+    assert answer.status_code == 422, answer.text[:300]
+    assert re.search(r'class="has-error"><label for="mp-home-province"', answer.text)
+    assert 'value="' + "x" * 121 + '"' in answer.text
     assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
 
 
@@ -51,3 +68,24 @@ async def test_a_case_or_draft_number_beyond_any_row_is_refused_not_a_server_err
     """The same for every numbered page of the console (cases, drafts, tasks, tips)."""
     answer = await people["line"].get(path)
     assert answer.status_code in (404, 422), answer.status_code
+
+
+@pytest.mark.parametrize("path", ["/cases/99999999999999999999/matches",
+                                  "/missing/99999999999999999999/matches",
+                                  "/cases/99999999999999999999/matches/1/photo",
+                                  "/cases/1/matches/99999999999999999999/photo"])
+async def test_a_matches_page_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    """Issue 25's pages of suggestions and photos, as every numbered page of the console."""
+    answer = await people["sophea"].get(path)
+    assert answer.status_code in (403, 404, 422), answer.status_code
+
+
+@pytest.mark.parametrize("path", ["/cases/99999999999999999999/matches/1",
+                                  "/cases/1/matches/99999999999999999999"])
+async def test_deciding_a_suggestion_number_beyond_any_row_is_refused_not_a_server_error(
+        people: dict[str, Browser], path: str) -> None:
+    officer = people["sophea"]
+    await officer.get("/cases")
+    answer = await officer.post(path, data={"decision": "confirm", "confirmed": "yes"})
+    assert answer.status_code in (403, 404, 422), answer.status_code

@@ -12,6 +12,7 @@ from gateway.protocol.problems import status_of
 from gateway.web.auth import case_work
 from gateway.web.console.pages import (
     Redirect,
+    RowId,
     attachment_response,
     books,
     language,
@@ -36,7 +37,7 @@ async def _page(request: Request, case_id: int, status: int = 200, **context: ob
 
 
 @router.get("/missing/{report_id}/matches")
-async def report_matches_page(request: Request, report_id: int) -> HTMLResponse:
+async def report_matches_page(request: Request, report_id: RowId) -> HTMLResponse:
     """A report's suggestions still to decide, with the cases the reader may see (each shown
     is an audited read); decided on the case's page of suggestions."""
     principal = await user(request, "matches.read")
@@ -47,13 +48,13 @@ async def report_matches_page(request: Request, report_id: int) -> HTMLResponse:
 
 
 @router.get("/cases/{case_id}/matches")
-async def matches_page(request: Request, case_id: int) -> HTMLResponse:
+async def matches_page(request: Request, case_id: RowId) -> HTMLResponse:
     """A case's suggestions still to decide (each shown is an audited read)."""
     return await _page(request, case_id)
 
 
 @router.get("/cases/{case_id}/matches/{suggestion_id}/photo")
-async def person_photo(request: Request, case_id: int, suggestion_id: int) -> Response:
+async def person_photo(request: Request, case_id: RowId, suggestion_id: RowId) -> Response:
     """The photo of a suggestion's case person, beside the report's (an audited read)."""
     principal = await user(request, "matches.read")
     found = await matcher.person_photo(case_work(request), principal, case_id, suggestion_id)
@@ -61,7 +62,7 @@ async def person_photo(request: Request, case_id: int, suggestion_id: int) -> Re
 
 
 @router.post("/cases/{case_id}/matches/{suggestion_id}")
-async def decide(request: Request, case_id: int, suggestion_id: int) -> Response:
+async def decide(request: Request, case_id: RowId, suggestion_id: RowId) -> Response:
     """Decide a suggestion; the page asks to confirm first, and only the confirmed form
     decides."""
     principal = await user(request, "matches.decide")
