@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, cast
@@ -218,8 +219,13 @@ async def reindex(conn: AsyncConnection, cw: CaseWork) -> tuple[int, int]:
     await repo.clear(conn)
     reports = 0
     rows: list[dict[str, object]] = []
-    async for report in missing_repo.open_persons(conn, cw.sealer):
-        person = Person.from_json(report.person)
+    async for report in missing_repo.open_persons(conn, cw.sealer,
+                                                  unopened=_skipped(repo.MISSING)):
+        try:
+            person = Person.from_json(report.person)
+        except ValueError as exc:  # not a PERSON (a PersonError): left out, the others indexed
+            _skipped(repo.MISSING)(int(report.id), exc)
+            continue
         rows.extend({"kind": repo.MISSING, "record_id": report.id, "case_id": None, "key": k}
                     for k in match_index.keys_of(
                         cw.sealer, prepare(person, report.created_at.date())))
@@ -231,7 +237,7 @@ async def reindex(conn: AsyncConnection, cw: CaseWork) -> tuple[int, int]:
     while True:
         batch = await repo.all_live_persons(conn, after, _REINDEX_BATCH)
         for row in batch:
-            prepared = match_index.prepared_person(cw.sealer, row)
+            prepared = _opened(cw, repo.CASE_PERSON, row)
             if prepared is not None:
                 rows.extend({"kind": repo.CASE_PERSON, "record_id": int(row.id),
                              "case_id": int(row.case_id), "key": k}
@@ -244,6 +250,17 @@ async def reindex(conn: AsyncConnection, cw: CaseWork) -> tuple[int, int]:
     await audit.append(conn, cw.clock, "system", "matching.reindexed", None,
                        {"reports": reports, "persons": people})
     return reports, people
+
+
+def _skipped(kind: str) -> Callable[[int, Exception], None]:
+    """What a rebuild does with a record that does not open: a log line with its id (never
+    its content), and the rebuild goes on."""
+
+    def skip(record_id: int, exc: Exception) -> None:
+        log.warning("a record does not open; left out of the index",
+                    extra={"kind": kind, "record": record_id, "error": type(exc).__name__})
+
+    return skip
 
 
 @reads

@@ -10,7 +10,7 @@ matching): each opened in memory only, a batch at a time, never written anywhere
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import missing_person_reporters, missing_persons
-from gateway.store.crypto import Sealer
+from gateway.store.crypto import Sealer, SealError
 
 #: The most reports a list shows.
 LIST_LIMIT: Final = 500
@@ -111,10 +111,13 @@ class OpenPerson:
     created_at: datetime
 
 
-async def open_persons(conn: AsyncConnection, sealer: Sealer,
-                       batch: int = BATCH) -> AsyncIterator[OpenPerson]:
+async def open_persons(conn: AsyncConnection, sealer: Sealer, batch: int = BATCH,
+                       unopened: Callable[[int, Exception], None] | None = None
+                       ) -> AsyncIterator[OpenPerson]:
     """Every open report's person, oldest first, a batch of rows at a time (keyset paging on
-    the id, so that the memory held is one batch whatever the number of reports)."""
+    the id, so that the memory held is one batch whatever the number of reports). A person
+    that does not open (sealed bytes altered, not JSON) raises, or, with ``unopened``, is
+    handed to it by id and skipped."""
     after = 0
     while True:
         rows = list(await conn.execute(
@@ -123,8 +126,14 @@ async def open_persons(conn: AsyncConnection, sealer: Sealer,
             .where(missing_persons.c.state == "open", missing_persons.c.id > after)
             .order_by(missing_persons.c.id).limit(batch)))
         for row in rows:
-            text = sealer.open(bytes(row.person_sealed), PERSON_COLUMN)
-            yield OpenPerson(row.id, json.loads(text), row.created_at)
+            try:
+                person = json.loads(sealer.open(bytes(row.person_sealed), PERSON_COLUMN))
+            except (SealError, ValueError) as exc:  # a JSON error is a ValueError
+                if unopened is None:
+                    raise
+                unopened(int(row.id), exc)
+                continue
+            yield OpenPerson(row.id, person, row.created_at)
         if len(rows) < batch:
             return
         after = rows[-1].id

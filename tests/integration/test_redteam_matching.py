@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from gateway.cases import matcher
+from gateway.cases import matcher, matching
 from tests.integration.conftest import Desk
 from tests.integration.test_casework import only_case, receive
 from tests.integration.test_matches import GIRL, OTHER, people, report, rows
@@ -86,5 +86,36 @@ async def test_a_record_that_does_not_open_stops_no_other_matching(
     asked = await people.ok("officer", "POST", "/api/matches", json={"person": GIRL})
     assert ("missing-person", girl) in [(m["kind"], m["id"]) for m in asked["matches"]]
     assert all(m["id"] != bad for m in asked["matches"] if m["kind"] == "missing-person")
+    assert "Nguyen" not in caplog.text
+    assert "Hoa" not in caplog.text
+
+
+@pytest.mark.parametrize("poison", ["altered", "not-json", "not-a-person"])
+async def test_the_index_is_rebuilt_around_a_record_that_does_not_open(
+        people: Desk, poison: str, caplog: pytest.LogCaptureFixture) -> None:
+    """``gateway serve`` rebuilds an empty index at start: one report or case person that
+    does not open is left out (a log line with its id), the others are indexed, and the
+    node starts."""
+    cw = people.receiver.app.state.cases
+    bad = await report(people, GIRL)
+    sealed: Any = {"altered": b"\x00" * 40,
+                   "not-json": cw.sealer.seal_text("{not json", "missing_persons.person"),
+                   "not-a-person": cw.sealer.seal_text('{"name_latin": 5}',
+                                                       "missing_persons.person")}[poison]
+    _corrupt(people, bad, sealed)
+    girl = await report(people, GIRL)
+    await receive(people, "verification-request")
+    await matcher.run_once(cw)
+    with sqlite3.connect(people.receiver.db) as conn:  # a victim whose details were altered
+        (victim,) = conn.execute("SELECT id FROM persons WHERE role = 'victim'").fetchone()
+        conn.execute("UPDATE persons SET details_sealed = ? WHERE id = ?",
+                     (b"\x00" * 40, victim))
+        conn.execute("DELETE FROM match_keys")
+    indexed = await matching.ensure_index(cw)
+    assert indexed == 1 + 1  # the good report and the relative; the poison and the victim out
+    kept = rows(people, "SELECT DISTINCT kind, record_id FROM match_keys")
+    assert ("missing-person", girl) in kept
+    assert ("missing-person", bad) not in kept
+    assert ("case-person", victim) not in kept
     assert "Nguyen" not in caplog.text
     assert "Hoa" not in caplog.text
