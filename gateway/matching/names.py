@@ -35,6 +35,9 @@ LEVEL_NAMES = {EXACT: "exact", ACCENTS: "accents", VARIANT: "variant", SLIP: "sl
 SIMILAR_RATIO = 0.8
 
 _TONES = frozenset("\u0300\u0301\u0303\u0309\u0323")
+#: Hyphens and the zero-width space, joiners and word joiner that Khmer and Lao writing puts
+#: between syllables or words: not part of a name's key in its script.
+_JOINERS = str.maketrans("", "", "-\u200b\u200c\u200d\u2060\ufeff")
 _SPLIT = re.compile(r"[\s\-.,;:/_'’‘`\"()]+")
 _FILLERS = frozenset({"thi", "van"})
 _REGIONAL = {"huynh": "hoang", "vo": "vu"}
@@ -133,7 +136,7 @@ class NameForm:
 class PreparedName:
     """A person's name in all its forms: Latin letters as written, a Vietnamese native name,
     a Khmer or Lao native name transliterated, and the native script itself (``native``:
-    without spaces and hyphens, for an exact comparison)."""
+    without spaces, hyphens and zero-width joiners, for an exact comparison)."""
 
     forms: tuple[NameForm, ...]
     native: str | None
@@ -206,7 +209,8 @@ def prepare_name(latin: str, native: str | None) -> PreparedName:
         if script_of(native) == "latin":
             made = form(native)
         else:
-            native_key = "".join(unicodedata.normalize("NFC", native).split()).replace("-", "")
+            native_key = "".join(unicodedata.normalize("NFC", native).split()).translate(
+                _JOINERS)
             made = form(plain(native), shown=native, transliterated=True)
         if made is not None and all(made.compact != f.compact or made.accented
                                     for f in forms):

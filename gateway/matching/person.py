@@ -123,12 +123,23 @@ class Person:
                 "phones": list(self.phones)}
 
 
+#: What no name, place or number holds: control characters, and the bidirectional controls
+#: that make a text display as another ("Trojan Source"). The zero-width space and joiners
+#: that Khmer and Lao writing use are kept (matching reads past them).
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def _text(value: object, field: str, limit: int, *, optional: bool = True) -> str | None:
     if value is None and optional:
         return None
-    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+    if not isinstance(value, str) or len(value) > limit:
         raise PersonError(N_("{field} must be text of at most {limit} characters"),
                           field=field, limit=limit)
+    hidden = _HIDDEN.search(value)
+    if hidden is not None:
+        raise PersonError(N_("{field} holds an invisible control character (U+{code}) at "
+                             "position {position}"), field=field,
+                          code=f"{ord(hidden.group()):04X}", position=hidden.start() + 1)
     return value
 
 

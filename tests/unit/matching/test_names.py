@@ -137,3 +137,11 @@ def test_a_name_of_many_parts_is_bounded() -> None:
     made = prepare_name(many[:200], None)
     assert len(made.forms[0].core) <= 12
     assert level(many[:200], many[:200]) == EXACT
+
+
+def test_a_native_key_reads_past_khmer_and_lao_joiners() -> None:
+    """Khmer and Lao writing may put a zero-width space or joiner between syllables; the name
+    in its script is the same without them."""
+    with_space = prepare_name("", "សុខ\u200bស្រី\u200cមុំ")
+    without = prepare_name("", "សុខស្រីមុំ")
+    assert with_space.native == without.native == "សុខស្រីមុំ"

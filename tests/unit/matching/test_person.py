@@ -69,3 +69,22 @@ def test_hostile_sizes_are_refused_or_bounded() -> None:
         Person.from_json({"name_latin": "Lan", "name_native": "x\x00y"})
     with pytest.raises(PersonError, match="papers"):
         Person.from_json({"name_latin": "Lan", "papers": [[[]]]})
+
+
+@pytest.mark.parametrize(("field", "value", "code"), [
+    ("name_latin", "Lan\u202egnoyuN", "202E"),  # a right-to-left override: reads as another
+    ("name_native", "Nguy\u2066ễn", "2066"),
+    ("name_latin", "Lan\nNguyen", "000A"),
+    ("name_latin", "Lan\x00", "0000"),
+    ("name_native", "\u200fសុខ", "200F"),
+])
+def test_control_and_direction_characters_are_refused_with_their_place(
+        field: str, value: str, code: str) -> None:
+    with pytest.raises(PersonError, match=field) as refused:
+        Person.from_json({**FULL, field: value})
+    assert f"U+{code}" in str(refused.value)
+
+
+def test_the_zero_width_characters_of_khmer_and_lao_writing_are_kept() -> None:
+    kept = Person.from_json({**FULL, "name_native": "សុខ\u200bស្រី\u200cមុំ"})
+    assert kept.name_native == "សុខ\u200bស្រី\u200cមុំ"
