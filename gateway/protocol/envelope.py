@@ -172,17 +172,20 @@ def parse_rfc3339_utc(text: str) -> datetime:
     """Parse ``YYYY-MM-DDTHH:MM:SS[.fff]Z`` to an aware datetime; raises ValueError otherwise."""
     if not ids.RFC3339_UTC.fullmatch(text):
         raise ValueError(f"not an RFC 3339 UTC time with Z: {text!r}")
-    main, _, frac = text[:-1].partition(".")
-    stamp = datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    if frac:
-        stamp = stamp.replace(microsecond=int(frac[:6].ljust(6, "0")))
-    return stamp
+    # the pattern has placed every digit: the fields are read where they stand (strptime
+    # cost 5 µs a time, several times a message); datetime refuses a day or an hour that
+    # does not exist, as strptime did
+    frac = text[20:-1]
+    return datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                    int(text[14:16]), int(text[17:19]),
+                    int(frac[:6].ljust(6, "0")) if frac else 0, tzinfo=UTC)
 
 
 def format_rfc3339_utc(when: datetime) -> str:
     """Format an aware datetime as RFC 3339 UTC with ``Z`` (milliseconds when present)."""
     when = when.astimezone(UTC)
-    text = when.strftime("%Y-%m-%dT%H:%M:%S")
+    text = (f"{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:"
+            f"{when.minute:02d}:{when.second:02d}")
     if when.microsecond:
         text += f".{when.microsecond // 1000:03d}"
     return text + "Z"

@@ -9,7 +9,9 @@ NODE_ID: Final = re.compile(r"[a-z]{2}\.[a-z0-9-]{2,40}")
 KEY_LABEL: Final = re.compile(r"[A-Za-z0-9._-]{1,40}")
 KID: Final = re.compile(r"(?P<node>[a-z]{2}\.[a-z0-9-]{2,40})#(?P<label>[A-Za-z0-9._-]{1,40})")
 UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-RFC3339_UTC: Final = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
+#: ASCII digits only (``\d`` would take any script's: "٢٠٢٦" is no year on the wire).
+RFC3339_UTC: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?Z")
 
 
 def is_node_id(value: str) -> bool:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwcrypto import jwk as jw_jwk
 from jwcrypto import jws as jw_jws
 
-from gateway.protocol.encoding import b64url_decode, b64url_encode
+from gateway.protocol.encoding import b64url_decode, b64url_encode, canonical_json
 from gateway.protocol.inbound import verify_message
+from gateway.protocol.jose import SigningKey
 from gateway.protocol.problems import Problem
-from gateway.protocol.receipts import build_receipt, verify_receipt
+from gateway.protocol.receipts import ReceiptPayload, build_receipt, verify_receipt
 from tests.conftest import World, example, make_key, pin
 
 
@@ -135,3 +138,16 @@ def test_a_receipt_signed_by_a_key_for_checkpoints_only_is_refused(world: World)
                        recipient="vn.c02")
     assert caught.value.code == "bad-signature"
     assert "checkpoints" in caught.value.detail
+
+
+def test_a_receipt_signs_the_payload_its_model_reads() -> None:
+    """build_receipt writes the payload without a validation round trip: the bytes signed
+    are those ReceiptPayload would have dumped."""
+    key = SigningKey("kh.ahtjp#2026-12", Ed25519PrivateKey.generate())
+    for received in (datetime(2026, 12, 7, 8, 0, tzinfo=UTC),
+                     datetime(2026, 12, 7, 8, 0, 1, 123456, tzinfo=UTC)):
+        raw = build_receipt(key, "kh.ahtjp", "vn.c02", "0b7d1c2e-4f5a-4b6c-8d9e-0f1a2b3c4d5e",
+                            "sha256:" + "a" * 64, received)
+        payload = b64url_decode(json.loads(raw)["payload"])
+        model = ReceiptPayload.model_validate(json.loads(payload))
+        assert payload == canonical_json(model.model_dump(by_alias=True))
