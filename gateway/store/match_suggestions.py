@@ -22,10 +22,15 @@ def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
     return dialect.insert(table)
 
 
+#: Built once per dialect: attaching a message queues each of its persons.
+_ENQUEUE: Final = {"postgresql": postgresql.insert(match_queue).on_conflict_do_nothing(),
+                   "sqlite": sqlite.insert(match_queue).on_conflict_do_nothing()}
+
+
 async def enqueue(conn: AsyncConnection, kind: str, record_id: int, at: datetime) -> None:
     """A record to match once the caller's transaction has committed (queued once)."""
-    await conn.execute(_insert(conn, match_queue).values(
-        kind=kind, record_id=record_id, queued_at=at).on_conflict_do_nothing())
+    await conn.execute(_ENQUEUE[conn.dialect.name],
+                       {"kind": kind, "record_id": record_id, "queued_at": at})
 
 
 async def queued(conn: AsyncConnection, limit: int, now: datetime) -> list[Any]:
