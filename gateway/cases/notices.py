@@ -140,6 +140,8 @@ def _href(target: str | None, row: Any) -> str | None:
     if target == "release":
         return "/release"
     if target == "case":
+        if row.kind == "match":  # straight to the suggestion to decide on
+            return f"/cases/{row.case_id}/matches"
         return f"/cases/{row.case_id}" + (f"/messages/{row.message_id}"
                                           if row.message_id else "")
     if target == "tip":

@@ -281,6 +281,8 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
     async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
         browser = Browser(people.receiver, client, lang="en")
         await browser.login("sophea")
+        told = await browser.get("/notices")  # the notice leads to the suggestion itself
+        assert f'<a href="/cases/{case["id"]}/matches">' in told.text
         shown = await browser.get(f"/cases/{case['id']}")
         assert f'href="/cases/{case["id"]}/matches"' in shown.text
         page = await browser.get(f"/cases/{case['id']}/matches")

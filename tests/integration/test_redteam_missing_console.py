@@ -89,3 +89,41 @@ async def test_deciding_a_suggestion_number_beyond_any_row_is_refused_not_a_serv
     await officer.get("/cases")
     answer = await officer.post(path, data={"decision": "confirm", "confirmed": "yes"})
     assert answer.status_code in (403, 404, 422), answer.status_code
+
+
+@pytest.mark.parametrize(("data", "field", "said"), [
+    ({"person.sex": "female", "reporter_relation": "parent"}, "mp-name-latin", "bắt buộc"),
+    ({"person.name_latin": "NGUYEN Thi Hoa", "person.sex": "female",
+      "reporter_relation": "parent", "birth_date": "2011-02-30"}, "mp-birth-date",
+     "một ngày (năm-tháng-ngày)")])
+async def test_a_refusal_beside_its_input_says_the_problem_not_the_inputs_path(
+        people: dict[str, Browser], data: dict[str, str], field: str, said: str) -> None:
+    """The walk of issue 25 (a hotline operator's first report): beside the name left empty
+    the page said "person.name_latin: bắt buộc", the API's path of the input in the words of
+    the operator; beside the input the problem alone is said, in her language."""
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing", data=data)
+    assert answer.status_code == 422, answer.text[:300]
+    beside = re.search(rf'<label for="{field}"[^>]*>.*?<span class="field-error" '
+                       r'role="alert">(.*?)</span>', answer.text, re.S)
+    assert beside is not None, answer.text[:2000]
+    assert beside.group(1) == said
+    assert "person." not in beside.group(1)
+    assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]
+
+
+async def test_closing_a_report_without_a_reason_says_so_beside_the_reason(
+        people: dict[str, Browser]) -> None:
+    line = people["line"]
+    await line.get("/missing")
+    made = await line.post("/missing", data={
+        "person.name_latin": "NGUYEN Thi Hoa", "person.sex": "female",
+        "reporter_relation": "parent"})
+    assert made.status_code == 303
+    report = made.headers["location"].split("/")[2].split("?")[0]
+    await line.get(f"/missing/{report}")
+    answer = await line.post(f"/missing/{report}/close", data={"confirm": "yes"})
+    assert answer.status_code == 422
+    said = re.findall(r'<span class="field-error" role="alert">(.*?)</span>', answer.text)
+    assert said == ["bắt buộc"], said

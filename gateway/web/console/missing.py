@@ -35,6 +35,7 @@ from gateway.web.console.pages import (
     PostedForm,
     Redirect,
     attachment_response,
+    beside,
     page,
     posted,
     spoken,
@@ -142,7 +143,7 @@ async def record_report(request: Request) -> Response:
     except CaseError as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
         return await _missing_page(request, principal, status_of(exc.code), values=values,
-                                   error={"field": exc.field, "message": spoken(request, exc)})
+                                   error={"field": exc.field, "message": beside(request, exc)})
     raise Redirect(f"/missing/{recorded.id}?done=missing-recorded")
 
 
@@ -188,7 +189,7 @@ async def close_report(request: Request, report_id: ReportId) -> Response:
         if exc.code == "not-found":
             raise  # the refusal page
         return await _report_page(request, principal, report_id, status_of(exc.code),
-                                  error={"field": exc.field, "message": spoken(request, exc)},
+                                  error={"field": exc.field, "message": beside(request, exc)},
                                   values=values)
     raise Redirect("/missing?done=missing-closed")
 

@@ -27,6 +27,7 @@ from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import notices
+from gateway.cases.work import CaseError
 from gateway.documents.catalog import LOCALES, Catalogs, catalogs
 from gateway.documents.render import DOCUMENT_HEADERS
 from gateway.localtime import as_local
@@ -102,6 +103,16 @@ def spoken(request: Request, said: GatewayError | str) -> str:
     if isinstance(error, GatewayError):
         return error.speak(book.get(lang).gettext, lambda value: book.code(lang, value))
     return book.text(lang, str(error))
+
+
+def beside(request: Request, error: CaseError) -> str:
+    """A refusal shown beside the input it names, in the user's language, without the
+    input's path it starts with for an API's reader (``person.name_latin: required``)."""
+    message = spoken(request, error)
+    lead = f"{error.values.get('where')}: "
+    if error.field and error.values.get("where") == error.field and message.startswith(lead):
+        return message[len(lead):]
+    return message
 
 
 def directory_name(request: Request, node_id: str | None, lang: str) -> str:
