@@ -186,7 +186,8 @@ async def decide(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         await match_index.unindex(conn, match_index.MISSING, int(row.report_id))
         await repo.withdraw_report(conn, int(row.report_id), principal.actor, now)
         await notices.notify(conn, cw, notices.Notice(
-            "match-confirmed", unit=report.unit, case_id=case.id))
+            "match-confirmed", unit=report.unit, case_id=case.id,
+            report_id=int(row.report_id)))
     await audit.append(conn, cw.clock, principal.actor, "special.read", case.reference,
                        {"kind": KIND, "suggestion": row.id, "outcome": state,
                         "report": report.reference})

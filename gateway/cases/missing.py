@@ -20,7 +20,7 @@ from typing import Any, Final, get_args
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.access.roles import sees_all_cases
+from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import match_index, service
@@ -151,7 +151,14 @@ async def read_report(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     row = await _load(conn, report_id)
     await audit.append(conn, cw.clock, principal.actor, "special.read", row.reference,
                        {"kind": KIND})
-    return missing_report(cw.sealer, row, cw.clock(), principal.unit)
+    report = missing_report(cw.sealer, row, cw.clock(), principal.unit)
+    if row.case_id is None or not allowed(principal.role, "cases.read"):
+        return report
+    try:  # the linked case, named and linked only for a reader who may open it
+        case = await service.load_case(conn, principal, int(row.case_id))
+    except CaseError:
+        return report
+    return report.model_copy(update={"case_reference": str(case.reference)})
 
 
 @writes

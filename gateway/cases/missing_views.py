@@ -64,6 +64,9 @@ class MissingReport(MissingLine):
     linked_at: str | None
     closed_by: str | None
     close_note: str | None
+    #: The linked case's reference, for a reader who may open that case (None otherwise:
+    #: another unit's case is not the reader's to name).
+    case_reference: str | None = None
 
 
 class MissingRecorded(BaseModel):

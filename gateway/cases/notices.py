@@ -39,7 +39,8 @@ KINDS: Final = ("message", "answer", "draft-returned", "draft-released", "alert"
 LIST_LIMIT: Final = 50
 #: The action of the permission matrix that opens each target's page.
 _OPENED_BY: Final = {"draft": "drafts.write", "release": "drafts.release",
-                     "case": "cases.read", "tip": "tips.read", "report": "reports.send"}
+                     "missing": "missing.read", "case": "cases.read", "tip": "tips.read",
+                     "report": "reports.send"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Notice:
     doc_type: str | None = None
     urgent: bool = False
     due_at: datetime | None = None
+    report_id: int | None = None  # a missing-person report
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class NoticeLine:
     created_at: datetime
     read: bool
     href: str | None
+    target: str | None = None  # what href opens (one of store.notices.TARGETS)
 
 
 @writes
@@ -99,7 +102,8 @@ async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice) -> int:
         conn, unit=notice.unit, username=notice.username, kind=notice.kind,
         case_id=notice.case_id, tip_id=notice.tip_id, draft_id=notice.draft_id,
         task_id=notice.task_id, message_id=notice.message_id, doc_type=notice.doc_type,
-        urgent=notice.urgent, due_at=notice.due_at, created_at=cw.clock())
+        urgent=notice.urgent, due_at=notice.due_at, report_id=notice.report_id,
+        created_at=cw.clock())
 
 
 async def mark_read_for(conn: AsyncConnection, cw: CaseWork, notice_id: int,
@@ -139,6 +143,8 @@ def _href(target: str | None, row: Any) -> str | None:
         return f"/drafts/{row.draft_id}"
     if target == "release":
         return "/release"
+    if target == "missing":
+        return f"/missing/{row.report_id}"
     if target == "case":
         if row.kind == "match":  # straight to the suggestion to decide on
             return f"/cases/{row.case_id}/matches"
@@ -161,7 +167,8 @@ async def list_for(conn: AsyncConnection, _ctx: HasDatabase, principal: Principa
                        case_reference=r.case_reference, tip_id=r.tip_id, draft_id=r.draft_id,
                        task_id=r.task_id, message_id=r.message_id, doc_type=r.doc_type,
                        urgent=bool(r.urgent), due_at=r.due_at, created_at=r.created_at,
-                       read=r.read_at is not None, href=_href(r.target, r)) for r in rows]
+                       read=r.read_at is not None, href=_href(r.target, r), target=r.target)
+            for r in rows]
 
 
 @writes

@@ -321,6 +321,8 @@ notifications = sa.Table(
     sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("due_at", UTC_TIME, nullable=True),
     sa.Column("created_at", UTC_TIME, nullable=False),
+    # a missing-person report (match-confirmed: the recording unit told of its link)
+    sa.Column("report_id", sa.Integer, nullable=True),
     sa.Index("ix_notifications_unit", "unit", "created_at"),
     sa.Index("ix_notifications_user", "username", "created_at"),
 )

@@ -29,7 +29,7 @@ from gateway.store.case_tables import (
 )
 
 #: What a notice may point to, in the order its link is chosen.
-TARGETS: Final = ("draft", "release", "case", "tip", "report")
+TARGETS: Final = ("draft", "release", "missing", "case", "tip", "report")
 #: Drafts their author may still open in their form (``/drafts/{id}``).
 _OPEN_DRAFT: Final = ("draft", "returned")
 
@@ -93,6 +93,10 @@ def _targets(reader: NoticeReader) -> dict[str, sa.ColumnElement[bool]]:
         "release": sa.and_(
             notifications.c.kind == "draft-submitted", drafts.c.state == "submitted",
             drafts.c.author_unit == reader.unit, drafts.c.author != reader.username),
+        # /missing/{id}: a report of the unit linked to a case (before the case: the unit
+        # that recorded the report may not see a case of another unit)
+        "missing": sa.and_(notifications.c.kind == "match-confirmed",
+                           notifications.c.report_id.is_not(None)),
         # /cases/{id}[/messages/{mid}]
         "case": sa.and_(cases.c.id.is_not(None), case_seen),
         # /hotline/{id}

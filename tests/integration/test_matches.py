@@ -413,3 +413,41 @@ async def test_a_victim_is_scored_against_the_reports_only_never_other_cases_nam
     asked = await people.ok("officer", "POST", "/api/matches", json={"person": {
         **GIRL, "name_latin": "NGUYEN Thi Hoa", "birth": None, "estimated_age": 15}})
     assert {m["kind"] for m in asked["matches"]} == {"missing-person", "case-person"}
+
+
+async def test_the_unit_that_recorded_the_report_is_told_of_its_link(people: Desk) -> None:
+    """Confirming tells the report's recording unit (the hotline, who may not open the
+    finding unit's case): its notice leads to its own report, now linked."""
+    girl = await report(people, GIRL)
+    await receive(people, "verification-request")
+    case = await only_case(people)
+    await matcher.run_once(people.receiver.app.state.cases)
+    (suggestion,), = rows(people, "SELECT id FROM match_suggestions")
+    await people.ok("officer", "POST", f"/api/matches/{suggestion}/confirm")
+    await people.add_user("lina", "hotline-operator", unit="kh.hotline-1280",
+                          password=PASSWORD)
+    transport = httpx.ASGITransport(app=people.receiver.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        hotline = Browser(people.receiver, client, lang="en")
+        await hotline.login("lina")
+        listed = await hotline.get("/notices")
+        assert f'href="/missing/{girl}"' in listed.text
+        assert f'href="/cases/{case["id"]}' not in listed.text  # not a case she may open
+        assert "Missing-person report" in listed.text
+        count = await hotline.get("/notices/count")
+        assert count.json()["unread"] >= 1
+        opened = await hotline.get(f"/missing/{girl}")
+        assert opened.status_code == 200
+        assert "Linked to a case of another unit" in opened.text  # named, not a dead link
+        assert f'href="/cases/{case["id"]}"' not in opened.text
+        assert case["reference"] not in opened.text
+    await people.add_user("sophea", "blo-officer", password=PASSWORD)
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        officer = Browser(people.receiver, client, lang="en")
+        await officer.login("sophea")
+        opened = await officer.get(f"/missing/{girl}")
+        assert f'<a href="/cases/{case["id"]}">{case["reference"]}</a>' in opened.text
+    api = await people.ok("officer", "GET", f"/api/missing-persons/{girl}")
+    assert api["case_reference"] == case["reference"]
+    assert (await people.ok("hoa.operator", "GET", f"/api/missing-persons/{girl}")
+            )["case_reference"] is None

@@ -80,7 +80,7 @@ class MissingReport(MissingLine):
                                 "details": "Mộc Bài border gate, the market"}},
         "narrative": "Left with a woman who promised work in a restaurant in Phnom Penh.",
         "photo": {"media_type": "image/jpeg", "size": 48211},
-        "linked_at": None, "closed_by": None, "close_note": None})
+        "linked_at": None, "closed_by": None, "close_note": None, "case_reference": None})
     person: JsonValue
     last_seen: JsonValue
     narrative: str | None
@@ -88,6 +88,8 @@ class MissingReport(MissingLine):
     linked_at: str | None
     closed_by: str | None
     close_note: str | None
+    #: The linked case's reference, for a reader who may open that case (None otherwise).
+    case_reference: str | None = None
 
 
 class MissingReporter(View):
