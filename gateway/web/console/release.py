@@ -71,7 +71,7 @@ async def release_preview(request: Request, draft_id: RowId) -> Response:
         xml = cw.forms.build(full["type"], full["version"], full["document"])
     except Problem as problem:
         return document_response(f"<p>{problem.detail}</p>".replace("<", "&lt;"))
-    langs = printing.partner_langs(cw, full["to"], None)
+    langs = printing.partner_langs(cw, full["to"] or "", None)
     return document_response(printing.renderer(cw).html(
         full["type"], full["version"], xml, langs, show_special=True, source=DRAFT_SOURCE))
 
