@@ -17,7 +17,7 @@ from gateway.protocol.errors import GatewayError
 
 #: A value of JSON as ``json.loads`` makes it: the one type of an open JSON tree (a document's
 #: JSON form, a person's details, a request body). Narrow it where it is read (``isinstance``,
-#: or the getters below), never cast it to ``Any``.
+#: or :func:`json_object`), never cast it to ``Any``.
 JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
 #: A JSON object.
 JsonObject: TypeAlias = dict[str, JsonValue]
@@ -27,16 +27,6 @@ def json_object(value: JsonValue) -> JsonObject:
     """``value`` if it is a JSON object, else an empty one (an absent or odd member reads as
     nothing there)."""
     return value if isinstance(value, dict) else {}
-
-
-def json_list(value: JsonValue) -> list[JsonValue]:
-    """``value`` if it is a JSON array, else an empty one."""
-    return value if isinstance(value, list) else []
-
-
-def json_text(value: JsonValue) -> str | None:
-    """``value`` if it is a JSON string, else ``None``."""
-    return value if isinstance(value, str) else None
 
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
