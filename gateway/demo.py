@@ -34,6 +34,7 @@ from gateway.access import users
 from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
+from gateway.protocol.encoding import json_object
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import thumbprint
 from gateway.runtime.node import open_database
@@ -401,9 +402,9 @@ def play_script(nodes: list[DemoNode], say: Callable[[str], None]
             _referral(sender, recipient)
             say(f"  {time.strftime('%H:%M:%S')}  {sender_id:14} records the referral: "
                 f"{_case_state(sender, recipient)}")
-        document = forms.read(doc_type, "1.0",
+        document = json_object(forms.read(doc_type, "1.0",
                               (REPOSITORY / "schemas" / doc_type / "examples" / example)
-                              .read_bytes())
+                              .read_bytes()))
         _on_the_case(officer, case_id, document)
         pair = frozenset((sender_id, recipient))
         draft = _ok(officer.post(f"/cases/{case_id}/drafts", json={

@@ -51,7 +51,7 @@ def stored_cells(entry: dict[str, Any]) -> list[Any]:
 
 
 @reads
-async def browse(conn: AsyncConnection, _ctx: HasDatabase, filters: dict[str, Any],
+async def browse(conn: AsyncConnection, _ctx: HasDatabase, filters: log.EntryFilters,
                  before: int | None, limit: int
                  ) -> tuple[list[dict[str, Any]], log.ChainVerdict]:
     """A page of the log for an auditor (``filters``: the keyword filters of
@@ -62,7 +62,7 @@ async def browse(conn: AsyncConnection, _ctx: HasDatabase, filters: dict[str, An
 
 @writes
 async def exported(conn: AsyncConnection, ctx: Audited, actor: str, reason: str,
-                   filters: dict[str, Any], shown: dict[str, str], cap: int
+                   filters: log.EntryFilters, shown: dict[str, str], cap: int
                    ) -> list[dict[str, Any]]:
     """The entries an auditor exports, the export itself audited with the reason and the
     filters as the auditor typed them (``shown``)."""

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -182,6 +182,16 @@ async def verify_chain(conn: AsyncConnection) -> ChainVerdict:
         return ChainVerdict(count, count + 1, f"entries after {count} are missing "
                                               f"(the head records {head.seq})")
     return ChainVerdict(count)
+
+
+class EntryFilters(TypedDict, total=False):
+    """The filters of :func:`entries` an auditor chooses: who, what, about what, when."""
+
+    actor: str | None
+    action: str | None
+    subject: str | None
+    since: datetime | None
+    until: datetime | None
 
 
 async def entries(conn: AsyncConnection, *, actor: str | None = None,

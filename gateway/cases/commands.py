@@ -5,6 +5,7 @@ and the protocol, not restated here."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.cases.lifecycle import REFERRAL_KINDS, Kind, Origin, Role
 from gateway.cases.people import PersonFacts, presumed_child
 from gateway.cases.work import CaseError
+from gateway.protocol.encoding import JsonObject
 from gateway.protocol.envelope import AttachmentType, Handling, Lang, Priority
 from gateway.protocol.errors import N_
 
@@ -130,7 +132,7 @@ class NewPerson(BaseModel):
                             "birth_year")
         age = self.estimated_age if self.estimated_age is not None else (
             today.year - self.birth_year if self.birth_year is not None else None)
-        birth: dict[str, Any] = {}
+        birth: JsonObject = {}
         if age is not None:
             birth["estimated-age"] = age
         if self.age_uncertain:
@@ -369,7 +371,7 @@ _PROBLEMS: Final = {
 }
 
 
-def parse(model: type[C], values: dict[str, Any]) -> C:
+def parse(model: type[C], values: Mapping[str, object]) -> C:
     """A command from a posted form (empty inputs left out); the first refusal names its
     field, as the API's does, in words the catalogs translate."""
     try:

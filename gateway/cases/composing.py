@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -20,7 +19,9 @@ from gateway.cases import deadlines, release_rules, views
 from gateway.cases.effects import ANSWERS
 from gateway.cases.people import ADULT_AGE
 from gateway.cases.prefill import Known, KnownPerson, UnitNames, prefill
+from gateway.cases.view_types import CaseDetailView, CaseMessageView
 from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.encoding import JsonObject
 from gateway.protocol.errors import Message
 from gateway.store import cases as repo
 from gateway.store import persons as person_repo
@@ -43,46 +44,48 @@ class PersonChoice:
 class NewDocument:
     """What the compose page shows for a new document of a case."""
 
-    case: dict[str, Any]
-    document: dict[str, Any]
+    case: CaseDetailView
+    document: JsonObject
     persons: tuple[PersonChoice, ...]
-    received: tuple[dict[str, Any], ...]  # messages of the case from partners, newest first
-    confirmations: tuple[dict[str, Any], ...]  # of those, the answers that confirmed
+    received: tuple[CaseMessageView, ...]  # messages of the case from partners, newest first
+    confirmations: tuple[CaseMessageView, ...]  # of those, the answers that confirmed
     to: str | None
     priority: str
     ref: str | None  # the received message this document answers, if any
     blocked: Message | None = None  # why it cannot be sent now, said before it is filled in
 
 
-def answered_message(case: dict[str, Any], doc_type: str) -> dict[str, Any] | None:
+def answered_message(case: CaseDetailView, doc_type: str) -> CaseMessageView | None:
     """The newest received message of the case that a document of ``doc_type`` answers."""
     wanted = [q for q, a in ANSWERS.items() if a == doc_type]
     received = [m for m in case["messages"] if m["direction"] == "in" and m["type"] in wanted]
     return received[-1] if received else None
 
 
-def birth_of(details: dict[str, Any]) -> dict[str, Any] | None:
+def birth_of(details: JsonObject) -> JsonObject | None:
     """A person's birth as the schemas write it, from what the case holds: a document's own
     ``birth``, or the year or age an officer entered by hand."""
     birth = details.get("birth")
     if isinstance(birth, dict) and birth:
         return birth
-    out: dict[str, Any] = {}
-    if isinstance(details.get("estimated_age"), int):
-        out["estimated-age"] = details["estimated_age"]
-    elif isinstance(details.get("birth_year"), int):
-        out["date"] = str(details["birth_year"])
+    out: JsonObject = {}
+    estimated_age, birth_year = details.get("estimated_age"), details.get("birth_year")
+    if isinstance(estimated_age, int):
+        out["estimated-age"] = estimated_age
+    elif isinstance(birth_year, int):
+        out["date"] = str(birth_year)
     if out and details.get("age_uncertain"):
         out["@age-uncertain"] = True
     return out or None
 
 
-def age_of(birth: dict[str, Any] | None, today: date) -> int | None:
+def age_of(birth: JsonObject | None, today: date) -> int | None:
     """The age a birth gives (estimated, or from its year), for a picker's label."""
     if not birth:
         return None
-    if isinstance(birth.get("estimated-age"), int):
-        return int(birth["estimated-age"])
+    estimated_age = birth.get("estimated-age")
+    if isinstance(estimated_age, int):
+        return int(estimated_age)
     born = str(birth.get("date") or "")
     return today.year - int(born[:4]) if born[:4].isdigit() else None
 
@@ -123,8 +126,9 @@ async def new_document(conn: AsyncConnection, cw: CaseWork, principal: Principal
         home_side=case["home_side"], own=_unit(cw, cw.node.node_id),
         partner=_unit(cw, partner) if partner else None,
         composer=principal.display_name or principal.username,
-        persons=tuple(known_persons), chosen=person, return_gate=(case["return"] or {}).get(
-            "gate"), verification=verification,
+        persons=tuple(known_persons), chosen=person,
+        return_gate=case["return"]["gate"] if case["return"] else None,
+        verification=verification,
         answer_due=_answer_due(cw, partner, doc_type, case["priority"]))
     document = prefill(doc_type, cw.forms.model(doc_type), known) if fill else {}
     if known_persons:  # their details (birth, age) were opened for the form

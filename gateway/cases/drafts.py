@@ -25,6 +25,7 @@ from gateway.audit import log as audit
 from gateway.cases import effects, notices, service, uploads
 from gateway.cases import release_rules as rules
 from gateway.cases.commands import DraftAttachment, NewDraft
+from gateway.cases.view_types import DraftView
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import highest_sensitivity, json_to_xml
 from gateway.exchange.outbound import MessageTooLargeError, OutboundError, queue_message
@@ -81,8 +82,21 @@ def _attachments(items: list[DraftAttachment]) -> list[dict[str, str]]:
     return out
 
 
+class DraftColumns(rules.DraftAddress):
+    """The columns a saved draft takes from its command: its address, its message's own
+    fields, the sensitivity of its document and the document and attachments sealed."""
+
+    version: str
+    priority: str
+    handling: str
+    lang: str
+    sensitivity: str
+    document_sealed: bytes
+    attachments_sealed: bytes
+
+
 async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
-                  ) -> dict[str, Any]:
+                  ) -> DraftColumns:
     doc_type, version = body.type, body.version
     if doc_type in effects.WITHOUT_CASE:  # system documents and reports: never a case's
         raise CaseError("invalid-request", N_("a {doc_type} is not a document of a case"),
@@ -94,18 +108,16 @@ async def _values(conn: AsyncConnection, cw: CaseWork, case: Any, body: NewDraft
     document = body.document
     schema = cw.forms.registry.resolve(doc_type, version)
     json_to_xml(model, schema.namespace, document)  # shape only: a draft may be incomplete
-    values: dict[str, Any] = {"doc_type": doc_type, "version": version, "recipient": body.to,
-                              "ref": body.ref, "priority": body.priority,
-                              "handling": body.handling, "lang": body.lang,
-                              "sensitivity": highest_sensitivity(model, document)}
-    await rules.check_rules(conn, cw, case, values)
+    address: rules.DraftAddress = {"doc_type": doc_type, "recipient": body.to, "ref": body.ref}
+    sensitivity = highest_sensitivity(model, document)
+    await rules.check_rules(conn, cw, case, address)
     await rules.check_references(conn, cw, case, doc_type, version, document, body.ref)
-    values["document_sealed"] = cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
-                                               "drafts.document")
-    values["attachments_sealed"] = cw.sealer.seal(
-        json.dumps(_attachments(body.attachments)).encode(),
-        "drafts.attachments")
-    return values
+    return {**address, "version": version, "priority": body.priority,
+            "handling": body.handling, "lang": body.lang, "sensitivity": sensitivity,
+            "document_sealed": cw.sealer.seal(json.dumps(document, ensure_ascii=False).encode(),
+                                              "drafts.document"),
+            "attachments_sealed": cw.sealer.seal(
+                json.dumps(_attachments(body.attachments)).encode(), "drafts.attachments")}
 
 
 @writes
@@ -179,19 +191,19 @@ async def update_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal
                        {"draft": row.id})
 
 
-def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
+def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> DraftView:
     """A draft for the API; the document and attachments only when asked (and audited)."""
-    view: dict[str, Any] = {
+    view: DraftView = {
         "id": row.id, "case_id": row.case_id, "type": row.doc_type, "version": row.version,
         "to": row.recipient, "ref": row.ref, "priority": row.priority,
         "handling": row.handling, "lang": row.lang, "sensitivity": row.sensitivity,
         "state": row.state, "author": row.author, "unit": row.author_unit,
         "released_by": row.released_by, "return_reason": row.return_reason,
-        "message_id": row.message_id, "updated_at": row.updated_at.isoformat()}
-    files = json.loads(cw.sealer.open(row.attachments_sealed, "drafts.attachments"))
-    view["attachments"] = [{"name": f["name"], "media_type": f["media_type"],
-                            "size": len(f["data"]) * 3 // 4 - f["data"][-2:].count("=")}
-                           for f in files]
+        "message_id": row.message_id, "updated_at": row.updated_at.isoformat(),
+        "attachments": [{"name": f["name"], "media_type": f["media_type"],
+                         "size": len(f["data"]) * 3 // 4 - f["data"][-2:].count("=")}
+                        for f in json.loads(cw.sealer.open(row.attachments_sealed,
+                                                           "drafts.attachments"))]}
     if with_content:
         view["document"] = json.loads(cw.sealer.open(row.document_sealed, "drafts.document"))
     return view
@@ -199,7 +211,7 @@ def draft_view(cw: CaseWork, row: Any, *, with_content: bool) -> dict[str, Any]:
 
 @writes
 async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                     draft_id: int) -> dict[str, Any]:
+                     draft_id: int) -> DraftView:
     """A draft with its content (the release preview); audited as a read of its data."""
     row, case = await _load(conn, principal, draft_id)
     await audit.append(conn, cw.clock, principal.actor, "draft.read", case.reference,
@@ -208,7 +220,7 @@ async def read_draft(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 
 async def read_view(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                    draft_id: int) -> dict[str, Any]:
+                    draft_id: int) -> DraftView:
     """A draft's view without its content (state, unit, attachments' names and sizes):
     no data of the draft is read, nothing is audited."""
     row, _case = await _load(conn, principal, draft_id)
@@ -216,7 +228,7 @@ async def read_view(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 
 async def draft_for_edit(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                         draft_id: int) -> tuple[dict[str, Any], list[dict[str, str]]]:
+                         draft_id: int) -> tuple[DraftView, list[dict[str, str]]]:
     """A saved or returned draft opened by its author to go on with it: its view with the
     document, and its attachments (base64); audited as a read of its data."""
     row, case = await _load(conn, principal, draft_id)
@@ -249,7 +261,7 @@ async def draft_attachment(conn: AsyncConnection, cw: CaseWork, principal: Princ
 
 @reads
 async def list_drafts(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                      state: str | None) -> list[dict[str, Any]]:
+                      state: str | None) -> list[DraftView]:
     """Drafts of the principal's unit (the release queue with ``state=submitted``)."""
     rows = await draft_repo.drafts_of_unit(conn, principal.unit, state)
     return [draft_view(cw, r, with_content=False) for r in rows]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,18 +19,20 @@ from gateway.access.sessions import Principal
 from gateway.cases import commands, composing, drafts, service, uploads, views
 from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
+from gateway.cases.view_types import CaseDetailView, DraftView
 from gateway.cases.work import CaseError, CaseWork
+from gateway.protocol.encoding import JsonObject
 from gateway.protocol.errors import N_, Code
 from gateway.protocol.problems import Problem
 from gateway.store.transactions import writes
 
 #: Builds a document of ``doc_type`` from the form's fields (the console's form parser).
-DocumentOf = Callable[[str, dict[str, str]], dict[str, Any]]
+DocumentOf = Callable[[str, dict[str, str]], JsonObject]
 
 
 @writes
 async def open_case_and_read(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                             body: commands.NewCase) -> dict[str, Any]:
+                             body: commands.NewCase) -> CaseDetailView:
     """Open a case and answer it as :func:`views.case_detail` reads it (audited)."""
     case_id = await service.open_case.within(conn, cw, principal, body)
     return await views.case_detail.within(conn, cw, principal, case_id)
@@ -41,7 +43,7 @@ class DraftForm:
     """A saved or returned draft opened again by its author: its view with the document,
     its attachments (base64) and what the compose page shows around it."""
 
-    draft: dict[str, Any]
+    draft: DraftView
     files: list[dict[str, str]]
     new: NewDocument
 
@@ -56,6 +58,17 @@ async def draft_form(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     return DraftForm(draft, files, new)
 
 
+class MessageFields(TypedDict):
+    """The message's own fields of a compose form (the rest of the form is the document),
+    as posted: :func:`commands.parse` validates them into the draft's command."""
+
+    to: str
+    priority: object
+    handling: object
+    lang: object
+    ref: object
+
+
 @dataclass(frozen=True)
 class ComposeForm:
     """A posted compose form as the console parsed it: a new document of ``doc_type`` on
@@ -67,7 +80,7 @@ class ComposeForm:
     doc_type: str | None
     draft_id: int | None
     fields: dict[str, str]
-    message: dict[str, Any]
+    message: MessageFields
     keep: frozenset[str]
     held: list[str]
     picked: list[tuple[str, uploads.Upload]]
@@ -84,9 +97,9 @@ class ComposeOutcome:
 
     case_id: int
     doc_type: str
-    document: dict[str, Any]
+    document: JsonObject
     named: dict[str, str]
-    existing: dict[str, Any] | None = None
+    existing: DraftView | None = None
     state: str | None = None
     refusal: Problem | CaseError | None = None
     waiting: list[tuple[str, uploads.Upload]] = field(default_factory=list)
@@ -101,7 +114,7 @@ async def save_compose_form(conn: AsyncConnection, cw: CaseWork, principal: Prin
     the files held since an earlier try let go; or, refused, nothing of the save kept and
     the files of this post held for the next try. A draft or type that cannot be composed
     is refused with ``not-found`` (raised)."""
-    existing: dict[str, Any] | None = None
+    existing: DraftView | None = None
     files: list[dict[str, str]] = []
     case_id, doc_type = form.case_id, form.doc_type
     if form.draft_id is not None:

@@ -17,9 +17,10 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Final
+from typing import Final, TypeAlias
 
 from gateway.documents.model import Field
+from gateway.protocol.encoding import JsonObject, JsonValue
 
 #: The language of each country's own documents.
 HOME_LANGUAGE: Final = {"VN": "vi", "KH": "km", "LA": "lo"}
@@ -37,11 +38,11 @@ class UnitNames:
     country: str
     names: dict[str, str]
 
-    def as_unit(self) -> dict[str, Any]:
+    def as_unit(self) -> JsonObject:
         """The ``Unit`` of the schemas: the node, and its name in the unit's own language
         and in English, each tagged with its language (never a name under another tag)."""
         home = HOME_LANGUAGE.get(self.country, "en")
-        texts = [{"@lang": lang, "#text": self.names[lang]}
+        texts: list[JsonValue] = [{"@lang": lang, "#text": self.names[lang]}
                  for lang in dict.fromkeys((home, "en")) if self.names.get(lang)]
         return {"@node": self.node_id, "name": texts} if texts else {"@node": self.node_id}
 
@@ -56,7 +57,7 @@ class KnownPerson:
     latin: str | None
     sex: str | None
     nationality: str | None
-    birth: dict[str, Any] | None
+    birth: JsonObject | None
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ class Known:
         return sorted(found, key=lambda p: p.person_ref != self.chosen)
 
 
+#: What is known for a document before it is cut to the document's model: JSON, with the
+#: case's persons as they are (each expanded where the model places a person).
+Candidate: TypeAlias = JsonValue | KnownPerson | list[KnownPerson]
+
+
 def romanised(name: str) -> str | None:
     """A Latin-script name without its marks (``Nguyễn Thị Lan`` -> ``Nguyen Thi Lan``), the
     form travel documents use; None for another script (romanising it is not mechanical)."""
@@ -95,11 +101,12 @@ def romanised(name: str) -> str | None:
     return folded if folded.isascii() and any(c.isalpha() for c in folded) else None
 
 
-def _person(model: Field, person: KnownPerson, verification: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"@person-id": person.person_ref}
+def _person(model: Field, person: KnownPerson, verification: str | None) -> JsonObject:
+    out: JsonObject = {"@person-id": person.person_ref}
     if model.child("@verification") is not None and verification:
         out["@verification"] = verification
-    name = {k: v for k, v in (("native", person.native), ("latin", person.latin)) if v}
+    name: JsonObject = {k: v for k, v in (("native", person.native), ("latin", person.latin))
+                        if v}
     if name:
         out["name"] = name
     if person.sex and person.sex != "unknown":
@@ -112,11 +119,12 @@ def _person(model: Field, person: KnownPerson, verification: str | None) -> dict
     return out
 
 
-def _officer(known: Known, unit: UnitNames, composer: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"unit": unit.as_unit()}
+def _officer(known: Known, unit: UnitNames, composer: bool) -> JsonObject:
+    out: JsonObject = {"unit": unit.as_unit()}
     if composer and known.composer:
         latin = romanised(known.composer)
-        name = {"latin": latin} if latin == known.composer else {"native": known.composer}
+        name: JsonObject = ({"latin": latin} if latin == known.composer
+                            else {"native": known.composer})
         if latin and latin != known.composer:
             name["latin"] = latin
         out["name"] = name
@@ -129,10 +137,10 @@ def _sides(known: Known) -> tuple[UnitNames | None, UnitNames | None]:
     return (known.partner, known.own) if known.home_side else (known.own, known.partner)
 
 
-def candidate(doc_type: str, known: Known) -> dict[str, Any]:
+def candidate(doc_type: str, known: Known) -> dict[str, Candidate]:
     """Everything known for a document of ``doc_type``, before pruning to its model."""
     victims = known.victims()
-    out: dict[str, Any] = {"case-reference": known.reference}
+    out: dict[str, Candidate] = {"case-reference": known.reference}
     if known.partner_reference:
         out["partner-case-reference"] = known.partner_reference
     for key in _COMPOSER:
@@ -159,7 +167,7 @@ def candidate(doc_type: str, known: Known) -> dict[str, Any]:
     return out
 
 
-def prefill(doc_type: str, model: Field, known: Known) -> dict[str, Any]:
+def prefill(doc_type: str, model: Field, known: Known) -> JsonObject:
     """The JSON document of a new ``doc_type`` with what is known, in the model's shape:
     each known value goes to the element of its name wherever the type has it (an officer
     at the top, a ``decided-by`` inside the victim's status), a value the model has no place
@@ -167,9 +175,10 @@ def prefill(doc_type: str, model: Field, known: Known) -> dict[str, Any]:
     return _fill(model, candidate(doc_type, known), known)
 
 
-def _fill(model: Field, known_by_name: dict[str, Any], known: Known) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _fill(model: Field, known_by_name: dict[str, Candidate], known: Known) -> JsonObject:
+    out: JsonObject = {}
     for child in model.children:
+        shaped: JsonValue
         if child.name in known_by_name:
             shaped = _shape(child, known_by_name[child.name], known)
         elif child.children:
@@ -186,7 +195,7 @@ def _fill(model: Field, known_by_name: dict[str, Any], known: Known) -> dict[str
     return out
 
 
-def _shape(model: Field, value: Any, known: Known) -> Any:
+def _shape(model: Field, value: Candidate, known: Known) -> JsonValue:
     """``value`` cut to ``model``: persons expanded, lists and single values as the model
     wants them, unknown keys dropped, incomplete optional groups dropped."""
     if isinstance(value, KnownPerson):
@@ -200,7 +209,7 @@ def _shape(model: Field, value: Any, known: Known) -> Any:
     if isinstance(value, dict):
         if not (model.children or model.attributes):
             return None
-        out: dict[str, Any] = {}
+        out: JsonObject = {}
         for key, item in value.items():
             child = model.child(key) if key != "#text" else None
             if key == "#text" and model.has_value:
@@ -224,7 +233,7 @@ def _shape(model: Field, value: Any, known: Known) -> Any:
     return value
 
 
-def _complete(model: Field, value: Any) -> bool:
+def _complete(model: Field, value: JsonValue) -> bool:
     """Whether every required part of a group is there."""
     if isinstance(value, list):
         return all(_complete(model, v) for v in value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -119,7 +119,16 @@ async def check_move(conn: AsyncConnection, case: Any, doc_type: str, document: 
         facts = replace(facts, state=step, resume_state=None)
 
 
-async def check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: dict[str, Any]
+class DraftAddress(TypedDict):
+    """What the handling rules read of a draft: its type, its recipient and the message it
+    refers to."""
+
+    doc_type: str
+    recipient: str
+    ref: str | None
+
+
+async def check_rules(conn: AsyncConnection, cw: CaseWork, case: Any, values: DraftAddress
                       ) -> None:
     """The handling rules of MESSAGES.md for a draft of ``values`` on ``case``: no request
     while the victim objects, a return proposed only when it may be planned, a known

@@ -10,12 +10,13 @@ shows what she has not opened yet. The release itself stays :func:`drafts.releas
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.cases import drafts
+from gateway.cases.view_types import DraftView, QueuedDraftView
 from gateway.cases.work import CaseError, CaseWork
 from gateway.protocol.envelope import Attachment
 from gateway.protocol.errors import N_
@@ -31,7 +32,7 @@ def attachment_item(name: str) -> str:
     return f"attachment/{name}"
 
 
-def _in_queue(view: dict[str, Any], principal: Principal) -> None:
+def _in_queue(view: DraftView, principal: Principal) -> None:
     """Only a submitted draft of the supervisor's own unit is reviewed here."""
     if view["unit"] != principal.unit:
         raise CaseError("forbidden", N_("only a supervisor of the author's unit releases"))
@@ -42,7 +43,7 @@ def _in_queue(view: dict[str, Any], principal: Principal) -> None:
 
 @writes
 async def preview(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                  draft_id: int) -> dict[str, Any]:
+                  draft_id: int) -> DraftView:
     """A submitted draft with its content, for its preview (audited as a read of its
     data by :func:`drafts.read_draft`); noted as seen."""
     view = await drafts.read_draft.within(conn, cw, principal, draft_id)
@@ -63,7 +64,7 @@ async def open_attachment(conn: AsyncConnection, cw: CaseWork, principal: Princi
     return found
 
 
-def _not_opened(view: dict[str, Any], opened: dict[str, datetime]) -> list[str]:
+def _not_opened(view: DraftView, opened: dict[str, datetime]) -> list[str]:
     """What of the draft was not opened since it last changed: ``document`` for the
     preview, then the attachments' names."""
     since = datetime.fromisoformat(view["updated_at"])
@@ -74,15 +75,17 @@ def _not_opened(view: dict[str, Any], opened: dict[str, datetime]) -> list[str]:
 
 
 async def queue(conn: AsyncConnection, cw: CaseWork, principal: Principal
-                ) -> list[dict[str, Any]]:
+                ) -> list[QueuedDraftView]:
     """The unit's submitted drafts, each with what the principal has not opened yet
     (``unopened``: ``document`` for the preview, then attachment names)."""
     found = await drafts.list_drafts.within(conn, cw, principal, "submitted")
     opened = await draft_views.opened(conn, [d["id"] for d in found], principal.actor)
+    queued: list[QueuedDraftView] = []
     for view in found:
-        view["unopened"] = _not_opened(view, opened[view["id"]])
-        view["unopened_attachments"] = [n for n in view["unopened"] if n != PREVIEW]
-    return found
+        unopened = _not_opened(view, opened[view["id"]])
+        queued.append({**view, "unopened": unopened,
+                       "unopened_attachments": [n for n in unopened if n != PREVIEW]})
+    return queued
 
 
 @writes

@@ -18,8 +18,22 @@ from gateway.audit import log as audit
 from gateway.cases import lifecycle
 from gateway.cases.people import query_terms
 from gateway.cases.service import facts_of, load_case, unit_seen
+from gateway.cases.view_types import (
+    CaseDetailView,
+    CaseMessageView,
+    CaseSummaryView,
+    FoundView,
+    InvestigationView,
+    MessageDocumentView,
+    OverdueTaskView,
+    PersonDetailView,
+    PersonView,
+    SettledView,
+    TaskView,
+)
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.convert import redact
+from gateway.protocol.encoding import JsonObject
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.protocol.errors import N_, from_record
 from gateway.store import case_messages
@@ -28,6 +42,7 @@ from gateway.store import drafts as draft_repo
 from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
 from gateway.store.case_messages import message_of_case
+from gateway.store.cases import CaseFilters
 from gateway.store.messages import RAW_COLUMN
 from gateway.store.transactions import reads, writes
 
@@ -40,7 +55,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _person(cw: CaseWork, row: Any) -> dict[str, Any]:
+def _person(cw: CaseWork, row: Any) -> PersonView:
     return {"id": row.id, "person_ref": row.person_ref, "role": row.role,
             "name_native": cw.sealer.open_text(row.name_native_sealed, "persons.name_native"),
             "name_latin": cw.sealer.open_text(row.name_latin_sealed, "persons.name_latin"),
@@ -49,7 +64,7 @@ def _person(cw: CaseWork, row: Any) -> dict[str, Any]:
             "identity_status": row.identity_status, "purged": row.purged_at is not None}
 
 
-def _task(row: Any, now: datetime) -> dict[str, Any]:
+def _task(row: Any, now: datetime) -> TaskView:
     return {"id": row.id, "case_id": row.case_id, "tip_id": row.tip_id, "kind": row.kind,
             "title": row.title, "owner_unit": row.owner_unit, "owner_user": row.owner_user,
             "partner": row.partner, "message_id": row.message_id, "due_at": _iso(row.due_at),
@@ -58,7 +73,7 @@ def _task(row: Any, now: datetime) -> dict[str, Any]:
             "detail": _detail(getattr(row, "detail", None))}
 
 
-def _detail(text: str | None) -> dict[str, Any] | None:
+def _detail(text: str | None) -> JsonObject | None:
     """What a document said that could not move its case (codes), with the refusal as a
     message the console speaks in the reader's language."""
     if not text:
@@ -73,7 +88,7 @@ def _detail(text: str | None) -> dict[str, Any] | None:
     return {**found, "refusal": refusal.message() if refusal else None}
 
 
-def _settled(cw: CaseWork, row: Any) -> dict[str, Any]:
+def _settled(cw: CaseWork, row: Any) -> SettledView:
     """What the exchanged documents put on the case (MESSAGES.md, "Both sides keep one
     case")."""
     refusal = cw.sealer.open_text(row.refusal_sealed, "cases.refusal")
@@ -90,7 +105,7 @@ def _settled(cw: CaseWork, row: Any) -> dict[str, Any]:
     }
 
 
-async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
+async def timeline(conn: AsyncConnection, case_id: int) -> list[CaseMessageView]:
     """The messages of a case's conversations, oldest first, with delivery state and receipt."""
     rows = await case_messages.timeline_rows(conn, case_id)
     return [{"id": r.message_id, "direction": r.direction, "from": r.sender,
@@ -102,7 +117,7 @@ async def timeline(conn: AsyncConnection, case_id: int) -> list[dict[str, Any]]:
 
 @writes
 async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                      case_id: int) -> dict[str, Any]:
+                      case_id: int) -> CaseDetailView:
     """A case with its persons (no special data), tasks, notes, story and messages."""
     row = await load_case(conn, principal, case_id)
     now = cw.clock()
@@ -145,7 +160,7 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 @writes
 async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                        case_id: int, person_id: int, reason: str) -> dict[str, Any]:
+                        case_id: int, person_id: int, reason: str) -> PersonDetailView:
     """A person with everything the documents said (special data): needs a reason; audited."""
     if len(reason.strip()) < 3:
         raise CaseError("invalid-request", N_("reading a person's special data needs a reason"),
@@ -165,7 +180,7 @@ async def person_detail(conn: AsyncConnection, cw: CaseWork, principal: Principa
 
 @reads
 async def list_cases(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                     filters: dict[str, Any]) -> list[dict[str, Any]]:
+                     filters: CaseFilters) -> list[CaseSummaryView]:
     """Cases the principal may see, newest change first, with their open and overdue tasks."""
     now = cw.clock()
     rows = await repo.list_cases(conn, unit_seen(principal), now, filters,
@@ -181,13 +196,13 @@ class CaseList:
     """The console's case list: the cases found, and the units whose cases the principal
     may see (a filter of the list)."""
 
-    cases: list[dict[str, Any]]
+    cases: list[CaseSummaryView]
     units: list[str]
 
 
 @reads
 async def case_list(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                    filters: dict[str, Any]) -> CaseList:
+                    filters: CaseFilters) -> CaseList:
     """The cases of :func:`list_cases` with the units the list may be filtered by."""
     return CaseList(await list_cases.within(conn, cw, principal, filters),
                     await repo.owner_units(conn, unit_seen(principal)))
@@ -195,7 +210,7 @@ async def case_list(conn: AsyncConnection, cw: CaseWork, principal: Principal,
 
 @reads
 async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                        scope: str) -> list[dict[str, Any]]:
+                        scope: str) -> list[OverdueTaskView]:
     """Open tasks past their due time: the unit's, or (C02) every unit's."""
     if scope == "all" and not sees_all_cases(principal.role):
         raise CaseError("forbidden", N_("only C02's investigators see every unit's overdue items"),
@@ -209,10 +224,10 @@ async def overdue_items(conn: AsyncConnection, cw: CaseWork, principal: Principa
 
 @reads
 async def investigations(conn: AsyncConnection, cw: CaseWork,
-                         principal: Principal) -> list[dict[str, Any]]:
+                         principal: Principal) -> list[InvestigationView]:
     """C02's view: every joint investigation with its partners, requests and suspects."""
     now = cw.clock()
-    out = []
+    out: list[InvestigationView] = []
     for row in await repo.investigations_of(conn, unit_seen(principal)):
         partners = await case_messages.partners_of(conn, row.id)
         sent, received, last = await case_messages.exchange_counts(conn, row.id)
@@ -242,7 +257,7 @@ async def _matching_cases(conn: AsyncConnection, cw: CaseWork, principal: Princi
 
 @writes
 async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
-                 query: str) -> list[dict[str, Any]]:
+                 query: str) -> list[FoundView]:
     """Cases and persons matching every word of ``query`` (names in any script, accents
     ignored; identifiers; phone numbers; case references)."""
     ids = await _matching_cases(conn, cw, principal, query)
@@ -251,7 +266,7 @@ async def search(conn: AsyncConnection, cw: CaseWork, principal: Principal,
         return []
     rows = await repo.cases_of(conn, ids)
     people = await person_repo.persons_of(conn, ids)
-    by_case: dict[int, list[dict[str, Any]]] = {}
+    by_case: dict[int, list[PersonView]] = {}
     for person in people:
         by_case.setdefault(person.case_id, []).append(_person(cw, person))
     await audit.append(conn, cw.clock, principal.actor, "search", None, {"results": len(rows)})
@@ -291,7 +306,7 @@ async def confirmed_answers(conn: AsyncConnection, cw: CaseWork, case_id: int) -
 @writes
 async def message_document(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                            case_id: int, message_id: str, reason: str | None
-                           ) -> dict[str, Any]:
+                           ) -> MessageDocumentView:
     """A message of a case with its document as JSON. ``special`` fields are redacted unless
     a reason is given by a role that may read them; either way the read is audited."""
     row = await load_case(conn, principal, case_id)

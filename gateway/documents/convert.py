@@ -10,23 +10,24 @@ the very same XSD that checks a partner's XML, so JSON can never pass what XML w
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Final
 
 from lxml import etree
 
 from gateway.documents.model import SENSITIVITY, Field, load_model
 from gateway.documents.registry import SchemaRegistry
 from gateway.documents.xml import parse_safely
+from gateway.protocol.encoding import JsonObject, JsonValue
 from gateway.protocol.problems import FieldError, Problem
 
 _INTEGER_BASES: Final = frozenset({"integer", "positiveInteger", "nonNegativeInteger", "int",
                                    "long", "short"})
-REDACTED: Final = {"redacted": "special"}
+REDACTED: Final[JsonObject] = {"redacted": "special"}
 #: The characters XML 1.0 allows (§2.2), so that lxml never has to refuse a value itself.
 _XML_TEXT: Final = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
 
 
-def _lexical(value: Any, path: str, errors: list[FieldError]) -> str | None:
+def _lexical(value: JsonValue, path: str, errors: list[FieldError]) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -41,7 +42,7 @@ def _lexical(value: Any, path: str, errors: list[FieldError]) -> str | None:
     return None
 
 
-def _fill(element: etree._Element, model: Field, data: Any, path: str,
+def _fill(element: etree._Element, model: Field, data: JsonValue, path: str,
           errors: list[FieldError]) -> None:
     namespace = etree.QName(element).namespace
     if not model.children and not model.attributes:
@@ -71,17 +72,17 @@ def _fill(element: etree._Element, model: Field, data: Any, path: str,
         if child.name not in data:
             continue
         value = data[child.name]
-        items = value if child.repeated else [value]
         if child.repeated and not isinstance(value, list):
             errors.append(FieldError(1, 1, f"{path}/{child.name}", "must be a list"))
             continue
+        items = value if child.repeated and isinstance(value, list) else [value]
         for index, item in enumerate(items, start=1):
             where = f"{path}/{child.name}" + (f"[{index}]" if len(items) > 1 else "")
             sub = etree.SubElement(element, etree.QName(namespace, child.name))
             _fill(sub, child, item, where, errors)
 
 
-def json_to_xml(model: Field, namespace: str, data: Any) -> bytes:
+def json_to_xml(model: Field, namespace: str, data: JsonValue) -> bytes:
     """Build the XML of a document from its JSON; refuse a shape the model does not have.
 
     Raises ``Problem("schema-invalid")`` with one :class:`FieldError` per fault. The result
@@ -97,7 +98,7 @@ def json_to_xml(model: Field, namespace: str, data: Any) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _value(model: Field, text: str | None) -> Any:
+def _value(model: Field, text: str | None) -> JsonValue:
     text = text or ""
     if model.base == "boolean":
         return text.strip() in ("true", "1")
@@ -106,11 +107,11 @@ def _value(model: Field, text: str | None) -> Any:
     return text
 
 
-def xml_to_json(model: Field, element: etree._Element) -> Any:
+def xml_to_json(model: Field, element: etree._Element) -> JsonValue:
     """The JSON of a (validated) document element."""
     if not model.children and not model.attributes:
         return _value(model, element.text)
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for attribute in model.attributes:
         raw = element.get(attribute.name)
         if raw is not None:
@@ -132,7 +133,7 @@ def xml_to_json(model: Field, element: etree._Element) -> Any:
     return out
 
 
-def redact(model: Field, data: Any, *, show_special: bool) -> Any:
+def redact(model: Field, data: JsonValue, *, show_special: bool) -> JsonValue:
     """``data`` with every ``special`` field replaced by ``{"redacted": "special"}``.
 
     Sensitivity is effective (the highest on the path), so a special element hides all of it.
@@ -143,7 +144,7 @@ def redact(model: Field, data: Any, *, show_special: bool) -> Any:
         return dict(REDACTED)
     if not isinstance(data, dict):
         return data
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for key, value in data.items():
         sub = model.child(key) if key != "#text" else None
         if sub is None:
@@ -155,7 +156,7 @@ def redact(model: Field, data: Any, *, show_special: bool) -> Any:
     return out
 
 
-def highest_sensitivity(model: Field, data: Any) -> str:
+def highest_sensitivity(model: Field, data: JsonValue) -> str:
     """The highest sensitivity of any field present in ``data``."""
     level = model.sensitivity
     if isinstance(data, dict):
@@ -185,14 +186,14 @@ class DocumentForms:
         schema = self.registry.resolve(doc_type, version)
         return self._models[(doc_type, schema.version)]
 
-    def build(self, doc_type: str, version: str, data: Any) -> bytes:
+    def build(self, doc_type: str, version: str, data: JsonValue) -> bytes:
         """The validated XML of a JSON document (``schema-invalid`` with paths if not)."""
         schema = self.registry.resolve(doc_type, version)
         xml = json_to_xml(self.model(doc_type, version), schema.namespace, data)
         self.registry.validate(doc_type, version, xml)
         return xml
 
-    def read(self, doc_type: str, version: str, xml: bytes, *, validate: bool = True) -> Any:
+    def read(self, doc_type: str, version: str, xml: bytes, *, validate: bool = True) -> JsonValue:
         """The JSON of a document's XML. ``validate=False`` only for a document validated in
         the same use case (the inbound pipeline has just done it)."""
         tree = (self.registry.validate(doc_type, version, xml) if validate

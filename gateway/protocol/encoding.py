@@ -11,9 +11,23 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from gateway.protocol.errors import GatewayError
+
+#: A value of JSON as ``json.loads`` makes it: the one type of an open JSON tree (a document's
+#: JSON form, a person's details, a request body). Narrow it where it is read (``isinstance``,
+#: or :func:`json_object`), never cast it to ``Any``.
+JsonValue: TypeAlias = str | int | float | bool | list["JsonValue"] | dict[str, "JsonValue"] | None
+#: A JSON object.
+JsonObject: TypeAlias = dict[str, JsonValue]
+
+
+def json_object(value: JsonValue) -> JsonObject:
+    """``value`` if it is a JSON object, else an empty one (an absent or odd member reads as
+    nothing there)."""
+    return value if isinstance(value, dict) else {}
+
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -6,13 +6,14 @@ a period again withdraws the submission of it still waiting."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.access.sessions import Principal
 from gateway.audit import log as audit
 from gateway.cases import review
+from gateway.cases.view_types import QueuedDraftView
 from gateway.cases.work import CaseWork
 from gateway.exchange.outbound import OutboundError, queue_message
 from gateway.protocol.envelope import MessageDraft
@@ -79,9 +80,15 @@ async def latest(conn: AsyncConnection, unit: str) -> list[dict[str, Any]]:
     return await releases.latest(conn, unit)
 
 
+class Waiting(TypedDict):
+    """A supervisor's release queue: drafts and periodic reports."""
+
+    drafts: list[QueuedDraftView]
+    reports: list[dict[str, Any]]
+
+
 @reads
-async def waiting(conn: AsyncConnection, cw: CaseWork, principal: Principal
-                  ) -> dict[str, list[dict[str, Any]]]:
+async def waiting(conn: AsyncConnection, cw: CaseWork, principal: Principal) -> Waiting:
     """The release queue of a supervisor: the unit's drafts waiting for a second person
     (with what she has not opened yet), and the unit's periodic reports waiting, each with
     its period and whether she may release it (not her own submission)."""

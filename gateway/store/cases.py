@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -126,8 +126,21 @@ def overdue_count(now: datetime) -> sa.ScalarSelect[Any]:
                    tasks.c.due_at < now).scalar_subquery())
 
 
+class CaseFilters(TypedDict, total=False):
+    """What a list of cases is filtered by: codes (kind, state, partner, priority, the owner
+    unit), only cases with overdue tasks, and how many at most."""
+
+    kind: str | None
+    state: str | None
+    partner: str | None
+    unit: str | None
+    overdue: bool
+    priority: str | None
+    limit: int
+
+
 async def list_cases(conn: AsyncConnection, unit: str | None, now: datetime,
-                     filters: dict[str, Any], limit: int) -> list[Any]:
+                     filters: CaseFilters, limit: int) -> list[Any]:
     """Cases of ``unit``, newest change first, each with its count of overdue tasks
     (``overdue``); ``filters`` by code (kind, state, partner, priority, unit) and
     ``overdue``."""

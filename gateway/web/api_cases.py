@@ -27,6 +27,7 @@ from gateway.cases.lifecycle import Kind
 from gateway.documents.render import DOCUMENT_HEADERS, html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import Priority
+from gateway.store.cases import CaseFilters
 from gateway.web.auth import case_work, permit
 from gateway.web.examples import answers, file_answers
 from gateway.web.routing import LocalApiRoute
@@ -69,7 +70,7 @@ async def list_cases(
 ) -> CaseList:
     """Cases of the user's unit (all for C02's investigators), filtered by codes and ids
     (names and numbers are searched with ``POST /api/search``, never in a URL)."""
-    filters = {
+    filters: CaseFilters = {
         "kind": kind,
         "state": state,
         "partner": partner,

@@ -15,26 +15,26 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from gateway.protocol.encoding import MAX_JSON_DEPTH
+from gateway.protocol.encoding import MAX_JSON_DEPTH, JsonObject, JsonValue
 from gateway.protocol.problems import InvalidRequestError
 
 #: The OpenAPI extension that marks a route whose JSON body is read strictly.
 STRICT_KEY: Final = "x-strict-json"
 
 
-def strict_json() -> dict[str, Any]:
+def strict_json() -> JsonObject:
     """The ``openapi_extra`` of a route whose body is read by :func:`parse_strict`."""
     return {STRICT_KEY: True}
 
 
-class _Twice(dict[str, Any]):
+class _Twice(dict[str, JsonValue]):
     """An object in which a member name came twice (the first such name kept)."""
 
     twice: str = ""
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _pairs(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
+    found: JsonObject = {}
     twice = None
     for key, value in pairs:
         if key in found and twice is None:

@@ -38,6 +38,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
+from gateway.protocol.encoding import JsonObject, JsonValue
 from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import TooLargeError, problem_of
 from gateway.web import limits
@@ -59,12 +60,12 @@ Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 Check = Callable[..., Any]
 
 
-def body_up_to(limit: int) -> dict[str, Any]:
+def body_up_to(limit: int) -> JsonObject:
     """The ``openapi_extra`` of a route whose body may be up to ``limit`` bytes."""
     return {LIMIT_KEY: limit}
 
 
-def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _object(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
     """An object of a large body (as ``json.loads`` makes it): Python code between objects,
     where the interpreter may hand over to the event loop's thread."""
     return dict(pairs)

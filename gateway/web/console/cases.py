@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import fields
-from typing import Any, Final, get_args
+from typing import Final, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -15,12 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from gateway.access.sessions import Principal
 from gateway.cases import commands, lifecycle, printing, service, special, views
 from gateway.cases.effects import ANSWERS, WITHOUT_CASE
+from gateway.cases.view_types import CaseDetailView, FoundView
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.render import html_to_pdf
 from gateway.exchange import proofs
 from gateway.protocol.envelope import PRIORITIES
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
+from gateway.store.cases import CaseFilters
 from gateway.web.auth import case_work
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
@@ -55,8 +57,9 @@ async def cases_page(request: Request, kind: str = "", state: str = "", partner:
     """Cases with filters (no personal data in the URL: name searches are posted)."""
     principal = await user(request, "cases.read")
     cw = case_work(request)
-    filters = {"kind": kind or None, "state": state or None, "partner": partner or None,
-               "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
+    filters: CaseFilters = {
+        "kind": kind or None, "state": state or None, "partner": partner or None,
+        "unit": unit or None, "overdue": overdue == "1", "priority": priority or None}
     found = await views.case_list(cw, principal, filters)
     return page(request, "cases.html", principal, cases=found.cases, filters=filters,
                 results=None, kinds=lifecycle.KINDS, states=_all_states(),
@@ -77,7 +80,7 @@ async def search_page(request: Request) -> HTMLResponse:
     form = await posted(request, principal)
     cw = case_work(request)
     query = str(form.get("q", "")).strip()
-    results: list[dict[str, Any]] = []
+    results: list[FoundView] = []
     error = None
     try:
         results = await views.search(cw, principal, query)
@@ -95,7 +98,7 @@ _PERSON_FIELDS: Final = ("name_native", "name_latin", "sex", "estimated_age", "b
 
 def new_case_command(form: PostedForm) -> commands.NewCase:
     """The case (and the person found, if the form names one) of a posted form."""
-    values: dict[str, Any] = dict(texts(form, "kind", "partner", "priority"))
+    values: dict[str, object] = dict(texts(form, "kind", "partner", "priority"))
     person = {k: v for k, v in texts(form, *(f"person_{f}" for f in _PERSON_FIELDS)).items()
               if v}
     if form.get("found") and not (person.get("person_name_native")
@@ -103,10 +106,11 @@ def new_case_command(form: PostedForm) -> commands.NewCase:
         raise CaseError("invalid-request", N_("say the name of the person found (as written "
                                               "or in Latin letters)"), "person_name_native")
     if person:
-        values["person"] = {"role": "victim", **{k.removeprefix("person_"): v
-                                                 for k, v in person.items()}}
-        if "age_uncertain" in values["person"]:
-            values["person"]["age_uncertain"] = values["person"]["age_uncertain"] == "true"
+        found: dict[str, str | bool] = {"role": "victim", **{k.removeprefix("person_"): v
+                                                            for k, v in person.items()}}
+        if "age_uncertain" in found:
+            found["age_uncertain"] = found["age_uncertain"] == "true"
+        values["person"] = found
     return commands.parse(commands.NewCase, values)
 
 
@@ -130,7 +134,7 @@ async def new_case(request: Request) -> Response:
 
 async def _case_page(request: Request, principal: Principal, case_id: int, status: int = 200,
                      errors: dict[str, str] | None = None,
-                     values: dict[str, Any] | None = None,
+                     values: PostedForm | None = None,
                      confirm_move: dict[str, str] | None = None) -> HTMLResponse:
     cw = case_work(request)
     case = await views.case_detail(cw, principal, case_id)
@@ -164,7 +168,7 @@ _FITTING_OF_KIND: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 }
 
 
-def suggested_types(case: dict[str, Any], types: list[str]) -> list[str]:
+def suggested_types(case: CaseDetailView, types: list[str]) -> list[str]:
     """The document types offered first: answers to what was received and not yet answered,
     then what the case's kind and state call for; nothing for a closed case, and never a
     type already waiting on the case as a draft (it would be sent twice)."""
@@ -195,11 +199,11 @@ async def case_page(request: Request, case_id: RowId) -> HTMLResponse:
 
 
 #: One case action: the door it calls, given the case work, the user and the posted form.
-Action = Callable[[CaseWork, Principal, dict[str, Any]], Awaitable[object]]
+Action = Callable[[CaseWork, Principal, PostedForm], Awaitable[object]]
 
 
 async def _act(request: Request, action: str, case_id: int, form_field: str, then: str,
-               work: Action, asked: tuple[Principal, dict[str, Any]] | None = None
+               work: Action, asked: tuple[Principal, PostedForm] | None = None
                ) -> Response:
     """Run one case action (one use case, its own transaction), then go to ``then`` (the
     case page, saying what was done); a refusal comes back beside its form. ``asked``: the
@@ -297,7 +301,7 @@ async def referral(request: Request, case_id: RowId) -> Response:
 # -- a message as its document ------------------------------------------------------------
 
 async def _message(request: Request, principal: Principal, case_id: int,
-                   message_id: str) -> dict[str, Any]:
+                   message_id: str) -> dict[str, object]:
     """What the message page shows (:class:`special.MessagePage`), as the template's
     values."""
     shown = await special.message_page(case_work(request), principal, case_id, message_id)
@@ -310,7 +314,7 @@ async def message_page(request: Request, case_id: RowId, message_id: str) -> HTM
     print, its attachments and (for roles that may) the special data opened with a reason."""
     principal = await user(request, "cases.read")
     shown = await _message(request, principal, case_id, message_id)
-    return page(request, "message.html", principal, error=None, **shown)
+    return page(request, "message.html", principal, 200, error=None, **shown)
 
 
 async def _rendered(request: Request, case_id: int, message_id: str, *,
@@ -375,7 +379,7 @@ async def proof_bundle(request: Request, case_id: RowId, message_id: str) -> Res
     else:
         try:
             data = await proofs.export_bundle(cw.node, message_id, principal.actor, reason,
-                                              within_case=True, sender=shown["sender"])
+                                              within_case=True, sender=str(shown["sender"]))
         except proofs.ProofError as exc:
             error = spoken(request, exc)
         else:

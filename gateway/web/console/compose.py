@@ -20,6 +20,7 @@ from gateway.access.sessions import Principal
 from gateway.cases import composing, flows, uploads
 from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
+from gateway.cases.view_types import DraftView
 from gateway.cases.work import CaseError, CaseWork
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.protocol.envelope import HANDLING_CODES, PRIORITIES
@@ -57,8 +58,8 @@ async def choose_type(request: Request, case_id: RowId, type: str = "") -> Respo
 
 
 def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument,
-          doc_type: str, values: dict[str, Any], errors: dict[str, list[str]], *,
-          status: int = 200, message: str | None = None, draft: dict[str, Any] | None = None,
+          doc_type: str, values: dict[str, str], errors: dict[str, list[str]], *,
+          status: int = 200, message: str | None = None, draft: DraftView | None = None,
           held: list[tuple[str, uploads.Upload]] | None = None,
           kept: list[dict[str, str]] | None = None) -> HTMLResponse:
     if doc_type not in cw.forms.registry.types() or doc_type in WITHOUT_CASE:
@@ -113,7 +114,9 @@ async def draft_page(request: Request, draft_id: RowId) -> HTMLResponse:
     draft, files, new = opened.draft, opened.files, opened.new
     model = cw.forms.model(draft["type"], draft["version"])
     values = forms.form_values(model, draft["document"])
-    values.update({k: draft[k] or "" for k in ("to", "priority", "handling", "lang", "ref")})
+    values.update(to=draft["to"] or "", priority=draft["priority"] or "",
+                  handling=draft["handling"] or "", lang=draft["lang"] or "",
+                  ref=draft["ref"] or "")
     kept = [{"name": f["name"], "media_type": f["media_type"]} for f in files]
     return _form(request, principal, cw, new, draft["type"], values, {}, draft=draft,
                  kept=kept)

@@ -15,6 +15,7 @@ from gateway.access.roles import allowed
 from gateway.access.sessions import Principal
 from gateway.audit import export as audit_export
 from gateway.audit.export import csv_bytes
+from gateway.audit.log import EntryFilters
 from gateway.cases import commands, hotline
 from gateway.cases import investigator_desk as investigator_desk_use_case
 from gateway.cases.work import CaseError
@@ -27,6 +28,7 @@ from gateway.web.auth import case_work
 from gateway.web.console.auditwords import AuditWords
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    FieldRefusal,
     PostedForm,
     Redirect,
     RowId,
@@ -43,8 +45,8 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _hotline(request: Request, principal: Principal, status: int = 200,
-                   values: dict[str, Any] | None = None,
-                   error: dict[str, Any] | None = None) -> HTMLResponse:
+                   values: PostedForm | None = None,
+                   error: FieldRefusal | None = None) -> HTMLResponse:
     cw = case_work(request)
     found = await hotline.desk(cw, principal)
     return page(request, "hotline.html", principal, status, tips=found.tips,
@@ -66,7 +68,8 @@ def _time(form: PostedForm, name: str) -> str | None:
     return forms.local_to_utc(value) if value else None
 
 
-def _tip_body(form: PostedForm) -> dict[str, Any]:
+def _tip_body(form: PostedForm) -> dict[str, object]:
+    """The posted tip as the command takes it (validated by :func:`commands.parse`)."""
     person = {k: form.get(f"person_{k}") for k in ("name_native", "name_latin", "sex",
                                                    "nationality")}
     age = str(form.get("person_age") or "").strip()
@@ -106,7 +109,7 @@ async def record_tip(request: Request) -> Response:
 
 
 async def _tip_page(request: Request, principal: Principal, tip_id: int, status: int = 200,
-                    error: dict[str, Any] | None = None, reporter: Any = None
+                    error: FieldRefusal | None = None, reporter: Any = None
                     ) -> HTMLResponse:
     cw = case_work(request)
     tip = await hotline.read_tip(cw, principal, tip_id)
@@ -227,7 +230,7 @@ def _day(text: str, end: bool = False) -> datetime | None:
     return (start + timedelta(days=1) if end else start).astimezone(UTC)
 
 
-def _audit_query(filters: dict[str, str]) -> dict[str, Any]:
+def _audit_query(filters: dict[str, str]) -> EntryFilters:
     """The auditor's filters as :func:`audit.entries` takes them (days in the node's zone)."""
     return {"actor": filters["actor"] or None, "action": filters["action"] or None,
             "subject": filters["subject"] or None, "since": _day(filters["from"]),

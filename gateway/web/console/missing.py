@@ -26,12 +26,14 @@ from gateway.cases.missing_commands import (
     PaperKind,
 )
 from gateway.cases.work import CaseError
+from gateway.protocol.encoding import JsonObject, JsonValue
 from gateway.protocol.envelope import sniff_media_type
 from gateway.protocol.errors import N_
 from gateway.protocol.problems import status_of
 from gateway.web import forms
 from gateway.web.auth import case_work
 from gateway.web.console.pages import (
+    FieldRefusal,
     PostedForm,
     Redirect,
     attachment_response,
@@ -59,24 +61,28 @@ _TEXTS: Final = (
     "reporter.name", "reporter.phone")
 
 
-def _put(target: dict[str, Any], path: str, value: Any) -> None:
+def _put(target: JsonObject, path: str, value: JsonValue) -> None:
     """``value`` at the dotted ``path`` of nested dicts (a number makes a list's place)."""
     names = path.split(".")
-    here: Any = target
+    here: JsonValue = target
     for name, after in itertools.pairwise(names):
         if isinstance(here, list):
             while len(here) <= int(name):
                 here.append({})
             here = here[int(name)]
-        else:
+        elif isinstance(here, dict):
             here = here.setdefault(name, [] if after.isdigit() else {})
+        else:
+            raise TypeError(f"{path}: {name} is under a value, not a group")
     if isinstance(here, list):
         here.append(value)
-    else:
+    elif isinstance(here, dict):
         here[names[-1]] = value
+    else:
+        raise TypeError(f"{path} is under a value, not a group")
 
 
-async def _photo(form: PostedForm) -> dict[str, str] | None:
+async def _photo(form: PostedForm) -> JsonObject | None:
     """The chosen photo as the command takes it (its type as its bytes show; a file that is
     no image is left for the command to refuse beside the input)."""
     chosen = form.get("photo")
@@ -88,9 +94,9 @@ async def _photo(form: PostedForm) -> dict[str, str] | None:
             "data": base64.b64encode(data).decode()}
 
 
-async def report_body(form: PostedForm) -> dict[str, Any]:
+async def report_body(form: PostedForm) -> JsonObject:
     """The posted form as the command's JSON (empty inputs and groups left out)."""
-    body: dict[str, Any] = {}
+    body: JsonObject = {}
     for name in _TEXTS:
         value = str(form.get(name) or "").strip()
         if value:
@@ -101,7 +107,8 @@ async def report_body(form: PostedForm) -> dict[str, Any]:
     age = str(form.get("person.estimated_age") or "").strip()
     if age:
         _put(body, "person.estimated_age", int(age) if age.isdigit() else age)
-    phones = [p.strip() for p in str(form.get("person.phones") or "").split(",") if p.strip()]
+    phones: list[JsonValue] = [p.strip() for p in str(form.get("person.phones") or "").split(",")
+                               if p.strip()]
     if phones:
         _put(body, "person.phones", phones)
     seen = str(form.get("last_seen.time") or "").strip()
@@ -116,7 +123,7 @@ async def report_body(form: PostedForm) -> dict[str, Any]:
 
 async def _missing_page(request: Request, principal: Principal, status: int = 200,
                         values: dict[str, str] | None = None,
-                        error: dict[str, Any] | None = None) -> HTMLResponse:
+                        error: FieldRefusal | None = None) -> HTMLResponse:
     state = request.query_params.get("state", "open")
     shown = state if state in missing.STATES else "open"
     reports = await missing.list_reports(case_work(request), principal, shown)
@@ -148,7 +155,7 @@ async def record_report(request: Request) -> Response:
 
 
 async def _report_page(request: Request, principal: Principal, report_id: int,
-                       status: int = 200, error: dict[str, Any] | None = None,
+                       status: int = 200, error: FieldRefusal | None = None,
                        reporter: Any = None, values: dict[str, str] | None = None
                        ) -> HTMLResponse:
     report = await missing.read_report(case_work(request), principal, report_id)

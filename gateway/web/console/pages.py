@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, TypedDict
 
 from babel.numbers import format_percent
 from fastapi import Path as PathParameter
@@ -50,6 +50,13 @@ RowId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
 
 #: A posted form: its text fields, and the files it carries.
 PostedForm = dict[str, str | UploadFile]
+
+
+class FieldRefusal(TypedDict):
+    """A refusal said beside the input it names, in the reader's language."""
+
+    field: str | None
+    message: str
 
 
 class Redirect(Exception):  # noqa: N818 - control flow: send the browser elsewhere

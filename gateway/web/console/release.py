@@ -6,10 +6,11 @@ with a reason."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import UploadFile
 
 from gateway.access.sessions import Principal
 from gateway.cases import drafts, printing, review
@@ -38,13 +39,23 @@ from gateway.web.console.pages import (
 router = APIRouter(include_in_schema=False)
 
 
+class QueueRefusal(TypedDict, total=False):
+    """A refused release or send-back, said beside the draft or report it is about, with the
+    reason that was typed."""
+
+    draft: int
+    report: int
+    message: str
+    reason: str | UploadFile
+
+
 def _refusal(code: str) -> Exception:
     """What a refused read answers: the page not found (404), or not allowed (403)."""
     return HTTPException(404) if code == "not-found" else Refused(code)
 
 
 async def _queue(request: Request, principal: Principal, status: int = 200,
-                 error: dict[str, Any] | None = None) -> HTMLResponse:
+                 error: QueueRefusal | None = None) -> HTMLResponse:
     cw = case_work(request)
     found = await reports_release.waiting(cw, principal)
     return page(request, "release.html", principal, status, queue=found["drafts"],
@@ -71,7 +82,7 @@ async def release_preview(request: Request, draft_id: RowId) -> Response:
         xml = cw.forms.build(full["type"], full["version"], full["document"])
     except Problem as problem:
         return document_response(f"<p>{problem.detail}</p>".replace("<", "&lt;"))
-    langs = printing.partner_langs(cw, full["to"], None)
+    langs = printing.partner_langs(cw, full["to"] or "", None)
     return document_response(printing.renderer(cw).html(
         full["type"], full["version"], xml, langs, show_special=True, source=DRAFT_SOURCE))
 

@@ -17,8 +17,10 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
+from gateway.protocol.encoding import JsonObject
 
-def example(sample: dict[str, Any]) -> ConfigDict:
+
+def example(sample: JsonObject) -> ConfigDict:
     """The configuration of a view with ``sample`` as its OpenAPI example."""
     return ConfigDict(json_schema_extra={"examples": [sample]})
 
@@ -38,7 +40,7 @@ def example_of(model: type[BaseModel]) -> Any:
     examples = declared.get("examples") if isinstance(declared, dict) else None
     if isinstance(examples, list) and examples:
         return examples[0]
-    sample: dict[str, Any] = {}
+    sample: JsonObject = {}
     for name, field in model.model_fields.items():
         inner, origin = field.annotation, get_origin(field.annotation)
         if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
-_USER: dict[str, Any] = {
+_USER: JsonObject = {
     "username": "lan", "display_name": "Nguyễn Thị Lan", "role": "blo-officer",
     "unit": "vn.blo-mocbai", "disabled": False, "locked_until": None}
 

@@ -7,10 +7,11 @@ from typing import Any
 
 from pydantic import Field, JsonValue, RootModel
 
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
 _MESSAGE_ID = "4f1c7a2e-8b0d-4c55-9e61-2a7d3b9c0e11"
-_PERSON: dict[str, Any] = {
+_PERSON: JsonObject = {
         "id": 12, "person_ref": "P1", "role": "victim", "name_native": "Nguyễn Thị Hoa",
         "name_latin": "NGUYEN Thi Hoa", "sex": "female", "nationality": "VN",
         "presumed_child": True, "identity_status": "unverified", "purged": False}

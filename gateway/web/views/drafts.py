@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
-_DRAFT: dict[str, Any] = {
+_DRAFT: JsonObject = {
     "id": 4, "case_id": 7, "type": "verification-request", "version": "1.0",
     "to": "kh.blo-bavet", "ref": None, "priority": "urgent", "handling": "H1", "lang": "vi",
     "sensitivity": "special", "state": "submitted", "author": "lan", "unit": "vn.blo-mocbai",

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import JsonValue
 
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
-_TIP: dict[str, Any] = {
+_TIP: JsonObject = {
     "id": 31, "reference": "VN-HOTLINE-111-2026-00031",
     "received_at": "2026-11-24T07:00:00+00:00", "last_seen_at": None, "resolved_at": None,
     "channel": "phone", "reporter_relation": "parent", "foreign_country": "KH",

@@ -3,14 +3,13 @@ and a case's persons' matches."""
 
 from __future__ import annotations
 
-from typing import Any
-
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
-_WHY: dict[str, Any] = {"field": "name", "agreement": "accents", "weight": 9.412,
+_WHY: JsonObject = {"field": "name", "agreement": "accents", "weight": 9.412,
                         "words": "name: Nguyễn Thị Lan and NGUYEN THI LAN are the same once "
                                  "accents are removed"}
-_MATCH: dict[str, Any] = {"kind": "missing-person", "id": 7, "case_id": None,
+_MATCH: JsonObject = {"kind": "missing-person", "id": 7, "case_id": None,
                           "score": 0.9991, "suggested": True,
                           "why": [_WHY, {"field": "birth", "agreement": "range",
                                          "weight": 2.1,

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import JsonValue
 
+from gateway.protocol.encoding import JsonObject
 from gateway.web.views import View, example
 
-_LINE: dict[str, Any] = {
+_LINE: JsonObject = {
     "id": 7, "reference": "VN-HOTLINE-111-2026-MP-00007", "state": "open",
     "unit": "vn.hotline-111", "recorded_by": "hoa.111",
     "created_at": "2026-11-24T07:00:00+00:00", "sex": "female", "nationality": "VN",
