@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.integration.test_console_work import Browser, people, rows
+from tests.integration.test_console_work import JPEG, Browser, people, rows
 
 __all__ = ["people"]
 pytestmark = pytest.mark.anyio
@@ -127,3 +127,22 @@ async def test_closing_a_report_without_a_reason_says_so_beside_the_reason(
     assert answer.status_code == 422
     said = re.findall(r'<span class="field-error" role="alert">(.*?)</span>', answer.text)
     assert said == ["bắt buộc"], said
+
+
+async def test_a_photo_chosen_before_a_refusal_is_asked_for_again(
+        people: dict[str, Browser]) -> None:
+    """The walk of issue 25: a form sent back for another field came back with its photo
+    section folded, and a browser never fills a file input again: the operator saved without
+    the photo she had chosen. The section now opens and asks for the photo again."""
+    line = people["line"]
+    await line.get("/missing")
+    answer = await line.post("/missing", data={
+        "person.name_latin": "", "person.sex": "female", "reporter_relation": "parent"},
+        files=[("photo", ("lan.jpg", JPEG, "image/jpeg"))])
+    assert answer.status_code == 422, answer.text[:300]
+    assert 'id="photo-again"' in answer.text
+    assert re.search(r'<details open><summary id="fold-photo">', answer.text)
+    without = await line.post("/missing", data={
+        "person.name_latin": "", "person.sex": "female", "reporter_relation": "parent"})
+    assert 'id="photo-again"' not in without.text
+    assert rows(line.receiver, "SELECT count(*) FROM missing_persons") == [(0,)]

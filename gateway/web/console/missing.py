@@ -149,6 +149,9 @@ async def record_report(request: Request) -> Response:
         recorded = await missing.record(case_work(request), principal, command)
     except CaseError as exc:
         values = {k: v for k, v in form.items() if isinstance(v, str)}
+        chosen = form.get("photo")  # a browser never fills a file input again: say so
+        if isinstance(chosen, UploadFile) and chosen.filename:
+            values["photo_again"] = "yes"
         return await _missing_page(request, principal, status_of(exc.code), values=values,
                                    error={"field": exc.field, "message": beside(request, exc)})
     raise Redirect(f"/missing/{recorded.id}?done=missing-recorded")
