@@ -68,12 +68,16 @@ class Reason:
     words_template: str
     values: dict[str, str]
 
-    def words(self, translate: Callable[[str], str] = str) -> str:
-        """The reason in the reader's language (``translate``: a catalog's gettext)."""
+    def words(self, translate: Callable[[str], str] = str,
+              country: Callable[[str], str] = str) -> str:
+        """The reason in the reader's language (``translate``: a catalog's gettext;
+        ``country``: a country's name from its code, for the nationalities)."""
+        values = ({k: country(v) if isinstance(v, str) else v for k, v in self.values.items()}
+                  if self.field == "nationality" else self.values)
         try:
-            return translate(self.words_template).format(**self.values)
+            return translate(self.words_template).format(**values)
         except (KeyError, IndexError, ValueError):  # a translation that lost a placeholder
-            return self.words_template.format(**self.values)
+            return self.words_template.format(**values)
 
 
 @dataclass(frozen=True, slots=True)

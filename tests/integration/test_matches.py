@@ -290,6 +290,7 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
         assert "NGUYEN Thi Hoa" in page.text  # ours, beside theirs
         assert "Nguyen Thi Hoa" in page.text
         assert "same once accents are removed" in page.text or "are the same" in page.text
+        assert "nationality: the same, Vietnam" in page.text  # the country by its name
         from_report = await browser.get(f"/missing/{girl}")
         assert f'href="/missing/{girl}/matches"' in from_report.text
         listed = await browser.get(f"/missing/{girl}/matches")

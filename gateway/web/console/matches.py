@@ -3,13 +3,17 @@ their photos, and "Same person" / "Not the same person" with a confirmation (iss
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gateway.cases import matcher
 from gateway.cases.work import CaseError
+from gateway.matching.model import Reason
 from gateway.protocol.problems import status_of
 from gateway.web.auth import case_work
+from gateway.web.console.codelists import country_name
 from gateway.web.console.pages import (
     Redirect,
     RowId,
@@ -26,13 +30,20 @@ from gateway.web.console.pages import (
 router = APIRouter()
 
 
+def _said(found: list[matcher.SuggestionView], translate: Callable[[str], str], lang: str
+          ) -> list[tuple[matcher.SuggestionView, list[tuple[Reason, str]]]]:
+    """Each suggestion with its reasons in the reader's words (countries by their names)."""
+    return [(s, [(r, r.words(translate, lambda code: country_name(code, lang)))
+                 for r in s.reasons]) for s in found]
+
+
 async def _page(request: Request, case_id: int, status: int = 200, **context: object
                 ) -> HTMLResponse:
     principal = await user(request, "matches.read")
     found = await matcher.case_suggestions(case_work(request), principal, case_id)
     translate = books(request).get(language(request)).gettext
     return page(request, "matches.html", principal, status, case_id=case_id,
-                suggestions=[(s, [(r, r.words(translate)) for r in s.reasons]) for s in found],
+                suggestions=_said(found, translate, language(request)),
                 **context)
 
 
@@ -44,7 +55,7 @@ async def report_matches_page(request: Request, report_id: RowId) -> HTMLRespons
     found = await matcher.report_suggestions(case_work(request), principal, report_id)
     translate = books(request).get(language(request)).gettext
     return page(request, "matches.html", principal, report_id=report_id,
-                suggestions=[(s, [(r, r.words(translate)) for r in s.reasons]) for s in found])
+                suggestions=_said(found, translate, language(request)))
 
 
 @router.get("/cases/{case_id}/matches")

@@ -73,6 +73,11 @@ def test_a_true_match_with_variations_is_suggested_with_its_reasons() -> None:
     assert "home: H. Go Dau, Tay Ninh = Gò Dầu, Tây Ninh" in words
     assert any(w.startswith("name: SUONG HO and Hồ Thị Sương") for w in words)
     assert m.reasons[0].words(lambda t: t.replace("name", "tên")).startswith("tên: SUONG")
+    assert "nationality: the same, VN" in words  # the code, without a reader's names
+    names = {"VN": "Việt Nam"}
+    said = [r.words(country=lambda code: names.get(code, code)) for r in m.reasons]
+    assert "nationality: the same, Việt Nam" in said  # the console's reader's name of it
+    assert "home: H. Go Dau, Tay Ninh = Gò Dầu, Tây Ninh" in said  # nothing else renamed
 
 
 def test_the_issues_example_is_likely_though_its_name_is_common() -> None:
