@@ -586,23 +586,33 @@ def test_a_missing_girl_is_recorded_seen_in_the_open_list_read_and_closed(
 
 def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
         nodes: dict[str, NodeProcess], browser: Any, tmp_path: Path) -> None:
-    """Issue 25: the hotline records a missing girl at Moc Bai (with her photo); Bavet's
-    verification request about a girl written otherwise (NGUYEN THI LAN, an estimated age)
-    arrives; matching runs by itself, the Moc Bai officer is told, sees the suggestion with its
-    reasons and the two photos side by side, confirms, and the report is linked and
-    leaves the open list."""
+    """Issue 25: the hotline records a missing girl at Moc Bai in the console (with her
+    photo); Bavet's verification request about a girl written otherwise (NGUYEN THI LAN, an
+    estimated age) arrives; matching runs by itself, the Moc Bai officer is told, sees the
+    suggestion with its reasons and the two photos side by side, confirms, and the report is
+    linked and leaves the open list; the hotline is told and finds her report linked."""
     mocbai, bavet = nodes["vn.blo-mocbai"], nodes["kh.blo-bavet"]
-    with mocbai.session("hotline.vn", PASSWORD) as hotline:
-        made = hotline.post("/missing-persons", json={
-            "person": {"name_latin": "Nguyen Thi Lan", "name_native": "Nguyễn Thị Lan",
-                       "sex": "female", "birth": "2011", "nationality": "VN",
-                       "home": {"country": "VN", "province": "Tây Ninh", "district": None,
-                                "commune": None}, "papers": [], "phones": []},
-            "last_seen": None, "reporter_relation": "parent", "narrative": None,
-            "photo": {"media_type": "image/jpeg",
-                      "data": base64.b64encode(portrait((176, 64, 80))).decode()}})
-        assert made.status_code == 201, made.text
-        report_id = made.json()["id"]
+    hotline = Desk(browser, mocbai, "hotline.vn", tmp_path)  # she types it, as she hears it
+    hotline.go("/missing")
+    page = hotline.page
+    page.fill("#mp-name-latin", "Nguyen Thi Lan")
+    page.fill("#mp-name-native", "Nguyễn Thị Lan")
+    page.select_option("#mp-sex", "female")
+    page.fill("#mp-birth-year", "2011")
+    page.select_option("#mp-nationality", "VN")
+    page.select_option("#mp-relation", "parent")
+    page.click("#fold-home")
+    page.select_option("#mp-home-country", "VN")
+    page.fill("#mp-home-province", "Tây Ninh")
+    page.click("#fold-photo")
+    mother_photo = tmp_path / "lan-at-home.jpg"
+    mother_photo.write_bytes(portrait((176, 64, 80)))
+    page.set_input_files("#mp-photo", str(mother_photo))
+    page.click("#save-missing")
+    page.wait_for_url(f"{hotline.base}/missing/*?done=missing-recorded")
+    report_id = int(path_of(hotline).rsplit("/", 1)[1])
+    expect(page.locator("#report img.attached")).to_be_visible()
+    hotline.close()
     xml = example("verification-request").decode().replace(
         "<native>Nguyễn Thị Hoa</native>", "").replace("NGUYEN Thi Hoa", "NGUYEN THI LAN")
     document = tmp_path / "request.xml"
@@ -654,6 +664,12 @@ def test_a_missing_girl_is_found_across_the_border_matched_and_linked(
     desk.go("/missing")
     assert page.locator(f"#missing-list a[href='/missing/{report_id}']").count() == 0
     desk.close()
+    hotline = Desk(browser, mocbai, "hotline.vn", tmp_path)  # the unit that recorded it
+    hotline.go("/notices")
+    hotline.page.click(f"a[href='/missing/{report_id}']")
+    hotline.page.wait_for_url(f"{hotline.base}/missing/{report_id}")
+    expect(hotline.page.locator("#report-case")).to_be_visible()  # linked, named for her
+    hotline.close()
 
 
 def test_users_without_rights_get_refused_pages(nodes: dict[str, NodeProcess], browser: Any,
