@@ -154,6 +154,15 @@ class CaseDetailView(SettledView):
     events: list[EventView]
     drafts: list[CaseDraftView]
     messages: list[CaseMessageView]
+    linked_reports: list[LinkedReportView]
+    suggestions_waiting: int
+
+
+class LinkedReportView(TypedDict):
+    """A missing-person report confirmed the same person as one of a case's."""
+
+    id: int
+    reference: str
 
 
 class CaseSummaryView(TypedDict):

@@ -39,6 +39,8 @@ from gateway.protocol.errors import N_, from_record
 from gateway.store import case_messages
 from gateway.store import cases as repo
 from gateway.store import drafts as draft_repo
+from gateway.store import match_suggestions as suggestion_repo
+from gateway.store import missing_persons as missing_repo
 from gateway.store import persons as person_repo
 from gateway.store import tasks as task_repo
 from gateway.store.case_messages import message_of_case
@@ -155,6 +157,9 @@ async def case_detail(conn: AsyncConnection, cw: CaseWork, principal: Principal,
                     "return_reason": d.return_reason if d.state == "returned" else None,
                     "updated_at": _iso(d.updated_at)} for d in draft_rows],
         "messages": await timeline(conn, row.id),
+        "linked_reports": [{"id": int(r.id), "reference": str(r.reference)}
+                           for r in await missing_repo.linked_to(conn, row.id)],
+        "suggestions_waiting": await suggestion_repo.waiting_count(conn, row.id),
     }
 
 

@@ -76,6 +76,14 @@ async def suggestion(conn: AsyncConnection, suggestion_id: int) -> Any:
         match_suggestions.c.id == suggestion_id))).first()
 
 
+async def waiting_count(conn: AsyncConnection, case_id: int) -> int:
+    """How many of a case's suggestions wait for a decision."""
+    return int((await conn.execute(sa.select(sa.func.count()).select_from(match_suggestions)
+                                   .where(match_suggestions.c.case_id == case_id,
+                                          match_suggestions.c.state == "suggested"))
+                ).scalar_one())
+
+
 async def of_case(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's suggestions still to decide, best first."""
     return list(await conn.execute(sa.select(match_suggestions).where(

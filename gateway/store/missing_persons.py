@@ -137,3 +137,11 @@ async def open_persons(conn: AsyncConnection, sealer: Sealer, batch: int = BATCH
         if len(rows) < batch:
             return
         after = rows[-1].id
+
+
+async def linked_to(conn: AsyncConnection, case_id: int) -> list[Any]:
+    """The reports linked to a case (id, reference), oldest first."""
+    return list(await conn.execute(
+        sa.select(missing_persons.c.id, missing_persons.c.reference)
+        .where(missing_persons.c.case_id == case_id, missing_persons.c.state == "linked")
+        .order_by(missing_persons.c.id)))

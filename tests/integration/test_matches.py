@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import sqlite3
 import uuid
 from datetime import timedelta
@@ -237,8 +238,14 @@ async def test_matching_runs_after_the_commit_suggests_once_and_an_officer_decid
             ).status_code == 404
     assert (await people.call("officer", "POST", f"/api/matches/{suggestion}/maybe")
             ).status_code == 422
+    before = await people.ok("officer", "GET", f"/api/cases/{case['id']}")
+    assert (before["suggestions_waiting"], before["linked_reports"]) == (1, [])
     decided = await people.ok("officer", "POST", f"/api/matches/{suggestion}/confirm")
     assert decided == {"id": suggestion, "state": "confirmed"}
+    after = await people.ok("officer", "GET", f"/api/cases/{case['id']}")
+    reference = rows(people, "SELECT reference FROM missing_persons WHERE id = ?", girl)[0][0]
+    assert (after["suggestions_waiting"], after["linked_reports"]) == (
+        0, [{"id": girl, "reference": reference}])
     assert (await people.call("officer", "POST", f"/api/matches/{suggestion}/reject")
             ).status_code == 409
     read = await people.ok("officer", "GET", f"/api/missing-persons/{girl}")
@@ -285,6 +292,7 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
         assert f'<a href="/cases/{case["id"]}/matches">' in told.text
         shown = await browser.get(f"/cases/{case['id']}")
         assert f'href="/cases/{case["id"]}/matches"' in shown.text
+        assert 'id="suggestions-waiting">1<' in shown.text  # one waits to be decided
         page = await browser.get(f"/cases/{case['id']}/matches")
         assert page.status_code == 200
         assert "NGUYEN Thi Hoa" in page.text  # ours, beside theirs
@@ -306,6 +314,12 @@ async def test_the_console_shows_a_suggestion_side_by_side_and_asks_before_decid
         assert done.status_code == 303
     assert rows(people, "SELECT state, case_id FROM missing_persons WHERE id = ?", girl) == [
         ("linked", case["id"])]
+    async with httpx.AsyncClient(transport=transport, base_url="http://kh.test") as client:
+        browser = Browser(people.receiver, client, lang="en")
+        await browser.login("sophea")
+        shown = await browser.get(f"/cases/{case['id']}")
+        assert re.search(rf'id="linked-reports">[^<]*<a href="/missing/{girl}">', shown.text)
+        assert 'id="suggestions-waiting"' not in shown.text
     shown_audit = rows(people, "SELECT detail FROM audit_log WHERE actor = 'sophea' AND "
                        "action = 'special.read' AND detail LIKE '%matches%'")
     # the case's page twice and the report's once (each showing audited), the decision

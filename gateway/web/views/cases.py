@@ -124,6 +124,14 @@ class OverdueList(View):
     overdue: list[OverdueTask]
 
 
+class LinkedReport(View):
+    """A missing-person report linked to the case (the same person, confirmed)."""
+
+    model_config = example({"id": 3, "reference": "VN-HOTLINE-111-2026-MP-00003"})
+    id: int
+    reference: str
+
+
 class CaseMessage(View):
     """A message of a case's conversations, with its delivery state and receipt."""
 
@@ -222,7 +230,9 @@ class CaseDetail(View):
                                 "text": "Interpreter booked."}],
         "events": [{"at": "2026-11-24T07:40:00+00:00", "actor": "lan", "event": "opened",
                     "from": None, "to": "detected", "message_id": None}],
-        "drafts": [], "messages": []})
+        "drafts": [], "messages": [],
+        "linked_reports": [{"id": 3, "reference": "VN-HOTLINE-111-2026-MP-00003"}],
+        "suggestions_waiting": 0})
     id: int
     reference: str
     kind: str
@@ -252,6 +262,10 @@ class CaseDetail(View):
     events: list[Event]
     drafts: list[CaseDraft]
     messages: list[CaseMessage]
+    #: The missing-person reports confirmed the same person as one of the case's.
+    linked_reports: list[LinkedReport]
+    #: How many suggested matches wait for a decision.
+    suggestions_waiting: int
 
 
 class Moved(View):
