@@ -255,14 +255,13 @@ async def _opened(conn: AsyncConnection, cw: CaseWork, rows: list[Any]
     out: list[SuggestionView] = []
     for row in rows:
         people = await match_repo.live_persons(conn, [int(row.person_id)])
-        reports = await match_repo.open_reports(conn, [int(row.report_id)])
-        if not people or not reports:
+        report = await missing_repo.report_row(conn, int(row.report_id))
+        if not people or report is None or report.state != "open":
             continue
         ours = match_index.prepared_person(cw.sealer, people[0])
         if ours is None:
             continue
-        theirs = match_index.prepared_report(cw.sealer, reports[0])
-        report = await missing_repo.report_row(conn, int(row.report_id))
+        theirs = match_index.prepared_report(cw.sealer, report)
         match = default_model().score(ours, theirs)
         out.append(SuggestionView(
             int(row.id), float(row.score), int(row.case_id), int(row.person_id),
