@@ -99,8 +99,9 @@ def unthrottle(receiver: NodeProcess, sender_id: str) -> None:
 def spy(node: NodeProcess, directory: Path, phase: str = "drain") -> subprocess.Popen[bytes]:
     directory.mkdir(parents=True, exist_ok=True)
     assert node.process is not None
+    gil = ["--gil"] if os.environ.get("SPY_GIL") else []  # only the thread holding the GIL
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200",
-                             "-f", "raw", "--threads", "-o",
+                             "-f", "raw", "--threads", *gil, "-o",
                              str(directory / f"{phase}-{node.node_id}.txt"), "-p",
                              str(node.process.pid)], stdout=subprocess.DEVNULL)
 

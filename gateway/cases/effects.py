@@ -142,20 +142,20 @@ async def _tell(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     """Notices for an inbound message: the unit, the author of what it answers, and an
     immediate alert with its first-action clock."""
     immediate = message.priority == "immediate"
-    for_unit = await notices.notify(conn, cw, notices.Notice(
+    author = await draft_repo.author_of_sent(conn, row.id, message.ref) \
+        if message.ref and message.doc_type in ANSWERS.values() else None
+    # told once: the unit's notice of an answer is read for the author of what it answers
+    await notices.notify(conn, cw, notices.Notice(
         "alert" if immediate else "message", unit=row.owner_unit, case_id=row.id,
         message_id=message.message_id, doc_type=message.doc_type,
         urgent=immediate or message.priority == "urgent",
-        due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None))
-    if message.ref and message.doc_type in ANSWERS.values():
-        author = await draft_repo.author_of_sent(conn, row.id, message.ref)
-        if author:
-            await notices.notify(conn, cw, notices.Notice(
-                "answer", username=author, case_id=row.id,
-                message_id=message.message_id, doc_type=message.doc_type,
-                urgent=message.priority != "routine"))
-            # told once: the unit's notice of the same message is read for its author
-            await notices.mark_read_for(conn, cw, for_unit, author)
+        due_at=cw.clock() + deadlines.ALERT_FIRST_ACTION if immediate else None),
+        read_by=author)
+    if author:
+        await notices.notify(conn, cw, notices.Notice(
+            "answer", username=author, case_id=row.id,
+            message_id=message.message_id, doc_type=message.doc_type,
+            urgent=message.priority != "routine"))
 
 
 def _data(message: MessageFacts) -> dict[str, Any]:

@@ -94,22 +94,21 @@ async def session_and_unread(conn: AsyncConnection, cw: CaseWork, token: str, to
     return principal, await unread_count(conn, principal)
 
 
-async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice) -> int:
-    """Write a notice (in the caller's transaction)."""
+async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice, *,
+                 read_by: str | None = None) -> None:
+    """Write a notice (in the caller's transaction); ``read_by``: a notice of a unit, read
+    already for one of its people (told otherwise)."""
     assert notice.kind in KINDS, notice.kind
     assert notice.unit or notice.username, "a notice needs an addressee"
-    return await repo.insert_notice(
-        conn, unit=notice.unit, username=notice.username, kind=notice.kind,
-        case_id=notice.case_id, tip_id=notice.tip_id, draft_id=notice.draft_id,
-        task_id=notice.task_id, message_id=notice.message_id, doc_type=notice.doc_type,
-        urgent=notice.urgent, due_at=notice.due_at, report_id=notice.report_id,
-        created_at=cw.clock())
-
-
-async def mark_read_for(conn: AsyncConnection, cw: CaseWork, notice_id: int,
-                        username: str) -> None:
-    """A notice of a unit, read already for one of its people (told otherwise)."""
-    await repo.add_reads(conn, username, [notice_id], cw.clock())
+    values = {"unit": notice.unit, "username": notice.username, "kind": notice.kind,
+              "case_id": notice.case_id, "tip_id": notice.tip_id, "draft_id": notice.draft_id,
+              "task_id": notice.task_id, "message_id": notice.message_id,
+              "doc_type": notice.doc_type, "urgent": notice.urgent, "due_at": notice.due_at,
+              "report_id": notice.report_id, "created_at": cw.clock()}
+    if read_by is None:
+        await repo.insert_notice(conn, **values)
+    else:
+        await repo.insert_read_notice(conn, read_by, **values)
 
 
 async def notify_supervisors(conn: AsyncConnection, cw: CaseWork, notice: Notice, *,

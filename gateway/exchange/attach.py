@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -27,6 +28,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from gateway.audit import log as audit
 from gateway.protocol.envelope import parse_body, parse_envelope
 from gateway.runtime.node import Node
+from gateway.store import later
 from gateway.store import messages as repo
 
 log = logging.getLogger("gateway.attach")
@@ -49,13 +51,31 @@ class _HookFailedError(Exception):
     again, each hook in its own savepoint."""
 
 
-async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry],
-                  careful: bool) -> None:
+@dataclass(frozen=True)
+class _Held:
+    """What a round holds back until its end: audit entries, and rows
+    (:mod:`gateway.store.later`)."""
+
+    audited: list[audit.Entry]
+    rows: list[Any]
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.audited), len(self.rows)
+
+    def drop_since(self, mark: tuple[int, int]) -> None:
+        """Drop what a step rolled back had held."""
+        del self.audited[mark[0]:]
+        del self.rows[mark[1]:]
+
+
+async def _attach(conn: Any, node: Node, row: Any, held: _Held, careful: bool) -> None:
     """Run the node's inbound hooks for one taken message (see the module's text); the
-    audit entries of a hook that failed go with its rolled-back writes. Not ``careful``:
+    audit entries and rows of a hook that failed go with its rolled-back writes. Not ``careful``:
     without a savepoint per hook (two statements and their bookkeeping a message), any
     failure failing the round (:class:`_HookFailedError`)."""
-    envelope = parse_envelope(parse_body(node.sealer.open(bytes(row.raw), repo.RAW_COLUMN)))
+    sealed = bytes(row.raw)
+    envelope = node.handover.take(row.id, sealed) \
+        or parse_envelope(parse_body(node.sealer.open(sealed, repo.RAW_COLUMN)))
     if envelope.header.bx.is_test:  # filed apart, never casework (PROTOCOL.md §3.1)
         return
     if not careful:
@@ -66,12 +86,12 @@ async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry],
                 raise _HookFailedError from exc
         return
     for hook in node.inbound_hooks:
-        kept = len(audited)
+        kept = held.mark()
         try:
             async with conn.begin_nested():
                 await hook(conn, envelope)
         except DBAPIError as exc:
-            del audited[kept:]
+            held.drop_since(kept)
             if not isinstance(exc, (IntegrityError, DataError)):
                 # The database, not the message: a deadlock with another replica, a lost
                 # connection. Nothing is cleared; the round's messages are attached at the
@@ -83,7 +103,7 @@ async def _attach(conn: Any, node: Node, row: Any, audited: list[audit.Entry],
             await audit.append(conn, node.clock, "system", "case.attach-failed",
                                row.message_id, {"error": type(exc).__name__})
         except Exception as exc:
-            del audited[kept:]
+            held.drop_since(kept)
             log.exception("case work could not attach a message",
                           extra={"message_id": row.message_id})
             await audit.append(conn, node.clock, "system", "case.attach-failed",
@@ -100,13 +120,19 @@ async def attach_together(conn: Any, node: Node, message_pks: list[int], *,
     rows = await repo.take_many_to_attach(conn, message_pks)
     started = time.perf_counter()
     done: list[int] = []
-    async with audit.deferred(conn, node.clock) as audited:  # in three statements a round
-        for row in rows:
-            if done and time.perf_counter() - started > BUDGET_S \
-                    and node.writer.waited_for():
-                break
-            await _attach(conn, node, row, audited, careful)
-            done.append(row.id)
+    # the audit entries in three statements a round; the cases' events, notices and the
+    # matcher's queue in one a table, unless careful (each hook's rows in its savepoint)
+    async with audit.deferred(conn, node.clock) as audited:
+        try:
+            async with later.together(conn, hold=not careful) as held:
+                for row in rows:
+                    if done and time.perf_counter() - started > BUDGET_S \
+                            and node.writer.waited_for():
+                        break
+                    await _attach(conn, node, row, _Held(audited, held), careful)
+                    done.append(row.id)
+        except (IntegrityError, DataError) as exc:  # a held row the database refused
+            raise _HookFailedError from exc
     await repo.mark_many_attached(conn, done)
     return len(done)
 

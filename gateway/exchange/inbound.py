@@ -32,7 +32,7 @@ from gateway.protocol.inbound import (
 )
 from gateway.protocol.problems import Problem
 from gateway.protocol.receipts import build_receipt
-from gateway.runtime.node import Node
+from gateway.runtime.node import Node, after_commit
 from gateway.store import messages as repo
 
 log = logging.getLogger("gateway.inbound")
@@ -214,6 +214,9 @@ async def _store(conn: Any, arrival: _Arrival) -> Acceptance:
         return Acceptance(200, original.raw, verified)
     await repo.insert_receipt(conn, pk, node.node_id, arrival.receipt,
                               verified.received.isoformat(), verified.received)
+    if arrival.to_attach:
+        after_commit(functools.partial(node.handover.hold,
+                                       [(pk, arrival.sealed, verified.envelope)]))
     await audit.append(conn, node.clock, *arrival.received_entry())
     return Acceptance(202, arrival.receipt, verified)
 
@@ -251,6 +254,9 @@ async def _store_many(conn: Any, arrivals: list[_Arrival]) -> list[Acceptance | 
     pks = await repo.insert_accepted(conn, [
         (arrivals[i].verified.envelope, arrivals[i].sealed, arrivals[i].verified.received,
          arrivals[i].to_attach) for i in new])
+    after_commit(functools.partial(node.handover.hold, [
+        (pk, arrivals[i].sealed, arrivals[i].verified.envelope)
+        for i, pk in zip(new, pks, strict=True) if arrivals[i].to_attach]))
     await repo.insert_receipts(conn, [
         (pk, node.node_id, arrivals[i].receipt, arrivals[i].verified.received.isoformat(),
          arrivals[i].verified.received) for i, pk in zip(new, pks, strict=True)])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,6 +40,54 @@ from gateway.trust.partners import PartnerDirectory, PartnerFileError
 InboundHook = Callable[[AsyncConnection, Envelope], Awaitable[None]]
 
 __all__ = ["after_commit"]
+
+
+class Handover:
+    """Messages this process has just accepted, as they were parsed and verified, for the case
+    work that attaches them right after (:mod:`gateway.exchange.attach`): it need not open
+    and parse them again. Filled once their receipt's transaction has committed; an entry is
+    taken once, and only for the row that holds the very sealed bytes it was accepted as (a
+    row id alone could name another message after a rolled-back batch). Holds at most
+    :data:`BUDGET` bytes, the oldest dropped first: what is not held is read from the
+    database, as after a restart. Used from the serving loop and the writer's thread."""
+
+    #: Bytes held at most (documents and sealed copies): a backlog of some thousands of
+    #: typical messages.
+    BUDGET = 32 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._held: OrderedDict[int, tuple[bytes, Envelope]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _cost(sealed: bytes, envelope: Envelope) -> int:
+        return len(sealed) + len(envelope.document)
+
+    def hold(self, accepted: list[tuple[int, bytes, Envelope]]) -> None:
+        """Hold each ``(row id, sealed bytes, envelope)`` until taken (or dropped)."""
+        with self._lock:
+            for pk, sealed, envelope in accepted:
+                cost = self._cost(sealed, envelope)
+                if cost > self.BUDGET // 64:  # a large message: read it again when due
+                    continue
+                self._held[pk] = (sealed, envelope)
+                self._size += cost
+            while self._size > self.BUDGET:
+                _, (sealed, envelope) = self._held.popitem(last=False)
+                self._size -= self._cost(sealed, envelope)
+
+    def take(self, pk: int, sealed: bytes) -> Envelope | None:
+        """The envelope of row ``pk`` if held and the row stores these ``sealed`` bytes."""
+        with self._lock:
+            entry = self._held.pop(pk, None)
+            if entry is None:
+                return None
+            self._size -= self._cost(*entry)
+        return entry[1] if entry[0] == sealed else None
+
+    def __len__(self) -> int:
+        return len(self._held)
 
 
 class NodeError(GatewayError):
@@ -81,6 +131,7 @@ class Node:
                                   prologue=audit.lock_head)
         self.db = Database(self.engine, self.writer)
         self.attach_signal = asyncio.Event()
+        self.handover = Handover()
 
     @property
     def sealer(self) -> Sealer:

@@ -17,6 +17,7 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import later
 from gateway.store.case_tables import (
     case_events,
     cases,
@@ -74,8 +75,8 @@ async def cases_of(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
                                    .order_by(cases.c.id.desc())))
 
 async def insert_event(conn: AsyncConnection, **values: Any) -> None:
-    """One line of a case's story."""
-    await conn.execute(_INSERT_EVENT, values)
+    """One line of a case's story (with the round, in a round: :mod:`gateway.store.later`)."""
+    await later.insert(conn, _INSERT_EVENT, values)
 
 async def events_of(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's story, oldest first."""

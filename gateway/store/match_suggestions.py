@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import later
 from gateway.store.match_tables import match_queue, match_suggestions
 
 STATES: Final = ("suggested", "confirmed", "rejected")
@@ -28,8 +29,9 @@ _ENQUEUE: Final = {"postgresql": postgresql.insert(match_queue).on_conflict_do_n
 
 
 async def enqueue(conn: AsyncConnection, kind: str, record_id: int, at: datetime) -> None:
-    """A record to match once the caller's transaction has committed (queued once)."""
-    await conn.execute(_ENQUEUE[conn.dialect.name],
+    """A record to match once the caller's transaction has committed (queued once; with the
+    round, in a round: :mod:`gateway.store.later`)."""
+    await later.insert(conn, _ENQUEUE[conn.dialect.name],
                        {"kind": kind, "record_id": record_id, "queued_at": at})
 
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.store import later
 from gateway.store.case_tables import (
     cases,
     drafts,
@@ -45,12 +46,19 @@ class NoticeReader:
     targets: frozenset[str]
 
 
-_INSERT = sa.insert(notifications).returning(notifications.c.id)
+_INSERT = sa.insert(notifications)
+_INSERT_ID = _INSERT.returning(notifications.c.id)
 
 
-async def insert_notice(conn: AsyncConnection, **values: Any) -> int:
-    """Store a notice; returns its id."""
-    return int((await conn.execute(_INSERT, values)).scalar_one())
+async def insert_notice(conn: AsyncConnection, **values: Any) -> None:
+    """Store a notice (with the round, in a round: :mod:`gateway.store.later`)."""
+    await later.insert(conn, _INSERT, values)
+
+
+async def insert_read_notice(conn: AsyncConnection, reader: str, **values: Any) -> None:
+    """Store a notice, read already for ``reader`` (now, whatever the round)."""
+    found = await conn.execute(_INSERT_ID, values)
+    await add_reads(conn, reader, [int(found.scalar_one())], values["created_at"])
 
 
 async def add_reads(conn: AsyncConnection, username: str, notice_ids: Sequence[int],
