@@ -168,3 +168,93 @@ async def test_deferred_entries_are_written_in_order_in_one_statement(receiver: 
             "SELECT subject FROM audit_log WHERE action = 'test.deferred' ORDER BY seq")]
     assert written == ["0", "1", "3"]
     assert "intact" in str(await chain(node))
+
+
+async def test_a_round_writes_the_rows_it_holds_in_one_statement_a_table(receiver: Receiver
+                                                                         ) -> None:
+    """Inside a round (:func:`gateway.store.later.together`) a case's events are written at
+    its end in one statement, in order, without the rows of a step rolled back; outside a
+    round, at once."""
+    import sqlalchemy as sa  # noqa: PLC0415
+    from sqlalchemy import event  # noqa: PLC0415
+    from sqlalchemy.engine import Engine  # noqa: PLC0415
+
+    from gateway.store import cases as case_repo  # noqa: PLC0415
+    from gateway.store import later  # noqa: PLC0415
+    from gateway.store.case_tables import case_events  # noqa: PLC0415
+
+    node: Node = receiver.app.state.node
+    assert (await receiver.post(receiver.world.message())).status_code == 202
+    with sqlite3.connect(receiver.db) as db:
+        case_id = db.execute("SELECT id FROM cases").fetchone()[0]
+    statements: list[str] = []
+
+    def seen(_c: object, _cu: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def lines(conn_events: object) -> list[str]:
+        return [str(row.event) for row in conn_events]  # type: ignore[attr-defined]
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        async with node.db.transaction() as conn:
+            async with later.together(conn) as held:
+                for n in range(4):
+                    await case_repo.insert_event(conn, case_id=case_id, at=node.clock(),
+                                                 actor="system", event=f"test-{n}")
+                    if n == 2:
+                        kept = len(held)
+                del held[kept - 1:kept]  # the step of test-2 rolled back
+                inside = lines(await conn.execute(sa.select(case_events.c.event).where(
+                    case_events.c.event.like("test-%"))))
+            await case_repo.insert_event(conn, case_id=case_id, at=node.clock(),
+                                         actor="system", event="test-after")
+            after = lines(await conn.execute(sa.select(case_events.c.event).where(
+                case_events.c.event.like("test-%"))))
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert inside == []  # held until the round ends
+    assert sum("INSERT INTO case_events" in s for s in statements) == 2  # the round, the one after
+    assert after == ["test-0", "test-1", "test-3", "test-after"]
+
+
+async def test_a_held_row_the_database_refuses_fails_that_message_alone(receiver: Receiver
+                                                                        ) -> None:
+    """A row held for the round's end that the database refuses (here a case event naming
+    no case) does not stop the case work: the round is run again with each hook in its
+    savepoint; the other messages are attached with their events and notices, the failure is
+    audited, and nothing of the failed hook is kept."""
+    import sqlalchemy as sa  # noqa: PLC0415
+
+    from gateway.store import later  # noqa: PLC0415
+    from gateway.store.case_tables import case_events  # noqa: PLC0415
+
+    node: Node = receiver.app.state.node
+    world = receiver.world
+    raws = [world.message() for _ in range(3)]
+    doomed = json.loads(b64url_decode(json.loads(raws[1])["protected"]))["bx"]["id"]
+    bad = sa.insert(case_events)
+
+    async def hook(conn: object, envelope: object) -> None:
+        if envelope.header.bx.id == doomed:  # type: ignore[attr-defined]
+            await later.insert(conn, bad, {  # type: ignore[arg-type]
+                "case_id": None, "at": node.clock(), "actor": "system", "event": "poison"})
+
+    node.inbound_hooks.append(hook)
+    try:
+        for raw in raws:
+            assert (await receiver.post(raw)).status_code == 202
+        await receiver.attached()
+    finally:
+        node.inbound_hooks.remove(hook)
+    with sqlite3.connect(receiver.db) as db:
+        failed = [s for (s,) in db.execute(
+            "SELECT subject FROM audit_log WHERE action = 'case.attach-failed'")]
+        told = {m for (m,) in db.execute("SELECT message_id FROM notifications")}
+    assert failed == [doomed]
+    assert receiver.count("case_events", "event = 'poison'") == 0
+    assert receiver.count("cases") == 3
+    ids = [json.loads(b64url_decode(json.loads(r)["protected"]))["bx"]["id"] for r in raws]
+    assert told == set(ids)  # the case work's own hook ran for each (a savepoint a hook)
+    assert "intact" in str(await chain(node))
+    assert len(node.handover) == 0  # each accepted message was taken as parsed, once
