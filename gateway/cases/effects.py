@@ -195,9 +195,12 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     """Persons, deadlines, the state the document puts the case in, and what it settles
     there: only once the case has followed it (a refused move settles nothing)."""
     today = cw.clock().date()
+    child_case = bool(row.presumed_child)
     for person in persons_in(message.doc_type, message.data, today):
         await service.upsert_person(conn, cw, row.id, person, actor,
-                                    from_partner=message.direction == "in")
+                                    from_partner=message.direction == "in",
+                                    child_case=child_case)
+        child_case = child_case or (person.presumed_child and person.role == "victim")
     await _known_by_id(conn, cw, row, message, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",
                                message_id=message.message_id)
@@ -243,10 +246,9 @@ async def _known_by_id(conn: AsyncConnection, cw: CaseWork, row: Any, message: M
     (PROTOCOL.md: ids are stable within a conversation). Other references (the person an
     answer is about, a belonging's owner) name persons the case must already hold."""
     _, referred = person_references(cw.forms.model(message.doc_type), message.data)
-    held = await person_repo.person_refs(conn, row.id)
-    for reference in referred:
-        if reference.key.split(".", 1)[0] not in _NAMING_BY_ID:
-            continue
+    by_id = [r for r in referred if r.key.split(".", 1)[0] in _NAMING_BY_ID]
+    held = await person_repo.person_refs(conn, row.id) if by_id else set()
+    for reference in by_id:
         if reference.person_ref not in held:
             await service.upsert_person(conn, cw, row.id, PersonFacts(
                 reference.person_ref, reference.role), actor)
@@ -322,11 +324,12 @@ async def _move(conn: AsyncConnection, cw: CaseWork, current: Any, target: str, 
     """Move the case (``current``: its row as it stands) to ``target`` (with the steps it
     takes on its own on the way); whether it stands there now. A move the lifecycle refuses
     leaves the owner a task with the document's words, and a notice."""
-    row = current
+    row, steps = current, steps_to(current.state, target)
     try:
-        for step in steps_to(current.state, target):
+        for n, step in enumerate(steps, 1):
             await service.move(conn, cw, current, step, actor, message_id=message.message_id)
-            current = await repo.case_row(conn, row.id)
+            if n < len(steps):  # the next step moves the case as it stands now
+                current = await repo.case_row(conn, row.id)
     except CaseError as exc:
         await _not_moved(conn, cw, current, target, actor, message, exc)
         return False

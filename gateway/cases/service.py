@@ -209,20 +209,26 @@ async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Princi
 
 
 async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
-                        facts: PersonFacts, actor: str, *, from_partner: bool = False) -> int:
+                        facts: PersonFacts, actor: str, *, from_partner: bool = False,
+                        child_case: bool = False) -> int:
     """Add a person to a case, or refresh the one with the same ``person-id`` and role.
 
     A victim and a suspect are never the same row, whatever their ids (MESSAGES.md). What a
     partner's document says of a person the case holds fills what the case does not know
     yet and never replaces what it does (our record of whom we found is ours), and it never
-    shortens how long the case keeps her data.
+    shortens how long the case keeps her data; when it adds nothing, nothing is written.
+    ``child_case``: the case is marked already as a presumed child's.
     """
     if facts.role not in lifecycle.PERSON_ROLES:
         raise CaseError("invalid-request", N_("role must be one of {choices}"),
                         "role", choices=', '.join(lifecycle.PERSON_ROLES))
     existing = await person_repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
+    same = False
     if existing is not None and from_partner:
-        facts = _kept(cw, existing, facts)
+        facts, same = _kept(cw, existing, facts)
+    terms = [cw.sealer.index_term(t) for t in sorted(terms_of(facts))]
+    if same and set(terms) == set(await repo.person_terms(conn, int(existing.id))):
+        return int(existing.id)  # the document says nothing new of her: nothing to write
     seal = cw.sealer.seal_text
     values = {
         "name_native_sealed": seal(facts.native, "persons.name_native"),
@@ -240,19 +246,18 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     else:
         person_id = int(existing.id)
         await person_repo.update_person(conn, person_id, **values)
-    await repo.index_terms(conn, case_id, person_id,
-                           [cw.sealer.index_term(t) for t in sorted(terms_of(facts))],
-                           new_person=existing is None)
+    await repo.index_terms(conn, case_id, person_id, terms, new_person=existing is None)
     # indexed and matched after the commit: attaching a message only adds the queue's row
     await match_index.enqueue(conn, match_index.CASE_PERSON, person_id, cw.clock())
-    if facts.presumed_child and facts.role == "victim":
+    if facts.presumed_child and facts.role == "victim" and not child_case:
         await repo.update_case(conn, case_id, presumed_child=True)
     return person_id
 
 
-def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> PersonFacts:
+def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> tuple[PersonFacts, bool]:
     """A person as the case holds them, completed (never overwritten) by a partner's
-    description: the later of the two retention dates."""
+    description: the later of the two retention dates; and whether that is what the row
+    says already."""
     native = cw.sealer.open_text(row.name_native_sealed, "persons.name_native")
     latin = cw.sealer.open_text(row.name_latin_sealed, "persons.name_latin")
     opened = cw.sealer.open_text(row.details_sealed, "persons.details")
@@ -260,13 +265,18 @@ def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> PersonFacts:
     kept = details if isinstance(details, dict) and details else theirs.details
     retention = max((d for d in (row.retention_until, theirs.retention_until) if d),
                     default=None) if row.retention_until else None
-    return replace(
+    facts = replace(
         theirs, native=native or theirs.native, latin=latin or theirs.latin,
         sex=row.sex if row.sex not in (None, "unknown") else theirs.sex,
         nationality=row.nationality or theirs.nationality,
         presumed_child=bool(row.presumed_child) or theirs.presumed_child,
         details=kept, retention_until=retention,
         other_names=[*theirs.other_names, *(n for n in (native, latin) if n)])
+    same = (facts.native == native and facts.latin == latin and facts.sex == row.sex
+            and facts.nationality == row.nationality
+            and facts.presumed_child == bool(row.presumed_child) and kept == details
+            and facts.retention_until == row.retention_until)
+    return facts, same
 
 
 @writes

@@ -41,6 +41,8 @@ _INSERT_COUNTER = sa.insert(reference_counters)
 _DROP_PERSON_TERMS = sa.delete(search_terms).where(
     search_terms.c.person_id == sa.bindparam("person_id_"))
 _INSERT_TERMS = sa.insert(search_terms)
+_PERSON_TERMS = sa.select(search_terms.c.term).where(
+    search_terms.c.person_id == sa.bindparam("person_id_"))
 
 
 def of_unit(unit: str | None) -> sa.ColumnElement[bool]:
@@ -82,6 +84,11 @@ async def events_of(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's story, oldest first."""
     return list(await conn.execute(sa.select(case_events).where(
         case_events.c.case_id == case_id).order_by(case_events.c.id)))
+
+async def person_terms(conn: AsyncConnection, person_id: int) -> list[str]:
+    """The blind-index terms a person is found by."""
+    return [str(t) for t in (await conn.execute(_PERSON_TERMS, {"person_id_": person_id}))
+            .scalars()]
 
 async def index_terms(conn: AsyncConnection, case_id: int, person_id: int | None,
                       terms: Iterable[str], *, new_person: bool = False) -> None:

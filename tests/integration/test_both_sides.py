@@ -255,3 +255,45 @@ async def test_a_person_the_conversation_names_by_id_only_can_be_referred_to(
         "type": "investigation-update", "to": "vn.c02", "document": update})
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["path"] == "linked-person.0.@person-id"
+
+
+async def test_a_document_that_says_nothing_new_of_a_person_writes_nothing(
+        desk: Desk, registry: Any) -> None:
+    """Every document of a conversation names its persons again: one that says nothing new of
+    a person the case holds writes nothing (no re-sealing, no re-indexing, no new matching);
+    one that tells more (another name she goes by) is kept, and she is found by it."""
+    from sqlalchemy import event  # noqa: PLC0415
+    from sqlalchemy.engine import Engine  # noqa: PLC0415
+
+    request = document(registry, "verification-request")
+    assert "other-name" not in request["person"]
+    conversation = "7a1f3c52-0d7e-4c1b-9d35-3f3b1b6f0a11"
+    await receive(desk, registry, "verification-request", request, conversation=conversation)
+    case = (await desk.ok("officer", "GET", "/api/cases"))["cases"][0]
+    before = (await case_of(desk, case["id"]))["persons"]
+    statements: list[str] = []
+
+    def seen(_c: object, _cu: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def writes_to_her() -> list[str]:
+        return [s for s in statements if s.startswith(
+            ("UPDATE persons", "DELETE FROM search_terms", "INSERT INTO search_terms"))]
+
+    async def found(name: str) -> list[int]:
+        answer = await desk.ok("officer", "POST", "/api/search", json={"q": name})
+        return [hit["id"] for hit in answer["results"]]
+
+    assert await found("Bounmy") == []
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        await receive(desk, registry, "verification-request", request, conversation=conversation)
+        assert writes_to_her() == []
+        statements.clear()
+        request["person"]["other-name"] = [{"latin": "BOUNMY Keo"}]
+        await receive(desk, registry, "verification-request", request, conversation=conversation)
+        assert len(writes_to_her()) == 3  # refreshed, her terms replaced
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert (await case_of(desk, case["id"]))["persons"] == before
+    assert await found("Bounmy") == [case["id"]]
