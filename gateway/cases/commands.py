@@ -381,6 +381,11 @@ def parse(model: type[C], values: Mapping[str, object]) -> C:
         where = ".".join(str(p) for p in first.get("loc", ()))
         context = {k: str(v).replace(" or ", ", ") for k, v in (first.get("ctx") or {}).items()}
         template = _PROBLEMS.get(first["type"])
+        if first["type"] in ("date_parsing", "date_from_datetime_parsing") \
+                and "outside expected range" in str(context.get("error", "")):
+            # 2011-02-30: in the form of a date, but no day of the calendar
+            template = N_("{where}: {value} is not a day of the calendar")
+            context = {"value": str(first.get("input"))[:20]}
         if template is not None:
             try:
                 template.format(where=where, **context)
