@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -101,6 +102,19 @@ async def test_many_messages_at_once_are_all_receipted_once(receiver: Receiver) 
     assert receiver.count("audit_log", "action = 'case.attach-failed'") == 0
 
 
+async def accepted_with(receiver: Receiver, hook: Any, raws: list[bytes]) -> None:
+    """Post ``raws`` (each accepted) with ``hook`` among the node's inbound hooks, until
+    every one is attached."""
+    node: Node = receiver.app.state.node
+    node.inbound_hooks.append(hook)
+    try:
+        for raw in raws:
+            assert (await receiver.post(raw)).status_code == 202
+        await receiver.attached()
+    finally:
+        node.inbound_hooks.remove(hook)
+
+
 async def test_a_round_of_attaching_writes_its_audit_entries_together_and_drops_a_failed_hooks(
         receiver: Receiver) -> None:
     """A round of the case work appends its audit entries at its end; a hook that fails
@@ -119,13 +133,7 @@ async def test_a_round_of_attaching_writes_its_audit_entries_together_and_drops_
         if message_id == doomed:
             raise RuntimeError("this hook fails")
 
-    node.inbound_hooks.append(hook)
-    try:
-        for raw in raws:
-            assert (await receiver.post(raw)).status_code == 202
-        await receiver.attached()
-    finally:
-        node.inbound_hooks.remove(hook)
+    await accepted_with(receiver, hook, raws)
     with sqlite3.connect(receiver.db) as db:
         hooked = [s for (s,) in db.execute(
             "SELECT subject FROM audit_log WHERE action = 'test.hook' ORDER BY seq")]
@@ -240,13 +248,7 @@ async def test_a_held_row_the_database_refuses_fails_that_message_alone(receiver
             await later.insert(conn, bad, {  # type: ignore[arg-type]
                 "case_id": None, "at": node.clock(), "actor": "system", "event": "poison"})
 
-    node.inbound_hooks.append(hook)
-    try:
-        for raw in raws:
-            assert (await receiver.post(raw)).status_code == 202
-        await receiver.attached()
-    finally:
-        node.inbound_hooks.remove(hook)
+    await accepted_with(receiver, hook, raws)
     with sqlite3.connect(receiver.db) as db:
         failed = [s for (s,) in db.execute(
             "SELECT subject FROM audit_log WHERE action = 'case.attach-failed'")]
