@@ -199,7 +199,7 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     for person in persons_in(message.doc_type, message.data, today):
         await service.upsert_person(conn, cw, row.id, person, actor,
                                     from_partner=message.direction == "in",
-                                    child_case=child_case)
+                                    their_case=row.origin == "partner", child_case=child_case)
         child_case = child_case or (person.presumed_child and person.role == "victim")
     await _known_by_id(conn, cw, row, message, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",

@@ -210,13 +210,14 @@ async def record_referral(conn: AsyncConnection, cw: CaseWork, principal: Princi
 
 async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
                         facts: PersonFacts, actor: str, *, from_partner: bool = False,
-                        child_case: bool = False) -> int:
+                        their_case: bool = False, child_case: bool = False) -> int:
     """Add a person to a case, or refresh the one with the same ``person-id`` and role.
 
     A victim and a suspect are never the same row, whatever their ids (MESSAGES.md). What a
     partner's document says of a person the case holds fills what the case does not know
     yet and never replaces what it does (our record of whom we found is ours), and it never
     shortens how long the case keeps her data; when it adds nothing, nothing is written.
+    ``their_case``: the partner opened the case (they found her, and recorded her consent);
     ``child_case``: the case is marked already as a presumed child's.
     """
     if facts.role not in lifecycle.PERSON_ROLES:
@@ -225,7 +226,7 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     existing = await person_repo.person_row_of(conn, case_id, facts.person_ref, facts.role)
     same = False
     if existing is not None and from_partner:
-        facts, same = _kept(cw, existing, facts)
+        facts, same = _kept(cw, existing, facts, their_consent=their_case)
     terms = [cw.sealer.index_term(t) for t in sorted(terms_of(facts))]
     if same and set(terms) == set(await repo.person_terms(conn, int(existing.id))):
         return int(existing.id)  # the document says nothing new of her: nothing to write
@@ -254,17 +255,21 @@ async def upsert_person(conn: AsyncConnection, cw: CaseWork, case_id: int,
     return person_id
 
 
-def _kept(cw: CaseWork, row: Any, theirs: PersonFacts) -> tuple[PersonFacts, bool]:
+def _kept(cw: CaseWork, row: Any, theirs: PersonFacts, *, their_consent: bool
+          ) -> tuple[PersonFacts, bool]:
     """A person as the case holds them, completed (never overwritten) by a partner's
-    description: the later of the two retention dates; and whether that is what the row
+    description: the later of the two retention dates (where the case had none, the
+    document's if ``their_consent``: the partner found her); and whether that is what the row
     says already."""
     native = cw.sealer.open_text(row.name_native_sealed, "persons.name_native")
     latin = cw.sealer.open_text(row.name_latin_sealed, "persons.name_latin")
     opened = cw.sealer.open_text(row.details_sealed, "persons.details")
     details = json.loads(opened) if opened else {}
     kept = details if isinstance(details, dict) and details else theirs.details
+    # the period stated at consent (MESSAGES.md): the later of the two; where the case had
+    # none, the document's only if the partner found her (their consent is the record)
     retention = max((d for d in (row.retention_until, theirs.retention_until) if d),
-                    default=None) if row.retention_until else None
+                    default=None) if row.retention_until or their_consent else None
     facts = replace(
         theirs, native=native or theirs.native, latin=latin or theirs.latin,
         sex=row.sex if row.sex not in (None, "unknown") else theirs.sex,

@@ -297,3 +297,33 @@ async def test_a_document_that_says_nothing_new_of_a_person_writes_nothing(
         event.remove(Engine, "before_cursor_execute", seen)
     assert (await case_of(desk, case["id"]))["persons"] == before
     assert await found("Bounmy") == [case["id"]]
+
+
+async def test_a_consent_period_told_later_applies_to_a_person_known_without_one(
+        desk: Desk, registry: Any) -> None:
+    """A person the case first knew without a retention date (named in an alert, which
+    records no consent) gets the period a later document states at consent (MESSAGES.md:
+    victim data is kept for the period stated at consent); a later, shorter one never
+    shortens it."""
+    conversation = "0c6b8d0e-5f2a-4f7e-8c3e-2d9a4b1e7f10"
+    alert = document(registry, "alert", 1)
+    victim = alert["person"][0]["@person-id"]
+    await receive(desk, registry, "alert", alert, conversation=conversation,
+                  priority="urgent")
+    case = (await desk.ok("officer", "GET", "/api/cases"))["cases"][0]
+
+    async def retention() -> object:
+        held = next(p for p in (await case_of(desk, case["id"]))["persons"]
+                    if p["person_ref"] == victim and p["role"] == "victim")
+        return (await desk.ok("officer", "GET", f"/api/cases/{case['id']}/persons/{held['id']}",
+                              params={"reason": "retention check"}))["retention_until"]
+
+    assert await retention() is None
+    request = document(registry, "verification-request")
+    request["person"]["@person-id"] = victim
+    await receive(desk, registry, "verification-request", request, conversation=conversation)
+    stated = request["consent"]["retention-until"]
+    assert await retention() == stated
+    request["consent"]["retention-until"] = "2027-01-31"
+    await receive(desk, registry, "verification-request", request, conversation=conversation)
+    assert await retention() == stated

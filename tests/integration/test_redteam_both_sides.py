@@ -386,3 +386,31 @@ async def test_a_return_is_never_planned_without_a_date_and_gate(desk: Desk,
     # FAILS: ('repatriation-planned', None)
     assert case["state"] != "repatriation-planned" or case["return"] is not None, (
         case["state"], case["return"])
+
+
+async def test_a_partner_cannot_set_a_retention_date_on_our_victim_who_has_none(
+        desk: Desk, registry: Any) -> None:
+    """Our victim, added here and never yet named in a document of ours, has no retention
+    date; a partner's document describing "L1" with a consent kept until tomorrow does not
+    give her one (the consent that counts is recorded where she was found: here)."""
+    opened = await desk.ok("officer", "POST", "/api/cases", json={
+        "kind": "repatriation", "partner": "vn.c02", "person": {
+            "role": "victim", "name_native": "Nguyễn Thị Hoa", "sex": "female",
+            "estimated_age": 15, "age_uncertain": True}})
+    request = document(registry, "verification-request")
+    request["person"] = {**request["person"], "@person-id": "L2"}  # another of our victims
+    await send(desk, opened["id"], "verification-request", request)
+    hostile = document(registry, "verification-request")
+    hostile["person"] = {**hostile["person"], "@person-id": "L1"}
+    tomorrow = (desk.receiver.world.now + timedelta(days=1)).date().isoformat()
+    hostile["consent"] = {**hostile["consent"], "retention-until": tomorrow}
+    await receive(desk, registry, "verification-request", hostile,
+                  conversation=await conversation_of(desk, opened["id"]))
+    victim = await our_victim(desk, opened["id"])
+    detail = await desk.ok("officer", "GET", f"/api/cases/{opened['id']}/persons/{victim['id']}",
+                           params={"reason": "retention check"})
+    assert detail["retention_until"] is None
+    desk.receiver.world.now += timedelta(days=2)
+    await housekeeping.run_once(desk.receiver.app.state.cases)
+    await desk.later(timedelta(0))
+    assert (await our_victim(desk, opened["id"]))["purged"] is False
