@@ -33,6 +33,24 @@ async def insert(conn: AsyncConnection, statement: Insert, values: dict[str, Any
         await conn.execute(statement, values)
 
 
+async def flush(conn: AsyncConnection) -> None:
+    """Write now what the round open on ``conn`` holds (before a row that must follow them
+    and cannot wait, so that ids keep the order rows came in)."""
+    held = _ROUND.get()
+    if held is not None and held[0] is conn:
+        rows = list(held[1])
+        held[1].clear()
+        await _write(conn, rows)
+
+
+async def _write(conn: AsyncConnection, rows: list[tuple[Insert, dict[str, Any]]]) -> None:
+    tables: dict[tuple[Insert, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for statement, values in rows:
+        tables.setdefault((statement, tuple(values)), []).append(values)
+    for (statement, _), many in tables.items():
+        await conn.execute(statement, many)
+
+
 @contextlib.asynccontextmanager
 async def together(conn: AsyncConnection, *, hold: bool = True
                    ) -> AsyncIterator[list[tuple[Insert, dict[str, Any]]]]:
@@ -49,8 +67,4 @@ async def together(conn: AsyncConnection, *, hold: bool = True
         yield rows
     finally:
         _ROUND.reset(token)
-    tables: dict[tuple[Insert, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for statement, values in rows:
-        tables.setdefault((statement, tuple(values)), []).append(values)
-    for (statement, _), many in tables.items():
-        await conn.execute(statement, many)
+    await _write(conn, rows)

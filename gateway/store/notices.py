@@ -56,7 +56,9 @@ async def insert_notice(conn: AsyncConnection, **values: Any) -> None:
 
 
 async def insert_read_notice(conn: AsyncConnection, reader: str, **values: Any) -> None:
-    """Store a notice, read already for ``reader`` (now, whatever the round)."""
+    """Store a notice, read already for ``reader`` (now, whatever the round: after the
+    notices the round holds, which came first)."""
+    await later.flush(conn)
     found = await conn.execute(_INSERT_ID, values)
     await add_reads(conn, reader, [int(found.scalar_one())], values["created_at"])
 

@@ -260,3 +260,34 @@ async def test_a_held_row_the_database_refuses_fails_that_message_alone(receiver
     assert told == set(ids)  # the case work's own hook ran for each (a savepoint a hook)
     assert "intact" in str(await chain(node))
     assert len(node.handover) == 0  # each accepted message was taken as parsed, once
+
+
+async def test_a_notice_that_cannot_wait_comes_after_the_ones_held_before_it(
+        receiver: Receiver) -> None:
+    """In a round, a notice written at once (the unit's notice of an answer, read already for
+    its author) is written after the notices the round held before it: ids keep the order
+    the messages came in."""
+    from gateway.store import later  # noqa: PLC0415
+    from gateway.store import notices as notice_repo  # noqa: PLC0415
+
+    node: Node = receiver.app.state.node
+
+    def notice(message_id: str) -> dict[str, object]:
+        return {"unit": "kh.ahtjp", "username": None, "kind": "message", "case_id": None,
+                "tip_id": None, "draft_id": None, "task_id": None, "message_id": message_id,
+                "doc_type": "verification-response", "urgent": False, "due_at": None,
+                "report_id": None, "created_at": node.clock()}
+
+    async with node.db.transaction() as conn, later.together(conn):
+        await notice_repo.insert_notice(conn, **notice("first"))
+        await notice_repo.insert_read_notice(conn, "officer", **notice("second"))
+        await notice_repo.insert_notice(conn, **notice("third"))
+    with sqlite3.connect(receiver.db) as db:
+        order = [m for (m,) in db.execute("SELECT message_id FROM notifications "
+                                          "WHERE message_id IN ('first', 'second', 'third') "
+                                          "ORDER BY id")]
+        read = [m for (m,) in db.execute(
+            "SELECT n.message_id FROM notification_reads r JOIN notifications n "
+            "ON n.id = r.notification_id WHERE r.username = 'officer'")]
+    assert order == ["first", "second", "third"]
+    assert read == ["second"]
