@@ -3,8 +3,10 @@ data folder, keys made and pinned through the CLI as operators do."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -32,6 +34,24 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports, below the range the system hands out
+    for ``free_port`` (whose ports another test may take at any moment): ``gateway demo``
+    serves on ``--base-port`` and the ports after it."""
+    handed_out = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(handed_out.read_text().split()[0]) if handed_out.exists() else 32768
+    for base in random.sample(range(20000, low - count, count), 200):
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(base, base + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports below {low}")
 
 
 @dataclass

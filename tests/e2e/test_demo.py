@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.federation import free_port
+from gateway.demo import NODES
+from tests.e2e.federation import free_ports
 
 pytestmark = pytest.mark.e2e
 
 
 def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path) -> None:
-    base = free_port()
+    base = free_ports(len(NODES))  # a port a node, from --base-port on
     process = subprocess.Popen(
         [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"),
          "--base-port", str(base)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
