@@ -99,3 +99,13 @@ def test_the_compiled_catalogs_translate() -> None:
     assert catalogs.field("lo", "nationality") == "ສັນຊາດ"
     assert catalogs.field("en", "mla-needed") == "Mutual legal assistance needed"
     assert catalogs.text("vi", "Not found") == "Không tìm thấy"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_refusal_that_names_its_input_names_it_first_in_every_language(locale: str) -> None:
+    """The console shows a refusal beside the input it names without the input's path
+    (``web/console/pages.py::beside`` drops the ``{where}: `` it starts with): every
+    translation keeps it first."""
+    moved = [m.id for m in load(locale) if isinstance(m.id, str)
+             and m.id.startswith("{where}: ") and not str(m.string).startswith("{where}: ")]
+    assert moved == []
