@@ -19,10 +19,15 @@ async def drafts_of(conn: AsyncConnection, case_id: int) -> list[Any]:
         drafts.c.priority, drafts.c.message_id, drafts.c.updated_at, drafts.c.return_reason)
         .where(drafts.c.case_id == case_id).order_by(drafts.c.id)))
 
+_AUTHOR_OF_SENT = sa.select(drafts.c.author).where(
+    drafts.c.message_id == sa.bindparam("message_id_"),
+    drafts.c.case_id == sa.bindparam("case_id_"))
+
+
 async def author_of_sent(conn: AsyncConnection, case_id: int, message_id: str) -> str | None:
     """Who drafted the message ``message_id`` sent from the case (None if nobody did)."""
-    found = (await conn.execute(sa.select(drafts.c.author).where(
-        drafts.c.message_id == message_id, drafts.c.case_id == case_id))).scalar()
+    found = (await conn.execute(_AUTHOR_OF_SENT, {"message_id_": message_id,
+                                                  "case_id_": case_id})).scalar()
     return str(found) if found else None
 
 

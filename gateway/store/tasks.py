@@ -35,21 +35,27 @@ async def update_task(conn: AsyncConnection, task_id: int, **values: Any) -> Non
     """Change a task's columns."""
     await conn.execute(sa.update(tasks).where(tasks.c.id == task_id).values(**values))
 
+#: The statements of :func:`close_open_tasks`, by the filters given.
+_CLOSE: dict[tuple[str, ...], sa.Update] = {}
+
+
 async def close_open_tasks(conn: AsyncConnection, done_at: datetime, *, kinds: Sequence[str],
                            case_id: int | None = None, tip_id: int | None = None,
                            message_id: str | None = None, partner: str | None = None) -> int:
     """Mark the open tasks of these kinds (of a case, a tip, a message, with a partner) done;
     answers how many."""
-    where: list[sa.ColumnElement[bool]] = [tasks.c.done_at.is_(None), tasks.c.kind.in_(kinds)]
-    if partner is not None:
-        where.append(tasks.c.partner == partner)
-    if case_id is not None:
-        where.append(tasks.c.case_id == case_id)
-    if tip_id is not None:
-        where.append(tasks.c.tip_id == tip_id)
-    if message_id is not None:
-        where.append(tasks.c.message_id == message_id)
-    result = await conn.execute(sa.update(tasks).where(*where).values(done_at=done_at))
+    given = {"partner": partner, "case_id": case_id, "tip_id": tip_id,
+             "message_id": message_id}
+    shape = tuple(name for name, value in given.items() if value is not None)
+    statement = _CLOSE.get(shape)
+    if statement is None:  # built once a shape (the case work closes tasks for every answer)
+        statement = _CLOSE[shape] = sa.update(tasks).where(
+            tasks.c.done_at.is_(None), tasks.c.kind.in_(sa.bindparam("kinds_", expanding=True)),
+            *(tasks.c[name] == sa.bindparam(f"{name}_") for name in shape)).values(
+            done_at=sa.bindparam("done_at_"))
+    result = await conn.execute(statement, {
+        "kinds_": list(kinds), "done_at_": done_at,
+        **{f"{name}_": given[name] for name in shape}})
     return int(result.rowcount)
 
 async def tasks_of(conn: AsyncConnection, case_id: int, *, open_only: bool = False
