@@ -208,7 +208,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
 
     app = GatewayApp(title="Border Exchange Gateway", lifespan=lifespan,
                   openapi_url="/api/openapi.json", docs_url=None, redoc_url=None)
-    problems.install(app, console.refusal_page)
+    problems.install(app, console.refusal_page, console.missing_page)
     app.include_router(partner_api.router)
     for router in LOCAL_API_ROUTERS:
         app.include_router(router)

@@ -29,6 +29,8 @@ API_PATHS: Final = ("/api", "/bx/", "/metrics")
 
 #: How the console answers a refusal on one of its pages.
 PageAnswer = Callable[[Request, GatewayError], Awaitable[Response]]
+#: How the console answers an address that names none of its pages.
+PageMissing = Callable[[Request], Awaitable[Response]]
 
 
 def is_api(request: Request) -> bool:
@@ -58,8 +60,11 @@ def unicode_response() -> Response:
         "text is not valid Unicode (an unpaired surrogate)")))
 
 
-def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
-    """Register the handlers on ``app``; ``page_answer``: the console's, for its pages."""
+def install(app: FastAPI, page_answer: PageAnswer | None = None,
+            page_missing: PageMissing | None = None) -> None:
+    """Register the handlers on ``app``; ``page_answer``: the console's, for its pages;
+    ``page_missing``: the console's page for an address of no page (``/cases/abc``: a path
+    value no route takes), never the API's JSON."""
 
     @app.exception_handler(GatewayError)
     async def _refused(request: Request, exc: GatewayError) -> Response:
@@ -74,8 +79,11 @@ def install(app: FastAPI, page_answer: PageAnswer | None = None) -> None:
         return unicode_response()
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         found = list(exc.errors()) or [{"loc": (), "msg": "invalid"}]
+        if page_missing is not None and not is_api(request) and any(
+                tuple(e.get("loc", ()))[:1] == ("path",) for e in found):
+            return await page_missing(request)
         errors = [FieldError(1, 1, ".".join(str(p) for p in e.get("loc", ())),
                              str(e.get("msg"))) for e in found]
         first = errors[0]

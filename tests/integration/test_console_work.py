@@ -283,6 +283,8 @@ async def test_special_data_opens_with_a_reason_and_attachments_with_it(
     assert page.status_code == 200
     assert "/pdf" in page.text  # a print
     assert 'href="/cases/1">← ' in page.text  # and the way back
+    # the handling code in words, as the compose form offers it, never the bare "H1"
+    assert 'id="handling">H0 – không hạn chế</span>' in page.text
     document = await sophea.get(f"{base}/document")
     assert "NGUYEN Thi Hoa" not in document.text  # special: withheld until asked
     refused = await sophea.get(f"{base}/attachments/p1-photo.jpg")
@@ -684,7 +686,9 @@ async def test_refusals_are_said_in_the_users_language(people: dict[str, Browser
     assert "កំណត់ចំណាំទទេ" in empty.text  # the note is empty
     aged = await sophea.post(f"/cases/{case_id}/persons", {
         "role": "victim", "name_native": "Hoa", "birth_year": "fifteen"})
-    assert "birth_year: ចំនួនគត់" in aged.text  # a form problem, in the catalog's words
+    # a form problem, in the catalog's words, the input named as the form labels it
+    assert "ឆ្នាំកំណើត: ចំនួនគត់" in aged.text
+    assert "birth_year:" not in aged.text  # the key is for the API's reader
     assert "valid integer" not in aged.text
     sophea.client.cookies.set("bx_lang", "lo")
     moved = await sophea.post(f"/cases/{case_id}/move", {"to": "repatriation-planned"})
@@ -694,6 +698,66 @@ async def test_refusals_are_said_in_the_users_language(people: dict[str, Browser
     assert "cannot go from" not in moved.text
     page = await sophea.get(f"/cases/{case_id}")
     assert "repatriation needs a victim" not in page.text
+
+
+async def test_a_refused_case_form_names_its_input_by_its_label_and_changes_nothing(
+        people: dict[str, Browser], desk: Desk) -> None:
+    """What an officer typed wrong is named as the form labels it, in her language; the
+    case keeps what it had."""
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    said = {}
+    for form, path in ((({"role": "relative", "name_latin": "NGUYEN Van A",
+                          "birth_year": "3026"}), "persons"),
+                       ({"role": "relative", "name_latin": "X" * 5000}, "persons"),
+                       ({"name_latin": "NGUYEN Van A"}, "persons"),
+                       ({"text": ""}, "notes")):
+        refused = await sophea.post(f"/cases/{case_id}/{path}", form)
+        assert refused.status_code == 422, refused.text
+        (error,) = re.findall(r'<span class="field-error" role="alert">([^<]*)</span>',
+                              refused.text)
+        said[next(iter(form)) if path == "notes" else len(said)] = error
+    assert said == {0: "Năm sinh: tối đa 2100", 1: "Họ tên (chữ Latinh): tối đa 200 ký tự",
+                    2: "Vai trò: bắt buộc", "text": "Ghi chú mới: bắt buộc"}
+    assert rows(desk.receiver, "SELECT count(*) FROM persons WHERE case_id = ?",
+                case_id) == [(0,)]
+    assert rows(desk.receiver, "SELECT count(*) FROM notes WHERE case_id = ?",
+                case_id) == [(0,)]
+
+
+async def test_found_a_person_refused_keeps_every_choice_and_names_the_input(
+        people: dict[str, Browser], desk: Desk) -> None:
+    sophea = people["sophea"]
+    before = rows(desk.receiver, "SELECT count(*) FROM cases")
+    refused = await sophea.post("/cases/new", {
+        "kind": "repatriation", "found": "1", "person_name_latin": "SREY Pov",
+        "person_sex": "female", "person_estimated_age": "200", "person_age_uncertain": "true",
+        "person_nationality": "KH", "partner": "vn.c02", "priority": "urgent"})
+    assert refused.status_code == 422
+    assert "Tuổi ước tính: tối đa 120" in refused.text  # the label, not person.estimated_age
+    assert "person.estimated_age" not in refused.text
+    form = refused.text.split('id="found-person"')[1].split("</form>")[0]
+    for kept in ('value="SREY Pov"', '<option value="female" selected>',
+                 'value="200"', 'value="true" checked>', '<option value="KH" selected>',
+                 '<option value="vn.c02" selected>', '<option value="urgent" selected>'):
+        assert kept in form, kept
+    assert rows(desk.receiver, "SELECT count(*) FROM cases") == before
+
+
+async def test_a_case_address_that_is_no_number_answers_the_console_page(
+        people: dict[str, Browser]) -> None:
+    sophea = people["sophea"]
+    for path in ("/cases/abc", "/drafts/abc", "/cases/99999999999/messages/x"):
+        page = await sophea.get(path)
+        assert page.status_code == 404, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert "Không tìm thấy trang" in page.text, path  # "page not found", with the menu
+        assert 'href="/cases"' in page.text, path
+        assert "Input should be" not in page.text
+        assert "urn:bx:problem" not in page.text
+    api = await sophea.client.get("/api/cases/abc")  # the API still answers its problem
+    assert api.status_code == 422
+    assert api.json()["type"] == "urn:bx:problem:invalid-request"
 
 
 async def test_the_reports_page_refuses_bad_input_and_audits_each_export(

@@ -31,9 +31,14 @@ from gateway.web.console import (
     reports,
     session,
 )
-from gateway.web.console.pages import TEMPLATES, Redirect, maybe_user, page, refusal_page
+from gateway.web.console.pages import (
+    TEMPLATES,
+    Redirect,
+    missing_page,
+    refusal_page,
+)
 
-__all__ = ["install", "refusal_page"]
+__all__ = ["install", "missing_page", "refusal_page"]
 
 
 def install(app: FastAPI) -> None:
@@ -52,8 +57,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         if exc.status_code == 404 and not request.url.path.startswith(("/api", "/bx/")):
-            return page(request, "refused.html", await maybe_user(request), 404,
-                        missing=True)
+            return await missing_page(request)
         from fastapi.exception_handlers import http_exception_handler  # noqa: PLC0415
 
         return await http_exception_handler(request, exc)

@@ -26,11 +26,13 @@ from gateway.store.cases import CaseFilters
 from gateway.web.auth import case_work
 from gateway.web.console.codelists import countries
 from gateway.web.console.pages import (
+    Label,
     PostedForm,
     Redirect,
     RowId,
     attachment_response,
     document_response,
+    labelled,
     language,
     page,
     posted,
@@ -45,6 +47,28 @@ SEXES: Final = get_args(commands.Sex)
 #: What the move form says when no state was chosen, and when an ending lacks its reason.
 _CHOOSE: Final = N_("Choose the state to move the case to.")
 _WHY: Final = N_("Say why the case ends.")
+#: The inputs of the case page's forms as the forms label them: a refusal names the input by
+#: what the officer reads beside it (the catalogs hold each label already).
+_LABELS: Final[dict[str, Label]] = {
+    "role": ("text", "Role"), "name_native": ("text", "Name (native script)"),
+    "name_latin": ("text", "Name (Latin script)"), "sex": ("field", "sex"),
+    "nationality": ("field", "nationality"), "birth_year": ("text", "Year of birth"),
+    "text": ("text", "New note"), "note": ("text", "Note (optional)"),
+    "to": ("text", "Move to"), "reason": ("text", "Reason"),
+    "decision": ("text", "Best-interests decision"), "kind": ("text", "Referred to"),
+    "facility": ("text", "Facility or family"),
+}
+#: The best-interests form calls its note the reasons.
+_DECISION_LABELS: Final[dict[str, Label]] = {**_LABELS, "note": ("text", "Reasons")}
+#: "Found a person" and the new case form.
+_NEW_CASE_LABELS: Final[dict[str, Label]] = {
+    "kind": ("text", "New case"), "partner": ("text", "Partner"),
+    "priority": ("text", "Priority"),
+    **{f"person.{k}": v for k, v in _LABELS.items() if k in (
+        "name_native", "name_latin", "sex", "nationality", "birth_year")},
+    "person.estimated_age": ("field", "estimated-age"),
+    "person.age_uncertain": ("field", "age-uncertain"),
+}
 
 
 def _partners(cw: CaseWork) -> list[str]:
@@ -127,7 +151,7 @@ async def new_case(request: Request) -> Response:
         return page(request, "cases.html", principal, status_of(exc.code), cases=found,
                     filters={}, results=None, kinds=lifecycle.KINDS, states=_all_states(),
                     partners=_partners(cw), priorities=PRIORITIES, query="",
-                    error=spoken(request, exc), values=form,
+                    error=labelled(request, exc, _NEW_CASE_LABELS), values=form,
                     countries=countries(language(request)), sexes=SEXES)
     raise Redirect(f"/cases/{case_id}?done=case-opened")
 
@@ -203,8 +227,8 @@ Action = Callable[[CaseWork, Principal, PostedForm], Awaitable[object]]
 
 
 async def _act(request: Request, action: str, case_id: int, form_field: str, then: str,
-               work: Action, asked: tuple[Principal, PostedForm] | None = None
-               ) -> Response:
+               work: Action, asked: tuple[Principal, PostedForm] | None = None,
+               labels: dict[str, Label] = _LABELS) -> Response:
     """Run one case action (one use case, its own transaction), then go to ``then`` (the
     case page, saying what was done); a refusal comes back beside its form. ``asked``: the
     user and the posted form when the caller has read them already."""
@@ -217,7 +241,8 @@ async def _act(request: Request, action: str, case_id: int, form_field: str, the
         await work(case_work(request), principal, form)
     except CaseError as exc:
         return await _case_page(request, principal, case_id, status_of(exc.code),
-                                errors={form_field: spoken(request, exc)}, values=form)
+                                errors={form_field: labelled(request, exc, labels)},
+                                values=form)
     raise Redirect(then)
 
 
@@ -285,7 +310,8 @@ async def best_interests(request: Request, case_id: RowId) -> Response:
                       f"/cases/{case_id}?done=best-interests-recorded",
                       lambda cw, who, form: service.record_best_interests(
                           cw, who, case_id, commands.parse(commands.BestInterests,
-                                                           texts(form, "note", "decision"))))
+                                                           texts(form, "note", "decision"))),
+                      labels=_DECISION_LABELS)
 
 
 @router.post("/cases/{case_id}/referral")

@@ -12,6 +12,7 @@ tree: it is control flow, not a refusal."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, TypedDict
 
@@ -120,6 +121,32 @@ def beside(request: Request, error: CaseError) -> str:
     if error.field and error.values.get("where") == error.field and message.startswith(lead):
         return message[len(lead):]
     return message
+
+
+#: How a form shows one of its inputs: ``("field", name)`` by a document field's label,
+#: ``("text", msgid)`` by a sentence of the catalogs.
+Label = tuple[str, str]
+
+
+def labelled(request: Request, error: GatewayError, labels: Mapping[str, Label]) -> str:
+    """A refusal of a form in the user's language, naming the input it refused by the label
+    the form shows it with (``Year of birth: at most 2100``), never by its key for an API's
+    reader (``birth_year: at most 2100``)."""
+    message = spoken(request, error)
+    where = error.values.get("where")
+    label = labels.get(str(where)) if where is not None else None
+    lead = f"{where}: "
+    if label is None or not message.startswith(lead):
+        return message
+    lang, book = language(request), books(request)
+    kind, name = label
+    said = book.field(lang, name) if kind == "field" else book.text(lang, name)
+    return f"{said}: {message[len(lead):]}"
+
+
+async def missing_page(request: Request) -> HTMLResponse:
+    """The console's page for an address that names no page ("page not found", 404)."""
+    return page(request, "refused.html", await maybe_user(request), 404, missing=True)
 
 
 def directory_name(request: Request, node_id: str | None, lang: str) -> str:
