@@ -793,3 +793,43 @@ async def test_the_reports_page_refuses_bad_input_and_audits_each_export(
     data = await boss.get("/api/reports", params={"period": "2027-H1"})
     assert data.status_code == 200, data.text
     assert data.json()["period"]["name"] == "2027-H1"
+
+
+async def test_the_case_page_tells_the_cases_history_newest_first(
+        people: dict[str, Browser], desk: Desk) -> None:
+    """What happened to the case, when and by whom, in the reader's words: opened, the
+    request sent, the partner's answer received (linked to the message) and the state it
+    moved the case to, newest first; no code or event name shown raw."""
+    sophea, boss = people["sophea"], people["boss"]
+    case_id = await new_case(sophea)
+    await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                      {**REQUEST, "action": "submit"},
+                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    assert (await look_and_release(boss, draft_id)).status_code == 303
+    (sent_id, conversation) = rows(sophea.receiver, "SELECT message_id, conversation FROM "
+                                                    "messages WHERE direction = 'out'")[0]
+    answer = desk.receiver.world.message(
+        "verification-response", example("verification-response"), ref=sent_id,
+        conversation=conversation)
+    assert (await desk.receiver.post(answer)).status_code == 202
+    (answer_id,) = rows(sophea.receiver, "SELECT message_id FROM messages "
+                                         "WHERE direction = 'in'")[0]
+    page = (await sophea.get(f"/cases/{case_id}")).text
+    history = page[page.index('id="history"'):page.index("</section>", page.index('id="history"'))]
+    kinds = re.findall(r'<tr class="event-([a-z-]+)">', history)
+    assert kinds[0] == "state"
+    assert kinds[-1] == "opened"
+    assert kinds.index("message-in") < kinds.index("message-out")
+    assert history.count(f'href="/cases/{case_id}/messages/{answer_id}"') == 2  # received, moved
+    assert history.count(f'href="/cases/{case_id}/messages/{sent_id}"') >= 1
+    assert "Lịch sử vụ việc" in history
+    assert "Đã nhận văn bản" in history
+    assert "Mở vụ việc" in history
+    assert "sophea" in history
+    for raw in ("message-in<", "message-out<", "verified<", ">state<", "vn.c02<"):
+        assert raw not in history, raw  # codes and ids said in words
+    khmer = Browser(desk.receiver, sophea.client, lang="km")
+    in_khmer = (await khmer.get(f"/cases/{case_id}")).text
+    assert "ប្រវត្តិសំណុំរឿង" in in_khmer
+    assert "បានទទួលឯកសារ" in in_khmer
