@@ -833,3 +833,26 @@ async def test_the_case_page_tells_the_cases_history_newest_first(
     in_khmer = (await khmer.get(f"/cases/{case_id}")).text
     assert "ប្រវត្តិសំណុំរឿង" in in_khmer
     assert "បានទទួលឯកសារ" in in_khmer
+
+
+async def test_the_compose_page_says_when_the_same_document_already_waits(
+        people: dict[str, Browser]) -> None:
+    """A form sent again after going back would queue the same request twice: the compose
+    page says the case already has that document waiting (not for another type), and
+    changes nothing."""
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    fresh = await sophea.get(f"/cases/{case_id}/compose/verification-request")
+    assert 'id="already-waiting"' not in fresh.text
+    submitted = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                  {**REQUEST, "action": "submit"},
+                                  files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert submitted.status_code == 303
+    again = await sophea.get(f"/cases/{case_id}/compose/verification-request")
+    warning = re.search(r'<p class="notice warn" id="already-waiting">([^<]*)</p>', again.text)
+    assert warning is not None
+    assert warning[1].startswith("Vụ việc này đã có một văn bản cùng loại đang chờ (Chờ duyệt "
+                                 "gửi, do sophea soạn, ")
+    other = await sophea.get(f"/cases/{case_id}/compose/repatriation-request")
+    assert 'id="already-waiting"' not in other.text
+    assert len(rows(sophea.receiver, "SELECT id FROM drafts")) == 1  # a warning, nothing more
