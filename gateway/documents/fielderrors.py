@@ -9,10 +9,13 @@ import re
 from typing import Any, Final
 
 from gateway.documents.model import Field
+from gateway.protocol.errors import N_, said
 
 _INDEX: Final = re.compile(r"\[(\d+)\]")
 _EXPECTED: Final = re.compile(r"Expected is(?: one of)? \( (?:\{[^}]*\})?([a-z][a-z0-9-]*)")
 _EXPECTED_LIST: Final = re.compile(r"Expected is(?: one of)? \(([^)]*)\)")
+#: libxml2 on a length facet: "... exceeds the allowed maximum length of '200'".
+_LIMIT: Final = re.compile(r"allowed (maximum|minimum) length of '(\d+)'")
 REQUIRED: Final = "This field is required"
 #: Schema messages (libxml2, English) as the sentence the user reads, from the catalogs.
 _REASONS: Final = (
@@ -40,11 +43,16 @@ def normal_key(key: str) -> str:
 
 
 def locate(key: str, message: str, model: Field | None = None) -> tuple[str, str]:
-    """Where a schema error belongs in the form, and what to tell the user there. Where the
+    """Where a schema error belongs in the form, and what to tell the user there (a
+    :class:`Message` where the sentence says a number: the length allowed). Where the
     schema expects one of several elements, the gap is the first required one (an optional
     element before it is never said to be required)."""
-    reason = next((said for found, said in _REASONS if found in message),
-                  "This value is not valid")
+    reason: str = next((said for found, said in _REASONS if found in message),
+                       "This value is not valid")
+    limit = _LIMIT.search(message)
+    if limit:
+        reason = said(N_("At most {limit} characters") if limit[1] == "maximum"
+                      else N_("At least {limit} characters"), limit=int(limit[2]))
     expected = _EXPECTED.search(message)
     if expected and "Missing child" in message:  # the error sits on the parent
         name = _required_of(model, key, message) or expected[1]

@@ -856,3 +856,24 @@ async def test_the_compose_page_says_when_the_same_document_already_waits(
     other = await sophea.get(f"/cases/{case_id}/compose/repatriation-request")
     assert 'id="already-waiting"' not in other.text
     assert len(rows(sophea.receiver, "SELECT id FROM drafts")) == 1  # a warning, nothing more
+
+
+async def test_a_value_too_long_for_its_field_is_refused_with_the_length_allowed(
+        people: dict[str, Browser]) -> None:
+    """The schema's length limit is said with its number, in the reader's language (not
+    "too long or too short"); nothing is saved."""
+    sophea = people["sophea"]
+    case_id = await new_case(sophea)
+    refused = await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                                {**REQUEST, "person.name.latin": "N" * 250, "action": "submit"},
+                                files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert refused.status_code == 422
+    summary = refused.text[refused.text.index('id="error-summary"'):]
+    assert "Tối đa 200 ký tự" in summary[:summary.index("</div>")]
+    assert rows(sophea.receiver, "SELECT id FROM drafts") == []
+    khmer = Browser(sophea.receiver, sophea.client, lang="km")
+    khmer.csrf = sophea.csrf
+    again = await khmer.post(f"/cases/{case_id}/compose/verification-request",
+                             {**REQUEST, "person.name.latin": "N" * 250, "action": "submit"},
+                             files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    assert "យ៉ាងច្រើន 200 តួអក្សរ" in again.text

@@ -22,8 +22,10 @@ from gateway.cases.composing import NewDocument
 from gateway.cases.effects import WITHOUT_CASE
 from gateway.cases.view_types import DraftView
 from gateway.cases.work import CaseError, CaseWork
+from gateway.documents.catalog import Catalogs
 from gateway.documents.fielderrors import field_errors, normal_key
 from gateway.protocol.envelope import HANDLING_CODES, PRIORITIES
+from gateway.protocol.errors import Message
 from gateway.protocol.problems import Problem, status_of
 from gateway.web import forms
 from gateway.web.auth import case_work
@@ -83,6 +85,13 @@ def _form(request: Request, principal: Principal, cw: CaseWork, new: NewDocument
                 field_errors={k: v for k, v in errors.items() if k not in ("", "type")},
                 filled=lambda prefix: any(k.startswith(prefix) and v for k, v in values.items()),
                 errors_under=lambda prefix: any(k.startswith(prefix) for k in errors))
+
+
+def _say(book: Catalogs, lang: str, reason: str) -> str:
+    """A sentence of :func:`field_errors` in ``lang`` (a :class:`Message` with its values)."""
+    if isinstance(reason, Message):
+        return reason.error.speak(lambda text: book.text(lang, text))
+    return book.text(lang, reason)
 
 
 @router.get("/cases/{case_id}/compose/{doc_type}")
@@ -188,7 +197,7 @@ async def _save(request: Request, case_id: int | None, doc_type: str | None,
     refusal = outcome.refusal
     if isinstance(refusal, Problem):
         code = refusal.code
-        errors = {k: [book.text(lang, r) for r in v] for k, v in field_errors(
+        errors = {k: [_say(book, lang, r) for r in v] for k, v in field_errors(
             cw.forms.model(outcome.doc_type), outcome.document, list(refusal.errors),
             outcome.doc_type).items()}
         message = book.text(lang, "The document is not complete: see the fields marked.")
