@@ -133,6 +133,19 @@ async def look_and_release(boss: Browser, draft_id: int) -> httpx.Response:
     return await boss.post(f"/release/{draft_id}", {"action": "release"})
 
 
+async def request_released(people: dict[str, Browser]) -> int:
+    """A new case of Sophea's whose verification request the supervisor has released;
+    answers the case's id."""
+    sophea, boss = people["sophea"], people["boss"]
+    case_id = await new_case(sophea)
+    await sophea.post(f"/cases/{case_id}/compose/verification-request",
+                      {**REQUEST, "action": "submit"},
+                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
+    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
+    assert (await look_and_release(boss, draft_id)).status_code == 303
+    return case_id
+
+
 def queued_attachments(receiver: Receiver) -> dict[str, bytes]:
     """The attachments of the one outbound message, as they will go on the wire."""
     (raw,) = rows(receiver, "SELECT raw FROM messages WHERE direction = 'out'")[0:1]
@@ -383,13 +396,8 @@ async def test_a_returned_draft_reopens_with_its_values_and_goes_again(
 
 async def test_people_are_told_what_concerns_them(people: dict[str, Browser],
                                                  desk: Desk) -> None:
-    sophea, boss, dara = people["sophea"], people["boss"], people["dara"]
-    case_id = await new_case(sophea)
-    await sophea.post(f"/cases/{case_id}/compose/verification-request",
-                      {**REQUEST, "action": "submit"},
-                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
-    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
-    assert (await look_and_release(boss, draft_id)).status_code == 303
+    sophea, dara = people["sophea"], people["dara"]
+    await request_released(people)
     counted = (await sophea.get("/notices/count")).json()
     assert counted == {"unread": 1, "urgent": 0}  # my draft was released
     (sent_id, conversation) = rows(sophea.receiver, "SELECT message_id, conversation FROM "
@@ -606,13 +614,7 @@ async def test_the_partners_page_shows_thumbprints_key_ends_and_our_keys(
 
 async def test_the_investigator_has_a_desk(people: dict[str, Browser], desk: Desk) -> None:
     await desk.add_user("inv", "investigator", password=PASSWORD)
-    sophea, boss = people["sophea"], people["boss"]
-    case_id = await new_case(sophea)
-    await sophea.post(f"/cases/{case_id}/compose/verification-request",
-                      {**REQUEST, "action": "submit"},
-                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
-    (draft_id,) = rows(desk.receiver, "SELECT id FROM drafts")[0]
-    assert (await look_and_release(boss, draft_id)).status_code == 303
+    case_id = await request_released(people)
     notice = desk.receiver.world.message("suspect-notice", example("suspect-notice"))
     assert (await desk.receiver.post(notice)).status_code == 202
     assert (await people["line"].get("/desk")).status_code == 403  # not a hotline desk
@@ -800,13 +802,8 @@ async def test_the_case_page_tells_the_cases_history_newest_first(
     """What happened to the case, when and by whom, in the reader's words: opened, the
     request sent, the partner's answer received (linked to the message) and the state it
     moved the case to, newest first; no code or event name shown raw."""
-    sophea, boss = people["sophea"], people["boss"]
-    case_id = await new_case(sophea)
-    await sophea.post(f"/cases/{case_id}/compose/verification-request",
-                      {**REQUEST, "action": "submit"},
-                      files=[("files", ("p1-photo.jpg", JPEG, "image/jpeg"))])
-    (draft_id,) = rows(sophea.receiver, "SELECT id FROM drafts")[0]
-    assert (await look_and_release(boss, draft_id)).status_code == 303
+    sophea = people["sophea"]
+    case_id = await request_released(people)
     (sent_id, conversation) = rows(sophea.receiver, "SELECT message_id, conversation FROM "
                                                     "messages WHERE direction = 'out'")[0]
     answer = desk.receiver.world.message(
