@@ -117,10 +117,18 @@ def beside(request: Request, error: CaseError) -> str:
     """A refusal shown beside the input it names, in the user's language, without the
     input's path it starts with for an API's reader (``person.name_latin: required``)."""
     message = spoken(request, error)
-    lead = f"{error.values.get('where')}: "
-    if error.field and error.values.get("where") == error.field and message.startswith(lead):
-        return message[len(lead):]
+    rest = _after_where(message, error)
+    if error.field and error.values.get("where") == error.field and rest is not None:
+        return rest
     return message
+
+
+def _after_where(message: str, error: GatewayError) -> str | None:
+    """What ``message`` (``error`` spoken) says after the input's path it starts with
+    (``{where}: ``, first in every language), or None when it does not start so."""
+    where = error.values.get("where")
+    lead = f"{where}: "
+    return message[len(lead):] if where is not None and message.startswith(lead) else None
 
 
 #: How a form shows one of its inputs: ``("field", name)`` by a document field's label,
@@ -133,15 +141,14 @@ def labelled(request: Request, error: GatewayError, labels: Mapping[str, Label])
     the form shows it with (``Year of birth: at most 2100``), never by its key for an API's
     reader (``birth_year: at most 2100``)."""
     message = spoken(request, error)
-    where = error.values.get("where")
-    label = labels.get(str(where)) if where is not None else None
-    lead = f"{where}: "
-    if label is None or not message.startswith(lead):
+    label = labels.get(str(error.values.get("where")))
+    rest = _after_where(message, error)
+    if label is None or rest is None:
         return message
     lang, book = language(request), books(request)
     kind, name = label
     said = book.field(lang, name) if kind == "field" else book.text(lang, name)
-    return f"{said}: {message[len(lead):]}"
+    return f"{said}: {rest}"
 
 
 async def missing_page(request: Request) -> HTMLResponse:
