@@ -108,6 +108,18 @@ DEMO_USERS: tuple[tuple[str, str, str | None], ...] = (
     ("hotline.chief", "supervisor", "hotline"), ("hotline.deputy", "supervisor", "hotline"),
     ("admin", "admin", None), ("auditor", "auditor", None),
 )
+#: The demo people's names, as their colleagues write them (each node takes them from its own
+#: place in the list, so that two nodes' officers are two people).
+DEMO_NAMES: dict[str, tuple[str, ...]] = {
+    "vn": ("Nguyễn Thị Lan", "Trần Văn Hùng", "Lê Minh Tuấn", "Phạm Thu Hà", "Hoàng Đức Anh",
+           "Vũ Thị Mai", "Đặng Quốc Bảo", "Bùi Thanh Hương", "Đỗ Văn Nam", "Ngô Thị Hoa",
+           "Dương Minh Khoa", "Lý Thị Ngọc"),
+    "kh": ("សុខ ចាន់ថា", "ហេង សុភា", "ចាន់ ដារ៉ា", "គឹម សុវណ្ណ", "ម៉ៅ ស្រីនាង", "ឈឹម វិបុល",
+           "ពេជ្រ សុផល", "លី ស្រីមុំ", "សេង រតនា", "អ៊ុំ បុប្ផា", "នួន សំណាង", "ទេព សុខា"),
+    "la": ("ສົມພອນ ພົມມະວົງ", "ບຸນມີ ສີສຸວັນ", "ຄຳຫຼ້າ ແກ້ວມະນີ", "ວັນນາ ສີຫາລາດ",
+           "ສຸກສະຫວັນ ພັນທະວົງ", "ແສງເດືອນ ຈັນທະລາ", "ທອງສີ ອິນທະວົງ", "ພອນສະຫວັນ ແສງອາລຸນ",
+           "ມະນີວອນ ໄຊຍະວົງ", "ບົວພັນ ຄຳແສງ", "ຈັນສະໝອນ ພູມມາ", "ສີວິໄລ ດວງປັນຍາ"),
+}
 DEMO_PASSWORD = "demo-password-2026"  # noqa: S105 - the demo federation's, printed on purpose
 
 
@@ -181,6 +193,13 @@ class DemoNode:
         """The unit of a demo user: the node's own, or e.g. ``vn.hotline``."""
         return f"{self.node_id.split('.')[0]}.{name}" if name else self.node_id
 
+    def person(self, i: int) -> str:
+        """The name of the node's ``i``-th demo user (see :data:`DEMO_NAMES`)."""
+        country = self.node_id.split(".")[0]
+        names = DEMO_NAMES.get(country, DEMO_NAMES["vn"])
+        start = sum(self.node_id.encode()) % len(names)
+        return names[(start + i) % len(names)]
+
     def create_users(self) -> None:
         """The demo accounts, made in the node's database as ``gateway users add`` does."""
         settings = load_settings(node_id=self.node_id, data_dir=self.home / "data")
@@ -188,9 +207,9 @@ class DemoNode:
         async def work() -> None:
             at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
             try:
-                for username, role, unit in DEMO_USERS:
+                for i, (username, role, unit) in enumerate(DEMO_USERS):
                     await users.add_user(at_hand, "demo", username=username,
-                                         display_name=username.title(), role=role,
+                                         display_name=self.person(i), role=role,
                                          unit=self.unit(unit), password=DEMO_PASSWORD)
             finally:
                 await at_hand.db.dispose()

@@ -29,6 +29,7 @@ from gateway.access.roles import allowed, sees_all_cases
 from gateway.access.sessions import Principal
 from gateway.cases.work import CaseWork
 from gateway.store import notices as repo
+from gateway.store import users as user_repo
 from gateway.store.notices import TARGETS, NoticeReader
 from gateway.store.transactions import HasDatabase, reads, writes
 
@@ -83,15 +84,25 @@ class NoticeLine:
     target: str | None = None  # what href opens (one of store.notices.TARGETS)
 
 
+@dataclass(frozen=True)
+class PageCheck:
+    """What every console page needs first: who is there, their unread notices and how many
+    of them are urgent (for the header), and people's names as they read (the console shows
+    "Nguyễn Thị Lan", not the login name ``lan``)."""
+
+    principal: Principal
+    unread: tuple[int, int]
+    people: dict[str, str]
+
+
 @writes
-async def session_and_unread(conn: AsyncConnection, cw: CaseWork, token: str, touch: bool
-                             ) -> tuple[Principal, tuple[int, int]]:
-    """The console's check of every page: the session behind the cookie and the user's
-    unread notices and how many of them are urgent (for the header). A write: the session's
+async def page_check(conn: AsyncConnection, cw: CaseWork, token: str, touch: bool) -> PageCheck:
+    """The console's check of every page (see :class:`PageCheck`). A write: the session's
     last use is kept (unless ``touch`` is False)."""
     principal = await sessions.resolve.within(conn, cw, cw.sealer.session_keys, token,
                                               touch=touch)
-    return principal, await unread_count(conn, principal)
+    return PageCheck(principal, await unread_count(conn, principal),
+                     await user_repo.display_names(conn))
 
 
 async def notify(conn: AsyncConnection, cw: CaseWork, notice: Notice, *,

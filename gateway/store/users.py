@@ -22,6 +22,12 @@ async def all_by_name(conn: AsyncConnection) -> list[Any]:
     return list(await conn.execute(sa.select(users).order_by(users.c.username)))
 
 
+async def display_names(conn: AsyncConnection) -> dict[str, str]:
+    """Every account's name as people read it, by login name."""
+    return {row.username: row.display_name for row in await conn.execute(
+        sa.select(users.c.username, users.c.display_name))}
+
+
 async def add(conn: AsyncConnection, **values: Any) -> int:
     """Store a new account; returns its id."""
     result = await conn.execute(sa.insert(users).values(**values).returning(users.c.id))

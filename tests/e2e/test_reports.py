@@ -200,7 +200,9 @@ def test_in_the_browser_two_supervisors_send_the_report_and_c02_sees_it(
     chief.page.click("#submit-form button")
     chief.page.wait_for_url("**done=report-submitted")
     assert chief.page.inner_text("#flash").startswith("Đã trình báo cáo")  # in words
-    assert "laobao.chief" in chief.page.locator("#submissions").inner_text()
+    submissions = chief.page.locator("#submissions").inner_text()
+    assert "Laobao.Chief" in submissions  # by name (the CLI's --name), not by login
+    assert "laobao.chief" not in submissions
     chief.go("/release")
     assert chief.page.locator(".release-report").count() == 1
     assert chief.page.locator("button[id^=release-report-]").count() == 0  # not one's own

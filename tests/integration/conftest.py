@@ -152,6 +152,10 @@ def fixed(now: datetime) -> Any:
     return lambda: now
 
 
+#: People's names as the console shows them (their login names are never shown in their place).
+DISPLAY_NAMES = {"sophea": "Heng Sophea", "dara": "Chan Dara", "boss": "Kim Sovann"}
+
+
 @dataclass
 class Desk:
     """People at ``kh.ahtjp`` using the local API with their own sessions."""
@@ -170,7 +174,9 @@ class Desk:
         cw = self.receiver.app.state.cases
         async with cw.node.engine.begin() as conn:
             await users.add_user.within(conn, cw, "test", username=username,
-                                        display_name=username.title(), role=role, unit=unit,
+                                        display_name=DISPLAY_NAMES.get(username,
+                                                                       username.title()),
+                                        role=role, unit=unit,
                                         password=password)
         self.passwords[username] = password
         return await self.login(username)

@@ -823,7 +823,8 @@ async def test_the_case_page_tells_the_cases_history_newest_first(
     assert "Lịch sử vụ việc" in history
     assert "Đã nhận văn bản" in history
     assert "Mở vụ việc" in history
-    assert "sophea" in history
+    assert "Heng Sophea" in history  # who opened it, by name
+    assert ">sophea<" not in history
     for raw in ("message-in<", "message-out<", "verified<", ">state<", "vn.c02<"):
         assert raw not in history, raw  # codes and ids said in words
     khmer = Browser(desk.receiver, sophea.client, lang="km")
@@ -849,7 +850,7 @@ async def test_the_compose_page_says_when_the_same_document_already_waits(
     warning = re.search(r'<p class="notice warn" id="already-waiting">([^<]*)</p>', again.text)
     assert warning is not None
     assert warning[1].startswith("Vụ việc này đã có một văn bản cùng loại đang chờ (Chờ duyệt "
-                                 "gửi, do sophea soạn, ")
+                                 "gửi, do Heng Sophea soạn, ")
     other = await sophea.get(f"/cases/{case_id}/compose/repatriation-request")
     assert 'id="already-waiting"' not in other.text
     assert len(rows(sophea.receiver, "SELECT id FROM drafts")) == 1  # a warning, nothing more

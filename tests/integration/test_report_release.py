@@ -189,7 +189,7 @@ async def test_a_report_released_from_the_queue_reaches_c02(nodes: dict[str, Nod
     assert mine is not None
     assert f'href="/release#report-{release_id}"' in mine[1]
     assert "2027-H1" in mine[1]
-    assert "chief" in mine[1]
+    assert "(Chief, " in mine[1]  # who submitted it, by name, not by login
     assert '<span class="badge warn">1</span>' in mine[1]
     queue = await deputy.get("/release")
     assert f'src="/release/reports/{release_id}/preview"' in queue.text

@@ -163,6 +163,18 @@ def directory_name(request: Request, node_id: str | None, lang: str) -> str:
     return case_work(request).node.names.name(node_id, lang) or node_id
 
 
+def who(request: Request, actor: str | None, lang: str) -> str:
+    """Who did something, as people read it: a user by their name (the login name if the
+    account is unknown here), "the gateway" for the node itself, a partner or unit by its
+    name in ``lang``."""
+    if not actor:
+        return ""
+    if actor == "system":
+        return books(request).text(lang, "the gateway")
+    people: dict[str, str] = getattr(request.state, "people", {})
+    return people.get(actor) or directory_name(request, actor, lang)
+
+
 def probability(p: float, lang: str) -> str:
     """A probability as a percentage with one decimal in ``lang``'s digits and signs; the
     ends are said as bounds ("> 99.9 %", "< 0.1 %"), never as a certainty the model cannot
@@ -190,6 +202,7 @@ def page(request: Request, template: str, principal: Principal | None, status: i
         speak=lambda said: spoken(request, said),
         field=lambda name: book.field(lang, name), code=lambda value: book.code(lang, value),
         name=lambda node_id: directory_name(request, node_id, lang),
+        who=lambda actor: who(request, actor, lang),
         country=lambda code: country_name(code, lang),
         all_countries=lambda: countries(lang),
         partner_ids=lambda: [p.node_id for p in case_work(request).node.partners.all()],
@@ -210,8 +223,9 @@ async def user(request: Request, action: str, *, touch: bool = True) -> Principa
         raise Redirect("/login")
     cw = case_work(request)
     try:
-        principal, request.state.unread = await notices.session_and_unread(cw, token, touch)
-        request.state.principal = principal
+        check = await notices.page_check(cw, token, touch)
+        principal, request.state.unread = check.principal, check.unread
+        request.state.principal, request.state.people = principal, check.people
     except sessions.SessionError as exc:
         raise Redirect("/login?expired=1") from exc
     if not allowed(principal.role, action):
