@@ -204,7 +204,7 @@ async def apply(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageF
     await _known_by_id(conn, cw, row, message, actor)
     await service.record_event(conn, cw, row.id, actor, f"message-{message.direction}",
                                message_id=message.message_id)
-    await _deadlines(conn, cw, row, message)
+    await _deadlines(conn, cw, row, message, actor)
     await _partner_reference(conn, row, message)
     target = _target(row.kind, message)
     if target is None:
@@ -359,17 +359,17 @@ async def _not_moved(conn: AsyncConnection, cw: CaseWork, row: Any, target: str,
 
 
 async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
-                     message: MessageFacts) -> None:
+                     message: MessageFacts, actor: str) -> None:
     now = cw.clock()
     answered = [t for t, a in deadlines.ANSWERED_BY.items() if a == message.doc_type]
     if answered:
         kind = "answer" if message.direction == "out" else "await-answer"
         closed = 0
         if message.ref:
-            closed = await service.close_tasks(conn, cw, kinds=(kind,), case_id=row.id,
-                                               message_id=message.ref)
+            closed = await service.close_tasks(conn, cw, by=actor, kinds=(kind,),
+                                               case_id=row.id, message_id=message.ref)
         if not closed:  # no ref: what this partner was asked, never another's deadline
-            await service.close_tasks(conn, cw, kinds=(kind,), case_id=row.id,
+            await service.close_tasks(conn, cw, by=actor, kinds=(kind,), case_id=row.id,
                                       partner=message.partner)
     if message.doc_type in deadlines.ANSWERED_BY:
         partner = cw.node.partners.get(message.partner)
@@ -384,7 +384,7 @@ async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
             conn, cw, kind="await-answer" if message.direction == "out" else "answer",
             owner_unit=row.owner_unit, due_at=due, case_id=row.id, partner=message.partner,
             message_id=message.message_id, title=message.doc_type)
-    await _question(conn, cw, row, message)
+    await _question(conn, cw, row, message, actor)
     if message.direction == "in" and message.doc_type == "alert":
         data = _data(message)
         if message.priority == "immediate":
@@ -398,13 +398,14 @@ async def _deadlines(conn: AsyncConnection, cw: CaseWork, row: Any,
                                    partner=message.partner, message_id=message.message_id)
 
 
-async def _question(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts
-                    ) -> None:
+async def _question(conn: AsyncConnection, cw: CaseWork, row: Any, message: MessageFacts,
+                    actor: str) -> None:
     """A verification answered "need more information": the finder gets a task to answer
     the question (by a new request, which closes it); the home side's answer task closed
     when the question went out and opens again with that request."""
     if message.doc_type == "verification-request" and message.direction == "out":
-        await service.close_tasks(conn, cw, kinds=("answer-question",), case_id=row.id)
+        await service.close_tasks(conn, cw, by=actor, kinds=("answer-question",),
+                                  case_id=row.id)
     elif message.doc_type == "verification-response" and message.direction == "in" \
             and _data(message).get("result") == "need-more-information":
         due = deadlines.answer_due(cw.calendars, cw.country, cw.clock(),

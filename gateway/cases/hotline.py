@@ -193,7 +193,7 @@ async def triage(conn: AsyncConnection, cw: CaseWork, principal: Principal, tip_
         duplicate_of=duplicate_of if classification == "duplicate" else None,
         status="resolved" if classification == "duplicate" else "classified",
         resolved_at=cw.clock() if classification == "duplicate" else None)
-    await service.close_tasks(conn, cw, kinds=("classify-tip",), tip_id=row.id)
+    await service.close_tasks(conn, cw, by=principal.actor, kinds=("classify-tip",), tip_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "tip.classified", row.reference,
                        {"classification": classification, "urgency": urgency})
 
@@ -206,7 +206,8 @@ async def resolve(conn: AsyncConnection, cw: CaseWork, principal: Principal,
     if row.classified_at is None:
         raise CaseError("state-conflict", N_("classify the tip before resolving it"))
     await tip_repo.update_tip(conn, row.id, status="resolved", resolved_at=cw.clock())
-    await service.close_tasks(conn, cw, kinds=("child-emergency", "first-check"), tip_id=row.id)
+    await service.close_tasks(conn, cw, by=principal.actor,
+                              kinds=("child-emergency", "first-check"), tip_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "tip.resolved", row.reference, {})
 
 
@@ -234,7 +235,8 @@ async def escalate(conn: AsyncConnection, cw: CaseWork, principal: Principal, ti
             presumed_child=presumed_child(birth(person), cw.clock().date()),
             details=dict(person)), principal.actor)
     await tip_repo.update_tip(conn, row.id, status="escalated", case_id=case_id)
-    await service.close_tasks(conn, cw, kinds=("child-emergency",), tip_id=row.id)
+    await service.close_tasks(conn, cw, by=principal.actor, kinds=("child-emergency",),
+                              tip_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "tip.escalated", row.reference,
                        {"case": case_id, "alert_to": body.alert_to})
     message_id = None

@@ -174,7 +174,7 @@ async def record_best_interests(conn: AsyncConnection, cw: CaseWork, principal: 
         best_interests_sealed=cw.sealer.seal_text(note, "cases.best_interests"),
         updated_at=cw.clock())
     await record_event(conn, cw, row.id, principal.actor, f"best-interests:{decision}")
-    await close_tasks(conn, cw, kinds=("best-interests",), case_id=row.id)
+    await close_tasks(conn, cw, by=principal.actor, kinds=("best-interests",), case_id=row.id)
     await audit.append(conn, cw.clock, principal.actor, "case.best-interests", row.reference,
                        {"decision": decision})
     current = await repo.case_row(conn, row.id)
@@ -326,12 +326,14 @@ async def add_task(conn: AsyncConnection, cw: CaseWork, *, kind: str, owner_unit
         created_at=cw.clock(), detail=detail)
 
 
-async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, kinds: tuple[str, ...],
+async def close_tasks(conn: AsyncConnection, cw: CaseWork, *, by: str, kinds: tuple[str, ...],
                       case_id: int | None = None, tip_id: int | None = None,
                       message_id: str | None = None, partner: str | None = None) -> int:
-    """Mark open tasks done (an answer arrived, a tip was classified...)."""
-    return await task_repo.close_open_tasks(conn, cw.clock(), kinds=kinds, case_id=case_id,
-                                       tip_id=tip_id, message_id=message_id, partner=partner)
+    """Mark open tasks done (an answer arrived, a tip was classified...) ``by`` whom: the
+    user, or the partner whose document answered it."""
+    return await task_repo.close_open_tasks(conn, cw.clock(), by, kinds=kinds,
+                                            case_id=case_id, tip_id=tip_id,
+                                            message_id=message_id, partner=partner)
 
 
 @writes

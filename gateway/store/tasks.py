@@ -39,11 +39,12 @@ async def update_task(conn: AsyncConnection, task_id: int, **values: Any) -> Non
 _CLOSE: dict[tuple[str, ...], sa.Update] = {}
 
 
-async def close_open_tasks(conn: AsyncConnection, done_at: datetime, *, kinds: Sequence[str],
-                           case_id: int | None = None, tip_id: int | None = None,
-                           message_id: str | None = None, partner: str | None = None) -> int:
-    """Mark the open tasks of these kinds (of a case, a tip, a message, with a partner) done;
-    answers how many."""
+async def close_open_tasks(conn: AsyncConnection, done_at: datetime, done_by: str, *,
+                           kinds: Sequence[str], case_id: int | None = None,
+                           tip_id: int | None = None, message_id: str | None = None,
+                           partner: str | None = None) -> int:
+    """Mark the open tasks of these kinds (of a case, a tip, a message, with a partner) done
+    by ``done_by``; answers how many."""
     given = {"partner": partner, "case_id": case_id, "tip_id": tip_id,
              "message_id": message_id}
     shape = tuple(name for name, value in given.items() if value is not None)
@@ -52,9 +53,9 @@ async def close_open_tasks(conn: AsyncConnection, done_at: datetime, *, kinds: S
         statement = _CLOSE[shape] = sa.update(tasks).where(
             tasks.c.done_at.is_(None), tasks.c.kind.in_(sa.bindparam("kinds_", expanding=True)),
             *(tasks.c[name] == sa.bindparam(f"{name}_") for name in shape)).values(
-            done_at=sa.bindparam("done_at_"))
+            done_at=sa.bindparam("done_at_"), done_by=sa.bindparam("done_by_"))
     result = await conn.execute(statement, {
-        "kinds_": list(kinds), "done_at_": done_at,
+        "kinds_": list(kinds), "done_at_": done_at, "done_by_": done_by,
         **{f"{name}_": given[name] for name in shape}})
     return int(result.rowcount)
 

@@ -317,6 +317,18 @@ def test_the_officers_day_lands_at_the_far_end(nodes: dict[str, NodeProcess], br
     sophea.go(their_case)
     assert sophea.page.locator("select[name=type] option").first.get_attribute(
         "value") == "verification-response"  # the answer comes first
+    # and every document's whole name is read in the list (in Khmer, the longest): the
+    # select is as wide as its longest option's words
+    assert sophea.page.eval_on_selector(".compose-choice select", """select => {
+        const ruler = document.createElement("span");
+        ruler.style.font = getComputedStyle(select).font;
+        ruler.style.whiteSpace = "pre";
+        document.body.appendChild(ruler);
+        const widest = Math.max(...[...select.options].map(o => {
+            ruler.textContent = o.text; return ruler.getBoundingClientRect().width; }));
+        ruler.remove();
+        return select.clientWidth >= widest;
+    }""")
     sophea.go(f"{their_case}/compose/verification-response")
     answer = sophea.page
     assert answer.input_value('[name="subject.@person-id"]') == "L1"

@@ -827,6 +827,11 @@ async def test_the_case_page_tells_the_cases_history_newest_first(
     assert ">sophea<" not in history
     for raw in ("message-in<", "message-out<", "verified<", ">state<", "vn.c02<"):
         assert raw not in history, raw  # codes and ids said in words
+    # the request's deadline closed by the partner's answer, and said so: by whom
+    assert rows(sophea.receiver, "SELECT kind, done_by FROM tasks WHERE case_id = ? AND "
+                                 "done_at IS NOT NULL", case_id) == [("await-answer", "vn.c02")]
+    tasks = page[page.index('id="tasks"'):page.index("</section>", page.index('id="tasks"'))]
+    assert "· Cục Cảnh sát hình sự, Bộ Công an" in tasks
     khmer = Browser(desk.receiver, sophea.client, lang="km")
     in_khmer = (await khmer.get(f"/cases/{case_id}")).text
     assert "ប្រវត្តិសំណុំរឿង" in in_khmer
