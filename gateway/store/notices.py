@@ -126,7 +126,14 @@ def _shown(reader: NoticeReader, *columns: Any) -> sa.Select[Any]:
                          .outerjoin(cases, cases.c.id == notifications.c.case_id)
                          .outerjoin(drafts, drafts.c.id == notifications.c.draft_id)
                          .outerjoin(tips, tips.c.id == notifications.c.tip_id))
-            .where(_mine(reader), sa.or_(sa.false(), *_targets(reader).values())))
+            .where(_mine(reader), _still_news(),
+                   sa.or_(sa.false(), *_targets(reader).values())))
+
+
+def _still_news() -> sa.ColumnElement[bool]:
+    """A draft waiting for release is news only while it waits: once released or sent back
+    (by whomever), its notice leaves the lists and the counts, whichever link it had."""
+    return sa.or_(notifications.c.kind != "draft-submitted", drafts.c.state == "submitted")
 
 
 def _unread() -> sa.ColumnElement[bool]:

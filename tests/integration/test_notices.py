@@ -135,13 +135,18 @@ async def test_a_returned_draft_links_to_itself_while_it_may_change(
                   json={"reason": "Say which family support"})
     assert await follow(people["sophea"]) == [f"/drafts/{draft['id']}"]
     await desk.ok("sophea", "POST", f"/api/drafts/{draft['id']}/submit")
+    # the supervisor is told it waits for her (twice: once a submission)
+    assert await follow(people["boss"]) == ["/release"] * 2
+    assert (await count(people["boss"]))["unread"] == 2
     await desk.ok("boss", "POST", f"/api/drafts/{draft['id']}/release")
     # sent now: the old notice leads to the case, the new one to the message sent
     found = await follow(people["sophea"])
     assert found[1] == f"/cases/{case['id']}"
     assert found[0].startswith(f"/cases/{case['id']}/messages/")
-    # the supervisor was told it waited for her (twice); sent now, it leads to the case
-    assert await follow(people["boss"]) == [f"/cases/{case['id']}"] * 2
+    # sent now, it waits no more: "waiting for release" is gone from her list, her home
+    # page and her count (the walk: released drafts still said they waited)
+    assert await follow(people["boss"]) == []
+    assert (await count(people["boss"]))["unread"] == 0
 
 
 async def test_the_supervisors_are_told_of_an_alert_released_without_review(
