@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import unicodedata
 from pathlib import Path
 
@@ -19,9 +20,12 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o600) -> None:
 
     A reader sees the old file or the new one, never half of one; the file is created with
     ``mode`` from the start, so a secret is never readable by others, even for an instant.
+    Each write has a temporary file of its own: two writers of the same file in one process
+    (two requests finishing a key's activation at once) both succeed, the last one's file
+    staying.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(8)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         with os.fdopen(fd, "wb") as handle:
