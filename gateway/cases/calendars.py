@@ -23,6 +23,7 @@ import tomli_w
 
 from gateway.localtime import LOCAL_TIME
 from gateway.protocol.errors import GatewayError
+from gateway.trust.files import write_atomically
 
 WEEKEND: Final = frozenset({5, 6})
 COUNTRY: Final = re.compile(r"[A-Z]{2}")
@@ -173,9 +174,6 @@ class Calendars:
                 + tomli_w.dumps({"country": country, "year": year, "holidays": holidays,
                                  "working_days": working_days or []}))
         _parse(path, country, year, text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(text, encoding="utf-8")
-        temporary.replace(path)
+        write_atomically(path, text.encode("utf-8"), 0o644)
         self._cache.pop((country, year), None)
         return path
