@@ -29,8 +29,13 @@ typecheck: $(STAMP)
 imports: $(STAMP)
 	$(BIN)/lint-imports
 
+# Two workers; a module (and its federation) stays on one, longest first (tests/conftest.py,
+# MODULE_SECONDS; xdist would otherwise put first the modules with most tests, the quick ones).
+# The suite starts some 500 processes (nodes, commands): with PYTHONDONTWRITEBYTECODE set, as
+# on these machines, each of them compiled the gateway's modules anew, a tenth of a command's
+# start-up. Here the compiled files are kept (in __pycache__, ignored by git).
 unit: $(STAMP) $(MO)
-	$(BIN)/pytest -n 2 --dist loadfile  # two workers; a module (and its federation) stays on one
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck imports system unit
 

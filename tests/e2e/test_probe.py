@@ -43,7 +43,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NodeProcess
             for node in (vn, kh):
                 node.launch()
             list(pool.map(lambda n: n.wait_healthy(), (vn, kh)))
-            vn_thumbs, kh_thumbs = pool.map(lambda n: n.thumbprints(), (vn, kh))
+            vn_thumbs, kh_thumbs = pool.map(lambda n: n.published_thumbprints(), (vn, kh))
             list(pool.map(lambda job: job(), (
                 lambda: vn.enrol(kh, thumbprints=kh_thumbs),  # pushes; never polls kh.ahtjp
                 lambda: kh.enrol(vn, thumbprints=vn_thumbs))))
