@@ -232,7 +232,8 @@ def make_federation(root: Path, specs: dict[str, str],
         list(pool.map(lambda n: n.wait_healthy(), nodes.values()))
         handed = dict(zip(nodes, pool.map(lambda n: n.published_thumbprints(),
                                           nodes.values()),
-                          strict=True))  # as each operator hands them over, once
+                          strict=True))  # as each operator hands them over, once (what
+        # `gateway keys show` prints: tests/e2e/test_exchange.py checks that they agree)
 
         def enrol(pair: tuple[NodeProcess, NodeProcess]) -> None:
             node, other = pair
