@@ -118,6 +118,15 @@ class NodeProcess:
         response.raise_for_status()
         return [thumbprint(key) for key in response.json()["keys"]]
 
+    def cosigned_by(self, partner: str) -> bool:
+        """Whether ``partner`` has cosigned this node's latest checkpoint, read from the
+        database: what to poll (``gateway audit checkpoint`` shows it once it holds)."""
+        with sqlite3.connect(self.data_dir / "gateway.db") as conn:
+            row = conn.execute("SELECT cosigned_size >= (SELECT max(size) FROM "
+                               "audit_checkpoints) FROM checkpoint_witnesses WHERE partner = ?",
+                               (partner,)).fetchone()
+        return bool(row and row[0])
+
     def enrol(self, other: NodeProcess, delivery: str = "push", poll_seconds: int = 0,
               thumbprints: list[str] | None = None) -> None:
         handed = [arg for thumb in thumbprints or other.thumbprints()

@@ -118,15 +118,6 @@ def cosigners(node: NodeProcess) -> str:
     return node.cli("audit", "checkpoint").stderr
 
 
-def cosigned(node: NodeProcess, partner: str) -> bool:
-    """Whether ``partner`` has cosigned ``node``'s latest checkpoint, read from the database:
-    what to poll (a command costs a second of CPU); the command shows it once it holds."""
-    with sqlite3.connect(node.data_dir / "gateway.db") as conn:
-        row = conn.execute("SELECT cosigned_size >= (SELECT max(size) FROM audit_checkpoints) "
-                           "FROM checkpoint_witnesses WHERE partner = ?", (partner,)).fetchone()
-    return bool(row and row[0])
-
-
 def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
         federation: dict[str, NodeProcess], tmp_path: Path, browser: Any) -> None:
     c02, atd = federation["vn.c02"], federation["la.atd"]
@@ -143,9 +134,9 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
     # la.atd cannot be reached: vn.c02's checkpoint waits in its mailbox, is pulled,
     # cosigned with la.atd's Ed25519 checkpoint key, and the answer comes back
     c02.cli("audit", "checkpoint", "--new")
-    wait_for(lambda: cosigned(c02, "la.atd"))
+    wait_for(lambda: c02.cosigned_by("la.atd"))
     wait_for(lambda: f"cosigned by {checkpoint_kid} " in cosigners(c02))
-    wait_for(lambda: cosigned(c02, "kh.ahtjp"))
+    wait_for(lambda: c02.cosigned_by("kh.ahtjp"))
     wait_for(lambda: "cosigned by kh.ahtjp#" in cosigners(c02))  # reached by push, too
 
     # la.atd's own checkpoints are signed with that key and cosigned by both partners
@@ -153,9 +144,9 @@ def test_an_es256_node_that_pulls_witnesses_and_is_witnessed(
     note = tlog.parse_note(made.encode())
     assert [s.name for s in note.signatures] == [checkpoint_kid]
     assert tlog.parse_checkpoint(note.text).origin == "bx/la.atd/audit"
-    wait_for(lambda: cosigned(atd, "vn.c02"))
+    wait_for(lambda: atd.cosigned_by("vn.c02"))
     wait_for(lambda: "cosigned by vn.c02#" in cosigners(atd))
-    wait_for(lambda: cosigned(atd, "kh.ahtjp"))
+    wait_for(lambda: atd.cosigned_by("kh.ahtjp"))
     wait_for(lambda: "cosigned by kh.ahtjp#" in cosigners(atd))
     assert atd.cli("audit", "verify").returncode == 0
 

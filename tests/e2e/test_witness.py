@@ -81,8 +81,7 @@ def actions(node: NodeProcess, action: str) -> list[Any]:
 def cosigned_by(node: NodeProcess, other: NodeProcess) -> bool:
     """Whether ``other`` cosigned ``node``'s latest checkpoint, as the command shows it; polled
     in the database first (a command costs a second of CPU)."""
-    if not query(node, "SELECT 1 FROM checkpoint_witnesses WHERE partner = ? AND cosigned_size "
-                       ">= (SELECT max(size) FROM audit_checkpoints)", other.node_id):
+    if not node.cosigned_by(other.node_id):
         return False
     shown = node.cli("audit", "checkpoint")
     return f"cosigned by {other.node_id}#" in shown.stderr
