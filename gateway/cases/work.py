@@ -65,9 +65,11 @@ class CaseWork:
         return self.node.node_id.split(".")[0].upper()
 
     def warm(self) -> None:
-        """Load the calendars deadlines are counted in (this node's and its partners'
-        countries, this year and the next) before the first message needs them: the
-        ``holidays`` package loads a country's rules in a tenth of a second or more."""
+        """Read the document forms, and load the calendars deadlines are counted in (this
+        node's and its partners' countries, this year and the next), before the first message
+        needs them: the ``holidays`` package loads a country's rules in a tenth of a second
+        or more."""
+        self.forms.load_all()
         year = self.clock().year
         countries = {self.country, *(p.file.country for p in self.node.partners.all())}
         for country in sorted(countries):

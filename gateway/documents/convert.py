@@ -171,20 +171,29 @@ def highest_sensitivity(model: Field, data: JsonValue) -> str:
 
 
 class DocumentForms:
-    """JSON forms of every type a registry knows; the models are read once, at start."""
+    """JSON forms of every type a registry knows. A type's model is read from its schema once,
+    when first needed: a command that lists messages needs none, and the node reads them all
+    beside serving (:meth:`load_all`, from ``CaseWork.warm``). Two threads reading the same
+    model at once both read it, and one copy stays: the models are never changed."""
 
     def __init__(self, registry: SchemaRegistry) -> None:
         self.registry = registry
         self._models: dict[tuple[str, str], Field] = {}
-        for doc_type in registry.types():
-            for version in registry.versions(doc_type):
-                self._models[(doc_type, version)] = load_model(
-                    registry.resolve(doc_type, version))
 
     def model(self, doc_type: str, version: str = "1.0") -> Field:
         """The field model of a type; ``unsupported-type`` if unknown."""
         schema = self.registry.resolve(doc_type, version)
-        return self._models[(doc_type, schema.version)]
+        key = (doc_type, schema.version)
+        found = self._models.get(key)
+        if found is None:
+            found = self._models.setdefault(key, load_model(schema))
+        return found
+
+    def load_all(self) -> None:
+        """Read every type's model now (before the first document needs one)."""
+        for doc_type in self.registry.types():
+            for version in self.registry.versions(doc_type):
+                self.model(doc_type, version)
 
     def build(self, doc_type: str, version: str, data: JsonValue) -> bytes:
         """The validated XML of a JSON document (``schema-invalid`` with paths if not)."""

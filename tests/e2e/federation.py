@@ -219,8 +219,19 @@ class NodeProcess:
                           users))
 
     def messages(self, status: str | None = None) -> list[str]:
+        """What ``gateway messages`` prints, a line a message (a command: to check what the
+        operator reads, not to poll; poll :meth:`states`)."""
         args = ["messages"] + (["--status", status] if status else [])
         return [line for line in self.cli(*args).stdout.splitlines() if line.strip()]
+
+    def states(self, direction: str) -> dict[str, tuple[str, str | None]]:
+        """Each message's (state, last delivery error) by id, ``in`` or ``out``, read from the
+        database: what to poll while a delivery goes on (:meth:`messages` starts a command,
+        a second of CPU each time)."""
+        with sqlite3.connect(self.data_dir / "gateway.db") as conn:
+            rows = conn.execute("SELECT message_id, state, last_error FROM messages "
+                                "WHERE direction = ?", (direction,)).fetchall()
+        return {message_id: (state, error) for message_id, state, error in rows}
 
 
 def make_federation(root: Path, specs: dict[str, str],

@@ -52,7 +52,7 @@ def case_state(client: httpx.Client, case_id: int) -> str:
 
 
 def delivered(node: NodeProcess, message_id: str) -> bool:
-    return any(message_id in line and "delivered" in line for line in node.messages())
+    return node.states("out").get(message_id, ("", None))[0] == "delivered"
 
 
 async def overdue_later(node: NodeProcess, username: str, days: int) -> list[dict[str, Any]]:

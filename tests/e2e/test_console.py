@@ -123,8 +123,9 @@ class Desk:
 
 
 def delivered(node: NodeProcess) -> bool:
-    lines = node.messages()
-    return bool(lines) and all("delivered" in line for line in lines if " out " in line)
+    out = node.states("out")
+    return bool(out or node.states("in")) and all(state == "delivered"
+                                                  for state, _ in out.values())
 
 
 def query(node: NodeProcess, sql: str, *args: Any) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -19,10 +20,17 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path) -> None:
     base = free_ports(len(NODES))  # a port a node, from --base-port on
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"),
-         "--base-port", str(base)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        cwd=tmp_path)
+    # Ctrl-C as a terminal sends it, however the tests were started: a shell that starts them
+    # in the background (`make test &`) has them ignore SIGINT, and a child inherits that
+    # (the demo would never hear it); a handler is not inherited.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "demo", "--dir", str(tmp_path / "demo"),
+             "--base-port", str(base)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, cwd=tmp_path, start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
     assert process.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 240
@@ -74,6 +82,10 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
             assert health.json()["status"] == "ok"
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(60)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the demo and its nodes: none left behind
+            raise
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{base}/bx/v1/health", timeout=2)

@@ -291,8 +291,9 @@ def test_sighup_reloads_partners_so_a_revocation_takes_effect(
         document = sorted((SCHEMAS / "alert" / "examples").glob("*.xml"))[0].read_text()
         message = api.post("/messages", json={"to": "vn.c02", "type": "alert",
                                               "document": document}).json()["id"]
-    wait_for(lambda: any(message in line and "unauthenticated" in line
-                         for line in ahtjp.messages()))
+    wait_for(lambda: "unauthenticated" in (ahtjp.states("out").get(message, ("", None))[1]
+                                           or ""))
+    assert any(message in line and "unauthenticated" in line for line in ahtjp.messages())
     assert message not in states(c02, "in")
 
 
