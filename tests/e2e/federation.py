@@ -12,6 +12,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,13 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from typer.testing import CliRunner
 
+from gateway.cli import app  # with every command registered
 from gateway.protocol.envelope import Envelope, parse_body, parse_envelope
 from gateway.protocol.jose import thumbprint
 from gateway.store.crypto import load_sealer
 from gateway.store.messages import RAW_COLUMN
 
 GATEWAY = str(Path(sys.executable).with_name("gateway"))
+#: One set-up command at a time runs in the test's process (see ``NodeProcess.setup``): it
+#: borrows the process's environment, folder and standard streams while it runs.
+_SETUP = threading.Lock()
 
 
 def free_port() -> int:
@@ -95,19 +101,44 @@ class NodeProcess:
             raise AssertionError(f"gateway {' '.join(args)} failed: {result.stderr}")
         return result
 
+    def setup(self, *args: str, stdin: str | None = None) -> str:
+        """A set-up command (keys, partners, users) as :meth:`cli` runs it, in the node's
+        folder with the node's settings, but inside this process; what it printed. What a
+        test builds on, not what it tests: a command's own process costs a second of CPU to
+        start (imports), hundreds of them a run. The commands themselves are run as
+        processes where they are the subject (tests/e2e/test_cli.py and the others that
+        call :meth:`cli`)."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        settings: dict[str, str | None] = {name: None for name in os.environ
+                                           if name.startswith("BX_")}
+        settings.update((k, v) for k, v in self.env().items() if k.startswith("BX_"))
+        with _SETUP:
+            here = Path.cwd()
+            os.chdir(self.home)
+            try:
+                with ThreadPoolExecutor(1) as alone:  # its own thread: no event loop runs
+                    result = alone.submit(CliRunner().invoke, app, list(args), input=stdin,
+                                          env=settings).result()
+            finally:
+                os.chdir(here)
+        if result.exit_code != 0:
+            raise AssertionError(f"gateway {' '.join(args)} failed ({result.exit_code}): "
+                                 f"{result.output}") from result.exception
+        return result.stdout
+
     def generate_key(self, alg: str = "EdDSA") -> str:
-        out = self.cli("keys", "generate", "--alg", alg).stdout
+        out = self.setup("keys", "generate", "--alg", alg)
         return out.split("thumbprint: ")[1].split()[0]
 
     def thumbprint(self) -> str:
         """The thumbprint of the key that signs."""
-        line = self.cli("keys", "show").stdout.splitlines()[0]
+        line = self.setup("keys", "show").splitlines()[0]
         return line.split()[2]
 
     def thumbprints(self) -> list[str]:
         """Every published key's thumbprint (an ES256 node's checkpoint key included), as
         its operator hands them over."""
-        lines = self.cli("keys", "show").stdout.split("\n{", 1)[0].splitlines()
+        lines = self.setup("keys", "show").split("\n{", 1)[0].splitlines()
         return [line.split()[2] for line in lines]
 
     def published_thumbprints(self) -> list[str]:
@@ -131,9 +162,9 @@ class NodeProcess:
               thumbprints: list[str] | None = None) -> None:
         handed = [arg for thumb in thumbprints or other.thumbprints()
                   for arg in ("--thumbprint", thumb)]
-        self.cli("partners", "enrol", other.node_id, *handed,
-                 "--endpoint", other.url, "--fetch", "--delivery", delivery,
-                 "--poll-seconds", str(poll_seconds))
+        self.setup("partners", "enrol", other.node_id, *handed,
+                   "--endpoint", other.url, "--fetch", "--delivery", delivery,
+                   "--poll-seconds", str(poll_seconds))
 
     def start(self) -> None:
         self.launch()
@@ -189,8 +220,8 @@ class NodeProcess:
     def add_user(self, username: str, role: str, unit: str | None = None,
                  password: str = "a long enough password") -> None:
         """An account made with the CLI, as an operator would."""
-        self.cli("users", "add", username, "--role", role, "--unit", unit or self.node_id,
-                 "--name", username.title(), "--password-stdin", stdin=password + "\n")
+        self.setup("users", "add", username, "--role", role, "--unit", unit or self.node_id,
+                   "--name", username.title(), "--password-stdin", stdin=password + "\n")
 
     def session(self, username: str, password: str = "a long enough password"
                 ) -> httpx.Client:
@@ -274,7 +305,7 @@ def handed_over(nodes: dict[str, NodeProcess], out: Path) -> Path:
     node's published keys, as ``gateway keys show --jwks-only`` prints them."""
     keys = []
     for node in nodes.values():
-        for jwk in json.loads(node.cli("keys", "show", "--jwks-only").stdout)["keys"]:
+        for jwk in json.loads(node.setup("keys", "show", "--jwks-only"))["keys"]:
             public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y")}
             keys.append({"node": node.node_id, "kid": jwk["kid"], "jwk": public,
                          "thumbprint": thumbprint(public)})

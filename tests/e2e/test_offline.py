@@ -29,11 +29,11 @@ def pair_made(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for node in (c02, bavet):
         node.generate_key()
         jwks = root / f"{node.node_id}.jwks.json"
-        jwks.write_text(node.cli("keys", "show", "--jwks-only").stdout)
+        jwks.write_text(node.setup("keys", "show", "--jwks-only"))
     for node, other, mode in ((c02, bavet, "pull"), (bavet, c02, "push")):
-        node.cli("partners", "enrol", other.node_id, "--thumbprint", other.thumbprint(),
-                 "--jwks", str(root / f"{other.node_id}.jwks.json"), "--delivery", mode,
-                 "--endpoint", "http://127.0.0.1:9/bx/v1")
+        node.setup("partners", "enrol", other.node_id, "--thumbprint", other.thumbprint(),
+                   "--jwks", str(root / f"{other.node_id}.jwks.json"), "--delivery", mode,
+                   "--endpoint", "http://127.0.0.1:9/bx/v1")
     return root
 
 

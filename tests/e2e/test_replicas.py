@@ -70,8 +70,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         partner.generate_key()
         node.start()
         partner.start()
-        partner.cli("partners", "enrol", "vn.c02", "--thumbprint", node.first.thumbprint(),
-                    "--endpoint", node.url, "--fetch", "--delivery", "push")
+        partner.setup("partners", "enrol", "vn.c02", "--thumbprint", node.first.thumbprint(),
+                      "--endpoint", node.url, "--fetch", "--delivery", "push")
         node.first.enrol(partner)
         set_rate(node.first.home, "kh.ahtjp", 100_000)
         set_rate(partner.home, "vn.c02", 100_000)
