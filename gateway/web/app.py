@@ -112,6 +112,20 @@ class Loop(Protocol):
         """Run until stopped."""
 
 
+def _clients() -> tuple[httpx.AsyncClient, list[httpx.AsyncClient]]:
+    """The node's HTTP clients: one for pulls, acknowledgements and key refresh, and one per
+    push in flight (:data:`DELIVERIES_AT_ONCE`), each keeping its connection alive (see
+    DeliveryWorker: a pool of many connections is slow to pick one). They share one TLS
+    context, made as each would make its own (the system's trusted CAs, SSL_CERT_FILE
+    honoured): a context each read the CA bundle again, a second of CPU at every start."""
+    timeout = httpx.Timeout(30.0, connect=10.0)
+    tls = httpx.create_ssl_context()
+    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return (httpx.AsyncClient(timeout=timeout, verify=tls),
+            [httpx.AsyncClient(timeout=timeout, verify=tls, limits=one)
+             for _ in range(DELIVERIES_AT_ONCE)])
+
+
 def _tune_gc() -> None:
     """The cyclic garbage collector of a serving process, once the node is open.
 
@@ -165,12 +179,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         app.state.cases = cases
         install_case_hook(cases)
         await matching.ensure_index(cases)  # a database from before matching's index
-        timeout = httpx.Timeout(30.0, connect=10.0)
-        client = httpx.AsyncClient(timeout=timeout)  # pulls, acknowledgements, key refresh
-        # Pushes: a client per push in flight, each keeping its connection alive (see
-        # DeliveryWorker: a pool of many connections is slow to pick one).
-        pushing = [httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(
-            max_connections=1, max_keepalive_connections=1)) for _ in range(DELIVERIES_AT_ONCE)]
+        client, pushing = _clients()
         worker = DeliveryWorker(node, client, push_clients=pushing)
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order
