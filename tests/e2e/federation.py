@@ -244,10 +244,10 @@ class NodeProcess:
 
     def add_users(self, *users: tuple[str, str, str | None],
                   password: str = "a long enough password") -> None:
-        """Several accounts (user name, role, unit or None), made side by side."""
-        with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda u: self.add_user(u[0], u[1], unit=u[2], password=password),
-                          users))
+        """Several accounts (user name, role, unit or None), one after the other (set-up
+        commands run one at a time: see :meth:`setup`)."""
+        for username, role, unit in users:
+            self.add_user(username, role, unit=unit, password=password)
 
     def messages(self, status: str | None = None) -> list[str]:
         """What ``gateway messages`` prints, a line a message (a command: to check what the
@@ -271,29 +271,25 @@ def make_federation(root: Path, specs: dict[str, str],
 
     ``specs`` maps node id to its delivery mode in the others' directories; a node that is
     ``pull`` for the others polls them every second. ``algs``: a node's signing algorithm
-    when not EdDSA. The nodes are made, started and enrolled side by side (each step is a
-    process of its own: the threads only wait for them).
+    when not EdDSA. Keys and enrolments are set-up commands, one at a time (see
+    :meth:`NodeProcess.setup`); the nodes start side by side.
     """
     nodes = {node_id: NodeProcess(node_id, root / node_id) for node_id in specs}
+    for node in nodes.values():
+        node.generate_key((algs or {}).get(node.node_id, "EdDSA"))
+        node.launch()
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda n: n.generate_key((algs or {}).get(n.node_id, "EdDSA")),
-                      nodes.values()))
-        for node in nodes.values():
-            node.launch()
         list(pool.map(lambda n: n.wait_healthy(), nodes.values()))
         handed = dict(zip(nodes, pool.map(lambda n: n.published_thumbprints(),
                                           nodes.values()),
                           strict=True))  # as each operator hands them over, once (what
         # `gateway keys show` prints: tests/e2e/test_exchange.py checks that they agree)
-
-        def enrol(pair: tuple[NodeProcess, NodeProcess]) -> None:
-            node, other = pair
-            poll = specs[node.node_id] == "pull"
-            node.enrol(other, delivery=specs[other.node_id], poll_seconds=1 if poll else 0,
-                       thumbprints=handed[other.node_id])
-
-        list(pool.map(enrol, [(n, o) for n in nodes.values() for o in nodes.values()
-                              if o is not n]))
+    for node in nodes.values():
+        for other in nodes.values():
+            if other is not node:
+                poll = specs[node.node_id] == "pull"
+                node.enrol(other, delivery=specs[other.node_id],
+                           poll_seconds=1 if poll else 0, thumbprints=handed[other.node_id])
     for node in nodes.values():
         with node.api() as api:
             assert api.post("/admin/partners/reload").status_code == 200

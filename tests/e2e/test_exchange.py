@@ -49,10 +49,7 @@ def send(node: NodeProcess, to: str, doc_type: str) -> str:
 
 
 def states(node: NodeProcess, direction: str) -> dict[str, str]:
-    with sqlite3.connect(node.data_dir / "gateway.db") as conn:
-        rows = conn.execute("SELECT message_id, state FROM messages WHERE direction = ?",
-                            (direction,)).fetchall()
-    return dict(rows)
+    return {message_id: state for message_id, (state, _) in node.states(direction).items()}
 
 
 def receipts(node: NodeProcess) -> int:
