@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     #: signs a checkpoint and sends it to the partners that have not cosigned it (PROTOCOL.md
     #: §4.8: at most every minute; each partner at most every 10 minutes).
     checkpoint_every_s: Annotated[float, Field(ge=60)] = 60
+    #: Not in NODE.md: on ``SIGTERM``, how long (seconds) the node keeps serving while its
+    #: health check answers 503 ``stopping``, so that a load balancer stops sending it requests
+    #: before it closes its connections (docs/operations.md). 0 (the default): it stops at once,
+    #: as a single node should; replicas behind a balancer want more than the balancer's time to
+    #: mark a server down. A second ``SIGTERM``, or ``SIGINT``, stops it at once.
+    stop_drain_s: Annotated[float, Field(ge=0, le=120)] = 0
     #: Not in NODE.md: the reverse proxies in front (addresses or networks, separated by
     #: commas) whose ``X-Forwarded-For`` and ``X-Forwarded-Proto`` the node believes: the
     #: client address a request from one of them carries is the caller's (the login

@@ -23,6 +23,8 @@ from gateway.cli.running import (
 )
 
 if TYPE_CHECKING:  # the commands import what they use when they run: a fast --help
+    import uvicorn
+
     from gateway.exchange.bundles import ImportReport
     from gateway.exchange.bundles import Progress as BundleProgress
     from gateway.protocol.problems import Problem
@@ -78,11 +80,44 @@ def serve() -> None:
     # front proxy's to cut (docs/operations.md), bodies are cut by gateway.web.limits.
     # X-Forwarded-For and -Proto are believed from BX_TRUSTED_PROXIES only (uvicorn's own
     # default believes any caller on loopback): the client address is the login throttle's.
-    uvicorn.run("gateway.web.app:app_from_environment", factory=True, host=settings.host,
-                port=settings.port, log_config=None, access_log=False,
-                timeout_graceful_shutdown=25, limit_concurrency=1000, timeout_keep_alive=5,
-                h11_max_incomplete_event_size=64 * 1024,
-                proxy_headers=bool(settings.proxies), forwarded_allow_ips=settings.proxies)
+    config = uvicorn.Config(
+        "gateway.web.app:app_from_environment", factory=True, host=settings.host,
+        port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=25,
+        limit_concurrency=1000, timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024,
+        proxy_headers=bool(settings.proxies), forwarded_allow_ips=settings.proxies)
+    server = _draining_server(settings.stop_drain_s)(config)
+    server.run()
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn's own code for a server that could not start
+
+
+def _draining_server(drain_s: float) -> type[uvicorn.Server]:
+    """uvicorn's server, but the first ``SIGTERM`` only makes the health check answer 503
+    ``stopping`` (:mod:`gateway.runtime.stopping`) for ``drain_s`` seconds; then it stops as
+    uvicorn does (what is in flight finishes). Another ``SIGTERM``, or ``SIGINT``, stops it at
+    once."""
+    import logging
+    import signal
+    import threading
+    from types import FrameType
+
+    import uvicorn
+
+    from gateway.runtime import stopping
+
+    class DrainingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if sig != signal.SIGTERM or drain_s <= 0 or stopping.stopping():
+                super().handle_exit(sig, frame)
+                return
+            stopping.begin()
+            logging.getLogger("gateway").info(
+                "stopping: health answers 503 for %.1f s before the node closes", drain_s)
+            timer = threading.Timer(drain_s, super().handle_exit, (sig, frame))
+            timer.daemon = True
+            timer.start()
+
+    return DrainingServer
 
 
 def _print_problem(problem: Problem) -> None:

@@ -16,6 +16,7 @@ from gateway.protocol.bearer import bearer_token
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, MEDIA_TYPE
 from gateway.protocol.errors import GatewayError
 from gateway.protocol.problems import TooLargeError, problem_of
+from gateway.runtime import stopping
 from gateway.runtime.node import Node
 from gateway.web.problems import refusal_response, unicode_response
 
@@ -141,5 +142,9 @@ async def signed_jwks(request: Request) -> Response:
 
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
-    """Liveness (no auth)."""
+    """Liveness (no auth). 503 ``stopping`` while the process drains before it stops
+    (``BX_STOP_DRAIN_S``): a load balancer sends its requests elsewhere."""
+    if stopping.stopping():
+        return JSONResponse({"status": "stopping", "node": _node(request).node_id,
+                             "protocol": [1]}, status_code=503)
     return JSONResponse({"status": "ok", "node": _node(request).node_id, "protocol": [1]})

@@ -18,6 +18,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,7 +126,10 @@ class ReplicaSet:
         env = {"BX_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/"
                                   f"{self.database}",
                "BX_PUBLIC_URL": self.url,
-               "BX_TRUSTED_PROXIES": "127.0.0.1"}  # HAProxy's address towards the replicas
+               "BX_TRUSTED_PROXIES": "127.0.0.1",  # HAProxy's address towards the replicas
+               # As docker-compose.replicas.yml: on SIGTERM, health 503 until HAProxy has
+               # seen it (2 checks 1 s apart), then close.
+               "BX_STOP_DRAIN_S": "3"}
         self.replicas = [Replica(self.node_id, self.home, name=f"r{i + 1}",
                                  extra_env={**env, "BX_REPLICA": f"r{i + 1}"})
                          for i in range(self.count)]
@@ -167,8 +171,8 @@ class ReplicaSet:
                 if row["pxname"] == "replicas" and row["svname"] not in ("FRONTEND", "BACKEND")}
 
     def stop(self) -> None:
-        for replica in self.replicas:
-            replica.stop()
+        with ThreadPoolExecutor(len(self.replicas)) as pool:  # each drains for seconds
+            list(pool.map(lambda replica: replica.stop(), self.replicas))
         if self.haproxy is not None:
             self.haproxy.send_signal(signal.SIGTERM)
             try:

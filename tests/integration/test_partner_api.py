@@ -13,6 +13,7 @@ import pytest
 from gateway.protocol.encoding import b64url_decode, b64url_encode
 from gateway.protocol.envelope import MAX_MESSAGE_BYTES, Attachment
 from gateway.protocol.receipts import verify_receipt
+from gateway.runtime import stopping
 from tests.conftest import World, example, make_key, pin, resign
 from tests.integration.conftest import Receiver, scraper, start_receiver
 
@@ -140,6 +141,20 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(receiver: Rece
     assert huge.status_code == 431
     assert receiver.count("audit_log", "action = 'request.rejected' AND detail LIKE "
                                        "'%headers-too-large%'") == 1
+
+
+async def test_health_answers_503_stopping_while_the_node_drains(receiver: Receiver) -> None:
+    """Between SIGTERM and its stop (BX_STOP_DRAIN_S), a load balancer routes around the node,
+    which still serves what reaches it (tests/unit/runtime/test_stopping.py)."""
+    try:
+        stopping.begin()
+        answer = await receiver.client.get("/bx/v1/health")
+        assert answer.status_code == 503
+        assert answer.json() == {"status": "stopping", "node": "kh.ahtjp", "protocol": [1]}
+        assert (await receiver.post(receiver.world.message())).status_code == 202
+    finally:
+        stopping._STOPPING.clear()  # the flag is the process's
+    assert (await receiver.client.get("/bx/v1/health")).status_code == 200
 
 
 async def test_rate_limit_answers_429_with_retry_after(tmp_path: Path, world: World) -> None:
