@@ -1,8 +1,9 @@
 """``gateway demo``: a federation of real nodes on loopback playing a scripted repatriation.
 
 Each node is its own ``gateway serve`` process with its own data folder. Keys are generated
-and pinned through ``gateway partners enrol`` with the thumbprints printed at generation, as
-real agencies would exchange them. Cambodia's Bavet border office (no inbound link: it pulls
+and each node pins the others' by the thumbprints printed at generation, as real agencies
+would exchange them, with what ``gateway keys generate`` and ``gateway partners enrol --fetch``
+run (in the demo's process: 25 commands would cost half a minute of start-up). Cambodia's Bavet border office (no inbound link: it pulls
 its mail) finds a Vietnamese teenager; Moc Bai verifies her identity, Bavet's supervisor
 records that return is in her best interests, the return is agreed, the handover record
 follows, Moc Bai records where she was referred and closes the case after her follow-up. Each
@@ -21,8 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,15 +31,18 @@ from typing import Any
 import httpx
 
 from gateway.access import users
+from gateway.audit import log as audit
 from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
-from gateway.protocol.encoding import json_object
+from gateway.protocol.encoding import json_object, strict_json_loads
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import thumbprint
 from gateway.runtime.node import open_database
-from gateway.settings import REPOSITORY, load_settings
+from gateway.settings import REPOSITORY, Settings, load_settings
 from gateway.store.transactions import Database
+from gateway.trust.keys import KeyStore
+from gateway.trust.partners import PartnerFileError, enrol_partner, select_keys
 
 #: (node id, how the others reach it)
 NODES: tuple[tuple[str, str], ...] = (
@@ -200,17 +203,64 @@ class DemoNode:
         start = sum(self.node_id.encode()) % len(names)
         return names[(start + i) % len(names)]
 
-    def create_users(self) -> None:
-        """The demo accounts, made in the node's database as ``gateway users add`` does."""
-        settings = load_settings(node_id=self.node_id, data_dir=self.home / "data")
+    def settings(self) -> Settings:
+        """Its settings, as its processes read them from :meth:`env` (where it keeps its files
+        follows from its folder alone, whatever ``BX_`` variables this process has)."""
+        return load_settings(node_id=self.node_id, data_dir=self.home / "data",
+                             port=self.port, host="127.0.0.1", database_url=None,
+                             key_file=None, partners_dir=None, secret_key_file=None)
+
+    def prepare(self) -> str:
+        """Its signing key and demo accounts, in this process, as ``gateway keys generate``
+        and ``gateway users add`` make them (audited as theirs): its key id."""
+        settings = self.settings()
+        key = KeyStore(settings.key_path, self.node_id).generate("EdDSA", None, _now())
+        published = KeyStore(settings.key_path, self.node_id).published()
+        self.thumbprint = next(k.thumbprint for k in published if k.kid == key.kid)
 
         async def work() -> None:
             at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
             try:
+                await audit.record(at_hand, "operator", "key.generated", key.kid,
+                                   {"thumbprint": self.thumbprint})
                 for i, (username, role, unit) in enumerate(DEMO_USERS):
                     await users.add_user(at_hand, "demo", username=username,
                                          display_name=self.person(i), role=role,
                                          unit=self.unit(unit), password=DEMO_PASSWORD)
+            finally:
+                await at_hand.db.dispose()
+
+        asyncio.run(work())
+        return key.kid
+
+    def enrol(self, others: list[DemoNode], types: Collection[str]) -> None:
+        """Pin each other node's key by the thumbprint it handed over, from the key set it
+        serves, and write its partner file, as ``gateway partners enrol ID --fetch
+        --thumbprint T`` does (audited as theirs)."""
+        settings = self.settings()
+        enrolled: list[tuple[str, list[str]]] = []
+        for other in others:
+            served = httpx.get(f"{other.url}/.well-known/jwks.json", timeout=10)
+            served.raise_for_status()
+            try:
+                keys = select_keys(other.node_id, strict_json_loads(served.content),
+                                   [other.thumbprint])
+                enrol_partner(settings.profiles_dir / f"{other.node_id}.toml",
+                              settings.partners_path, types, keys, other.url,
+                              "pull" if other.mode == "pull" else "push",
+                              1 if self.mode == "pull" else 0)
+            except PartnerFileError as exc:
+                raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
+                                node_id=self.node_id, partner=other.node_id,
+                                error=str(exc)) from exc
+            enrolled.append((other.node_id, [k.thumbprint for k in keys]))
+
+        async def work() -> None:
+            at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
+            try:
+                for partner, thumbprints in enrolled:
+                    await audit.record(at_hand, "operator", "partner.enrolled", partner,
+                                       {"thumbprints": thumbprints})
             finally:
                 await at_hand.db.dispose()
 
@@ -244,25 +294,11 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
     nodes = [DemoNode(node_id, mode, root / node_id, base_port + index)
              for index, (node_id, mode) in enumerate(NODES)]
 
-    def prepare(node: DemoNode) -> str:
-        out = node.gateway("keys", "generate")
-        node.thumbprint = out.split("thumbprint: ")[1].strip()
-        return out
-
-    def enrol_others(node: DemoNode) -> None:
-        for other in nodes:  # one node's partners one after the other: its files, its database
-            if other is not node:
-                node.gateway("partners", "enrol", other.node_id, "--endpoint", other.url,
-                             "--thumbprint", other.thumbprint, "--fetch", "--delivery",
-                             other.mode, "--poll-seconds", "1" if node.mode == "pull" else "0")
-
+    types = SchemaRegistry.load(REPOSITORY / "schemas").types()
     for node in nodes:  # in this process, one after the other (migrations are not threadsafe)
         node.home.mkdir(parents=True)
-        node.create_users()
-    # The nodes side by side (each step a process of its own: the threads only wait for them).
-    with ThreadPoolExecutor(len(nodes)) as pool:
-        for node, out in zip(nodes, pool.map(prepare, nodes), strict=True):
-            say(f"  {node.node_id:14} key {out.split()[1]}  thumbprint {node.thumbprint}")
+        kid = node.prepare()
+        say(f"  {node.node_id:14} key {kid}  thumbprint {node.thumbprint}")
     for node in nodes:
         log = (node.home / "node.log").open("ab")
         node.process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
@@ -270,8 +306,8 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
         log.close()
     for node in nodes:
         _wait(lambda n=node: _healthy(n), 60, f"{node.node_id} to start")  # type: ignore[misc]
-    with ThreadPoolExecutor(len(nodes)) as pool:
-        list(pool.map(enrol_others, nodes))
+    for node in nodes:
+        node.enrol([other for other in nodes if other is not node], types)
     for node in nodes:
         with node.api() as api:
             api.post("/admin/partners/reload").raise_for_status()
