@@ -1,16 +1,18 @@
 """``gateway demo``: a federation of real nodes on loopback playing a scripted repatriation.
 
-Each node is its own ``gateway serve`` process with its own data folder. Keys are generated
-and each node pins the others' by the thumbprints printed at generation, as real agencies
-would exchange them, with what ``gateway keys generate`` and ``gateway partners enrol --fetch``
-run (in the demo's process: 25 commands would cost half a minute of start-up). Cambodia's Bavet border office (no inbound link: it pulls
-its mail) finds a Vietnamese teenager; Moc Bai verifies her identity, Bavet's supervisor
-records that return is in her best interests, the return is agreed, the handover record
-follows, Moc Bai records where she was referred and closes the case after her follow-up. Each
-document moves both sides' cases, nobody moves them by hand (MESSAGES.md, "Both sides keep one
-case"): the demo checks both states after every document. C02 and Cambodia's
-anti-trafficking police exchange on a joint investigation, and a hotline tip about a child in
-Laos becomes an immediate alert."""
+Each node is its own ``gateway serve`` process with its own data folder, configured by that
+folder alone (``BX_`` variables and a ``.env`` file where the demo is started play no part).
+Keys are generated and each node pins the others' by the thumbprints printed at generation, as
+real agencies would exchange them, with what ``gateway keys generate`` and ``gateway partners
+enrol --fetch`` run (in the demo's process: 25 commands would cost half a minute of
+start-up). Cambodia's Bavet border office (no inbound link: it pulls its mail) finds a
+Vietnamese teenager; Moc Bai verifies her identity, Bavet's supervisor records that return is
+in her best interests, the return is agreed, the handover record follows, Moc Bai records
+where she was referred and closes the case after her follow-up. Each document moves both
+sides' cases, nobody moves them by hand (MESSAGES.md, "Both sides keep one case"): the demo
+checks both states after every document. C02 and Cambodia's anti-trafficking police exchange
+on a joint investigation, and a hotline tip about a child in Laos becomes an immediate
+alert."""
 
 from __future__ import annotations
 
@@ -35,14 +37,14 @@ from gateway.audit import log as audit
 from gateway.audit.context import DatabaseAtHand
 from gateway.documents.convert import DocumentForms
 from gateway.documents.registry import SchemaRegistry
-from gateway.protocol.encoding import json_object, strict_json_loads
+from gateway.protocol.encoding import EncodingError, json_object, strict_json_loads
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import thumbprint
 from gateway.runtime.node import open_database
 from gateway.settings import REPOSITORY, Settings, load_settings
 from gateway.store.transactions import Database
 from gateway.trust.keys import KeyStore
-from gateway.trust.partners import PartnerFileError, enrol_partner, select_keys
+from gateway.trust.partners import KeyEntry, PartnerFileError, enrol_partner, select_keys
 
 #: (node id, how the others reach it)
 NODES: tuple[tuple[str, str], ...] = (
@@ -204,11 +206,15 @@ class DemoNode:
         return names[(start + i) % len(names)]
 
     def settings(self) -> Settings:
-        """Its settings, as its processes read them from :meth:`env` (where it keeps its files
-        follows from its folder alone, whatever ``BX_`` variables this process has)."""
-        return load_settings(node_id=self.node_id, data_dir=self.home / "data",
-                             port=self.port, host="127.0.0.1", database_url=None,
-                             key_file=None, partners_dir=None, secret_key_file=None)
+        """Its settings, as its processes read them from :meth:`env` in its folder: from its
+        folder alone, never from this process's ``BX_`` variables or a ``.env`` file here."""
+        ambient = {name: os.environ.pop(name) for name in list(os.environ)
+                   if name.startswith("BX_")}
+        try:
+            return load_settings(_env_file=None, node_id=self.node_id,
+                                 data_dir=self.home / "data", port=self.port, host="127.0.0.1")
+        finally:
+            os.environ.update(ambient)
 
     def prepare(self) -> str:
         """Its signing key and demo accounts, in this process, as ``gateway keys generate``
@@ -235,36 +241,41 @@ class DemoNode:
 
     def enrol(self, others: list[DemoNode], types: Collection[str]) -> None:
         """Pin each other node's key by the thumbprint it handed over, from the key set it
-        serves, and write its partner file, as ``gateway partners enrol ID --fetch
-        --thumbprint T`` does (audited as theirs)."""
+        serves, write its partner file and audit it, one partner after the other, as
+        ``gateway partners enrol ID --fetch --thumbprint T`` does."""
         settings = self.settings()
-        enrolled: list[tuple[str, list[str]]] = []
-        for other in others:
-            served = httpx.get(f"{other.url}/.well-known/jwks.json", timeout=10)
-            served.raise_for_status()
-            try:
-                keys = select_keys(other.node_id, strict_json_loads(served.content),
-                                   [other.thumbprint])
-                enrol_partner(settings.profiles_dir / f"{other.node_id}.toml",
-                              settings.partners_path, types, keys, other.url,
-                              "pull" if other.mode == "pull" else "push",
-                              1 if self.mode == "pull" else 0)
-            except PartnerFileError as exc:
-                raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
-                                node_id=self.node_id, partner=other.node_id,
-                                error=str(exc)) from exc
-            enrolled.append((other.node_id, [k.thumbprint for k in keys]))
 
         async def work() -> None:
             at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
             try:
-                for partner, thumbprints in enrolled:
-                    await audit.record(at_hand, "operator", "partner.enrolled", partner,
-                                       {"thumbprints": thumbprints})
+                for other in others:
+                    keys = self._pin(settings, other, types)
+                    await audit.record(at_hand, "operator", "partner.enrolled", other.node_id,
+                                       {"thumbprints": [k.thumbprint for k in keys]})
             finally:
                 await at_hand.db.dispose()
 
         asyncio.run(work())
+
+    def _pin(self, settings: Settings, other: DemoNode, types: Collection[str]
+             ) -> list[KeyEntry]:
+        try:
+            served = httpx.get(f"{other.url}/.well-known/jwks.json", timeout=10)
+            served.raise_for_status()
+            keys = select_keys(other.node_id, strict_json_loads(served.content),
+                               [other.thumbprint])
+            enrol_partner(settings.profiles_dir / f"{other.node_id}.toml",
+                          settings.partners_path, types, keys, other.url,
+                          "pull" if other.mode == "pull" else "push",
+                          1 if self.mode == "pull" else 0)
+        except (PartnerFileError, EncodingError) as exc:  # spoken in the reader's language
+            raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
+                            node_id=self.node_id, partner=other.node_id, error=exc) from exc
+        except httpx.HTTPError as exc:
+            raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
+                            node_id=self.node_id, partner=other.node_id,
+                            error=str(exc)) from exc
+        return keys
 
 
 def _wait(check: Callable[[], bool], seconds: float, what: str) -> None:

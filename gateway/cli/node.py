@@ -94,8 +94,9 @@ def serve() -> None:
 def _draining_server(drain_s: float) -> type[uvicorn.Server]:
     """uvicorn's server, but the first ``SIGTERM`` only makes the health check answer 503
     ``stopping`` (:mod:`gateway.runtime.stopping`) for ``drain_s`` seconds; then it stops as
-    uvicorn does (what is in flight finishes). Another ``SIGTERM``, or ``SIGINT``, stops it at
-    once."""
+    uvicorn does on that ``SIGTERM`` (what is in flight finishes, the exit status says
+    terminated). Another ``SIGTERM``, or ``SIGINT``, during the drain ends it at once: the
+    same graceful stop. After that, uvicorn's own rules (a ``SIGINT`` forces the exit)."""
     import logging
     import signal
     import threading
@@ -106,16 +107,27 @@ def _draining_server(drain_s: float) -> type[uvicorn.Server]:
     from gateway.runtime import stopping
 
     class DrainingServer(uvicorn.Server):
+        _drain: threading.Timer | None = None
+
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if self._drain is not None:  # draining: stop now, as the SIGTERM asked
+                self._end_drain()
+                return
             if sig != signal.SIGTERM or drain_s <= 0 or stopping.stopping():
                 super().handle_exit(sig, frame)
                 return
             stopping.begin()
+            self._drain = threading.Timer(drain_s, self._end_drain)
+            self._drain.daemon = True
+            self._drain.start()  # before anything that could fail in a signal handler
             logging.getLogger("gateway").info(
                 "stopping: health answers 503 for %.1f s before the node closes", drain_s)
-            timer = threading.Timer(drain_s, super().handle_exit, (sig, frame))
-            timer.daemon = True
-            timer.start()
+
+        def _end_drain(self) -> None:
+            drain, self._drain = self._drain, None
+            if drain is not None:
+                drain.cancel()
+                super().handle_exit(signal.SIGTERM, None)
 
     return DrainingServer
 

@@ -54,10 +54,13 @@ class World:
 
 
 def set_rate(home: Path, partner: str, rate: int) -> None:
+    """Change a partner file in one step (as the CLI writes it): each replica reads it once."""
     path = home / "data" / "partners" / f"{partner}.toml"
     profile = tomllib.loads(path.read_text())
     profile["rate_per_minute"] = rate
-    path.write_text(tomli_w.dumps(profile))
+    changed = path.with_suffix(".toml.new")
+    changed.write_text(tomli_w.dumps(profile))
+    changed.replace(path)
 
 
 @pytest.fixture(scope="module")
@@ -452,9 +455,17 @@ def test_a_rolling_restart_under_load_loses_no_request(world: World) -> None:
             wait_for(lambda: httpx.get(health, timeout=5).status_code == 503,  # noqa: B023
                      what="the stopping replica's health to answer 503", timeout=10)
             assert httpx.get(health, timeout=5).json()["status"] == "stopping"
-            # Draining, it still serves what reaches it.
+            # Draining, it still serves what reaches it...
             (raw, token), = signed(world, 1)
             assert push(replica.port, raw, token).status_code == 202
+            # ...and HAProxy routes around it before it closes (no second signal: it stops
+            # when its drain is over).
+            wait_for(lambda: world.node.states().get(replica.name) != "UP",  # noqa: B023
+                     what="HAProxy to route around the stopping replica", timeout=10)
+            assert replica.process.poll() is None, "stopped before HAProxy routed around it"
+            wait_for(lambda: replica.process is not None  # noqa: B023
+                     and replica.process.poll() is not None,  # noqa: B023
+                     what="the replica to stop once drained", timeout=40)
             assert replica.stop() in (0, -15)
             replica.start()
             wait_for(lambda: world.node.states().get(replica.name) == "UP",  # noqa: B023

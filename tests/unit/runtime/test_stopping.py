@@ -38,6 +38,10 @@ def test_sigterm_first_announces_the_stop_then_stops_when_the_drain_is_over() ->
     assert not draining.should_exit
     time.sleep(0.5)
     assert draining.should_exit
+    assert not draining.force_exit  # what is in flight finishes
+    assert draining._captured_signals == [signal.SIGTERM]  # re-raised at exit: "terminated"
+    draining.handle_exit(signal.SIGINT, None)  # after the drain, uvicorn's rules
+    assert draining.force_exit
 
 
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
@@ -47,6 +51,10 @@ def test_a_second_signal_during_the_drain_stops_at_once(second: signal.Signals) 
     assert not draining.should_exit
     draining.handle_exit(second, None)
     assert draining.should_exit
+    assert not draining.force_exit  # the same graceful stop, only sooner
+    assert draining._captured_signals == [signal.SIGTERM]
+    time.sleep(0.05)
+    assert draining._drain is None  # the drain's timer is cancelled
 
 
 def test_sigint_and_a_node_without_drain_stop_at_once() -> None:
