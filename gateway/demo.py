@@ -310,18 +310,24 @@ def start_federation(root: Path, base_port: int, say: Callable[[str], None]) -> 
         node.home.mkdir(parents=True)
         kid = node.prepare()
         say(f"  {node.node_id:14} key {kid}  thumbprint {node.thumbprint}")
-    for node in nodes:
-        log = (node.home / "node.log").open("ab")
-        node.process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
-                                        cwd=node.home, env=node.env(), stdout=log, stderr=log)
-        log.close()
-    for node in nodes:
-        _wait(lambda n=node: _healthy(n), 60, f"{node.node_id} to start")  # type: ignore[misc]
-    for node in nodes:
-        node.enrol([other for other in nodes if other is not node], types)
-    for node in nodes:
-        with node.api() as api:
-            api.post("/admin/partners/reload").raise_for_status()
+    try:
+        for node in nodes:
+            log = (node.home / "node.log").open("ab")
+            node.process = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
+                                            cwd=node.home, env=node.env(), stdout=log,
+                                            stderr=log)
+            log.close()
+        for node in nodes:
+            _wait(lambda n=node: _healthy(n), 60,  # type: ignore[misc]
+                  f"{node.node_id} to start")
+        for node in nodes:
+            node.enrol([other for other in nodes if other is not node], types)
+        for node in nodes:
+            with node.api() as api:
+                api.post("/admin/partners/reload").raise_for_status()
+    except BaseException:  # a failed start (or Ctrl-C) leaves no node running
+        stop_federation(nodes)
+        raise
     say(f"  every node pinned the keys of the {len(nodes) - 1} others by thumbprint")
     return nodes
 

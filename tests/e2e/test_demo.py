@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.demo import NODES
+from gateway.demo import NODES, DemoError, start_federation
 from tests.e2e.federation import free_ports
 
 pytestmark = pytest.mark.e2e
@@ -89,3 +90,18 @@ def test_demo_plays_the_repatriation_and_serves_until_interrupted(tmp_path: Path
             raise
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{base}/bx/v1/health", timeout=2)
+
+
+def test_a_demo_that_cannot_start_leaves_no_node_running(tmp_path: Path) -> None:
+    """A port already taken: the node on it stops at once, the demo says which, and the four
+    others it had started are stopped too."""
+    base = free_ports(len(NODES))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 2))  # la.atd's
+        taken.listen()
+        with pytest.raises(DemoError, match=r"la\.atd stopped") as failed:
+            start_federation(tmp_path / "demo", base, lambda _line: None)
+    assert "address already in use" in str(failed.value).lower()
+    for offset in (0, 1, 3, 4):
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{base + offset}/bx/v1/health", timeout=2)
