@@ -113,30 +113,29 @@ def resign(key: SigningKey, body: dict[str, Any], header: dict[str, Any] | None 
                        "signature": b64url_encode(signature)}).encode()
 
 
-#: Seconds the longest modules took (the whole suite on two cores, 7 December 2026; the rest
-#: took less than 10 s each). ``make test`` hands whole modules to two workers in the order
+#: Seconds the longest modules took (the whole suite on two cores, 7 December 2026, evening;
+#: the rest took less than 9 s each). ``make test`` hands whole modules to two workers in the order
 #: :func:`pytest_collection_modifyitems` leaves them in (``--no-loadscope-reorder``): longest
 #: first, so that the run does not end on one long module while the other worker idles (it
 #: did, for three minutes of twenty). Only the order depends on it: a module missing here
 #: runs after these, a figure gone stale makes the run longer, never wrong.
 MODULE_SECONDS: dict[str, int] = {
-    "tests/e2e/test_console.py": 135,
-    "tests/integration/test_printing.py": 111,
-    "tests/e2e/test_schemathesis.py": 107,
-    "tests/e2e/test_witness.py": 99,
-    "tests/e2e/test_offline.py": 84,
-    "tests/e2e/test_cli.py": 83,
-    "tests/e2e/test_replicas.py": 75,
-    "tests/e2e/test_demo.py": 65,
+    "tests/e2e/test_schemathesis.py": 120,
+    "tests/e2e/test_console.py": 112,
+    "tests/e2e/test_witness.py": 90,
+    "tests/integration/test_printing.py": 82,
+    "tests/e2e/test_replicas.py": 77,
+    "tests/e2e/test_demo.py": 69,
     "tests/e2e/test_crashes.py": 57,
-    "tests/e2e/test_reports.py": 39,
-    "tests/e2e/test_exchange.py": 35,
-    "tests/e2e/test_rollover.py": 27,
-    "tests/integration/test_console_work.py": 24,
-    "tests/e2e/test_probe.py": 24,
-    "tests/e2e/test_casework.py": 15,
-    "tests/integration/test_redteam_missing_console.py": 14,
-    "tests/integration/test_redteam_both_sides.py": 12,
+    "tests/e2e/test_cli.py": 49,
+    "tests/e2e/test_offline.py": 45,
+    "tests/e2e/test_rollover.py": 31,
+    "tests/e2e/test_reports.py": 30,
+    "tests/e2e/test_exchange.py": 27,
+    "tests/integration/test_console_work.py": 20,
+    "tests/e2e/test_probe.py": 19,
+    "tests/integration/test_redteam_missing_console.py": 12,
+    "tests/e2e/test_casework.py": 9,
 }
 
 
