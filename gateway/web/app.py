@@ -113,11 +113,12 @@ class Loop(Protocol):
 
 
 def _clients() -> tuple[httpx.AsyncClient, list[httpx.AsyncClient]]:
-    """The node's HTTP clients: one for pulls, acknowledgements and key refresh, and one per
-    push in flight (:data:`DELIVERIES_AT_ONCE`), each keeping its connection alive (see
-    DeliveryWorker: a pool of many connections is slow to pick one). They share one TLS
-    context, made as each would make its own (the system's trusted CAs, SSL_CERT_FILE
-    honoured): a context each read the CA bundle again, a second of CPU at every start."""
+    """The node's HTTP clients: one for pulls, acknowledgements and key refresh (the daily one
+    and an administrator's), and one per push in flight (:data:`DELIVERIES_AT_ONCE`), each
+    keeping its connection alive (see DeliveryWorker: a pool of many connections is slow to
+    pick one). They share one TLS context, made as each would make its own (the system's
+    trusted CAs, SSL_CERT_FILE honoured): a context each read the CA bundle again, a second
+    of CPU at every start."""
     timeout = httpx.Timeout(30.0, connect=10.0)
     tls = httpx.create_ssl_context()
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -180,6 +181,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         install_case_hook(cases)
         await matching.ensure_index(cases)  # a database from before matching's index
         client, pushing = _clients()
+        app.state.client = client  # an administrator's key refresh too
         worker = DeliveryWorker(node, client, push_clients=pushing)
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order

@@ -10,7 +10,6 @@ import base64
 from dataclasses import asdict
 from typing import Annotated, Final, Literal
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi import Path as FastPath
 from pydantic import BaseModel, ConfigDict, Field
@@ -222,9 +221,8 @@ async def refresh_partner_keys(
     if node.partners.get(partner_id) is None:
         raise NotFoundError(N_("{partner_id} is not in the partner directory"),
                             partner_id=partner_id)
-    async with httpx.AsyncClient() as client:
-        outcome = await keyrefresh.refresh(node, client, partner_id,
-                                           thumbprints=body.thumbprints, actor=principal.actor)
+    outcome = await keyrefresh.refresh(node, request.app.state.client, partner_id,
+                                       thumbprints=body.thumbprints, actor=principal.actor)
     return KeysRefreshed(partner=outcome.partner, vouched_by=outcome.vouched_by,
                          known=outcome.known, pinned=_keys(outcome.pinned),
                          pending=_keys(outcome.pending), ignored=_keys(outcome.ignored),

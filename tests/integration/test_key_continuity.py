@@ -272,6 +272,36 @@ async def test_the_daily_refresh_reads_the_partners_signed_set_over_http(
         assert pinned["vouched_by"] == "vn.c02#2026-11"
 
 
+async def test_an_administrator_refreshes_a_partner_through_the_nodes_own_client(
+        tmp_path: Path, world: World) -> None:
+    """``POST /api/admin/partners/{id}/refresh`` fetches the signed set with the client the
+    node made at start (app.state.client: its TLS context, its timeouts), not one of its own:
+    here that client reaches vn.c02's real app, and no other could."""
+    vn_settings = load_settings(node_id="vn.c02", data_dir=tmp_path / "vn.c02")
+    vn_keys = KeyStore(vn_settings.key_path, "vn.c02")
+    world.sender_key = vn_keys.generate("EdDSA", "2026-11", NOW)
+    async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
+        write_partner(vn_settings.partners_path, "kh.ahtjp", world.receiver_key)
+        following = vn_keys.rotate_next("2027-05", NOW)
+        vn_app = create_app(vn_settings, clock=world.clock, run_worker=False)
+        desk = Desk(receiver)
+        await desk.add_user("root", "admin")
+        async with vn_app.router.lifespan_context(vn_app):
+            own = receiver.app.state.client
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=vn_app)) as to_vn:
+                receiver.app.state.client = to_vn
+                try:
+                    done = await desk.ok("root", "POST", "/api/admin/partners/vn.c02/refresh")
+                finally:
+                    receiver.app.state.client = own
+            unknown = await desk.call("root", "POST", "/api/admin/partners/la.atd/refresh")
+        assert [k["kid"] for k in done["pinned"]] == [following.kid]
+        assert _pinned(receiver)[following.kid] == following.thumbprint
+        (pinned,) = _audit(receiver, "partner.key-pinned")
+        assert pinned["how"] == "auto"
+        assert unknown.status_code == 404
+
+
 def test_a_partner_file_changed_by_another_process_is_read_again(tmp_path: Path,
                                                                  world: World) -> None:
     directory = tmp_path / "partners"
