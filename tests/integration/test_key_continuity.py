@@ -12,12 +12,14 @@ import json
 import re
 import sqlite3
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import tomli_w
+from fastapi import FastAPI
 
 from gateway.exchange import keyrefresh
 from gateway.protocol.jose import (
@@ -250,17 +252,24 @@ async def test_an_administrator_pins_a_key_in_the_console(desk: Desk) -> None:
     assert _audit(receiver, "partner.key-pinned")[0]["how"] == "confirmed"
 
 
-async def test_the_daily_refresh_reads_the_partners_signed_set_over_http(
-        tmp_path: Path, world: World) -> None:
-    """The worker's round (TrustKeeper.refresh_all) against vn.c02's real app: the signed set
-    is fetched from its endpoint, verified and, with ``auto``, its next key pinned."""
+async def _vn_rolling_over(tmp_path: Path, world: World
+                           ) -> AsyncIterator[tuple[Receiver, FastAPI, SigningKey]]:
+    """kh.ahtjp (``auto`` continuity) and vn.c02's real app, which publishes a next key
+    (yielded) in a set signed by the key kh.ahtjp pinned."""
     vn_settings = load_settings(node_id="vn.c02", data_dir=tmp_path / "vn.c02")
     vn_keys = KeyStore(vn_settings.key_path, "vn.c02")
     world.sender_key = vn_keys.generate("EdDSA", "2026-11", NOW)
     async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
         write_partner(vn_settings.partners_path, "kh.ahtjp", world.receiver_key)
         following = vn_keys.rotate_next("2027-05", NOW)
-        vn_app = create_app(vn_settings, clock=world.clock, run_worker=False)
+        yield receiver, create_app(vn_settings, clock=world.clock, run_worker=False), following
+
+
+async def test_the_daily_refresh_reads_the_partners_signed_set_over_http(
+        tmp_path: Path, world: World) -> None:
+    """The worker's round (TrustKeeper.refresh_all) against vn.c02's real app: the signed set
+    is fetched from its endpoint, verified and, with ``auto``, its next key pinned."""
+    async for receiver, vn_app, following in _vn_rolling_over(tmp_path, world):
         async with vn_app.router.lifespan_context(vn_app):
             transport = httpx.ASGITransport(app=vn_app)
             async with httpx.AsyncClient(transport=transport) as to_vn:
@@ -277,13 +286,7 @@ async def test_an_administrator_refreshes_a_partner_through_the_nodes_own_client
     """``POST /api/admin/partners/{id}/refresh`` fetches the signed set with the client the
     node made at start (app.state.client: its TLS context, its timeouts), not one of its own:
     here that client reaches vn.c02's real app, and no other could."""
-    vn_settings = load_settings(node_id="vn.c02", data_dir=tmp_path / "vn.c02")
-    vn_keys = KeyStore(vn_settings.key_path, "vn.c02")
-    world.sender_key = vn_keys.generate("EdDSA", "2026-11", NOW)
-    async for receiver in start_receiver(tmp_path, world, key_continuity="auto"):
-        write_partner(vn_settings.partners_path, "kh.ahtjp", world.receiver_key)
-        following = vn_keys.rotate_next("2027-05", NOW)
-        vn_app = create_app(vn_settings, clock=world.clock, run_worker=False)
+    async for receiver, vn_app, following in _vn_rolling_over(tmp_path, world):
         desk = Desk(receiver)
         await desk.add_user("root", "admin")
         async with vn_app.router.lifespan_context(vn_app):
