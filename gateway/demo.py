@@ -220,9 +220,9 @@ class DemoNode:
         """Its signing key and demo accounts, in this process, as ``gateway keys generate``
         and ``gateway users add`` make them (audited as theirs): its key id."""
         settings = self.settings()
-        key = KeyStore(settings.key_path, self.node_id).generate("EdDSA", None, _now())
-        published = KeyStore(settings.key_path, self.node_id).published()
-        self.thumbprint = next(k.thumbprint for k in published if k.kid == key.kid)
+        store = KeyStore(settings.key_path, self.node_id)
+        key = store.generate("EdDSA", None, _now())
+        self.thumbprint = next(k.thumbprint for k in store.published() if k.kid == key.kid)
 
         async def work() -> None:
             at_hand = DatabaseAtHand(Database(await open_database(settings)), _now)
@@ -268,13 +268,10 @@ class DemoNode:
                           settings.partners_path, types, keys, other.url,
                           "pull" if other.mode == "pull" else "push",
                           1 if self.mode == "pull" else 0)
-        except (PartnerFileError, EncodingError) as exc:  # spoken in the reader's language
+        except (PartnerFileError, EncodingError, httpx.HTTPError) as exc:
             raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
-                            node_id=self.node_id, partner=other.node_id, error=exc) from exc
-        except httpx.HTTPError as exc:
-            raise DemoError(N_("{node_id}: enrolling {partner}: {error}"),
-                            node_id=self.node_id, partner=other.node_id,
-                            error=str(exc)) from exc
+                            node_id=self.node_id, partner=other.node_id,  # ours: translated
+                            error=exc if isinstance(exc, GatewayError) else str(exc)) from exc
         return keys
 
 
