@@ -6,6 +6,12 @@ commit and receipted. The same requests then go to a bare FastAPI endpoint that 
 body and answers 202 (bench/bare_app.py). Prints accepted messages per second for both, the
 ratio, p50 and p99, and the node's resident memory at the end.
 
+Then the least a node must do for each message, whatever its design: the checks of
+PROTOCOL.md §4.2 (two Ed25519 signatures, the bearer token's and the message's; the schema) and
+the signed receipt, timed alone in one thread with nothing stored, against the bare endpoint's
+CPU a request. It says how much of the machine a given ratio needs before any HTTP, storage
+or ``wrk`` (``nproc`` cores).
+
     make bench                                  # wrk installed, then every benchmark
     .venv/bin/python bench/ingest.py [--seconds 10] [--connections 32] [--stored N ...]
 
@@ -41,10 +47,13 @@ from load import Load, cpu_seconds, free_port, rss_mb, serve, stop, write_lines,
 
 from gateway.audit.log import entry_bytes, entry_hash
 from gateway.protocol import tlog
-from gateway.protocol.bearer import issue_bearer
+from gateway.protocol.bearer import MemoryReplayCache, issue_bearer
 from gateway.protocol.envelope import MessageDraft, compose_message
+from gateway.protocol.inbound import InboundContext, verify_message
 from gateway.protocol.jose import public_jwk, thumbprint
-from gateway.settings import REPOSITORY
+from gateway.protocol.receipts import build_receipt
+from gateway.runtime.node import load_parts, utc_now
+from gateway.settings import REPOSITORY, load_settings
 from gateway.trust.keys import KeyStore
 
 DOCUMENT = REPOSITORY / "schemas" / "handover-record" / "examples" / "mocbai-bavet-child.xml"
@@ -178,15 +187,45 @@ def run_node(env: dict[str, str], lines: Path, seconds: int, connections: int,
     return load, rss, cpu
 
 
-def run_bare(env: dict[str, str], lines: Path, seconds: int, connections: int) -> Load:
+def run_bare(env: dict[str, str], lines: Path, seconds: int,
+             connections: int) -> tuple[Load, float]:
+    """The bare endpoint under the same load; (load, CPU seconds it used a request)."""
     port = free_port()
     bare = serve([sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
                   "bare_app:app", "--port", str(port), "--no-access-log",
                   "--log-level", "warning"], env, port)
     try:
-        return wrk(f"http://127.0.0.1:{port}", lines, seconds=seconds, connections=connections)
+        cpu = cpu_seconds(bare.pid)
+        load = wrk(f"http://127.0.0.1:{port}", lines, seconds=seconds, connections=connections)
+        return load, (cpu_seconds(bare.pid) - cpu) / max(1, load.requests)
     finally:
         stop(bare)
+
+
+def checks_alone(work: Path, lines: Path, count: int = 1000) -> float:
+    """CPU seconds a message, in this thread, of what no node can skip: the node's own
+    :func:`verify_message` (PROTOCOL.md §4.2) and :func:`build_receipt` over the first
+    ``count`` lines of ``lines``, with the node's schemas and partner file, a replay cache in
+    memory and nothing stored."""
+    ambient = {name: os.environ.pop(name) for name in list(os.environ)
+               if name.startswith("BX_")}
+    try:
+        settings = load_settings(_env_file=None, node_id="kh.ahtjp", data_dir=work / "kh")
+    finally:
+        os.environ.update(ambient)
+    registry, _, signing_key, partners = load_parts(settings)
+    context = InboundContext(node_id=settings.node_id, partners=partners.policy,
+                             documents=registry, replay=MemoryReplayCache(utc_now),
+                             clock=utc_now)
+    with lines.open("rb") as source:
+        items = [line.rstrip(b"\n").split(b"\t", 1)
+                 for _, line in zip(range(count), source, strict=False)]
+    started = time.process_time()
+    for token, body in items:
+        verified = verify_message(body, token.decode(), context)
+        build_receipt(signing_key, settings.node_id, verified.sender, verified.message_id,
+                      verified.digest, verified.received)
+    return (time.process_time() - started) / len(items)
 
 
 def count_in(database: Path) -> int:
@@ -222,7 +261,7 @@ def main() -> None:
     print(f"pre-signing {count} messages of {DOCUMENT.stat().st_size} bytes ...", flush=True)
     presign(WORK, count, bare_lines)
     env = prepare_node(WORK)
-    bare = run_bare(env, bare_lines, args.seconds, args.connections)
+    bare, bare_cpu = run_bare(env, bare_lines, args.seconds, args.connections)
     print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s  "
           f"p50 {bare.p50_ms:7.1f} ms  p99 {bare.p99_ms:7.1f} ms", flush=True)
     results = []
@@ -255,10 +294,16 @@ def main() -> None:
                             f"{cpu / max(1, stored_after) * 1000:.2f} ms a message "
                             f"({cpu / args.seconds:.2f} cores)"))
         print(results[-1], flush=True)
+    floor = checks_alone(WORK, lines)
     print("\nsummary (same run, same wrk, 32 connections):")
-    print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s")
+    print(f"{'bare FastAPI (read body, 202)':<34} {bare.rate:8.0f} /s  "
+          f"CPU {bare_cpu * 1e6:.0f} us a request")
     for result in results:
         print(result)
+    print(f"{'checks and receipt alone':<34} {floor * 1e6:8.0f} us of CPU a message, one "
+          f"thread, nothing stored: {floor / bare_cpu:.1f} x the bare endpoint's request")
+    print(f"{'':<34} at a ratio of 0.1 ({bare.rate / 10:.0f} /s) they alone would take "
+          f"{bare.rate / 10 * floor:.2f} of this machine's {os.cpu_count()} cores")
 
 
 def subprocess_check(command: list[str], env: dict[str, str]) -> None:
