@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.protocol.errors import N_, GatewayError
-from gateway.store.inline_sqlite import inline_creator
+from gateway.store.inline_sqlite import inline_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -69,9 +69,9 @@ def _sqlite_begin(connection: Connection) -> None:
 def create_engine(url: str, *, inline: bool = False) -> AsyncEngine:
     """An async engine for ``url``; SQLite files get their folder, WAL and FULL sync.
 
-    ``inline`` (SQLite only): run each statement in the calling thread instead of handing it
-    to aiosqlite's thread (:mod:`gateway.store.inline_sqlite`), for an event loop that does
-    nothing but write (the group-commit writer)."""
+    ``inline`` (SQLite only): run each statement at once in the calling thread, instead of
+    handing it to aiosqlite's thread inside a greenlet (:mod:`gateway.store.inline_sqlite`),
+    for an event loop that does nothing but write (the group-commit writer)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -81,8 +81,7 @@ def create_engine(url: str, *, inline: bool = False) -> AsyncEngine:
         if inline:
             assert parsed.database, "a file is needed"
             assert parsed.database != ":memory:", "a file is needed"
-            engine = create_async_engine(url, async_creator=inline_creator(parsed.database),
-                                         pool_size=1, max_overflow=0, pool_timeout=60)
+            engine: AsyncEngine = inline_engine(parsed.database)
         else:
             engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
                                          max_overflow=0, pool_timeout=60)

@@ -1,81 +1,128 @@
-"""An aiosqlite connection that runs each call in the calling thread.
+"""The group-commit writer's SQLite engine: each statement runs at once, in the calling thread.
 
-aiosqlite gives every connection a thread and hands each call over to it and back. On a busy
+Through SQLAlchemy's asyncio extension and aiosqlite, every statement is handed to aiosqlite's
+thread and back, and runs inside a greenlet of its own that SQLAlchemy starts for it. On a busy
 process every hand-over waits for the GIL (up to its 5 ms switch interval behind the threads
-verifying signatures), so a short transaction of ten statements took about 6 ms of waiting
-and almost no work (bench/ingest.py, profiled). The group-commit writer
+verifying signatures), and the greenlet and its adapters cost about as much as the statement's
+own work in SQLAlchemy (bench/drain.py: the case work alone took 1.44 to 1.80 ms of CPU a
+message with them, 1.05 to 1.17 ms without, in the same hour). The group-commit writer
 (:mod:`gateway.store.groupcommit`) has a thread and an event loop of its own that do nothing
-but write, so it may block: this connection runs every call at once, in that thread, and
-SQLAlchemy's asyncio layer sees awaitables that are already done. ``sqlite3`` releases the
-GIL while SQLite works, as it does under aiosqlite.
+but write, so it may block: its engine (:func:`inline_engine`) runs Python's own ``sqlite3``
+(SQLAlchemy's pysqlite dialect) in its thread, and its connections (:class:`InlineConnection`)
+run each statement directly. ``sqlite3`` releases the GIL while SQLite works.
 
-It relies on two details of aiosqlite 0.20 to 0.22: calls go through ``Connection._execute``
-and a queue ``_tx`` of ``(future, function)`` pairs (SQLAlchemy's dialect also puts work on
-that queue). ``tests/unit/store/test_groupcommit.py`` checks that statements really run in the
-calling thread, so that an aiosqlite release that changes them fails the tests, not a node.
+What the writer's use cases see is what the asyncio extension gives: an ``AsyncConnection``
+whose results are buffered (every row read as the statement runs, :class:`_BufferedCursor`),
+so that a result read after the next statement, or after the commit, reads what it read.
+Connecting, beginning, savepoints, committing and disposing still go through the extension's
+greenlets, which here never wait: a few per batch, not one per statement.
+``tests/unit/store/test_groupcommit.py`` checks the thread, the buffering and the savepoints.
 """
 
 from __future__ import annotations
 
-import asyncio
+import collections
 import sqlite3
-from collections.abc import Callable, Generator
-from functools import partial
 from typing import Any
 
-import aiosqlite
+from sqlalchemy import create_engine
+from sqlalchemy.dialects import registry
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine.interfaces import (
+    CoreExecuteOptionsParameter,
+    _CoreAnyExecuteParams,
+    _DBAPIAnyExecuteParams,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.sql.base import Executable
+
+#: The dialect's name in SQLAlchemy's registry (``sqlite+bxinline://``), for this module only.
+DRIVER = "bxinline"
 
 
-class _RunAtOnce:
-    """Stands in for aiosqlite's queue to its thread: runs each function when it is put."""
+class InlineDialect(SQLiteDialect_pysqlite):
+    """pysqlite, declared usable by the asyncio extension: nothing it does ever waits, so the
+    extension's greenlets around connecting, beginning and committing return at once."""
 
-    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
-        future, function = item
-        try:
-            result = function()
-        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting caller, as
-            # aiosqlite's thread does
-            if future is not None and not future.done():
-                future.set_exception(exc)
-            return
-        if future is not None and not future.done():
-            future.set_result(result)
+    is_async = True
+    supports_statement_cache = True
 
 
-class InlineConnection(aiosqlite.Connection):
-    """See the module's text."""
+registry.register(f"sqlite.{DRIVER}", __name__, "InlineDialect")
 
-    def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
-        super().__init__(connector, iter_chunk_size=64)
-        self._tx = _RunAtOnce()  # type: ignore[assignment]
 
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if not self._running or not self._connection:
-            raise ValueError("Connection closed")
-        return partial(fn, *args, **kwargs)()
+class _BufferedCursor(sqlite3.Cursor):
+    """A cursor that reads every row as its statement runs, as the asyncio extension's
+    adapter of aiosqlite does: a result does not depend on when it is read."""
 
-    async def _connect(self) -> InlineConnection:
-        if self._connection is None:
-            self._connection = self._connector()
+    _rows: collections.deque[Any]
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _BufferedCursor:
+        super().execute(sql, parameters)
+        self._rows = collections.deque(super().fetchall() if self.description else ())
         return self
 
-    def __await__(self) -> Generator[Any, None, InlineConnection]:
-        return self._connect().__await__()
+    def executemany(self, sql: str, parameters: Any, /) -> _BufferedCursor:
+        super().executemany(sql, parameters)
+        self._rows = collections.deque()
+        return self
 
-    def stop(self) -> None:
-        self._running = False
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def fetchone(self) -> Any:
+        rows = getattr(self, "_rows", None)
+        return rows.popleft() if rows else None
 
-    async def close(self) -> None:
-        self.stop()
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = getattr(self, "_rows", None)
+        if not rows:
+            return []
+        count = self.arraysize if size is None else size
+        return [rows.popleft() for _ in range(min(count, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = getattr(self, "_rows", None)
+        if not rows:
+            return []
+        taken = list(rows)
+        rows.clear()
+        return taken
 
 
-def inline_creator(database: str) -> Callable[[], Any]:
-    """An ``async_creator`` for SQLAlchemy's aiosqlite dialect."""
+class _Connection(sqlite3.Connection):
+    """``sqlite3``'s connection, with :class:`_BufferedCursor` cursors."""
 
-    async def create() -> InlineConnection:
-        return await InlineConnection(lambda: sqlite3.connect(database, timeout=30))
+    def cursor(self, factory: Any = _BufferedCursor) -> Any:
+        return super().cursor(factory)
 
-    return create
+
+class InlineConnection(AsyncConnection):
+    """An ``AsyncConnection`` that runs each statement at once (see the module's text)."""
+
+    async def execute(
+            self, statement: Executable, parameters: _CoreAnyExecuteParams | None = None, *,
+            execution_options: CoreExecuteOptionsParameter | None = None) -> CursorResult[Any]:
+        return self._proxied.execute(statement, parameters, execution_options=execution_options)
+
+    async def exec_driver_sql(
+            self, statement: str, parameters: _DBAPIAnyExecuteParams | None = None,
+            execution_options: CoreExecuteOptionsParameter | None = None) -> CursorResult[Any]:
+        return self._proxied.exec_driver_sql(statement, parameters, execution_options)
+
+
+class InlineEngine(AsyncEngine):
+    """An ``AsyncEngine`` whose connections are :class:`InlineConnection`."""
+
+    _connection_cls = InlineConnection
+
+
+def inline_engine(database: str) -> InlineEngine:
+    """The writer's engine over the SQLite file ``database`` (one connection, used by the
+    thread that made the engine only: ``sqlite3`` refuses any other)."""
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(database, timeout=30, factory=_Connection)
+
+    return InlineEngine(create_engine(f"sqlite+{DRIVER}://", creator=connect,
+                                      poolclass=AsyncAdaptedQueuePool, pool_size=1,
+                                      max_overflow=0, pool_timeout=60))

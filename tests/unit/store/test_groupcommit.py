@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import greenlet
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -167,18 +168,58 @@ async def test_after_commit_actions_run_on_the_callers_loop_after_the_commit(
 
 
 async def test_inline_connections_run_statements_in_the_calling_thread(database: Path) -> None:
-    """aiosqlite's internals that the inline connection relies on still work this way."""
+    """The writer's connection runs each statement in the thread that asks, with SQLite's own
+    driver and no greenlet of its own (see gateway.store.inline_sqlite)."""
     engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{database}", inline=True)
     try:
         async with engine.connect() as conn:
+            assert isinstance(conn, InlineConnection)
             raw = await conn.get_raw_connection()
             driver = raw.driver_connection
-            assert isinstance(driver, InlineConnection)
-            threads: list[int] = []
-            driver._conn.create_function("whoami", 0, lambda: threads.append(
-                threading.get_ident()) or 1)
+            assert isinstance(driver, sqlite3.Connection)
+            seen: list[tuple[int, object]] = []
+            driver.create_function("whoami", 0, lambda: seen.append(
+                (threading.get_ident(), greenlet.getcurrent())) or 1)
             await conn.execute(sa.text("SELECT whoami()"))
-            assert threads == [threading.get_ident()]
-            assert not driver._thread.is_alive()  # aiosqlite's thread never started
+            assert seen == [(threading.get_ident(), greenlet.getcurrent())]
+    finally:
+        await engine.dispose()
+
+
+async def test_inline_results_are_read_as_their_statement_runs(database: Path) -> None:
+    """As the asyncio extension's results are: rows read later are the rows there were when
+    the statement ran, whatever ran since (even the same table emptied, or a commit)."""
+    engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{database}", inline=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("INSERT INTO item (name) VALUES ('a'), ('b'), ('c')"))
+        async with engine.begin() as conn:
+            names = await conn.execute(sa.text("SELECT name FROM item ORDER BY name"))
+            first = await conn.execute(sa.text("SELECT name FROM item ORDER BY name"))
+            await conn.execute(sa.text("DELETE FROM item"))
+            assert first.first() == ("a",)
+        assert names.scalars().all() == ["a", "b", "c"]  # read after the commit
+        async with engine.begin() as conn:
+            assert (await conn.execute(sa.text("SELECT count(*) FROM item"))).scalar_one() == 0
+            several = await conn.execute(sa.text("SELECT 1 UNION ALL SELECT 2 UNION ALL "
+                                                 "SELECT 3"))
+            assert several.fetchmany(2) == [(1,), (2,)]
+            assert several.fetchall() == [(3,)]
+            assert several.fetchone() is None
+    finally:
+        await engine.dispose()
+
+
+async def test_inline_savepoints_roll_back_only_their_writes(database: Path) -> None:
+    """Savepoints and the driver-level SQL path work on the writer's connection as on any."""
+    engine: AsyncEngine = create_engine(f"sqlite+aiosqlite:///{database}", inline=True)
+    try:
+        async with engine.begin() as conn:
+            await conn.exec_driver_sql("INSERT INTO item (name) VALUES ('kept')")
+            with pytest.raises(sa.exc.IntegrityError):  # noqa: PT012 -- the savepoint's block
+                async with conn.begin_nested():
+                    await conn.execute(sa.text("INSERT INTO item (name) VALUES ('gone')"))
+                    await conn.execute(sa.text("INSERT INTO item (name) VALUES ('kept')"))
+        assert stored(database) == ["kept"]
     finally:
         await engine.dispose()
