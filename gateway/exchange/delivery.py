@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.audit import log as audit
 from gateway.exchange.inbound import accept_message
 from gateway.exchange.outbox import outbox_stats
+from gateway.exchange.pushing import HttpxPusher, PushAnswer, Pusher, PushFailedError
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import EncodingError, strict_json_loads
 from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
@@ -51,17 +52,17 @@ def backoff(attempts: int, jitter: float, retry_after: int | None = None) -> flo
     return max(delay, float(retry_after or 0))
 
 
-def _problem_code(response: httpx.Response) -> str:
+def _problem_code(answer: PushAnswer) -> str:
     try:
-        body = strict_json_loads(response.content)
+        body = strict_json_loads(answer.body)
     except EncodingError:
-        return f"HTTP {response.status_code}"
+        return f"HTTP {answer.status}"
     kind = body.get("type") if isinstance(body, dict) else None
-    return str(kind).removeprefix("urn:bx:problem:") if kind else f"HTTP {response.status_code}"
+    return str(kind).removeprefix("urn:bx:problem:") if kind else f"HTTP {answer.status}"
 
 
-def _retry_after(response: httpx.Response) -> int | None:
-    value = response.headers.get("Retry-After", "")
+def _retry_after(answer: PushAnswer) -> int | None:
+    value = answer.retry_after or ""
     return int(value) if value.isdigit() else None
 
 
@@ -69,21 +70,21 @@ class DeliveryWorker:
     """Delivers this node's outbox; ``run`` inside ``gateway serve``, ``drain`` for a burst."""
 
     def __init__(self, node: Node, client: httpx.AsyncClient, *, batch: int = 256,
-                 concurrency: int = 32,
-                 push_clients: Sequence[httpx.AsyncClient] = ()) -> None:
-        """``push_clients``: one client per push in flight (each keeping one connection):
-        httpx's pool looks at every connection it holds on every request, so one client of
-        16 connections pushes at about 0.4 times the rate of 16 clients of one (measured,
-        bench/drain.py). Without them every push goes through ``client``."""
+                 concurrency: int = 32, pushers: Sequence[Pusher] = ()) -> None:
+        """``client``: pulls and acknowledgements. ``pushers``: one per push in flight, each
+        keeping its connection (:mod:`gateway.exchange.pushing`; a pool of many connections
+        is slow to pick one: with httpx, one client of 16 connections pushed at about 0.4
+        times the rate of 16 clients of one, bench/drain.py). Without them every push goes
+        through ``client``."""
         self.node = node
         self.client = client
         self.batch = batch
-        if push_clients:
-            concurrency = len(push_clients)
+        if pushers:
+            concurrency = len(pushers)
         self._slots = asyncio.Semaphore(concurrency)
-        self._idle: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
-        for push_client in push_clients or [client] * concurrency:
-            self._idle.put_nowait(push_client)
+        self._idle: asyncio.Queue[Pusher] = asyncio.Queue()
+        for pusher in pushers or [HttpxPusher(client)] * concurrency:
+            self._idle.put_nowait(pusher)
         self._stopping = asyncio.Event()
         self._last_poll: dict[str, datetime] = {}
         self._next_token_purge: datetime | None = None
@@ -191,39 +192,38 @@ class DeliveryWorker:
             return
         now = node.clock()
         token = issue_bearer(node.signing_key, node.node_id, row.recipient, now)
-        client = self._idle.get_nowait()  # one per slot: there is always one idle here
+        pusher = self._idle.get_nowait()  # one per slot: there is always one idle here
         try:
-            response = await client.post(
+            answer = await pusher.push(
                 f"{partner.file.endpoint}/messages",
-                content=node.sealer.open(bytes(row.raw), repo.RAW_COLUMN),
-                headers={"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            await self._retry(row, f"{type(exc).__name__}", None, None)
+                node.sealer.open(bytes(row.raw), repo.RAW_COLUMN),
+                {"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}"})
+        except PushFailedError as exc:
+            await self._retry(row, str(exc), None, None)
             return
         finally:
-            self._idle.put_nowait(client)
-        if response.status_code in (200, 202):
-            await self._receipt(row, response)
-        elif response.status_code in TRANSIENT_STATUSES:
-            await self._retry(row, _problem_code(response), response.status_code,
-                              _retry_after(response))
+            self._idle.put_nowait(pusher)
+        if answer.status in (200, 202):
+            await self._receipt(row, answer)
+        elif answer.status in TRANSIENT_STATUSES:
+            await self._retry(row, _problem_code(answer), answer.status, _retry_after(answer))
         else:
-            await _dead_letter(node, row, _problem_code(response), response.status_code)
+            await _dead_letter(node, row, _problem_code(answer), answer.status)
 
-    async def _receipt(self, row: Any, response: httpx.Response) -> None:
+    async def _receipt(self, row: Any, answer: PushAnswer) -> None:
         node = self.node
         try:
-            receipt = verify_receipt(response.content, node.partners.pinned, node.clock(),
+            receipt = verify_receipt(answer.body, node.partners.pinned, node.clock(),
                                      signer=row.recipient, recipient=node.node_id,
                                      message_id=row.message_id, digest=row.digest)
         except Problem as problem:
             await node.audit(row.recipient, "receipt.rejected", row.message_id,
                              code=problem.code)
-            await self._retry(row, f"receipt refused: {problem.code}", response.status_code,
+            await self._retry(row, f"receipt refused: {problem.code}", answer.status,
                               None)
             return
         await store_receipt(node, row, receipt.raw, receipt.payload.received,
-                            response.status_code)
+                            answer.status)
 
     async def _retry(self, row: Any, error: str, status: int | None,
                      retry_after: int | None) -> None:

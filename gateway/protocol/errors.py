@@ -46,6 +46,7 @@ are drawn in brackets.
     │                                                                        [state-conflict]
     ├── WitnessDocumentError documents.witness a cosignature that says neither or both
     ├── PeriodicReportError  documents.periodic_report a report document that is not one
+    ├── PushFailedError      exchange.pushing    no answer to a push (the worker retries)
     ├── ProofError           exchange.proofs     a proof bundle that cannot be made
     │   │                                                                        [state-conflict]
     │   └── ProofPendingError                    its checkpoint is not cosigned yet: retry

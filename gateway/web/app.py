@@ -32,6 +32,7 @@ from gateway.exchange.attach import Attacher
 from gateway.exchange.checkpointing import Checkpointer
 from gateway.exchange.delivery import DeliveryWorker
 from gateway.exchange.keyrefresh import TrustKeeper
+from gateway.exchange.pushing import AiohttpPusher
 from gateway.exchange.startup import open_node
 from gateway.protocol.problems import UnauthenticatedError
 from gateway.reports import reminders
@@ -112,19 +113,15 @@ class Loop(Protocol):
         """Run until stopped."""
 
 
-def _clients() -> tuple[httpx.AsyncClient, list[httpx.AsyncClient]]:
+def _clients() -> tuple[httpx.AsyncClient, list[AiohttpPusher]]:
     """The node's HTTP clients: one for pulls, acknowledgements and key refresh (the daily one
-    and an administrator's), and one per push in flight (:data:`DELIVERIES_AT_ONCE`), each
-    keeping its connection alive (see DeliveryWorker: a pool of many connections is slow to
-    pick one). They share one TLS context, made as each would make its own (the system's
-    trusted CAs, SSL_CERT_FILE honoured): a context each read the CA bundle again, a second
-    of CPU at every start."""
-    timeout = httpx.Timeout(30.0, connect=10.0)
+    and an administrator's), and a pusher per push in flight (:data:`DELIVERIES_AT_ONCE`),
+    each keeping its connection alive (:mod:`gateway.exchange.pushing`). They share one TLS
+    context, made as httpx makes its own (the system's trusted CAs, SSL_CERT_FILE honoured): a
+    context each read the CA bundle again, a second of CPU at every start."""
     tls = httpx.create_ssl_context()
-    one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return (httpx.AsyncClient(timeout=timeout, verify=tls),
-            [httpx.AsyncClient(timeout=timeout, verify=tls, limits=one)
-             for _ in range(DELIVERIES_AT_ONCE)])
+    return (httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0), verify=tls),
+            [AiohttpPusher(tls) for _ in range(DELIVERIES_AT_ONCE)])
 
 
 def _tune_gc() -> None:
@@ -182,7 +179,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
         await matching.ensure_index(cases)  # a database from before matching's index
         client, pushing = _clients()
         app.state.client = client  # an administrator's key refresh too
-        worker = DeliveryWorker(node, client, push_clients=pushing)
+        worker = DeliveryWorker(node, client, pushers=pushing)
         app.state.worker = worker
         # the loops beside the worker: each with stop() and run(), stopped in this order
         loops: list[Loop] = [Housekeeper(cases, [reminders.remind]), TrustKeeper(node, client),
@@ -213,8 +210,9 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_now,
                 with contextlib.suppress(Exception):  # else they lapse on their own
                     await worker.release()
             await attaching
-            for closing in (client, *pushing):
-                await closing.aclose()
+            await client.aclose()
+            for pusher in pushing:
+                await pusher.close()
             await node.close()
 
     app = GatewayApp(title="Border Exchange Gateway", lifespan=lifespan,

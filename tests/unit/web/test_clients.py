@@ -1,6 +1,7 @@
 """The node's HTTP clients share one TLS context (``gateway.web.app._clients``): every one of
-them still refuses a partner's server that no trusted CA vouches for, or that shows another
-name's certificate, and trusts the CA file an operator names in SSL_CERT_FILE."""
+them (httpx's client, aiohttp's pushers) still refuses a partner's server that no trusted CA
+vouches for, or that shows another name's certificate, and trusts the CA file an operator
+names in SSL_CERT_FILE."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from gateway.exchange.pushing import PushFailedError
 from gateway.web.app import DELIVERIES_AT_ONCE, _clients
 
 pytestmark = pytest.mark.anyio
@@ -70,18 +72,26 @@ async def _partner(cert: Path, key: Path) -> AsyncIterator[str]:
         server.close()
 
 
-async def _every_client_gets(url: str) -> list[httpx.Response | Exception]:
+async def _every_client_gets(url: str) -> list[tuple[int, str] | str]:
+    """What the node's client and its first and last pushers get from ``url``: the status
+    and body of the answer, or the text of the failure and its cause."""
     client, pushing = _clients()
     assert len(pushing) == DELIVERIES_AT_ONCE
-    outcomes: list[httpx.Response | Exception] = []
-    for each in (client, pushing[0], pushing[-1]):
-        async with each:
-            try:
-                outcomes.append(await each.get(url))
-            except httpx.HTTPError as exc:
-                outcomes.append(exc)
-    for rest in pushing[1:-1]:
-        await rest.aclose()
+    outcomes: list[tuple[int, str] | str] = []
+    async with client:
+        try:
+            response = await client.get(url)
+            outcomes.append((response.status_code, response.text))
+        except httpx.HTTPError as exc:
+            outcomes.append(str(exc))
+    for pusher in (pushing[0], pushing[-1]):
+        try:
+            answer = await pusher.push(url, b"{}", {"Content-Type": "application/jose+json"})
+            outcomes.append((answer.status, answer.body.decode()))
+        except PushFailedError as exc:
+            outcomes.append(f"{exc}: {exc.__cause__}")
+    for pusher in pushing:
+        await pusher.close()
     return outcomes
 
 
@@ -92,8 +102,9 @@ async def test_every_client_refuses_a_partner_no_trusted_ca_vouches_for(
     cert, key = _certificate(tmp_path, x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     async with _partner(cert, key) as url:
         outcomes = await _every_client_gets(url)
-    assert all(isinstance(o, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(o)
-               for o in outcomes), outcomes
+    assert len(outcomes) == 3
+    assert all(isinstance(o, str) and "CERTIFICATE_VERIFY_FAILED" in o for o in outcomes), \
+        outcomes
 
 
 async def test_every_client_trusts_the_operators_ca_file_for_its_own_name_only(
@@ -102,8 +113,7 @@ async def test_every_client_trusts_the_operators_ca_file_for_its_own_name_only(
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     async with _partner(cert, key) as url:
         outcomes = await _every_client_gets(url)
-    assert all(isinstance(o, httpx.Response) and o.status_code == 200 and o.text == "ok"
-               for o in outcomes), outcomes
+    assert outcomes == [(200, "ok")] * 3
     # The same trusted CA file, a certificate for another name: refused (the name is checked).
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -111,5 +121,6 @@ async def test_every_client_trusts_the_operators_ca_file_for_its_own_name_only(
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     async with _partner(cert, key) as url:
         outcomes = await _every_client_gets(url)
-    assert all(isinstance(o, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(o)
-               for o in outcomes), outcomes
+    assert len(outcomes) == 3
+    assert all(isinstance(o, str) and "CERTIFICATE_VERIFY_FAILED" in o for o in outcomes), \
+        outcomes

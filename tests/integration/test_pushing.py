@@ -1,0 +1,175 @@
+"""Pushing one message (gateway.exchange.pushing), over real sockets on loopback.
+
+Both pushers go through the same cases against one small HTTP/1.1 server in this process:
+the request as it arrives, an answer, a transient refusal with Retry-After, a redirect that is
+never followed, an answer too large to read, a partner that never answers, a closed port.
+TLS: tests/unit/web/test_clients.py (every client the node makes, pushers included).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from gateway.exchange import pushing
+from gateway.exchange.pushing import (
+    MAX_ANSWER_BYTES,
+    AiohttpPusher,
+    HttpxPusher,
+    Pusher,
+    PushFailedError,
+)
+
+pytestmark = pytest.mark.anyio
+MESSAGE = b'{"payload":"' + b"x" * 3000 + b'"}'
+HEADERS = {"Content-Type": "application/jose+json", "Authorization": "Bearer token-1"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@dataclass
+class Seen:
+    """What the server received: one (method, path, headers, body) per request."""
+
+    requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+
+
+ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
+    "/ok/messages": (202, {"Content-Type": "application/jose+json"}, b"the-receipt"),
+    "/busy/messages": (503, {"Retry-After": "7", "Content-Type": "application/problem+json"},
+                       b'{"type":"urn:bx:problem:unavailable"}'),
+    "/moved/messages": (307, {"Location": "/ok/messages"}, b""),
+    "/huge/messages": (200, {}, b"y" * (MAX_ANSWER_BYTES + 10)),
+}
+
+
+async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 seen: Seen) -> None:
+    """HTTP/1.1 with keep-alive, enough for one client's requests."""
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = lines[0].split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, _, v in
+                       (line.partition(":") for line in lines[1:] if line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            seen.requests.append((method, path, headers, body))
+            if path == "/silent/messages":
+                await reader.read()  # no answer, until the client gives up and closes
+                return
+            status, extra, answer = ANSWERS[path]
+            out = [f"HTTP/1.1 {status} X", f"Content-Length: {len(answer)}",
+                   *(f"{k}: {v}" for k, v in extra.items())]
+            writer.write(("\r\n".join(out) + "\r\n\r\n").encode() + answer)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[str, Seen]]:
+    seen = Seen()
+    listening = await asyncio.start_server(lambda r, w: _serve(r, w, seen), "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    async with listening:
+        yield f"http://127.0.0.1:{port}", seen
+        listening.close()
+
+
+def _aiohttp() -> Pusher:
+    return AiohttpPusher(ssl.create_default_context())
+
+
+def _httpx() -> Pusher:
+    return HttpxPusher(httpx.AsyncClient(timeout=httpx.Timeout(pushing.READ_S,
+                                                               connect=pushing.CONNECT_S)))
+
+
+async def _close(pusher: Pusher) -> None:
+    await pusher.close()
+    if isinstance(pusher, HttpxPusher):
+        await pusher.client.aclose()
+
+
+MAKERS: dict[str, Callable[[], Pusher]] = {"aiohttp": _aiohttp, "httpx": _httpx}
+
+
+@pytest.fixture(params=sorted(MAKERS))
+async def pusher(request: pytest.FixtureRequest) -> AsyncIterator[Pusher]:
+    made = MAKERS[request.param]()
+    try:
+        yield made
+    finally:
+        await _close(made)
+
+
+async def test_the_message_arrives_whole_and_the_answer_comes_back(
+        server: tuple[str, Seen], pusher: Pusher) -> None:
+    base, seen = server
+    answer = await pusher.push(f"{base}/ok/messages", MESSAGE, HEADERS)
+    again = await pusher.push(f"{base}/ok/messages", MESSAGE + b" ", HEADERS)
+    assert (answer.status, answer.body, answer.retry_after) == (202, b"the-receipt", None)
+    assert again.status == 202
+    method, path, headers, body = seen.requests[0]
+    assert (method, path, body) == ("POST", "/ok/messages", MESSAGE)
+    assert headers["authorization"] == "Bearer token-1"
+    assert headers["content-type"] == "application/jose+json"
+    assert seen.requests[1][3] == MESSAGE + b" "
+
+
+async def test_a_refusal_is_an_answer_with_its_retry_after(
+        server: tuple[str, Seen], pusher: Pusher) -> None:
+    base, _ = server
+    answer = await pusher.push(f"{base}/busy/messages", MESSAGE, HEADERS)
+    assert (answer.status, answer.retry_after) == (503, "7")
+    assert answer.body == b'{"type":"urn:bx:problem:unavailable"}'
+
+
+async def test_a_redirect_is_never_followed(server: tuple[str, Seen], pusher: Pusher) -> None:
+    """The message and its bearer token go to the partner file's endpoint only."""
+    base, seen = server
+    answer = await pusher.push(f"{base}/moved/messages", MESSAGE, HEADERS)
+    assert answer.status == 307
+    assert [path for _, path, _, _ in seen.requests] == ["/moved/messages"]
+
+
+async def test_an_answer_too_large_is_a_failure(server: tuple[str, Seen],
+                                                pusher: Pusher) -> None:
+    base, _ = server
+    with pytest.raises(PushFailedError, match="answer larger than"):
+        await pusher.push(f"{base}/huge/messages", MESSAGE, HEADERS)
+
+
+async def test_a_closed_port_is_a_failure_naming_what_happened(pusher: Pusher) -> None:
+    listening = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    listening.close()
+    await listening.wait_closed()
+    with pytest.raises(PushFailedError) as failed:
+        await pusher.push(f"http://127.0.0.1:{port}/ok/messages", MESSAGE, HEADERS)
+    assert "Connect" in str(failed.value)
+
+
+async def test_a_partner_that_never_answers_times_out(
+        server: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch) -> None:
+    base, _ = server
+    monkeypatch.setattr(pushing, "READ_S", 0.3)
+    for make in MAKERS.values():
+        made = make()
+        try:
+            with pytest.raises(PushFailedError, match="Timeout"):
+                await asyncio.wait_for(made.push(f"{base}/silent/messages", MESSAGE, HEADERS),
+                                       10)
+        finally:
+            await _close(made)
