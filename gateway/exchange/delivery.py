@@ -1,9 +1,10 @@
 """The delivery worker: push queued messages, verify receipts, retry, dead-letter.
 
 Transient failures (network errors, timeouts, 5xx, 429) back off exponentially with jitter,
-from 1 s doubling to 1 h, honouring ``Retry-After``; permanent refusals (other 4xx, 409) go
-straight to dead letter; a message whose deadline passes is dead-lettered. A message is marked
-delivered only once a valid receipt for exactly its digest is held (PROTOCOL.md §4.3, §4.5).
+from 1 s doubling to 1 h, honouring ``Retry-After`` (in seconds, up to that hour); permanent
+refusals (other 4xx, 409) go straight to dead letter; a message whose deadline passes is
+dead-lettered. A message is marked delivered only once a valid receipt for exactly its digest
+is held (PROTOCOL.md §4.3, §4.5).
 A worker killed mid-flight leaves the message queued; the receiver's deduplication turns the
 retry into the original receipt.
 """
@@ -62,8 +63,12 @@ def _problem_code(answer: PushAnswer) -> str:
 
 
 def _retry_after(answer: PushAnswer) -> int | None:
+    """``Retry-After`` in seconds (RFC 9110: ASCII digits; a date is not waited for), at most
+    :data:`MAX_BACKOFF_S`: a partner cannot park a message beyond the longest back-off."""
     value = answer.retry_after or ""
-    return int(value) if value.isdigit() else None
+    if not (value.isascii() and value.isdigit()):
+        return None
+    return min(int(value), int(MAX_BACKOFF_S))
 
 
 class DeliveryWorker:
@@ -200,6 +205,12 @@ class DeliveryWorker:
                 {"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}"})
         except PushFailedError as exc:
             await self._retry(row, str(exc), None, None)
+            return
+        except Exception as exc:  # noqa: BLE001 -- a push that failed as no one foresaw is
+            # still a failed push: retried, never a round of deliveries ended half-way
+            log.warning("push failed unexpectedly", extra={"message_id": row.message_id,
+                                                            "error": type(exc).__name__})
+            await self._retry(row, type(exc).__name__, None, None)
             return
         finally:
             self._idle.put_nowait(pusher)

@@ -13,12 +13,21 @@ problem document; a partner answering more is a failure to retry, not memory to 
 ``Retry-After``. A redirect is an answer like any other, never followed: a message and its
 bearer token go to the endpoint of the partner file and nowhere else. A failure to get an
 answer (refused, reset, timed out, too large) is a :class:`PushFailedError` naming what
-happened, for the retry's log line.
+happened, for the retry's log line. Answers are asked for as sent (``Accept-Encoding:
+identity``); a compressed one is a failure, never decompressed (a few hundred bytes can
+unpack into gigabytes). An outbound proxy comes from ``HTTP_PROXY``, ``HTTPS_PROXY``,
+``ALL_PROXY`` and ``NO_PROXY``, read once (:func:`proxy_for`, as httpx reads them); only an
+``http://`` proxy can carry a push (none other is ever bypassed: the push fails). Nothing
+else of the environment is read (no ``.netrc``: the only credentials a push carries are its
+bearer token).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -59,6 +68,33 @@ class Pusher(Protocol):
         """Release the connection."""
 
 
+#: What every push asks for besides its own headers: the answer as sent.
+ASKED: Final = {"Accept-Encoding": "identity"}
+
+
+def proxy_for(url: str, proxies: dict[str, str]) -> str | None:
+    """The proxy a push to ``url`` goes through (``proxies``: as
+    :func:`urllib.request.getproxies_environment` reads them), or None;
+    :class:`PushFailedError` for one that cannot carry it."""
+    parts = urllib.parse.urlsplit(url)
+    # in urllib.request since Python 3.2, missing from typeshed's stubs
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if bypass(parts.hostname or "", proxies):
+        return None
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy and urllib.parse.urlsplit(proxy).scheme != "http":
+        raise PushFailedError("a {scheme} proxy cannot carry a push; only an http:// one can",
+                              scheme=urllib.parse.urlsplit(proxy).scheme or "schemeless")
+    return proxy or None
+
+
+def _as_sent(encoding: str | None) -> None:
+    """Refuse an answer compressed although :data:`ASKED` asked for it as sent."""
+    if encoding and encoding.strip().lower() != "identity":
+        raise PushFailedError("answer sent compressed ({encoding}) against Accept-Encoding",
+                              encoding=encoding[:32])
+
+
 class HttpxPusher:
     """A :class:`Pusher` over an httpx client (which the caller owns and closes)."""
 
@@ -67,17 +103,19 @@ class HttpxPusher:
 
     async def push(self, url: str, body: bytes, headers: dict[str, str]) -> PushAnswer:
         try:
-            async with self.client.stream("POST", url, content=body, headers=headers,
-                                          follow_redirects=False) as response:
+            async with asyncio.timeout(WHOLE_S), self.client.stream(
+                    "POST", url, content=body, headers={**headers, **ASKED},
+                    follow_redirects=False) as response:
+                _as_sent(response.headers.get("Content-Encoding"))
                 answer = bytearray()
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.aiter_bytes():  # as sent: nothing to decode
                     answer += chunk
                     if len(answer) > MAX_ANSWER_BYTES:
                         raise PushFailedError("answer larger than {limit} bytes",
                                               limit=MAX_ANSWER_BYTES)
                 return PushAnswer(response.status_code, bytes(answer),
                                   response.headers.get("Retry-After"))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, ValueError) as exc:
             raise PushFailedError(type(exc).__name__) from exc
 
     async def close(self) -> None:
@@ -89,16 +127,19 @@ class AiohttpPusher:
     Made on the loop it pushes from; closed with :meth:`close`."""
 
     def __init__(self, tls: ssl.SSLContext) -> None:
-        # trust_env: HTTPS_PROXY, NO_PROXY and .netrc as httpx honours them by default
+        self.proxies = urllib.request.getproxies_environment()
+        # trust_env off: aiohttp would read .netrc and the proxies on every push, in a thread
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1, ssl=tls),
             timeout=aiohttp.ClientTimeout(total=WHOLE_S, connect=CONNECT_S, sock_read=READ_S),
-            trust_env=True)
+            trust_env=False, auto_decompress=False)
 
     async def push(self, url: str, body: bytes, headers: dict[str, str]) -> PushAnswer:
         try:
-            async with self.session.post(url, data=body, headers=headers,
+            async with self.session.post(url, data=body, headers={**headers, **ASKED},
+                                         proxy=proxy_for(url, self.proxies),
                                          allow_redirects=False) as response:
+                _as_sent(response.headers.get("Content-Encoding"))
                 answer = bytearray()
                 async for chunk in response.content.iter_any():
                     answer += chunk
@@ -107,7 +148,7 @@ class AiohttpPusher:
                                               limit=MAX_ANSWER_BYTES)
                 return PushAnswer(response.status, bytes(answer),
                                   response.headers.get("Retry-After"))
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise PushFailedError(type(exc).__name__) from exc
 
     async def close(self) -> None:

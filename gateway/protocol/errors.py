@@ -63,6 +63,7 @@ are drawn in brackets.
     ├── RegistryError        documents.registry  the schemas on disk
     ├── Refused              web.console.pages   a page the user may not see     [forbidden]
     ├── DatabaseError        store.database      a database this gateway cannot use
+    ├── TransactionLostError store.groupcommit   a batch the database rolled back whole
     ├── SecretKeyError       store.crypto        the secret key file
     └── SealError            store.crypto        a sealed value that does not open
     (SettingsError in gateway.settings stays apart: settings import nothing of ours; so does

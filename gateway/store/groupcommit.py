@@ -6,7 +6,10 @@ and waits. One writer takes everything that is ready (up to ``max_batch`` units)
 unit in its own savepoint on one connection, commits once, and only then answers each caller:
 "stored" still means committed before the answer. A unit that raises is rolled back to its
 savepoint and its caller gets the exception; the others commit. If the commit itself fails,
-every caller of the batch gets that error and nothing of the batch is stored.
+every caller of the batch gets that error and nothing of the batch is stored. So too when a
+unit's failure ended the whole transaction (SQLite rolls everything back on a full disk, an
+I/O error or no memory, and the savepoint is gone with it): :class:`TransactionLostError` to
+every caller, and no unit after it runs, for it would commit on its own.
 
 The writer runs on its own event loop in its own thread, with its own engine. On the serving
 loop, with hundreds of requests in flight, every statement would wait for a turn of a busy
@@ -29,6 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gateway.protocol.errors import GatewayError
 
 log = logging.getLogger("gateway.store")
 _P = ParamSpec("_P")
@@ -58,6 +63,20 @@ def collecting_after_commit() -> tuple[list[Callable[[], None]], contextvars.Tok
 def reset_after_commit(token: contextvars.Token[Any]) -> None:
     """Stop collecting (the counterpart of :func:`collecting_after_commit`)."""
     _AFTER_COMMIT.reset(token)
+
+
+class TransactionLostError(GatewayError):
+    """The database ended a batch's transaction when one of its units failed: nothing of the
+    batch is stored."""
+
+
+async def _still_open(conn: AsyncConnection, failure: BaseException) -> None:
+    """Raise :class:`TransactionLostError` if the driver's transaction is gone (sqlite3 and
+    aiosqlite say so; asyncpg keeps a failed transaction open until it is rolled back)."""
+    driver = (await conn.get_raw_connection()).driver_connection
+    if getattr(driver, "in_transaction", True) is False:
+        raise TransactionLostError("the database ended the transaction: {error}",
+                                   error=type(failure).__name__) from failure
 
 
 #: Writes many units of one kind at once: one result (or exception) per item, in order.
@@ -142,26 +161,31 @@ class GroupCommit:
             starting = self._starting
             running = (self._thread is not None and self._thread.is_alive()
                        and self._home is home)
+            if not running and starting is None:  # this caller starts the writer
+                started: asyncio.Future[None] = home.create_future()
+                self._starting = started
+                replacing = self._thread is not None
         if running and starting is None:
             assert self._loop is not None
             assert self._queue is not None
             return self._loop, self._queue
-        if starting is not None and self._home is home:
-            await asyncio.shield(starting)
+        if starting is not None:  # being started (or replaced): wait, then look again
+            if starting.get_loop() is home:
+                await asyncio.shield(starting)
+            else:
+                await asyncio.sleep(0.01)  # started by another loop's caller: a test's
             return await self._started(home)
-        if self._thread is not None:  # a writer of another loop (a test's): let it go
-            await self.close()
-        ready = threading.Event()
-        started: asyncio.Future[None] = home.create_future()
-        with self._lock:
-            self._home = home
-            self._failed = None
-            self._taken = self._submitted  # what an earlier writer left is not waiting
-            self._starting = started
-            self._thread = threading.Thread(target=self._main, args=(ready,),
-                                            name="group-commit", daemon=True)
-            self._thread.start()
         try:
+            if replacing:  # a writer of another loop (a test's): let it go first, with its
+                await self.close()  # home as it was (its batch answers its own callers)
+            ready = threading.Event()
+            with self._lock:
+                self._home = home
+                self._failed = None
+                self._taken = self._submitted  # what an earlier writer left is not waiting
+                self._thread = threading.Thread(target=self._main, args=(ready,),
+                                                name="group-commit", daemon=True)
+                self._thread.start()
             await asyncio.to_thread(ready.wait)
         finally:
             with self._lock:
@@ -259,6 +283,7 @@ class GroupCommit:
                         outcomes.append((unit, result, None))
                     except Exception as exc:  # noqa: BLE001 -- handed to its caller; this
                         # unit's savepoint is rolled back, the others commit
+                        await _still_open(conn, exc)
                         outcomes.append((unit, None, exc))
         except Exception as exc:  # noqa: BLE001 -- the commit (or the connection) failed:
             # nothing of the batch is stored, and every caller is told
@@ -295,7 +320,8 @@ class GroupCommit:
             try:
                 async with conn.begin_nested():
                     results = await many(conn, [unit.item for unit in units])
-            except Exception:  # noqa: BLE001 -- written one by one instead
+            except Exception as exc:  # noqa: BLE001 -- written one by one instead
+                await _still_open(conn, exc)
                 log.info("writing together failed; writing one by one",
                          extra={"units": len(units)})
                 alone.extend(units)

@@ -107,6 +107,41 @@ async def test_a_busy_partner_is_retried_later_as_it_asks(node: Any) -> None:
     assert await worker(opened, busy).run_once() == 1
 
 
+async def test_a_partners_retry_after_is_read_strictly_and_capped(node: Any) -> None:
+    """Only ASCII digits count ("²" is a digit to Python); a wait longer than the longest
+    back-off is cut to it. Neither ends the round with an error."""
+    opened, clock, _key = node
+    for given, wait in (("²", None), ("100000000000000", MAX_BACKOFF_S)):
+        message_id = await queue(opened)
+
+        def busy(request: httpx.Request, given: str = given) -> httpx.Response:
+            return httpx.Response(503, headers={"Retry-After": given})
+
+        assert await worker(opened, busy).run_once() >= 1
+        stored = row(opened, message_id)
+        assert (stored["state"], stored["attempts"]) == ("queued", 1)
+        delay = datetime.fromisoformat(stored["next_attempt_at"]).replace(tzinfo=None) - \
+            clock.now.replace(tzinfo=None)
+        if wait is None:
+            assert delay <= timedelta(seconds=2)
+        else:
+            assert delay == timedelta(seconds=wait)
+        clock.now += timedelta(hours=2)
+
+
+async def test_a_push_failing_as_no_one_foresaw_is_retried(node: Any) -> None:
+    opened, _clock, _key = node
+    message_id = await queue(opened)
+
+    def odd(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("a client library's bug")
+
+    assert await worker(opened, odd).run_once() == 1
+    stored = row(opened, message_id)
+    assert (stored["state"], stored["attempts"], stored["last_error"]) == \
+        ("queued", 1, "RuntimeError")
+
+
 async def test_a_network_failure_backs_off(node: Any) -> None:
     opened, _clock, _key = node
     message_id = await queue(opened)

@@ -9,9 +9,12 @@ TLS: tests/unit/web/test_clients.py (every client the node makes, pushers includ
 from __future__ import annotations
 
 import asyncio
+import gzip
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -40,6 +43,7 @@ class Seen:
     """What the server received: one (method, path, headers, body) per request."""
 
     requests: list[tuple[str, str, dict[str, str], bytes]] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
 
 
 ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
@@ -48,6 +52,7 @@ ANSWERS: dict[str, tuple[int, dict[str, str], bytes]] = {
                        b'{"type":"urn:bx:problem:unavailable"}'),
     "/moved/messages": (307, {"Location": "/ok/messages"}, b""),
     "/huge/messages": (200, {}, b"y" * (MAX_ANSWER_BYTES + 10)),
+    "/packed/messages": (202, {"Content-Encoding": "gzip"}, gzip.compress(b"0" * 100_000)),
 }
 
 
@@ -58,7 +63,9 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            method, path, _ = lines[0].split(" ", 2)
+            method, target, _ = lines[0].split(" ", 2)
+            seen.targets.append(target)  # absolute when it came through us as a proxy
+            path = "/" + target.split("/", 3)[3] if target.startswith("http://") else target
             headers = {k.strip().lower(): v.strip() for k, _, v in
                        (line.partition(":") for line in lines[1:] if line)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
@@ -173,3 +180,73 @@ async def test_a_partner_that_never_answers_times_out(
                                        10)
         finally:
             await _close(made)
+
+
+async def test_an_answer_is_asked_for_as_sent_and_a_compressed_one_is_a_failure(
+        server: tuple[str, Seen], pusher: Pusher) -> None:
+    """Never decompressed: a few hundred bytes of brotli unpack into gigabytes."""
+    base, seen = server
+    with pytest.raises(PushFailedError, match="compressed"):
+        await pusher.push(f"{base}/packed/messages", MESSAGE, HEADERS)
+    assert seen.requests[0][2]["accept-encoding"] == "identity"
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+async def test_a_push_goes_through_the_proxy_the_environment_names(
+        server: tuple[str, Seen], monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY and ALL_PROXY carry a push (the partner itself is not reached directly);
+    NO_PROXY goes around them; a proxy that cannot carry it fails the push, never bypassed."""
+    base, seen = server
+    partner = f"{_closed_port()}/ok/messages"  # reachable only through the proxy
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy",
+                 "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for variable in ("HTTP_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, base)
+        pusher = AiohttpPusher(ssl.create_default_context())
+        try:
+            answer = await pusher.push(partner, MESSAGE, HEADERS)
+        finally:
+            await pusher.close()
+            monkeypatch.delenv(variable)
+        assert answer.status == 202
+        assert seen.targets[-1] == partner
+    monkeypatch.setenv("ALL_PROXY", base)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    pusher = AiohttpPusher(ssl.create_default_context())
+    try:
+        with pytest.raises(PushFailedError, match="Connect"):
+            await pusher.push(partner, MESSAGE, HEADERS)
+    finally:
+        await pusher.close()
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1")
+    pusher = AiohttpPusher(ssl.create_default_context())
+    try:
+        with pytest.raises(PushFailedError, match="socks5 proxy cannot carry a push"):
+            await pusher.push(partner, MESSAGE, HEADERS)
+    finally:
+        await pusher.close()
+    assert len(seen.requests) == 2
+
+
+async def test_a_netrc_file_is_never_read(server: tuple[str, Seen], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The only credentials a push carries are its bearer token."""
+    base, seen = server
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    pusher = AiohttpPusher(ssl.create_default_context())
+    try:
+        answer = await pusher.push(f"{base}/ok/messages", MESSAGE, HEADERS)
+    finally:
+        await pusher.close()
+    assert answer.status == 202
+    assert seen.requests[0][2]["authorization"] == "Bearer token-1"

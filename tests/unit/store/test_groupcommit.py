@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.store.database import create_engine
-from gateway.store.groupcommit import GroupCommit, after_commit
+from gateway.store.groupcommit import GroupCommit, TransactionLostError, after_commit
 from gateway.store.inline_sqlite import InlineConnection
 
 pytestmark = pytest.mark.anyio
@@ -223,3 +223,52 @@ async def test_inline_savepoints_roll_back_only_their_writes(database: Path) -> 
         assert stored(database) == ["kept"]
     finally:
         await engine.dispose()
+
+
+async def test_a_failure_that_ends_the_transaction_fails_the_whole_batch(database: Path) -> None:
+    """A full disk (here: SQLite's page limit) rolls back the whole transaction, savepoints
+    and all: no caller of that batch is told its write is stored, and nothing written after
+    it commits on its own."""
+    writer = writer_for(database)
+
+    async def fill(conn: AsyncConnection) -> str:
+        pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
+        await conn.exec_driver_sql(f"PRAGMA max_page_count={pages}")
+        try:
+            await conn.execute(sa.text("INSERT INTO item (name) VALUES ("
+                                       "hex(randomblob(200000)))"))
+        finally:
+            await conn.exec_driver_sql("PRAGMA max_page_count=1073741823")
+        return "filled"
+
+    try:
+        await writer.run(add, "earlier")
+        outcomes = await together(writer, writer.run(add, "before"), writer.run(fill),
+                                  writer.run(add, "after"))
+        assert all(isinstance(o, TransactionLostError) for o in outcomes), outcomes
+        assert stored(database) == ["earlier"]
+        assert await writer.run(add, "later") == "later"  # the next batch is written
+        assert stored(database) == ["earlier", "later"]
+    finally:
+        await writer.close()
+
+
+def test_a_writer_moved_to_another_loop_is_replaced_not_doubled(database: Path) -> None:
+    """Callers on a new loop (a test's) that come together while the old writer stops wait
+    for one new writer: never two writers, each with a connection, one of them left behind."""
+    writer = writer_for(database)
+
+    def writers() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "group-commit" and t.is_alive()]
+
+    before = len(writers())
+
+    async def burst(prefix: str) -> None:
+        await asyncio.gather(*(writer.run(add, f"{prefix}{i}") for i in range(8)))
+
+    asyncio.run(burst("a"))
+    asyncio.run(burst("b"))
+    assert len(writers()) == before + 1
+    asyncio.run(writer.close())
+    assert len(writers()) == before
+    assert len(stored(database)) == 16
