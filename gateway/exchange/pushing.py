@@ -39,10 +39,17 @@ from gateway.protocol.errors import GatewayError
 #: The most of an answer read: receipts and problem documents are a few kilobytes.
 MAX_ANSWER_BYTES: Final = 1024 * 1024
 #: Seconds to connect (aiohttp: taking a connection too), to wait between bytes of the
-#: answer, and for the whole push (a 20 MiB message on a slow link included).
+#: answer, and at least for the whole push: longer for a large message, as long as it moves
+#: at :data:`SLOWEST_BYTES_S` (a 20 MiB message: 21 minutes, over a border post's slow link).
 CONNECT_S: Final = 10.0
 READ_S: Final = 30.0
 WHOLE_S: Final = 300.0
+SLOWEST_BYTES_S: Final = 16 * 1024
+
+
+def whole_s(body: bytes) -> float:
+    """How long a push of ``body`` may take in all."""
+    return max(WHOLE_S, len(body) / SLOWEST_BYTES_S)
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ class HttpxPusher:
 
     async def push(self, url: str, body: bytes, headers: dict[str, str]) -> PushAnswer:
         try:
-            async with asyncio.timeout(WHOLE_S), self.client.stream(
+            async with asyncio.timeout(whole_s(body)), self.client.stream(
                     "POST", url, content=body, headers={**headers, **ASKED},
                     follow_redirects=False) as response:
                 _as_sent(response.headers.get("Content-Encoding"))
@@ -131,13 +138,15 @@ class AiohttpPusher:
         # trust_env off: aiohttp would read .netrc and the proxies on every push, in a thread
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=1, ssl=tls),
-            timeout=aiohttp.ClientTimeout(total=WHOLE_S, connect=CONNECT_S, sock_read=READ_S),
             trust_env=False, auto_decompress=False)
 
     async def push(self, url: str, body: bytes, headers: dict[str, str]) -> PushAnswer:
         try:
             async with self.session.post(url, data=body, headers={**headers, **ASKED},
                                          proxy=proxy_for(url, self.proxies),
+                                         timeout=aiohttp.ClientTimeout(
+                                             total=whole_s(body), connect=CONNECT_S,
+                                             sock_read=READ_S),
                                          allow_redirects=False) as response:
                 _as_sent(response.headers.get("Content-Encoding"))
                 answer = bytearray()

@@ -15,7 +15,8 @@ What the writer's use cases see is what the asyncio extension gives: an ``AsyncC
 whose results are buffered (every row read as the statement runs, :class:`_BufferedCursor`),
 so that a result read after the next statement, or after the commit, reads what it read.
 Connecting, beginning, savepoints, committing and disposing still go through the extension's
-greenlets, which here never wait: a few per batch, not one per statement.
+greenlets, which here never wait: a few per batch, not one per statement. ``stream()`` is the
+one method it lacks (pysqlite has no server-side cursors): nothing the writer runs streams.
 ``tests/unit/store/test_groupcommit.py`` checks the thread, the buffering and the savepoints.
 """
 

@@ -250,3 +250,8 @@ async def test_a_netrc_file_is_never_read(server: tuple[str, Seen], tmp_path: Pa
         await pusher.close()
     assert answer.status == 202
     assert seen.requests[0][2]["authorization"] == "Bearer token-1"
+
+
+def test_a_large_message_may_take_longer_on_a_slow_link() -> None:
+    assert pushing.whole_s(b"x" * 1000) == pushing.WHOLE_S
+    assert pushing.whole_s(b"x" * (20 * 1024 * 1024)) == 1280.0  # 20 MiB at 16 KiB/s
