@@ -68,6 +68,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/verify.py
 	$(BIN)/python bench/ingest.py --stored 10000 --stored 1000000
 	$(BIN)/python bench/drain.py
+	$(BIN)/python bench/push.py
 	$(BIN)/python bench/replicas.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/reports.py

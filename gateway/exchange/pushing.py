@@ -2,9 +2,9 @@
 
 The delivery worker (:mod:`gateway.exchange.delivery`) pushes through a :class:`Pusher`, one
 per push in flight, each keeping its one connection alive. ``gateway serve`` pushes with
-aiohttp (:class:`AiohttpPusher`): a push and its answer cost the sender about 0.12 ms of CPU
-with it and 0.6 ms with httpx, measured against the same endpoint in the same run (the
-sender's CPU was mostly httpx's under a backlog, bench/drain.py). Everything else the node
+aiohttp (:class:`AiohttpPusher`): a push and its answer cost the sender 0.18 to 0.19 times the
+CPU they cost with httpx (116 to 132 µs against 648 to 687, bench/push.py, same run); under a
+backlog, half of the sender's time had been httpx's (bench/drain.py). Everything else the node
 says over HTTP (pulls, acknowledgements, keys, the probe) and every test that runs a node's
 worker against another node's app in process goes through httpx (:class:`HttpxPusher`).
 
@@ -28,6 +28,7 @@ import asyncio
 import ssl
 import urllib.parse
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -95,11 +96,18 @@ def proxy_for(url: str, proxies: dict[str, str]) -> str | None:
     return proxy or None
 
 
-def _as_sent(encoding: str | None) -> None:
-    """Refuse an answer compressed although :data:`ASKED` asked for it as sent."""
+async def _read(encoding: str | None, chunks: AsyncIterator[bytes]) -> bytes:
+    """An answer's body, as sent (:data:`ASKED`: a compressed one is refused, not read) and
+    at most :data:`MAX_ANSWER_BYTES` of it."""
     if encoding and encoding.strip().lower() != "identity":
         raise PushFailedError("answer sent compressed ({encoding}) against Accept-Encoding",
                               encoding=encoding[:32])
+    answer = bytearray()
+    async for chunk in chunks:
+        answer += chunk
+        if len(answer) > MAX_ANSWER_BYTES:
+            raise PushFailedError("answer larger than {limit} bytes", limit=MAX_ANSWER_BYTES)
+    return bytes(answer)
 
 
 class HttpxPusher:
@@ -113,14 +121,10 @@ class HttpxPusher:
             async with asyncio.timeout(whole_s(body)), self.client.stream(
                     "POST", url, content=body, headers={**headers, **ASKED},
                     follow_redirects=False) as response:
-                _as_sent(response.headers.get("Content-Encoding"))
-                answer = bytearray()
-                async for chunk in response.aiter_bytes():  # as sent: nothing to decode
-                    answer += chunk
-                    if len(answer) > MAX_ANSWER_BYTES:
-                        raise PushFailedError("answer larger than {limit} bytes",
-                                              limit=MAX_ANSWER_BYTES)
-                return PushAnswer(response.status_code, bytes(answer),
+                # as sent: nothing to decode
+                answer = await _read(response.headers.get("Content-Encoding"),
+                                     response.aiter_bytes())
+                return PushAnswer(response.status_code, answer,
                                   response.headers.get("Retry-After"))
         except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, ValueError) as exc:
             raise PushFailedError(type(exc).__name__) from exc
@@ -148,15 +152,9 @@ class AiohttpPusher:
                                              total=whole_s(body), connect=CONNECT_S,
                                              sock_read=READ_S),
                                          allow_redirects=False) as response:
-                _as_sent(response.headers.get("Content-Encoding"))
-                answer = bytearray()
-                async for chunk in response.content.iter_any():
-                    answer += chunk
-                    if len(answer) > MAX_ANSWER_BYTES:
-                        raise PushFailedError("answer larger than {limit} bytes",
-                                              limit=MAX_ANSWER_BYTES)
-                return PushAnswer(response.status, bytes(answer),
-                                  response.headers.get("Retry-After"))
+                answer = await _read(response.headers.get("Content-Encoding"),
+                                     response.content.iter_any())
+                return PushAnswer(response.status, answer, response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise PushFailedError(type(exc).__name__) from exc
 

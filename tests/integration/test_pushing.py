@@ -218,21 +218,21 @@ async def test_a_push_goes_through_the_proxy_the_environment_names(
         assert seen.targets[-1] == partner
     monkeypatch.setenv("ALL_PROXY", base)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    pusher = AiohttpPusher(ssl.create_default_context())
-    try:
-        with pytest.raises(PushFailedError, match="Connect"):
-            await pusher.push(partner, MESSAGE, HEADERS)
-    finally:
-        await pusher.close()
+    await _refused(partner, "Connect")
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1")
+    await _refused(partner, "socks5 proxy cannot carry a push")
+    assert len(seen.requests) == 2
+
+
+async def _refused(url: str, match: str) -> None:
+    """A push to ``url`` by a pusher made now (from the environment as it is) fails so."""
     pusher = AiohttpPusher(ssl.create_default_context())
     try:
-        with pytest.raises(PushFailedError, match="socks5 proxy cannot carry a push"):
-            await pusher.push(partner, MESSAGE, HEADERS)
+        with pytest.raises(PushFailedError, match=match):
+            await pusher.push(url, MESSAGE, HEADERS)
     finally:
         await pusher.close()
-    assert len(seen.requests) == 2
 
 
 async def test_a_netrc_file_is_never_read(server: tuple[str, Seen], tmp_path: Path,
