@@ -24,7 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.audit import log as audit
 from gateway.exchange.inbound import accept_message
 from gateway.exchange.outbox import outbox_stats
-from gateway.exchange.pushing import HttpxPusher, PushAnswer, Pusher, PushFailedError
+from gateway.exchange.pushing import (
+    ASKED,
+    HttpxPusher,
+    PushAnswer,
+    Pusher,
+    PushFailedError,
+    read_answer,
+)
 from gateway.protocol.bearer import issue_bearer
 from gateway.protocol.encoding import EncodingError, strict_json_loads
 from gateway.protocol.envelope import MEDIA_TYPE, mailbox_messages
@@ -43,6 +50,9 @@ CLAIM = timedelta(seconds=60)
 #: The lease on polling partners: one replica polls; another takes over after this.
 POLL_LEASE = timedelta(seconds=30)
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: The most of a pull's answer read (PROTOCOL.md §4.4: 32 MiB of messages, and the list
+#: around them), as sent: never decompressed, as a push's answer (``exchange.pushing``).
+PULL_ANSWER_BYTES = 32 * 1024 * 1024 + 64 * 1024
 
 
 def backoff(attempts: int, jitter: float, retry_after: int | None = None) -> float:
@@ -289,11 +299,14 @@ class DeliveryWorker:
         node = self.node
         token = issue_bearer(node.signing_key, node.node_id, partner_id, node.clock())
         try:
-            response = await self.client.get(f"{endpoint}/messages", params={"limit": limit},
-                                             headers={"Authorization": f"Bearer {token}"})
-            response.raise_for_status()
-            listed = mailbox_messages(response.content)
-        except (httpx.HTTPError, EncodingError) as exc:
+            async with self.client.stream("GET", f"{endpoint}/messages", params={"limit": limit},
+                                          headers={"Authorization": f"Bearer {token}",
+                                                   **ASKED}) as response:
+                response.raise_for_status()
+                listed = mailbox_messages(await read_answer(
+                    response.headers.get("Content-Encoding"), response.aiter_bytes(),
+                    PULL_ANSWER_BYTES))
+        except (httpx.HTTPError, EncodingError, PushFailedError) as exc:
             log.warning("pull failed", extra={"partner": partner_id, "error": str(exc)})
             return 0
         accepted = 0
@@ -305,15 +318,17 @@ class DeliveryWorker:
                                                              "code": problem.code})
                 continue
             token = issue_bearer(node.signing_key, node.node_id, partner_id, node.clock())
-            try:
-                ack = await self.client.post(f"{endpoint}/receipts", content=acceptance.receipt,
-                                             headers={"Content-Type": MEDIA_TYPE,
-                                                      "Authorization": f"Bearer {token}"})
+            try:  # the answer's status is all that counts: its body is never read
+                async with self.client.stream(
+                        "POST", f"{endpoint}/receipts", content=acceptance.receipt,
+                        headers={"Content-Type": MEDIA_TYPE, "Authorization": f"Bearer {token}",
+                                 **ASKED}) as ack:
+                    acknowledged = ack.status_code == 204
             except httpx.HTTPError as exc:
                 log.warning("acknowledgement failed", extra={"partner": partner_id,
                                                              "error": str(exc)})
                 continue
-            if ack.status_code == 204:
+            if acknowledged:
                 accepted += 1
         return accepted
 

@@ -96,17 +96,19 @@ def proxy_for(url: str, proxies: dict[str, str]) -> str | None:
     return proxy or None
 
 
-async def _read(encoding: str | None, chunks: AsyncIterator[bytes]) -> bytes:
-    """An answer's body, as sent (:data:`ASKED`: a compressed one is refused, not read) and
-    at most :data:`MAX_ANSWER_BYTES` of it."""
+async def read_answer(encoding: str | None, chunks: AsyncIterator[bytes],
+                      limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """A partner's answer, as sent (:data:`ASKED`: a compressed one is refused, not read) and
+    at most ``limit`` bytes of it (a pull's answer reads so too, with its own limit);
+    :class:`PushFailedError` otherwise."""
     if encoding and encoding.strip().lower() != "identity":
         raise PushFailedError("answer sent compressed ({encoding}) against Accept-Encoding",
                               encoding=encoding[:32])
     answer = bytearray()
     async for chunk in chunks:
         answer += chunk
-        if len(answer) > MAX_ANSWER_BYTES:
-            raise PushFailedError("answer larger than {limit} bytes", limit=MAX_ANSWER_BYTES)
+        if len(answer) > limit:
+            raise PushFailedError("answer larger than {limit} bytes", limit=limit)
     return bytes(answer)
 
 
@@ -122,7 +124,7 @@ class HttpxPusher:
                     "POST", url, content=body, headers={**headers, **ASKED},
                     follow_redirects=False) as response:
                 # as sent: nothing to decode
-                answer = await _read(response.headers.get("Content-Encoding"),
+                answer = await read_answer(response.headers.get("Content-Encoding"),
                                      response.aiter_bytes())
                 return PushAnswer(response.status_code, answer,
                                   response.headers.get("Retry-After"))
@@ -152,7 +154,7 @@ class AiohttpPusher:
                                              total=whole_s(body), connect=CONNECT_S,
                                              sock_read=READ_S),
                                          allow_redirects=False) as response:
-                answer = await _read(response.headers.get("Content-Encoding"),
+                answer = await read_answer(response.headers.get("Content-Encoding"),
                                      response.content.iter_any())
                 return PushAnswer(response.status, answer, response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

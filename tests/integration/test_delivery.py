@@ -4,9 +4,12 @@ refusals and passed deadlines, receipts verified before a message counts as deli
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
+import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.exchange import delivery
 from gateway.exchange.delivery import MAX_BACKOFF_S, DeliveryWorker, backoff
 from gateway.exchange.outbound import send_message
 from gateway.exchange.startup import open_node
@@ -242,3 +246,45 @@ async def test_receipts_kept_together_mark_each_message_delivered_once(node: Any
     assert [bytes(r) for (r,) in sqlite3.connect(
         opened.settings.data_path / "gateway.db").execute(
         "SELECT raw FROM receipts ORDER BY message_pk")] == receipts
+
+
+async def test_a_pulls_answer_is_read_as_sent_and_capped(
+        node: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partner's mailbox answer is asked for as sent: a compressed one (which could unpack
+    into gigabytes) and one past the cap are refused unread; nothing is accepted."""
+    opened, _clock, _key = node
+    monkeypatch.setattr(delivery, "PULL_ANSWER_BYTES", 4096)
+    asked: list[str | None] = []
+    answers = [httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                              content=gzip.compress(b'{"messages": []}')),
+               httpx.Response(200, content=b'{"messages": ["' + b"x" * 5000 + b'"]}'),
+               httpx.Response(200, content=b'{"messages": []}')]
+
+    def mailbox(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("Accept-Encoding"))
+        return answers[len(asked) - 1]
+
+    pulling = worker(opened, mailbox)
+    with caplog_of("gateway.delivery") as logged:
+        assert await pulling.pull_from("kh.ahtjp", "http://kh.test/bx/v1") == 0
+        assert await pulling.pull_from("kh.ahtjp", "http://kh.test/bx/v1") == 0
+        assert await pulling.pull_from("kh.ahtjp", "http://kh.test/bx/v1") == 0
+    assert asked == ["identity"] * 3
+    failures = [str(getattr(r, "error", "")) for r in logged if r.getMessage() == "pull failed"]
+    assert len(failures) == 2
+    assert "compressed" in failures[0]
+    assert "larger than 4096" in failures[1]
+
+
+@contextlib.contextmanager
+def caplog_of(name: str) -> Iterator[list[logging.LogRecord]]:
+    """The records ``name``'s logger emits meanwhile."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)

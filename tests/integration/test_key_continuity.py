@@ -8,6 +8,7 @@ signed by the key kh.ahtjp has pinned. The HTTP fetch of the set between real pr
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sqlite3
@@ -440,3 +441,19 @@ async def test_an_administrator_pins_an_offered_checkpoint_key_for_checkpoints_o
     await desk.ok("root", "POST", f"/api/admin/partner-keys/{offer['id']}/accept")
     assert _flags(receiver)[checkpoints.kid] is True
     assert (await _send_signed_by(receiver, checkpoints)).status_code == 401
+
+
+async def test_a_signed_set_is_read_as_sent_never_unpacked() -> None:
+    """Asked for as sent; a compressed answer (which could unpack into gigabytes) is refused
+    unread, as a push's and a pull's answers are."""
+    asked: list[str | None] = []
+
+    def packed(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers.get("Accept-Encoding"))
+        return httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                              content=gzip.compress(b"x" * 100_000))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(packed)) as client:
+        with pytest.raises(keyrefresh.KeyRefreshError, match="sent compressed"):
+            await keyrefresh.fetch_signed_set(client, "http://kh.test/bx/v1")
+    assert asked == ["identity"]
