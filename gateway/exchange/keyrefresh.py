@@ -35,7 +35,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.audit import log as audit
-from gateway.exchange.pushing import ASKED
+from gateway.exchange.pushing import ASKED, PushFailedError, refuse_compressed
 from gateway.protocol.errors import N_, GatewayError
 from gateway.protocol.jose import JwkError, checkpoint_marking, checkpoints_only
 from gateway.protocol.keyset import OfferedKey, VouchedSet, verify_key_set
@@ -123,10 +123,11 @@ async def fetch_signed_set(client: httpx.AsyncClient, endpoint: str) -> bytes:
             if response.status_code != 200:
                 raise KeyRefreshError(N_("{url} answered {status}"), url=url,
                                       status=response.status_code)
-            encoding = response.headers.get("Content-Encoding", "identity")
-            if encoding.strip().lower() != "identity":  # never unpacked: a bomb's way in
+            try:
+                refuse_compressed(response.headers.get("Content-Encoding"))
+            except PushFailedError as exc:
                 raise KeyRefreshError(N_("{url} cannot be read: {error}"), url=url,
-                                      error=f"sent compressed ({encoding[:32]})")
+                                      error=str(exc)) from exc
             body = b""
             async for chunk in response.aiter_bytes():
                 body += chunk

@@ -96,14 +96,20 @@ def proxy_for(url: str, proxies: dict[str, str]) -> str | None:
     return proxy or None
 
 
+def refuse_compressed(encoding: str | None) -> None:
+    """:class:`PushFailedError` for an answer compressed although :data:`ASKED` asked for it
+    as sent: it is never unpacked (a few hundred bytes can unpack into gigabytes)."""
+    if encoding and encoding.strip().lower() != "identity":
+        raise PushFailedError("answer sent compressed ({encoding}) against Accept-Encoding",
+                              encoding=encoding[:32])
+
+
 async def read_answer(encoding: str | None, chunks: AsyncIterator[bytes],
                       limit: int = MAX_ANSWER_BYTES) -> bytes:
     """A partner's answer, as sent (:data:`ASKED`: a compressed one is refused, not read) and
     at most ``limit`` bytes of it (a pull's answer reads so too, with its own limit);
     :class:`PushFailedError` otherwise."""
-    if encoding and encoding.strip().lower() != "identity":
-        raise PushFailedError("answer sent compressed ({encoding}) against Accept-Encoding",
-                              encoding=encoding[:32])
+    refuse_compressed(encoding)
     answer = bytearray()
     async for chunk in chunks:
         answer += chunk
@@ -125,7 +131,7 @@ class HttpxPusher:
                     follow_redirects=False) as response:
                 # as sent: nothing to decode
                 answer = await read_answer(response.headers.get("Content-Encoding"),
-                                     response.aiter_bytes())
+                                           response.aiter_bytes())
                 return PushAnswer(response.status_code, answer,
                                   response.headers.get("Retry-After"))
         except (httpx.HTTPError, httpx.InvalidURL, TimeoutError, ValueError) as exc:
@@ -155,7 +161,7 @@ class AiohttpPusher:
                                              sock_read=READ_S),
                                          allow_redirects=False) as response:
                 answer = await read_answer(response.headers.get("Content-Encoding"),
-                                     response.content.iter_any())
+                                           response.content.iter_any())
                 return PushAnswer(response.status, answer, response.headers.get("Retry-After"))
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise PushFailedError(type(exc).__name__) from exc
