@@ -72,11 +72,10 @@ async def _postpone(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: i
     await repo.postpone(conn, kind, record_id, queued_at, cw.clock() + RETRY_AFTER)
 
 
-@writes
 async def match_queued(conn: AsyncConnection, cw: CaseWork, kind: str, record_id: int,
                        queued_at: datetime) -> int:
     """Match one queued record, store its new suggestions and tell the cases' units;
-    answers how many suggestions are new."""
+    answers how many suggestions are new. A unit of the group commit (:func:`run_once`)."""
     await repo.dequeue(conn, kind, record_id, queued_at)
     if kind == match_index.CASE_PERSON:  # indexed here, not on the attaching path
         people = await match_repo.live_persons(conn, [record_id])
@@ -116,12 +115,15 @@ async def match_queued(conn: AsyncConnection, cw: CaseWork, kind: str, record_id
 async def run_once(cw: CaseWork) -> int:
     """One round of the queue; answers how many suggestions are new. Each record waits
     until the writer has nothing else to do (at most :data:`YIELD_S`): in a burst,
-    receipts and the case work go first, matching follows."""
+    receipts and the case work go first, matching follows. Each record is matched in the
+    group commit, as the case work is: on SQLite a transaction of its own would hold the
+    write lock from the serving loop while the writer waits for it (in a burst of 2,000
+    messages, 0.6 s of the writer's time, bench/drain.py)."""
     made = 0
     for kind, record_id, queued_at in await _queued(cw):
         await cw.node.writer.quiet(YIELD_S)
         try:
-            made += await match_queued(cw, kind, record_id, queued_at)
+            made += await cw.db.grouped(match_queued, cw, kind, record_id, queued_at)
         except Exception:  # one record that does not open holds up no other
             log.exception("matching a record failed; tried again later",
                           extra={"kind": kind, "record": record_id})

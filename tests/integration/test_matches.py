@@ -261,6 +261,31 @@ async def test_matching_runs_after_the_commit_suggests_once_and_an_officer_decid
         ("officer", "confirmed")]
 
 
+async def test_matching_writes_in_the_group_commit_never_beside_it(people: Desk) -> None:
+    """On SQLite a write transaction of the serving loop's own would hold the write lock
+    while the group-commit writer (receipts, the case work) waits for it: the matcher only
+    reads there, and writes in the group commit."""
+    from sqlalchemy import event  # noqa: PLC0415
+
+    girl = await report(people, GIRL)
+    await receive(people, "verification-request")
+    cw = people.receiver.app.state.cases
+    begun: list[bool] = []
+
+    def begin(conn: Any) -> None:
+        begun.append(bool(conn.get_execution_options().get("bx_read_only", False)))
+
+    event.listen(cw.node.engine.sync_engine, "begin", begin)
+    try:
+        assert await matcher.run_once(cw) == 1
+    finally:
+        event.remove(cw.node.engine.sync_engine, "begin", begin)
+    assert begun
+    assert all(begun)  # snapshots only
+    assert rows(people, "SELECT count(*) FROM match_queue") == [(0,)]
+    assert rows(people, "SELECT report_id FROM match_suggestions") == [(girl,)]
+
+
 async def test_a_rejected_pair_is_never_suggested_again(people: Desk) -> None:
     girl = await report(people, GIRL)
     await receive(people, "verification-request")
