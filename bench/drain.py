@@ -100,6 +100,7 @@ def spy(node: NodeProcess, directory: Path, phase: str = "drain") -> subprocess.
     directory.mkdir(parents=True, exist_ok=True)
     assert node.process is not None
     gil = ["--gil"] if os.environ.get("SPY_GIL") else []  # only the thread holding the GIL
+    gil += ["--idle"] if os.environ.get("SPY_IDLE") else []  # idle threads too
     return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200",
                              "-f", "raw", "--threads", *gil, "-o",
                              str(directory / f"{phase}-{node.node_id}.txt"), "-p",
@@ -137,28 +138,42 @@ async def _attach_all(total: int) -> dict[str, float]:
     from gateway.exchange.attach import attach_waiting  # noqa: PLC0415
     from gateway.exchange.startup import open_node  # noqa: PLC0415
     from gateway.settings import load_settings  # noqa: PLC0415
+    from gateway.store import inline_sqlite  # noqa: PLC0415
 
-    node = await open_node(load_settings())
-    cw = open_case_work(node)
-    cw.warm()  # as gateway serve does at start
-    install(cw)
     counted = {"statements": 0, "commits": 0}
+    # The writer's statements are counted by its cursor (a statement counted by SQLAlchemy's
+    # events would be run through SQLAlchemy's execution, not the writer's own:
+    # gateway.store.inline_sqlite), the serving loop's reads by SQLAlchemy's events.
+    cursor = inline_sqlite._BufferedCursor
 
-    def statement(*_: Any) -> None:
+    def counting(method: Any) -> Any:
+        def run(self: Any, *args: Any) -> Any:
+            counted["statements"] += 1
+            return method(self, *args)
+        return run
+
+    cursor.execute = counting(cursor.execute)  # type: ignore[method-assign]
+    cursor.executemany = counting(cursor.executemany)  # type: ignore[method-assign]
+
+    def read(*_: Any) -> None:
         counted["statements"] += 1
 
     def commit(*_: Any) -> None:
         counted["commits"] += 1
 
-    event.listen(Engine, "before_cursor_execute", statement)
+    node = await open_node(load_settings())
+    cw = open_case_work(node)
+    cw.warm()  # as gateway serve does at start
+    install(cw)
     event.listen(Engine, "commit", commit)
+    event.listen(node.engine.sync_engine, "before_cursor_execute", read)
     try:
+        counted["statements"] = 0
         cpu, wall = time.process_time(), time.perf_counter()
         while await attach_waiting(node):
             pass
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
-        event.remove(Engine, "before_cursor_execute", statement)
         event.remove(Engine, "commit", commit)
         await node.close()
     return {"messages": total, "statements": counted["statements"] / total,

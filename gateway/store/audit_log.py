@@ -14,14 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncResult
 
 from gateway.protocol.envelope import format_rfc3339_utc
+from gateway.store.inline_sqlite import prepared
 from gateway.store.tables import audit_head, audit_log, audit_tree
 
-_HEAD = sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.tree_edge).where(
-    audit_head.c.id == 1)
+_HEAD = prepared(sa.select(audit_head.c.seq, audit_head.c.hash, audit_head.c.tree_edge).where(
+    audit_head.c.id == 1))
 _LOCK_HEAD = _HEAD.with_for_update()
-_INSERT_NODES = audit_tree.insert()
-_INSERT_ENTRIES = audit_log.insert()
-_MOVE_HEAD = audit_head.update().where(audit_head.c.id == 1)
+_INSERT_NODES = prepared(audit_tree.insert())
+_INSERT_ENTRIES = prepared(audit_log.insert())
+_MOVE_HEAD = prepared(audit_head.update().where(audit_head.c.id == 1))
 _IN_ORDER = sa.select(audit_log).order_by(audit_log.c.seq)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import case_conversations, cases
 from gateway.store.cases import of_unit
+from gateway.store.inline_sqlite import prepared
 from gateway.store.tables import messages, receipts
 
 
@@ -103,10 +104,10 @@ async def messages_of_type(conn: AsyncConnection, doc_type: str, unit: str | Non
 
 _OF_PAIR = (case_conversations.c.conversation == sa.bindparam("conversation_"),
             case_conversations.c.partner == sa.bindparam("partner_"))
-_CASE_OF_CONVERSATION = sa.select(cases).join(
-    case_conversations, case_conversations.c.case_id == cases.c.id).where(*_OF_PAIR)
-_LINKED = sa.select(case_conversations.c.case_id).where(*_OF_PAIR)
-_LINK = sa.insert(case_conversations)
+_CASE_OF_CONVERSATION = prepared(sa.select(cases).join(
+    case_conversations, case_conversations.c.case_id == cases.c.id).where(*_OF_PAIR))
+_LINKED = prepared(sa.select(case_conversations.c.case_id).where(*_OF_PAIR))
+_LINK = prepared(sa.insert(case_conversations))
 
 
 async def case_of_conversation(conn: AsyncConnection, conversation: str, partner: str) -> Any:

@@ -26,23 +26,24 @@ from gateway.store.case_tables import (
     search_terms,
     tasks,
 )
+from gateway.store.inline_sqlite import prepared
 
 #: The statements the case work runs for every message, built once (a statement built per
 #: call costs more CPU than SQLite takes to run it: bench/drain.py).
-_CASE = sa.select(cases).where(cases.c.id == sa.bindparam("case_id_"))
+_CASE = prepared(sa.select(cases).where(cases.c.id == sa.bindparam("case_id_")))
 _CASE_OF_UNIT = _CASE.where(cases.c.owner_unit == sa.bindparam("unit_"))
-_INSERT_CASE = sa.insert(cases).returning(cases.c.id)
-_UPDATE_CASE = sa.update(cases).where(cases.c.id == sa.bindparam("case_id_"))
-_INSERT_EVENT = sa.insert(case_events)
-_NEXT_NUMBER = (sa.update(reference_counters)
+_INSERT_CASE = prepared(sa.insert(cases).returning(cases.c.id))
+_UPDATE_CASE = prepared(sa.update(cases).where(cases.c.id == sa.bindparam("case_id_")))
+_INSERT_EVENT = prepared(sa.insert(case_events))
+_NEXT_NUMBER = prepared(sa.update(reference_counters)
                 .where(reference_counters.c.prefix == sa.bindparam("prefix_"))
                 .values(last=reference_counters.c.last + 1).returning(reference_counters.c.last))
-_INSERT_COUNTER = sa.insert(reference_counters)
-_DROP_PERSON_TERMS = sa.delete(search_terms).where(
-    search_terms.c.person_id == sa.bindparam("person_id_"))
-_INSERT_TERMS = sa.insert(search_terms)
-_PERSON_TERMS = sa.select(search_terms.c.term).where(
-    search_terms.c.person_id == sa.bindparam("person_id_"))
+_INSERT_COUNTER = prepared(sa.insert(reference_counters))
+_DROP_PERSON_TERMS = prepared(sa.delete(search_terms).where(
+    search_terms.c.person_id == sa.bindparam("person_id_")))
+_INSERT_TERMS = prepared(sa.insert(search_terms))
+_PERSON_TERMS = prepared(sa.select(search_terms.c.term).where(
+    search_terms.c.person_id == sa.bindparam("person_id_")))
 
 
 def of_unit(unit: str | None) -> sa.ColumnElement[bool]:

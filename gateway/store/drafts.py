@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import drafts
+from gateway.store.inline_sqlite import prepared
 
 
 async def drafts_of(conn: AsyncConnection, case_id: int) -> list[Any]:
@@ -19,9 +20,9 @@ async def drafts_of(conn: AsyncConnection, case_id: int) -> list[Any]:
         drafts.c.priority, drafts.c.message_id, drafts.c.updated_at, drafts.c.return_reason)
         .where(drafts.c.case_id == case_id).order_by(drafts.c.id)))
 
-_AUTHOR_OF_SENT = sa.select(drafts.c.author).where(
+_AUTHOR_OF_SENT = prepared(sa.select(drafts.c.author).where(
     drafts.c.message_id == sa.bindparam("message_id_"),
-    drafts.c.case_id == sa.bindparam("case_id_"))
+    drafts.c.case_id == sa.bindparam("case_id_")))
 
 
 async def author_of_sent(conn: AsyncConnection, case_id: int, message_id: str) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.protocol.envelope import Envelope
+from gateway.store.inline_sqlite import prepared
 from gateway.store.tables import (
     attachments,
     delivery_attempts,
@@ -26,7 +27,7 @@ from gateway.store.tables import (
 # The statements of the inbound hot path are built once: building and cache-keying a new
 # statement object per call costs more than executing it (bench/ingest.py).
 def _per_dialect(build: Any) -> dict[str, Any]:
-    return {"sqlite": build(sqlite.insert), "postgresql": build(postgresql.insert)}
+    return {"sqlite": prepared(build(sqlite.insert)), "postgresql": build(postgresql.insert)}
 
 
 _INSERT_MESSAGE = _per_dialect(lambda insert: insert(messages).on_conflict_do_nothing(
@@ -46,8 +47,8 @@ def _renew_expired(insert: Any) -> Any:
 
 
 _REMEMBER_TOKEN = _per_dialect(_renew_expired)
-_INSERT_RECEIPT = receipts.insert()
-_INSERT_ATTACHMENT = attachments.insert()
+_INSERT_RECEIPT = prepared(receipts.insert())
+_INSERT_ATTACHMENT = prepared(attachments.insert())
 #: Built once (per call, building the IN clauses cost more than running them: the group
 #: commit runs these for every batch of accepted messages).
 _ACCEPTED = sa.select(messages.c.id, messages.c.sender, messages.c.message_id,
@@ -112,7 +113,7 @@ def _message_row(envelope: Envelope, raw: bytes, direction: str, state: str, now
             "claimed_by": None, "claimed_until": None}
 
 
-_INSERT_MANY = messages.insert()
+_INSERT_MANY = prepared(messages.insert())
 
 
 async def insert_accepted(conn: AsyncConnection,
@@ -339,7 +340,7 @@ async def record_attempt(conn: AsyncConnection, message_pk: int, now: datetime, 
         message_pk=message_pk, at=now, outcome=outcome, status_code=status_code, error=error))
 
 
-_ATTEMPT = delivery_attempts.insert()
+_ATTEMPT = prepared(delivery_attempts.insert())
 _DELIVERED: dict[str, Any] = {"state": "delivered", "last_error": None,
                               "attempts": messages.c.attempts + 1, "claimed_by": None,
                               "claimed_until": None}

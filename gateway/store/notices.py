@@ -28,6 +28,7 @@ from gateway.store.case_tables import (
     tips,
     users,
 )
+from gateway.store.inline_sqlite import prepared
 
 #: What a notice may point to, in the order its link is chosen.
 TARGETS: Final = ("draft", "release", "missing", "case", "tip", "report")
@@ -46,7 +47,7 @@ class NoticeReader:
     targets: frozenset[str]
 
 
-_INSERT = sa.insert(notifications)
+_INSERT = prepared(sa.insert(notifications))
 _INSERT_ID = _INSERT.returning(notifications.c.id)
 
 

@@ -12,17 +12,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import cases, persons, search_terms
+from gateway.store.inline_sqlite import prepared
 
 #: The statements the case work runs for every message, built once (bench/drain.py).
 _BY_CASE = persons.c.case_id == sa.bindparam("case_id_")
-_COUNT = sa.select(sa.func.count()).select_from(persons).where(_BY_CASE)
+_COUNT = prepared(sa.select(sa.func.count()).select_from(persons).where(_BY_CASE))
 _COUNT_ROLE_STATUS = _COUNT.where(persons.c.role == sa.bindparam("role_"),
                                   persons.c.identity_status == sa.bindparam("status_"))
-_REFS = sa.select(persons.c.person_ref).where(_BY_CASE)
-_PERSON_OF = sa.select(persons).where(_BY_CASE, persons.c.person_ref == sa.bindparam("ref_"),
-                                      persons.c.role == sa.bindparam("role_"))
-_INSERT = sa.insert(persons).returning(persons.c.id)
-_UPDATE = sa.update(persons).where(persons.c.id == sa.bindparam("person_id_"))
+_REFS = prepared(sa.select(persons.c.person_ref).where(_BY_CASE))
+_PERSON_OF = prepared(sa.select(persons).where(
+    _BY_CASE, persons.c.person_ref == sa.bindparam("ref_"),
+    persons.c.role == sa.bindparam("role_")))
+_INSERT = prepared(sa.insert(persons).returning(persons.c.id))
+_UPDATE = prepared(sa.update(persons).where(persons.c.id == sa.bindparam("person_id_")))
 
 
 async def count_persons(conn: AsyncConnection, case_id: int, *, role: str | None = None,

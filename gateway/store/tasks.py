@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.case_tables import cases, tasks
 from gateway.store.cases import of_unit
+from gateway.store.inline_sqlite import prepared
 
-_INSERT = sa.insert(tasks).returning(tasks.c.id)
+_INSERT = prepared(sa.insert(tasks).returning(tasks.c.id))
 
 
 async def insert_task(conn: AsyncConnection, **values: Any) -> int:
