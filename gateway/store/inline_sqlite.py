@@ -144,7 +144,7 @@ class _Plan:
     names: tuple[tuple[str, str, Any], ...]  # each parameter's key, name and BindParameter
     binds: tuple[Callable[[Any], Any] | None, ...]
     metadata: SimpleResultMetaData | None
-    results: tuple[Callable[[Any], Any] | None, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns to process, how
     many: bool
 
     def parameters(self, given: Mapping[str, Any]) -> tuple[Any, ...] | None:
@@ -164,6 +164,12 @@ class _Plan:
                 value = bind.effective_value
             out.append(value if process is None else process(value))
         return tuple(out)
+
+    def _processed(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        values = list(row)
+        for index, process in self.results:
+            values[index] = process(values[index])
+        return tuple(values)
 
     def run(self, dialect: Dialect, raw: sqlite3.Connection, given: Any) -> _Returned | None:
         """Run it with ``given`` (a list: for each of many); None if not run (see
@@ -188,10 +194,8 @@ class _Plan:
                                       dialect=dialect, ismulti=self.many) from exc
         finally:
             cursor.close()
-        if any(self.results):
-            rows = [tuple(v if p is None else p(v) for p, v in zip(self.results, row,
-                                                                   strict=True))
-                    for row in rows]
+        if self.results:
+            rows = [self._processed(row) for row in rows]
         result = _Returned(self.metadata or _NO_ROWS, iter(rows))
         result.rowcount = cursor.rowcount
         return result
@@ -218,15 +222,18 @@ def _plan(dialect: Dialect, statement: Executable, keys: tuple[str, ...],
     processors = compiled._bind_processors
     names = tuple(compiled.positiontup)
     binds = {name: bind for bind, name in compiled.bind_names.items()}
-    metadata, results = None, ()
+    metadata: SimpleResultMetaData | None = None
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     if returns:
         columns = compiled._result_columns
         row_keys = [column[0] for column in columns]
         if len(set(row_keys)) != len(row_keys):
             return None
         metadata = SimpleResultMetaData(row_keys)
-        results = tuple(column[3]._cached_result_processor(dialect, None)
-                        for column in columns)
+        processors_of_rows = (column[3]._cached_result_processor(dialect, None)
+                              for column in columns)
+        results = tuple((index, process) for index, process in enumerate(processors_of_rows)
+                        if process is not None)
     return _Plan(compiled.string,
                  tuple((binds[name].key, name, binds[name]) for name in names),
                  tuple(processors.get(name) for name in names), metadata, results, many)
