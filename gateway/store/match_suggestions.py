@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store import later
+from gateway.store.inline_sqlite import prepared
 from gateway.store.match_tables import match_queue, match_suggestions
 
 STATES: Final = ("suggested", "confirmed", "rejected")
@@ -51,12 +52,17 @@ async def postpone(conn: AsyncConnection, kind: str, record_id: int, queued_at: 
         match_queue.c.queued_at == queued_at).values(queued_at=until))
 
 
+_DEQUEUE = prepared(sa.delete(match_queue).where(
+    match_queue.c.kind == sa.bindparam("kind_"),
+    match_queue.c.record_id == sa.bindparam("record_id_"),
+    match_queue.c.queued_at == sa.bindparam("queued_at_", type_=match_queue.c.queued_at.type)))
+
+
 async def dequeue(conn: AsyncConnection, kind: str, record_id: int,
                   queued_at: datetime) -> None:
     """A record matched (unless queued again meanwhile)."""
-    await conn.execute(sa.delete(match_queue).where(
-        match_queue.c.kind == kind, match_queue.c.record_id == record_id,
-        match_queue.c.queued_at == queued_at))
+    await conn.execute(_DEQUEUE, {"kind_": kind, "record_id_": record_id,
+                                  "queued_at_": queued_at})
 
 
 async def suggest(conn: AsyncConnection, *, person_id: int, case_id: int, report_id: int,

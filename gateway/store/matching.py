@@ -6,6 +6,7 @@ caller's connection; never commits. Keys arrive already keyed (``Sealer.index_te
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.matching.blocking import SHORTLIST
 from gateway.store.case_tables import cases, missing_persons, persons
+from gateway.store.inline_sqlite import prepared
 from gateway.store.match_tables import match_keys
 
 MISSING: Final = "missing-person"
@@ -24,6 +26,18 @@ CASE_PERSON: Final = "case-person"
 CANDIDATES: Final = SHORTLIST
 #: Keys written per statement (SQLite's bound parameters).
 _CHUNK: Final = 200
+#: The statements the matcher runs for every record, built once (built per call, they cost
+#: more than running them: bench/drain.py).
+_INSERT_KEYS = prepared(sa.insert(match_keys))
+_DROP_KEYS = prepared(sa.delete(match_keys).where(
+    match_keys.c.kind == sa.bindparam("kind_"),
+    match_keys.c.record_id == sa.bindparam("record_id_")))
+#: A person as matching opens it: id, case, role, sealed names and details, added when.
+_LIVE = sa.select(persons.c.id, persons.c.case_id, persons.c.role,
+                  persons.c.name_native_sealed, persons.c.name_latin_sealed, persons.c.sex,
+                  persons.c.nationality, persons.c.details_sealed,
+                  persons.c.created_at).where(persons.c.purged_at.is_(None))
+_LIVE_ONE = prepared(_LIVE.where(persons.c.id == sa.bindparam("id_")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +58,7 @@ async def replace_keys(conn: AsyncConnection, kind: str, record_id: int, case_id
     rows = [{"kind": kind, "record_id": record_id, "case_id": case_id, "key": k}
             for k in sorted(set(keys))]
     for start in range(0, len(rows), _CHUNK):
-        await conn.execute(sa.insert(match_keys), rows[start:start + _CHUNK])
+        await conn.execute(_INSERT_KEYS, rows[start:start + _CHUNK])
 
 
 async def insert_keys(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -55,8 +69,7 @@ async def insert_keys(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
 
 async def drop_keys(conn: AsyncConnection, kind: str, record_id: int) -> None:
     """A record leaves the index (a report closed or linked, a person purged)."""
-    await conn.execute(sa.delete(match_keys).where(match_keys.c.kind == kind,
-                                                   match_keys.c.record_id == record_id))
+    await conn.execute(_DROP_KEYS, {"kind_": kind, "record_id_": record_id})
 
 
 async def clear(conn: AsyncConnection) -> None:
@@ -79,25 +92,44 @@ async def candidates(conn: AsyncConnection, keys: Sequence[str], *,
     the persons of its cases (and every report)."""
     if not keys:
         return []
+    query = _candidates_query(kind is not None, exclude_case is not None, unit is not None,
+                              exclude is not None)
+    parameters: dict[str, Any] = {"keys_": sorted(set(keys)), "limit_": limit}
+    if kind is not None:
+        parameters["kind_"] = kind
+    if exclude_case is not None:
+        parameters["exclude_case_"] = exclude_case
+    if unit is not None:
+        parameters["unit_"] = unit
+    if exclude is not None:
+        parameters["exclude_kind_"], parameters["exclude_id_"] = exclude
+    return [Candidate(r.kind, int(r.record_id), r.case_id, int(r.shared))
+            for r in await conn.execute(query, parameters)]
+
+
+@functools.cache
+def _candidates_query(kind: bool, exclude_case: bool, unit: bool,
+                      exclude: bool) -> sa.Select[Any]:
+    """The query of :func:`candidates` with the filters asked for, built once each (its keys
+    and values bound at each call: built per call, it cost more than running it)."""
     shared = sa.func.count().label("shared")
     query = (sa.select(match_keys.c.kind, match_keys.c.record_id,
                        sa.func.max(match_keys.c.case_id).label("case_id"), shared)
-             .where(match_keys.c.key.in_(sorted(set(keys)))))
-    if kind is not None:
-        query = query.where(match_keys.c.kind == kind)
-    if exclude_case is not None:
+             .where(match_keys.c.key.in_(sa.bindparam("keys_", expanding=True))))
+    if kind:
+        query = query.where(match_keys.c.kind == sa.bindparam("kind_"))
+    if exclude_case:
         query = query.where(sa.or_(match_keys.c.case_id.is_(None),
-                                   match_keys.c.case_id != exclude_case))
-    if unit is not None:
+                                   match_keys.c.case_id != sa.bindparam("exclude_case_")))
+    if unit:
         query = query.where(sa.or_(match_keys.c.case_id.is_(None), match_keys.c.case_id.in_(
-            sa.select(cases.c.id).where(cases.c.owner_unit == unit))))
-    if exclude is not None:
-        query = query.where(sa.not_(sa.and_(match_keys.c.kind == exclude[0],
-                                             match_keys.c.record_id == exclude[1])))
-    query = (query.group_by(match_keys.c.kind, match_keys.c.record_id)
-             .order_by(shared.desc(), match_keys.c.record_id).limit(limit))
-    return [Candidate(r.kind, int(r.record_id), r.case_id, int(r.shared))
-            for r in await conn.execute(query)]
+            sa.select(cases.c.id).where(cases.c.owner_unit == sa.bindparam("unit_")))))
+    if exclude:
+        query = query.where(sa.not_(sa.and_(
+            match_keys.c.kind == sa.bindparam("exclude_kind_"),
+            match_keys.c.record_id == sa.bindparam("exclude_id_"))))
+    return (query.group_by(match_keys.c.kind, match_keys.c.record_id)
+            .order_by(shared.desc(), match_keys.c.record_id).limit(sa.bindparam("limit_")))
 
 
 async def open_reports(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
@@ -114,31 +146,21 @@ async def live_persons(conn: AsyncConnection, ids: Sequence[int]) -> list[Any]:
     """The persons among ``ids`` not purged: id, case, sealed names and details, added when."""
     if not ids:
         return []
-    return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
-                  persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
-                  persons.c.details_sealed, persons.c.created_at)
-        .where(persons.c.id.in_(ids), persons.c.purged_at.is_(None))))
+    if len(ids) == 1:  # the matcher's every record
+        return list(await conn.execute(_LIVE_ONE, {"id_": ids[0]}))
+    return list(await conn.execute(_LIVE.where(persons.c.id.in_(ids))))
 
 
 async def persons_of_case(conn: AsyncConnection, case_id: int) -> list[Any]:
     """A case's persons not purged, as :func:`live_persons` gives them."""
     return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
-                  persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
-                  persons.c.details_sealed, persons.c.created_at)
-        .where(persons.c.case_id == case_id, persons.c.purged_at.is_(None))
-        .order_by(persons.c.id)))
+        _LIVE.where(persons.c.case_id == case_id).order_by(persons.c.id)))
 
 
 async def all_live_persons(conn: AsyncConnection, after: int, batch: int) -> list[Any]:
     """The persons not purged with an id above ``after``, a batch (a reindex's keyset)."""
     return list(await conn.execute(
-        sa.select(persons.c.id, persons.c.case_id, persons.c.role, persons.c.name_native_sealed,
-                  persons.c.name_latin_sealed, persons.c.sex, persons.c.nationality,
-                  persons.c.details_sealed, persons.c.created_at)
-        .where(persons.c.id > after, persons.c.purged_at.is_(None))
-        .order_by(persons.c.id).limit(batch)))
+        _LIVE.where(persons.c.id > after).order_by(persons.c.id).limit(batch)))
 
 
 async def indexed_records(conn: AsyncConnection) -> int:
