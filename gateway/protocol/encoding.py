@@ -98,12 +98,12 @@ def _depth(value: Any) -> int:
 _STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
-def strict_json_loads(data: bytes | str) -> Any:
+def strict_json_loads(data: bytes | bytearray | str) -> Any:
     """Parse JSON refusing duplicate member names, NaN/Infinity, invalid UTF-8 and nesting
     deeper than :data:`MAX_JSON_DEPTH` (the parser's own recursion limit turned into the same
     refusal, never an error of the server)."""
     try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
         if text.startswith("\ufeff"):  # refused as json.loads refuses it
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
         value = _STRICT.decode(text)

@@ -26,8 +26,9 @@ and cursor result, which took twice to three times what SQLite itself takes (a c
 its key: 27 µs against 17 µs; an update: 22 against 11; ``sqlite3`` alone 4 to 6). What it
 answers is SQLAlchemy's own ``Result`` (keys, types, ``rowcount``), and what fails raises
 SQLAlchemy's errors; what only SQLAlchemy's execution does right (defaults computed in
-Python, expanding ``IN`` parameters, ``RETURNING`` of many rows, a missing parameter, anyone
-listening to the engine's statements) is left to it. ``tests/unit/store/test_prepared.py``
+Python, expanding ``IN`` parameters, ``RETURNING`` of many rows, a missing parameter, a
+value its type refuses, a name bound twice, anyone listening to the engine's statements) is
+left to it. ``tests/unit/store/test_prepared.py``
 compares both executions.
 """
 
@@ -43,6 +44,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.dialects import registry
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine
+from sqlalchemy.engine.cursor import _NO_RESULT_METADATA
 from sqlalchemy.engine.interfaces import (
     CoreExecuteOptionsParameter,
     _CoreAnyExecuteParams,
@@ -129,9 +131,39 @@ def prepared(statement: _StatementT) -> _StatementT:
 
 
 class _Returned(IteratorResult[Any]):
-    """What a :func:`prepared` statement answers: a buffered result, as the extension's."""
+    """What a :func:`prepared` statement answers: a buffered result, as the extension's (a
+    statement that returns no rows answers none, and refuses to be read as SQLAlchemy's
+    does). Not kept: ``inserted_primary_key``, ``lastrowid`` (the repositories use
+    ``RETURNING``)."""
 
     rowcount: int
+    returns_rows: bool
+
+    @property
+    def inserted_primary_key(self) -> Any:
+        """Not kept: a prepared insert answers what its ``RETURNING`` returns."""
+        raise AttributeError("a prepared statement keeps no inserted_primary_key: use "
+                             "RETURNING")
+
+    def _rows(self) -> None:
+        if not self.returns_rows:  # raises ResourceClosedError, as SQLAlchemy's result does
+            _NO_RESULT_METADATA._we_dont_return_rows()
+
+    def _fetchiter_impl(self) -> Any:
+        self._rows()
+        return super()._fetchiter_impl()
+
+    def _fetchone_impl(self, hard_close: bool = False) -> Any:
+        self._rows()
+        return super()._fetchone_impl(hard_close)
+
+    def _fetchall_impl(self) -> Any:
+        self._rows()
+        return super()._fetchall_impl()
+
+    def _fetchmany_impl(self, size: int | None = None) -> Any:
+        self._rows()
+        return super()._fetchmany_impl(size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +206,17 @@ class _Plan:
     def run(self, dialect: Dialect, raw: sqlite3.Connection, given: Any) -> _Returned | None:
         """Run it with ``given`` (a list: for each of many); None if not run (see
         :meth:`parameters`)."""
-        if self.many:
-            parameters: Any = [self.parameters(p) for p in given]
-            if None in parameters:
-                return None
-        else:
-            parameters = self.parameters(given)
-            if parameters is None:
-                return None
+        try:
+            if self.many:
+                parameters: Any = [self.parameters(p) for p in given]
+                if None in parameters:
+                    return None
+            else:
+                parameters = self.parameters(given)
+                if parameters is None:
+                    return None
+        except Exception:  # noqa: BLE001 -- a value its type refuses (a naive time)
+            return None  # SQLAlchemy's execution refuses it in its own words
         cursor = raw.cursor()
         try:
             if self.many:
@@ -196,12 +231,10 @@ class _Plan:
             cursor.close()
         if self.results:
             rows = [self._processed(row) for row in rows]
-        result = _Returned(self.metadata or _NO_ROWS, iter(rows))
+        result = _Returned(self.metadata or _NO_RESULT_METADATA, iter(rows))
         result.rowcount = cursor.rowcount
+        result.returns_rows = self.metadata is not None
         return result
-
-
-_NO_ROWS = SimpleResultMetaData([])
 
 
 def _plan(dialect: Dialect, statement: Executable, keys: tuple[str, ...],
@@ -222,6 +255,8 @@ def _plan(dialect: Dialect, statement: Executable, keys: tuple[str, ...],
     processors = compiled._bind_processors
     names = tuple(compiled.positiontup)
     binds = {name: bind for bind, name in compiled.bind_names.items()}
+    if len(binds) != len(compiled.bind_names):  # a name bound twice: SQLAlchemy's to check
+        return None
     metadata: SimpleResultMetaData | None = None
     results: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
     if returns:
@@ -229,7 +264,8 @@ def _plan(dialect: Dialect, statement: Executable, keys: tuple[str, ...],
         row_keys = [column[0] for column in columns]
         if len(set(row_keys)) != len(row_keys):
             return None
-        metadata = SimpleResultMetaData(row_keys)
+        # a row read by name, or by the column or label it was selected as
+        metadata = SimpleResultMetaData(row_keys, extra=[column[2] for column in columns])
         processors_of_rows = (column[3]._cached_result_processor(dialect, None)
                               for column in columns)
         results = tuple((index, process) for index, process in enumerate(processors_of_rows)
@@ -252,7 +288,7 @@ class InlineConnection(AsyncConnection):
                 and sync.in_transaction() and not _listened(sync.engine)):
             # as SQLAlchemy reads parameters: a list of several is an executemany, compiled
             # for the first one's names
-            if isinstance(parameters, list):
+            if isinstance(parameters, (list, tuple)):
                 many = len(parameters) > 1
                 first = parameters[0] if parameters else {}
             else:

@@ -32,10 +32,19 @@ def test_non_canonical_base64url_is_refused(text: str) -> None:
         b64url_decode(text)
 
 
-@pytest.mark.parametrize("raw", [b'{"a":1,"a":2}', b'{"a":NaN}', b"\xff", b"{"])
+@pytest.mark.parametrize("raw", [b'{"a":1,"a":2}', b'{"a":NaN}', b"\xff", b"{",
+                                 "\ufeff{}".encode()])
 def test_strict_json_refuses(raw: bytes) -> None:
     with pytest.raises(EncodingError):
         strict_json_loads(raw)
+
+
+def test_strict_json_reads_text_bytes_and_bytearrays_alike() -> None:
+    text = '{"a": [1, 2.5, null, "ខ្មែរ"]}'
+    assert strict_json_loads(text) == strict_json_loads(text.encode()) == strict_json_loads(
+        bytearray(text.encode())) == {"a": [1, 2.5, None, "ខ្មែរ"]}
+    with pytest.raises(EncodingError, match="BOM"):
+        strict_json_loads("\ufeff{}")
 
 
 @given(st.binary(max_size=200))

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, ResourceClosedError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store import inline_sqlite
@@ -109,6 +109,24 @@ async def test_rows_keys_types_and_counts_are_sqlalchemys(conn: AsyncConnection)
     assert {("id_",), ("flag", "id_", "name")} <= keys
 
 
+async def test_results_read_as_sqlalchemys_read(conn: AsyncConnection) -> None:
+    """By the column selected, not only its name; a statement without rows refuses to be
+    read; parameters in a tuple as in a list."""
+    await conn.execute(PREPARED[INSERT_MANY], ({"name": "t1"}, {"name": "t2"}))
+    made = (await conn.execute(PREPARED[INSERT], ({"name": "t3", "at": AT},))).scalar_one()
+    theirs, ours = await both(conn, SELECT_ONE, {"id_": made})
+    assert ours.one()._mapping[ITEMS.c.at] == theirs.one()._mapping[ITEMS.c.at] == AT
+    theirs, ours = await both(conn, UPDATE, {"id_": made, "flag": True})
+    assert (theirs.returns_rows, ours.returns_rows) == (False, False)
+    for result in (theirs, ours):
+        with pytest.raises(ResourceClosedError):
+            result.scalar()
+    with pytest.raises(AttributeError, match="RETURNING"):
+        _ = ours.inserted_primary_key
+    names = (await conn.execute(sa.select(ITEMS.c.name).order_by(ITEMS.c.id))).scalars()
+    assert names.all() == ["t1", "t2", "t3"]
+
+
 async def test_many_rows_at_once(conn: AsyncConnection) -> None:
     rows = [{"name": f"n{i}", "at": AT} for i in range(5)]
     result = await conn.execute(PREPARED[INSERT_MANY], rows)
@@ -155,6 +173,10 @@ async def test_errors_are_sqlalchemys(conn: AsyncConnection) -> None:
         await conn.execute(PREPARED[SELECT_ONE], {})
     with pytest.raises(StatementError, match="id_"):
         await conn.execute(SELECT_ONE, {})
+    naive = AT.replace(tzinfo=None)
+    for statement in (INSERT, PREPARED[INSERT]):  # a value its type refuses
+        with pytest.raises(StatementError, match="naive datetime"):
+            await conn.execute(statement, {"name": "naive", "at": naive})
     # the transaction goes on: SQLite undid the failed row only, the rows before it stay
     # (the caller's savepoint undoes them), with either execution
     names = (await conn.execute(sa.select(ITEMS.c.name))).scalars().all()
