@@ -28,8 +28,7 @@ answers is SQLAlchemy's own ``Result`` (keys, types, ``rowcount``), and what fai
 SQLAlchemy's errors; what only SQLAlchemy's execution does right (defaults computed in
 Python, expanding ``IN`` parameters, ``RETURNING`` of many rows, a missing parameter, a
 value its type refuses, a name bound twice, anyone listening to the engine's statements) is
-left to it. ``tests/unit/store/test_prepared.py``
-compares both executions.
+left to it. ``tests/unit/store/test_prepared.py`` compares both executions.
 """
 
 from __future__ import annotations
@@ -241,7 +240,7 @@ def _plan(dialect: Dialect, statement: Executable, keys: tuple[str, ...],
           many: bool) -> _Plan | None:
     """``statement`` compiled for ``keys`` (as SQLAlchemy compiles it for them); None for
     what only SQLAlchemy's execution does right (defaults computed in Python, expanding
-    parameters, several rows returned at once, ambiguous column names)."""
+    parameters, ``RETURNING`` of many rows, a name bound twice, ambiguous column names)."""
     compiled: Any = cast(Any, statement).compile(dialect=dialect, column_keys=list(keys),
                                                  for_executemany=many)
     if (not compiled.positional or compiled.insert_prefetch or compiled.update_prefetch
